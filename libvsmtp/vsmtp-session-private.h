@@ -1,0 +1,19 @@
+/* vsmtp-session-private.h
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "vsmtp-session.h"
+
+G_BEGIN_DECLS
+
+VsmtpSession *_vsmtp_session_new   (VsmtpServer    *server,
+                                    GIOStream      *stream,
+                                    GSocketAddress *remote_address);
+void          _vsmtp_session_start (VsmtpSession   *self);
+/* Graceful shutdown: a session idle between transactions is closed with 421
+ * at once; one in the middle of a transaction after it. */
+void          _vsmtp_session_shutdown (VsmtpSession *self);
+
+G_END_DECLS

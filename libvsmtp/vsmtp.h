@@ -1,0 +1,18 @@
+/* vsmtp.h: the single header of libvsmtp
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#define VSMTP_INSIDE
+# include "vsmtp-version-macros.h"
+# include "vsmtp-error.h"
+# include "vsmtp-enums.h"
+# include "vsmtp-reply.h"
+# include "vsmtp-address.h"
+# include "vsmtp-envelope.h"
+# include "vsmtp-message.h"
+# include "vsmtp-session.h"
+# include "vsmtp-server.h"
+# include "vsmtp-activatable.h"
+#undef VSMTP_INSIDE
