@@ -1,0 +1,1037 @@
+/* vsmtp-server.c: listeners, limits and the sessions they create
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "vsmtp-enums.h"
+#include "vsmtp-error.h"
+#include "vsmtp-server-private.h"
+#include "vsmtp-session-private.h"
+
+/**
+ * VsmtpServer:
+ *
+ * An SMTP server: listening sockets, limits and timeouts, and a
+ * [signal@Vsmtp.Server::new-session] signal for every connection.
+ *
+ * Everything runs on the thread-default [struct@GLib.MainContext] of the
+ * thread that created the server: there is no thread per connection.
+ *
+ * A minimal server in C:
+ *
+ * ```c
+ * static VsmtpReply *
+ * on_message (VsmtpSession *session, VsmtpMessage *message, gpointer data)
+ * {
+ *   // store the message durably, then:
+ *   return vsmtp_reply_new_ok ();
+ * }
+ *
+ * static void
+ * on_new_session (VsmtpServer *server, VsmtpSession *session, gpointer data)
+ * {
+ *   g_signal_connect (session, "message-received", G_CALLBACK (on_message), NULL);
+ * }
+ *
+ * g_autoptr(VsmtpServer) server = vsmtp_server_new ();
+ * g_autoptr(GSocketAddress) address = g_inet_socket_address_new_from_string ("127.0.0.1", 2525);
+ * g_signal_connect (server, "new-session", G_CALLBACK (on_new_session), NULL);
+ * vsmtp_server_listen (server, address, NULL, &error);
+ * ```
+ */
+
+struct _VsmtpServer
+{
+  GObject                 parent_instance;
+
+  GSocketService         *service;
+  GList                  *listen_addresses;
+  GHashTable             *sessions;
+
+  char                   *hostname;
+  guint64                 max_message_size;
+  guint                   max_recipients;
+  guint                   max_line_length;
+  guint                   timeout;
+  guint                   decision_timeout;
+  gsize                   spool_threshold;
+  char                   *spool_directory;
+  VsmtpBareNewlinePolicy  bare_newline;
+  GKeyFile               *config;
+
+  GTask                  *shutdown_task;
+  GSource                *grace_source;
+};
+
+enum {
+  PROP_0,
+  PROP_HOSTNAME,
+  PROP_MAX_MESSAGE_SIZE,
+  PROP_MAX_RECIPIENTS,
+  PROP_MAX_LINE_LENGTH,
+  PROP_TIMEOUT,
+  PROP_DECISION_TIMEOUT,
+  PROP_SPOOL_THRESHOLD,
+  PROP_SPOOL_DIRECTORY,
+  PROP_BARE_NEWLINE,
+  PROP_CONFIG,
+  PROP_N_SESSIONS,
+  N_PROPS
+};
+
+enum {
+  SIGNAL_NEW_SESSION,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (VsmtpServer, vsmtp_server, G_TYPE_OBJECT)
+
+#define DEFAULT_MAX_MESSAGE_SIZE  10240000
+#define DEFAULT_MAX_RECIPIENTS    1000
+#define DEFAULT_MAX_LINE_LENGTH   2048
+#define MIN_MAX_LINE_LENGTH       512
+#define DEFAULT_TIMEOUT           300
+#define DEFAULT_DECISION_TIMEOUT  60000
+#define DEFAULT_SPOOL_THRESHOLD   (1024 * 1024)
+
+/* g_set_str() is GLib 2.76 */
+static gboolean
+set_str (char       **ptr,
+         const char  *value)
+{
+  if (g_strcmp0 (*ptr, value) == 0)
+    return FALSE;
+  g_free (*ptr);
+  *ptr = g_strdup (value);
+  return TRUE;
+}
+
+static gboolean
+on_incoming (GSocketService    *service,
+             GSocketConnection *connection,
+             GObject           *source_object,
+             gpointer           user_data)
+{
+  VsmtpServer *self = user_data;
+  g_autoptr(GSocketAddress) remote = NULL;
+
+  remote = g_socket_connection_get_remote_address (connection, NULL);
+  vsmtp_server_handle_connection (self, G_IO_STREAM (connection), remote);
+
+  return TRUE;
+}
+
+static void
+server_ensure_service (VsmtpServer *self)
+{
+  if (self->service != NULL)
+    return;
+  self->service = g_socket_service_new ();
+  g_signal_connect_object (self->service, "incoming", G_CALLBACK (on_incoming), self, 0);
+}
+
+static void
+server_maybe_finish_shutdown (VsmtpServer *self)
+{
+  g_autoptr(GTask) task = NULL;
+
+  if (self->shutdown_task == NULL || g_hash_table_size (self->sessions) > 0)
+    return;
+
+  task = g_steal_pointer (&self->shutdown_task);
+  if (self->grace_source != NULL)
+    {
+      g_source_destroy (self->grace_source);
+      g_clear_pointer (&self->grace_source, g_source_unref);
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+_vsmtp_server_session_closed (VsmtpServer  *self,
+                              VsmtpSession *session)
+{
+  if (g_hash_table_remove (self->sessions, session))
+    {
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_SESSIONS]);
+      server_maybe_finish_shutdown (self);
+    }
+}
+
+static void
+vsmtp_server_dispose (GObject *object)
+{
+  VsmtpServer *self = VSMTP_SERVER (object);
+
+  vsmtp_server_stop_listening (self);
+  g_clear_object (&self->service);
+
+  if (self->sessions != NULL)
+    {
+      GList *list = g_hash_table_get_keys (self->sessions);
+
+      for (GList *l = list; l != NULL; l = l->next)
+        g_object_ref (l->data);
+      for (GList *l = list; l != NULL; l = l->next)
+        {
+          vsmtp_session_close (l->data, NULL);
+          g_object_unref (l->data);
+        }
+      g_list_free (list);
+      g_hash_table_remove_all (self->sessions);
+    }
+
+  G_OBJECT_CLASS (vsmtp_server_parent_class)->dispose (object);
+}
+
+static void
+vsmtp_server_finalize (GObject *object)
+{
+  VsmtpServer *self = VSMTP_SERVER (object);
+
+  g_clear_pointer (&self->sessions, g_hash_table_unref);
+  g_list_free_full (self->listen_addresses, g_object_unref);
+  g_clear_pointer (&self->config, g_key_file_unref);
+  g_free (self->hostname);
+  g_free (self->spool_directory);
+
+  G_OBJECT_CLASS (vsmtp_server_parent_class)->finalize (object);
+}
+
+static void
+vsmtp_server_get_property (GObject    *object,
+                           guint       prop_id,
+                           GValue     *value,
+                           GParamSpec *pspec)
+{
+  VsmtpServer *self = VSMTP_SERVER (object);
+
+  switch (prop_id)
+    {
+    case PROP_HOSTNAME:
+      g_value_set_string (value, self->hostname);
+      break;
+    case PROP_MAX_MESSAGE_SIZE:
+      g_value_set_uint64 (value, self->max_message_size);
+      break;
+    case PROP_MAX_RECIPIENTS:
+      g_value_set_uint (value, self->max_recipients);
+      break;
+    case PROP_MAX_LINE_LENGTH:
+      g_value_set_uint (value, self->max_line_length);
+      break;
+    case PROP_TIMEOUT:
+      g_value_set_uint (value, self->timeout);
+      break;
+    case PROP_DECISION_TIMEOUT:
+      g_value_set_uint (value, self->decision_timeout);
+      break;
+    case PROP_SPOOL_THRESHOLD:
+      g_value_set_uint64 (value, self->spool_threshold);
+      break;
+    case PROP_SPOOL_DIRECTORY:
+      g_value_set_string (value, self->spool_directory);
+      break;
+    case PROP_BARE_NEWLINE:
+      g_value_set_enum (value, self->bare_newline);
+      break;
+    case PROP_CONFIG:
+      g_value_set_boxed (value, self->config);
+      break;
+    case PROP_N_SESSIONS:
+      g_value_set_uint (value, g_hash_table_size (self->sessions));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+vsmtp_server_set_property (GObject      *object,
+                           guint         prop_id,
+                           const GValue *value,
+                           GParamSpec   *pspec)
+{
+  VsmtpServer *self = VSMTP_SERVER (object);
+
+  switch (prop_id)
+    {
+    case PROP_HOSTNAME:
+      vsmtp_server_set_hostname (self, g_value_get_string (value));
+      break;
+    case PROP_MAX_MESSAGE_SIZE:
+      vsmtp_server_set_max_message_size (self, g_value_get_uint64 (value));
+      break;
+    case PROP_MAX_RECIPIENTS:
+      vsmtp_server_set_max_recipients (self, g_value_get_uint (value));
+      break;
+    case PROP_MAX_LINE_LENGTH:
+      vsmtp_server_set_max_line_length (self, g_value_get_uint (value));
+      break;
+    case PROP_TIMEOUT:
+      vsmtp_server_set_timeout (self, g_value_get_uint (value));
+      break;
+    case PROP_DECISION_TIMEOUT:
+      vsmtp_server_set_decision_timeout (self, g_value_get_uint (value));
+      break;
+    case PROP_SPOOL_THRESHOLD:
+      vsmtp_server_set_spool_threshold (self, g_value_get_uint64 (value));
+      break;
+    case PROP_SPOOL_DIRECTORY:
+      vsmtp_server_set_spool_directory (self, g_value_get_string (value));
+      break;
+    case PROP_BARE_NEWLINE:
+      vsmtp_server_set_bare_newline (self, g_value_get_enum (value));
+      break;
+    case PROP_CONFIG:
+      vsmtp_server_set_config (self, g_value_get_boxed (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+vsmtp_server_class_init (VsmtpServerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = vsmtp_server_dispose;
+  object_class->finalize = vsmtp_server_finalize;
+  object_class->get_property = vsmtp_server_get_property;
+  object_class->set_property = vsmtp_server_set_property;
+
+  /**
+   * VsmtpServer:hostname:
+   *
+   * The name the server gives in its greeting, EHLO reply and `Received:`
+   * headers. Defaults to the machine's host name.
+   */
+  properties[PROP_HOSTNAME] =
+    g_param_spec_string ("hostname", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * VsmtpServer:max-message-size:
+   *
+   * The largest message accepted, in bytes: advertised with SIZE, checked
+   * against MAIL's SIZE= parameter and enforced while receiving (`552 5.3.4`).
+   */
+  properties[PROP_MAX_MESSAGE_SIZE] =
+    g_param_spec_uint64 ("max-message-size", NULL, NULL, 1, G_MAXUINT64, DEFAULT_MAX_MESSAGE_SIZE,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * VsmtpServer:max-recipients:
+   *
+   * The most recipients accepted for one message (`452 4.5.3` past it).
+   */
+  properties[PROP_MAX_RECIPIENTS] =
+    g_param_spec_uint ("max-recipients", NULL, NULL, 1, G_MAXUINT, DEFAULT_MAX_RECIPIENTS,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * VsmtpServer:max-line-length:
+   *
+   * The longest command line accepted, in bytes including CRLF (at least
+   * 512, RFC 5321 4.5.3.1.4). A longer one gets `500 5.5.2`.
+   */
+  properties[PROP_MAX_LINE_LENGTH] =
+    g_param_spec_uint ("max-line-length", NULL, NULL, MIN_MAX_LINE_LENGTH, G_MAXINT, DEFAULT_MAX_LINE_LENGTH,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * VsmtpServer:timeout:
+   *
+   * Seconds a session may stay silent before it gets `421 4.4.2` and is
+   * closed; 0 disables the timeout.
+   */
+  properties[PROP_TIMEOUT] =
+    g_param_spec_uint ("timeout", NULL, NULL, 0, G_MAXUINT, DEFAULT_TIMEOUT,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * VsmtpServer:decision-timeout:
+   *
+   * Milliseconds a deferred decision (a pending [class@Vsmtp.Reply]) may
+   * take; past it the client gets `451 4.3.0`.
+   */
+  properties[PROP_DECISION_TIMEOUT] =
+    g_param_spec_uint ("decision-timeout", NULL, NULL, 1, G_MAXUINT, DEFAULT_DECISION_TIMEOUT,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * VsmtpServer:spool-threshold:
+   *
+   * Messages up to this many bytes are kept in memory; larger ones are
+   * spooled to a temporary file in [property@Vsmtp.Server:spool-directory].
+   */
+  properties[PROP_SPOOL_THRESHOLD] =
+    g_param_spec_uint64 ("spool-threshold", NULL, NULL, 0, G_MAXSIZE, DEFAULT_SPOOL_THRESHOLD,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * VsmtpServer:spool-directory: (nullable)
+   *
+   * Where large messages are spooled while received; %NULL for the
+   * system's temporary folder.
+   */
+  properties[PROP_SPOOL_DIRECTORY] =
+    g_param_spec_string ("spool-directory", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * VsmtpServer:bare-newline:
+   *
+   * What to do with a bare CR or LF in message content.
+   */
+  properties[PROP_BARE_NEWLINE] =
+    g_param_spec_enum ("bare-newline", NULL, NULL, VSMTP_TYPE_BARE_NEWLINE_POLICY,
+                       VSMTP_BARE_NEWLINE_REJECT,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * VsmtpServer:config: (nullable)
+   *
+   * The configuration the server was set up from, if any, so plugins can
+   * read their own groups.
+   */
+  properties[PROP_CONFIG] =
+    g_param_spec_boxed ("config", NULL, NULL, G_TYPE_KEY_FILE,
+                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * VsmtpServer:n-sessions:
+   *
+   * The number of open sessions.
+   */
+  properties[PROP_N_SESSIONS] =
+    g_param_spec_uint ("n-sessions", NULL, NULL, 0, G_MAXUINT, 0,
+                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * VsmtpServer::new-session:
+   * @self: the server
+   * @session: the new session
+   *
+   * Emitted for every new connection, before the greeting: connect to the
+   * session's command signals here.
+   */
+  signals[SIGNAL_NEW_SESSION] =
+    g_signal_new ("new-session", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, VSMTP_TYPE_SESSION);
+}
+
+static void
+vsmtp_server_init (VsmtpServer *self)
+{
+  self->sessions = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
+  self->hostname = g_strdup (g_get_host_name ());
+  self->max_message_size = DEFAULT_MAX_MESSAGE_SIZE;
+  self->max_recipients = DEFAULT_MAX_RECIPIENTS;
+  self->max_line_length = DEFAULT_MAX_LINE_LENGTH;
+  self->timeout = DEFAULT_TIMEOUT;
+  self->decision_timeout = DEFAULT_DECISION_TIMEOUT;
+  self->spool_threshold = DEFAULT_SPOOL_THRESHOLD;
+  self->bare_newline = VSMTP_BARE_NEWLINE_REJECT;
+}
+
+/**
+ * vsmtp_server_new:
+ *
+ * Creates a server with the default limits. Call
+ * [method@Vsmtp.Server.listen] to make it accept connections.
+ *
+ * Returns: (transfer full): a new server
+ */
+VsmtpServer *
+vsmtp_server_new (void)
+{
+  return g_object_new (VSMTP_TYPE_SERVER, NULL);
+}
+
+/**
+ * vsmtp_server_listen:
+ * @self: a server
+ * @address: the address to listen on (port 0 picks a free port)
+ * @effective_address: (out) (optional) (transfer full): the address bound,
+ *   with the port actually chosen
+ * @error: return location for an error
+ *
+ * Starts listening on @address.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vsmtp_server_listen (VsmtpServer     *self,
+                     GSocketAddress  *address,
+                     GSocketAddress **effective_address,
+                     GError         **error)
+{
+  g_autoptr(GSocketAddress) effective = NULL;
+
+  g_return_val_if_fail (VSMTP_IS_SERVER (self), FALSE);
+  g_return_val_if_fail (G_IS_SOCKET_ADDRESS (address), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  server_ensure_service (self);
+  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (self->service), address,
+                                      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                                      NULL, &effective, error))
+    return FALSE;
+
+  self->listen_addresses = g_list_append (self->listen_addresses, g_object_ref (effective));
+  g_socket_service_start (self->service);
+
+  if (effective_address != NULL)
+    *effective_address = g_steal_pointer (&effective);
+
+  return TRUE;
+}
+
+/**
+ * vsmtp_server_listen_socket:
+ * @self: a server
+ * @socket: a listening socket, for example one handed over by systemd
+ * @error: return location for an error
+ *
+ * Accepts connections on an already listening @socket.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vsmtp_server_listen_socket (VsmtpServer  *self,
+                            GSocket      *socket,
+                            GError      **error)
+{
+  GSocketAddress *local;
+
+  g_return_val_if_fail (VSMTP_IS_SERVER (self), FALSE);
+  g_return_val_if_fail (G_IS_SOCKET (socket), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  server_ensure_service (self);
+  if (!g_socket_listener_add_socket (G_SOCKET_LISTENER (self->service), socket, NULL, error))
+    return FALSE;
+
+  local = g_socket_get_local_address (socket, NULL);
+  if (local != NULL)
+    self->listen_addresses = g_list_append (self->listen_addresses, local);
+  g_socket_service_start (self->service);
+
+  return TRUE;
+}
+
+/**
+ * vsmtp_server_get_listen_addresses:
+ * @self: a server
+ *
+ * Returns: (transfer none) (element-type GSocketAddress): the addresses the
+ *   server listens on
+ */
+GList *
+vsmtp_server_get_listen_addresses (VsmtpServer *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SERVER (self), NULL);
+  return self->listen_addresses;
+}
+
+/**
+ * vsmtp_server_stop_listening:
+ * @self: a server
+ *
+ * Closes the listening sockets. Open sessions go on.
+ */
+void
+vsmtp_server_stop_listening (VsmtpServer *self)
+{
+  g_return_if_fail (VSMTP_IS_SERVER (self));
+
+  if (self->service == NULL)
+    return;
+  g_socket_service_stop (self->service);
+  g_socket_listener_close (G_SOCKET_LISTENER (self->service));
+  g_list_free_full (g_steal_pointer (&self->listen_addresses), g_object_unref);
+}
+
+/**
+ * vsmtp_server_handle_connection:
+ * @self: a server
+ * @stream: a connection; its input and output streams must be pollable
+ * @remote_address: (nullable): the client's address, if known
+ *
+ * Runs an SMTP session over @stream, as if the connection had been accepted
+ * by a listener: useful for sockets accepted elsewhere, and for tests over
+ * in-memory streams.
+ *
+ * Returns: (transfer none): the session
+ */
+VsmtpSession *
+vsmtp_server_handle_connection (VsmtpServer    *self,
+                                GIOStream      *stream,
+                                GSocketAddress *remote_address)
+{
+  VsmtpSession *session;
+
+  g_return_val_if_fail (VSMTP_IS_SERVER (self), NULL);
+  g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
+  g_return_val_if_fail (remote_address == NULL || G_IS_SOCKET_ADDRESS (remote_address), NULL);
+
+  session = _vsmtp_session_new (self, stream, remote_address);
+  g_hash_table_add (self->sessions, session);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_SESSIONS]);
+
+  g_signal_emit (self, signals[SIGNAL_NEW_SESSION], 0, session);
+  _vsmtp_session_start (session);
+
+  return session;
+}
+
+static gboolean
+on_grace_expired (gpointer user_data)
+{
+  VsmtpServer *self = user_data;
+  GList *list;
+
+  g_clear_pointer (&self->grace_source, g_source_unref);
+
+  list = g_hash_table_get_keys (self->sessions);
+  for (GList *l = list; l != NULL; l = l->next)
+    g_object_ref (l->data);
+  for (GList *l = list; l != NULL; l = l->next)
+    {
+      g_autoptr(VsmtpReply) bye =
+        vsmtp_reply_new_printf (421, "4.3.2", "%s Service shutting down, closing connection",
+                                self->hostname);
+      vsmtp_session_close (l->data, bye);
+      g_object_unref (l->data);
+    }
+  g_list_free (list);
+
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * vsmtp_server_shutdown_async:
+ * @self: a server
+ * @grace_seconds: how long sessions in the middle of a transaction may take
+ * @cancellable: (nullable): a cancellable
+ * @callback: (scope async): called when every session is closed
+ * @user_data: data for @callback
+ *
+ * Stops listening and closes the sessions: those between transactions at
+ * once (with `421 4.3.2`), the others as soon as their transaction ends, and
+ * any still open after @grace_seconds by force.
+ */
+void
+vsmtp_server_shutdown_async (VsmtpServer         *self,
+                             guint                grace_seconds,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  GList *list;
+
+  g_return_if_fail (VSMTP_IS_SERVER (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, vsmtp_server_shutdown_async);
+
+  if (self->shutdown_task != NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING,
+                               "The server is already shutting down");
+      return;
+    }
+
+  vsmtp_server_stop_listening (self);
+  self->shutdown_task = g_steal_pointer (&task);
+
+  list = g_hash_table_get_keys (self->sessions);
+  for (GList *l = list; l != NULL; l = l->next)
+    g_object_ref (l->data);
+  for (GList *l = list; l != NULL; l = l->next)
+    {
+      _vsmtp_session_shutdown (l->data);
+      g_object_unref (l->data);
+    }
+  g_list_free (list);
+
+  if (self->shutdown_task != NULL && g_hash_table_size (self->sessions) > 0)
+    {
+      self->grace_source = g_timeout_source_new_seconds (grace_seconds);
+      g_source_set_callback (self->grace_source, on_grace_expired, self, NULL);
+      g_source_set_static_name (self->grace_source, "[vsmtp] shutdown grace period");
+      g_source_attach (self->grace_source, g_main_context_get_thread_default ());
+    }
+
+  server_maybe_finish_shutdown (self);
+}
+
+/**
+ * vsmtp_server_shutdown_finish:
+ * @self: a server
+ * @result: the result passed to the callback
+ * @error: return location for an error
+ *
+ * Finishes [method@Vsmtp.Server.shutdown_async].
+ *
+ * Returns: %TRUE once every session is closed
+ */
+gboolean
+vsmtp_server_shutdown_finish (VsmtpServer   *self,
+                              GAsyncResult  *result,
+                              GError       **error)
+{
+  g_return_val_if_fail (VSMTP_IS_SERVER (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == vsmtp_server_shutdown_async, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * vsmtp_server_get_hostname:
+ * @self: a server
+ *
+ * Returns: the server's host name
+ */
+const char *
+vsmtp_server_get_hostname (VsmtpServer *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SERVER (self), NULL);
+  return self->hostname;
+}
+
+/**
+ * vsmtp_server_set_hostname:
+ * @self: a server
+ * @hostname: (nullable): the name to use, %NULL for the machine's
+ *
+ * Sets [property@Vsmtp.Server:hostname].
+ */
+void
+vsmtp_server_set_hostname (VsmtpServer *self,
+                           const char  *hostname)
+{
+  g_return_if_fail (VSMTP_IS_SERVER (self));
+
+  if (hostname == NULL || *hostname == '\0')
+    hostname = g_get_host_name ();
+  if (set_str (&self->hostname, hostname))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HOSTNAME]);
+}
+
+/**
+ * vsmtp_server_get_max_message_size:
+ * @self: a server
+ *
+ * Returns: the message size limit in bytes
+ */
+guint64
+vsmtp_server_get_max_message_size (VsmtpServer *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SERVER (self), 0);
+  return self->max_message_size;
+}
+
+/**
+ * vsmtp_server_set_max_message_size:
+ * @self: a server
+ * @max_message_size: the limit in bytes
+ *
+ * Sets [property@Vsmtp.Server:max-message-size].
+ */
+void
+vsmtp_server_set_max_message_size (VsmtpServer *self,
+                                   guint64      max_message_size)
+{
+  g_return_if_fail (VSMTP_IS_SERVER (self));
+  g_return_if_fail (max_message_size > 0);
+
+  if (self->max_message_size == max_message_size)
+    return;
+  self->max_message_size = max_message_size;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_MESSAGE_SIZE]);
+}
+
+/**
+ * vsmtp_server_get_max_recipients:
+ * @self: a server
+ *
+ * Returns: the recipient limit per message
+ */
+guint
+vsmtp_server_get_max_recipients (VsmtpServer *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SERVER (self), 0);
+  return self->max_recipients;
+}
+
+/**
+ * vsmtp_server_set_max_recipients:
+ * @self: a server
+ * @max_recipients: the limit
+ *
+ * Sets [property@Vsmtp.Server:max-recipients].
+ */
+void
+vsmtp_server_set_max_recipients (VsmtpServer *self,
+                                 guint        max_recipients)
+{
+  g_return_if_fail (VSMTP_IS_SERVER (self));
+  g_return_if_fail (max_recipients > 0);
+
+  if (self->max_recipients == max_recipients)
+    return;
+  self->max_recipients = max_recipients;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_RECIPIENTS]);
+}
+
+/**
+ * vsmtp_server_get_max_line_length:
+ * @self: a server
+ *
+ * Returns: the command line length limit in bytes
+ */
+guint
+vsmtp_server_get_max_line_length (VsmtpServer *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SERVER (self), 0);
+  return self->max_line_length;
+}
+
+/**
+ * vsmtp_server_set_max_line_length:
+ * @self: a server
+ * @max_line_length: the limit in bytes, including CRLF; at least 512
+ *
+ * Sets [property@Vsmtp.Server:max-line-length] for sessions started after
+ * the call.
+ */
+void
+vsmtp_server_set_max_line_length (VsmtpServer *self,
+                                  guint        max_line_length)
+{
+  g_return_if_fail (VSMTP_IS_SERVER (self));
+  g_return_if_fail (max_line_length >= MIN_MAX_LINE_LENGTH);
+
+  if (self->max_line_length == max_line_length)
+    return;
+  self->max_line_length = max_line_length;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_LINE_LENGTH]);
+}
+
+/**
+ * vsmtp_server_get_timeout:
+ * @self: a server
+ *
+ * Returns: the idle timeout in seconds (0: none)
+ */
+guint
+vsmtp_server_get_timeout (VsmtpServer *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SERVER (self), 0);
+  return self->timeout;
+}
+
+/**
+ * vsmtp_server_set_timeout:
+ * @self: a server
+ * @seconds: the idle timeout, 0 for none
+ *
+ * Sets [property@Vsmtp.Server:timeout].
+ */
+void
+vsmtp_server_set_timeout (VsmtpServer *self,
+                          guint        seconds)
+{
+  g_return_if_fail (VSMTP_IS_SERVER (self));
+
+  if (self->timeout == seconds)
+    return;
+  self->timeout = seconds;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TIMEOUT]);
+}
+
+/**
+ * vsmtp_server_get_decision_timeout:
+ * @self: a server
+ *
+ * Returns: the deadline of deferred decisions, in milliseconds
+ */
+guint
+vsmtp_server_get_decision_timeout (VsmtpServer *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SERVER (self), 0);
+  return self->decision_timeout;
+}
+
+/**
+ * vsmtp_server_set_decision_timeout:
+ * @self: a server
+ * @milliseconds: the deadline of deferred decisions
+ *
+ * Sets [property@Vsmtp.Server:decision-timeout].
+ */
+void
+vsmtp_server_set_decision_timeout (VsmtpServer *self,
+                                   guint        milliseconds)
+{
+  g_return_if_fail (VSMTP_IS_SERVER (self));
+  g_return_if_fail (milliseconds > 0);
+
+  if (self->decision_timeout == milliseconds)
+    return;
+  self->decision_timeout = milliseconds;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DECISION_TIMEOUT]);
+}
+
+/**
+ * vsmtp_server_get_spool_threshold:
+ * @self: a server
+ *
+ * Returns: the size above which messages are spooled to disk
+ */
+gsize
+vsmtp_server_get_spool_threshold (VsmtpServer *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SERVER (self), 0);
+  return self->spool_threshold;
+}
+
+/**
+ * vsmtp_server_set_spool_threshold:
+ * @self: a server
+ * @bytes: the size above which messages are spooled to disk
+ *
+ * Sets [property@Vsmtp.Server:spool-threshold].
+ */
+void
+vsmtp_server_set_spool_threshold (VsmtpServer *self,
+                                  gsize        bytes)
+{
+  g_return_if_fail (VSMTP_IS_SERVER (self));
+
+  if (self->spool_threshold == bytes)
+    return;
+  self->spool_threshold = bytes;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SPOOL_THRESHOLD]);
+}
+
+/**
+ * vsmtp_server_get_spool_directory:
+ * @self: a server
+ *
+ * Returns: (nullable): the spool folder, or %NULL for the temporary folder
+ */
+const char *
+vsmtp_server_get_spool_directory (VsmtpServer *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SERVER (self), NULL);
+  return self->spool_directory;
+}
+
+/**
+ * vsmtp_server_set_spool_directory:
+ * @self: a server
+ * @directory: (nullable): the spool folder, %NULL for the temporary folder
+ *
+ * Sets [property@Vsmtp.Server:spool-directory].
+ */
+void
+vsmtp_server_set_spool_directory (VsmtpServer *self,
+                                  const char  *directory)
+{
+  g_return_if_fail (VSMTP_IS_SERVER (self));
+
+  if (set_str (&self->spool_directory, directory))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SPOOL_DIRECTORY]);
+}
+
+/**
+ * vsmtp_server_get_bare_newline:
+ * @self: a server
+ *
+ * Returns: what is done with bare CR and LF in message content
+ */
+VsmtpBareNewlinePolicy
+vsmtp_server_get_bare_newline (VsmtpServer *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SERVER (self), VSMTP_BARE_NEWLINE_REJECT);
+  return self->bare_newline;
+}
+
+/**
+ * vsmtp_server_set_bare_newline:
+ * @self: a server
+ * @policy: the policy
+ *
+ * Sets [property@Vsmtp.Server:bare-newline].
+ */
+void
+vsmtp_server_set_bare_newline (VsmtpServer            *self,
+                               VsmtpBareNewlinePolicy  policy)
+{
+  g_return_if_fail (VSMTP_IS_SERVER (self));
+
+  if (self->bare_newline == policy)
+    return;
+  self->bare_newline = policy;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BARE_NEWLINE]);
+}
+
+/**
+ * vsmtp_server_get_config:
+ * @self: a server
+ *
+ * Returns: (transfer none) (nullable): the configuration, if any
+ */
+GKeyFile *
+vsmtp_server_get_config (VsmtpServer *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SERVER (self), NULL);
+  return self->config;
+}
+
+/**
+ * vsmtp_server_set_config:
+ * @self: a server
+ * @config: (nullable): the configuration
+ *
+ * Sets [property@Vsmtp.Server:config]. The server itself does not read it:
+ * it is there for plugins.
+ */
+void
+vsmtp_server_set_config (VsmtpServer *self,
+                         GKeyFile    *config)
+{
+  g_return_if_fail (VSMTP_IS_SERVER (self));
+
+  if (self->config == config)
+    return;
+  g_clear_pointer (&self->config, g_key_file_unref);
+  if (config != NULL)
+    self->config = g_key_file_ref (config);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONFIG]);
+}
+
+/**
+ * vsmtp_server_get_n_sessions:
+ * @self: a server
+ *
+ * Returns: the number of open sessions
+ */
+guint
+vsmtp_server_get_n_sessions (VsmtpServer *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SERVER (self), 0);
+  return g_hash_table_size (self->sessions);
+}

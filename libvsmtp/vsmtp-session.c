@@ -1,0 +1,2042 @@
+/* vsmtp-session.c: one SMTP connection, its state machine and its signals
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "vsmtp-enums.h"
+#include "vsmtp-error.h"
+#include "vsmtp-command-private.h"
+#include "vsmtp-message-private.h"
+#include "vsmtp-reply-private.h"
+#include "vsmtp-server-private.h"
+#include "vsmtp-session-private.h"
+#include "vsmtp-data-decoder.h"
+#include "vsmtp-line-input-stream.h"
+
+/**
+ * VsmtpSession:
+ *
+ * One SMTP connection: the RFC 5321 state machine, with one signal per
+ * command.
+ *
+ * A session is created by [class@Vsmtp.Server] for each connection and handed
+ * to the handlers of [signal@Vsmtp.Server::new-session], which connect to the
+ * command signals they care about.
+ *
+ * ## Decisions
+ *
+ * Every command signal returns a [class@Vsmtp.Reply] (or %NULL). The first
+ * handler that returns a reply decides and ends the emission; %NULL means "no
+ * opinion", and when no handler decides, the session's own class handler gives
+ * the standard reply (`250 2.1.0 Ok` for MAIL, and so on).
+ *
+ * A handler that needs to do asynchronous work first (a DNS lookup, a database
+ * query, a relay) returns [ctor@Vsmtp.Reply.new_pending], keeps a reference to
+ * it and calls [method@Vsmtp.Reply.complete] later from its callback. The
+ * session stops reading commands until the reply is complete; if it is not
+ * completed within the server's [property@Vsmtp.Server:decision-timeout], the
+ * client gets `451 4.3.0` and a later completion is ignored.
+ *
+ * For [signal@Vsmtp.Session::helo], [signal@Vsmtp.Session::ehlo] and
+ * [signal@Vsmtp.Session::data] a positive reply means "go on": the session
+ * sends the protocol's reply itself (the EHLO extension list, `354`).
+ *
+ * ## The end of data
+ *
+ * [signal@Vsmtp.Session::message-received] is the one decision with no
+ * positive default: unless a handler returns a positive reply — which it must
+ * only do once it has taken durable responsibility for the message (written and
+ * synced it, or had it accepted by the next hop) — the client gets
+ * `451 4.3.0`. Nothing is accepted by accident.
+ */
+
+#define DEFAULT_READ_PRIORITY G_PRIORITY_DEFAULT
+#define OUTPUT_HIGH_WATER     (64 * 1024)
+#define DATA_CHUNK            (64 * 1024)
+
+typedef void (*VsmtpContinuation) (VsmtpSession *self,
+                                   VsmtpReply   *reply);
+
+struct _VsmtpSession
+{
+  GObject                parent_instance;
+
+  VsmtpServer           *server;
+  GIOStream             *stream;
+  GSocketAddress        *remote_address;
+  char                  *remote_ip;
+  char                  *id;
+
+  GInputStream          *base_input;
+  VsmtpLineInputStream  *input;
+  GOutputStream         *output;
+  GCancellable          *cancellable;
+
+  GSource               *read_source;
+  GSource               *idle_timeout_source;
+  GSource               *resume_source;
+
+  GString               *outbuf;       /* replies not handed to the stream yet */
+  GString               *writing;      /* bytes of an async write in flight */
+  gsize                  writing_offset;
+
+  VsmtpSessionState      state;
+  char                  *helo;
+  VsmtpEnvelope         *envelope;
+  guint                  n_messages;
+  guint                  message_serial;
+
+  /* a deferred decision */
+  VsmtpReply            *pending;
+  VsmtpContinuation      pending_then;
+  gulong                 pending_handler;
+  GSource               *decision_source;
+  VsmtpAddress          *pending_address;
+  GHashTable            *pending_params;
+  char                  *pending_helo;
+  gboolean               pending_esmtp;
+
+  /* DATA */
+  VsmtpDataDecoder      *decoder;
+  VsmtpMessage          *message;
+  guint8                *data_out;
+  guint64                data_size;
+  GError                *data_error;
+
+  guint                  esmtp : 1;
+  guint                  write_in_flight : 1;
+  guint                  closing : 1;          /* close once the output is written */
+  guint                  closed : 1;
+  guint                  eof : 1;
+  guint                  processing : 1;
+  guint                  shutting_down : 1;
+  guint                  data_too_big : 1;
+  guint                  started : 1;
+};
+
+enum {
+  PROP_0,
+  PROP_SERVER,
+  PROP_STREAM,
+  PROP_REMOTE_ADDRESS,
+  PROP_ID,
+  PROP_STATE,
+  PROP_HELO,
+  PROP_ENVELOPE,
+  N_PROPS
+};
+
+enum {
+  SIGNAL_CONNECTED,
+  SIGNAL_HELO,
+  SIGNAL_EHLO,
+  SIGNAL_MAIL_FROM,
+  SIGNAL_RCPT_TO,
+  SIGNAL_DATA,
+  SIGNAL_MESSAGE_RECEIVED,
+  SIGNAL_RSET,
+  SIGNAL_NOOP,
+  SIGNAL_VRFY,
+  SIGNAL_QUIT,
+  SIGNAL_UNKNOWN_COMMAND,
+  SIGNAL_CLOSED,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (VsmtpSession, vsmtp_session, G_TYPE_OBJECT)
+
+static void session_process       (VsmtpSession *self);
+static void session_flush         (VsmtpSession *self);
+static void session_close_now     (VsmtpSession *self);
+static void session_wait_readable (VsmtpSession *self);
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                  */
+
+static void
+session_set_state (VsmtpSession      *self,
+                   VsmtpSessionState  state)
+{
+  if (self->state == state)
+    return;
+  self->state = state;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+}
+
+static void
+session_queue (VsmtpSession *self,
+               VsmtpReply   *reply)
+{
+  vsmtp_reply_append_to (reply, self->outbuf);
+}
+
+static void
+session_queue_new (VsmtpSession *self,
+                   guint         code,
+                   const char   *enhanced,
+                   const char   *text)
+{
+  g_autoptr(VsmtpReply) reply = vsmtp_reply_new (code, enhanced, text);
+
+  session_queue (self, reply);
+}
+
+static void
+session_reset_transaction (VsmtpSession *self)
+{
+  if (self->envelope != NULL)
+    {
+      g_clear_object (&self->envelope);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ENVELOPE]);
+    }
+  g_clear_object (&self->message);
+  g_clear_error (&self->data_error);
+  self->data_size = 0;
+  self->data_too_big = FALSE;
+  if (self->state != VSMTP_SESSION_STATE_CLOSED)
+    session_set_state (self, self->helo != NULL ? VSMTP_SESSION_STATE_READY
+                                                : VSMTP_SESSION_STATE_INIT);
+}
+
+static char *
+make_session_id (void)
+{
+  static guint counter;
+  gint64 now = g_get_real_time ();
+
+  return g_strdup_printf ("%08X%05X%04X",
+                          (guint32) (now / G_USEC_PER_SEC),
+                          (guint32) (now % G_USEC_PER_SEC),
+                          (++counter) & 0xFFFF);
+}
+
+static const char *
+session_hostname (VsmtpSession *self)
+{
+  return vsmtp_server_get_hostname (self->server);
+}
+
+static gboolean
+session_is_idle (VsmtpSession *self)
+{
+  return self->pending == NULL &&
+         self->state <= VSMTP_SESSION_STATE_READY;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Output                                                                   */
+
+static void
+on_write_done (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(VsmtpSession) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  self->write_in_flight = FALSE;
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_debug ("%s: write error: %s", self->id, error->message);
+      g_string_truncate (self->writing, 0);
+      g_string_truncate (self->outbuf, 0);
+      session_close_now (self);
+      return;
+    }
+  g_string_truncate (self->writing, 0);
+
+  if (self->closed)
+    return;
+
+  if (self->outbuf->len > 0)
+    session_flush (self);
+  else if (self->closing)
+    session_close_now (self);
+  else
+    session_process (self);
+}
+
+/* Hands the queued replies to the stream: a non-blocking write first (the
+ * common case completes there), an async write for whatever is left. */
+static void
+session_flush (VsmtpSession *self)
+{
+  GString *tmp;
+
+  if (self->closed || self->write_in_flight)
+    return;
+
+  if (self->outbuf->len == 0)
+    {
+      if (self->closing)
+        session_close_now (self);
+      return;
+    }
+
+  if (G_IS_POLLABLE_OUTPUT_STREAM (self->output) &&
+      g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (self->output)))
+    {
+      gsize done = 0;
+
+      while (done < self->outbuf->len)
+        {
+          g_autoptr(GError) error = NULL;
+          gssize n;
+
+          n = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (self->output),
+                                                          self->outbuf->str + done,
+                                                          self->outbuf->len - done,
+                                                          NULL, &error);
+          if (n > 0)
+            {
+              done += n;
+              continue;
+            }
+          if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            break;
+          if (error != NULL)
+            g_debug ("%s: write error: %s", self->id, error->message);
+          g_string_truncate (self->outbuf, 0);
+          session_close_now (self);
+          return;
+        }
+
+      g_string_erase (self->outbuf, 0, done);
+      if (self->outbuf->len == 0)
+        {
+          if (self->closing)
+            session_close_now (self);
+          return;
+        }
+    }
+
+  /* swap buffers: new replies keep queuing while this write is in flight */
+  tmp = self->writing;
+  self->writing = self->outbuf;
+  self->outbuf = tmp;
+  g_string_truncate (self->outbuf, 0);
+
+  self->write_in_flight = TRUE;
+  g_output_stream_write_all_async (self->output,
+                                   self->writing->str, self->writing->len,
+                                   G_PRIORITY_DEFAULT, self->cancellable,
+                                   on_write_done, g_object_ref (self));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Closing                                                                  */
+
+static void
+on_stream_closed (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_io_stream_close_finish (G_IO_STREAM (source), result, NULL);
+  g_object_unref (user_data);
+}
+
+static void
+clear_source (GSource **source)
+{
+  if (*source != NULL)
+    {
+      g_source_destroy (*source);
+      g_clear_pointer (source, g_source_unref);
+    }
+}
+
+static void
+session_clear_pending (VsmtpSession *self)
+{
+  if (self->pending == NULL)
+    return;
+  g_clear_signal_handler (&self->pending_handler, self->pending);
+  if (vsmtp_reply_is_pending (self->pending))
+    _vsmtp_reply_expire (self->pending);
+  g_clear_object (&self->pending);
+  self->pending_then = NULL;
+  clear_source (&self->decision_source);
+  g_clear_pointer (&self->pending_address, vsmtp_address_unref);
+  g_clear_pointer (&self->pending_params, g_hash_table_unref);
+  g_clear_pointer (&self->pending_helo, g_free);
+}
+
+static void
+session_close_now (VsmtpSession *self)
+{
+  if (self->closed)
+    return;
+
+  g_object_ref (self);
+
+  self->closed = TRUE;
+  clear_source (&self->read_source);
+  clear_source (&self->idle_timeout_source);
+  clear_source (&self->resume_source);
+  session_clear_pending (self);
+  g_cancellable_cancel (self->cancellable);
+
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "VSMTP_SESSION_ID", self->id,
+                    "MESSAGE", "%s: disconnect from [%s] messages=%u",
+                    self->id, self->remote_ip ? self->remote_ip : "unknown",
+                    self->n_messages);
+
+  g_clear_object (&self->message);
+  session_set_state (self, VSMTP_SESSION_STATE_CLOSED);
+
+  g_io_stream_close_async (self->stream, G_PRIORITY_DEFAULT, NULL,
+                           on_stream_closed, g_object_ref (self));
+
+  g_signal_emit (self, signals[SIGNAL_CLOSED], 0);
+  _vsmtp_server_session_closed (self->server, self);
+
+  g_object_unref (self);
+}
+
+/* Queues @reply (if any) and closes once everything queued is written. */
+static void
+session_close_after_flush (VsmtpSession *self,
+                           VsmtpReply   *reply)
+{
+  if (self->closed)
+    return;
+  if (reply != NULL)
+    session_queue (self, reply);
+  self->closing = TRUE;
+  clear_source (&self->read_source);
+  session_flush (self);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Deferred decisions                                                       */
+
+static void
+session_schedule_resume (VsmtpSession *self);
+
+static void
+session_run_continuation (VsmtpSession *self,
+                          VsmtpReply   *reply)
+{
+  VsmtpContinuation then = self->pending_then;
+
+  g_object_ref (reply);
+  then (self, reply);
+  g_object_unref (reply);
+}
+
+static void
+on_pending_completed (VsmtpReply *reply,
+                      gpointer    user_data)
+{
+  VsmtpSession *self = user_data;
+  VsmtpContinuation then = self->pending_then;
+  g_autoptr(VsmtpReply) keep = g_object_ref (reply);
+
+  g_clear_signal_handler (&self->pending_handler, self->pending);
+  clear_source (&self->decision_source);
+  g_clear_object (&self->pending);
+  self->pending_then = then;
+  session_run_continuation (self, keep);
+  self->pending_then = NULL;
+  g_clear_pointer (&self->pending_address, vsmtp_address_unref);
+  g_clear_pointer (&self->pending_params, g_hash_table_unref);
+  g_clear_pointer (&self->pending_helo, g_free);
+  session_schedule_resume (self);
+}
+
+static gboolean
+on_decision_timeout (gpointer user_data)
+{
+  VsmtpSession *self = user_data;
+  VsmtpContinuation then = self->pending_then;
+  g_autoptr(VsmtpReply) reply = NULL;
+
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                    "VSMTP_SESSION_ID", self->id,
+                    "MESSAGE", "%s: a deferred decision was not completed in time",
+                    self->id);
+
+  g_clear_signal_handler (&self->pending_handler, self->pending);
+  _vsmtp_reply_expire (self->pending);
+  g_clear_object (&self->pending);
+  g_clear_pointer (&self->decision_source, g_source_unref);
+
+  reply = vsmtp_reply_new (451, "4.3.0", "Error: decision timed out, try again later");
+  self->pending_then = then;
+  session_run_continuation (self, reply);
+  self->pending_then = NULL;
+  g_clear_pointer (&self->pending_address, vsmtp_address_unref);
+  g_clear_pointer (&self->pending_params, g_hash_table_unref);
+  g_clear_pointer (&self->pending_helo, g_free);
+  session_schedule_resume (self);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* Takes @reply (transfer full): runs @then now, or later when a pending reply
+ * is completed (or its deadline passes). */
+static void
+session_decide (VsmtpSession      *self,
+                VsmtpReply        *reply,
+                VsmtpContinuation  then)
+{
+  if (reply == NULL)
+    reply = vsmtp_reply_new_temporary_failure (NULL);
+
+  if (vsmtp_reply_is_pending (reply) && !_vsmtp_reply_is_expired (reply))
+    {
+      guint timeout = vsmtp_server_get_decision_timeout (self->server);
+
+      self->pending = reply;
+      self->pending_then = then;
+      self->pending_handler = g_signal_connect (reply, "completed",
+                                                G_CALLBACK (on_pending_completed), self);
+      self->decision_source = g_timeout_source_new (timeout);
+      g_source_set_callback (self->decision_source, on_decision_timeout, self, NULL);
+      g_source_set_static_name (self->decision_source, "[vsmtp] decision deadline");
+      g_source_attach (self->decision_source, g_main_context_get_thread_default ());
+      return;
+    }
+
+  if (vsmtp_reply_is_pending (reply))
+    {
+      /* an expired reply handed back again: treat as a failure */
+      g_object_unref (reply);
+      reply = vsmtp_reply_new_temporary_failure (NULL);
+    }
+
+  self->pending_then = then;
+  session_run_continuation (self, reply);
+  self->pending_then = NULL;
+  g_clear_pointer (&self->pending_address, vsmtp_address_unref);
+  g_clear_pointer (&self->pending_params, g_hash_table_unref);
+  g_clear_pointer (&self->pending_helo, g_free);
+  g_object_unref (reply);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Greeting                                                                 */
+
+static void
+then_greeting (VsmtpSession *self,
+               VsmtpReply   *reply)
+{
+  if (vsmtp_reply_get_code (reply) != 220)
+    {
+      session_close_after_flush (self, reply);
+      return;
+    }
+  session_queue (self, reply);
+  session_set_state (self, VSMTP_SESSION_STATE_INIT);
+}
+
+/* ------------------------------------------------------------------------ */
+/* HELO / EHLO                                                              */
+
+static void
+session_append_ehlo (VsmtpSession *self,
+                     GString      *text)
+{
+  g_string_append_printf (text, "%s\nPIPELINING\nSIZE %" G_GUINT64_FORMAT
+                          "\nENHANCEDSTATUSCODES\n8BITMIME",
+                          session_hostname (self),
+                          vsmtp_server_get_max_message_size (self->server));
+}
+
+static void
+then_helo (VsmtpSession *self,
+           VsmtpReply   *reply)
+{
+  if (!vsmtp_reply_is_positive (reply))
+    {
+      session_queue (self, reply);
+      return;
+    }
+
+  /* RFC 5321 4.1.4: HELO/EHLO resets any transaction in progress */
+  g_free (self->helo);
+  self->helo = g_steal_pointer (&self->pending_helo);
+  self->esmtp = self->pending_esmtp;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HELO]);
+  session_set_state (self, VSMTP_SESSION_STATE_READY);
+  session_reset_transaction (self);
+
+  if (self->esmtp)
+    {
+      g_autoptr(GString) text = g_string_new (NULL);
+      g_autoptr(VsmtpReply) ehlo = NULL;
+
+      session_append_ehlo (self, text);
+      ehlo = vsmtp_reply_new (250, NULL, text->str);
+      session_queue (self, ehlo);
+    }
+  else
+    {
+      session_queue_new (self, 250, NULL, session_hostname (self));
+    }
+}
+
+static void
+handle_helo (VsmtpSession *self,
+             const char   *args,
+             gboolean      esmtp)
+{
+  VsmtpReply *reply = NULL;
+  const char *end;
+
+  if (*args == '\0')
+    {
+      session_queue_new (self, 501, "5.5.4",
+                         esmtp ? "Syntax: EHLO hostname" : "Syntax: HELO hostname");
+      return;
+    }
+
+  end = strchr (args, ' ');
+  self->pending_helo = end ? g_strndup (args, end - args) : g_strdup (args);
+  self->pending_esmtp = esmtp;
+
+  g_signal_emit (self, signals[esmtp ? SIGNAL_EHLO : SIGNAL_HELO], 0,
+                 self->pending_helo, &reply);
+  session_decide (self, reply, then_helo);
+}
+
+/* ------------------------------------------------------------------------ */
+/* MAIL / RCPT                                                              */
+
+static gboolean
+session_check_mail_parameters (VsmtpSession *self,
+                               GHashTable   *params)
+{
+  GHashTableIter iter;
+  const char *key, *value;
+
+  g_hash_table_iter_init (&iter, params);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &key, (gpointer *) &value))
+    {
+      if (g_str_equal (key, "SIZE"))
+        {
+          guint64 size;
+
+          if (value == NULL ||
+              !g_ascii_string_to_unsigned (value, 10, 0, G_MAXUINT64, &size, NULL))
+            {
+              session_queue_new (self, 501, "5.5.4", "Bad message size syntax");
+              return FALSE;
+            }
+          if (size > vsmtp_server_get_max_message_size (self->server))
+            {
+              session_queue_new (self, 552, "5.3.4", "Message size exceeds fixed limit");
+              return FALSE;
+            }
+        }
+      else if (g_str_equal (key, "BODY"))
+        {
+          if (value == NULL ||
+              (g_ascii_strcasecmp (value, "7BIT") != 0 &&
+               g_ascii_strcasecmp (value, "8BITMIME") != 0))
+            {
+              session_queue_new (self, 501, "5.5.4", "Bad BODY parameter value");
+              return FALSE;
+            }
+        }
+      else
+        {
+          g_autoptr(VsmtpReply) reply =
+            vsmtp_reply_new_printf (555, "5.5.4", "Unsupported option: %s", key);
+          session_queue (self, reply);
+          return FALSE;
+        }
+    }
+
+  return TRUE;
+}
+
+static void
+then_mail (VsmtpSession *self,
+           VsmtpReply   *reply)
+{
+  if (vsmtp_reply_is_positive (reply))
+    {
+      g_clear_object (&self->envelope);
+      self->envelope = vsmtp_envelope_new ();
+      vsmtp_envelope_set_sender (self->envelope, self->pending_address, self->pending_params);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ENVELOPE]);
+      session_set_state (self, VSMTP_SESSION_STATE_MAIL);
+    }
+  session_queue (self, reply);
+}
+
+static void
+handle_mail (VsmtpSession *self,
+             const char   *args)
+{
+  g_autoptr(GError) error = NULL;
+  VsmtpAddress *address = NULL;
+  GHashTable *params = NULL;
+  VsmtpReply *reply = NULL;
+  gboolean address_error = FALSE;
+
+  if (self->state == VSMTP_SESSION_STATE_INIT)
+    {
+      session_queue_new (self, 503, "5.5.1", "Error: send HELO/EHLO first");
+      return;
+    }
+  if (self->state == VSMTP_SESSION_STATE_MAIL || self->state == VSMTP_SESSION_STATE_RCPT)
+    {
+      session_queue_new (self, 503, "5.5.1", "Error: nested MAIL command");
+      return;
+    }
+
+  if (!_vsmtp_command_parse_path (args, TRUE, VSMTP_ADDRESS_FLAGS_ALLOW_NULL,
+                                  &address, &params, &address_error, &error))
+    {
+      g_autoptr(VsmtpReply) r = NULL;
+
+      if (address_error)
+        r = vsmtp_reply_new_printf (501, "5.1.7", "Bad sender address syntax: %s", error->message);
+      else
+        r = vsmtp_reply_new_printf (501, "5.5.4", "Syntax: MAIL FROM:<address> [parameters]: %s",
+                                    error->message);
+      session_queue (self, r);
+      return;
+    }
+
+  self->pending_address = address;
+  self->pending_params = params;
+
+  if (!session_check_mail_parameters (self, params))
+    {
+      g_clear_pointer (&self->pending_address, vsmtp_address_unref);
+      g_clear_pointer (&self->pending_params, g_hash_table_unref);
+      return;
+    }
+
+  g_signal_emit (self, signals[SIGNAL_MAIL_FROM], 0, address, params, &reply);
+  session_decide (self, reply, then_mail);
+}
+
+static void
+then_rcpt (VsmtpSession *self,
+           VsmtpReply   *reply)
+{
+  if (vsmtp_reply_is_positive (reply) && self->envelope != NULL)
+    {
+      vsmtp_envelope_add_recipient (self->envelope, self->pending_address, self->pending_params);
+      session_set_state (self, VSMTP_SESSION_STATE_RCPT);
+    }
+  session_queue (self, reply);
+}
+
+static void
+handle_rcpt (VsmtpSession *self,
+             const char   *args)
+{
+  g_autoptr(GError) error = NULL;
+  VsmtpAddress *address = NULL;
+  GHashTable *params = NULL;
+  VsmtpReply *reply = NULL;
+  gboolean address_error = FALSE;
+
+  if (self->state != VSMTP_SESSION_STATE_MAIL && self->state != VSMTP_SESSION_STATE_RCPT)
+    {
+      session_queue_new (self, 503, "5.5.1", "Error: need MAIL command");
+      return;
+    }
+
+  if (!_vsmtp_command_parse_path (args, FALSE, VSMTP_ADDRESS_FLAGS_ALLOW_POSTMASTER,
+                                  &address, &params, &address_error, &error))
+    {
+      g_autoptr(VsmtpReply) r = NULL;
+
+      if (address_error)
+        r = vsmtp_reply_new_printf (501, "5.1.3", "Bad recipient address syntax: %s", error->message);
+      else
+        r = vsmtp_reply_new_printf (501, "5.5.4", "Syntax: RCPT TO:<address> [parameters]: %s",
+                                    error->message);
+      session_queue (self, r);
+      return;
+    }
+
+  self->pending_address = address;
+  self->pending_params = params;
+
+  if (g_hash_table_size (params) > 0)
+    {
+      GHashTableIter iter;
+      const char *key;
+      g_autoptr(VsmtpReply) r = NULL;
+
+      g_hash_table_iter_init (&iter, params);
+      g_hash_table_iter_next (&iter, (gpointer *) &key, NULL);
+      r = vsmtp_reply_new_printf (555, "5.5.4", "Unsupported option: %s", key);
+      session_queue (self, r);
+      g_clear_pointer (&self->pending_address, vsmtp_address_unref);
+      g_clear_pointer (&self->pending_params, g_hash_table_unref);
+      return;
+    }
+
+  if (vsmtp_envelope_get_n_recipients (self->envelope) >=
+      vsmtp_server_get_max_recipients (self->server))
+    {
+      session_queue_new (self, 452, "4.5.3", "Error: too many recipients");
+      g_clear_pointer (&self->pending_address, vsmtp_address_unref);
+      g_clear_pointer (&self->pending_params, g_hash_table_unref);
+      return;
+    }
+
+  g_signal_emit (self, signals[SIGNAL_RCPT_TO], 0, address, params, &reply);
+  session_decide (self, reply, then_rcpt);
+}
+
+/* ------------------------------------------------------------------------ */
+/* DATA                                                                     */
+
+static char *
+session_format_received (VsmtpSession *self,
+                         const char   *message_id)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  g_autofree char *date = g_date_time_format (now, "%a, %d %b %Y %H:%M:%S %z");
+  GString *s = g_string_sized_new (256);
+  const char *ip = self->remote_ip ? self->remote_ip : "unknown";
+  gboolean v6 = strchr (ip, ':') != NULL;
+
+  g_string_append_printf (s, "Received: from %s ([%s%s])\r\n",
+                          self->helo ? self->helo : "unknown",
+                          v6 ? "IPv6:" : "", ip);
+  g_string_append_printf (s, "\tby %s (vsmtpd) with %s id %s",
+                          session_hostname (self),
+                          self->esmtp ? "ESMTP" : "SMTP",
+                          message_id);
+  if (vsmtp_envelope_get_n_recipients (self->envelope) == 1)
+    g_string_append_printf (s, "\r\n\tfor <%s>",
+                            vsmtp_address_to_string (vsmtp_envelope_get_recipient (self->envelope, 0)));
+  g_string_append_printf (s, ";\r\n\t%s\r\n", date);
+
+  return g_string_free (s, FALSE);
+}
+
+static void
+then_data (VsmtpSession *self,
+           VsmtpReply   *reply)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *message_id = NULL;
+  g_autofree char *received = NULL;
+
+  if (!vsmtp_reply_is_positive (reply))
+    {
+      session_queue (self, reply);
+      return;
+    }
+
+  message_id = g_strdup_printf ("%s%02X", self->id, ++self->message_serial);
+  g_clear_object (&self->message);
+  self->message = _vsmtp_message_new_writable (message_id, self->envelope,
+                                               vsmtp_server_get_spool_threshold (self->server),
+                                               vsmtp_server_get_spool_directory (self->server));
+  received = session_format_received (self, message_id);
+  if (!_vsmtp_message_append (self->message, received, strlen (received), &error))
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                        "VSMTP_SESSION_ID", self->id,
+                        "MESSAGE", "%s: cannot spool message: %s", self->id, error->message);
+      g_clear_object (&self->message);
+      session_queue_new (self, 451, "4.3.0", "Error: local error in processing");
+      return;
+    }
+
+  if (self->decoder == NULL)
+    self->decoder = vsmtp_data_decoder_new (vsmtp_server_get_bare_newline (self->server) ==
+                                            VSMTP_BARE_NEWLINE_NORMALIZE);
+  else
+    vsmtp_data_decoder_reset (self->decoder);
+  self->data_size = 0;
+  self->data_too_big = FALSE;
+  g_clear_error (&self->data_error);
+
+  if (vsmtp_reply_get_code (reply) == 354)
+    session_queue (self, reply);
+  else
+    session_queue_new (self, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+  session_set_state (self, VSMTP_SESSION_STATE_DATA);
+}
+
+static void
+handle_data (VsmtpSession *self,
+             const char   *args)
+{
+  VsmtpReply *reply = NULL;
+
+  if (*args != '\0')
+    {
+      session_queue_new (self, 501, "5.5.4", "Syntax: DATA");
+      return;
+    }
+  if (self->state == VSMTP_SESSION_STATE_MAIL)
+    {
+      session_queue_new (self, 503, "5.5.1", "Error: need RCPT command");
+      return;
+    }
+  if (self->state != VSMTP_SESSION_STATE_RCPT)
+    {
+      session_queue_new (self, 503, "5.5.1", "Error: need MAIL command");
+      return;
+    }
+
+  g_signal_emit (self, signals[SIGNAL_DATA], 0, &reply);
+  session_decide (self, reply, then_data);
+}
+
+static void
+session_log_transaction (VsmtpSession *self,
+                         VsmtpReply   *reply)
+{
+  g_autoptr(GString) rcpts = g_string_new (NULL);
+  VsmtpEnvelope *envelope = self->envelope;
+  guint n = envelope ? vsmtp_envelope_get_n_recipients (envelope) : 0;
+  VsmtpAddress *sender = envelope ? vsmtp_envelope_get_sender (envelope) : NULL;
+  g_autofree char *result = vsmtp_reply_to_string (reply);
+
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (rcpts, "%s<%s>", i ? "," : "",
+                            vsmtp_address_to_string (vsmtp_envelope_get_recipient (envelope, i)));
+  g_strchomp (result);
+
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "VSMTP_SESSION_ID", self->id,
+                    "VSMTP_MESSAGE_ID", self->message ? vsmtp_message_get_id (self->message) : "",
+                    "MESSAGE", "%s: client=[%s] from=<%s> to=%s size=%" G_GUINT64_FORMAT " result=\"%s\"",
+                    self->message ? vsmtp_message_get_id (self->message) : self->id,
+                    self->remote_ip ? self->remote_ip : "unknown",
+                    sender ? vsmtp_address_to_string (sender) : "",
+                    rcpts->str, self->data_size, result);
+}
+
+static void
+then_message (VsmtpSession *self,
+              VsmtpReply   *reply)
+{
+  session_log_transaction (self, reply);
+  if (vsmtp_reply_is_positive (reply))
+    self->n_messages++;
+  session_queue (self, reply);
+  session_reset_transaction (self);
+}
+
+static void
+session_end_of_data (VsmtpSession *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VsmtpReply) failure = NULL;
+  VsmtpReply *reply = NULL;
+
+  if (self->data_too_big)
+    failure = vsmtp_reply_new (552, "5.3.4", "Error: message file too big");
+  else if (vsmtp_data_decoder_get_bare_newlines (self->decoder) > 0 &&
+           vsmtp_server_get_bare_newline (self->server) == VSMTP_BARE_NEWLINE_REJECT)
+    failure = vsmtp_reply_new (550, "5.5.2", "Error: bare <CR> or <LF> received");
+  else if (self->data_error != NULL)
+    failure = vsmtp_reply_new (451, "4.3.0", "Error: local error in processing");
+  else if (!_vsmtp_message_finish (self->message, &error))
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                        "VSMTP_SESSION_ID", self->id,
+                        "MESSAGE", "%s: cannot spool message: %s", self->id, error->message);
+      failure = vsmtp_reply_new (451, "4.3.0", "Error: local error in processing");
+    }
+
+  if (failure != NULL)
+    {
+      session_log_transaction (self, failure);
+      session_queue (self, failure);
+      session_reset_transaction (self);
+      return;
+    }
+
+  g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, self->message, &reply);
+  session_decide (self, reply, then_message);
+}
+
+/* Feeds buffered bytes to the DATA decoder. Returns FALSE when more input is needed. */
+static gboolean
+session_process_data (VsmtpSession *self)
+{
+  const guint8 *in;
+  gsize in_len, out_len, consumed;
+  gboolean finished = FALSE;
+
+  in = vsmtp_line_input_stream_peek_buffer (self->input, &in_len);
+  if (in_len == 0)
+    return FALSE;
+  if (in_len > DATA_CHUNK)
+    in_len = DATA_CHUNK;
+
+  if (self->data_out == NULL)
+    self->data_out = g_malloc (2 * DATA_CHUNK + 8);
+  out_len = 2 * DATA_CHUNK + 8;
+
+  consumed = vsmtp_data_decoder_decode (self->decoder, in, in_len,
+                                        self->data_out, &out_len, &finished);
+
+  self->data_size += out_len;
+  if (!self->data_too_big && self->data_size > vsmtp_server_get_max_message_size (self->server))
+    self->data_too_big = TRUE;
+
+  if (!self->data_too_big && self->data_error == NULL && out_len > 0)
+    _vsmtp_message_append (self->message, self->data_out, out_len, &self->data_error);
+
+  vsmtp_line_input_stream_skip_buffer (self->input, consumed);
+
+  if (finished)
+    {
+      g_clear_pointer (&self->data_out, g_free);
+      session_end_of_data (self);
+    }
+
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Other commands                                                           */
+
+static void
+then_plain (VsmtpSession *self,
+            VsmtpReply   *reply)
+{
+  session_queue (self, reply);
+}
+
+static void
+then_rset (VsmtpSession *self,
+           VsmtpReply   *reply)
+{
+  if (vsmtp_reply_is_positive (reply))
+    session_reset_transaction (self);
+  session_queue (self, reply);
+}
+
+static void
+then_quit (VsmtpSession *self,
+           VsmtpReply   *reply)
+{
+  session_close_after_flush (self, reply);
+}
+
+static void
+session_handle_line (VsmtpSession *self,
+                     char         *line,
+                     gsize         length)
+{
+  VsmtpReply *reply = NULL;
+  const char *args = NULL;
+  VsmtpVerb verb;
+
+  if (strlen (line) != length)
+    {
+      session_queue_new (self, 500, "5.5.2", "Error: NUL character in command");
+      return;
+    }
+
+  verb = _vsmtp_command_parse_verb (line, &args);
+
+  switch (verb)
+    {
+    case VSMTP_VERB_HELO:
+      handle_helo (self, args, FALSE);
+      break;
+
+    case VSMTP_VERB_EHLO:
+      handle_helo (self, args, TRUE);
+      break;
+
+    case VSMTP_VERB_MAIL:
+      handle_mail (self, args);
+      break;
+
+    case VSMTP_VERB_RCPT:
+      handle_rcpt (self, args);
+      break;
+
+    case VSMTP_VERB_DATA:
+      handle_data (self, args);
+      break;
+
+    case VSMTP_VERB_RSET:
+      if (*args != '\0')
+        {
+          session_queue_new (self, 501, "5.5.4", "Syntax: RSET");
+          break;
+        }
+      g_signal_emit (self, signals[SIGNAL_RSET], 0, &reply);
+      session_decide (self, reply, then_rset);
+      break;
+
+    case VSMTP_VERB_NOOP:
+      g_signal_emit (self, signals[SIGNAL_NOOP], 0, args, &reply);
+      session_decide (self, reply, then_plain);
+      break;
+
+    case VSMTP_VERB_VRFY:
+      if (*args == '\0')
+        {
+          session_queue_new (self, 501, "5.5.4", "Syntax: VRFY address");
+          break;
+        }
+      g_signal_emit (self, signals[SIGNAL_VRFY], 0, args, &reply);
+      session_decide (self, reply, then_plain);
+      break;
+
+    case VSMTP_VERB_HELP:
+      session_queue_new (self, 214, "2.0.0",
+                         "Commands: HELO EHLO MAIL RCPT DATA RSET NOOP VRFY HELP QUIT\n"
+                         "See RFC 5321 for details");
+      break;
+
+    case VSMTP_VERB_QUIT:
+      g_signal_emit (self, signals[SIGNAL_QUIT], 0, &reply);
+      session_decide (self, reply, then_quit);
+      break;
+
+    case VSMTP_VERB_EXPN:
+    case VSMTP_VERB_BDAT:
+    case VSMTP_VERB_STARTTLS:
+    case VSMTP_VERB_AUTH:
+    case VSMTP_VERB_LHLO:
+      session_queue_new (self, 502, "5.5.1", "Error: command not implemented");
+      break;
+
+    case VSMTP_VERB_UNKNOWN:
+    default:
+      {
+        g_autofree char *word = NULL;
+        const char *space = strchr (line, ' ');
+
+        word = space ? g_strndup (line, space - line) : g_strdup (line);
+        g_signal_emit (self, signals[SIGNAL_UNKNOWN_COMMAND], 0, word, args, &reply);
+        session_decide (self, reply, then_plain);
+      }
+      break;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Input                                                                    */
+
+static gboolean
+on_idle_timeout (gpointer user_data)
+{
+  VsmtpSession *self = user_data;
+  g_autoptr(VsmtpReply) reply = NULL;
+
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "VSMTP_SESSION_ID", self->id,
+                    "MESSAGE", "%s: timeout after %s from [%s]", self->id,
+                    self->state == VSMTP_SESSION_STATE_DATA ? "DATA" : "command",
+                    self->remote_ip ? self->remote_ip : "unknown");
+
+  g_clear_pointer (&self->idle_timeout_source, g_source_unref);
+  reply = vsmtp_reply_new_printf (421, "4.4.2", "%s Error: timeout exceeded", session_hostname (self));
+  g_clear_object (&self->message);
+  session_close_after_flush (self, reply);
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+session_touch_timeout (VsmtpSession *self)
+{
+  guint timeout = vsmtp_server_get_timeout (self->server);
+
+  if (timeout == 0 || self->closed)
+    return;
+
+  if (self->idle_timeout_source == NULL)
+    {
+      self->idle_timeout_source = g_timeout_source_new_seconds (timeout);
+      g_source_set_callback (self->idle_timeout_source, on_idle_timeout, self, NULL);
+      g_source_set_static_name (self->idle_timeout_source, "[vsmtp] session timeout");
+      g_source_attach (self->idle_timeout_source, g_main_context_get_thread_default ());
+    }
+  else
+    {
+      g_source_set_ready_time (self->idle_timeout_source,
+                               g_get_monotonic_time () + (gint64) timeout * G_USEC_PER_SEC);
+    }
+}
+
+static gboolean
+on_readable (GObject  *stream,
+             gpointer  user_data)
+{
+  VsmtpSession *self = user_data;
+  g_autoptr(GError) error = NULL;
+  gssize n;
+
+  n = vsmtp_line_input_stream_fill_nonblocking (self->input, self->cancellable, &error);
+  if (n < 0)
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        return G_SOURCE_CONTINUE;
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_debug ("%s: read error: %s", self->id, error->message);
+      g_clear_pointer (&self->read_source, g_source_unref);
+      session_close_now (self);
+      return G_SOURCE_REMOVE;
+    }
+
+  if (n == 0)
+    {
+      self->eof = TRUE;
+      g_clear_pointer (&self->read_source, g_source_unref);
+      if (self->state == VSMTP_SESSION_STATE_DATA)
+        g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                          "VSMTP_SESSION_ID", self->id,
+                          "MESSAGE", "%s: lost connection after DATA from [%s]", self->id,
+                          self->remote_ip ? self->remote_ip : "unknown");
+      /* answer what is complete in the buffer, then close */
+      session_process (self);
+      if (!self->closed && self->pending == NULL)
+        {
+          self->closing = TRUE;
+          session_flush (self);
+        }
+      return G_SOURCE_REMOVE;
+    }
+
+  session_touch_timeout (self);
+  session_process (self);
+
+  /* session_process may have replaced or removed the source */
+  if (self->read_source == NULL)
+    return G_SOURCE_REMOVE;
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+session_wait_readable (VsmtpSession *self)
+{
+  if (self->read_source != NULL || self->closed || self->closing || self->eof)
+    return;
+
+  self->read_source = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (self->base_input),
+                                                             self->cancellable);
+  g_source_set_callback (self->read_source, G_SOURCE_FUNC (on_readable), self, NULL);
+  g_source_set_static_name (self->read_source, "[vsmtp] session input");
+  g_source_attach (self->read_source, g_main_context_get_thread_default ());
+}
+
+static void
+session_stop_reading (VsmtpSession *self)
+{
+  clear_source (&self->read_source);
+}
+
+static gboolean
+on_resume (gpointer user_data)
+{
+  VsmtpSession *self = user_data;
+
+  g_clear_pointer (&self->resume_source, g_source_unref);
+  session_process (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+session_schedule_resume (VsmtpSession *self)
+{
+  if (self->closed || self->resume_source != NULL)
+    return;
+  self->resume_source = g_idle_source_new ();
+  g_source_set_priority (self->resume_source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (self->resume_source, on_resume, self, NULL);
+  g_source_set_static_name (self->resume_source, "[vsmtp] session resume");
+  g_source_attach (self->resume_source, g_main_context_get_thread_default ());
+}
+
+static void
+session_process (VsmtpSession *self)
+{
+  if (self->processing || self->closed)
+    return;
+
+  g_object_ref (self);
+  self->processing = TRUE;
+
+  while (!self->closed && !self->closing && self->pending == NULL)
+    {
+      VsmtpLineStatus status;
+      char *line = NULL;
+      gsize length = 0;
+
+      /* back-pressure: a client that pipelines without reading its replies */
+      if (self->write_in_flight && self->outbuf->len > OUTPUT_HIGH_WATER)
+        break;
+
+      if (self->state == VSMTP_SESSION_STATE_DATA)
+        {
+          if (!session_process_data (self))
+            break;
+          continue;
+        }
+
+      if (self->state == VSMTP_SESSION_STATE_GREETING)
+        break;
+
+      status = vsmtp_line_input_stream_next_line (self->input, &line, &length);
+      if (status == VSMTP_LINE_NONE)
+        break;
+      if (status == VSMTP_LINE_TOO_LONG)
+        {
+          session_queue_new (self, 500, "5.5.2", "Error: command line too long");
+          continue;
+        }
+
+      session_handle_line (self, line, length);
+
+      if (self->shutting_down && session_is_idle (self) && !self->closing)
+        {
+          g_autoptr(VsmtpReply) bye =
+            vsmtp_reply_new_printf (421, "4.3.2", "%s Service shutting down, closing connection",
+                                    session_hostname (self));
+          session_close_after_flush (self, bye);
+        }
+    }
+
+  self->processing = FALSE;
+
+  if (!self->closed)
+    {
+      /* RFC 2920: flush once no complete command is left in the input */
+      if (self->pending != NULL || self->closing ||
+          !vsmtp_line_input_stream_has_line (self->input) ||
+          self->state == VSMTP_SESSION_STATE_DATA)
+        session_flush (self);
+
+      if (self->pending != NULL ||
+          (self->write_in_flight && self->outbuf->len > OUTPUT_HIGH_WATER))
+        session_stop_reading (self);
+      else if (self->eof && !self->closing)
+        {
+          self->closing = TRUE;
+          session_flush (self);
+        }
+      else
+        session_wait_readable (self);
+
+      if (session_is_idle (self) && vsmtp_line_input_stream_get_buffered (self->input) == 0)
+        vsmtp_line_input_stream_release_memory (self->input);
+    }
+
+  g_object_unref (self);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Class handlers: the standard replies                                     */
+
+static VsmtpReply *
+real_connected (VsmtpSession *self)
+{
+  return vsmtp_reply_new_printf (220, NULL, "%s ESMTP vsmtpd", session_hostname (self));
+}
+
+static VsmtpReply *
+real_helo (VsmtpSession *self,
+           const char   *domain)
+{
+  return vsmtp_reply_new (250, NULL, session_hostname (self));
+}
+
+static VsmtpReply *
+real_mail_from (VsmtpSession *self,
+                VsmtpAddress *sender,
+                GHashTable   *parameters)
+{
+  return vsmtp_reply_new (250, "2.1.0", "Ok");
+}
+
+static VsmtpReply *
+real_rcpt_to (VsmtpSession *self,
+              VsmtpAddress *recipient,
+              GHashTable   *parameters)
+{
+  return vsmtp_reply_new (250, "2.1.5", "Ok");
+}
+
+static VsmtpReply *
+real_data (VsmtpSession *self)
+{
+  return vsmtp_reply_new (354, NULL, "End data with <CR><LF>.<CR><LF>");
+}
+
+static VsmtpReply *
+real_message_received (VsmtpSession *self,
+                       VsmtpMessage *message)
+{
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                    "VSMTP_SESSION_ID", self->id,
+                    "MESSAGE", "%s: no handler took message %s: answering 451",
+                    self->id, vsmtp_message_get_id (message));
+  return vsmtp_reply_new (451, "4.3.0", "Error: no delivery agent took the message, try again later");
+}
+
+static VsmtpReply *
+real_ok (VsmtpSession *self)
+{
+  return vsmtp_reply_new (250, "2.0.0", "Ok");
+}
+
+static VsmtpReply *
+real_noop (VsmtpSession *self,
+           const char   *argument)
+{
+  return vsmtp_reply_new (250, "2.0.0", "Ok");
+}
+
+static VsmtpReply *
+real_vrfy (VsmtpSession *self,
+           const char   *argument)
+{
+  return vsmtp_reply_new (252, "2.5.2", "Cannot VRFY user, but will accept message and attempt delivery");
+}
+
+static VsmtpReply *
+real_quit (VsmtpSession *self)
+{
+  return vsmtp_reply_new (221, "2.0.0", "Bye");
+}
+
+static VsmtpReply *
+real_unknown_command (VsmtpSession *self,
+                      const char   *verb,
+                      const char   *arguments)
+{
+  return vsmtp_reply_new (500, "5.5.2", "Error: command not recognized");
+}
+
+/* First handler returning a reply wins; NULL means "no opinion". */
+static gboolean
+reply_accumulator (GSignalInvocationHint *ihint,
+                   GValue                *return_accu,
+                   const GValue          *handler_return,
+                   gpointer               data)
+{
+  GObject *reply = g_value_get_object (handler_return);
+
+  if (reply != NULL)
+    {
+      g_value_set_object (return_accu, reply);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* GObject                                                                  */
+
+static void
+vsmtp_session_dispose (GObject *object)
+{
+  VsmtpSession *self = VSMTP_SESSION (object);
+
+  clear_source (&self->read_source);
+  clear_source (&self->idle_timeout_source);
+  clear_source (&self->resume_source);
+  session_clear_pending (self);
+
+  G_OBJECT_CLASS (vsmtp_session_parent_class)->dispose (object);
+}
+
+static void
+vsmtp_session_finalize (GObject *object)
+{
+  VsmtpSession *self = VSMTP_SESSION (object);
+
+  g_clear_object (&self->input);
+  g_clear_object (&self->stream);
+  g_clear_object (&self->cancellable);
+  g_clear_object (&self->remote_address);
+  g_clear_object (&self->envelope);
+  g_clear_object (&self->message);
+  g_clear_object (&self->decoder);
+  g_clear_object (&self->server);
+  g_clear_error (&self->data_error);
+  g_clear_pointer (&self->data_out, g_free);
+  g_string_free (self->outbuf, TRUE);
+  g_string_free (self->writing, TRUE);
+  g_free (self->remote_ip);
+  g_free (self->id);
+  g_free (self->helo);
+
+  G_OBJECT_CLASS (vsmtp_session_parent_class)->finalize (object);
+}
+
+static void
+vsmtp_session_get_property (GObject    *object,
+                            guint       prop_id,
+                            GValue     *value,
+                            GParamSpec *pspec)
+{
+  VsmtpSession *self = VSMTP_SESSION (object);
+
+  switch (prop_id)
+    {
+    case PROP_SERVER:
+      g_value_set_object (value, self->server);
+      break;
+    case PROP_STREAM:
+      g_value_set_object (value, self->stream);
+      break;
+    case PROP_REMOTE_ADDRESS:
+      g_value_set_object (value, self->remote_address);
+      break;
+    case PROP_ID:
+      g_value_set_string (value, self->id);
+      break;
+    case PROP_STATE:
+      g_value_set_enum (value, self->state);
+      break;
+    case PROP_HELO:
+      g_value_set_string (value, self->helo);
+      break;
+    case PROP_ENVELOPE:
+      g_value_set_object (value, self->envelope);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+vsmtp_session_class_init (VsmtpSessionClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GType type = G_TYPE_FROM_CLASS (klass);
+
+  object_class->dispose = vsmtp_session_dispose;
+  object_class->finalize = vsmtp_session_finalize;
+  object_class->get_property = vsmtp_session_get_property;
+
+  /**
+   * VsmtpSession:server:
+   *
+   * The server this session belongs to.
+   */
+  properties[PROP_SERVER] =
+    g_param_spec_object ("server", NULL, NULL, VSMTP_TYPE_SERVER,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * VsmtpSession:stream:
+   *
+   * The connection's stream.
+   */
+  properties[PROP_STREAM] =
+    g_param_spec_object ("stream", NULL, NULL, G_TYPE_IO_STREAM,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * VsmtpSession:remote-address: (nullable)
+   *
+   * The client's address, if known.
+   */
+  properties[PROP_REMOTE_ADDRESS] =
+    g_param_spec_object ("remote-address", NULL, NULL, G_TYPE_SOCKET_ADDRESS,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * VsmtpSession:id:
+   *
+   * A short identifier unique within the process, used in logs and message ids.
+   */
+  properties[PROP_ID] =
+    g_param_spec_string ("id", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * VsmtpSession:state:
+   *
+   * Where the session is in the SMTP dialogue.
+   */
+  properties[PROP_STATE] =
+    g_param_spec_enum ("state", NULL, NULL, VSMTP_TYPE_SESSION_STATE,
+                       VSMTP_SESSION_STATE_GREETING,
+                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * VsmtpSession:helo: (nullable)
+   *
+   * The domain the client gave in its accepted HELO or EHLO.
+   */
+  properties[PROP_HELO] =
+    g_param_spec_string ("helo", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * VsmtpSession:envelope: (nullable)
+   *
+   * The envelope of the transaction in progress, %NULL between transactions.
+   */
+  properties[PROP_ENVELOPE] =
+    g_param_spec_object ("envelope", NULL, NULL, VSMTP_TYPE_ENVELOPE,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * VsmtpSession::connected:
+   * @self: the session
+   *
+   * Emitted once, before the greeting. Return a reply with a code other than
+   * 220 (for example `554 5.7.1`) to refuse the client: it gets that reply and
+   * the connection is closed.
+   *
+   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   */
+  signals[SIGNAL_CONNECTED] =
+    g_signal_new_class_handler ("connected", type, G_SIGNAL_RUN_LAST,
+                                G_CALLBACK (real_connected),
+                                reply_accumulator, NULL, NULL,
+                                VSMTP_TYPE_REPLY, 0);
+
+  /**
+   * VsmtpSession::helo:
+   * @self: the session
+   * @domain: the domain the client gave
+   *
+   * Emitted for HELO. A positive reply accepts it (the session sends the
+   * standard `250`), a negative one is sent to the client.
+   *
+   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   */
+  signals[SIGNAL_HELO] =
+    g_signal_new_class_handler ("helo", type, G_SIGNAL_RUN_LAST,
+                                G_CALLBACK (real_helo),
+                                reply_accumulator, NULL, NULL,
+                                VSMTP_TYPE_REPLY, 1, G_TYPE_STRING);
+
+  /**
+   * VsmtpSession::ehlo:
+   * @self: the session
+   * @domain: the domain the client gave
+   *
+   * Emitted for EHLO. A positive reply accepts it (the session sends the
+   * extension list), a negative one is sent to the client.
+   *
+   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   */
+  signals[SIGNAL_EHLO] =
+    g_signal_new_class_handler ("ehlo", type, G_SIGNAL_RUN_LAST,
+                                G_CALLBACK (real_helo),
+                                reply_accumulator, NULL, NULL,
+                                VSMTP_TYPE_REPLY, 1, G_TYPE_STRING);
+
+  /**
+   * VsmtpSession::mail-from:
+   * @self: the session
+   * @sender: the reverse path (the null address for `<>`)
+   * @parameters: (element-type utf8 utf8): the MAIL parameters, keywords
+   *   upper-cased, values %NULL for a keyword without a value
+   *
+   * Emitted for a well-formed MAIL command whose parameters the server
+   * supports. Default: `250 2.1.0 Ok`.
+   *
+   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   */
+  signals[SIGNAL_MAIL_FROM] =
+    g_signal_new_class_handler ("mail-from", type, G_SIGNAL_RUN_LAST,
+                                G_CALLBACK (real_mail_from),
+                                reply_accumulator, NULL, NULL,
+                                VSMTP_TYPE_REPLY, 2, VSMTP_TYPE_ADDRESS, G_TYPE_HASH_TABLE);
+
+  /**
+   * VsmtpSession::rcpt-to:
+   * @self: the session
+   * @recipient: the forward path
+   * @parameters: (element-type utf8 utf8): the RCPT parameters
+   *
+   * Emitted for a well-formed RCPT command within the recipient limit.
+   * Default: `250 2.1.5 Ok`. Reject with, for example,
+   * [ctor@Vsmtp.Reply.new_no_such_user] or [ctor@Vsmtp.Reply.new_relay_denied].
+   *
+   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   */
+  signals[SIGNAL_RCPT_TO] =
+    g_signal_new_class_handler ("rcpt-to", type, G_SIGNAL_RUN_LAST,
+                                G_CALLBACK (real_rcpt_to),
+                                reply_accumulator, NULL, NULL,
+                                VSMTP_TYPE_REPLY, 2, VSMTP_TYPE_ADDRESS, G_TYPE_HASH_TABLE);
+
+  /**
+   * VsmtpSession::data:
+   * @self: the session
+   *
+   * Emitted for DATA once at least one recipient was accepted. A positive
+   * reply lets the client send the message (`354`).
+   *
+   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   */
+  signals[SIGNAL_DATA] =
+    g_signal_new_class_handler ("data", type, G_SIGNAL_RUN_LAST,
+                                G_CALLBACK (real_data),
+                                reply_accumulator, NULL, NULL,
+                                VSMTP_TYPE_REPLY, 0);
+
+  /**
+   * VsmtpSession::message-received:
+   * @self: the session
+   * @message: the message, with a `Received:` header prepended
+   *
+   * Emitted at the end of data for a message within the limits. A handler
+   * that returns a positive reply declares that it has taken durable
+   * responsibility for the message. When no handler decides, the client gets
+   * `451 4.3.0`: a message is never accepted by default.
+   *
+   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   */
+  signals[SIGNAL_MESSAGE_RECEIVED] =
+    g_signal_new_class_handler ("message-received", type, G_SIGNAL_RUN_LAST,
+                                G_CALLBACK (real_message_received),
+                                reply_accumulator, NULL, NULL,
+                                VSMTP_TYPE_REPLY, 1, VSMTP_TYPE_MESSAGE);
+
+  /**
+   * VsmtpSession::rset:
+   * @self: the session
+   *
+   * Emitted for RSET. Default: `250 2.0.0 Ok`, and the transaction is reset.
+   *
+   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   */
+  signals[SIGNAL_RSET] =
+    g_signal_new_class_handler ("rset", type, G_SIGNAL_RUN_LAST,
+                                G_CALLBACK (real_ok),
+                                reply_accumulator, NULL, NULL,
+                                VSMTP_TYPE_REPLY, 0);
+
+  /**
+   * VsmtpSession::noop:
+   * @self: the session
+   * @argument: the command's argument, possibly empty
+   *
+   * Emitted for NOOP. Default: `250 2.0.0 Ok`.
+   *
+   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   */
+  signals[SIGNAL_NOOP] =
+    g_signal_new_class_handler ("noop", type, G_SIGNAL_RUN_LAST,
+                                G_CALLBACK (real_noop),
+                                reply_accumulator, NULL, NULL,
+                                VSMTP_TYPE_REPLY, 1, G_TYPE_STRING);
+
+  /**
+   * VsmtpSession::vrfy:
+   * @self: the session
+   * @argument: the string to verify
+   *
+   * Emitted for VRFY. Default: `252 2.5.2` (cannot verify, will attempt
+   * delivery), as RFC 5321 suggests when verification is not offered.
+   *
+   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   */
+  signals[SIGNAL_VRFY] =
+    g_signal_new_class_handler ("vrfy", type, G_SIGNAL_RUN_LAST,
+                                G_CALLBACK (real_vrfy),
+                                reply_accumulator, NULL, NULL,
+                                VSMTP_TYPE_REPLY, 1, G_TYPE_STRING);
+
+  /**
+   * VsmtpSession::quit:
+   * @self: the session
+   *
+   * Emitted for QUIT. Whatever the reply, the connection is closed after it.
+   * Default: `221 2.0.0 Bye`.
+   *
+   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   */
+  signals[SIGNAL_QUIT] =
+    g_signal_new_class_handler ("quit", type, G_SIGNAL_RUN_LAST,
+                                G_CALLBACK (real_quit),
+                                reply_accumulator, NULL, NULL,
+                                VSMTP_TYPE_REPLY, 0);
+
+  /**
+   * VsmtpSession::unknown-command:
+   * @self: the session
+   * @verb: the first word of the line
+   * @arguments: the rest of the line
+   *
+   * Emitted for a command the session does not know, so a handler can
+   * implement it. Default: `500 5.5.2`.
+   *
+   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   */
+  signals[SIGNAL_UNKNOWN_COMMAND] =
+    g_signal_new_class_handler ("unknown-command", type, G_SIGNAL_RUN_LAST,
+                                G_CALLBACK (real_unknown_command),
+                                reply_accumulator, NULL, NULL,
+                                VSMTP_TYPE_REPLY, 2, G_TYPE_STRING, G_TYPE_STRING);
+
+  /**
+   * VsmtpSession::closed:
+   * @self: the session
+   *
+   * Emitted once when the connection is closed, for whatever reason.
+   */
+  signals[SIGNAL_CLOSED] =
+    g_signal_new ("closed", type, G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 0);
+}
+
+static void
+vsmtp_session_init (VsmtpSession *self)
+{
+  self->outbuf = g_string_sized_new (256);
+  self->writing = g_string_new (NULL);
+  self->cancellable = g_cancellable_new ();
+  self->state = VSMTP_SESSION_STATE_GREETING;
+}
+
+VsmtpSession *
+_vsmtp_session_new (VsmtpServer    *server,
+                    GIOStream      *stream,
+                    GSocketAddress *remote_address)
+{
+  VsmtpSession *self;
+
+  g_return_val_if_fail (VSMTP_IS_SERVER (server), NULL);
+  g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
+
+  self = g_object_new (VSMTP_TYPE_SESSION, NULL);
+  self->server = g_object_ref (server);
+  self->stream = g_object_ref (stream);
+  self->id = make_session_id ();
+  self->base_input = g_io_stream_get_input_stream (stream);
+  self->output = g_io_stream_get_output_stream (stream);
+  self->input = vsmtp_line_input_stream_new (self->base_input,
+                                             vsmtp_server_get_max_line_length (server));
+
+  if (remote_address != NULL)
+    {
+      self->remote_address = g_object_ref (remote_address);
+      if (G_IS_INET_SOCKET_ADDRESS (remote_address))
+        self->remote_ip =
+          g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote_address)));
+    }
+
+  return self;
+}
+
+void
+_vsmtp_session_start (VsmtpSession *self)
+{
+  VsmtpReply *reply = NULL;
+
+  g_return_if_fail (VSMTP_IS_SESSION (self));
+  g_return_if_fail (!self->started);
+
+  self->started = TRUE;
+
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "VSMTP_SESSION_ID", self->id,
+                    "MESSAGE", "%s: connect from [%s]", self->id,
+                    self->remote_ip ? self->remote_ip : "unknown");
+
+  if (!G_IS_POLLABLE_INPUT_STREAM (self->base_input) ||
+      !g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (self->base_input)))
+    {
+      g_critical ("%s: the connection's input stream is not pollable", self->id);
+      session_close_now (self);
+      return;
+    }
+
+  g_object_ref (self);
+  session_touch_timeout (self);
+  g_signal_emit (self, signals[SIGNAL_CONNECTED], 0, &reply);
+  session_decide (self, reply, then_greeting);
+  if (self->pending == NULL)
+    session_process (self);
+  g_object_unref (self);
+}
+
+void
+_vsmtp_session_shutdown (VsmtpSession *self)
+{
+  g_return_if_fail (VSMTP_IS_SESSION (self));
+
+  if (self->closed)
+    return;
+  self->shutting_down = TRUE;
+  if (session_is_idle (self) && !self->processing && !self->closing)
+    {
+      g_autoptr(VsmtpReply) bye =
+        vsmtp_reply_new_printf (421, "4.3.2", "%s Service shutting down, closing connection",
+                                session_hostname (self));
+      session_close_after_flush (self, bye);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public API                                                               */
+
+/**
+ * vsmtp_session_get_server:
+ * @self: a session
+ *
+ * Returns: (transfer none): the server the session belongs to
+ */
+VsmtpServer *
+vsmtp_session_get_server (VsmtpSession *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
+  return self->server;
+}
+
+/**
+ * vsmtp_session_get_id:
+ * @self: a session
+ *
+ * Returns: the session's identifier, unique within the process
+ */
+const char *
+vsmtp_session_get_id (VsmtpSession *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
+  return self->id;
+}
+
+/**
+ * vsmtp_session_get_stream:
+ * @self: a session
+ *
+ * Returns: (transfer none): the stream the session talks over
+ */
+GIOStream *
+vsmtp_session_get_stream (VsmtpSession *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
+  return self->stream;
+}
+
+/**
+ * vsmtp_session_get_remote_address:
+ * @self: a session
+ *
+ * Returns: (transfer none) (nullable): the client's address, if known
+ */
+GSocketAddress *
+vsmtp_session_get_remote_address (VsmtpSession *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
+  return self->remote_address;
+}
+
+/**
+ * vsmtp_session_get_remote_ip:
+ * @self: a session
+ *
+ * Returns: (nullable): the client's IP address as a string, if known
+ */
+const char *
+vsmtp_session_get_remote_ip (VsmtpSession *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
+  return self->remote_ip;
+}
+
+/**
+ * vsmtp_session_get_state:
+ * @self: a session
+ *
+ * Returns: where the session is in the SMTP dialogue
+ */
+VsmtpSessionState
+vsmtp_session_get_state (VsmtpSession *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SESSION (self), VSMTP_SESSION_STATE_CLOSED);
+  return self->state;
+}
+
+/**
+ * vsmtp_session_get_helo:
+ * @self: a session
+ *
+ * Returns: (nullable): the domain of the accepted HELO or EHLO, if any
+ */
+const char *
+vsmtp_session_get_helo (VsmtpSession *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
+  return self->helo;
+}
+
+/**
+ * vsmtp_session_is_esmtp:
+ * @self: a session
+ *
+ * Returns: %TRUE if the client greeted with EHLO
+ */
+gboolean
+vsmtp_session_is_esmtp (VsmtpSession *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SESSION (self), FALSE);
+  return self->esmtp;
+}
+
+/**
+ * vsmtp_session_get_envelope:
+ * @self: a session
+ *
+ * The envelope of the transaction in progress: the sender once MAIL was
+ * accepted, and the recipients accepted so far.
+ *
+ * Returns: (transfer none) (nullable): the envelope, or %NULL outside a transaction
+ */
+VsmtpEnvelope *
+vsmtp_session_get_envelope (VsmtpSession *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
+  return self->envelope;
+}
+
+/**
+ * vsmtp_session_get_n_messages:
+ * @self: a session
+ *
+ * Returns: how many messages were accepted on this connection
+ */
+guint
+vsmtp_session_get_n_messages (VsmtpSession *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SESSION (self), 0);
+  return self->n_messages;
+}
+
+/**
+ * vsmtp_session_close:
+ * @self: a session
+ * @reply: (nullable): a last reply to send, usually a `421`
+ *
+ * Closes the connection, after sending @reply and whatever replies are
+ * still queued. A message being received is dropped.
+ */
+void
+vsmtp_session_close (VsmtpSession *self,
+                     VsmtpReply   *reply)
+{
+  g_return_if_fail (VSMTP_IS_SESSION (self));
+  g_return_if_fail (reply == NULL || VSMTP_IS_REPLY (reply));
+
+  if (self->closed)
+    return;
+  session_clear_pending (self);
+  session_close_after_flush (self, reply);
+}

@@ -1,0 +1,754 @@
+/* test-session.c: the session state machine and handler decisions, over TCP on loopback
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The server runs on the test's main loop; a client thread speaks SMTP over a
+ * real socket and checks every reply it gets against a script.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "vsmtp.h"
+
+typedef struct {
+  GMainLoop    *loop;
+  VsmtpServer  *server;
+  guint16       port;
+  GPtrArray    *messages;      /* contents of accepted messages (strings) */
+  GPtrArray    *pending;       /* VsmtpReply kept by deferring handlers */
+  GPtrArray    *envelopes;
+  guint         n_closed;
+} Fixture;
+
+typedef struct {
+  guint16             port;
+  const char * const *script;  /* pairs: bytes to send (or NULL), expected reply prefix (or NULL) */
+  GString            *transcript;
+  char               *failure;
+  GMainContext       *context;
+  GMainLoop          *loop;
+} Client;
+
+/* ------------------------------------------------------------------------ */
+
+static char *
+read_reply (GSocket *socket,
+            GString *pending,
+            GError **error)
+{
+  for (;;)
+    {
+      /* a complete reply: lines until one whose 4th char is a space */
+      gsize start = 0;
+
+      while (start < pending->len)
+        {
+          const char *nl = memchr (pending->str + start, '\n', pending->len - start);
+          gsize line_len;
+
+          if (nl == NULL)
+            break;
+          line_len = nl - (pending->str + start) + 1;
+          if (line_len >= 4 && pending->str[start + 3] == ' ')
+            {
+              char *reply = g_strndup (pending->str, start + line_len);
+              g_string_erase (pending, 0, start + line_len);
+              return reply;
+            }
+          if (line_len < 4 || pending->str[start + 3] != '-')
+            {
+              g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "bad reply line");
+              return NULL;
+            }
+          start += line_len;
+        }
+
+      {
+        char buf[4096];
+        gssize n = g_socket_receive (socket, buf, sizeof buf, NULL, error);
+
+        if (n < 0)
+          return NULL;
+        if (n == 0)
+          {
+            g_set_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED, "connection closed");
+            return NULL;
+          }
+        g_string_append_len (pending, buf, n);
+      }
+    }
+}
+
+static gboolean
+quit_loop (gpointer data)
+{
+  g_main_loop_quit (data);
+  return G_SOURCE_REMOVE;
+}
+
+static gpointer
+client_thread (gpointer data)
+{
+  Client *client = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(GString) pending = g_string_new (NULL);
+
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_socket_set_timeout (socket, 20);
+  address = g_inet_socket_address_new_from_string ("127.0.0.1", client->port);
+  if (!g_socket_connect (socket, address, NULL, &error))
+    goto out;
+
+  for (guint i = 0; client->script[i] != NULL || client->script[i + 1] != NULL; i += 2)
+    {
+      const char *send = client->script[i];
+      const char *expect = client->script[i + 1];
+
+      if (send != NULL && *send != '\0')
+        {
+          g_string_append_printf (client->transcript, "C: %s", send);
+          if (g_socket_send (socket, send, strlen (send), NULL, &error) < 0)
+            goto out;
+        }
+      if (expect != NULL)
+        {
+          g_autofree char *reply = NULL;
+
+          if (g_str_equal (expect, "<closed>"))
+            {
+              char c;
+              gssize n = pending->len > 0 ? 1 : g_socket_receive (socket, &c, 1, NULL, NULL);
+
+              if (n != 0)
+                client->failure = g_strdup_printf ("step %u: expected the connection to be closed", i / 2);
+              goto out;
+            }
+
+          reply = read_reply (socket, pending, &error);
+          if (reply == NULL)
+            goto out;
+          g_string_append_printf (client->transcript, "S: %s", reply);
+          if (!g_str_has_prefix (reply, expect))
+            {
+              client->failure = g_strdup_printf ("step %u: expected \"%s\", got \"%s\"", i / 2, expect, reply);
+              goto out;
+            }
+        }
+    }
+
+out:
+  if (error != NULL && client->failure == NULL)
+    client->failure = g_strdup (error->message);
+  g_main_context_invoke (client->context, quit_loop, client->loop);
+  return NULL;
+}
+
+/* Runs @script against the fixture's server; fails the test on any mismatch. */
+static void
+run_client (Fixture            *fixture,
+            const char * const *script)
+{
+  Client client = { 0 };
+  GThread *thread;
+
+  client.port = fixture->port;
+  client.script = script;
+  client.transcript = g_string_new (NULL);
+  client.context = g_main_context_default ();
+  client.loop = fixture->loop;
+
+  thread = g_thread_new ("client", client_thread, &client);
+  g_main_loop_run (fixture->loop);
+  g_thread_join (thread);
+
+  if (client.failure != NULL)
+    {
+      g_test_message ("transcript:\n%s", client.transcript->str);
+      g_test_fail_printf ("%s", client.failure);
+    }
+  g_free (client.failure);
+  g_string_free (client.transcript, TRUE);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static VsmtpReply *
+on_message_store (VsmtpSession *session,
+                  VsmtpMessage *message,
+                  Fixture      *fixture)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = vsmtp_message_dup_bytes (message, &error);
+  gsize size = 0;
+  const char *data = NULL;
+
+  g_assert_no_error (error);
+  data = g_bytes_get_data (bytes, &size);
+  g_assert_cmpuint (size, ==, vsmtp_message_get_size (message));
+  g_ptr_array_add (fixture->messages, g_strndup (data, size));
+  g_ptr_array_add (fixture->envelopes, g_object_ref (vsmtp_message_get_envelope (message)));
+  return vsmtp_reply_new (250, "2.0.0", "Ok: stored");
+}
+
+static void
+on_closed (VsmtpSession *session,
+           Fixture      *fixture)
+{
+  fixture->n_closed++;
+}
+
+static void
+on_new_session_store (VsmtpServer  *server,
+                      VsmtpSession *session,
+                      Fixture      *fixture)
+{
+  g_signal_connect (session, "message-received", G_CALLBACK (on_message_store), fixture);
+  g_signal_connect (session, "closed", G_CALLBACK (on_closed), fixture);
+}
+
+static void
+fixture_setup (Fixture       *fixture,
+               gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(GSocketAddress) effective = NULL;
+
+  fixture->loop = g_main_loop_new (NULL, FALSE);
+  fixture->server = vsmtp_server_new ();
+  vsmtp_server_set_hostname (fixture->server, "mx.test.example");
+  fixture->messages = g_ptr_array_new_with_free_func (g_free);
+  fixture->pending = g_ptr_array_new_with_free_func (g_object_unref);
+  fixture->envelopes = g_ptr_array_new_with_free_func (g_object_unref);
+
+  address = g_inet_socket_address_new_from_string ("127.0.0.1", 0);
+  g_assert_true (vsmtp_server_listen (fixture->server, address, &effective, &error));
+  g_assert_no_error (error);
+  fixture->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
+  g_assert_cmpuint (fixture->port, >, 0);
+
+  g_signal_connect (fixture->server, "new-session", G_CALLBACK (on_new_session_store), fixture);
+}
+
+static void
+fixture_teardown (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  g_clear_object (&fixture->server);
+  g_ptr_array_unref (fixture->messages);
+  g_ptr_array_unref (fixture->pending);
+  g_ptr_array_unref (fixture->envelopes);
+  g_main_loop_unref (fixture->loop);
+}
+
+static const char *
+message_body (const char *data)
+{
+
+  /* skip the Received header the server prepends: its first line and the
+   * continuation lines (starting with a tab) */
+  g_assert_true (g_str_has_prefix (data, "Received: from "));
+  data = strchr (data, '\n') + 1;
+  while (*data == '\t')
+    data = strchr (data, '\n') + 1;
+  return data;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void
+test_basic_transaction (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 mx.test.example ESMTP",
+    "EHLO client.example\r\n", "250-mx.test.example\r\n",
+    "MAIL FROM:<alice@example.org> BODY=8BITMIME SIZE=100\r\n", "250 2.1.0",
+    "RCPT TO:<bob@example.net>\r\n", "250 2.1.5",
+    "DATA\r\n", "354 ",
+    "Subject: hi\r\n\r\n..leading dot\r\nbody\r\n.\r\n", "250 2.0.0 Ok: stored",
+    "QUIT\r\n", "221 2.0.0",
+    "", "<closed>",
+    NULL, NULL
+  };
+  const char *body;
+  VsmtpEnvelope *envelope;
+
+  run_client (fixture, script);
+  g_assert_cmpuint (fixture->messages->len, ==, 1);
+  body = message_body (fixture->messages->pdata[0]);
+  g_assert_cmpstr (body, ==, "Subject: hi\r\n\r\n.leading dot\r\nbody\r\n");
+
+  envelope = fixture->envelopes->pdata[0];
+  g_assert_cmpstr (vsmtp_address_to_string (vsmtp_envelope_get_sender (envelope)), ==, "alice@example.org");
+  g_assert_cmpuint (vsmtp_envelope_get_n_recipients (envelope), ==, 1);
+  g_assert_cmpstr (vsmtp_envelope_get_mail_parameter (envelope, "BODY"), ==, "8BITMIME");
+}
+
+static void
+test_received_header (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "EHLO client.example\r\n", "250-",
+    "MAIL FROM:<>\r\n", "250 2.1.0",
+    "RCPT TO:<bob@example.net>\r\n", "250 2.1.5",
+    "DATA\r\n", "354 ",
+    "x\r\n.\r\n", "250 2.0.0",
+    NULL, NULL
+  };
+  const char *data_str;
+
+  run_client (fixture, script);
+  g_assert_cmpuint (fixture->messages->len, ==, 1);
+  data_str = fixture->messages->pdata[0];
+  g_assert_true (g_str_has_prefix (data_str, "Received: from client.example ([127.0.0.1])\r\n"
+                                             "\tby mx.test.example (vsmtpd) with ESMTP id "));
+  g_assert_nonnull (strstr (data_str, "\r\n\tfor <bob@example.net>;\r\n\t"));
+  g_assert_true (g_str_has_suffix (data_str, "\r\nx\r\n"));
+}
+
+static void
+test_ehlo_extensions (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "EHLO c\r\n", "250-mx.test.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
+                  "250-ENHANCEDSTATUSCODES\r\n250 8BITMIME\r\n",
+    "HELO c\r\n", "250 mx.test.example\r\n",
+    NULL, NULL
+  };
+
+  run_client (fixture, script);
+}
+
+static void
+test_bad_sequence_and_syntax (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "MAIL FROM:<a@b.example>\r\n", "503 5.5.1",
+    "HELO\r\n", "501 5.5.4",
+    "EHLO c\r\n", "250-",
+    "RCPT TO:<a@b.example>\r\n", "503 5.5.1",
+    "DATA\r\n", "503 5.5.1",
+    "MAIL FROM:foo@\r\n", "501 5.1.7",
+    "MAIL FROM:<a@b.example> FOO=1\r\n", "555 5.5.4",
+    "MAIL FROM:<a@b.example> SIZE=99999999999\r\n", "552 5.3.4",
+    "MAIL FROM:<a@b.example>\r\n", "250 2.1.0",
+    "MAIL FROM:<a@b.example>\r\n", "503 5.5.1",
+    "DATA\r\n", "503 5.5.1",
+    "RCPT TO:<@bad\r\n", "501 5.1.3",
+    "RCPT TO:<a@b.example> NOTIFY=NEVER\r\n", "555 5.5.4",
+    "RCPT TO:<postmaster>\r\n", "250 2.1.5",
+    "RSET\r\n", "250 2.0.0",
+    "DATA\r\n", "503 5.5.1",
+    "FOO bar\r\n", "500 5.5.2",
+    "VRFY bob\r\n", "252 2.5.2",
+    "VRFY\r\n", "501 5.5.4",
+    "NOOP\r\n", "250 2.0.0",
+    "HELP\r\n", "214",
+    "EXPN list\r\n", "502 5.5.1",
+    NULL, NULL
+  };
+
+  run_client (fixture, script);
+  g_assert_cmpuint (fixture->messages->len, ==, 0);
+}
+
+static void
+test_long_line (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *long_line = NULL;
+  g_autofree char *noop = NULL;
+  const char *script[] = {
+    NULL, "220 ",
+    NULL, "500 5.5.2",
+    "NOOP\r\n", "250 2.0.0",
+    NULL, NULL
+  };
+
+  long_line = g_strnfill (3000, 'A');
+  noop = g_strconcat ("NOOP ", long_line, "\r\n", NULL);
+  script[2] = noop;
+  run_client (fixture, script);
+}
+
+static void
+test_pipelining (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "EHLO c\r\n", "250-",
+    "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nRCPT TO:<c@example.org>\r\nDATA\r\n", "250 2.1.0",
+    NULL, "250 2.1.5",
+    NULL, "250 2.1.5",
+    NULL, "354 ",
+    "one\r\n.\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<d@example.org>\r\nDATA\r\n", "250 2.0.0",
+    NULL, "250 2.1.0",
+    NULL, "250 2.1.5",
+    NULL, "354 ",
+    "two\r\n.\r\nQUIT\r\n", "250 2.0.0",
+    NULL, "221 2.0.0",
+    NULL, NULL
+  };
+
+  run_client (fixture, script);
+  g_assert_cmpuint (fixture->messages->len, ==, 2);
+  g_assert_cmpstr (message_body (fixture->messages->pdata[0]), ==, "one\r\n");
+  g_assert_cmpstr (message_body (fixture->messages->pdata[1]), ==, "two\r\n");
+  g_assert_cmpuint (vsmtp_envelope_get_n_recipients (fixture->envelopes->pdata[0]), ==, 2);
+}
+
+static void
+test_smuggling (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "EHLO c\r\n", "250-",
+    "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n", "250",
+    NULL, "250",
+    NULL, "354 ",
+    "one\n.\nMAIL FROM:<evil@example.org>\r\nRCPT TO:<x@example.org>\r\nDATA\r\nevil\r\n.\r\n", "550 5.5.2",
+    "NOOP\r\n", "250 2.0.0",
+    NULL, NULL
+  };
+
+  run_client (fixture, script);
+  g_assert_cmpuint (fixture->messages->len, ==, 0);
+}
+
+static void
+test_smuggling_normalize (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "EHLO c\r\n", "250-",
+    "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n", "250",
+    NULL, "250",
+    NULL, "354 ",
+    "one\n.\nMAIL FROM:<evil@example.org>\r\n.\r\n", "250 2.0.0",
+    "NOOP\r\n", "250 2.0.0",
+    NULL, NULL
+  };
+
+  vsmtp_server_set_bare_newline (fixture->server, VSMTP_BARE_NEWLINE_NORMALIZE);
+  run_client (fixture, script);
+  g_assert_cmpuint (fixture->messages->len, ==, 1);
+  g_assert_cmpstr (message_body (fixture->messages->pdata[0]), ==,
+                   "one\r\n.\r\nMAIL FROM:<evil@example.org>\r\n");
+}
+
+static void
+test_message_too_big (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *big = NULL;
+  const char *script[] = {
+    NULL, "220 ",
+    "EHLO c\r\n", "250-mx.test.example\r\n250-PIPELINING\r\n250-SIZE 1000\r\n",
+    "MAIL FROM:<a@example.org>\r\n", "250",
+    "RCPT TO:<b@example.org>\r\n", "250",
+    "DATA\r\n", "354 ",
+    NULL, "552 5.3.4",
+    "NOOP\r\n", "250 2.0.0",
+    NULL, NULL
+  };
+  GString *s = g_string_new (NULL);
+
+  for (guint i = 0; i < 100; i++)
+    g_string_append (s, "0123456789012345678901234567890123456789\r\n");
+  g_string_append (s, ".\r\n");
+  big = g_string_free (s, FALSE);
+  script[10] = big;
+
+  vsmtp_server_set_max_message_size (fixture->server, 1000);
+  run_client (fixture, script);
+  g_assert_cmpuint (fixture->messages->len, ==, 0);
+}
+
+static void
+test_too_many_recipients (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "HELO c\r\n", "250 ",
+    "MAIL FROM:<a@example.org>\r\n", "250",
+    "RCPT TO:<b@example.org>\r\n", "250",
+    "RCPT TO:<c@example.org>\r\n", "250",
+    "RCPT TO:<d@example.org>\r\n", "452 4.5.3",
+    NULL, NULL
+  };
+
+  vsmtp_server_set_max_recipients (fixture->server, 2);
+  run_client (fixture, script);
+}
+
+/* A handler rejecting a recipient */
+static VsmtpReply *
+on_rcpt_reject_bad (VsmtpSession *session,
+                    VsmtpAddress *recipient,
+                    GHashTable   *params,
+                    Fixture      *fixture)
+{
+  if (g_str_equal (vsmtp_address_get_local_part (recipient), "bad"))
+    return vsmtp_reply_new_no_such_user ();
+  return NULL;
+}
+
+static void
+on_new_session_reject (VsmtpServer  *server,
+                       VsmtpSession *session,
+                       Fixture      *fixture)
+{
+  g_signal_connect (session, "rcpt-to", G_CALLBACK (on_rcpt_reject_bad), fixture);
+}
+
+static void
+test_handler_reject (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "EHLO c\r\n", "250-",
+    "MAIL FROM:<a@example.org>\r\n", "250 2.1.0",
+    "RCPT TO:<bad@example.org>\r\n", "550 5.1.1",
+    "DATA\r\n", "503 5.5.1",
+    "RCPT TO:<good@example.org>\r\n", "250 2.1.5",
+    "DATA\r\n", "354",
+    "hello\r\n.\r\n", "250",
+    NULL, NULL
+  };
+
+  g_signal_connect (fixture->server, "new-session", G_CALLBACK (on_new_session_reject), fixture);
+  run_client (fixture, script);
+  g_assert_cmpuint (fixture->messages->len, ==, 1);
+  g_assert_cmpuint (vsmtp_envelope_get_n_recipients (fixture->envelopes->pdata[0]), ==, 1);
+  g_assert_cmpstr (vsmtp_address_get_local_part (vsmtp_envelope_get_recipient (fixture->envelopes->pdata[0], 0)),
+                   ==, "good");
+}
+
+/* Deferred decisions */
+typedef struct {
+  VsmtpReply *reply;
+  gboolean    accept;
+} Completion;
+
+static gboolean
+complete_later (gpointer data)
+{
+  Completion *c = data;
+
+  if (c->accept)
+    g_assert_true (vsmtp_reply_complete (c->reply, 250, "2.1.5", "Ok, after thinking"));
+  else
+    g_assert_true (vsmtp_reply_complete (c->reply, 450, "4.2.0", "Greylisted"));
+  g_object_unref (c->reply);
+  g_free (c);
+  return G_SOURCE_REMOVE;
+}
+
+static VsmtpReply *
+on_rcpt_defer (VsmtpSession *session,
+               VsmtpAddress *recipient,
+               GHashTable   *params,
+               Fixture      *fixture)
+{
+  VsmtpReply *reply = vsmtp_reply_new_pending ();
+  const char *local = vsmtp_address_get_local_part (recipient);
+
+  if (g_str_equal (local, "never"))
+    {
+      /* keep it and never complete it */
+      g_ptr_array_add (fixture->pending, g_object_ref (reply));
+    }
+  else
+    {
+      Completion *c = g_new0 (Completion, 1);
+
+      c->reply = g_object_ref (reply);
+      c->accept = !g_str_equal (local, "grey");
+      g_timeout_add (50, complete_later, c);
+    }
+  return reply;
+}
+
+static void
+on_new_session_defer (VsmtpServer  *server,
+                      VsmtpSession *session,
+                      Fixture      *fixture)
+{
+  g_signal_connect (session, "rcpt-to", G_CALLBACK (on_rcpt_defer), fixture);
+}
+
+static void
+test_deferred_completed (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "EHLO c\r\n", "250-",
+    /* pipelined: replies must stay in order around the deferral */
+    "MAIL FROM:<a@example.org>\r\nRCPT TO:<ok@example.org>\r\nRCPT TO:<grey@example.org>\r\nNOOP\r\n", "250 2.1.0",
+    NULL, "250 2.1.5 Ok, after thinking",
+    NULL, "450 4.2.0 Greylisted",
+    NULL, "250 2.0.0",
+    "DATA\r\n", "354",
+    "deferred\r\n.\r\n", "250",
+    NULL, NULL
+  };
+
+  g_signal_connect (fixture->server, "new-session", G_CALLBACK (on_new_session_defer), fixture);
+  run_client (fixture, script);
+  g_assert_cmpuint (fixture->messages->len, ==, 1);
+  g_assert_cmpuint (vsmtp_envelope_get_n_recipients (fixture->envelopes->pdata[0]), ==, 1);
+}
+
+static void
+test_deferred_timeout (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "EHLO c\r\n", "250-",
+    "MAIL FROM:<a@example.org>\r\n", "250 2.1.0",
+    "RCPT TO:<never@example.org>\r\n", "451 4.3.0",
+    "NOOP\r\n", "250 2.0.0",
+    NULL, NULL
+  };
+  VsmtpReply *kept;
+
+  vsmtp_server_set_decision_timeout (fixture->server, 200);
+  g_signal_connect (fixture->server, "new-session", G_CALLBACK (on_new_session_defer), fixture);
+  run_client (fixture, script);
+
+  /* a completion after the deadline is refused */
+  g_assert_cmpuint (fixture->pending->len, ==, 1);
+  kept = fixture->pending->pdata[0];
+  g_assert_false (vsmtp_reply_complete (kept, 250, "2.1.5", "too late"));
+}
+
+/* message-received without any handler: never a 250 */
+static void
+test_no_delivery_handler (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new_from_string ("127.0.0.1", 0);
+  g_autoptr(GSocketAddress) effective = NULL;
+  Fixture fixture = { 0 };
+  const char * const script[] = {
+    NULL, "220 ",
+    "HELO c\r\n", "250 ",
+    "MAIL FROM:<a@example.org>\r\n", "250",
+    "RCPT TO:<b@example.org>\r\n", "250",
+    "DATA\r\n", "354",
+    "x\r\n.\r\n", "451 4.3.0",
+    NULL, NULL
+  };
+
+  fixture.loop = g_main_loop_new (NULL, FALSE);
+  fixture.server = vsmtp_server_new ();
+  g_assert_true (vsmtp_server_listen (fixture.server, address, &effective, &error));
+  fixture.port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
+  run_client (&fixture, script);
+  g_clear_object (&fixture.server);
+  g_main_loop_unref (fixture.loop);
+}
+
+/* refusing a client in "connected" */
+static VsmtpReply *
+on_connected_refuse (VsmtpSession *session,
+                     Fixture      *fixture)
+{
+  return vsmtp_reply_new (554, "5.7.1", "Go away");
+}
+
+static void
+on_new_session_refuse (VsmtpServer  *server,
+                       VsmtpSession *session,
+                       Fixture      *fixture)
+{
+  g_signal_connect (session, "connected", G_CALLBACK (on_connected_refuse), fixture);
+}
+
+static void
+test_connected_refuse (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "554 5.7.1 Go away",
+    "", "<closed>",
+    NULL, NULL
+  };
+
+  g_signal_connect (fixture->server, "new-session", G_CALLBACK (on_new_session_refuse), fixture);
+  run_client (fixture, script);
+}
+
+static void
+on_shutdown_done (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      data)
+{
+  gboolean *done = data;
+
+  g_assert_true (vsmtp_server_shutdown_finish (VSMTP_SERVER (source), result, NULL));
+  *done = TRUE;
+}
+
+static void
+test_shutdown (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "QUIT\r\n", "221",
+    NULL, NULL
+  };
+  gboolean done = FALSE;
+
+  run_client (fixture, script);
+  vsmtp_server_shutdown_async (fixture->server, 5, NULL, on_shutdown_done, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (vsmtp_server_get_n_sessions (fixture->server), ==, 0);
+  g_assert_null (vsmtp_server_get_listen_addresses (fixture->server));
+}
+
+static void
+test_timeout (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "", "421 4.4.2 mx.test.example Error: timeout exceeded",
+    "", "<closed>",
+    NULL, NULL
+  };
+
+  vsmtp_server_set_timeout (fixture->server, 1);
+  run_client (fixture, script);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(name, func) g_test_add (name, Fixture, NULL, fixture_setup, func, fixture_teardown)
+  ADD ("/session/basic-transaction", test_basic_transaction);
+  ADD ("/session/received-header", test_received_header);
+  ADD ("/session/ehlo-extensions", test_ehlo_extensions);
+  ADD ("/session/bad-sequence-and-syntax", test_bad_sequence_and_syntax);
+  ADD ("/session/long-line", test_long_line);
+  ADD ("/session/pipelining", test_pipelining);
+  ADD ("/session/smuggling-reject", test_smuggling);
+  ADD ("/session/smuggling-normalize", test_smuggling_normalize);
+  ADD ("/session/message-too-big", test_message_too_big);
+  ADD ("/session/too-many-recipients", test_too_many_recipients);
+  ADD ("/session/handler-reject", test_handler_reject);
+  ADD ("/session/deferred-completed", test_deferred_completed);
+  ADD ("/session/deferred-timeout", test_deferred_timeout);
+  ADD ("/session/connected-refuse", test_connected_refuse);
+  ADD ("/session/shutdown", test_shutdown);
+  ADD ("/session/timeout", test_timeout);
+#undef ADD
+  g_test_add_func ("/session/no-delivery-handler", test_no_delivery_handler);
+
+  return g_test_run ();
+}
