@@ -40,12 +40,15 @@ const char *_vsmtp_verb_to_string    (VsmtpVerb    verb);
  * ("TO:<path> [params]"). @params gets a new table of upper-cased keyword ->
  * value (NULL value for a keyword without "="). Errors: VSMTP_ERROR_SYNTAX
  * (bad "FROM:"/"TO:", bad path, bad or repeated parameter),
- * VSMTP_ERROR_TOO_LONG (path, local part or domain over the RFC 5321 limits). */
+ * VSMTP_ERROR_TOO_LONG (path, local part or domain over the RFC 5321 limits).
+ * On failure *address_error tells whether the path itself was at fault
+ * (501 5.1.7 / 5.1.3) rather than the keyword or the parameters (501 5.5.4). */
 gboolean   _vsmtp_command_parse_path (const char         *args,
                                       gboolean            is_mail,
                                       VsmtpAddressFlags   flags,
                                       VsmtpAddress      **address,
                                       GHashTable        **params,
+                                      gboolean           *address_error,
                                       GError            **error);
 
 G_END_DECLS
