@@ -12,7 +12,7 @@ G_BEGIN_DECLS
 
 typedef enum {
   VSMTP_LINE_NONE,       /* no complete line buffered: read more */
-  VSMTP_LINE_OK,         /* *line/*length hold the next line */
+  VSMTP_LINE_OK,         /* *line and *length hold the next line */
   VSMTP_LINE_TOO_LONG,   /* a line longer than the limit was discarded, up to and including its LF */
 } VsmtpLineStatus;
 
