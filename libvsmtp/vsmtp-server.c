@@ -59,6 +59,10 @@ struct _VsmtpServer
   char                   *spool_directory;
   VsmtpBareNewlinePolicy  bare_newline;
   GKeyFile               *config;
+  GTlsCertificate        *tls_certificate;
+  guint                   tls_handshake_timeout;
+  gboolean                require_tls;
+  GObject                *implicit_tls_marker;   /* source object of implicit-TLS listeners */
 
   GTask                  *shutdown_task;
   GSource                *grace_source;
@@ -76,6 +80,9 @@ enum {
   PROP_SPOOL_DIRECTORY,
   PROP_BARE_NEWLINE,
   PROP_CONFIG,
+  PROP_TLS_CERTIFICATE,
+  PROP_REQUIRE_TLS,
+  PROP_TLS_HANDSHAKE_TIMEOUT,
   PROP_N_SESSIONS,
   N_PROPS
 };
@@ -97,6 +104,7 @@ G_DEFINE_FINAL_TYPE (VsmtpServer, vsmtp_server, G_TYPE_OBJECT)
 #define DEFAULT_TIMEOUT           300
 #define DEFAULT_DECISION_TIMEOUT  60000
 #define DEFAULT_SPOOL_THRESHOLD   (1024 * 1024)
+#define DEFAULT_HANDSHAKE_TIMEOUT 30
 
 /* g_set_str() is GLib 2.76 */
 static gboolean
@@ -120,7 +128,10 @@ on_incoming (GSocketService    *service,
   g_autoptr(GSocketAddress) remote = NULL;
 
   remote = g_socket_connection_get_remote_address (connection, NULL);
-  vsmtp_server_handle_connection (self, G_IO_STREAM (connection), remote);
+  vsmtp_server_handle_connection_full (self, G_IO_STREAM (connection), remote,
+                                       source_object == self->implicit_tls_marker
+                                         ? VSMTP_LISTEN_FLAGS_IMPLICIT_TLS
+                                         : VSMTP_LISTEN_FLAGS_NONE);
 
   return TRUE;
 }
@@ -196,6 +207,8 @@ vsmtp_server_finalize (GObject *object)
   g_clear_pointer (&self->sessions, g_hash_table_unref);
   g_list_free_full (self->listen_addresses, g_object_unref);
   g_clear_pointer (&self->config, g_key_file_unref);
+  g_clear_object (&self->tls_certificate);
+  g_clear_object (&self->implicit_tls_marker);
   g_free (self->hostname);
   g_free (self->spool_directory);
 
@@ -241,6 +254,15 @@ vsmtp_server_get_property (GObject    *object,
       break;
     case PROP_CONFIG:
       g_value_set_boxed (value, self->config);
+      break;
+    case PROP_TLS_CERTIFICATE:
+      g_value_set_object (value, self->tls_certificate);
+      break;
+    case PROP_REQUIRE_TLS:
+      g_value_set_boolean (value, self->require_tls);
+      break;
+    case PROP_TLS_HANDSHAKE_TIMEOUT:
+      g_value_set_uint (value, self->tls_handshake_timeout);
       break;
     case PROP_N_SESSIONS:
       g_value_set_uint (value, g_hash_table_size (self->sessions));
@@ -289,6 +311,15 @@ vsmtp_server_set_property (GObject      *object,
       break;
     case PROP_CONFIG:
       vsmtp_server_set_config (self, g_value_get_boxed (value));
+      break;
+    case PROP_TLS_CERTIFICATE:
+      vsmtp_server_set_tls_certificate (self, g_value_get_object (value));
+      break;
+    case PROP_REQUIRE_TLS:
+      vsmtp_server_set_require_tls (self, g_value_get_boolean (value));
+      break;
+    case PROP_TLS_HANDSHAKE_TIMEOUT:
+      vsmtp_server_set_tls_handshake_timeout (self, g_value_get_uint (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -405,6 +436,36 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   /**
+   * VsmtpServer:tls-certificate: (nullable)
+   *
+   * The certificate (with its private key) for STARTTLS and implicit-TLS
+   * listeners. Without one, STARTTLS is not offered. Setting a new one
+   * affects handshakes started afterwards: sessions in progress go on.
+   */
+  properties[PROP_TLS_CERTIFICATE] =
+    g_param_spec_object ("tls-certificate", NULL, NULL, G_TYPE_TLS_CERTIFICATE,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * VsmtpServer:require-tls:
+   *
+   * Whether mail commands need TLS: MAIL on a plain connection gets
+   * `530 5.7.0 Must issue a STARTTLS command first`.
+   */
+  properties[PROP_REQUIRE_TLS] =
+    g_param_spec_boolean ("require-tls", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * VsmtpServer:tls-handshake-timeout:
+   *
+   * Seconds a TLS handshake may take before the connection is closed.
+   */
+  properties[PROP_TLS_HANDSHAKE_TIMEOUT] =
+    g_param_spec_uint ("tls-handshake-timeout", NULL, NULL, 1, G_MAXUINT, DEFAULT_HANDSHAKE_TIMEOUT,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
    * VsmtpServer:n-sessions:
    *
    * The number of open sessions.
@@ -440,6 +501,8 @@ vsmtp_server_init (VsmtpServer *self)
   self->decision_timeout = DEFAULT_DECISION_TIMEOUT;
   self->spool_threshold = DEFAULT_SPOOL_THRESHOLD;
   self->bare_newline = VSMTP_BARE_NEWLINE_REJECT;
+  self->tls_handshake_timeout = DEFAULT_HANDSHAKE_TIMEOUT;
+  self->implicit_tls_marker = g_object_new (G_TYPE_OBJECT, NULL);
 }
 
 /**
@@ -474,6 +537,31 @@ vsmtp_server_listen (VsmtpServer     *self,
                      GSocketAddress **effective_address,
                      GError         **error)
 {
+  return vsmtp_server_listen_full (self, address, VSMTP_LISTEN_FLAGS_NONE, effective_address, error);
+}
+
+/**
+ * vsmtp_server_listen_full:
+ * @self: a server
+ * @address: the address to listen on (port 0 picks a free port)
+ * @flags: how connections on this listener are handled
+ * @effective_address: (out) (optional) (transfer full): the address bound,
+ *   with the port actually chosen
+ * @error: return location for an error
+ *
+ * Starts listening on @address; with %VSMTP_LISTEN_FLAGS_IMPLICIT_TLS every
+ * connection starts with a TLS handshake (RFC 8314), which needs
+ * [property@Vsmtp.Server:tls-certificate].
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vsmtp_server_listen_full (VsmtpServer       *self,
+                          GSocketAddress    *address,
+                          VsmtpListenFlags   flags,
+                          GSocketAddress   **effective_address,
+                          GError           **error)
+{
   g_autoptr(GSocketAddress) effective = NULL;
 
   g_return_val_if_fail (VSMTP_IS_SERVER (self), FALSE);
@@ -483,7 +571,8 @@ vsmtp_server_listen (VsmtpServer     *self,
   server_ensure_service (self);
   if (!g_socket_listener_add_address (G_SOCKET_LISTENER (self->service), address,
                                       G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
-                                      NULL, &effective, error))
+                                      (flags & VSMTP_LISTEN_FLAGS_IMPLICIT_TLS) ? self->implicit_tls_marker : NULL,
+                                      &effective, error))
     return FALSE;
 
   self->listen_addresses = g_list_append (self->listen_addresses, g_object_ref (effective));
@@ -510,6 +599,26 @@ vsmtp_server_listen_socket (VsmtpServer  *self,
                             GSocket      *socket,
                             GError      **error)
 {
+  return vsmtp_server_listen_socket_full (self, socket, VSMTP_LISTEN_FLAGS_NONE, error);
+}
+
+/**
+ * vsmtp_server_listen_socket_full:
+ * @self: a server
+ * @socket: a listening socket, for example one handed over by systemd
+ * @flags: how connections on this socket are handled
+ * @error: return location for an error
+ *
+ * Accepts connections on an already listening @socket.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vsmtp_server_listen_socket_full (VsmtpServer       *self,
+                                 GSocket           *socket,
+                                 VsmtpListenFlags   flags,
+                                 GError           **error)
+{
   GSocketAddress *local;
 
   g_return_val_if_fail (VSMTP_IS_SERVER (self), FALSE);
@@ -517,7 +626,9 @@ vsmtp_server_listen_socket (VsmtpServer  *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   server_ensure_service (self);
-  if (!g_socket_listener_add_socket (G_SOCKET_LISTENER (self->service), socket, NULL, error))
+  if (!g_socket_listener_add_socket (G_SOCKET_LISTENER (self->service), socket,
+                                     (flags & VSMTP_LISTEN_FLAGS_IMPLICIT_TLS) ? self->implicit_tls_marker : NULL,
+                                     error))
     return FALSE;
 
   local = g_socket_get_local_address (socket, NULL);
@@ -577,13 +688,34 @@ vsmtp_server_handle_connection (VsmtpServer    *self,
                                 GIOStream      *stream,
                                 GSocketAddress *remote_address)
 {
+  return vsmtp_server_handle_connection_full (self, stream, remote_address, VSMTP_LISTEN_FLAGS_NONE);
+}
+
+/**
+ * vsmtp_server_handle_connection_full:
+ * @self: a server
+ * @stream: a connection; its input and output streams must be pollable
+ * @remote_address: (nullable): the client's address, if known
+ * @flags: how to handle the connection (implicit TLS or not)
+ *
+ * Like [method@Vsmtp.Server.handle_connection], with listener flags.
+ *
+ * Returns: (transfer none): the session
+ */
+VsmtpSession *
+vsmtp_server_handle_connection_full (VsmtpServer      *self,
+                                     GIOStream        *stream,
+                                     GSocketAddress   *remote_address,
+                                     VsmtpListenFlags  flags)
+{
   VsmtpSession *session;
 
   g_return_val_if_fail (VSMTP_IS_SERVER (self), NULL);
   g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
   g_return_val_if_fail (remote_address == NULL || G_IS_SOCKET_ADDRESS (remote_address), NULL);
 
-  session = _vsmtp_session_new (self, stream, remote_address);
+  session = _vsmtp_session_new (self, stream, remote_address,
+                                (flags & VSMTP_LISTEN_FLAGS_IMPLICIT_TLS) != 0);
   g_hash_table_add (self->sessions, session);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_SESSIONS]);
 
@@ -1034,4 +1166,103 @@ vsmtp_server_get_n_sessions (VsmtpServer *self)
 {
   g_return_val_if_fail (VSMTP_IS_SERVER (self), 0);
   return g_hash_table_size (self->sessions);
+}
+
+/**
+ * vsmtp_server_get_tls_certificate:
+ * @self: a server
+ *
+ * Returns: (transfer none) (nullable): the TLS certificate, if any
+ */
+GTlsCertificate *
+vsmtp_server_get_tls_certificate (VsmtpServer *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SERVER (self), NULL);
+  return self->tls_certificate;
+}
+
+/**
+ * vsmtp_server_set_tls_certificate:
+ * @self: a server
+ * @certificate: (nullable): a certificate with its private key, or %NULL
+ *
+ * Sets [property@Vsmtp.Server:tls-certificate]. May be called at any time,
+ * for example to reload a renewed certificate: sessions already in TLS keep
+ * theirs.
+ */
+void
+vsmtp_server_set_tls_certificate (VsmtpServer     *self,
+                                  GTlsCertificate *certificate)
+{
+  g_return_if_fail (VSMTP_IS_SERVER (self));
+  g_return_if_fail (certificate == NULL || G_IS_TLS_CERTIFICATE (certificate));
+
+  if (g_set_object (&self->tls_certificate, certificate))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TLS_CERTIFICATE]);
+}
+
+/**
+ * vsmtp_server_get_require_tls:
+ * @self: a server
+ *
+ * Returns: whether mail commands need TLS
+ */
+gboolean
+vsmtp_server_get_require_tls (VsmtpServer *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SERVER (self), FALSE);
+  return self->require_tls;
+}
+
+/**
+ * vsmtp_server_set_require_tls:
+ * @self: a server
+ * @require_tls: whether mail commands need TLS
+ *
+ * Sets [property@Vsmtp.Server:require-tls].
+ */
+void
+vsmtp_server_set_require_tls (VsmtpServer *self,
+                              gboolean     require_tls)
+{
+  g_return_if_fail (VSMTP_IS_SERVER (self));
+
+  require_tls = !!require_tls;
+  if (self->require_tls == require_tls)
+    return;
+  self->require_tls = require_tls;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REQUIRE_TLS]);
+}
+
+/**
+ * vsmtp_server_get_tls_handshake_timeout:
+ * @self: a server
+ *
+ * Returns: the TLS handshake timeout in seconds
+ */
+guint
+vsmtp_server_get_tls_handshake_timeout (VsmtpServer *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SERVER (self), 0);
+  return self->tls_handshake_timeout;
+}
+
+/**
+ * vsmtp_server_set_tls_handshake_timeout:
+ * @self: a server
+ * @seconds: the timeout
+ *
+ * Sets [property@Vsmtp.Server:tls-handshake-timeout].
+ */
+void
+vsmtp_server_set_tls_handshake_timeout (VsmtpServer *self,
+                                        guint        seconds)
+{
+  g_return_if_fail (VSMTP_IS_SERVER (self));
+  g_return_if_fail (seconds > 0);
+
+  if (self->tls_handshake_timeout == seconds)
+    return;
+  self->tls_handshake_timeout = seconds;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TLS_HANDSHAKE_TIMEOUT]);
 }

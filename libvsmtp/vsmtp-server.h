@@ -29,6 +29,20 @@ typedef enum {
   VSMTP_BARE_NEWLINE_NORMALIZE,
 } VsmtpBareNewlinePolicy;
 
+/**
+ * VsmtpListenFlags:
+ * @VSMTP_LISTEN_FLAGS_NONE: plain SMTP; STARTTLS is offered when the server
+ *   has a certificate
+ * @VSMTP_LISTEN_FLAGS_IMPLICIT_TLS: implicit TLS (RFC 8314, port 465 style):
+ *   the TLS handshake happens before the greeting
+ *
+ * How connections on a listener are handled.
+ */
+typedef enum /*< flags >*/ {
+  VSMTP_LISTEN_FLAGS_NONE         = 0,
+  VSMTP_LISTEN_FLAGS_IMPLICIT_TLS = 1 << 0,
+} VsmtpListenFlags;
+
 #define VSMTP_TYPE_SERVER (vsmtp_server_get_type ())
 
 VSMTP_AVAILABLE_IN_ALL
@@ -42,6 +56,22 @@ gboolean       vsmtp_server_listen                 (VsmtpServer          *self,
                                                     GSocketAddress       *address,
                                                     GSocketAddress      **effective_address,
                                                     GError              **error);
+VSMTP_AVAILABLE_IN_ALL
+gboolean       vsmtp_server_listen_full            (VsmtpServer          *self,
+                                                    GSocketAddress       *address,
+                                                    VsmtpListenFlags      flags,
+                                                    GSocketAddress      **effective_address,
+                                                    GError              **error);
+VSMTP_AVAILABLE_IN_ALL
+gboolean       vsmtp_server_listen_socket_full     (VsmtpServer          *self,
+                                                    GSocket              *socket,
+                                                    VsmtpListenFlags      flags,
+                                                    GError              **error);
+VSMTP_AVAILABLE_IN_ALL
+VsmtpSession  *vsmtp_server_handle_connection_full (VsmtpServer          *self,
+                                                    GIOStream            *stream,
+                                                    GSocketAddress       *remote_address,
+                                                    VsmtpListenFlags      flags);
 VSMTP_AVAILABLE_IN_ALL
 gboolean       vsmtp_server_listen_socket          (VsmtpServer          *self,
                                                     GSocket              *socket,
@@ -115,6 +145,21 @@ GKeyFile      *vsmtp_server_get_config             (VsmtpServer          *self);
 VSMTP_AVAILABLE_IN_ALL
 void           vsmtp_server_set_config             (VsmtpServer          *self,
                                                     GKeyFile             *config);
+VSMTP_AVAILABLE_IN_ALL
+GTlsCertificate *vsmtp_server_get_tls_certificate  (VsmtpServer          *self);
+VSMTP_AVAILABLE_IN_ALL
+void           vsmtp_server_set_tls_certificate    (VsmtpServer          *self,
+                                                    GTlsCertificate      *certificate);
+VSMTP_AVAILABLE_IN_ALL
+gboolean       vsmtp_server_get_require_tls        (VsmtpServer          *self);
+VSMTP_AVAILABLE_IN_ALL
+void           vsmtp_server_set_require_tls        (VsmtpServer          *self,
+                                                    gboolean              require_tls);
+VSMTP_AVAILABLE_IN_ALL
+guint          vsmtp_server_get_tls_handshake_timeout (VsmtpServer       *self);
+VSMTP_AVAILABLE_IN_ALL
+void           vsmtp_server_set_tls_handshake_timeout (VsmtpServer       *self,
+                                                    guint                 seconds);
 VSMTP_AVAILABLE_IN_ALL
 guint          vsmtp_server_get_n_sessions         (VsmtpServer          *self);
 

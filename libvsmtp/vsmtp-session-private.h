@@ -10,7 +10,8 @@ G_BEGIN_DECLS
 
 VsmtpSession *_vsmtp_session_new   (VsmtpServer    *server,
                                     GIOStream      *stream,
-                                    GSocketAddress *remote_address);
+                                    GSocketAddress *remote_address,
+                                    gboolean        implicit_tls);
 void          _vsmtp_session_start (VsmtpSession   *self);
 /* Graceful shutdown: a session idle between transactions is closed with 421
  * at once; one in the middle of a transaction after it. */

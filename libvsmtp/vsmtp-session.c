@@ -100,6 +100,13 @@ struct _VsmtpSession
   gboolean               pending_esmtp;
 
   /* DATA */
+  /* TLS */
+  GTlsConnection        *tls;            /* once the handshake succeeded */
+  GTlsConnection        *tls_handshaking; /* while it runs */
+  GCancellable          *handshake_cancellable;
+  GSource               *handshake_timeout_source;
+  char                  *tls_cipher;
+
   VsmtpDataDecoder      *decoder;
   VsmtpMessage          *message;
   guint8                *data_out;
@@ -115,6 +122,10 @@ struct _VsmtpSession
   guint                  shutting_down : 1;
   guint                  data_too_big : 1;
   guint                  started : 1;
+  guint                  implicit_tls : 1;
+  guint                  greeted : 1;
+  guint                  tls_starting : 1;     /* STARTTLS accepted: no more SMTP until the handshake */
+  guint                  handshake_timed_out : 1;
 };
 
 enum {
@@ -141,6 +152,7 @@ enum {
   SIGNAL_NOOP,
   SIGNAL_VRFY,
   SIGNAL_QUIT,
+  SIGNAL_STARTTLS,
   SIGNAL_UNKNOWN_COMMAND,
   SIGNAL_CLOSED,
   N_SIGNALS
@@ -155,6 +167,8 @@ static void session_process       (VsmtpSession *self);
 static void session_flush         (VsmtpSession *self);
 static void session_close_now     (VsmtpSession *self);
 static void session_wait_readable (VsmtpSession *self);
+static void session_begin_handshake (VsmtpSession *self);
+static void session_touch_timeout   (VsmtpSession *self);
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
@@ -226,7 +240,18 @@ static gboolean
 session_is_idle (VsmtpSession *self)
 {
   return self->pending == NULL &&
+         !self->tls_starting &&
          self->state <= VSMTP_SESSION_STATE_READY;
+}
+
+/* The queued output is written: close, or start the TLS handshake, if due. */
+static void
+session_output_drained (VsmtpSession *self)
+{
+  if (self->closing)
+    session_close_now (self);
+  else if (self->tls_starting && self->tls_handshaking == NULL)
+    session_begin_handshake (self);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -257,8 +282,8 @@ on_write_done (GObject      *source,
 
   if (self->outbuf->len > 0)
     session_flush (self);
-  else if (self->closing)
-    session_close_now (self);
+  else if (self->closing || self->tls_starting)
+    session_output_drained (self);
   else
     session_process (self);
 }
@@ -275,8 +300,7 @@ session_flush (VsmtpSession *self)
 
   if (self->outbuf->len == 0)
     {
-      if (self->closing)
-        session_close_now (self);
+      session_output_drained (self);
       return;
     }
 
@@ -311,8 +335,7 @@ session_flush (VsmtpSession *self)
       g_string_erase (self->outbuf, 0, done);
       if (self->outbuf->len == 0)
         {
-          if (self->closing)
-            session_close_now (self);
+          session_output_drained (self);
           return;
         }
     }
@@ -340,6 +363,30 @@ on_stream_closed (GObject      *source,
 {
   g_io_stream_close_finish (G_IO_STREAM (source), result, NULL);
   g_object_unref (user_data);
+}
+
+static void
+on_tls_closed (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  VsmtpSession *self = user_data;
+
+  /* the TLS layer sent its close_notify (or failed to): close the socket */
+  g_io_stream_close_finish (G_IO_STREAM (source), result, NULL);
+  g_io_stream_close_async (self->stream, G_PRIORITY_DEFAULT, NULL,
+                           on_stream_closed, self);
+}
+
+static void
+session_close_streams (VsmtpSession *self)
+{
+  if (self->tls != NULL)
+    g_io_stream_close_async (G_IO_STREAM (self->tls), G_PRIORITY_DEFAULT, NULL,
+                             on_tls_closed, g_object_ref (self));
+  else
+    g_io_stream_close_async (self->stream, G_PRIORITY_DEFAULT, NULL,
+                             on_stream_closed, g_object_ref (self));
 }
 
 static void
@@ -380,6 +427,7 @@ session_close_now (VsmtpSession *self)
   clear_source (&self->read_source);
   clear_source (&self->idle_timeout_source);
   clear_source (&self->resume_source);
+  clear_source (&self->handshake_timeout_source);
   session_clear_pending (self);
   g_cancellable_cancel (self->cancellable);
 
@@ -392,8 +440,12 @@ session_close_now (VsmtpSession *self)
   g_clear_object (&self->message);
   session_set_state (self, VSMTP_SESSION_STATE_CLOSED);
 
-  g_io_stream_close_async (self->stream, G_PRIORITY_DEFAULT, NULL,
-                           on_stream_closed, g_object_ref (self));
+  /* a handshake in progress reads the socket on a worker thread: cancel it
+   * and close the streams once it has returned */
+  if (self->tls_handshaking != NULL)
+    g_cancellable_cancel (self->handshake_cancellable);
+  else
+    session_close_streams (self);
 
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0);
   _vsmtp_server_session_closed (self->server, self);
@@ -408,6 +460,12 @@ session_close_after_flush (VsmtpSession *self,
 {
   if (self->closed)
     return;
+  if (self->tls_handshaking != NULL)
+    {
+      /* no plaintext in the middle of a handshake */
+      session_close_now (self);
+      return;
+    }
   if (reply != NULL)
     session_queue (self, reply);
   self->closing = TRUE;
@@ -538,6 +596,213 @@ then_greeting (VsmtpSession *self,
   session_set_state (self, VSMTP_SESSION_STATE_INIT);
 }
 
+static void
+session_greet (VsmtpSession *self)
+{
+  VsmtpReply *reply = NULL;
+
+  self->greeted = TRUE;
+  g_signal_emit (self, signals[SIGNAL_CONNECTED], 0, &reply);
+  session_decide (self, reply, then_greeting);
+}
+
+/* ------------------------------------------------------------------------ */
+/* TLS                                                                      */
+
+static const char *
+tls_protocol_name (GTlsProtocolVersion version)
+{
+  switch (version)
+    {
+    case G_TLS_PROTOCOL_VERSION_SSL_3_0:
+      return "SSLv3";
+    case G_TLS_PROTOCOL_VERSION_TLS_1_0:
+      return "TLSv1";
+    case G_TLS_PROTOCOL_VERSION_TLS_1_1:
+      return "TLSv1.1";
+    case G_TLS_PROTOCOL_VERSION_TLS_1_2:
+      return "TLSv1.2";
+    case G_TLS_PROTOCOL_VERSION_TLS_1_3:
+      return "TLSv1.3";
+    case G_TLS_PROTOCOL_VERSION_DTLS_1_0:
+      return "DTLSv1";
+    case G_TLS_PROTOCOL_VERSION_DTLS_1_2:
+      return "DTLSv1.2";
+    case G_TLS_PROTOCOL_VERSION_UNKNOWN:
+    default:
+      return "TLS";
+    }
+}
+
+static gboolean
+on_handshake_timeout (gpointer user_data)
+{
+  VsmtpSession *self = user_data;
+
+  g_clear_pointer (&self->handshake_timeout_source, g_source_unref);
+  self->handshake_timed_out = TRUE;
+  g_cancellable_cancel (self->handshake_cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_handshake_done (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(VsmtpSession) self = user_data;
+  g_autoptr(GTlsConnection) tls = G_TLS_CONNECTION (source);
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  ok = g_tls_connection_handshake_finish (tls, result, &error);
+  g_steal_pointer (&self->tls_handshaking);   /* the ref is now `tls` */
+  clear_source (&self->handshake_timeout_source);
+  g_clear_object (&self->handshake_cancellable);
+
+  if (self->closed)
+    {
+      /* closed while the handshake ran: close what is left now */
+      if (ok)
+        self->tls = g_steal_pointer (&tls);
+      session_close_streams (self);
+      return;
+    }
+
+  if (!ok)
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                        "VSMTP_SESSION_ID", self->id,
+                        "MESSAGE", "%s: TLS handshake failed with [%s]: %s", self->id,
+                        self->remote_ip ? self->remote_ip : "unknown",
+                        self->handshake_timed_out ? "timed out" : error->message);
+      session_close_now (self);
+      return;
+    }
+
+  self->tls = g_steal_pointer (&tls);
+  self->tls_starting = FALSE;
+  self->base_input = g_io_stream_get_input_stream (G_IO_STREAM (self->tls));
+  self->output = g_io_stream_get_output_stream (G_IO_STREAM (self->tls));
+  /* the old line stream lives on inside the TLS connection's base stream */
+  g_clear_object (&self->input);
+  self->input = vsmtp_line_input_stream_new (self->base_input,
+                                             vsmtp_server_get_max_line_length (self->server));
+  self->tls_cipher = g_tls_connection_get_ciphersuite_name (self->tls);
+
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "VSMTP_SESSION_ID", self->id,
+                    "MESSAGE", "%s: TLS established with [%s]: %s with cipher %s", self->id,
+                    self->remote_ip ? self->remote_ip : "unknown",
+                    tls_protocol_name (g_tls_connection_get_protocol_version (self->tls)),
+                    self->tls_cipher ? self->tls_cipher : "unknown");
+
+  session_touch_timeout (self);
+
+  if (!self->greeted)
+    {
+      /* implicit TLS: now the greeting */
+      session_greet (self);
+    }
+  else
+    {
+      /* RFC 3207 4.2: forget everything learnt before TLS */
+      g_clear_pointer (&self->helo, g_free);
+      self->esmtp = FALSE;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HELO]);
+      session_reset_transaction (self);
+    }
+
+  if (self->pending == NULL)
+    session_process (self);
+}
+
+/* Runs the TLS handshake over the line stream: bytes the client sent after
+ * STARTTLS and that are already buffered are read by the TLS layer first, as
+ * handshake data, and never parsed as SMTP. */
+static void
+session_begin_handshake (VsmtpSession *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GIOStream) base = NULL;
+  GTlsCertificate *certificate = vsmtp_server_get_tls_certificate (self->server);
+  GIOStream *tls;
+
+  clear_source (&self->read_source);
+  clear_source (&self->idle_timeout_source);
+
+  if (certificate == NULL)
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                        "VSMTP_SESSION_ID", self->id,
+                        "MESSAGE", "%s: no TLS certificate for [%s]", self->id,
+                        self->remote_ip ? self->remote_ip : "unknown");
+      session_close_now (self);
+      return;
+    }
+
+  base = g_simple_io_stream_new (G_INPUT_STREAM (self->input), self->output);
+  tls = g_tls_server_connection_new (base, certificate, &error);
+  if (tls == NULL)
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                        "VSMTP_SESSION_ID", self->id,
+                        "MESSAGE", "%s: cannot start TLS: %s", self->id, error->message);
+      session_close_now (self);
+      return;
+    }
+  g_tls_connection_set_require_close_notify (G_TLS_CONNECTION (tls), FALSE);
+
+  self->tls_handshaking = G_TLS_CONNECTION (tls);
+  self->handshake_cancellable = g_cancellable_new ();
+  self->handshake_timed_out = FALSE;
+  self->handshake_timeout_source =
+    g_timeout_source_new_seconds (vsmtp_server_get_tls_handshake_timeout (self->server));
+  g_source_set_callback (self->handshake_timeout_source, on_handshake_timeout, self, NULL);
+  g_source_set_static_name (self->handshake_timeout_source, "[vsmtp] TLS handshake timeout");
+  g_source_attach (self->handshake_timeout_source, g_main_context_get_thread_default ());
+
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (tls), G_PRIORITY_DEFAULT,
+                                    self->handshake_cancellable,
+                                    on_handshake_done, g_object_ref (self));
+}
+
+static void
+then_starttls (VsmtpSession *self,
+               VsmtpReply   *reply)
+{
+  if (!vsmtp_reply_is_positive (reply))
+    {
+      session_queue (self, reply);
+      return;
+    }
+  if (vsmtp_reply_get_code (reply) == 220)
+    session_queue (self, reply);
+  else
+    session_queue_new (self, 220, "2.0.0", "Ready to start TLS");
+  /* parse nothing more: what follows in the buffer belongs to TLS */
+  self->tls_starting = TRUE;
+}
+
+static void
+handle_starttls (VsmtpSession *self,
+                 const char   *args)
+{
+  VsmtpReply *reply = NULL;
+
+  if (*args != '\0')
+    session_queue_new (self, 501, "5.5.4", "Syntax: STARTTLS");
+  else if (self->tls != NULL)
+    session_queue_new (self, 554, "5.5.1", "Error: TLS already active");
+  else if (vsmtp_server_get_tls_certificate (self->server) == NULL)
+    session_queue_new (self, 454, "4.7.0", "TLS not available");
+  else
+    {
+      g_signal_emit (self, signals[SIGNAL_STARTTLS], 0, &reply);
+      session_decide (self, reply, then_starttls);
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* HELO / EHLO                                                              */
 
@@ -549,6 +814,8 @@ session_append_ehlo (VsmtpSession *self,
                           "\nENHANCEDSTATUSCODES\n8BITMIME",
                           session_hostname (self),
                           vsmtp_server_get_max_message_size (self->server));
+  if (self->tls == NULL && vsmtp_server_get_tls_certificate (self->server) != NULL)
+    g_string_append (text, "\nSTARTTLS");
 }
 
 static void
@@ -694,6 +961,11 @@ handle_mail (VsmtpSession *self,
       session_queue_new (self, 503, "5.5.1", "Error: nested MAIL command");
       return;
     }
+  if (self->tls == NULL && vsmtp_server_get_require_tls (self->server))
+    {
+      session_queue_new (self, 530, "5.7.0", "Must issue a STARTTLS command first");
+      return;
+    }
 
   if (!_vsmtp_command_parse_path (args, TRUE, VSMTP_ADDRESS_FLAGS_ALLOW_NULL,
                                   &address, &params, &address_error, &error))
@@ -812,9 +1084,14 @@ session_format_received (VsmtpSession *self,
   g_string_append_printf (s, "Received: from %s ([%s%s])\r\n",
                           self->helo ? self->helo : "unknown",
                           v6 ? "IPv6:" : "", ip);
-  g_string_append_printf (s, "\tby %s (vsmtpd) with %s id %s",
+  if (self->tls != NULL)
+    g_string_append_printf (s, "\t(using %s with cipher %s)\r\n",
+                            tls_protocol_name (g_tls_connection_get_protocol_version (self->tls)),
+                            self->tls_cipher ? self->tls_cipher : "unknown");
+  g_string_append_printf (s, "\tby %s (vsmtpd) with %s%s id %s",
                           session_hostname (self),
                           self->esmtp ? "ESMTP" : "SMTP",
+                          self->tls != NULL ? "S" : "",
                           message_id);
   if (vsmtp_envelope_get_n_recipients (self->envelope) == 1)
     g_string_append_printf (s, "\r\n\tfor <%s>",
@@ -1106,9 +1383,12 @@ session_handle_line (VsmtpSession *self,
       session_decide (self, reply, then_quit);
       break;
 
+    case VSMTP_VERB_STARTTLS:
+      handle_starttls (self, args);
+      break;
+
     case VSMTP_VERB_EXPN:
     case VSMTP_VERB_BDAT:
-    case VSMTP_VERB_STARTTLS:
     case VSMTP_VERB_AUTH:
     case VSMTP_VERB_LHLO:
       session_queue_new (self, 502, "5.5.1", "Error: command not implemented");
@@ -1271,7 +1551,7 @@ session_process (VsmtpSession *self)
   g_object_ref (self);
   self->processing = TRUE;
 
-  while (!self->closed && !self->closing && self->pending == NULL)
+  while (!self->closed && !self->closing && self->pending == NULL && !self->tls_starting)
     {
       VsmtpLineStatus status;
       char *line = NULL;
@@ -1316,12 +1596,14 @@ session_process (VsmtpSession *self)
   if (!self->closed)
     {
       /* RFC 2920: flush once no complete command is left in the input */
-      if (self->pending != NULL || self->closing ||
+      if (self->pending != NULL || self->closing || self->tls_starting ||
           !vsmtp_line_input_stream_has_line (self->input) ||
           self->state == VSMTP_SESSION_STATE_DATA)
         session_flush (self);
 
-      if (self->pending != NULL ||
+      if (self->closed || self->tls_starting)
+        ;  /* the handshake reads from here on */
+      else if (self->pending != NULL ||
           (self->write_in_flight && self->outbuf->len > OUTPUT_HIGH_WATER))
         session_stop_reading (self);
       else if (self->eof && !self->closing)
@@ -1415,6 +1697,12 @@ real_quit (VsmtpSession *self)
 }
 
 static VsmtpReply *
+real_starttls (VsmtpSession *self)
+{
+  return vsmtp_reply_new (220, "2.0.0", "Ready to start TLS");
+}
+
+static VsmtpReply *
 real_unknown_command (VsmtpSession *self,
                       const char   *verb,
                       const char   *arguments)
@@ -1467,6 +1755,9 @@ vsmtp_session_finalize (GObject *object)
   g_clear_object (&self->envelope);
   g_clear_object (&self->message);
   g_clear_object (&self->decoder);
+  g_clear_object (&self->tls);
+  g_clear_object (&self->handshake_cancellable);
+  g_free (self->tls_cipher);
   g_clear_object (&self->server);
   g_clear_error (&self->data_error);
   g_clear_pointer (&self->data_out, g_free);
@@ -1769,6 +2060,24 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
                                 VSMTP_TYPE_REPLY, 0);
 
   /**
+   * VsmtpSession::starttls:
+   * @self: the session
+   *
+   * Emitted for a STARTTLS the server can honour (it has a certificate, TLS
+   * is not active yet). A positive reply starts the handshake after
+   * `220 2.0.0 Ready to start TLS`; a negative one (for example
+   * `454 4.7.0`) is sent instead. After the handshake the session forgets
+   * the HELO/EHLO and the envelope (RFC 3207) and no longer offers STARTTLS.
+   *
+   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   */
+  signals[SIGNAL_STARTTLS] =
+    g_signal_new_class_handler ("starttls", type, G_SIGNAL_RUN_LAST,
+                                G_CALLBACK (real_starttls),
+                                reply_accumulator, NULL, NULL,
+                                VSMTP_TYPE_REPLY, 0);
+
+  /**
    * VsmtpSession::unknown-command:
    * @self: the session
    * @verb: the first word of the line
@@ -1808,7 +2117,8 @@ vsmtp_session_init (VsmtpSession *self)
 VsmtpSession *
 _vsmtp_session_new (VsmtpServer    *server,
                     GIOStream      *stream,
-                    GSocketAddress *remote_address)
+                    GSocketAddress *remote_address,
+                    gboolean        implicit_tls)
 {
   VsmtpSession *self;
 
@@ -1819,6 +2129,7 @@ _vsmtp_session_new (VsmtpServer    *server,
   self->server = g_object_ref (server);
   self->stream = g_object_ref (stream);
   self->id = make_session_id ();
+  self->implicit_tls = !!implicit_tls;
   self->base_input = g_io_stream_get_input_stream (stream);
   self->output = g_io_stream_get_output_stream (stream);
   self->input = vsmtp_line_input_stream_new (self->base_input,
@@ -1838,7 +2149,6 @@ _vsmtp_session_new (VsmtpServer    *server,
 void
 _vsmtp_session_start (VsmtpSession *self)
 {
-  VsmtpReply *reply = NULL;
 
   g_return_if_fail (VSMTP_IS_SESSION (self));
   g_return_if_fail (!self->started);
@@ -1859,11 +2169,18 @@ _vsmtp_session_start (VsmtpSession *self)
     }
 
   g_object_ref (self);
-  session_touch_timeout (self);
-  g_signal_emit (self, signals[SIGNAL_CONNECTED], 0, &reply);
-  session_decide (self, reply, then_greeting);
-  if (self->pending == NULL)
-    session_process (self);
+  if (self->implicit_tls)
+    {
+      /* RFC 8314: the handshake comes first, the greeting after it */
+      session_begin_handshake (self);
+    }
+  else
+    {
+      session_touch_timeout (self);
+      session_greet (self);
+      if (self->pending == NULL)
+        session_process (self);
+    }
   g_object_unref (self);
 }
 
@@ -2039,4 +2356,76 @@ vsmtp_session_close (VsmtpSession *self,
     return;
   session_clear_pending (self);
   session_close_after_flush (self, reply);
+}
+
+/**
+ * vsmtp_session_is_tls:
+ * @self: a session
+ *
+ * Returns: %TRUE once the connection is encrypted (after STARTTLS, or from
+ *   the start on an implicit-TLS listener)
+ */
+gboolean
+vsmtp_session_is_tls (VsmtpSession *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SESSION (self), FALSE);
+  return self->tls != NULL;
+}
+
+/**
+ * vsmtp_session_get_tls_connection:
+ * @self: a session
+ *
+ * Returns: (transfer none) (nullable): the TLS connection, once established
+ */
+GTlsConnection *
+vsmtp_session_get_tls_connection (VsmtpSession *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
+  return self->tls;
+}
+
+/**
+ * vsmtp_session_get_tls_protocol_version:
+ * @self: a session
+ *
+ * Returns: the negotiated TLS version, or %G_TLS_PROTOCOL_VERSION_UNKNOWN
+ *   without TLS
+ */
+GTlsProtocolVersion
+vsmtp_session_get_tls_protocol_version (VsmtpSession *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SESSION (self), G_TLS_PROTOCOL_VERSION_UNKNOWN);
+  if (self->tls == NULL)
+    return G_TLS_PROTOCOL_VERSION_UNKNOWN;
+  return g_tls_connection_get_protocol_version (self->tls);
+}
+
+/**
+ * vsmtp_session_get_tls_cipher_suite:
+ * @self: a session
+ *
+ * Returns: (nullable): the negotiated cipher suite's name, or %NULL without TLS
+ */
+const char *
+vsmtp_session_get_tls_cipher_suite (VsmtpSession *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
+  return self->tls_cipher;
+}
+
+/**
+ * vsmtp_session_get_peer_certificate:
+ * @self: a session
+ *
+ * Returns: (transfer none) (nullable): the certificate the client presented,
+ *   if any
+ */
+GTlsCertificate *
+vsmtp_session_get_peer_certificate (VsmtpSession *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
+  if (self->tls == NULL)
+    return NULL;
+  return g_tls_connection_get_peer_certificate (self->tls);
 }

@@ -67,6 +67,16 @@ VsmtpEnvelope     *vsmtp_session_get_envelope        (VsmtpSession *self);
 VSMTP_AVAILABLE_IN_ALL
 guint              vsmtp_session_get_n_messages      (VsmtpSession *self);
 VSMTP_AVAILABLE_IN_ALL
+gboolean           vsmtp_session_is_tls              (VsmtpSession *self);
+VSMTP_AVAILABLE_IN_ALL
+GTlsConnection    *vsmtp_session_get_tls_connection  (VsmtpSession *self);
+VSMTP_AVAILABLE_IN_ALL
+GTlsProtocolVersion vsmtp_session_get_tls_protocol_version (VsmtpSession *self);
+VSMTP_AVAILABLE_IN_ALL
+const char        *vsmtp_session_get_tls_cipher_suite (VsmtpSession *self);
+VSMTP_AVAILABLE_IN_ALL
+GTlsCertificate   *vsmtp_session_get_peer_certificate (VsmtpSession *self);
+VSMTP_AVAILABLE_IN_ALL
 void               vsmtp_session_close               (VsmtpSession *self,
                                                       VsmtpReply   *reply);
 
