@@ -406,7 +406,7 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   /**
-   * VsmtpServer:spool-directory: (nullable)
+   * VsmtpServer:spool-directory:
    *
    * Where large messages are spooled while received; %NULL for the
    * system's temporary folder.
@@ -426,7 +426,7 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   /**
-   * VsmtpServer:config: (nullable)
+   * VsmtpServer:config:
    *
    * The configuration the server was set up from, if any, so plugins can
    * read their own groups.
@@ -436,7 +436,7 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   /**
-   * VsmtpServer:tls-certificate: (nullable)
+   * VsmtpServer:tls-certificate:
    *
    * The certificate (with its private key) for STARTTLS and implicit-TLS
    * listeners. Without one, STARTTLS is not offered. Setting a new one

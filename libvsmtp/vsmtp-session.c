@@ -1835,7 +1835,7 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 
   /**
-   * VsmtpSession:remote-address: (nullable)
+   * VsmtpSession:remote-address:
    *
    * The client's address, if known.
    */
@@ -1863,7 +1863,7 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   /**
-   * VsmtpSession:helo: (nullable)
+   * VsmtpSession:helo:
    *
    * The domain the client gave in its accepted HELO or EHLO.
    */
@@ -1872,7 +1872,7 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   /**
-   * VsmtpSession:envelope: (nullable)
+   * VsmtpSession:envelope:
    *
    * The envelope of the transaction in progress, %NULL between transactions.
    */
