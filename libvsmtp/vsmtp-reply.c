@@ -1,0 +1,818 @@
+/* vsmtp-reply.c
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "vsmtp-reply.h"
+#include "vsmtp-reply-private.h"
+
+/* RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets including CRLF. */
+#define MAX_REPLY_LINE 512
+
+/**
+ * VsmtpReply:
+ *
+ * An SMTP reply: a three-digit code, an optional enhanced status code
+ * (RFC 3463, "x.y.z") and a text that may span several lines.
+ *
+ * Command handlers return a reply to decide what the server answers. The
+ * standard answers have constructors, such as [ctor@Vsmtp.Reply.new_ok] or
+ * [ctor@Vsmtp.Reply.new_no_such_user].
+ *
+ * A handler that needs time to decide (a DNS lookup, a database query)
+ * returns a reply created with [ctor@Vsmtp.Reply.new_pending] and completes
+ * it later with [method@Vsmtp.Reply.complete] or
+ * [method@Vsmtp.Reply.complete_with]; the session answers when the
+ * [signal@Vsmtp.Reply::completed] signal is emitted. If the decision does not
+ * come before the session's deadline, the session answers on its own
+ * (`451 4.3.0`) and the late completion is refused.
+ *
+ * A reply is immutable once completed.
+ */
+struct _VsmtpReply
+{
+  GObject parent_instance;
+
+  guint code;
+  char *enhanced_code;
+  char *text;
+  guint pending : 1;
+  guint expired : 1;
+};
+
+G_DEFINE_FINAL_TYPE (VsmtpReply, vsmtp_reply, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_CODE,
+  PROP_ENHANCED_CODE,
+  PROP_TEXT,
+  PROP_PENDING,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+enum {
+  COMPLETED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static gboolean
+code_is_valid (guint code)
+{
+  return code >= 200 && code <= 599;
+}
+
+/* RFC 3463: class "." subject "." detail, class 2/4/5 matching the reply
+ * code's first digit, subject and detail 1 to 3 digits. */
+static gboolean
+enhanced_code_is_valid (guint       code,
+                        const char *enhanced_code)
+{
+  const char *p = enhanced_code;
+  guint part;
+
+  if (enhanced_code == NULL)
+    return TRUE;
+
+  if (p[0] != '2' && p[0] != '4' && p[0] != '5')
+    return FALSE;
+  if ((guint) (p[0] - '0') != code / 100)
+    return FALSE;
+  if (p[1] != '.')
+    return FALSE;
+  p += 2;
+
+  for (part = 0; part < 2; part++)
+    {
+      guint n = 0;
+
+      while (g_ascii_isdigit (*p) && n < 4)
+        {
+          p++;
+          n++;
+        }
+      if (n == 0 || n > 3)
+        return FALSE;
+      if (part == 0)
+        {
+          if (*p != '.')
+            return FALSE;
+          p++;
+        }
+    }
+
+  return *p == '\0';
+}
+
+static const char *
+default_text (guint code)
+{
+  switch (code)
+    {
+    case 211: return "System status";
+    case 214: return "Help";
+    case 220: return "Service ready";
+    case 221: return "Bye";
+    case 235: return "Authentication successful";
+    case 334: return "";
+    case 354: return "End data with <CR><LF>.<CR><LF>";
+    case 421: return "Service not available, closing connection";
+    case 451: return "Temporary failure, try again later";
+    case 500: return "Command not recognized";
+    case 501: return "Syntax error in parameters or arguments";
+    case 502: return "Command not implemented";
+    case 503: return "Bad sequence of commands";
+    case 504: return "Command parameter not implemented";
+    case 550: return "Rejected";
+    case 552: return "Message size exceeds fixed limit";
+    case 554: return "Transaction failed";
+    default: break;
+    }
+
+  switch (code / 100)
+    {
+    case 2: return "Ok";
+    case 3: return "Continue";
+    case 4: return "Temporary failure";
+    case 5: return "Rejected";
+    default: return "";
+    }
+}
+
+static void
+vsmtp_reply_constructed (GObject *object)
+{
+  VsmtpReply *self = VSMTP_REPLY (object);
+
+  G_OBJECT_CLASS (vsmtp_reply_parent_class)->constructed (object);
+
+  if (self->code == 0)
+    {
+      /* No code: a pending reply, completed later. */
+      self->pending = TRUE;
+      g_clear_pointer (&self->enhanced_code, g_free);
+      g_clear_pointer (&self->text, g_free);
+      return;
+    }
+
+  if (!code_is_valid (self->code))
+    {
+      g_critical ("VsmtpReply: %u is not a valid reply code (200..599)", self->code);
+      self->code = 0;
+      self->pending = TRUE;
+      g_clear_pointer (&self->enhanced_code, g_free);
+      g_clear_pointer (&self->text, g_free);
+      return;
+    }
+
+  if (!enhanced_code_is_valid (self->code, self->enhanced_code))
+    {
+      g_critical ("VsmtpReply: \"%s\" is not a valid enhanced status code for a %u reply",
+                  self->enhanced_code, self->code);
+      g_clear_pointer (&self->enhanced_code, g_free);
+    }
+
+  if (self->text == NULL)
+    self->text = g_strdup (default_text (self->code));
+}
+
+static void
+vsmtp_reply_finalize (GObject *object)
+{
+  VsmtpReply *self = VSMTP_REPLY (object);
+
+  g_clear_pointer (&self->enhanced_code, g_free);
+  g_clear_pointer (&self->text, g_free);
+
+  G_OBJECT_CLASS (vsmtp_reply_parent_class)->finalize (object);
+}
+
+static void
+vsmtp_reply_get_property (GObject    *object,
+                          guint       prop_id,
+                          GValue     *value,
+                          GParamSpec *pspec)
+{
+  VsmtpReply *self = VSMTP_REPLY (object);
+
+  switch (prop_id)
+    {
+    case PROP_CODE:
+      g_value_set_uint (value, self->code);
+      break;
+
+    case PROP_ENHANCED_CODE:
+      g_value_set_string (value, self->enhanced_code);
+      break;
+
+    case PROP_TEXT:
+      g_value_set_string (value, self->text);
+      break;
+
+    case PROP_PENDING:
+      g_value_set_boolean (value, self->pending);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+vsmtp_reply_set_property (GObject      *object,
+                          guint         prop_id,
+                          const GValue *value,
+                          GParamSpec   *pspec)
+{
+  VsmtpReply *self = VSMTP_REPLY (object);
+
+  switch (prop_id)
+    {
+    case PROP_CODE:
+      self->code = g_value_get_uint (value);
+      break;
+
+    case PROP_ENHANCED_CODE:
+      g_free (self->enhanced_code);
+      self->enhanced_code = g_value_dup_string (value);
+      break;
+
+    case PROP_TEXT:
+      g_free (self->text);
+      self->text = g_value_dup_string (value);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+vsmtp_reply_class_init (VsmtpReplyClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->constructed = vsmtp_reply_constructed;
+  object_class->finalize = vsmtp_reply_finalize;
+  object_class->get_property = vsmtp_reply_get_property;
+  object_class->set_property = vsmtp_reply_set_property;
+
+  /**
+   * VsmtpReply:code:
+   *
+   * The reply code, 200 to 599; 0 while the reply is pending.
+   *
+   * A reply constructed with a code of 0 is pending.
+   */
+  properties[PROP_CODE] =
+    g_param_spec_uint ("code", NULL, NULL,
+                       0, 599, 0,
+                       (G_PARAM_READWRITE |
+                        G_PARAM_CONSTRUCT_ONLY |
+                        G_PARAM_STATIC_STRINGS |
+                        G_PARAM_EXPLICIT_NOTIFY));
+
+  /**
+   * VsmtpReply:enhanced-code:
+   *
+   * The enhanced status code (RFC 3463) such as "2.1.0", or %NULL.
+   *
+   * Its first digit matches the first digit of [property@Vsmtp.Reply:code].
+   */
+  properties[PROP_ENHANCED_CODE] =
+    g_param_spec_string ("enhanced-code", NULL, NULL,
+                         NULL,
+                         (G_PARAM_READWRITE |
+                          G_PARAM_CONSTRUCT_ONLY |
+                          G_PARAM_STATIC_STRINGS |
+                          G_PARAM_EXPLICIT_NOTIFY));
+
+  /**
+   * VsmtpReply:text:
+   *
+   * The human-readable text of the reply. Several lines are separated by
+   * "\n"; each becomes a line of a multi-line reply. %NULL at construction
+   * gives a default text for the code.
+   */
+  properties[PROP_TEXT] =
+    g_param_spec_string ("text", NULL, NULL,
+                         NULL,
+                         (G_PARAM_READWRITE |
+                          G_PARAM_CONSTRUCT_ONLY |
+                          G_PARAM_STATIC_STRINGS |
+                          G_PARAM_EXPLICIT_NOTIFY));
+
+  /**
+   * VsmtpReply:pending:
+   *
+   * Whether the reply still waits for its decision. It becomes %FALSE when
+   * [method@Vsmtp.Reply.complete] or [method@Vsmtp.Reply.complete_with]
+   * succeeds.
+   */
+  properties[PROP_PENDING] =
+    g_param_spec_boolean ("pending", NULL, NULL,
+                          FALSE,
+                          (G_PARAM_READABLE |
+                           G_PARAM_STATIC_STRINGS |
+                           G_PARAM_EXPLICIT_NOTIFY));
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * VsmtpReply::completed:
+   * @self: the reply
+   *
+   * Emitted once, when a pending reply is completed.
+   */
+  signals[COMPLETED] =
+    g_signal_new ("completed",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  0,
+                  NULL, NULL,
+                  NULL,
+                  G_TYPE_NONE, 0);
+}
+
+static void
+vsmtp_reply_init (VsmtpReply *self)
+{
+}
+
+/**
+ * vsmtp_reply_new:
+ * @code: the reply code, 200 to 599
+ * @enhanced_code: (nullable): the enhanced status code ("x.y.z"), whose
+ *   first digit matches the first digit of @code
+ * @text: (nullable): the text, lines separated by "\n"; %NULL for a
+ *   default text
+ *
+ * Creates a completed reply.
+ *
+ * Returns: (transfer full): a new reply
+ */
+VsmtpReply *
+vsmtp_reply_new (guint       code,
+                 const char *enhanced_code,
+                 const char *text)
+{
+  g_return_val_if_fail (code_is_valid (code), NULL);
+  g_return_val_if_fail (enhanced_code_is_valid (code, enhanced_code), NULL);
+
+  return g_object_new (VSMTP_TYPE_REPLY,
+                       "code", code,
+                       "enhanced-code", enhanced_code,
+                       "text", text,
+                       NULL);
+}
+
+/**
+ * vsmtp_reply_new_printf:
+ * @code: the reply code, 200 to 599
+ * @enhanced_code: (nullable): the enhanced status code ("x.y.z")
+ * @format: a printf() format for the text
+ * @...: the arguments of @format
+ *
+ * Creates a completed reply whose text is formatted.
+ *
+ * Returns: (transfer full): a new reply
+ */
+VsmtpReply *
+vsmtp_reply_new_printf (guint       code,
+                        const char *enhanced_code,
+                        const char *format,
+                        ...)
+{
+  g_autofree char *text = NULL;
+  va_list args;
+
+  g_return_val_if_fail (code_is_valid (code), NULL);
+  g_return_val_if_fail (enhanced_code_is_valid (code, enhanced_code), NULL);
+  g_return_val_if_fail (format != NULL, NULL);
+
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  return vsmtp_reply_new (code, enhanced_code, text);
+}
+
+/**
+ * vsmtp_reply_new_ok:
+ *
+ * Creates the reply `250 2.0.0 Ok`.
+ *
+ * Returns: (transfer full): a new reply
+ */
+VsmtpReply *
+vsmtp_reply_new_ok (void)
+{
+  return vsmtp_reply_new (250, "2.0.0", "Ok");
+}
+
+/**
+ * vsmtp_reply_new_temporary_failure:
+ * @text: (nullable): the text; %NULL for "Temporary failure, try again later"
+ *
+ * Creates a `451 4.3.0` reply: the client should try again later.
+ *
+ * Returns: (transfer full): a new reply
+ */
+VsmtpReply *
+vsmtp_reply_new_temporary_failure (const char *text)
+{
+  return vsmtp_reply_new (451, "4.3.0",
+                          text != NULL ? text : "Temporary failure, try again later");
+}
+
+/**
+ * vsmtp_reply_new_no_such_user:
+ *
+ * Creates the reply `550 5.1.1 No such user`, the answer to a RCPT for a
+ * mailbox that does not exist.
+ *
+ * Returns: (transfer full): a new reply
+ */
+VsmtpReply *
+vsmtp_reply_new_no_such_user (void)
+{
+  return vsmtp_reply_new (550, "5.1.1", "No such user");
+}
+
+/**
+ * vsmtp_reply_new_relay_denied:
+ *
+ * Creates the reply `554 5.7.1 Relay access denied`, the answer to a RCPT
+ * for a domain the server does not accept mail for.
+ *
+ * Returns: (transfer full): a new reply
+ */
+VsmtpReply *
+vsmtp_reply_new_relay_denied (void)
+{
+  return vsmtp_reply_new (554, "5.7.1", "Relay access denied");
+}
+
+/**
+ * vsmtp_reply_new_policy_rejection:
+ * @text: (nullable): the text; %NULL for a default text
+ *
+ * Creates a `550 5.7.1` reply: rejected by local policy.
+ *
+ * Returns: (transfer full): a new reply
+ */
+VsmtpReply *
+vsmtp_reply_new_policy_rejection (const char *text)
+{
+  return vsmtp_reply_new (550, "5.7.1",
+                          text != NULL ? text : "Rejected by local policy");
+}
+
+/**
+ * vsmtp_reply_new_pending:
+ *
+ * Creates a pending reply: a decision that comes later. Complete it with
+ * [method@Vsmtp.Reply.complete] or [method@Vsmtp.Reply.complete_with].
+ *
+ * Returns: (transfer full): a new pending reply
+ */
+VsmtpReply *
+vsmtp_reply_new_pending (void)
+{
+  return g_object_new (VSMTP_TYPE_REPLY, NULL);
+}
+
+static gboolean
+complete_internal (VsmtpReply *self,
+                   guint       code,
+                   const char *enhanced_code,
+                   const char *text)
+{
+  GObject *object = G_OBJECT (self);
+
+  if (!self->pending || self->expired)
+    return FALSE;
+
+  g_object_freeze_notify (object);
+
+  self->code = code;
+  g_free (self->enhanced_code);
+  self->enhanced_code = g_strdup (enhanced_code);
+  g_free (self->text);
+  self->text = g_strdup (text != NULL ? text : default_text (code));
+  self->pending = FALSE;
+
+  g_object_notify_by_pspec (object, properties[PROP_CODE]);
+  if (enhanced_code != NULL)
+    g_object_notify_by_pspec (object, properties[PROP_ENHANCED_CODE]);
+  g_object_notify_by_pspec (object, properties[PROP_TEXT]);
+  g_object_notify_by_pspec (object, properties[PROP_PENDING]);
+
+  g_object_thaw_notify (object);
+
+  g_signal_emit (self, signals[COMPLETED], 0);
+
+  return TRUE;
+}
+
+/**
+ * vsmtp_reply_complete:
+ * @self: a pending reply
+ * @code: the reply code, 200 to 599
+ * @enhanced_code: (nullable): the enhanced status code ("x.y.z")
+ * @text: (nullable): the text; %NULL for a default text
+ *
+ * Gives a pending reply its decision, clears [property@Vsmtp.Reply:pending]
+ * and emits [signal@Vsmtp.Reply::completed].
+ *
+ * Returns: %TRUE if the reply was completed; %FALSE (and nothing changes)
+ *   if it was not pending any more: completed already, or expired because
+ *   the session's decision deadline passed
+ */
+gboolean
+vsmtp_reply_complete (VsmtpReply *self,
+                      guint       code,
+                      const char *enhanced_code,
+                      const char *text)
+{
+  g_return_val_if_fail (VSMTP_IS_REPLY (self), FALSE);
+  g_return_val_if_fail (code_is_valid (code), FALSE);
+  g_return_val_if_fail (enhanced_code_is_valid (code, enhanced_code), FALSE);
+
+  return complete_internal (self, code, enhanced_code, text);
+}
+
+/**
+ * vsmtp_reply_complete_with:
+ * @self: a pending reply
+ * @reply: a completed reply whose code, enhanced code and text are copied
+ *
+ * Like [method@Vsmtp.Reply.complete], taking the decision from another
+ * reply, for example one made by [ctor@Vsmtp.Reply.new_no_such_user].
+ *
+ * Returns: %TRUE if the reply was completed; %FALSE if it was not pending
+ *   any more
+ */
+gboolean
+vsmtp_reply_complete_with (VsmtpReply *self,
+                           VsmtpReply *reply)
+{
+  g_return_val_if_fail (VSMTP_IS_REPLY (self), FALSE);
+  g_return_val_if_fail (VSMTP_IS_REPLY (reply), FALSE);
+  g_return_val_if_fail (!reply->pending, FALSE);
+
+  return complete_internal (self, reply->code, reply->enhanced_code, reply->text);
+}
+
+void
+_vsmtp_reply_expire (VsmtpReply *self)
+{
+  g_return_if_fail (VSMTP_IS_REPLY (self));
+
+  if (self->pending)
+    self->expired = TRUE;
+}
+
+gboolean
+_vsmtp_reply_is_expired (VsmtpReply *self)
+{
+  g_return_val_if_fail (VSMTP_IS_REPLY (self), FALSE);
+
+  return self->expired;
+}
+
+/**
+ * vsmtp_reply_get_code:
+ * @self: a reply
+ *
+ * Gets the reply code.
+ *
+ * Returns: the code, 200 to 599, or 0 if the reply is pending
+ */
+guint
+vsmtp_reply_get_code (VsmtpReply *self)
+{
+  g_return_val_if_fail (VSMTP_IS_REPLY (self), 0);
+
+  return self->code;
+}
+
+/**
+ * vsmtp_reply_get_enhanced_code:
+ * @self: a reply
+ *
+ * Gets the enhanced status code.
+ *
+ * Returns: (nullable): the enhanced status code ("x.y.z"), or %NULL
+ */
+const char *
+vsmtp_reply_get_enhanced_code (VsmtpReply *self)
+{
+  g_return_val_if_fail (VSMTP_IS_REPLY (self), NULL);
+
+  return self->enhanced_code;
+}
+
+/**
+ * vsmtp_reply_get_text:
+ * @self: a reply
+ *
+ * Gets the text of the reply, lines separated by "\n".
+ *
+ * Returns: (nullable): the text, or %NULL if the reply is pending
+ */
+const char *
+vsmtp_reply_get_text (VsmtpReply *self)
+{
+  g_return_val_if_fail (VSMTP_IS_REPLY (self), NULL);
+
+  return self->text;
+}
+
+/**
+ * vsmtp_reply_is_pending:
+ * @self: a reply
+ *
+ * Gets whether the reply waits for its decision.
+ *
+ * Returns: %TRUE if the reply is pending
+ */
+gboolean
+vsmtp_reply_is_pending (VsmtpReply *self)
+{
+  g_return_val_if_fail (VSMTP_IS_REPLY (self), FALSE);
+
+  return self->pending;
+}
+
+/**
+ * vsmtp_reply_is_positive:
+ * @self: a reply
+ *
+ * Gets whether the reply is positive: a 2xx or 3xx code.
+ *
+ * Returns: %TRUE for a 2xx or 3xx reply, %FALSE otherwise (and while pending)
+ */
+gboolean
+vsmtp_reply_is_positive (VsmtpReply *self)
+{
+  g_return_val_if_fail (VSMTP_IS_REPLY (self), FALSE);
+
+  return self->code >= 200 && self->code < 400;
+}
+
+/**
+ * vsmtp_reply_is_transient:
+ * @self: a reply
+ *
+ * Gets whether the reply is a transient failure: a 4xx code.
+ *
+ * Returns: %TRUE for a 4xx reply
+ */
+gboolean
+vsmtp_reply_is_transient (VsmtpReply *self)
+{
+  g_return_val_if_fail (VSMTP_IS_REPLY (self), FALSE);
+
+  return self->code >= 400 && self->code < 500;
+}
+
+/**
+ * vsmtp_reply_is_permanent:
+ * @self: a reply
+ *
+ * Gets whether the reply is a permanent failure: a 5xx code.
+ *
+ * Returns: %TRUE for a 5xx reply
+ */
+gboolean
+vsmtp_reply_is_permanent (VsmtpReply *self)
+{
+  g_return_val_if_fail (VSMTP_IS_REPLY (self), FALSE);
+
+  return self->code >= 500 && self->code < 600;
+}
+
+static void
+append_line (VsmtpReply *self,
+             GString    *buffer,
+             const char *line,
+             gsize       length,
+             gboolean    last)
+{
+  gsize prefix_start = buffer->len;
+  gsize room;
+  gsize i;
+
+  g_string_append_printf (buffer, "%03u", self->code);
+  if (self->enhanced_code != NULL)
+    {
+      g_string_append_c (buffer, last ? ' ' : '-');
+      g_string_append (buffer, self->enhanced_code);
+      if (length > 0)
+        g_string_append_c (buffer, ' ');
+    }
+  else if (length > 0 || !last || self->code == 334)
+    {
+      /* An empty last line is just the code, with no trailing space;
+       * except a 334 challenge, whose grammar (RFC 4954) is "334" SP. */
+      g_string_append_c (buffer, last ? ' ' : '-');
+    }
+
+  /* Room left for the text on a line of at most 512 octets with CRLF. */
+  room = MAX_REPLY_LINE - 2 - (buffer->len - prefix_start);
+  if (length > room)
+    {
+      length = room;
+      /* Do not cut a UTF-8 sequence in two. */
+      while (length > 0 && ((guchar) line[length] & 0xC0) == 0x80)
+        length--;
+    }
+
+  for (i = 0; i < length; i++)
+    {
+      char c = line[i];
+
+      /* A lone CR (or any stray control character that would end the
+       * line) never reaches the wire. */
+      if (c == '\r' || c == '\n')
+        c = ' ';
+      g_string_append_c (buffer, c);
+    }
+
+  g_string_append (buffer, "\r\n");
+}
+
+/**
+ * vsmtp_reply_append_to:
+ * @self: a completed reply
+ * @buffer: a string to append to
+ *
+ * Appends the reply in its wire format to @buffer: one line per line of
+ * text, each "CODE-x.y.z text" CRLF, the last one "CODE x.y.z text" CRLF.
+ * Lines are cut so that none exceeds 512 octets; CR and LF in the text never
+ * leak into the output except as line separators.
+ */
+void
+vsmtp_reply_append_to (VsmtpReply *self,
+                       GString    *buffer)
+{
+  const char *p;
+  const char *end;
+
+  g_return_if_fail (VSMTP_IS_REPLY (self));
+  g_return_if_fail (buffer != NULL);
+  g_return_if_fail (!self->pending);
+
+  p = self->text != NULL ? self->text : "";
+  end = p + strlen (p);
+
+  /* Trailing newlines would only add empty lines. */
+  while (end > p && (end[-1] == '\n' || end[-1] == '\r'))
+    end--;
+
+  for (;;)
+    {
+      const char *nl = memchr (p, '\n', end - p);
+      const char *line_end = nl != NULL ? nl : end;
+
+      if (line_end > p && line_end[-1] == '\r')
+        line_end--;
+
+      append_line (self, buffer, p, line_end - p, nl == NULL);
+
+      if (nl == NULL)
+        break;
+      p = nl + 1;
+    }
+}
+
+/**
+ * vsmtp_reply_to_string:
+ * @self: a completed reply
+ *
+ * Formats the reply as it is sent on the wire, CRLF line endings included.
+ * See [method@Vsmtp.Reply.append_to].
+ *
+ * Returns: (transfer full): the reply's wire format
+ */
+char *
+vsmtp_reply_to_string (VsmtpReply *self)
+{
+  GString *buffer;
+
+  g_return_val_if_fail (VSMTP_IS_REPLY (self), NULL);
+  g_return_val_if_fail (!self->pending, NULL);
+
+  buffer = g_string_new (NULL);
+  vsmtp_reply_append_to (self, buffer);
+
+  return g_string_free (buffer, FALSE);
+}

@@ -1,0 +1,658 @@
+/* test-message.c
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+#include <glib-unix.h>
+
+#include "vsmtp.h"
+#include "vsmtp-message-private.h"
+
+typedef struct {
+  char *spool_dir;
+  VsmtpEnvelope *envelope;
+} Fixture;
+
+static void
+fixture_set_up (Fixture       *fixture,
+                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VsmtpAddress) sender = vsmtp_address_new ("sender", "example.com");
+  g_autoptr(VsmtpAddress) rcpt = vsmtp_address_new ("rcpt", "example.org");
+
+  fixture->spool_dir = g_dir_make_tmp ("test-message-XXXXXX", &error);
+  g_assert_no_error (error);
+
+  fixture->envelope = vsmtp_envelope_new ();
+  vsmtp_envelope_set_sender (fixture->envelope, sender, NULL);
+  vsmtp_envelope_add_recipient (fixture->envelope, rcpt, NULL);
+}
+
+static guint
+count_files (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+
+  return n;
+}
+
+static void
+fixture_tear_down (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  /* every test leaves the spool directory empty */
+  g_assert_cmpuint (count_files (fixture->spool_dir), ==, 0);
+  g_assert_cmpint (g_rmdir (fixture->spool_dir), ==, 0);
+  g_free (fixture->spool_dir);
+  g_object_unref (fixture->envelope);
+}
+
+/* Content of @size bytes with a recognizable pattern. */
+static GBytes *
+make_content (gsize size)
+{
+  guint8 *data = g_malloc (size);
+  gsize i;
+
+  for (i = 0; i < size; i++)
+    data[i] = (guint8) ((i * 7 + i / 251) & 0xff);
+
+  return g_bytes_new_take (data, size);
+}
+
+static void
+append_bytes (VsmtpMessage *message,
+              GBytes       *bytes,
+              gsize         chunk)
+{
+  gsize size;
+  const guint8 *data = g_bytes_get_data (bytes, &size);
+  gsize offset;
+
+  for (offset = 0; offset < size; offset += chunk)
+    {
+      g_autoptr(GError) error = NULL;
+
+      g_assert_true (_vsmtp_message_append (message, data + offset, MIN (chunk, size - offset), &error));
+      g_assert_no_error (error);
+    }
+}
+
+static GBytes *
+read_stream (GInputStream *stream)
+{
+  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+  g_autoptr(GError) error = NULL;
+  gssize n;
+
+  n = g_output_stream_splice (out, stream,
+                              G_OUTPUT_STREAM_SPLICE_CLOSE_SOURCE |
+                              G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET,
+                              NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n, >=, 0);
+
+  return g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
+}
+
+static GBytes *
+read_back_via_file (VsmtpMessage *message)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = NULL;
+  char *contents = NULL;
+  gsize length = 0;
+  int fd;
+
+  fd = g_file_open_tmp ("test-message-out-XXXXXX", &path, &error);
+  g_assert_no_error (error);
+  g_assert_true (vsmtp_message_write_to_fd (message, fd, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_close (fd, NULL));
+
+  g_assert_true (g_file_get_contents (path, &contents, &length, &error));
+  g_assert_no_error (error);
+  g_unlink (path);
+
+  return g_bytes_new_take (contents, length);
+}
+
+typedef struct {
+  GBytes *expected;
+  int read_fd;
+  GByteArray *received;
+} PipeReader;
+
+static gpointer
+pipe_reader_thread (gpointer data)
+{
+  PipeReader *reader = data;
+  guint8 buffer[4096];
+
+  for (;;)
+    {
+      gssize n = read (reader->read_fd, buffer, sizeof buffer);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      g_byte_array_append (reader->received, buffer, n);
+    }
+
+  return NULL;
+}
+
+/* write_to_fd through a pipe, read by another thread: exercises short
+ * writes when the content is larger than the pipe buffer. */
+static GBytes *
+read_back_via_pipe (VsmtpMessage *message)
+{
+  g_autoptr(GError) error = NULL;
+  PipeReader reader = { 0 };
+  GThread *thread;
+  int fds[2];
+
+  g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
+  g_assert_no_error (error);
+
+  reader.read_fd = fds[0];
+  reader.received = g_byte_array_new ();
+  thread = g_thread_new ("pipe-reader", pipe_reader_thread, &reader);
+
+  g_assert_true (vsmtp_message_write_to_fd (message, fds[1], &error));
+  g_assert_no_error (error);
+  g_close (fds[1], NULL);
+
+  g_thread_join (thread);
+  g_close (fds[0], NULL);
+
+  return g_byte_array_free_to_bytes (reader.received);
+}
+
+static void
+assert_content (VsmtpMessage *message,
+                GBytes       *expected)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) dup = NULL;
+  g_autoptr(GInputStream) stream = NULL;
+  g_autoptr(GBytes) streamed = NULL;
+  g_autoptr(GBytes) via_file = NULL;
+  g_autoptr(GBytes) via_pipe = NULL;
+
+  g_assert_cmpuint (vsmtp_message_get_size (message), ==, g_bytes_get_size (expected));
+
+  if (!vsmtp_message_is_spooled (message))
+    {
+      GBytes *bytes = vsmtp_message_get_bytes (message);
+
+      g_assert_nonnull (bytes);
+      g_assert_true (g_bytes_equal (bytes, expected));
+    }
+  else
+    g_assert_null (vsmtp_message_get_bytes (message));
+
+  dup = vsmtp_message_dup_bytes (message, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (dup, expected));
+
+  stream = vsmtp_message_open_stream (message, &error);
+  g_assert_no_error (error);
+  streamed = read_stream (stream);
+  g_assert_true (g_bytes_equal (streamed, expected));
+
+  via_file = read_back_via_file (message);
+  g_assert_true (g_bytes_equal (via_file, expected));
+
+  via_pipe = read_back_via_pipe (message);
+  g_assert_true (g_bytes_equal (via_pipe, expected));
+}
+
+static void
+test_memory (Fixture       *fixture,
+             gconstpointer  data)
+{
+  g_autoptr(VsmtpMessage) message = NULL;
+  g_autoptr(GBytes) content = make_content (1000);
+  g_autoptr(GError) error = NULL;
+
+  message = _vsmtp_message_new_writable ("ID1", fixture->envelope, 1000, fixture->spool_dir);
+  append_bytes (message, content, 100);
+  g_assert_true (_vsmtp_message_finish (message, &error));
+  g_assert_no_error (error);
+
+  g_assert_false (vsmtp_message_is_spooled (message));
+  g_assert_null (vsmtp_message_get_spool_path (message));
+  g_assert_cmpstr (vsmtp_message_get_id (message), ==, "ID1");
+  g_assert_nonnull (vsmtp_message_get_received_at (message));
+  g_assert_cmpuint (count_files (fixture->spool_dir), ==, 0);
+
+  assert_content (message, content);
+}
+
+static void
+test_empty (Fixture       *fixture,
+            gconstpointer  data)
+{
+  g_autoptr(VsmtpMessage) message = NULL;
+  g_autoptr(GBytes) content = g_bytes_new (NULL, 0);
+  g_autoptr(GError) error = NULL;
+
+  message = _vsmtp_message_new_writable ("ID0", fixture->envelope, 0, fixture->spool_dir);
+  g_assert_true (_vsmtp_message_finish (message, &error));
+  g_assert_no_error (error);
+
+  g_assert_false (vsmtp_message_is_spooled (message));
+  assert_content (message, content);
+  g_assert_null (vsmtp_message_dup_header (message, "Received"));
+}
+
+static void
+test_spooled (Fixture       *fixture,
+              gconstpointer  data)
+{
+  g_autoptr(VsmtpMessage) message = NULL;
+  /* Larger than a pipe buffer and than the 64 KiB copy buffer */
+  g_autoptr(GBytes) content = make_content (300 * 1024 + 17);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *basename = NULL;
+
+  /* 1000 bytes of threshold; appends of 300 bytes: the fourth crosses it in
+   * its middle */
+  message = _vsmtp_message_new_writable ("ID2", fixture->envelope, 1000, fixture->spool_dir);
+  {
+    g_autoptr(GBytes) head = g_bytes_new_from_bytes (content, 0, 900);
+
+    append_bytes (message, head, 300);
+  }
+  g_assert_false (vsmtp_message_is_spooled (message));
+  g_assert_cmpuint (count_files (fixture->spool_dir), ==, 0);
+
+  {
+    g_autoptr(GBytes) rest = g_bytes_new_from_bytes (content, 900, g_bytes_get_size (content) - 900);
+
+    append_bytes (message, rest, 300);
+  }
+  g_assert_true (vsmtp_message_is_spooled (message));
+  g_assert_true (_vsmtp_message_finish (message, &error));
+  g_assert_no_error (error);
+
+  path = g_strdup (vsmtp_message_get_spool_path (message));
+  g_assert_nonnull (path);
+  g_assert_true (g_str_has_prefix (path, fixture->spool_dir));
+  basename = g_path_get_basename (path);
+  g_assert_true (g_str_has_prefix (basename, "vsmtp-"));
+  g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+  g_assert_cmpuint (count_files (fixture->spool_dir), ==, 1);
+
+  assert_content (message, content);
+
+  /* The spool file goes with the message */
+  g_clear_object (&message);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+}
+
+static void
+test_threshold_exact (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  g_autoptr(VsmtpMessage) message = NULL;
+  g_autoptr(GBytes) content = make_content (1001);
+  const guint8 *bytes = g_bytes_get_data (content, NULL);
+  g_autoptr(GError) error = NULL;
+
+  /* exactly the threshold stays in memory, one more byte spools */
+  message = _vsmtp_message_new_writable ("ID3", fixture->envelope, 1000, fixture->spool_dir);
+  g_assert_true (_vsmtp_message_append (message, bytes, 1000, &error));
+  g_assert_false (vsmtp_message_is_spooled (message));
+  g_assert_true (_vsmtp_message_append (message, bytes + 1000, 1, &error));
+  g_assert_true (vsmtp_message_is_spooled (message));
+  g_assert_true (_vsmtp_message_finish (message, &error));
+  g_assert_no_error (error);
+
+  assert_content (message, content);
+}
+
+static void
+test_spool_single_append (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  g_autoptr(VsmtpMessage) message = NULL;
+  g_autoptr(GBytes) content = make_content (5000);
+  g_autoptr(GError) error = NULL;
+
+  /* a first append already larger than the threshold */
+  message = _vsmtp_message_new_writable ("ID4", fixture->envelope, 10, fixture->spool_dir);
+  append_bytes (message, content, 5000);
+  g_assert_true (vsmtp_message_is_spooled (message));
+  g_assert_true (_vsmtp_message_finish (message, &error));
+  g_assert_no_error (error);
+
+  assert_content (message, content);
+}
+
+static void
+test_spool_error (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  g_autoptr(VsmtpMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *missing = g_build_filename (fixture->spool_dir, "missing", NULL);
+
+  message = _vsmtp_message_new_writable ("ID5", fixture->envelope, 4, missing);
+  g_assert_true (_vsmtp_message_append (message, "abc", 3, &error));
+  g_assert_no_error (error);
+  g_assert_false (_vsmtp_message_append (message, "def", 3, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, missing));
+  g_clear_error (&error);
+
+  /* no more appends after a failure */
+  g_assert_false (_vsmtp_message_append (message, "g", 1, &error));
+  g_assert_nonnull (error);
+}
+
+static void
+test_envelope_copied (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  g_autoptr(VsmtpMessage) message = NULL;
+  g_autoptr(VsmtpAddress) other = vsmtp_address_new ("late", "example.net");
+  VsmtpEnvelope *envelope;
+  VsmtpEnvelope *from_property = NULL;
+  g_autofree char *id = NULL;
+  guint64 size = 1;
+
+  message = _vsmtp_message_new_writable ("ID6", fixture->envelope, 1000, NULL);
+  envelope = vsmtp_message_get_envelope (message);
+  g_assert_true (envelope != fixture->envelope);
+  g_assert_cmpuint (vsmtp_envelope_get_n_recipients (envelope), ==, 1);
+
+  /* later changes to the session's envelope do not show */
+  vsmtp_envelope_add_recipient (fixture->envelope, other, NULL);
+  vsmtp_envelope_clear (fixture->envelope);
+  g_assert_cmpuint (vsmtp_envelope_get_n_recipients (envelope), ==, 1);
+  g_assert_cmpstr (vsmtp_address_to_string (vsmtp_envelope_get_sender (envelope)), ==,
+                   "sender@example.com");
+  g_assert_cmpstr (vsmtp_address_to_string (vsmtp_envelope_get_recipient (envelope, 0)), ==,
+                   "rcpt@example.org");
+
+  g_object_get (message,
+                "id", &id,
+                "envelope", &from_property,
+                "size", &size,
+                NULL);
+  g_assert_cmpstr (id, ==, "ID6");
+  g_assert_true (from_property == envelope);
+  g_assert_cmpuint (size, ==, 0);
+  g_object_unref (from_property);
+}
+
+static const char header_text[] =
+  "Received: from client.example (client.example [192.0.2.1])\r\n"
+  "\tby mx.example with ESMTP id ABC;\r\n"
+  "\tMon, 1 Jan 2024 00:00:00 +0000\r\n"
+  "From: Sender <sender@example.com>\r\n"
+  "To: rcpt@example.org\r\n"
+  "subject:   Folded\r\n"
+  " subject line  \r\n"
+  "X-Empty:\r\n"
+  "X-Spaced :  value\r\n"
+  "Subject: second subject\r\n"
+  "X-Bare-LF: lf\n"
+  " continued\n"
+  "\r\n"
+  "X-Body: not a header\r\n"
+  "Body text\r\n";
+
+static void
+check_headers (VsmtpMessage *message)
+{
+  g_autofree char *received = vsmtp_message_dup_header (message, "Received");
+  g_autofree char *from = vsmtp_message_dup_header (message, "from");
+  g_autofree char *to = vsmtp_message_dup_header (message, "TO");
+  g_autofree char *subject = vsmtp_message_dup_header (message, "Subject");
+  g_autofree char *empty = vsmtp_message_dup_header (message, "X-Empty");
+  g_autofree char *spaced = vsmtp_message_dup_header (message, "X-Spaced");
+  g_autofree char *lf = vsmtp_message_dup_header (message, "X-Bare-LF");
+  g_autofree char *body = vsmtp_message_dup_header (message, "X-Body");
+  g_autofree char *missing = vsmtp_message_dup_header (message, "Cc");
+  g_autofree char *prefix = vsmtp_message_dup_header (message, "Subj");
+
+  g_assert_cmpstr (received, ==,
+                   "from client.example (client.example [192.0.2.1])"
+                   "\tby mx.example with ESMTP id ABC;"
+                   "\tMon, 1 Jan 2024 00:00:00 +0000");
+  g_assert_cmpstr (from, ==, "Sender <sender@example.com>");
+  g_assert_cmpstr (to, ==, "rcpt@example.org");
+  /* the first one, unfolded and trimmed */
+  g_assert_cmpstr (subject, ==, "Folded subject line");
+  g_assert_cmpstr (empty, ==, "");
+  g_assert_cmpstr (spaced, ==, "value");
+  g_assert_cmpstr (lf, ==, "lf continued");
+  /* after the empty line is the body */
+  g_assert_null (body);
+  g_assert_null (missing);
+  g_assert_null (prefix);
+}
+
+static void
+test_header (Fixture       *fixture,
+             gconstpointer  data)
+{
+  g_autoptr(VsmtpMessage) memory = NULL;
+  g_autoptr(VsmtpMessage) spooled = NULL;
+  g_autoptr(GError) error = NULL;
+
+  memory = _vsmtp_message_new_writable ("ID7", fixture->envelope, G_MAXSIZE, fixture->spool_dir);
+  g_assert_true (_vsmtp_message_append (memory, header_text, strlen (header_text), &error));
+  g_assert_true (_vsmtp_message_finish (memory, &error));
+  g_assert_no_error (error);
+  g_assert_false (vsmtp_message_is_spooled (memory));
+  check_headers (memory);
+
+  spooled = _vsmtp_message_new_writable ("ID8", fixture->envelope, 0, fixture->spool_dir);
+  g_assert_true (_vsmtp_message_append (spooled, header_text, strlen (header_text), &error));
+  g_assert_true (_vsmtp_message_finish (spooled, &error));
+  g_assert_no_error (error);
+  g_assert_true (vsmtp_message_is_spooled (spooled));
+  check_headers (spooled);
+}
+
+static void
+test_header_window (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  g_autoptr(VsmtpMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *early_line = "X-Early: \xff" "yes\r\n";
+  const char *late_line = "X-Late: no\r\n\r\n";
+  g_autofree char *filler = g_strnfill (1000, 'x');
+  g_autofree char *early = NULL;
+  g_autofree char *late = NULL;
+  g_autofree char *bad = NULL;
+  guint i;
+
+  message = _vsmtp_message_new_writable ("ID9", fixture->envelope, 64 * 1024, fixture->spool_dir);
+  g_assert_true (_vsmtp_message_append (message, early_line, strlen (early_line), &error));
+  /* 300 KiB of headers: a header beyond 256 KiB is not looked at */
+  for (i = 0; i < 300; i++)
+    {
+      g_autofree char *line = g_strdup_printf ("X-Filler-%u: %s\r\n", i, filler);
+
+      g_assert_true (_vsmtp_message_append (message, line, strlen (line), &error));
+    }
+  g_assert_true (_vsmtp_message_append (message, late_line, strlen (late_line), &error));
+  g_assert_true (_vsmtp_message_finish (message, &error));
+  g_assert_no_error (error);
+
+  early = vsmtp_message_dup_header (message, "X-Early");
+  /* invalid UTF-8 is replaced, so the result is always valid */
+  g_assert_nonnull (early);
+  g_assert_true (g_utf8_validate (early, -1, NULL));
+  g_assert_true (g_str_has_suffix (early, "yes"));
+  late = vsmtp_message_dup_header (message, "X-Late");
+  g_assert_null (late);
+  bad = vsmtp_message_dup_header (message, "X-Filler-10");
+  g_assert_cmpstr (bad, ==, filler);
+}
+
+static GHashTable *
+make_params (const char *first_key,
+             ...)
+{
+  GHashTable *table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  const char *key;
+  va_list args;
+
+  va_start (args, first_key);
+  for (key = first_key; key != NULL; key = va_arg (args, const char *))
+    g_hash_table_insert (table, g_strdup (key), g_strdup (va_arg (args, const char *)));
+  va_end (args);
+
+  return table;
+}
+
+static void
+count_notify (GObject    *object,
+              GParamSpec *pspec,
+              guint      *count)
+{
+  (*count)++;
+}
+
+static void
+test_envelope (void)
+{
+  g_autoptr(VsmtpEnvelope) envelope = vsmtp_envelope_new ();
+  g_autoptr(VsmtpEnvelope) copy = NULL;
+  g_autoptr(VsmtpAddress) sender = vsmtp_address_new ("sender", "example.com");
+  g_autoptr(VsmtpAddress) rcpt1 = vsmtp_address_new ("one", "example.org");
+  g_autoptr(VsmtpAddress) rcpt2 = vsmtp_address_new ("two", "example.org");
+  g_autoptr(GHashTable) mail_params = make_params ("SIZE", "123", "SMTPUTF8", NULL, NULL);
+  g_autoptr(GHashTable) rcpt_params = make_params ("NOTIFY", "NEVER", NULL);
+  g_autoptr(GPtrArray) recipients = NULL;
+  g_autoptr(VsmtpAddress) sender_property = NULL;
+  guint sender_notified = 0;
+  guint n_notified = 0;
+  guint n_recipients = 0;
+
+  g_signal_connect (envelope, "notify::sender", G_CALLBACK (count_notify), &sender_notified);
+  g_signal_connect (envelope, "notify::n-recipients", G_CALLBACK (count_notify), &n_notified);
+
+  /* empty */
+  g_assert_null (vsmtp_envelope_get_sender (envelope));
+  g_assert_nonnull (vsmtp_envelope_get_mail_parameters (envelope));
+  g_assert_cmpuint (g_hash_table_size (vsmtp_envelope_get_mail_parameters (envelope)), ==, 0);
+  g_assert_cmpuint (vsmtp_envelope_get_n_recipients (envelope), ==, 0);
+
+  vsmtp_envelope_set_sender (envelope, sender, mail_params);
+  g_assert_cmpuint (sender_notified, ==, 1);
+  g_assert_true (vsmtp_envelope_get_sender (envelope) == sender);
+  /* the table is copied: bindings free theirs after the call */
+  g_assert_true (vsmtp_envelope_get_mail_parameters (envelope) != mail_params);
+  g_assert_cmpuint (g_hash_table_size (vsmtp_envelope_get_mail_parameters (envelope)), ==, 2);
+  g_assert_cmpstr (vsmtp_envelope_get_mail_parameter (envelope, "SIZE"), ==, "123");
+  g_assert_cmpstr (vsmtp_envelope_get_mail_parameter (envelope, "size"), ==, "123");
+  g_assert_null (vsmtp_envelope_get_mail_parameter (envelope, "SMTPUTF8"));
+  g_assert_null (vsmtp_envelope_get_mail_parameter (envelope, "BODY"));
+
+  vsmtp_envelope_add_recipient (envelope, rcpt1, rcpt_params);
+  vsmtp_envelope_add_recipient (envelope, rcpt2, NULL);
+  g_assert_cmpuint (n_notified, ==, 2);
+  g_assert_cmpuint (vsmtp_envelope_get_n_recipients (envelope), ==, 2);
+  g_assert_true (vsmtp_envelope_get_recipient (envelope, 0) == rcpt1);
+  g_assert_true (vsmtp_envelope_get_recipient (envelope, 1) == rcpt2);
+  g_assert_cmpstr (g_hash_table_lookup (vsmtp_envelope_get_recipient_parameters (envelope, 0),
+                                        "NOTIFY"), ==, "NEVER");
+  g_assert_nonnull (vsmtp_envelope_get_recipient_parameters (envelope, 1));
+  g_assert_cmpuint (g_hash_table_size (vsmtp_envelope_get_recipient_parameters (envelope, 1)), ==, 0);
+
+  g_object_get (envelope,
+                "sender", &sender_property,
+                "n-recipients", &n_recipients,
+                NULL);
+  g_assert_true (sender_property == sender);
+  g_assert_cmpuint (n_recipients, ==, 2);
+
+  recipients = vsmtp_envelope_dup_recipients (envelope);
+  g_assert_cmpuint (recipients->len, ==, 2);
+  g_assert_true (g_ptr_array_index (recipients, 0) == rcpt1);
+  g_assert_true (g_ptr_array_index (recipients, 1) == rcpt2);
+
+  /* changes to the caller's tables do not show */
+  g_hash_table_insert (mail_params, g_strdup ("BODY"), g_strdup ("7BIT"));
+  g_assert_null (vsmtp_envelope_get_mail_parameter (envelope, "BODY"));
+
+  /* a copy does not see later changes */
+  copy = vsmtp_envelope_copy (envelope);
+  g_hash_table_insert (vsmtp_envelope_get_mail_parameters (envelope),
+                       g_strdup ("BODY"), g_strdup ("8BITMIME"));
+  g_hash_table_insert (vsmtp_envelope_get_recipient_parameters (envelope, 0),
+                       g_strdup ("ORCPT"), g_strdup ("rfc822;x@example.org"));
+  vsmtp_envelope_add_recipient (envelope, sender, NULL);
+  g_assert_cmpstr (vsmtp_envelope_get_mail_parameter (envelope, "BODY"), ==, "8BITMIME");
+  g_assert_null (vsmtp_envelope_get_mail_parameter (copy, "BODY"));
+  g_assert_cmpstr (vsmtp_envelope_get_mail_parameter (copy, "SIZE"), ==, "123");
+  g_assert_true (g_hash_table_contains (vsmtp_envelope_get_mail_parameters (copy), "SMTPUTF8"));
+  g_assert_false (g_hash_table_contains (vsmtp_envelope_get_recipient_parameters (copy, 0), "ORCPT"));
+  g_assert_cmpuint (vsmtp_envelope_get_n_recipients (copy), ==, 2);
+  g_assert_true (vsmtp_address_equal (vsmtp_envelope_get_sender (copy), sender));
+
+  /* clear */
+  sender_notified = n_notified = 0;
+  vsmtp_envelope_clear (envelope);
+  g_assert_cmpuint (sender_notified, ==, 1);
+  g_assert_cmpuint (n_notified, ==, 1);
+  g_assert_null (vsmtp_envelope_get_sender (envelope));
+  g_assert_cmpuint (vsmtp_envelope_get_n_recipients (envelope), ==, 0);
+  g_assert_null (vsmtp_envelope_get_mail_parameter (envelope, "SIZE"));
+  /* the caller's tables are untouched */
+  g_assert_cmpstr (g_hash_table_lookup (mail_params, "SIZE"), ==, "123");
+  g_assert_cmpuint (vsmtp_envelope_get_n_recipients (copy), ==, 2);
+
+  /* NULL sender with NULL parameters */
+  vsmtp_envelope_set_sender (envelope, NULL, NULL);
+  g_assert_null (vsmtp_envelope_get_sender (envelope));
+  g_assert_cmpuint (g_hash_table_size (vsmtp_envelope_get_mail_parameters (envelope)), ==, 0);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/envelope/basics", test_envelope);
+
+#define ADD(path, func) \
+  g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+
+  ADD ("/message/memory", test_memory);
+  ADD ("/message/empty", test_empty);
+  ADD ("/message/spooled", test_spooled);
+  ADD ("/message/threshold-exact", test_threshold_exact);
+  ADD ("/message/spool-single-append", test_spool_single_append);
+  ADD ("/message/spool-error", test_spool_error);
+  ADD ("/message/envelope-copied", test_envelope_copied);
+  ADD ("/message/header", test_header);
+  ADD ("/message/header-window", test_header_window);
+
+#undef ADD
+
+  return g_test_run ();
+}
