@@ -1542,6 +1542,20 @@ session_schedule_resume (VsmtpSession *self)
   g_source_attach (self->resume_source, g_main_context_get_thread_default ());
 }
 
+/* During a graceful shutdown, a session closes as soon as it is between
+ * transactions. */
+static void
+session_check_shutdown (VsmtpSession *self)
+{
+  if (self->shutting_down && session_is_idle (self) && !self->closing && !self->closed)
+    {
+      g_autoptr(VsmtpReply) bye =
+        vsmtp_reply_new_printf (421, "4.3.2", "%s Service shutting down, closing connection",
+                                session_hostname (self));
+      session_close_after_flush (self, bye);
+    }
+}
+
 static void
 session_process (VsmtpSession *self)
 {
@@ -1581,17 +1595,11 @@ session_process (VsmtpSession *self)
         }
 
       session_handle_line (self, line, length);
-
-      if (self->shutting_down && session_is_idle (self) && !self->closing)
-        {
-          g_autoptr(VsmtpReply) bye =
-            vsmtp_reply_new_printf (421, "4.3.2", "%s Service shutting down, closing connection",
-                                    session_hostname (self));
-          session_close_after_flush (self, bye);
-        }
+      session_check_shutdown (self);
     }
 
   self->processing = FALSE;
+  session_check_shutdown (self);
 
   if (!self->closed)
     {

@@ -1,0 +1,313 @@
+#!/usr/bin/python3
+"""The vsmtpd command line: configuration errors, plugins, signals,
+defaults."""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+import vsmtpd_fixture as fx
+
+
+class DaemonTest(unittest.TestCase):
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="vsmtpd-daemon-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.home = os.path.join(self.tmp, "home")
+        os.mkdir(self.home)
+
+    def write(self, name, text):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return path
+
+    def run_vsmtpd(self, *args, env=None, timeout=15):
+        """Run vsmtpd expecting it to exit on its own."""
+        cmd = [fx.VSMTPD, *args]
+        try:
+            return subprocess.run(cmd, stdin=subprocess.DEVNULL,
+                                  capture_output=True, timeout=timeout,
+                                  env=env or fx.clean_env(self.home),
+                                  cwd=self.tmp)
+        except subprocess.TimeoutExpired:
+            self.fail(f"vsmtpd {args!r} kept running instead of exiting")
+
+    def daemon(self, **kw):
+        d = fx.Vsmtpd(**kw)
+        self.addCleanup(d.cleanup)
+        d.start()
+        return d
+
+    def assertOneErrorLine(self, r, *needles):
+        self.assertEqual(r.returncode, 1,
+                         f"exit status {r.returncode}, stderr {r.stderr!r}")
+        lines = r.stderr.decode(errors="replace").splitlines()
+        self.assertEqual(len(lines), 1, f"expected one stderr line: {r.stderr!r}")
+        for n in needles:
+            self.assertIn(n, lines[0])
+        return lines[0]
+
+    # --version ------------------------------------------------------------
+
+    def test_version(self):
+        r = self.run_vsmtpd("--version")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout.decode()
+        if fx.VERSION:
+            self.assertIn(fx.VERSION, out)
+        else:
+            self.assertRegex(out, r"\d+\.\d+\.\d+")
+        self.assertEqual(len(out.strip().splitlines()), 1, out)
+
+    # Bad configuration ------------------------------------------------------
+
+    def test_bad_config_value(self):
+        path = self.write("bad.conf",
+                          "[server]\nmax-message-size=lots\n")
+        r = self.run_vsmtpd("--config", path,
+                            "--listen", f"127.0.0.1:{fx.free_port()}")
+        self.assertOneErrorLine(r, path, "max-message-size")
+
+    def test_bad_bare_newline_value(self):
+        path = self.write("bad.conf", "[server]\nbare-newline=maybe\n")
+        r = self.run_vsmtpd("--config", path,
+                            "--listen", f"127.0.0.1:{fx.free_port()}")
+        self.assertOneErrorLine(r, path, "bare-newline")
+
+    def test_bad_listen_value(self):
+        path = self.write("bad.conf", "[server]\nlisten=not-an-address\n")
+        r = self.run_vsmtpd("--config", path)
+        self.assertOneErrorLine(r, path, "listen")
+
+    def test_config_syntax_error(self):
+        path = self.write("broken.conf", "this is not a key file\n[\n")
+        r = self.run_vsmtpd("--config", path,
+                            "--listen", f"127.0.0.1:{fx.free_port()}")
+        self.assertOneErrorLine(r, path)
+
+    def test_missing_config_file(self):
+        path = os.path.join(self.tmp, "does-not-exist.conf")
+        r = self.run_vsmtpd("--config", path,
+                            "--listen", f"127.0.0.1:{fx.free_port()}")
+        self.assertOneErrorLine(r, path)
+
+    def test_bad_option_value(self):
+        r = self.run_vsmtpd("--listen", f"127.0.0.1:{fx.free_port()}",
+                            "--option", "server.max-recipients=many")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"max-recipients", r.stderr)
+
+    def test_unknown_plugin(self):
+        r = self.run_vsmtpd("--listen", f"127.0.0.1:{fx.free_port()}",
+                            "--option",
+                            f"maildir.path={os.path.join(self.tmp, 'M')}",
+                            "--plugin", "no-such-plugin")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"no-such-plugin", r.stderr)
+
+    def test_listen_address_in_use(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen()
+            port = s.getsockname()[1]
+            r = self.run_vsmtpd("--listen", f"127.0.0.1:{port}",
+                                "--option",
+                                f"maildir.path={os.path.join(self.tmp, 'M')}")
+        self.assertEqual(r.returncode, 1, r.stderr)
+
+    # Signals ----------------------------------------------------------------
+
+    def test_sigterm_exits_0(self):
+        d = self.daemon()
+        self.assertEqual(d.stop(signal.SIGTERM), 0, d.stderr_text())
+
+    def test_sigint_exits_0(self):
+        d = self.daemon()
+        self.assertEqual(d.stop(signal.SIGINT), 0, d.stderr_text())
+
+    def test_sigterm_after_delivery(self):
+        d = self.daemon()
+        with d.connect() as c:
+            self.assertEqual(c.cmd(b"EHLO sig.example").code, 250)
+            self.assertEqual(c.cmd(b"MAIL FROM:<a@b>").code, 250)
+            self.assertEqual(c.cmd(b"RCPT TO:<c@d>").code, 250)
+            self.assertEqual(c.cmd(b"DATA").code, 354)
+            c.send(b"Subject: s\r\n\r\ns\r\n.\r\n")
+            self.assertEqual(c.reply().code, 250)
+            self.assertEqual(c.cmd(b"QUIT").code, 221)
+        self.assertEqual(d.stop(), 0, d.stderr_text())
+        self.assertEqual(len(d.maildir_files()), 1)
+
+    def test_sigterm_lets_open_transaction_finish(self):
+        # Shutdown: the listener closes at once, an idle session gets
+        # 421 4.3.2, a session in a transaction may finish it first.
+        d = self.daemon()
+        idle = d.connect()
+        self.addCleanup(idle.close)
+        busy = d.connect()
+        self.addCleanup(busy.close)
+        self.assertEqual(idle.cmd(b"EHLO idle.example").code, 250)
+        self.assertEqual(busy.cmd(b"EHLO busy.example").code, 250)
+        self.assertEqual(busy.cmd(b"MAIL FROM:<a@b>").code, 250)
+        d.proc.send_signal(signal.SIGTERM)
+        r = idle.reply()
+        self.assertEqual((r.code, r.esc), (421, "4.3.2"), r)
+        self.assertTrue(idle.closed_by_peer())
+        # New connections are refused ...
+        deadline = time.monotonic() + 5
+        refused = False
+        while time.monotonic() < deadline and not refused:
+            try:
+                socket.create_connection(("127.0.0.1", d.port), 1).close()
+                time.sleep(0.1)
+            except OSError:
+                refused = True
+        self.assertTrue(refused, "still accepting after SIGTERM")
+        # ... while the open transaction can still deliver its message.
+        self.assertIsNone(d.proc.poll(), "exited during a transaction")
+        self.assertEqual(busy.cmd(b"RCPT TO:<c@d>").code, 250)
+        self.assertEqual(busy.cmd(b"DATA").code, 354)
+        busy.send(b"Subject: late\r\n\r\nlate\r\n.\r\n")
+        r = busy.reply()
+        self.assertEqual(r.code, 250, r)
+        self.assertEqual(len(d.maildir_files()), 1)
+        # The transaction is over: the session is closed at once, without
+        # waiting for another command.
+        bye = busy.pending(3)
+        self.assertTrue(bye.startswith(b"421 4.3.2 "),
+                        f"after the transaction, expected 421 4.3.2, got {bye!r}")
+        try:
+            status = d.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.fail("vsmtpd did not exit after the transaction ended")
+        self.assertEqual(status, 0, d.stderr_text())
+
+    # Options and defaults -----------------------------------------------------
+
+    def ehlo_size(self, d):
+        with d.connect() as c:
+            r = c.cmd(b"EHLO opt.example")
+            self.assertEqual(r.code, 250, r)
+            sizes = [l[4:] for l in r.lines if l[4:].startswith(b"SIZE")]
+            self.assertEqual(len(sizes), 1, r)
+            return sizes[0]
+
+    def test_config_file_is_read(self):
+        d = self.daemon(server="max-message-size=12345\n")
+        self.assertEqual(self.ehlo_size(d), b"SIZE 12345")
+        self.assertEqual(d.stop(), 0, d.stderr_text())
+
+    def test_option_overrides_config(self):
+        d = self.daemon(server="max-message-size=12345\n",
+                        options=("server.max-message-size=20000",))
+        self.assertEqual(self.ehlo_size(d), b"SIZE 20000")
+        self.assertEqual(d.stop(), 0, d.stderr_text())
+
+    def test_hostname_option(self):
+        d = self.daemon(args=("--hostname", "cli-name.example"))
+        with d.connect() as c:
+            self.assertTrue(c.greeting.lines[0].startswith(
+                b"220 cli-name.example"), c.greeting)
+        self.assertEqual(d.stop(), 0, d.stderr_text())
+
+    def test_discard_plugin(self):
+        d = self.daemon(plugins=("discard",))
+        with d.connect() as c:
+            self.assertEqual(c.cmd(b"EHLO d.example").code, 250)
+            self.assertEqual(c.cmd(b"MAIL FROM:<a@b>").code, 250)
+            self.assertEqual(c.cmd(b"RCPT TO:<c@d>").code, 250)
+            self.assertEqual(c.cmd(b"DATA").code, 354)
+            c.send(b"Subject: gone\r\n\r\ngone\r\n.\r\n")
+            r = c.reply()
+            self.assertEqual(r.code, 250, r)
+        self.assertEqual(d.maildir_files(), [])
+        self.assertEqual(d.stop(), 0, d.stderr_text())
+
+    def test_no_delivery_plugin_never_250(self):
+        # Nobody takes responsibility for the message: a 4xx, never a 250.
+        d = self.daemon(plugins=())
+        with d.connect() as c:
+            self.assertEqual(c.cmd(b"EHLO n.example").code, 250)
+            self.assertEqual(c.cmd(b"MAIL FROM:<a@b>").code, 250)
+            r = c.cmd(b"RCPT TO:<c@d>")
+            if r.code == 250:
+                self.assertEqual(c.cmd(b"DATA").code, 354)
+                c.send(b"Subject: lost\r\n\r\nlost\r\n.\r\n")
+                r = c.reply()
+            self.assertTrue(400 <= r.code < 500, r)
+        self.assertEqual(d.stop(), 0, d.stderr_text())
+
+    def test_state_directory_maildir(self):
+        state = os.path.join(self.tmp, "state")
+        os.mkdir(state)
+        env = fx.clean_env(self.home)
+        env["STATE_DIRECTORY"] = state
+        port = fx.free_port()
+        proc = subprocess.Popen([fx.VSMTPD, "--listen", f"127.0.0.1:{port}"],
+                                stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, env=env, cwd=self.tmp)
+        self.addCleanup(self._kill, proc)
+        self._deliver_default(proc, port)
+        files = os.listdir(os.path.join(state, "Maildir", "new"))
+        self.assertEqual(len(files), 1)
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(fx.STOP_TIMEOUT), 0)
+
+    def test_embedded_defaults(self):
+        if not fx.port_is_free(2525):
+            self.skipTest("127.0.0.1:2525 is in use")
+        proc = subprocess.Popen([fx.VSMTPD], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE,
+                                env=fx.clean_env(self.home), cwd=self.tmp)
+        self.addCleanup(self._kill, proc)
+        self._deliver_default(proc, 2525)
+        new = os.path.join(self.home, ".local", "state", "vsmtpd",
+                           "Maildir", "new")
+        self.assertEqual(len(os.listdir(new)), 1)
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(fx.STOP_TIMEOUT), 0)
+
+    @staticmethod
+    def _kill(proc):
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+
+    def _deliver_default(self, proc, port):
+        deadline = time.monotonic() + fx.START_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                self.fail(f"vsmtpd exited: {proc.stderr.read()!r}")
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.fail("vsmtpd did not start listening")
+                time.sleep(0.05)
+        with fx.RawClient(port) as c:
+            self.assertEqual(c.greeting.code, 220)
+            self.assertEqual(c.cmd(b"EHLO def.example").code, 250)
+            self.assertEqual(c.cmd(b"MAIL FROM:<a@b>").code, 250)
+            self.assertEqual(c.cmd(b"RCPT TO:<c@d>").code, 250)
+            self.assertEqual(c.cmd(b"DATA").code, 354)
+            c.send(b"Subject: default\r\n\r\ndefault\r\n.\r\n")
+            r = c.reply()
+            self.assertEqual(r.code, 250, r)
+            self.assertEqual(c.cmd(b"QUIT").code, 221)
+
+
+if __name__ == "__main__":
+    fx.main()
