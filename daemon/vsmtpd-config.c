@@ -1,0 +1,670 @@
+/* vsmtpd-config.c: the keyfile configuration of vsmtpd
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "vsmtpd"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "vsmtpd-config.h"
+
+/* Every error names where the bad value came from (the file, or the
+ * command line option that set it), the group, the key and the problem,
+ * on one line:
+ *
+ *   /etc/vsmtpd/vsmtpd.conf: [server] max-recipients: "abc" is not a number
+ */
+
+#define DEFAULT_LISTEN            "127.0.0.1:2525"
+#define DEFAULT_MAX_MESSAGE_SIZE  10240000
+#define DEFAULT_MAX_RECIPIENTS    1000
+#define DEFAULT_MAX_LINE_LENGTH   2048
+#define DEFAULT_TIMEOUT           300
+#define DEFAULT_DECISION_TIMEOUT  60
+#define DEFAULT_SPOOL_THRESHOLD   1048576
+#define DEFAULT_SHUTDOWN_GRACE    30
+#define DEFAULT_PLUGIN            "maildir"
+
+static const char * const server_keys[] = {
+  "listen", "hostname", "max-message-size", "max-recipients", "max-line-length",
+  "timeout", "decision-timeout", "spool-threshold", "spool-directory",
+  "bare-newline", "shutdown-grace", NULL
+};
+
+static const char * const plugins_keys[] = {
+  "enabled", "path", NULL
+};
+
+typedef struct
+{
+  const char *path;
+  GHashTable *origins;   /* "group\nkey" → what set it on the command line */
+} Loader;
+
+static void
+set_origin (Loader     *loader,
+            const char *group,
+            const char *key,
+            const char *origin)
+{
+  g_hash_table_insert (loader->origins,
+                       g_strconcat (group, "\n", key, NULL),
+                       g_strdup (origin));
+}
+
+static const char *
+get_origin (Loader     *loader,
+            const char *group,
+            const char *key)
+{
+  g_autofree char *id = g_strconcat (group, "\n", key, NULL);
+  const char *origin = g_hash_table_lookup (loader->origins, id);
+
+  if (origin != NULL)
+    return origin;
+
+  return loader->path != NULL ? loader->path : "built-in defaults";
+}
+
+G_GNUC_PRINTF (5, 6)
+static gboolean
+key_error (Loader      *loader,
+           GError     **error,
+           const char  *group,
+           const char  *key,
+           const char  *format,
+           ...)
+{
+  g_autofree char *problem = NULL;
+  va_list args;
+
+  va_start (args, format);
+  problem = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+               "%s: [%s] %s: %s",
+               get_origin (loader, group, key), group, key, problem);
+  return FALSE;
+}
+
+static gboolean
+get_unsigned (Loader      *loader,
+              GKeyFile    *keyfile,
+              const char  *group,
+              const char  *key,
+              guint64      min,
+              guint64      max,
+              guint64      default_value,
+              guint64     *out_value,
+              GError     **error)
+{
+  g_autofree char *value = NULL;
+  guint64 number = 0;
+
+  value = g_key_file_get_value (keyfile, group, key, NULL);
+  if (value == NULL)
+    {
+      *out_value = default_value;
+      return TRUE;
+    }
+
+  if (value[0] == '\0')
+    return key_error (loader, error, group, key, "the value is empty, expected a number");
+
+  for (const char *p = value; *p != '\0'; p++)
+    {
+      if (!g_ascii_isdigit (*p))
+        return key_error (loader, error, group, key, "\"%s\" is not a number", value);
+
+      if (number > (G_MAXUINT64 - (*p - '0')) / 10)
+        return key_error (loader, error, group, key, "\"%s\" is too large", value);
+
+      number = number * 10 + (*p - '0');
+    }
+
+  if (number < min)
+    return key_error (loader, error, group, key,
+                      "\"%s\" is too small (the minimum is %" G_GUINT64_FORMAT ")",
+                      value, min);
+  if (number > max)
+    return key_error (loader, error, group, key,
+                      "\"%s\" is too large (the maximum is %" G_GUINT64_FORMAT ")",
+                      value, max);
+
+  *out_value = number;
+  return TRUE;
+}
+
+static gboolean
+get_string (Loader      *loader,
+            GKeyFile    *keyfile,
+            const char  *group,
+            const char  *key,
+            char       **out_value,
+            GError     **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *value = NULL;
+
+  *out_value = NULL;
+
+  if (!g_key_file_has_key (keyfile, group, key, NULL))
+    return TRUE;
+
+  value = g_key_file_get_string (keyfile, group, key, &local_error);
+  if (value == NULL)
+    return key_error (loader, error, group, key, "%s", local_error->message);
+
+  if (value[0] == '\0')
+    return key_error (loader, error, group, key, "the value is empty");
+
+  *out_value = g_steal_pointer (&value);
+  return TRUE;
+}
+
+static gboolean
+get_string_list (Loader       *loader,
+                 GKeyFile     *keyfile,
+                 const char   *group,
+                 const char   *key,
+                 char       ***out_value,
+                 GError      **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_auto(GStrv) value = NULL;
+
+  *out_value = NULL;
+
+  if (!g_key_file_has_key (keyfile, group, key, NULL))
+    return TRUE;
+
+  value = g_key_file_get_string_list (keyfile, group, key, NULL, &local_error);
+  if (value == NULL)
+    {
+      /* an empty value is an empty list */
+      if (g_error_matches (local_error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE))
+        return key_error (loader, error, group, key, "%s", local_error->message);
+
+      *out_value = g_new0 (char *, 1);
+      return TRUE;
+    }
+
+  for (guint i = 0; value[i] != NULL; i++)
+    {
+      g_strstrip (value[i]);
+      if (value[i][0] == '\0')
+        return key_error (loader, error, group, key, "the list has an empty element");
+    }
+
+  *out_value = g_steal_pointer (&value);
+  return TRUE;
+}
+
+static gboolean
+check_known_keys (Loader              *loader,
+                  GKeyFile            *keyfile,
+                  const char          *group,
+                  const char * const  *known,
+                  GError             **error)
+{
+  g_auto(GStrv) keys = NULL;
+
+  keys = g_key_file_get_keys (keyfile, group, NULL, NULL);
+  if (keys == NULL)
+    return TRUE;
+
+  for (guint i = 0; keys[i] != NULL; i++)
+    {
+      if (!g_strv_contains (known, keys[i]))
+        return key_error (loader, error, group, keys[i], "unknown key");
+    }
+
+  return TRUE;
+}
+
+/* vsmtpd_parse_listen_address:
+ * @text: `ADDR:PORT`, with an IPv6 address in brackets: `[::1]:2525`
+ *
+ * Returns: (transfer full) (nullable): the address, or %NULL if @text is
+ *   not an IP address and a port
+ */
+static GSocketAddress *
+vsmtpd_parse_listen_address (const char *text)
+{
+  g_autoptr(GInetAddress) address = NULL;
+  g_autofree char *host = NULL;
+  const char *port_text;
+  guint64 port;
+
+  if (text[0] == '[')
+    {
+      const char *end = strchr (text, ']');
+
+      if (end == NULL || end[1] != ':')
+        return NULL;
+
+      host = g_strndup (text + 1, end - text - 1);
+      port_text = end + 2;
+
+      /* brackets are for IPv6 only */
+      if (strchr (host, ':') == NULL)
+        return NULL;
+    }
+  else
+    {
+      const char *colon = strchr (text, ':');
+
+      if (colon == NULL || strchr (colon + 1, ':') != NULL)
+        return NULL;
+
+      host = g_strndup (text, colon - text);
+      port_text = colon + 1;
+    }
+
+  if (port_text[0] == '\0' || !g_ascii_isdigit (port_text[0]) ||
+      !g_ascii_string_to_unsigned (port_text, 10, 0, G_MAXUINT16, &port, NULL))
+    return NULL;
+
+  address = g_inet_address_new_from_string (host);
+  if (address == NULL)
+    return NULL;
+
+  return g_inet_socket_address_new (address, port);
+}
+
+static gboolean
+parse_listen (VsmtpdConfig  *self,
+              Loader        *loader,
+              GError       **error)
+{
+  if (!get_string_list (loader, self->keyfile, "server", "listen", &self->listen, error))
+    return FALSE;
+
+  if (self->listen == NULL)
+    self->listen = g_strsplit (DEFAULT_LISTEN, ";", -1);
+
+  if (self->listen[0] == NULL)
+    return key_error (loader, error, "server", "listen", "the list is empty");
+
+  self->listen_addresses = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; self->listen[i] != NULL; i++)
+    {
+      GSocketAddress *address = vsmtpd_parse_listen_address (self->listen[i]);
+
+      if (address == NULL)
+        return key_error (loader, error, "server", "listen",
+                          "\"%s\" is not ADDR:PORT (an IP address and a port, "
+                          "IPv6 as [::1]:2525)",
+                          self->listen[i]);
+
+      g_ptr_array_add (self->listen_addresses, address);
+    }
+
+  return TRUE;
+}
+
+static gboolean
+parse_server (VsmtpdConfig  *self,
+              Loader        *loader,
+              GError       **error)
+{
+  GKeyFile *keyfile = self->keyfile;
+  g_autofree char *bare_newline = NULL;
+  guint64 value;
+
+  if (!check_known_keys (loader, keyfile, "server", server_keys, error))
+    return FALSE;
+
+  if (!parse_listen (self, loader, error))
+    return FALSE;
+
+  if (!get_string (loader, keyfile, "server", "hostname", &self->hostname, error))
+    return FALSE;
+  if (self->hostname == NULL)
+    self->hostname = g_strdup (g_get_host_name ());
+  for (const char *p = self->hostname; *p != '\0'; p++)
+    {
+      if (g_ascii_isspace (*p) || g_ascii_iscntrl (*p))
+        return key_error (loader, error, "server", "hostname",
+                          "\"%s\" is not a host name", self->hostname);
+    }
+
+  if (!get_unsigned (loader, keyfile, "server", "max-message-size",
+                     1, G_MAXUINT64, DEFAULT_MAX_MESSAGE_SIZE, &self->max_message_size, error))
+    return FALSE;
+
+  if (!get_unsigned (loader, keyfile, "server", "max-recipients",
+                     1, G_MAXUINT, DEFAULT_MAX_RECIPIENTS, &value, error))
+    return FALSE;
+  self->max_recipients = value;
+
+  if (!get_unsigned (loader, keyfile, "server", "max-line-length",
+                     512, 1024 * 1024, DEFAULT_MAX_LINE_LENGTH, &value, error))
+    return FALSE;
+  self->max_line_length = value;
+
+  if (!get_unsigned (loader, keyfile, "server", "timeout",
+                     1, 24 * 3600, DEFAULT_TIMEOUT, &value, error))
+    return FALSE;
+  self->timeout = value;
+
+  if (!get_unsigned (loader, keyfile, "server", "decision-timeout",
+                     1, 24 * 3600, DEFAULT_DECISION_TIMEOUT, &value, error))
+    return FALSE;
+  self->decision_timeout = value;
+
+  if (!get_unsigned (loader, keyfile, "server", "spool-threshold",
+                     0, G_MAXSIZE, DEFAULT_SPOOL_THRESHOLD, &self->spool_threshold, error))
+    return FALSE;
+
+  if (!get_string (loader, keyfile, "server", "spool-directory", &self->spool_directory, error))
+    return FALSE;
+
+  if (!get_string (loader, keyfile, "server", "bare-newline", &bare_newline, error))
+    return FALSE;
+  if (bare_newline == NULL || g_str_equal (bare_newline, "reject"))
+    self->bare_newline = VSMTP_BARE_NEWLINE_REJECT;
+  else if (g_str_equal (bare_newline, "normalize"))
+    self->bare_newline = VSMTP_BARE_NEWLINE_NORMALIZE;
+  else
+    return key_error (loader, error, "server", "bare-newline",
+                      "\"%s\" is neither \"reject\" nor \"normalize\"", bare_newline);
+
+  if (!get_unsigned (loader, keyfile, "server", "shutdown-grace",
+                     0, 24 * 3600, DEFAULT_SHUTDOWN_GRACE, &value, error))
+    return FALSE;
+  self->shutdown_grace = value;
+
+  return TRUE;
+}
+
+static gboolean
+parse_plugins (VsmtpdConfig  *self,
+               Loader        *loader,
+               GError       **error)
+{
+  if (!check_known_keys (loader, self->keyfile, "plugins", plugins_keys, error))
+    return FALSE;
+
+  if (!get_string_list (loader, self->keyfile, "plugins", "enabled", &self->plugins_enabled, error))
+    return FALSE;
+  if (self->plugins_enabled == NULL)
+    self->plugins_enabled = g_strsplit (DEFAULT_PLUGIN, ";", -1);
+
+  for (guint i = 0; self->plugins_enabled[i] != NULL; i++)
+    {
+      for (guint j = 0; j < i; j++)
+        {
+          if (g_str_equal (self->plugins_enabled[i], self->plugins_enabled[j]))
+            return key_error (loader, error, "plugins", "enabled",
+                              "\"%s\" is listed twice", self->plugins_enabled[i]);
+        }
+    }
+
+  if (!get_string_list (loader, self->keyfile, "plugins", "path", &self->plugins_path, error))
+    return FALSE;
+  if (self->plugins_path == NULL)
+    self->plugins_path = g_new0 (char *, 1);
+
+  return TRUE;
+}
+
+char *
+vsmtpd_config_default_maildir (void)
+{
+  const char *state_directory = g_getenv ("STATE_DIRECTORY");
+
+  /* systemd's StateDirectory=: a colon-separated list, the first is ours */
+  if (state_directory != NULL && state_directory[0] != '\0')
+    {
+      g_auto(GStrv) dirs = g_strsplit (state_directory, ":", 2);
+
+      return g_build_filename (dirs[0], "Maildir", NULL);
+    }
+
+  return g_build_filename (g_get_user_state_dir (), "vsmtpd", "Maildir", NULL);
+}
+
+static gboolean
+parse_maildir (VsmtpdConfig  *self,
+               Loader        *loader,
+               GError       **error)
+{
+  if (!get_string (loader, self->keyfile, "maildir", "path", &self->maildir_path, error))
+    return FALSE;
+
+  /* The maildir plugin reads its default from here */
+  if (self->maildir_path == NULL)
+    {
+      self->maildir_path = vsmtpd_config_default_maildir ();
+      g_key_file_set_string (self->keyfile, "maildir", "path", self->maildir_path);
+    }
+
+  return TRUE;
+}
+
+static gboolean
+is_valid_name (const char *name)
+{
+  if (name[0] == '\0' || g_ascii_isspace (name[0]) || g_ascii_isspace (name[strlen (name) - 1]))
+    return FALSE;
+
+  for (const char *p = name; *p != '\0'; p++)
+    {
+      if (*p == '[' || *p == ']' || *p == '=' || g_ascii_iscntrl (*p))
+        return FALSE;
+    }
+
+  return TRUE;
+}
+
+static gboolean
+load_file (VsmtpdConfig  *self,
+           const char    *path,
+           GError       **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *contents = NULL;
+  gsize length;
+  int fd;
+
+  /* open() first, for an errno text without the GLib decoration */
+  fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+                   "%s: cannot read the configuration: %s", path, g_strerror (saved_errno));
+      return FALSE;
+    }
+  close (fd);
+
+  if (!g_file_get_contents (path, &contents, &length, &local_error))
+    {
+      g_set_error (error, local_error->domain, local_error->code,
+                   "%s: cannot read the configuration: %s", path, local_error->message);
+      return FALSE;
+    }
+
+  if (!g_key_file_load_from_data (self->keyfile, contents, length, G_KEY_FILE_NONE, &local_error))
+    {
+      g_set_error (error, local_error->domain, local_error->code,
+                   "%s: %s", path, local_error->message);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+static gboolean
+apply_overrides (VsmtpdConfig                 *self,
+                 Loader                       *loader,
+                 const VsmtpdConfigOverrides  *overrides,
+                 GError                      **error)
+{
+  GKeyFile *keyfile = self->keyfile;
+
+  for (guint i = 0; overrides->options != NULL && overrides->options[i] != NULL; i++)
+    {
+      const char *option = overrides->options[i];
+      g_autofree char *origin = g_strdup_printf ("--option %s", option);
+      g_autofree char *name = NULL;
+      const char *equal = strchr (option, '=');
+      char *dot;
+
+      if (equal == NULL)
+        goto bad_option;
+
+      name = g_strndup (option, equal - option);
+      dot = strrchr (name, '.');
+      if (dot == NULL)
+        goto bad_option;
+      *dot = '\0';
+
+      if (!is_valid_name (name) || !is_valid_name (dot + 1))
+        goto bad_option;
+
+      g_key_file_set_value (keyfile, name, dot + 1, equal + 1);
+      set_origin (loader, name, dot + 1, origin);
+      continue;
+
+    bad_option:
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "%s: expected SECTION.KEY=VALUE", origin);
+      return FALSE;
+    }
+
+  if (overrides->listen != NULL && overrides->listen[0] != NULL)
+    {
+      g_key_file_set_string_list (keyfile, "server", "listen",
+                                  overrides->listen, g_strv_length ((char **) overrides->listen));
+      set_origin (loader, "server", "listen", "--listen");
+    }
+
+  if (overrides->hostname != NULL)
+    {
+      g_key_file_set_string (keyfile, "server", "hostname", overrides->hostname);
+      set_origin (loader, "server", "hostname", "--hostname");
+    }
+
+  /* --plugin appends to [plugins] enabled when it is configured, and
+   * replaces the default (maildir) when it is not. */
+  if (overrides->plugins != NULL && overrides->plugins[0] != NULL)
+    {
+      g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+      g_auto(GStrv) enabled = NULL;
+      g_auto(GStrv) existing = NULL;
+
+      if (g_key_file_has_key (keyfile, "plugins", "enabled", NULL))
+        {
+          existing = g_key_file_get_string_list (keyfile, "plugins", "enabled", NULL, NULL);
+          if (existing != NULL)
+            g_strv_builder_addv (builder, (const char **) existing);
+        }
+      else
+        {
+          set_origin (loader, "plugins", "enabled", "--plugin");
+        }
+
+      g_strv_builder_addv (builder, (const char **) overrides->plugins);
+      enabled = g_strv_builder_end (builder);
+      g_key_file_set_string_list (keyfile, "plugins", "enabled",
+                                  (const char * const *) enabled, g_strv_length (enabled));
+    }
+
+  return TRUE;
+}
+
+/**
+ * vsmtpd_config_load:
+ * @overrides: the command line settings
+ * @error: return location for an error
+ *
+ * Reads the keyfile (if any), applies the command line to it and checks
+ * every key vsmtpd knows. The message of @error is one line that names
+ * the file or option, the key and the problem.
+ *
+ * Returns: (transfer full) (nullable): the configuration
+ */
+VsmtpdConfig *
+vsmtpd_config_load (const VsmtpdConfigOverrides  *overrides,
+                    GError                      **error)
+{
+  g_autoptr(VsmtpdConfig) self = NULL;
+  g_autoptr(GHashTable) origins = NULL;
+  Loader loader = { 0, };
+
+  self = g_new0 (VsmtpdConfig, 1);
+  self->keyfile = g_key_file_new ();
+  self->path = g_strdup (overrides->config_file);
+
+  origins = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  loader.path = self->path;
+  loader.origins = origins;
+
+  if (self->path != NULL && !load_file (self, self->path, error))
+    return NULL;
+
+  if (!apply_overrides (self, &loader, overrides, error))
+    return NULL;
+
+  if (!parse_server (self, &loader, error) ||
+      !parse_plugins (self, &loader, error) ||
+      !parse_maildir (self, &loader, error))
+    return NULL;
+
+  return g_steal_pointer (&self);
+}
+
+/**
+ * vsmtpd_config_apply:
+ * @self: the configuration
+ * @server: the server
+ *
+ * Sets the limits and timeouts of @server and hands it the keyfile, from
+ * which plugins read their own groups.
+ */
+void
+vsmtpd_config_apply (VsmtpdConfig *self,
+                     VsmtpServer  *server)
+{
+  vsmtp_server_set_hostname (server, self->hostname);
+  vsmtp_server_set_max_message_size (server, self->max_message_size);
+  vsmtp_server_set_max_recipients (server, self->max_recipients);
+  vsmtp_server_set_max_line_length (server, self->max_line_length);
+  vsmtp_server_set_timeout (server, self->timeout);
+  vsmtp_server_set_decision_timeout (server, self->decision_timeout * 1000);
+  vsmtp_server_set_spool_threshold (server, self->spool_threshold);
+  if (self->spool_directory != NULL)
+    vsmtp_server_set_spool_directory (server, self->spool_directory);
+  vsmtp_server_set_bare_newline (server, self->bare_newline);
+  vsmtp_server_set_config (server, self->keyfile);
+}
+
+void
+vsmtpd_config_free (VsmtpdConfig *self)
+{
+  if (self == NULL)
+    return;
+
+  g_free (self->path);
+  g_clear_pointer (&self->keyfile, g_key_file_unref);
+  g_strfreev (self->listen);
+  g_clear_pointer (&self->listen_addresses, g_ptr_array_unref);
+  g_free (self->hostname);
+  g_free (self->spool_directory);
+  g_strfreev (self->plugins_enabled);
+  g_strfreev (self->plugins_path);
+  g_free (self->maildir_path);
+  g_free (self);
+}

@@ -1,0 +1,150 @@
+/* vsmtpd-log.c: where vsmtpd's log goes
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "vsmtpd"
+
+#include <unistd.h>
+
+#include "vsmtpd-log.h"
+
+/* vsmtpd logs to the journal when its stderr is connected to it (started
+ * by systemd), and to stderr otherwise. Unlike g_log_writer_default(), it
+ * shows INFO messages without G_MESSAGES_DEBUG: the library's one line
+ * per connection and per transaction are INFO. DEBUG only with --verbose.
+ *
+ * While a plugin is being loaded, warnings of libpeas can be captured, so
+ * that the daemon reports a failure on one line instead of several.
+ */
+
+static gboolean verbose_logging;
+static gboolean use_journald;
+
+G_LOCK_DEFINE_STATIC (capture);
+static char *capture_domain;
+static GString *captured;
+
+static const char *
+find_field (const GLogField *fields,
+            gsize            n_fields,
+            const char      *key)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      if (g_str_equal (fields[i].key, key))
+        return fields[i].length < 0 ? fields[i].value : NULL;
+    }
+
+  return NULL;
+}
+
+static gboolean
+try_capture (GLogLevelFlags   log_level,
+             const GLogField *fields,
+             gsize            n_fields)
+{
+  gboolean handled = FALSE;
+
+  if (!(log_level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL)))
+    return FALSE;
+
+  G_LOCK (capture);
+  if (capture_domain != NULL &&
+      g_strcmp0 (find_field (fields, n_fields, "GLIB_DOMAIN"), capture_domain) == 0)
+    {
+      const char *message = find_field (fields, n_fields, "MESSAGE");
+
+      if (message != NULL)
+        {
+          if (captured->len > 0)
+            g_string_append (captured, "; ");
+          g_string_append (captured, message);
+          handled = TRUE;
+        }
+    }
+  G_UNLOCK (capture);
+
+  return handled;
+}
+
+static GLogWriterOutput
+vsmtpd_log_writer (GLogLevelFlags   log_level,
+                   const GLogField *fields,
+                   gsize            n_fields,
+                   gpointer         user_data)
+{
+  if ((log_level & G_LOG_LEVEL_DEBUG) && !verbose_logging)
+    return G_LOG_WRITER_HANDLED;
+
+  if (try_capture (log_level, fields, n_fields))
+    return G_LOG_WRITER_HANDLED;
+
+  if (use_journald &&
+      g_log_writer_journald (log_level, fields, n_fields, user_data) == G_LOG_WRITER_HANDLED)
+    return G_LOG_WRITER_HANDLED;
+
+  return g_log_writer_standard_streams (log_level, fields, n_fields, user_data);
+}
+
+/**
+ * vsmtpd_log_init:
+ * @verbose: whether to show DEBUG messages
+ *
+ * Installs the log writer of the daemon. Call it once, early.
+ */
+void
+vsmtpd_log_init (gboolean verbose)
+{
+  verbose_logging = verbose;
+  use_journald = g_log_writer_is_journald (STDERR_FILENO);
+
+  /* Everything to stderr, stdout stays free */
+  g_log_writer_default_set_use_stderr (TRUE);
+  g_log_set_writer_func (vsmtpd_log_writer, NULL, NULL);
+}
+
+/**
+ * vsmtpd_log_capture_begin:
+ * @log_domain: the log domain whose warnings to capture
+ *
+ * Captures the warnings and criticals of @log_domain, instead of writing
+ * them, until vsmtpd_log_capture_end().
+ */
+void
+vsmtpd_log_capture_begin (const char *log_domain)
+{
+  G_LOCK (capture);
+  g_free (capture_domain);
+  capture_domain = g_strdup (log_domain);
+  if (captured == NULL)
+    captured = g_string_new (NULL);
+  g_string_truncate (captured, 0);
+  G_UNLOCK (capture);
+}
+
+/**
+ * vsmtpd_log_capture_end:
+ *
+ * Stops capturing.
+ *
+ * Returns: (transfer full) (nullable): the captured messages joined by
+ *   "; ", or %NULL if there were none
+ */
+char *
+vsmtpd_log_capture_end (void)
+{
+  char *messages = NULL;
+
+  G_LOCK (capture);
+  g_clear_pointer (&capture_domain, g_free);
+  if (captured != NULL && captured->len > 0)
+    messages = g_strdup (captured->str);
+  if (captured != NULL)
+    g_string_truncate (captured, 0);
+  G_UNLOCK (capture);
+
+  return messages;
+}

@@ -1,0 +1,26 @@
+/* vsmtpd-plugins.h: the plugin engine of vsmtpd
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <vsmtp.h>
+
+G_BEGIN_DECLS
+
+typedef struct _VsmtpdPlugins VsmtpdPlugins;
+
+VsmtpdPlugins *vsmtpd_plugins_new        (VsmtpServer          *server,
+                                          const char * const   *extra_paths);
+gboolean       vsmtpd_plugins_check      (VsmtpdPlugins        *self,
+                                          const char * const   *names,
+                                          GError              **error);
+gboolean       vsmtpd_plugins_load       (VsmtpdPlugins        *self,
+                                          const char * const   *names,
+                                          GError              **error);
+void           vsmtpd_plugins_unload_all (VsmtpdPlugins        *self);
+void           vsmtpd_plugins_free       (VsmtpdPlugins        *self);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VsmtpdPlugins, vsmtpd_plugins_free)
+
+G_END_DECLS

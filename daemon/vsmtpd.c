@@ -1,0 +1,346 @@
+/* vsmtpd.c: the SMTP daemon built on libvsmtp
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "vsmtpd"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+#include <vsmtp.h>
+
+#include "vsmtpd-config.h"
+#include "vsmtpd-log.h"
+#include "vsmtpd-plugins.h"
+
+typedef struct
+{
+  GMainLoop     *loop;
+  VsmtpServer   *server;
+  VsmtpdConfig  *config;
+  VsmtpdPlugins *plugins;
+  GPtrArray     *listening;  /* what to log once started */
+  gboolean       shutting_down;
+} Daemon;
+
+static char *
+address_to_string (GSocketAddress *address)
+{
+  if (G_IS_SOCKET_CONNECTABLE (address))
+    return g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (address));
+
+  return g_strdup ("(unknown address)");
+}
+
+/* systemd socket activation (sd_listen_fds(3), without libsystemd):
+ * the sockets are fds 3 .. 3 + LISTEN_FDS - 1 when LISTEN_PID is us. */
+static gboolean
+listen_systemd_sockets (Daemon    *daemon,
+                        gboolean  *activated,
+                        GError   **error)
+{
+  const char *pid_text = g_getenv ("LISTEN_PID");
+  const char *fds_text = g_getenv ("LISTEN_FDS");
+  guint64 pid, n_fds;
+
+  *activated = FALSE;
+
+  if (pid_text == NULL || fds_text == NULL)
+    return TRUE;
+  if (!g_ascii_string_to_unsigned (pid_text, 10, 1, G_MAXINT, &pid, NULL) ||
+      (pid_t) pid != getpid ())
+    return TRUE;
+  if (!g_ascii_string_to_unsigned (fds_text, 10, 0, 4096, &n_fds, NULL) || n_fds == 0)
+    return TRUE;
+
+  /* Not for our children */
+  g_unsetenv ("LISTEN_PID");
+  g_unsetenv ("LISTEN_FDS");
+  g_unsetenv ("LISTEN_FDNAMES");
+
+  for (int fd = 3; fd < 3 + (int) n_fds; fd++)
+    {
+      g_autoptr(GError) local_error = NULL;
+      g_autoptr(GSocket) socket = NULL;
+      g_autoptr(GSocketAddress) address = NULL;
+      g_autofree char *text = NULL;
+
+      fcntl (fd, F_SETFD, FD_CLOEXEC);
+
+      socket = g_socket_new_from_fd (fd, &local_error);
+      if (socket == NULL ||
+          !vsmtp_server_listen_socket (daemon->server, socket, &local_error))
+        {
+          g_set_error (error, local_error->domain, local_error->code,
+                       "cannot use the socket passed by systemd (fd %d): %s",
+                       fd, local_error->message);
+          return FALSE;
+        }
+
+      address = g_socket_get_local_address (socket, NULL);
+      text = address != NULL ? address_to_string (address) : g_strdup_printf ("fd %d", fd);
+      g_ptr_array_add (daemon->listening,
+                       g_strdup_printf ("listening on %s (socket activation)", text));
+    }
+
+  *activated = TRUE;
+  return TRUE;
+}
+
+static gboolean
+listen_configured (Daemon  *daemon,
+                   GError **error)
+{
+  VsmtpdConfig *config = daemon->config;
+
+  for (guint i = 0; i < config->listen_addresses->len; i++)
+    {
+      GSocketAddress *address = g_ptr_array_index (config->listen_addresses, i);
+      g_autoptr(GSocketAddress) effective = NULL;
+      g_autoptr(GError) local_error = NULL;
+      g_autofree char *text = NULL;
+
+      if (!vsmtp_server_listen (daemon->server, address, &effective, &local_error))
+        {
+          const char *reason = local_error->message;
+
+          /* GIO's message repeats the address */
+          if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
+            reason = g_strerror (EADDRINUSE);
+          else if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED))
+            reason = g_strerror (EACCES);
+
+          g_set_error (error, local_error->domain, local_error->code,
+                       "cannot listen on %s: %s", config->listen[i], reason);
+          return FALSE;
+        }
+
+      text = address_to_string (effective != NULL ? effective : address);
+      g_ptr_array_add (daemon->listening, g_strdup_printf ("listening on %s", text));
+    }
+
+  return TRUE;
+}
+
+static void
+on_shutdown_done (GObject      *source_object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  Daemon *daemon = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!vsmtp_server_shutdown_finish (VSMTP_SERVER (source_object), result, &error))
+    g_warning ("shutdown: %s", error->message);
+
+  vsmtpd_plugins_unload_all (daemon->plugins);
+  g_info ("stopped");
+  g_main_loop_quit (daemon->loop);
+}
+
+static void
+begin_shutdown (Daemon     *daemon,
+                const char *signal_name)
+{
+  if (daemon->shutting_down)
+    {
+      g_info ("%s received again: exiting without waiting for the sessions", signal_name);
+      vsmtpd_plugins_unload_all (daemon->plugins);
+      g_main_loop_quit (daemon->loop);
+      return;
+    }
+
+  daemon->shutting_down = TRUE;
+  g_info ("%s received: no new connections, waiting up to %u s for %u session(s)",
+          signal_name, daemon->config->shutdown_grace,
+          vsmtp_server_get_n_sessions (daemon->server));
+  vsmtp_server_shutdown_async (daemon->server, daemon->config->shutdown_grace,
+                               NULL, on_shutdown_done, daemon);
+}
+
+static gboolean
+on_sigterm (gpointer user_data)
+{
+  begin_shutdown (user_data, "SIGTERM");
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_sigint (gpointer user_data)
+{
+  begin_shutdown (user_data, "SIGINT");
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_sighup (gpointer user_data)
+{
+  g_info ("SIGHUP received: reloading the configuration is not supported yet; "
+          "restart vsmtpd to apply changes");
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+log_startup (Daemon *daemon)
+{
+  g_autofree char *plugins = NULL;
+
+  plugins = g_strjoinv (", ", daemon->config->plugins_enabled);
+  g_info ("vsmtpd %s started as %s, configuration: %s, plugins: %s",
+          PACKAGE_VERSION,
+          daemon->config->hostname,
+          daemon->config->path != NULL ? daemon->config->path : "built-in defaults",
+          plugins[0] != '\0' ? plugins : "none (every message will be refused with 451)");
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *config_file = NULL;
+  g_autofree char *hostname = NULL;
+  g_auto(GStrv) listen = NULL;
+  g_auto(GStrv) plugins = NULL;
+  g_auto(GStrv) options = NULL;
+  gboolean verbose = FALSE;
+  gboolean version = FALSE;
+  gboolean activated = FALSE;
+  VsmtpdConfigOverrides overrides = { 0, };
+  Daemon daemon = { 0, };
+  int status = EXIT_FAILURE;
+  const GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file,
+      "Read the configuration from FILE", "FILE" },
+    { "listen", 'l', 0, G_OPTION_ARG_STRING_ARRAY, &listen,
+      "Listen on ADDR:PORT, IPv6 as [::1]:2525 (repeatable; replaces [server] listen)",
+      "ADDR:PORT" },
+    { "hostname", 0, 0, G_OPTION_ARG_STRING, &hostname,
+      "The host name in the greeting and in Received: headers", "NAME" },
+    { "plugin", 'p', 0, G_OPTION_ARG_STRING_ARRAY, &plugins,
+      "Load plugin NAME (repeatable; appended to [plugins] enabled)", "NAME" },
+    { "option", 'o', 0, G_OPTION_ARG_STRING_ARRAY, &options,
+      "Set a configuration key, overriding the file (repeatable)", "SECTION.KEY=VALUE" },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
+      "Show debug messages", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version,
+      "Show the version and exit", NULL },
+    { NULL }
+  };
+
+  setlocale (LC_ALL, "");
+  g_set_prgname ("vsmtpd");
+
+  context = g_option_context_new (NULL);
+  g_option_context_set_summary (context, "An SMTP server with plugins, built on libvsmtp.");
+  g_option_context_set_description (context,
+                                    "Without --config, vsmtpd listens on 127.0.0.1:2525 and "
+                                    "delivers into a maildir\n"
+                                    "under $STATE_DIRECTORY or ~/.local/state/vsmtpd. "
+                                    "See vsmtpd(8) and vsmtpd.conf.\n");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("vsmtpd: %s\n", error->message);
+      return EXIT_FAILURE;
+    }
+  if (argc > 1)
+    {
+      g_printerr ("vsmtpd: unexpected argument \"%s\" (see --help)\n", argv[1]);
+      return EXIT_FAILURE;
+    }
+
+  if (version)
+    {
+      g_print ("vsmtpd %s\n", PACKAGE_VERSION);
+      return EXIT_SUCCESS;
+    }
+
+  vsmtpd_log_init (verbose);
+
+  /* A client that goes away must not kill us */
+  signal (SIGPIPE, SIG_IGN);
+
+  overrides.config_file = config_file;
+  overrides.listen = (const char * const *) listen;
+  overrides.hostname = hostname;
+  overrides.plugins = (const char * const *) plugins;
+  overrides.options = (const char * const *) options;
+
+  daemon.config = vsmtpd_config_load (&overrides, &error);
+  if (daemon.config == NULL)
+    {
+      g_printerr ("vsmtpd: %s\n", error->message);
+      return EXIT_FAILURE;
+    }
+
+  /* Handled once the main loop runs */
+  daemon.loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGTERM, on_sigterm, &daemon);
+  g_unix_signal_add (SIGINT, on_sigint, &daemon);
+  g_unix_signal_add (SIGHUP, on_sighup, &daemon);
+
+  daemon.server = vsmtp_server_new ();
+  vsmtpd_config_apply (daemon.config, daemon.server);
+  daemon.listening = g_ptr_array_new_with_free_func (g_free);
+
+  daemon.plugins = vsmtpd_plugins_new (daemon.server,
+                                       (const char * const *) daemon.config->plugins_path);
+  if (!vsmtpd_plugins_check (daemon.plugins,
+                             (const char * const *) daemon.config->plugins_enabled,
+                             &error))
+    {
+      g_printerr ("vsmtpd: %s\n", error->message);
+      goto out;
+    }
+
+  /* Connections wait in the backlog until the main loop runs, so the
+   * plugins are all activated before the first one is handled. */
+  if (!listen_systemd_sockets (&daemon, &activated, &error))
+    {
+      g_printerr ("vsmtpd: %s\n", error->message);
+      goto out;
+    }
+  if (activated)
+    g_debug ("socket activation: [server] listen is not used");
+  else if (!listen_configured (&daemon, &error))
+    {
+      g_printerr ("vsmtpd: %s\n", error->message);
+      goto out;
+    }
+
+  if (!vsmtpd_plugins_load (daemon.plugins,
+                            (const char * const *) daemon.config->plugins_enabled,
+                            &error))
+    {
+      g_printerr ("vsmtpd: %s\n", error->message);
+      goto out;
+    }
+
+  log_startup (&daemon);
+  for (guint i = 0; i < daemon.listening->len; i++)
+    g_info ("%s", (const char *) g_ptr_array_index (daemon.listening, i));
+
+  g_main_loop_run (daemon.loop);
+  status = EXIT_SUCCESS;
+
+out:
+  if (daemon.server != NULL)
+    vsmtp_server_stop_listening (daemon.server);
+  g_clear_pointer (&daemon.plugins, vsmtpd_plugins_free);
+  g_clear_object (&daemon.server);
+  g_clear_pointer (&daemon.loop, g_main_loop_unref);
+  g_clear_pointer (&daemon.listening, g_ptr_array_unref);
+  g_clear_pointer (&daemon.config, vsmtpd_config_free);
+
+  return status;
+}

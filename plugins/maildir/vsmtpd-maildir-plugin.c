@@ -1,0 +1,565 @@
+/* vsmtpd-maildir-plugin.c: delivers every message into one maildir
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "vsmtpd-maildir"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+#include <libpeas/peas.h>
+#include <vsmtp.h>
+
+/* The maildir plugin takes durable responsibility for a message: the 250
+ * is only sent after the file was fsync()ed, linked into new/ and new/
+ * itself fsync()ed. The delivery runs in a worker thread so that a slow
+ * disk never blocks the sessions of the main loop; the session gets a
+ * pending reply that the main thread completes when the thread is done.
+ */
+
+#define VSMTPD_TYPE_MAILDIR_PLUGIN (vsmtpd_maildir_plugin_get_type ())
+G_DECLARE_FINAL_TYPE (VsmtpdMaildirPlugin, vsmtpd_maildir_plugin, VSMTPD, MAILDIR_PLUGIN, GObject)
+
+struct _VsmtpdMaildirPlugin
+{
+  GObject      parent_instance;
+
+  VsmtpServer *server;
+  gulong       new_session_id;
+
+  char        *path;
+  char        *hostname;   /* escaped for use in a file name */
+  gboolean     broken;     /* the folders could not be created */
+};
+
+enum {
+  PROP_0,
+  PROP_SERVER,
+  N_PROPS
+};
+
+typedef struct
+{
+  VsmtpMessage *message;
+  VsmtpReply   *reply;
+  char         *session_id;
+  char         *return_path;
+  char         *path;
+  char         *hostname;
+  gboolean      create_folders;
+
+  /* set by the worker thread */
+  char         *delivered_to;
+  guint64       size;
+} Delivery;
+
+static void vsmtpd_maildir_plugin_iface_init (VsmtpActivatableInterface *iface);
+
+G_DEFINE_DYNAMIC_TYPE_EXTENDED (VsmtpdMaildirPlugin, vsmtpd_maildir_plugin, G_TYPE_OBJECT,
+                                G_TYPE_FLAG_FINAL,
+                                G_IMPLEMENT_INTERFACE_DYNAMIC (VSMTP_TYPE_ACTIVATABLE,
+                                                               vsmtpd_maildir_plugin_iface_init))
+
+static void
+delivery_free (gpointer data)
+{
+  Delivery *delivery = data;
+
+  g_clear_object (&delivery->message);
+  g_clear_object (&delivery->reply);
+  g_free (delivery->session_id);
+  g_free (delivery->return_path);
+  g_free (delivery->path);
+  g_free (delivery->hostname);
+  g_free (delivery->delivered_to);
+  g_free (delivery);
+}
+
+static char *
+default_maildir_path (void)
+{
+  const char *state_directory = g_getenv ("STATE_DIRECTORY");
+
+  /* systemd's StateDirectory=: a colon-separated list, the first is ours */
+  if (state_directory != NULL && state_directory[0] != '\0')
+    {
+      g_auto(GStrv) dirs = g_strsplit (state_directory, ":", 2);
+
+      return g_build_filename (dirs[0], "Maildir", NULL);
+    }
+
+  return g_build_filename (g_get_user_state_dir (), "vsmtpd", "Maildir", NULL);
+}
+
+/* Maildir file names must not contain '/' nor ':' (the info separator). */
+static char *
+escape_hostname (const char *hostname)
+{
+  GString *escaped = g_string_new (NULL);
+
+  for (const char *p = hostname; *p != '\0'; p++)
+    {
+      if (*p == '/')
+        g_string_append (escaped, "\\057");
+      else if (*p == ':')
+        g_string_append (escaped, "\\072");
+      else
+        g_string_append_c (escaped, *p);
+    }
+
+  return g_string_free (escaped, FALSE);
+}
+
+static gboolean
+create_folders (const char  *path,
+                GError     **error)
+{
+  static const char * const subdirs[] = { "tmp", "new", "cur" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (subdirs); i++)
+    {
+      g_autofree char *dir = g_build_filename (path, subdirs[i], NULL);
+
+      if (g_mkdir_with_parents (dir, 0700) != 0)
+        {
+          int saved_errno = errno;
+
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                       "Cannot create %s: %s", dir, g_strerror (saved_errno));
+          return FALSE;
+        }
+    }
+
+  return TRUE;
+}
+
+static gboolean
+set_error_from_errno (GError     **error,
+                      int          saved_errno,
+                      const char  *what,
+                      const char  *file)
+{
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+               "%s %s: %s", what, file, g_strerror (saved_errno));
+  return FALSE;
+}
+
+static gboolean
+write_all (int          fd,
+           const char  *data,
+           gsize        length,
+           const char  *file,
+           GError     **error)
+{
+  while (length > 0)
+    {
+      gssize n = write (fd, data, length);
+
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return set_error_from_errno (error, errno, "Cannot write", file);
+        }
+
+      data += n;
+      length -= n;
+    }
+
+  return TRUE;
+}
+
+static gboolean
+link_or_rename (const char  *tmp_path,
+                const char  *new_path,
+                GError     **error)
+{
+  if (link (tmp_path, new_path) == 0)
+    {
+      if (g_unlink (tmp_path) != 0)
+        g_debug ("maildir: cannot remove %s: %s", tmp_path, g_strerror (errno));
+      return TRUE;
+    }
+
+  /* Some file systems have no hard links */
+  if (errno == EPERM || errno == ENOSYS || errno == EOPNOTSUPP || errno == EMLINK)
+    {
+      if (g_rename (tmp_path, new_path) == 0)
+        return TRUE;
+    }
+
+  return set_error_from_errno (error, errno, "Cannot move the message to", new_path);
+}
+
+static gboolean
+sync_directory (const char  *dir,
+                GError     **error)
+{
+  int fd;
+
+  fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return set_error_from_errno (error, errno, "Cannot open", dir);
+
+  if (fsync (fd) != 0)
+    {
+      int saved_errno = errno;
+
+      close (fd);
+      return set_error_from_errno (error, saved_errno, "Cannot sync", dir);
+    }
+
+  close (fd);
+  return TRUE;
+}
+
+/* Runs in a worker thread. */
+static gboolean
+deliver (Delivery  *delivery,
+         GError   **error)
+{
+  static int counter = 0;
+  g_autofree char *unique = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *tmp_path = NULL;
+  g_autofree char *new_dir = NULL;
+  g_autofree char *new_path = NULL;
+  g_autoptr(GError) local_error = NULL;
+  struct stat st;
+  gint64 now;
+  guint64 size;
+  int fd;
+
+  if (delivery->create_folders && !create_folders (delivery->path, error))
+    return FALSE;
+
+  now = g_get_real_time ();
+  unique = g_strdup_printf ("%" G_GINT64_FORMAT ".M%" G_GINT64_FORMAT "P%dQ%d.%s",
+                            now / G_USEC_PER_SEC, now % G_USEC_PER_SEC,
+                            (int) getpid (), g_atomic_int_add (&counter, 1) + 1,
+                            delivery->hostname);
+
+  size = strlen (delivery->return_path) + vsmtp_message_get_size (delivery->message);
+  name = g_strdup_printf ("%s,S=%" G_GUINT64_FORMAT, unique, size);
+  tmp_path = g_build_filename (delivery->path, "tmp", name, NULL);
+
+  fd = open (tmp_path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return set_error_from_errno (error, errno, "Cannot create", tmp_path);
+
+  if (!write_all (fd, delivery->return_path, strlen (delivery->return_path), tmp_path, error))
+    goto failed;
+
+  if (!vsmtp_message_write_to_fd (delivery->message, fd, &local_error))
+    {
+      g_set_error (error, local_error->domain, local_error->code,
+                   "Cannot write %s: %s", tmp_path, local_error->message);
+      goto failed;
+    }
+
+  if (fsync (fd) != 0)
+    {
+      set_error_from_errno (error, errno, "Cannot sync", tmp_path);
+      goto failed;
+    }
+
+  /* S= is the size of the file as stored */
+  if (fstat (fd, &st) == 0 && (guint64) st.st_size != size)
+    {
+      size = st.st_size;
+      g_clear_pointer (&name, g_free);
+      name = g_strdup_printf ("%s,S=%" G_GUINT64_FORMAT, unique, size);
+    }
+
+  /* close() may report a deferred write error (NFS) */
+  if (close (fd) != 0)
+    {
+      fd = -1;
+      set_error_from_errno (error, errno, "Cannot close", tmp_path);
+      goto failed;
+    }
+  fd = -1;
+
+  new_dir = g_build_filename (delivery->path, "new", NULL);
+  new_path = g_build_filename (new_dir, name, NULL);
+  if (!link_or_rename (tmp_path, new_path, error))
+    goto failed;
+
+  if (!sync_directory (new_dir, error))
+    {
+      /* Not durable: answer 4xx and take the file back, the client retries */
+      g_unlink (new_path);
+      goto failed;
+    }
+
+  delivery->delivered_to = g_steal_pointer (&new_path);
+  delivery->size = size;
+  return TRUE;
+
+failed:
+  if (fd >= 0)
+    close (fd);
+  g_unlink (tmp_path);
+  return FALSE;
+}
+
+static void
+deliver_thread (GTask        *task,
+                gpointer      source_object,
+                gpointer      task_data,
+                GCancellable *cancellable)
+{
+  GError *error = NULL;
+
+  if (deliver (task_data, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+/* Back on the main thread */
+static void
+deliver_done (GObject      *source_object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  VsmtpdMaildirPlugin *self = VSMTPD_MAILDIR_PLUGIN (source_object);
+  GTask *task = G_TASK (result);
+  Delivery *delivery = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  if (!g_task_propagate_boolean (task, &error))
+    {
+      g_warning ("maildir: %s: message %s not delivered: %s",
+                 delivery->session_id,
+                 vsmtp_message_get_id (delivery->message),
+                 error->message);
+      vsmtp_reply_complete (delivery->reply, 451, "4.3.0",
+                            "Error writing message to mailbox, try again later");
+      return;
+    }
+
+  if (delivery->create_folders)
+    self->broken = FALSE;
+
+  g_info ("maildir: %s: message %s delivered to %s (%" G_GUINT64_FORMAT " bytes)",
+          delivery->session_id,
+          vsmtp_message_get_id (delivery->message),
+          delivery->delivered_to,
+          delivery->size);
+
+  {
+    g_autofree char *text = g_strdup_printf ("Ok: queued as %s",
+                                             vsmtp_message_get_id (delivery->message));
+
+    vsmtp_reply_complete (delivery->reply, 250, "2.0.0", text);
+  }
+}
+
+static char *
+format_return_path (VsmtpMessage *message)
+{
+  VsmtpEnvelope *envelope = vsmtp_message_get_envelope (message);
+  VsmtpAddress *sender = envelope != NULL ? vsmtp_envelope_get_sender (envelope) : NULL;
+  const char *address;
+
+  if (sender == NULL || vsmtp_address_is_null (sender))
+    return g_strdup ("Return-Path: <>\r\n");
+
+  address = vsmtp_address_to_string (sender);
+  if (address[0] == '<')
+    return g_strdup_printf ("Return-Path: %s\r\n", address);
+  else
+    return g_strdup_printf ("Return-Path: <%s>\r\n", address);
+}
+
+static VsmtpReply *
+on_message_received (VsmtpSession *session,
+                     VsmtpMessage *message,
+                     gpointer      user_data)
+{
+  VsmtpdMaildirPlugin *self = user_data;
+  g_autoptr(GTask) task = NULL;
+  Delivery *delivery;
+
+  delivery = g_new0 (Delivery, 1);
+  delivery->message = g_object_ref (message);
+  delivery->reply = vsmtp_reply_new_pending ();
+  delivery->session_id = g_strdup (vsmtp_session_get_id (session));
+  delivery->return_path = format_return_path (message);
+  delivery->path = g_strdup (self->path);
+  delivery->hostname = g_strdup (self->hostname);
+  delivery->create_folders = self->broken;
+
+  task = g_task_new (self, NULL, deliver_done, NULL);
+  g_task_set_source_tag (task, on_message_received);
+  g_task_set_task_data (task, delivery, delivery_free);
+  g_task_run_in_thread (task, deliver_thread);
+
+  return g_object_ref (delivery->reply);
+}
+
+static void
+on_new_session (VsmtpServer  *server,
+                VsmtpSession *session,
+                gpointer      user_data)
+{
+  VsmtpdMaildirPlugin *self = user_data;
+
+  g_signal_connect_object (session, "message-received",
+                           G_CALLBACK (on_message_received), self, 0);
+}
+
+static void
+vsmtpd_maildir_plugin_activate (VsmtpActivatable *activatable)
+{
+  VsmtpdMaildirPlugin *self = VSMTPD_MAILDIR_PLUGIN (activatable);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = NULL;
+  GKeyFile *config;
+
+  g_return_if_fail (VSMTP_IS_SERVER (self->server));
+
+  config = vsmtp_server_get_config (self->server);
+  if (config != NULL)
+    path = g_key_file_get_string (config, "maildir", "path", NULL);
+  if (path == NULL || path[0] == '\0')
+    {
+      g_free (path);
+      path = default_maildir_path ();
+    }
+
+  g_free (self->path);
+  self->path = g_canonicalize_filename (path, NULL);
+  g_free (self->hostname);
+  self->hostname = escape_hostname (g_get_host_name ());
+
+  if (!create_folders (self->path, &error))
+    {
+      g_warning ("maildir: %s; every message will be refused with 451 until it can be created",
+                 error->message);
+      self->broken = TRUE;
+    }
+
+  g_info ("maildir: delivering mail into %s", self->path);
+
+  self->new_session_id = g_signal_connect_object (self->server, "new-session",
+                                                  G_CALLBACK (on_new_session), self, 0);
+}
+
+static void
+vsmtpd_maildir_plugin_deactivate (VsmtpActivatable *activatable)
+{
+  VsmtpdMaildirPlugin *self = VSMTPD_MAILDIR_PLUGIN (activatable);
+
+  if (self->server != NULL)
+    g_clear_signal_handler (&self->new_session_id, self->server);
+}
+
+static void
+vsmtpd_maildir_plugin_get_property (GObject    *object,
+                                    guint       prop_id,
+                                    GValue     *value,
+                                    GParamSpec *pspec)
+{
+  VsmtpdMaildirPlugin *self = VSMTPD_MAILDIR_PLUGIN (object);
+
+  switch (prop_id)
+    {
+    case PROP_SERVER:
+      g_value_set_object (value, self->server);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+vsmtpd_maildir_plugin_set_property (GObject      *object,
+                                    guint         prop_id,
+                                    const GValue *value,
+                                    GParamSpec   *pspec)
+{
+  VsmtpdMaildirPlugin *self = VSMTPD_MAILDIR_PLUGIN (object);
+
+  switch (prop_id)
+    {
+    case PROP_SERVER:
+      g_set_object (&self->server, g_value_get_object (value));
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+vsmtpd_maildir_plugin_dispose (GObject *object)
+{
+  VsmtpdMaildirPlugin *self = VSMTPD_MAILDIR_PLUGIN (object);
+
+  if (self->server != NULL)
+    g_clear_signal_handler (&self->new_session_id, self->server);
+  g_clear_object (&self->server);
+
+  G_OBJECT_CLASS (vsmtpd_maildir_plugin_parent_class)->dispose (object);
+}
+
+static void
+vsmtpd_maildir_plugin_finalize (GObject *object)
+{
+  VsmtpdMaildirPlugin *self = VSMTPD_MAILDIR_PLUGIN (object);
+
+  g_free (self->path);
+  g_free (self->hostname);
+
+  G_OBJECT_CLASS (vsmtpd_maildir_plugin_parent_class)->finalize (object);
+}
+
+static void
+vsmtpd_maildir_plugin_class_init (VsmtpdMaildirPluginClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->get_property = vsmtpd_maildir_plugin_get_property;
+  object_class->set_property = vsmtpd_maildir_plugin_set_property;
+  object_class->dispose = vsmtpd_maildir_plugin_dispose;
+  object_class->finalize = vsmtpd_maildir_plugin_finalize;
+
+  g_object_class_override_property (object_class, PROP_SERVER, "server");
+}
+
+static void
+vsmtpd_maildir_plugin_class_finalize (VsmtpdMaildirPluginClass *klass)
+{
+}
+
+static void
+vsmtpd_maildir_plugin_iface_init (VsmtpActivatableInterface *iface)
+{
+  iface->activate = vsmtpd_maildir_plugin_activate;
+  iface->deactivate = vsmtpd_maildir_plugin_deactivate;
+}
+
+static void
+vsmtpd_maildir_plugin_init (VsmtpdMaildirPlugin *self)
+{
+}
+
+G_MODULE_EXPORT void peas_register_types (PeasObjectModule *module);
+
+G_MODULE_EXPORT void
+peas_register_types (PeasObjectModule *module)
+{
+  vsmtpd_maildir_plugin_register_type (G_TYPE_MODULE (module));
+  peas_object_module_register_extension_type (module,
+                                              VSMTP_TYPE_ACTIVATABLE,
+                                              VSMTPD_TYPE_MAILDIR_PLUGIN);
+}
