@@ -8,6 +8,25 @@
 
 G_BEGIN_DECLS
 
+/* The limits a session checks on every command: read straight from the
+ * server's struct, without a function call per field. */
+typedef struct {
+  guint    max_connections;            /* 0: unlimited */
+  guint    max_connections_per_client; /* 0: unlimited */
+  guint    soft_error_limit;
+  guint    hard_error_limit;
+  guint    error_sleep_time;           /* ms */
+  guint    junk_command_limit;
+  guint    min_data_rate;              /* bytes/s, 0: none */
+  gboolean forbid_unauth_pipelining;
+} VsmtpServerLimits;
+
+const VsmtpServerLimits *_vsmtp_server_get_limits (VsmtpServer *self);
+
+/* NULL when @session may proceed, else the reply that refuses it (421). */
+VsmtpReply *_vsmtp_server_admit (VsmtpServer  *self,
+                                 VsmtpSession *session);
+
 /* Called by a session once, when it is closed. */
 void _vsmtp_server_session_closed (VsmtpServer  *self,
                                    VsmtpSession *session);

@@ -63,6 +63,8 @@ struct _VsmtpServer
   guint                   tls_handshake_timeout;
   gboolean                require_tls;
   GObject                *implicit_tls_marker;   /* source object of implicit-TLS listeners */
+  VsmtpServerLimits       limits;
+  GHashTable             *per_client;             /* remote IP -> number of sessions */
 
   GTask                  *shutdown_task;
   GSource                *grace_source;
@@ -83,6 +85,14 @@ enum {
   PROP_TLS_CERTIFICATE,
   PROP_REQUIRE_TLS,
   PROP_TLS_HANDSHAKE_TIMEOUT,
+  PROP_MAX_CONNECTIONS,
+  PROP_MAX_CONNECTIONS_PER_CLIENT,
+  PROP_SOFT_ERROR_LIMIT,
+  PROP_HARD_ERROR_LIMIT,
+  PROP_ERROR_SLEEP_TIME,
+  PROP_JUNK_COMMAND_LIMIT,
+  PROP_MIN_DATA_RATE,
+  PROP_FORBID_UNAUTH_PIPELINING,
   PROP_N_SESSIONS,
   N_PROPS
 };
@@ -96,6 +106,9 @@ static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (VsmtpServer, vsmtp_server, G_TYPE_OBJECT)
+
+static void per_client_release (VsmtpServer *self,
+                                const char  *ip);
 
 #define DEFAULT_MAX_MESSAGE_SIZE  10240000
 #define DEFAULT_MAX_RECIPIENTS    1000
@@ -166,6 +179,11 @@ void
 _vsmtp_server_session_closed (VsmtpServer  *self,
                               VsmtpSession *session)
 {
+  if (g_object_get_data (G_OBJECT (session), "vsmtp-counted") != NULL)
+    {
+      per_client_release (self, vsmtp_session_get_remote_ip (session));
+      g_object_set_data (G_OBJECT (session), "vsmtp-counted", NULL);
+    }
   if (g_hash_table_remove (self->sessions, session))
     {
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_SESSIONS]);
@@ -205,6 +223,7 @@ vsmtp_server_finalize (GObject *object)
   VsmtpServer *self = VSMTP_SERVER (object);
 
   g_clear_pointer (&self->sessions, g_hash_table_unref);
+  g_clear_pointer (&self->per_client, g_hash_table_unref);
   g_list_free_full (self->listen_addresses, g_object_unref);
   g_clear_pointer (&self->config, g_key_file_unref);
   g_clear_object (&self->tls_certificate);
@@ -264,6 +283,30 @@ vsmtp_server_get_property (GObject    *object,
     case PROP_TLS_HANDSHAKE_TIMEOUT:
       g_value_set_uint (value, self->tls_handshake_timeout);
       break;
+    case PROP_MAX_CONNECTIONS:
+      g_value_set_uint (value, self->limits.max_connections);
+      break;
+    case PROP_MAX_CONNECTIONS_PER_CLIENT:
+      g_value_set_uint (value, self->limits.max_connections_per_client);
+      break;
+    case PROP_SOFT_ERROR_LIMIT:
+      g_value_set_uint (value, self->limits.soft_error_limit);
+      break;
+    case PROP_HARD_ERROR_LIMIT:
+      g_value_set_uint (value, self->limits.hard_error_limit);
+      break;
+    case PROP_ERROR_SLEEP_TIME:
+      g_value_set_uint (value, self->limits.error_sleep_time);
+      break;
+    case PROP_JUNK_COMMAND_LIMIT:
+      g_value_set_uint (value, self->limits.junk_command_limit);
+      break;
+    case PROP_MIN_DATA_RATE:
+      g_value_set_uint (value, self->limits.min_data_rate);
+      break;
+    case PROP_FORBID_UNAUTH_PIPELINING:
+      g_value_set_boolean (value, self->limits.forbid_unauth_pipelining);
+      break;
     case PROP_N_SESSIONS:
       g_value_set_uint (value, g_hash_table_size (self->sessions));
       break;
@@ -320,6 +363,30 @@ vsmtp_server_set_property (GObject      *object,
       break;
     case PROP_TLS_HANDSHAKE_TIMEOUT:
       vsmtp_server_set_tls_handshake_timeout (self, g_value_get_uint (value));
+      break;
+    case PROP_MAX_CONNECTIONS:
+      self->limits.max_connections = g_value_get_uint (value);
+      break;
+    case PROP_MAX_CONNECTIONS_PER_CLIENT:
+      self->limits.max_connections_per_client = g_value_get_uint (value);
+      break;
+    case PROP_SOFT_ERROR_LIMIT:
+      self->limits.soft_error_limit = g_value_get_uint (value);
+      break;
+    case PROP_HARD_ERROR_LIMIT:
+      self->limits.hard_error_limit = g_value_get_uint (value);
+      break;
+    case PROP_ERROR_SLEEP_TIME:
+      self->limits.error_sleep_time = g_value_get_uint (value);
+      break;
+    case PROP_JUNK_COMMAND_LIMIT:
+      self->limits.junk_command_limit = g_value_get_uint (value);
+      break;
+    case PROP_MIN_DATA_RATE:
+      self->limits.min_data_rate = g_value_get_uint (value);
+      break;
+    case PROP_FORBID_UNAUTH_PIPELINING:
+      self->limits.forbid_unauth_pipelining = g_value_get_boolean (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -466,6 +533,91 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   /**
+   * VsmtpServer:max-connections:
+   *
+   * The most sessions open at once; a connection past it gets
+   * `421 4.7.0 <host> Error: too many connections` and is closed. 0: no limit.
+   */
+  properties[PROP_MAX_CONNECTIONS] =
+    g_param_spec_uint ("max-connections", NULL, NULL, 0, G_MAXUINT, 10000,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * VsmtpServer:max-connections-per-client:
+   *
+   * The most sessions open at once from one IP address (Postfix's
+   * smtpd_client_connection_count_limit); past it
+   * `421 4.7.0 <host> Error: too many connections from <address>`. 0: no limit.
+   */
+  properties[PROP_MAX_CONNECTIONS_PER_CLIENT] =
+    g_param_spec_uint ("max-connections-per-client", NULL, NULL, 0, G_MAXUINT, 50,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * VsmtpServer:soft-error-limit:
+   *
+   * After this many error replies in a session, each further error reply is
+   * delayed by [property@Vsmtp.Server:error-sleep-time].
+   */
+  properties[PROP_SOFT_ERROR_LIMIT] =
+    g_param_spec_uint ("soft-error-limit", NULL, NULL, 0, G_MAXUINT, 10,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * VsmtpServer:hard-error-limit:
+   *
+   * After this many error replies in a session the client gets
+   * `421 4.7.0 <host> Error: too many errors` and is disconnected. 0: no limit.
+   */
+  properties[PROP_HARD_ERROR_LIMIT] =
+    g_param_spec_uint ("hard-error-limit", NULL, NULL, 0, G_MAXUINT, 20,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * VsmtpServer:error-sleep-time:
+   *
+   * Milliseconds each error reply past the soft error limit is delayed.
+   */
+  properties[PROP_ERROR_SLEEP_TIME] =
+    g_param_spec_uint ("error-sleep-time", NULL, NULL, 0, 60000, 1000,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * VsmtpServer:junk-command-limit:
+   *
+   * After this many NOOP, RSET, VRFY, HELO and EHLO commands in a session,
+   * each further one counts as an error. 0: no limit.
+   */
+  properties[PROP_JUNK_COMMAND_LIMIT] =
+    g_param_spec_uint ("junk-command-limit", NULL, NULL, 0, G_MAXUINT, 100,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * VsmtpServer:min-data-rate:
+   *
+   * The slowest rate, in bytes per second, at which message content may
+   * arrive: the DATA deadline ([property@Vsmtp.Server:timeout] after DATA)
+   * is extended by the time the bytes received would take at this rate, so a
+   * trickling client cannot hold a session open for long. 0: only the
+   * per-read timeout applies.
+   */
+  properties[PROP_MIN_DATA_RATE] =
+    g_param_spec_uint ("min-data-rate", NULL, NULL, 0, G_MAXUINT, 500,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * VsmtpServer:forbid-unauth-pipelining:
+   *
+   * Whether a client that talks before the greeting, pipelines commands
+   * without having been offered PIPELINING, or sends more after DATA before
+   * the `354`, gets `554 5.5.0 Error: SMTP protocol synchronization` and is
+   * disconnected.
+   */
+  properties[PROP_FORBID_UNAUTH_PIPELINING] =
+    g_param_spec_boolean ("forbid-unauth-pipelining", NULL, NULL, TRUE,
+                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  /**
    * VsmtpServer:n-sessions:
    *
    * The number of open sessions.
@@ -503,6 +655,60 @@ vsmtp_server_init (VsmtpServer *self)
   self->bare_newline = VSMTP_BARE_NEWLINE_REJECT;
   self->tls_handshake_timeout = DEFAULT_HANDSHAKE_TIMEOUT;
   self->implicit_tls_marker = g_object_new (G_TYPE_OBJECT, NULL);
+  self->per_client = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->limits.max_connections = 10000;
+  self->limits.max_connections_per_client = 50;
+  self->limits.soft_error_limit = 10;
+  self->limits.hard_error_limit = 20;
+  self->limits.error_sleep_time = 1000;
+  self->limits.junk_command_limit = 100;
+  self->limits.min_data_rate = 500;
+  self->limits.forbid_unauth_pipelining = TRUE;
+}
+
+const VsmtpServerLimits *
+_vsmtp_server_get_limits (VsmtpServer *self)
+{
+  return &self->limits;
+}
+
+static void
+per_client_release (VsmtpServer *self,
+                    const char  *ip)
+{
+  guint n;
+
+  if (ip == NULL)
+    return;
+  n = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_client, ip));
+  if (n <= 1)
+    g_hash_table_remove (self->per_client, ip);
+  else
+    g_hash_table_insert (self->per_client, g_strdup (ip), GUINT_TO_POINTER (n - 1));
+}
+
+VsmtpReply *
+_vsmtp_server_admit (VsmtpServer  *self,
+                     VsmtpSession *session)
+{
+  const char *ip = vsmtp_session_get_remote_ip (session);
+  guint n;
+
+  /* the session itself is already counted in self->sessions */
+  if (self->limits.max_connections > 0 &&
+      g_hash_table_size (self->sessions) > self->limits.max_connections)
+    return vsmtp_reply_new_printf (421, "4.7.0", "%s Error: too many connections", self->hostname);
+
+  if (ip == NULL)
+    return NULL;
+  n = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_client, ip));
+  if (self->limits.max_connections_per_client > 0 &&
+      n >= self->limits.max_connections_per_client)
+    return vsmtp_reply_new_printf (421, "4.7.0", "%s Error: too many connections from %s",
+                                   self->hostname, ip);
+  g_hash_table_insert (self->per_client, g_strdup (ip), GUINT_TO_POINTER (n + 1));
+  g_object_set_data (G_OBJECT (session), "vsmtp-counted", GUINT_TO_POINTER (1));
+  return NULL;
 }
 
 /**
@@ -709,6 +915,7 @@ vsmtp_server_handle_connection_full (VsmtpServer      *self,
                                      VsmtpListenFlags  flags)
 {
   VsmtpSession *session;
+  VsmtpReply *refusal;
 
   g_return_val_if_fail (VSMTP_IS_SERVER (self), NULL);
   g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
@@ -718,6 +925,14 @@ vsmtp_server_handle_connection_full (VsmtpServer      *self,
                                 (flags & VSMTP_LISTEN_FLAGS_IMPLICIT_TLS) != 0);
   g_hash_table_add (self->sessions, session);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_SESSIONS]);
+
+  refusal = _vsmtp_server_admit (self, session);
+  if (refusal != NULL)
+    {
+      _vsmtp_session_refuse (session, refusal);
+      g_object_unref (refusal);
+      return session;
+    }
 
   g_signal_emit (self, signals[SIGNAL_NEW_SESSION], 0, session);
   _vsmtp_session_start (session);

@@ -13,6 +13,9 @@ VsmtpSession *_vsmtp_session_new   (VsmtpServer    *server,
                                     GSocketAddress *remote_address,
                                     gboolean        implicit_tls);
 void          _vsmtp_session_start (VsmtpSession   *self);
+/* Instead of starting: sends @reply (a 421) and closes. */
+void          _vsmtp_session_refuse (VsmtpSession  *self,
+                                     VsmtpReply    *reply);
 /* Graceful shutdown: a session idle between transactions is closed with 421
  * at once; one in the middle of a transaction after it. */
 void          _vsmtp_session_shutdown (VsmtpSession *self);

@@ -88,6 +88,11 @@ struct _VsmtpSession
   VsmtpEnvelope         *envelope;
   guint                  n_messages;
   guint                  message_serial;
+  guint                  n_errors;
+  guint                  n_junk;
+  guint                  n_commands;
+  gint64                 data_deadline;   /* monotonic, during DATA */
+  GSource               *sleep_source;   /* error sleep past the soft limit */
 
   /* a deferred decision */
   VsmtpReply            *pending;
@@ -126,6 +131,7 @@ struct _VsmtpSession
   guint                  greeted : 1;
   guint                  tls_starting : 1;     /* STARTTLS accepted: no more SMTP until the handshake */
   guint                  handshake_timed_out : 1;
+  guint                  sleeping : 1;
 };
 
 enum {
@@ -169,6 +175,8 @@ static void session_close_now     (VsmtpSession *self);
 static void session_wait_readable (VsmtpSession *self);
 static void session_begin_handshake (VsmtpSession *self);
 static void session_touch_timeout   (VsmtpSession *self);
+static void session_protocol_violation (VsmtpSession *self,
+                                        const char   *what);
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
@@ -187,7 +195,13 @@ static void
 session_queue (VsmtpSession *self,
                VsmtpReply   *reply)
 {
+  guint code = vsmtp_reply_get_code (reply);
+
   vsmtp_reply_append_to (reply, self->outbuf);
+
+  /* error counting (Postfix's soft and hard error limits) */
+  if (code >= 400 && code != 421 && self->state != VSMTP_SESSION_STATE_GREETING)
+    self->n_errors++;
 }
 
 static void
@@ -428,6 +442,7 @@ session_close_now (VsmtpSession *self)
   clear_source (&self->idle_timeout_source);
   clear_source (&self->resume_source);
   clear_source (&self->handshake_timeout_source);
+  clear_source (&self->sleep_source);
   session_clear_pending (self);
   g_cancellable_cancel (self->cancellable);
 
@@ -591,6 +606,17 @@ then_greeting (VsmtpSession *self,
     {
       session_close_after_flush (self, reply);
       return;
+    }
+  /* a client that talks before the greeting */
+  if (_vsmtp_server_get_limits (self->server)->forbid_unauth_pipelining)
+    {
+      gssize n = vsmtp_line_input_stream_fill_nonblocking (self->input, NULL, NULL);
+
+      if (n > 0 || vsmtp_line_input_stream_get_buffered (self->input) > 0)
+        {
+          session_protocol_violation (self, "before the greeting");
+          return;
+        }
     }
   session_queue (self, reply);
   session_set_state (self, VSMTP_SESSION_STATE_INIT);
@@ -1145,6 +1171,9 @@ then_data (VsmtpSession *self,
   else
     session_queue_new (self, 354, NULL, "End data with <CR><LF>.<CR><LF>");
   session_set_state (self, VSMTP_SESSION_STATE_DATA);
+  session_touch_timeout (self);
+  self->data_deadline = g_get_monotonic_time () +
+                        (gint64) vsmtp_server_get_timeout (self->server) * G_USEC_PER_SEC;
 }
 
 static void
@@ -1233,12 +1262,14 @@ session_end_of_data (VsmtpSession *self)
 
   if (failure != NULL)
     {
+      session_touch_timeout (self);
       session_log_transaction (self, failure);
       session_queue (self, failure);
       session_reset_transaction (self);
       return;
     }
 
+  session_touch_timeout (self);
   g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, self->message, &reply);
   session_decide (self, reply, then_message);
 }
@@ -1323,7 +1354,56 @@ session_handle_line (VsmtpSession *self,
       return;
     }
 
+  for (gsize i = 0; i < length; i++)
+    {
+      guchar c = line[i];
+
+      if ((c < 0x20 && c != '\t') || c == 0x7f)
+        {
+          session_queue_new (self, 500, "5.5.2", "Error: control character in command");
+          return;
+        }
+      if (c >= 0x80)
+        {
+          if (!g_utf8_validate (line, length, NULL))
+            session_queue_new (self, 500, "5.5.2", "Error: invalid UTF-8 in command");
+          else if (g_ascii_strncasecmp (line, "MAIL", 4) == 0 || g_ascii_strncasecmp (line, "RCPT", 4) == 0)
+            session_queue_new (self, 553, "5.6.7", "Error: non-ASCII address without SMTPUTF8");
+          else
+            session_queue_new (self, 500, "5.5.2", "Error: 8-bit characters in command");
+          return;
+        }
+    }
+
   verb = _vsmtp_command_parse_verb (line, &args);
+
+  /* something that is not an SMTP client: a web client or an unexpected
+   * PROXY protocol header */
+  if (verb == VSMTP_VERB_UNKNOWN &&
+      (g_str_has_prefix (line, "GET ") || g_str_has_prefix (line, "POST ") ||
+       g_str_has_prefix (line, "HEAD ") || g_str_has_prefix (line, "PUT ") ||
+       g_str_has_prefix (line, "CONNECT ") || g_str_has_prefix (line, "OPTIONS ") ||
+       (self->n_commands == 0 && g_str_has_prefix (line, "PROXY "))))
+    {
+      g_autoptr(VsmtpReply) bye = vsmtp_reply_new (554, "5.7.0", "Error: this is an SMTP server");
+
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                        "VSMTP_SESSION_ID", self->id,
+                        "MESSAGE", "%s: non-SMTP command from [%s]: %.20s", self->id,
+                        self->remote_ip ? self->remote_ip : "unknown", line);
+      session_close_after_flush (self, bye);
+      return;
+    }
+
+  /* junk commands: past the limit each one counts as an error */
+  if (verb == VSMTP_VERB_NOOP || verb == VSMTP_VERB_RSET || verb == VSMTP_VERB_VRFY ||
+      verb == VSMTP_VERB_HELO || verb == VSMTP_VERB_EHLO)
+    {
+      guint limit = _vsmtp_server_get_limits (self->server)->junk_command_limit;
+
+      if (limit > 0 && ++self->n_junk > limit)
+        self->n_errors++;
+    }
 
   switch (verb)
     {
@@ -1453,6 +1533,32 @@ session_touch_timeout (VsmtpSession *self)
     }
 }
 
+/* During DATA the deadline is not reset by every read: it starts at
+ * `timeout` after the 354 and grows by the time the bytes received would
+ * take at min-data-rate, never beyond `timeout` from now (Postfix's
+ * smtpd_min_data_rate). A client trickling bytes runs out of time. */
+static void
+session_extend_data_deadline (VsmtpSession *self,
+                              gsize         n)
+{
+  guint rate = _vsmtp_server_get_limits (self->server)->min_data_rate;
+  guint timeout = vsmtp_server_get_timeout (self->server);
+  gint64 cap;
+
+  if (timeout == 0 || self->idle_timeout_source == NULL)
+    return;
+  if (rate == 0)
+    {
+      session_touch_timeout (self);
+      return;
+    }
+  cap = g_get_monotonic_time () + (gint64) timeout * G_USEC_PER_SEC;
+  self->data_deadline += (gint64) n * G_USEC_PER_SEC / rate;
+  if (self->data_deadline > cap)
+    self->data_deadline = cap;
+  g_source_set_ready_time (self->idle_timeout_source, self->data_deadline);
+}
+
 static gboolean
 on_readable (GObject  *stream,
              gpointer  user_data)
@@ -1492,7 +1598,8 @@ on_readable (GObject  *stream,
       return G_SOURCE_REMOVE;
     }
 
-  session_touch_timeout (self);
+  if (self->state == VSMTP_SESSION_STATE_DATA)
+    session_extend_data_deadline (self, n);
   session_process (self);
 
   /* session_process may have replaced or removed the source */
@@ -1542,6 +1649,68 @@ session_schedule_resume (VsmtpSession *self)
   g_source_attach (self->resume_source, g_main_context_get_thread_default ());
 }
 
+static gboolean
+on_error_sleep_done (gpointer user_data)
+{
+  VsmtpSession *self = user_data;
+
+  g_clear_pointer (&self->sleep_source, g_source_unref);
+  self->sleeping = FALSE;
+  session_flush (self);
+  session_process (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* After each command: the hard error limit disconnects, past the soft limit
+ * each error reply waits error-sleep-time before it is sent. */
+static void
+session_check_errors (VsmtpSession *self,
+                      guint         errors_before)
+{
+  const VsmtpServerLimits *limits = _vsmtp_server_get_limits (self->server);
+
+  if (self->n_errors == errors_before || self->closing || self->closed)
+    return;
+
+  if (limits->hard_error_limit > 0 && self->n_errors >= limits->hard_error_limit)
+    {
+      g_autoptr(VsmtpReply) bye =
+        vsmtp_reply_new_printf (421, "4.7.0", "%s Error: too many errors", session_hostname (self));
+
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                        "VSMTP_SESSION_ID", self->id,
+                        "MESSAGE", "%s: too many errors from [%s]", self->id,
+                        self->remote_ip ? self->remote_ip : "unknown");
+      session_close_after_flush (self, bye);
+      return;
+    }
+
+  if (self->n_errors > limits->soft_error_limit && limits->error_sleep_time > 0)
+    {
+      /* hold back the reply just queued, and every command after it */
+      self->sleeping = TRUE;
+      self->sleep_source = g_timeout_source_new (limits->error_sleep_time);
+      g_source_set_callback (self->sleep_source, on_error_sleep_done, self, NULL);
+      g_source_set_static_name (self->sleep_source, "[vsmtp] error sleep");
+      g_source_attach (self->sleep_source, g_main_context_get_thread_default ());
+    }
+}
+
+static void
+session_protocol_violation (VsmtpSession *self,
+                            const char   *what)
+{
+  g_autoptr(VsmtpReply) reply = vsmtp_reply_new (554, "5.5.0", "Error: SMTP protocol synchronization");
+
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "VSMTP_SESSION_ID", self->id,
+                    "MESSAGE", "%s: improper command pipelining %s from [%s]", self->id, what,
+                    self->remote_ip ? self->remote_ip : "unknown");
+  /* what the client sent is not answered: drop it */
+  vsmtp_line_input_stream_skip_buffer (self->input, vsmtp_line_input_stream_get_buffered (self->input));
+  session_close_after_flush (self, reply);
+}
+
 /* During a graceful shutdown, a session closes as soon as it is between
  * transactions. */
 static void
@@ -1565,7 +1734,8 @@ session_process (VsmtpSession *self)
   g_object_ref (self);
   self->processing = TRUE;
 
-  while (!self->closed && !self->closing && self->pending == NULL && !self->tls_starting)
+  while (!self->closed && !self->closing && self->pending == NULL && !self->tls_starting &&
+         !self->sleeping)
     {
       VsmtpLineStatus status;
       char *line = NULL;
@@ -1594,7 +1764,26 @@ session_process (VsmtpSession *self)
           continue;
         }
 
-      session_handle_line (self, line, length);
+      {
+        guint errors_before = self->n_errors;
+        gboolean pipelining_offered = self->esmtp;
+        VsmtpSessionState state_before = self->state;
+
+        session_handle_line (self, line, length);
+        self->n_commands++;
+        if (!self->closing && !self->closed &&
+            _vsmtp_server_get_limits (self->server)->forbid_unauth_pipelining &&
+            vsmtp_line_input_stream_get_buffered (self->input) > 0 &&
+            (!pipelining_offered ||
+             (self->state == VSMTP_SESSION_STATE_DATA && state_before != VSMTP_SESSION_STATE_DATA)))
+          {
+            session_protocol_violation (self, pipelining_offered ? "after DATA" : "without PIPELINING");
+            break;
+          }
+        session_check_errors (self, errors_before);
+        if (self->state != VSMTP_SESSION_STATE_DATA)
+          session_touch_timeout (self);
+      }
       session_check_shutdown (self);
     }
 
@@ -1604,14 +1793,16 @@ session_process (VsmtpSession *self)
   if (!self->closed)
     {
       /* RFC 2920: flush once no complete command is left in the input */
-      if (self->pending != NULL || self->closing || self->tls_starting ||
+      if (self->sleeping)
+        ;  /* the error sleep holds the replies back */
+      else if (self->pending != NULL || self->closing || self->tls_starting ||
           !vsmtp_line_input_stream_has_line (self->input) ||
           self->state == VSMTP_SESSION_STATE_DATA)
         session_flush (self);
 
       if (self->closed || self->tls_starting)
         ;  /* the handshake reads from here on */
-      else if (self->pending != NULL ||
+      else if (self->pending != NULL || self->sleeping ||
           (self->write_in_flight && self->outbuf->len > OUTPUT_HIGH_WATER))
         session_stop_reading (self);
       else if (self->eof && !self->closing)
@@ -1746,6 +1937,7 @@ vsmtp_session_dispose (GObject *object)
   clear_source (&self->read_source);
   clear_source (&self->idle_timeout_source);
   clear_source (&self->resume_source);
+  clear_source (&self->sleep_source);
   session_clear_pending (self);
 
   G_OBJECT_CLASS (vsmtp_session_parent_class)->dispose (object);
@@ -2189,6 +2381,26 @@ _vsmtp_session_start (VsmtpSession *self)
       if (self->pending == NULL)
         session_process (self);
     }
+  g_object_unref (self);
+}
+
+void
+_vsmtp_session_refuse (VsmtpSession *self,
+                       VsmtpReply   *reply)
+{
+  g_return_if_fail (VSMTP_IS_SESSION (self));
+
+  self->started = TRUE;
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "VSMTP_SESSION_ID", self->id,
+                    "MESSAGE", "%s: refused [%s]: %s", self->id,
+                    self->remote_ip ? self->remote_ip : "unknown",
+                    vsmtp_reply_get_text (reply));
+  g_object_ref (self);
+  if (self->implicit_tls)
+    session_close_now (self);
+  else
+    session_close_after_flush (self, reply);
   g_object_unref (self);
 }
 

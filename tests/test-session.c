@@ -548,6 +548,17 @@ complete_later (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+complete_greeting_later (gpointer data)
+{
+  Completion *c = data;
+
+  g_assert_true (vsmtp_reply_complete (c->reply, 220, NULL, "late greeting"));
+  g_object_unref (c->reply);
+  g_free (c);
+  return G_SOURCE_REMOVE;
+}
+
 static VsmtpReply *
 on_rcpt_defer (VsmtpSession *session,
                VsmtpAddress *recipient,
@@ -725,6 +736,236 @@ test_timeout (Fixture *fixture, gconstpointer data)
   run_client (fixture, script);
 }
 
+/* ---- hardening ---- */
+
+static void
+test_helo_pipelining_forbidden (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "HELO c\r\nMAIL FROM:<a@example.org>\r\n", "250 mx.test.example",
+    NULL, "554 5.5.0 Error: SMTP protocol synchronization",
+    "", "<closed>",
+    NULL, NULL
+  };
+
+  run_client (fixture, script);
+}
+
+static void
+test_data_pipelining_forbidden (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "EHLO c\r\n", "250-",
+    "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nSubject: early\r\n\r\nx\r\n.\r\n", "250 2.1.0",
+    NULL, "250 2.1.5",
+    NULL, "354 ",
+    NULL, "554 5.5.0",
+    "", "<closed>",
+    NULL, NULL
+  };
+
+  run_client (fixture, script);
+  g_assert_cmpuint (fixture->messages->len, ==, 0);
+}
+
+static void
+test_helo_pipelining_allowed_when_configured (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "HELO c\r\nNOOP\r\n", "250 ",
+    NULL, "250 2.0.0",
+    NULL, NULL
+  };
+
+  g_object_set (fixture->server, "forbid-unauth-pipelining", FALSE, NULL);
+  run_client (fixture, script);
+}
+
+static VsmtpReply *
+on_connected_defer (VsmtpSession *session,
+                    Fixture      *fixture)
+{
+  Completion *c = g_new0 (Completion, 1);
+  VsmtpReply *reply = vsmtp_reply_new_pending ();
+
+  /* the greeting comes 300 ms late: the client below talks first */
+  c->reply = g_object_ref (reply);
+  g_timeout_add (300, complete_greeting_later, c);
+  return reply;
+}
+
+static void
+on_new_session_slow_greeting (VsmtpServer  *server,
+                              VsmtpSession *session,
+                              Fixture      *fixture)
+{
+  g_signal_connect (session, "connected", G_CALLBACK (on_connected_defer), fixture);
+}
+
+static void
+test_talk_before_greeting (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    "EHLO early\r\n", "554 5.5.0",
+    "", "<closed>",
+    NULL, NULL
+  };
+
+  g_signal_connect (fixture->server, "new-session", G_CALLBACK (on_new_session_slow_greeting), fixture);
+  run_client (fixture, script);
+}
+
+static void
+test_hard_error_limit (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "FOO\r\n", "500 5.5.2",
+    "FOO\r\n", "500 5.5.2",
+    "FOO\r\n", "500 5.5.2",
+    NULL, "421 4.7.0 mx.test.example Error: too many errors",
+    "", "<closed>",
+    NULL, NULL
+  };
+
+  g_object_set (fixture->server, "soft-error-limit", 1, "hard-error-limit", 3,
+                "error-sleep-time", 50, NULL);
+  run_client (fixture, script);
+}
+
+static void
+test_junk_limit (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "NOOP\r\n", "250 2.0.0",
+    "NOOP\r\n", "250 2.0.0",
+    "NOOP\r\n", "250 2.0.0",     /* past the junk limit: counts as an error */
+    "NOOP\r\n", "250 2.0.0",
+    NULL, "421 4.7.0",
+    "", "<closed>",
+    NULL, NULL
+  };
+
+  g_object_set (fixture->server, "junk-command-limit", 2, "hard-error-limit", 2,
+                "error-sleep-time", 0, NULL);
+  run_client (fixture, script);
+}
+
+static void
+test_input_hygiene (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "EHLO c\r\n", "250-",
+    "NOOP \x01\r\n", "500 5.5.2 Error: control character",
+    "NOOP caf\xc3\xa9\r\n", "500 5.5.2 Error: 8-bit",
+    "NOOP \xff\xfe\r\n", "500 5.5.2 Error: invalid UTF-8",
+    "MAIL FROM:<j\xc3\xb6rg@example.org>\r\n", "553 5.6.7",
+    "GET / HTTP/1.1\r\n", "554 5.7.0",
+    "", "<closed>",
+    NULL, NULL
+  };
+
+  run_client (fixture, script);
+}
+
+static void
+test_proxy_first_line (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "PROXY TCP4 192.0.2.1 192.0.2.2 1234 25\r\n", "554 5.7.0",
+    "", "<closed>",
+    NULL, NULL
+  };
+
+  run_client (fixture, script);
+}
+
+static void
+test_per_client_limit (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketClient) sc = g_socket_client_new ();
+  g_autoptr(GSocketConnection) first = NULL;
+  const char * const script[] = {
+    NULL, "421 4.7.0 mx.test.example Error: too many connections from 127.0.0.1",
+    "", "<closed>",
+    NULL, NULL
+  };
+
+  g_object_set (fixture->server, "max-connections-per-client", 1, NULL);
+  first = g_socket_client_connect_to_host (sc, "127.0.0.1", fixture->port, NULL, &error);
+  g_assert_no_error (error);
+  /* let the server accept the first connection */
+  while (vsmtp_server_get_n_sessions (fixture->server) < 1)
+    g_main_context_iteration (NULL, TRUE);
+  run_client (fixture, script);
+  g_assert_cmpuint (vsmtp_server_get_n_sessions (fixture->server), ==, 1);
+}
+
+typedef struct {
+  guint16       port;
+  GString      *received;
+  GMainContext *context;
+  GMainLoop    *loop;
+} Trickle;
+
+static gpointer
+trickle_thread (gpointer data)
+{
+  Trickle *t = data;
+  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                            G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new_from_string ("127.0.0.1", t->port);
+  const char *start = "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n";
+  char buf[1024];
+
+  g_socket_set_timeout (socket, 30);
+  if (g_socket_connect (socket, address, NULL, NULL))
+    {
+      g_socket_send (socket, start, strlen (start), NULL, NULL);
+      /* one byte every 100 ms, for at most 20 s, until the server gives up */
+      g_socket_set_blocking (socket, FALSE);
+      for (guint i = 0; i < 200; i++)
+        {
+          gssize n;
+
+          if (g_socket_send (socket, "x", 1, NULL, NULL) < 0)
+            break;
+          g_usleep (100 * 1000);
+          while ((n = g_socket_receive (socket, buf, sizeof buf, NULL, NULL)) > 0)
+            g_string_append_len (t->received, buf, n);
+          if (n == 0 || strstr (t->received->str, "421 ") != NULL)
+            break;
+        }
+    }
+  g_main_context_invoke (t->context, quit_loop, t->loop);
+  return NULL;
+}
+
+static void
+test_min_data_rate (Fixture *fixture, gconstpointer data)
+{
+  Trickle t = { fixture->port, g_string_new (NULL), g_main_context_default (), fixture->loop };
+  GThread *thread;
+
+  /* 1 s timeout: per-read resets would let 10 bytes/s go on for ever */
+  g_object_set (fixture->server, "timeout", 1, "forbid-unauth-pipelining", FALSE, NULL);
+  thread = g_thread_new ("trickle", trickle_thread, &t);
+  g_main_loop_run (fixture->loop);
+  g_thread_join (thread);
+
+  g_assert_nonnull (strstr (t.received->str, "354 "));
+  g_assert_nonnull (strstr (t.received->str, "421 4.4.2 mx.test.example Error: timeout exceeded"));
+  g_assert_cmpuint (fixture->messages->len, ==, 0);
+  g_string_free (t.received, TRUE);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -747,6 +988,16 @@ main (int argc, char *argv[])
   ADD ("/session/connected-refuse", test_connected_refuse);
   ADD ("/session/shutdown", test_shutdown);
   ADD ("/session/timeout", test_timeout);
+  ADD ("/session/helo-pipelining-forbidden", test_helo_pipelining_forbidden);
+  ADD ("/session/data-pipelining-forbidden", test_data_pipelining_forbidden);
+  ADD ("/session/helo-pipelining-allowed", test_helo_pipelining_allowed_when_configured);
+  ADD ("/session/talk-before-greeting", test_talk_before_greeting);
+  ADD ("/session/hard-error-limit", test_hard_error_limit);
+  ADD ("/session/junk-limit", test_junk_limit);
+  ADD ("/session/input-hygiene", test_input_hygiene);
+  ADD ("/session/proxy-first-line", test_proxy_first_line);
+  ADD ("/session/per-client-limit", test_per_client_limit);
+  ADD ("/session/min-data-rate", test_min_data_rate);
 #undef ADD
   g_test_add_func ("/session/no-delivery-handler", test_no_delivery_handler);
 
