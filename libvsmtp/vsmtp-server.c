@@ -155,6 +155,8 @@ server_ensure_service (VsmtpServer *self)
   if (self->service != NULL)
     return;
   self->service = g_socket_service_new ();
+  /* GSocketListener's default backlog of 10 drops bursts of connections */
+  g_socket_listener_set_backlog (G_SOCKET_LISTENER (self->service), 4096);
   g_signal_connect_object (self->service, "incoming", G_CALLBACK (on_incoming), self, 0);
 }
 
