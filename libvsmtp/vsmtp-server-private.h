@@ -4,6 +4,8 @@
  */
 #pragma once
 
+#include <gsasl.h>
+
 #include "vsmtp-server.h"
 
 G_BEGIN_DECLS
@@ -23,9 +25,19 @@ typedef struct {
 
 const VsmtpServerLimits *_vsmtp_server_get_limits (VsmtpServer *self);
 
+/* The GNU SASL context, created on first use (NULL if it cannot be). */
+Gsasl      *_vsmtp_server_get_gsasl    (VsmtpServer *self);
+
 /* NULL when @session may proceed, else the reply that refuses it (421). */
 VsmtpReply *_vsmtp_server_admit (VsmtpServer  *self,
                                  VsmtpSession *session);
+
+/* AUTH brute-force protection, per client address */
+gboolean    _vsmtp_server_auth_blocked (VsmtpServer *self,
+                                        const char  *ip);
+void        _vsmtp_server_auth_failed  (VsmtpServer *self,
+                                        const char  *ip);
+gboolean    _vsmtp_server_auth_requires_tls (VsmtpServer *self);
 
 /* Called by a session once, when it is closed. */
 void _vsmtp_server_session_closed (VsmtpServer  *self,

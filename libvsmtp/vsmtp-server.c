@@ -62,8 +62,14 @@ struct _VsmtpServer
   GTlsCertificate        *tls_certificate;
   guint                   tls_handshake_timeout;
   gboolean                require_tls;
-  GObject                *implicit_tls_marker;   /* source object of implicit-TLS listeners */
+  GObject                *markers[4];            /* source object per VsmtpListenFlags value */
   VsmtpServerLimits       limits;
+  char                  **auth_mechanisms;
+  gboolean                auth_requires_tls;
+  guint                   max_auth_failures;
+  guint                   auth_failure_window;
+  GHashTable             *auth_failures;          /* remote IP -> AuthFailures */
+  Gsasl                  *gsasl;
   GHashTable             *per_client;             /* remote IP -> number of sessions */
 
   GTask                  *shutdown_task;
@@ -93,6 +99,10 @@ enum {
   PROP_JUNK_COMMAND_LIMIT,
   PROP_MIN_DATA_RATE,
   PROP_FORBID_UNAUTH_PIPELINING,
+  PROP_AUTH_MECHANISMS,
+  PROP_AUTH_REQUIRES_TLS,
+  PROP_MAX_AUTH_FAILURES,
+  PROP_AUTH_FAILURE_WINDOW,
   PROP_N_SESSIONS,
   N_PROPS
 };
@@ -141,10 +151,12 @@ on_incoming (GSocketService    *service,
   g_autoptr(GSocketAddress) remote = NULL;
 
   remote = g_socket_connection_get_remote_address (connection, NULL);
-  vsmtp_server_handle_connection_full (self, G_IO_STREAM (connection), remote,
-                                       source_object == self->implicit_tls_marker
-                                         ? VSMTP_LISTEN_FLAGS_IMPLICIT_TLS
-                                         : VSMTP_LISTEN_FLAGS_NONE);
+  VsmtpListenFlags flags = VSMTP_LISTEN_FLAGS_NONE;
+
+  for (guint i = 0; i < G_N_ELEMENTS (self->markers); i++)
+    if (source_object == self->markers[i])
+      flags = i;
+  vsmtp_server_handle_connection_full (self, G_IO_STREAM (connection), remote, flags);
 
   return TRUE;
 }
@@ -226,10 +238,15 @@ vsmtp_server_finalize (GObject *object)
 
   g_clear_pointer (&self->sessions, g_hash_table_unref);
   g_clear_pointer (&self->per_client, g_hash_table_unref);
+  g_clear_pointer (&self->auth_failures, g_hash_table_unref);
+  g_strfreev (self->auth_mechanisms);
+  if (self->gsasl != NULL)
+    gsasl_done (self->gsasl);
   g_list_free_full (self->listen_addresses, g_object_unref);
   g_clear_pointer (&self->config, g_key_file_unref);
   g_clear_object (&self->tls_certificate);
-  g_clear_object (&self->implicit_tls_marker);
+  for (guint i = 0; i < G_N_ELEMENTS (self->markers); i++)
+    g_clear_object (&self->markers[i]);
   g_free (self->hostname);
   g_free (self->spool_directory);
 
@@ -308,6 +325,18 @@ vsmtp_server_get_property (GObject    *object,
       break;
     case PROP_FORBID_UNAUTH_PIPELINING:
       g_value_set_boolean (value, self->limits.forbid_unauth_pipelining);
+      break;
+    case PROP_AUTH_MECHANISMS:
+      g_value_set_boxed (value, self->auth_mechanisms);
+      break;
+    case PROP_AUTH_REQUIRES_TLS:
+      g_value_set_boolean (value, self->auth_requires_tls);
+      break;
+    case PROP_MAX_AUTH_FAILURES:
+      g_value_set_uint (value, self->max_auth_failures);
+      break;
+    case PROP_AUTH_FAILURE_WINDOW:
+      g_value_set_uint (value, self->auth_failure_window);
       break;
     case PROP_N_SESSIONS:
       g_value_set_uint (value, g_hash_table_size (self->sessions));
@@ -389,6 +418,18 @@ vsmtp_server_set_property (GObject      *object,
       break;
     case PROP_FORBID_UNAUTH_PIPELINING:
       self->limits.forbid_unauth_pipelining = g_value_get_boolean (value);
+      break;
+    case PROP_AUTH_MECHANISMS:
+      vsmtp_server_set_auth_mechanisms (self, g_value_get_boxed (value));
+      break;
+    case PROP_AUTH_REQUIRES_TLS:
+      self->auth_requires_tls = g_value_get_boolean (value);
+      break;
+    case PROP_MAX_AUTH_FAILURES:
+      self->max_auth_failures = g_value_get_uint (value);
+      break;
+    case PROP_AUTH_FAILURE_WINDOW:
+      self->auth_failure_window = g_value_get_uint (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -620,6 +661,49 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
                           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   /**
+   * VsmtpServer:auth-mechanisms:
+   *
+   * The SASL mechanisms offered with AUTH (RFC 4954), for example
+   * `PLAIN` and `LOGIN`; %NULL (the default) offers no AUTH. Credentials
+   * are checked by handlers of [signal@Vsmtp.Session::authenticate]: set
+   * this when such a handler exists (an authentication plugin does).
+   */
+  properties[PROP_AUTH_MECHANISMS] =
+    g_param_spec_boxed ("auth-mechanisms", NULL, NULL, G_TYPE_STRV,
+                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * VsmtpServer:auth-requires-tls:
+   *
+   * Whether AUTH is offered only over TLS (the default): on a plain
+   * connection it is not advertised and gets
+   * `538 5.7.11 Encryption required for requested authentication mechanism`.
+   */
+  properties[PROP_AUTH_REQUIRES_TLS] =
+    g_param_spec_boolean ("auth-requires-tls", NULL, NULL, TRUE,
+                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * VsmtpServer:max-auth-failures:
+   *
+   * How many failed AUTH attempts one client address may make within
+   * [property@Vsmtp.Server:auth-failure-window]; past it every AUTH gets
+   * `454 4.7.0` without checking credentials. 0: no limit.
+   */
+  properties[PROP_MAX_AUTH_FAILURES] =
+    g_param_spec_uint ("max-auth-failures", NULL, NULL, 0, G_MAXUINT, 5,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * VsmtpServer:auth-failure-window:
+   *
+   * Seconds over which failed AUTH attempts are counted per client address.
+   */
+  properties[PROP_AUTH_FAILURE_WINDOW] =
+    g_param_spec_uint ("auth-failure-window", NULL, NULL, 1, G_MAXUINT, 300,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  /**
    * VsmtpServer:n-sessions:
    *
    * The number of open sessions.
@@ -656,7 +740,8 @@ vsmtp_server_init (VsmtpServer *self)
   self->spool_threshold = DEFAULT_SPOOL_THRESHOLD;
   self->bare_newline = VSMTP_BARE_NEWLINE_REJECT;
   self->tls_handshake_timeout = DEFAULT_HANDSHAKE_TIMEOUT;
-  self->implicit_tls_marker = g_object_new (G_TYPE_OBJECT, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (self->markers); i++)
+    self->markers[i] = g_object_new (G_TYPE_OBJECT, NULL);
   self->per_client = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->limits.max_connections = 10000;
   self->limits.max_connections_per_client = 50;
@@ -666,6 +751,85 @@ vsmtp_server_init (VsmtpServer *self)
   self->limits.junk_command_limit = 100;
   self->limits.min_data_rate = 500;
   self->limits.forbid_unauth_pipelining = TRUE;
+  self->auth_requires_tls = TRUE;
+  self->max_auth_failures = 5;
+  self->auth_failure_window = 300;
+  self->auth_failures = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+}
+
+typedef struct {
+  guint  count;
+  gint64 window_start;   /* monotonic, µs */
+} AuthFailures;
+
+static AuthFailures *
+auth_failures_lookup (VsmtpServer *self,
+                      const char  *ip)
+{
+  AuthFailures *f = g_hash_table_lookup (self->auth_failures, ip);
+  gint64 now = g_get_monotonic_time ();
+
+  if (f != NULL && now - f->window_start > (gint64) self->auth_failure_window * G_USEC_PER_SEC)
+    {
+      g_hash_table_remove (self->auth_failures, ip);
+      f = NULL;
+    }
+  return f;
+}
+
+gboolean
+_vsmtp_server_auth_blocked (VsmtpServer *self,
+                            const char  *ip)
+{
+  AuthFailures *f;
+
+  if (ip == NULL || self->max_auth_failures == 0)
+    return FALSE;
+  f = auth_failures_lookup (self, ip);
+  return f != NULL && f->count >= self->max_auth_failures;
+}
+
+void
+_vsmtp_server_auth_failed (VsmtpServer *self,
+                           const char  *ip)
+{
+  AuthFailures *f;
+
+  if (ip == NULL)
+    return;
+  f = auth_failures_lookup (self, ip);
+  if (f == NULL)
+    {
+      /* bounded: forget the oldest state rather than grow without limit */
+      if (g_hash_table_size (self->auth_failures) > 100000)
+        g_hash_table_remove_all (self->auth_failures);
+      f = g_new0 (AuthFailures, 1);
+      f->window_start = g_get_monotonic_time ();
+      g_hash_table_insert (self->auth_failures, g_strdup (ip), f);
+    }
+  f->count++;
+}
+
+gboolean
+_vsmtp_server_auth_requires_tls (VsmtpServer *self)
+{
+  return self->auth_requires_tls;
+}
+
+Gsasl *
+_vsmtp_server_get_gsasl (VsmtpServer *self)
+{
+  if (self->gsasl == NULL)
+    {
+      int rc = gsasl_init (&self->gsasl);
+
+      if (rc != GSASL_OK)
+        {
+          g_warning ("cannot initialize GNU SASL: %s", gsasl_strerror (rc));
+          self->gsasl = NULL;
+        }
+    }
+  return self->gsasl;
 }
 
 const VsmtpServerLimits *
@@ -779,7 +943,7 @@ vsmtp_server_listen_full (VsmtpServer       *self,
   server_ensure_service (self);
   if (!g_socket_listener_add_address (G_SOCKET_LISTENER (self->service), address,
                                       G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
-                                      (flags & VSMTP_LISTEN_FLAGS_IMPLICIT_TLS) ? self->implicit_tls_marker : NULL,
+                                      self->markers[flags & 3],
                                       &effective, error))
     return FALSE;
 
@@ -835,7 +999,7 @@ vsmtp_server_listen_socket_full (VsmtpServer       *self,
 
   server_ensure_service (self);
   if (!g_socket_listener_add_socket (G_SOCKET_LISTENER (self->service), socket,
-                                     (flags & VSMTP_LISTEN_FLAGS_IMPLICIT_TLS) ? self->implicit_tls_marker : NULL,
+                                     self->markers[flags & 3],
                                      error))
     return FALSE;
 
@@ -923,8 +1087,7 @@ vsmtp_server_handle_connection_full (VsmtpServer      *self,
   g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
   g_return_val_if_fail (remote_address == NULL || G_IS_SOCKET_ADDRESS (remote_address), NULL);
 
-  session = _vsmtp_session_new (self, stream, remote_address,
-                                (flags & VSMTP_LISTEN_FLAGS_IMPLICIT_TLS) != 0);
+  session = _vsmtp_session_new (self, stream, remote_address, flags);
   g_hash_table_add (self->sessions, session);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_SESSIONS]);
 
@@ -1482,4 +1645,57 @@ vsmtp_server_set_tls_handshake_timeout (VsmtpServer *self,
     return;
   self->tls_handshake_timeout = seconds;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TLS_HANDSHAKE_TIMEOUT]);
+}
+
+/**
+ * vsmtp_server_get_auth_mechanisms:
+ * @self: a server
+ *
+ * Returns: (transfer none) (nullable) (array zero-terminated=1): the SASL
+ *   mechanisms offered, or %NULL when AUTH is not offered
+ */
+const char * const *
+vsmtp_server_get_auth_mechanisms (VsmtpServer *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SERVER (self), NULL);
+  return (const char * const *) self->auth_mechanisms;
+}
+
+/**
+ * vsmtp_server_set_auth_mechanisms:
+ * @self: a server
+ * @mechanisms: (nullable) (array zero-terminated=1): SASL mechanism names,
+ *   or %NULL to offer no AUTH
+ *
+ * Sets [property@Vsmtp.Server:auth-mechanisms]. Mechanisms GNU SASL does
+ * not implement as a server are dropped with a warning. `PLAIN` and `LOGIN`
+ * hand the password to [signal@Vsmtp.Session::authenticate].
+ */
+void
+vsmtp_server_set_auth_mechanisms (VsmtpServer        *self,
+                                  const char * const *mechanisms)
+{
+  g_autoptr(GStrvBuilder) builder = NULL;
+  Gsasl *ctx;
+
+  g_return_if_fail (VSMTP_IS_SERVER (self));
+
+  g_clear_pointer (&self->auth_mechanisms, g_strfreev);
+  if (mechanisms != NULL && mechanisms[0] != NULL && (ctx = _vsmtp_server_get_gsasl (self)) != NULL)
+    {
+      builder = g_strv_builder_new ();
+      for (guint i = 0; mechanisms[i] != NULL; i++)
+        {
+          g_autofree char *upper = g_ascii_strup (mechanisms[i], -1);
+
+          if (gsasl_server_support_p (ctx, upper))
+            g_strv_builder_add (builder, upper);
+          else
+            g_warning ("SASL mechanism %s is not supported", upper);
+        }
+      self->auth_mechanisms = g_strv_builder_end (builder);
+      if (self->auth_mechanisms[0] == NULL)
+        g_clear_pointer (&self->auth_mechanisms, g_strfreev);
+    }
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_AUTH_MECHANISMS]);
 }

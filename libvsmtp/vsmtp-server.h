@@ -35,12 +35,15 @@ typedef enum {
  *   has a certificate
  * @VSMTP_LISTEN_FLAGS_IMPLICIT_TLS: implicit TLS (RFC 8314, port 465 style):
  *   the TLS handshake happens before the greeting
+ * @VSMTP_LISTEN_FLAGS_AUTH_REQUIRED: a submission listener: MAIL before a
+ *   successful AUTH gets `530 5.7.0 Authentication required`
  *
  * How connections on a listener are handled.
  */
 typedef enum /*< flags >*/ {
   VSMTP_LISTEN_FLAGS_NONE         = 0,
-  VSMTP_LISTEN_FLAGS_IMPLICIT_TLS = 1 << 0,
+  VSMTP_LISTEN_FLAGS_IMPLICIT_TLS  = 1 << 0,
+  VSMTP_LISTEN_FLAGS_AUTH_REQUIRED = 1 << 1,
 } VsmtpListenFlags;
 
 #define VSMTP_TYPE_SERVER (vsmtp_server_get_type ())
@@ -160,6 +163,11 @@ guint          vsmtp_server_get_tls_handshake_timeout (VsmtpServer       *self);
 VSMTP_AVAILABLE_IN_ALL
 void           vsmtp_server_set_tls_handshake_timeout (VsmtpServer       *self,
                                                     guint                 seconds);
+VSMTP_AVAILABLE_IN_ALL
+const char * const *vsmtp_server_get_auth_mechanisms (VsmtpServer        *self);
+VSMTP_AVAILABLE_IN_ALL
+void           vsmtp_server_set_auth_mechanisms    (VsmtpServer          *self,
+                                                    const char * const   *mechanisms);
 VSMTP_AVAILABLE_IN_ALL
 guint          vsmtp_server_get_n_sessions         (VsmtpServer          *self);
 

@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include "vsmtp-server.h"
 #include "vsmtp-session.h"
 
 G_BEGIN_DECLS
@@ -11,7 +12,7 @@ G_BEGIN_DECLS
 VsmtpSession *_vsmtp_session_new   (VsmtpServer    *server,
                                     GIOStream      *stream,
                                     GSocketAddress *remote_address,
-                                    gboolean        implicit_tls);
+                                    VsmtpListenFlags flags);
 void          _vsmtp_session_start (VsmtpSession   *self);
 /* Instead of starting: sends @reply (a 421) and closes. */
 void          _vsmtp_session_refuse (VsmtpSession  *self,

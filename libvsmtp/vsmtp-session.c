@@ -56,6 +56,7 @@
 #define DEFAULT_READ_PRIORITY G_PRIORITY_DEFAULT
 #define OUTPUT_HIGH_WATER     (64 * 1024)
 #define DATA_CHUNK            (64 * 1024)
+#define AUTH_LINE_MAX         12288   /* RFC 4954 4 */
 
 typedef void (*VsmtpContinuation) (VsmtpSession *self,
                                    VsmtpReply   *reply);
@@ -112,6 +113,15 @@ struct _VsmtpSession
   GSource               *handshake_timeout_source;
   char                  *tls_cipher;
 
+  /* AUTH */
+  Gsasl_session         *sasl;
+  char                  *sasl_mechanism;
+  char                  *sasl_authid;
+  char                  *sasl_authzid;
+  char                  *sasl_password;
+  char                  *auth_user;
+  guint                  auth_required : 1;
+
   VsmtpDataDecoder      *decoder;
   VsmtpMessage          *message;
   guint8                *data_out;
@@ -143,6 +153,7 @@ enum {
   PROP_STATE,
   PROP_HELO,
   PROP_ENVELOPE,
+  PROP_AUTHENTICATED_USER,
   N_PROPS
 };
 
@@ -159,6 +170,7 @@ enum {
   SIGNAL_VRFY,
   SIGNAL_QUIT,
   SIGNAL_STARTTLS,
+  SIGNAL_AUTHENTICATE,
   SIGNAL_UNKNOWN_COMMAND,
   SIGNAL_CLOSED,
   N_SIGNALS
@@ -713,7 +725,8 @@ on_handshake_done (GObject      *source,
   /* the old line stream lives on inside the TLS connection's base stream */
   g_clear_object (&self->input);
   self->input = vsmtp_line_input_stream_new (self->base_input,
-                                             vsmtp_server_get_max_line_length (self->server));
+                                             MAX (vsmtp_server_get_max_line_length (self->server),
+                                                  AUTH_LINE_MAX));
   self->tls_cipher = g_tls_connection_get_ciphersuite_name (self->tls);
 
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
@@ -734,6 +747,7 @@ on_handshake_done (GObject      *source,
     {
       /* RFC 3207 4.2: forget everything learnt before TLS */
       g_clear_pointer (&self->helo, g_free);
+      g_clear_pointer (&self->auth_user, g_free);
       self->esmtp = FALSE;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HELO]);
       session_reset_transaction (self);
@@ -830,6 +844,238 @@ handle_starttls (VsmtpSession *self,
 }
 
 /* ------------------------------------------------------------------------ */
+/* AUTH (RFC 4954), with GNU SASL                                           */
+
+static void
+session_sasl_clear (VsmtpSession *self)
+{
+  if (self->sasl != NULL)
+    {
+      gsasl_finish (self->sasl);
+      self->sasl = NULL;
+    }
+  g_clear_pointer (&self->sasl_mechanism, g_free);
+  g_clear_pointer (&self->sasl_authid, g_free);
+  g_clear_pointer (&self->sasl_authzid, g_free);
+  if (self->sasl_password != NULL)
+    {
+      memset (self->sasl_password, 0, strlen (self->sasl_password));
+      g_clear_pointer (&self->sasl_password, g_free);
+    }
+}
+
+/* GNU SASL asks the application to validate PLAIN/LOGIN credentials
+ * synchronously; we only record them here and ask the (possibly deferred)
+ * authenticate handlers once the exchange is complete. */
+static int
+sasl_callback (Gsasl          *ctx,
+               Gsasl_session  *sctx,
+               Gsasl_property  prop)
+{
+  VsmtpSession *self;
+
+  if (sctx == NULL || prop != GSASL_VALIDATE_SIMPLE)
+    return GSASL_NO_CALLBACK;
+  self = gsasl_session_hook_get (sctx);
+  if (self == NULL)
+    return GSASL_NO_CALLBACK;
+
+  g_free (self->sasl_authid);
+  g_free (self->sasl_authzid);
+  g_free (self->sasl_password);
+  self->sasl_authid = g_strdup (gsasl_property_fast (sctx, GSASL_AUTHID));
+  self->sasl_authzid = g_strdup (gsasl_property_fast (sctx, GSASL_AUTHZID));
+  self->sasl_password = g_strdup (gsasl_property_fast (sctx, GSASL_PASSWORD));
+  return GSASL_OK;
+}
+
+static void
+then_auth (VsmtpSession *self,
+           VsmtpReply   *reply)
+{
+  if (vsmtp_reply_get_code (reply) == 235)
+    {
+      g_free (self->auth_user);
+      self->auth_user = g_strdup (self->sasl_authid);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_AUTHENTICATED_USER]);
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                        "VSMTP_SESSION_ID", self->id,
+                        "MESSAGE", "%s: [%s] authenticated as %s with %s", self->id,
+                        self->remote_ip ? self->remote_ip : "unknown",
+                        self->auth_user, self->sasl_mechanism);
+      session_queue (self, reply);
+    }
+  else
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                        "VSMTP_SESSION_ID", self->id,
+                        "MESSAGE", "%s: [%s] authentication failed for %s with %s", self->id,
+                        self->remote_ip ? self->remote_ip : "unknown",
+                        self->sasl_authid ? self->sasl_authid : "(none)", self->sasl_mechanism);
+      _vsmtp_server_auth_failed (self->server, self->remote_ip);
+      if (vsmtp_reply_is_positive (reply))
+        session_queue_new (self, 535, "5.7.8", "Error: authentication failed");
+      else
+        session_queue (self, reply);
+    }
+  session_sasl_clear (self);
+}
+
+/* One step of the SASL exchange with @input (base64, NULL for none). */
+static void
+session_sasl_step (VsmtpSession *self,
+                   const char   *input)
+{
+  char *output = NULL;
+  int rc;
+
+  rc = gsasl_step64 (self->sasl, input, &output);
+  if (rc == GSASL_NEEDS_MORE)
+    {
+      g_autoptr(VsmtpReply) challenge = vsmtp_reply_new (334, NULL, output ? output : "");
+
+      session_queue (self, challenge);
+      gsasl_free (output);
+      return;
+    }
+  gsasl_free (output);
+
+  if (rc == GSASL_OK && self->sasl_authid != NULL)
+    {
+      VsmtpReply *reply = NULL;
+
+      g_signal_emit (self, signals[SIGNAL_AUTHENTICATE], 0,
+                     self->sasl_mechanism, self->sasl_authzid, self->sasl_authid,
+                     self->sasl_password, &reply);
+      session_decide (self, reply, then_auth);
+      return;
+    }
+
+  if (rc == GSASL_BASE64_ERROR)
+    session_queue_new (self, 501, "5.5.2", "Error: cannot decode response");
+  else
+    {
+      _vsmtp_server_auth_failed (self->server, self->remote_ip);
+      session_queue_new (self, 535, "5.7.8", "Error: authentication failed");
+    }
+  session_sasl_clear (self);
+}
+
+static void
+handle_auth_response (VsmtpSession *self,
+                      const char   *line)
+{
+  if (g_str_equal (line, "*"))
+    {
+      session_queue_new (self, 501, "5.0.0", "Authentication cancelled");
+      session_sasl_clear (self);
+      return;
+    }
+  session_sasl_step (self, line);
+}
+
+static gboolean
+mechanism_offered (VsmtpSession *self,
+                   const char   *mechanism)
+{
+  const char * const *mechs = vsmtp_server_get_auth_mechanisms (self->server);
+
+  for (guint i = 0; mechs != NULL && mechs[i] != NULL; i++)
+    if (g_ascii_strcasecmp (mechs[i], mechanism) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+session_auth_offered (VsmtpSession *self)
+{
+  return vsmtp_server_get_auth_mechanisms (self->server) != NULL &&
+         (self->tls != NULL || !_vsmtp_server_auth_requires_tls (self->server));
+}
+
+static void
+handle_auth (VsmtpSession *self,
+             const char   *args)
+{
+  g_autofree char *mechanism = NULL;
+  const char *initial = NULL;
+  const char *space;
+  Gsasl *ctx;
+  int rc;
+
+  if (*args == '\0')
+    {
+      session_queue_new (self, 501, "5.5.4", "Syntax: AUTH mechanism [initial-response]");
+      return;
+    }
+  if (vsmtp_server_get_auth_mechanisms (self->server) == NULL)
+    {
+      session_queue_new (self, 503, "5.5.1", "Error: authentication not enabled");
+      return;
+    }
+  if (!self->esmtp)
+    {
+      session_queue_new (self, 503, "5.5.1", "Error: send EHLO first");
+      return;
+    }
+  if (self->auth_user != NULL)
+    {
+      session_queue_new (self, 503, "5.5.1", "Error: already authenticated");
+      return;
+    }
+  if (self->state == VSMTP_SESSION_STATE_MAIL || self->state == VSMTP_SESSION_STATE_RCPT)
+    {
+      session_queue_new (self, 503, "5.5.1", "Error: MAIL transaction in progress");
+      return;
+    }
+  if (self->tls == NULL && _vsmtp_server_auth_requires_tls (self->server))
+    {
+      session_queue_new (self, 538, "5.7.11", "Encryption required for requested authentication mechanism");
+      return;
+    }
+
+  space = strchr (args, ' ');
+  mechanism = space ? g_strndup (args, space - args) : g_strdup (args);
+  if (space != NULL)
+    initial = space + 1;
+
+  if (!mechanism_offered (self, mechanism))
+    {
+      session_queue_new (self, 504, "5.5.4", "Unsupported authentication mechanism");
+      return;
+    }
+  if (_vsmtp_server_auth_blocked (self->server, self->remote_ip))
+    {
+      session_queue_new (self, 454, "4.7.0", "Too many failed authentication attempts, try again later");
+      return;
+    }
+
+  ctx = _vsmtp_server_get_gsasl (self->server);
+  if (ctx == NULL)
+    {
+      session_queue_new (self, 454, "4.7.0", "Temporary authentication failure");
+      return;
+    }
+  gsasl_callback_set (ctx, sasl_callback);
+
+  g_ascii_strup (mechanism, -1);
+  rc = gsasl_server_start (ctx, mechanism, &self->sasl);
+  if (rc != GSASL_OK)
+    {
+      self->sasl = NULL;
+      session_queue_new (self, 454, "4.7.0", "Temporary authentication failure");
+      return;
+    }
+  gsasl_session_hook_set (self->sasl, self);
+  self->sasl_mechanism = g_steal_pointer (&mechanism);
+
+  /* RFC 4954: "=" is an empty initial response */
+  if (initial != NULL && g_str_equal (initial, "="))
+    initial = "";
+  session_sasl_step (self, initial);
+}
+
+/* ------------------------------------------------------------------------ */
 /* HELO / EHLO                                                              */
 
 static void
@@ -842,6 +1088,13 @@ session_append_ehlo (VsmtpSession *self,
                           vsmtp_server_get_max_message_size (self->server));
   if (self->tls == NULL && vsmtp_server_get_tls_certificate (self->server) != NULL)
     g_string_append (text, "\nSTARTTLS");
+  if (session_auth_offered (self))
+    {
+      g_autofree char *mechs =
+        g_strjoinv (" ", (char **) vsmtp_server_get_auth_mechanisms (self->server));
+
+      g_string_append_printf (text, "\nAUTH %s", mechs);
+    }
 }
 
 static void
@@ -930,6 +1183,15 @@ session_check_mail_parameters (VsmtpSession *self,
               return FALSE;
             }
         }
+      else if (g_str_equal (key, "AUTH"))
+        {
+          /* RFC 4954 5: the submitter's identity (xtext), or <> */
+          if (value == NULL)
+            {
+              session_queue_new (self, 501, "5.5.4", "Bad AUTH parameter value");
+              return FALSE;
+            }
+        }
       else if (g_str_equal (key, "BODY"))
         {
           if (value == NULL ||
@@ -990,6 +1252,11 @@ handle_mail (VsmtpSession *self,
   if (self->tls == NULL && vsmtp_server_get_require_tls (self->server))
     {
       session_queue_new (self, 530, "5.7.0", "Must issue a STARTTLS command first");
+      return;
+    }
+  if (self->auth_required && self->auth_user == NULL)
+    {
+      session_queue_new (self, 530, "5.7.0", "Authentication required");
       return;
     }
 
@@ -1114,10 +1381,12 @@ session_format_received (VsmtpSession *self,
     g_string_append_printf (s, "\t(using %s with cipher %s)\r\n",
                             tls_protocol_name (g_tls_connection_get_protocol_version (self->tls)),
                             self->tls_cipher ? self->tls_cipher : "unknown");
-  g_string_append_printf (s, "\tby %s (vsmtpd) with %s%s id %s",
+  /* RFC 3848: ESMTP, ESMTPS, ESMTPA, ESMTPSA */
+  g_string_append_printf (s, "\tby %s (vsmtpd) with %s%s%s id %s",
                           session_hostname (self),
                           self->esmtp ? "ESMTP" : "SMTP",
                           self->tls != NULL ? "S" : "",
+                          self->auth_user != NULL && self->esmtp ? "A" : "",
                           message_id);
   if (vsmtp_envelope_get_n_recipients (self->envelope) == 1)
     g_string_append_printf (s, "\r\n\tfor <%s>",
@@ -1354,6 +1623,21 @@ session_handle_line (VsmtpSession *self,
       return;
     }
 
+  /* the line stream allows AUTH's 12288 octets; other commands have the
+   * server's (usually smaller) limit */
+  if (length + 2 > vsmtp_server_get_max_line_length (self->server) &&
+      self->sasl == NULL && g_ascii_strncasecmp (line, "AUTH ", 5) != 0)
+    {
+      session_queue_new (self, 500, "5.5.2", "Error: command line too long");
+      return;
+    }
+
+  if (self->sasl != NULL)
+    {
+      handle_auth_response (self, line);
+      return;
+    }
+
   for (gsize i = 0; i < length; i++)
     {
       guchar c = line[i];
@@ -1467,9 +1751,12 @@ session_handle_line (VsmtpSession *self,
       handle_starttls (self, args);
       break;
 
+    case VSMTP_VERB_AUTH:
+      handle_auth (self, args);
+      break;
+
     case VSMTP_VERB_EXPN:
     case VSMTP_VERB_BDAT:
-    case VSMTP_VERB_AUTH:
     case VSMTP_VERB_LHLO:
       session_queue_new (self, 502, "5.5.1", "Error: command not implemented");
       break;
@@ -1902,6 +2189,16 @@ real_starttls (VsmtpSession *self)
 }
 
 static VsmtpReply *
+real_authenticate (VsmtpSession *self,
+                   const char   *mechanism,
+                   const char   *authzid,
+                   const char   *authcid,
+                   const char   *password)
+{
+  return vsmtp_reply_new (535, "5.7.8", "Error: authentication failed");
+}
+
+static VsmtpReply *
 real_unknown_command (VsmtpSession *self,
                       const char   *verb,
                       const char   *arguments)
@@ -1958,6 +2255,8 @@ vsmtp_session_finalize (GObject *object)
   g_clear_object (&self->tls);
   g_clear_object (&self->handshake_cancellable);
   g_free (self->tls_cipher);
+  session_sasl_clear (self);
+  g_free (self->auth_user);
   g_clear_object (&self->server);
   g_clear_error (&self->data_error);
   g_clear_pointer (&self->data_out, g_free);
@@ -2000,6 +2299,9 @@ vsmtp_session_get_property (GObject    *object,
       break;
     case PROP_ENVELOPE:
       g_value_set_object (value, self->envelope);
+      break;
+    case PROP_AUTHENTICATED_USER:
+      g_value_set_string (value, self->auth_user);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -2078,6 +2380,15 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
    */
   properties[PROP_ENVELOPE] =
     g_param_spec_object ("envelope", NULL, NULL, VSMTP_TYPE_ENVELOPE,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * VsmtpSession:authenticated-user:
+   *
+   * The user name of a successful AUTH, or %NULL.
+   */
+  properties[PROP_AUTHENTICATED_USER] =
+    g_param_spec_string ("authenticated-user", NULL, NULL, NULL,
                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
@@ -2278,6 +2589,32 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
                                 VSMTP_TYPE_REPLY, 0);
 
   /**
+   * VsmtpSession::authenticate:
+   * @self: the session
+   * @mechanism: the SASL mechanism used, such as `PLAIN`
+   * @authzid: (nullable): the authorization identity the client asked for, if any
+   * @authcid: the authentication identity (user name)
+   * @password: the password
+   *
+   * Emitted when a client completed an AUTH exchange (RFC 4954): check the
+   * credentials. A `235` reply (for example
+   * `vsmtp_reply_new (235, "2.7.0", "Authentication successful")`) accepts
+   * them and makes @authcid the session's
+   * [property@Vsmtp.Session:authenticated-user]; anything else rejects them
+   * (a positive non-235 reply counts as a rejection). Checking a slow hash is
+   * best deferred: return a pending reply and complete it from a thread's
+   * callback. Default: `535 5.7.8`.
+   *
+   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   */
+  signals[SIGNAL_AUTHENTICATE] =
+    g_signal_new_class_handler ("authenticate", type, G_SIGNAL_RUN_LAST,
+                                G_CALLBACK (real_authenticate),
+                                reply_accumulator, NULL, NULL,
+                                VSMTP_TYPE_REPLY, 4, G_TYPE_STRING, G_TYPE_STRING,
+                                G_TYPE_STRING, G_TYPE_STRING);
+
+  /**
    * VsmtpSession::unknown-command:
    * @self: the session
    * @verb: the first word of the line
@@ -2318,7 +2655,7 @@ VsmtpSession *
 _vsmtp_session_new (VsmtpServer    *server,
                     GIOStream      *stream,
                     GSocketAddress *remote_address,
-                    gboolean        implicit_tls)
+                    VsmtpListenFlags flags)
 {
   VsmtpSession *self;
 
@@ -2329,11 +2666,13 @@ _vsmtp_session_new (VsmtpServer    *server,
   self->server = g_object_ref (server);
   self->stream = g_object_ref (stream);
   self->id = make_session_id ();
-  self->implicit_tls = !!implicit_tls;
+  self->implicit_tls = (flags & VSMTP_LISTEN_FLAGS_IMPLICIT_TLS) != 0;
+  self->auth_required = (flags & VSMTP_LISTEN_FLAGS_AUTH_REQUIRED) != 0;
   self->base_input = g_io_stream_get_input_stream (stream);
   self->output = g_io_stream_get_output_stream (stream);
   self->input = vsmtp_line_input_stream_new (self->base_input,
-                                             vsmtp_server_get_max_line_length (server));
+                                             MAX (vsmtp_server_get_max_line_length (server),
+                                                  AUTH_LINE_MAX));
 
   if (remote_address != NULL)
     {
@@ -2648,4 +2987,17 @@ vsmtp_session_get_peer_certificate (VsmtpSession *self)
   if (self->tls == NULL)
     return NULL;
   return g_tls_connection_get_peer_certificate (self->tls);
+}
+
+/**
+ * vsmtp_session_get_authenticated_user:
+ * @self: a session
+ *
+ * Returns: (nullable): the user name of a successful AUTH, or %NULL
+ */
+const char *
+vsmtp_session_get_authenticated_user (VsmtpSession *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
+  return self->auth_user;
 }

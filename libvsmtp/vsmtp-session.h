@@ -77,6 +77,8 @@ const char        *vsmtp_session_get_tls_cipher_suite (VsmtpSession *self);
 VSMTP_AVAILABLE_IN_ALL
 GTlsCertificate   *vsmtp_session_get_peer_certificate (VsmtpSession *self);
 VSMTP_AVAILABLE_IN_ALL
+const char        *vsmtp_session_get_authenticated_user (VsmtpSession *self);
+VSMTP_AVAILABLE_IN_ALL
 void               vsmtp_session_close               (VsmtpSession *self,
                                                       VsmtpReply   *reply);
 

@@ -324,6 +324,21 @@ test_ehlo_extensions (Fixture *fixture, gconstpointer data)
   run_client (fixture, script);
 }
 
+/* Without a certificate, STARTTLS is refused and the session goes on */
+static void
+test_starttls_unavailable (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "EHLO c\r\n", "250-",
+    "STARTTLS\r\n", "454 4.7.0 TLS not available\r\n",
+    "NOOP\r\n", "250 ",
+    NULL, NULL
+  };
+
+  run_client (fixture, script);
+}
+
 static void
 test_bad_sequence_and_syntax (Fixture *fixture, gconstpointer data)
 {
@@ -966,6 +981,178 @@ test_min_data_rate (Fixture *fixture, gconstpointer data)
   g_string_free (t.received, TRUE);
 }
 
+/* ---- AUTH ---- */
+
+static gboolean
+complete_auth_later (gpointer data)
+{
+  VsmtpReply *reply = data;
+
+  vsmtp_reply_complete (reply, 235, "2.7.0", "Authentication successful");
+  g_object_unref (reply);
+  return G_SOURCE_REMOVE;
+}
+
+static VsmtpReply *
+on_authenticate (VsmtpSession *session,
+                 const char   *mechanism,
+                 const char   *authzid,
+                 const char   *authcid,
+                 const char   *password,
+                 Fixture      *fixture)
+{
+  if (g_str_equal (authcid, "slow") && g_str_equal (password, "secret"))
+    {
+      VsmtpReply *reply = vsmtp_reply_new_pending ();
+
+      g_timeout_add (50, complete_auth_later, g_object_ref (reply));
+      return reply;
+    }
+  if (g_str_equal (authcid, "alice") && g_str_equal (password, "secret"))
+    return vsmtp_reply_new (235, "2.7.0", "Authentication successful");
+  return NULL;   /* the default: 535 5.7.8 */
+}
+
+static void
+on_new_session_auth (VsmtpServer  *server,
+                     VsmtpSession *session,
+                     Fixture      *fixture)
+{
+  g_signal_connect (session, "authenticate", G_CALLBACK (on_authenticate), fixture);
+}
+
+static void
+auth_setup (Fixture *fixture)
+{
+  const char * const mechs[] = { "PLAIN", "LOGIN", NULL };
+
+  vsmtp_server_set_auth_mechanisms (fixture->server, mechs);
+  g_object_set (fixture->server, "auth-requires-tls", FALSE, NULL);
+  g_signal_connect (fixture->server, "new-session", G_CALLBACK (on_new_session_auth), fixture);
+}
+
+/* base64 of "\0alice\0secret", "\0alice\0wrong", "\0slow\0secret" */
+#define PLAIN_ALICE "AGFsaWNlAHNlY3JldA=="
+#define PLAIN_WRONG "AGFsaWNlAHdyb25n"
+#define PLAIN_SLOW  "AHNsb3cAc2VjcmV0"
+
+static void
+test_auth_plain (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "EHLO c\r\n", "250-mx.test.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
+                  "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250 AUTH PLAIN LOGIN\r\n",
+    "AUTH PLAIN " PLAIN_WRONG "\r\n", "535 5.7.8",
+    "AUTH PLAIN " PLAIN_ALICE "\r\n", "235 2.7.0",
+    "AUTH PLAIN " PLAIN_ALICE "\r\n", "503 5.5.1",
+    "MAIL FROM:<alice@example.org> AUTH=alice@example.org\r\n", "250 2.1.0",
+    "AUTH PLAIN " PLAIN_ALICE "\r\n", "503 5.5.1",
+    "RCPT TO:<b@example.org>\r\n", "250",
+    "DATA\r\n", "354",
+    "authenticated\r\n.\r\n", "250",
+    NULL, NULL
+  };
+
+  auth_setup (fixture);
+  run_client (fixture, script);
+  g_assert_cmpuint (fixture->messages->len, ==, 1);
+  g_assert_nonnull (strstr (fixture->messages->pdata[0], " with ESMTPA id "));
+}
+
+static void
+test_auth_login_cancel_and_errors (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "AUTH PLAIN " PLAIN_ALICE "\r\n", "503 5.5.1",     /* before EHLO */
+    "EHLO c\r\n", "250-",
+    "AUTH\r\n", "501 5.5.4",
+    "AUTH CRAM-MD5\r\n", "504 5.5.4",
+    "AUTH LOGIN\r\n", "334 ",
+    "*\r\n", "501 5.0.0",
+    "AUTH PLAIN\r\n", "334",
+    "!!!notbase64\r\n", "501 5.5.2",
+    "AUTH LOGIN\r\n", "334 ",
+    "YWxpY2U=\r\n", "334 ",                           /* alice */
+    "c2VjcmV0\r\n", "235 2.7.0",                      /* secret */
+    NULL, NULL
+  };
+
+  auth_setup (fixture);
+  run_client (fixture, script);
+}
+
+static void
+test_auth_deferred (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "EHLO c\r\n", "250-",
+    "AUTH PLAIN " PLAIN_SLOW "\r\n", "235 2.7.0",
+    NULL, NULL
+  };
+
+  auth_setup (fixture);
+  run_client (fixture, script);
+}
+
+static void
+test_auth_requires_tls (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "EHLO c\r\n", "250-mx.test.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
+                  "250-ENHANCEDSTATUSCODES\r\n250 8BITMIME\r\n",
+    "AUTH PLAIN " PLAIN_ALICE "\r\n", "538 5.7.11",
+    NULL, NULL
+  };
+
+  auth_setup (fixture);
+  g_object_set (fixture->server, "auth-requires-tls", TRUE, NULL);
+  run_client (fixture, script);
+}
+
+static void
+test_auth_failure_limit (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "EHLO c\r\n", "250-",
+    "AUTH PLAIN " PLAIN_WRONG "\r\n", "535 5.7.8",
+    "AUTH PLAIN " PLAIN_WRONG "\r\n", "535 5.7.8",
+    "AUTH PLAIN " PLAIN_ALICE "\r\n", "454 4.7.0",   /* blocked, even with the right password */
+    NULL, NULL
+  };
+
+  auth_setup (fixture);
+  g_object_set (fixture->server, "max-auth-failures", 2, NULL);
+  run_client (fixture, script);
+}
+
+static void
+test_auth_required_listener (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new_from_string ("127.0.0.1", 0);
+  g_autoptr(GSocketAddress) effective = NULL;
+  const char * const script[] = {
+    NULL, "220 ",
+    "EHLO c\r\n", "250-",
+    "MAIL FROM:<a@example.org>\r\n", "530 5.7.0 Authentication required",
+    "AUTH PLAIN " PLAIN_ALICE "\r\n", "235 2.7.0",
+    "MAIL FROM:<a@example.org>\r\n", "250 2.1.0",
+    NULL, NULL
+  };
+
+  auth_setup (fixture);
+  g_assert_true (vsmtp_server_listen_full (fixture->server, address, VSMTP_LISTEN_FLAGS_AUTH_REQUIRED,
+                                           &effective, &error));
+  g_assert_no_error (error);
+  fixture->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
+  run_client (fixture, script);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -975,6 +1162,7 @@ main (int argc, char *argv[])
   ADD ("/session/basic-transaction", test_basic_transaction);
   ADD ("/session/received-header", test_received_header);
   ADD ("/session/ehlo-extensions", test_ehlo_extensions);
+  ADD ("/session/starttls-unavailable", test_starttls_unavailable);
   ADD ("/session/bad-sequence-and-syntax", test_bad_sequence_and_syntax);
   ADD ("/session/long-line", test_long_line);
   ADD ("/session/pipelining", test_pipelining);
@@ -998,6 +1186,12 @@ main (int argc, char *argv[])
   ADD ("/session/proxy-first-line", test_proxy_first_line);
   ADD ("/session/per-client-limit", test_per_client_limit);
   ADD ("/session/min-data-rate", test_min_data_rate);
+  ADD ("/session/auth/plain", test_auth_plain);
+  ADD ("/session/auth/login-cancel-errors", test_auth_login_cancel_and_errors);
+  ADD ("/session/auth/deferred", test_auth_deferred);
+  ADD ("/session/auth/requires-tls", test_auth_requires_tls);
+  ADD ("/session/auth/failure-limit", test_auth_failure_limit);
+  ADD ("/session/auth/required-listener", test_auth_required_listener);
 #undef ADD
   g_test_add_func ("/session/no-delivery-handler", test_no_delivery_handler);
 
