@@ -1,0 +1,355 @@
+/* vsmtpd-passwd-plugin.c: SMTP AUTH against a file of user:crypt(3)-hash lines
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * [passwd]
+ * file = /etc/vsmtpd/passwd        one "user:hash" per line, # comments
+ * mechanisms = PLAIN;LOGIN         offered with AUTH (the default)
+ *
+ * Hashes are whatever libcrypt verifies: yescrypt ($y$), bcrypt ($2b$),
+ * sha512-crypt ($6$)... Make one with `mkpasswd -m yescrypt` (package
+ * whois) or `openssl passwd -6`. The file is read again when it changes.
+ * Verifying a slow hash runs in a worker thread: the decision is deferred,
+ * the main loop never blocks on it.
+ */
+#include "config.h"
+
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "vsmtpd-passwd"
+
+#include <crypt.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <libpeas/peas.h>
+#include <vsmtp.h>
+
+#define VSMTPD_TYPE_PASSWD_PLUGIN (vsmtpd_passwd_plugin_get_type ())
+G_DECLARE_FINAL_TYPE (VsmtpdPasswdPlugin, vsmtpd_passwd_plugin, VSMTPD, PASSWD_PLUGIN, GObject)
+
+struct _VsmtpdPasswdPlugin
+{
+  GObject      parent_instance;
+
+  VsmtpServer *server;
+  gulong       new_session_id;
+
+  char        *path;
+  GHashTable  *users;          /* user -> hash */
+  gboolean     loaded;
+  struct stat  loaded_stat;
+};
+
+enum {
+  PROP_0,
+  PROP_SERVER,
+  N_PROPS
+};
+
+/* a valid hash for users that do not exist, so that their check costs the
+ * same time as a real one (no user enumeration by timing) */
+#define DUMMY_HASH "$6$vsmtpdvsmtpd$sa9S//3XxTAPmaJaxocsq7ZSgvhxeLRFEqDPv505vK2PTLDtz73qKwBsQFq/1xizxxO0qO1cS4NVHVAab6NUQ1"
+
+static void vsmtpd_passwd_plugin_iface_init (VsmtpActivatableInterface *iface);
+
+G_DEFINE_DYNAMIC_TYPE_EXTENDED (VsmtpdPasswdPlugin, vsmtpd_passwd_plugin, G_TYPE_OBJECT,
+                                G_TYPE_FLAG_FINAL,
+                                G_IMPLEMENT_INTERFACE_DYNAMIC (VSMTP_TYPE_ACTIVATABLE,
+                                                               vsmtpd_passwd_plugin_iface_init))
+
+/* Reads the file again when its inode, size or mtime changed. Returns FALSE
+ * (and keeps the last good table) when it cannot be read. */
+static gboolean
+passwd_reload (VsmtpdPasswdPlugin *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  GHashTable *users;
+  struct stat st;
+
+  if (self->path == NULL)
+    return FALSE;
+
+  if (stat (self->path, &st) != 0)
+    {
+      g_warning ("passwd: %s: %s", self->path, g_strerror (errno));
+      return FALSE;
+    }
+  if (self->loaded &&
+      st.st_ino == self->loaded_stat.st_ino && st.st_size == self->loaded_stat.st_size &&
+      st.st_mtim.tv_sec == self->loaded_stat.st_mtim.tv_sec &&
+      st.st_mtim.tv_nsec == self->loaded_stat.st_mtim.tv_nsec)
+    return TRUE;
+
+  if (!g_file_get_contents (self->path, &contents, NULL, &error))
+    {
+      g_warning ("passwd: %s", error->message);
+      return FALSE;
+    }
+
+  users = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  lines = g_strsplit (contents, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      char *line = g_strstrip (lines[i]);
+      char *colon;
+
+      if (*line == '\0' || *line == '#')
+        continue;
+      colon = strchr (line, ':');
+      if (colon == NULL || colon == line || colon[1] == '\0')
+        {
+          g_warning ("passwd: %s:%u: expected user:hash", self->path, i + 1);
+          continue;
+        }
+      *colon = '\0';
+      /* a trailing ":..." (passwd(5)-style extra fields) is ignored */
+      {
+        char *end = strchr (colon + 1, ':');
+        if (end != NULL)
+          *end = '\0';
+      }
+      g_hash_table_replace (users, g_strdup (line), g_strdup (colon + 1));
+    }
+
+  g_clear_pointer (&self->users, g_hash_table_unref);
+  self->users = users;
+  self->loaded = TRUE;
+  self->loaded_stat = st;
+  g_info ("passwd: %u users from %s", g_hash_table_size (users), self->path);
+  return TRUE;
+}
+
+typedef struct {
+  char *hash;
+  char *password;
+  gboolean known;
+} Check;
+
+static void
+check_free (Check *check)
+{
+  g_free (check->hash);
+  if (check->password != NULL)
+    {
+      memset (check->password, 0, strlen (check->password));
+      g_free (check->password);
+    }
+  g_free (check);
+}
+
+static void
+verify_in_thread (GTask        *task,
+                  gpointer      source,
+                  gpointer      task_data,
+                  GCancellable *cancellable)
+{
+  Check *check = task_data;
+  struct crypt_data *data = g_new0 (struct crypt_data, 1);
+  const char *result;
+  gboolean ok = FALSE;
+
+  result = crypt_r (check->password, check->hash, data);
+  if (result != NULL && result[0] != '*')
+    {
+      gsize a = strlen (result), b = strlen (check->hash);
+      guchar diff = a != b;
+
+      /* constant time over the common length */
+      for (gsize i = 0; i < MIN (a, b); i++)
+        diff |= (guchar) result[i] ^ (guchar) check->hash[i];
+      ok = diff == 0;
+    }
+  explicit_bzero (data, sizeof *data);
+  g_free (data);
+  g_task_return_boolean (task, ok && check->known);
+}
+
+static void
+on_verified (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(VsmtpReply) reply = user_data;
+
+  if (g_task_propagate_boolean (G_TASK (result), NULL))
+    vsmtp_reply_complete (reply, 235, "2.7.0", "Authentication successful");
+  else
+    vsmtp_reply_complete (reply, 535, "5.7.8", "Error: authentication failed");
+}
+
+static VsmtpReply *
+on_authenticate (VsmtpSession *session,
+                 const char   *mechanism,
+                 const char   *authzid,
+                 const char   *authcid,
+                 const char   *password,
+                 gpointer      user_data)
+{
+  VsmtpdPasswdPlugin *self = user_data;
+  g_autoptr(GTask) task = NULL;
+  VsmtpReply *reply;
+  const char *hash;
+  Check *check;
+
+  if (!passwd_reload (self) && self->users == NULL)
+    return vsmtp_reply_new (454, "4.7.0", "Temporary authentication failure");
+
+  /* logging in as somebody else is not offered */
+  if (authzid != NULL && *authzid != '\0' && g_strcmp0 (authzid, authcid) != 0)
+    return vsmtp_reply_new (535, "5.7.8", "Error: authentication failed");
+
+  hash = g_hash_table_lookup (self->users, authcid);
+  check = g_new0 (Check, 1);
+  check->known = hash != NULL;
+  check->hash = g_strdup (hash != NULL ? hash : DUMMY_HASH);
+  check->password = g_strdup (password);
+
+  reply = vsmtp_reply_new_pending ();
+  task = g_task_new (NULL, NULL, on_verified, g_object_ref (reply));
+  g_task_set_source_tag (task, on_authenticate);
+  g_task_set_task_data (task, check, (GDestroyNotify) check_free);
+  g_task_run_in_thread (task, verify_in_thread);
+
+  return reply;
+}
+
+static void
+on_new_session (VsmtpServer  *server,
+                VsmtpSession *session,
+                gpointer      user_data)
+{
+  g_signal_connect_object (session, "authenticate",
+                           G_CALLBACK (on_authenticate), user_data, 0);
+}
+
+static void
+vsmtpd_passwd_plugin_activate (VsmtpActivatable *activatable)
+{
+  VsmtpdPasswdPlugin *self = VSMTPD_PASSWD_PLUGIN (activatable);
+  GKeyFile *config = vsmtp_server_get_config (self->server);
+  g_auto(GStrv) mechanisms = NULL;
+
+  if (config != NULL)
+    {
+      self->path = g_key_file_get_string (config, "passwd", "file", NULL);
+      mechanisms = g_key_file_get_string_list (config, "passwd", "mechanisms", NULL, NULL);
+    }
+  if (self->path == NULL)
+    g_warning ("passwd: no [passwd] file configured: every AUTH will fail");
+  else
+    passwd_reload (self);
+
+  if (mechanisms == NULL)
+    mechanisms = g_strsplit ("PLAIN LOGIN", " ", -1);
+  vsmtp_server_set_auth_mechanisms (self->server, (const char * const *) mechanisms);
+
+  self->new_session_id = g_signal_connect_object (self->server, "new-session",
+                                                  G_CALLBACK (on_new_session), self, 0);
+}
+
+static void
+vsmtpd_passwd_plugin_deactivate (VsmtpActivatable *activatable)
+{
+  VsmtpdPasswdPlugin *self = VSMTPD_PASSWD_PLUGIN (activatable);
+
+  if (self->server != NULL)
+    {
+      g_clear_signal_handler (&self->new_session_id, self->server);
+      vsmtp_server_set_auth_mechanisms (self->server, NULL);
+    }
+}
+
+static void
+vsmtpd_passwd_plugin_get_property (GObject    *object,
+                                   guint       prop_id,
+                                   GValue     *value,
+                                   GParamSpec *pspec)
+{
+  VsmtpdPasswdPlugin *self = VSMTPD_PASSWD_PLUGIN (object);
+
+  switch (prop_id)
+    {
+    case PROP_SERVER:
+      g_value_set_object (value, self->server);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+vsmtpd_passwd_plugin_set_property (GObject      *object,
+                                   guint         prop_id,
+                                   const GValue *value,
+                                   GParamSpec   *pspec)
+{
+  VsmtpdPasswdPlugin *self = VSMTPD_PASSWD_PLUGIN (object);
+
+  switch (prop_id)
+    {
+    case PROP_SERVER:
+      g_set_object (&self->server, g_value_get_object (value));
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+vsmtpd_passwd_plugin_dispose (GObject *object)
+{
+  VsmtpdPasswdPlugin *self = VSMTPD_PASSWD_PLUGIN (object);
+
+  if (self->server != NULL)
+    g_clear_signal_handler (&self->new_session_id, self->server);
+  g_clear_object (&self->server);
+  g_clear_pointer (&self->users, g_hash_table_unref);
+  g_clear_pointer (&self->path, g_free);
+
+  G_OBJECT_CLASS (vsmtpd_passwd_plugin_parent_class)->dispose (object);
+}
+
+static void
+vsmtpd_passwd_plugin_class_init (VsmtpdPasswdPluginClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->get_property = vsmtpd_passwd_plugin_get_property;
+  object_class->set_property = vsmtpd_passwd_plugin_set_property;
+  object_class->dispose = vsmtpd_passwd_plugin_dispose;
+
+  g_object_class_override_property (object_class, PROP_SERVER, "server");
+}
+
+static void
+vsmtpd_passwd_plugin_class_finalize (VsmtpdPasswdPluginClass *klass)
+{
+}
+
+static void
+vsmtpd_passwd_plugin_iface_init (VsmtpActivatableInterface *iface)
+{
+  iface->activate = vsmtpd_passwd_plugin_activate;
+  iface->deactivate = vsmtpd_passwd_plugin_deactivate;
+}
+
+static void
+vsmtpd_passwd_plugin_init (VsmtpdPasswdPlugin *self)
+{
+}
+
+G_MODULE_EXPORT void peas_register_types (PeasObjectModule *module);
+
+G_MODULE_EXPORT void
+peas_register_types (PeasObjectModule *module)
+{
+  vsmtpd_passwd_plugin_register_type (G_TYPE_MODULE (module));
+  peas_object_module_register_extension_type (module,
+                                              VSMTP_TYPE_ACTIVATABLE,
+                                              VSMTPD_TYPE_PASSWD_PLUGIN);
+}
