@@ -15,6 +15,7 @@
 #include <glib/gstdio.h>
 
 #include "vsmtpd-config.h"
+#include "vsmtpd-tls.h"
 
 /* Every error names where the bad value came from (the file, or the
  * command line option that set it), the group, the key and the problem,
@@ -32,11 +33,37 @@
 #define DEFAULT_SPOOL_THRESHOLD   1048576
 #define DEFAULT_SHUTDOWN_GRACE    30
 #define DEFAULT_PLUGIN            "maildir"
+#define DEFAULT_HANDSHAKE_TIMEOUT 30
 
 static const char * const server_keys[] = {
   "listen", "hostname", "max-message-size", "max-recipients", "max-line-length",
   "timeout", "decision-timeout", "spool-threshold", "spool-directory",
-  "bare-newline", "shutdown-grace", NULL
+  "bare-newline", "shutdown-grace",
+  "tls-certificate", "tls-key", "listen-tls", "require-tls", "tls-handshake-timeout",
+  "max-connections", "max-connections-per-client", "soft-error-limit", "hard-error-limit",
+  "error-sleep-time", "junk-command-limit", "min-data-rate", "forbid-unauth-pipelining",
+  NULL
+};
+
+/* [server] keys that map one to one onto a VsmtpServer property of the same
+ * name: validated at load time, applied with g_object_set(). */
+typedef struct
+{
+  const char *key;
+  gboolean    boolean;
+  guint64     min;
+  guint64     max;
+} PropertyKey;
+
+static const PropertyKey property_keys[] = {
+  { "max-connections",            FALSE, 0, G_MAXUINT },
+  { "max-connections-per-client", FALSE, 0, G_MAXUINT },
+  { "soft-error-limit",           FALSE, 0, G_MAXUINT },
+  { "hard-error-limit",           FALSE, 0, G_MAXUINT },
+  { "error-sleep-time",           FALSE, 0, 60000 },      /* milliseconds */
+  { "junk-command-limit",         FALSE, 0, G_MAXUINT },
+  { "min-data-rate",              FALSE, 0, G_MAXUINT },  /* bytes per second */
+  { "forbid-unauth-pipelining",   TRUE,  0, 0 },
 };
 
 static const char * const plugins_keys[] = {
@@ -172,6 +199,35 @@ get_string (Loader      *loader,
 }
 
 static gboolean
+get_boolean (Loader      *loader,
+             GKeyFile    *keyfile,
+             const char  *group,
+             const char  *key,
+             gboolean     default_value,
+             gboolean    *out_value,
+             GError     **error)
+{
+  g_autofree char *value = NULL;
+
+  value = g_key_file_get_value (keyfile, group, key, NULL);
+  if (value == NULL)
+    {
+      *out_value = default_value;
+      return TRUE;
+    }
+
+  g_strstrip (value);
+  if (g_str_equal (value, "true") || g_str_equal (value, "1"))
+    *out_value = TRUE;
+  else if (g_str_equal (value, "false") || g_str_equal (value, "0"))
+    *out_value = FALSE;
+  else
+    return key_error (loader, error, group, key, "\"%s\" is neither true nor false", value);
+
+  return TRUE;
+}
+
+static gboolean
 get_string_list (Loader       *loader,
                  GKeyFile     *keyfile,
                  const char   *group,
@@ -282,6 +338,31 @@ vsmtpd_parse_listen_address (const char *text)
 }
 
 static gboolean
+parse_addresses (Loader       *loader,
+                 GKeyFile     *keyfile,
+                 const char   *key,
+                 char        **list,
+                 GPtrArray   **out_addresses,
+                 GError      **error)
+{
+  *out_addresses = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; list[i] != NULL; i++)
+    {
+      GSocketAddress *address = vsmtpd_parse_listen_address (list[i]);
+
+      if (address == NULL)
+        return key_error (loader, error, "server", key,
+                          "\"%s\" is not ADDR:PORT (an IP address and a port, "
+                          "IPv6 as [::1]:2525)",
+                          list[i]);
+
+      g_ptr_array_add (*out_addresses, address);
+    }
+
+  return TRUE;
+}
+
+static gboolean
 parse_listen (VsmtpdConfig  *self,
               Loader        *loader,
               GError       **error)
@@ -295,19 +376,67 @@ parse_listen (VsmtpdConfig  *self,
   if (self->listen[0] == NULL)
     return key_error (loader, error, "server", "listen", "the list is empty");
 
-  self->listen_addresses = g_ptr_array_new_with_free_func (g_object_unref);
-  for (guint i = 0; self->listen[i] != NULL; i++)
+  return parse_addresses (loader, self->keyfile, "listen", self->listen,
+                          &self->listen_addresses, error);
+}
+
+/* The certificate is loaded, and checked against its key, here, so that a
+ * bad one stops vsmtpd at once with the key at fault named. Without one,
+ * the daemon falls back to its self-signed certificate (STARTTLS only). */
+static gboolean
+parse_tls (VsmtpdConfig  *self,
+           Loader        *loader,
+           GError       **error)
+{
+  GKeyFile *keyfile = self->keyfile;
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *certificate = NULL;
+  g_autofree char *key = NULL;
+  gboolean key_at_fault = FALSE;
+  guint64 value;
+
+  if (!get_string (loader, keyfile, "server", "tls-certificate", &certificate, error) ||
+      !get_string (loader, keyfile, "server", "tls-key", &key, error))
+    return FALSE;
+
+  if (key != NULL && certificate == NULL)
+    return key_error (loader, error, "server", "tls-key",
+                      "a key without tls-certificate");
+
+  if (certificate != NULL)
     {
-      GSocketAddress *address = vsmtpd_parse_listen_address (self->listen[i]);
+      self->tls_certificate_path = g_canonicalize_filename (certificate, NULL);
+      if (key != NULL)
+        self->tls_key_path = g_canonicalize_filename (key, NULL);
 
-      if (address == NULL)
-        return key_error (loader, error, "server", "listen",
-                          "\"%s\" is not ADDR:PORT (an IP address and a port, "
-                          "IPv6 as [::1]:2525)",
-                          self->listen[i]);
-
-      g_ptr_array_add (self->listen_addresses, address);
+      self->tls_certificate = vsmtpd_tls_load_certificate (self->tls_certificate_path,
+                                                           self->tls_key_path,
+                                                           &key_at_fault, &local_error);
+      if (self->tls_certificate == NULL)
+        return key_error (loader, error, "server",
+                          key_at_fault && key != NULL ? "tls-key" : "tls-certificate",
+                          "%s", local_error->message);
     }
+
+  if (!get_string_list (loader, keyfile, "server", "listen-tls", &self->listen_tls, error))
+    return FALSE;
+  if (self->listen_tls == NULL)
+    self->listen_tls = g_new0 (char *, 1);
+  if (!parse_addresses (loader, keyfile, "listen-tls", self->listen_tls,
+                        &self->listen_tls_addresses, error))
+    return FALSE;
+  if (self->listen_tls[0] != NULL && certificate == NULL)
+    return key_error (loader, error, "server", "listen-tls",
+                      "implicit TLS needs tls-certificate (the self-signed default "
+                      "is only used for STARTTLS)");
+
+  if (!get_boolean (loader, keyfile, "server", "require-tls", FALSE, &self->require_tls, error))
+    return FALSE;
+
+  if (!get_unsigned (loader, keyfile, "server", "tls-handshake-timeout",
+                     1, 3600, DEFAULT_HANDSHAKE_TIMEOUT, &value, error))
+    return FALSE;
+  self->tls_handshake_timeout = value;
 
   return TRUE;
 }
@@ -362,6 +491,21 @@ parse_server (VsmtpdConfig  *self,
     return FALSE;
   self->decision_timeout = value;
 
+  for (guint i = 0; i < G_N_ELEMENTS (property_keys); i++)
+    {
+      const PropertyKey *pk = &property_keys[i];
+      gboolean flag;
+
+      if (pk->boolean)
+        {
+          if (!get_boolean (loader, keyfile, "server", pk->key, FALSE, &flag, error))
+            return FALSE;
+        }
+      else if (!get_unsigned (loader, keyfile, "server", pk->key,
+                              pk->min, pk->max, 0, &value, error))
+        return FALSE;
+    }
+
   if (!get_unsigned (loader, keyfile, "server", "spool-threshold",
                      0, G_MAXSIZE, DEFAULT_SPOOL_THRESHOLD, &self->spool_threshold, error))
     return FALSE;
@@ -384,7 +528,7 @@ parse_server (VsmtpdConfig  *self,
     return FALSE;
   self->shutdown_grace = value;
 
-  return TRUE;
+  return parse_tls (self, loader, error);
 }
 
 static gboolean
@@ -418,8 +562,9 @@ parse_plugins (VsmtpdConfig  *self,
   return TRUE;
 }
 
+/* $STATE_DIRECTORY (systemd's StateDirectory=), else ~/.local/state/vsmtpd */
 char *
-vsmtpd_config_default_maildir (void)
+vsmtpd_config_default_state_directory (void)
 {
   const char *state_directory = g_getenv ("STATE_DIRECTORY");
 
@@ -428,10 +573,18 @@ vsmtpd_config_default_maildir (void)
     {
       g_auto(GStrv) dirs = g_strsplit (state_directory, ":", 2);
 
-      return g_build_filename (dirs[0], "Maildir", NULL);
+      return g_strdup (dirs[0]);
     }
 
-  return g_build_filename (g_get_user_state_dir (), "vsmtpd", "Maildir", NULL);
+  return g_build_filename (g_get_user_state_dir (), "vsmtpd", NULL);
+}
+
+char *
+vsmtpd_config_default_maildir (void)
+{
+  g_autofree char *state_directory = vsmtpd_config_default_state_directory ();
+
+  return g_build_filename (state_directory, "Maildir", NULL);
 }
 
 static gboolean
@@ -551,6 +704,18 @@ apply_overrides (VsmtpdConfig                 *self,
       set_origin (loader, "server", "listen", "--listen");
     }
 
+  if (overrides->tls_certificate != NULL)
+    {
+      g_key_file_set_string (keyfile, "server", "tls-certificate", overrides->tls_certificate);
+      set_origin (loader, "server", "tls-certificate", "--tls-cert");
+    }
+
+  if (overrides->tls_key != NULL)
+    {
+      g_key_file_set_string (keyfile, "server", "tls-key", overrides->tls_key);
+      set_origin (loader, "server", "tls-key", "--tls-key");
+    }
+
   if (overrides->hostname != NULL)
     {
       g_key_file_set_string (keyfile, "server", "hostname", overrides->hostname);
@@ -631,8 +796,9 @@ vsmtpd_config_load (const VsmtpdConfigOverrides  *overrides,
  * @self: the configuration
  * @server: the server
  *
- * Sets the limits and timeouts of @server and hands it the keyfile, from
- * which plugins read their own groups.
+ * Sets the limits, timeouts and TLS settings of @server (the certificate
+ * when one is configured) and hands it the keyfile, from which plugins
+ * read their own groups.
  */
 void
 vsmtpd_config_apply (VsmtpdConfig *self,
@@ -648,6 +814,26 @@ vsmtpd_config_apply (VsmtpdConfig *self,
   if (self->spool_directory != NULL)
     vsmtp_server_set_spool_directory (server, self->spool_directory);
   vsmtp_server_set_bare_newline (server, self->bare_newline);
+  vsmtp_server_set_require_tls (server, self->require_tls);
+  vsmtp_server_set_tls_handshake_timeout (server, self->tls_handshake_timeout);
+  if (self->tls_certificate != NULL)
+    vsmtp_server_set_tls_certificate (server, self->tls_certificate);
+
+  /* validated at load time */
+  for (guint i = 0; i < G_N_ELEMENTS (property_keys); i++)
+    {
+      const PropertyKey *pk = &property_keys[i];
+      g_autofree char *value = g_key_file_get_value (self->keyfile, "server", pk->key, NULL);
+
+      if (value == NULL)
+        continue;
+      g_strstrip (value);
+      if (pk->boolean)
+        g_object_set (server, pk->key, g_str_equal (value, "true") || g_str_equal (value, "1"), NULL);
+      else
+        g_object_set (server, pk->key, (guint) g_ascii_strtoull (value, NULL, 10), NULL);
+    }
+
   vsmtp_server_set_config (server, self->keyfile);
 }
 
@@ -666,5 +852,10 @@ vsmtpd_config_free (VsmtpdConfig *self)
   g_strfreev (self->plugins_enabled);
   g_strfreev (self->plugins_path);
   g_free (self->maildir_path);
+  g_free (self->tls_certificate_path);
+  g_free (self->tls_key_path);
+  g_clear_object (&self->tls_certificate);
+  g_strfreev (self->listen_tls);
+  g_clear_pointer (&self->listen_tls_addresses, g_ptr_array_unref);
   g_free (self);
 }

@@ -31,6 +31,15 @@ typedef struct
   char                  **plugins_path;
 
   char                   *maildir_path;
+
+  /* TLS: without tls-certificate, the daemon uses its self-signed one */
+  char                   *tls_certificate_path;  /* absolute, or NULL */
+  char                   *tls_key_path;          /* NULL: in the certificate file */
+  GTlsCertificate        *tls_certificate;       /* loaded from the above */
+  char                  **listen_tls;            /* ADDR:PORT, implicit TLS */
+  GPtrArray              *listen_tls_addresses;  /* GSocketAddress, same order */
+  gboolean                require_tls;
+  guint                   tls_handshake_timeout; /* seconds */
 } VsmtpdConfig;
 
 /* The command line settings that override the keyfile. */
@@ -41,6 +50,8 @@ typedef struct
   const char          *hostname;  /* replaces [server] hostname */
   const char * const  *plugins;   /* appended to [plugins] enabled */
   const char * const  *options;   /* SECTION.KEY=VALUE */
+  const char          *tls_certificate;  /* replaces [server] tls-certificate */
+  const char          *tls_key;          /* replaces [server] tls-key */
 } VsmtpdConfigOverrides;
 
 VsmtpdConfig *vsmtpd_config_load           (const VsmtpdConfigOverrides  *overrides,
@@ -48,6 +59,7 @@ VsmtpdConfig *vsmtpd_config_load           (const VsmtpdConfigOverrides  *overri
 void          vsmtpd_config_apply          (VsmtpdConfig                 *self,
                                             VsmtpServer                  *server);
 char         *vsmtpd_config_default_maildir (void);
+char         *vsmtpd_config_default_state_directory (void);
 void          vsmtpd_config_free           (VsmtpdConfig                 *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VsmtpdConfig, vsmtpd_config_free)

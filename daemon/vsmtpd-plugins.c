@@ -7,6 +7,12 @@
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "vsmtpd"
 
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+#include <girepository.h>
 #include <libpeas/peas.h>
 
 #include "vsmtpd-log.h"
@@ -17,6 +23,14 @@
  * are loaded one by one in the configured order: a plugin's extension is
  * activated as it is loaded, so its signal handlers are connected after
  * those of the plugins before it, and run after them.
+ *
+ * Python plugins run in the interpreter libpeas embeds. Before it starts,
+ * the Vsmtp typelib is made findable (the build tree's, or the installed
+ * one when the prefix is not in the default search path), and in the build
+ * tree the source folder python/ is put on PYTHONPATH so that the
+ * gi.overrides.Vsmtp module (python/gi/overrides/Vsmtp.py, installed into
+ * PyGObject's overrides folder) wraps the handlers of Python plugins: a
+ * handler that raises gets its command a 451 4.3.0, not the default reply.
  */
 
 struct _VsmtpdPlugins
@@ -65,6 +79,34 @@ running_from_build_dir (void)
 }
 
 static void
+prepend_python_path (const char *dir)
+{
+  const char *current = g_getenv ("PYTHONPATH");
+  g_autofree char *value = NULL;
+
+  if (current != NULL && current[0] != '\0')
+    value = g_strconcat (dir, G_SEARCHPATH_SEPARATOR_S, current, NULL);
+  else
+    value = g_strdup (dir);
+
+  g_setenv ("PYTHONPATH", value, TRUE);
+}
+
+/* Before the Python loader starts its interpreter, which reads PYTHONPATH
+ * once. Later typelib lookups, from Python or C, see the prepended folders. */
+static void
+setup_introspection (gboolean from_build_dir)
+{
+  g_irepository_prepend_search_path (VSMTPD_TYPELIBDIR);
+
+  if (from_build_dir)
+    {
+      g_irepository_prepend_search_path (VSMTPD_BUILD_TYPELIBDIR);
+      prepend_python_path (VSMTPD_BUILD_PYTHONDIR);
+    }
+}
+
+static void
 add_search_path (VsmtpdPlugins *self,
                  const char    *path)
 {
@@ -91,6 +133,7 @@ vsmtpd_plugins_new (VsmtpServer        *server,
                     const char * const *extra_paths)
 {
   VsmtpdPlugins *self;
+  gboolean from_build_dir;
 
   g_return_val_if_fail (VSMTP_IS_SERVER (server), NULL);
 
@@ -99,12 +142,15 @@ vsmtpd_plugins_new (VsmtpServer        *server,
   self->search_paths = g_ptr_array_new_with_free_func (g_free);
   self->loaded = g_ptr_array_new ();
 
+  from_build_dir = running_from_build_dir ();
+  setup_introspection (from_build_dir);
+
   self->engine = peas_engine_new ();
   peas_engine_enable_loader (self->engine, "python3");
 
   for (guint i = 0; extra_paths != NULL && extra_paths[i] != NULL; i++)
     add_search_path (self, extra_paths[i]);
-  if (running_from_build_dir ())
+  if (from_build_dir)
     add_search_path (self, VSMTPD_BUILD_PLUGINDIR);
   add_search_path (self, VSMTPD_PLUGINDIR);
 
@@ -169,12 +215,144 @@ vsmtpd_plugins_check (VsmtpdPlugins       *self,
   return TRUE;
 }
 
+/* What a plugin writes on stderr while it is imported and activated:
+ * Python's loader and PyGObject print tracebacks there, not through
+ * g_log(). Captured so that a failure is reported on one line, and
+ * written out unchanged otherwise. */
+typedef struct
+{
+  int saved_fd;
+  int capture_fd;
+} StderrCapture;
+
+static void
+stderr_capture_begin (StderrCapture *capture)
+{
+  g_autofree char *path = NULL;
+
+  capture->saved_fd = -1;
+  capture->capture_fd = g_file_open_tmp ("vsmtpd-plugin-XXXXXX", &path, NULL);
+  if (capture->capture_fd < 0)
+    return;
+  g_unlink (path);
+
+  fflush (stderr);
+  capture->saved_fd = dup (STDERR_FILENO);
+  if (capture->saved_fd < 0 || dup2 (capture->capture_fd, STDERR_FILENO) < 0)
+    {
+      if (capture->saved_fd >= 0)
+        close (capture->saved_fd);
+      close (capture->capture_fd);
+      capture->saved_fd = capture->capture_fd = -1;
+    }
+}
+
+static char *
+stderr_capture_end (StderrCapture *capture)
+{
+  GString *text = g_string_new (NULL);
+  char buffer[4096];
+  gssize n;
+
+  if (capture->saved_fd < 0)
+    return g_string_free (text, FALSE);
+
+  fflush (stderr);
+  dup2 (capture->saved_fd, STDERR_FILENO);
+  close (capture->saved_fd);
+
+  if (lseek (capture->capture_fd, 0, SEEK_SET) == 0)
+    {
+      while ((n = read (capture->capture_fd, buffer, sizeof buffer)) > 0)
+        g_string_append_len (text, buffer, n);
+    }
+  close (capture->capture_fd);
+  capture->saved_fd = capture->capture_fd = -1;
+
+  return g_string_free (text, FALSE);
+}
+
+static gboolean
+is_python_internal_frame (const char *file)
+{
+  return g_str_has_prefix (file, "<frozen ") ||
+         strstr (file, "/importlib/") != NULL ||
+         strstr (file, "/gi/overrides/") != NULL ||
+         strstr (file, "/gi/types.py") != NULL;
+}
+
+/* The last Python traceback of @text as one line: the innermost frame of
+ * the plugin's own code and the exception, e.g.
+ * `/srv/plugins/spam.py, line 3: ModuleNotFoundError: No module named 'x'`.
+ * Returns %NULL if @text has no traceback. */
+static char *
+summarize_traceback (const char *text)
+{
+  g_auto(GStrv) lines = NULL;
+  const char *start;
+  const char *exception = NULL;
+  g_autofree char *location = NULL;
+
+  start = g_strrstr (text, "Traceback (most recent call last):");
+  if (start == NULL)
+    return NULL;
+
+  lines = g_strsplit (start, "\n", -1);
+  for (guint i = 1; lines[i] != NULL; i++)
+    {
+      const char *line = lines[i];
+      const char *file, *end;
+
+      if (line[0] == '\0')
+        continue;
+
+      if (line[0] != ' ')
+        {
+          /* the exception line; stop at the next log line */
+          if (exception != NULL && (g_str_has_prefix (line, "** ") || line[0] == '(' ||
+                                    strstr (line, "-WARNING") != NULL))
+            break;
+          if (exception == NULL || strchr (line, ':') != NULL)
+            exception = line;
+          continue;
+        }
+
+      file = strstr (line, "File \"");
+      if (file == NULL || exception != NULL)
+        continue;
+      file += strlen ("File \"");
+      end = strstr (file, "\", line ");
+      if (end == NULL)
+        continue;
+
+      {
+        g_autofree char *path = g_strndup (file, end - file);
+        const char *number = end + strlen ("\", line ");
+        gsize digits = strspn (number, "0123456789");
+
+        if (is_python_internal_frame (path))
+          continue;
+        g_free (location);
+        location = g_strdup_printf ("%s, line %.*s", path, (int) digits, number);
+      }
+    }
+
+  if (exception == NULL)
+    return NULL;
+  if (location == NULL)
+    return g_strdup (exception);
+  return g_strdup_printf ("%s: %s", location, exception);
+}
+
 static gboolean
 load_one (VsmtpdPlugins  *self,
           const char     *name,
           GError        **error)
 {
   g_autofree char *captured = NULL;
+  g_autofree char *output = NULL;
+  g_autofree char *traceback = NULL;
+  StderrCapture capture;
   PeasPluginInfo *info;
   gboolean loaded;
 
@@ -185,14 +363,17 @@ load_one (VsmtpdPlugins  *self,
   if (peas_plugin_info_is_loaded (info))
     return TRUE;
 
+  stderr_capture_begin (&capture);
   vsmtpd_log_capture_begin ("libpeas");
   loaded = peas_engine_load_plugin (self->engine, info);
   captured = vsmtpd_log_capture_end ();
+  output = stderr_capture_end (&capture);
+  traceback = summarize_traceback (output);
 
   if (!loaded || !peas_plugin_info_is_loaded (info))
     {
       g_autoptr(GError) info_error = NULL;
-      const char *reason = captured;
+      const char *reason = traceback != NULL ? traceback : captured;
 
       if (reason == NULL && !peas_plugin_info_is_available (info, &info_error))
         reason = info_error->message;
@@ -200,8 +381,25 @@ load_one (VsmtpdPlugins  *self,
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
                    "plugin \"%s\" (%s) failed to load: %s",
                    name, peas_plugin_info_get_module_dir (info),
-                   reason != NULL ? reason : "unknown error");
+                   reason != NULL ? g_strdelimit ((char *) reason, "\n", ' ') : "unknown error");
       return FALSE;
+    }
+
+  /* A Python plugin whose activate() raised: PyGObject printed the
+   * traceback and went on. */
+  if (traceback != NULL)
+    {
+      g_ptr_array_add (self->loaded, info);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   "plugin \"%s\" (%s) failed to activate: %s",
+                   name, peas_plugin_info_get_module_dir (info), traceback);
+      return FALSE;
+    }
+
+  if (output[0] != '\0')
+    {
+      fputs (output, stderr);
+      fflush (stderr);
     }
 
   if (captured != NULL)

@@ -4,6 +4,9 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <sys/resource.h>
+
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "vsmtpd"
 
@@ -20,6 +23,7 @@
 #include "vsmtpd-config.h"
 #include "vsmtpd-log.h"
 #include "vsmtpd-plugins.h"
+#include "vsmtpd-tls.h"
 
 typedef struct
 {
@@ -101,14 +105,24 @@ listen_configured (Daemon  *daemon,
 {
   VsmtpdConfig *config = daemon->config;
 
-  for (guint i = 0; i < config->listen_addresses->len; i++)
+  guint n_plain = config->listen_addresses->len;
+  guint n_total = n_plain + config->listen_tls_addresses->len;
+
+  /* [server] listen, then [server] listen-tls */
+  for (guint i = 0; i < n_total; i++)
     {
-      GSocketAddress *address = g_ptr_array_index (config->listen_addresses, i);
+      gboolean implicit_tls = i >= n_plain;
+      GPtrArray *addresses = implicit_tls ? config->listen_tls_addresses : config->listen_addresses;
+      const char *configured = implicit_tls ? config->listen_tls[i - n_plain] : config->listen[i];
+      GSocketAddress *address = g_ptr_array_index (addresses, implicit_tls ? i - n_plain : i);
       g_autoptr(GSocketAddress) effective = NULL;
       g_autoptr(GError) local_error = NULL;
       g_autofree char *text = NULL;
 
-      if (!vsmtp_server_listen (daemon->server, address, &effective, &local_error))
+      if (!vsmtp_server_listen_full (daemon->server, address,
+                                     implicit_tls ? VSMTP_LISTEN_FLAGS_IMPLICIT_TLS
+                                                  : VSMTP_LISTEN_FLAGS_NONE,
+                                     &effective, &local_error))
         {
           const char *reason = local_error->message;
 
@@ -119,12 +133,14 @@ listen_configured (Daemon  *daemon,
             reason = g_strerror (EACCES);
 
           g_set_error (error, local_error->domain, local_error->code,
-                       "cannot listen on %s: %s", config->listen[i], reason);
+                       "cannot listen on %s: %s", configured, reason);
           return FALSE;
         }
 
       text = address_to_string (effective != NULL ? effective : address);
-      g_ptr_array_add (daemon->listening, g_strdup_printf ("listening on %s", text));
+      g_ptr_array_add (daemon->listening,
+                       g_strdup_printf ("listening on %s%s", text,
+                                        implicit_tls ? " (implicit TLS)" : ""));
     }
 
   return TRUE;
@@ -180,12 +196,72 @@ on_sigint (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* SIGHUP: the certificate and key are read again from the same files
+ * (renewed by certbot and the like). Sessions already in TLS keep the one
+ * they negotiated with; a failure keeps the current certificate. */
 static gboolean
 on_sighup (gpointer user_data)
 {
-  g_info ("SIGHUP received: reloading the configuration is not supported yet; "
-          "restart vsmtpd to apply changes");
+  Daemon *daemon = user_data;
+  VsmtpdConfig *config = daemon->config;
+  g_autoptr(GTlsCertificate) certificate = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *fingerprint = NULL;
+
+  certificate = vsmtpd_tls_load_certificate (config->tls_certificate_path,
+                                             config->tls_key_path, NULL, &error);
+  if (certificate == NULL)
+    {
+      g_warning ("SIGHUP received: keeping the current TLS certificate: %s", error->message);
+      return G_SOURCE_CONTINUE;
+    }
+
+  vsmtp_server_set_tls_certificate (daemon->server, certificate);
+  fingerprint = vsmtpd_tls_dup_fingerprint (certificate);
+  g_info ("SIGHUP received: TLS certificate reloaded from %s (SHA-256 %s); "
+          "other settings need a restart",
+          config->tls_certificate_path, fingerprint);
   return G_SOURCE_CONTINUE;
+}
+
+/* Without a configured certificate: the self-signed one in the state
+ * folder, generated on first start, so that STARTTLS works out of the box. */
+static gboolean
+setup_tls (Daemon  *daemon,
+           GError **error)
+{
+  VsmtpdConfig *config = daemon->config;
+  g_autofree char *fingerprint = NULL;
+
+  if (config->tls_certificate == NULL)
+    {
+      g_autofree char *state_directory = vsmtpd_config_default_state_directory ();
+      g_autofree char *directory = g_build_filename (state_directory, "tls", NULL);
+      gboolean created = FALSE;
+
+      if (!vsmtpd_tls_ensure_self_signed (directory, config->hostname,
+                                          &config->tls_certificate_path,
+                                          &config->tls_key_path,
+                                          &created, error))
+        return FALSE;
+
+      config->tls_certificate = vsmtpd_tls_load_certificate (config->tls_certificate_path,
+                                                             config->tls_key_path,
+                                                             NULL, error);
+      if (config->tls_certificate == NULL)
+        return FALSE;
+
+      vsmtp_server_set_tls_certificate (daemon->server, config->tls_certificate);
+      g_info ("%s self-signed TLS certificate for %s: %s (key %s); set [server] "
+              "tls-certificate and tls-key to use another",
+              created ? "generated a" : "using the", config->hostname,
+              config->tls_certificate_path, config->tls_key_path);
+    }
+
+  fingerprint = vsmtpd_tls_dup_fingerprint (config->tls_certificate);
+  g_info ("TLS certificate %s (SHA-256 %s)%s", config->tls_certificate_path, fingerprint,
+          config->require_tls ? ", TLS required for mail" : "");
+  return TRUE;
 }
 
 static void
@@ -201,6 +277,22 @@ log_startup (Daemon *daemon)
           plugins[0] != '\0' ? plugins : "none (every message will be refused with 451)");
 }
 
+/* Every connection is a file descriptor: take the hard limit (systemd's
+ * default soft limit of 1024 would cap the server far below its
+ * max-connections). */
+static void
+raise_fd_limit (void)
+{
+  struct rlimit limit;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max)
+    {
+      limit.rlim_cur = limit.rlim_max;
+      if (setrlimit (RLIMIT_NOFILE, &limit) != 0)
+        g_debug ("cannot raise the file descriptor limit: %s", g_strerror (errno));
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -212,6 +304,8 @@ main (int   argc,
   g_auto(GStrv) listen = NULL;
   g_auto(GStrv) plugins = NULL;
   g_auto(GStrv) options = NULL;
+  g_autofree char *tls_certificate = NULL;
+  g_autofree char *tls_key = NULL;
   gboolean verbose = FALSE;
   gboolean version = FALSE;
   gboolean activated = FALSE;
@@ -230,6 +324,10 @@ main (int   argc,
       "Load plugin NAME (repeatable; appended to [plugins] enabled)", "NAME" },
     { "option", 'o', 0, G_OPTION_ARG_STRING_ARRAY, &options,
       "Set a configuration key, overriding the file (repeatable)", "SECTION.KEY=VALUE" },
+    { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &tls_certificate,
+      "The TLS certificate (PEM, with its chain; replaces [server] tls-certificate)", "FILE" },
+    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tls_key,
+      "The TLS private key (PEM; replaces [server] tls-key)", "FILE" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
       "Show debug messages", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version,
@@ -245,7 +343,8 @@ main (int   argc,
   g_option_context_set_description (context,
                                     "Without --config, vsmtpd listens on 127.0.0.1:2525 and "
                                     "delivers into a maildir\n"
-                                    "under $STATE_DIRECTORY or ~/.local/state/vsmtpd. "
+                                    "under $STATE_DIRECTORY or ~/.local/state/vsmtpd, where it also\n"
+                                    "keeps a self-signed certificate for STARTTLS (tls/cert.pem). "
                                     "See vsmtpd(8) and vsmtpd.conf.\n");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
@@ -269,12 +368,15 @@ main (int   argc,
 
   /* A client that goes away must not kill us */
   signal (SIGPIPE, SIG_IGN);
+  raise_fd_limit ();
 
   overrides.config_file = config_file;
   overrides.listen = (const char * const *) listen;
   overrides.hostname = hostname;
   overrides.plugins = (const char * const *) plugins;
   overrides.options = (const char * const *) options;
+  overrides.tls_certificate = tls_certificate;
+  overrides.tls_key = tls_key;
 
   daemon.config = vsmtpd_config_load (&overrides, &error);
   if (daemon.config == NULL)
@@ -292,6 +394,12 @@ main (int   argc,
   daemon.server = vsmtp_server_new ();
   vsmtpd_config_apply (daemon.config, daemon.server);
   daemon.listening = g_ptr_array_new_with_free_func (g_free);
+
+  if (!setup_tls (&daemon, &error))
+    {
+      g_printerr ("vsmtpd: %s\n", error->message);
+      goto out;
+    }
 
   daemon.plugins = vsmtpd_plugins_new (daemon.server,
                                        (const char * const *) daemon.config->plugins_path);
@@ -311,7 +419,12 @@ main (int   argc,
       goto out;
     }
   if (activated)
-    g_debug ("socket activation: [server] listen is not used");
+    {
+      g_debug ("socket activation: [server] listen is not used");
+      if (daemon.config->listen_tls[0] != NULL)
+        g_warning ("socket activation: [server] listen-tls is not used either "
+                   "(sockets passed by systemd are plain SMTP)");
+    }
   else if (!listen_configured (&daemon, &error))
     {
       g_printerr ("vsmtpd: %s\n", error->message);

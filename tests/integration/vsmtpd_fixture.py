@@ -98,16 +98,18 @@ class Vsmtpd:
 
     ``options`` are ``SECTION.KEY=VALUE`` strings passed as ``--option``;
     ``server`` is extra ``key=value`` lines for the ``[server]`` group and
-    ``config`` extra keyfile text appended to the generated file.
+    ``config`` extra keyfile text appended to the generated file; ``env``
+    extra environment variables (``STATE_DIRECTORY``, ...).
     """
 
     def __init__(self, options=(), config="", plugins=("maildir",),
-                 args=(), server=""):
+                 args=(), server="", env=None):
         self.options = list(options)
         self.extra_config = config
         self.server_config = server
         self.plugins = list(plugins)
         self.args = list(args)
+        self.extra_env = dict(env or {})
         self.tmpdir = tempfile.mkdtemp(prefix="vsmtpd-test-")
         self.home = os.path.join(self.tmpdir, "home")
         os.mkdir(self.home)
@@ -149,7 +151,8 @@ class Vsmtpd:
             stderr = open(self.stderr_path, "ab")
             self.proc = subprocess.Popen(
                 self.command(port), stdin=subprocess.DEVNULL,
-                stdout=stderr, stderr=stderr, env=clean_env(self.home),
+                stdout=stderr, stderr=stderr,
+                env={**clean_env(self.home), **self.extra_env},
                 cwd=self.tmpdir, preexec_fn=_die_with_parent)
             stderr.close()
             deadline = time.monotonic() + START_TIMEOUT

@@ -1,0 +1,768 @@
+#!/usr/bin/python3
+"""STARTTLS and implicit TLS in vsmtpd, driven by real TLS clients
+(openssl s_client, gnutls-cli, swaks, curl, smtplib) and by raw bytes
+through ssl.MemoryBIO for what the clients hide: plaintext injected after
+STARTTLS (CVE-2011-0411), a ClientHello in the same write as STARTTLS,
+broken, abandoned and stalled handshakes. Also the daemon side: bad
+certificate files at startup, SIGHUP reload and the self-signed default."""
+
+import hashlib
+import os
+import re
+import select
+import shutil
+import signal
+import smtplib
+import socket
+import ssl
+import stat
+import subprocess
+import tempfile
+import time
+import unittest
+
+import vsmtpd_fixture as fx
+
+DATA = os.path.join(fx.SOURCE_ROOT, "tests", "data")
+CERT = os.path.join(DATA, "test-cert.pem")
+KEY = os.path.join(DATA, "test-key.pem")
+
+SENDER = "sender@tls.example"
+RCPT = "rcpt@tls.example"
+BODY = (b"From: <sender@tls.example>\r\n"
+        b"To: <rcpt@tls.example>\r\n"
+        b"Subject: over TLS\r\n"
+        b"\r\n"
+        b"sent over TLS\r\n")
+
+# (using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384)
+USING_RE = re.compile(rb"\(using TLSv1\.[23] with cipher [A-Za-z0-9_-]+\)")
+
+
+def need(tool):
+    if shutil.which(tool) is None:
+        raise unittest.SkipTest(f"{tool} is not installed")
+
+
+def run(cmd, timeout=30, input=None):
+    return subprocess.run(cmd, input=input,
+                          stdin=None if input is not None else subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          timeout=timeout)
+
+
+def der_of(pem_path):
+    with open(pem_path, encoding="ascii") as f:
+        text = f.read()
+    m = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----",
+                  text, re.S)
+    return ssl.PEM_cert_to_DER_cert(m.group(0))
+
+
+def fingerprint(der):
+    return hashlib.sha256(der).hexdigest()
+
+
+def insecure_context():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def make_cert(directory, name, cn="localhost"):
+    """A fresh self-signed EC certificate and key, written with openssl."""
+    cert = os.path.join(directory, name + "-cert.pem")
+    key = os.path.join(directory, name + "-key.pem")
+    r = run(["openssl", "req", "-x509", "-newkey", "ec",
+             "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", key, "-out", cert, "-days", "30",
+             "-subj", f"/CN={cn}"])
+    if r.returncode != 0:
+        raise AssertionError(r.stdout.decode(errors="replace"))
+    return cert, key
+
+
+class Interactive:
+    """A client program (openssl s_client, gnutls-cli) whose stdin and
+    stdout carry the SMTP conversation once it has set TLS up. Each
+    command is written only after the previous reply arrived."""
+
+    def __init__(self, cmd):
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL)
+        self.buf = b""
+        self.seen = b""
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+
+    def send(self, data):
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def line(self):
+        deadline = time.monotonic() + fx.IO_TIMEOUT
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self.proc.stdout], [], [], max(left, 0))
+            if not ready:
+                raise AssertionError(f"no reply; output so far: {self.seen!r}")
+            chunk = os.read(self.proc.stdout.fileno(), 65536)
+            if not chunk:
+                raise EOFError(f"client exited; output: {self.seen!r}")
+            self.buf += chunk
+            self.seen += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.rstrip(b"\r")
+
+    def skip_to(self, prefix):
+        """Drops what the client printed itself until a line starting
+        with ``prefix``, and returns the reply that line starts."""
+        while True:
+            line = self.line()
+            if line.startswith(prefix):
+                return self._rest_of_reply([line])
+
+    def _rest_of_reply(self, lines):
+        while lines[-1][3:4] == b"-":
+            lines.append(self.line())
+        return fx.Reply(lines)
+
+    def reply(self):
+        return self._rest_of_reply([self.line()])
+
+
+class BioClient:
+    """TLS through ssl.MemoryBIO over a plain socket, so the test decides
+    what goes into each write."""
+
+    def __init__(self, sock, leftover=b""):
+        self.sock = sock
+        self.incoming = ssl.MemoryBIO()
+        self.outgoing = ssl.MemoryBIO()
+        self.tls = insecure_context().wrap_bio(self.incoming, self.outgoing)
+        if leftover:
+            self.incoming.write(leftover)
+        self.plain = b""
+
+    def first_flight(self):
+        """The ClientHello, without sending it."""
+        try:
+            self.tls.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        return self.outgoing.read()
+
+    def _flush(self):
+        data = self.outgoing.read()
+        if data:
+            self.sock.sendall(data)
+
+    def _fill(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError("connection closed")
+        self.incoming.write(data)
+
+    def handshake(self):
+        while True:
+            try:
+                self.tls.do_handshake()
+                self._flush()
+                return
+            except ssl.SSLWantReadError:
+                self._flush()
+                self._fill()
+
+    def cmd(self, line):
+        self.tls.write(line + fx.CRLF)
+        self._flush()
+        return self.reply()
+
+    def _line(self):
+        while fx.CRLF not in self.plain:
+            try:
+                self.plain += self.tls.read(65536)
+            except ssl.SSLWantReadError:
+                self._fill()
+        line, self.plain = self.plain.split(fx.CRLF, 1)
+        return line
+
+    def reply(self):
+        lines = [self._line()]
+        while lines[-1][3:4] == b"-":
+            lines.append(self._line())
+        return fx.Reply(lines)
+
+
+def read_until_closed(sock, wait=10.0):
+    """Everything the peer sends until it closes (or ``wait`` passes
+    without a byte: then the second value is False)."""
+    sock.settimeout(wait)
+    data = b""
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return data, True
+            data += chunk
+    except socket.timeout:
+        return data, False
+    except (ConnectionResetError, BrokenPipeError):
+        return data, True
+
+
+class TlsCase(fx.VsmtpdTestCase):
+    """A daemon with the test certificate, a STARTTLS port and an implicit
+    TLS port."""
+
+    server_lines = ""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tls_port = fx.free_port()
+        cls.daemon = fx.Vsmtpd(
+            plugins=cls.plugins,
+            server=(f"tls-certificate={CERT}\n"
+                    f"tls-key={KEY}\n"
+                    f"listen-tls=127.0.0.1:{cls.tls_port}\n"
+                    + cls.server_lines))
+        try:
+            cls.daemon.start()
+        except Exception:
+            cls.daemon.cleanup()
+            raise
+
+    def setUp(self):
+        super().setUp()
+        self.tmp = tempfile.mkdtemp(prefix="vsmtpd-tls-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def assertDeliveredTls(self, body=BODY, helo=None):
+        data = self.assertDelivered(body, rcpt=RCPT, helo=helo,
+                                    protocol="ESMTPS", sender=SENDER)
+        header, _ = fx.split_received(data)
+        self.assertRegex(header, USING_RE, header)
+        return header
+
+    def full_mail_plain(self, port=None):
+        """A whole mail without TLS, on a new connection: the server is
+        still serving."""
+        with fx.RawClient(port or self.daemon.port) as c:
+            self.assertReply(c.greeting, 220)
+            self.assertReply(c.cmd(b"EHLO plain.example"), 250)
+            self.assertReply(c.cmd(b"MAIL FROM:<" + SENDER.encode() + b">"), 250)
+            self.assertReply(c.cmd(b"RCPT TO:<" + RCPT.encode() + b">"), 250)
+            self.assertReply(c.cmd(b"DATA"), 354)
+            c.send(BODY + b".\r\n")
+            self.assertReply(c.reply(), 250, "2.0.0")
+            self.assertReply(c.cmd(b"QUIT"), 221)
+        self.assertDelivered(BODY, rcpt=RCPT, helo="plain.example",
+                             sender=SENDER)
+        self.daemon.clear_maildir()
+
+    def write_file(self, name, data):
+        path = os.path.join(self.tmp, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+
+class ClientsTest(TlsCase):
+    """The real clients, each sending a whole mail over TLS."""
+
+    def interactive_mail(self, client, eol, first_prefix):
+        """EHLO over TLS (no STARTTLS offered any more), then a mail."""
+        self.addCleanup(client.close)
+        client.send(b"EHLO tls.client.example" + eol)
+        r = client.skip_to(first_prefix)
+        self.assertReply(r, 250)
+        self.assertEqual(r.lines[0], b"250-" + fx.HOSTNAME.encode(), r)
+        self.assertNotIn(b"STARTTLS", r.text, r)
+        self.assertIn(b"250-PIPELINING", r.lines, r)
+        client.send(b"MAIL FROM:<" + SENDER.encode() + b">" + eol)
+        self.assertReply(client.reply(), 250, "2.1.0")
+        client.send(b"RCPT TO:<" + RCPT.encode() + b">" + eol)
+        self.assertReply(client.reply(), 250, "2.1.5")
+        client.send(b"DATA" + eol)
+        self.assertReply(client.reply(), 354)
+        client.send(BODY.replace(b"\r\n", eol) + b"." + eol)
+        r = client.reply()
+        self.assertReply(r, 250, "2.0.0")
+        client.send(b"QUIT" + eol)
+        self.assertReply(client.reply(), 221)
+        return self.assertDeliveredTls(helo="tls.client.example")
+
+    def test_openssl_s_client_starttls(self):
+        # The original bug report's command line.
+        need("openssl")
+        client = Interactive(["openssl", "s_client", "-connect",
+                              f"127.0.0.1:{self.daemon.port}",
+                              "-starttls", "smtp", "-quiet"])
+        self.interactive_mail(client, b"\r\n", b"250-" + fx.HOSTNAME.encode())
+
+    def test_openssl_s_client_tls12(self):
+        need("openssl")
+        client = Interactive(["openssl", "s_client", "-connect",
+                              f"127.0.0.1:{self.daemon.port}",
+                              "-starttls", "smtp", "-quiet", "-tls1_2"])
+        header = self.interactive_mail(client, b"\r\n",
+                                       b"250-" + fx.HOSTNAME.encode())
+        self.assertIn(b"(using TLSv1.2 with cipher ", header)
+
+    def test_openssl_s_client_implicit(self):
+        need("openssl")
+        client = Interactive(["openssl", "s_client", "-connect",
+                              f"127.0.0.1:{self.tls_port}", "-quiet"])
+        self.addCleanup(client.close)
+        r = client.skip_to(b"220 ")
+        self.assertTrue(r.lines[0].startswith(b"220 " + fx.HOSTNAME.encode()), r)
+        self.interactive_mail(client, b"\r\n", b"250-" + fx.HOSTNAME.encode())
+
+    def test_gnutls_cli_starttls(self):
+        # Without --crlf: gnutls-cli 3.7.9 converts only the first LF of
+        # each read of its stdin and overwrites the rest ("a\nb\n" goes
+        # out as "a\r\n\0\n"), which breaks a multi-line DATA write.
+        # The test sends CRLF itself instead.
+        need("gnutls-cli")
+        client = Interactive(["gnutls-cli", "--insecure",
+                              "--starttls-proto=smtp",
+                              "--port", str(self.daemon.port), "127.0.0.1"])
+        self.interactive_mail(client, b"\r\n", b"250-" + fx.HOSTNAME.encode())
+
+    def test_gnutls_cli_crlf_one_line_per_write(self):
+        # --crlf as documented, for commands (one line per write)
+        need("gnutls-cli")
+        client = Interactive(["gnutls-cli", "--crlf", "--insecure",
+                              "--starttls-proto=smtp",
+                              "--port", str(self.daemon.port), "127.0.0.1"])
+        self.addCleanup(client.close)
+        client.send(b"EHLO crlf.example\n")
+        r = client.skip_to(b"250-" + fx.HOSTNAME.encode())
+        self.assertNotIn(b"STARTTLS", r.text)
+        client.send(b"STARTTLS\n")
+        self.assertEqual(client.reply().lines,
+                         [b"554 5.5.1 Error: TLS already active"])
+        client.send(b"NOOP\n")
+        self.assertReply(client.reply(), 250)
+        client.send(b"QUIT\n")
+        self.assertReply(client.reply(), 221)
+
+    def swaks(self, *extra, port=None):
+        need("swaks")
+        # swaks ends the data with CRLF . CRLF after the file's last line
+        path = self.write_file("mail.eml", BODY[:-2].replace(b"\r\n", b"\n"))
+        r = run(["swaks", "--server", "127.0.0.1",
+                 "--port", str(port or self.daemon.port),
+                 "--ehlo", "swaks.tls.example",
+                 "--from", SENDER, "--to", RCPT, "--data", "@" + path,
+                 *extra], timeout=60)
+        out = r.stdout.decode(errors="replace")
+        self.assertEqual(r.returncode, 0, out)
+        # "<~" marks what swaks read over TLS
+        tls_replies = [l[3:].strip() for l in r.stdout.splitlines()
+                       if l.startswith(b"<~")]
+        self.assertTrue(any(l.startswith(b"250 2.0.0 Ok: queued as")
+                            for l in tls_replies), out)
+        self.assertFalse(any(b"STARTTLS" in l for l in tls_replies), out)
+        return out
+
+    def test_swaks_tls(self):
+        out = self.swaks("--tls")
+        self.assertIn("220 2.0.0 Ready to start TLS", out)
+        self.assertDeliveredTls(body=BODY, helo="swaks.tls.example")
+
+    def test_swaks_tlsc_implicit(self):
+        out = self.swaks("--tlsc", port=self.tls_port)
+        self.assertNotIn("STARTTLS", out)
+        self.assertDeliveredTls(body=BODY, helo="swaks.tls.example")
+
+    def test_curl_ssl_reqd(self):
+        need("curl")
+        path = self.write_file("mail.eml", BODY)
+        r = run(["curl", "--silent", "--show-error", "--ssl-reqd",
+                 "--insecure", f"smtp://127.0.0.1:{self.daemon.port}",
+                 "--mail-from", SENDER, "--mail-rcpt", RCPT,
+                 "--upload-file", path], timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertDeliveredTls()
+
+    def test_curl_implicit_smtps(self):
+        need("curl")
+        path = self.write_file("mail.eml", BODY)
+        r = run(["curl", "--silent", "--show-error", "--insecure",
+                 f"smtps://127.0.0.1:{self.tls_port}",
+                 "--mail-from", SENDER, "--mail-rcpt", RCPT,
+                 "--upload-file", path], timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertDeliveredTls()
+
+    def test_smtplib_starttls(self):
+        with smtplib.SMTP("127.0.0.1", self.daemon.port, timeout=20) as s:
+            code, text = s.ehlo("py.tls.example")
+            self.assertEqual(code, 250)
+            self.assertTrue(s.has_extn("starttls"))
+            code, text = s.starttls(context=insecure_context())
+            self.assertEqual((code, text), (220, b"2.0.0 Ready to start TLS"))
+            self.assertEqual(s.sock.getpeercert(binary_form=True), der_of(CERT))
+            code, text = s.ehlo("py.tls.example")
+            self.assertEqual(code, 250)
+            self.assertFalse(s.has_extn("starttls"), text)
+            # RFC 3207 4.2: the pre-TLS state is gone, TLS stays
+            self.assertEqual(s.docmd("STARTTLS"),
+                             (554, b"5.5.1 Error: TLS already active"))
+            s.sendmail(SENDER, [RCPT], BODY)
+        self.assertDeliveredTls(helo="py.tls.example")
+
+    def test_smtplib_smtp_ssl(self):
+        with smtplib.SMTP_SSL("127.0.0.1", self.tls_port, timeout=20,
+                              context=insecure_context()) as s:
+            self.assertEqual(s.sock.getpeercert(binary_form=True), der_of(CERT))
+            code, text = s.ehlo("py.ssl.example")
+            self.assertEqual(code, 250)
+            self.assertFalse(s.has_extn("starttls"), text)
+            self.assertEqual(s.docmd("STARTTLS"),
+                             (554, b"5.5.1 Error: TLS already active"))
+            s.sendmail(SENDER, [RCPT], BODY)
+        self.assertDeliveredTls(helo="py.ssl.example")
+
+
+class RawTest(TlsCase):
+    """Byte-level STARTTLS."""
+
+    def starttls_client(self):
+        c = self.client()
+        self.assertReply(c.cmd(b"EHLO raw.example"), 250)
+        return c
+
+    def test_starttls_with_argument(self):
+        c = self.starttls_client()
+        r = c.cmd(b"STARTTLS foo")
+        self.assertReply(r, 501, "5.5.4")
+        self.assertReply(c.cmd(b"NOOP"), 250)
+
+    def test_plaintext_injection_is_never_executed(self):
+        # CVE-2011-0411: NOOP in the same write as STARTTLS belongs to
+        # the TLS layer, where it is no handshake: no 250 ever.
+        c = self.starttls_client()
+        c.send(b"STARTTLS\r\nNOOP\r\n")
+        r = c.reply()
+        self.assertEqual(r.lines, [b"220 2.0.0 Ready to start TLS"])
+        data, closed = read_until_closed(c.sock)
+        data = c.buf + data
+        self.assertTrue(closed, f"connection still open, got {data!r}")
+        self.assertNotIn(b"250", data)
+        self.full_mail_plain()
+
+    def test_client_hello_in_the_starttls_write(self):
+        c = self.starttls_client()
+        bio = BioClient(c.sock)
+        c.send(b"STARTTLS\r\n" + bio.first_flight())
+        r = c.reply()
+        self.assertEqual(r.lines, [b"220 2.0.0 Ready to start TLS"])
+        # what RawClient read past the 220 is the server's TLS flight
+        bio.incoming.write(c.buf)
+        c.buf = b""
+        bio.handshake()
+        self.assertEqual(bio.tls.getpeercert(binary_form=True), der_of(CERT))
+        r = bio.cmd(b"EHLO bio.example")
+        self.assertReply(r, 250)
+        self.assertNotIn(b"STARTTLS", r.text)
+        self.assertReply(bio.cmd(b"MAIL FROM:<" + SENDER.encode() + b">"), 250)
+        self.assertReply(bio.cmd(b"RCPT TO:<" + RCPT.encode() + b">"), 250)
+        self.assertReply(bio.cmd(b"DATA"), 354)
+        bio.tls.write(BODY + b".\r\n")
+        bio._flush()
+        self.assertReply(bio.reply(), 250, "2.0.0")
+        self.assertReply(bio.cmd(b"QUIT"), 221)
+        self.assertDeliveredTls(helo="bio.example")
+
+    def test_mail_before_ehlo_after_tls(self):
+        # RFC 3207 4.2: the EHLO before TLS is forgotten
+        c = self.starttls_client()
+        self.assertReply(c.cmd(b"STARTTLS"), 220, "2.0.0")
+        bio = BioClient(c.sock, c.buf)
+        bio.handshake()
+        self.assertReply(bio.cmd(b"MAIL FROM:<" + SENDER.encode() + b">"), 503)
+
+    def test_garbage_handshake(self):
+        c = self.starttls_client()
+        self.assertReply(c.cmd(b"STARTTLS"), 220, "2.0.0")
+        c.send(b"\x16\x03\x01\x00\x20" + b"\xff" * 32 + b"GARBAGE\r\n" * 8)
+        data, closed = read_until_closed(c.sock)
+        self.assertTrue(closed, f"connection still open, got {data!r}")
+        self.assertNotIn(b"250", data)
+        self.full_mail_plain()
+
+    def test_client_vanishes_mid_handshake(self):
+        c = self.starttls_client()
+        self.assertReply(c.cmd(b"STARTTLS"), 220, "2.0.0")
+        hello = BioClient(c.sock).first_flight()
+        c.send(hello[:len(hello) // 2])
+        # another client is served while the handshake waits for the rest
+        self.full_mail_plain()
+        c.close()
+        self.full_mail_plain()
+
+    def test_implicit_tls_garbage(self):
+        with socket.create_connection(("127.0.0.1", self.tls_port), 20) as s:
+            s.sendall(b"EHLO plain.text.example\r\n")
+            data, closed = read_until_closed(s)
+            self.assertTrue(closed, f"connection still open, got {data!r}")
+            self.assertNotIn(b"220", data)
+            self.assertNotIn(b"250", data)
+        self.full_mail_plain()
+
+
+class HandshakeTimeoutTest(TlsCase):
+    server_lines = "tls-handshake-timeout=1\n"
+
+    def test_stalled_handshake_is_closed(self):
+        c = self.client()
+        self.assertReply(c.cmd(b"EHLO stall.example"), 250)
+        self.assertReply(c.cmd(b"STARTTLS"), 220, "2.0.0")
+        # nothing more from this client; the server keeps serving others
+        self.full_mail_plain()
+        data, closed = read_until_closed(c.sock, wait=15)
+        self.assertTrue(closed, f"stalled handshake not closed, got {data!r}")
+        self.assertNotIn(b"250", data)
+        self.assertIn("TLS handshake failed", self.daemon.stderr_text())
+        self.full_mail_plain()
+
+    def test_stalled_implicit_handshake_is_closed(self):
+        with socket.create_connection(("127.0.0.1", self.tls_port), 20) as s:
+            self.full_mail_plain()
+            data, closed = read_until_closed(s, wait=15)
+            self.assertTrue(closed, f"stalled handshake not closed, got {data!r}")
+            self.assertEqual(data, b"")
+
+
+class RequireTlsTest(TlsCase):
+    server_lines = "require-tls=true\n"
+
+    def test_mail_needs_starttls(self):
+        with smtplib.SMTP("127.0.0.1", self.daemon.port, timeout=20) as s:
+            self.assertEqual(s.ehlo("req.example")[0], 250)
+            self.assertTrue(s.has_extn("starttls"))
+            self.assertEqual(s.docmd("MAIL", "FROM:<" + SENDER + ">"),
+                             (530, b"5.7.0 Must issue a STARTTLS command first"))
+            s.starttls(context=insecure_context())
+            s.ehlo("req.example")
+            self.assertEqual(s.docmd("MAIL", "FROM:<" + SENDER + ">"),
+                             (250, b"2.1.0 Ok"))
+            self.assertEqual(s.docmd("RCPT", "TO:<" + RCPT + ">")[0], 250)
+            code, _ = s.data(BODY)
+            self.assertEqual(code, 250)
+        self.assertDeliveredTls(helo="req.example")
+
+    def test_implicit_tls_satisfies_require_tls(self):
+        with smtplib.SMTP_SSL("127.0.0.1", self.tls_port, timeout=20,
+                              context=insecure_context()) as s:
+            s.sendmail(SENDER, [RCPT], BODY)
+        self.assertDeliveredTls()
+
+
+class DaemonTlsTest(unittest.TestCase):
+    """Startup errors, SIGHUP reload, the self-signed default."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="vsmtpd-tls-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def start(self, **kw):
+        d = fx.Vsmtpd(**kw)
+        self.addCleanup(d.cleanup)
+        d.start()
+        return d
+
+    def stop(self, d):
+        self.assertEqual(d.stop(), 0, d.stderr_text())
+
+    def failing_start(self, *args):
+        home = os.path.join(self.tmp, "home")
+        os.makedirs(home, exist_ok=True)
+        r = subprocess.run([fx.VSMTPD, "--listen", f"127.0.0.1:{fx.free_port()}",
+                            *args], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env=fx.clean_env(home), timeout=30)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stdout, b"")
+        lines = r.stderr.decode().splitlines()
+        self.assertEqual(len(lines), 1, r.stderr)
+        return lines[0]
+
+    def test_mismatched_key(self):
+        other_cert, other_key = make_cert(self.tmp, "other")
+        line = self.failing_start("--tls-cert", CERT, "--tls-key", other_key)
+        self.assertEqual(line, f"vsmtpd: --tls-key: [server] tls-key: the private "
+                               f"key in {other_key} does not match the "
+                               f"certificate in {CERT}")
+
+    def test_mismatched_key_in_config(self):
+        other_cert, other_key = make_cert(self.tmp, "other")
+        conf = os.path.join(self.tmp, "bad.conf")
+        with open(conf, "w") as f:
+            f.write(f"[server]\ntls-certificate={other_cert}\ntls-key={KEY}\n")
+        line = self.failing_start("--config", conf)
+        self.assertTrue(line.startswith(f"vsmtpd: {conf}: [server] tls-key: "), line)
+        self.assertIn("does not match", line)
+
+    def test_missing_certificate(self):
+        missing = os.path.join(self.tmp, "missing.pem")
+        line = self.failing_start("--tls-cert", missing, "--tls-key", KEY)
+        self.assertEqual(line, f"vsmtpd: --tls-cert: [server] tls-certificate: "
+                               f"cannot read the certificate {missing}: "
+                               f"No such file or directory")
+
+    def test_missing_key(self):
+        missing = os.path.join(self.tmp, "missing-key.pem")
+        line = self.failing_start("--tls-cert", CERT, "--tls-key", missing)
+        self.assertIn("[server] tls-key: cannot read the private key "
+                      f"{missing}: No such file or directory", line)
+
+    def test_key_given_as_certificate(self):
+        line = self.failing_start("--tls-cert", KEY, "--tls-key", KEY)
+        self.assertIn(f"[server] tls-certificate: {KEY} has no usable PEM "
+                      "certificate", line)
+
+    def test_listen_tls_needs_certificate(self):
+        line = self.failing_start(
+            "--option", f"server.listen-tls=127.0.0.1:{fx.free_port()}")
+        self.assertIn("[server] listen-tls: implicit TLS needs tls-certificate",
+                      line)
+
+    def test_combined_pem_file(self):
+        both = os.path.join(self.tmp, "both.pem")
+        with open(both, "wb") as f:
+            f.write(open(CERT, "rb").read() + open(KEY, "rb").read())
+        d = self.start(args=["--tls-cert", both])
+        with smtplib.SMTP("127.0.0.1", d.port, timeout=20) as s:
+            s.starttls(context=insecure_context())
+            self.assertEqual(s.sock.getpeercert(binary_form=True), der_of(CERT))
+        self.stop(d)
+
+    def starttls_session(self, port):
+        s = smtplib.SMTP("127.0.0.1", port, timeout=20)
+        self.addCleanup(s.close)
+        s.ehlo("hup.example")
+        s.starttls(context=insecure_context())
+        s.ehlo("hup.example")
+        return s
+
+    def wait_log(self, d, text, count=1):
+        deadline = time.monotonic() + 20
+        while d.stderr_text().count(text) < count:
+            self.assertIsNone(d.proc.poll(), d.stderr_text())
+            if time.monotonic() > deadline:
+                self.fail(f"no {text!r} in the log:\n{d.stderr_text()}")
+            time.sleep(0.05)
+
+    def test_sighup_reloads_certificate(self):
+        need("openssl")
+        cert = os.path.join(self.tmp, "cert.pem")
+        key = os.path.join(self.tmp, "key.pem")
+        shutil.copy(CERT, cert)
+        shutil.copy(KEY, key)
+        d = self.start(server=f"tls-certificate={cert}\ntls-key={key}\n")
+        old = self.starttls_session(d.port)
+        self.assertEqual(old.sock.getpeercert(binary_form=True), der_of(CERT))
+
+        new_cert, new_key = make_cert(self.tmp, "new")
+        os.replace(new_key, key)
+        os.replace(new_cert, cert)
+        d.proc.send_signal(signal.SIGHUP)
+        self.wait_log(d, "TLS certificate reloaded")
+        self.assertIn(fingerprint(der_of(cert)), d.stderr_text())
+
+        fresh = self.starttls_session(d.port)
+        self.assertEqual(fresh.sock.getpeercert(binary_form=True), der_of(cert))
+        self.assertNotEqual(der_of(cert), der_of(CERT))
+
+        # the session from before the reload goes on with its certificate
+        self.assertEqual(old.sock.getpeercert(binary_form=True), der_of(CERT))
+        old.sendmail(SENDER, [RCPT], BODY)
+        old.quit()
+        files = d.delivered()
+        self.assertEqual(len(files), 1)
+        header, body = fx.split_received(files[0])
+        self.assertIn(b"with ESMTPS", header)
+        self.assertEqual(body, BODY)
+
+        # a broken pair on SIGHUP: logged, the loaded certificate stays
+        _, other_key = make_cert(self.tmp, "other")
+        os.replace(other_key, key)
+        d.proc.send_signal(signal.SIGHUP)
+        self.wait_log(d, "keeping the current TLS certificate")
+        self.assertIn(f"the private key in {key} does not match", d.stderr_text())
+        again = self.starttls_session(d.port)
+        self.assertEqual(again.sock.getpeercert(binary_form=True), der_of(cert))
+        fresh.quit()
+        again.quit()
+        self.stop(d)
+
+    def check_self_signed(self, d, tls_dir):
+        cert = os.path.join(tls_dir, "cert.pem")
+        key = os.path.join(tls_dir, "key.pem")
+        self.assertEqual(stat.S_IMODE(os.stat(tls_dir).st_mode), 0o700)
+        self.assertEqual(stat.S_IMODE(os.stat(key).st_mode), 0o600)
+        self.assertIn(f"self-signed TLS certificate for {fx.HOSTNAME}: {cert}",
+                      d.stderr_text())
+        with smtplib.SMTP("127.0.0.1", d.port, timeout=20) as s:
+            s.ehlo("self.example")
+            self.assertTrue(s.has_extn("starttls"))
+            s.starttls(context=insecure_context())
+            self.assertEqual(s.sock.getpeercert(binary_form=True), der_of(cert))
+            s.ehlo("self.example")
+            self.assertFalse(s.has_extn("starttls"))
+            s.sendmail(SENDER, [RCPT], BODY)
+        header, body = fx.split_received(d.delivered()[0])
+        self.assertRegex(header, USING_RE)
+        self.assertIn(b"with ESMTPS", header)
+        if shutil.which("openssl"):
+            r = run(["openssl", "x509", "-in", cert, "-noout", "-subject",
+                     "-ext", "subjectAltName"])
+            out = r.stdout.decode()
+            self.assertIn(f"CN = {fx.HOSTNAME}", out)
+            self.assertIn(f"DNS:{fx.HOSTNAME}", out)
+            r = run(["openssl", "pkey", "-in", key, "-noout", "-text"])
+            self.assertIn("P-256", r.stdout.decode())
+        return der_of(cert)
+
+    def test_self_signed_default_in_home(self):
+        d = self.start()
+        tls_dir = os.path.join(d.home, ".local", "state", "vsmtpd", "tls")
+        der = self.check_self_signed(d, tls_dir)
+        self.assertIn("generated a self-signed", d.stderr_text())
+        self.stop(d)
+        # the next start reuses it
+        d.proc = None
+        d.start()
+        self.assertIn("using the self-signed", d.stderr_text())
+        with smtplib.SMTP("127.0.0.1", d.port, timeout=20) as s:
+            s.starttls(context=insecure_context())
+            self.assertEqual(s.sock.getpeercert(binary_form=True), der)
+        self.stop(d)
+
+    def test_self_signed_default_in_state_directory(self):
+        state = os.path.join(self.tmp, "state")
+        os.mkdir(state, 0o755)
+        d = self.start(env={"STATE_DIRECTORY": state})
+        self.check_self_signed(d, os.path.join(state, "tls"))
+        self.assertFalse(os.path.exists(os.path.join(d.home, ".local")))
+        self.stop(d)
+
+
+if __name__ == "__main__":
+    fx.main()
