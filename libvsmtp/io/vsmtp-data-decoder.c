@@ -117,10 +117,11 @@ vsmtp_data_decoder_decode (VsmtpDataDecoder *self,
   g_return_val_if_fail (out_length != NULL, 0);
   g_return_val_if_fail (out != NULL || *out_length == 0, 0);
 
+  /* NULL + 0 is undefined behaviour in C: empty buffers may be NULL. */
   p = in;
-  end = in + in_length;
+  end = in_length > 0 ? in + in_length : in;
   o = out;
-  o_end = out + *out_length;
+  o_end = *out_length > 0 ? out + *out_length : out;
   state = self->state;
   normalize = self->normalize_bare_newlines;
 
@@ -213,14 +214,17 @@ vsmtp_data_decoder_decode (VsmtpDataDecoder *self,
 
             run = stop - p;
             room = o_end - o;
+            /* memcpy() must not see @out NULL, even for 0 bytes */
             if (run > room)
               {
-                memcpy (o, p, room);
+                if (room > 0)
+                  memcpy (o, p, room);
                 o += room;
                 p += room;
                 goto out;
               }
-            memcpy (o, p, run);
+            if (run > 0)
+              memcpy (o, p, run);
             o += run;
             p = stop;
 

@@ -1,0 +1,437 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""libvsmtp from Python through GObject Introspection.
+
+Each test runs a Vsmtp.Server in this process, on the main thread's GLib
+main loop, with handlers written in Python, and drives it with smtplib from
+a second thread. The assertions are on the replies smtplib got and on the
+bytes the handlers stored.
+
+Needs GI_TYPELIB_PATH and LD_LIBRARY_PATH pointing at the built library
+(meson sets them). Prints TAP.
+"""
+
+import os
+import smtplib
+import socket
+import sys
+import threading
+import unittest
+
+import gi
+gi.require_version("Vsmtp", "1.0")
+from gi.repository import Gio, GLib, Vsmtp  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+import vsmtpd_fixture as fx  # noqa: E402  (TAP output)
+
+HOSTNAME = "mx.gi-test.example"
+SENDER = "alice@sender.example"
+RCPT = "bob@rcpt.example"
+GUARD_SECONDS = 30
+
+MESSAGE = (b"From: <alice@sender.example>\r\n"
+           b"To: <bob@rcpt.example>\r\n"
+           b"Subject: from Python\r\n"
+           b"\r\n"
+           b"line one\r\n"
+           b".leading dot, stuffed by smtplib\r\n"
+           b"last line\r\n")
+
+
+class ServerTestCase(unittest.TestCase):
+    """A fresh server on an ephemeral loopback port for every test."""
+
+    def setUp(self):
+        self.loop = GLib.MainLoop()
+        self.server = Vsmtp.Server(hostname=HOSTNAME)
+        any_port = Gio.InetSocketAddress.new_from_string("127.0.0.1", 0)
+        ok, self.address = self.server.listen(any_port)
+        self.assertTrue(ok)
+        self.port = self.address.get_port()
+        self.handler_errors = []
+        self.sessions = []
+        self.server.connect("new-session", self._on_new_session)
+
+    def tearDown(self):
+        self.server.stop_listening()
+        self.server = None
+
+    # Handlers are connected per test through self.handlers: signal -> fn.
+    handlers = {}
+
+    def _on_new_session(self, server, session):
+        self.sessions.append(session)
+        for name, fn in self.handlers.items():
+            session.connect(name, self._guarded(fn))
+
+    def _guarded(self, fn):
+        """PyGObject prints and swallows exceptions raised in a signal
+        handler; keep them so the test fails on them."""
+        def wrapper(*args):
+            try:
+                return fn(self, *args)
+            except Exception as e:  # noqa: BLE001
+                self.handler_errors.append(e)
+                raise
+        return wrapper
+
+    def run_client(self, client):
+        """Run ``client()`` in a thread while the main loop serves; return
+        what it returned, re-raising what it raised."""
+        box = {}
+
+        def worker():
+            try:
+                box["result"] = client()
+            except BaseException as e:  # noqa: BLE001
+                box["error"] = e
+            finally:
+                GLib.idle_add(self.loop.quit)
+
+        def guard():
+            box["guard"] = True
+            box.setdefault("error", AssertionError("client did not finish"))
+            self.loop.quit()
+            return GLib.SOURCE_REMOVE
+
+        thread = threading.Thread(target=worker, daemon=True)
+        thread.start()
+        guard_id = GLib.timeout_add_seconds(GUARD_SECONDS, guard)
+        self.loop.run()
+        if "guard" not in box:
+            GLib.source_remove(guard_id)
+        thread.join(GUARD_SECONDS)
+        if self.handler_errors:
+            raise self.handler_errors[0]
+        if "error" in box:
+            raise box["error"]
+        return box["result"]
+
+    def smtp(self):
+        return smtplib.SMTP("127.0.0.1", self.port,
+                            local_hostname="client.gi-test.example",
+                            timeout=GUARD_SECONDS)
+
+
+def store(test, message):
+    """A message-received handler body: keep the bytes, take responsibility."""
+    data = message.dup_bytes().get_data()
+    test.stored.append(data)
+    test.ids.append(message.get_id())
+    return Vsmtp.Reply.new(250, "2.0.0", "Ok: stored " + message.get_id())
+
+
+class AcceptTest(ServerTestCase):
+
+    def on_mail_from(self, session, sender, parameters):
+        self.mail_params.append((sender.to_string(), dict(parameters)))
+        return None
+
+    def on_message(self, session, message):
+        envelope = message.get_envelope()
+        self.envelopes.append(
+            (envelope.get_sender().to_string(),
+             [a.to_string() for a in envelope.dup_recipients()],
+             envelope.get_recipient_parameters(0)))
+        stream = message.open_stream()
+        chunks = []
+        while True:
+            chunk = stream.read_bytes(7, None).get_data()
+            if not chunk:
+                break
+            chunks.append(chunk)
+        stream.close()
+        self.streamed.append(b"".join(chunks))
+        self.sizes.append(message.get_size())
+        return store(self, message)
+
+    handlers = {"mail-from": on_mail_from, "message-received": on_message}
+
+    def setUp(self):
+        super().setUp()
+        self.stored, self.ids, self.streamed, self.sizes = [], [], [], []
+        self.mail_params, self.envelopes = [], []
+
+    def test_accept_and_store(self):
+        def client():
+            with self.smtp() as s:
+                s.ehlo()
+                r1 = s.mail(SENDER, ["SIZE=%d" % len(MESSAGE), "BODY=8BITMIME"])
+                r2 = s.rcpt(RCPT)
+                r3 = s.data(MESSAGE)
+                return r1, r2, r3
+
+        r1, r2, r3 = self.run_client(client)
+        self.assertEqual(r1, (250, b"2.1.0 Ok"))
+        self.assertEqual(r2, (250, b"2.1.5 Ok"))
+        self.assertEqual(len(self.stored), 1)
+        self.assertEqual(r3, (250, b"2.0.0 Ok: stored " + self.ids[0].encode()))
+        # The handler got the MAIL parameters as a dict, keywords upper-cased.
+        self.assertEqual(self.mail_params, [
+            (SENDER, {"SIZE": str(len(MESSAGE)), "BODY": "8BITMIME"})])
+        # Envelope: sender, recipients (a GPtrArray of boxed addresses) and
+        # the recipient's (empty) parameters.
+        self.assertEqual(self.envelopes, [(SENDER, [RCPT], {})])
+        data = self.stored[0]
+        # dup_bytes and open_stream give the same bytes: the Received
+        # header the server adds, then the message as sent, unstuffed.
+        self.assertEqual(self.streamed[0], data)
+        self.assertEqual(self.sizes[0], len(data))
+        self.assertTrue(data.startswith(b"Received: from client.gi-test.example"),
+                        data[:80])
+        self.assertIn(b"by " + HOSTNAME.encode(), data)
+        header_end = data.index(b"\r\nFrom: ") + 2
+        self.assertEqual(data[header_end:], MESSAGE)
+
+    def test_bytes_of_a_spooled_message(self):
+        self.server.props.spool_threshold = 1024
+        body = b"".join(b"line %05d of a spooled message\r\n" % i
+                        for i in range(400))
+        msg = b"Subject: spooled\r\n\r\n" + body
+
+        def client():
+            with self.smtp() as s:
+                return s.sendmail(SENDER, [RCPT], msg)
+
+        self.assertEqual(self.run_client(client), {})
+        self.assertEqual(len(self.stored), 1)
+        self.assertTrue(self.stored[0].endswith(b"\r\n\r\n" + body))
+        self.assertEqual(self.streamed[0], self.stored[0])
+
+
+class RejectTest(ServerTestCase):
+
+    def on_mail_from(self, session, sender, parameters):
+        if sender.get_domain() == "spam.example":
+            return Vsmtp.Reply.new_policy_rejection("Sender refused")
+        return None
+
+    def on_rcpt_to(self, session, recipient, parameters):
+        if recipient.get_local_part() == "nobody":
+            return Vsmtp.Reply.new_no_such_user()
+        return None
+
+    def on_message(self, session, message):
+        return Vsmtp.Reply.new(554, "5.6.0", "Content refused")
+
+    handlers = {"mail-from": on_mail_from, "rcpt-to": on_rcpt_to,
+                "message-received": on_message}
+
+    def test_reject_sender_recipient_and_message(self):
+        def client():
+            with self.smtp() as s:
+                s.ehlo()
+                r = [s.mail("eve@spam.example")]
+                r.append(s.mail(SENDER))
+                r.append(s.rcpt("nobody@rcpt.example"))
+                r.append(s.rcpt(RCPT))
+                r.append(s.data(MESSAGE))
+                return r
+
+        self.assertEqual(self.run_client(client), [
+            (550, b"5.7.1 Sender refused"),
+            (250, b"2.1.0 Ok"),
+            (550, b"5.1.1 No such user"),
+            (250, b"2.1.5 Ok"),
+            (554, b"5.6.0 Content refused"),
+        ])
+
+    def test_no_handler_takes_the_message(self):
+        # Without a positive message-received decision: 451, never 250.
+        self.handlers = {}
+
+        def client():
+            with self.smtp() as s:
+                s.ehlo()
+                s.mail(SENDER)
+                s.rcpt(RCPT)
+                return s.data(MESSAGE)
+
+        code, text = self.run_client(client)
+        self.assertEqual(code, 451)
+        self.assertTrue(text.startswith(b"4.3.0 "), text)
+
+
+class DeferTest(ServerTestCase):
+
+    def on_mail_from(self, session, sender, parameters):
+        reply = Vsmtp.Reply.new_pending()
+        self.assertTrue(reply.is_pending())
+
+        def later():
+            self.completed.append(reply.complete(250, "2.1.0", "Sender checked"))
+            return GLib.SOURCE_REMOVE
+
+        GLib.timeout_add(50, later)
+        return reply
+
+    def on_rcpt_to(self, session, recipient, parameters):
+        reply = Vsmtp.Reply.new_pending()
+        verdict = (Vsmtp.Reply.new_no_such_user()
+                   if recipient.get_local_part() == "nobody"
+                   else Vsmtp.Reply.new(250, "2.1.5", "Recipient checked"))
+        GLib.idle_add(lambda: self.completed.append(
+            reply.complete_with(verdict)) or GLib.SOURCE_REMOVE)
+        return reply
+
+    def on_message(self, session, message):
+        # Durable storage done "later", then the 250.
+        reply = Vsmtp.Reply.new_pending()
+
+        def later():
+            self.completed.append(reply.complete_with(store(self, message)))
+            return GLib.SOURCE_REMOVE
+
+        GLib.timeout_add(50, later)
+        return reply
+
+    handlers = {"mail-from": on_mail_from, "rcpt-to": on_rcpt_to,
+                "message-received": on_message}
+
+    def setUp(self):
+        super().setUp()
+        self.completed, self.stored, self.ids = [], [], []
+
+    def test_defer_and_complete(self):
+        def client():
+            with self.smtp() as s:
+                s.ehlo()
+                return [s.mail(SENDER), s.rcpt("nobody@rcpt.example"),
+                        s.rcpt(RCPT), s.data(MESSAGE)]
+
+        replies = self.run_client(client)
+        self.assertEqual(replies[:3], [
+            (250, b"2.1.0 Sender checked"),
+            (550, b"5.1.1 No such user"),
+            (250, b"2.1.5 Recipient checked"),
+        ])
+        self.assertEqual(len(self.stored), 1)
+        self.assertEqual(replies[3][0], 250)
+        self.assertTrue(replies[3][1].startswith(b"2.0.0 Ok: stored "))
+        self.assertTrue(self.stored[0].endswith(b"\r\n" + MESSAGE))
+        self.assertEqual(self.completed, [True, True, True, True])
+
+
+class DeferTimeoutTest(ServerTestCase):
+    """A pending reply nobody completes: the session answers 451 4.3.0 on
+    its own after decision-timeout, and a late completion is refused."""
+
+    def on_mail_from(self, session, sender, parameters):
+        self.pending.append(Vsmtp.Reply.new_pending())
+        return self.pending[-1]
+
+    def on_rset(self, session):
+        # The client saw the 451 before it sent RSET: the deadline passed.
+        self.late.append(self.pending[0].complete(250, "2.1.0", "Too late"))
+        self.late.append(self.pending[0].get_code())
+        return None
+
+    handlers = {"mail-from": on_mail_from, "rset": on_rset}
+
+    def setUp(self):
+        super().setUp()
+        self.server.props.decision_timeout = 200      # milliseconds
+        self.pending, self.late = [], []
+
+    def test_defer_times_out(self):
+        def client():
+            with self.smtp() as s:
+                s.ehlo()
+                return s.mail(SENDER), s.rset(), s.noop()
+
+        mail, rset, noop = self.run_client(client)
+        self.assertEqual(mail,
+                         (451, b"4.3.0 Error: decision timed out, try again later"))
+        self.assertEqual(rset, (250, b"2.0.0 Ok"))
+        self.assertEqual(noop, (250, b"2.0.0 Ok"))
+        # complete() refused it; an expired reply never gets a code.
+        self.assertEqual(self.late, [False, 0])
+
+
+class ServerApiTest(ServerTestCase):
+
+    def test_listen_returns_the_effective_address(self):
+        self.assertIsInstance(self.address, Gio.InetSocketAddress)
+        self.assertNotEqual(self.port, 0)
+        self.assertEqual(self.address.get_address().to_string(), "127.0.0.1")
+        ports = [a.get_port() for a in self.server.get_listen_addresses()]
+        self.assertEqual(ports, [self.port])
+
+    def test_shutdown_async(self):
+        """An idle session gets 421 4.3.2, then shutdown_finish is TRUE."""
+        results = []
+        connected = threading.Event()
+
+        def on_done(server, result):
+            results.append(server.shutdown_finish(result))
+
+        def start_shutdown():
+            self.server.shutdown_async(5, None, on_done)
+            return GLib.SOURCE_REMOVE
+
+        def client():
+            s = self.smtp()
+            try:
+                s.ehlo()
+                connected.set()
+                GLib.idle_add(start_shutdown)
+                code, text = s.getreply()
+                eof = s.sock.recv(1) if code == 421 else b"?"
+                return code, text, eof
+            finally:
+                s.close()
+
+        code, text, eof = self.run_client(client)
+        self.assertEqual(code, 421)
+        self.assertTrue(text.startswith(b"4.3.2 "), text)
+        self.assertEqual(eof, b"")
+        # Let the shutdown finish.
+        ctx = GLib.MainContext.default()
+        for _ in range(1000):
+            if results:
+                break
+            ctx.iteration(True)
+        self.assertEqual(results, [True])
+        with self.assertRaises(OSError):
+            socket.create_connection(("127.0.0.1", self.port), 5).close()
+
+
+class BoxedApiTest(unittest.TestCase):
+
+    def test_address(self):
+        a = Vsmtp.Address.parse("<Bob@Example.ORG>", -1,
+                                Vsmtp.AddressFlags.NONE)
+        self.assertEqual(a.get_local_part(), "Bob")
+        self.assertEqual(a.to_string(), "Bob@Example.ORG")
+        self.assertFalse(a.is_null())
+        self.assertTrue(Vsmtp.Address.new_null().is_null())
+        b = Vsmtp.Address.new("Bob", "Example.ORG")
+        self.assertTrue(a.equal(b))
+        with self.assertRaises(GLib.Error) as cm:
+            Vsmtp.Address.parse("<>", -1, Vsmtp.AddressFlags.NONE)
+        self.assertEqual(cm.exception.domain, "vsmtp-error-quark")
+        self.assertTrue(Vsmtp.Address.parse(
+            "<>", -1, Vsmtp.AddressFlags.ALLOW_NULL).is_null())
+
+    def test_envelope_and_reply(self):
+        e = Vsmtp.Envelope.new()
+        e.set_sender(Vsmtp.Address.new("a", "b.example"), {"SIZE": "10"})
+        e.add_recipient(Vsmtp.Address.new("c", "d.example"),
+                        {"NOTIFY": "NEVER", "X-FLAG": None})
+        self.assertEqual(e.get_mail_parameters(), {"SIZE": "10"})
+        self.assertEqual(e.get_mail_parameter("SIZE"), "10")
+        self.assertEqual(e.get_recipient_parameters(0),
+                         {"NOTIFY": "NEVER", "X-FLAG": None})
+        self.assertEqual([r.to_string() for r in e.dup_recipients()],
+                         ["c@d.example"])
+        r = Vsmtp.Reply.new(250, "2.0.0", "first\nsecond")
+        self.assertEqual(r.to_string(), "250-2.0.0 first\r\n250 2.0.0 second\r\n")
+        self.assertEqual((r.props.code, r.props.enhanced_code),
+                         (250, "2.0.0"))
+        self.assertTrue(r.is_positive())
+
+
+if __name__ == "__main__":
+    fx.main()
