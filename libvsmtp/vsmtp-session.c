@@ -65,7 +65,7 @@ struct _VsmtpSession
 {
   GObject                parent_instance;
 
-  VsmtpServer           *server;
+  VsmtpServer           *server;         /* weak */
   GIOStream             *stream;
   GSocketAddress        *remote_address;
   char                  *remote_ip;
@@ -475,7 +475,8 @@ session_close_now (VsmtpSession *self)
     session_close_streams (self);
 
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0);
-  _vsmtp_server_session_closed (self->server, self);
+  if (self->server != NULL)
+    _vsmtp_server_session_closed (self->server, self);
 
   g_object_unref (self);
 }
@@ -1058,7 +1059,8 @@ handle_auth (VsmtpSession *self,
     }
   gsasl_callback_set (ctx, sasl_callback);
 
-  g_ascii_strup (mechanism, -1);
+  for (char *p = mechanism; *p != '\0'; p++)
+    *p = g_ascii_toupper (*p);
   rc = gsasl_server_start (ctx, mechanism, &self->sasl);
   if (rc != GSASL_OK)
     {
@@ -2257,7 +2259,8 @@ vsmtp_session_finalize (GObject *object)
   g_free (self->tls_cipher);
   session_sasl_clear (self);
   g_free (self->auth_user);
-  g_clear_object (&self->server);
+  /* a weak pointer: the server owns its sessions, not the other way round */
+  g_clear_weak_pointer (&self->server);
   g_clear_error (&self->data_error);
   g_clear_pointer (&self->data_out, g_free);
   g_string_free (self->outbuf, TRUE);
@@ -2663,7 +2666,7 @@ _vsmtp_session_new (VsmtpServer    *server,
   g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
 
   self = g_object_new (VSMTP_TYPE_SESSION, NULL);
-  self->server = g_object_ref (server);
+  g_set_weak_pointer (&self->server, server);
   self->stream = g_object_ref (stream);
   self->id = make_session_id ();
   self->implicit_tls = (flags & VSMTP_LISTEN_FLAGS_IMPLICIT_TLS) != 0;

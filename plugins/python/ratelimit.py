@@ -1,0 +1,120 @@
+# ratelimit.py: a per-sender rate limit for vsmtpd
+#
+# SPDX-License-Identifier: LGPL-2.1-or-later
+
+"""Refuses a sender that sent too many messages recently.
+
+Configuration (all optional):
+
+    [ratelimit]
+    messages=30     # messages a sender may send per interval
+    interval=60     # seconds
+
+A message counts when its end of data is reached (message-received),
+whatever the delivery plugins then decide. Past the limit, MAIL FROM gets
+"450 4.7.1" until the oldest message of the window is older than the
+interval. Senders are compared case-insensitively; the null sender <> is
+one sender like any other. The counters live in memory: a restart forgets
+them.
+"""
+
+import collections
+
+import gi
+gi.require_version('Vsmtp', '1.0')
+from gi.repository import GLib, GObject, Vsmtp
+
+GROUP = 'ratelimit'
+LOG_DOMAIN = 'vsmtpd-ratelimit'
+
+
+def log_info(message):
+    """One INFO line through GLib's structured log (vsmtpd's writer)."""
+    GLib.log_variant(LOG_DOMAIN, GLib.LogLevelFlags.LEVEL_INFO,
+                     GLib.Variant('a{sv}', {'MESSAGE': GLib.Variant('s', message)}))
+
+
+def config_int(config, key, default, minimum):
+    """[ratelimit] key as an integer; default when the key is not set.
+    A bad value raises: activate() fails and vsmtpd stops, naming it."""
+    if config is None:
+        return default
+    try:
+        value = config.get_integer(GROUP, key)
+    except GLib.Error as e:
+        if (e.matches(GLib.KeyFile.error_quark(), GLib.KeyFileError.KEY_NOT_FOUND) or
+                e.matches(GLib.KeyFile.error_quark(), GLib.KeyFileError.GROUP_NOT_FOUND)):
+            return default
+        raise ValueError(f'[{GROUP}] {key}: {e.message}') from None
+    if value < minimum:
+        raise ValueError(f'[{GROUP}] {key}: {value} is below {minimum}')
+    return value
+
+
+def _sender_key(address):
+    if address is None or address.is_null():
+        return '<>'
+    return address.to_string().lower()
+
+
+class RateLimitPlugin(GObject.Object, Vsmtp.Activatable):
+    __gtype_name__ = 'VsmtpdRateLimitPlugin'
+
+    server = GObject.Property(type=Vsmtp.Server)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._seen = {}         # sender -> deque of monotonic times (µs)
+        self._handler = 0
+
+    def do_activate(self):
+        # A bad value raises here: vsmtpd stops with one line naming it
+        config = self.server.get_config()
+        self.limit = config_int(config, 'messages', 30, 1)
+        self.interval = config_int(config, 'interval', 60, 1) * 1000000
+        self._handler = self.server.connect('new-session', self._on_new_session)
+        log_info(f'ratelimit: at most {self.limit} messages per sender '
+                 f'in {self.interval // 1000000} s')
+
+    def do_deactivate(self):
+        if self._handler:
+            self.server.disconnect(self._handler)
+            self._handler = 0
+        self._seen.clear()
+
+    def _on_new_session(self, server, session):
+        session.connect('mail-from', self._on_mail_from)
+        session.connect('message-received', self._on_message_received)
+
+    def _recent(self, key, now):
+        times = self._seen.get(key)
+        if times is None:
+            return None
+        while times and now - times[0] >= self.interval:
+            times.popleft()
+        if not times:
+            del self._seen[key]
+            return None
+        return times
+
+    def _on_mail_from(self, session, sender, parameters):
+        now = GLib.get_monotonic_time()
+        times = self._recent(_sender_key(sender), now)
+        if times is None or len(times) < self.limit:
+            return None      # no opinion: the next plugins decide
+        wait = (times[0] + self.interval - now) // 1000000 + 1
+        log_info(f'{session.get_id()}: ratelimit: {len(times)} messages from '
+                 f'{_sender_key(sender)} in the last {self.interval // 1000000} s')
+        return Vsmtp.Reply.new(450, '4.7.1',
+                               'Too many messages from this sender, '
+                               f'try again in {wait} s')
+
+    def _on_message_received(self, session, message):
+        envelope = message.get_envelope()
+        key = _sender_key(envelope.get_sender() if envelope else None)
+        now = GLib.get_monotonic_time()
+        times = self._recent(key, now)
+        if times is None:
+            times = self._seen[key] = collections.deque()
+        times.append(now)
+        return None

@@ -1,0 +1,87 @@
+# tarpit.py: slows down RCPT TO, an example of a deferred decision
+#
+# SPDX-License-Identifier: LGPL-2.1-or-later
+
+"""Answers every RCPT TO after a delay.
+
+Tarpitting makes address harvesting and dictionary attacks slow. The
+plugin shows how a handler defers its decision: it returns a pending
+Vsmtp.Reply at once, the session waits (other sessions go on), and a GLib
+timeout completes the reply later.
+
+    [tarpit]
+    delay=1000      # milliseconds, 0 to 60000; keep it below
+                    # [server] decision-timeout, or the client gets 451
+
+Enable it after the plugins that may reject a recipient (recipients, ...):
+the first plugin that decides ends the emission, so a recipient they reject
+is answered at once, and the tarpit accepts the others with
+"250 2.1.5 Ok" once the delay has passed.
+"""
+
+import gi
+gi.require_version('Vsmtp', '1.0')
+from gi.repository import GLib, GObject, Vsmtp
+
+GROUP = 'tarpit'
+LOG_DOMAIN = 'vsmtpd-tarpit'
+
+
+def log_info(message):
+    GLib.log_variant(LOG_DOMAIN, GLib.LogLevelFlags.LEVEL_INFO,
+                     GLib.Variant('a{sv}', {'MESSAGE': GLib.Variant('s', message)}))
+
+
+class TarpitPlugin(GObject.Object, Vsmtp.Activatable):
+    __gtype_name__ = 'VsmtpdTarpitPlugin'
+
+    server = GObject.Property(type=Vsmtp.Server)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._handler = 0
+        self._timeouts = set()
+
+    def do_activate(self):
+        config = self.server.get_config()
+        self.delay = 1000
+        if config is not None and config.has_group(GROUP):
+            try:
+                self.delay = config.get_integer(GROUP, 'delay')
+            except GLib.Error as e:
+                if not e.matches(GLib.KeyFile.error_quark(),
+                                 GLib.KeyFileError.KEY_NOT_FOUND):
+                    raise ValueError(f'[{GROUP}] delay: {e.message}') from None
+        if not 0 <= self.delay <= 60000:
+            raise ValueError(f'[{GROUP}] delay: {self.delay} is not between 0 and 60000')
+        self._handler = self.server.connect('new-session', self._on_new_session)
+        log_info(f'tarpit: RCPT TO answered after {self.delay} ms')
+
+    def do_deactivate(self):
+        if self._handler:
+            self.server.disconnect(self._handler)
+            self._handler = 0
+        for source_id in self._timeouts:
+            GLib.source_remove(source_id)
+        self._timeouts.clear()
+
+    def _on_new_session(self, server, session):
+        session.connect('rcpt-to', self._on_rcpt_to)
+
+    def _on_rcpt_to(self, session, recipient, parameters):
+        reply = Vsmtp.Reply.new_pending()
+        session_id = session.get_id()
+        address = recipient.to_string()
+        source_id = 0
+
+        def answer():
+            self._timeouts.discard(source_id)
+            # False if the session's decision deadline passed meanwhile
+            if reply.complete(250, '2.1.5', 'Ok'):
+                log_info(f'{session_id}: tarpit: {address} accepted '
+                         f'after {self.delay} ms')
+            return GLib.SOURCE_REMOVE
+
+        source_id = GLib.timeout_add(self.delay, answer)
+        self._timeouts.add(source_id)
+        return reply

@@ -1,0 +1,156 @@
+# Vsmtp.py: PyGObject overrides for libvsmtp
+#
+# SPDX-License-Identifier: LGPL-2.1-or-later
+
+"""Containment of Python signal handlers.
+
+PyGObject prints the exception of a Python signal handler that raises and
+returns None to C. For a VsmtpSession command signal None means "no
+opinion", so a RCPT handler that crashes would let the standard
+"250 2.1.5 Ok" through. With this override, every handler connected to a
+Vsmtp.Session or Vsmtp.Server signal runs inside a guard:
+
+- if it raises, the traceback is logged (GLib log domain "vsmtp-python",
+  level WARNING, through the program's log writer: vsmtpd's stderr or the
+  journal), and for a signal that returns a Vsmtp.Reply the command gets
+  "451 4.3.0" (Vsmtp.Reply.new_temporary_failure) instead of the default;
+- if it returns something that is neither None nor a Vsmtp.Reply, the same
+  happens (a handler that returns True by mistake must not accept mail).
+
+The guard is transparent otherwise: handler ids, disconnect_by_func() and
+handler_block_by_func() work with the function that was connected.
+"""
+
+import sys
+import traceback
+
+from gi.repository import GLib, GObject
+
+from ..module import get_introspection_module
+from ..overrides import override
+
+Vsmtp = get_introspection_module('Vsmtp')
+
+__all__ = []
+
+LOG_DOMAIN = 'vsmtp-python'
+_FAILURE_TEXT = 'Temporary failure, try again later'
+
+
+def _log_warning(message, session=None):
+    fields = {'MESSAGE': GLib.Variant('s', message)}
+    if session is not None:
+        fields['VSMTP_SESSION_ID'] = GLib.Variant('s', session.get_id() or '')
+    try:
+        GLib.log_variant(LOG_DOMAIN, GLib.LogLevelFlags.LEVEL_WARNING,
+                         GLib.Variant('a{sv}', fields))
+    except Exception:
+        # Never let logging itself escape into the C caller
+        print(message, file=sys.stderr)
+
+
+def _describe(func):
+    module = getattr(func, '__module__', None) or '?'
+    name = getattr(func, '__qualname__', None) or repr(func)
+    return f'{module}.{name}'
+
+
+def _returns_reply(instance, detailed_signal):
+    name = detailed_signal.split('::', 1)[0]
+    signal_id = GObject.signal_lookup(name, type(instance).__gtype__)
+    if signal_id == 0:
+        return None   # unknown signal: let connect() raise its own error
+    query = GObject.signal_query(signal_id)
+    return query.return_type == Vsmtp.Reply.__gtype__
+
+
+class _GuardedHandler:
+    """Calls a handler; turns an exception into a log line (and a 451)."""
+
+    __slots__ = ('func', 'signal', 'returns_reply')
+
+    def __init__(self, func, detailed_signal, returns_reply):
+        self.func = func
+        self.signal = detailed_signal
+        self.returns_reply = returns_reply
+
+    def _fail(self, instance, what, details=''):
+        session = instance if isinstance(instance, Vsmtp.Session) else None
+        prefix = f'{session.get_id()}: ' if session is not None else ''
+        outcome = ', the client gets 451 4.3.0' if self.returns_reply else ''
+        _log_warning(f'{prefix}Python handler {_describe(self.func)} for '
+                     f'"{self.signal}" {what}{outcome}{details}', session)
+        if self.returns_reply:
+            return Vsmtp.Reply.new_temporary_failure(_FAILURE_TEXT)
+        return None
+
+    def __call__(self, instance, *args):
+        try:
+            result = self.func(instance, *args)
+        except Exception as e:
+            # Without this frame: the traceback starts in the handler
+            lines = traceback.format_exception(type(e), e,
+                                               e.__traceback__.tb_next)
+            return self._fail(instance,
+                              f'raised {type(e).__name__}',
+                              ':\n' + ''.join(lines).rstrip())
+        if not self.returns_reply:
+            return result
+        if result is None or isinstance(result, Vsmtp.Reply):
+            return result
+        return self._fail(instance, f'returned {result!r} instead of a '
+                          'Vsmtp.Reply or None')
+
+    # disconnect_by_func() and handler_*_by_func() compare with ==
+    def __eq__(self, other):
+        if isinstance(other, _GuardedHandler):
+            return self.func == other.func
+        return self.func == other
+
+    def __hash__(self):
+        return hash(self.func)
+
+
+def _guard(instance, detailed_signal, handler):
+    if not callable(handler):
+        return handler   # connect() reports it
+    returns_reply = _returns_reply(instance, detailed_signal)
+    if returns_reply is None:
+        return handler
+    return _GuardedHandler(handler, detailed_signal, returns_reply)
+
+
+class _GuardedConnect:
+    def connect(self, detailed_signal, handler, *args):
+        return super().connect(detailed_signal,
+                               _guard(self, detailed_signal, handler), *args)
+
+    def connect_after(self, detailed_signal, handler, *args):
+        return super().connect_after(detailed_signal,
+                                     _guard(self, detailed_signal, handler),
+                                     *args)
+
+    def connect_object(self, detailed_signal, handler, obj):
+        guarded = _guard(self, detailed_signal, handler)
+        # the handler gets obj instead of the emitter: guard it as such
+        return super().connect_object(detailed_signal, guarded, obj)
+
+    def connect_object_after(self, detailed_signal, handler, obj):
+        guarded = _guard(self, detailed_signal, handler)
+        return super().connect_object_after(detailed_signal, guarded, obj)
+
+
+class Session(_GuardedConnect, Vsmtp.Session):
+    pass
+
+
+Session = override(Session)
+__all__.append('Session')
+
+
+class Server(_GuardedConnect, Vsmtp.Server):
+    pass
+
+
+Server = override(Server)
+__all__.append('Server')
