@@ -22,3 +22,7 @@ void          _vsmtp_session_refuse (VsmtpSession  *self,
 void          _vsmtp_session_shutdown (VsmtpSession *self);
 
 G_END_DECLS
+
+G_BEGIN_DECLS
+VsmtpParameters *_vsmtp_parameters_new_for_table (GHashTable *table);
+G_END_DECLS

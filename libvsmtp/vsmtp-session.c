@@ -1286,7 +1286,11 @@ handle_mail (VsmtpSession *self,
       return;
     }
 
-  g_signal_emit (self, signals[SIGNAL_MAIL_FROM], 0, address, params, &reply);
+  {
+    g_autoptr(VsmtpParameters) parameters = _vsmtp_parameters_new_for_table (params);
+
+    g_signal_emit (self, signals[SIGNAL_MAIL_FROM], 0, address, parameters, &reply);
+  }
   session_decide (self, reply, then_mail);
 }
 
@@ -1359,7 +1363,11 @@ handle_rcpt (VsmtpSession *self,
       return;
     }
 
-  g_signal_emit (self, signals[SIGNAL_RCPT_TO], 0, address, params, &reply);
+  {
+    g_autoptr(VsmtpParameters) parameters = _vsmtp_parameters_new_for_table (params);
+
+    g_signal_emit (self, signals[SIGNAL_RCPT_TO], 0, address, parameters, &reply);
+  }
   session_decide (self, reply, then_rcpt);
 }
 
@@ -2050,6 +2058,8 @@ session_process (VsmtpSession *self)
       if (status == VSMTP_LINE_TOO_LONG)
         {
           session_queue_new (self, 500, "5.5.2", "Error: command line too long");
+          /* a final reply: an AUTH exchange in progress ends with it */
+          session_sasl_clear (self);
           continue;
         }
 
@@ -2126,17 +2136,17 @@ real_helo (VsmtpSession *self,
 }
 
 static VsmtpReply *
-real_mail_from (VsmtpSession *self,
-                VsmtpAddress *sender,
-                GHashTable   *parameters)
+real_mail_from (VsmtpSession    *self,
+                VsmtpAddress    *sender,
+                VsmtpParameters *parameters)
 {
   return vsmtp_reply_new (250, "2.1.0", "Ok");
 }
 
 static VsmtpReply *
-real_rcpt_to (VsmtpSession *self,
-              VsmtpAddress *recipient,
-              GHashTable   *parameters)
+real_rcpt_to (VsmtpSession    *self,
+              VsmtpAddress    *recipient,
+              VsmtpParameters *parameters)
 {
   return vsmtp_reply_new (250, "2.1.5", "Ok");
 }
@@ -2448,8 +2458,8 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
    * VsmtpSession::mail-from:
    * @self: the session
    * @sender: the reverse path (the null address for `<>`)
-   * @parameters: (element-type utf8 utf8): the MAIL parameters, keywords
-   *   upper-cased, values %NULL for a keyword without a value
+   * @parameters: the MAIL parameters (keywords upper-cased, values %NULL
+   *   for a keyword without a value)
    *
    * Emitted for a well-formed MAIL command whose parameters the server
    * supports. Default: `250 2.1.0 Ok`.
@@ -2460,13 +2470,13 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
     g_signal_new_class_handler ("mail-from", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_mail_from),
                                 reply_accumulator, NULL, NULL,
-                                VSMTP_TYPE_REPLY, 2, VSMTP_TYPE_ADDRESS, G_TYPE_HASH_TABLE);
+                                VSMTP_TYPE_REPLY, 2, VSMTP_TYPE_ADDRESS, VSMTP_TYPE_PARAMETERS);
 
   /**
    * VsmtpSession::rcpt-to:
    * @self: the session
    * @recipient: the forward path
-   * @parameters: (element-type utf8 utf8): the RCPT parameters
+   * @parameters: the RCPT parameters
    *
    * Emitted for a well-formed RCPT command within the recipient limit.
    * Default: `250 2.1.5 Ok`. Reject with, for example,
@@ -2478,7 +2488,7 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
     g_signal_new_class_handler ("rcpt-to", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_rcpt_to),
                                 reply_accumulator, NULL, NULL,
-                                VSMTP_TYPE_REPLY, 2, VSMTP_TYPE_ADDRESS, G_TYPE_HASH_TABLE);
+                                VSMTP_TYPE_REPLY, 2, VSMTP_TYPE_ADDRESS, VSMTP_TYPE_PARAMETERS);
 
   /**
    * VsmtpSession::data:

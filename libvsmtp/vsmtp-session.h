@@ -12,6 +12,7 @@
 
 #include "vsmtp-envelope.h"
 #include "vsmtp-message.h"
+#include "vsmtp-parameters.h"
 #include "vsmtp-reply.h"
 #include "vsmtp-version-macros.h"
 

@@ -10,6 +10,7 @@
 # include "vsmtp-enums.h"
 # include "vsmtp-reply.h"
 # include "vsmtp-address.h"
+# include "vsmtp-parameters.h"
 # include "vsmtp-envelope.h"
 # include "vsmtp-message.h"
 # include "vsmtp-session.h"

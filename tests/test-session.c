@@ -504,7 +504,7 @@ test_too_many_recipients (Fixture *fixture, gconstpointer data)
 static VsmtpReply *
 on_rcpt_reject_bad (VsmtpSession *session,
                     VsmtpAddress *recipient,
-                    GHashTable   *params,
+                    VsmtpParameters *params,
                     Fixture      *fixture)
 {
   if (g_str_equal (vsmtp_address_get_local_part (recipient), "bad"))
@@ -577,7 +577,7 @@ complete_greeting_later (gpointer data)
 static VsmtpReply *
 on_rcpt_defer (VsmtpSession *session,
                VsmtpAddress *recipient,
-               GHashTable   *params,
+               VsmtpParameters *params,
                Fixture      *fixture)
 {
   VsmtpReply *reply = vsmtp_reply_new_pending ();

@@ -103,6 +103,8 @@ vsmtp_data_decoder_decode (VsmtpDataDecoder *self,
                            gsize            *out_length,
                            gboolean         *finished)
 {
+  static const guint8 empty[1];
+  guint8 empty_out[1];
   const guint8 *p;
   const guint8 *end;
   const guint8 *next_lf = NULL;   /* cached LF position, NULL: unknown */
@@ -117,11 +119,17 @@ vsmtp_data_decoder_decode (VsmtpDataDecoder *self,
   g_return_val_if_fail (out_length != NULL, 0);
   g_return_val_if_fail (out != NULL || *out_length == 0, 0);
 
-  /* NULL + 0 is undefined behaviour in C: empty buffers may be NULL. */
+  /* Empty buffers may be NULL; pointer arithmetic on NULL (even + 0) and
+   * memcpy() from or to NULL (even of 0 bytes) are undefined behaviour. */
+  if (in == NULL)
+    in = empty;
+  if (out == NULL)
+    out = empty_out;
+
   p = in;
-  end = in_length > 0 ? in + in_length : in;
+  end = in + in_length;
   o = out;
-  o_end = *out_length > 0 ? out + *out_length : out;
+  o_end = out + *out_length;
   state = self->state;
   normalize = self->normalize_bare_newlines;
 
@@ -214,17 +222,14 @@ vsmtp_data_decoder_decode (VsmtpDataDecoder *self,
 
             run = stop - p;
             room = o_end - o;
-            /* memcpy() must not see @out NULL, even for 0 bytes */
             if (run > room)
               {
-                if (room > 0)
-                  memcpy (o, p, room);
+                memcpy (o, p, room);
                 o += room;
                 p += room;
                 goto out;
               }
-            if (run > 0)
-              memcpy (o, p, run);
+            memcpy (o, p, run);
             o += run;
             p = stop;
 

@@ -362,7 +362,7 @@ lookup_user (VsmtpdRecipientsPlugin *self,
 static VsmtpReply *
 on_rcpt_to (VsmtpSession *session,
             VsmtpAddress *recipient,
-            GHashTable   *parameters,
+            VsmtpParameters *parameters,
             gpointer      user_data)
 {
   VsmtpdRecipientsPlugin *self = user_data;

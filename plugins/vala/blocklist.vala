@@ -88,7 +88,7 @@ namespace Vsmtpd {
 
     private Vsmtp.Reply? on_mail_from (Vsmtp.Session session,
                                        Vsmtp.Address sender,
-                                       HashTable<string, string?> parameters) {
+                                       Vsmtp.Parameters parameters) {
       unowned string? domain = sender.get_domain ();
 
       if (sender.is_null () || domain == null || !is_blocked (domain))

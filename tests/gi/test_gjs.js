@@ -260,14 +260,17 @@ test('address and envelope', () => {
         'dup_recipients');
 });
 
-// GJS cannot convert a GHashTable signal argument (gjs 1.74 throws
-// "Unable to introspect element-type of container in GValue" before the
-// handler runs), so mail-from and rcpt-to handlers are never called from
-// GJS. Kept as a known failure: it turns into an unexpected pass (a failure
-// for meson) once the signals carry a type GJS can marshal.
-test('rcpt-to handler', async () => {
+// mail-from and rcpt-to carry a Vsmtp.Parameters (a boxed type GJS can
+// marshal; a bare GHashTable signal argument it cannot).
+test('mail-from and rcpt-to handlers with parameters', async () => {
+    const seen = [];
     const ctx = startServer({
-        'rcpt-to': (session, recipient) => recipient.get_local_part() === 'nobody'
+        'mail-from': (session, sender, parameters) => {
+            seen.push([parameters.get('BODY'), parameters.contains('SIZE'),
+                parameters.dup_keywords()]);
+            return null;
+        },
+        'rcpt-to': (session, recipient, parameters) => recipient.get_local_part() === 'nobody'
             ? Vsmtp.Reply.new_no_such_user() : null,
     });
     const replies = await smtp(ctx.port, [
@@ -277,7 +280,9 @@ test('rcpt-to handler', async () => {
     ]);
     finish(ctx);
     assertEqual(replies[2], [550, '5.1.1 No such user'], 'RCPT');
-}, 'GJS cannot marshal GHashTable signal arguments');
+    assertEqual(seen.length, 1, 'mail-from handler called');
+    assertEqual(seen[0][0], null, 'no BODY parameter');
+});
 
 async function main() {
     let failed = 0;

@@ -154,3 +154,43 @@ class Server(_GuardedConnect, Vsmtp.Server):
 
 Server = override(Server)
 __all__.append('Server')
+
+
+class Parameters(Vsmtp.Parameters):
+    """The ESMTP parameters of MAIL/RCPT, readable like a ``dict``:
+    ``parameters["SIZE"]``, ``"BODY" in parameters``, ``dict(parameters)``."""
+
+    def keys(self):
+        return list(self.dup_keywords())
+
+    def items(self):
+        return [(k, self.get(k)) for k in self.dup_keywords()]
+
+    def values(self):
+        return [self.get(k) for k in self.dup_keywords()]
+
+    def __getitem__(self, keyword):
+        if not self.contains(keyword):
+            raise KeyError(keyword)
+        return Vsmtp.Parameters.get(self, keyword)
+
+    def get(self, keyword, default=None):
+        if not self.contains(keyword):
+            return default
+        return Vsmtp.Parameters.get(self, keyword)
+
+    def __contains__(self, keyword):
+        return self.contains(keyword)
+
+    def __iter__(self):
+        return iter(self.dup_keywords())
+
+    def __len__(self):
+        return self.get_size()
+
+    def __repr__(self):
+        return f"Vsmtp.Parameters({dict(self.items())!r})"
+
+
+Parameters = override(Parameters)
+__all__.append('Parameters')

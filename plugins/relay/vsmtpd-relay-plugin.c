@@ -1,0 +1,1911 @@
+/* vsmtpd-relay-plugin.c: relays every message to an upstream over SMTP or LMTP
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "vsmtpd-relay"
+
+#include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <libpeas/peas.h>
+#include <vsmtp.h>
+
+/* The relay plugin hands each accepted message to one upstream server and
+ * answers the client only once the upstream answered: "message-received"
+ * returns a pending reply that is completed from the upstream's reply. All
+ * the I/O is asynchronous GIO on the main context; there are no threads.
+ *
+ * One Transaction is one message: take an idle, already greeted upstream
+ * connection (RSET first) or connect, greet (EHLO/LHLO, STARTTLS), MAIL,
+ * RCPT for each recipient, DATA, stream the content with dot-stuffing, read
+ * the final reply (one per recipient with LMTP) and map it to our reply.
+ * Commands are sent one at a time: a relay sends few commands per message
+ * and stepping through them keeps every reply tied to its command.
+ *
+ * A message is only answered 250 when the upstream accepted it for every
+ * recipient. When the upstream accepts some recipients and refuses others
+ * the message is not sent at all (SMTP) or, with LMTP, answered with the
+ * worst class, so the client retries (or bounces) the whole message: a
+ * retry may duplicate a copy, but no recipient is ever lost silently.
+ */
+
+#define DEFAULT_SMTP_PORT  25
+#define DEFAULT_LMTP_PORT  24
+#define DEFAULT_TIMEOUT    30    /* seconds, per network step */
+#define DEFAULT_MAX_IDLE   2
+#define IDLE_SECONDS       5     /* an idle connection is closed after this */
+#define MAX_REPLY_BYTES    (64 * 1024)
+#define MAX_TEXT_LENGTH    200
+#define BODY_CHUNK         (64 * 1024)
+
+typedef enum {
+  STARTTLS_NO,
+  STARTTLS_OPPORTUNISTIC,
+  STARTTLS_REQUIRED,
+} StarttlsMode;
+
+#define VSMTPD_TYPE_RELAY_PLUGIN (vsmtpd_relay_plugin_get_type ())
+G_DECLARE_FINAL_TYPE (VsmtpdRelayPlugin, vsmtpd_relay_plugin, VSMTPD, RELAY_PLUGIN, GObject)
+
+struct _VsmtpdRelayPlugin
+{
+  GObject       parent_instance;
+
+  VsmtpServer  *server;
+  gulong        new_session_id;
+
+  /* [relay] */
+  char         *host;
+  guint16       port;
+  gboolean      lmtp;
+  StarttlsMode  starttls;
+  char         *helo_name;
+  guint         timeout;
+  gboolean      tls_verify;
+  guint         max_idle;
+  char         *config_error;   /* non-NULL: every message gets 451 4.3.5 */
+
+  GQueue        idle;           /* Upstream *, most recently used first */
+  guint64       next_serial;
+};
+
+enum {
+  PROP_0,
+  PROP_SERVER,
+  N_PROPS
+};
+
+static void vsmtpd_relay_plugin_iface_init (VsmtpActivatableInterface *iface);
+
+G_DEFINE_DYNAMIC_TYPE_EXTENDED (VsmtpdRelayPlugin, vsmtpd_relay_plugin, G_TYPE_OBJECT,
+                                G_TYPE_FLAG_FINAL,
+                                G_IMPLEMENT_INTERFACE_DYNAMIC (VSMTP_TYPE_ACTIVATABLE,
+                                                               vsmtpd_relay_plugin_iface_init))
+
+/* ------------------------------------------------------------------------ */
+/* Upstream replies                                                         */
+/* ------------------------------------------------------------------------ */
+
+typedef struct
+{
+  guint      code;
+  char      *enhanced_code;   /* NULL when the upstream gave none (or a bad one) */
+  char      *text;            /* the lines' texts joined by spaces, sanitized */
+  GPtrArray *lines;           /* each line's text after "ddd-", for EHLO */
+} UpstreamReply;
+
+static void
+upstream_reply_free (UpstreamReply *reply)
+{
+  g_free (reply->enhanced_code);
+  g_free (reply->text);
+  g_ptr_array_unref (reply->lines);
+  g_free (reply);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (UpstreamReply, upstream_reply_free)
+
+/* RFC 3463: class "." subject "." detail; subject and detail 1 to 3 digits.
+ * Returns the length of the code at @p, 0 if there is none. */
+static gsize
+enhanced_code_length (const char *p,
+                      char        klass)
+{
+  const char *start = p;
+
+  if (*p != klass || p[1] != '.')
+    return 0;
+  p += 2;
+
+  for (guint part = 0; part < 2; part++)
+    {
+      guint n = 0;
+
+      while (g_ascii_isdigit (*p) && n < 4)
+        {
+          p++;
+          n++;
+        }
+      if (n == 0 || n > 3)
+        return 0;
+      if (part == 0)
+        {
+          if (*p != '.')
+            return 0;
+          p++;
+        }
+    }
+
+  if (*p != '\0' && *p != ' ')
+    return 0;
+
+  return p - start;
+}
+
+/* Printable ASCII only, at most MAX_TEXT_LENGTH bytes. */
+static void
+append_sanitized (GString    *out,
+                  const char *text)
+{
+  for (const char *p = text; *p != '\0'; p++)
+    {
+      if (out->len >= MAX_TEXT_LENGTH)
+        {
+          g_string_append (out, "...");
+          return;
+        }
+      g_string_append_c (out, (*p >= 0x20 && *p < 0x7f) ? *p : '?');
+    }
+}
+
+/* Parses one complete reply at the start of @buffer and removes it.
+ * Returns TRUE with @out set when a reply was parsed, TRUE with @error set
+ * when the bytes are not a reply, FALSE when more bytes are needed. */
+static gboolean
+parse_reply (GByteArray     *buffer,
+             UpstreamReply **out,
+             GError        **error)
+{
+  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  const char *data = (const char *) buffer->data;
+  gsize pos = 0;
+  guint code = 0;
+
+  while (pos < buffer->len)
+    {
+      const char *nl = memchr (data + pos, '\n', buffer->len - pos);
+      gsize end;
+      gboolean last;
+
+      if (nl == NULL)
+        break;
+
+      end = nl - data;
+      if (end > pos && data[end - 1] == '\r')
+        end--;
+
+      if (end - pos < 3 ||
+          !g_ascii_isdigit (data[pos]) || !g_ascii_isdigit (data[pos + 1]) ||
+          !g_ascii_isdigit (data[pos + 2]) ||
+          (end - pos > 3 && data[pos + 3] != ' ' && data[pos + 3] != '-') ||
+          memchr (data + pos, '\0', end - pos) != NULL)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                       "Malformed reply from upstream");
+          return TRUE;
+        }
+
+      {
+        guint line_code = g_ascii_digit_value (data[pos]) * 100 +
+                          g_ascii_digit_value (data[pos + 1]) * 10 +
+                          g_ascii_digit_value (data[pos + 2]);
+
+        if ((lines->len > 0 && line_code != code) || line_code < 200 || line_code > 599)
+          {
+            g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                         "Malformed reply from upstream (code %u)", line_code);
+            return TRUE;
+          }
+        code = line_code;
+      }
+
+      last = end - pos == 3 || data[pos + 3] == ' ';
+      g_ptr_array_add (lines, end - pos > 4 ? g_strndup (data + pos + 4, end - pos - 4)
+                                            : g_strdup (""));
+      pos = nl - data + 1;
+
+      if (last)
+        {
+          UpstreamReply *reply = g_new0 (UpstreamReply, 1);
+          GString *text = g_string_new (NULL);
+          char klass = '0' + code / 100;
+
+          for (guint i = 0; i < lines->len; i++)
+            {
+              const char *line = g_ptr_array_index (lines, i);
+              gsize n = enhanced_code_length (line, klass);
+
+              if (n > 0 && reply->enhanced_code == NULL)
+                reply->enhanced_code = g_strndup (line, n);
+              line += n;
+              while (*line == ' ')
+                line++;
+              if (*line == '\0')
+                continue;
+              if (text->len > 0)
+                g_string_append_c (text, ' ');
+              append_sanitized (text, line);
+            }
+
+          reply->code = code;
+          reply->text = g_string_free (text, FALSE);
+          reply->lines = g_steal_pointer (&lines);
+          g_byte_array_remove_range (buffer, 0, pos);
+          *out = reply;
+          return TRUE;
+        }
+    }
+
+  if (buffer->len > MAX_REPLY_BYTES)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                   "Reply from upstream too long");
+      return TRUE;
+    }
+
+  return FALSE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Upstream connections                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct
+{
+  grefcount          ref_count;
+  guint64            serial;
+  VsmtpdRelayPlugin *pool;         /* unowned, set while idle in the pool */
+
+  GSocketConnection *socket;
+  GIOStream         *stream;       /* the socket, or the TLS connection over it */
+  GByteArray        *input_buffer;
+  guint8             read_buffer[8192];
+  GCancellable      *cancellable;
+  GSource           *deadline;
+  guint              timeout;
+  gboolean           timed_out;
+  gboolean           closing;      /* broken or told to close (421) */
+
+  gboolean           tls;
+  gboolean           esmtp;
+  gboolean           has_starttls;
+  gboolean           has_size;
+  gboolean           has_8bitmime;
+  gboolean           has_smtputf8;
+
+  GSource           *idle_watch;
+  GSource           *idle_timer;
+  guint              n_messages;
+} Upstream;
+
+static Upstream *
+upstream_ref (Upstream *up)
+{
+  g_ref_count_inc (&up->ref_count);
+  return up;
+}
+
+static void
+clear_source (GSource **source)
+{
+  if (*source != NULL)
+    {
+      g_source_destroy (*source);
+      g_clear_pointer (source, g_source_unref);
+    }
+}
+
+static void
+upstream_unref (Upstream *up)
+{
+  if (!g_ref_count_dec (&up->ref_count))
+    return;
+
+  clear_source (&up->deadline);
+  clear_source (&up->idle_watch);
+  clear_source (&up->idle_timer);
+  g_clear_object (&up->stream);
+  g_clear_object (&up->socket);
+  g_clear_object (&up->cancellable);
+  g_byte_array_unref (up->input_buffer);
+  g_free (up);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Upstream, upstream_unref)
+
+static Upstream *
+upstream_new (guint64 serial,
+              guint   timeout)
+{
+  Upstream *up = g_new0 (Upstream, 1);
+
+  g_ref_count_init (&up->ref_count);
+  up->serial = serial;
+  up->timeout = timeout;
+  up->cancellable = g_cancellable_new ();
+  up->input_buffer = g_byte_array_new ();
+
+  return up;
+}
+
+static gboolean
+on_deadline (gpointer user_data)
+{
+  Upstream *up = user_data;
+
+  g_debug ("relay: upstream connection %" G_GUINT64_FORMAT " timed out", up->serial);
+  up->timed_out = TRUE;
+  up->closing = TRUE;
+  g_clear_pointer (&up->deadline, g_source_unref);
+  g_cancellable_cancel (up->cancellable);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* Every network step gets [relay] timeout seconds. */
+static void
+upstream_arm (Upstream *up)
+{
+  clear_source (&up->deadline);
+  up->deadline = g_timeout_source_new_seconds (up->timeout);
+  g_source_set_callback (up->deadline, on_deadline, up, NULL);
+  g_source_set_static_name (up->deadline, "[vsmtpd-relay] upstream deadline");
+  g_source_attach (up->deadline, g_main_context_get_thread_default ());
+}
+
+static void
+upstream_disarm (Upstream *up)
+{
+  clear_source (&up->deadline);
+}
+
+/* Turns the cancellation caused by the deadline into a timeout error. */
+static void
+upstream_fix_error (Upstream  *up,
+                    GError   **error)
+{
+  if (*error == NULL)
+    return;
+
+  up->closing = TRUE;
+  if (up->timed_out && g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_clear_error (error);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                   "Upstream timed out after %u s", up->timeout);
+    }
+}
+
+static void
+on_quit_closed (GObject      *source_object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(Upstream) up = user_data;
+
+  g_io_stream_close_finish (G_IO_STREAM (source_object), result, NULL);
+}
+
+static void
+on_quit_written (GObject      *source_object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  Upstream *up = user_data;
+
+  g_output_stream_write_all_finish (G_OUTPUT_STREAM (source_object), result, NULL, NULL);
+  g_io_stream_close_async (up->stream, G_PRIORITY_DEFAULT, NULL, on_quit_closed, up);
+}
+
+/* Closes the connection: politely (QUIT) when it is in a sane state,
+ * abruptly otherwise. Takes @up (transfer full). */
+static void
+upstream_close (Upstream *up)
+{
+  clear_source (&up->deadline);
+  clear_source (&up->idle_watch);
+  clear_source (&up->idle_timer);
+  up->pool = NULL;
+
+  if (up->stream == NULL)
+    {
+      upstream_unref (up);
+      return;
+    }
+
+  g_debug ("relay: closing upstream connection %" G_GUINT64_FORMAT " after %u message(s)",
+           up->serial, up->n_messages);
+
+  if (up->closing || g_io_stream_has_pending (up->stream))
+    {
+      /* Closing the socket ends any operation still in flight. */
+      g_io_stream_close (G_IO_STREAM (up->socket), NULL, NULL);
+      upstream_unref (up);
+      return;
+    }
+
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (up->stream),
+                                   "QUIT\r\n", 6, G_PRIORITY_DEFAULT, NULL,
+                                   on_quit_written, up);
+}
+
+/* Reading one reply, with or without sending a command first ------------- */
+
+typedef struct
+{
+  Upstream *up;
+  char     *line;
+} CommandData;
+
+static void
+command_data_free (CommandData *data)
+{
+  upstream_unref (data->up);
+  g_free (data->line);
+  g_free (data);
+}
+
+static void read_reply_step (GTask *task);
+
+static void
+on_reply_read (GObject      *source_object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  CommandData *data = g_task_get_task_data (task);
+  Upstream *up = data->up;
+  GError *error = NULL;
+  gssize n;
+
+  n = g_input_stream_read_finish (G_INPUT_STREAM (source_object), result, &error);
+  if (n < 0)
+    {
+      upstream_fix_error (up, &error);
+      upstream_disarm (up);
+      g_task_return_error (task, error);
+      return;
+    }
+  if (n == 0)
+    {
+      up->closing = TRUE;
+      upstream_disarm (up);
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                               "Upstream closed the connection");
+      return;
+    }
+
+  g_byte_array_append (up->input_buffer, up->read_buffer, n);
+  read_reply_step (g_steal_pointer (&task));
+}
+
+/* Takes @task (transfer full). */
+static void
+read_reply_step (GTask *task)
+{
+  CommandData *data = g_task_get_task_data (task);
+  Upstream *up = data->up;
+  UpstreamReply *reply = NULL;
+  GError *error = NULL;
+
+  if (parse_reply (up->input_buffer, &reply, &error))
+    {
+      upstream_disarm (up);
+      if (error != NULL)
+        {
+          up->closing = TRUE;
+          g_task_return_error (task, error);
+        }
+      else
+        {
+          if (reply->code == 421)
+            up->closing = TRUE;
+          g_task_return_pointer (task, reply, (GDestroyNotify) upstream_reply_free);
+        }
+      g_object_unref (task);
+      return;
+    }
+
+  g_input_stream_read_async (g_io_stream_get_input_stream (up->stream),
+                             up->read_buffer, sizeof up->read_buffer,
+                             G_PRIORITY_DEFAULT, up->cancellable,
+                             on_reply_read, task);
+}
+
+static void
+on_command_written (GObject      *source_object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  GTask *task = user_data;
+  CommandData *data = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source_object), result, NULL, &error))
+    {
+      upstream_fix_error (data->up, &error);
+      upstream_disarm (data->up);
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+
+  read_reply_step (task);
+}
+
+/* Sends @line (without CRLF; NULL to send nothing) and reads one reply. */
+static void
+upstream_command_async (Upstream            *up,
+                        const char          *line,
+                        GAsyncReadyCallback  callback,
+                        gpointer             user_data)
+{
+  GTask *task;
+  CommandData *data;
+
+  data = g_new0 (CommandData, 1);
+  data->up = upstream_ref (up);
+
+  task = g_task_new (NULL, NULL, callback, user_data);
+  g_task_set_source_tag (task, upstream_command_async);
+  g_task_set_task_data (task, data, (GDestroyNotify) command_data_free);
+
+  upstream_arm (up);
+
+  if (line == NULL)
+    {
+      read_reply_step (task);
+      return;
+    }
+
+  g_debug ("relay: %" G_GUINT64_FORMAT " >>> %s", up->serial, line);
+  data->line = g_strconcat (line, "\r\n", NULL);
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (up->stream),
+                                   data->line, strlen (data->line),
+                                   G_PRIORITY_DEFAULT, up->cancellable,
+                                   on_command_written, task);
+}
+
+static UpstreamReply *
+upstream_command_finish (GAsyncResult  *result,
+                         GError       **error)
+{
+  UpstreamReply *reply = g_task_propagate_pointer (G_TASK (result), error);
+
+  if (reply != NULL)
+    g_debug ("relay: <<< %u %s", reply->code, reply->text);
+
+  return reply;
+}
+
+static void
+upstream_parse_extensions (Upstream      *up,
+                           UpstreamReply *reply)
+{
+  up->esmtp = TRUE;
+  up->has_starttls = up->has_size = up->has_8bitmime = up->has_smtputf8 = FALSE;
+
+  /* The first line is the greeting, the others one keyword each */
+  for (guint i = 1; i < reply->lines->len; i++)
+    {
+      g_autofree char *line = g_ascii_strup (g_ptr_array_index (reply->lines, i), -1);
+      g_auto(GStrv) words = g_strsplit (g_strstrip (line), " ", 2);
+
+      if (words[0] == NULL)
+        continue;
+      if (g_str_equal (words[0], "STARTTLS"))
+        up->has_starttls = TRUE;
+      else if (g_str_equal (words[0], "SIZE"))
+        up->has_size = TRUE;
+      else if (g_str_equal (words[0], "8BITMIME"))
+        up->has_8bitmime = TRUE;
+      else if (g_str_equal (words[0], "SMTPUTF8"))
+        up->has_smtputf8 = TRUE;
+    }
+}
+
+/* The pool of idle connections ------------------------------------------ */
+
+static void
+pool_remove (Upstream *up)
+{
+  VsmtpdRelayPlugin *self = up->pool;
+
+  if (self == NULL)
+    return;
+
+  g_queue_remove (&self->idle, up);
+  up->pool = NULL;
+  clear_source (&up->idle_watch);
+  clear_source (&up->idle_timer);
+}
+
+static gboolean
+on_idle_timeout (gpointer user_data)
+{
+  Upstream *up = user_data;
+
+  g_clear_pointer (&up->idle_timer, g_source_unref);
+  pool_remove (up);
+  upstream_close (up);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* An idle connection has nothing to say. When it becomes readable the
+ * upstream closed it or sent something (a 421 on its own timeout): drop it.
+ * TLS records that carry no data (session tickets) read as "would block". */
+static gboolean
+on_idle_readable (GObject  *stream,
+                  gpointer  user_data)
+{
+  Upstream *up = user_data;
+  g_autoptr(GError) error = NULL;
+  gssize n;
+
+  n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (stream),
+                                                up->read_buffer, sizeof up->read_buffer,
+                                                NULL, &error);
+  if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    return G_SOURCE_CONTINUE;
+
+  g_debug ("relay: idle upstream connection %" G_GUINT64_FORMAT " %s",
+           up->serial, n == 0 ? "closed by the upstream" : "spoke unasked");
+  g_clear_pointer (&up->idle_watch, g_source_unref);
+  up->closing = TRUE;
+  pool_remove (up);
+  upstream_close (up);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* Takes @up (transfer full): keeps it for the next message or closes it. */
+static void
+pool_put (VsmtpdRelayPlugin *self,
+          Upstream          *up)
+{
+  GInputStream *input;
+
+  if (up->closing || self->max_idle == 0 || up->input_buffer->len > 0 ||
+      g_queue_get_length (&self->idle) >= self->max_idle)
+    {
+      upstream_close (up);
+      return;
+    }
+
+  input = g_io_stream_get_input_stream (up->stream);
+  if (!G_IS_POLLABLE_INPUT_STREAM (input) ||
+      !g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (input)))
+    {
+      upstream_close (up);
+      return;
+    }
+
+  up->pool = self;
+  up->idle_watch = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (input), NULL);
+  g_source_set_callback (up->idle_watch, G_SOURCE_FUNC (on_idle_readable), up, NULL);
+  g_source_set_static_name (up->idle_watch, "[vsmtpd-relay] idle upstream");
+  g_source_attach (up->idle_watch, g_main_context_get_thread_default ());
+
+  up->idle_timer = g_timeout_source_new_seconds (IDLE_SECONDS);
+  g_source_set_callback (up->idle_timer, on_idle_timeout, up, NULL);
+  g_source_set_static_name (up->idle_timer, "[vsmtpd-relay] idle timeout");
+  g_source_attach (up->idle_timer, g_main_context_get_thread_default ());
+
+  g_queue_push_head (&self->idle, up);
+}
+
+/* Returns (transfer full) an idle connection, or NULL. */
+static Upstream *
+pool_take (VsmtpdRelayPlugin *self)
+{
+  Upstream *up = g_queue_peek_head (&self->idle);
+
+  if (up != NULL)
+    pool_remove (up);
+
+  return up;
+}
+
+static void
+pool_clear (VsmtpdRelayPlugin *self)
+{
+  Upstream *up;
+
+  while ((up = pool_take (self)) != NULL)
+    upstream_close (up);
+}
+
+typedef struct
+{
+  VsmtpdRelayPlugin *self;
+  Upstream          *up;
+} ResetData;
+
+static void
+on_reset_for_pool (GObject      *source_object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  ResetData *data = user_data;
+  g_autoptr(UpstreamReply) reply = NULL;
+
+  reply = upstream_command_finish (result, NULL);
+  if (reply == NULL || reply->code != 250)
+    data->up->closing = TRUE;
+
+  pool_put (data->self, data->up);
+  g_object_unref (data->self);
+  g_free (data);
+}
+
+/* Takes @up (transfer full): RSET, then back to the pool if that worked. */
+static void
+pool_reset_and_put (VsmtpdRelayPlugin *self,
+                    Upstream          *up)
+{
+  ResetData *data;
+
+  if (up->closing)
+    {
+      upstream_close (up);
+      return;
+    }
+
+  data = g_new0 (ResetData, 1);
+  data->self = g_object_ref (self);
+  data->up = up;
+  upstream_command_async (up, "RSET", on_reset_for_pool, data);
+}
+
+/* ------------------------------------------------------------------------ */
+/* One message                                                              */
+/* ------------------------------------------------------------------------ */
+
+typedef struct
+{
+  VsmtpdRelayPlugin *self;
+  VsmtpReply        *reply;
+  VsmtpMessage      *message;
+  VsmtpEnvelope     *envelope;
+  char              *session_id;
+
+  Upstream          *up;
+  gboolean           reused;
+  gboolean           helo_fallback;
+
+  guint              n_recipients;
+  guint              rcpt_index;
+  GPtrArray         *replies;       /* UpstreamReply *, one per recipient */
+
+  GInputStream      *body;
+  guint8            *chunk;
+  GByteArray        *out;
+  gboolean           at_line_start;
+  guint8             last[2];
+  guint64            body_bytes;
+} Transaction;
+
+static void
+transaction_free (Transaction *tx)
+{
+  g_clear_pointer (&tx->up, upstream_unref);
+  g_clear_object (&tx->reply);
+  g_clear_object (&tx->message);
+  g_clear_object (&tx->envelope);
+  g_free (tx->session_id);
+  g_ptr_array_unref (tx->replies);
+  g_clear_object (&tx->body);
+  g_free (tx->chunk);
+  if (tx->out != NULL)
+    g_byte_array_unref (tx->out);
+  g_clear_object (&tx->self);
+  g_free (tx);
+}
+
+static void transaction_connect (Transaction *tx);
+static void transaction_mail (Transaction *tx);
+static void transaction_greet (Transaction *tx);
+
+/* Sends our answer to the client and ends the transaction. */
+static void
+transaction_answer (Transaction *tx,
+                    guint        code,
+                    const char  *enhanced_code,
+                    const char  *text)
+{
+  const char *id = vsmtp_message_get_id (tx->message);
+
+  if (code / 100 == 2)
+    g_info ("relay: %s: message %s relayed to %s:%u: %s",
+            tx->session_id, id, tx->self->host, tx->self->port, text);
+  else
+    g_info ("relay: %s: message %s not relayed: %u %s %s",
+            tx->session_id, id, code, enhanced_code, text);
+
+  if (!vsmtp_reply_complete (tx->reply, code, enhanced_code, text))
+    g_warning ("relay: %s: message %s: the client was answered before the upstream "
+               "(decision deadline or disconnection); the upstream said %u %s",
+               tx->session_id, id, code, text);
+
+  transaction_free (tx);
+}
+
+/* Gives the connection back after a complete transaction (or a refused one,
+ * after RSET) and answers the client. */
+static void
+transaction_release (Transaction *tx,
+                     gboolean     reset)
+{
+  Upstream *up = g_steal_pointer (&tx->up);
+
+  if (up == NULL)
+    return;
+
+  if (reset)
+    pool_reset_and_put (tx->self, up);
+  else
+    pool_put (tx->self, up);
+}
+
+/* A network or protocol failure: never a 5xx. */
+static void
+transaction_fail (Transaction *tx,
+                  const char  *enhanced_code,
+                  const char  *what,
+                  GError      *error)
+{
+  g_autofree char *text = NULL;
+
+  text = g_strdup_printf ("Error: %s%s%s", what,
+                          error != NULL ? ": " : "",
+                          error != NULL ? error->message : "");
+  if (tx->up != NULL)
+    {
+      tx->up->closing = TRUE;
+      upstream_close (g_steal_pointer (&tx->up));
+    }
+  transaction_answer (tx, 451, enhanced_code, text);
+}
+
+/* Maps an upstream refusal to our reply: same class, same code and enhanced
+ * code when they are well formed, the upstream's text after "upstream: ".
+ * With @transient, a 5xx becomes a 4xx (some recipients were fine). */
+static void
+transaction_refuse (Transaction   *tx,
+                    UpstreamReply *reply,
+                    gboolean       transient,
+                    gboolean       reset)
+{
+  guint klass = reply->code / 100;
+  guint code = reply->code;
+  g_autofree char *enhanced_code = NULL;
+  g_autofree char *text = NULL;
+
+  /* a 3xx where it makes no sense is a transient failure too */
+  if ((transient && klass == 5) || (klass != 4 && klass != 5))
+    {
+      klass = 4;
+      code = 451;
+    }
+  if (klass == 4 && (code == 421 || code % 100 > 59))
+    code = 451;
+  if (klass == 5 && code % 100 > 59)
+    code = 554;
+
+  if (reply->enhanced_code != NULL)
+    enhanced_code = g_strdup_printf ("%u%s", klass, reply->enhanced_code + 1);
+  else
+    enhanced_code = g_strdup_printf ("%u.0.0", klass);
+
+  text = g_strdup_printf ("upstream: %s", reply->text[0] != '\0' ? reply->text : "no text");
+
+  transaction_release (tx, reset);
+  transaction_answer (tx, code, enhanced_code, text);
+}
+
+/* The replies of the recipients (RCPT, or LMTP's after the data): all 2xx,
+ * or the worst class for the whole message. Returns the reply to refuse
+ * with and whether it must become a 4xx, or NULL when all were accepted. */
+static UpstreamReply *
+worst_reply (GPtrArray *replies,
+             gboolean  *transient)
+{
+  UpstreamReply *first_4xx = NULL;
+  UpstreamReply *first_5xx = NULL;
+  guint n_ok = 0;
+
+  for (guint i = 0; i < replies->len; i++)
+    {
+      UpstreamReply *reply = g_ptr_array_index (replies, i);
+
+      if (reply->code / 100 == 2)
+        n_ok++;
+      else if (reply->code / 100 == 5)
+        first_5xx = first_5xx != NULL ? first_5xx : reply;
+      else
+        first_4xx = first_4xx != NULL ? first_4xx : reply;
+    }
+
+  *transient = FALSE;
+  if (first_4xx != NULL)
+    return first_4xx;
+  if (first_5xx != NULL)
+    {
+      /* 5xx for the message only if no recipient was fine */
+      *transient = n_ok > 0;
+      return first_5xx;
+    }
+  return NULL;
+}
+
+/* The end of the message ------------------------------------------------- */
+
+static void
+transaction_done (Transaction *tx)
+{
+  UpstreamReply *first = g_ptr_array_index (tx->replies, 0);
+  UpstreamReply *refusal;
+  gboolean transient;
+  g_autofree char *text = NULL;
+
+  refusal = worst_reply (tx->replies, &transient);
+  if (refusal != NULL)
+    {
+      transaction_refuse (tx, refusal, transient, FALSE);
+      return;
+    }
+
+  tx->up->n_messages++;
+  text = g_strdup_printf ("Ok: relayed as %s", first->text[0] != '\0' ? first->text : "ok");
+  transaction_release (tx, FALSE);
+  transaction_answer (tx, 250, "2.0.0", text);
+}
+
+static void
+on_final_reply (GObject      *source_object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  Transaction *tx = user_data;
+  g_autoptr(GError) error = NULL;
+  UpstreamReply *reply;
+
+  reply = upstream_command_finish (result, &error);
+  if (reply == NULL)
+    {
+      /* The upstream may have the message: the client retries, a copy may
+       * be duplicated but none is lost. */
+      transaction_fail (tx, "4.4.2", "no reply from upstream after the message", error);
+      return;
+    }
+
+  g_ptr_array_add (tx->replies, reply);
+
+  /* LMTP: one reply per recipient, in the order of the RCPTs */
+  if (tx->self->lmtp && tx->replies->len < tx->n_recipients)
+    {
+      upstream_command_async (tx->up, NULL, on_final_reply, tx);
+      return;
+    }
+
+  transaction_done (tx);
+}
+
+/* Streaming the content -------------------------------------------------- */
+
+static void body_read_next (Transaction *tx);
+
+static void
+on_body_written (GObject      *source_object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  Transaction *tx = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source_object), result, NULL, &error))
+    {
+      upstream_fix_error (tx->up, &error);
+      transaction_fail (tx, "4.4.2", "lost the upstream while sending the message", error);
+      return;
+    }
+
+  upstream_disarm (tx->up);
+  body_read_next (tx);
+}
+
+static void
+on_end_written (GObject      *source_object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  Transaction *tx = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source_object), result, NULL, &error))
+    {
+      upstream_fix_error (tx->up, &error);
+      transaction_fail (tx, "4.4.2", "lost the upstream while sending the message", error);
+      return;
+    }
+
+  g_ptr_array_set_size (tx->replies, 0);
+  upstream_command_async (tx->up, NULL, on_final_reply, tx);
+}
+
+/* Appends @data to tx->out with dot-stuffing: a "." at the start of a line
+ * is doubled, so the content can never end the data early. */
+static void
+stuff_dots (Transaction  *tx,
+            const guint8 *data,
+            gsize         length)
+{
+  const guint8 *p = data;
+  const guint8 *end = data + length;
+
+  while (p < end)
+    {
+      const guint8 *nl;
+      const guint8 *line_end;
+
+      if (tx->at_line_start && *p == '.')
+        g_byte_array_append (tx->out, (const guint8 *) ".", 1);
+
+      nl = memchr (p, '\n', end - p);
+      line_end = nl != NULL ? nl + 1 : end;
+      g_byte_array_append (tx->out, p, line_end - p);
+      tx->at_line_start = nl != NULL;
+      p = line_end;
+    }
+
+  if (length >= 2)
+    {
+      tx->last[0] = data[length - 2];
+      tx->last[1] = data[length - 1];
+    }
+  else if (length == 1)
+    {
+      tx->last[0] = tx->last[1];
+      tx->last[1] = data[0];
+    }
+  tx->body_bytes += length;
+}
+
+static void
+on_body_read (GObject      *source_object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Transaction *tx = user_data;
+  g_autoptr(GError) error = NULL;
+  GOutputStream *output = g_io_stream_get_output_stream (tx->up->stream);
+  gssize n;
+
+  n = g_input_stream_read_finish (G_INPUT_STREAM (source_object), result, &error);
+  if (n < 0)
+    {
+      g_warning ("relay: %s: cannot read message %s: %s", tx->session_id,
+                 vsmtp_message_get_id (tx->message), error->message);
+      /* Never send the final dot of a truncated message: drop the line */
+      tx->up->closing = TRUE;
+      transaction_fail (tx, "4.3.0", "cannot read the message", NULL);
+      return;
+    }
+
+  g_byte_array_set_size (tx->out, 0);
+  upstream_arm (tx->up);
+
+  if (n == 0)
+    {
+      if (tx->body_bytes > 0 && (tx->last[0] != '\r' || tx->last[1] != '\n'))
+        g_byte_array_append (tx->out, (const guint8 *) "\r\n", 2);
+      g_byte_array_append (tx->out, (const guint8 *) ".\r\n", 3);
+      g_output_stream_write_all_async (output, tx->out->data, tx->out->len,
+                                       G_PRIORITY_DEFAULT, tx->up->cancellable,
+                                       on_end_written, tx);
+      return;
+    }
+
+  stuff_dots (tx, tx->chunk, n);
+  g_output_stream_write_all_async (output, tx->out->data, tx->out->len,
+                                   G_PRIORITY_DEFAULT, tx->up->cancellable,
+                                   on_body_written, tx);
+}
+
+static void
+body_read_next (Transaction *tx)
+{
+  g_input_stream_read_async (tx->body, tx->chunk, BODY_CHUNK, G_PRIORITY_DEFAULT,
+                             NULL, on_body_read, tx);
+}
+
+static void
+on_data (GObject      *source_object,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  Transaction *tx = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(UpstreamReply) reply = NULL;
+
+  reply = upstream_command_finish (result, &error);
+  if (reply == NULL)
+    {
+      transaction_fail (tx, "4.4.2", "lost the upstream at DATA", error);
+      return;
+    }
+  if (reply->code != 354)
+    {
+      transaction_refuse (tx, reply, FALSE, reply->code / 100 != 3);
+      return;
+    }
+
+  tx->body = vsmtp_message_open_stream (tx->message, &error);
+  if (tx->body == NULL)
+    {
+      g_warning ("relay: %s: cannot open message %s: %s", tx->session_id,
+                 vsmtp_message_get_id (tx->message), error->message);
+      tx->up->closing = TRUE;
+      transaction_fail (tx, "4.3.0", "cannot read the message", NULL);
+      return;
+    }
+
+  tx->chunk = g_malloc (BODY_CHUNK);
+  tx->out = g_byte_array_sized_new (BODY_CHUNK + BODY_CHUNK / 8);
+  tx->at_line_start = TRUE;
+  body_read_next (tx);
+}
+
+/* The envelope ----------------------------------------------------------- */
+
+static char *
+format_path (VsmtpAddress *address)
+{
+  if (address == NULL || vsmtp_address_is_null (address))
+    return g_strdup ("<>");
+
+  return g_strdup_printf ("<%s>", vsmtp_address_to_string (address));
+}
+
+static void transaction_rcpt (Transaction *tx);
+
+static void
+on_rcpt (GObject      *source_object,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  Transaction *tx = user_data;
+  g_autoptr(GError) error = NULL;
+  UpstreamReply *reply;
+  UpstreamReply *refusal;
+  gboolean transient;
+
+  reply = upstream_command_finish (result, &error);
+  if (reply == NULL)
+    {
+      transaction_fail (tx, "4.4.2", "lost the upstream at RCPT", error);
+      return;
+    }
+
+  g_ptr_array_add (tx->replies, reply);
+  if (reply->code == 421)
+    {
+      transaction_refuse (tx, reply, FALSE, FALSE);
+      return;
+    }
+
+  if (++tx->rcpt_index < tx->n_recipients)
+    {
+      transaction_rcpt (tx);
+      return;
+    }
+
+  /* All recipients or none: never deliver to part of them silently */
+  refusal = worst_reply (tx->replies, &transient);
+  if (refusal != NULL)
+    {
+      transaction_refuse (tx, refusal, transient, TRUE);
+      return;
+    }
+
+  upstream_command_async (tx->up, "DATA", on_data, tx);
+}
+
+static void
+transaction_rcpt (Transaction *tx)
+{
+  VsmtpAddress *recipient = vsmtp_envelope_get_recipient (tx->envelope, tx->rcpt_index);
+  g_autofree char *path = format_path (recipient);
+  g_autofree char *line = g_strdup_printf ("RCPT TO:%s", path);
+
+  upstream_command_async (tx->up, line, on_rcpt, tx);
+}
+
+static void
+on_mail (GObject      *source_object,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  Transaction *tx = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(UpstreamReply) reply = NULL;
+
+  reply = upstream_command_finish (result, &error);
+  if (reply == NULL)
+    {
+      transaction_fail (tx, "4.4.2", "lost the upstream at MAIL", error);
+      return;
+    }
+  if (reply->code / 100 != 2)
+    {
+      transaction_refuse (tx, reply, FALSE, TRUE);
+      return;
+    }
+
+  tx->rcpt_index = 0;
+  g_ptr_array_set_size (tx->replies, 0);
+  transaction_rcpt (tx);
+}
+
+static void
+transaction_mail (Transaction *tx)
+{
+  Upstream *up = tx->up;
+  g_autofree char *path = format_path (vsmtp_envelope_get_sender (tx->envelope));
+  GString *line = g_string_new (NULL);
+  const char *body;
+
+  g_string_append_printf (line, "MAIL FROM:%s", path);
+
+  if (up->esmtp)
+    {
+      if (up->has_size)
+        g_string_append_printf (line, " SIZE=%" G_GUINT64_FORMAT,
+                                vsmtp_message_get_size (tx->message));
+
+      /* The client's BODY= when it gave one; otherwise 8BITMIME, which is
+       * right for any content (we do not scan it for 8-bit bytes). */
+      body = vsmtp_envelope_get_mail_parameter (tx->envelope, "BODY");
+      if (up->has_8bitmime)
+        {
+          if (body != NULL && g_ascii_strcasecmp (body, "7BIT") == 0)
+            g_string_append (line, " BODY=7BIT");
+          else
+            g_string_append (line, " BODY=8BITMIME");
+        }
+
+      if (up->has_smtputf8 &&
+          g_hash_table_contains (vsmtp_envelope_get_mail_parameters (tx->envelope), "SMTPUTF8"))
+        g_string_append (line, " SMTPUTF8");
+    }
+
+  upstream_command_async (up, line->str, on_mail, tx);
+  g_string_free (line, TRUE);
+}
+
+/* Greeting, EHLO, STARTTLS ----------------------------------------------- */
+
+static gboolean
+on_accept_certificate (GTlsConnection       *connection,
+                       GTlsCertificate      *peer_cert,
+                       GTlsCertificateFlags  errors,
+                       gpointer              user_data)
+{
+  /* Only connected when [relay] tls-verify=false */
+  return TRUE;
+}
+
+static void
+on_handshake (GObject      *source_object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Transaction *tx = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source_object), result, &error))
+    {
+      upstream_fix_error (tx->up, &error);
+      transaction_fail (tx, "4.4.2", "TLS handshake with the upstream failed", error);
+      return;
+    }
+
+  upstream_disarm (tx->up);
+  tx->up->tls = TRUE;
+  g_debug ("relay: %" G_GUINT64_FORMAT " TLS established", tx->up->serial);
+
+  /* RFC 3207: forget what was learned before TLS, greet again */
+  transaction_greet (tx);
+}
+
+static void
+on_starttls (GObject      *source_object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  Transaction *tx = user_data;
+  VsmtpdRelayPlugin *self = tx->self;
+  Upstream *up = tx->up;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(UpstreamReply) reply = NULL;
+  g_autoptr(GSocketConnectable) identity = NULL;
+  GIOStream *tls;
+
+  reply = upstream_command_finish (result, &error);
+  if (reply == NULL)
+    {
+      transaction_fail (tx, "4.4.2", "lost the upstream at STARTTLS", error);
+      return;
+    }
+
+  if (reply->code != 220)
+    {
+      if (self->starttls == STARTTLS_REQUIRED || reply->code == 421)
+        {
+          g_autofree char *text = g_strdup_printf ("Error: upstream refused STARTTLS: %u %s",
+                                                   reply->code, reply->text);
+
+          up->closing = reply->code == 421;
+          upstream_close (g_steal_pointer (&tx->up));
+          transaction_answer (tx, 451, "4.4.2", text);
+          return;
+        }
+      transaction_mail (tx);
+      return;
+    }
+
+  /* Bytes after "220" came before the handshake: not to be trusted */
+  if (up->input_buffer->len > 0)
+    {
+      transaction_fail (tx, "4.4.2", "upstream sent data after its STARTTLS reply", NULL);
+      return;
+    }
+
+  identity = g_network_address_new (self->host, self->port);
+  tls = g_tls_client_connection_new (G_IO_STREAM (up->socket), identity, &error);
+  if (tls == NULL)
+    {
+      transaction_fail (tx, "4.4.2", "cannot start TLS", error);
+      return;
+    }
+  if (!self->tls_verify)
+    g_signal_connect (tls, "accept-certificate", G_CALLBACK (on_accept_certificate), NULL);
+
+  g_set_object (&up->stream, tls);
+  g_object_unref (tls);
+
+  upstream_arm (up);
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (tls), G_PRIORITY_DEFAULT,
+                                    up->cancellable, on_handshake, tx);
+}
+
+static void
+after_greeting (Transaction *tx)
+{
+  Upstream *up = tx->up;
+
+  if (!up->tls && tx->self->starttls != STARTTLS_NO)
+    {
+      if (up->has_starttls)
+        {
+          upstream_command_async (up, "STARTTLS", on_starttls, tx);
+          return;
+        }
+      if (tx->self->starttls == STARTTLS_REQUIRED)
+        {
+          upstream_close (g_steal_pointer (&tx->up));
+          transaction_answer (tx, 451, "4.4.2",
+                              "Error: upstream does not offer STARTTLS, which is required");
+          return;
+        }
+    }
+
+  transaction_mail (tx);
+}
+
+static void
+on_ehlo (GObject      *source_object,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  Transaction *tx = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(UpstreamReply) reply = NULL;
+
+  reply = upstream_command_finish (result, &error);
+  if (reply == NULL)
+    {
+      transaction_fail (tx, "4.4.2", "lost the upstream at EHLO", error);
+      return;
+    }
+
+  if (reply->code / 100 == 2)
+    {
+      if (tx->helo_fallback)
+        tx->up->esmtp = FALSE;
+      else
+        upstream_parse_extensions (tx->up, reply);
+      after_greeting (tx);
+      return;
+    }
+
+  /* An old SMTP server: HELO, without extensions (LMTP has only LHLO) */
+  if (!tx->self->lmtp && !tx->helo_fallback && !tx->up->tls &&
+      reply->code / 100 == 5)
+    {
+      g_autofree char *line = g_strdup_printf ("HELO %s", tx->self->helo_name);
+
+      tx->helo_fallback = TRUE;
+      upstream_command_async (tx->up, line, on_ehlo, tx);
+      return;
+    }
+
+  {
+    g_autofree char *text = g_strdup_printf ("Error: upstream refused %s: %u %s",
+                                             tx->self->lmtp ? "LHLO" : "EHLO",
+                                             reply->code, reply->text);
+
+    upstream_close (g_steal_pointer (&tx->up));
+    transaction_answer (tx, 451, "4.4.2", text);
+  }
+}
+
+static void
+transaction_greet (Transaction *tx)
+{
+  g_autofree char *line = g_strdup_printf ("%s %s", tx->self->lmtp ? "LHLO" : "EHLO",
+                                           tx->self->helo_name);
+
+  tx->up->esmtp = FALSE;
+  tx->up->has_starttls = tx->up->has_size = FALSE;
+  tx->up->has_8bitmime = tx->up->has_smtputf8 = FALSE;
+  upstream_command_async (tx->up, line, on_ehlo, tx);
+}
+
+static void
+on_greeting (GObject      *source_object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  Transaction *tx = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(UpstreamReply) reply = NULL;
+
+  reply = upstream_command_finish (result, &error);
+  if (reply == NULL)
+    {
+      transaction_fail (tx, "4.4.1", "no greeting from upstream", error);
+      return;
+    }
+
+  if (reply->code != 220)
+    {
+      g_autofree char *text = g_strdup_printf ("Error: upstream not available: %u %s",
+                                               reply->code, reply->text);
+
+      /* The upstream declines the session: sending QUIT is what RFC 5321
+       * (3.1) asks after a 554 greeting; after 421 it is gone already. */
+      tx->up->closing = reply->code == 421;
+      upstream_close (g_steal_pointer (&tx->up));
+      transaction_answer (tx, 451, "4.4.1", text);
+      return;
+    }
+
+  transaction_greet (tx);
+}
+
+static void
+on_connected (GObject      *source_object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Transaction *tx = user_data;
+  g_autoptr(GError) error = NULL;
+  GSocketConnection *connection;
+
+  connection = g_socket_client_connect_to_host_finish (G_SOCKET_CLIENT (source_object),
+                                                       result, &error);
+  if (connection == NULL)
+    {
+      upstream_fix_error (tx->up, &error);
+      g_clear_pointer (&tx->up, upstream_unref);
+      transaction_fail (tx, "4.4.1", "cannot connect to the upstream", error);
+      return;
+    }
+
+  upstream_disarm (tx->up);
+  g_debug ("relay: upstream connection %" G_GUINT64_FORMAT " to %s:%u",
+           tx->up->serial, tx->self->host, tx->self->port);
+  tx->up->socket = connection;
+  tx->up->stream = g_object_ref (G_IO_STREAM (connection));
+
+  /* The final ".\r\n" is a small write after the content: do not let
+   * Nagle's algorithm hold it back until the content is acknowledged. */
+  g_socket_set_option (g_socket_connection_get_socket (connection),
+                       IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+
+  upstream_command_async (tx->up, NULL, on_greeting, tx);
+}
+
+static void
+transaction_connect (Transaction *tx)
+{
+  VsmtpdRelayPlugin *self = tx->self;
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+
+  /* The upstream is configured by address: no proxy lookup */
+  g_socket_client_set_enable_proxy (client, FALSE);
+
+  tx->reused = FALSE;
+  tx->helo_fallback = FALSE;
+  tx->up = upstream_new (++self->next_serial, self->timeout);
+
+  upstream_arm (tx->up);
+  g_socket_client_connect_to_host_async (client, self->host, self->port,
+                                         tx->up->cancellable, on_connected, tx);
+}
+
+static void
+on_reuse_reset (GObject      *source_object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  Transaction *tx = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(UpstreamReply) reply = NULL;
+
+  reply = upstream_command_finish (result, &error);
+  if (reply == NULL || reply->code != 250)
+    {
+      /* The upstream dropped it meanwhile: a fresh connection instead */
+      g_debug ("relay: idle connection %" G_GUINT64_FORMAT " unusable, reconnecting",
+               tx->up->serial);
+      tx->up->closing = TRUE;
+      upstream_close (g_steal_pointer (&tx->up));
+      transaction_connect (tx);
+      return;
+    }
+
+  transaction_mail (tx);
+}
+
+static VsmtpReply *
+on_message_received (VsmtpSession *session,
+                     VsmtpMessage *message,
+                     gpointer      user_data)
+{
+  VsmtpdRelayPlugin *self = user_data;
+  VsmtpEnvelope *envelope = vsmtp_message_get_envelope (message);
+  Transaction *tx;
+  VsmtpReply *reply;
+
+  if (self->config_error != NULL)
+    return vsmtp_reply_new (451, "4.3.5", "Error: relay not configured, try again later");
+
+  if (envelope == NULL || vsmtp_envelope_get_n_recipients (envelope) == 0)
+    return NULL;
+
+  reply = vsmtp_reply_new_pending ();
+
+  tx = g_new0 (Transaction, 1);
+  tx->self = g_object_ref (self);
+  tx->reply = g_object_ref (reply);
+  tx->message = g_object_ref (message);
+  tx->envelope = g_object_ref (envelope);
+  tx->session_id = g_strdup (vsmtp_session_get_id (session));
+  tx->n_recipients = vsmtp_envelope_get_n_recipients (envelope);
+  tx->replies = g_ptr_array_new_with_free_func ((GDestroyNotify) upstream_reply_free);
+
+  tx->up = pool_take (self);
+  if (tx->up != NULL)
+    {
+      tx->reused = TRUE;
+      upstream_command_async (tx->up, "RSET", on_reuse_reset, tx);
+    }
+  else
+    {
+      transaction_connect (tx);
+    }
+
+  return reply;
+}
+
+static void
+on_new_session (VsmtpServer  *server,
+                VsmtpSession *session,
+                gpointer      user_data)
+{
+  VsmtpdRelayPlugin *self = user_data;
+
+  g_signal_connect_object (session, "message-received",
+                           G_CALLBACK (on_message_received), self, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Configuration                                                            */
+/* ------------------------------------------------------------------------ */
+
+static gboolean
+read_config (VsmtpdRelayPlugin  *self,
+             GKeyFile           *config,
+             GError            **error)
+{
+  g_autofree char *protocol = NULL;
+  g_autofree char *starttls = NULL;
+  g_autoptr(GError) local_error = NULL;
+  int port = 0;
+  int timeout = DEFAULT_TIMEOUT;
+  int max_idle = DEFAULT_MAX_IDLE;
+
+  g_clear_pointer (&self->host, g_free);
+  g_clear_pointer (&self->helo_name, g_free);
+  self->lmtp = FALSE;
+  self->starttls = STARTTLS_OPPORTUNISTIC;
+  self->tls_verify = TRUE;
+
+  if (config != NULL)
+    {
+      self->host = g_key_file_get_string (config, "relay", "host", NULL);
+      self->helo_name = g_key_file_get_string (config, "relay", "helo-name", NULL);
+      protocol = g_key_file_get_string (config, "relay", "protocol", NULL);
+      starttls = g_key_file_get_string (config, "relay", "starttls", NULL);
+    }
+
+  if (self->host != NULL)
+    g_strstrip (self->host);
+  if (self->host == NULL || self->host[0] == '\0')
+    {
+      g_set_error_literal (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
+                           "[relay] host is not set");
+      return FALSE;
+    }
+
+  if (protocol == NULL || g_ascii_strcasecmp (protocol, "smtp") == 0)
+    self->lmtp = FALSE;
+  else if (g_ascii_strcasecmp (protocol, "lmtp") == 0)
+    self->lmtp = TRUE;
+  else
+    {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                   "[relay] protocol: \"%s\" is neither smtp nor lmtp", protocol);
+      return FALSE;
+    }
+
+  if (starttls == NULL || g_ascii_strcasecmp (starttls, "opportunistic") == 0)
+    self->starttls = STARTTLS_OPPORTUNISTIC;
+  else if (g_ascii_strcasecmp (starttls, "no") == 0)
+    self->starttls = STARTTLS_NO;
+  else if (g_ascii_strcasecmp (starttls, "required") == 0)
+    self->starttls = STARTTLS_REQUIRED;
+  else
+    {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                   "[relay] starttls: \"%s\" is not one of no, opportunistic, required",
+                   starttls);
+      return FALSE;
+    }
+
+#define GET_INT(key, var)                                                  \
+  if (config != NULL && g_key_file_has_key (config, "relay", key, NULL))   \
+    {                                                                      \
+      var = g_key_file_get_integer (config, "relay", key, &local_error);   \
+      if (local_error != NULL)                                             \
+        {                                                                  \
+          g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, \
+                       "[relay] " key ": %s", local_error->message);       \
+          return FALSE;                                                    \
+        }                                                                  \
+    }
+
+  GET_INT ("port", port);
+  GET_INT ("timeout", timeout);
+  GET_INT ("max-idle", max_idle);
+#undef GET_INT
+
+  if (port == 0)
+    port = self->lmtp ? DEFAULT_LMTP_PORT : DEFAULT_SMTP_PORT;
+  if (port < 1 || port > 65535)
+    {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                   "[relay] port: %d is not a port number", port);
+      return FALSE;
+    }
+  if (timeout < 1 || timeout > 3600)
+    {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                   "[relay] timeout: %d is not between 1 and 3600 seconds", timeout);
+      return FALSE;
+    }
+  if (max_idle < 0 || max_idle > 1000)
+    {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                   "[relay] max-idle: %d is not between 0 and 1000", max_idle);
+      return FALSE;
+    }
+  self->port = port;
+  self->timeout = timeout;
+  self->max_idle = max_idle;
+
+  if (config != NULL && g_key_file_has_key (config, "relay", "tls-verify", NULL))
+    {
+      self->tls_verify = g_key_file_get_boolean (config, "relay", "tls-verify", &local_error);
+      if (local_error != NULL)
+        {
+          g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                       "[relay] tls-verify: %s", local_error->message);
+          return FALSE;
+        }
+    }
+
+  if (self->helo_name != NULL)
+    g_strstrip (self->helo_name);
+  if (self->helo_name == NULL || self->helo_name[0] == '\0')
+    {
+      g_free (self->helo_name);
+      self->helo_name = g_strdup (vsmtp_server_get_hostname (self->server));
+    }
+
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The plugin                                                               */
+/* ------------------------------------------------------------------------ */
+
+static void
+vsmtpd_relay_plugin_activate (VsmtpActivatable *activatable)
+{
+  VsmtpdRelayPlugin *self = VSMTPD_RELAY_PLUGIN (activatable);
+  g_autoptr(GError) error = NULL;
+
+  g_return_if_fail (VSMTP_IS_SERVER (self->server));
+
+  g_clear_pointer (&self->config_error, g_free);
+  if (!read_config (self, vsmtp_server_get_config (self->server), &error))
+    {
+      g_warning ("relay: %s; every message will be refused with 451 4.3.5", error->message);
+      self->config_error = g_strdup (error->message);
+    }
+  else
+    {
+      g_info ("relay: relaying mail to %s:%u over %s (STARTTLS %s)",
+              self->host, self->port, self->lmtp ? "LMTP" : "SMTP",
+              self->starttls == STARTTLS_REQUIRED ? "required" :
+              self->starttls == STARTTLS_NO ? "off" : "when offered");
+    }
+
+  self->new_session_id = g_signal_connect_object (self->server, "new-session",
+                                                  G_CALLBACK (on_new_session), self, 0);
+}
+
+static void
+vsmtpd_relay_plugin_deactivate (VsmtpActivatable *activatable)
+{
+  VsmtpdRelayPlugin *self = VSMTPD_RELAY_PLUGIN (activatable);
+
+  if (self->server != NULL)
+    g_clear_signal_handler (&self->new_session_id, self->server);
+  pool_clear (self);
+}
+
+static void
+vsmtpd_relay_plugin_get_property (GObject    *object,
+                                  guint       prop_id,
+                                  GValue     *value,
+                                  GParamSpec *pspec)
+{
+  VsmtpdRelayPlugin *self = VSMTPD_RELAY_PLUGIN (object);
+
+  switch (prop_id)
+    {
+    case PROP_SERVER:
+      g_value_set_object (value, self->server);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+vsmtpd_relay_plugin_set_property (GObject      *object,
+                                  guint         prop_id,
+                                  const GValue *value,
+                                  GParamSpec   *pspec)
+{
+  VsmtpdRelayPlugin *self = VSMTPD_RELAY_PLUGIN (object);
+
+  switch (prop_id)
+    {
+    case PROP_SERVER:
+      g_set_object (&self->server, g_value_get_object (value));
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+vsmtpd_relay_plugin_dispose (GObject *object)
+{
+  VsmtpdRelayPlugin *self = VSMTPD_RELAY_PLUGIN (object);
+
+  if (self->server != NULL)
+    g_clear_signal_handler (&self->new_session_id, self->server);
+  pool_clear (self);
+  g_clear_object (&self->server);
+
+  G_OBJECT_CLASS (vsmtpd_relay_plugin_parent_class)->dispose (object);
+}
+
+static void
+vsmtpd_relay_plugin_finalize (GObject *object)
+{
+  VsmtpdRelayPlugin *self = VSMTPD_RELAY_PLUGIN (object);
+
+  g_free (self->host);
+  g_free (self->helo_name);
+  g_free (self->config_error);
+
+  G_OBJECT_CLASS (vsmtpd_relay_plugin_parent_class)->finalize (object);
+}
+
+static void
+vsmtpd_relay_plugin_class_init (VsmtpdRelayPluginClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->get_property = vsmtpd_relay_plugin_get_property;
+  object_class->set_property = vsmtpd_relay_plugin_set_property;
+  object_class->dispose = vsmtpd_relay_plugin_dispose;
+  object_class->finalize = vsmtpd_relay_plugin_finalize;
+
+  g_object_class_override_property (object_class, PROP_SERVER, "server");
+}
+
+static void
+vsmtpd_relay_plugin_class_finalize (VsmtpdRelayPluginClass *klass)
+{
+}
+
+static void
+vsmtpd_relay_plugin_iface_init (VsmtpActivatableInterface *iface)
+{
+  iface->activate = vsmtpd_relay_plugin_activate;
+  iface->deactivate = vsmtpd_relay_plugin_deactivate;
+}
+
+static void
+vsmtpd_relay_plugin_init (VsmtpdRelayPlugin *self)
+{
+  g_queue_init (&self->idle);
+  self->timeout = DEFAULT_TIMEOUT;
+  self->max_idle = DEFAULT_MAX_IDLE;
+}
+
+G_MODULE_EXPORT void peas_register_types (PeasObjectModule *module);
+
+G_MODULE_EXPORT void
+peas_register_types (PeasObjectModule *module)
+{
+  vsmtpd_relay_plugin_register_type (G_TYPE_MODULE (module));
+  peas_object_module_register_extension_type (module,
+                                              VSMTP_TYPE_ACTIVATABLE,
+                                              VSMTPD_TYPE_RELAY_PLUGIN);
+}
