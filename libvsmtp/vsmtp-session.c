@@ -425,6 +425,15 @@ clear_source (GSource **source)
     }
 }
 
+/* What a command saved for its continuation (see session_decide). */
+static void
+session_clear_pending_args (VsmtpSession *self)
+{
+  g_clear_pointer (&self->pending_address, vsmtp_address_unref);
+  g_clear_pointer (&self->pending_params, g_hash_table_unref);
+  g_clear_pointer (&self->pending_helo, g_free);
+}
+
 static void
 session_clear_pending (VsmtpSession *self)
 {
@@ -436,9 +445,7 @@ session_clear_pending (VsmtpSession *self)
   g_clear_object (&self->pending);
   self->pending_then = NULL;
   clear_source (&self->decision_source);
-  g_clear_pointer (&self->pending_address, vsmtp_address_unref);
-  g_clear_pointer (&self->pending_params, g_hash_table_unref);
-  g_clear_pointer (&self->pending_helo, g_free);
+  session_clear_pending_args (self);
 }
 
 static void
@@ -532,9 +539,7 @@ on_pending_completed (VsmtpReply *reply,
   self->pending_then = then;
   session_run_continuation (self, keep);
   self->pending_then = NULL;
-  g_clear_pointer (&self->pending_address, vsmtp_address_unref);
-  g_clear_pointer (&self->pending_params, g_hash_table_unref);
-  g_clear_pointer (&self->pending_helo, g_free);
+  session_clear_pending_args (self);
   session_schedule_resume (self);
 }
 
@@ -559,9 +564,7 @@ on_decision_timeout (gpointer user_data)
   self->pending_then = then;
   session_run_continuation (self, reply);
   self->pending_then = NULL;
-  g_clear_pointer (&self->pending_address, vsmtp_address_unref);
-  g_clear_pointer (&self->pending_params, g_hash_table_unref);
-  g_clear_pointer (&self->pending_helo, g_free);
+  session_clear_pending_args (self);
   session_schedule_resume (self);
 
   return G_SOURCE_REMOVE;
@@ -602,9 +605,7 @@ session_decide (VsmtpSession      *self,
   self->pending_then = then;
   session_run_continuation (self, reply);
   self->pending_then = NULL;
-  g_clear_pointer (&self->pending_address, vsmtp_address_unref);
-  g_clear_pointer (&self->pending_params, g_hash_table_unref);
-  g_clear_pointer (&self->pending_helo, g_free);
+  session_clear_pending_args (self);
   g_object_unref (reply);
 }
 
@@ -1281,8 +1282,7 @@ handle_mail (VsmtpSession *self,
 
   if (!session_check_mail_parameters (self, params))
     {
-      g_clear_pointer (&self->pending_address, vsmtp_address_unref);
-      g_clear_pointer (&self->pending_params, g_hash_table_unref);
+      session_clear_pending_args (self);
       return;
     }
 
@@ -1349,8 +1349,7 @@ handle_rcpt (VsmtpSession *self,
       g_hash_table_iter_next (&iter, (gpointer *) &key, NULL);
       r = vsmtp_reply_new_printf (555, "5.5.4", "Unsupported option: %s", key);
       session_queue (self, r);
-      g_clear_pointer (&self->pending_address, vsmtp_address_unref);
-      g_clear_pointer (&self->pending_params, g_hash_table_unref);
+      session_clear_pending_args (self);
       return;
     }
 
@@ -1358,8 +1357,7 @@ handle_rcpt (VsmtpSession *self,
       vsmtp_server_get_max_recipients (self->server))
     {
       session_queue_new (self, 452, "4.5.3", "Error: too many recipients");
-      g_clear_pointer (&self->pending_address, vsmtp_address_unref);
-      g_clear_pointer (&self->pending_params, g_hash_table_unref);
+      session_clear_pending_args (self);
       return;
     }
 
