@@ -21,6 +21,8 @@ typedef struct {
   guint    junk_command_limit;
   guint    min_data_rate;              /* bytes/s, 0: none */
   gboolean forbid_unauth_pipelining;
+  guint    max_header_size;            /* bytes, 0: unlimited */
+  guint    max_data_line_length;       /* bytes with CRLF, 0: unlimited */
 } VsmtpServerLimits;
 
 const VsmtpServerLimits *_vsmtp_server_get_limits (VsmtpServer *self);

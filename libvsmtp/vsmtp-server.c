@@ -99,6 +99,8 @@ enum {
   PROP_JUNK_COMMAND_LIMIT,
   PROP_MIN_DATA_RATE,
   PROP_FORBID_UNAUTH_PIPELINING,
+  PROP_MAX_HEADER_SIZE,
+  PROP_MAX_DATA_LINE_LENGTH,
   PROP_AUTH_MECHANISMS,
   PROP_AUTH_REQUIRES_TLS,
   PROP_MAX_AUTH_FAILURES,
@@ -326,6 +328,12 @@ vsmtp_server_get_property (GObject    *object,
     case PROP_FORBID_UNAUTH_PIPELINING:
       g_value_set_boolean (value, self->limits.forbid_unauth_pipelining);
       break;
+    case PROP_MAX_HEADER_SIZE:
+      g_value_set_uint (value, self->limits.max_header_size);
+      break;
+    case PROP_MAX_DATA_LINE_LENGTH:
+      g_value_set_uint (value, self->limits.max_data_line_length);
+      break;
     case PROP_AUTH_MECHANISMS:
       g_value_set_boxed (value, self->auth_mechanisms);
       break;
@@ -418,6 +426,12 @@ vsmtp_server_set_property (GObject      *object,
       break;
     case PROP_FORBID_UNAUTH_PIPELINING:
       self->limits.forbid_unauth_pipelining = g_value_get_boolean (value);
+      break;
+    case PROP_MAX_HEADER_SIZE:
+      self->limits.max_header_size = g_value_get_uint (value);
+      break;
+    case PROP_MAX_DATA_LINE_LENGTH:
+      self->limits.max_data_line_length = g_value_get_uint (value);
       break;
     case PROP_AUTH_MECHANISMS:
       vsmtp_server_set_auth_mechanisms (self, g_value_get_boxed (value));
@@ -661,6 +675,30 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
                           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   /**
+   * VsmtpServer:max-header-size:
+   *
+   * The largest header section accepted, in bytes (Postfix's
+   * header_size_limit); a message with a larger one gets
+   * `552 5.3.4 Error: message header too big` at its end. 0: no limit.
+   */
+  properties[PROP_MAX_HEADER_SIZE] =
+    g_param_spec_uint ("max-header-size", NULL, NULL, 0, G_MAXUINT, 102400,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * VsmtpServer:max-data-line-length:
+   *
+   * The longest line of message content accepted, in bytes including CRLF;
+   * a message with a longer one gets `500 5.5.2 Error: message line too long`
+   * at its end. RFC 5321 asks clients for at most 1000; the default, 0,
+   * accepts any length and never rewrites content (Postfix splits long lines
+   * instead, which breaks signatures).
+   */
+  properties[PROP_MAX_DATA_LINE_LENGTH] =
+    g_param_spec_uint ("max-data-line-length", NULL, NULL, 0, G_MAXUINT, 0,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  /**
    * VsmtpServer:auth-mechanisms:
    *
    * The SASL mechanisms offered with AUTH (RFC 4954), for example
@@ -751,6 +789,7 @@ vsmtp_server_init (VsmtpServer *self)
   self->limits.junk_command_limit = 100;
   self->limits.min_data_rate = 500;
   self->limits.forbid_unauth_pipelining = TRUE;
+  self->limits.max_header_size = 102400;
   self->auth_requires_tls = TRUE;
   self->max_auth_failures = 5;
   self->auth_failure_window = 300;

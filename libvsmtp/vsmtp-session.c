@@ -127,6 +127,8 @@ struct _VsmtpSession
   guint8                *data_out;
   guint64                data_size;
   GError                *data_error;
+  guint64                data_line_length;  /* of the current content line */
+  guint64                header_size;       /* while still in the header section */
 
   guint                  esmtp : 1;
   guint                  write_in_flight : 1;
@@ -142,6 +144,9 @@ struct _VsmtpSession
   guint                  tls_starting : 1;     /* STARTTLS accepted: no more SMTP until the handshake */
   guint                  handshake_timed_out : 1;
   guint                  sleeping : 1;
+  guint                  in_header : 1;
+  guint                  header_too_big : 1;
+  guint                  line_too_long : 1;
 };
 
 enum {
@@ -1441,6 +1446,11 @@ then_data (VsmtpSession *self,
     vsmtp_data_decoder_reset (self->decoder);
   self->data_size = 0;
   self->data_too_big = FALSE;
+  self->data_line_length = 0;
+  self->header_size = 0;
+  self->in_header = TRUE;
+  self->header_too_big = FALSE;
+  self->line_too_long = FALSE;
   g_clear_error (&self->data_error);
 
   if (vsmtp_reply_get_code (reply) == 354)
@@ -1524,6 +1534,10 @@ session_end_of_data (VsmtpSession *self)
 
   if (self->data_too_big)
     failure = vsmtp_reply_new (552, "5.3.4", "Error: message file too big");
+  else if (self->header_too_big)
+    failure = vsmtp_reply_new (552, "5.3.4", "Error: message header too big");
+  else if (self->line_too_long)
+    failure = vsmtp_reply_new (500, "5.5.2", "Error: message line too long");
   else if (vsmtp_data_decoder_get_bare_newlines (self->decoder) > 0 &&
            vsmtp_server_get_bare_newline (self->server) == VSMTP_BARE_NEWLINE_REJECT)
     failure = vsmtp_reply_new (550, "5.5.2", "Error: bare <CR> or <LF> received");
@@ -1551,6 +1565,46 @@ session_end_of_data (VsmtpSession *self)
   session_decide (self, reply, then_message);
 }
 
+/* Tracks the header section's size and the longest content line over the
+ * decoded bytes @out (runs of bytes between LFs, found with memchr). */
+static void
+session_scan_content (VsmtpSession *self,
+                      const guint8 *out,
+                      gsize         length)
+{
+  const VsmtpServerLimits *limits = _vsmtp_server_get_limits (self->server);
+  const guint8 *p = out, *end = out + length;
+
+  if (limits->max_header_size == 0 && limits->max_data_line_length == 0)
+    return;
+
+  while (p < end)
+    {
+      const guint8 *nl = memchr (p, '\n', end - p);
+      gsize run = (nl != NULL ? nl + 1 : end) - p;
+
+      if (self->in_header)
+        {
+          /* the header section ends at the first empty line: CRLF alone
+           * (lines end in CRLF here: the decoder normalizes bare newlines or
+           * the message is rejected for them anyway) */
+          if (nl != NULL && self->data_line_length + run <= 2)
+            self->in_header = FALSE;
+          self->header_size += run;
+          if (limits->max_header_size > 0 && self->header_size > limits->max_header_size)
+            self->header_too_big = TRUE;
+        }
+
+      self->data_line_length += run;
+      if (limits->max_data_line_length > 0 &&
+          self->data_line_length > limits->max_data_line_length)
+        self->line_too_long = TRUE;
+      if (nl != NULL)
+        self->data_line_length = 0;
+      p += run;
+    }
+}
+
 /* Feeds buffered bytes to the DATA decoder. Returns FALSE when more input is needed. */
 static gboolean
 session_process_data (VsmtpSession *self)
@@ -1575,6 +1629,7 @@ session_process_data (VsmtpSession *self)
   self->data_size += out_len;
   if (!self->data_too_big && self->data_size > vsmtp_server_get_max_message_size (self->server))
     self->data_too_big = TRUE;
+  session_scan_content (self, self->data_out, out_len);
 
   if (!self->data_too_big && self->data_error == NULL && out_len > 0)
     _vsmtp_message_append (self->message, self->data_out, out_len, &self->data_error);

@@ -1153,6 +1153,66 @@ test_auth_required_listener (Fixture *fixture, gconstpointer data)
   run_client (fixture, script);
 }
 
+static void
+test_header_too_big (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *headers = NULL;
+  const char *script[] = {
+    NULL, "220 ",
+    "EHLO c\r\n", "250-",
+    "MAIL FROM:<a@example.org>\r\n", "250",
+    "RCPT TO:<b@example.org>\r\n", "250",
+    "DATA\r\n", "354",
+    NULL, "552 5.3.4 Error: message header too big",
+    /* the same size in the body is fine */
+    "MAIL FROM:<a@example.org>\r\n", "250",
+    "RCPT TO:<b@example.org>\r\n", "250",
+    "DATA\r\n", "354",
+    NULL, "250",
+    NULL, NULL
+  };
+  g_autofree char *body = NULL;
+  GString *h = g_string_new (NULL);
+  GString *b = g_string_new ("Subject: small\r\n\r\n");
+
+  for (guint i = 0; i < 40; i++)
+    {
+      g_string_append_printf (h, "X-Filler-%02u: %s\r\n", i, "0123456789012345678901234567890123456789");
+      g_string_append_printf (b, "X-Filler-%02u: %s\r\n", i, "0123456789012345678901234567890123456789");
+    }
+  g_string_append (h, "\r\nbody\r\n.\r\n");
+  g_string_append (b, ".\r\n");
+  headers = g_string_free (h, FALSE);
+  body = g_string_free (b, FALSE);
+  script[10] = headers;
+  script[18] = body;
+
+  g_object_set (fixture->server, "max-header-size", 1000, NULL);
+  run_client (fixture, script);
+  g_assert_cmpuint (fixture->messages->len, ==, 1);
+}
+
+static void
+test_data_line_too_long (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *long_line = g_strnfill (1200, 'x');
+  g_autofree char *content = g_strconcat ("Subject: long\r\n\r\n", long_line, "\r\n.\r\n", NULL);
+  const char *script[] = {
+    NULL, "220 ",
+    "EHLO c\r\n", "250-",
+    "MAIL FROM:<a@example.org>\r\n", "250",
+    "RCPT TO:<b@example.org>\r\n", "250",
+    "DATA\r\n", "354",
+    NULL, "500 5.5.2 Error: message line too long",
+    NULL, NULL
+  };
+
+  script[10] = content;
+  g_object_set (fixture->server, "max-data-line-length", 1000, NULL);
+  run_client (fixture, script);
+  g_assert_cmpuint (fixture->messages->len, ==, 0);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1186,6 +1246,8 @@ main (int argc, char *argv[])
   ADD ("/session/proxy-first-line", test_proxy_first_line);
   ADD ("/session/per-client-limit", test_per_client_limit);
   ADD ("/session/min-data-rate", test_min_data_rate);
+  ADD ("/session/header-too-big", test_header_too_big);
+  ADD ("/session/data-line-too-long", test_data_line_too_long);
   ADD ("/session/auth/plain", test_auth_plain);
   ADD ("/session/auth/login-cancel-errors", test_auth_login_cancel_and_errors);
   ADD ("/session/auth/deferred", test_auth_deferred);
