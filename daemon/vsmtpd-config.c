@@ -42,6 +42,8 @@ static const char * const server_keys[] = {
   "tls-certificate", "tls-key", "listen-tls", "require-tls", "tls-handshake-timeout",
   "max-connections", "max-connections-per-client", "soft-error-limit", "hard-error-limit",
   "error-sleep-time", "junk-command-limit", "min-data-rate", "forbid-unauth-pipelining",
+  "listen-submission", "listen-submissions",
+  "auth-requires-tls", "max-auth-failures", "auth-failure-window",
   NULL
 };
 
@@ -64,6 +66,9 @@ static const PropertyKey property_keys[] = {
   { "junk-command-limit",         FALSE, 0, G_MAXUINT },
   { "min-data-rate",              FALSE, 0, G_MAXUINT },  /* bytes per second */
   { "forbid-unauth-pipelining",   TRUE,  0, 0 },
+  { "auth-requires-tls",          TRUE,  0, 0 },
+  { "max-auth-failures",          FALSE, 0, G_MAXUINT },  /* 0: no limit */
+  { "auth-failure-window",        FALSE, 1, G_MAXUINT },  /* seconds */
 };
 
 static const char * const plugins_keys[] = {
@@ -427,6 +432,29 @@ parse_tls (VsmtpdConfig  *self,
     return FALSE;
   if (self->listen_tls[0] != NULL && certificate == NULL)
     return key_error (loader, error, "server", "listen-tls",
+                      "implicit TLS needs tls-certificate (the self-signed default "
+                      "is only used for STARTTLS)");
+
+  /* Submission (RFC 6409, RFC 8314): MAIL needs a successful AUTH first */
+  if (!get_string_list (loader, keyfile, "server", "listen-submission",
+                        &self->listen_submission, error))
+    return FALSE;
+  if (self->listen_submission == NULL)
+    self->listen_submission = g_new0 (char *, 1);
+  if (!parse_addresses (loader, keyfile, "listen-submission", self->listen_submission,
+                        &self->listen_submission_addresses, error))
+    return FALSE;
+
+  if (!get_string_list (loader, keyfile, "server", "listen-submissions",
+                        &self->listen_submissions, error))
+    return FALSE;
+  if (self->listen_submissions == NULL)
+    self->listen_submissions = g_new0 (char *, 1);
+  if (!parse_addresses (loader, keyfile, "listen-submissions", self->listen_submissions,
+                        &self->listen_submissions_addresses, error))
+    return FALSE;
+  if (self->listen_submissions[0] != NULL && certificate == NULL)
+    return key_error (loader, error, "server", "listen-submissions",
                       "implicit TLS needs tls-certificate (the self-signed default "
                       "is only used for STARTTLS)");
 
@@ -857,5 +885,9 @@ vsmtpd_config_free (VsmtpdConfig *self)
   g_clear_object (&self->tls_certificate);
   g_strfreev (self->listen_tls);
   g_clear_pointer (&self->listen_tls_addresses, g_ptr_array_unref);
+  g_strfreev (self->listen_submission);
+  g_clear_pointer (&self->listen_submission_addresses, g_ptr_array_unref);
+  g_strfreev (self->listen_submissions);
+  g_clear_pointer (&self->listen_submissions_addresses, g_ptr_array_unref);
   g_free (self);
 }

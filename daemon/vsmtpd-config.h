@@ -38,6 +38,10 @@ typedef struct
   GTlsCertificate        *tls_certificate;       /* loaded from the above */
   char                  **listen_tls;            /* ADDR:PORT, implicit TLS */
   GPtrArray              *listen_tls_addresses;  /* GSocketAddress, same order */
+  char                  **listen_submission;     /* ADDR:PORT, STARTTLS, AUTH required */
+  GPtrArray              *listen_submission_addresses;
+  char                  **listen_submissions;    /* ADDR:PORT, implicit TLS, AUTH required */
+  GPtrArray              *listen_submissions_addresses;
   gboolean                require_tls;
   guint                   tls_handshake_timeout; /* seconds */
 } VsmtpdConfig;

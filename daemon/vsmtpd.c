@@ -100,28 +100,21 @@ listen_systemd_sockets (Daemon    *daemon,
 }
 
 static gboolean
-listen_configured (Daemon  *daemon,
-                   GError **error)
+listen_on (Daemon            *daemon,
+           char             **configured,
+           GPtrArray         *addresses,
+           VsmtpListenFlags   flags,
+           const char        *kind,
+           GError           **error)
 {
-  VsmtpdConfig *config = daemon->config;
-
-  guint n_plain = config->listen_addresses->len;
-  guint n_total = n_plain + config->listen_tls_addresses->len;
-
-  /* [server] listen, then [server] listen-tls */
-  for (guint i = 0; i < n_total; i++)
+  for (guint i = 0; i < addresses->len; i++)
     {
-      gboolean implicit_tls = i >= n_plain;
-      GPtrArray *addresses = implicit_tls ? config->listen_tls_addresses : config->listen_addresses;
-      const char *configured = implicit_tls ? config->listen_tls[i - n_plain] : config->listen[i];
-      GSocketAddress *address = g_ptr_array_index (addresses, implicit_tls ? i - n_plain : i);
+      GSocketAddress *address = g_ptr_array_index (addresses, i);
       g_autoptr(GSocketAddress) effective = NULL;
       g_autoptr(GError) local_error = NULL;
       g_autofree char *text = NULL;
 
-      if (!vsmtp_server_listen_full (daemon->server, address,
-                                     implicit_tls ? VSMTP_LISTEN_FLAGS_IMPLICIT_TLS
-                                                  : VSMTP_LISTEN_FLAGS_NONE,
+      if (!vsmtp_server_listen_full (daemon->server, address, flags,
                                      &effective, &local_error))
         {
           const char *reason = local_error->message;
@@ -133,17 +126,49 @@ listen_configured (Daemon  *daemon,
             reason = g_strerror (EACCES);
 
           g_set_error (error, local_error->domain, local_error->code,
-                       "cannot listen on %s: %s", configured, reason);
+                       "cannot listen on %s: %s", configured[i], reason);
           return FALSE;
         }
 
       text = address_to_string (effective != NULL ? effective : address);
       g_ptr_array_add (daemon->listening,
-                       g_strdup_printf ("listening on %s%s", text,
-                                        implicit_tls ? " (implicit TLS)" : ""));
+                       g_strdup_printf ("listening on %s%s", text, kind));
     }
 
   return TRUE;
+}
+
+/* [server] listen, listen-tls, listen-submission, listen-submissions */
+static gboolean
+listen_configured (Daemon  *daemon,
+                   GError **error)
+{
+  VsmtpdConfig *config = daemon->config;
+
+  return listen_on (daemon, config->listen, config->listen_addresses,
+                    VSMTP_LISTEN_FLAGS_NONE, "", error) &&
+         listen_on (daemon, config->listen_tls, config->listen_tls_addresses,
+                    VSMTP_LISTEN_FLAGS_IMPLICIT_TLS, " (implicit TLS)", error) &&
+         listen_on (daemon, config->listen_submission, config->listen_submission_addresses,
+                    VSMTP_LISTEN_FLAGS_AUTH_REQUIRED,
+                    " (submission: STARTTLS, AUTH required)", error) &&
+         listen_on (daemon, config->listen_submissions, config->listen_submissions_addresses,
+                    VSMTP_LISTEN_FLAGS_IMPLICIT_TLS | VSMTP_LISTEN_FLAGS_AUTH_REQUIRED,
+                    " (submission: implicit TLS, AUTH required)", error);
+}
+
+/* A submission listener without an AUTH plugin refuses every MAIL */
+static void
+check_submission (Daemon *daemon)
+{
+  VsmtpdConfig *config = daemon->config;
+
+  if (config->listen_submission_addresses->len + config->listen_submissions_addresses->len == 0)
+    return;
+
+  if (vsmtp_server_get_auth_mechanisms (daemon->server) == NULL)
+    g_warning ("[server] listen-submission/listen-submissions: no plugin offers AUTH "
+               "(enable one, e.g. passwd): every MAIL there gets 530 5.7.0");
 }
 
 static void
@@ -421,9 +446,12 @@ main (int   argc,
   if (activated)
     {
       g_debug ("socket activation: [server] listen is not used");
-      if (daemon.config->listen_tls[0] != NULL)
-        g_warning ("socket activation: [server] listen-tls is not used either "
-                   "(sockets passed by systemd are plain SMTP)");
+      if (daemon.config->listen_tls[0] != NULL ||
+          daemon.config->listen_submission[0] != NULL ||
+          daemon.config->listen_submissions[0] != NULL)
+        g_warning ("socket activation: [server] listen-tls, listen-submission and "
+                   "listen-submissions are not used either (sockets passed by systemd "
+                   "are plain SMTP)");
     }
   else if (!listen_configured (&daemon, &error))
     {
@@ -438,6 +466,9 @@ main (int   argc,
       g_printerr ("vsmtpd: %s\n", error->message);
       goto out;
     }
+
+  if (!activated)
+    check_submission (&daemon);
 
   log_startup (&daemon);
   for (guint i = 0; i < daemon.listening->len; i++)

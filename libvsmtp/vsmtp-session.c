@@ -520,6 +520,10 @@ static void
 session_schedule_resume (VsmtpSession *self);
 
 static void
+session_check_errors (VsmtpSession *self,
+                      guint         errors_before);
+
+static void
 session_run_continuation (VsmtpSession *self,
                           VsmtpReply   *reply)
 {
@@ -537,6 +541,7 @@ on_pending_completed (VsmtpReply *reply,
   VsmtpSession *self = user_data;
   VsmtpContinuation then = self->pending_then;
   g_autoptr(VsmtpReply) keep = g_object_ref (reply);
+  guint errors_before = self->n_errors;
 
   g_clear_signal_handler (&self->pending_handler, self->pending);
   clear_source (&self->decision_source);
@@ -545,6 +550,8 @@ on_pending_completed (VsmtpReply *reply,
   session_run_continuation (self, keep);
   self->pending_then = NULL;
   session_clear_pending_args (self);
+  /* a deferred error reply counts like an immediate one */
+  session_check_errors (self, errors_before);
   session_schedule_resume (self);
 }
 
@@ -554,6 +561,7 @@ on_decision_timeout (gpointer user_data)
   VsmtpSession *self = user_data;
   VsmtpContinuation then = self->pending_then;
   g_autoptr(VsmtpReply) reply = NULL;
+  guint errors_before;
 
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                     "VSMTP_SESSION_ID", self->id,
@@ -566,10 +574,12 @@ on_decision_timeout (gpointer user_data)
   g_clear_pointer (&self->decision_source, g_source_unref);
 
   reply = vsmtp_reply_new (451, "4.3.0", "Error: decision timed out, try again later");
+  errors_before = self->n_errors;
   self->pending_then = then;
   session_run_continuation (self, reply);
   self->pending_then = NULL;
   session_clear_pending_args (self);
+  session_check_errors (self, errors_before);
   session_schedule_resume (self);
 
   return G_SOURCE_REMOVE;
@@ -1080,6 +1090,24 @@ handle_auth (VsmtpSession *self,
   /* RFC 4954: "=" is an empty initial response */
   if (initial != NULL && g_str_equal (initial, "="))
     initial = "";
+
+  /* LOGIN with an initial response: the user name (Python's smtplib sends
+   * it so). GNU SASL's LOGIN server would ignore it and ask for the user
+   * name again: skip that first challenge and answer it with it. */
+  if (initial != NULL && *initial != '\0' && g_str_equal (self->sasl_mechanism, "LOGIN"))
+    {
+      char *output = NULL;
+
+      rc = gsasl_step64 (self->sasl, NULL, &output);
+      gsasl_free (output);
+      if (rc != GSASL_NEEDS_MORE)
+        {
+          session_sasl_clear (self);
+          session_queue_new (self, 454, "4.7.0", "Temporary authentication failure");
+          return;
+        }
+    }
+
   session_sasl_step (self, initial);
 }
 
