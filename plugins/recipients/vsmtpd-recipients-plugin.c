@@ -72,6 +72,7 @@ struct _VsmtpdRecipientsPlugin
   gulong       new_session_id;
 
   char        *delimiter;
+  gboolean     relay_authenticated;
   Table       *config_table;
   char        *file;
   Table       *file_table;   /* NULL until the file was read once */
@@ -375,6 +376,10 @@ on_rcpt_to (VsmtpSession *session,
   if (vsmtp_address_is_postmaster (recipient))
     return NULL;
 
+  /* an authenticated user (submission) may send anywhere */
+  if (self->relay_authenticated && vsmtp_session_get_authenticated_user (session) != NULL)
+    return NULL;
+
   refresh_file (self);
   if (self->file != NULL && self->file_table == NULL)
     return vsmtp_reply_new_temporary_failure ("Recipient table unavailable, try again later");
@@ -468,6 +473,17 @@ vsmtpd_recipients_plugin_activate (VsmtpActivatable *activatable)
       read_config_list (self->config_table, config, "users");
       file = g_key_file_get_string (config, "recipients", "file", NULL);
       delimiter = g_key_file_get_string (config, "recipients", "delimiter", NULL);
+      self->relay_authenticated = TRUE;
+      if (g_key_file_has_key (config, "recipients", "relay-authenticated", NULL))
+        {
+          g_autoptr(GError) error = NULL;
+          gboolean value = g_key_file_get_boolean (config, "recipients", "relay-authenticated", &error);
+
+          if (error != NULL)
+            g_warning ("recipients: [recipients] relay-authenticated: %s", error->message);
+          else
+            self->relay_authenticated = value;
+        }
     }
 
   g_clear_pointer (&self->file, g_free);
@@ -598,6 +614,7 @@ vsmtpd_recipients_plugin_iface_init (VsmtpActivatableInterface *iface)
 static void
 vsmtpd_recipients_plugin_init (VsmtpdRecipientsPlugin *self)
 {
+  self->relay_authenticated = TRUE;
 }
 
 G_MODULE_EXPORT void peas_register_types (PeasObjectModule *module);

@@ -753,6 +753,42 @@ class HardErrorLimitTests(AuthTestCase):
         self.assertNotIn(b"(using TLS", header)
 
 
+class RelayAuthenticatedTests(unittest.TestCase):
+    """With the recipients plugin, only authenticated users may relay."""
+
+    def test_only_authenticated_users_relay(self):
+        need("openssl")
+        tmp = tempfile.mkdtemp(prefix="vsmtpd-auth-relay-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        passwd = os.path.join(tmp, "passwd")
+        write_passwd(passwd, [(ALICE[0], sha512_crypt(ALICE[1]))])
+        d = AuthDaemon(passwd)
+        self.addCleanup(d.cleanup)
+        d.plugins = ["passwd", "recipients", "maildir"]
+        d.extra_config += "\n[recipients]\ndomains=local.example\n"
+        d.start()
+
+        # anonymous, on the MX port: local domain yes, elsewhere no
+        with fx.RawClient(d.port) as c:
+            self.assertEqual(c.cmd(b"EHLO anon.example").code, 250)
+            self.assertEqual(c.cmd(f"MAIL FROM:<{SENDER}>".encode()).code, 250)
+            r = c.cmd(f"RCPT TO:<{RCPT}>".encode())
+            self.assertEqual((r.code, r.esc), (554, "5.7.1"), r)
+            self.assertEqual(c.cmd(b"RCPT TO:<bob@local.example>").code, 250)
+
+        # authenticated, on the submission port: anywhere
+        c = TlsClient(d.sub_port)
+        self.addCleanup(c.close)
+        c.starttls()
+        self.assertEqual(last_line(c.cmd("AUTH PLAIN " + plain(*ALICE))), R_OK)
+        self.assertEqual(c.cmd(f"MAIL FROM:<{SENDER}>").code, 250)
+        r = c.cmd(f"RCPT TO:<{RCPT}>")
+        self.assertEqual(r.code, 250, r)
+        # (a session in the middle of a transaction would hold the shutdown)
+        c.close()
+        self.assertEqual(d.stop(), 0)
+
+
 class ConfigTests(unittest.TestCase):
     """Bad values of the new keys stop vsmtpd with one line."""
 
