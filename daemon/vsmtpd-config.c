@@ -40,10 +40,8 @@ static const char * const server_keys[] = {
   "timeout", "decision-timeout", "spool-threshold", "spool-directory",
   "bare-newline", "shutdown-grace",
   "tls-certificate", "tls-key", "listen-tls", "require-tls", "tls-handshake-timeout",
-  "max-connections", "max-connections-per-client", "soft-error-limit", "hard-error-limit",
-  "error-sleep-time", "junk-command-limit", "min-data-rate", "forbid-unauth-pipelining",
-  "listen-submission", "listen-submissions",
-  "auth-requires-tls", "max-auth-failures", "auth-failure-window",
+  "listen-submission", "listen-submissions", "workers",
+  /* and the property_keys below */
   NULL
 };
 
@@ -69,7 +67,18 @@ static const PropertyKey property_keys[] = {
   { "auth-requires-tls",          TRUE,  0, 0 },
   { "max-auth-failures",          FALSE, 0, G_MAXUINT },  /* 0: no limit */
   { "auth-failure-window",        FALSE, 1, G_MAXUINT },  /* seconds */
+  { "max-header-size",            FALSE, 0, G_MAXUINT },  /* bytes, 0: no limit */
+  { "max-data-line-length",       FALSE, 0, G_MAXUINT },  /* bytes, 0: no limit */
 };
+
+static gboolean
+is_property_key (const char *key)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (property_keys); i++)
+    if (g_str_equal (property_keys[i].key, key))
+      return TRUE;
+  return FALSE;
+}
 
 static const char * const plugins_keys[] = {
   "enabled", "path", NULL
@@ -285,7 +294,8 @@ check_known_keys (Loader              *loader,
 
   for (guint i = 0; keys[i] != NULL; i++)
     {
-      if (!g_strv_contains (known, keys[i]))
+      if (!g_strv_contains (known, keys[i]) &&
+          !(g_str_equal (group, "server") && is_property_key (keys[i])))
         return key_error (loader, error, group, keys[i], "unknown key");
     }
 
@@ -556,7 +566,38 @@ parse_server (VsmtpdConfig  *self,
     return FALSE;
   self->shutdown_grace = value;
 
-  return parse_tls (self, loader, error);
+  {
+    g_autofree char *workers = g_key_file_get_value (self->keyfile, "server", "workers", NULL);
+
+    if (workers != NULL && g_str_equal (g_strstrip (workers), "auto"))
+      self->workers = g_get_num_processors ();
+    else if (!get_unsigned (loader, self->keyfile, "server", "workers",
+                            1, 256, 1, &value, error))
+      return FALSE;
+    else
+      self->workers = value;
+  }
+
+  if (!parse_tls (self, loader, error))
+    return FALSE;
+
+  /* every worker binds the same addresses: a port chosen by the kernel
+   * would differ from one to the next */
+  if (self->workers > 1)
+    {
+      GPtrArray *lists[] = { self->listen_addresses, self->listen_tls_addresses,
+                             self->listen_submission_addresses,
+                             self->listen_submissions_addresses };
+
+      for (guint l = 0; l < G_N_ELEMENTS (lists); l++)
+        for (guint i = 0; lists[l] != NULL && i < lists[l]->len; i++)
+          if (g_inet_socket_address_get_port (lists[l]->pdata[i]) == 0)
+            return key_error (loader, error, "server", "workers",
+                              "port 0 cannot be shared by %u workers: give the ports",
+                              self->workers);
+    }
+
+  return TRUE;
 }
 
 static gboolean

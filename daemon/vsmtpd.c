@@ -21,6 +21,7 @@
 #include <vsmtp.h>
 
 #include "vsmtpd-config.h"
+#include "vsmtpd-workers.h"
 #include "vsmtpd-log.h"
 #include "vsmtpd-plugins.h"
 #include "vsmtpd-tls.h"
@@ -33,6 +34,7 @@ typedef struct
   VsmtpdPlugins *plugins;
   GPtrArray     *listening;  /* what to log once started */
   gboolean       shutting_down;
+  gboolean       reuse_port; /* a worker of several: SO_REUSEPORT listeners */
 } Daemon;
 
 static char *
@@ -114,7 +116,8 @@ listen_on (Daemon            *daemon,
       g_autoptr(GError) local_error = NULL;
       g_autofree char *text = NULL;
 
-      if (!vsmtp_server_listen_full (daemon->server, address, flags,
+      if (!vsmtp_server_listen_full (daemon->server, address,
+                                     flags | (daemon->reuse_port ? VSMTP_LISTEN_FLAGS_REUSE_PORT : 0),
                                      &effective, &local_error))
         {
           const char *reason = local_error->message;
@@ -336,6 +339,7 @@ main (int   argc,
   gboolean activated = FALSE;
   VsmtpdConfigOverrides overrides = { 0, };
   Daemon daemon = { 0, };
+  g_auto(GStrv) original_argv = NULL;
   int status = EXIT_FAILURE;
   const GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file,
@@ -362,6 +366,8 @@ main (int   argc,
 
   setlocale (LC_ALL, "");
   g_set_prgname ("vsmtpd");
+  /* the master of [server] workers runs this program again, as it was run */
+  original_argv = g_strdupv (argv);
 
   context = g_option_context_new (NULL);
   g_option_context_set_summary (context, "An SMTP server with plugins, built on libvsmtp.");
@@ -408,6 +414,41 @@ main (int   argc,
     {
       g_printerr ("vsmtpd: %s\n", error->message);
       return EXIT_FAILURE;
+    }
+
+  if (vsmtpd_workers_is_worker ())
+    {
+      vsmtpd_workers_worker_init ();
+      daemon.reuse_port = TRUE;
+    }
+  else if (daemon.config->workers > 1 && g_getenv ("LISTEN_FDS") == NULL)
+    {
+      g_autofree char *self_exe = g_file_read_link ("/proc/self/exe", NULL);
+
+      /* generated once here, not raced by the workers */
+      if (daemon.config->tls_certificate == NULL)
+        {
+          g_autofree char *state_directory = vsmtpd_config_default_state_directory ();
+          g_autofree char *directory = g_build_filename (state_directory, "tls", NULL);
+          g_autofree char *cert = NULL, *key = NULL;
+          gboolean created = FALSE;
+
+          if (!vsmtpd_tls_ensure_self_signed (directory, daemon.config->hostname,
+                                              &cert, &key, &created, &error))
+            {
+              g_printerr ("vsmtpd: %s\n", error->message);
+              goto out;
+            }
+        }
+      if (self_exe != NULL)
+        {
+          g_free (original_argv[0]);
+          original_argv[0] = g_steal_pointer (&self_exe);
+        }
+      status = vsmtpd_workers_run (daemon.config->workers,
+                                   (const char * const *) original_argv,
+                                   daemon.config->shutdown_grace);
+      goto out;
     }
 
   /* Handled once the main loop runs */
@@ -473,6 +514,7 @@ main (int   argc,
   log_startup (&daemon);
   for (guint i = 0; i < daemon.listening->len; i++)
     g_info ("%s", (const char *) g_ptr_array_index (daemon.listening, i));
+  vsmtpd_workers_worker_ready ();
 
   g_main_loop_run (daemon.loop);
   status = EXIT_SUCCESS;

@@ -4,6 +4,9 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <sys/socket.h>
+
 #include "vsmtp-enums.h"
 #include "vsmtp-error.h"
 #include "vsmtp-server-private.h"
@@ -951,6 +954,33 @@ vsmtp_server_listen (VsmtpServer     *self,
   return vsmtp_server_listen_full (self, address, VSMTP_LISTEN_FLAGS_NONE, effective_address, error);
 }
 
+/* g_socket_bind() turns SO_REUSEPORT off again for TCP sockets: bind(2) */
+static gboolean
+bind_native (GSocket         *socket,
+             GSocketAddress  *address,
+             GError         **error)
+{
+  struct sockaddr_storage storage;
+  gssize length = g_socket_address_get_native_size (address);
+
+  if (length < 0 ||
+      !g_socket_address_to_native (address, &storage, sizeof storage, error))
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "bad address");
+      return FALSE;
+    }
+  if (bind (g_socket_get_fd (socket), (struct sockaddr *) &storage, length) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "Error binding to address: %s", g_strerror (saved));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /**
  * vsmtp_server_listen_full:
  * @self: a server
@@ -980,10 +1010,31 @@ vsmtp_server_listen_full (VsmtpServer       *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   server_ensure_service (self);
-  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (self->service), address,
-                                      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
-                                      self->markers[flags & 3],
-                                      &effective, error))
+  if (flags & VSMTP_LISTEN_FLAGS_REUSE_PORT)
+    {
+      g_autoptr(GSocket) socket = NULL;
+
+      /* GSocketListener has no SO_REUSEPORT: make the socket ourselves */
+      socket = g_socket_new (g_socket_address_get_family (address), G_SOCKET_TYPE_STREAM,
+                             G_SOCKET_PROTOCOL_TCP, error);
+      if (socket == NULL ||
+          !g_socket_set_option (socket, SOL_SOCKET, SO_REUSEADDR, 1, error) ||
+          !g_socket_set_option (socket, SOL_SOCKET, SO_REUSEPORT, 1, error) ||
+          !bind_native (socket, address, error))
+        return FALSE;
+      g_socket_set_listen_backlog (socket, 4096);
+      if (!g_socket_listen (socket, error) ||
+          !g_socket_listener_add_socket (G_SOCKET_LISTENER (self->service), socket,
+                                         self->markers[flags & 3], error))
+        return FALSE;
+      effective = g_socket_get_local_address (socket, error);
+      if (effective == NULL)
+        return FALSE;
+    }
+  else if (!g_socket_listener_add_address (G_SOCKET_LISTENER (self->service), address,
+                                           G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                                           self->markers[flags & 3],
+                                           &effective, error))
     return FALSE;
 
   self->listen_addresses = g_list_append (self->listen_addresses, g_object_ref (effective));

@@ -37,6 +37,9 @@ typedef enum {
  *   the TLS handshake happens before the greeting
  * @VSMTP_LISTEN_FLAGS_AUTH_REQUIRED: a submission listener: MAIL before a
  *   successful AUTH gets `530 5.7.0 Authentication required`
+ * @VSMTP_LISTEN_FLAGS_REUSE_PORT: bind with `SO_REUSEPORT`, so that several
+ *   processes can listen on the same address and the kernel spreads the
+ *   connections between them
  *
  * How connections on a listener are handled.
  */
@@ -44,6 +47,7 @@ typedef enum /*< flags >*/ {
   VSMTP_LISTEN_FLAGS_NONE         = 0,
   VSMTP_LISTEN_FLAGS_IMPLICIT_TLS  = 1 << 0,
   VSMTP_LISTEN_FLAGS_AUTH_REQUIRED = 1 << 1,
+  VSMTP_LISTEN_FLAGS_REUSE_PORT    = 1 << 2,
 } VsmtpListenFlags;
 
 #define VSMTP_TYPE_SERVER (vsmtp_server_get_type ())

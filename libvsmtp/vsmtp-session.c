@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #include "vsmtp-enums.h"
 #include "vsmtp-error.h"
@@ -255,9 +256,12 @@ make_session_id (void)
   static guint counter;
   gint64 now = g_get_real_time ();
 
-  return g_strdup_printf ("%08X%05X%04X",
+  /* time, process (several vsmtpd workers share one maildir and log) and
+   * a counter: unique within a machine */
+  return g_strdup_printf ("%08X%05X%04X%04X",
                           (guint32) (now / G_USEC_PER_SEC),
                           (guint32) (now % G_USEC_PER_SEC),
+                          (guint32) getpid () & 0xFFFF,
                           (++counter) & 0xFFFF);
 }
 

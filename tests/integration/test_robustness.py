@@ -11,6 +11,7 @@ import resource
 import selectors
 import signal
 import smtplib
+import subprocess
 import socket
 import threading
 import time
@@ -182,6 +183,81 @@ class ManyConnectionsTest(unittest.TestCase):
             s.sendmail(SENDER, [RCPT], body_for("after"))
         self.assertEqual(len(d.maildir_files("new")), 21)
         self.assertEqual(d.stop(), 0)
+
+
+def children(pid):
+    """PIDs of the processes whose parent is ``pid``."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(entry))
+    return sorted(out)
+
+
+class WorkersTest(unittest.TestCase):
+    """[server] workers = 2: two processes on SO_REUSEPORT listeners."""
+
+    def wait_children(self, pid, n, timeout=15):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            kids = children(pid)
+            if len(kids) == n:
+                return kids
+            time.sleep(0.05)
+        self.fail(f"expected {n} worker processes, have {children(pid)}")
+
+    def test_two_workers_share_the_port_and_restart(self):
+        d = fx.Vsmtpd(options=("server.workers=2",))
+        self.addCleanup(d.cleanup)
+        d.start()
+        workers = self.wait_children(d.proc.pid, 2)
+
+        for i in range(20):
+            with smtplib.SMTP("127.0.0.1", d.port, timeout=30) as s:
+                s.sendmail(SENDER, [RCPT], body_for(f"worker{i}"))
+        self.assertEqual(len(d.maildir_files("new")), 20)
+        # the kernel spread the connections: both workers logged some
+        pids = set()
+        for line in d.stderr_text().splitlines():
+            if ": connect from [127.0.0.1]" in line:
+                pids.add(line.split(": connect from")[0].split()[-1][13:17])
+        self.assertEqual(len(pids), 2, d.stderr_text())
+
+        # a worker that dies is started again
+        os.kill(workers[0], signal.SIGKILL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            kids = children(d.proc.pid)
+            if len(kids) == 2 and workers[0] not in kids:
+                break
+            time.sleep(0.05)
+        self.assertEqual(len(children(d.proc.pid)), 2)
+        self.assertNotIn(workers[0], children(d.proc.pid))
+        for i in range(4):
+            with smtplib.SMTP("127.0.0.1", d.port, timeout=30) as s:
+                s.sendmail(SENDER, [RCPT], body_for(f"again{i}"))
+        self.assertEqual(len(d.maildir_files("new")), 24)
+
+        self.assertEqual(d.stop(), 0)
+        self.assertEqual(children(d.proc.pid), [])
+
+    def test_workers_need_fixed_ports(self):
+        d = fx.Vsmtpd(args=["--option", "server.workers=2"])
+        self.addCleanup(d.cleanup)
+        d.write_config()
+        r = subprocess.run([fx.VSMTPD, "--config", d.config_path, "--listen", "127.0.0.1:0",
+                            "--option", "server.workers=2"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30,
+                           env=fx.clean_env(d.home))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"[server] workers: port 0 cannot be shared", r.stdout)
 
 
 if __name__ == "__main__":
