@@ -8,9 +8,14 @@ packages=(
   # build
   meson ninja-build pkg-config gcc
   libglib2.0-dev libpeas-dev glib-networking
+  libgsasl-dev libgnutls28-dev libcrypt-dev
   gobject-introspection libgirepository1.0-dev valac python3-gi
-  # tests
-  swaks curl openssl gnutls-bin python3
+  gi-docgen
+  # tests: real clients and peers
+  swaks curl openssl gnutls-bin python3 msmtp whois gjs
+  postfix              # smtp-sink, the relay tests' upstream
+  # sanitizer and fuzzing runs
+  clang libclang-rt-14-dev
 )
 
 missing=()
