@@ -69,8 +69,16 @@ def plain(user, password, authzid=""):
     return b64(f"{authzid}\0{user}\0{password}")
 
 
+def client_env():
+    """The environment for client tools: without the sanitizer runtime the
+    ASan run preloads for the daemon (curl hangs with it preloaded)."""
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    return env
+
+
 def run(cmd, timeout=30, input=None):
-    return subprocess.run(cmd, input=input,
+    return subprocess.run(cmd, input=input, env=client_env(),
                           stdin=None if input is not None else subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           timeout=timeout)
