@@ -39,6 +39,8 @@ struct _VsmtpReply
   guint code;
   char *enhanced_code;
   char *text;
+  char *wire;          /* the formatted reply, made on first use */
+  gsize wire_length;
   guint pending : 1;
   guint expired : 1;
 };
@@ -190,6 +192,7 @@ vsmtp_reply_finalize (GObject *object)
 
   g_clear_pointer (&self->enhanced_code, g_free);
   g_clear_pointer (&self->text, g_free);
+  g_clear_pointer (&self->wire, g_free);
 
   G_OBJECT_CLASS (vsmtp_reply_parent_class)->finalize (object);
 }
@@ -760,16 +763,39 @@ append_line (VsmtpReply *self,
  * Lines are cut so that none exceeds 512 octets; CR and LF in the text never
  * leak into the output except as line separators.
  */
+static void vsmtp_reply_format (VsmtpReply *self,
+                                GString    *buffer);
+
 void
 vsmtp_reply_append_to (VsmtpReply *self,
                        GString    *buffer)
 {
-  const char *p;
-  const char *end;
-
   g_return_if_fail (VSMTP_IS_REPLY (self));
   g_return_if_fail (buffer != NULL);
   g_return_if_fail (!self->pending);
+
+  /* a completed reply never changes: format it once */
+  if (self->wire != NULL)
+    {
+      g_string_append_len (buffer, self->wire, self->wire_length);
+      return;
+    }
+
+  {
+    gsize start = buffer->len;
+
+    vsmtp_reply_format (self, buffer);
+    self->wire_length = buffer->len - start;
+    self->wire = g_strndup (buffer->str + start, self->wire_length);
+  }
+}
+
+static void
+vsmtp_reply_format (VsmtpReply *self,
+                    GString    *buffer)
+{
+  const char *p;
+  const char *end;
 
   p = self->text != NULL ? self->text : "";
   end = p + strlen (p);

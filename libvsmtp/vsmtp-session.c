@@ -94,6 +94,7 @@ struct _VsmtpSession
   guint                  n_junk;
   guint                  n_commands;
   gint64                 data_deadline;   /* monotonic, during DATA */
+  gint64                 deadline;        /* monotonic: the session times out then */
   GSource               *sleep_source;   /* error sleep past the soft limit */
 
   /* a deferred decision */
@@ -184,6 +185,26 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
+
+/* Without a handler the class handler decides: call it directly rather than
+ * go through a signal emission (most commands of most sessions). */
+#define HAS_HANDLERS(sig) g_signal_has_handler_pending (self, signals[sig], 0, FALSE)
+
+static VsmtpReply *real_connected        (VsmtpSession *self);
+static VsmtpReply *real_helo             (VsmtpSession *self, const char *domain);
+static VsmtpReply *real_mail_from        (VsmtpSession *self, VsmtpAddress *sender,
+                                          VsmtpParameters *parameters);
+static VsmtpReply *real_rcpt_to          (VsmtpSession *self, VsmtpAddress *recipient,
+                                          VsmtpParameters *parameters);
+static VsmtpReply *real_data             (VsmtpSession *self);
+static VsmtpReply *real_message_received (VsmtpSession *self, VsmtpMessage *message);
+static VsmtpReply *real_ok               (VsmtpSession *self);
+static VsmtpReply *real_noop             (VsmtpSession *self, const char *argument);
+static VsmtpReply *real_vrfy             (VsmtpSession *self, const char *argument);
+static VsmtpReply *real_quit             (VsmtpSession *self);
+static VsmtpReply *real_starttls         (VsmtpSession *self);
+static VsmtpReply *real_unknown_command  (VsmtpSession *self, const char *verb,
+                                          const char *arguments);
 
 G_DEFINE_FINAL_TYPE (VsmtpSession, vsmtp_session, G_TYPE_OBJECT)
 
@@ -661,7 +682,10 @@ session_greet (VsmtpSession *self)
   VsmtpReply *reply = NULL;
 
   self->greeted = TRUE;
-  g_signal_emit (self, signals[SIGNAL_CONNECTED], 0, &reply);
+  if (HAS_HANDLERS (SIGNAL_CONNECTED))
+    g_signal_emit (self, signals[SIGNAL_CONNECTED], 0, &reply);
+  else
+    reply = real_connected (self);
   session_decide (self, reply, then_greeting);
 }
 
@@ -803,7 +827,16 @@ session_begin_handshake (VsmtpSession *self)
     }
 
   base = g_simple_io_stream_new (G_INPUT_STREAM (self->input), self->output);
-  tls = g_tls_server_connection_new (base, certificate, &error);
+  /* No certificate database: a server that does not ask for client
+   * certificates has nothing to verify, and the default one has GnuTLS read
+   * the system's CA bundle again for every connection (glib-networking
+   * 2.74), the main cost of a STARTTLS. */
+  tls = g_initable_new (g_tls_backend_get_server_connection_type (g_tls_backend_get_default ()),
+                        NULL, &error,
+                        "base-io-stream", base,
+                        "certificate", certificate,
+                        "database", NULL,
+                        NULL);
   if (tls == NULL)
     {
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
@@ -859,7 +892,10 @@ handle_starttls (VsmtpSession *self,
     session_queue_new (self, 454, "4.7.0", "TLS not available");
   else
     {
-      g_signal_emit (self, signals[SIGNAL_STARTTLS], 0, &reply);
+      if (HAS_HANDLERS (SIGNAL_STARTTLS))
+        g_signal_emit (self, signals[SIGNAL_STARTTLS], 0, &reply);
+      else
+        reply = real_starttls (self);
       session_decide (self, reply, then_starttls);
     }
 }
@@ -1189,8 +1225,11 @@ handle_helo (VsmtpSession *self,
   self->pending_helo = end ? g_strndup (args, end - args) : g_strdup (args);
   self->pending_esmtp = esmtp;
 
-  g_signal_emit (self, signals[esmtp ? SIGNAL_EHLO : SIGNAL_HELO], 0,
-                 self->pending_helo, &reply);
+  if (HAS_HANDLERS (esmtp ? SIGNAL_EHLO : SIGNAL_HELO))
+    g_signal_emit (self, signals[esmtp ? SIGNAL_EHLO : SIGNAL_HELO], 0,
+                   self->pending_helo, &reply);
+  else
+    reply = real_helo (self, self->pending_helo);
   session_decide (self, reply, then_helo);
 }
 
@@ -1326,7 +1365,10 @@ handle_mail (VsmtpSession *self,
   {
     g_autoptr(VsmtpParameters) parameters = _vsmtp_parameters_new_for_table (params);
 
-    g_signal_emit (self, signals[SIGNAL_MAIL_FROM], 0, address, parameters, &reply);
+    if (HAS_HANDLERS (SIGNAL_MAIL_FROM))
+      g_signal_emit (self, signals[SIGNAL_MAIL_FROM], 0, address, parameters, &reply);
+    else
+      reply = real_mail_from (self, address, parameters);
   }
   session_decide (self, reply, then_mail);
 }
@@ -1401,7 +1443,10 @@ handle_rcpt (VsmtpSession *self,
   {
     g_autoptr(VsmtpParameters) parameters = _vsmtp_parameters_new_for_table (params);
 
-    g_signal_emit (self, signals[SIGNAL_RCPT_TO], 0, address, parameters, &reply);
+    if (HAS_HANDLERS (SIGNAL_RCPT_TO))
+      g_signal_emit (self, signals[SIGNAL_RCPT_TO], 0, address, parameters, &reply);
+    else
+      reply = real_rcpt_to (self, address, parameters);
   }
   session_decide (self, reply, then_rcpt);
 }
@@ -1517,7 +1562,10 @@ handle_data (VsmtpSession *self,
       return;
     }
 
-  g_signal_emit (self, signals[SIGNAL_DATA], 0, &reply);
+  if (HAS_HANDLERS (SIGNAL_DATA))
+    g_signal_emit (self, signals[SIGNAL_DATA], 0, &reply);
+  else
+    reply = real_data (self);
   session_decide (self, reply, then_data);
 }
 
@@ -1593,7 +1641,10 @@ session_end_of_data (VsmtpSession *self)
     }
 
   session_touch_timeout (self);
-  g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, self->message, &reply);
+  if (HAS_HANDLERS (SIGNAL_MESSAGE_RECEIVED))
+    g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, self->message, &reply);
+  else
+    reply = real_message_received (self, self->message);
   session_decide (self, reply, then_message);
 }
 
@@ -1812,12 +1863,18 @@ session_handle_line (VsmtpSession *self,
           session_queue_new (self, 501, "5.5.4", "Syntax: RSET");
           break;
         }
-      g_signal_emit (self, signals[SIGNAL_RSET], 0, &reply);
+      if (HAS_HANDLERS (SIGNAL_RSET))
+        g_signal_emit (self, signals[SIGNAL_RSET], 0, &reply);
+      else
+        reply = real_ok (self);
       session_decide (self, reply, then_rset);
       break;
 
     case VSMTP_VERB_NOOP:
-      g_signal_emit (self, signals[SIGNAL_NOOP], 0, args, &reply);
+      if (HAS_HANDLERS (SIGNAL_NOOP))
+        g_signal_emit (self, signals[SIGNAL_NOOP], 0, args, &reply);
+      else
+        reply = real_noop (self, args);
       session_decide (self, reply, then_plain);
       break;
 
@@ -1827,7 +1884,10 @@ session_handle_line (VsmtpSession *self,
           session_queue_new (self, 501, "5.5.4", "Syntax: VRFY address");
           break;
         }
-      g_signal_emit (self, signals[SIGNAL_VRFY], 0, args, &reply);
+      if (HAS_HANDLERS (SIGNAL_VRFY))
+        g_signal_emit (self, signals[SIGNAL_VRFY], 0, args, &reply);
+      else
+        reply = real_vrfy (self, args);
       session_decide (self, reply, then_plain);
       break;
 
@@ -1838,7 +1898,10 @@ session_handle_line (VsmtpSession *self,
       break;
 
     case VSMTP_VERB_QUIT:
-      g_signal_emit (self, signals[SIGNAL_QUIT], 0, &reply);
+      if (HAS_HANDLERS (SIGNAL_QUIT))
+        g_signal_emit (self, signals[SIGNAL_QUIT], 0, &reply);
+      else
+        reply = real_quit (self);
       session_decide (self, reply, then_quit);
       break;
 
@@ -1863,7 +1926,10 @@ session_handle_line (VsmtpSession *self,
         const char *space = strchr (line, ' ');
 
         word = space ? g_strndup (line, space - line) : g_strdup (line);
-        g_signal_emit (self, signals[SIGNAL_UNKNOWN_COMMAND], 0, word, args, &reply);
+        if (HAS_HANDLERS (SIGNAL_UNKNOWN_COMMAND))
+          g_signal_emit (self, signals[SIGNAL_UNKNOWN_COMMAND], 0, word, args, &reply);
+        else
+          reply = real_unknown_command (self, word, args);
         session_decide (self, reply, then_plain);
       }
       break;
@@ -1873,11 +1939,35 @@ session_handle_line (VsmtpSession *self,
 /* ------------------------------------------------------------------------ */
 /* Input                                                                    */
 
+/* A source that fires at its ready time, once. The session's deadline moves
+ * with every command; moving the source with it each time would cost a
+ * wakeup of the main context per command (g_source_set_ready_time signals
+ * it), so the source is only re-armed when it fires early. */
+static gboolean
+deadline_source_dispatch (GSource     *source,
+                          GSourceFunc  callback,
+                          gpointer     user_data)
+{
+  g_source_set_ready_time (source, -1);
+  return callback (user_data);
+}
+
+static GSourceFuncs deadline_source_funcs = {
+  .dispatch = deadline_source_dispatch,
+};
+
 static gboolean
 on_idle_timeout (gpointer user_data)
 {
   VsmtpSession *self = user_data;
   g_autoptr(VsmtpReply) reply = NULL;
+
+  if (g_get_monotonic_time () < self->deadline)
+    {
+      /* the deadline moved since the source was armed */
+      g_source_set_ready_time (self->idle_timeout_source, self->deadline);
+      return G_SOURCE_CONTINUE;
+    }
 
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                     "VSMTP_SESSION_ID", self->id,
@@ -1894,6 +1984,28 @@ on_idle_timeout (gpointer user_data)
 }
 
 static void
+session_set_deadline (VsmtpSession *self,
+                      gint64        deadline)
+{
+  self->deadline = deadline;
+
+  if (self->idle_timeout_source == NULL)
+    {
+      self->idle_timeout_source = g_source_new (&deadline_source_funcs, sizeof (GSource));
+      g_source_set_callback (self->idle_timeout_source, on_idle_timeout, self, NULL);
+      g_source_set_static_name (self->idle_timeout_source, "[vsmtp] session timeout");
+      g_source_set_ready_time (self->idle_timeout_source, deadline);
+      g_source_attach (self->idle_timeout_source, g_main_context_get_thread_default ());
+    }
+  else if (deadline < g_source_get_ready_time (self->idle_timeout_source) ||
+           g_source_get_ready_time (self->idle_timeout_source) < 0)
+    {
+      /* sooner than armed (rare: after a long DATA): re-arm now */
+      g_source_set_ready_time (self->idle_timeout_source, deadline);
+    }
+}
+
+static void
 session_touch_timeout (VsmtpSession *self)
 {
   guint timeout = vsmtp_server_get_timeout (self->server);
@@ -1901,18 +2013,7 @@ session_touch_timeout (VsmtpSession *self)
   if (timeout == 0 || self->closed)
     return;
 
-  if (self->idle_timeout_source == NULL)
-    {
-      self->idle_timeout_source = g_timeout_source_new_seconds (timeout);
-      g_source_set_callback (self->idle_timeout_source, on_idle_timeout, self, NULL);
-      g_source_set_static_name (self->idle_timeout_source, "[vsmtp] session timeout");
-      g_source_attach (self->idle_timeout_source, g_main_context_get_thread_default ());
-    }
-  else
-    {
-      g_source_set_ready_time (self->idle_timeout_source,
-                               g_get_monotonic_time () + (gint64) timeout * G_USEC_PER_SEC);
-    }
+  session_set_deadline (self, g_get_monotonic_time () + (gint64) timeout * G_USEC_PER_SEC);
 }
 
 /* During DATA the deadline is not reset by every read: it starts at
@@ -1938,7 +2039,7 @@ session_extend_data_deadline (VsmtpSession *self,
   self->data_deadline += (gint64) n * G_USEC_PER_SEC / rate;
   if (self->data_deadline > cap)
     self->data_deadline = cap;
-  g_source_set_ready_time (self->idle_timeout_source, self->data_deadline);
+  session_set_deadline (self, self->data_deadline);
 }
 
 static gboolean
@@ -2207,6 +2308,42 @@ session_process (VsmtpSession *self)
 /* ------------------------------------------------------------------------ */
 /* Class handlers: the standard replies                                     */
 
+typedef enum {
+  DEFAULT_MAIL,
+  DEFAULT_RCPT,
+  DEFAULT_DATA,
+  DEFAULT_OK,
+  DEFAULT_VRFY,
+  DEFAULT_QUIT,
+  DEFAULT_STARTTLS,
+  DEFAULT_UNKNOWN,
+  N_DEFAULTS
+} DefaultReply;
+
+/* The standard replies, made once: a completed reply never changes, and it
+ * keeps its wire format, so the common path allocates and formats nothing. */
+static VsmtpReply *
+default_reply (DefaultReply which)
+{
+  static VsmtpReply *replies[N_DEFAULTS];
+  static gsize initialized;
+
+  if (g_once_init_enter (&initialized))
+    {
+      replies[DEFAULT_MAIL] = vsmtp_reply_new (250, "2.1.0", "Ok");
+      replies[DEFAULT_RCPT] = vsmtp_reply_new (250, "2.1.5", "Ok");
+      replies[DEFAULT_DATA] = vsmtp_reply_new (354, NULL, "End data with <CR><LF>.<CR><LF>");
+      replies[DEFAULT_OK] = vsmtp_reply_new (250, "2.0.0", "Ok");
+      replies[DEFAULT_VRFY] = vsmtp_reply_new (252, "2.5.2", "Cannot VRFY user, but will accept "
+                                               "message and attempt delivery");
+      replies[DEFAULT_QUIT] = vsmtp_reply_new (221, "2.0.0", "Bye");
+      replies[DEFAULT_STARTTLS] = vsmtp_reply_new (220, "2.0.0", "Ready to start TLS");
+      replies[DEFAULT_UNKNOWN] = vsmtp_reply_new (500, "5.5.2", "Error: command not recognized");
+      g_once_init_leave (&initialized, 1);
+    }
+  return g_object_ref (replies[which]);
+}
+
 static VsmtpReply *
 real_connected (VsmtpSession *self)
 {
@@ -2225,7 +2362,7 @@ real_mail_from (VsmtpSession    *self,
                 VsmtpAddress    *sender,
                 VsmtpParameters *parameters)
 {
-  return vsmtp_reply_new (250, "2.1.0", "Ok");
+  return default_reply (DEFAULT_MAIL);
 }
 
 static VsmtpReply *
@@ -2233,13 +2370,13 @@ real_rcpt_to (VsmtpSession    *self,
               VsmtpAddress    *recipient,
               VsmtpParameters *parameters)
 {
-  return vsmtp_reply_new (250, "2.1.5", "Ok");
+  return default_reply (DEFAULT_RCPT);
 }
 
 static VsmtpReply *
 real_data (VsmtpSession *self)
 {
-  return vsmtp_reply_new (354, NULL, "End data with <CR><LF>.<CR><LF>");
+  return default_reply (DEFAULT_DATA);
 }
 
 static VsmtpReply *
@@ -2256,33 +2393,33 @@ real_message_received (VsmtpSession *self,
 static VsmtpReply *
 real_ok (VsmtpSession *self)
 {
-  return vsmtp_reply_new (250, "2.0.0", "Ok");
+  return default_reply (DEFAULT_OK);
 }
 
 static VsmtpReply *
 real_noop (VsmtpSession *self,
            const char   *argument)
 {
-  return vsmtp_reply_new (250, "2.0.0", "Ok");
+  return default_reply (DEFAULT_OK);
 }
 
 static VsmtpReply *
 real_vrfy (VsmtpSession *self,
            const char   *argument)
 {
-  return vsmtp_reply_new (252, "2.5.2", "Cannot VRFY user, but will accept message and attempt delivery");
+  return default_reply (DEFAULT_VRFY);
 }
 
 static VsmtpReply *
 real_quit (VsmtpSession *self)
 {
-  return vsmtp_reply_new (221, "2.0.0", "Bye");
+  return default_reply (DEFAULT_QUIT);
 }
 
 static VsmtpReply *
 real_starttls (VsmtpSession *self)
 {
-  return vsmtp_reply_new (220, "2.0.0", "Ready to start TLS");
+  return default_reply (DEFAULT_STARTTLS);
 }
 
 static VsmtpReply *
@@ -2300,7 +2437,7 @@ real_unknown_command (VsmtpSession *self,
                       const char   *verb,
                       const char   *arguments)
 {
-  return vsmtp_reply_new (500, "5.5.2", "Error: command not recognized");
+  return default_reply (DEFAULT_UNKNOWN);
 }
 
 /* First handler returning a reply wins; NULL means "no opinion". */
