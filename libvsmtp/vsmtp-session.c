@@ -4,10 +4,13 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vsmtp-enums.h"
+#include "vsmtp-marshal.h"
 #include "vsmtp-error.h"
 #include "vsmtp-command-private.h"
 #include "vsmtp-message-private.h"
@@ -1454,12 +1457,40 @@ handle_rcpt (VsmtpSession *self,
 /* ------------------------------------------------------------------------ */
 /* DATA                                                                     */
 
+/* The current time as RFC 5322 wants it in a Received header: English day
+ * and month names whatever the locale, "+hhmm" offset. Formatted once a
+ * second (per thread: each thread may run a server of its own). */
+static const char *
+rfc5322_now (void)
+{
+  static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+  static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+  static __thread time_t cached = -1;
+  static __thread char text[48];
+  time_t now = time (NULL);
+
+  if (now != cached)
+    {
+      struct tm tm;
+      long offset;
+
+      localtime_r (&now, &tm);
+      offset = tm.tm_gmtoff / 60;
+      g_snprintf (text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d %c%02ld%02ld",
+                  days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
+                  tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  offset < 0 ? '-' : '+', labs (offset) / 60, labs (offset) % 60);
+      cached = now;
+    }
+  return text;
+}
+
 static char *
 session_format_received (VsmtpSession *self,
                          const char   *message_id)
 {
-  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
-  g_autofree char *date = g_date_time_format (now, "%a, %d %b %Y %H:%M:%S %z");
+  const char *date = rfc5322_now ();
   GString *s = g_string_sized_new (256);
   const char *ip = self->remote_ip ? self->remote_ip : "unknown";
   gboolean v6 = strchr (ip, ':') != NULL;
@@ -1573,25 +1604,53 @@ static void
 session_log_transaction (VsmtpSession *self,
                          VsmtpReply   *reply)
 {
-  g_autoptr(GString) rcpts = g_string_new (NULL);
   VsmtpEnvelope *envelope = self->envelope;
   guint n = envelope ? vsmtp_envelope_get_n_recipients (envelope) : 0;
   VsmtpAddress *sender = envelope ? vsmtp_envelope_get_sender (envelope) : NULL;
-  g_autofree char *result = vsmtp_reply_to_string (reply);
+  const char *message_id = self->message ? vsmtp_message_get_id (self->message) : "";
+  g_autoptr(GString) line = g_string_sized_new (256);
+  char number[24];
+  gsize start;
+  GLogField fields[] = {
+    { "MESSAGE", NULL, -1 },
+    { "PRIORITY", "6", -1 },
+    { "GLIB_DOMAIN", G_LOG_DOMAIN, -1 },
+    { "VSMTP_SESSION_ID", self->id, -1 },
+    { "VSMTP_MESSAGE_ID", message_id, -1 },
+  };
 
+  /* one line per transaction: built with appends, no printf (it is on
+   * the path of every message) */
+  g_string_append (line, *message_id ? message_id : self->id);
+  g_string_append (line, ": client=[");
+  g_string_append (line, self->remote_ip ? self->remote_ip : "unknown");
+  g_string_append (line, "] from=<");
+  g_string_append (line, sender ? vsmtp_address_to_string (sender) : "");
+  g_string_append (line, "> to=");
   for (guint i = 0; i < n; i++)
-    g_string_append_printf (rcpts, "%s<%s>", i ? "," : "",
-                            vsmtp_address_to_string (vsmtp_envelope_get_recipient (envelope, i)));
-  g_strchomp (result);
+    {
+      if (i > 0)
+        g_string_append_c (line, ',');
+      g_string_append_c (line, '<');
+      g_string_append (line, vsmtp_address_to_string (vsmtp_envelope_get_recipient (envelope, i)));
+      g_string_append_c (line, '>');
+    }
+  g_snprintf (number, sizeof number, "%" G_GUINT64_FORMAT, self->data_size);
+  g_string_append (line, " size=");
+  g_string_append (line, number);
+  g_string_append (line, " result=\"");
+  start = line->len;
+  vsmtp_reply_append_to (reply, line);
+  /* the reply's last line, without its CRLF */
+  while (line->len > start && (line->str[line->len - 1] == '\n' || line->str[line->len - 1] == '\r'))
+    g_string_truncate (line, line->len - 1);
+  for (gsize i = start; i < line->len; i++)
+    if (line->str[i] == '\r' || line->str[i] == '\n')
+      line->str[i] = ' ';
+  g_string_append_c (line, '"');
 
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                    "VSMTP_SESSION_ID", self->id,
-                    "VSMTP_MESSAGE_ID", self->message ? vsmtp_message_get_id (self->message) : "",
-                    "MESSAGE", "%s: client=[%s] from=<%s> to=%s size=%" G_GUINT64_FORMAT " result=\"%s\"",
-                    self->message ? vsmtp_message_get_id (self->message) : self->id,
-                    self->remote_ip ? self->remote_ip : "unknown",
-                    sender ? vsmtp_address_to_string (sender) : "",
-                    rcpts->str, self->data_size, result);
+  fields[0].value = line->str;
+  g_log_structured_array (G_LOG_LEVEL_INFO, fields, G_N_ELEMENTS (fields));
 }
 
 static void
@@ -2641,8 +2700,9 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
   signals[SIGNAL_CONNECTED] =
     g_signal_new_class_handler ("connected", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_connected),
-                                reply_accumulator, NULL, NULL,
+                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__VOID,
                                 VSMTP_TYPE_REPLY, 0);
+  g_signal_set_va_marshaller (signals[SIGNAL_CONNECTED], type, _vsmtp_marshal_OBJECT__VOIDv);
 
   /**
    * VsmtpSession::helo:
@@ -2657,8 +2717,9 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
   signals[SIGNAL_HELO] =
     g_signal_new_class_handler ("helo", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_helo),
-                                reply_accumulator, NULL, NULL,
+                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING,
                                 VSMTP_TYPE_REPLY, 1, G_TYPE_STRING);
+  g_signal_set_va_marshaller (signals[SIGNAL_HELO], type, _vsmtp_marshal_OBJECT__STRINGv);
 
   /**
    * VsmtpSession::ehlo:
@@ -2673,8 +2734,9 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
   signals[SIGNAL_EHLO] =
     g_signal_new_class_handler ("ehlo", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_helo),
-                                reply_accumulator, NULL, NULL,
+                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING,
                                 VSMTP_TYPE_REPLY, 1, G_TYPE_STRING);
+  g_signal_set_va_marshaller (signals[SIGNAL_EHLO], type, _vsmtp_marshal_OBJECT__STRINGv);
 
   /**
    * VsmtpSession::mail-from:
@@ -2691,8 +2753,9 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
   signals[SIGNAL_MAIL_FROM] =
     g_signal_new_class_handler ("mail-from", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_mail_from),
-                                reply_accumulator, NULL, NULL,
+                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__BOXED_BOXED,
                                 VSMTP_TYPE_REPLY, 2, VSMTP_TYPE_ADDRESS, VSMTP_TYPE_PARAMETERS);
+  g_signal_set_va_marshaller (signals[SIGNAL_MAIL_FROM], type, _vsmtp_marshal_OBJECT__BOXED_BOXEDv);
 
   /**
    * VsmtpSession::rcpt-to:
@@ -2709,8 +2772,9 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
   signals[SIGNAL_RCPT_TO] =
     g_signal_new_class_handler ("rcpt-to", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_rcpt_to),
-                                reply_accumulator, NULL, NULL,
+                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__BOXED_BOXED,
                                 VSMTP_TYPE_REPLY, 2, VSMTP_TYPE_ADDRESS, VSMTP_TYPE_PARAMETERS);
+  g_signal_set_va_marshaller (signals[SIGNAL_RCPT_TO], type, _vsmtp_marshal_OBJECT__BOXED_BOXEDv);
 
   /**
    * VsmtpSession::data:
@@ -2724,8 +2788,9 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
   signals[SIGNAL_DATA] =
     g_signal_new_class_handler ("data", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_data),
-                                reply_accumulator, NULL, NULL,
+                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__VOID,
                                 VSMTP_TYPE_REPLY, 0);
+  g_signal_set_va_marshaller (signals[SIGNAL_DATA], type, _vsmtp_marshal_OBJECT__VOIDv);
 
   /**
    * VsmtpSession::message-received:
@@ -2742,8 +2807,9 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
   signals[SIGNAL_MESSAGE_RECEIVED] =
     g_signal_new_class_handler ("message-received", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_message_received),
-                                reply_accumulator, NULL, NULL,
+                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__OBJECT,
                                 VSMTP_TYPE_REPLY, 1, VSMTP_TYPE_MESSAGE);
+  g_signal_set_va_marshaller (signals[SIGNAL_MESSAGE_RECEIVED], type, _vsmtp_marshal_OBJECT__OBJECTv);
 
   /**
    * VsmtpSession::rset:
@@ -2756,8 +2822,9 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
   signals[SIGNAL_RSET] =
     g_signal_new_class_handler ("rset", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_ok),
-                                reply_accumulator, NULL, NULL,
+                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__VOID,
                                 VSMTP_TYPE_REPLY, 0);
+  g_signal_set_va_marshaller (signals[SIGNAL_RSET], type, _vsmtp_marshal_OBJECT__VOIDv);
 
   /**
    * VsmtpSession::noop:
@@ -2771,8 +2838,9 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
   signals[SIGNAL_NOOP] =
     g_signal_new_class_handler ("noop", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_noop),
-                                reply_accumulator, NULL, NULL,
+                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING,
                                 VSMTP_TYPE_REPLY, 1, G_TYPE_STRING);
+  g_signal_set_va_marshaller (signals[SIGNAL_NOOP], type, _vsmtp_marshal_OBJECT__STRINGv);
 
   /**
    * VsmtpSession::vrfy:
@@ -2787,8 +2855,9 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
   signals[SIGNAL_VRFY] =
     g_signal_new_class_handler ("vrfy", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_vrfy),
-                                reply_accumulator, NULL, NULL,
+                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING,
                                 VSMTP_TYPE_REPLY, 1, G_TYPE_STRING);
+  g_signal_set_va_marshaller (signals[SIGNAL_VRFY], type, _vsmtp_marshal_OBJECT__STRINGv);
 
   /**
    * VsmtpSession::quit:
@@ -2802,8 +2871,9 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
   signals[SIGNAL_QUIT] =
     g_signal_new_class_handler ("quit", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_quit),
-                                reply_accumulator, NULL, NULL,
+                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__VOID,
                                 VSMTP_TYPE_REPLY, 0);
+  g_signal_set_va_marshaller (signals[SIGNAL_QUIT], type, _vsmtp_marshal_OBJECT__VOIDv);
 
   /**
    * VsmtpSession::starttls:
@@ -2820,8 +2890,9 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
   signals[SIGNAL_STARTTLS] =
     g_signal_new_class_handler ("starttls", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_starttls),
-                                reply_accumulator, NULL, NULL,
+                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__VOID,
                                 VSMTP_TYPE_REPLY, 0);
+  g_signal_set_va_marshaller (signals[SIGNAL_STARTTLS], type, _vsmtp_marshal_OBJECT__VOIDv);
 
   /**
    * VsmtpSession::authenticate:
@@ -2845,9 +2916,10 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
   signals[SIGNAL_AUTHENTICATE] =
     g_signal_new_class_handler ("authenticate", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_authenticate),
-                                reply_accumulator, NULL, NULL,
+                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING_STRING_STRING_STRING,
                                 VSMTP_TYPE_REPLY, 4, G_TYPE_STRING, G_TYPE_STRING,
                                 G_TYPE_STRING, G_TYPE_STRING);
+  g_signal_set_va_marshaller (signals[SIGNAL_AUTHENTICATE], type, _vsmtp_marshal_OBJECT__STRING_STRING_STRING_STRINGv);
 
   /**
    * VsmtpSession::unknown-command:
@@ -2863,8 +2935,9 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
   signals[SIGNAL_UNKNOWN_COMMAND] =
     g_signal_new_class_handler ("unknown-command", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_unknown_command),
-                                reply_accumulator, NULL, NULL,
+                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING_STRING,
                                 VSMTP_TYPE_REPLY, 2, G_TYPE_STRING, G_TYPE_STRING);
+  g_signal_set_va_marshaller (signals[SIGNAL_UNKNOWN_COMMAND], type, _vsmtp_marshal_OBJECT__STRING_STRINGv);
 
   /**
    * VsmtpSession::closed:
