@@ -48,7 +48,7 @@ struct _VsmtpServer
 {
   GObject                 parent_instance;
 
-  GSocketService         *service;
+  GPtrArray              *listeners;             /* Listener */
   GList                  *listen_addresses;
   GHashTable             *sessions;
 
@@ -65,7 +65,6 @@ struct _VsmtpServer
   GTlsCertificate        *tls_certificate;
   guint                   tls_handshake_timeout;
   gboolean                require_tls;
-  GObject                *markers[4];            /* source object per VsmtpListenFlags value */
   VsmtpServerLimits       limits;
   char                  **auth_mechanisms;
   gboolean                auth_requires_tls;
@@ -146,35 +145,140 @@ set_str (char       **ptr,
   return TRUE;
 }
 
-static gboolean
-on_incoming (GSocketService    *service,
-             GSocketConnection *connection,
-             GObject           *source_object,
-             gpointer           user_data)
+/* A listening socket. Connections are accepted here, on the main context,
+ * a batch per wakeup, without GSocketService's GTask and signal per
+ * connection. */
+typedef struct
 {
-  VsmtpServer *self = user_data;
-  g_autoptr(GSocketAddress) remote = NULL;
+  VsmtpServer      *server;     /* unowned: the server owns its listeners */
+  GSocket          *socket;
+  GSource          *source;
+  GSource          *pause;      /* after an accept error such as EMFILE */
+  VsmtpListenFlags  flags;
+} Listener;
 
-  remote = g_socket_connection_get_remote_address (connection, NULL);
-  VsmtpListenFlags flags = VSMTP_LISTEN_FLAGS_NONE;
+#define ACCEPT_BATCH 64
 
-  for (guint i = 0; i < G_N_ELEMENTS (self->markers); i++)
-    if (source_object == self->markers[i])
-      flags = i;
-  vsmtp_server_handle_connection_full (self, G_IO_STREAM (connection), remote, flags);
+static gboolean on_acceptable (GSocket      *socket,
+                               GIOCondition  condition,
+                               gpointer      user_data);
 
-  return TRUE;
+static void
+listener_watch (Listener *listener)
+{
+  listener->source = g_socket_create_source (listener->socket, G_IO_IN, NULL);
+  g_source_set_callback (listener->source, (GSourceFunc) (void (*) (void)) on_acceptable,
+                         listener, NULL);
+  g_source_set_static_name (listener->source, "[vsmtp] listener");
+  g_source_attach (listener->source, g_main_context_get_thread_default ());
 }
 
 static void
-server_ensure_service (VsmtpServer *self)
+listener_free (gpointer data)
 {
-  if (self->service != NULL)
-    return;
-  self->service = g_socket_service_new ();
-  /* GSocketListener's default backlog of 10 drops bursts of connections */
-  g_socket_listener_set_backlog (G_SOCKET_LISTENER (self->service), 4096);
-  g_signal_connect_object (self->service, "incoming", G_CALLBACK (on_incoming), self, 0);
+  Listener *listener = data;
+
+  if (listener->source != NULL)
+    {
+      g_source_destroy (listener->source);
+      g_source_unref (listener->source);
+    }
+  if (listener->pause != NULL)
+    {
+      g_source_destroy (listener->pause);
+      g_source_unref (listener->pause);
+    }
+  g_socket_close (listener->socket, NULL);
+  g_object_unref (listener->socket);
+  g_free (listener);
+}
+
+static gboolean
+on_pause_over (gpointer user_data)
+{
+  Listener *listener = user_data;
+
+  g_clear_pointer (&listener->pause, g_source_unref);
+  listener_watch (listener);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_acceptable (GSocket      *socket,
+               GIOCondition  condition,
+               gpointer      user_data)
+{
+  Listener *listener = user_data;
+  VsmtpServer *self = listener->server;
+  VsmtpListenFlags flags = listener->flags & ~VSMTP_LISTEN_FLAGS_REUSE_PORT;
+
+  g_object_ref (self);
+  for (guint i = 0; i < ACCEPT_BATCH; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GSocket) client = NULL;
+      g_autoptr(GSocketConnection) connection = NULL;
+      g_autoptr(GSocketAddress) remote = NULL;
+
+      client = g_socket_accept (socket, NULL, &error);
+      if (client == NULL)
+        {
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            break;
+
+          /* out of file descriptors, most likely: stop accepting for a
+           * moment rather than spin on a socket that stays readable */
+          g_warning ("cannot accept a connection: %s", error->message);
+          g_source_destroy (listener->source);
+          g_clear_pointer (&listener->source, g_source_unref);
+          listener->pause = g_timeout_source_new (100);
+          g_source_set_callback (listener->pause, on_pause_over, listener, NULL);
+          g_source_attach (listener->pause, g_main_context_get_thread_default ());
+          g_object_unref (self);
+          return G_SOURCE_REMOVE;
+        }
+
+      connection = g_socket_connection_factory_create_connection (client);
+      remote = g_socket_get_remote_address (client, NULL);
+      vsmtp_server_handle_connection_full (self, G_IO_STREAM (connection), remote, flags);
+
+      /* a handler may have stopped the server listening */
+      if (self->listeners == NULL || self->listeners->len == 0)
+        {
+          g_object_unref (self);
+          return G_SOURCE_REMOVE;
+        }
+    }
+  g_object_unref (self);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+server_add_listener (VsmtpServer       *self,
+                     GSocket           *socket,
+                     VsmtpListenFlags   flags,
+                     GSocketAddress   **effective_address,
+                     GError           **error)
+{
+  Listener *listener;
+  GSocketAddress *local;
+
+  local = g_socket_get_local_address (socket, error);
+  if (local == NULL)
+    return FALSE;
+
+  g_socket_set_blocking (socket, FALSE);
+  listener = g_new0 (Listener, 1);
+  listener->server = self;
+  listener->socket = g_object_ref (socket);
+  listener->flags = flags;
+  listener_watch (listener);
+  g_ptr_array_add (self->listeners, listener);
+
+  self->listen_addresses = g_list_append (self->listen_addresses, local);
+  if (effective_address != NULL)
+    *effective_address = g_object_ref (local);
+  return TRUE;
 }
 
 static void
@@ -198,10 +302,10 @@ void
 _vsmtp_server_session_closed (VsmtpServer  *self,
                               VsmtpSession *session)
 {
-  if (g_object_get_data (G_OBJECT (session), "vsmtp-counted") != NULL)
+  if (_vsmtp_session_get_counted (session))
     {
       per_client_release (self, vsmtp_session_get_remote_ip (session));
-      g_object_set_data (G_OBJECT (session), "vsmtp-counted", NULL);
+      _vsmtp_session_set_counted (session, FALSE);
     }
   if (g_hash_table_remove (self->sessions, session))
     {
@@ -216,7 +320,6 @@ vsmtp_server_dispose (GObject *object)
   VsmtpServer *self = VSMTP_SERVER (object);
 
   vsmtp_server_stop_listening (self);
-  g_clear_object (&self->service);
 
   if (self->sessions != NULL)
     {
@@ -250,8 +353,7 @@ vsmtp_server_finalize (GObject *object)
   g_list_free_full (self->listen_addresses, g_object_unref);
   g_clear_pointer (&self->config, g_key_file_unref);
   g_clear_object (&self->tls_certificate);
-  for (guint i = 0; i < G_N_ELEMENTS (self->markers); i++)
-    g_clear_object (&self->markers[i]);
+  g_clear_pointer (&self->listeners, g_ptr_array_unref);
   g_free (self->hostname);
   g_free (self->spool_directory);
 
@@ -781,8 +883,7 @@ vsmtp_server_init (VsmtpServer *self)
   self->spool_threshold = DEFAULT_SPOOL_THRESHOLD;
   self->bare_newline = VSMTP_BARE_NEWLINE_REJECT;
   self->tls_handshake_timeout = DEFAULT_HANDSHAKE_TIMEOUT;
-  for (guint i = 0; i < G_N_ELEMENTS (self->markers); i++)
-    self->markers[i] = g_object_new (G_TYPE_OBJECT, NULL);
+  self->listeners = g_ptr_array_new_with_free_func (listener_free);
   self->per_client = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->limits.max_connections = 10000;
   self->limits.max_connections_per_client = 50;
@@ -915,7 +1016,7 @@ _vsmtp_server_admit (VsmtpServer  *self,
     return vsmtp_reply_new_printf (421, "4.7.0", "%s Error: too many connections from %s",
                                    self->hostname, ip);
   g_hash_table_insert (self->per_client, g_strdup (ip), GUINT_TO_POINTER (n + 1));
-  g_object_set_data (G_OBJECT (session), "vsmtp-counted", GUINT_TO_POINTER (1));
+  _vsmtp_session_set_counted (session, TRUE);
   return NULL;
 }
 
@@ -1003,47 +1104,35 @@ vsmtp_server_listen_full (VsmtpServer       *self,
                           GSocketAddress   **effective_address,
                           GError           **error)
 {
-  g_autoptr(GSocketAddress) effective = NULL;
+  g_autoptr(GSocket) socket = NULL;
 
   g_return_val_if_fail (VSMTP_IS_SERVER (self), FALSE);
   g_return_val_if_fail (G_IS_SOCKET_ADDRESS (address), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  server_ensure_service (self);
+  socket = g_socket_new (g_socket_address_get_family (address), G_SOCKET_TYPE_STREAM,
+                         G_SOCKET_PROTOCOL_TCP, error);
+  if (socket == NULL)
+    return FALSE;
+
   if (flags & VSMTP_LISTEN_FLAGS_REUSE_PORT)
     {
-      g_autoptr(GSocket) socket = NULL;
-
-      /* GSocketListener has no SO_REUSEPORT: make the socket ourselves */
-      socket = g_socket_new (g_socket_address_get_family (address), G_SOCKET_TYPE_STREAM,
-                             G_SOCKET_PROTOCOL_TCP, error);
-      if (socket == NULL ||
-          !g_socket_set_option (socket, SOL_SOCKET, SO_REUSEADDR, 1, error) ||
+      /* g_socket_bind() would turn SO_REUSEPORT off again: bind(2) */
+      if (!g_socket_set_option (socket, SOL_SOCKET, SO_REUSEADDR, 1, error) ||
           !g_socket_set_option (socket, SOL_SOCKET, SO_REUSEPORT, 1, error) ||
           !bind_native (socket, address, error))
         return FALSE;
-      g_socket_set_listen_backlog (socket, 4096);
-      if (!g_socket_listen (socket, error) ||
-          !g_socket_listener_add_socket (G_SOCKET_LISTENER (self->service), socket,
-                                         self->markers[flags & 3], error))
-        return FALSE;
-      effective = g_socket_get_local_address (socket, error);
-      if (effective == NULL)
-        return FALSE;
     }
-  else if (!g_socket_listener_add_address (G_SOCKET_LISTENER (self->service), address,
-                                           G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
-                                           self->markers[flags & 3],
-                                           &effective, error))
+  else if (!g_socket_bind (socket, address, TRUE, error))
     return FALSE;
 
-  self->listen_addresses = g_list_append (self->listen_addresses, g_object_ref (effective));
-  g_socket_service_start (self->service);
+  /* a burst of connections must not overflow the backlog (GLib's default
+   * is 10) */
+  g_socket_set_listen_backlog (socket, 4096);
+  if (!g_socket_listen (socket, error))
+    return FALSE;
 
-  if (effective_address != NULL)
-    *effective_address = g_steal_pointer (&effective);
-
-  return TRUE;
+  return server_add_listener (self, socket, flags, effective_address, error);
 }
 
 /**
@@ -1081,24 +1170,11 @@ vsmtp_server_listen_socket_full (VsmtpServer       *self,
                                  VsmtpListenFlags   flags,
                                  GError           **error)
 {
-  GSocketAddress *local;
-
   g_return_val_if_fail (VSMTP_IS_SERVER (self), FALSE);
   g_return_val_if_fail (G_IS_SOCKET (socket), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  server_ensure_service (self);
-  if (!g_socket_listener_add_socket (G_SOCKET_LISTENER (self->service), socket,
-                                     self->markers[flags & 3],
-                                     error))
-    return FALSE;
-
-  local = g_socket_get_local_address (socket, NULL);
-  if (local != NULL)
-    self->listen_addresses = g_list_append (self->listen_addresses, local);
-  g_socket_service_start (self->service);
-
-  return TRUE;
+  return server_add_listener (self, socket, flags, NULL, error);
 }
 
 /**
@@ -1126,10 +1202,8 @@ vsmtp_server_stop_listening (VsmtpServer *self)
 {
   g_return_if_fail (VSMTP_IS_SERVER (self));
 
-  if (self->service == NULL)
-    return;
-  g_socket_service_stop (self->service);
-  g_socket_listener_close (G_SOCKET_LISTENER (self->service));
+  if (self->listeners != NULL)
+    g_ptr_array_set_size (self->listeners, 0);
   g_list_free_full (g_steal_pointer (&self->listen_addresses), g_object_unref);
 }
 

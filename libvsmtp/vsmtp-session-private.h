@@ -14,6 +14,10 @@ VsmtpSession *_vsmtp_session_new   (VsmtpServer    *server,
                                     GSocketAddress *remote_address,
                                     VsmtpListenFlags flags);
 void          _vsmtp_session_start (VsmtpSession   *self);
+/* Whether the server counts this session in its per-client table. */
+gboolean      _vsmtp_session_get_counted (VsmtpSession *self);
+void          _vsmtp_session_set_counted (VsmtpSession *self,
+                                          gboolean      counted);
 /* Instead of starting: sends @reply (a 421) and closes. */
 void          _vsmtp_session_refuse (VsmtpSession  *self,
                                      VsmtpReply    *reply);

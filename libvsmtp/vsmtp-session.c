@@ -150,6 +150,7 @@ struct _VsmtpSession
   guint                  handshake_timed_out : 1;
   guint                  sleeping : 1;
   guint                  in_header : 1;
+  guint                  counted : 1;
   guint                  header_too_big : 1;
   guint                  line_too_long : 1;
 };
@@ -3029,6 +3030,19 @@ _vsmtp_session_start (VsmtpSession *self)
         session_process (self);
     }
   g_object_unref (self);
+}
+
+gboolean
+_vsmtp_session_get_counted (VsmtpSession *self)
+{
+  return self->counted;
+}
+
+void
+_vsmtp_session_set_counted (VsmtpSession *self,
+                            gboolean      counted)
+{
+  self->counted = !!counted;
 }
 
 void
