@@ -38,7 +38,8 @@ struct _VsmtpMessage
 
   char *id;
   VsmtpEnvelope *envelope;
-  GDateTime *received_at;
+  GDateTime *received_at;       /* made on first use from received_usec */
+  gint64     received_usec;
   guint64 size;
 
   gsize spool_threshold;
@@ -193,7 +194,8 @@ _vsmtp_message_new_writable (const char    *id,
   self = g_object_new (VSMTP_TYPE_MESSAGE, NULL);
   self->id = g_strdup (id);
   self->envelope = envelope != NULL ? vsmtp_envelope_copy (envelope) : vsmtp_envelope_new ();
-  self->received_at = g_date_time_new_now_local ();
+  /* a GDateTime in local time costs a time zone lookup: on demand only */
+  self->received_usec = g_get_real_time ();
   self->spool_threshold = spool_threshold;
   self->spool_directory = g_strdup (spool_directory != NULL ? spool_directory : g_get_tmp_dir ());
   self->buffer = g_byte_array_new ();
@@ -432,6 +434,13 @@ vsmtp_message_get_received_at (VsmtpMessage *self)
 {
   g_return_val_if_fail (VSMTP_IS_MESSAGE (self), NULL);
 
+  if (self->received_at == NULL)
+    {
+      g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc (self->received_usec / G_USEC_PER_SEC);
+      g_autoptr(GDateTime) precise = g_date_time_add (utc, self->received_usec % G_USEC_PER_SEC);
+
+      self->received_at = g_date_time_to_local (precise);
+    }
   return self->received_at;
 }
 
