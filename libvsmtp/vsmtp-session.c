@@ -1507,24 +1507,39 @@ session_format_received (VsmtpSession *self,
   const char *ip = self->remote_ip ? self->remote_ip : "unknown";
   gboolean v6 = strchr (ip, ':') != NULL;
 
-  g_string_append_printf (s, "Received: from %s ([%s%s])\r\n",
-                          self->helo ? self->helo : "unknown",
-                          v6 ? "IPv6:" : "", ip);
+  /* appends, no printf: this runs for every message */
+  g_string_append (s, "Received: from ");
+  g_string_append (s, self->helo ? self->helo : "unknown");
+  g_string_append (s, v6 ? " ([IPv6:" : " ([");
+  g_string_append (s, ip);
+  g_string_append (s, "])\r\n");
   if (self->tls != NULL)
-    g_string_append_printf (s, "\t(using %s with cipher %s)\r\n",
-                            tls_protocol_name (g_tls_connection_get_protocol_version (self->tls)),
-                            self->tls_cipher ? self->tls_cipher : "unknown");
+    {
+      g_string_append (s, "\t(using ");
+      g_string_append (s, tls_protocol_name (g_tls_connection_get_protocol_version (self->tls)));
+      g_string_append (s, " with cipher ");
+      g_string_append (s, self->tls_cipher ? self->tls_cipher : "unknown");
+      g_string_append (s, ")\r\n");
+    }
   /* RFC 3848: ESMTP, ESMTPS, ESMTPA, ESMTPSA */
-  g_string_append_printf (s, "\tby %s (vsmtpd) with %s%s%s id %s",
-                          session_hostname (self),
-                          self->esmtp ? "ESMTP" : "SMTP",
-                          self->tls != NULL ? "S" : "",
-                          self->auth_user != NULL && self->esmtp ? "A" : "",
-                          message_id);
+  g_string_append (s, "\tby ");
+  g_string_append (s, session_hostname (self));
+  g_string_append (s, self->esmtp ? " (vsmtpd) with ESMTP" : " (vsmtpd) with SMTP");
+  if (self->tls != NULL)
+    g_string_append_c (s, 'S');
+  if (self->auth_user != NULL && self->esmtp)
+    g_string_append_c (s, 'A');
+  g_string_append (s, " id ");
+  g_string_append (s, message_id);
   if (vsmtp_envelope_get_n_recipients (self->envelope) == 1)
-    g_string_append_printf (s, "\r\n\tfor <%s>",
-                            vsmtp_address_to_string (vsmtp_envelope_get_recipient (self->envelope, 0)));
-  g_string_append_printf (s, ";\r\n\t%s\r\n", date);
+    {
+      g_string_append (s, "\r\n\tfor <");
+      g_string_append (s, vsmtp_address_to_string (vsmtp_envelope_get_recipient (self->envelope, 0)));
+      g_string_append_c (s, '>');
+    }
+  g_string_append (s, ";\r\n\t");
+  g_string_append (s, date);
+  g_string_append (s, "\r\n");
 
   return g_string_free (s, FALSE);
 }

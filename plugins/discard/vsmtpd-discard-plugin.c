@@ -39,11 +39,8 @@ on_message_received (VsmtpSession *session,
                      VsmtpMessage *message,
                      gpointer      user_data)
 {
-  g_debug ("%s: message %s discarded (%" G_GUINT64_FORMAT " bytes)",
-           vsmtp_session_get_id (session),
-           vsmtp_message_get_id (message),
-           vsmtp_message_get_size (message));
-
+  /* the session's transaction log line says "Ok: discarded" already: no
+   * line of our own on this path, which benchmarks measure */
   return vsmtp_reply_new (250, "2.0.0", "Ok: discarded");
 }
 
