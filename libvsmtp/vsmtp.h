@@ -16,4 +16,5 @@
 # include "vsmtp-session.h"
 # include "vsmtp-server.h"
 # include "vsmtp-activatable.h"
+# include "vsmtp-plugin.h"
 #undef VSMTP_INSIDE

@@ -11,28 +11,17 @@
 #include <vsmtp.h>
 
 #define VSMTPD_TYPE_DISCARD_PLUGIN (vsmtpd_discard_plugin_get_type ())
-G_DECLARE_FINAL_TYPE (VsmtpdDiscardPlugin, vsmtpd_discard_plugin, VSMTPD, DISCARD_PLUGIN, GObject)
+G_DECLARE_FINAL_TYPE (VsmtpdDiscardPlugin, vsmtpd_discard_plugin, VSMTPD, DISCARD_PLUGIN, VsmtpPlugin)
 
 struct _VsmtpdDiscardPlugin
 {
-  GObject      parent_instance;
+  VsmtpPlugin  parent_instance;
 
-  VsmtpServer *server;
   gulong       new_session_id;
 };
 
-enum {
-  PROP_0,
-  PROP_SERVER,
-  N_PROPS
-};
-
-static void vsmtpd_discard_plugin_iface_init (VsmtpActivatableInterface *iface);
-
-G_DEFINE_DYNAMIC_TYPE_EXTENDED (VsmtpdDiscardPlugin, vsmtpd_discard_plugin, G_TYPE_OBJECT,
-                                G_TYPE_FLAG_FINAL,
-                                G_IMPLEMENT_INTERFACE_DYNAMIC (VSMTP_TYPE_ACTIVATABLE,
-                                                               vsmtpd_discard_plugin_iface_init))
+G_DEFINE_DYNAMIC_TYPE_EXTENDED (VsmtpdDiscardPlugin, vsmtpd_discard_plugin, VSMTP_TYPE_PLUGIN,
+                                G_TYPE_FLAG_FINAL, {})
 
 static VsmtpReply *
 on_message_received (VsmtpSession *session,
@@ -56,98 +45,40 @@ on_new_session (VsmtpServer  *server,
 }
 
 static void
-vsmtpd_discard_plugin_activate (VsmtpActivatable *activatable)
+vsmtpd_discard_plugin_activate (VsmtpPlugin *plugin)
 {
-  VsmtpdDiscardPlugin *self = VSMTPD_DISCARD_PLUGIN (activatable);
+  VsmtpdDiscardPlugin *self = VSMTPD_DISCARD_PLUGIN (plugin);
+  VsmtpServer *server = vsmtp_plugin_get_server (plugin);
 
-  g_return_if_fail (VSMTP_IS_SERVER (self->server));
+  g_return_if_fail (VSMTP_IS_SERVER (server));
 
   g_info ("discard: every message is accepted and thrown away");
-  self->new_session_id = g_signal_connect_object (self->server, "new-session",
+  self->new_session_id = g_signal_connect_object (server, "new-session",
                                                   G_CALLBACK (on_new_session), self, 0);
 }
 
 static void
-vsmtpd_discard_plugin_deactivate (VsmtpActivatable *activatable)
+vsmtpd_discard_plugin_deactivate (VsmtpPlugin *plugin)
 {
-  VsmtpdDiscardPlugin *self = VSMTPD_DISCARD_PLUGIN (activatable);
+  VsmtpdDiscardPlugin *self = VSMTPD_DISCARD_PLUGIN (plugin);
+  VsmtpServer *server = vsmtp_plugin_get_server (plugin);
 
-  if (self->server != NULL)
-    g_clear_signal_handler (&self->new_session_id, self->server);
-}
-
-static void
-vsmtpd_discard_plugin_get_property (GObject    *object,
-                                    guint       prop_id,
-                                    GValue     *value,
-                                    GParamSpec *pspec)
-{
-  VsmtpdDiscardPlugin *self = VSMTPD_DISCARD_PLUGIN (object);
-
-  switch (prop_id)
-    {
-    case PROP_SERVER:
-      g_value_set_object (value, self->server);
-      break;
-
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-vsmtpd_discard_plugin_set_property (GObject      *object,
-                                    guint         prop_id,
-                                    const GValue *value,
-                                    GParamSpec   *pspec)
-{
-  VsmtpdDiscardPlugin *self = VSMTPD_DISCARD_PLUGIN (object);
-
-  switch (prop_id)
-    {
-    case PROP_SERVER:
-      g_set_object (&self->server, g_value_get_object (value));
-      break;
-
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-vsmtpd_discard_plugin_dispose (GObject *object)
-{
-  VsmtpdDiscardPlugin *self = VSMTPD_DISCARD_PLUGIN (object);
-
-  if (self->server != NULL)
-    g_clear_signal_handler (&self->new_session_id, self->server);
-  g_clear_object (&self->server);
-
-  G_OBJECT_CLASS (vsmtpd_discard_plugin_parent_class)->dispose (object);
+  if (server != NULL)
+    g_clear_signal_handler (&self->new_session_id, server);
 }
 
 static void
 vsmtpd_discard_plugin_class_init (VsmtpdDiscardPluginClass *klass)
 {
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  VsmtpPluginClass *plugin_class = VSMTP_PLUGIN_CLASS (klass);
 
-  object_class->get_property = vsmtpd_discard_plugin_get_property;
-  object_class->set_property = vsmtpd_discard_plugin_set_property;
-  object_class->dispose = vsmtpd_discard_plugin_dispose;
-
-  g_object_class_override_property (object_class, PROP_SERVER, "server");
+  plugin_class->activate = vsmtpd_discard_plugin_activate;
+  plugin_class->deactivate = vsmtpd_discard_plugin_deactivate;
 }
 
 static void
 vsmtpd_discard_plugin_class_finalize (VsmtpdDiscardPluginClass *klass)
 {
-}
-
-static void
-vsmtpd_discard_plugin_iface_init (VsmtpActivatableInterface *iface)
-{
-  iface->activate = vsmtpd_discard_plugin_activate;
-  iface->deactivate = vsmtpd_discard_plugin_deactivate;
 }
 
 static void

@@ -24,24 +24,17 @@
  */
 
 #define VSMTPD_TYPE_MAILDIR_PLUGIN (vsmtpd_maildir_plugin_get_type ())
-G_DECLARE_FINAL_TYPE (VsmtpdMaildirPlugin, vsmtpd_maildir_plugin, VSMTPD, MAILDIR_PLUGIN, GObject)
+G_DECLARE_FINAL_TYPE (VsmtpdMaildirPlugin, vsmtpd_maildir_plugin, VSMTPD, MAILDIR_PLUGIN, VsmtpPlugin)
 
 struct _VsmtpdMaildirPlugin
 {
-  GObject      parent_instance;
+  VsmtpPlugin      parent_instance;
 
-  VsmtpServer *server;
   gulong       new_session_id;
 
   char        *path;
   char        *hostname;   /* escaped for use in a file name */
   gboolean     broken;     /* the folders could not be created */
-};
-
-enum {
-  PROP_0,
-  PROP_SERVER,
-  N_PROPS
 };
 
 typedef struct
@@ -59,12 +52,8 @@ typedef struct
   guint64       size;
 } Delivery;
 
-static void vsmtpd_maildir_plugin_iface_init (VsmtpActivatableInterface *iface);
-
-G_DEFINE_DYNAMIC_TYPE_EXTENDED (VsmtpdMaildirPlugin, vsmtpd_maildir_plugin, G_TYPE_OBJECT,
-                                G_TYPE_FLAG_FINAL,
-                                G_IMPLEMENT_INTERFACE_DYNAMIC (VSMTP_TYPE_ACTIVATABLE,
-                                                               vsmtpd_maildir_plugin_iface_init))
+G_DEFINE_DYNAMIC_TYPE_EXTENDED (VsmtpdMaildirPlugin, vsmtpd_maildir_plugin, VSMTP_TYPE_PLUGIN,
+                                G_TYPE_FLAG_FINAL, {})
 
 static void
 delivery_free (gpointer data)
@@ -417,16 +406,17 @@ on_new_session (VsmtpServer  *server,
 }
 
 static void
-vsmtpd_maildir_plugin_activate (VsmtpActivatable *activatable)
+vsmtpd_maildir_plugin_activate (VsmtpPlugin *plugin)
 {
-  VsmtpdMaildirPlugin *self = VSMTPD_MAILDIR_PLUGIN (activatable);
+  VsmtpdMaildirPlugin *self = VSMTPD_MAILDIR_PLUGIN (plugin);
+  VsmtpServer *server = vsmtp_plugin_get_server (VSMTP_PLUGIN (self));
   g_autoptr(GError) error = NULL;
   g_autofree char *path = NULL;
   GKeyFile *config;
 
-  g_return_if_fail (VSMTP_IS_SERVER (self->server));
+  g_return_if_fail (VSMTP_IS_SERVER (server));
 
-  config = vsmtp_server_get_config (self->server);
+  config = vsmtp_server_get_config (server);
   if (config != NULL)
     path = g_key_file_get_string (config, "maildir", "path", NULL);
   if (path == NULL || path[0] == '\0')
@@ -449,65 +439,28 @@ vsmtpd_maildir_plugin_activate (VsmtpActivatable *activatable)
 
   g_info ("maildir: delivering mail into %s", self->path);
 
-  self->new_session_id = g_signal_connect_object (self->server, "new-session",
+  self->new_session_id = g_signal_connect_object (server, "new-session",
                                                   G_CALLBACK (on_new_session), self, 0);
 }
 
 static void
-vsmtpd_maildir_plugin_deactivate (VsmtpActivatable *activatable)
+vsmtpd_maildir_plugin_deactivate (VsmtpPlugin *plugin)
 {
-  VsmtpdMaildirPlugin *self = VSMTPD_MAILDIR_PLUGIN (activatable);
+  VsmtpdMaildirPlugin *self = VSMTPD_MAILDIR_PLUGIN (plugin);
+  VsmtpServer *server = vsmtp_plugin_get_server (VSMTP_PLUGIN (self));
 
-  if (self->server != NULL)
-    g_clear_signal_handler (&self->new_session_id, self->server);
-}
-
-static void
-vsmtpd_maildir_plugin_get_property (GObject    *object,
-                                    guint       prop_id,
-                                    GValue     *value,
-                                    GParamSpec *pspec)
-{
-  VsmtpdMaildirPlugin *self = VSMTPD_MAILDIR_PLUGIN (object);
-
-  switch (prop_id)
-    {
-    case PROP_SERVER:
-      g_value_set_object (value, self->server);
-      break;
-
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-vsmtpd_maildir_plugin_set_property (GObject      *object,
-                                    guint         prop_id,
-                                    const GValue *value,
-                                    GParamSpec   *pspec)
-{
-  VsmtpdMaildirPlugin *self = VSMTPD_MAILDIR_PLUGIN (object);
-
-  switch (prop_id)
-    {
-    case PROP_SERVER:
-      g_set_object (&self->server, g_value_get_object (value));
-      break;
-
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
+  if (server != NULL)
+    g_clear_signal_handler (&self->new_session_id, server);
 }
 
 static void
 vsmtpd_maildir_plugin_dispose (GObject *object)
 {
   VsmtpdMaildirPlugin *self = VSMTPD_MAILDIR_PLUGIN (object);
+  VsmtpServer *server = vsmtp_plugin_get_server (VSMTP_PLUGIN (self));
 
-  if (self->server != NULL)
-    g_clear_signal_handler (&self->new_session_id, self->server);
-  g_clear_object (&self->server);
+  if (server != NULL)
+    g_clear_signal_handler (&self->new_session_id, server);
 
   G_OBJECT_CLASS (vsmtpd_maildir_plugin_parent_class)->dispose (object);
 }
@@ -526,26 +479,19 @@ vsmtpd_maildir_plugin_finalize (GObject *object)
 static void
 vsmtpd_maildir_plugin_class_init (VsmtpdMaildirPluginClass *klass)
 {
+  VsmtpPluginClass *plugin_class = VSMTP_PLUGIN_CLASS (klass);
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
-  object_class->get_property = vsmtpd_maildir_plugin_get_property;
-  object_class->set_property = vsmtpd_maildir_plugin_set_property;
   object_class->dispose = vsmtpd_maildir_plugin_dispose;
   object_class->finalize = vsmtpd_maildir_plugin_finalize;
 
-  g_object_class_override_property (object_class, PROP_SERVER, "server");
+  plugin_class->activate = vsmtpd_maildir_plugin_activate;
+  plugin_class->deactivate = vsmtpd_maildir_plugin_deactivate;
 }
 
 static void
 vsmtpd_maildir_plugin_class_finalize (VsmtpdMaildirPluginClass *klass)
 {
-}
-
-static void
-vsmtpd_maildir_plugin_iface_init (VsmtpActivatableInterface *iface)
-{
-  iface->activate = vsmtpd_maildir_plugin_activate;
-  iface->deactivate = vsmtpd_maildir_plugin_deactivate;
 }
 
 static void

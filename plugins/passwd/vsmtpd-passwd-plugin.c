@@ -26,13 +26,12 @@
 #include <vsmtp.h>
 
 #define VSMTPD_TYPE_PASSWD_PLUGIN (vsmtpd_passwd_plugin_get_type ())
-G_DECLARE_FINAL_TYPE (VsmtpdPasswdPlugin, vsmtpd_passwd_plugin, VSMTPD, PASSWD_PLUGIN, GObject)
+G_DECLARE_FINAL_TYPE (VsmtpdPasswdPlugin, vsmtpd_passwd_plugin, VSMTPD, PASSWD_PLUGIN, VsmtpPlugin)
 
 struct _VsmtpdPasswdPlugin
 {
-  GObject      parent_instance;
+  VsmtpPlugin      parent_instance;
 
-  VsmtpServer *server;
   gulong       new_session_id;
 
   char        *path;
@@ -41,22 +40,12 @@ struct _VsmtpdPasswdPlugin
   struct stat  loaded_stat;
 };
 
-enum {
-  PROP_0,
-  PROP_SERVER,
-  N_PROPS
-};
-
 /* a valid hash for users that do not exist, so that their check costs the
  * same time as a real one (no user enumeration by timing) */
 #define DUMMY_HASH "$6$vsmtpdvsmtpd$sa9S//3XxTAPmaJaxocsq7ZSgvhxeLRFEqDPv505vK2PTLDtz73qKwBsQFq/1xizxxO0qO1cS4NVHVAab6NUQ1"
 
-static void vsmtpd_passwd_plugin_iface_init (VsmtpActivatableInterface *iface);
-
-G_DEFINE_DYNAMIC_TYPE_EXTENDED (VsmtpdPasswdPlugin, vsmtpd_passwd_plugin, G_TYPE_OBJECT,
-                                G_TYPE_FLAG_FINAL,
-                                G_IMPLEMENT_INTERFACE_DYNAMIC (VSMTP_TYPE_ACTIVATABLE,
-                                                               vsmtpd_passwd_plugin_iface_init))
+G_DEFINE_DYNAMIC_TYPE_EXTENDED (VsmtpdPasswdPlugin, vsmtpd_passwd_plugin, VSMTP_TYPE_PLUGIN,
+                                G_TYPE_FLAG_FINAL, {})
 
 /* Reads the file again when its inode, size or mtime changed. Returns FALSE
  * (and keeps the last good table) when it cannot be read. */
@@ -230,10 +219,11 @@ on_new_session (VsmtpServer  *server,
 }
 
 static void
-vsmtpd_passwd_plugin_activate (VsmtpActivatable *activatable)
+vsmtpd_passwd_plugin_activate (VsmtpPlugin *plugin)
 {
-  VsmtpdPasswdPlugin *self = VSMTPD_PASSWD_PLUGIN (activatable);
-  GKeyFile *config = vsmtp_server_get_config (self->server);
+  VsmtpdPasswdPlugin *self = VSMTPD_PASSWD_PLUGIN (plugin);
+  VsmtpServer *server = vsmtp_plugin_get_server (VSMTP_PLUGIN (self));
+  GKeyFile *config = vsmtp_server_get_config (server);
   g_auto(GStrv) mechanisms = NULL;
 
   if (config != NULL)
@@ -248,59 +238,22 @@ vsmtpd_passwd_plugin_activate (VsmtpActivatable *activatable)
 
   if (mechanisms == NULL)
     mechanisms = g_strsplit ("PLAIN LOGIN", " ", -1);
-  vsmtp_server_set_auth_mechanisms (self->server, (const char * const *) mechanisms);
+  vsmtp_server_set_auth_mechanisms (server, (const char * const *) mechanisms);
 
-  self->new_session_id = g_signal_connect_object (self->server, "new-session",
+  self->new_session_id = g_signal_connect_object (server, "new-session",
                                                   G_CALLBACK (on_new_session), self, 0);
 }
 
 static void
-vsmtpd_passwd_plugin_deactivate (VsmtpActivatable *activatable)
+vsmtpd_passwd_plugin_deactivate (VsmtpPlugin *plugin)
 {
-  VsmtpdPasswdPlugin *self = VSMTPD_PASSWD_PLUGIN (activatable);
+  VsmtpdPasswdPlugin *self = VSMTPD_PASSWD_PLUGIN (plugin);
+  VsmtpServer *server = vsmtp_plugin_get_server (VSMTP_PLUGIN (self));
 
-  if (self->server != NULL)
+  if (server != NULL)
     {
-      g_clear_signal_handler (&self->new_session_id, self->server);
-      vsmtp_server_set_auth_mechanisms (self->server, NULL);
-    }
-}
-
-static void
-vsmtpd_passwd_plugin_get_property (GObject    *object,
-                                   guint       prop_id,
-                                   GValue     *value,
-                                   GParamSpec *pspec)
-{
-  VsmtpdPasswdPlugin *self = VSMTPD_PASSWD_PLUGIN (object);
-
-  switch (prop_id)
-    {
-    case PROP_SERVER:
-      g_value_set_object (value, self->server);
-      break;
-
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-vsmtpd_passwd_plugin_set_property (GObject      *object,
-                                   guint         prop_id,
-                                   const GValue *value,
-                                   GParamSpec   *pspec)
-{
-  VsmtpdPasswdPlugin *self = VSMTPD_PASSWD_PLUGIN (object);
-
-  switch (prop_id)
-    {
-    case PROP_SERVER:
-      g_set_object (&self->server, g_value_get_object (value));
-      break;
-
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      g_clear_signal_handler (&self->new_session_id, server);
+      vsmtp_server_set_auth_mechanisms (server, NULL);
     }
 }
 
@@ -308,10 +261,10 @@ static void
 vsmtpd_passwd_plugin_dispose (GObject *object)
 {
   VsmtpdPasswdPlugin *self = VSMTPD_PASSWD_PLUGIN (object);
+  VsmtpServer *server = vsmtp_plugin_get_server (VSMTP_PLUGIN (self));
 
-  if (self->server != NULL)
-    g_clear_signal_handler (&self->new_session_id, self->server);
-  g_clear_object (&self->server);
+  if (server != NULL)
+    g_clear_signal_handler (&self->new_session_id, server);
   g_clear_pointer (&self->users, g_hash_table_unref);
   g_clear_pointer (&self->path, g_free);
 
@@ -321,25 +274,18 @@ vsmtpd_passwd_plugin_dispose (GObject *object)
 static void
 vsmtpd_passwd_plugin_class_init (VsmtpdPasswdPluginClass *klass)
 {
+  VsmtpPluginClass *plugin_class = VSMTP_PLUGIN_CLASS (klass);
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
-  object_class->get_property = vsmtpd_passwd_plugin_get_property;
-  object_class->set_property = vsmtpd_passwd_plugin_set_property;
   object_class->dispose = vsmtpd_passwd_plugin_dispose;
 
-  g_object_class_override_property (object_class, PROP_SERVER, "server");
+  plugin_class->activate = vsmtpd_passwd_plugin_activate;
+  plugin_class->deactivate = vsmtpd_passwd_plugin_deactivate;
 }
 
 static void
 vsmtpd_passwd_plugin_class_finalize (VsmtpdPasswdPluginClass *klass)
 {
-}
-
-static void
-vsmtpd_passwd_plugin_iface_init (VsmtpActivatableInterface *iface)
-{
-  iface->activate = vsmtpd_passwd_plugin_activate;
-  iface->deactivate = vsmtpd_passwd_plugin_deactivate;
 }
 
 static void

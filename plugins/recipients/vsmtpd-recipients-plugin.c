@@ -46,7 +46,7 @@
 
 #define VSMTPD_TYPE_RECIPIENTS_PLUGIN (vsmtpd_recipients_plugin_get_type ())
 G_DECLARE_FINAL_TYPE (VsmtpdRecipientsPlugin, vsmtpd_recipients_plugin,
-                      VSMTPD, RECIPIENTS_PLUGIN, GObject)
+                      VSMTPD, RECIPIENTS_PLUGIN, VsmtpPlugin)
 
 typedef struct
 {
@@ -66,9 +66,8 @@ typedef struct
 
 struct _VsmtpdRecipientsPlugin
 {
-  GObject      parent_instance;
+  VsmtpPlugin      parent_instance;
 
-  VsmtpServer *server;
   gulong       new_session_id;
 
   char        *delimiter;
@@ -80,18 +79,8 @@ struct _VsmtpdRecipientsPlugin
   char        *file_problem; /* the last problem logged, to log it once */
 };
 
-enum {
-  PROP_0,
-  PROP_SERVER,
-  N_PROPS
-};
-
-static void vsmtpd_recipients_plugin_iface_init (VsmtpActivatableInterface *iface);
-
-G_DEFINE_DYNAMIC_TYPE_EXTENDED (VsmtpdRecipientsPlugin, vsmtpd_recipients_plugin, G_TYPE_OBJECT,
-                                G_TYPE_FLAG_FINAL,
-                                G_IMPLEMENT_INTERFACE_DYNAMIC (VSMTP_TYPE_ACTIVATABLE,
-                                                               vsmtpd_recipients_plugin_iface_init))
+G_DEFINE_DYNAMIC_TYPE_EXTENDED (VsmtpdRecipientsPlugin, vsmtpd_recipients_plugin, VSMTP_TYPE_PLUGIN,
+                                G_TYPE_FLAG_FINAL, {})
 
 /* ------------------------------------------------------------------------ */
 /* The table                                                                */
@@ -454,19 +443,20 @@ read_config_list (Table      *table,
 }
 
 static void
-vsmtpd_recipients_plugin_activate (VsmtpActivatable *activatable)
+vsmtpd_recipients_plugin_activate (VsmtpPlugin *plugin)
 {
-  VsmtpdRecipientsPlugin *self = VSMTPD_RECIPIENTS_PLUGIN (activatable);
+  VsmtpdRecipientsPlugin *self = VSMTPD_RECIPIENTS_PLUGIN (plugin);
+  VsmtpServer *server = vsmtp_plugin_get_server (VSMTP_PLUGIN (self));
   g_autofree char *file = NULL;
   g_autofree char *delimiter = NULL;
   GKeyFile *config;
 
-  g_return_if_fail (VSMTP_IS_SERVER (self->server));
+  g_return_if_fail (VSMTP_IS_SERVER (server));
 
   g_clear_pointer (&self->config_table, table_free);
   self->config_table = table_new ();
 
-  config = vsmtp_server_get_config (self->server);
+  config = vsmtp_server_get_config (server);
   if (config != NULL)
     {
       read_config_list (self->config_table, config, "domains");
@@ -506,68 +496,31 @@ vsmtpd_recipients_plugin_activate (VsmtpActivatable *activatable)
             self->file != NULL ? ", and the file " : "",
             self->file != NULL ? self->file : "");
 
-  self->new_session_id = g_signal_connect_object (self->server, "new-session",
+  self->new_session_id = g_signal_connect_object (server, "new-session",
                                                   G_CALLBACK (on_new_session), self, 0);
 }
 
 static void
-vsmtpd_recipients_plugin_deactivate (VsmtpActivatable *activatable)
+vsmtpd_recipients_plugin_deactivate (VsmtpPlugin *plugin)
 {
-  VsmtpdRecipientsPlugin *self = VSMTPD_RECIPIENTS_PLUGIN (activatable);
+  VsmtpdRecipientsPlugin *self = VSMTPD_RECIPIENTS_PLUGIN (plugin);
+  VsmtpServer *server = vsmtp_plugin_get_server (VSMTP_PLUGIN (self));
 
-  if (self->server != NULL)
-    g_clear_signal_handler (&self->new_session_id, self->server);
+  if (server != NULL)
+    g_clear_signal_handler (&self->new_session_id, server);
 }
 
 /* ------------------------------------------------------------------------ */
 /* GObject                                                                  */
 
 static void
-vsmtpd_recipients_plugin_get_property (GObject    *object,
-                                       guint       prop_id,
-                                       GValue     *value,
-                                       GParamSpec *pspec)
-{
-  VsmtpdRecipientsPlugin *self = VSMTPD_RECIPIENTS_PLUGIN (object);
-
-  switch (prop_id)
-    {
-    case PROP_SERVER:
-      g_value_set_object (value, self->server);
-      break;
-
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-vsmtpd_recipients_plugin_set_property (GObject      *object,
-                                       guint         prop_id,
-                                       const GValue *value,
-                                       GParamSpec   *pspec)
-{
-  VsmtpdRecipientsPlugin *self = VSMTPD_RECIPIENTS_PLUGIN (object);
-
-  switch (prop_id)
-    {
-    case PROP_SERVER:
-      g_set_object (&self->server, g_value_get_object (value));
-      break;
-
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
 vsmtpd_recipients_plugin_dispose (GObject *object)
 {
   VsmtpdRecipientsPlugin *self = VSMTPD_RECIPIENTS_PLUGIN (object);
+  VsmtpServer *server = vsmtp_plugin_get_server (VSMTP_PLUGIN (self));
 
-  if (self->server != NULL)
-    g_clear_signal_handler (&self->new_session_id, self->server);
-  g_clear_object (&self->server);
+  if (server != NULL)
+    g_clear_signal_handler (&self->new_session_id, server);
 
   G_OBJECT_CLASS (vsmtpd_recipients_plugin_parent_class)->dispose (object);
 }
@@ -589,26 +542,19 @@ vsmtpd_recipients_plugin_finalize (GObject *object)
 static void
 vsmtpd_recipients_plugin_class_init (VsmtpdRecipientsPluginClass *klass)
 {
+  VsmtpPluginClass *plugin_class = VSMTP_PLUGIN_CLASS (klass);
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
-  object_class->get_property = vsmtpd_recipients_plugin_get_property;
-  object_class->set_property = vsmtpd_recipients_plugin_set_property;
   object_class->dispose = vsmtpd_recipients_plugin_dispose;
   object_class->finalize = vsmtpd_recipients_plugin_finalize;
 
-  g_object_class_override_property (object_class, PROP_SERVER, "server");
+  plugin_class->activate = vsmtpd_recipients_plugin_activate;
+  plugin_class->deactivate = vsmtpd_recipients_plugin_deactivate;
 }
 
 static void
 vsmtpd_recipients_plugin_class_finalize (VsmtpdRecipientsPluginClass *klass)
 {
-}
-
-static void
-vsmtpd_recipients_plugin_iface_init (VsmtpActivatableInterface *iface)
-{
-  iface->activate = vsmtpd_recipients_plugin_activate;
-  iface->deactivate = vsmtpd_recipients_plugin_deactivate;
 }
 
 static void

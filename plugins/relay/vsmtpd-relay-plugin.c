@@ -49,13 +49,12 @@ typedef enum {
 } StarttlsMode;
 
 #define VSMTPD_TYPE_RELAY_PLUGIN (vsmtpd_relay_plugin_get_type ())
-G_DECLARE_FINAL_TYPE (VsmtpdRelayPlugin, vsmtpd_relay_plugin, VSMTPD, RELAY_PLUGIN, GObject)
+G_DECLARE_FINAL_TYPE (VsmtpdRelayPlugin, vsmtpd_relay_plugin, VSMTPD, RELAY_PLUGIN, VsmtpPlugin)
 
 struct _VsmtpdRelayPlugin
 {
-  GObject       parent_instance;
+  VsmtpPlugin       parent_instance;
 
-  VsmtpServer  *server;
   gulong        new_session_id;
 
   /* [relay] */
@@ -73,18 +72,8 @@ struct _VsmtpdRelayPlugin
   guint64       next_serial;
 };
 
-enum {
-  PROP_0,
-  PROP_SERVER,
-  N_PROPS
-};
-
-static void vsmtpd_relay_plugin_iface_init (VsmtpActivatableInterface *iface);
-
-G_DEFINE_DYNAMIC_TYPE_EXTENDED (VsmtpdRelayPlugin, vsmtpd_relay_plugin, G_TYPE_OBJECT,
-                                G_TYPE_FLAG_FINAL,
-                                G_IMPLEMENT_INTERFACE_DYNAMIC (VSMTP_TYPE_ACTIVATABLE,
-                                                               vsmtpd_relay_plugin_iface_init))
+G_DEFINE_DYNAMIC_TYPE_EXTENDED (VsmtpdRelayPlugin, vsmtpd_relay_plugin, VSMTP_TYPE_PLUGIN,
+                                G_TYPE_FLAG_FINAL, {})
 
 /* ------------------------------------------------------------------------ */
 /* Upstream replies                                                         */
@@ -1757,7 +1746,7 @@ read_config (VsmtpdRelayPlugin  *self,
   if (self->helo_name == NULL || self->helo_name[0] == '\0')
     {
       g_free (self->helo_name);
-      self->helo_name = g_strdup (vsmtp_server_get_hostname (self->server));
+      self->helo_name = g_strdup (vsmtp_server_get_hostname (vsmtp_plugin_get_server (VSMTP_PLUGIN (self))));
     }
 
   return TRUE;
@@ -1768,15 +1757,16 @@ read_config (VsmtpdRelayPlugin  *self,
 /* ------------------------------------------------------------------------ */
 
 static void
-vsmtpd_relay_plugin_activate (VsmtpActivatable *activatable)
+vsmtpd_relay_plugin_activate (VsmtpPlugin *plugin)
 {
-  VsmtpdRelayPlugin *self = VSMTPD_RELAY_PLUGIN (activatable);
+  VsmtpdRelayPlugin *self = VSMTPD_RELAY_PLUGIN (plugin);
+  VsmtpServer *server = vsmtp_plugin_get_server (VSMTP_PLUGIN (self));
   g_autoptr(GError) error = NULL;
 
-  g_return_if_fail (VSMTP_IS_SERVER (self->server));
+  g_return_if_fail (VSMTP_IS_SERVER (server));
 
   g_clear_pointer (&self->config_error, g_free);
-  if (!read_config (self, vsmtp_server_get_config (self->server), &error))
+  if (!read_config (self, vsmtp_server_get_config (server), &error))
     {
       g_warning ("relay: %s; every message will be refused with 451 4.3.5", error->message);
       self->config_error = g_strdup (error->message);
@@ -1789,67 +1779,30 @@ vsmtpd_relay_plugin_activate (VsmtpActivatable *activatable)
               self->starttls == STARTTLS_NO ? "off" : "when offered");
     }
 
-  self->new_session_id = g_signal_connect_object (self->server, "new-session",
+  self->new_session_id = g_signal_connect_object (server, "new-session",
                                                   G_CALLBACK (on_new_session), self, 0);
 }
 
 static void
-vsmtpd_relay_plugin_deactivate (VsmtpActivatable *activatable)
+vsmtpd_relay_plugin_deactivate (VsmtpPlugin *plugin)
 {
-  VsmtpdRelayPlugin *self = VSMTPD_RELAY_PLUGIN (activatable);
+  VsmtpdRelayPlugin *self = VSMTPD_RELAY_PLUGIN (plugin);
+  VsmtpServer *server = vsmtp_plugin_get_server (VSMTP_PLUGIN (self));
 
-  if (self->server != NULL)
-    g_clear_signal_handler (&self->new_session_id, self->server);
+  if (server != NULL)
+    g_clear_signal_handler (&self->new_session_id, server);
   pool_clear (self);
-}
-
-static void
-vsmtpd_relay_plugin_get_property (GObject    *object,
-                                  guint       prop_id,
-                                  GValue     *value,
-                                  GParamSpec *pspec)
-{
-  VsmtpdRelayPlugin *self = VSMTPD_RELAY_PLUGIN (object);
-
-  switch (prop_id)
-    {
-    case PROP_SERVER:
-      g_value_set_object (value, self->server);
-      break;
-
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-vsmtpd_relay_plugin_set_property (GObject      *object,
-                                  guint         prop_id,
-                                  const GValue *value,
-                                  GParamSpec   *pspec)
-{
-  VsmtpdRelayPlugin *self = VSMTPD_RELAY_PLUGIN (object);
-
-  switch (prop_id)
-    {
-    case PROP_SERVER:
-      g_set_object (&self->server, g_value_get_object (value));
-      break;
-
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
 }
 
 static void
 vsmtpd_relay_plugin_dispose (GObject *object)
 {
   VsmtpdRelayPlugin *self = VSMTPD_RELAY_PLUGIN (object);
+  VsmtpServer *server = vsmtp_plugin_get_server (VSMTP_PLUGIN (self));
 
-  if (self->server != NULL)
-    g_clear_signal_handler (&self->new_session_id, self->server);
+  if (server != NULL)
+    g_clear_signal_handler (&self->new_session_id, server);
   pool_clear (self);
-  g_clear_object (&self->server);
 
   G_OBJECT_CLASS (vsmtpd_relay_plugin_parent_class)->dispose (object);
 }
@@ -1869,26 +1822,19 @@ vsmtpd_relay_plugin_finalize (GObject *object)
 static void
 vsmtpd_relay_plugin_class_init (VsmtpdRelayPluginClass *klass)
 {
+  VsmtpPluginClass *plugin_class = VSMTP_PLUGIN_CLASS (klass);
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
-  object_class->get_property = vsmtpd_relay_plugin_get_property;
-  object_class->set_property = vsmtpd_relay_plugin_set_property;
   object_class->dispose = vsmtpd_relay_plugin_dispose;
   object_class->finalize = vsmtpd_relay_plugin_finalize;
 
-  g_object_class_override_property (object_class, PROP_SERVER, "server");
+  plugin_class->activate = vsmtpd_relay_plugin_activate;
+  plugin_class->deactivate = vsmtpd_relay_plugin_deactivate;
 }
 
 static void
 vsmtpd_relay_plugin_class_finalize (VsmtpdRelayPluginClass *klass)
 {
-}
-
-static void
-vsmtpd_relay_plugin_iface_init (VsmtpActivatableInterface *iface)
-{
-  iface->activate = vsmtpd_relay_plugin_activate;
-  iface->deactivate = vsmtpd_relay_plugin_deactivate;
 }
 
 static void
