@@ -1276,26 +1276,30 @@ vsmtp_server_handle_connection_full (VsmtpServer      *self,
   return session;
 }
 
+/* Closing a session removes it from the table: walk a copy. */
+static void
+server_shutdown_sessions (VsmtpServer *self,
+                          gboolean     now)
+{
+  g_autoptr(GPtrArray) sessions = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer session;
+
+  g_hash_table_iter_init (&iter, self->sessions);
+  while (g_hash_table_iter_next (&iter, &session, NULL))
+    g_ptr_array_add (sessions, g_object_ref (session));
+  for (guint i = 0; i < sessions->len; i++)
+    _vsmtp_session_shutdown (sessions->pdata[i], now);
+}
+
 static gboolean
 on_grace_expired (gpointer user_data)
 {
   VsmtpServer *self = user_data;
-  GList *list;
 
   g_clear_pointer (&self->grace_source, g_source_unref);
 
-  list = g_hash_table_get_keys (self->sessions);
-  for (GList *l = list; l != NULL; l = l->next)
-    g_object_ref (l->data);
-  for (GList *l = list; l != NULL; l = l->next)
-    {
-      g_autoptr(VsmtpReply) bye =
-        vsmtp_reply_new_printf (421, "4.3.2", "%s Service shutting down, closing connection",
-                                self->hostname);
-      vsmtp_session_close (l->data, bye);
-      g_object_unref (l->data);
-    }
-  g_list_free (list);
+  server_shutdown_sessions (self, TRUE);
 
   return G_SOURCE_REMOVE;
 }
@@ -1320,7 +1324,6 @@ vsmtp_server_shutdown_async (VsmtpServer         *self,
                              gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  GList *list;
 
   g_return_if_fail (VSMTP_IS_SERVER (self));
 
@@ -1337,15 +1340,7 @@ vsmtp_server_shutdown_async (VsmtpServer         *self,
   vsmtp_server_stop_listening (self);
   self->shutdown_task = g_steal_pointer (&task);
 
-  list = g_hash_table_get_keys (self->sessions);
-  for (GList *l = list; l != NULL; l = l->next)
-    g_object_ref (l->data);
-  for (GList *l = list; l != NULL; l = l->next)
-    {
-      _vsmtp_session_shutdown (l->data);
-      g_object_unref (l->data);
-    }
-  g_list_free (list);
+  server_shutdown_sessions (self, FALSE);
 
   if (self->shutdown_task != NULL && g_hash_table_size (self->sessions) > 0)
     {

@@ -22,8 +22,10 @@ void          _vsmtp_session_set_counted (VsmtpSession *self,
 void          _vsmtp_session_refuse (VsmtpSession  *self,
                                      VsmtpReply    *reply);
 /* Graceful shutdown: a session idle between transactions is closed with 421
- * at once; one in the middle of a transaction after it. */
-void          _vsmtp_session_shutdown (VsmtpSession *self);
+ * at once; one in the middle of a transaction after it, or at once too with
+ * @now (the grace period is over). */
+void          _vsmtp_session_shutdown (VsmtpSession *self,
+                                       gboolean      now);
 
 G_END_DECLS
 

@@ -2283,15 +2283,21 @@ session_protocol_violation (VsmtpSession *self,
 /* During a graceful shutdown, a session closes as soon as it is between
  * transactions. */
 static void
+session_close_for_shutdown (VsmtpSession *self)
+{
+  g_autoptr(VsmtpReply) bye =
+    vsmtp_reply_new_printf (421, "4.3.2", "%s Service shutting down, closing connection",
+                            session_hostname (self));
+
+  session_clear_pending (self);
+  session_close_after_flush (self, bye);
+}
+
+static void
 session_check_shutdown (VsmtpSession *self)
 {
   if (self->shutting_down && session_is_idle (self) && !self->closing && !self->closed)
-    {
-      g_autoptr(VsmtpReply) bye =
-        vsmtp_reply_new_printf (421, "4.3.2", "%s Service shutting down, closing connection",
-                                session_hostname (self));
-      session_close_after_flush (self, bye);
-    }
+    session_close_for_shutdown (self);
 }
 
 static void
@@ -3092,20 +3098,18 @@ _vsmtp_session_refuse (VsmtpSession *self,
 }
 
 void
-_vsmtp_session_shutdown (VsmtpSession *self)
+_vsmtp_session_shutdown (VsmtpSession *self,
+                         gboolean      now)
 {
   g_return_if_fail (VSMTP_IS_SESSION (self));
 
   if (self->closed)
     return;
   self->shutting_down = TRUE;
-  if (session_is_idle (self) && !self->processing && !self->closing)
-    {
-      g_autoptr(VsmtpReply) bye =
-        vsmtp_reply_new_printf (421, "4.3.2", "%s Service shutting down, closing connection",
-                                session_hostname (self));
-      session_close_after_flush (self, bye);
-    }
+  if (now)
+    session_close_for_shutdown (self);
+  else if (!self->processing)
+    session_check_shutdown (self);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -8,6 +8,8 @@
 #include "config.h"
 
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include "vsmtp.h"
 
@@ -1213,6 +1215,127 @@ test_data_line_too_long (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (fixture->messages->len, ==, 0);
 }
 
+/* A session in the middle of a transaction is let finish; past the grace
+ * period it gets 421 all the same. */
+typedef struct {
+  guint16       port;
+  GString      *received;
+  GMainContext *context;
+  GMutex        lock;
+  gboolean      done;
+} Lingerer;
+
+static void
+lingerer_append (Lingerer   *l,
+                 const char *data,
+                 gsize       length)
+{
+  g_mutex_lock (&l->lock);
+  g_string_append_len (l->received, data, length);
+  g_mutex_unlock (&l->lock);
+  g_main_context_wakeup (l->context);
+}
+
+static gboolean
+lingerer_has (Lingerer   *l,
+              const char *text)
+{
+  gboolean found;
+
+  g_mutex_lock (&l->lock);
+  found = strstr (l->received->str, text) != NULL;
+  g_mutex_unlock (&l->lock);
+  return found;
+}
+
+static gpointer
+lingerer_thread (gpointer data)
+{
+  Lingerer *l = data;
+  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                            G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new_from_string ("127.0.0.1", l->port);
+  const char *start = "EHLO c\r\n";
+  char buf[1024];
+  gssize n;
+
+  g_socket_set_timeout (socket, 20);
+  if (g_socket_connect (socket, address, NULL, NULL))
+    {
+      /* the greeting first: talking before it is a protocol violation */
+      while (!lingerer_has (l, "220 ") &&
+             (n = g_socket_receive (socket, buf, sizeof buf, NULL, NULL)) > 0)
+        lingerer_append (l, buf, n);
+      g_socket_send (socket, start, strlen (start), NULL, NULL);
+      while (!lingerer_has (l, "250 8BITMIME") &&
+             (n = g_socket_receive (socket, buf, sizeof buf, NULL, NULL)) > 0)
+        lingerer_append (l, buf, n);
+      g_socket_send (socket, "MAIL FROM:<a@example.org>\r\n", 27, NULL, NULL);
+      /* then nothing more: read until the server closes */
+      while ((n = g_socket_receive (socket, buf, sizeof buf, NULL, NULL)) > 0)
+        lingerer_append (l, buf, n);
+    }
+  g_atomic_int_set (&l->done, TRUE);
+  g_main_context_wakeup (l->context);
+  return NULL;
+}
+
+static void
+test_shutdown_grace_expires (Fixture *fixture, gconstpointer data)
+{
+  Lingerer l = { fixture->port, g_string_new (NULL), g_main_context_default (), { 0 }, FALSE };
+  gboolean done = FALSE;
+  GThread *thread;
+
+  thread = g_thread_new ("lingerer", lingerer_thread, &l);
+  /* let the MAIL command arrive and be answered */
+  while (!lingerer_has (&l, "250 2.1.0") && !g_atomic_int_get (&l.done))
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (lingerer_has (&l, "250 2.1.0"));
+
+  vsmtp_server_shutdown_async (fixture->server, 1, NULL, on_shutdown_done, &done);
+  while (!done || !g_atomic_int_get (&l.done))
+    g_main_context_iteration (NULL, TRUE);
+  g_thread_join (thread);
+  g_mutex_clear (&l.lock);
+
+  g_assert_true (g_str_has_suffix (l.received->str,
+                                   "250 2.1.0 Ok\r\n421 4.3.2 mx.test.example Service shutting down, "
+                                   "closing connection\r\n"));
+  g_assert_cmpuint (vsmtp_server_get_n_sessions (fixture->server), ==, 0);
+  g_string_free (l.received, TRUE);
+}
+
+static gint nodelay_value = -1;
+
+static void
+on_new_session_nodelay (VsmtpServer  *server,
+                        VsmtpSession *session,
+                        Fixture      *fixture)
+{
+  GSocket *socket =
+    g_socket_connection_get_socket (G_SOCKET_CONNECTION (vsmtp_session_get_stream (session)));
+
+  if (!g_socket_get_option (socket, IPPROTO_TCP, TCP_NODELAY, &nodelay_value, NULL))
+    nodelay_value = -2;
+}
+
+/* Nagle's algorithm is off on accepted connections (a reply held back for a
+ * delayed ACK costs 40 ms, seen after STARTTLS) */
+static void
+test_tcp_nodelay (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "NOOP\r\n", "250 2.0.0",
+    NULL, NULL
+  };
+
+  g_signal_connect (fixture->server, "new-session", G_CALLBACK (on_new_session_nodelay), fixture);
+  run_client (fixture, script);
+  g_assert_cmpint (nodelay_value, >, 0);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1236,6 +1359,8 @@ main (int argc, char *argv[])
   ADD ("/session/connected-refuse", test_connected_refuse);
   ADD ("/session/shutdown", test_shutdown);
   ADD ("/session/timeout", test_timeout);
+  ADD ("/session/shutdown-grace-expires", test_shutdown_grace_expires);
+  ADD ("/session/tcp-nodelay", test_tcp_nodelay);
   ADD ("/session/helo-pipelining-forbidden", test_helo_pipelining_forbidden);
   ADD ("/session/data-pipelining-forbidden", test_data_pipelining_forbidden);
   ADD ("/session/helo-pipelining-allowed", test_helo_pipelining_allowed_when_configured);
