@@ -322,6 +322,49 @@ generate_self_signed (const char      *hostname,
   return TRUE;
 }
 
+/* The name (DNS name or IP address) of the self-signed certificate in
+ * @certificate_path, as its first subjectAltName says, if it matches
+ * @hostname; NULL in *out_name when the file does not parse. */
+static gboolean
+self_signed_matches (const char  *certificate_path,
+                     const char  *hostname,
+                     char       **out_name)
+{
+  gnutls_x509_crt_t crt __attribute__ ((cleanup (clear_crt))) = NULL;
+  g_autofree char *pem = NULL;
+  gsize length = 0;
+  gnutls_datum_t datum;
+  char name[256];
+  size_t name_size = sizeof name - 1;
+  int type;
+
+  *out_name = NULL;
+  if (!g_file_get_contents (certificate_path, &pem, &length, NULL) ||
+      gnutls_x509_crt_init (&crt) < 0)
+    return FALSE;
+  datum.data = (unsigned char *) pem;
+  datum.size = length;
+  if (gnutls_x509_crt_import (crt, &datum, GNUTLS_X509_FMT_PEM) < 0)
+    return FALSE;
+
+  type = gnutls_x509_crt_get_subject_alt_name (crt, 0, name, &name_size, NULL);
+  if (type == GNUTLS_SAN_DNSNAME)
+    *out_name = g_strndup (name, name_size);
+  else if (type == GNUTLS_SAN_IPADDRESS && (name_size == 4 || name_size == 16))
+    {
+      g_autoptr(GInetAddress) ip =
+        g_inet_address_new_from_bytes ((const guint8 *) name,
+                                       name_size == 4 ? G_SOCKET_FAMILY_IPV4
+                                                      : G_SOCKET_FAMILY_IPV6);
+      *out_name = g_inet_address_to_string (ip);
+    }
+  else
+    *out_name = g_strdup ("an unknown name");
+
+  return gnutls_x509_crt_check_hostname2 (crt, hostname,
+                                          GNUTLS_VERIFY_DO_NOT_ALLOW_WILDCARDS) != 0;
+}
+
 /**
  * vsmtpd_tls_ensure_self_signed:
  * @directory: where the certificate is kept, created with mode 0700
@@ -329,11 +372,15 @@ generate_self_signed (const char      *hostname,
  * @out_certificate_path: (out) (transfer full): `cert.pem` in @directory
  * @out_key_path: (out) (transfer full): `key.pem` in @directory, mode 0600
  * @out_created: (out): whether the pair was generated now
+ * @out_previous_name: (out) (optional) (transfer full): when the pair was
+ *   generated because the one there named another host: that name, else %NULL
  * @error: return location for an error
  *
  * Makes sure a self-signed certificate and its key (ECDSA P-256, valid ten
- * years) are in @directory: an existing pair is kept, so clients that
- * pinned it keep trusting it; a missing or half-written pair is replaced.
+ * years) for @hostname are in @directory: an existing pair for @hostname is
+ * kept, so clients that pinned it keep trusting it; a missing, half-written
+ * or unreadable pair, or one made for another name (the hostname changed),
+ * is replaced.
  *
  * Returns: whether the files are there
  */
@@ -343,6 +390,7 @@ vsmtpd_tls_ensure_self_signed (const char  *directory,
                                char       **out_certificate_path,
                                char       **out_key_path,
                                gboolean    *out_created,
+                               char       **out_previous_name,
                                GError     **error)
 {
   g_autofree char *certificate_path = g_build_filename (directory, "cert.pem", NULL);
@@ -351,10 +399,17 @@ vsmtpd_tls_ensure_self_signed (const char  *directory,
   gnutls_datum_t key_pem __attribute__ ((cleanup (clear_datum))) = { NULL, 0 };
   int saved_errno;
 
-  *out_created = FALSE;
+  g_autofree char *previous_name = NULL;
+  gboolean matches = FALSE;
 
-  if (!g_file_test (certificate_path, G_FILE_TEST_EXISTS) ||
-      !g_file_test (key_path, G_FILE_TEST_EXISTS))
+  *out_created = FALSE;
+  if (out_previous_name != NULL)
+    *out_previous_name = NULL;
+
+  if (g_file_test (key_path, G_FILE_TEST_EXISTS))
+    matches = self_signed_matches (certificate_path, hostname, &previous_name);
+
+  if (!matches)
     {
       if (g_mkdir_with_parents (directory, 0700) != 0 || g_chmod (directory, 0700) != 0)
         {
@@ -377,6 +432,8 @@ vsmtpd_tls_ensure_self_signed (const char  *directory,
         return FALSE;
 
       *out_created = TRUE;
+      if (out_previous_name != NULL)
+        *out_previous_name = g_steal_pointer (&previous_name);
     }
 
   *out_certificate_path = g_steal_pointer (&certificate_path);

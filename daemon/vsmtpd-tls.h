@@ -17,6 +17,7 @@ gboolean         vsmtpd_tls_ensure_self_signed (const char  *directory,
                                                 char       **out_certificate_path,
                                                 char       **out_key_path,
                                                 gboolean    *out_created,
+                                                char       **out_previous_name,
                                                 GError     **error);
 char            *vsmtpd_tls_dup_fingerprint   (GTlsCertificate *certificate);
 

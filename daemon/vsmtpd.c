@@ -265,12 +265,13 @@ setup_tls (Daemon  *daemon,
     {
       g_autofree char *state_directory = vsmtpd_config_default_state_directory ();
       g_autofree char *directory = g_build_filename (state_directory, "tls", NULL);
+      g_autofree char *previous_name = NULL;
       gboolean created = FALSE;
 
       if (!vsmtpd_tls_ensure_self_signed (directory, config->hostname,
                                           &config->tls_certificate_path,
                                           &config->tls_key_path,
-                                          &created, error))
+                                          &created, &previous_name, error))
         return FALSE;
 
       config->tls_certificate = vsmtpd_tls_load_certificate (config->tls_certificate_path,
@@ -280,6 +281,9 @@ setup_tls (Daemon  *daemon,
         return FALSE;
 
       vsmtp_server_set_tls_certificate (daemon->server, config->tls_certificate);
+      if (previous_name != NULL)
+        g_info ("the self-signed TLS certificate in %s was for %s, not %s: replaced it",
+                config->tls_certificate_path, previous_name, config->hostname);
       g_info ("%s self-signed TLS certificate for %s: %s (key %s); set [server] "
               "tls-certificate and tls-key to use another",
               created ? "generated a" : "using the", config->hostname,
@@ -434,7 +438,7 @@ main (int   argc,
           gboolean created = FALSE;
 
           if (!vsmtpd_tls_ensure_self_signed (directory, daemon.config->hostname,
-                                              &cert, &key, &created, &error))
+                                              &cert, &key, &created, NULL, &error))
             {
               g_printerr ("vsmtpd: %s\n", error->message);
               goto out;

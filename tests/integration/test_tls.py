@@ -755,6 +755,40 @@ class DaemonTlsTest(unittest.TestCase):
             self.assertEqual(s.sock.getpeercert(binary_form=True), der)
         self.stop(d)
 
+    def test_self_signed_regenerated_for_new_hostname(self):
+        d = self.start()
+        tls_dir = os.path.join(d.home, ".local", "state", "vsmtpd", "tls")
+        cert = os.path.join(tls_dir, "cert.pem")
+        first = self.check_self_signed(d, tls_dir)
+        self.stop(d)
+        # the same state folder, another --hostname: a certificate for it
+        d.proc = None
+        d.args = ["--hostname", "renamed.vsmtpd-test.example"]
+        d.start()
+        log = d.stderr_text()
+        self.assertIn(f"the self-signed TLS certificate in {cert} was for "
+                      f"{fx.HOSTNAME}, not renamed.vsmtpd-test.example: "
+                      f"replaced it", log)
+        self.assertIn("generated a self-signed TLS certificate for "
+                      "renamed.vsmtpd-test.example", log)
+        with smtplib.SMTP("127.0.0.1", d.port, timeout=20) as s:
+            s.starttls(context=insecure_context())
+            served = s.sock.getpeercert(binary_form=True)
+        self.assertNotEqual(served, first)
+        self.assertEqual(served, der_of(cert))
+        r = run(["openssl", "x509", "-in", cert, "-noout", "-subject",
+                 "-ext", "subjectAltName"])
+        self.assertIn("DNS:renamed.vsmtpd-test.example", r.stdout.decode())
+        self.assertNotIn(fx.HOSTNAME, r.stdout.decode())
+        self.stop(d)
+        # and the next start with that name keeps it
+        d.proc = None
+        d.start()
+        self.assertIn("using the self-signed TLS certificate for "
+                      "renamed.vsmtpd-test.example", d.stderr_text())
+        self.assertEqual(der_of(cert), served)
+        self.stop(d)
+
     def test_self_signed_default_in_state_directory(self):
         state = os.path.join(self.tmp, "state")
         os.mkdir(state, 0o755)
