@@ -553,10 +553,10 @@ parse_server (VsmtpdConfig  *self,
 
   if (!get_string (loader, keyfile, "server", "bare-newline", &bare_newline, error))
     return FALSE;
-  if (bare_newline == NULL || g_str_equal (bare_newline, "reject"))
-    self->bare_newline = VSMTP_BARE_NEWLINE_REJECT;
-  else if (g_str_equal (bare_newline, "normalize"))
+  if (bare_newline == NULL || g_str_equal (bare_newline, "normalize"))
     self->bare_newline = VSMTP_BARE_NEWLINE_NORMALIZE;
+  else if (g_str_equal (bare_newline, "reject"))
+    self->bare_newline = VSMTP_BARE_NEWLINE_REJECT;
   else
     return key_error (loader, error, "server", "bare-newline",
                       "\"%s\" is neither \"reject\" nor \"normalize\"", bare_newline);

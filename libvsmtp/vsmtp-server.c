@@ -655,10 +655,17 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * VsmtpServer:bare-newline:
    *
    * What to do with a bare CR or LF in message content.
+   *
+   * The default, %VSMTP_BARE_NEWLINE_NORMALIZE, accepts the bare line ends
+   * that common clients send (`curl -T` with a Unix text file, scripts) and
+   * stores CRLF in their place. It is as safe against SMTP smuggling as
+   * %VSMTP_BARE_NEWLINE_REJECT: in either mode only CRLF "." CRLF ends the
+   * message, and the stored message has no bare line end left for a later
+   * hop to misread.
    */
   properties[PROP_BARE_NEWLINE] =
     g_param_spec_enum ("bare-newline", NULL, NULL, VSMTP_TYPE_BARE_NEWLINE_POLICY,
-                       VSMTP_BARE_NEWLINE_REJECT,
+                       VSMTP_BARE_NEWLINE_NORMALIZE,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   /**
@@ -888,7 +895,7 @@ vsmtp_server_init (VsmtpServer *self)
   self->timeout = DEFAULT_TIMEOUT;
   self->decision_timeout = DEFAULT_DECISION_TIMEOUT;
   self->spool_threshold = DEFAULT_SPOOL_THRESHOLD;
-  self->bare_newline = VSMTP_BARE_NEWLINE_REJECT;
+  self->bare_newline = VSMTP_BARE_NEWLINE_NORMALIZE;
   self->tls_handshake_timeout = DEFAULT_HANDSHAKE_TIMEOUT;
   self->listeners = g_ptr_array_new_with_free_func (listener_free);
   self->per_client = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);

@@ -18,8 +18,10 @@ G_BEGIN_DECLS
 /**
  * VsmtpBareNewlinePolicy:
  * @VSMTP_BARE_NEWLINE_REJECT: a message containing a bare CR or LF is
- *   rejected with `550 5.5.2` once its end has been received
- * @VSMTP_BARE_NEWLINE_NORMALIZE: a bare CR or LF is stored as CRLF
+ *   rejected with `550 5.5.2` once its end has been received; the reply
+ *   names the first such line
+ * @VSMTP_BARE_NEWLINE_NORMALIZE: a bare CR or LF is stored as CRLF (the
+ *   default)
  *
  * What to do with a bare CR or LF in message content. Neither ever ends
  * the message: only CRLF "." CRLF does.

@@ -1697,6 +1697,8 @@ session_end_of_data (VsmtpSession *self)
   g_autoptr(GError) error = NULL;
   g_autoptr(VsmtpReply) failure = NULL;
   VsmtpReply *reply = NULL;
+  guint64 bare_line = 0;
+  char bare;
 
   if (self->data_too_big)
     failure = vsmtp_reply_new (552, "5.3.4", "Error: message file too big");
@@ -1704,9 +1706,13 @@ session_end_of_data (VsmtpSession *self)
     failure = vsmtp_reply_new (552, "5.3.4", "Error: message header too big");
   else if (self->line_too_long)
     failure = vsmtp_reply_new (500, "5.5.2", "Error: message line too long");
-  else if (vsmtp_data_decoder_get_bare_newlines (self->decoder) > 0 &&
-           vsmtp_server_get_bare_newline (self->server) == VSMTP_BARE_NEWLINE_REJECT)
-    failure = vsmtp_reply_new (550, "5.5.2", "Error: bare <CR> or <LF> received");
+  else if (vsmtp_server_get_bare_newline (self->server) == VSMTP_BARE_NEWLINE_REJECT &&
+           (bare = vsmtp_data_decoder_get_first_bare_newline (self->decoder, &bare_line)))
+    failure = vsmtp_reply_new_printf (550, "5.5.2",
+                                      "Error: bare <%s> received in line %" G_GUINT64_FORMAT
+                                      " of the message: end lines with CRLF, or set "
+                                      "bare-newline=normalize on the server",
+                                      bare == '\r' ? "CR" : "LF", bare_line);
   else if (self->data_error != NULL)
     failure = vsmtp_reply_new (451, "4.3.0", "Error: local error in processing");
   else if (!_vsmtp_message_finish (self->message, &error))

@@ -275,6 +275,7 @@ test_after_finish (void)
   gsize out_length = sizeof out;
   gboolean finished = FALSE;
   gsize consumed;
+  guint64 line = 0;
 
   consumed = vsmtp_data_decoder_decode (decoder, (const guint8 *) input, strlen (input),
                                         out, &out_length, &finished);
@@ -308,9 +309,13 @@ test_after_finish (void)
   g_assert_false (finished);
   g_assert_cmpmem (out, out_length, ".x\n.\r\n", 6);
   g_assert_cmpuint (vsmtp_data_decoder_get_bare_newlines (decoder), ==, 1);
+  g_assert_cmpint (vsmtp_data_decoder_get_first_bare_newline (decoder, &line), ==, '\n');
+  g_assert_cmpuint (line, ==, 1);
 
   vsmtp_data_decoder_reset (decoder);
   g_assert_cmpuint (vsmtp_data_decoder_get_bare_newlines (decoder), ==, 0);
+  g_assert_cmpint (vsmtp_data_decoder_get_first_bare_newline (decoder, &line), ==, 0);
+  g_assert_cmpuint (line, ==, 0);
   out_length = sizeof out;
   consumed = vsmtp_data_decoder_decode (decoder, (const guint8 *) ".\r\n", 3,
                                         out, &out_length, &finished);
@@ -349,6 +354,34 @@ test_counter_and_property (void)
   g_assert_cmpuint (consumed, ==, 3);
   g_assert_true (finished);
   g_assert_cmpuint (out_length, ==, 0);
+}
+
+/* The first bare line end's line, with the input fed a byte at a time:
+ * lines are counted across calls, CRLFs split between calls included. */
+static void
+test_first_bare_newline (void)
+{
+  g_autoptr(VsmtpDataDecoder) decoder = vsmtp_data_decoder_new (FALSE);
+  const char *input = "one\r\n.two\r\nthree\rx\nfour\r\n.\r\n";
+  guint8 out[8];
+  gsize out_length;
+  gboolean finished = FALSE;
+  guint64 line = 99;
+  gsize i;
+
+  g_assert_cmpint (vsmtp_data_decoder_get_first_bare_newline (decoder, &line), ==, 0);
+  g_assert_cmpuint (line, ==, 0);
+  for (i = 0; input[i] != '\0'; i++)
+    {
+      out_length = sizeof out;
+      g_assert_cmpuint (vsmtp_data_decoder_decode (decoder, (const guint8 *) input + i, 1,
+                                                   out, &out_length, &finished), ==, 1);
+    }
+  g_assert_true (finished);
+  g_assert_cmpuint (vsmtp_data_decoder_get_bare_newlines (decoder), ==, 2);
+  g_assert_cmpint (vsmtp_data_decoder_get_first_bare_newline (decoder, &line), ==, '\r');
+  g_assert_cmpuint (line, ==, 3);
+  g_assert_cmpint (vsmtp_data_decoder_get_first_bare_newline (decoder, NULL), ==, '\r');
 }
 
 static void
@@ -563,6 +596,7 @@ main (int   argc,
   g_test_add_data_func ("/data-decoder/cases/normalize", GINT_TO_POINTER (TRUE), test_cases);
   g_test_add_func ("/data-decoder/after-finish", test_after_finish);
   g_test_add_func ("/data-decoder/counter", test_counter_and_property);
+  g_test_add_func ("/data-decoder/first-bare-newline", test_first_bare_newline);
   g_test_add_func ("/data-decoder/no-space", test_no_space);
   g_test_add_func ("/data-decoder/large", test_large);
   g_test_add_func ("/data-decoder/converter/stream", test_converter_stream);

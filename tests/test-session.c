@@ -428,11 +428,19 @@ test_smuggling (Fixture *fixture, gconstpointer data)
     "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n", "250",
     NULL, "250",
     NULL, "354 ",
-    "one\n.\nMAIL FROM:<evil@example.org>\r\nRCPT TO:<x@example.org>\r\nDATA\r\nevil\r\n.\r\n", "550 5.5.2",
+    "one\n.\nMAIL FROM:<evil@example.org>\r\nRCPT TO:<x@example.org>\r\nDATA\r\nevil\r\n.\r\n",
+    "550 5.5.2 Error: bare <LF> received in line 1 of the message: end lines with CRLF, "
+    "or set bare-newline=normalize on the server\r\n",
+    "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n", "250",
+    NULL, "250",
+    NULL, "354 ",
+    "ok\r\nstill ok\r\nbad\rline\r\n.\r\n",
+    "550 5.5.2 Error: bare <CR> received in line 3 of the message",
     "NOOP\r\n", "250 2.0.0",
     NULL, NULL
   };
 
+  vsmtp_server_set_bare_newline (fixture->server, VSMTP_BARE_NEWLINE_REJECT);
   run_client (fixture, script);
   g_assert_cmpuint (fixture->messages->len, ==, 0);
 }
@@ -451,7 +459,9 @@ test_smuggling_normalize (Fixture *fixture, gconstpointer data)
     NULL, NULL
   };
 
-  vsmtp_server_set_bare_newline (fixture->server, VSMTP_BARE_NEWLINE_NORMALIZE);
+  /* the default */
+  g_assert_cmpint (vsmtp_server_get_bare_newline (fixture->server), ==,
+                   VSMTP_BARE_NEWLINE_NORMALIZE);
   run_client (fixture, script);
   g_assert_cmpuint (fixture->messages->len, ==, 1);
   g_assert_cmpstr (message_body (fixture->messages->pdata[0]), ==,

@@ -52,6 +52,9 @@ struct _VsmtpDataDecoder
 
   DecoderState state;
   guint64 bare_newlines;
+  guint64 lines;              /* CRLFs of content since the reset */
+  guint64 first_bare_line;    /* the line of the first bare CR/LF, 1-based */
+  guint8 first_bare;          /* that bare newline: '\r' or '\n' */
   gboolean normalize_bare_newlines;
 };
 
@@ -136,7 +139,11 @@ vsmtp_data_decoder_decode (VsmtpDataDecoder *self,
 /* Writes a bare CR or LF (@c) and counts it; needs 2 bytes of room. */
 #define EMIT_BARE(c) \
   G_STMT_START { \
-    self->bare_newlines++; \
+    if (self->bare_newlines++ == 0) \
+      { \
+        self->first_bare_line = self->lines + 1; \
+        self->first_bare = (c); \
+      } \
     if (normalize) \
       { \
         *o++ = '\r'; \
@@ -194,6 +201,7 @@ vsmtp_data_decoder_decode (VsmtpDataDecoder *self,
               p++;
               *o++ = '\r';
               *o++ = '\n';
+              self->lines++;
               state = STATE_LINE_START;
             }
           else
@@ -259,6 +267,7 @@ vsmtp_data_decoder_decode (VsmtpDataDecoder *self,
                     *o++ = '\r';
                     *o++ = '\n';
                     p += 2;
+                    self->lines++;
                     state = STATE_LINE_START;
                   }
                 else
@@ -316,6 +325,28 @@ vsmtp_data_decoder_get_bare_newlines (VsmtpDataDecoder *self)
 }
 
 /**
+ * vsmtp_data_decoder_get_first_bare_newline:
+ * @self: a #VsmtpDataDecoder
+ * @out_line: (out) (optional): the line of the content it ends, counted
+ *   from 1 at the first line after DATA, lines ending in CRLF
+ *
+ * Where the first bare CR or bare LF since the last reset was, for a
+ * reply that tells the client what to fix.
+ *
+ * Returns: that character, `'\r'` or `'\n'`, or 0 when there was none
+ */
+char
+vsmtp_data_decoder_get_first_bare_newline (VsmtpDataDecoder *self,
+                                           guint64          *out_line)
+{
+  g_return_val_if_fail (VSMTP_IS_DATA_DECODER (self), 0);
+
+  if (out_line != NULL)
+    *out_line = self->bare_newlines > 0 ? self->first_bare_line : 0;
+  return self->bare_newlines > 0 ? (char) self->first_bare : 0;
+}
+
+/**
  * vsmtp_data_decoder_reset:
  * @self: a #VsmtpDataDecoder
  *
@@ -329,6 +360,9 @@ vsmtp_data_decoder_reset (VsmtpDataDecoder *self)
 
   self->state = STATE_LINE_START;
   self->bare_newlines = 0;
+  self->lines = 0;
+  self->first_bare_line = 0;
+  self->first_bare = 0;
 }
 
 /* GConverter */

@@ -23,6 +23,8 @@ gsize             vsmtp_data_decoder_decode             (VsmtpDataDecoder *self,
                                                          gboolean         *finished);
 gboolean          vsmtp_data_decoder_is_finished        (VsmtpDataDecoder *self);
 guint64           vsmtp_data_decoder_get_bare_newlines  (VsmtpDataDecoder *self);
+char              vsmtp_data_decoder_get_first_bare_newline (VsmtpDataDecoder *self,
+                                                             guint64          *out_line);
 void              vsmtp_data_decoder_reset              (VsmtpDataDecoder *self);
 
 G_END_DECLS

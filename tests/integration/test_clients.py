@@ -115,6 +115,43 @@ class ClientsTest(fx.VsmtpdTestCase):
         self.assertEqual(r.returncode, 0, r.stdout.decode(errors="replace"))
         self.assertDelivered(data, rcpt=RCPT, helo="curl.client.example")
 
+    def curl_unix_text(self, port):
+        """curl -T with a file of Unix line ends: curl sends them bare."""
+        path = self.write("unix.txt", b"Subject: unix\n\nline one\nline two\n")
+        return run(["curl", "--silent", "--show-error", "--max-time", "30",
+                    f"smtp://127.0.0.1:{port}/curl.client.example",
+                    "--mail-from", SENDER, "--mail-rcpt", RCPT,
+                    "-T", path])
+
+    def test_curl_unix_line_ends_normalized_by_default(self):
+        r = self.curl_unix_text(self.daemon.port)
+        self.assertEqual(r.returncode, 0, r.stdout.decode(errors="replace"))
+        # curl ends the data with CRLF "." CRLF since the file does not end
+        # in CRLF: the last bare LF and that CRLF make an empty line
+        self.assertDelivered(b"Subject: unix\r\n\r\nline one\r\nline two\r\n\r\n",
+                             rcpt=RCPT, helo="curl.client.example")
+
+    def test_curl_unix_line_ends_rejected_names_line_and_setting(self):
+        d = fx.Vsmtpd(options=("server.bare-newline=reject",))
+        self.addCleanup(d.cleanup)
+        d.start()
+        r = self.curl_unix_text(d.port)
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertEqual(d.maildir_files(), [])
+        # the reply, as a client sees it (raw bytes on the wire)
+        c = d.connect()
+        c.cmd(b"EHLO raw.example")
+        c.cmd(b"MAIL FROM:<a@example.org>")
+        c.cmd(b"RCPT TO:<b@example.org>")
+        self.assertEqual(c.cmd(b"DATA").code, 354)
+        c.send(b"Subject: unix\r\n\r\nline one\nline two\r\n.\r\n")
+        self.assertEqual(c.reply().lines,
+                         [b"550 5.5.2 Error: bare <LF> received in line 3 of the "
+                         b"message: end lines with CRLF, or set "
+                         b"bare-newline=normalize on the server"])
+        c.close()
+        self.assertEqual(d.stop(), 0, d.stderr_text())
+
     def test_curl_rejected_recipient_path(self):
         if shutil.which("curl") is None:
             self.skipTest("curl is not installed")
