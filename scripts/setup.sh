@@ -4,17 +4,30 @@
 # when something has to be installed. Uses sudo only when not running as root.
 set -euo pipefail
 
+# Installed with --no-install-recommends, so every package a build, a test
+# or vsmtpd itself uses is named here, also those that another package only
+# recommends (swaks' TLS support, say). scripts/preflight.sh checks that
+# each capability is there and names the package below that provides it.
 packages=(
   # build
-  meson ninja-build pkg-config gcc
-  libglib2.0-dev libpeas-dev glib-networking
-  libgsasl-dev libgnutls28-dev libcrypt-dev
-  gobject-introspection libgirepository1.0-dev valac python3-gi
-  gi-docgen
-  # tests: real clients and peers
-  swaks curl openssl gnutls-bin python3 msmtp whois gjs
+  meson ninja-build pkg-config gcc libc6-dev
+  libglib2.0-dev libpeas-dev libgsasl-dev libgnutls28-dev libcrypt-dev
+  gobject-introspection libgirepository1.0-dev valac
+  gi-docgen            # the API reference (built when found)
+  # running vsmtpd: TLS for GIO, libpeas' Python 3 loader, PyGObject in it
+  glib-networking libpeas-1.0-0 python3 python3-gi gir1.2-glib-2.0
+  ca-certificates
+  # tests: real clients
+  swaks
+  libnet-ssleay-perl   # swaks --tls / --tlsc (swaks only recommends it)
+  libio-socket-inet6-perl # swaks over IPv6 (recommended by swaks)
+  curl openssl gnutls-bin msmtp
+  whois                # mkpasswd: yescrypt hashes for the passwd tests
+  gjs
+  # tests: real peer servers
   postfix              # smtp-sink, the relay tests' upstream
-  # sanitizer and fuzzing runs
+  # sanitizer and fuzzing tiers
+  libgcc-12-dev        # GCC's libasan and libubsan
   clang libclang-rt-14-dev
 )
 

@@ -1,0 +1,84 @@
+#!/bin/bash
+# Checks, once, each capability the test tiers rely on, so that a tool the
+# set-up should have installed shows up as one line naming it and its Debian
+# package, instead of as failing (or silently skipped) tests.
+#
+#   scripts/preflight.sh [TIER...]    (default: every tier)
+#
+# Tiers: unit integration interop sanitizer fuzz (see scripts/test.sh).
+# Prints nothing and exits 0 when everything is there; else prints one line
+#   preflight: missing CAPABILITY (Debian package PACKAGE)
+# for the first missing capability and exits 1. scripts/setup.sh installs
+# every package named here.
+set -uo pipefail
+
+tiers=("$@")
+[ ${#tiers[@]} -gt 0 ] || tiers=(unit integration interop sanitizer fuzz)
+
+wants () {   # wants TIER...: whether any of these tiers is selected
+  local t w
+  for t in "$@"; do
+    for w in "${tiers[@]}"; do
+      [ "$t" = "$w" ] && return 0
+    done
+  done
+  return 1
+}
+
+fail () {    # fail CAPABILITY PACKAGE
+  echo "preflight: missing $1 (Debian package $2)"
+  exit 1
+}
+
+have () { command -v "$1" >/dev/null 2>&1; }
+
+py=/usr/bin/python3
+arch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
+
+# Building, every tier.
+have meson || fail "meson" meson
+have ninja || fail "ninja" ninja-build
+have pkg-config || fail "pkg-config" pkg-config
+have cc || fail "a C compiler (cc)" gcc
+have g-ir-scanner || fail "the GObject introspection scanner (g-ir-scanner)" gobject-introspection
+have valac || fail "the Vala compiler (valac)" valac
+[ -x "$py" ] || fail "Debian's Python ($py)" python3
+"$py" -c 'import gi' 2>/dev/null || fail "PyGObject for $py (import gi)" python3-gi
+"$py" -c 'import gi; gi.require_version("Gio", "2.0"); from gi.repository import Gio' 2>/dev/null ||
+  fail "the Gio introspection data for $py" gir1.2-glib-2.0
+"$py" -c 'from gi.repository import Gio; import sys; sys.exit(0 if Gio.TlsBackend.get_default().supports_tls() else 1)' 2>/dev/null ||
+  fail "a GIO TLS backend (glib-networking's GnuTLS module)" glib-networking
+[ -e "/usr/lib/$arch/libpeas-1.0/loaders/libpython3loader.so" ] ||
+  fail "libpeas' Python 3 loader" libpeas-1.0-0
+
+if wants integration sanitizer; then
+  have swaks || fail "swaks" swaks
+  perl -MNet::SSLeay -e 1 2>/dev/null || fail "swaks with TLS (Perl's Net::SSLeay)" libnet-ssleay-perl
+  have curl || fail "curl" curl
+  have openssl || fail "openssl" openssl
+  have gnutls-cli || fail "gnutls-cli" gnutls-bin
+  have msmtp || fail "msmtp" msmtp
+  have mkpasswd || fail "mkpasswd (yescrypt hashes)" whois
+  have gjs || fail "gjs" gjs
+fi
+
+if wants interop sanitizer; then
+  [ -x /usr/sbin/smtp-sink ] || fail "Postfix's smtp-sink (/usr/sbin/smtp-sink)" postfix
+fi
+
+if wants sanitizer; then
+  for lib in libasan.so libubsan.so; do
+    [ -e "$(cc -print-file-name=$lib)" ] || fail "GCC's sanitizer runtime ($lib)" "libgcc-12-dev"
+  done
+fi
+
+if wants fuzz; then
+  have clang || fail "clang" clang
+  probe=$(mktemp -d)
+  trap 'rm -rf "$probe"' EXIT
+  echo 'int LLVMFuzzerTestOneInput (const char *d, unsigned long n) { return 0; }' |
+    clang -fsanitize=fuzzer,address,undefined -x c - -o "$probe/probe" 2>/dev/null ||
+    fail "clang's libFuzzer and sanitizer runtimes" libclang-rt-14-dev
+fi
+
+exit 0
