@@ -22,6 +22,7 @@
  * on one line:
  *
  *   /etc/vsmtpd/vsmtpd.conf: [server] max-recipients: "abc" is not a number
+ *   /etc/vsmtpd/vsmtpd.conf: [server] timeout: "-5" is out of range (1 to 86400 seconds)
  */
 
 #define DEFAULT_LISTEN            "127.0.0.1:2525"
@@ -53,22 +54,23 @@ typedef struct
   gboolean    boolean;
   guint64     min;
   guint64     max;
+  const char *unit;     /* in error messages */
 } PropertyKey;
 
 static const PropertyKey property_keys[] = {
-  { "max-connections",            FALSE, 0, G_MAXUINT },
-  { "max-connections-per-client", FALSE, 0, G_MAXUINT },
-  { "soft-error-limit",           FALSE, 0, G_MAXUINT },
-  { "hard-error-limit",           FALSE, 0, G_MAXUINT },
-  { "error-sleep-time",           FALSE, 0, 60000 },      /* milliseconds */
-  { "junk-command-limit",         FALSE, 0, G_MAXUINT },
-  { "min-data-rate",              FALSE, 0, G_MAXUINT },  /* bytes per second */
-  { "forbid-unauth-pipelining",   TRUE,  0, 0 },
-  { "auth-requires-tls",          TRUE,  0, 0 },
-  { "max-auth-failures",          FALSE, 0, G_MAXUINT },  /* 0: no limit */
-  { "auth-failure-window",        FALSE, 1, G_MAXUINT },  /* seconds */
-  { "max-header-size",            FALSE, 0, G_MAXUINT },  /* bytes, 0: no limit */
-  { "max-data-line-length",       FALSE, 0, G_MAXUINT },  /* bytes, 0: no limit */
+  { "max-connections",            FALSE, 0, G_MAXUINT, NULL },
+  { "max-connections-per-client", FALSE, 0, G_MAXUINT, NULL },
+  { "soft-error-limit",           FALSE, 0, G_MAXUINT, NULL },
+  { "hard-error-limit",           FALSE, 0, G_MAXUINT, NULL },
+  { "error-sleep-time",           FALSE, 0, 60000,     "milliseconds" },
+  { "junk-command-limit",         FALSE, 0, G_MAXUINT, NULL },
+  { "min-data-rate",              FALSE, 0, G_MAXUINT, "bytes per second" },
+  { "forbid-unauth-pipelining",   TRUE,  0, 0,         NULL },
+  { "auth-requires-tls",          TRUE,  0, 0,         NULL },
+  { "max-auth-failures",          FALSE, 0, G_MAXUINT, NULL },       /* 0: no limit */
+  { "auth-failure-window",        FALSE, 1, G_MAXUINT, "seconds" },
+  { "max-header-size",            FALSE, 0, G_MAXUINT, "bytes" },    /* 0: no limit */
+  { "max-data-line-length",       FALSE, 0, G_MAXUINT, "bytes" },    /* 0: no limit */
 };
 
 static gboolean
@@ -137,6 +139,44 @@ key_error (Loader      *loader,
   return FALSE;
 }
 
+/* "1 to 86400 seconds", "at least 1 byte": the values a numeric key allows */
+static char *
+describe_range (guint64     min,
+                guint64     max,
+                const char *unit)
+{
+  GString *text = g_string_new (NULL);
+
+  if (max == G_MAXUINT64)
+    g_string_append_printf (text, "at least %" G_GUINT64_FORMAT, min);
+  else
+    g_string_append_printf (text, "%" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT, min, max);
+  if (unit != NULL)
+    {
+      g_string_append_printf (text, " %s", unit);
+      /* "at least 1 byte" */
+      if (max == G_MAXUINT64 && min == 1 && g_str_has_suffix (unit, "s"))
+        g_string_truncate (text, text->len - 1);
+    }
+
+  return g_string_free (text, FALSE);
+}
+
+/* An optional sign and at least one digit, nothing else */
+static gboolean
+is_integer (const char *text)
+{
+  if (*text == '-' || *text == '+')
+    text++;
+
+  return *text != '\0' && strspn (text, "0123456789") == strlen (text);
+}
+
+/* A whole number from @min to @max. The problems are told apart: a value
+ * that is no number at all ("abc", "1.5", "10k") is "not a number"; a
+ * number outside the range, negative or too large for any integer
+ * included, is "out of range" with the range that is allowed. @unit
+ * (nullable) is the unit of the range in messages ("seconds"). */
 static gboolean
 get_unsigned (Loader      *loader,
               GKeyFile    *keyfile,
@@ -144,11 +184,16 @@ get_unsigned (Loader      *loader,
               const char  *key,
               guint64      min,
               guint64      max,
+              const char  *unit,
               guint64      default_value,
               guint64     *out_value,
               GError     **error)
 {
   g_autofree char *value = NULL;
+  g_autofree char *range = NULL;
+  const char *digits;
+  gboolean negative = FALSE;
+  gboolean overflow = FALSE;
   guint64 number = 0;
 
   value = g_key_file_get_value (keyfile, group, key, NULL);
@@ -158,28 +203,31 @@ get_unsigned (Loader      *loader,
       return TRUE;
     }
 
+  g_strstrip (value);
+  range = describe_range (min, max, unit);
+
   if (value[0] == '\0')
-    return key_error (loader, error, group, key, "the value is empty, expected a number");
+    return key_error (loader, error, group, key,
+                      "the value is empty, expected a number (%s)", range);
 
-  for (const char *p = value; *p != '\0'; p++)
+  if (!is_integer (value))
+    return key_error (loader, error, group, key, "\"%s\" is not a number", value);
+
+  digits = value;
+  if (*digits == '-' || *digits == '+')
+    negative = *digits++ == '-';
+
+  for (const char *p = digits; *p != '\0'; p++)
     {
-      if (!g_ascii_isdigit (*p))
-        return key_error (loader, error, group, key, "\"%s\" is not a number", value);
-
       if (number > (G_MAXUINT64 - (*p - '0')) / 10)
-        return key_error (loader, error, group, key, "\"%s\" is too large", value);
-
-      number = number * 10 + (*p - '0');
+        overflow = TRUE;
+      else
+        number = number * 10 + (*p - '0');
     }
 
-  if (number < min)
+  if ((negative && (number != 0 || overflow)) || overflow || number < min || number > max)
     return key_error (loader, error, group, key,
-                      "\"%s\" is too small (the minimum is %" G_GUINT64_FORMAT ")",
-                      value, min);
-  if (number > max)
-    return key_error (loader, error, group, key,
-                      "\"%s\" is too large (the maximum is %" G_GUINT64_FORMAT ")",
-                      value, max);
+                      "\"%s\" is out of range (%s)", value, range);
 
   *out_value = number;
   return TRUE;
@@ -472,7 +520,7 @@ parse_tls (VsmtpdConfig  *self,
     return FALSE;
 
   if (!get_unsigned (loader, keyfile, "server", "tls-handshake-timeout",
-                     1, 3600, DEFAULT_HANDSHAKE_TIMEOUT, &value, error))
+                     1, 3600, "seconds", DEFAULT_HANDSHAKE_TIMEOUT, &value, error))
     return FALSE;
   self->tls_handshake_timeout = value;
 
@@ -506,26 +554,26 @@ parse_server (VsmtpdConfig  *self,
     }
 
   if (!get_unsigned (loader, keyfile, "server", "max-message-size",
-                     1, G_MAXUINT64, DEFAULT_MAX_MESSAGE_SIZE, &self->max_message_size, error))
+                     1, G_MAXUINT64, "bytes", DEFAULT_MAX_MESSAGE_SIZE, &self->max_message_size, error))
     return FALSE;
 
   if (!get_unsigned (loader, keyfile, "server", "max-recipients",
-                     1, G_MAXUINT, DEFAULT_MAX_RECIPIENTS, &value, error))
+                     1, G_MAXUINT, NULL, DEFAULT_MAX_RECIPIENTS, &value, error))
     return FALSE;
   self->max_recipients = value;
 
   if (!get_unsigned (loader, keyfile, "server", "max-line-length",
-                     512, 1024 * 1024, DEFAULT_MAX_LINE_LENGTH, &value, error))
+                     512, 1024 * 1024, "bytes", DEFAULT_MAX_LINE_LENGTH, &value, error))
     return FALSE;
   self->max_line_length = value;
 
   if (!get_unsigned (loader, keyfile, "server", "timeout",
-                     1, 24 * 3600, DEFAULT_TIMEOUT, &value, error))
+                     1, 24 * 3600, "seconds", DEFAULT_TIMEOUT, &value, error))
     return FALSE;
   self->timeout = value;
 
   if (!get_unsigned (loader, keyfile, "server", "decision-timeout",
-                     1, 24 * 3600, DEFAULT_DECISION_TIMEOUT, &value, error))
+                     1, 24 * 3600, "seconds", DEFAULT_DECISION_TIMEOUT, &value, error))
     return FALSE;
   self->decision_timeout = value;
 
@@ -540,12 +588,12 @@ parse_server (VsmtpdConfig  *self,
             return FALSE;
         }
       else if (!get_unsigned (loader, keyfile, "server", pk->key,
-                              pk->min, pk->max, 0, &value, error))
+                              pk->min, pk->max, pk->unit, 0, &value, error))
         return FALSE;
     }
 
   if (!get_unsigned (loader, keyfile, "server", "spool-threshold",
-                     0, G_MAXSIZE, DEFAULT_SPOOL_THRESHOLD, &self->spool_threshold, error))
+                     0, G_MAXSIZE, "bytes", DEFAULT_SPOOL_THRESHOLD, &self->spool_threshold, error))
     return FALSE;
 
   if (!get_string (loader, keyfile, "server", "spool-directory", &self->spool_directory, error))
@@ -562,7 +610,7 @@ parse_server (VsmtpdConfig  *self,
                       "\"%s\" is neither \"reject\" nor \"normalize\"", bare_newline);
 
   if (!get_unsigned (loader, keyfile, "server", "shutdown-grace",
-                     0, 24 * 3600, DEFAULT_SHUTDOWN_GRACE, &value, error))
+                     0, 24 * 3600, "seconds", DEFAULT_SHUTDOWN_GRACE, &value, error))
     return FALSE;
   self->shutdown_grace = value;
 
@@ -571,8 +619,11 @@ parse_server (VsmtpdConfig  *self,
 
     if (workers != NULL && g_str_equal (g_strstrip (workers), "auto"))
       self->workers = g_get_num_processors ();
+    else if (workers != NULL && workers[0] != '\0' && !is_integer (workers))
+      return key_error (loader, error, "server", "workers",
+                        "\"%s\" is neither a number nor \"auto\"", workers);
     else if (!get_unsigned (loader, self->keyfile, "server", "workers",
-                            1, 256, 1, &value, error))
+                            1, 256, "processes, or \"auto\"", 1, &value, error))
       return FALSE;
     else
       self->workers = value;

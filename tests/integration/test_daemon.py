@@ -105,6 +105,31 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn(b"max-recipients", r.stderr)
 
+    def test_number_out_of_range(self):
+        """A negative or too large number is out of range, and the message
+        says which values are allowed; only a non-number is "not a number"."""
+        cases = [
+            ("decision-timeout=-5", '[server] decision-timeout: "-5" is out of '
+                                    'range (1 to 86400 seconds)'),
+            ("timeout=99999999999999999999", '[server] timeout: '
+             '"99999999999999999999" is out of range (1 to 86400 seconds)'),
+            ("max-line-length=100", '[server] max-line-length: "100" is out of '
+                                    'range (512 to 1048576 bytes)'),
+            ("max-message-size=0", '[server] max-message-size: "0" is out of '
+                                   'range (at least 1 byte)'),
+            ("workers=0", '[server] workers: "0" is out of range '
+                          '(1 to 256 processes, or "auto")'),
+            ("decision-timeout=1.5", '[server] decision-timeout: "1.5" is not '
+                                     'a number'),
+        ]
+        for setting, problem in cases:
+            with self.subTest(setting=setting):
+                path = self.write("range.conf", f"[server]\n{setting}\n")
+                r = self.run_vsmtpd("--config", path,
+                                    "--listen", f"127.0.0.1:{fx.free_port()}")
+                line = self.assertOneErrorLine(r)
+                self.assertEqual(line, f"vsmtpd: {path}: {problem}")
+
     def test_unknown_plugin(self):
         r = self.run_vsmtpd("--listen", f"127.0.0.1:{fx.free_port()}",
                             "--option",
