@@ -7,8 +7,12 @@
 Configuration (all optional):
 
     [ratelimit]
-    messages=30     # messages a sender may send per interval
-    interval=60     # seconds
+    messages=30     # messages a sender may send per interval, at least 1
+    interval=60     # seconds, at least 1
+
+A bad value stops vsmtpd at start with one line and exit status 1, the
+problem told the way the daemon tells its own ("is not a number", "is out
+of range (at least 1)").
 
 A message counts when its end of data is reached (message-received),
 whatever the delivery plugins then decide. Past the limit, MAIL FROM gets
@@ -19,6 +23,7 @@ them.
 """
 
 import collections
+import re
 
 import gi
 gi.require_version('Vsmtp', '1.0')
@@ -34,21 +39,25 @@ def log_info(message):
                      GLib.Variant('a{sv}', {'MESSAGE': GLib.Variant('s', message)}))
 
 
-def config_int(config, key, default, minimum):
-    """[ratelimit] key as an integer; default when the key is not set.
-    A bad value raises: activate() fails and vsmtpd stops, naming it."""
+def config_int(config, key, default, minimum, unit=''):
+    """[ratelimit] key as a whole number, default when the key is not set.
+    A bad value raises ValueError with the daemon's wording
+    ("[ratelimit] KEY: PROBLEM"): activate() fails and vsmtpd stops."""
     if config is None:
         return default
     try:
-        value = config.get_integer(GROUP, key)
-    except GLib.Error as e:
-        if (e.matches(GLib.KeyFile.error_quark(), GLib.KeyFileError.KEY_NOT_FOUND) or
-                e.matches(GLib.KeyFile.error_quark(), GLib.KeyFileError.GROUP_NOT_FOUND)):
-            return default
-        raise ValueError(f'[{GROUP}] {key}: {e.message}') from None
-    if value < minimum:
-        raise ValueError(f'[{GROUP}] {key}: {value} is below {minimum}')
-    return value
+        value = config.get_value(GROUP, key).strip()
+    except GLib.Error:      # no such group or key
+        return default
+    allowed = f'at least {minimum}{unit}'
+    if value == '':
+        raise ValueError(f'[{GROUP}] {key}: the value is empty, '
+                         f'expected a number ({allowed})')
+    if not re.fullmatch(r'[-+]?[0-9]+', value, re.ASCII):
+        raise ValueError(f'[{GROUP}] {key}: "{value}" is not a number')
+    if int(value) < minimum:
+        raise ValueError(f'[{GROUP}] {key}: "{value}" is out of range ({allowed})')
+    return int(value)
 
 
 def _sender_key(address):
@@ -71,7 +80,7 @@ class RateLimitPlugin(GObject.Object, Vsmtp.Activatable):
         # A bad value raises here: vsmtpd stops with one line naming it
         config = self.server.get_config()
         self.limit = config_int(config, 'messages', 30, 1)
-        self.interval = config_int(config, 'interval', 60, 1) * 1000000
+        self.interval = config_int(config, 'interval', 60, 1, ' second') * 1000000
         self._handler = self.server.connect('new-session', self._on_new_session)
         log_info(f'ratelimit: at most {self.limit} messages per sender '
                  f'in {self.interval // 1000000} s')

@@ -13,11 +13,17 @@ timeout completes the reply later.
     delay=1000      # milliseconds, 0 to 60000; keep it below
                     # [server] decision-timeout, or the client gets 451
 
+A bad delay stops vsmtpd at start with one line and exit status 1, the
+problem told the way the daemon tells its own ("is not a number", "is out
+of range (0 to 60000 milliseconds)").
+
 Enable it after the plugins that may reject a recipient (recipients, ...):
 the first plugin that decides ends the emission, so a recipient they reject
 is answered at once, and the tarpit accepts the others with
 "250 2.1.5 Ok" once the delay has passed.
 """
+
+import re
 
 import gi
 gi.require_version('Vsmtp', '1.0')
@@ -25,11 +31,35 @@ from gi.repository import GLib, GObject, Vsmtp
 
 GROUP = 'tarpit'
 LOG_DOMAIN = 'vsmtpd-tarpit'
+DEFAULT_DELAY = 1000    # milliseconds
+MAX_DELAY = 60000
 
 
 def log_info(message):
     GLib.log_variant(LOG_DOMAIN, GLib.LogLevelFlags.LEVEL_INFO,
                      GLib.Variant('a{sv}', {'MESSAGE': GLib.Variant('s', message)}))
+
+
+def read_delay(config):
+    """[tarpit] delay, DEFAULT_DELAY when it is not set. A bad value raises
+    ValueError with the daemon's wording: "[tarpit] delay: PROBLEM"."""
+    try:
+        text = config.get_value(GROUP, 'delay') if config is not None else None
+    except GLib.Error:      # no such group or key
+        text = None
+    if text is None:
+        return DEFAULT_DELAY
+    text = text.strip()
+    allowed = f'0 to {MAX_DELAY} milliseconds'
+    if not text:
+        problem = f'the value is empty, expected a number ({allowed})'
+    elif not re.fullmatch(r'[-+]?[0-9]+', text, re.ASCII):
+        problem = f'"{text}" is not a number'
+    elif not 0 <= int(text) <= MAX_DELAY:
+        problem = f'"{text}" is out of range ({allowed})'
+    else:
+        return int(text)
+    raise ValueError(f'[{GROUP}] delay: {problem}')
 
 
 class TarpitPlugin(GObject.Object, Vsmtp.Activatable):
@@ -43,17 +73,8 @@ class TarpitPlugin(GObject.Object, Vsmtp.Activatable):
         self._timeouts = set()
 
     def do_activate(self):
-        config = self.server.get_config()
-        self.delay = 1000
-        if config is not None and config.has_group(GROUP):
-            try:
-                self.delay = config.get_integer(GROUP, 'delay')
-            except GLib.Error as e:
-                if not e.matches(GLib.KeyFile.error_quark(),
-                                 GLib.KeyFileError.KEY_NOT_FOUND):
-                    raise ValueError(f'[{GROUP}] delay: {e.message}') from None
-        if not 0 <= self.delay <= 60000:
-            raise ValueError(f'[{GROUP}] delay: {self.delay} is not between 0 and 60000')
+        # A bad value raises here: vsmtpd stops with one line naming it
+        self.delay = read_delay(self.server.get_config())
         self._handler = self.server.connect('new-session', self._on_new_session)
         log_info(f'tarpit: RCPT TO answered after {self.delay} ms')
 

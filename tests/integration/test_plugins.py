@@ -497,6 +497,37 @@ class LoadErrorTest(unittest.TestCase):
         line = self.run_with("rl2", source, "[ratelimit]\nmessages=many\n")
         self.assertIn("ValueError: [ratelimit] messages", line)
 
+    def test_shipped_python_plugins_bad_values(self):
+        """The shipped tarpit and ratelimit tell a bad value on one line in
+        the daemon's words: not a number, or out of range with the range."""
+        cases = [
+            ("tarpit", "[tarpit]\ndelay=abc\n",
+             '[tarpit] delay: "abc" is not a number'),
+            ("tarpit", "[tarpit]\ndelay=-5\n",
+             '[tarpit] delay: "-5" is out of range (0 to 60000 milliseconds)'),
+            ("tarpit", "[tarpit]\ndelay=60001\n",
+             '[tarpit] delay: "60001" is out of range (0 to 60000 milliseconds)'),
+            ("ratelimit", "[ratelimit]\ninterval=0\n",
+             '[ratelimit] interval: "0" is out of range (at least 1 second)'),
+        ]
+        for plugin, extra, problem in cases:
+            with self.subTest(extra=extra):
+                conf = os.path.join(self.folder, "vsmtpd.conf")
+                with open(conf, "w") as f:
+                    f.write(f"[plugins]\nenabled={plugin};discard\n{extra}")
+                r = subprocess.run([fx.VSMTPD, "--config", conf,
+                                    "--listen", f"127.0.0.1:{fx.free_port()}"],
+                                   stdin=subprocess.DEVNULL, capture_output=True,
+                                   timeout=20, env=fx.clean_env(self.home),
+                                   cwd=self.folder)
+                stderr = r.stderr.decode(errors="replace")
+                self.assertEqual(r.returncode, 1, stderr)
+                self.assertNotIn("Traceback", stderr)
+                errors = [l for l in stderr.splitlines() if l.startswith("vsmtpd: ")]
+                self.assertEqual(len(errors), 1, stderr)
+                self.assertTrue(errors[0].endswith(": " + problem), errors[0])
+                self.assertIn(f'plugin "{plugin}"', errors[0])
+
 
 if __name__ == "__main__":
     fx.main()
