@@ -1450,7 +1450,13 @@ handle_rcpt (VsmtpSession *self,
   if (vsmtp_envelope_get_n_recipients (self->envelope) >=
       vsmtp_server_get_max_recipients (self->server))
     {
-      session_queue_new (self, 452, "4.5.3", "Error: too many recipients");
+      /* A limit, not a client error (RFC 5321 §4.5.3.1.10): a client
+       * that pipelines past it must keep its transaction for the
+       * recipients accepted, so this reply does not count towards the
+       * error limits. */
+      g_autoptr(VsmtpReply) r = vsmtp_reply_new (452, "4.5.3", "Error: too many recipients");
+
+      vsmtp_reply_append_to (r, self->outbuf);
       session_clear_pending_args (self);
       return;
     }

@@ -427,6 +427,36 @@ class MaxRecipientsTest(fx.VsmtpdTestCase):
         self.assertGreaterEqual(len(self.daemon.maildir_files()), 1)
 
 
+class RecipientLimitNotAnErrorTest(fx.VsmtpdTestCase):
+    """452 for too many recipients is a limit, not an error: a client that
+    pipelines 1,050 RCPTs under max-recipients=1000 (and the default error
+    limits: hard 20) keeps its transaction for the first 1,000."""
+
+    def test_pipelined_past_the_limit(self):
+        c = self.client()
+        ehlo(self, c)
+        rcpts = [b"r%04d@raw.example" % i for i in range(1050)]
+        c.send(b"MAIL FROM:<a@raw.example>\r\n" +
+               b"".join(b"RCPT TO:<" + r + b">\r\n" for r in rcpts) +
+               b"DATA\r\n")
+        self.assertReply(c.reply(), 250)
+        codes = [c.reply() for _ in rcpts]
+        self.assertEqual([r.code for r in codes[:1000]], [250] * 1000)
+        for r in codes[1000:]:
+            self.assertReply(r, 452, "4.5.3")
+        self.assertReply(c.reply(), 354)
+        c.send(b"Subject: many\r\n\r\nmany\r\n.\r\n")
+        self.assertReply(c.reply(), 250, "2.0.0")
+        self.assertReply(c.cmd(b"NOOP"), 250)
+        self.assertEqual(len(self.daemon.maildir_files()), 1)
+        # the transaction log line is written before the 250 is sent
+        log = [l for l in self.daemon.stderr_text().splitlines()
+               if " from=<a@raw.example> to=" in l]
+        self.assertEqual(len(log), 1, log)
+        to = log[0].split(" to=", 1)[1].split(" ", 1)[0]
+        self.assertEqual(to, ",".join("<%s>" % r.decode() for r in rcpts[:1000]))
+
+
 class TimeoutTest(fx.VsmtpdTestCase):
     options = ("server.timeout=1",)
 
