@@ -27,8 +27,10 @@
  * `domain`); blank lines and lines starting with '#' are ignored. Entries
  * of the keyfile and of the file add up.
  *
- * - a domain that is not accepted: 554 5.7.1 (relay denied);
- * - a domain with users listed accepts only those: others get 550 5.1.1;
+ * - a domain that is not accepted: 554 5.7.1 (relay denied), unless the
+ *   client authenticated and relay-authenticated is true (the default);
+ * - a domain with users listed accepts only those: others get 550 5.1.1,
+ *   authenticated or not;
  * - a domain with no user listed accepts every local part;
  * - `postmaster` (bare, or at an accepted domain) is always accepted, as
  *   RFC 5321 §4.5.1 requires.
@@ -360,25 +362,29 @@ on_rcpt_to (VsmtpSession *session,
   const char *given_domain = vsmtp_address_get_domain (recipient);
   g_autofree char *domain = NULL;
   gboolean has_users;
+  gboolean may_relay;
 
   /* RFC 5321 §4.5.1: <postmaster> needs no domain and is always accepted */
   if (vsmtp_address_is_postmaster (recipient))
     return NULL;
 
-  /* an authenticated user (submission) may send anywhere */
-  if (self->relay_authenticated && vsmtp_session_get_authenticated_user (session) != NULL)
-    return NULL;
+  /* an authenticated user (submission) may send to other domains; the
+   * local recipient check below still applies to them, as to everyone */
+  may_relay = self->relay_authenticated &&
+              vsmtp_session_get_authenticated_user (session) != NULL;
 
   refresh_file (self);
   if (self->file != NULL && self->file_table == NULL)
     return vsmtp_reply_new_temporary_failure ("Recipient table unavailable, try again later");
 
   if (given_domain == NULL || local == NULL)
-    return vsmtp_reply_new_relay_denied ();
+    return may_relay ? NULL : vsmtp_reply_new_relay_denied ();
 
   domain = normalize_domain (given_domain, -1);
   if (!lookup_domain (self, domain, &has_users))
     {
+      if (may_relay)
+        return NULL;
       g_info ("%s: recipients: <%s> refused: domain not accepted",
               vsmtp_session_get_id (session), vsmtp_address_to_string (recipient));
       return vsmtp_reply_new_relay_denied ();

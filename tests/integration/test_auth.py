@@ -796,6 +796,40 @@ class RelayAuthenticatedTests(unittest.TestCase):
         c.close()
         self.assertEqual(d.stop(), 0)
 
+    def test_authenticated_users_still_meet_the_local_check(self):
+        """Authentication permits relaying to other domains, not mail to
+        unknown users of a local domain: 550 5.1.1 for everyone."""
+        need("openssl")
+        tmp = tempfile.mkdtemp(prefix="vsmtpd-auth-relay-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        passwd = os.path.join(tmp, "passwd")
+        write_passwd(passwd, [(ALICE[0], sha512_crypt(ALICE[1]))])
+        d = AuthDaemon(passwd)
+        self.addCleanup(d.cleanup)
+        d.plugins = ["passwd", "recipients", "maildir"]
+        d.extra_config += "\n[recipients]\nusers=bob@local.example\n"
+        d.start()
+
+        c = TlsClient(d.sub_port)
+        self.addCleanup(c.close)
+        c.starttls()
+        self.assertEqual(last_line(c.cmd("AUTH PLAIN " + plain(*ALICE))), R_OK)
+        self.assertEqual(c.cmd(f"MAIL FROM:<{SENDER}>").code, 250)
+        r = c.cmd("RCPT TO:<nobody@local.example>")
+        self.assertEqual((r.code, r.esc), (550, "5.1.1"), r)
+        r = c.cmd("RCPT TO:<NOBODY@Local.Example>")
+        self.assertEqual((r.code, r.esc), (550, "5.1.1"), r)
+        self.assertEqual(c.cmd("RCPT TO:<bob@local.example>").code, 250)
+        self.assertEqual(c.cmd(f"RCPT TO:<{RCPT}>").code, 250)   # elsewhere: relayed
+        self.assertEqual(c.cmd("DATA").code, 354)
+        c.send(b"Subject: t\r\n\r\nt\r\n.\r\n")
+        self.assertEqual(c.reply().code, 250)
+        c.close()
+        self.assertEqual(d.stop(), 0)
+        log = [l for l in d.stderr_text().splitlines() if " to=<" in l]
+        self.assertEqual(len(log), 1, log)
+        self.assertIn(f" to=<bob@local.example>,<{RCPT}> ", log[0])
+
 
 class ConfigTests(unittest.TestCase):
     """Bad values of the new keys stop vsmtpd with one line."""
