@@ -36,13 +36,60 @@ struct _VsmtpdPasswdPlugin
 
   char        *path;
   GHashTable  *users;          /* user -> hash */
+  char        *dummy_hash;     /* checked for unknown users, see below */
   gboolean     loaded;
   struct stat  loaded_stat;
 };
 
-/* a valid hash for users that do not exist, so that their check costs the
- * same time as a real one (no user enumeration by timing) */
-#define DUMMY_HASH "$6$vsmtpdvsmtpd$sa9S//3XxTAPmaJaxocsq7ZSgvhxeLRFEqDPv505vK2PTLDtz73qKwBsQFq/1xizxxO0qO1cS4NVHVAab6NUQ1"
+/* Users that do not exist are checked too, so that a wrong password costs
+ * the same time whether the user exists or not (no user enumeration by
+ * timing). They are checked against the hash of an entry of the file
+ * (its algorithm, cost and salt) of the method most entries use: a fixed
+ * dummy of another method (SHA-512-crypt against yescrypt entries) took a
+ * tenth of the time. The result is thrown away. With an empty file, this
+ * yescrypt hash at libxcrypt's default cost, what vsmtpd-passwd writes. */
+#define EMPTY_FILE_DUMMY_HASH "$y$j9T$imj3v0vyFkAgSI6hi20at/$SsduSLziMtEIPWlR5Onl97rQioDXVdCZm9sVePYfNn4"
+
+/* "$y$", "$2b$", "$6$": the method of a crypt(5) hash ("" for DES). */
+static gsize
+hash_method_length (const char *hash)
+{
+  const char *end;
+
+  if (hash[0] != '$' || (end = strchr (hash + 1, '$')) == NULL)
+    return 0;
+  return end + 1 - hash;
+}
+
+/* The hash of the first entry (in file order) of the method most entries
+ * of @users use. */
+static char *
+pick_dummy_hash (GHashTable *users,
+                 GPtrArray  *order)
+{
+  g_autoptr(GHashTable) counts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  const char *best = NULL;
+  guint best_count = 0;
+
+  for (guint i = 0; i < order->len; i++)
+    {
+      const char *hash = g_hash_table_lookup (users, order->pdata[i]);
+      char *method = g_strndup (hash, hash_method_length (hash));
+      guint count = GPOINTER_TO_UINT (g_hash_table_lookup (counts, method)) + 1;
+
+      g_hash_table_replace (counts, method, GUINT_TO_POINTER (count));
+      best_count = MAX (best_count, count);
+    }
+  for (guint i = 0; best == NULL && i < order->len; i++)
+    {
+      const char *hash = g_hash_table_lookup (users, order->pdata[i]);
+      g_autofree char *method = g_strndup (hash, hash_method_length (hash));
+
+      if (GPOINTER_TO_UINT (g_hash_table_lookup (counts, method)) == best_count)
+        best = hash;
+    }
+  return g_strdup (best != NULL ? best : EMPTY_FILE_DUMMY_HASH);
+}
 
 G_DEFINE_DYNAMIC_TYPE_EXTENDED (VsmtpdPasswdPlugin, vsmtpd_passwd_plugin, VSMTP_TYPE_PLUGIN,
                                 G_TYPE_FLAG_FINAL, {})
@@ -55,6 +102,8 @@ passwd_reload (VsmtpdPasswdPlugin *self)
   g_autoptr(GError) error = NULL;
   g_autofree char *contents = NULL;
   g_auto(GStrv) lines = NULL;
+  g_autoptr(GPtrArray) order = NULL;   /* the users, in file order */
+  g_autofree char *method = NULL;
   GHashTable *users;
   struct stat st;
 
@@ -79,6 +128,7 @@ passwd_reload (VsmtpdPasswdPlugin *self)
     }
 
   users = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  order = g_ptr_array_new_with_free_func (g_free);
   lines = g_strsplit (contents, "\n", -1);
   for (guint i = 0; lines[i] != NULL; i++)
     {
@@ -100,14 +150,20 @@ passwd_reload (VsmtpdPasswdPlugin *self)
         if (end != NULL)
           *end = '\0';
       }
+      if (!g_hash_table_contains (users, line))
+        g_ptr_array_add (order, g_strdup (line));
       g_hash_table_replace (users, g_strdup (line), g_strdup (colon + 1));
     }
 
   g_clear_pointer (&self->users, g_hash_table_unref);
   self->users = users;
+  g_free (self->dummy_hash);
+  self->dummy_hash = pick_dummy_hash (users, order);
+  method = g_strndup (self->dummy_hash, hash_method_length (self->dummy_hash));
   self->loaded = TRUE;
   self->loaded_stat = st;
-  g_info ("passwd: %u users from %s", g_hash_table_size (users), self->path);
+  g_info ("passwd: %u users from %s; unknown users are checked against a %s hash",
+          g_hash_table_size (users), self->path, *method ? method : "DES");
   return TRUE;
 }
 
@@ -197,7 +253,7 @@ on_authenticate (VsmtpSession *session,
   hash = g_hash_table_lookup (self->users, authcid);
   check = g_new0 (Check, 1);
   check->known = hash != NULL;
-  check->hash = g_strdup (hash != NULL ? hash : DUMMY_HASH);
+  check->hash = g_strdup (hash != NULL ? hash : self->dummy_hash);
   check->password = g_strdup (password);
 
   reply = vsmtp_reply_new_pending ();
@@ -266,6 +322,7 @@ vsmtpd_passwd_plugin_dispose (GObject *object)
   if (server != NULL)
     g_clear_signal_handler (&self->new_session_id, server);
   g_clear_pointer (&self->users, g_hash_table_unref);
+  g_clear_pointer (&self->dummy_hash, g_free);
   g_clear_pointer (&self->path, g_free);
 
   G_OBJECT_CLASS (vsmtpd_passwd_plugin_parent_class)->dispose (object);

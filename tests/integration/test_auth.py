@@ -761,6 +761,54 @@ class HardErrorLimitTests(AuthTestCase):
         self.assertNotIn(b"(using TLS", header)
 
 
+class UnknownUserHashTests(unittest.TestCase):
+    """Unknown users are checked against a hash of the method most entries
+    use (timing: a fixed SHA-512-crypt dummy took 1.5 ms against 11.5 ms
+    for a yescrypt entry), and never log in, even with that entry's
+    password."""
+
+    def start(self, users):
+        need("openssl")
+        tmp = tempfile.mkdtemp(prefix="vsmtpd-auth-dummy-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        passwd = os.path.join(tmp, "passwd")
+        write_passwd(passwd, users)
+        d = AuthDaemon(passwd, server="max-auth-failures=0\n")
+        self.addCleanup(d.cleanup)
+        d.start()
+        return d
+
+    def test_most_common_method(self):
+        need("mkpasswd")
+        d = self.start([(ALICE[0], sha512_crypt(ALICE[1])),
+                        (YVES[0], yescrypt(YVES[1])),
+                        ("zed", yescrypt("zed's password"))])
+        self.assertIn("passwd: 3 users from ", d.stderr_text())
+        self.assertIn("; unknown users are checked against a $y$ hash",
+                      d.stderr_text())
+        c = TlsClient(d.sub_port)
+        self.addCleanup(c.close)
+        c.starttls()
+        # the dummy is yves' hash: his password for an unknown user fails
+        self.assertEqual(last_line(c.cmd("AUTH PLAIN " + plain("nobody", YVES[1]))),
+                         R_FAILED)
+        self.assertEqual(last_line(c.cmd("AUTH PLAIN " + plain(*YVES))), R_OK)
+        c.close()
+        self.assertEqual(d.stop(), 0)
+
+    def test_single_method(self):
+        d = self.start([(ALICE[0], sha512_crypt(ALICE[1]))])
+        self.assertIn("; unknown users are checked against a $6$ hash",
+                      d.stderr_text())
+        c = TlsClient(d.sub_port)
+        self.addCleanup(c.close)
+        c.starttls()
+        self.assertEqual(last_line(c.cmd("AUTH PLAIN " + plain("bob", ALICE[1]))),
+                         R_FAILED)
+        c.close()
+        self.assertEqual(d.stop(), 0)
+
+
 class RelayAuthenticatedTests(unittest.TestCase):
     """With the recipients plugin, only authenticated users may relay."""
 
