@@ -21,9 +21,17 @@
 /**
  * VsmtpMessage:
  *
- * A message received by the server: its envelope, its content (the bytes
- * received after DATA or BDAT, dot-stuffing removed, beginning with the
- * `Received:` header the server prepends) and when it was received.
+ * A message received by the server: its envelope, its content and when it
+ * was received.
+ *
+ * The content is what a delivery stores: the `Received:` header the server
+ * prepends, followed by the bytes the client sent after DATA with
+ * dot-stuffing removed, up to and including the CRLF before the final
+ * `.` line (which is not part of it). Every line of it ends with CRLF: a
+ * bare LF or CR is stored as CRLF (%VSMTP_BARE_NEWLINE_NORMALIZE, the
+ * default of [property@Vsmtp.Server:bare-newline]) or the message is
+ * refused before any handler sees it (%VSMTP_BARE_NEWLINE_REJECT).
+ * [method@Vsmtp.Message.get_size] is its length.
  *
  * Small messages are kept in memory ([method@Vsmtp.Message.get_bytes]);
  * larger ones are spooled to a temporary file
@@ -161,8 +169,9 @@ vsmtp_message_class_init (VsmtpMessageClass *klass)
   /**
    * VsmtpMessage:size:
    *
-   * The size of the content in bytes. It is notified once, when the message
-   * has been received completely.
+   * The size of the content in bytes, the `Received:` header the server
+   * prepended included: see [method@Vsmtp.Message.get_size]. It is notified
+   * once, when the message has been received completely.
    */
   properties[PROP_SIZE] =
     g_param_spec_uint64 ("size", NULL, NULL,
@@ -409,7 +418,22 @@ vsmtp_message_get_envelope (VsmtpMessage *self)
  * vsmtp_message_get_size:
  * @self: a message
  *
- * Gets the size of the content.
+ * Gets the size of the content: the number of bytes
+ * [method@Vsmtp.Message.dup_bytes], [method@Vsmtp.Message.open_stream] and
+ * [method@Vsmtp.Message.write_to_fd] give. That is the `Received:` header
+ * the server prepended plus the message as the client sent it after
+ * dot-unstuffing (a bare line end stored as CRLF counting two bytes),
+ * without the final `.` line.
+ *
+ * Two other sizes of the same message differ from it:
+ *
+ * - what the server limits ([property@Vsmtp.Server:max-message-size], the
+ *   `SIZE` it announces) and the `size=` of its transaction log line count
+ *   the client's content alone, without the `Received:` header: this size
+ *   minus the length of that header;
+ * - a delivery that adds lines of its own stores more: the files of
+ *   vsmtpd's maildir plugin begin with a `Return-Path:` line, and the `S=`
+ *   in their names is the size of the file, this size plus that line.
  *
  * Returns: the size in bytes
  */
@@ -483,7 +507,9 @@ vsmtp_message_get_spool_path (VsmtpMessage *self)
  * vsmtp_message_get_bytes:
  * @self: a message
  *
- * Gets the content of a message held in memory, without copying it.
+ * Gets the content of a message held in memory, without copying it: the
+ * same [method@Vsmtp.Message.get_size] bytes as
+ * [method@Vsmtp.Message.dup_bytes].
  *
  * Returns: (nullable) (transfer none): the content, or %NULL if the message
  *   is spooled to a file (see [method@Vsmtp.Message.dup_bytes])
@@ -512,7 +538,9 @@ dup_memory_bytes (VsmtpMessage *self)
  * @self: a message
  * @error: return location for a #GError
  *
- * Gets the whole content, loading it from the spool file if needed.
+ * Gets the whole content (the `Received:` header the server prepended,
+ * then the message; [method@Vsmtp.Message.get_size] bytes), loading it
+ * from the spool file if needed.
  *
  * Returns: (transfer full): the content, or %NULL on error
  */
@@ -540,7 +568,8 @@ vsmtp_message_dup_bytes (VsmtpMessage  *self,
  * @self: a message
  * @error: return location for a #GError
  *
- * Opens a stream that reads the whole content from its beginning. Each call
+ * Opens a stream that reads the whole content ([method@Vsmtp.Message.get_size]
+ * bytes, the `Received:` header first) from its beginning. Each call
  * returns a new, independent stream.
  *
  * Returns: (transfer full): a new input stream, or %NULL on error
@@ -588,7 +617,8 @@ open_spool_file (VsmtpMessage  *self,
  * @fd: a file descriptor open for writing (a file, a pipe, a socket)
  * @error: return location for a #GError
  *
- * Writes the whole content to @fd, blocking until it is written. The file
+ * Writes the whole content ([method@Vsmtp.Message.get_size] bytes, the
+ * `Received:` header first) to @fd, blocking until it is written. The file
  * descriptor is neither synced nor closed.
  *
  * Returns: %TRUE on success, %FALSE on error
