@@ -21,6 +21,21 @@
  * itself fsync()ed. The delivery runs in a worker thread so that a slow
  * disk never blocks the sessions of the main loop; the session gets a
  * pending reply that the main thread completes when the thread is done.
+ *
+ *   [maildir]
+ *   path=/var/lib/vsmtpd/Maildir     (default: $STATE_DIRECTORY/Maildir,
+ *                                     else ~/.local/state/vsmtpd/Maildir)
+ *
+ * Each message is one file: a `Return-Path: <sender>` line, then the
+ * message's content as vsmtp_message_write_to_fd() gives it (the Received:
+ * header the server prepended, then what the client sent after
+ * dot-unstuffing). Its name is `SECONDS.MmicrosecondsPpidQn.HOST,S=SIZE`
+ * (for example `1796231830.M304657P21427Q1.mx,S=438`), where S= is the
+ * size of that file in bytes (checked with fstat() after writing): the
+ * Return-Path: line plus vsmtp_message_get_size(). So one message has three
+ * sizes: the session log's size= (the client's content alone, what
+ * max-message-size limits), vsmtp_message_get_size() (the Received: header
+ * added) and S= (the Return-Path: line added too).
  */
 
 #define VSMTPD_TYPE_MAILDIR_PLUGIN (vsmtpd_maildir_plugin_get_type ())
