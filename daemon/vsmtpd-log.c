@@ -20,6 +20,17 @@
  *
  * While a plugin is being loaded, warnings of libpeas can be captured, so
  * that the daemon reports a failure on one line instead of several.
+ *
+ * Client-supplied strings are escaped where they are logged, with
+ * vsmtp_log_escape() (the library does for its own lines). As a second
+ * line of defence, for a plugin that logs one as it came, control
+ * characters left in a message are made harmless here, on stderr and in
+ * the journal's MESSAGE field alike: a LF goes on as a continuation line
+ * that starts with a TAB, so that it cannot start a line of its own that
+ * looks like another message (a Python traceback stays readable); CR, ESC,
+ * TAB itself and the others become \xHH, so a line that starts with a TAB
+ * is always a continuation. Backslashes are left alone, so text the library
+ * escaped is not escaped twice.
  */
 
 static gboolean verbose_logging;
@@ -132,6 +143,42 @@ write_stderr (GLogLevelFlags   log_level,
   return ok ? G_LOG_WRITER_HANDLED : G_LOG_WRITER_UNHANDLED;
 }
 
+static gboolean
+has_control (const char *text)
+{
+  for (const guchar *p = (const guchar *) text; *p; p++)
+    if (*p < 0x20 || *p == 0x7f)
+      return TRUE;
+  return FALSE;
+}
+
+/* @message with each LF followed by a TAB (a trailing LF dropped) and
+ * every other control character as \xHH */
+static char *
+dup_without_controls (const char *message)
+{
+  GString *out = g_string_sized_new (strlen (message) + 16);
+
+  for (const guchar *p = (const guchar *) message; *p; p++)
+    {
+      if (*p == '\n')
+        {
+          if (p[1] != '\0')
+            g_string_append (out, "\n\t");
+        }
+      else if (*p < 0x20 || *p == 0x7f)
+        g_string_append_printf (out, "\\x%02x", *p);
+      else
+        g_string_append_c (out, (char) *p);
+    }
+  return g_string_free (out, FALSE);
+}
+
+static GLogWriterOutput write_fields (GLogLevelFlags   log_level,
+                                      const GLogField *fields,
+                                      gsize            n_fields,
+                                      gpointer         user_data);
+
 static GLogWriterOutput
 vsmtpd_log_writer (GLogLevelFlags   log_level,
                    const GLogField *fields,
@@ -144,6 +191,26 @@ vsmtpd_log_writer (GLogLevelFlags   log_level,
   if (try_capture (log_level, fields, n_fields))
     return G_LOG_WRITER_HANDLED;
 
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_str_equal (fields[i].key, "MESSAGE") && fields[i].length < 0 &&
+        fields[i].value != NULL && has_control (fields[i].value))
+      {
+        g_autofree GLogField *copy = g_memdup2 (fields, n_fields * sizeof *fields);
+        g_autofree char *clean = dup_without_controls (fields[i].value);
+
+        copy[i].value = clean;
+        return write_fields (log_level, copy, n_fields, user_data);
+      }
+
+  return write_fields (log_level, fields, n_fields, user_data);
+}
+
+static GLogWriterOutput
+write_fields (GLogLevelFlags   log_level,
+              const GLogField *fields,
+              gsize            n_fields,
+              gpointer         user_data)
+{
   if (use_journald &&
       g_log_writer_journald (log_level, fields, n_fields, user_data) == G_LOG_WRITER_HANDLED)
     return G_LOG_WRITER_HANDLED;

@@ -300,7 +300,9 @@ summarize_traceback (const char *text)
   lines = g_strsplit (start, "\n", -1);
   for (guint i = 1; lines[i] != NULL; i++)
     {
-      const char *line = lines[i];
+      /* the log writer starts the continuation lines of a message with a
+       * TAB (vsmtpd-log.c) */
+      const char *line = lines[i][0] == '\t' ? lines[i] + 1 : lines[i];
       const char *file, *end;
 
       if (line[0] == '\0')

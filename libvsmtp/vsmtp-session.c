@@ -17,6 +17,7 @@
 #include "vsmtp-command-private.h"
 #include "vsmtp-message-private.h"
 #include "vsmtp-reply-private.h"
+#include "vsmtp-trace-private.h"
 #include "vsmtp-server-private.h"
 #include "vsmtp-session-private.h"
 #include "vsmtp-data-decoder.h"
@@ -969,21 +970,25 @@ then_auth (VsmtpSession *self,
     {
       g_free (self->auth_user);
       self->auth_user = g_strdup (self->sasl_authid);
+      g_autofree char *user = vsmtp_log_escape (self->auth_user, -1);
+
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_AUTHENTICATED_USER]);
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                         "VSMTP_SESSION_ID", self->id,
                         "MESSAGE", "%s: [%s] authenticated as %s with %s", self->id,
                         self->remote_ip ? self->remote_ip : "unknown",
-                        self->auth_user, self->sasl_mechanism);
+                        user, self->sasl_mechanism);
       session_queue (self, reply);
     }
   else
     {
+      g_autofree char *user = self->sasl_authid ? vsmtp_log_escape (self->sasl_authid, -1) : NULL;
+
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                         "VSMTP_SESSION_ID", self->id,
                         "MESSAGE", "%s: [%s] authentication failed for %s with %s", self->id,
                         self->remote_ip ? self->remote_ip : "unknown",
-                        self->sasl_authid ? self->sasl_authid : "(none)", self->sasl_mechanism);
+                        user ? user : "(none)", self->sasl_mechanism);
       _vsmtp_server_auth_failed (self->server, self->remote_ip);
       if (vsmtp_reply_is_positive (reply))
         session_queue_new (self, 535, "5.7.8", "Error: authentication failed");
@@ -1027,6 +1032,13 @@ session_sasl_step (VsmtpSession *self,
     session_queue_new (self, 501, "5.5.2", "Error: cannot decode response");
   else
     {
+      /* a malformed exchange (GNU SASL refused it before any user name
+       * was known: SASLprep refuses control characters, say) */
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                        "VSMTP_SESSION_ID", self->id,
+                        "MESSAGE", "%s: [%s] authentication failed with %s: %s", self->id,
+                        self->remote_ip ? self->remote_ip : "unknown",
+                        self->sasl_mechanism, gsasl_strerror (rc));
       _vsmtp_server_auth_failed (self->server, self->remote_ip);
       session_queue_new (self, 535, "5.7.8", "Error: authentication failed");
     }
@@ -1658,14 +1670,14 @@ session_log_transaction (VsmtpSession *self,
   g_string_append (line, ": client=[");
   g_string_append (line, self->remote_ip ? self->remote_ip : "unknown");
   g_string_append (line, "] from=<");
-  g_string_append (line, sender ? vsmtp_address_to_string (sender) : "");
+  _vsmtp_string_append_log_escaped (line, sender ? vsmtp_address_to_string (sender) : "");
   g_string_append (line, "> to=");
   for (guint i = 0; i < n; i++)
     {
       if (i > 0)
         g_string_append_c (line, ',');
       g_string_append_c (line, '<');
-      g_string_append (line, vsmtp_address_to_string (vsmtp_envelope_get_recipient (envelope, i)));
+      _vsmtp_string_append_log_escaped (line, vsmtp_address_to_string (vsmtp_envelope_get_recipient (envelope, i)));
       g_string_append_c (line, '>');
     }
   g_snprintf (number, sizeof number, "%" G_GUINT64_FORMAT, self->data_size);
@@ -1914,11 +1926,12 @@ session_handle_line (VsmtpSession *self,
        (self->n_commands == 0 && g_str_has_prefix (line, "PROXY "))))
     {
       g_autoptr(VsmtpReply) bye = vsmtp_reply_new (554, "5.7.0", "Error: this is an SMTP server");
+      g_autofree char *start = vsmtp_log_escape (line, strnlen (line, 20));
 
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                         "VSMTP_SESSION_ID", self->id,
-                        "MESSAGE", "%s: non-SMTP command from [%s]: %.20s", self->id,
-                        self->remote_ip ? self->remote_ip : "unknown", line);
+                        "MESSAGE", "%s: non-SMTP command from [%s]: %s", self->id,
+                        self->remote_ip ? self->remote_ip : "unknown", start);
       session_close_after_flush (self, bye);
       return;
     }

@@ -17,4 +17,5 @@
 # include "vsmtp-server.h"
 # include "vsmtp-activatable.h"
 # include "vsmtp-plugin.h"
+# include "vsmtp-trace.h"
 #undef VSMTP_INSIDE

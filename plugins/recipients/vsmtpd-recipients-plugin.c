@@ -361,6 +361,7 @@ on_rcpt_to (VsmtpSession *session,
   const char *local = vsmtp_address_get_local_part (recipient);
   const char *given_domain = vsmtp_address_get_domain (recipient);
   g_autofree char *domain = NULL;
+  g_autofree char *logged = NULL;
   gboolean has_users;
   gboolean may_relay;
 
@@ -385,8 +386,9 @@ on_rcpt_to (VsmtpSession *session,
     {
       if (may_relay)
         return NULL;
+      logged = vsmtp_log_escape (vsmtp_address_to_string (recipient), -1);
       g_info ("%s: recipients: <%s> refused: domain not accepted",
-              vsmtp_session_get_id (session), vsmtp_address_to_string (recipient));
+              vsmtp_session_get_id (session), logged);
       return vsmtp_reply_new_relay_denied ();
     }
 
@@ -404,8 +406,9 @@ on_rcpt_to (VsmtpSession *session,
         return NULL;
     }
 
+  logged = vsmtp_log_escape (vsmtp_address_to_string (recipient), -1);
   g_info ("%s: recipients: <%s> refused: no such user",
-          vsmtp_session_get_id (session), vsmtp_address_to_string (recipient));
+          vsmtp_session_get_id (session), logged);
   return vsmtp_reply_new_no_such_user ();
 }
 

@@ -433,5 +433,15 @@ class BoxedApiTest(unittest.TestCase):
         self.assertTrue(r.is_positive())
 
 
+class LogEscapeTest(unittest.TestCase):
+    """Vsmtp.log_escape(): the library's rule for client strings in logs,
+    usable from Python plugins (bytes in, str out)."""
+
+    def test_escape(self):
+        self.assertEqual(Vsmtp.log_escape(b"eve\r\nforged"), r"eve\x0d\x0aforged")
+        self.assertEqual(Vsmtp.log_escape(b"a\\b \xc3\xa9 \xff"), "a\\x5cb \u00e9 \\xff")
+        self.assertEqual(Vsmtp.log_escape(b""), "")
+
+
 if __name__ == "__main__":
     fx.main()

@@ -375,6 +375,24 @@ class SubmissionTests(AuthTestCase):
         self.assertLine(c.cmd("AUTH PLAIN " + plain(*ALICE)), R_OK)
         self.assertNotIn("authenticated as mallory", self.daemon.stderr_text())
 
+    def test_user_name_cannot_forge_log_lines(self):
+        """A user name with CR, LF and ESC reaches the log escaped, on its
+        own line (AUTH LOGIN and PLAIN, failed and not)."""
+        forged = "eve\r\nvsmtpd-INFO: 00:00:00.000: forged \x1b[2J\\x0a"
+        escaped = r"eve\x0d\x0avsmtpd-INFO: 00:00:00.000: forged \x1b[2J\x5cx0a"
+        c, _ = self.tls()
+        self.assertLine(c.cmd("AUTH PLAIN " + plain(forged, "x")), R_FAILED)
+        self.assertEqual(c.cmd("AUTH LOGIN " + b64(forged)).code, 334)
+        self.assertLine(c.cmd(b64("x")), R_FAILED)
+        c.close()
+        log = self.daemon.stderr_text()
+        # PLAIN: GNU SASL's SASLprep refuses the name before it is known
+        self.assertRegex(log, r"\] authentication failed with PLAIN: [^\n]+\n")
+        self.assertIn(f"authentication failed for {escaped} with LOGIN\n", log)
+        for line in log.splitlines():
+            self.assertFalse(line.startswith("vsmtpd-INFO: 00:00:00.000"), line)
+        self.assertNotIn("\x1b", log)
+
     def test_bad_base64(self):
         c, _ = self.tls()
         self.assertLine(c.cmd("AUTH PLAIN !!!!"), R_BAD_BASE64)
@@ -924,11 +942,15 @@ class ConfigTests(unittest.TestCase):
                                "true nor false")
         line = self.failing_start("--option", "server.max-auth-failures=-1")
         self.assertEqual(line, "vsmtpd: --option server.max-auth-failures=-1: "
-                               "[server] max-auth-failures: \"-1\" is not a number")
+                               "[server] max-auth-failures: \"-1\" is out of range "
+                               "(0 to 4294967295)")
+        line = self.failing_start("--option", "server.max-auth-failures=many")
+        self.assertEqual(line, "vsmtpd: --option server.max-auth-failures=many: "
+                               "[server] max-auth-failures: \"many\" is not a number")
         line = self.failing_start("--option", "server.auth-failure-window=0")
         self.assertEqual(line, "vsmtpd: --option server.auth-failure-window=0: "
-                               "[server] auth-failure-window: \"0\" is too small "
-                               "(the minimum is 1)")
+                               "[server] auth-failure-window: \"0\" is out of range "
+                               "(1 to 4294967295 seconds)")
 
     def test_submission_without_auth_plugin_warns(self):
         d = fx.Vsmtpd(server=f"listen-submission=127.0.0.1:{fx.free_port()}\n")

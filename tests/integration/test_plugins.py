@@ -104,6 +104,35 @@ class PluginTestCase(fx.VsmtpdTestCase):
 # the extra text would be merged by GKeyFile, so only `path` goes there.
 
 
+# log lines (the daemon's writer) ------------------------------------------
+
+class LogControlCharactersTest(PluginTestCase):
+    """A plugin that logs a string with control characters as it came: the
+    daemon's log writer makes them harmless, so no line can be forged."""
+
+    plugins = ("rawlog", "maildir")
+    python_plugins = {"rawlog": """
+        def on_new_session(self, server, session):
+            session.connect("helo", self.on_helo)
+
+        def on_helo(self, session, name):
+            from gi.repository import GLib
+            GLib.log_variant("rawlog", GLib.LogLevelFlags.LEVEL_MESSAGE,
+                             GLib.Variant("a{sv}", {"MESSAGE": GLib.Variant(
+                                 "s", "helo " + name + "\\r\\nforged line\\x1b[0m")}))
+            return None
+    """}
+
+    def test_controls_escaped_by_the_writer(self):
+        s = self.smtp()
+        s.helo("client.example")
+        close(s)
+        log = self.log()
+        # CR and ESC as \\xHH, the LF as a continuation line after a TAB
+        self.assertIn(": helo client.example\\x0d\n\tforged line\\x1b[0m\n", log)
+        self.assertFalse(any(l.startswith("forged line") for l in log.splitlines()))
+
+
 # recipients (C) ---------------------------------------------------------
 
 class RecipientsTest(PluginTestCase):
