@@ -810,28 +810,44 @@ static void transaction_connect (Transaction *tx);
 static void transaction_mail (Transaction *tx);
 static void transaction_greet (Transaction *tx);
 
-/* Sends our answer to the client and ends the transaction. */
+/* Sends our answer to the client, logs it and ends the transaction.
+ * @verdict is what the log line says the upstream answered (its reply as
+ * it came, for a message it took); NULL: our reply to the client, which
+ * already carries the upstream's text for a refusal. */
+static void
+transaction_answer_full (Transaction *tx,
+                         guint        code,
+                         const char  *enhanced_code,
+                         const char  *text,
+                         const char  *verdict)
+{
+  const char *id = vsmtp_message_get_id (tx->message);
+  g_autofree char *ours = NULL;
+
+  if (verdict == NULL)
+    verdict = ours = g_strdup_printf ("%u %s %s", code, enhanced_code, text);
+
+  if (code / 100 == 2)
+    g_info ("relay: %s: message %s relayed to %s:%u: %s",
+            tx->session_id, id, tx->self->host, tx->self->port, verdict);
+  else
+    g_info ("relay: %s: message %s not relayed: %s", tx->session_id, id, verdict);
+
+  if (!vsmtp_reply_complete (tx->reply, code, enhanced_code, text))
+    g_warning ("relay: %s: message %s: the client was answered before the upstream "
+               "(decision deadline or disconnection); the upstream's verdict came too late: %s",
+               tx->session_id, id, verdict);
+
+  transaction_free (tx);
+}
+
 static void
 transaction_answer (Transaction *tx,
                     guint        code,
                     const char  *enhanced_code,
                     const char  *text)
 {
-  const char *id = vsmtp_message_get_id (tx->message);
-
-  if (code / 100 == 2)
-    g_info ("relay: %s: message %s relayed to %s:%u: %s",
-            tx->session_id, id, tx->self->host, tx->self->port, text);
-  else
-    g_info ("relay: %s: message %s not relayed: %u %s %s",
-            tx->session_id, id, code, enhanced_code, text);
-
-  if (!vsmtp_reply_complete (tx->reply, code, enhanced_code, text))
-    g_warning ("relay: %s: message %s: the client was answered before the upstream "
-               "(decision deadline or disconnection); the upstream said %u %s",
-               tx->session_id, id, code, text);
-
-  transaction_free (tx);
+  transaction_answer_full (tx, code, enhanced_code, text, NULL);
 }
 
 /* Gives the connection back after a complete transaction (or a refused one,
@@ -951,6 +967,7 @@ transaction_done (Transaction *tx)
   UpstreamReply *refusal;
   gboolean transient;
   g_autofree char *text = NULL;
+  g_autoptr(GString) verdict = NULL;
 
   refusal = worst_reply (tx->replies, &transient);
   if (refusal != NULL)
@@ -961,8 +978,21 @@ transaction_done (Transaction *tx)
 
   tx->up->n_messages++;
   text = g_strdup_printf ("Ok: relayed as %s", first->text[0] != '\0' ? first->text : "ok");
+
+  /* The log line gives the upstream's reply once, as it came (its code and
+   * enhanced code, and its text that may name its queue id); with LMTP the
+   * first recipient's, and how many recipients the upstream accepted. */
+  verdict = g_string_new (NULL);
+  g_string_append_printf (verdict, "%u", first->code);
+  if (first->enhanced_code != NULL)
+    g_string_append_printf (verdict, " %s", first->enhanced_code);
+  if (first->text[0] != '\0')
+    g_string_append_printf (verdict, " %s", first->text);
+  if (tx->self->lmtp && tx->replies->len > 1)
+    g_string_append_printf (verdict, " (LMTP, %u recipients)", tx->replies->len);
+
   transaction_release (tx, FALSE);
-  transaction_answer (tx, 250, "2.0.0", text);
+  transaction_answer_full (tx, 250, "2.0.0", text, verdict->str);
 }
 
 static void
@@ -1446,7 +1476,8 @@ on_ehlo (GObject      *source_object,
 
   {
     g_autofree char *text = g_strdup_printf ("Error: upstream refused %s: %u %s",
-                                             tx->self->lmtp ? "LHLO" : "EHLO",
+                                             tx->self->lmtp ? "LHLO" :
+                                             tx->helo_fallback ? "HELO" : "EHLO",
                                              reply->code, reply->text);
 
     upstream_close (g_steal_pointer (&tx->up));

@@ -8,6 +8,7 @@ answers per recipient, speaks STARTTLS), a closed port, and a second vsmtpd
 with STARTTLS."""
 
 import os
+import re
 import shutil
 import smtplib
 import socket
@@ -89,6 +90,23 @@ def relay_daemon(testcase, port, protocol="smtp", extra="", server="",
     testcase.addCleanup(d.cleanup)
     d.start()
     return d
+
+
+def relay_log(testcase, d, port):
+    """The verdicts in the relay's log lines: the text after "relayed to
+    127.0.0.1:PORT: " of each message relayed. The line is logged before
+    the client is answered; waited for all the same."""
+    pattern = re.compile(r"relay: \S+: message \S+ relayed to 127\.0\.0\.1:"
+                         + str(port) + r": (.*)$")
+
+    def lines():
+        return [m.group(1) for m in map(pattern.search,
+                                        d.stderr_text().splitlines()) if m]
+
+    found = wait_for(lines, "the relay's log line")
+    for line in found:
+        testcase.assertNotIn("relayed as", line, d.stderr_text())
+    return found
 
 
 def stop_daemon(testcase, d):
@@ -206,6 +224,7 @@ class SmtpSinkTest(unittest.TestCase):
         d = relay_daemon(self, sink.port)
         reply = send_raw(d.port, ["bob@example.net"])
         self.assertEqual(reply.lines, [b"250 2.0.0 Ok: relayed as Ok"])
+        self.assertEqual(relay_log(self, d, sink.port), ["250 2.0.0 Ok"])
         self.check_relayed(sink, ["bob@example.net"], "ESMTP")
         stop_daemon(self, d)
 
@@ -267,15 +286,19 @@ class ScriptedUpstream:
     command and the DATA bytes exactly as they came over the wire.
 
     ``rcpt``: address -> reply line (default "250 2.1.5 Ok");
-    ``final``: SMTP: the reply line after the data; LMTP: address -> line.
+    ``final``: SMTP: the reply line after the data; LMTP: address -> line;
+    ``ehlo=False``: EHLO is an unknown command; ``helo``: HELO is answered
+    (else it is an unknown command).
     """
 
     def __init__(self, lmtp=False, extensions=("PIPELINING", "SIZE 10240000",
                                                 "8BITMIME",
                                                 "ENHANCEDSTATUSCODES"),
                  tls_context=None, rcpt=None, final=None, mail=None,
-                 hangup=False):
+                 hangup=False, ehlo=True, helo=False):
         self.lmtp = lmtp
+        self.ehlo = ehlo
+        self.helo = helo
         self.hangup = hangup
         self.extensions = list(extensions)
         self.tls_context = tls_context
@@ -349,7 +372,11 @@ class ScriptedUpstream:
             with self.lock:
                 self.commands.append((n, cmd.decode("latin-1")))
             verb = cmd.split(b" ", 1)[0].upper()
-            if verb in (b"EHLO", b"LHLO"):
+            if verb == b"EHLO" and not self.ehlo:
+                send("502 5.5.2 unknown")
+            elif verb == b"HELO" and self.helo:
+                send("250 upstream.test")
+            elif verb in (b"EHLO", b"LHLO"):
                 if (verb == b"LHLO") != self.lmtp:
                     send("500 5.5.1 wrong greeting")
                     continue
@@ -432,6 +459,9 @@ class ScriptedTest(unittest.TestCase):
         reply = send_raw(d.port, ["bob@example.net"])
         self.assertEqual(reply.lines,
                          [b"250 2.0.0 Ok: relayed as Ok: queued as UP1"])
+        # the upstream's reply, once, as it came
+        self.assertEqual(relay_log(self, d, up.port),
+                         ["250 2.0.0 Ok: queued as UP1"])
         self.assertEqual(len(up.transactions), 1)
         t = up.transactions[0]
         # on the wire: stuffed, CRLF-terminated, the Received header first
@@ -446,11 +476,51 @@ class ScriptedTest(unittest.TestCase):
         stop_daemon(self, d)
 
     def test_no_extensions_no_parameters(self):
-        up = self.upstream(extensions=())
+        # and, as ENHANCEDSTATUSCODES is not offered, no enhanced code
+        up = self.upstream(extensions=(), final="250 Ok: queued as UP2")
         d = relay_daemon(self, up.port)
         reply = send_raw(d.port, ["bob@example.net"], sender="")
         self.assertEqual(reply.code, 250, reply)
         self.assertEqual(up.transactions[0]["mail"], "MAIL FROM:<>")
+        self.assertEqual(reply.lines,
+                         [b"250 2.0.0 Ok: relayed as Ok: queued as UP2"])
+        # none made up in the log line
+        self.assertEqual(relay_log(self, d, up.port),
+                         ["250 Ok: queued as UP2"])
+        stop_daemon(self, d)
+
+    def test_helo_fallback(self):
+        up = self.upstream(ehlo=False, helo=True)
+        d = relay_daemon(self, up.port)
+        reply = send_raw(d.port, ["bob@example.net"])
+        self.assertEqual(reply.code, 250, reply)
+        self.assertEqual(up.verbs()[:3], ["EHLO", "HELO", "MAIL"])
+        # no extensions after HELO: no parameters
+        self.assertEqual(up.transactions[0]["mail"], f"MAIL FROM:<{SENDER}>")
+        stop_daemon(self, d)
+
+    def test_helo_refused(self):
+        up = self.upstream(ehlo=False)
+        d = relay_daemon(self, up.port)
+        reply = send_raw(d.port, ["bob@example.net"])
+        self.assertEqual(reply.lines, [
+            b"451 4.4.2 Error: upstream refused HELO: 502 unknown"])
+        self.assertNotIn("MAIL", up.verbs())
+        stop_daemon(self, d)
+
+    def test_smtputf8_not_supported_yet(self):
+        # docs/relay.md says so; when the server supports SMTPUTF8 this
+        # fails, and the relay's passing it on wants a test of its own
+        up = self.upstream(extensions=("8BITMIME", "SMTPUTF8"))
+        d = relay_daemon(self, up.port)
+        with fx.RawClient(d.port) as c:
+            ehlo = c.cmd("EHLO client.example")
+            self.assertNotIn(b"SMTPUTF8", b" ".join(ehlo.lines[1:]).upper())
+            self.assertEqual(
+                c.cmd(f"MAIL FROM:<{SENDER}> BODY=8BITMIME SMTPUTF8").lines,
+                [b"555 5.5.4 Unsupported option: SMTPUTF8"])
+            c.cmd("QUIT")
+        self.assertEqual(up.connections, 0)
         stop_daemon(self, d)
 
     def test_large_spooled_message(self):
@@ -473,10 +543,17 @@ class ScriptedTest(unittest.TestCase):
         reply = send_raw(d.port, ["bob@example.net", "nobody@example.net"])
         self.assertEqual(reply.lines, [
             b"451 4.1.1 upstream: <nobody@example.net>: unknown"])
-        # nothing went out, and the connection was reset for the next one
+        # The connection is reset for the next message. The relay answers
+        # the client right after writing that RSET, without waiting for the
+        # upstream's reply, so the client's 451 can come before the
+        # upstream's thread here has read the RSET: wait for it. Once it is
+        # there, every command the relay sent before it has been read too.
+        verbs = wait_for(lambda: "RSET" in up.verbs() and up.verbs(),
+                         "RSET at the upstream")
+        self.assertEqual(verbs[:verbs.index("RSET") + 1],
+                         ["EHLO", "MAIL", "RCPT", "RCPT", "RSET"])
+        # nothing went out
         self.assertEqual(up.transactions, [])
-        self.assertNotIn("DATA", up.verbs())
-        self.assertIn("RSET", up.verbs())
         stop_daemon(self, d)
 
     def test_all_recipients_rejected(self):
@@ -521,6 +598,8 @@ class ScriptedTest(unittest.TestCase):
         reply = send_raw(d.port, ["a@example.net", "b@example.net"])
         self.assertEqual(reply.lines, [
             b"250 2.0.0 Ok: relayed as <a@example.net> delivered"])
+        self.assertEqual(relay_log(self, d, up.port), [
+            "250 2.0.0 <a@example.net> delivered (LMTP, 2 recipients)"])
         t = up.transactions[0]
         self.assertEqual(t["rcpts"], ["a@example.net", "b@example.net"])
         header, body = fx.split_received(t["wire"])
