@@ -37,6 +37,11 @@ VsmtpReply *_vsmtp_server_admit (VsmtpServer  *self,
 /* AUTH brute-force protection, per client address */
 gboolean    _vsmtp_server_auth_blocked (VsmtpServer *self,
                                         const char  *ip);
+gboolean    _vsmtp_server_auth_attempt_begin (VsmtpServer *self,
+                                              const char  *ip);
+void        _vsmtp_server_auth_attempt_end   (VsmtpServer *self,
+                                              const char  *ip,
+                                              gboolean     succeeded);
 void        _vsmtp_server_auth_failed  (VsmtpServer *self,
                                         const char  *ip);
 gboolean    _vsmtp_server_auth_requires_tls (VsmtpServer *self);

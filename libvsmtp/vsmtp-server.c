@@ -915,7 +915,8 @@ vsmtp_server_init (VsmtpServer *self)
 }
 
 typedef struct {
-  guint  count;
+  guint  count;          /* failures in the window */
+  guint  in_flight;      /* attempts whose check has not answered yet */
   gint64 window_start;   /* monotonic, µs */
 } AuthFailures;
 
@@ -928,8 +929,31 @@ auth_failures_lookup (VsmtpServer *self,
 
   if (f != NULL && now - f->window_start > (gint64) self->auth_failure_window * G_USEC_PER_SEC)
     {
-      g_hash_table_remove (self->auth_failures, ip);
-      f = NULL;
+      if (f->in_flight == 0)
+        {
+          g_hash_table_remove (self->auth_failures, ip);
+          return NULL;
+        }
+      f->count = 0;
+      f->window_start = now;
+    }
+  return f;
+}
+
+static AuthFailures *
+auth_failures_get (VsmtpServer *self,
+                   const char  *ip)
+{
+  AuthFailures *f = auth_failures_lookup (self, ip);
+
+  if (f == NULL)
+    {
+      /* bounded: forget the oldest state rather than grow without limit */
+      if (g_hash_table_size (self->auth_failures) > 100000)
+        g_hash_table_remove_all (self->auth_failures);
+      f = g_new0 (AuthFailures, 1);
+      f->window_start = g_get_monotonic_time ();
+      g_hash_table_insert (self->auth_failures, g_strdup (ip), f);
     }
   return f;
 }
@@ -943,7 +967,43 @@ _vsmtp_server_auth_blocked (VsmtpServer *self,
   if (ip == NULL || self->max_auth_failures == 0)
     return FALSE;
   f = auth_failures_lookup (self, ip);
-  return f != NULL && f->count >= self->max_auth_failures;
+  return f != NULL && f->count + f->in_flight >= self->max_auth_failures;
+}
+
+/* Attempts are counted from the moment credentials go to the check, not
+ * when it answers: otherwise parallel sessions from one address each get
+ * a try in before the first failure is counted. Returns FALSE (blocked)
+ * when failures and attempts in flight reach max-auth-failures; else the
+ * attempt is in flight until _vsmtp_server_auth_attempt_end(). */
+gboolean
+_vsmtp_server_auth_attempt_begin (VsmtpServer *self,
+                                  const char  *ip)
+{
+  AuthFailures *f;
+
+  if (ip == NULL)
+    return TRUE;
+  if (_vsmtp_server_auth_blocked (self, ip))
+    return FALSE;
+  f = auth_failures_get (self, ip);
+  f->in_flight++;
+  return TRUE;
+}
+
+void
+_vsmtp_server_auth_attempt_end (VsmtpServer *self,
+                                const char  *ip,
+                                gboolean     succeeded)
+{
+  AuthFailures *f;
+
+  if (ip == NULL)
+    return;
+  f = auth_failures_get (self, ip);
+  if (f->in_flight > 0)
+    f->in_flight--;
+  if (!succeeded)
+    f->count++;
 }
 
 void
@@ -954,16 +1014,7 @@ _vsmtp_server_auth_failed (VsmtpServer *self,
 
   if (ip == NULL)
     return;
-  f = auth_failures_lookup (self, ip);
-  if (f == NULL)
-    {
-      /* bounded: forget the oldest state rather than grow without limit */
-      if (g_hash_table_size (self->auth_failures) > 100000)
-        g_hash_table_remove_all (self->auth_failures);
-      f = g_new0 (AuthFailures, 1);
-      f->window_start = g_get_monotonic_time ();
-      g_hash_table_insert (self->auth_failures, g_strdup (ip), f);
-    }
+  f = auth_failures_get (self, ip);
   f->count++;
 }
 

@@ -125,6 +125,7 @@ struct _VsmtpSession
   Gsasl_session         *sasl;
   char                  *sasl_mechanism;
   char                  *sasl_authid;
+  gboolean               auth_in_flight;   /* an AUTH check not answered yet */
   char                  *sasl_authzid;
   char                  *sasl_password;
   char                  *auth_user;
@@ -226,6 +227,9 @@ static void session_protocol_violation (VsmtpSession *self,
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
+
+static void session_auth_attempt_end (VsmtpSession *self,
+                                      gboolean      succeeded);
 
 static void
 session_set_state (VsmtpSession      *self,
@@ -501,6 +505,8 @@ session_close_now (VsmtpSession *self)
   clear_source (&self->sleep_source);
   session_clear_pending (self);
   g_cancellable_cancel (self->cancellable);
+  /* a client that left before its check answered: a failed attempt */
+  session_auth_attempt_end (self, FALSE);
 
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                     "VSMTP_SESSION_ID", self->id,
@@ -962,10 +968,23 @@ sasl_callback (Gsasl          *ctx,
   return GSASL_OK;
 }
 
+/* The end of an attempt begun with _vsmtp_server_auth_attempt_begin() */
+static void
+session_auth_attempt_end (VsmtpSession *self,
+                          gboolean      succeeded)
+{
+  if (!self->auth_in_flight)
+    return;
+  self->auth_in_flight = FALSE;
+  if (self->server != NULL)
+    _vsmtp_server_auth_attempt_end (self->server, self->remote_ip, succeeded);
+}
+
 static void
 then_auth (VsmtpSession *self,
            VsmtpReply   *reply)
 {
+  session_auth_attempt_end (self, vsmtp_reply_get_code (reply) == 235);
   if (vsmtp_reply_get_code (reply) == 235)
     {
       g_free (self->auth_user);
@@ -989,7 +1008,6 @@ then_auth (VsmtpSession *self,
                         "MESSAGE", "%s: [%s] authentication failed for %s with %s", self->id,
                         self->remote_ip ? self->remote_ip : "unknown",
                         user ? user : "(none)", self->sasl_mechanism);
-      _vsmtp_server_auth_failed (self->server, self->remote_ip);
       if (vsmtp_reply_is_positive (reply))
         session_queue_new (self, 535, "5.7.8", "Error: authentication failed");
       else
@@ -1021,6 +1039,14 @@ session_sasl_step (VsmtpSession *self,
     {
       VsmtpReply *reply = NULL;
 
+      if (!_vsmtp_server_auth_attempt_begin (self->server, self->remote_ip))
+        {
+          session_queue_new (self, 454, "4.7.0",
+                             "Too many failed authentication attempts, try again later");
+          session_sasl_clear (self);
+          return;
+        }
+      self->auth_in_flight = TRUE;
       g_signal_emit (self, signals[SIGNAL_AUTHENTICATE], 0,
                      self->sasl_mechanism, self->sasl_authzid, self->sasl_authid,
                      self->sasl_password, &reply);
@@ -2587,6 +2613,8 @@ vsmtp_session_dispose (GObject *object)
   clear_source (&self->resume_source);
   clear_source (&self->sleep_source);
   session_clear_pending (self);
+  /* a client that left before its check answered: a failed attempt */
+  session_auth_attempt_end (self, FALSE);
 
   G_OBJECT_CLASS (vsmtp_session_parent_class)->dispose (object);
 }

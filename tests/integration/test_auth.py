@@ -738,6 +738,34 @@ class FailureLimitTests(AuthTestCase):
                       self.daemon.stderr_text())
 
 
+class ParallelFailureLimitTests(AuthTestCase):
+    """max-auth-failures counts attempts in flight: 50 sessions from one
+    address that each send a wrong password at once get at most the limit
+    through to the password check (535); the others 454."""
+
+    server = ("max-auth-failures=5\nauth-failure-window=3600\n"
+              "auth-requires-tls=false\n")
+
+    def test_parallel_wrong_passwords(self):
+        clients = []
+        for _ in range(50):
+            c = fx.RawClient(self.daemon.port)
+            self.addCleanup(c.close)
+            self.assertEqual(c.cmd(b"EHLO parallel.example").code, 250)
+            clients.append(c)
+        # every AUTH is sent before any answer is read
+        for i, c in enumerate(clients):
+            c.send(b"AUTH PLAIN " + plain(ALICE[0], f"wrong {i}").encode() + b"\r\n")
+        lines = [last_line(c.reply()) for c in clients]
+        checked = [l for l in lines if l == R_FAILED]
+        blocked = [l for l in lines if l == R_BLOCKED]
+        self.assertEqual(len(checked) + len(blocked), 50, lines)
+        self.assertLessEqual(len(checked), 5, lines)
+        self.assertEqual(len(checked), 5, lines)
+        # and the address stays blocked, the right password too
+        self.assertLine(clients[0].cmd("AUTH PLAIN " + plain(*ALICE)), R_BLOCKED)
+
+
 class HardErrorLimitTests(AuthTestCase):
     """Failed AUTH counts toward hard-error-limit: 421 and disconnect.
     Also auth-requires-tls=false: AUTH offered on a plain connection."""
