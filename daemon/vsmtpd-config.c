@@ -39,7 +39,7 @@
 static const char * const server_keys[] = {
   "listen", "hostname", "max-message-size", "max-recipients", "max-line-length",
   "timeout", "decision-timeout", "spool-threshold", "spool-directory",
-  "bare-newline", "shutdown-grace",
+  "bare-newline", "shutdown-grace", "greet-pause",
   "tls-certificate", "tls-key", "listen-tls", "require-tls", "tls-handshake-timeout",
   "listen-submission", "listen-submissions", "workers",
   /* and the property_keys below */
@@ -230,6 +230,52 @@ get_unsigned (Loader      *loader,
                       "\"%s\" is out of range (%s)", value, range);
 
   *out_value = number;
+  return TRUE;
+}
+
+/* Seconds with up to three decimals ("0.5", "2"), in milliseconds. */
+static gboolean
+get_seconds_ms (Loader      *loader,
+                GKeyFile    *keyfile,
+                const char  *group,
+                const char  *key,
+                guint        max_seconds,
+                guint        default_ms,
+                guint       *out_ms,
+                GError     **error)
+{
+  g_autofree char *value = g_key_file_get_value (keyfile, group, key, NULL);
+  const char *p;
+  guint64 whole = 0;
+  guint ms = 0, decimals = 0;
+
+  if (value == NULL)
+    {
+      *out_ms = default_ms;
+      return TRUE;
+    }
+  g_strstrip (value);
+  p = value;
+  if (!g_ascii_isdigit (*p) && !(*p == '.' && g_ascii_isdigit (p[1])))
+    return key_error (loader, error, group, key,
+                      value[0] == '-' && value[1] != '\0'
+                        ? "\"%s\" is out of range (0 to %u seconds)"
+                        : "\"%s\" is not a number of seconds", value, max_seconds);
+  for (; g_ascii_isdigit (*p); p++)
+    whole = MIN (whole * 10 + (*p - '0'), (guint64) max_seconds + 1);
+  if (*p == '.')
+    for (p++; g_ascii_isdigit (*p); p++, decimals++)
+      if (decimals < 3)
+        ms = ms * 10 + (*p - '0');
+  if (*p != '\0')
+    return key_error (loader, error, group, key,
+                      "\"%s\" is not a number of seconds", value);
+  for (; decimals < 3; decimals++)
+    ms *= 10;
+  if (whole > max_seconds || (whole == max_seconds && ms > 0))
+    return key_error (loader, error, group, key,
+                      "\"%s\" is out of range (0 to %u seconds)", value, max_seconds);
+  *out_ms = (guint) whole * 1000 + ms;
   return TRUE;
 }
 
@@ -614,6 +660,10 @@ parse_server (VsmtpdConfig  *self,
     return FALSE;
   self->shutdown_grace = value;
 
+  if (!get_seconds_ms (loader, keyfile, "server", "greet-pause", 60, 0,
+                       &self->greet_pause, error))
+    return FALSE;
+
   {
     g_autofree char *workers = g_key_file_get_value (self->keyfile, "server", "workers", NULL);
 
@@ -934,6 +984,7 @@ vsmtpd_config_apply (VsmtpdConfig *self,
   if (self->spool_directory != NULL)
     vsmtp_server_set_spool_directory (server, self->spool_directory);
   vsmtp_server_set_bare_newline (server, self->bare_newline);
+  g_object_set (server, "greet-pause", self->greet_pause, NULL);
   vsmtp_server_set_require_tls (server, self->require_tls);
   vsmtp_server_set_tls_handshake_timeout (server, self->tls_handshake_timeout);
   if (self->tls_certificate != NULL)

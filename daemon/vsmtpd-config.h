@@ -26,6 +26,7 @@ typedef struct
   char                   *spool_directory;   /* NULL: the server's default */
   VsmtpBareNewlinePolicy  bare_newline;
   guint                   shutdown_grace;    /* seconds */
+  guint                   greet_pause;       /* milliseconds */
   guint                   workers;           /* processes; 1: no worker processes */
 
   char                  **plugins_enabled;

@@ -21,6 +21,7 @@ typedef struct {
   guint    junk_command_limit;
   guint    min_data_rate;              /* bytes/s, 0: none */
   gboolean forbid_unauth_pipelining;
+  guint    greet_pause;                /* ms before the greeting, 0: none */
   guint    max_header_size;            /* bytes, 0: unlimited */
   guint    max_data_line_length;       /* bytes with CRLF, 0: unlimited */
 } VsmtpServerLimits;

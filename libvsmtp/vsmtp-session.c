@@ -102,6 +102,7 @@ struct _VsmtpSession
   gint64                 data_deadline;   /* monotonic, during DATA */
   gint64                 deadline;        /* monotonic: the session times out then */
   GSource               *sleep_source;   /* error sleep past the soft limit */
+  GSource               *greet_source;   /* the greet pause */
 
   /* a deferred decision */
   VsmtpReply            *pending;
@@ -503,6 +504,7 @@ session_close_now (VsmtpSession *self)
   clear_source (&self->resume_source);
   clear_source (&self->handshake_timeout_source);
   clear_source (&self->sleep_source);
+  clear_source (&self->greet_source);
   session_clear_pending (self);
   g_cancellable_cancel (self->cancellable);
   /* a client that left before its check answered: a failed attempt */
@@ -674,8 +676,10 @@ then_greeting (VsmtpSession *self,
       session_close_after_flush (self, reply);
       return;
     }
-  /* a client that talks before the greeting */
-  if (_vsmtp_server_get_limits (self->server)->forbid_unauth_pipelining)
+  /* a client that talks before the greeting (an early talker, when the
+   * greeting was held back for greet-pause) */
+  if (_vsmtp_server_get_limits (self->server)->forbid_unauth_pipelining ||
+      _vsmtp_server_get_limits (self->server)->greet_pause > 0)
     {
       gssize n = vsmtp_line_input_stream_fill_nonblocking (self->input, NULL, NULL);
 
@@ -690,7 +694,7 @@ then_greeting (VsmtpSession *self,
 }
 
 static void
-session_greet (VsmtpSession *self)
+session_greet_now (VsmtpSession *self)
 {
   VsmtpReply *reply = NULL;
 
@@ -700,6 +704,37 @@ session_greet (VsmtpSession *self)
   else
     reply = real_connected (self);
   session_decide (self, reply, then_greeting);
+}
+
+static gboolean
+greet_pause_done (gpointer user_data)
+{
+  VsmtpSession *self = user_data;
+
+  g_clear_pointer (&self->greet_source, g_source_unref);
+  g_object_ref (self);
+  session_greet_now (self);
+  if (self->pending == NULL && !self->closed)
+    session_process (self);
+  g_object_unref (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* The greeting, after greet-pause if there is one. */
+static void
+session_greet (VsmtpSession *self)
+{
+  guint pause = _vsmtp_server_get_limits (self->server)->greet_pause;
+
+  if (pause == 0)
+    {
+      session_greet_now (self);
+      return;
+    }
+  self->greet_source = g_timeout_source_new (pause);
+  g_source_set_callback (self->greet_source, greet_pause_done, self, NULL);
+  g_source_set_static_name (self->greet_source, "[vsmtp] greet pause");
+  g_source_attach (self->greet_source, g_main_context_get_thread_default ());
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2612,6 +2647,7 @@ vsmtp_session_dispose (GObject *object)
   clear_source (&self->idle_timeout_source);
   clear_source (&self->resume_source);
   clear_source (&self->sleep_source);
+  clear_source (&self->greet_source);
   session_clear_pending (self);
   /* a client that left before its check answered: a failed attempt */
   session_auth_attempt_end (self, FALSE);

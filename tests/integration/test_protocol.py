@@ -457,6 +457,39 @@ class RecipientLimitNotAnErrorTest(fx.VsmtpdTestCase):
         self.assertEqual(to, ",".join("<%s>" % r.decode() for r in rcpts[:1000]))
 
 
+class GreetPauseTest(fx.VsmtpdTestCase):
+    """greet-pause=0.5: the greeting waits half a second; a client that
+    talks in that time is refused, whatever forbid-unauth-pipelining says."""
+
+    options = ("server.greet-pause=0.5", "server.forbid-unauth-pipelining=false",
+               "server.max-connections-per-client=200")
+
+    def test_early_talkers_refused(self):
+        talkers = []
+        for _ in range(100):
+            c = fx.RawClient(self.daemon.port, greeting=False)
+            self.addCleanup(c.close)
+            c.send(b"EHLO early.example\r\n")
+            talkers.append(c)
+        refused = 0
+        for c in talkers:
+            r = c.reply()
+            self.assertEqual(r.lines, [b"554 5.5.0 Error: SMTP protocol synchronization"], r)
+            self.assertTrue(c.closed_by_peer(), "still connected after 554")
+            refused += 1
+        self.assertEqual(refused, 100)
+
+    def test_polite_client_served(self):
+        start = time.monotonic()
+        c = self.client()   # waits for the greeting before talking
+        self.assertGreaterEqual(time.monotonic() - start, 0.45)
+        self.assertEqual(c.greeting.code, 220)
+        ehlo(self, c)
+        start_data(self, c)
+        c.send(b"Subject: polite\r\n\r\npolite\r\n.\r\n")
+        self.assertReply(c.reply(), 250, "2.0.0")
+
+
 class TimeoutTest(fx.VsmtpdTestCase):
     options = ("server.timeout=1",)
 
