@@ -26,11 +26,11 @@
  *
  * Python plugins run in the interpreter libpeas embeds. Before it starts,
  * the Vsmtp typelib is made findable (the build tree's, or the installed
- * one when the prefix is not in the default search path), and in the build
- * tree the source folder python/ is put on PYTHONPATH so that the
- * gi.overrides.Vsmtp module (python/gi/overrides/Vsmtp.py, installed into
- * PyGObject's overrides folder) wraps the handlers of Python plugins: a
- * handler that raises gets its command a 451 4.3.0, not the default reply.
+ * one when the prefix is not in the default search path), and the
+ * gi.overrides.Vsmtp module (python/gi/overrides/Vsmtp.py) is made
+ * importable: it wraps the handlers of Python plugins, so that a handler
+ * that raises gets its command a 451 4.3.0, not the default reply. See
+ * setup_introspection() for where it is taken from.
  */
 
 struct _VsmtpdPlugins
@@ -93,7 +93,24 @@ prepend_python_path (const char *dir)
 }
 
 /* Before the Python loader starts its interpreter, which reads PYTHONPATH
- * once. Later typelib lookups, from Python or C, see the prepended folders. */
+ * once. Later typelib lookups, from Python or C, see the prepended folders.
+ *
+ * The override is found through PyGObject's gi/overrides package, which
+ * extends itself with the gi/overrides folder of every sys.path entry:
+ *
+ * - from the build tree: the source folder python/, the override of the
+ *   tree under test (a copy installed into the system's own site folder
+ *   would still come first: PyGObject's folder leads the list);
+ * - installed: the override is in the Python site folder of our prefix
+ *   (python/meson.build). With prefix /usr that folder is on the embedded
+ *   interpreter's sys.path already, and VSMTPD_PYTHONDIR is not defined.
+ *   Under any other prefix (/usr/local, /opt/...) it is not, so it is put
+ *   first on PYTHONPATH, compiled in as VSMTPD_PYTHONDIR: an installed
+ *   daemon then runs its Python plugins with the override whatever the
+ *   prefix, without PYTHONPATH set by the operator. Only the site folder of
+ *   our own prefix is added, never the system's: prepending
+ *   /usr/lib/python3/dist-packages would put it before the standard
+ *   library. */
 static void
 setup_introspection (gboolean from_build_dir)
 {
@@ -104,6 +121,12 @@ setup_introspection (gboolean from_build_dir)
       g_irepository_prepend_search_path (VSMTPD_BUILD_TYPELIBDIR);
       prepend_python_path (VSMTPD_BUILD_PYTHONDIR);
     }
+#ifdef VSMTPD_PYTHONDIR
+  else
+    {
+      prepend_python_path (VSMTPD_PYTHONDIR);
+    }
+#endif
 }
 
 static void
