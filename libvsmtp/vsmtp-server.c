@@ -11,6 +11,7 @@
 
 #include "vsmtp-enums.h"
 #include "vsmtp-error.h"
+#include "vsmtp-maintenance.h"
 #include "vsmtp-server-private.h"
 #include "vsmtp-session-private.h"
 
@@ -62,6 +63,7 @@ struct _VsmtpServer
   guint                   decision_timeout;
   gsize                   spool_threshold;
   char                   *spool_directory;
+  GSource                *sweep_source;          /* the daily spool sweep */
   VsmtpBareNewlinePolicy  bare_newline;
   GKeyFile               *config;
   GTlsCertificate        *tls_certificate;
@@ -261,6 +263,20 @@ on_acceptable (GSocket      *socket,
   return G_SOURCE_CONTINUE;
 }
 
+/* Spooled messages a crash left behind: removed when the server starts
+ * listening, then daily. */
+static gboolean
+sweep_spool (gpointer user_data)
+{
+  VsmtpServer *self = user_data;
+  const char *directory = self->spool_directory ? self->spool_directory : g_get_tmp_dir ();
+  g_autoptr(GError) error = NULL;
+
+  if (!vsmtp_remove_stale_files (directory, "vsmtp-", VSMTP_STALE_FILE_AGE, NULL, &error))
+    g_warning ("cannot look for leftover spool files: %s", error->message);
+  return G_SOURCE_CONTINUE;
+}
+
 static gboolean
 server_add_listener (VsmtpServer       *self,
                      GSocket           *socket,
@@ -282,6 +298,15 @@ server_add_listener (VsmtpServer       *self,
   listener->flags = flags;
   listener_watch (listener);
   g_ptr_array_add (self->listeners, listener);
+
+  if (self->sweep_source == NULL)
+    {
+      sweep_spool (self);
+      self->sweep_source = g_timeout_source_new_seconds (24 * 3600);
+      g_source_set_callback (self->sweep_source, sweep_spool, self, NULL);
+      g_source_set_static_name (self->sweep_source, "[vsmtp] spool sweep");
+      g_source_attach (self->sweep_source, g_main_context_get_thread_default ());
+    }
 
   self->listen_addresses = g_list_append (self->listen_addresses, local);
   if (effective_address != NULL)
@@ -328,6 +353,11 @@ vsmtp_server_dispose (GObject *object)
   VsmtpServer *self = VSMTP_SERVER (object);
 
   vsmtp_server_stop_listening (self);
+  if (self->sweep_source != NULL)
+    {
+      g_source_destroy (self->sweep_source);
+      g_clear_pointer (&self->sweep_source, g_source_unref);
+    }
 
   if (self->sessions != NULL)
     {
@@ -651,8 +681,12 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
   /**
    * VsmtpServer:spool-directory:
    *
-   * Where large messages are spooled while received; %NULL for the
-   * system's temporary folder.
+   * Where large messages are spooled while received (files named
+   * `vsmtp-XXXXXX`); %NULL for the system's temporary folder.
+   *
+   * Spool files a crash left there are removed when the server starts
+   * listening and then daily, once older than %VSMTP_STALE_FILE_AGE (see
+   * vsmtp_remove_stale_files()).
    */
   properties[PROP_SPOOL_DIRECTORY] =
     g_param_spec_string ("spool-directory", NULL, NULL, NULL,

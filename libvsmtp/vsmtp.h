@@ -18,4 +18,5 @@
 # include "vsmtp-activatable.h"
 # include "vsmtp-plugin.h"
 # include "vsmtp-trace.h"
+# include "vsmtp-maintenance.h"
 #undef VSMTP_INSIDE

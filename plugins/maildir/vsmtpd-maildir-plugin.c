@@ -50,6 +50,7 @@ struct _VsmtpdMaildirPlugin
   char        *path;
   char        *hostname;   /* escaped for use in a file name */
   gboolean     broken;     /* the folders could not be created */
+  guint        sweep_id;   /* the daily sweep of tmp/ */
 };
 
 typedef struct
@@ -420,6 +421,18 @@ on_new_session (VsmtpServer  *server,
                            G_CALLBACK (on_message_received), self, 0);
 }
 
+static gboolean
+sweep_tmp (gpointer user_data)
+{
+  VsmtpdMaildirPlugin *self = user_data;
+  g_autofree char *tmp = g_build_filename (self->path, "tmp", NULL);
+  g_autoptr(GError) error = NULL;
+
+  if (!vsmtp_remove_stale_files (tmp, NULL, VSMTP_STALE_FILE_AGE, NULL, &error))
+    g_warning ("maildir: cannot look for leftovers: %s", error->message);
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 vsmtpd_maildir_plugin_activate (VsmtpPlugin *plugin)
 {
@@ -454,6 +467,11 @@ vsmtpd_maildir_plugin_activate (VsmtpPlugin *plugin)
 
   g_info ("maildir: delivering mail into %s", self->path);
 
+  /* what a crash left in tmp/ (the maildir convention: 36 hours), now and
+   * daily */
+  sweep_tmp (self);
+  self->sweep_id = g_timeout_add_seconds (24 * 3600, sweep_tmp, self);
+
   self->new_session_id = g_signal_connect_object (server, "new-session",
                                                   G_CALLBACK (on_new_session), self, 0);
 }
@@ -466,6 +484,7 @@ vsmtpd_maildir_plugin_deactivate (VsmtpPlugin *plugin)
 
   if (server != NULL)
     g_clear_signal_handler (&self->new_session_id, server);
+  g_clear_handle_id (&self->sweep_id, g_source_remove);
 }
 
 static void

@@ -334,5 +334,56 @@ class DaemonTest(unittest.TestCase):
             self.assertEqual(c.cmd(b"QUIT").code, 221)
 
 
+class LeftoversTest(unittest.TestCase):
+    """Files a crash leaves in the maildir's tmp/ and in the spool folder
+    are removed at start when older than 36 hours, each removal logged;
+    younger ones and other files stay."""
+
+    def test_stale_files_removed_at_start(self):
+        d = fx.Vsmtpd()
+        self.addCleanup(d.cleanup)
+        spool = os.path.join(d.tmpdir, "spool")
+        tmp = os.path.join(d.maildir, "tmp")
+        for folder in (spool, tmp, os.path.join(d.maildir, "new"),
+                       os.path.join(d.maildir, "cur")):
+            os.makedirs(folder)
+        now = time.time()
+
+        def make(path, age_hours):
+            with open(path, "w") as f:
+                f.write("partial")
+            os.utime(path, (now - age_hours * 3600, now - age_hours * 3600))
+            return path
+
+        stale_tmp = make(os.path.join(tmp, "1700000000.M1P1Q1.host"), 40)
+        fresh_tmp = make(os.path.join(tmp, "1700000000.M2P1Q2.host"), 30)
+        stale_spool = make(os.path.join(spool, "vsmtp-AbC123"), 37)
+        fresh_spool = make(os.path.join(spool, "vsmtp-DeF456"), 1)
+        foreign = make(os.path.join(spool, "someone-elses-file"), 100)
+        d.server_config = f"spool-directory={spool}\n"
+        d.start()
+        log = d.stderr_text()
+        self.assertFalse(os.path.exists(stale_tmp))
+        self.assertFalse(os.path.exists(stale_spool))
+        for kept in (fresh_tmp, fresh_spool, foreign):
+            self.assertTrue(os.path.exists(kept), kept)
+        self.assertRegex(log, r"removed " + re.escape(stale_tmp) +
+                         r": left over, last modified 40 hours ago\n")
+        self.assertRegex(log, r"removed " + re.escape(stale_spool) +
+                         r": left over, last modified 37 hours ago\n")
+        self.assertEqual(log.count("left over"), 2, log)
+        # and the server still delivers
+        c = d.connect()
+        self.assertEqual(c.cmd(b"EHLO c.example").code, 250)
+        self.assertEqual(c.cmd(b"MAIL FROM:<a@example.org>").code, 250)
+        self.assertEqual(c.cmd(b"RCPT TO:<b@example.org>").code, 250)
+        self.assertEqual(c.cmd(b"DATA").code, 354)
+        c.send(b"Subject: x\r\n\r\nx\r\n.\r\n")
+        self.assertEqual(c.reply().code, 250)
+        c.close()
+        self.assertEqual(len(d.maildir_files()), 1)
+        self.assertEqual(d.stop(), 0)
+
+
 if __name__ == "__main__":
     fx.main()
