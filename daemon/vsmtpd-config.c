@@ -41,6 +41,7 @@ static const char * const server_keys[] = {
   "timeout", "decision-timeout", "spool-threshold", "spool-directory",
   "bare-newline", "shutdown-grace", "greet-pause",
   "tls-certificate", "tls-key", "listen-tls", "require-tls", "tls-handshake-timeout",
+  "tls-priority", "tls-min-version",
   "listen-submission", "listen-submissions", "workers",
   /* and the property_keys below */
   NULL
@@ -502,7 +503,27 @@ parse_tls (VsmtpdConfig  *self,
   g_autofree char *certificate = NULL;
   g_autofree char *key = NULL;
   gboolean key_at_fault = FALSE;
+  g_autofree char *priority = NULL;
+  g_autofree char *min_version = NULL;
   guint64 value;
+
+  /* the protocol versions and suites, for the whole process */
+  if (!get_string (loader, keyfile, "server", "tls-priority", &priority, error) ||
+      !get_string (loader, keyfile, "server", "tls-min-version", &min_version, error))
+    return FALSE;
+  if (priority != NULL && min_version != NULL)
+    return key_error (loader, error, "server", "tls-min-version",
+                      "set either tls-min-version or tls-priority, not both");
+  if (priority != NULL && !vsmtpd_tls_check_priority (priority, &local_error))
+    return key_error (loader, error, "server", "tls-priority", "%s", local_error->message);
+  if (min_version == NULL || g_str_equal (min_version, "1.2"))
+    self->tls_priority = g_strdup (priority != NULL ? priority : VSMTPD_TLS_PRIORITY_DEFAULT);
+  else if (g_str_equal (min_version, "1.3"))
+    self->tls_priority = g_strdup (VSMTPD_TLS_PRIORITY_TLS13);
+  else
+    return key_error (loader, error, "server", "tls-min-version",
+                      "\"%s\" is neither \"1.2\" nor \"1.3\" (older versions: tls-priority)",
+                      min_version);
 
   if (!get_string (loader, keyfile, "server", "tls-certificate", &certificate, error) ||
       !get_string (loader, keyfile, "server", "tls-key", &key, error))
@@ -1025,6 +1046,7 @@ vsmtpd_config_free (VsmtpdConfig *self)
   g_free (self->maildir_path);
   g_free (self->tls_certificate_path);
   g_free (self->tls_key_path);
+  g_free (self->tls_priority);
   g_clear_object (&self->tls_certificate);
   g_strfreev (self->listen_tls);
   g_clear_pointer (&self->listen_tls_addresses, g_ptr_array_unref);

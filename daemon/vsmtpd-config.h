@@ -38,6 +38,7 @@ typedef struct
   char                   *tls_certificate_path;  /* absolute, or NULL */
   char                   *tls_key_path;          /* NULL: in the certificate file */
   GTlsCertificate        *tls_certificate;       /* loaded from the above */
+  char                   *tls_priority;          /* GnuTLS priority string */
   char                  **listen_tls;            /* ADDR:PORT, implicit TLS */
   GPtrArray              *listen_tls_addresses;  /* GSocketAddress, same order */
   char                  **listen_submission;     /* ADDR:PORT, STARTTLS, AUTH required */

@@ -204,6 +204,80 @@ vsmtpd_tls_load_certificate (const char  *certificate_path,
 }
 
 /**
+ * vsmtpd_tls_check_priority:
+ * @priority: a GnuTLS priority string
+ * @error: return location for an error saying where it goes wrong
+ *
+ * Returns: whether GnuTLS accepts @priority
+ */
+gboolean
+vsmtpd_tls_check_priority (const char  *priority,
+                           GError     **error)
+{
+  gnutls_priority_t cache = NULL;
+  const char *error_pos = NULL;
+  int ret;
+
+  ret = gnutls_priority_init2 (&cache, priority, &error_pos, 0);
+  if (ret != GNUTLS_E_SUCCESS)
+    {
+      if (error_pos != NULL)
+        g_set_error (error, G_TLS_ERROR, G_TLS_ERROR_MISC,
+                     "not a valid GnuTLS priority string: %s at \"%.40s\"",
+                     gnutls_strerror (ret), error_pos);
+      else
+        g_set_error (error, G_TLS_ERROR, G_TLS_ERROR_MISC,
+                     "not a valid GnuTLS priority string: %s", gnutls_strerror (ret));
+      return FALSE;
+    }
+  gnutls_priority_deinit (cache);
+  return TRUE;
+}
+
+/**
+ * vsmtpd_tls_apply_priority:
+ * @priority: a GnuTLS priority string that vsmtpd_tls_check_priority()
+ *   accepted
+ * @error: return location for an error
+ *
+ * Makes @priority the TLS profile of every connection of the process.
+ * glib-networking (2.74) has no per-connection setting: it reads
+ * `G_TLS_GNUTLS_PRIORITY` once, when its connection class is first set
+ * up, and falls back to its default without a word when that value is
+ * bad. So this sets the variable and then sets the class up at once, and
+ * fails if the class was set up before, when the variable would be
+ * ignored. Call it before any TLS connection exists.
+ *
+ * Returns: whether @priority is now in force
+ */
+gboolean
+vsmtpd_tls_apply_priority (const char  *priority,
+                           GError     **error)
+{
+  GTlsBackend *backend = g_tls_backend_get_default ();
+  GType type = g_tls_backend_get_server_connection_type (backend);
+  gpointer klass;
+
+  if (type == G_TYPE_INVALID || !g_tls_backend_supports_tls (backend))
+    {
+      g_set_error (error, G_TLS_ERROR, G_TLS_ERROR_UNAVAILABLE,
+                   "no TLS support in GIO (is glib-networking installed?)");
+      return FALSE;
+    }
+  if (g_type_class_peek (type) != NULL &&
+      g_strcmp0 (g_getenv ("G_TLS_GNUTLS_PRIORITY"), priority) != 0)
+    {
+      g_set_error (error, G_TLS_ERROR, G_TLS_ERROR_MISC,
+                   "TLS was set up before the priority could be applied");
+      return FALSE;
+    }
+  g_setenv ("G_TLS_GNUTLS_PRIORITY", priority, TRUE);
+  klass = g_type_class_ref (type);
+  g_type_class_unref (klass);
+  return TRUE;
+}
+
+/**
  * vsmtpd_tls_dup_fingerprint:
  * @certificate: a certificate
  *

@@ -8,6 +8,24 @@
 
 G_BEGIN_DECLS
 
+/* TLS 1.2 and 1.3, forward-secret AEAD suites only (AES-GCM, ChaCha20-
+ * Poly1305 with ECDHE or DHE), the server's order: a "modern
+ * intermediate" profile. */
+#define VSMTPD_TLS_PRIORITY_DEFAULT \
+  "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" \
+  "-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:" \
+  "-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:+DHE-RSA:%SERVER_PRECEDENCE"
+/* tls-min-version=1.3 */
+#define VSMTPD_TLS_PRIORITY_TLS13 \
+  "NORMAL:-VERS-ALL:+VERS-TLS1.3:" \
+  "-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:" \
+  "%SERVER_PRECEDENCE"
+
+gboolean         vsmtpd_tls_check_priority    (const char  *priority,
+                                               GError     **error);
+gboolean         vsmtpd_tls_apply_priority    (const char  *priority,
+                                               GError     **error);
+
 GTlsCertificate *vsmtpd_tls_load_certificate  (const char  *certificate_path,
                                                const char  *key_path,
                                                gboolean    *out_key_at_fault,

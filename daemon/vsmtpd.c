@@ -420,6 +420,13 @@ main (int   argc,
       return EXIT_FAILURE;
     }
 
+  /* before any TLS object: glib-networking reads it once (vsmtpd-tls.c) */
+  if (!vsmtpd_tls_apply_priority (daemon.config->tls_priority, &error))
+    {
+      g_printerr ("vsmtpd: %s\n", error->message);
+      goto out;
+    }
+
   if (vsmtpd_workers_is_worker ())
     {
       vsmtpd_workers_worker_init ();

@@ -64,6 +64,7 @@ fi
 
 if wants interop sanitizer; then
   [ -x /usr/sbin/smtp-sink ] || fail "Postfix's smtp-sink (/usr/sbin/smtp-sink)" postfix
+  have testssl || fail "testssl.sh (testssl)" testssl.sh
 fi
 
 if wants sanitizer; then

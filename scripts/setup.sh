@@ -26,6 +26,7 @@ packages=(
   gjs
   # tests: real peer servers
   postfix              # smtp-sink, the relay tests' upstream
+  testssl.sh           # the TLS profile as a scanner sees it
   # sanitizer and fuzzing tiers
   libgcc-12-dev        # GCC's libasan and libubsan
   clang libclang-rt-14-dev

@@ -12,8 +12,9 @@
 #                             clients: smtplib, swaks, curl, openssl,
 #                             gnutls-cli, msmtp, PyGObject, gjs; the
 #                             installed tree (suite 'integration')
-#   interop      build/       against real peer servers: Postfix's smtp-sink
-#                             as the relay's upstream (suite 'interop')
+#   interop      build/       against real peer software: Postfix's
+#                             smtp-sink as the relay's upstream, testssl.sh
+#                             against the TLS profile (suite 'interop')
 #   sanitizer    build-asan/  unit + integration + interop again under
 #                             AddressSanitizer and UBSan (leaks detected;
 #                             see below), minus suite 'no-sanitizer'

@@ -549,6 +549,101 @@ class HandshakeTimeoutTest(TlsCase):
             self.assertEqual(data, b"")
 
 
+def gnutls_handshake(port, priority, starttls=True):
+    """(ok, description): a handshake with gnutls-cli offering only
+    ``priority``; the description is gnutls-cli's "(TLS1.2-X.509)-...""."""
+    cmd = ["gnutls-cli", "--insecure", "--priority", priority, "-p", str(port)]
+    if starttls:
+        cmd.append("--starttls-proto=smtp")
+    r = run(cmd + ["127.0.0.1"], input=b"")
+    out = r.stdout.decode(errors="replace")
+    m = re.search(r"- Description: (\S+)", out)
+    return (m is not None, m.group(1) if m else out)
+
+
+def openssl_handshake(port, *args, starttls=True):
+    cmd = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", *args]
+    if starttls:
+        cmd += ["-starttls", "smtp"]
+    r = run(cmd, input=b"")
+    out = r.stdout.decode(errors="replace")
+    m = re.search(r"New, (TLSv[\d.]+), Cipher is (\S+)", out)
+    return (m is not None and m.group(2) != "(NONE)", out)
+
+
+class TlsProfileTest(TlsCase):
+    """The default profile: TLS 1.2 and 1.3 only, forward-secret AEAD
+    suites only, the server's order; on the STARTTLS and implicit-TLS
+    listeners alike."""
+
+    def ports(self):
+        return [(self.daemon.port, True), (self.tls_port, False)]
+
+    def test_old_versions_refused(self):
+        need("gnutls-cli")
+        for port, starttls in self.ports():
+            for version in ("TLS1.0", "TLS1.1"):
+                ok, out = gnutls_handshake(port, f"NORMAL:-VERS-ALL:+VERS-{version}",
+                                           starttls)
+                self.assertFalse(ok, f"{version} accepted on {port}: {out}")
+
+    def test_cbc_and_static_rsa_refused(self):
+        need("gnutls-cli")
+        need("openssl")
+        for port, starttls in self.ports():
+            ok, out = gnutls_handshake(port, "NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:"
+                                       "+AES-256-CBC:+AES-128-CBC:-MAC-ALL:+SHA1:+SHA256:+SHA384",
+                                       starttls)
+            self.assertFalse(ok, f"CBC accepted: {out}")
+            # static RSA key exchange with an AEAD suite (the certificate is RSA)
+            ok, out = openssl_handshake(port, "-tls1_2", "-cipher", "AES256-GCM-SHA384",
+                                        starttls=starttls)
+            self.assertFalse(ok, f"AES256-GCM-SHA384 (static RSA) accepted: {out}")
+            ok, out = openssl_handshake(port, "-tls1_2", "-cipher", "ECDHE-RSA-AES256-GCM-SHA384",
+                                        starttls=starttls)
+            self.assertTrue(ok, out)
+
+    def test_server_order(self):
+        need("gnutls-cli")
+        # the client prefers AES-128-GCM; the server's order puts AES-256 first
+        for port, starttls in self.ports():
+            ok, desc = gnutls_handshake(port, "NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:"
+                                        "+AES-128-GCM:+AES-256-GCM", starttls)
+            self.assertTrue(ok, desc)
+            self.assertIn("(TLS1.2-X.509)-(ECDHE-", desc)
+            self.assertTrue(desc.endswith("-(AES-256-GCM)"), desc)
+            ok, desc = gnutls_handshake(port, "NORMAL", starttls)
+            self.assertTrue(desc.startswith("(TLS1.3-X.509)"), desc)
+
+
+class TlsMinVersion13Test(TlsCase):
+    server_lines = "tls-min-version=1.3\n"
+
+    def test_tls12_refused(self):
+        need("gnutls-cli")
+        ok, out = gnutls_handshake(self.daemon.port, "NORMAL:-VERS-ALL:+VERS-TLS1.2")
+        self.assertFalse(ok, out)
+        ok, desc = gnutls_handshake(self.daemon.port, "NORMAL")
+        self.assertTrue(desc.startswith("(TLS1.3-X.509)"), desc)
+
+
+class TlsPriorityTest(TlsCase):
+    """tls-priority replaces the profile (here: TLS 1.2 only, to allow
+    just what an old peer needs)."""
+
+    server_lines = "tls-priority=NORMAL:-VERS-ALL:+VERS-TLS1.2:%SERVER_PRECEDENCE\n"
+
+    def test_profile_applied(self):
+        need("gnutls-cli")
+        ok, desc = gnutls_handshake(self.daemon.port, "NORMAL")
+        self.assertTrue(ok, desc)
+        self.assertTrue(desc.startswith("(TLS1.2-X.509)"), desc)
+        # CBC is in NORMAL, so it is allowed now
+        ok, desc = gnutls_handshake(self.daemon.port, "NORMAL:-VERS-ALL:+VERS-TLS1.2:"
+                                    "-CIPHER-ALL:+AES-128-CBC:-MAC-ALL:+SHA1:+SHA256")
+        self.assertTrue(ok, desc)
+
+
 class RequireTlsTest(TlsCase):
     server_lines = "require-tls=true\n"
 
@@ -602,6 +697,20 @@ class DaemonTlsTest(unittest.TestCase):
         lines = r.stderr.decode().splitlines()
         self.assertEqual(len(lines), 1, r.stderr)
         return lines[0]
+
+    def test_bad_tls_profile_settings(self):
+        line = self.failing_start("--option", "server.tls-priority=NORMAL:+NO-SUCH-THING")
+        self.assertEqual(line, "vsmtpd: --option server.tls-priority=NORMAL:+NO-SUCH-THING: "
+                               "[server] tls-priority: not a valid GnuTLS priority string: "
+                               "The request is invalid. at \"+NO-SUCH-THING\"")
+        line = self.failing_start("--option", "server.tls-min-version=1.1")
+        self.assertEqual(line, "vsmtpd: --option server.tls-min-version=1.1: "
+                               "[server] tls-min-version: \"1.1\" is neither \"1.2\" nor "
+                               "\"1.3\" (older versions: tls-priority)")
+        line = self.failing_start("--option", "server.tls-min-version=1.3",
+                                  "--option", "server.tls-priority=NORMAL")
+        self.assertTrue(line.endswith("[server] tls-min-version: set either tls-min-version "
+                                      "or tls-priority, not both"), line)
 
     def test_mismatched_key(self):
         other_cert, other_key = make_cert(self.tmp, "other")
