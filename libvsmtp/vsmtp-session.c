@@ -148,6 +148,7 @@ struct _VsmtpSession
   guint                  processing : 1;
   guint                  shutting_down : 1;
   guint                  data_too_big : 1;
+  guint                  data_has_nul : 1;   /* a NUL in the content */
   guint                  started : 1;
   guint                  implicit_tls : 1;
   guint                  greeted : 1;
@@ -1660,6 +1661,7 @@ then_data (VsmtpSession *self,
     vsmtp_data_decoder_reset (self->decoder);
   self->data_size = 0;
   self->data_too_big = FALSE;
+  self->data_has_nul = FALSE;
   self->data_line_length = 0;
   self->header_size = 0;
   self->in_header = TRUE;
@@ -1785,6 +1787,8 @@ session_end_of_data (VsmtpSession *self)
     failure = vsmtp_reply_new (552, "5.3.4", "Error: message header too big");
   else if (self->line_too_long)
     failure = vsmtp_reply_new (500, "5.5.2", "Error: message line too long");
+  else if (self->data_has_nul)
+    failure = vsmtp_reply_new (554, "5.6.0", "Error: NUL character in message content");
   else if (vsmtp_server_get_bare_newline (self->server) == VSMTP_BARE_NEWLINE_REJECT &&
            (bare = vsmtp_data_decoder_get_first_bare_newline (self->decoder, &bare_line)))
     failure = vsmtp_reply_new_printf (550, "5.5.2",
@@ -1884,6 +1888,11 @@ session_process_data (VsmtpSession *self)
   if (!self->data_too_big && self->data_size > vsmtp_server_get_max_message_size (self->server))
     self->data_too_big = TRUE;
   session_scan_content (self, self->data_out, out_len);
+  /* NUL is in neither 7bit nor 8bit data (RFC 2045 §2.7, §2.8), only in
+   * BINARYMIME; and a later hop that drops NULs would see "\r\n\0.\r\n"
+   * as an end of data */
+  if (!self->data_has_nul && out_len > 0 && memchr (self->data_out, '\0', out_len) != NULL)
+    self->data_has_nul = TRUE;
 
   if (!self->data_too_big && self->data_error == NULL && out_len > 0)
     _vsmtp_message_append (self->message, self->data_out, out_len, &self->data_error);

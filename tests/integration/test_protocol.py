@@ -298,7 +298,12 @@ class ProtocolTest(fx.VsmtpdTestCase):
                                      f"server replied inside DATA after {variant!r}")
                     c.send(b".\r\n")
                     r = c.reply()
-                    self.assertIn(r.code, (250, 550), r)
+                    if b"\x00" in variant:
+                        # NUL in content: refused whatever the line ends
+                        self.assertEqual(r.lines, [b"554 5.6.0 Error: NUL character "
+                                                   b"in message content"], r)
+                    else:
+                        self.assertIn(r.code, (250, 550), r)
                     if r.code == 550:
                         self.assertEqual(r.esc, "5.5.2", r)
                     # Nothing else: the smuggled commands were data.
@@ -409,6 +414,32 @@ class BareNewlineNormalizeTest(fx.VsmtpdTestCase):
         self.assertReply(c.reply(), 250, "2.0.0")
         self.assertDelivered(b"Subject: bare\r\n\r\none\r\ntwo\r\n",
                              rcpt="rcpt@raw.example", helo=HELO.decode())
+
+
+class NulNormalizeTest(fx.VsmtpdTestCase):
+    """NUL in DATA is refused after the message (554 5.6.0), in either
+    bare-newline mode; nothing is delivered and the session goes on."""
+
+    options = ("server.bare-newline=normalize",)
+
+    def test_nul_refused(self):
+        for content in (b"Subject: nul\r\n\r\na\x00b\r\n",
+                        b"Subject: nul\r\n\r\nbefore\r\n\x00.\r\nafter\r\n",
+                        b"Subject: nul\r\n\r\nbefore\n\x00.\nafter\r\n"):
+            with self.subTest(content=content):
+                c = self.client()
+                ehlo(self, c)
+                start_data(self, c)
+                c.send(content + b".\r\n")
+                self.assertEqual(c.reply().lines,
+                                 [b"554 5.6.0 Error: NUL character in message content"])
+                self.assertReply(c.cmd(b"NOOP"), 250)
+                self.assertNothingDelivered()
+                c.close()
+
+
+class NulRejectTest(NulNormalizeTest):
+    options = ("server.bare-newline=reject",)
 
 
 class MaxRecipientsTest(fx.VsmtpdTestCase):
