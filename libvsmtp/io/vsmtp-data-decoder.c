@@ -23,9 +23,12 @@
  * - A line starts only after a real CRLF (or at the very start). There, a
  *   "." followed by anything but CRLF is removed (dot-unstuffing).
  * - A bare LF (not preceded by CR) or a bare CR (not followed by LF) never
- *   ends data and never starts a line. Each one is counted (see
- *   vsmtp_data_decoder_get_bare_newlines()) and is written as CRLF when
- *   normalizing, else as is.
+ *   ends data: what follows it is never an end of data. Each one is
+ *   counted (see vsmtp_data_decoder_get_bare_newlines()) and is written as
+ *   CRLF when normalizing, else as is. When normalizing, a "." right after
+ *   one is removed as at a line start (dot-unstuffing is the same whatever
+ *   the line end), so that normalized content has no lone "." line that a
+ *   bare newline made.
  *
  * Bytes whose meaning depends on what follows (a trailing CR, "." or ".\r"
  * at a line start) are consumed and held in the decoder's state until the
@@ -39,6 +42,8 @@
 
 typedef enum {
   STATE_LINE_START,     /* at the start of a line */
+  STATE_SOFT_LINE_START,/* after a bare CR or LF: a "." is unstuffed, but
+                         * nothing here can end the data */
   STATE_TEXT,           /* inside a line */
   STATE_CR,             /* inside a line, a CR is held */
   STATE_DOT,            /* at a line start, a "." is held */
@@ -167,6 +172,14 @@ vsmtp_data_decoder_decode (VsmtpDataDecoder *self,
             state = STATE_TEXT;
           break;
 
+        case STATE_SOFT_LINE_START:
+          /* unstuffed when the bare newline becomes CRLF: kept raw else, so
+           * that the raw output is the input with only real stuffing gone */
+          if (*p == '.' && normalize)
+            p++;
+          state = STATE_TEXT;
+          break;
+
         case STATE_DOT:
           if (*p == '\r')
             {
@@ -189,7 +202,7 @@ vsmtp_data_decoder_decode (VsmtpDataDecoder *self,
               if (o_end - o < 2)
                 goto out;
               EMIT_BARE ('\r');
-              state = STATE_TEXT;
+              state = STATE_SOFT_LINE_START;
             }
           break;
 
@@ -207,7 +220,7 @@ vsmtp_data_decoder_decode (VsmtpDataDecoder *self,
           else
             {
               EMIT_BARE ('\r');
-              state = STATE_TEXT;
+              state = STATE_SOFT_LINE_START;
             }
           break;
 
@@ -251,6 +264,7 @@ vsmtp_data_decoder_decode (VsmtpDataDecoder *self,
                   goto out;
                 EMIT_BARE ('\n');
                 p++;
+                state = STATE_SOFT_LINE_START;
               }
             else if (p + 1 == end)
               {
@@ -274,6 +288,7 @@ vsmtp_data_decoder_decode (VsmtpDataDecoder *self,
                   {
                     EMIT_BARE ('\r');
                     p++;
+                    state = STATE_SOFT_LINE_START;
                   }
               }
           }

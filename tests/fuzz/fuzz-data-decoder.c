@@ -50,7 +50,8 @@ emit_bare (Result   *r,
     g_byte_array_append (r->output, &c, 1);
 }
 
-/* The rules of RFC 5321 §4.5.2 plus the smuggling rules, one byte at a
+/* The rules of RFC 5321 §4.5.2 plus the smuggling rules (and, when
+ * normalizing, dot-unstuffing after a bare newline too), one byte at a
  * time. Bytes whose meaning depends on bytes not there yet are consumed
  * but not output. */
 static void
@@ -61,6 +62,7 @@ reference_decode (const guint8 *in,
 {
   gsize i = 0;
   gboolean line_start = TRUE;
+  gboolean after_bare = FALSE;   /* right after a bare CR or LF */
 
   r->output = g_byte_array_new ();
   r->finished = FALSE;
@@ -69,6 +71,18 @@ reference_decode (const guint8 *in,
   while (i < n)
     {
       guint8 c;
+
+      /* normalizing, a dot after a bare newline is unstuffed; it never
+       * starts an end of data */
+      if (after_bare)
+        {
+          after_bare = FALSE;
+          if (normalize && in[i] == '.')
+            {
+              i++;
+              continue;
+            }
+        }
 
       if (line_start)
         {
@@ -108,12 +122,14 @@ reference_decode (const guint8 *in,
             }
           emit_bare (r, '\r', normalize);
           i++;
+          after_bare = TRUE;
           continue;
         }
       if (c == '\n')
         {
           emit_bare (r, '\n', normalize);
           i++;
+          after_bare = TRUE;
           continue;
         }
       g_byte_array_append (r->output, &c, 1);

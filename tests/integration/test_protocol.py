@@ -312,6 +312,13 @@ class ProtocolTest(fx.VsmtpdTestCase):
                     files = self.daemon.maildir_files()
                     self.assertEqual(len(files), 1 if r.code == 250 else 0,
                                      files)
+                    if r.code == 250:
+                        # normalized (the default): CRLF only, and no lone
+                        # "." line that a later hop could take for an end
+                        _, content = fx.split_received(self.daemon.delivered()[0])
+                        self.assertNotIn(b"\n", content.replace(b"\r\n", b""))
+                        self.assertNotIn(b"\r\n.\r\n", content)
+                        self.assertIn(b"\r\nMAIL FROM:<evil@raw.example>\r\n", content)
                 finally:
                     c.close()
 
