@@ -3440,6 +3440,25 @@ vsmtp_session_get_peer_certificate (VsmtpSession *self)
 }
 
 /**
+ * vsmtp_session_is_submission:
+ * @self: a session
+ *
+ * Whether the session came in on a submission listener
+ * ([flags@Vsmtp.ListenFlags.AUTH_REQUIRED]: MAIL needs a successful AUTH
+ * first), where the clients are the server's own users rather than other
+ * servers: policies such as "an authenticated user may only use their own
+ * sender addresses" apply there.
+ *
+ * Returns: %TRUE on a submission listener
+ */
+gboolean
+vsmtp_session_is_submission (VsmtpSession *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SESSION (self), FALSE);
+  return self->auth_required;
+}
+
+/**
  * vsmtp_session_get_authenticated_user:
  * @self: a session
  *

@@ -5,12 +5,26 @@
  * [passwd]
  * file = /etc/vsmtpd/passwd        one "user:hash" per line, # comments
  * mechanisms = PLAIN;LOGIN         offered with AUTH (the default)
+ * sender-check = submission        submission | always | off
+ * sender-login-map = FILE          which logins may use which senders
  *
  * Hashes are whatever libcrypt verifies: yescrypt ($y$), bcrypt ($2b$),
  * sha512-crypt ($6$)... Make one with `mkpasswd -m yescrypt` (package
  * whois) or `openssl passwd -6`. The file is read again when it changes.
  * Verifying a slow hash runs in a worker thread: the decision is deferred,
  * the main loop never blocks on it.
+ *
+ * Sender ownership (as Postfix's reject_sender_login_mismatch): on
+ * submission listeners (sender-check=submission, the default; "always":
+ * every authenticated session; "off": never) an authenticated user may
+ * only use their own envelope senders, else
+ * `553 5.7.1 <addr>: Sender address rejected: not owned by user LOGIN`.
+ * Without a map, a login with an "@" owns that address and a login
+ * without one owns that local part at any domain (case-insensitively).
+ * With sender-login-map, the map alone decides: lines of
+ * `address login[,login...]` or `@domain login[,login...]` (an exact
+ * address first, then its domain), # comments; read again when it
+ * changes. The null sender <> is always allowed.
  */
 #include "config.h"
 
@@ -28,17 +42,66 @@
 #define VSMTPD_TYPE_PASSWD_PLUGIN (vsmtpd_passwd_plugin_get_type ())
 G_DECLARE_FINAL_TYPE (VsmtpdPasswdPlugin, vsmtpd_passwd_plugin, VSMTPD, PASSWD_PLUGIN, VsmtpPlugin)
 
+/* A file read again when it changes (inode, size or modification time) */
+typedef struct {
+  char        *path;
+  gboolean     loaded;
+  struct stat  loaded_stat;
+} WatchedFile;
+
+typedef enum {
+  FILE_UNCHANGED,
+  FILE_CHANGED,       /* *contents holds the new contents */
+  FILE_UNREADABLE,    /* logged; the last contents read stay in force */
+} FileStatus;
+
+typedef enum {
+  SENDER_CHECK_SUBMISSION,
+  SENDER_CHECK_ALWAYS,
+  SENDER_CHECK_OFF,
+} SenderCheck;
+
+static FileStatus
+watched_file_read (WatchedFile  *file,
+                   char        **contents)
+{
+  g_autoptr(GError) error = NULL;
+  struct stat st;
+
+  *contents = NULL;
+  if (stat (file->path, &st) != 0)
+    {
+      g_warning ("passwd: %s: %s", file->path, g_strerror (errno));
+      return FILE_UNREADABLE;
+    }
+  if (file->loaded &&
+      st.st_ino == file->loaded_stat.st_ino && st.st_size == file->loaded_stat.st_size &&
+      st.st_mtim.tv_sec == file->loaded_stat.st_mtim.tv_sec &&
+      st.st_mtim.tv_nsec == file->loaded_stat.st_mtim.tv_nsec)
+    return FILE_UNCHANGED;
+  if (!g_file_get_contents (file->path, contents, NULL, &error))
+    {
+      g_warning ("passwd: %s", error->message);
+      return FILE_UNREADABLE;
+    }
+  file->loaded = TRUE;
+  file->loaded_stat = st;
+  return FILE_CHANGED;
+}
+
 struct _VsmtpdPasswdPlugin
 {
   VsmtpPlugin      parent_instance;
 
   gulong       new_session_id;
 
-  char        *path;
+  WatchedFile  passwd;
   GHashTable  *users;          /* user -> hash */
   char        *dummy_hash;     /* checked for unknown users, see below */
-  gboolean     loaded;
-  struct stat  loaded_stat;
+
+  SenderCheck  sender_check;
+  WatchedFile  sender_map;     /* path NULL: the default rule */
+  GHashTable  *sender_owners;  /* "addr" or "@domain", lower case -> "login,login" */
 };
 
 /* Users that do not exist are checked too, so that a wrong password costs
@@ -99,32 +162,24 @@ G_DEFINE_DYNAMIC_TYPE_EXTENDED (VsmtpdPasswdPlugin, vsmtpd_passwd_plugin, VSMTP_
 static gboolean
 passwd_reload (VsmtpdPasswdPlugin *self)
 {
-  g_autoptr(GError) error = NULL;
   g_autofree char *contents = NULL;
   g_auto(GStrv) lines = NULL;
   g_autoptr(GPtrArray) order = NULL;   /* the users, in file order */
   g_autofree char *method = NULL;
   GHashTable *users;
-  struct stat st;
 
-  if (self->path == NULL)
+  if (self->passwd.path == NULL)
     return FALSE;
 
-  if (stat (self->path, &st) != 0)
+  switch (watched_file_read (&self->passwd, &contents))
     {
-      g_warning ("passwd: %s: %s", self->path, g_strerror (errno));
+    case FILE_UNCHANGED:
+      return TRUE;
+    case FILE_UNREADABLE:
       return FALSE;
-    }
-  if (self->loaded &&
-      st.st_ino == self->loaded_stat.st_ino && st.st_size == self->loaded_stat.st_size &&
-      st.st_mtim.tv_sec == self->loaded_stat.st_mtim.tv_sec &&
-      st.st_mtim.tv_nsec == self->loaded_stat.st_mtim.tv_nsec)
-    return TRUE;
-
-  if (!g_file_get_contents (self->path, &contents, NULL, &error))
-    {
-      g_warning ("passwd: %s", error->message);
-      return FALSE;
+    case FILE_CHANGED:
+    default:
+      break;
     }
 
   users = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -140,7 +195,7 @@ passwd_reload (VsmtpdPasswdPlugin *self)
       colon = strchr (line, ':');
       if (colon == NULL || colon == line || colon[1] == '\0')
         {
-          g_warning ("passwd: %s:%u: expected user:hash", self->path, i + 1);
+          g_warning ("passwd: %s:%u: expected user:hash", self->passwd.path, i + 1);
           continue;
         }
       *colon = '\0';
@@ -160,11 +215,138 @@ passwd_reload (VsmtpdPasswdPlugin *self)
   g_free (self->dummy_hash);
   self->dummy_hash = pick_dummy_hash (users, order);
   method = g_strndup (self->dummy_hash, hash_method_length (self->dummy_hash));
-  self->loaded = TRUE;
-  self->loaded_stat = st;
   g_info ("passwd: %u users from %s; unknown users are checked against a %s hash",
-          g_hash_table_size (users), self->path, *method ? method : "DES");
+          g_hash_table_size (users), self->passwd.path, *method ? method : "DES");
   return TRUE;
+}
+
+/* Reads the sender-login-map again if it changed. */
+static void
+sender_map_reload (VsmtpdPasswdPlugin *self)
+{
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  GHashTable *owners;
+
+  if (watched_file_read (&self->sender_map, &contents) != FILE_CHANGED)
+    return;
+
+  owners = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  lines = g_strsplit (contents, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      char *line = g_strstrip (lines[i]);
+      char *space;
+      g_autofree char *logins = NULL;
+
+      if (*line == '\0' || *line == '#')
+        continue;
+      space = strpbrk (line, " \t");
+      if (space == NULL)
+        {
+          g_warning ("passwd: %s:%u: expected \"address login[,login...]\"",
+                     self->sender_map.path, i + 1);
+          continue;
+        }
+      *space = '\0';
+      logins = g_strdup (g_strstrip (space + 1));
+      /* "a, b" and "a,b" alike */
+      {
+        g_auto(GStrv) parts = g_strsplit_set (logins, ", \t", -1);
+        g_autoptr(GString) joined = g_string_new (NULL);
+
+        for (guint j = 0; parts[j] != NULL; j++)
+          if (parts[j][0] != '\0')
+            g_string_append_printf (joined, "%s%s", joined->len ? "," : "", parts[j]);
+        g_hash_table_replace (owners, g_ascii_strdown (line, -1),
+                              g_string_free (g_steal_pointer (&joined), FALSE));
+      }
+    }
+
+  g_clear_pointer (&self->sender_owners, g_hash_table_unref);
+  self->sender_owners = owners;
+  g_info ("passwd: %u sender entries from %s", g_hash_table_size (owners),
+          self->sender_map.path);
+}
+
+static gboolean
+list_has (const char *list,
+          const char *login)
+{
+  g_auto(GStrv) items = g_strsplit (list, ",", -1);
+
+  for (guint i = 0; items[i] != NULL; i++)
+    if (g_ascii_strcasecmp (items[i], login) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* Whether @login may use @sender as its envelope sender. */
+static gboolean
+sender_owned_by (VsmtpdPasswdPlugin *self,
+                 VsmtpAddress       *sender,
+                 const char         *login)
+{
+  const char *local = vsmtp_address_get_local_part (sender);
+  const char *domain = vsmtp_address_get_domain (sender);
+  g_autofree char *address = NULL;
+  const char *owners;
+
+  if (local == NULL || domain == NULL)
+    return FALSE;
+
+  if (self->sender_map.path == NULL)
+    {
+      const char *at = strchr (login, '@');
+
+      if (at == NULL)
+        return g_ascii_strcasecmp (login, local) == 0;
+      return g_ascii_strncasecmp (login, local, at - login) == 0 &&
+             local[at - login] == '\0' &&
+             g_ascii_strcasecmp (at + 1, domain) == 0;
+    }
+
+  sender_map_reload (self);
+  if (self->sender_owners == NULL)
+    return FALSE;
+  address = g_ascii_strdown (vsmtp_address_to_string (sender), -1);
+  owners = g_hash_table_lookup (self->sender_owners, address);
+  if (owners == NULL)
+    {
+      g_autofree char *at_domain = g_strconcat ("@", domain, NULL);
+      g_autofree char *key = g_ascii_strdown (at_domain, -1);
+
+      owners = g_hash_table_lookup (self->sender_owners, key);
+    }
+  return owners != NULL && list_has (owners, login);
+}
+
+static VsmtpReply *
+on_mail_from (VsmtpSession    *session,
+              VsmtpAddress    *sender,
+              VsmtpParameters *parameters,
+              gpointer         user_data)
+{
+  VsmtpdPasswdPlugin *self = user_data;
+  const char *login = vsmtp_session_get_authenticated_user (session);
+
+  if (login == NULL || vsmtp_address_is_null (sender) ||
+      self->sender_check == SENDER_CHECK_OFF ||
+      (self->sender_check == SENDER_CHECK_SUBMISSION && !vsmtp_session_is_submission (session)))
+    return NULL;
+  if (sender_owned_by (self, sender, login))
+    return NULL;
+
+  {
+    g_autofree char *logged_sender = vsmtp_log_escape (vsmtp_address_to_string (sender), -1);
+    g_autofree char *logged_login = vsmtp_log_escape (login, -1);
+
+    g_info ("%s: passwd: sender <%s> refused: not owned by user %s",
+            vsmtp_session_get_id (session), logged_sender, logged_login);
+    return vsmtp_reply_new_printf (553, "5.7.1",
+                                   "<%s>: Sender address rejected: not owned by user %s",
+                                   vsmtp_address_to_string (sender), logged_login);
+  }
 }
 
 typedef struct {
@@ -270,8 +452,13 @@ on_new_session (VsmtpServer  *server,
                 VsmtpSession *session,
                 gpointer      user_data)
 {
+  VsmtpdPasswdPlugin *self = user_data;
+
   g_signal_connect_object (session, "authenticate",
                            G_CALLBACK (on_authenticate), user_data, 0);
+  if (self->sender_check != SENDER_CHECK_OFF)
+    g_signal_connect_object (session, "mail-from",
+                             G_CALLBACK (on_mail_from), user_data, 0);
 }
 
 static void
@@ -281,16 +468,35 @@ vsmtpd_passwd_plugin_activate (VsmtpPlugin *plugin)
   VsmtpServer *server = vsmtp_plugin_get_server (VSMTP_PLUGIN (self));
   GKeyFile *config = vsmtp_server_get_config (server);
   g_auto(GStrv) mechanisms = NULL;
+  g_autofree char *sender_check = NULL;
 
   if (config != NULL)
     {
-      self->path = g_key_file_get_string (config, "passwd", "file", NULL);
+      self->passwd.path = g_key_file_get_string (config, "passwd", "file", NULL);
       mechanisms = g_key_file_get_string_list (config, "passwd", "mechanisms", NULL, NULL);
+      sender_check = g_key_file_get_string (config, "passwd", "sender-check", NULL);
+      self->sender_map.path = g_key_file_get_string (config, "passwd", "sender-login-map", NULL);
     }
-  if (self->path == NULL)
+  if (self->passwd.path == NULL)
     g_warning ("passwd: no [passwd] file configured: every AUTH will fail");
   else
     passwd_reload (self);
+
+  if (sender_check == NULL || g_str_equal (sender_check, "submission"))
+    self->sender_check = SENDER_CHECK_SUBMISSION;
+  else if (g_str_equal (sender_check, "always"))
+    self->sender_check = SENDER_CHECK_ALWAYS;
+  else if (g_str_equal (sender_check, "off"))
+    self->sender_check = SENDER_CHECK_OFF;
+  else
+    {
+      /* the stricter reading of a value that is not understood */
+      g_warning ("passwd: [passwd] sender-check: \"%s\" is none of submission, always, off; "
+                 "checking every authenticated session", sender_check);
+      self->sender_check = SENDER_CHECK_ALWAYS;
+    }
+  if (self->sender_map.path != NULL)
+    sender_map_reload (self);
 
   if (mechanisms == NULL)
     mechanisms = g_strsplit ("PLAIN LOGIN", " ", -1);
@@ -323,7 +529,9 @@ vsmtpd_passwd_plugin_dispose (GObject *object)
     g_clear_signal_handler (&self->new_session_id, server);
   g_clear_pointer (&self->users, g_hash_table_unref);
   g_clear_pointer (&self->dummy_hash, g_free);
-  g_clear_pointer (&self->path, g_free);
+  g_clear_pointer (&self->passwd.path, g_free);
+  g_clear_pointer (&self->sender_owners, g_hash_table_unref);
+  g_clear_pointer (&self->sender_map.path, g_free);
 
   G_OBJECT_CLASS (vsmtpd_passwd_plugin_parent_class)->dispose (object);
 }

@@ -255,8 +255,8 @@ class AuthTestCase(unittest.TestCase):
     def assertNothingDelivered(self):
         self.assertEqual(self.daemon.maildir_files("new"), [])
 
-    def send_raw(self, c, body=BODY):
-        self.assertEqual(c.cmd(f"MAIL FROM:<{SENDER}>").code, 250)
+    def send_raw(self, c, body=BODY, sender=SENDER):
+        self.assertEqual(c.cmd(f"MAIL FROM:<{sender}>").code, 250)
         self.assertEqual(c.cmd(f"RCPT TO:<{RCPT}>").code, 250)
         self.assertEqual(c.cmd("DATA").code, 354)
         c.send(body + b".\r\n")
@@ -604,7 +604,7 @@ class SubmissionTests(AuthTestCase):
         self.assertEqual(r.returncode, 67, r.stdout)
         self.assertNothingDelivered()
 
-    def msmtp(self, port, starttls, password, user=ALICE[0]):
+    def msmtp(self, port, starttls, password, user=ALICE[0], body=BODY):
         need("msmtp")
         conf = self.write("msmtprc", (
             "defaults\n"
@@ -623,11 +623,12 @@ class SubmissionTests(AuthTestCase):
             "set_msgid_header off\n"
             f"user {user}\n"
             f"password {password}\n"
-            f"from {SENDER}\n"
+            # the user's own address: submission checks sender ownership
+            f"from {user}@submit.example\n"
             "account default : submit\n").encode())
         os.chmod(conf, 0o600)
         return run(["msmtp", "-C", conf, "--read-envelope-from", RCPT],
-                   input=BODY.replace(b"\r\n", b"\n"))
+                   input=body.replace(b"\r\n", b"\n"))
 
     def test_msmtp_starttls(self):
         r = self.msmtp(self.daemon.sub_port, True, ALICE[1])
@@ -637,9 +638,11 @@ class SubmissionTests(AuthTestCase):
     def test_msmtp_implicit_tls(self):
         if not self.have_yescrypt:
             self.skipTest("mkpasswd (whois) is not installed")
-        r = self.msmtp(self.daemon.subs_port, False, YVES[1], user=YVES[0])
+        # the envelope sender, from the From: header, is yves' own
+        body = BODY.replace(b"<alice@submit.example>", b"<yves@submit.example>")
+        r = self.msmtp(self.daemon.subs_port, False, YVES[1], user=YVES[0], body=body)
         self.assertEqual(r.returncode, 0, r.stdout)
-        self.assertSubmitted(BODY, YVES[0], helo="msmtp.client.example")
+        self.assertSubmitted(body, YVES[0], helo="msmtp.client.example")
 
     def test_msmtp_wrong_password(self):
         r = self.msmtp(self.daemon.sub_port, True, "wrong")
@@ -660,7 +663,7 @@ class SubmissionTests(AuthTestCase):
 
         write_passwd(self.passwd, users + [(carol[0], sha512_crypt(carol[1]))])
         self.assertLine(c.cmd("AUTH PLAIN " + plain(*carol)), R_OK)
-        self.send_raw(c)
+        self.send_raw(c, sender="carol@submit.example")
         self.assertSubmitted(BODY, carol[0], helo="raw.client.example")
 
         write_passwd(self.passwd, users)
@@ -736,6 +739,92 @@ class FailureLimitTests(AuthTestCase):
         self.assertLine(c.cmd("AUTH PLAIN " + plain(*ALICE)), R_BLOCKED)
         self.assertIn("authentication failed for nobody with LOGIN",
                       self.daemon.stderr_text())
+
+
+class SenderLoginTests(unittest.TestCase):
+    """On submission an authenticated user may only use their own senders:
+    553 5.7.1 naming the login otherwise; sender-login-map decides when
+    given; the MX port and sender-check=off do not check."""
+
+    def start(self, passwd_extra=""):
+        need("openssl")
+        tmp = tempfile.mkdtemp(prefix="vsmtpd-auth-senders-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        self.tmp = tmp
+        passwd = os.path.join(tmp, "passwd")
+        write_passwd(passwd, [(ALICE[0], sha512_crypt(ALICE[1])),
+                              ("carol@corp.example", sha512_crypt("carol's"))])
+        d = AuthDaemon(passwd, server="auth-requires-tls=false\n")
+        d.extra_config += passwd_extra
+        self.addCleanup(d.cleanup)
+        d.start()
+        return d
+
+    def mail(self, port, user, password, senders):
+        with fx.RawClient(port) as c:
+            self.assertEqual(c.cmd(b"EHLO senders.example").code, 250)
+            self.assertLine(c.cmd("AUTH PLAIN " + plain(user, password)), R_OK)
+            out = []
+            for sender in senders:
+                out.append(c.cmd(f"MAIL FROM:<{sender}>"))
+                c.cmd("RSET")
+            return out
+
+    def assertLine(self, reply, expected):
+        self.assertEqual(last_line(reply), expected, reply)
+
+    def test_default_rule(self):
+        d = self.start()
+        r = self.mail(d.sub_port, *ALICE, ["alice@submit.example", "Alice@Other.Example",
+                                          "bob@submit.example", "", "alice.x@submit.example"])
+        self.assertEqual([x.code for x in r[:2]], [250, 250])
+        self.assertLine(r[2], b"553 5.7.1 <bob@submit.example>: Sender address rejected: "
+                              b"not owned by user alice")
+        self.assertEqual(r[3].code, 250)   # the null sender
+        self.assertEqual(r[4].code, 553)
+        # a login with "@" owns that address only
+        r = self.mail(d.sub_port, "carol@corp.example", "carol's",
+                      ["carol@corp.example", "carol@other.example"])
+        self.assertEqual(r[0].code, 250)
+        self.assertLine(r[1], b"553 5.7.1 <carol@other.example>: Sender address rejected: "
+                              b"not owned by user carol@corp.example")
+        # the MX port: no check (sender-check=submission)
+        r = self.mail(d.port, *ALICE, ["bob@submit.example"])
+        self.assertEqual(r[0].code, 250)
+        self.assertIn("sender <bob@submit.example> refused: not owned by user alice",
+                      d.stderr_text())
+        self.assertEqual(d.stop(), 0)
+
+    def test_map(self):
+        tmpmap = tempfile.NamedTemporaryFile("w", suffix=".senders", delete=False)
+        self.addCleanup(os.unlink, tmpmap.name)
+        tmpmap.write("# sender  logins\n"
+                     "sales@submit.example  alice, carol@corp.example\n"
+                     "@team.example  alice\n")
+        tmpmap.close()
+        d = self.start(f"sender-login-map={tmpmap.name}\nsender-check=always\n")
+        r = self.mail(d.sub_port, *ALICE, ["sales@submit.example", "anyone@team.example",
+                                          "alice@submit.example"])
+        # the map alone decides: alice's own address is not in it
+        self.assertEqual([x.code for x in r], [250, 250, 553])
+        r = self.mail(d.sub_port, "carol@corp.example", "carol's",
+                      ["SALES@submit.example", "x@team.example"])
+        self.assertEqual([x.code for x in r], [250, 553])
+        # always: the MX port too
+        r = self.mail(d.port, *ALICE, ["bob@submit.example"])
+        self.assertEqual(r[0].code, 553)
+        # an edit is seen by the next MAIL
+        with open(tmpmap.name, "a") as f:
+            f.write("bob@submit.example alice\n")
+        r = self.mail(d.sub_port, *ALICE, ["bob@submit.example"])
+        self.assertEqual(r[0].code, 250)
+        self.assertEqual(d.stop(), 0)
+
+    def test_off(self):
+        d = self.start("sender-check=off\n")
+        r = self.mail(d.sub_port, *ALICE, ["bob@submit.example"])
+        self.assertEqual(r[0].code, 250)
+        self.assertEqual(d.stop(), 0)
 
 
 class ParallelFailureLimitTests(AuthTestCase):
