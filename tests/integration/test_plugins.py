@@ -4,6 +4,7 @@ ratelimit, tarpit, blocklist), plugins from [plugins] path, containment of
 Python handlers that raise, deferred decisions, load errors, ordering."""
 
 import os
+import re
 import shutil
 import smtplib
 import subprocess
@@ -368,6 +369,14 @@ class PythonHandlersTest(PluginTestCase):
                 raise ValueError('no boom allowed')
             if local == 'wrong':
                 return True
+            if local == 'exit':
+                import sys
+                sys.exit(3)
+            if local == 'interrupt':
+                raise KeyboardInterrupt()
+            if local == 'slow':
+                import time
+                time.sleep(0.4)
             return None
 
         def on_noop(self, session, argument):
@@ -411,6 +420,30 @@ class PythonHandlersTest(PluginTestCase):
         self.assertSmtp(s2.rcpt("fine@example.org"), 250, "2.1.5")
         self.assertSmtp(s2.data(b"Subject: s\r\n\r\nx\r\n"), 250, "2.0.0")
         self.assertEqual(len(self.daemon.delivered()), 1)
+
+    def test_base_exceptions_give_451(self):
+        """SystemExit and KeyboardInterrupt in a handler: 451, and vsmtpd
+        goes on serving."""
+        s = self.smtp()
+        self.assertSmtp(s.mail("a@client.example"), 250, "2.1.0")
+        self.assertSmtp(s.rcpt("exit@example.org"), 451, "4.3.0")
+        self.assertSmtp(s.rcpt("interrupt@example.org"), 451, "4.3.0")
+        self.assertIn('"rcpt-to" raised SystemExit', self.log())
+        self.assertIn('"rcpt-to" raised KeyboardInterrupt', self.log())
+        s2 = self.smtp()
+        self.assertSmtp(s2.mail("b@client.example"), 250, "2.1.0")
+        self.assertIsNone(self.daemon.proc.poll())
+
+    def test_slow_handler_named(self):
+        s = self.smtp()
+        self.assertSmtp(s.mail("a@client.example"), 250, "2.1.0")
+        self.assertSmtp(s.rcpt("slow@example.org"), 250, "2.1.5")
+        m = re.search(r'pyhandlers\.Plugin\.on_rcpt_to for "rcpt-to" ran '
+                      r'(\d+\.\d\d) s on the main loop: every other session waited',
+                      self.log())
+        self.assertIsNotNone(m, self.log())
+        self.assertGreaterEqual(float(m.group(1)), 0.4)
+        self.assertNotIn('on_mail_from for "mail-from" ran', self.log())
 
     def test_wrong_return_type_gives_451(self):
         s = self.smtp()

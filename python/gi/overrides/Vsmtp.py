@@ -15,13 +15,21 @@ Vsmtp.Session or Vsmtp.Server signal runs inside a guard:
   journal), and for a signal that returns a Vsmtp.Reply the command gets
   "451 4.3.0" (Vsmtp.Reply.new_temporary_failure) instead of the default;
 - if it returns something that is neither None nor a Vsmtp.Reply, the same
-  happens (a handler that returns True by mistake must not accept mail).
+  happens (a handler that returns True by mistake must not accept mail);
+- if it runs longer than SLOW_HANDLER_SECONDS, a warning names it: handlers
+  run on the main loop, so every other session waited that long. Blocking
+  work (a slow lookup, time.sleep) belongs in a thread that completes a
+  pending reply with GLib.idle_add, or in an async GIO call.
+
+"Raises" includes BaseException: SystemExit or KeyboardInterrupt in a
+handler must not stop the server nor let the command through.
 
 The guard is transparent otherwise: handler ids, disconnect_by_func() and
 handler_block_by_func() work with the function that was connected.
 """
 
 import sys
+import time
 import traceback
 
 from gi.repository import GLib, GObject
@@ -35,6 +43,7 @@ __all__ = []
 
 LOG_DOMAIN = 'vsmtp-python'
 _FAILURE_TEXT = 'Temporary failure, try again later'
+SLOW_HANDLER_SECONDS = 0.2
 
 
 def _log_warning(message, session=None):
@@ -84,16 +93,29 @@ class _GuardedHandler:
             return Vsmtp.Reply.new_temporary_failure(_FAILURE_TEXT)
         return None
 
+    def _warn_slow(self, instance, seconds):
+        session = instance if isinstance(instance, Vsmtp.Session) else None
+        prefix = f'{session.get_id()}: ' if session is not None else ''
+        _log_warning(f'{prefix}Python handler {_describe(self.func)} for '
+                     f'"{self.signal}" ran {seconds:.2f} s on the main loop: '
+                     'every other session waited; do blocking work in a '
+                     'thread (GLib.idle_add) or with an async call', session)
+
     def __call__(self, instance, *args):
+        start = time.monotonic()
         try:
             result = self.func(instance, *args)
-        except Exception as e:
+        except BaseException as e:
             # Without this frame: the traceback starts in the handler
             lines = traceback.format_exception(type(e), e,
                                                e.__traceback__.tb_next)
             return self._fail(instance,
                               f'raised {type(e).__name__}',
                               ':\n' + ''.join(lines).rstrip())
+        finally:
+            elapsed = time.monotonic() - start
+            if elapsed > SLOW_HANDLER_SECONDS:
+                self._warn_slow(instance, elapsed)
         if not self.returns_reply:
             return result
         if result is None or isinstance(result, Vsmtp.Reply):
