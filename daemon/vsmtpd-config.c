@@ -61,6 +61,8 @@ typedef struct
 static const PropertyKey property_keys[] = {
   { "max-connections",            FALSE, 0, G_MAXUINT, NULL },
   { "max-connections-per-client", FALSE, 0, G_MAXUINT, NULL },
+  { "max-tls-handshakes",         FALSE, 0, G_MAXUINT, NULL },       /* 0: no limit */
+  { "max-tls-handshakes-per-client", FALSE, 0, G_MAXUINT, NULL },    /* 0: no limit */
   { "soft-error-limit",           FALSE, 0, G_MAXUINT, NULL },
   { "hard-error-limit",           FALSE, 0, G_MAXUINT, NULL },
   { "error-sleep-time",           FALSE, 0, 60000,     "milliseconds" },

@@ -15,6 +15,8 @@ G_BEGIN_DECLS
 typedef struct {
   guint    max_connections;            /* 0: unlimited */
   guint    max_connections_per_client; /* 0: unlimited */
+  guint    max_tls_handshakes;         /* at once, 0: unlimited */
+  guint    max_tls_handshakes_per_client;
   guint    soft_error_limit;
   guint    hard_error_limit;
   guint    error_sleep_time;           /* ms */
@@ -27,6 +29,14 @@ typedef struct {
 } VsmtpServerLimits;
 
 const VsmtpServerLimits *_vsmtp_server_get_limits (VsmtpServer *self);
+
+/* A TLS handshake slot for a client: FALSE when max-tls-handshakes or
+ * max-tls-handshakes-per-client are reached (then refuse the handshake);
+ * every TRUE is paired with one _vsmtp_server_handshake_end(). */
+gboolean    _vsmtp_server_handshake_begin (VsmtpServer *self,
+                                           const char  *ip);
+void        _vsmtp_server_handshake_end   (VsmtpServer *self,
+                                           const char  *ip);
 
 /* The GNU SASL context, created on first use (NULL if it cannot be). */
 Gsasl      *_vsmtp_server_get_gsasl    (VsmtpServer *self);

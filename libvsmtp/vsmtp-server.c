@@ -77,6 +77,8 @@ struct _VsmtpServer
   GHashTable             *auth_failures;          /* remote IP -> AuthFailures */
   Gsasl                  *gsasl;
   GHashTable             *per_client;             /* remote IP -> number of sessions */
+  GHashTable             *handshakes_per_client;  /* remote IP -> handshakes running */
+  guint                   n_handshakes;
 
   GTask                  *shutdown_task;
   GSource                *grace_source;
@@ -99,6 +101,8 @@ enum {
   PROP_TLS_HANDSHAKE_TIMEOUT,
   PROP_MAX_CONNECTIONS,
   PROP_MAX_CONNECTIONS_PER_CLIENT,
+  PROP_MAX_TLS_HANDSHAKES,
+  PROP_MAX_TLS_HANDSHAKES_PER_CLIENT,
   PROP_SOFT_ERROR_LIMIT,
   PROP_HARD_ERROR_LIMIT,
   PROP_ERROR_SLEEP_TIME,
@@ -384,6 +388,7 @@ vsmtp_server_finalize (GObject *object)
 
   g_clear_pointer (&self->sessions, g_hash_table_unref);
   g_clear_pointer (&self->per_client, g_hash_table_unref);
+  g_clear_pointer (&self->handshakes_per_client, g_hash_table_unref);
   g_clear_pointer (&self->auth_failures, g_hash_table_unref);
   g_strfreev (self->auth_mechanisms);
   if (self->gsasl != NULL)
@@ -452,6 +457,12 @@ vsmtp_server_get_property (GObject    *object,
       break;
     case PROP_MAX_CONNECTIONS_PER_CLIENT:
       g_value_set_uint (value, self->limits.max_connections_per_client);
+      break;
+    case PROP_MAX_TLS_HANDSHAKES:
+      g_value_set_uint (value, self->limits.max_tls_handshakes);
+      break;
+    case PROP_MAX_TLS_HANDSHAKES_PER_CLIENT:
+      g_value_set_uint (value, self->limits.max_tls_handshakes_per_client);
       break;
     case PROP_SOFT_ERROR_LIMIT:
       g_value_set_uint (value, self->limits.soft_error_limit);
@@ -554,6 +565,12 @@ vsmtp_server_set_property (GObject      *object,
       break;
     case PROP_MAX_CONNECTIONS_PER_CLIENT:
       self->limits.max_connections_per_client = g_value_get_uint (value);
+      break;
+    case PROP_MAX_TLS_HANDSHAKES:
+      self->limits.max_tls_handshakes = g_value_get_uint (value);
+      break;
+    case PROP_MAX_TLS_HANDSHAKES_PER_CLIENT:
+      self->limits.max_tls_handshakes_per_client = g_value_get_uint (value);
       break;
     case PROP_SOFT_ERROR_LIMIT:
       self->limits.soft_error_limit = g_value_get_uint (value);
@@ -771,6 +788,30 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   /**
+   * VsmtpServer:max-tls-handshakes:
+   *
+   * The most TLS handshakes in progress at once. glib-networking runs each
+   * on a worker thread, and a client that stalls in the middle of one holds
+   * it for up to [property@Vsmtp.Server:tls-handshake-timeout] seconds.
+   * Past the limit, STARTTLS gets
+   * `454 4.7.0 TLS not available due to temporary reason` (RFC 3207) and a
+   * connection to an implicit-TLS listener is closed at once. 0: no limit.
+   */
+  properties[PROP_MAX_TLS_HANDSHAKES] =
+    g_param_spec_uint ("max-tls-handshakes", NULL, NULL, 0, G_MAXUINT, 100,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * VsmtpServer:max-tls-handshakes-per-client:
+   *
+   * The same per client IP address, so that one client cannot take every
+   * handshake slot. 0: no limit.
+   */
+  properties[PROP_MAX_TLS_HANDSHAKES_PER_CLIENT] =
+    g_param_spec_uint ("max-tls-handshakes-per-client", NULL, NULL, 0, G_MAXUINT, 10,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  /**
    * VsmtpServer:soft-error-limit:
    *
    * After this many error replies in a session, each further error reply is
@@ -957,8 +998,11 @@ vsmtp_server_init (VsmtpServer *self)
   self->tls_handshake_timeout = DEFAULT_HANDSHAKE_TIMEOUT;
   self->listeners = g_ptr_array_new_with_free_func (listener_free);
   self->per_client = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->handshakes_per_client = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->limits.max_connections = 10000;
   self->limits.max_connections_per_client = 50;
+  self->limits.max_tls_handshakes = 100;
+  self->limits.max_tls_handshakes_per_client = 10;
   self->limits.soft_error_limit = 10;
   self->limits.hard_error_limit = 20;
   self->limits.error_sleep_time = 1000;
@@ -1104,19 +1148,62 @@ _vsmtp_server_get_limits (VsmtpServer *self)
   return &self->limits;
 }
 
+/* Counts per client address: @ip's count in @table goes up or down by one
+ * (an address whose count reaches 0 leaves the table); returns the count
+ * before. */
+static guint
+ip_count_add (GHashTable *table,
+              const char *ip,
+              gint        delta)
+{
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (table, ip));
+
+  if (delta < 0 && n <= 1)
+    g_hash_table_remove (table, ip);
+  else if (delta < 0)
+    g_hash_table_insert (table, g_strdup (ip), GUINT_TO_POINTER (n - 1));
+  else
+    g_hash_table_insert (table, g_strdup (ip), GUINT_TO_POINTER (n + 1));
+  return n;
+}
+
 static void
 per_client_release (VsmtpServer *self,
                     const char  *ip)
 {
-  guint n;
+  if (ip != NULL)
+    ip_count_add (self->per_client, ip, -1);
+}
 
-  if (ip == NULL)
-    return;
-  n = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_client, ip));
-  if (n <= 1)
-    g_hash_table_remove (self->per_client, ip);
-  else
-    g_hash_table_insert (self->per_client, g_strdup (ip), GUINT_TO_POINTER (n - 1));
+/* glib-networking runs each TLS handshake on a worker thread of GTask's
+ * pool, which also runs other blocking work (password checks); slow or
+ * stalled handshakes (the handshake timeout holds each one) must not take
+ * every thread. */
+gboolean
+_vsmtp_server_handshake_begin (VsmtpServer *self,
+                               const char  *ip)
+{
+  if (self->limits.max_tls_handshakes > 0 &&
+      self->n_handshakes >= self->limits.max_tls_handshakes)
+    return FALSE;
+  if (ip != NULL && self->limits.max_tls_handshakes_per_client > 0 &&
+      GPOINTER_TO_UINT (g_hash_table_lookup (self->handshakes_per_client, ip)) >=
+        self->limits.max_tls_handshakes_per_client)
+    return FALSE;
+  self->n_handshakes++;
+  if (ip != NULL)
+    ip_count_add (self->handshakes_per_client, ip, 1);
+  return TRUE;
+}
+
+void
+_vsmtp_server_handshake_end (VsmtpServer *self,
+                             const char  *ip)
+{
+  g_return_if_fail (self->n_handshakes > 0);
+  self->n_handshakes--;
+  if (ip != NULL)
+    ip_count_add (self->handshakes_per_client, ip, -1);
 }
 
 VsmtpReply *
@@ -1138,7 +1225,7 @@ _vsmtp_server_admit (VsmtpServer  *self,
       n >= self->limits.max_connections_per_client)
     return vsmtp_reply_new_printf (421, "4.7.0", "%s Error: too many connections from %s",
                                    self->hostname, ip);
-  g_hash_table_insert (self->per_client, g_strdup (ip), GUINT_TO_POINTER (n + 1));
+  ip_count_add (self->per_client, ip, 1);
   _vsmtp_session_set_counted (session, TRUE);
   return NULL;
 }

@@ -127,6 +127,7 @@ struct _VsmtpSession
   char                  *sasl_mechanism;
   char                  *sasl_authid;
   gboolean               auth_in_flight;   /* an AUTH check not answered yet */
+  gboolean               handshake_slot;   /* holds one of the server's TLS handshake slots */
   char                  *sasl_authzid;
   char                  *sasl_password;
   char                  *auth_user;
@@ -232,6 +233,34 @@ static void session_protocol_violation (VsmtpSession *self,
 
 static void session_auth_attempt_end (VsmtpSession *self,
                                       gboolean      succeeded);
+
+/* Takes a TLS handshake slot of the server (max-tls-handshakes). */
+static gboolean
+session_take_handshake_slot (VsmtpSession *self)
+{
+  if (self->handshake_slot)
+    return TRUE;
+  if (!_vsmtp_server_handshake_begin (self->server, self->remote_ip))
+    {
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                        "VSMTP_SESSION_ID", self->id,
+                        "MESSAGE", "%s: TLS refused to [%s]: too many TLS handshakes in progress",
+                        self->id, self->remote_ip ? self->remote_ip : "unknown");
+      return FALSE;
+    }
+  self->handshake_slot = TRUE;
+  return TRUE;
+}
+
+static void
+session_release_handshake_slot (VsmtpSession *self)
+{
+  if (!self->handshake_slot)
+    return;
+  self->handshake_slot = FALSE;
+  if (self->server != NULL)
+    _vsmtp_server_handshake_end (self->server, self->remote_ip);
+}
 
 static void
 session_set_state (VsmtpSession      *self,
@@ -510,6 +539,9 @@ session_close_now (VsmtpSession *self)
   g_cancellable_cancel (self->cancellable);
   /* a client that left before its check answered: a failed attempt */
   session_auth_attempt_end (self, FALSE);
+  /* a handshake still running gives its slot back when it returns */
+  if (self->tls_handshaking == NULL)
+    session_release_handshake_slot (self);
 
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                     "VSMTP_SESSION_ID", self->id,
@@ -788,6 +820,7 @@ on_handshake_done (GObject      *source,
   gboolean ok;
 
   ok = g_tls_connection_handshake_finish (tls, result, &error);
+  session_release_handshake_slot (self);
   g_steal_pointer (&self->tls_handshaking);   /* the ref is now `tls` */
   clear_source (&self->handshake_timeout_source);
   g_clear_object (&self->handshake_cancellable);
@@ -926,6 +959,12 @@ then_starttls (VsmtpSession *self,
   if (!vsmtp_reply_is_positive (reply))
     {
       session_queue (self, reply);
+      return;
+    }
+  if (!session_take_handshake_slot (self))
+    {
+      /* RFC 3207 §4 */
+      session_queue_new (self, 454, "4.7.0", "TLS not available due to temporary reason");
       return;
     }
   if (vsmtp_reply_get_code (reply) == 220)
@@ -2660,6 +2699,7 @@ vsmtp_session_dispose (GObject *object)
   session_clear_pending (self);
   /* a client that left before its check answered: a failed attempt */
   session_auth_attempt_end (self, FALSE);
+  session_release_handshake_slot (self);
 
   G_OBJECT_CLASS (vsmtp_session_parent_class)->dispose (object);
 }
@@ -3150,7 +3190,10 @@ _vsmtp_session_start (VsmtpSession *self)
   if (self->implicit_tls)
     {
       /* RFC 8314: the handshake comes first, the greeting after it */
-      session_begin_handshake (self);
+      if (session_take_handshake_slot (self))
+        session_begin_handshake (self);
+      else
+        session_close_now (self);
     }
   else
     {

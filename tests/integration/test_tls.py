@@ -644,6 +644,92 @@ class TlsPriorityTest(TlsCase):
         self.assertTrue(ok, desc)
 
 
+# The first 40 bytes of a ClientHello whose record announces 512: the
+# handshake waits for the rest, on a worker thread.
+HALF_HELLO = (b"\x16\x03\x01\x02\x00" b"\x01\x00\x01\xfc" b"\x03\x03" + b"\x5a" * 29)
+
+
+class HandshakeCapTest(TlsCase):
+    """Stalled handshakes cannot take every handshake thread: past
+    max-tls-handshakes(-per-client) an implicit-TLS connection is closed at
+    once and STARTTLS gets 454 4.7.0; other clients are served."""
+
+    server_lines = ("max-tls-handshakes=20\nmax-tls-handshakes-per-client=5\n"
+                    "max-connections-per-client=1000\nmax-connections=5000\n")
+
+    def half_hellos(self, source, n):
+        socks = []
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", self.tls_port), 10,
+                                         source_address=(source, 0))
+            self.addCleanup(s.close)
+            s.sendall(HALF_HELLO)
+            socks.append(s)
+        return socks
+
+    def still_open(self, socks):
+        """The sockets the server has not closed (within a second)."""
+        time.sleep(1)
+        open_ = []
+        for s in socks:
+            s.settimeout(0.05)
+            try:
+                data = s.recv(1)
+            except socket.timeout:
+                open_.append(s)
+                continue
+            except ConnectionResetError:
+                continue
+            self.assertEqual(data, b"")
+        return open_
+
+    def starttls_reply(self, source="127.0.0.1"):
+        sock = socket.create_connection(("127.0.0.1", self.daemon.port), 10,
+                                        source_address=(source, 0))
+        c = fx.RawClient.__new__(fx.RawClient)
+        c.sock, c.buf = sock, b""
+        c.greeting = c.reply()
+        self.addCleanup(c.close)
+        self.assertReply(c.cmd(b"EHLO cap.example"), 250)
+        return c, c.cmd(b"STARTTLS")
+
+    def test_caps(self):
+        # 300 stalled handshakes from one address: 5 are held, 295 closed
+        attacker = self.half_hellos("127.0.0.2", 300)
+        held = self.still_open(attacker)
+        self.assertEqual(len(held), 5)
+        self.assertIn("TLS refused to [127.0.0.2]: too many TLS handshakes in progress",
+                      self.daemon.stderr_text())
+        _, r = self.starttls_reply("127.0.0.2")
+        self.assertEqual(r.lines, [b"454 4.7.0 TLS not available due to temporary reason"])
+        # another client is served, over implicit TLS and STARTTLS
+        with smtplib.SMTP_SSL("127.0.0.1", self.tls_port, timeout=20,
+                              context=insecure_context()) as smtp:
+            self.assertEqual(smtp.ehlo("ok.example")[0], 250)
+        c, r = self.starttls_reply()
+        self.assertEqual(r.code, 220)
+        c.sock = insecure_context().wrap_socket(c.sock)
+        self.assertReply(c.cmd(b"EHLO ok.example"), 250)
+        c.close()
+
+        # the total: 15 more from three other addresses fill the 20 slots
+        others = []
+        for source in ("127.0.0.3", "127.0.0.4", "127.0.0.5"):
+            others += self.half_hellos(source, 5)
+        self.assertEqual(len(self.still_open(others)), 15)
+        _, r = self.starttls_reply()
+        self.assertEqual(r.lines, [b"454 4.7.0 TLS not available due to temporary reason"])
+
+        # the stalled clients leave: their slots come back
+        for s in held + others:
+            s.close()
+        time.sleep(1)
+        c, r = self.starttls_reply()
+        self.assertEqual(r.code, 220, r)
+        c.sock = insecure_context().wrap_socket(c.sock)
+        self.assertReply(c.cmd(b"EHLO ok.example"), 250)
+
+
 class RequireTlsTest(TlsCase):
     server_lines = "require-tls=true\n"
 
