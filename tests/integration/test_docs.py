@@ -321,5 +321,35 @@ class DocsTest(unittest.TestCase):
         self.assertNotRegex(text, r"@[A-Z]+@")
 
 
+
+class HardeningPageTest(unittest.TestCase):
+    """docs/hardening.md names the test that covers each attack: every test
+    it names must exist (a renamed or deleted test fails here)."""
+
+    def test_named_tests_exist(self):
+        page = read("docs/hardening.md")
+        refs = re.findall(r"`(test_\w+\.py):(\w+)(?:\.(\w+))?`", page)
+        # tests named after a file: only "Class" or "Class.method" of it
+        bare = re.findall(r"`(\w+Test\w*)`", page)
+        gtests = re.findall(r"`(/[a-z-]+(?:/[a-z-]+)+)`", page)
+        self.assertGreater(len(refs), 20, refs)
+        self.assertGreater(len(gtests), 10, gtests)
+        for path, cls, method in refs:
+            text = read(os.path.join("tests", "integration", path))
+            self.assertRegex(text, rf"(?m)^class {cls}\b", f"{path}: no class {cls}")
+            if method:
+                self.assertRegex(text, rf"(?m)^    def {method}\b", f"{path}: no {cls}.{method}")
+        integration = "".join(read(os.path.join("tests", "integration", n))
+                              for n in os.listdir(os.path.join(SOURCE_ROOT, "tests", "integration"))
+                              if n.endswith(".py"))
+        for cls in bare:
+            self.assertRegex(integration, rf"(?m)^class {cls}\b", f"no test class {cls}")
+        unit = "".join(read(os.path.join("tests", n))
+                       for n in os.listdir(os.path.join(SOURCE_ROOT, "tests"))
+                       if n.startswith("test-") and n.endswith(".c"))
+        for path in gtests:
+            self.assertIn(f'"{path}"', unit, f"no GTest {path}")
+
+
 if __name__ == "__main__":
     fx.main()
