@@ -809,6 +809,38 @@ on_handshake_timeout (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* glib-networking closes a failed handshake without telling the client
+ * why: the client sees "unexpected EOF". When the failure came from the
+ * ClientHello itself (a version or suite the profile refuses, a downgrade
+ * the fallback SCSV revealed), no record of ours was sent yet, so the
+ * alert GnuTLS would have sent is a plaintext record we can write on the
+ * socket ourselves: 0x15 (alert), version 3.3, length 2, fatal (2), the
+ * description. After a ServerHello (a client that aborted, a timeout, an
+ * EOF) nothing is sent. */
+static void
+session_send_handshake_alert (VsmtpSession *self,
+                              const GError *error)
+{
+  guint8 alert[] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0 };
+
+  if (self->handshake_timed_out || error == NULL || error->domain != G_TLS_ERROR)
+    return;
+  if (error->code == G_TLS_ERROR_INAPPROPRIATE_FALLBACK)
+    alert[6] = 86;                        /* inappropriate_fallback */
+  else if (error->code == G_TLS_ERROR_NOT_TLS &&
+           strstr (error->message, "unsupported version") != NULL)
+    alert[6] = 70;                        /* protocol_version */
+  else if (error->code == G_TLS_ERROR_MISC &&
+           strstr (error->message, "cipher suite") != NULL)
+    alert[6] = 40;                        /* handshake_failure */
+  else
+    return;
+
+  if (G_IS_POLLABLE_OUTPUT_STREAM (self->output))
+    g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (self->output),
+                                                alert, sizeof alert, NULL, NULL);
+}
+
 static void
 on_handshake_done (GObject      *source,
                    GAsyncResult *result,
@@ -841,6 +873,7 @@ on_handshake_done (GObject      *source,
                         "MESSAGE", "%s: TLS handshake failed with [%s]: %s", self->id,
                         self->remote_ip ? self->remote_ip : "unknown",
                         self->handshake_timed_out ? "timed out" : error->message);
+      session_send_handshake_alert (self, error);
       session_close_now (self);
       return;
     }

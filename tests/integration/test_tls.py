@@ -603,6 +603,21 @@ class TlsProfileTest(TlsCase):
                                         starttls=starttls)
             self.assertTrue(ok, out)
 
+    def test_failed_handshake_sends_alert(self):
+        """The client learns why (a fatal alert), not an unexpected EOF."""
+        need("gnutls-cli")
+        cases = [("NORMAL:-VERS-ALL:+VERS-TLS1.1", "[70]"),           # protocol_version
+                 ("NORMAL:-VERS-TLS1.3:-CIPHER-ALL:+AES-128-CBC:-MAC-ALL:+SHA1", "[40]"),
+                 ("NORMAL:-VERS-TLS1.3:%FALLBACK_SCSV", "[86]")]      # inappropriate_fallback
+        for port, starttls in self.ports():
+            for priority, alert in cases:
+                cmd = ["gnutls-cli", "--insecure", "--priority", priority, "-p", str(port)]
+                if starttls:
+                    cmd.append("--starttls-proto=smtp")
+                out = run(cmd + ["127.0.0.1"], input=b"").stdout.decode(errors="replace")
+                self.assertIn(f"Received alert {alert}", out, f"{priority} on {port}: {out}")
+        self.assertIn("Protocol version downgrade attack detected", self.daemon.stderr_text())
+
     def test_server_order(self):
         need("gnutls-cli")
         # the client prefers AES-128-GCM; the server's order puts AES-256 first

@@ -91,6 +91,19 @@ class DefaultProfileScanTest(ScanTestCase):
         self.check_profile(scan(self.tls_port, False, ["-p", "-s", "-P"], self.tmp))
 
 
+class OldClientsProfileScanTest(ScanTestCase):
+    """A profile that allows TLS 1.0 and 1.1 for old clients: a client that
+    falls back below what both support is refused with the fallback SCSV's
+    alert (RFC 7507)."""
+
+    server_lines = "tls-priority=NORMAL:+VERS-TLS1.1:+VERS-TLS1.0:%SERVER_PRECEDENCE\n"
+
+    def test_fallback_scsv(self):
+        findings = scan(self.tls_port, False, ["-p", "-Z"], self.tmp)
+        self.assertTrue(self.finding(findings, "TLS1_1").startswith("offered"))
+        self.assertEqual(self.finding(findings, "fallback_SCSV"), "supported")
+
+
 class Tls13ProfileScanTest(ScanTestCase):
     """tls-min-version=1.3: nothing below 1.3, and so no renegotiation at
     all (TLS 1.3 has none; the default profile's TLS 1.2 still allows
