@@ -2546,9 +2546,9 @@ session_process (VsmtpSession *self)
 
       if (self->closed || self->tls_starting)
         ;  /* the handshake reads from here on */
-      else if (self->pending != NULL || self->sleeping ||
+      else if (self->pending != NULL || self->sleeping || self->greet_source != NULL ||
           (self->write_in_flight && self->outbuf->len > OUTPUT_HIGH_WATER))
-        session_stop_reading (self);
+        session_stop_reading (self);   /* (the greet pause looks at the input when it ends) */
       else if (self->eof && !self->closing)
         {
           self->closing = TRUE;
