@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -39,7 +41,7 @@
 static const char * const server_keys[] = {
   "listen", "hostname", "max-message-size", "max-recipients", "max-line-length",
   "timeout", "decision-timeout", "spool-threshold", "spool-directory",
-  "bare-newline", "shutdown-grace", "greet-pause",
+  "bare-newline", "shutdown-grace", "greet-pause", "user", "group",
   "tls-certificate", "tls-key", "listen-tls", "require-tls", "tls-handshake-timeout",
   "tls-priority", "tls-min-version",
   "listen-submission", "listen-submissions", "workers",
@@ -687,6 +689,35 @@ parse_server (VsmtpdConfig  *self,
                        &self->greet_pause, error))
     return FALSE;
 
+  if (!get_string (loader, keyfile, "server", "user", &self->run_as_user, error) ||
+      !get_string (loader, keyfile, "server", "group", &self->run_as_group, error))
+    return FALSE;
+  if (self->run_as_group != NULL && self->run_as_user == NULL)
+    return key_error (loader, error, "server", "group", "a group without user");
+  if (self->run_as_user != NULL)
+    {
+      struct passwd *pw = getpwnam (self->run_as_user);
+
+      if (pw == NULL)
+        return key_error (loader, error, "server", "user", "no such user \"%s\"",
+                          self->run_as_user);
+      self->run_as_uid = pw->pw_uid;
+      self->run_as_gid = pw->pw_gid;
+      if (self->run_as_group != NULL)
+        {
+          struct group *gr = getgrnam (self->run_as_group);
+
+          if (gr == NULL)
+            return key_error (loader, error, "server", "group", "no such group \"%s\"",
+                              self->run_as_group);
+          self->run_as_gid = gr->gr_gid;
+        }
+      if (geteuid () != 0 && geteuid () != self->run_as_uid)
+        return key_error (loader, error, "server", "user",
+                          "switching to \"%s\" needs root (vsmtpd runs as uid %u)",
+                          self->run_as_user, (guint) geteuid ());
+    }
+
   {
     g_autofree char *workers = g_key_file_get_value (self->keyfile, "server", "workers", NULL);
 
@@ -1049,6 +1080,8 @@ vsmtpd_config_free (VsmtpdConfig *self)
   g_free (self->tls_certificate_path);
   g_free (self->tls_key_path);
   g_free (self->tls_priority);
+  g_free (self->run_as_user);
+  g_free (self->run_as_group);
   g_clear_object (&self->tls_certificate);
   g_strfreev (self->listen_tls);
   g_clear_pointer (&self->listen_tls_addresses, g_ptr_array_unref);

@@ -27,6 +27,13 @@ typedef struct
   VsmtpBareNewlinePolicy  bare_newline;
   guint                   shutdown_grace;    /* seconds */
   guint                   greet_pause;       /* milliseconds */
+
+  /* [server] user/group: who to run as once set up (run_as_user NULL: as
+   * started) */
+  char                   *run_as_user;
+  char                   *run_as_group;
+  uid_t                   run_as_uid;
+  gid_t                   run_as_gid;
   guint                   workers;           /* processes; 1: no worker processes */
 
   char                  **plugins_enabled;

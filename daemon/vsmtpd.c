@@ -24,6 +24,7 @@
 #include "vsmtpd-workers.h"
 #include "vsmtpd-log.h"
 #include "vsmtpd-plugins.h"
+#include "vsmtpd-privileges.h"
 #include "vsmtpd-tls.h"
 
 typedef struct
@@ -521,6 +522,20 @@ main (int   argc,
 
   if (!activated)
     check_submission (&daemon);
+
+  /* bound, certificate and plugin files read: no need for root any more */
+  if (daemon.config->run_as_user != NULL && geteuid () != daemon.config->run_as_uid)
+    {
+      if (!vsmtpd_privileges_drop (daemon.config->run_as_uid, daemon.config->run_as_gid,
+                                   daemon.config->run_as_user, &error))
+        {
+          g_printerr ("vsmtpd: %s\n", error->message);
+          goto out;
+        }
+      g_info ("running as user %s (uid %u, gid %u), keeping only CAP_NET_BIND_SERVICE",
+              daemon.config->run_as_user, (guint) daemon.config->run_as_uid,
+              (guint) daemon.config->run_as_gid);
+    }
 
   log_startup (&daemon);
   for (guint i = 0; i < daemon.listening->len; i++)

@@ -334,6 +334,85 @@ class DaemonTest(unittest.TestCase):
             self.assertEqual(c.cmd(b"QUIT").code, 221)
 
 
+def free_low_port():
+    """A free TCP port below 1024 on 127.0.0.1 (binding it needs root)."""
+    for port in range(990, 600, -1):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise unittest.SkipTest("no free port below 1024")
+
+
+def proc_status(pid):
+    with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+@unittest.skipUnless(os.geteuid() == 0, "switching users needs root")
+class PrivilegeDropTest(unittest.TestCase):
+    """[server] user/group: vsmtpd binds (a port below 1024 too) and reads
+    its files as root, then runs as that user with CAP_NET_BIND_SERVICE
+    only; what it writes belongs to that user."""
+
+    def test_runs_as_nobody(self):
+        low = free_low_port()
+        env = {}
+        if os.environ.get("VSMTP_TEST_SANITIZER"):
+            # LeakSanitizer stops the process with ptrace at exit, which a
+            # process that switched users (not dumpable) refuses; memory
+            # errors are still caught
+            env["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+        d = fx.Vsmtpd(server=f"user=nobody\ngroup=nogroup\n"
+                             f"listen-submission=127.0.0.1:{low}\n", env=env)
+        self.addCleanup(d.cleanup)
+        os.chmod(d.tmpdir, 0o755)
+        for sub in ("", "tmp", "new", "cur"):
+            os.makedirs(os.path.join(d.maildir, sub), exist_ok=True)
+            os.chown(os.path.join(d.maildir, sub), 65534, 65534)
+        d.start()
+        status = proc_status(d.proc.pid)
+        self.assertEqual(status["Uid"].split(), ["65534"] * 4)
+        self.assertEqual(status["Gid"].split(), ["65534"] * 4)
+        self.assertEqual(status["Groups"].split(), ["65534"])
+        self.assertEqual(int(status["CapEff"], 16), 1 << 10)   # CAP_NET_BIND_SERVICE
+        self.assertEqual(int(status["CapPrm"], 16), 1 << 10)
+        self.assertIn("running as user nobody (uid 65534, gid 65534), keeping only "
+                      "CAP_NET_BIND_SERVICE", d.stderr_text())
+        # the port below 1024 was bound before the switch
+        with fx.RawClient(low) as c:
+            self.assertEqual(c.greeting.code, 220)
+        c = d.connect()
+        self.assertEqual(c.cmd(b"EHLO drop.example").code, 250)
+        self.assertEqual(c.cmd(b"MAIL FROM:<a@example.org>").code, 250)
+        self.assertEqual(c.cmd(b"RCPT TO:<b@example.org>").code, 250)
+        self.assertEqual(c.cmd(b"DATA").code, 354)
+        c.send(b"Subject: dropped\r\n\r\nx\r\n.\r\n")
+        self.assertEqual(c.reply().code, 250)
+        c.close()
+        files = d.maildir_files()
+        self.assertEqual(len(files), 1)
+        self.assertEqual(os.stat(files[0]).st_uid, 65534)
+        self.assertEqual(d.stop(), 0)
+
+    def test_bad_user_and_group(self):
+        for server, expected in [
+                ("user=no-such-user-here\n", '[server] user: no such user "no-such-user-here"'),
+                ("user=nobody\ngroup=no-such-group-here\n",
+                 '[server] group: no such group "no-such-group-here"'),
+                ("group=nogroup\n", "[server] group: a group without user")]:
+            d = fx.Vsmtpd(server=server)
+            self.addCleanup(d.cleanup)
+            d.write_config()
+            r = subprocess.run(d.command(fx.free_port()), stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=fx.clean_env(d.home), timeout=30)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual(r.stderr.decode(), f"vsmtpd: {d.config_path}: {expected}\n")
+
+
 class LeftoversTest(unittest.TestCase):
     """Files a crash leaves in the maildir's tmp/ and in the spool folder
     are removed at start when older than 36 hours, each removal logged;
