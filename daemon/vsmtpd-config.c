@@ -974,6 +974,46 @@ apply_overrides (VsmtpdConfig                 *self,
   return TRUE;
 }
 
+/* systemd credentials (LoadCredential=, SetCredential=): a value
+ * "credential:NAME", in any group (the daemon's and the plugins'), becomes
+ * the path of that credential, $CREDENTIALS_DIRECTORY/NAME. The service
+ * then reads its key or passwd file from a folder only it can read, even
+ * when the file itself belongs to root with mode 0600. */
+static gboolean
+resolve_credentials (VsmtpdConfig  *self,
+                     Loader        *loader,
+                     GError       **error)
+{
+  g_auto(GStrv) groups = g_key_file_get_groups (self->keyfile, NULL);
+  const char *directory = g_getenv ("CREDENTIALS_DIRECTORY");
+
+  for (guint i = 0; groups[i] != NULL; i++)
+    {
+      g_auto(GStrv) keys = g_key_file_get_keys (self->keyfile, groups[i], NULL, NULL);
+
+      for (guint j = 0; keys != NULL && keys[j] != NULL; j++)
+        {
+          g_autofree char *value = g_key_file_get_value (self->keyfile, groups[i], keys[j], NULL);
+          g_autofree char *path = NULL;
+          const char *name;
+
+          if (value == NULL || !g_str_has_prefix (value, "credential:"))
+            continue;
+          name = value + strlen ("credential:");
+          if (*name == '\0' || strchr (name, '/') != NULL)
+            return key_error (loader, error, groups[i], keys[j],
+                              "\"%s\" does not name a credential", value);
+          if (directory == NULL || *directory == '\0')
+            return key_error (loader, error, groups[i], keys[j],
+                              "\"%s\": no systemd credentials ($CREDENTIALS_DIRECTORY "
+                              "is not set; LoadCredential= in the unit)", value);
+          path = g_build_filename (directory, name, NULL);
+          g_key_file_set_string (self->keyfile, groups[i], keys[j], path);
+        }
+    }
+  return TRUE;
+}
+
 /**
  * vsmtpd_config_load:
  * @overrides: the command line settings
@@ -1005,6 +1045,9 @@ vsmtpd_config_load (const VsmtpdConfigOverrides  *overrides,
     return NULL;
 
   if (!apply_overrides (self, &loader, overrides, error))
+    return NULL;
+
+  if (!resolve_credentials (self, &loader, error))
     return NULL;
 
   if (!parse_server (self, &loader, error) ||

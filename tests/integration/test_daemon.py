@@ -413,6 +413,43 @@ class PrivilegeDropTest(unittest.TestCase):
             self.assertEqual(r.stderr.decode(), f"vsmtpd: {d.config_path}: {expected}\n")
 
 
+class CredentialsTest(unittest.TestCase):
+    """systemd credentials: "credential:NAME" in any group is the file
+    $CREDENTIALS_DIRECTORY/NAME (LoadCredential= in the unit)."""
+
+    def test_credentials(self):
+        creds = tempfile.mkdtemp(prefix="vsmtpd-creds-")
+        self.addCleanup(shutil.rmtree, creds, True)
+        data = os.path.join(fx.SOURCE_ROOT, "tests", "data")
+        shutil.copy(os.path.join(data, "test-cert.pem"), os.path.join(creds, "cert"))
+        shutil.copy(os.path.join(data, "test-key.pem"), os.path.join(creds, "key"))
+        with open(os.path.join(creds, "users"), "w") as f:
+            f.write("alice:$6$salt$hash\n")
+        d = fx.Vsmtpd(server="tls-certificate=credential:cert\ntls-key=credential:key\n",
+                      plugins=("passwd", "maildir"),
+                      config="[passwd]\nfile=credential:users\n",
+                      env={"CREDENTIALS_DIRECTORY": creds})
+        self.addCleanup(d.cleanup)
+        d.start()
+        log = d.stderr_text()
+        self.assertIn(f"TLS certificate {creds}/cert (SHA-256 ", log)
+        self.assertIn(f"passwd: 1 users from {creds}/users", log)
+        self.assertEqual(d.stop(), 0)
+
+        # without the credentials folder: one line naming the key
+        d2 = fx.Vsmtpd(server="tls-certificate=credential:cert\ntls-key=credential:key\n")
+        self.addCleanup(d2.cleanup)
+        d2.write_config()
+        r = subprocess.run(d2.command(fx.free_port()), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env=fx.clean_env(d2.home), timeout=30)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stderr.decode(),
+                         f'vsmtpd: {d2.config_path}: [server] tls-certificate: '
+                         f'"credential:cert": no systemd credentials ($CREDENTIALS_DIRECTORY '
+                         f'is not set; LoadCredential= in the unit)\n')
+
+
 class LeftoversTest(unittest.TestCase):
     """Files a crash leaves in the maildir's tmp/ and in the spool folder
     are removed at start when older than 36 hours, each removal logged;

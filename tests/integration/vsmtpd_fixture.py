@@ -70,7 +70,7 @@ def clean_env(home):
     env["HOME"] = home
     for key in ("STATE_DIRECTORY", "XDG_STATE_HOME", "XDG_CONFIG_HOME",
                 "XDG_DATA_HOME", "LISTEN_FDS", "LISTEN_PID",
-                "LISTEN_FDNAMES", "NOTIFY_SOCKET"):
+                "LISTEN_FDNAMES", "NOTIFY_SOCKET", "CREDENTIALS_DIRECTORY"):
         env.pop(key, None)
     env.setdefault("G_DEBUG", "fatal-criticals")
     return env
