@@ -1030,16 +1030,15 @@ vsmtpd_config_load (const VsmtpdConfigOverrides  *overrides,
                     GError                      **error)
 {
   g_autoptr(VsmtpdConfig) self = NULL;
-  g_autoptr(GHashTable) origins = NULL;
   Loader loader = { 0, };
 
   self = g_new0 (VsmtpdConfig, 1);
   self->keyfile = g_key_file_new ();
   self->path = g_strdup (overrides->config_file);
 
-  origins = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->origins = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   loader.path = self->path;
-  loader.origins = origins;
+  loader.origins = self->origins;
 
   if (self->path != NULL && !load_file (self, self->path, error))
     return NULL;
@@ -1056,6 +1055,25 @@ vsmtpd_config_load (const VsmtpdConfigOverrides  *overrides,
     return NULL;
 
   return g_steal_pointer (&self);
+}
+
+/**
+ * vsmtpd_config_get_origin:
+ * @self: the configuration
+ * @group: a group of the keyfile
+ * @key: a key of @group
+ *
+ * Returns: what set @key, for a message about its value: the option on the
+ *   command line, else the file, else "built-in defaults"
+ */
+const char *
+vsmtpd_config_get_origin (VsmtpdConfig *self,
+                          const char   *group,
+                          const char   *key)
+{
+  Loader loader = { self->path, self->origins };
+
+  return get_origin (&loader, group, key);
 }
 
 /**
@@ -1123,6 +1141,7 @@ vsmtpd_config_free (VsmtpdConfig *self)
   g_free (self->tls_certificate_path);
   g_free (self->tls_key_path);
   g_free (self->tls_priority);
+  g_clear_pointer (&self->origins, g_hash_table_unref);
   g_free (self->run_as_user);
   g_free (self->run_as_group);
   g_clear_object (&self->tls_certificate);

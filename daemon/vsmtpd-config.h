@@ -30,6 +30,7 @@ typedef struct
 
   /* [server] user/group: who to run as once set up (run_as_user NULL: as
    * started) */
+  GHashTable             *origins;   /* "group\nkey" -> what set it on the command line */
   char                   *run_as_user;
   char                   *run_as_group;
   uid_t                   run_as_uid;
@@ -72,6 +73,9 @@ VsmtpdConfig *vsmtpd_config_load           (const VsmtpdConfigOverrides  *overri
                                             GError                      **error);
 void          vsmtpd_config_apply          (VsmtpdConfig                 *self,
                                             VsmtpServer                  *server);
+const char   *vsmtpd_config_get_origin     (VsmtpdConfig                 *self,
+                                            const char                   *group,
+                                            const char                   *key);
 char         *vsmtpd_config_default_maildir (void);
 char         *vsmtpd_config_default_state_directory (void);
 void          vsmtpd_config_free           (VsmtpdConfig                 *self);

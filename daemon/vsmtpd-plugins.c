@@ -411,10 +411,23 @@ load_one (VsmtpdPlugins  *self,
     }
 
   /* A Python plugin whose activate() raised: PyGObject printed the
-   * traceback and went on. */
+   * traceback and went on. A ValueError("[group] key: problem") is the
+   * plugins' way of refusing a configuration value (the shipped ones
+   * do): that is a configuration error, told as the daemon tells its own
+   * (VSMTPD_PLUGINS_ERROR_CONFIG, the message "[group] key: problem"). */
   if (traceback != NULL)
     {
+      const char *value_error = strstr (traceback, "ValueError: [");
+
       g_ptr_array_add (self->loaded, info);
+      if (value_error != NULL &&
+          g_regex_match_simple ("^\\[[A-Za-z0-9_.-]+\\] [A-Za-z0-9_.-]+: ",
+                                value_error + strlen ("ValueError: "), 0, 0))
+        {
+          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                               value_error + strlen ("ValueError: "));
+          return FALSE;
+        }
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
                    "plugin \"%s\" (%s) failed to activate: %s",
                    name, peas_plugin_info_get_module_dir (info), traceback);

@@ -516,7 +516,22 @@ main (int   argc,
                             (const char * const *) daemon.config->plugins_enabled,
                             &error))
     {
-      g_printerr ("vsmtpd: %s\n", error->message);
+      /* a plugin refused a value: "[group] key: problem", told with the
+       * file or option that set it, as for the daemon's own keys */
+      const char *close = strchr (error->message, ']');
+      const char *colon = close != NULL ? strchr (close, ':') : NULL;
+
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA) &&
+          error->message[0] == '[' && colon != NULL && close[1] == ' ')
+        {
+          g_autofree char *group = g_strndup (error->message + 1, close - error->message - 1);
+          g_autofree char *key = g_strndup (close + 2, colon - close - 2);
+
+          g_printerr ("vsmtpd: %s: %s\n",
+                      vsmtpd_config_get_origin (daemon.config, group, key), error->message);
+        }
+      else
+        g_printerr ("vsmtpd: %s\n", error->message);
       goto out;
     }
 

@@ -531,7 +531,10 @@ class LoadErrorTest(unittest.TestCase):
         errors = [l for l in lines if l.startswith("vsmtpd: ")]
         self.assertEqual(len(errors), 1, r.stderr)
         self.assertNotIn("Traceback", r.stderr.decode(errors="replace"))
-        self.assertIn(f'plugin "{name}"', errors[0])
+        # a refused configuration value is told as the daemon's own are
+        # (file: [group] key: problem); other failures name the plugin
+        if ": [" not in errors[0]:
+            self.assertIn(f'plugin "{name}"', errors[0])
         return errors[0]
 
     def test_import_error(self):
@@ -557,7 +560,8 @@ class LoadErrorTest(unittest.TestCase):
         with open(os.path.join(self.folder, "rl2.py")) as f:
             source = f.read()
         line = self.run_with("rl2", source, "[ratelimit]\nmessages=many\n")
-        self.assertIn("ValueError: [ratelimit] messages", line)
+        self.assertEqual(line, f"vsmtpd: {self.folder}/vsmtpd.conf: "
+                               '[ratelimit] messages: "many" is not a number')
 
     def test_shipped_python_plugins_bad_values(self):
         """The shipped tarpit and ratelimit tell a bad value on one line in
@@ -586,9 +590,7 @@ class LoadErrorTest(unittest.TestCase):
                 self.assertEqual(r.returncode, 1, stderr)
                 self.assertNotIn("Traceback", stderr)
                 errors = [l for l in stderr.splitlines() if l.startswith("vsmtpd: ")]
-                self.assertEqual(len(errors), 1, stderr)
-                self.assertTrue(errors[0].endswith(": " + problem), errors[0])
-                self.assertIn(f'plugin "{plugin}"', errors[0])
+                self.assertEqual(errors, [f"vsmtpd: {conf}: {problem}"], stderr)
 
 
 if __name__ == "__main__":
