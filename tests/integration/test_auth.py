@@ -947,7 +947,8 @@ class UnknownUserHashTests(unittest.TestCase):
 class RelayAuthenticatedTests(unittest.TestCase):
     """With the recipients plugin, only authenticated users may relay."""
 
-    def test_only_authenticated_users_relay(self):
+    def start(self, recipients):
+        """passwd (alice), recipients with the line @recipients, maildir."""
         need("openssl")
         tmp = tempfile.mkdtemp(prefix="vsmtpd-auth-relay-")
         self.addCleanup(shutil.rmtree, tmp, True)
@@ -956,8 +957,12 @@ class RelayAuthenticatedTests(unittest.TestCase):
         d = AuthDaemon(passwd)
         self.addCleanup(d.cleanup)
         d.plugins = ["passwd", "recipients", "maildir"]
-        d.extra_config += "\n[recipients]\ndomains=local.example\n"
+        d.extra_config += f"\n[recipients]\n{recipients}\n"
         d.start()
+        return d
+
+    def test_only_authenticated_users_relay(self):
+        d = self.start("domains=local.example")
 
         # anonymous, on the MX port: local domain yes, elsewhere no
         with fx.RawClient(d.port) as c:
@@ -982,16 +987,7 @@ class RelayAuthenticatedTests(unittest.TestCase):
     def test_authenticated_users_still_meet_the_local_check(self):
         """Authentication permits relaying to other domains, not mail to
         unknown users of a local domain: 550 5.1.1 for everyone."""
-        need("openssl")
-        tmp = tempfile.mkdtemp(prefix="vsmtpd-auth-relay-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        passwd = os.path.join(tmp, "passwd")
-        write_passwd(passwd, [(ALICE[0], sha512_crypt(ALICE[1]))])
-        d = AuthDaemon(passwd)
-        self.addCleanup(d.cleanup)
-        d.plugins = ["passwd", "recipients", "maildir"]
-        d.extra_config += "\n[recipients]\nusers=bob@local.example\n"
-        d.start()
+        d = self.start("users=bob@local.example")
 
         c = TlsClient(d.sub_port)
         self.addCleanup(c.close)

@@ -334,6 +334,28 @@ class DaemonTest(unittest.TestCase):
             self.assertEqual(c.cmd(b"QUIT").code, 221)
 
 
+def send_one(test, d):
+    """One message through the running daemon @d, answered 250."""
+    c = d.connect()
+    test.assertEqual(c.cmd(b"EHLO one.example").code, 250)
+    test.assertEqual(c.cmd(b"MAIL FROM:<a@example.org>").code, 250)
+    test.assertEqual(c.cmd(b"RCPT TO:<b@example.org>").code, 250)
+    test.assertEqual(c.cmd(b"DATA").code, 354)
+    c.send(b"Subject: one\r\n\r\nx\r\n.\r\n")
+    test.assertEqual(c.reply().code, 250)
+    c.close()
+
+
+def failing_start(test, d):
+    """Starts @d's configuration expecting exit status 1; its stderr."""
+    d.write_config()
+    r = subprocess.run(d.command(fx.free_port()), stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       env=fx.clean_env(d.home), timeout=30)
+    test.assertEqual(r.returncode, 1, r.stderr)
+    return r.stderr.decode()
+
+
 def free_low_port():
     """A free TCP port below 1024 on 127.0.0.1 (binding it needs root)."""
     for port in range(990, 600, -1):
@@ -384,14 +406,7 @@ class PrivilegeDropTest(unittest.TestCase):
         # the port below 1024 was bound before the switch
         with fx.RawClient(low) as c:
             self.assertEqual(c.greeting.code, 220)
-        c = d.connect()
-        self.assertEqual(c.cmd(b"EHLO drop.example").code, 250)
-        self.assertEqual(c.cmd(b"MAIL FROM:<a@example.org>").code, 250)
-        self.assertEqual(c.cmd(b"RCPT TO:<b@example.org>").code, 250)
-        self.assertEqual(c.cmd(b"DATA").code, 354)
-        c.send(b"Subject: dropped\r\n\r\nx\r\n.\r\n")
-        self.assertEqual(c.reply().code, 250)
-        c.close()
+        send_one(self, d)
         files = d.maildir_files()
         self.assertEqual(len(files), 1)
         self.assertEqual(os.stat(files[0]).st_uid, 65534)
@@ -405,12 +420,7 @@ class PrivilegeDropTest(unittest.TestCase):
                 ("group=nogroup\n", "[server] group: a group without user")]:
             d = fx.Vsmtpd(server=server)
             self.addCleanup(d.cleanup)
-            d.write_config()
-            r = subprocess.run(d.command(fx.free_port()), stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env=fx.clean_env(d.home), timeout=30)
-            self.assertEqual(r.returncode, 1, r.stderr)
-            self.assertEqual(r.stderr.decode(), f"vsmtpd: {d.config_path}: {expected}\n")
+            self.assertEqual(failing_start(self, d), f"vsmtpd: {d.config_path}: {expected}\n")
 
 
 class CredentialsTest(unittest.TestCase):
@@ -439,12 +449,7 @@ class CredentialsTest(unittest.TestCase):
         # without the credentials folder: one line naming the key
         d2 = fx.Vsmtpd(server="tls-certificate=credential:cert\ntls-key=credential:key\n")
         self.addCleanup(d2.cleanup)
-        d2.write_config()
-        r = subprocess.run(d2.command(fx.free_port()), stdin=subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           env=fx.clean_env(d2.home), timeout=30)
-        self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertEqual(r.stderr.decode(),
+        self.assertEqual(failing_start(self, d2),
                          f'vsmtpd: {d2.config_path}: [server] tls-certificate: '
                          f'"credential:cert": no systemd credentials ($CREDENTIALS_DIRECTORY '
                          f'is not set; LoadCredential= in the unit)\n')
@@ -489,14 +494,7 @@ class LeftoversTest(unittest.TestCase):
                          r": left over, last modified 37 hours ago\n")
         self.assertEqual(log.count("left over"), 2, log)
         # and the server still delivers
-        c = d.connect()
-        self.assertEqual(c.cmd(b"EHLO c.example").code, 250)
-        self.assertEqual(c.cmd(b"MAIL FROM:<a@example.org>").code, 250)
-        self.assertEqual(c.cmd(b"RCPT TO:<b@example.org>").code, 250)
-        self.assertEqual(c.cmd(b"DATA").code, 354)
-        c.send(b"Subject: x\r\n\r\nx\r\n.\r\n")
-        self.assertEqual(c.reply().code, 250)
-        c.close()
+        send_one(self, d)
         self.assertEqual(len(d.maildir_files()), 1)
         self.assertEqual(d.stop(), 0)
 
