@@ -20,9 +20,10 @@
 
 /* One PeasEngine with the C and Python loaders, and one PeasExtensionSet
  * of VsmtpActivatable whose objects are created with the server. Plugins
- * are loaded one by one in the configured order: a plugin's extension is
- * activated as it is loaded, so its signal handlers are connected after
- * those of the plugins before it, and run after them.
+ * are loaded one by one in the order of their priority (X-Vsmtp-Priority
+ * in the .plugin file, lower first; the configured order among equals): a
+ * plugin's extension is activated as it is loaded, so its signal handlers
+ * are connected after those of the plugins before it, and run after them.
  *
  * Python plugins run in the interpreter libpeas embeds. Before it starts,
  * the Vsmtp typelib is made findable (the build tree's, or the installed
@@ -42,16 +43,62 @@ struct _VsmtpdPlugins
   GPtrArray        *loaded;        /* PeasPluginInfo, in load order */
 };
 
+/* Runs before a plugin's own new-session handler (it was connected just
+ * before the plugin was activated): the handlers the plugin connects to
+ * the session are its own, and a failing one is named in the log. */
+static void
+free_owner (gpointer  data,
+            GClosure *closure)
+{
+  g_free (data);
+}
+
+static void
+mark_owner (VsmtpServer  *server,
+            VsmtpSession *session,
+            gpointer      user_data)
+{
+  vsmtp_session_set_handler_owner (session, user_data);
+}
+
 static void
 on_extension_added (PeasExtensionSet *set,
                     PeasPluginInfo   *info,
                     PeasExtension    *extension,
                     gpointer          user_data)
 {
+  VsmtpdPlugins *self = user_data;
+  g_autofree char *owner = g_strdup_printf ("plugin %s", peas_plugin_info_get_module_name (info));
+
   g_debug ("activating plugin %s (%s)",
            peas_plugin_info_get_module_name (info),
            peas_plugin_info_get_module_dir (info));
+  g_signal_connect_data (self->server, "new-session", G_CALLBACK (mark_owner),
+                         g_steal_pointer (&owner), free_owner, 0);
   vsmtp_activatable_activate (VSMTP_ACTIVATABLE (extension));
+}
+
+/* The order plugins run in: X-Vsmtp-Priority in the .plugin file, lower
+ * first (policy before delivery), DEFAULT_PRIORITY when it is not set;
+ * plugins of the same priority in the configured order. */
+#define DEFAULT_PRIORITY 50
+
+static int
+plugin_priority (PeasPluginInfo *info)
+{
+  const char *text = peas_plugin_info_get_external_data (info, "Vsmtp-Priority");
+  gint64 value;
+
+  if (text == NULL || !g_ascii_string_to_signed (text, 10, 0, 100, &value, NULL))
+    return DEFAULT_PRIORITY;
+  return (int) value;
+}
+
+static int
+compare_priority (gconstpointer a,
+                  gconstpointer b)
+{
+  return plugin_priority (*(PeasPluginInfo **) a) - plugin_priority (*(PeasPluginInfo **) b);
 }
 
 static void
@@ -472,9 +519,24 @@ vsmtpd_plugins_load (VsmtpdPlugins       *self,
                      const char * const  *names,
                      GError             **error)
 {
+  g_autoptr(GPtrArray) infos = g_ptr_array_new ();
+
   for (guint i = 0; names != NULL && names[i] != NULL; i++)
     {
-      if (!load_one (self, names[i], error))
+      PeasPluginInfo *info = find_plugin (self, names[i], error);
+
+      if (info == NULL)
+        return FALSE;
+      g_ptr_array_add (infos, info);
+    }
+
+  /* g_ptr_array_sort() is a stable sort (GLib >= 2.32 uses a merge sort) */
+  g_ptr_array_sort (infos, compare_priority);
+  for (guint i = 0; i < infos->len; i++)
+    {
+      PeasPluginInfo *info = g_ptr_array_index (infos, i);
+
+      if (!load_one (self, peas_plugin_info_get_module_name (info), error))
         return FALSE;
     }
 

@@ -30,6 +30,11 @@
  * come before the session's deadline, the session answers on its own
  * (`451 4.3.0`) and the late completion is refused.
  *
+ * A handler with no opinion returns [ctor@Vsmtp.Reply.new_continue]: the
+ * next handler decides. A handler that returns %NULL (or raises, in a
+ * language binding) has failed, and the client gets `451 4.3.0`: see the
+ * handlers guide for the order handlers run in and how decisions compose.
+ *
  * A reply is immutable once completed.
  */
 struct _VsmtpReply
@@ -41,8 +46,11 @@ struct _VsmtpReply
   char *text;
   char *wire;          /* the formatted reply, made on first use */
   gsize wire_length;
+  GCancellable *cancellable;  /* made on first use, pending replies */
+  GPtrArray *recipients;      /* per-recipient replies, or NULL */
   guint pending : 1;
   guint expired : 1;
+  guint is_continue : 1;
 };
 
 G_DEFINE_FINAL_TYPE (VsmtpReply, vsmtp_reply, G_TYPE_OBJECT)
@@ -193,6 +201,8 @@ vsmtp_reply_finalize (GObject *object)
   g_clear_pointer (&self->enhanced_code, g_free);
   g_clear_pointer (&self->text, g_free);
   g_clear_pointer (&self->wire, g_free);
+  g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->recipients, g_ptr_array_unref);
 
   G_OBJECT_CLASS (vsmtp_reply_parent_class)->finalize (object);
 }
@@ -496,7 +506,9 @@ static gboolean
 complete_internal (VsmtpReply *self,
                    guint       code,
                    const char *enhanced_code,
-                   const char *text)
+                   const char *text,
+                   gboolean    is_continue,
+                   GPtrArray  *recipients)
 {
   GObject *object = G_OBJECT (self);
 
@@ -509,13 +521,19 @@ complete_internal (VsmtpReply *self,
   g_free (self->enhanced_code);
   self->enhanced_code = g_strdup (enhanced_code);
   g_free (self->text);
-  self->text = g_strdup (text != NULL ? text : default_text (code));
+  self->text = is_continue ? NULL : g_strdup (text != NULL ? text : default_text (code));
+  self->is_continue = is_continue;
+  if (recipients != NULL)
+    self->recipients = g_ptr_array_ref (recipients);
   self->pending = FALSE;
 
-  g_object_notify_by_pspec (object, properties[PROP_CODE]);
-  if (enhanced_code != NULL)
-    g_object_notify_by_pspec (object, properties[PROP_ENHANCED_CODE]);
-  g_object_notify_by_pspec (object, properties[PROP_TEXT]);
+  if (!is_continue)
+    {
+      g_object_notify_by_pspec (object, properties[PROP_CODE]);
+      if (enhanced_code != NULL)
+        g_object_notify_by_pspec (object, properties[PROP_ENHANCED_CODE]);
+      g_object_notify_by_pspec (object, properties[PROP_TEXT]);
+    }
   g_object_notify_by_pspec (object, properties[PROP_PENDING]);
 
   g_object_thaw_notify (object);
@@ -549,7 +567,7 @@ vsmtp_reply_complete (VsmtpReply *self,
   g_return_val_if_fail (code_is_valid (code), FALSE);
   g_return_val_if_fail (enhanced_code_is_valid (code, enhanced_code), FALSE);
 
-  return complete_internal (self, code, enhanced_code, text);
+  return complete_internal (self, code, enhanced_code, text, FALSE, NULL);
 }
 
 /**
@@ -571,7 +589,256 @@ vsmtp_reply_complete_with (VsmtpReply *self,
   g_return_val_if_fail (VSMTP_IS_REPLY (reply), FALSE);
   g_return_val_if_fail (!reply->pending, FALSE);
 
-  return complete_internal (self, reply->code, reply->enhanced_code, reply->text);
+  return complete_internal (self, reply->code, reply->enhanced_code, reply->text,
+                            reply->is_continue, reply->recipients);
+}
+
+/**
+ * vsmtp_reply_new_continue:
+ *
+ * Gets the "continue" reply: the handler has no opinion, the next handler
+ * connected to the signal decides, and after the last one the standard
+ * reply of the command (the class handler).
+ *
+ * This is how a handler says "no opinion". Returning %NULL (or raising in
+ * a language binding) is a failure: the session answers `451 4.3.0`.
+ * A pending reply can be completed with "continue" too
+ * ([method@Vsmtp.Reply.complete_continue]).
+ *
+ * The continue reply has no code and is never sent to a client.
+ *
+ * Returns: (transfer full): the continue reply
+ */
+VsmtpReply *
+vsmtp_reply_new_continue (void)
+{
+  static VsmtpReply *reply;
+  static gsize initialized;
+
+  if (g_once_init_enter (&initialized))
+    {
+      reply = g_object_new (VSMTP_TYPE_REPLY, NULL);
+      reply->pending = FALSE;
+      reply->is_continue = TRUE;
+      g_once_init_leave (&initialized, 1);
+    }
+  return g_object_ref (reply);
+}
+
+/**
+ * vsmtp_reply_is_continue:
+ * @self: a reply
+ *
+ * Gets whether the reply is the "continue" reply (no opinion: the next
+ * handler decides), made by [ctor@Vsmtp.Reply.new_continue] or by completing
+ * a pending reply with [method@Vsmtp.Reply.complete_continue].
+ *
+ * Returns: %TRUE for a continue reply
+ */
+gboolean
+vsmtp_reply_is_continue (VsmtpReply *self)
+{
+  g_return_val_if_fail (VSMTP_IS_REPLY (self), FALSE);
+
+  return self->is_continue;
+}
+
+/**
+ * vsmtp_reply_complete_continue:
+ * @self: a pending reply
+ *
+ * Completes a pending reply with "continue": the handler that deferred has
+ * no opinion after all, and the next handler connected to the signal
+ * decides (then the standard reply). See [ctor@Vsmtp.Reply.new_continue].
+ *
+ * Returns: %TRUE if the reply was completed; %FALSE if it was not pending
+ *   any more
+ */
+gboolean
+vsmtp_reply_complete_continue (VsmtpReply *self)
+{
+  g_return_val_if_fail (VSMTP_IS_REPLY (self), FALSE);
+
+  return complete_internal (self, 0, NULL, NULL, TRUE, NULL);
+}
+
+/* The fixed rule that turns per-recipient results into one SMTP reply:
+ * every recipient delivered: the first one's reply; every one refused
+ * for good: the first refusal; otherwise (a transient failure, or some
+ * delivered and some refused) 451, so that the client tries again and no
+ * recipient is lost (a retry may duplicate a copy). */
+static VsmtpReply *
+collapse (VsmtpReply **replies,
+          guint        n_replies)
+{
+  guint n_positive = 0, n_permanent = 0;
+
+  for (guint i = 0; i < n_replies; i++)
+    {
+      if (vsmtp_reply_is_positive (replies[i]))
+        n_positive++;
+      else if (vsmtp_reply_is_permanent (replies[i]))
+        n_permanent++;
+    }
+  if (n_positive == n_replies || n_permanent == n_replies)
+    return replies[0];
+  return NULL;
+}
+
+static gboolean
+recipient_replies_valid (VsmtpReply **replies,
+                         guint        n_replies)
+{
+  if (n_replies == 0)
+    return FALSE;
+  for (guint i = 0; i < n_replies; i++)
+    if (!VSMTP_IS_REPLY (replies[i]) || replies[i]->pending || replies[i]->is_continue ||
+        replies[i]->recipients != NULL || replies[i]->code / 100 == 3)
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+complete_for_recipients (VsmtpReply  *self,
+                         VsmtpReply **replies,
+                         guint        n_replies)
+{
+  g_autoptr(GPtrArray) array = g_ptr_array_new_full (n_replies, g_object_unref);
+  VsmtpReply *common = collapse (replies, n_replies);
+  g_autofree char *text = NULL;
+  guint n_positive = 0;
+
+  for (guint i = 0; i < n_replies; i++)
+    {
+      g_ptr_array_add (array, g_object_ref (replies[i]));
+      n_positive += vsmtp_reply_is_positive (replies[i]) ? 1 : 0;
+    }
+  if (common != NULL)
+    return complete_internal (self, common->code, common->enhanced_code, common->text,
+                              FALSE, array);
+
+  text = g_strdup_printf ("Error: delivered to %u of %u recipients, try again later",
+                          n_positive, n_replies);
+  return complete_internal (self, 451, "4.3.0", text, FALSE, array);
+}
+
+/**
+ * vsmtp_reply_new_for_recipients:
+ * @replies: (array length=n_replies): one completed 2xx, 4xx or 5xx reply
+ *   per accepted recipient, in the order of the envelope's recipients
+ * @n_replies: the number of replies
+ *
+ * Creates the answer of a [signal@Vsmtp.Session::message-received] handler
+ * that delivered (or failed) each recipient separately: a relay whose
+ * upstream took some recipients and refused others, a delivery into one
+ * mailbox per user.
+ *
+ * The reply's own code and text are the one SMTP answer for the message,
+ * by a fixed rule: when every recipient's reply is positive, the first
+ * one; when every one is a permanent failure, the first one; otherwise
+ * `451 4.3.0` (the client tries the whole message again: a recipient
+ * delivered already may get a second copy, none is lost). An LMTP session
+ * sends each recipient's reply instead
+ * ([method@Vsmtp.Reply.get_recipient_replies]).
+ *
+ * Returns: (transfer full): a new completed reply
+ */
+VsmtpReply *
+vsmtp_reply_new_for_recipients (VsmtpReply **replies,
+                                guint        n_replies)
+{
+  VsmtpReply *self;
+
+  g_return_val_if_fail (replies != NULL || n_replies == 0, NULL);
+  g_return_val_if_fail (recipient_replies_valid (replies, n_replies), NULL);
+
+  self = vsmtp_reply_new_pending ();
+  complete_for_recipients (self, replies, n_replies);
+  return self;
+}
+
+/**
+ * vsmtp_reply_complete_for_recipients:
+ * @self: a pending reply
+ * @replies: (array length=n_replies): one completed reply per accepted
+ *   recipient, in the order of the envelope's recipients
+ * @n_replies: the number of replies
+ *
+ * Completes a pending reply with one result per recipient, as
+ * [ctor@Vsmtp.Reply.new_for_recipients] makes one.
+ *
+ * Returns: %TRUE if the reply was completed; %FALSE if it was not pending
+ *   any more
+ */
+gboolean
+vsmtp_reply_complete_for_recipients (VsmtpReply  *self,
+                                     VsmtpReply **replies,
+                                     guint        n_replies)
+{
+  g_return_val_if_fail (VSMTP_IS_REPLY (self), FALSE);
+  g_return_val_if_fail (recipient_replies_valid (replies, n_replies), FALSE);
+
+  return complete_for_recipients (self, replies, n_replies);
+}
+
+/**
+ * vsmtp_reply_get_recipient_replies:
+ * @self: a reply
+ * @n_replies: (out): where to store the number of replies
+ *
+ * Gets the per-recipient replies of a reply made by
+ * [ctor@Vsmtp.Reply.new_for_recipients] or completed by
+ * [method@Vsmtp.Reply.complete_for_recipients].
+ *
+ * Returns: (array length=n_replies) (transfer none) (nullable): the
+ *   replies, in the order of the recipients, or %NULL when the reply is
+ *   one answer for the whole message
+ */
+VsmtpReply **
+vsmtp_reply_get_recipient_replies (VsmtpReply *self,
+                                   guint      *n_replies)
+{
+  g_return_val_if_fail (VSMTP_IS_REPLY (self), NULL);
+  g_return_val_if_fail (n_replies != NULL, NULL);
+
+  if (self->recipients == NULL)
+    {
+      *n_replies = 0;
+      return NULL;
+    }
+  *n_replies = self->recipients->len;
+  return (VsmtpReply **) self->recipients->pdata;
+}
+
+/**
+ * vsmtp_reply_get_cancellable:
+ * @self: a pending reply
+ *
+ * Gets the cancellable of a deferred decision. The session cancels it when
+ * the answer is no longer wanted: the client disconnected, the decision's
+ * deadline passed (the client got `451 4.3.0`), or the server closed the
+ * session. A handler passes it to the asynchronous work behind its answer
+ * (a lookup, a delivery) and gives up, undoing what it did, when it is
+ * cancelled: a message whose delivery was cancelled must not be delivered,
+ * since the client was not told it was accepted.
+ *
+ * Completing a reply after its cancellation does nothing.
+ *
+ * Returns: (transfer none): the cancellable, the same one for the
+ *   reply's whole life
+ */
+GCancellable *
+vsmtp_reply_get_cancellable (VsmtpReply *self)
+{
+  g_return_val_if_fail (VSMTP_IS_REPLY (self), NULL);
+
+  if (self->cancellable == NULL)
+    {
+      self->cancellable = g_cancellable_new ();
+      if (self->expired)
+        g_cancellable_cancel (self->cancellable);
+    }
+  return self->cancellable;
 }
 
 void
@@ -580,7 +847,11 @@ _vsmtp_reply_expire (VsmtpReply *self)
   g_return_if_fail (VSMTP_IS_REPLY (self));
 
   if (self->pending)
-    self->expired = TRUE;
+    {
+      self->expired = TRUE;
+      if (self->cancellable != NULL)
+        g_cancellable_cancel (self->cancellable);
+    }
 }
 
 gboolean
@@ -773,6 +1044,7 @@ vsmtp_reply_append_to (VsmtpReply *self,
   g_return_if_fail (VSMTP_IS_REPLY (self));
   g_return_if_fail (buffer != NULL);
   g_return_if_fail (!self->pending);
+  g_return_if_fail (!self->is_continue);
 
   /* a completed reply never changes: format it once */
   if (self->wire != NULL)
@@ -836,6 +1108,7 @@ vsmtp_reply_to_string (VsmtpReply *self)
 
   g_return_val_if_fail (VSMTP_IS_REPLY (self), NULL);
   g_return_val_if_fail (!self->pending, NULL);
+  g_return_val_if_fail (!self->is_continue, NULL);
 
   buffer = g_string_new (NULL);
   vsmtp_reply_append_to (self, buffer);

@@ -8,7 +8,7 @@
 # error "Only <vsmtp.h> can be included directly."
 #endif
 
-#include <glib-object.h>
+#include <gio/gio.h>
 
 #include "vsmtp-version-macros.h"
 
@@ -40,6 +40,11 @@ VSMTP_AVAILABLE_IN_ALL
 VsmtpReply  *vsmtp_reply_new_policy_rejection   (const char  *text);
 VSMTP_AVAILABLE_IN_ALL
 VsmtpReply  *vsmtp_reply_new_pending            (void);
+VSMTP_AVAILABLE_IN_ALL
+VsmtpReply  *vsmtp_reply_new_continue           (void);
+VSMTP_AVAILABLE_IN_ALL
+VsmtpReply  *vsmtp_reply_new_for_recipients     (VsmtpReply **replies,
+                                                 guint        n_replies);
 
 VSMTP_AVAILABLE_IN_ALL
 gboolean     vsmtp_reply_complete               (VsmtpReply  *self,
@@ -49,6 +54,19 @@ gboolean     vsmtp_reply_complete               (VsmtpReply  *self,
 VSMTP_AVAILABLE_IN_ALL
 gboolean     vsmtp_reply_complete_with          (VsmtpReply  *self,
                                                  VsmtpReply  *reply);
+VSMTP_AVAILABLE_IN_ALL
+gboolean     vsmtp_reply_complete_continue      (VsmtpReply  *self);
+VSMTP_AVAILABLE_IN_ALL
+gboolean     vsmtp_reply_complete_for_recipients (VsmtpReply  *self,
+                                                 VsmtpReply **replies,
+                                                 guint        n_replies);
+VSMTP_AVAILABLE_IN_ALL
+VsmtpReply **vsmtp_reply_get_recipient_replies  (VsmtpReply  *self,
+                                                 guint       *n_replies);
+VSMTP_AVAILABLE_IN_ALL
+GCancellable *vsmtp_reply_get_cancellable       (VsmtpReply  *self);
+VSMTP_AVAILABLE_IN_ALL
+gboolean     vsmtp_reply_is_continue            (VsmtpReply  *self);
 
 VSMTP_AVAILABLE_IN_ALL
 guint        vsmtp_reply_get_code               (VsmtpReply  *self);

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <gobject/gvaluecollector.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -64,6 +65,7 @@
 #define OUTPUT_HIGH_WATER     (64 * 1024)
 #define DATA_CHUNK            (64 * 1024)
 #define AUTH_LINE_MAX         12288   /* RFC 4954 4 */
+#define PENDING_READ_LIMIT    (64 * 1024)  /* input buffered while a decision is pending */
 
 typedef void (*VsmtpContinuation) (VsmtpSession *self,
                                    VsmtpReply   *reply);
@@ -113,6 +115,14 @@ struct _VsmtpSession
   GHashTable            *pending_params;
   char                  *pending_helo;
   gboolean               pending_esmtp;
+
+  /* the decision signal being emitted, kept while a handler defers: a
+   * deferred "continue" resumes the emission after the handlers that ran */
+  guint                  emit_signal;     /* index into signals[] */
+  GValue                *emit_values;     /* the instance and the arguments */
+  guint                  emit_n_values;
+  guint                  emit_done;       /* handlers that have decided */
+  GArray                *owners;          /* HandlerOwner: who connected what */
 
   /* DATA */
   /* TLS */
@@ -499,8 +509,19 @@ clear_source (GSource **source)
 
 /* What a command saved for its continuation (see session_decide). */
 static void
+session_clear_emission (VsmtpSession *self)
+{
+  for (guint i = 0; i < self->emit_n_values; i++)
+    g_value_unset (&self->emit_values[i]);
+  g_clear_pointer (&self->emit_values, g_free);
+  self->emit_n_values = 0;
+  self->emit_done = 0;
+}
+
+static void
 session_clear_pending_args (VsmtpSession *self)
 {
+  session_clear_emission (self);
   g_clear_pointer (&self->pending_address, vsmtp_address_unref);
   g_clear_pointer (&self->pending_params, g_hash_table_unref);
   g_clear_pointer (&self->pending_helo, g_free);
@@ -607,6 +628,264 @@ session_run_continuation (VsmtpSession *self,
   g_object_unref (reply);
 }
 
+/* Handlers and their owners ----------------------------------------------- */
+
+typedef struct {
+  gulong  first_id;   /* handlers with this id or higher were connected ... */
+  char   *owner;      /* ... by this owner (until the next mark) */
+} HandlerOwner;
+
+static void
+handler_owner_clear (gpointer data)
+{
+  g_free (((HandlerOwner *) data)->owner);
+}
+
+static void
+noop_handler (void)
+{
+}
+
+/**
+ * vsmtp_session_set_handler_owner:
+ * @self: a session
+ * @owner: (nullable): who connects the handlers that follow, for example a
+ *   plugin's name; %NULL for nobody in particular
+ *
+ * Says who connects the signal handlers connected to @self from now on,
+ * until the next call. When one of them fails (returns %NULL, raises in a
+ * language binding, or misses the decision deadline), the log line names
+ * its owner.
+ *
+ * vsmtpd calls it with each plugin's module name before the plugin's
+ * [signal@Vsmtp.Server::new-session] handler runs. Handlers connected
+ * before any call have no owner.
+ */
+void
+vsmtp_session_set_handler_owner (VsmtpSession *self,
+                                 const char   *owner)
+{
+  HandlerOwner mark;
+
+  g_return_if_fail (VSMTP_IS_SESSION (self));
+
+  /* handler ids grow: the next handler connected gets a higher one than
+   * this throw-away handler */
+  mark.first_id = g_signal_connect (self, "closed", G_CALLBACK (noop_handler), NULL);
+  g_signal_handler_disconnect (self, mark.first_id);
+  mark.owner = g_strdup (owner);
+  if (self->owners == NULL)
+    {
+      self->owners = g_array_new (FALSE, FALSE, sizeof (HandlerOwner));
+      g_array_set_clear_func (self->owners, handler_owner_clear);
+    }
+  g_array_append_val (self->owners, mark);
+}
+
+/* The ids of the first @n handlers of @signal_id that an emission runs, in
+ * the order it runs them (GLib keeps them in connection order). */
+static GArray *
+session_find_handlers (VsmtpSession *self,
+                       guint         signal_id,
+                       guint         n)
+{
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (gulong));
+
+  while (ids->len < n)
+    {
+      gulong id = g_signal_handler_find (self, G_SIGNAL_MATCH_ID | G_SIGNAL_MATCH_UNBLOCKED,
+                                         signal_id, 0, NULL, NULL, NULL);
+      if (id == 0)
+        break;
+      g_signal_handler_block (self, id);
+      g_array_append_val (ids, id);
+    }
+  return ids;
+}
+
+static void
+unblock_handlers (VsmtpSession *self,
+                  GArray       *ids)
+{
+  for (guint i = 0; i < ids->len; i++)
+    g_signal_handler_unblock (self, g_array_index (ids, gulong, i));
+  g_array_unref (ids);
+}
+
+/* Who connected the @index-th handler (from 0) of the signal being
+ * emitted: " (NAME)", or "" when nobody said. */
+static char *
+session_describe_handler (VsmtpSession *self,
+                          guint         index)
+{
+  GArray *ids;
+  gulong id = 0;
+  const char *owner = NULL;
+
+  if (self->owners == NULL || self->emit_values == NULL)
+    return g_strdup ("");
+  ids = session_find_handlers (self, signals[self->emit_signal], index + 1);
+  if (ids->len == index + 1)
+    id = g_array_index (ids, gulong, index);
+  unblock_handlers (self, ids);
+
+  for (guint i = 0; i < self->owners->len; i++)
+    {
+      HandlerOwner *mark = &g_array_index (self->owners, HandlerOwner, i);
+
+      if (id != 0 && mark->first_id < id)
+        owner = mark->owner;
+    }
+  return owner != NULL ? g_strdup_printf (" (%s)", owner) : g_strdup ("");
+}
+
+/* The decision a failed handler gets: logged once, 451 for the client. */
+static VsmtpReply *
+session_handler_failed (VsmtpSession *self,
+                        guint         index,
+                        const char   *what)
+{
+  g_autofree char *owner = session_describe_handler (self, index);
+
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                    "VSMTP_SESSION_ID", self->id,
+                    "MESSAGE", "%s: a \"%s\" handler%s %s: the client gets 451 4.3.0",
+                    self->id, g_signal_name (signals[self->emit_signal]), owner, what);
+  return vsmtp_reply_new (451, "4.3.0", "Error: temporary failure in processing, try again later");
+}
+
+/* The accumulator of every decision signal ------------------------------- */
+
+/* What one emission found out; the accumulator has no per-emission data of
+ * its own. A thread's sessions emit on that thread only. */
+typedef struct {
+  guint    n_handlers;   /* handlers that ran and decided or said continue */
+  gboolean failed;       /* a handler returned NULL (or raised, in a binding) */
+} Emission;
+
+static _Thread_local Emission *current_emission;
+
+/* A handler's continue goes on to the next one; NULL (a C handler that
+ * returned nothing, a GJS or Python handler that threw) is a failure and
+ * ends the emission; anything else decides. The class handler, which runs
+ * in the RUN_LAST stage once every handler said continue, decides. */
+static gboolean
+reply_accumulator (GSignalInvocationHint *ihint,
+                   GValue                *return_accu,
+                   const GValue          *handler_return,
+                   gpointer               data)
+{
+  VsmtpReply *reply = g_value_get_object (handler_return);
+  Emission *emission = current_emission;
+
+  if (ihint->run_type & G_SIGNAL_RUN_LAST)
+    {
+      g_value_set_object (return_accu, reply);
+      return FALSE;
+    }
+  if (reply == NULL || !VSMTP_IS_REPLY (reply))
+    {
+      if (emission != NULL)
+        emission->failed = TRUE;
+      g_value_set_object (return_accu, NULL);
+      return FALSE;
+    }
+  if (emission != NULL)
+    emission->n_handlers++;
+  if (vsmtp_reply_is_continue (reply))
+    return TRUE;
+  g_value_set_object (return_accu, reply);
+  return FALSE;
+}
+
+static void session_decide (VsmtpSession      *self,
+                            VsmtpReply        *reply,
+                            VsmtpContinuation  then);
+
+/* Runs the handlers of the saved emission that have not run yet, then
+ * decides with what they answered. */
+static void
+session_emission_run (VsmtpSession      *self,
+                      VsmtpContinuation  then)
+{
+  Emission emission = { 0, };
+  Emission *outer = current_emission;
+  GValue result = G_VALUE_INIT;
+  GArray *skipped = NULL;
+  VsmtpReply *reply;
+  guint signal_id = signals[self->emit_signal];
+
+  if (self->emit_done > 0)
+    skipped = session_find_handlers (self, signal_id, self->emit_done);
+
+  g_value_init (&result, VSMTP_TYPE_REPLY);
+  current_emission = &emission;
+  g_signal_emitv (self->emit_values, signal_id, 0, &result);
+  current_emission = outer;
+
+  if (skipped != NULL)
+    unblock_handlers (self, skipped);
+
+  reply = g_value_dup_object (&result);
+  g_value_unset (&result);
+
+  if (emission.failed)
+    {
+      g_clear_object (&reply);
+      reply = session_handler_failed (self, self->emit_done + emission.n_handlers,
+                                      "returned no reply (NULL, or it raised an error)");
+    }
+  else if (reply == NULL)
+    reply = session_handler_failed (self, self->emit_done + emission.n_handlers,
+                                    "returned no reply");
+  self->emit_done += emission.n_handlers;
+  session_decide (self, reply, then);
+}
+
+/* Emits decision signal @which with the arguments that follow (as for
+ * g_signal_emit(), without the return location) and decides with its
+ * answer, now or once a deferred handler completes. */
+static void
+session_emit (VsmtpSession      *self,
+              guint              which,
+              VsmtpContinuation  then,
+              ...)
+{
+  GSignalQuery query;
+  va_list args;
+
+  g_signal_query (signals[which], &query);
+  session_clear_emission (self);
+  self->emit_signal = which;
+  self->emit_n_values = query.n_params + 1;
+  self->emit_values = g_new0 (GValue, self->emit_n_values);
+  g_value_init_from_instance (&self->emit_values[0], self);
+
+  va_start (args, then);
+  for (guint i = 0; i < query.n_params; i++)
+    {
+      g_autofree char *error = NULL;
+      GType type = query.param_types[i] & ~G_SIGNAL_TYPE_STATIC_SCOPE;
+
+      G_VALUE_COLLECT_INIT (&self->emit_values[i + 1], type, args, 0, &error);
+      g_assert (error == NULL);
+    }
+  va_end (args);
+
+  session_emission_run (self, then);
+}
+
+/* Emits the decision signal @sig with the arguments that follow, or, with no
+ * handler connected, takes the class handler's @direct answer (most
+ * commands of most sessions) without an emission. */
+#define EMIT_DECISION(sig, then, direct, ...) \
+  G_STMT_START { \
+    if (HAS_HANDLERS (sig)) \
+      session_emit (self, sig, then, ##__VA_ARGS__); \
+    else \
+      session_decide (self, direct, then); \
+  } G_STMT_END
+
 static void
 on_pending_completed (VsmtpReply *reply,
                       gpointer    user_data)
@@ -619,10 +898,26 @@ on_pending_completed (VsmtpReply *reply,
   g_clear_signal_handler (&self->pending_handler, self->pending);
   clear_source (&self->decision_source);
   g_clear_object (&self->pending);
-  self->pending_then = then;
-  session_run_continuation (self, keep);
-  self->pending_then = NULL;
-  session_clear_pending_args (self);
+
+  if (vsmtp_reply_is_continue (keep) && self->emit_values != NULL)
+    {
+      /* the deferred handler has no opinion: the next ones decide */
+      self->pending_then = NULL;
+      session_emission_run (self, then);
+    }
+  else
+    {
+      g_autoptr(VsmtpReply) decision = NULL;
+
+      if (vsmtp_reply_is_continue (keep))
+        decision = session_handler_failed (self, 0, "completed with continue where nothing follows");
+      else
+        decision = g_object_ref (keep);
+      self->pending_then = then;
+      session_run_continuation (self, decision);
+      self->pending_then = NULL;
+      session_clear_pending_args (self);
+    }
   /* a deferred error reply counts like an immediate one */
   session_check_errors (self, errors_before);
   session_schedule_resume (self);
@@ -634,14 +929,20 @@ on_decision_timeout (gpointer user_data)
   VsmtpSession *self = user_data;
   VsmtpContinuation then = self->pending_then;
   g_autoptr(VsmtpReply) reply = NULL;
+  g_autofree char *owner = NULL;
   guint errors_before;
 
+  owner = self->emit_done > 0 ? session_describe_handler (self, self->emit_done - 1)
+                              : g_strdup ("");
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                     "VSMTP_SESSION_ID", self->id,
-                    "MESSAGE", "%s: a deferred decision was not completed in time",
-                    self->id);
+                    "MESSAGE", "%s: a deferred \"%s\" decision%s was not completed in time: "
+                    "the client gets 451 4.3.0",
+                    self->id, self->emit_values != NULL ? g_signal_name (signals[self->emit_signal]) : "?",
+                    owner);
 
   g_clear_signal_handler (&self->pending_handler, self->pending);
+  /* expiring cancels the reply's cancellable: the handler's work stops */
   _vsmtp_reply_expire (self->pending);
   g_clear_object (&self->pending);
   g_clear_pointer (&self->decision_source, g_source_unref);
@@ -683,9 +984,10 @@ session_decide (VsmtpSession      *self,
       return;
     }
 
-  if (vsmtp_reply_is_pending (reply))
+  if (vsmtp_reply_is_pending (reply) || vsmtp_reply_is_continue (reply))
     {
-      /* an expired reply handed back again: treat as a failure */
+      /* an expired reply handed back again, or a continue that reached the
+       * end without an emission behind it: a failure */
       g_object_unref (reply);
       reply = vsmtp_reply_new_temporary_failure (NULL);
     }
@@ -729,14 +1031,9 @@ then_greeting (VsmtpSession *self,
 static void
 session_greet_now (VsmtpSession *self)
 {
-  VsmtpReply *reply = NULL;
 
   self->greeted = TRUE;
-  if (HAS_HANDLERS (SIGNAL_CONNECTED))
-    g_signal_emit (self, signals[SIGNAL_CONNECTED], 0, &reply);
-  else
-    reply = real_connected (self);
-  session_decide (self, reply, then_greeting);
+  EMIT_DECISION (SIGNAL_CONNECTED, then_greeting, real_connected (self));
 }
 
 static gboolean
@@ -1012,7 +1309,6 @@ static void
 handle_starttls (VsmtpSession *self,
                  const char   *args)
 {
-  VsmtpReply *reply = NULL;
 
   if (*args != '\0')
     session_queue_new (self, 501, "5.5.4", "Syntax: STARTTLS");
@@ -1022,11 +1318,7 @@ handle_starttls (VsmtpSession *self,
     session_queue_new (self, 454, "4.7.0", "TLS not available");
   else
     {
-      if (HAS_HANDLERS (SIGNAL_STARTTLS))
-        g_signal_emit (self, signals[SIGNAL_STARTTLS], 0, &reply);
-      else
-        reply = real_starttls (self);
-      session_decide (self, reply, then_starttls);
+      EMIT_DECISION (SIGNAL_STARTTLS, then_starttls, real_starttls (self));
     }
 }
 
@@ -1145,7 +1437,6 @@ session_sasl_step (VsmtpSession *self,
 
   if (rc == GSASL_OK && self->sasl_authid != NULL)
     {
-      VsmtpReply *reply = NULL;
 
       if (!_vsmtp_server_auth_attempt_begin (self->server, self->remote_ip))
         {
@@ -1155,10 +1446,9 @@ session_sasl_step (VsmtpSession *self,
           return;
         }
       self->auth_in_flight = TRUE;
-      g_signal_emit (self, signals[SIGNAL_AUTHENTICATE], 0,
-                     self->sasl_mechanism, self->sasl_authzid, self->sasl_authid,
-                     self->sasl_password, &reply);
-      session_decide (self, reply, then_auth);
+      session_emit (self, SIGNAL_AUTHENTICATE, then_auth,
+                    self->sasl_mechanism, self->sasl_authzid, self->sasl_authid,
+                    self->sasl_password);
       return;
     }
 
@@ -1372,7 +1662,6 @@ handle_helo (VsmtpSession *self,
              const char   *args,
              gboolean      esmtp)
 {
-  VsmtpReply *reply = NULL;
   const char *end;
 
   if (*args == '\0')
@@ -1386,12 +1675,8 @@ handle_helo (VsmtpSession *self,
   self->pending_helo = end ? g_strndup (args, end - args) : g_strdup (args);
   self->pending_esmtp = esmtp;
 
-  if (HAS_HANDLERS (esmtp ? SIGNAL_EHLO : SIGNAL_HELO))
-    g_signal_emit (self, signals[esmtp ? SIGNAL_EHLO : SIGNAL_HELO], 0,
-                   self->pending_helo, &reply);
-  else
-    reply = real_helo (self, self->pending_helo);
-  session_decide (self, reply, then_helo);
+  EMIT_DECISION (esmtp ? SIGNAL_EHLO : SIGNAL_HELO, then_helo,
+                 real_helo (self, self->pending_helo), self->pending_helo);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1476,7 +1761,6 @@ handle_mail (VsmtpSession *self,
   g_autoptr(GError) error = NULL;
   VsmtpAddress *address = NULL;
   GHashTable *params = NULL;
-  VsmtpReply *reply = NULL;
   gboolean address_error = FALSE;
 
   if (self->state == VSMTP_SESSION_STATE_INIT)
@@ -1526,12 +1810,9 @@ handle_mail (VsmtpSession *self,
   {
     g_autoptr(VsmtpParameters) parameters = _vsmtp_parameters_new_for_table (params);
 
-    if (HAS_HANDLERS (SIGNAL_MAIL_FROM))
-      g_signal_emit (self, signals[SIGNAL_MAIL_FROM], 0, address, parameters, &reply);
-    else
-      reply = real_mail_from (self, address, parameters);
+    EMIT_DECISION (SIGNAL_MAIL_FROM, then_mail, real_mail_from (self, address, parameters),
+                   address, parameters);
   }
-  session_decide (self, reply, then_mail);
 }
 
 static void
@@ -1553,7 +1834,6 @@ handle_rcpt (VsmtpSession *self,
   g_autoptr(GError) error = NULL;
   VsmtpAddress *address = NULL;
   GHashTable *params = NULL;
-  VsmtpReply *reply = NULL;
   gboolean address_error = FALSE;
 
   if (self->state != VSMTP_SESSION_STATE_MAIL && self->state != VSMTP_SESSION_STATE_RCPT)
@@ -1610,12 +1890,9 @@ handle_rcpt (VsmtpSession *self,
   {
     g_autoptr(VsmtpParameters) parameters = _vsmtp_parameters_new_for_table (params);
 
-    if (HAS_HANDLERS (SIGNAL_RCPT_TO))
-      g_signal_emit (self, signals[SIGNAL_RCPT_TO], 0, address, parameters, &reply);
-    else
-      reply = real_rcpt_to (self, address, parameters);
+    EMIT_DECISION (SIGNAL_RCPT_TO, then_rcpt, real_rcpt_to (self, address, parameters),
+                   address, parameters);
   }
-  session_decide (self, reply, then_rcpt);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1755,7 +2032,6 @@ static void
 handle_data (VsmtpSession *self,
              const char   *args)
 {
-  VsmtpReply *reply = NULL;
 
   if (*args != '\0')
     {
@@ -1773,11 +2049,7 @@ handle_data (VsmtpSession *self,
       return;
     }
 
-  if (HAS_HANDLERS (SIGNAL_DATA))
-    g_signal_emit (self, signals[SIGNAL_DATA], 0, &reply);
-  else
-    reply = real_data (self);
-  session_decide (self, reply, then_data);
+  EMIT_DECISION (SIGNAL_DATA, then_data, real_data (self));
 }
 
 static void
@@ -1849,7 +2121,6 @@ session_end_of_data (VsmtpSession *self)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(VsmtpReply) failure = NULL;
-  VsmtpReply *reply = NULL;
   guint64 bare_line = 0;
   char bare;
 
@@ -1888,11 +2159,8 @@ session_end_of_data (VsmtpSession *self)
     }
 
   session_touch_timeout (self);
-  if (HAS_HANDLERS (SIGNAL_MESSAGE_RECEIVED))
-    g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, self->message, &reply);
-  else
-    reply = real_message_received (self, self->message);
-  session_decide (self, reply, then_message);
+  EMIT_DECISION (SIGNAL_MESSAGE_RECEIVED, then_message,
+                 real_message_received (self, self->message), self->message);
 }
 
 /* Tracks the header section's size and the longest content line over the
@@ -2011,7 +2279,6 @@ session_handle_line (VsmtpSession *self,
                      char         *line,
                      gsize         length)
 {
-  VsmtpReply *reply = NULL;
   const char *args = NULL;
   VsmtpVerb verb;
 
@@ -2116,19 +2383,14 @@ session_handle_line (VsmtpSession *self,
           session_queue_new (self, 501, "5.5.4", "Syntax: RSET");
           break;
         }
-      if (HAS_HANDLERS (SIGNAL_RSET))
-        g_signal_emit (self, signals[SIGNAL_RSET], 0, &reply);
-      else
-        reply = real_ok (self);
-      session_decide (self, reply, then_rset);
+      /* RSET is always answered 250 (RFC 5321 4.1.1.5): its signal only
+       * tells handlers that the transaction ends */
+      g_signal_emit (self, signals[SIGNAL_RSET], 0);
+      session_decide (self, real_ok (self), then_rset);
       break;
 
     case VSMTP_VERB_NOOP:
-      if (HAS_HANDLERS (SIGNAL_NOOP))
-        g_signal_emit (self, signals[SIGNAL_NOOP], 0, args, &reply);
-      else
-        reply = real_noop (self, args);
-      session_decide (self, reply, then_plain);
+      EMIT_DECISION (SIGNAL_NOOP, then_plain, real_noop (self, args), args);
       break;
 
     case VSMTP_VERB_VRFY:
@@ -2137,11 +2399,7 @@ session_handle_line (VsmtpSession *self,
           session_queue_new (self, 501, "5.5.4", "Syntax: VRFY address");
           break;
         }
-      if (HAS_HANDLERS (SIGNAL_VRFY))
-        g_signal_emit (self, signals[SIGNAL_VRFY], 0, args, &reply);
-      else
-        reply = real_vrfy (self, args);
-      session_decide (self, reply, then_plain);
+      EMIT_DECISION (SIGNAL_VRFY, then_plain, real_vrfy (self, args), args);
       break;
 
     case VSMTP_VERB_HELP:
@@ -2151,11 +2409,7 @@ session_handle_line (VsmtpSession *self,
       break;
 
     case VSMTP_VERB_QUIT:
-      if (HAS_HANDLERS (SIGNAL_QUIT))
-        g_signal_emit (self, signals[SIGNAL_QUIT], 0, &reply);
-      else
-        reply = real_quit (self);
-      session_decide (self, reply, then_quit);
+      EMIT_DECISION (SIGNAL_QUIT, then_quit, real_quit (self));
       break;
 
     case VSMTP_VERB_STARTTLS:
@@ -2179,11 +2433,8 @@ session_handle_line (VsmtpSession *self,
         const char *space = strchr (line, ' ');
 
         word = space ? g_strndup (line, space - line) : g_strdup (line);
-        if (HAS_HANDLERS (SIGNAL_UNKNOWN_COMMAND))
-          g_signal_emit (self, signals[SIGNAL_UNKNOWN_COMMAND], 0, word, args, &reply);
-        else
-          reply = real_unknown_command (self, word, args);
-        session_decide (self, reply, then_plain);
+        EMIT_DECISION (SIGNAL_UNKNOWN_COMMAND, then_plain,
+                       real_unknown_command (self, word, args), word, args);
       }
       break;
     }
@@ -2326,6 +2577,18 @@ on_readable (GObject  *stream,
                           self->remote_ip ? self->remote_ip : "unknown");
       /* answer what is complete in the buffer, then close */
       session_process (self);
+      if (!self->closed && self->pending != NULL)
+        {
+          /* nobody to answer: cancel the decision (a delivery in progress
+           * is undone, since the client was never told it was accepted) */
+          g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                            "VSMTP_SESSION_ID", self->id,
+                            "MESSAGE", "%s: lost connection from [%s] while a \"%s\" decision was pending",
+                            self->id, self->remote_ip ? self->remote_ip : "unknown",
+                            self->emit_values != NULL ? g_signal_name (signals[self->emit_signal]) : "?");
+          session_close_now (self);
+          return G_SOURCE_REMOVE;
+        }
       if (!self->closed && self->pending == NULL)
         {
           self->closing = TRUE;
@@ -2546,6 +2809,9 @@ session_process (VsmtpSession *self)
 
       if (self->closed || self->tls_starting)
         ;  /* the handshake reads from here on */
+      else if (self->pending != NULL && !self->sleeping && !self->eof &&
+               vsmtp_line_input_stream_get_buffered (self->input) < PENDING_READ_LIMIT)
+        session_wait_readable (self);  /* buffer what comes, and notice a client that leaves */
       else if (self->pending != NULL || self->sleeping || self->greet_source != NULL ||
           (self->write_in_flight && self->outbuf->len > OUTPUT_HIGH_WATER))
         session_stop_reading (self);   /* (the greet pause looks at the input when it ends) */
@@ -2699,23 +2965,6 @@ real_unknown_command (VsmtpSession *self,
   return default_reply (DEFAULT_UNKNOWN);
 }
 
-/* First handler returning a reply wins; NULL means "no opinion". */
-static gboolean
-reply_accumulator (GSignalInvocationHint *ihint,
-                   GValue                *return_accu,
-                   const GValue          *handler_return,
-                   gpointer               data)
-{
-  GObject *reply = g_value_get_object (handler_return);
-
-  if (reply != NULL)
-    {
-      g_value_set_object (return_accu, reply);
-      return FALSE;
-    }
-  return TRUE;
-}
-
 /* ------------------------------------------------------------------------ */
 /* GObject                                                                  */
 
@@ -2747,6 +2996,7 @@ vsmtp_session_finalize (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_object (&self->remote_address);
   g_clear_object (&self->envelope);
+  g_clear_pointer (&self->owners, g_array_unref);
   g_clear_object (&self->message);
   g_clear_object (&self->decoder);
   g_clear_object (&self->tls);
@@ -3019,16 +3269,14 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
    * VsmtpSession::rset:
    * @self: the session
    *
-   * Emitted for RSET. Default: `250 2.0.0 Ok`, and the transaction is reset.
-   *
-   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   * Emitted for RSET, before the transaction is reset. A notification:
+   * handlers return nothing, and the client always gets `250 2.0.0 Ok`
+   * (RFC 5321 4.1.1.5). A handler that keeps per-transaction state
+   * forgets it here.
    */
   signals[SIGNAL_RSET] =
-    g_signal_new_class_handler ("rset", type, G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (real_ok),
-                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__VOID,
-                                VSMTP_TYPE_REPLY, 0);
-  g_signal_set_va_marshaller (signals[SIGNAL_RSET], type, _vsmtp_marshal_OBJECT__VOIDv);
+    g_signal_new ("rset", type, G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 0);
 
   /**
    * VsmtpSession::noop:

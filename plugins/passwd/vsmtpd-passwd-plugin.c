@@ -333,9 +333,9 @@ on_mail_from (VsmtpSession    *session,
   if (login == NULL || vsmtp_address_is_null (sender) ||
       self->sender_check == SENDER_CHECK_OFF ||
       (self->sender_check == SENDER_CHECK_SUBMISSION && !vsmtp_session_is_submission (session)))
-    return NULL;
+    return vsmtp_reply_new_continue ();
   if (sender_owned_by (self, sender, login))
-    return NULL;
+    return vsmtp_reply_new_continue ();
 
   {
     g_autofree char *logged_sender = vsmtp_log_escape (vsmtp_address_to_string (sender), -1);

@@ -110,7 +110,7 @@ class RateLimitPlugin(GObject.Object, Vsmtp.Activatable):
         now = GLib.get_monotonic_time()
         times = self._recent(_sender_key(sender), now)
         if times is None or len(times) < self.limit:
-            return None      # no opinion: the next plugins decide
+            return Vsmtp.Reply.new_continue()  # no opinion: the next handler decides
         wait = (times[0] + self.interval - now) // 1000000 + 1
         log_info(f'{session.get_id()}: ratelimit: {len(times)} messages from '
                  f'{_sender_key(sender)} in the last {self.interval // 1000000} s')
@@ -126,4 +126,4 @@ class RateLimitPlugin(GObject.Object, Vsmtp.Activatable):
         if times is None:
             times = self._seen[key] = collections.deque()
         times.append(now)
-        return None
+        return Vsmtp.Reply.new_continue()  # counted; delivery is for others

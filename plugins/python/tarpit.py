@@ -97,12 +97,21 @@ class TarpitPlugin(GObject.Object, Vsmtp.Activatable):
 
         def answer():
             self._timeouts.discard(source_id)
-            # False if the session's decision deadline passed meanwhile
-            if reply.complete(250, '2.1.5', 'Ok'):
-                log_info(f'{session_id}: tarpit: {address} accepted '
+            # The delay is all a tarpit adds: the next handler (or the
+            # standard reply) decides whether the recipient is accepted.
+            # False if the decision was cancelled meanwhile.
+            if reply.complete_continue():
+                log_info(f'{session_id}: tarpit: {address} passed on '
                          f'after {self.delay} ms')
             return GLib.SOURCE_REMOVE
 
+        def cancelled(_cancellable):
+            # the client left or the deadline passed: stop waiting
+            if source_id in self._timeouts:
+                self._timeouts.discard(source_id)
+                GLib.source_remove(source_id)
+
         source_id = GLib.timeout_add(self.delay, answer)
         self._timeouts.add(source_id)
+        reply.get_cancellable().connect(cancelled)
         return reply

@@ -367,7 +367,7 @@ on_rcpt_to (VsmtpSession *session,
 
   /* RFC 5321 §4.5.1: <postmaster> needs no domain and is always accepted */
   if (vsmtp_address_is_postmaster (recipient))
-    return NULL;
+    return vsmtp_reply_new_continue ();
 
   /* an authenticated user (submission) may send to other domains; the
    * local recipient check below still applies to them, as to everyone */
@@ -379,13 +379,13 @@ on_rcpt_to (VsmtpSession *session,
     return vsmtp_reply_new_temporary_failure ("Recipient table unavailable, try again later");
 
   if (given_domain == NULL || local == NULL)
-    return may_relay ? NULL : vsmtp_reply_new_relay_denied ();
+    return may_relay ? vsmtp_reply_new_continue () : vsmtp_reply_new_relay_denied ();
 
   domain = normalize_domain (given_domain, -1);
   if (!lookup_domain (self, domain, &has_users))
     {
       if (may_relay)
-        return NULL;
+        return vsmtp_reply_new_continue ();
       logged = vsmtp_log_escape (vsmtp_address_to_string (recipient), -1);
       g_info ("%s: recipients: <%s> refused: domain not accepted",
               vsmtp_session_get_id (session), logged);
@@ -393,17 +393,17 @@ on_rcpt_to (VsmtpSession *session,
     }
 
   if (!has_users || g_ascii_strcasecmp (local, "postmaster") == 0)
-    return NULL;
+    return vsmtp_reply_new_continue ();
 
   if (lookup_user (self, local, -1, domain))
-    return NULL;
+    return vsmtp_reply_new_continue ();
 
   if (self->delimiter != NULL)
     {
       const char *cut = strpbrk (local, self->delimiter);
 
       if (cut != NULL && cut != local && lookup_user (self, local, cut - local, domain))
-        return NULL;
+        return vsmtp_reply_new_continue ();
     }
 
   logged = vsmtp_log_escape (vsmtp_address_to_string (recipient), -1);

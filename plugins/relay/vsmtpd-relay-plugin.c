@@ -1618,7 +1618,7 @@ on_message_received (VsmtpSession *session,
     return vsmtp_reply_new (451, "4.3.5", "Error: relay not configured, try again later");
 
   if (envelope == NULL || vsmtp_envelope_get_n_recipients (envelope) == 0)
-    return NULL;
+    return vsmtp_reply_new_continue ();
 
   reply = vsmtp_reply_new_pending ();
 

@@ -92,7 +92,7 @@ namespace Vsmtpd {
       unowned string? domain = sender.get_domain ();
 
       if (sender.is_null () || domain == null || !is_blocked (domain))
-        return null;
+        return new Vsmtp.Reply.@continue ();
 
       log_info ("%s: blocklist: sender <%s> refused", session.get_id (), sender.to_string ());
       return new Vsmtp.Reply.policy_rejection (text);
@@ -107,7 +107,7 @@ namespace Vsmtpd {
       log_info ("%s: blocklist: message %s message-id=%s from=%s subject=%s",
             session.get_id (), message.get_id (),
             id ?? "(none)", from ?? "(none)", subject ?? "(none)");
-      return null;
+      return new Vsmtp.Reply.@continue ();
     }
   }
 }

@@ -4,18 +4,20 @@
 
 """Containment of Python signal handlers.
 
-PyGObject prints the exception of a Python signal handler that raises and
-returns None to C. For a VsmtpSession command signal None means "no
-opinion", so a RCPT handler that crashes would let the standard
-"250 2.1.5 Ok" through. With this override, every handler connected to a
-Vsmtp.Session or Vsmtp.Server signal runs inside a guard:
+A decision handler (one connected to a Vsmtp.Session signal that returns a
+Vsmtp.Reply) fails closed in C already: a handler that raises reaches C as
+NULL, and the session answers "451 4.3.0" and logs the failure, whether or
+not this override was found. With this override, every handler connected
+to a Vsmtp.Session or Vsmtp.Server signal also runs inside a guard that
+says more:
 
 - if it raises, the traceback is logged (GLib log domain "vsmtp-python",
   level WARNING, through the program's log writer: vsmtpd's stderr or the
-  journal), and for a signal that returns a Vsmtp.Reply the command gets
-  "451 4.3.0" (Vsmtp.Reply.new_temporary_failure) instead of the default;
-- if it returns something that is neither None nor a Vsmtp.Reply, the same
-  happens (a handler that returns True by mistake must not accept mail);
+  journal) with the handler's module and name, and for a decision signal
+  the command gets "451 4.3.0" (Vsmtp.Reply.new_temporary_failure);
+- if it returns None or something that is not a Vsmtp.Reply, the same
+  happens: "no opinion" is Vsmtp.Reply.new_continue(), and a handler that
+  returns True by mistake must not accept mail;
 - if it runs longer than SLOW_HANDLER_SECONDS, a warning names it: handlers
   run on the main loop, so every other session waited that long. Blocking
   work (a slow lookup, time.sleep) belongs in a thread that completes a
@@ -118,10 +120,13 @@ class _GuardedHandler:
                 self._warn_slow(instance, elapsed)
         if not self.returns_reply:
             return result
-        if result is None or isinstance(result, Vsmtp.Reply):
+        if isinstance(result, Vsmtp.Reply):
             return result
+        if result is None:
+            return self._fail(instance, 'returned None (a handler with no '
+                              'opinion returns Vsmtp.Reply.new_continue())')
         return self._fail(instance, f'returned {result!r} instead of a '
-                          'Vsmtp.Reply or None')
+                          'Vsmtp.Reply')
 
     # disconnect_by_func() and handler_*_by_func() compare with ==
     def __eq__(self, other):

@@ -1,0 +1,429 @@
+/* test-decisions.c: how handlers decide together: continue, the order they
+ * run in, failing closed, deferred continues, cancellation and one reply
+ * per recipient; over TCP on loopback with the shared harness
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "vsmtp.h"
+#include "vsmtp-test-harness.h"
+
+/* Every log message of the process, for the tests that check what the
+ * failure log line says. */
+static GString *logged;
+
+static GLogWriterOutput
+record_writer (GLogLevelFlags   level,
+               const GLogField *fields,
+               gsize            n_fields,
+               gpointer         user_data)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_str_equal (fields[i].key, "MESSAGE"))
+      {
+        g_string_append_len (logged, fields[i].value,
+                             fields[i].length < 0 ? (gssize) strlen (fields[i].value) : fields[i].length);
+        g_string_append_c (logged, '\n');
+      }
+  if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
+    return g_log_writer_default (level, fields, n_fields, user_data);
+  return G_LOG_WRITER_HANDLED;
+}
+
+/* A handler's behaviour, chosen per test; it counts its calls. */
+typedef enum {
+  ACT_CONTINUE,
+  ACT_NULL,
+  ACT_REJECT_BAD,          /* 550 5.1.1 for local part "bad", else continue */
+  ACT_REJECT_ALL,
+  ACT_DEFER_CONTINUE,      /* pending, completed with continue after 20 ms */
+  ACT_DEFER_FOREVER,       /* pending, kept in fixture->pending */
+} Action;
+
+typedef struct {
+  Fixture *fixture;
+  Action   action;
+  guint    calls;
+  char    *owner;          /* set as the handler owner before connecting */
+} Handler;
+
+static gboolean
+complete_continue_later (gpointer data)
+{
+  g_assert_true (vsmtp_reply_complete_continue (data));
+  return G_SOURCE_REMOVE;
+}
+
+static VsmtpReply *
+handler_act (Handler      *handler,
+             VsmtpAddress *recipient)
+{
+  handler->calls++;
+  switch (handler->action)
+    {
+    case ACT_CONTINUE:
+      return vsmtp_reply_new_continue ();
+    case ACT_NULL:
+      return NULL;
+    case ACT_REJECT_BAD:
+      if (recipient != NULL && g_str_equal (vsmtp_address_get_local_part (recipient), "bad"))
+        return vsmtp_reply_new_no_such_user ();
+      return vsmtp_reply_new_continue ();
+    case ACT_REJECT_ALL:
+      return vsmtp_reply_new_policy_rejection (NULL);
+    case ACT_DEFER_CONTINUE:
+      {
+        VsmtpReply *reply = vsmtp_reply_new_pending ();
+
+        g_timeout_add_full (G_PRIORITY_DEFAULT, 20, complete_continue_later,
+                            g_object_ref (reply), g_object_unref);
+        return reply;
+      }
+    case ACT_DEFER_FOREVER:
+    default:
+      {
+        VsmtpReply *reply = vsmtp_reply_new_pending ();
+
+        g_ptr_array_add (handler->fixture->pending, g_object_ref (reply));
+        return reply;
+      }
+    }
+}
+
+static VsmtpReply *
+on_rcpt (VsmtpSession    *session,
+         VsmtpAddress    *recipient,
+         VsmtpParameters *parameters,
+         Handler         *handler)
+{
+  return handler_act (handler, recipient);
+}
+
+static VsmtpReply *
+on_message (VsmtpSession *session,
+            VsmtpMessage *message,
+            Handler      *handler)
+{
+  return handler_act (handler, NULL);
+}
+
+typedef struct {
+  Handler    *handlers;
+  guint       n_handlers;
+  const char *signal;
+} Chain;
+
+static void
+on_new_session_chain (VsmtpServer  *server,
+                      VsmtpSession *session,
+                      Chain        *chain)
+{
+  for (guint i = 0; i < chain->n_handlers; i++)
+    {
+      Handler *handler = &chain->handlers[i];
+
+      if (handler->owner != NULL)
+        vsmtp_session_set_handler_owner (session, handler->owner);
+      if (g_str_equal (chain->signal, "rcpt-to"))
+        g_signal_connect (session, "rcpt-to", G_CALLBACK (on_rcpt), handler);
+      else
+        g_signal_connect (session, chain->signal, G_CALLBACK (on_message), handler);
+    }
+}
+
+static void
+use_chain (Fixture *fixture,
+           Chain   *chain)
+{
+  for (guint i = 0; i < chain->n_handlers; i++)
+    chain->handlers[i].fixture = fixture;
+  /* the chain's handlers run before the harness's message store */
+  g_signal_handlers_disconnect_by_func (fixture->server, on_new_session_store, fixture);
+  g_signal_connect (fixture->server, "new-session", G_CALLBACK (on_new_session_chain), chain);
+  g_signal_connect (fixture->server, "new-session", G_CALLBACK (on_new_session_store), fixture);
+}
+
+#define RCPT_SCRIPT(good_reply, bad_reply) \
+  NULL, "220 ", \
+  "EHLO c\r\n", "250-", \
+  "MAIL FROM:<a@example.org>\r\n", "250 2.1.0", \
+  "RCPT TO:<good@example.org>\r\n", good_reply, \
+  "RCPT TO:<bad@example.org>\r\n", bad_reply, \
+  "QUIT\r\n", "221 ", \
+  NULL, NULL
+
+/* A handler with no opinion passes on; the next one decides; after the
+ * last one the standard reply. */
+static void
+test_continue_passes_on (Fixture *fixture, gconstpointer data)
+{
+  Handler handlers[] = { { .action = ACT_CONTINUE }, { .action = ACT_REJECT_BAD } };
+  Chain chain = { handlers, G_N_ELEMENTS (handlers), "rcpt-to" };
+  const char * const script[] = { RCPT_SCRIPT ("250 2.1.5", "550 5.1.1") };
+
+  use_chain (fixture, &chain);
+  run_client (fixture, script);
+  g_assert_cmpuint (handlers[0].calls, ==, 2);
+  g_assert_cmpuint (handlers[1].calls, ==, 2);
+}
+
+/* The first handler that decides ends the emission. */
+static void
+test_first_decision_wins (Fixture *fixture, gconstpointer data)
+{
+  Handler handlers[] = { { .action = ACT_REJECT_ALL }, { .action = ACT_CONTINUE } };
+  Chain chain = { handlers, G_N_ELEMENTS (handlers), "rcpt-to" };
+  const char * const script[] = { RCPT_SCRIPT ("550 5.7.1", "550 5.7.1") };
+
+  use_chain (fixture, &chain);
+  run_client (fixture, script);
+  g_assert_cmpuint (handlers[0].calls, ==, 2);
+  g_assert_cmpuint (handlers[1].calls, ==, 0);
+}
+
+/* NULL is a failure, not "no opinion": 451, the next handlers do not run,
+ * and the log names the handler's owner. */
+static void
+test_null_fails_closed (Fixture *fixture, gconstpointer data)
+{
+  Handler handlers[] = {
+    { .action = ACT_CONTINUE, .owner = (char *) "plugin first" },
+    { .action = ACT_NULL, .owner = (char *) "plugin broken" },
+    { .action = ACT_CONTINUE, .owner = (char *) "plugin third" },
+  };
+  Chain chain = { handlers, G_N_ELEMENTS (handlers), "rcpt-to" };
+  const char * const script[] = { RCPT_SCRIPT ("451 4.3.0", "451 4.3.0") };
+
+  g_string_truncate (logged, 0);
+  use_chain (fixture, &chain);
+  run_client (fixture, script);
+  g_assert_cmpuint (handlers[1].calls, ==, 2);
+  g_assert_cmpuint (handlers[2].calls, ==, 0);
+  g_assert_nonnull (strstr (logged->str, "a \"rcpt-to\" handler (plugin broken) returned no reply"));
+  g_assert_null (strstr (logged->str, "(plugin first) returned"));
+}
+
+/* A failing message-received handler: 451 and nothing stored. */
+static void
+test_null_message_not_accepted (Fixture *fixture, gconstpointer data)
+{
+  Handler handlers[] = { { .action = ACT_NULL } };
+  Chain chain = { handlers, G_N_ELEMENTS (handlers), "message-received" };
+  const char * const script[] = {
+    NULL, "220 ",
+    "EHLO c\r\n", "250-",
+    "MAIL FROM:<a@example.org>\r\n", "250 2.1.0",
+    "RCPT TO:<b@example.org>\r\n", "250 2.1.5",
+    "DATA\r\n", "354 ",
+    "x\r\n.\r\n", "451 4.3.0",
+    NULL, NULL
+  };
+
+  use_chain (fixture, &chain);
+  run_client (fixture, script);
+  g_assert_cmpuint (fixture->messages->len, ==, 0);
+}
+
+/* A deferred handler that completes with continue hands over to the next
+ * handler, without running itself again. */
+static void
+test_deferred_continue (Fixture *fixture, gconstpointer data)
+{
+  Handler handlers[] = {
+    { .action = ACT_DEFER_CONTINUE },
+    { .action = ACT_DEFER_CONTINUE },
+    { .action = ACT_REJECT_BAD },
+    { .action = ACT_CONTINUE },
+  };
+  Chain chain = { handlers, G_N_ELEMENTS (handlers), "rcpt-to" };
+  const char * const script[] = { RCPT_SCRIPT ("250 2.1.5", "550 5.1.1") };
+
+  use_chain (fixture, &chain);
+  run_client (fixture, script);
+  for (guint i = 0; i < G_N_ELEMENTS (handlers); i++)
+    {
+      g_test_message ("handler %u: %u calls", i, handlers[i].calls);
+      /* the last one does not see <bad>: the one before refused it */
+      g_assert_cmpuint (handlers[i].calls, ==, i == 3 ? 1 : 2);
+    }
+}
+
+/* After a deferred continue, a message is delivered by the next handler. */
+static void
+test_deferred_continue_message (Fixture *fixture, gconstpointer data)
+{
+  Handler handlers[] = { { .action = ACT_DEFER_CONTINUE } };
+  Chain chain = { handlers, G_N_ELEMENTS (handlers), "message-received" };
+  const char * const script[] = {
+    NULL, "220 ",
+    "EHLO c\r\n", "250-",
+    "MAIL FROM:<a@example.org>\r\n", "250 2.1.0",
+    "RCPT TO:<b@example.org>\r\n", "250 2.1.5",
+    "DATA\r\n", "354 ",
+    "x\r\n.\r\n", "250 2.0.0 Ok: stored",
+    NULL, NULL
+  };
+
+  use_chain (fixture, &chain);
+  run_client (fixture, script);
+  g_assert_cmpuint (handlers[0].calls, ==, 1);
+  g_assert_cmpuint (fixture->messages->len, ==, 1);
+}
+
+static void
+wait_closed (Fixture *fixture)
+{
+  gint64 end = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (fixture->n_closed == 0 && g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (fixture->n_closed, ==, 1);
+}
+
+/* A client that leaves while a decision is pending: the session closes at
+ * once and the decision's cancellable is cancelled. */
+static void
+test_cancel_on_disconnect (Fixture *fixture, gconstpointer data)
+{
+  Handler handlers[] = { { .action = ACT_DEFER_FOREVER } };
+  Chain chain = { handlers, G_N_ELEMENTS (handlers), "message-received" };
+  const char * const script[] = {
+    NULL, "220 ",
+    "EHLO c\r\n", "250-",
+    "MAIL FROM:<a@example.org>\r\n", "250 2.1.0",
+    "RCPT TO:<b@example.org>\r\n", "250 2.1.5",
+    "DATA\r\n", "354 ",
+    "x\r\n.\r\n", NULL,      /* and leave without waiting for the reply */
+    NULL, NULL
+  };
+  VsmtpReply *kept;
+  GCancellable *cancellable;
+
+  use_chain (fixture, &chain);
+  run_client (fixture, script);
+  wait_closed (fixture);
+
+  g_assert_cmpuint (fixture->pending->len, ==, 1);
+  kept = fixture->pending->pdata[0];
+  cancellable = vsmtp_reply_get_cancellable (kept);
+  g_assert_true (g_cancellable_is_cancelled (cancellable));
+  g_assert_false (vsmtp_reply_complete (kept, 250, "2.0.0", "too late"));
+}
+
+/* A decision past its deadline: 451 for the client, the cancellable
+ * cancelled for the handler (taken before and after the deadline). */
+static void
+test_cancel_on_deadline (Fixture *fixture, gconstpointer data)
+{
+  Handler handlers[] = { { .action = ACT_DEFER_FOREVER } };
+  Chain chain = { handlers, G_N_ELEMENTS (handlers), "rcpt-to" };
+  const char * const script[] = {
+    NULL, "220 ",
+    "EHLO c\r\n", "250-",
+    "MAIL FROM:<a@example.org>\r\n", "250 2.1.0",
+    "RCPT TO:<x@example.org>\r\n", "451 4.3.0",
+    "RCPT TO:<y@example.org>\r\n", "451 4.3.0",
+    NULL, NULL
+  };
+
+  vsmtp_server_set_decision_timeout (fixture->server, 100);
+  use_chain (fixture, &chain);
+  /* the first reply's cancellable is taken while pending (below, after
+   * the run, for the second one) */
+  run_client (fixture, script);
+  g_assert_cmpuint (fixture->pending->len, ==, 2);
+  for (guint i = 0; i < 2; i++)
+    g_assert_true (g_cancellable_is_cancelled (vsmtp_reply_get_cancellable (fixture->pending->pdata[i])));
+}
+
+/* One result per recipient, collapsed into one SMTP reply. */
+typedef struct {
+  guint codes[2];
+} RecipientCodes;
+
+static VsmtpReply *
+on_message_per_recipient (VsmtpSession   *session,
+                          VsmtpMessage   *message,
+                          RecipientCodes *codes)
+{
+  VsmtpReply *replies[2];
+  VsmtpReply *reply;
+
+  g_assert_cmpuint (vsmtp_envelope_get_n_recipients (vsmtp_message_get_envelope (message)), ==, 2);
+  for (guint i = 0; i < 2; i++)
+    replies[i] = codes->codes[i] == 250 ? vsmtp_reply_new (250, "2.0.0", "Ok: delivered")
+                                        : vsmtp_reply_new (codes->codes[i], codes->codes[i] == 550 ? "5.2.2" : "4.2.2",
+                                                           "Mailbox full");
+  reply = vsmtp_reply_new_for_recipients (replies, 2);
+  for (guint i = 0; i < 2; i++)
+    g_object_unref (replies[i]);
+  return reply;
+}
+
+static void
+on_new_session_per_recipient (VsmtpServer    *server,
+                              VsmtpSession   *session,
+                              RecipientCodes *codes)
+{
+  g_signal_connect (session, "message-received", G_CALLBACK (on_message_per_recipient), codes);
+}
+
+static void
+test_per_recipient_replies (Fixture *fixture, gconstpointer data)
+{
+  struct {
+    guint codes[2];
+    const char *expected;
+  } cases[] = {
+    { { 250, 250 }, "250 2.0.0 Ok: delivered" },
+    { { 550, 550 }, "550 5.2.2 Mailbox full" },
+    { { 250, 550 }, "451 4.3.0 Error: delivered to 1 of 2 recipients" },
+    { { 250, 452 }, "451 4.3.0" },
+    { { 550, 452 }, "451 4.3.0" },
+  };
+  RecipientCodes codes;
+
+  g_signal_handlers_disconnect_by_func (fixture->server, on_new_session_store, fixture);
+  g_signal_connect (fixture->server, "new-session", G_CALLBACK (on_new_session_per_recipient), &codes);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      const char * const script[] = {
+        NULL, "220 ",
+        "EHLO c\r\n", "250-",
+        "MAIL FROM:<a@example.org>\r\n", "250 2.1.0",
+        "RCPT TO:<b@example.org>\r\n", "250 2.1.5",
+        "RCPT TO:<c@example.org>\r\n", "250 2.1.5",
+        "DATA\r\n", "354 ",
+        "x\r\n.\r\n", cases[i].expected,
+        NULL, NULL
+      };
+
+      memcpy (codes.codes, cases[i].codes, sizeof codes.codes);
+      run_client (fixture, script);
+    }
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  logged = g_string_new (NULL);
+  g_log_set_writer_func (record_writer, NULL, NULL);
+
+#define ADD(name, func) g_test_add (name, Fixture, NULL, fixture_setup, func, fixture_teardown)
+  ADD ("/decisions/continue-passes-on", test_continue_passes_on);
+  ADD ("/decisions/first-decision-wins", test_first_decision_wins);
+  ADD ("/decisions/null-fails-closed", test_null_fails_closed);
+  ADD ("/decisions/null-message-not-accepted", test_null_message_not_accepted);
+  ADD ("/decisions/deferred-continue", test_deferred_continue);
+  ADD ("/decisions/deferred-continue-message", test_deferred_continue_message);
+  ADD ("/decisions/cancel-on-disconnect", test_cancel_on_disconnect);
+  ADD ("/decisions/cancel-on-deadline", test_cancel_on_deadline);
+  ADD ("/decisions/per-recipient-replies", test_per_recipient_replies);
+#undef ADD
+
+  return g_test_run ();
+}
