@@ -27,7 +27,7 @@ function onData(session) {
         if (recipients.some(address => address.get_local_part() === 'nobody'))
             reply.complete_with(Vsmtp.Reply.new_no_such_user());
         else
-            reply.complete_with(Vsmtp.Reply.new_ok());    // go on: 354
+            reply.complete_continue();    // no opinion: the default 354
         return GLib.SOURCE_REMOVE;
     });
     return reply;

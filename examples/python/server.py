@@ -37,7 +37,7 @@ def on_mail_from(session, sender, parameters):
 def on_rcpt_to(session, recipient, parameters):
     if recipient.get_local_part() == "nobody":
         return Vsmtp.Reply.new_no_such_user()
-    return None                      # no opinion: the default 250
+    return Vsmtp.Reply.new_continue()  # no opinion: the next handler, then the default 250
 
 
 def on_message_received(session, message):

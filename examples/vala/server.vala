@@ -36,7 +36,7 @@ int main (string[] args) {
     session.rcpt_to.connect ((recipient, parameters) => {
       if (recipient.get_local_part () == "nobody")
         return new Vsmtp.Reply.no_such_user ();
-      return null;                   /* no opinion: the default 250 */
+      return new Vsmtp.Reply.@continue ();  /* no opinion: the next handler, then 250 */
     });
 
     session.message_received.connect ((message) => {

@@ -139,10 +139,10 @@ test('accept and store', async () => {
 test('reject', async () => {
     const ctx = startServer({
         'ehlo': (session, domain) => domain === 'bad.example'
-            ? Vsmtp.Reply.new_policy_rejection('Go away') : null,
+            ? Vsmtp.Reply.new_policy_rejection('Go away') : Vsmtp.Reply.new_continue(),
         'data': session => session.get_envelope().dup_recipients()
             .some(a => a.get_local_part() === 'nobody')
-            ? Vsmtp.Reply.new(554, '5.5.1', 'No valid recipients') : null,
+            ? Vsmtp.Reply.new(554, '5.5.1', 'No valid recipients') : Vsmtp.Reply.new_continue(),
         'message-received': () => Vsmtp.Reply.new(554, '5.6.0', 'Content refused'),
     });
     const first = await smtp(ctx.port, [['ehlo', 'bad.example'], ['quit']]);
@@ -211,7 +211,7 @@ test('defer and time out', async () => {
         'rset': () => {
             // The client saw the 451 before it sent RSET.
             late.push(pending[0].complete(354, null, null));
-            return null;
+            // RSET only notifies: nothing to return
         },
     }, {decision_timeout: 200});
     const replies = await smtp(ctx.port, [
@@ -268,10 +268,10 @@ test('mail-from and rcpt-to handlers with parameters', async () => {
         'mail-from': (session, sender, parameters) => {
             seen.push([parameters.get('BODY'), parameters.contains('SIZE'),
                 parameters.dup_keywords()]);
-            return null;
+            return Vsmtp.Reply.new_continue();
         },
         'rcpt-to': (session, recipient, parameters) => recipient.get_local_part() === 'nobody'
-            ? Vsmtp.Reply.new_no_such_user() : null,
+            ? Vsmtp.Reply.new_no_such_user() : Vsmtp.Reply.new_continue(),
     });
     const replies = await smtp(ctx.port, [
         ['ehlo', 'client.gjs-test.example'],
@@ -282,6 +282,53 @@ test('mail-from and rcpt-to handlers with parameters', async () => {
     assertEqual(replies[2], [550, '5.1.1 No such user'], 'RCPT');
     assertEqual(seen.length, 1, 'mail-from handler called');
     assertEqual(seen[0][0], null, 'no BODY parameter');
+});
+
+// Fail closed: a handler that throws (GJS logs the exception and returns
+// NULL to C) or returns null gets 451, never the default 250; continue
+// passes on; a deferred continue hands over to the next handler.
+test('throwing handler fails closed, continue composes', async () => {
+    const calls = [];
+    // GJS reports an exception thrown in a signal handler as a CRITICAL,
+    // which G_DEBUG=fatal-criticals would turn into an abort: allow it
+    // for this test only
+    const fatal = GLib.log_set_always_fatal(GLib.LogLevelFlags.LEVEL_ERROR);
+    const ctx = startServer({
+        'mail-from': (session, sender) => {
+            if (sender.get_local_part() === 'thrower')
+                throw new Error('handler bug');
+            if (sender.get_local_part() === 'nuller')
+                return null;
+            return Vsmtp.Reply.new_continue();
+        },
+        'rcpt-to': (session, recipient) => {
+            calls.push(recipient.get_local_part());
+            const reply = Vsmtp.Reply.new_pending();
+            GLib.timeout_add(GLib.PRIORITY_DEFAULT, 20, () => {
+                reply.complete_continue();
+                return GLib.SOURCE_REMOVE;
+            });
+            return reply;
+        },
+    });
+    const replies = await smtp(ctx.port, [
+        ['ehlo', 'client.gjs-test.example'],
+        ['mail', 'thrower@sender.example'],
+        ['mail', 'nuller@sender.example'],
+        ['mail', SENDER],
+        ['rcpt', RCPT],
+    ]);
+    GLib.log_set_always_fatal(fatal);
+    assertEqual(ctx.errors.map(e => e.message), ['handler bug'], 'thrown');
+    ctx.errors.length = 0;
+    finish(ctx);
+    assertEqual(replies.slice(1), [
+        [451, '4.3.0 Error: temporary failure in processing, try again later'],
+        [451, '4.3.0 Error: temporary failure in processing, try again later'],
+        [250, '2.1.0 Ok'],
+        [250, '2.1.5 Ok'],
+    ], 'replies');
+    assertEqual(calls, ['bob'], 'deferred handler ran once');
 });
 
 async function main() {

@@ -127,7 +127,7 @@ class AcceptTest(ServerTestCase):
 
     def on_mail_from(self, session, sender, parameters):
         self.mail_params.append((sender.to_string(), dict(parameters)))
-        return None
+        return Vsmtp.Reply.new_continue()
 
     def on_message(self, session, message):
         envelope = message.get_envelope()
@@ -206,12 +206,12 @@ class RejectTest(ServerTestCase):
     def on_mail_from(self, session, sender, parameters):
         if sender.get_domain() == "spam.example":
             return Vsmtp.Reply.new_policy_rejection("Sender refused")
-        return None
+        return Vsmtp.Reply.new_continue()
 
     def on_rcpt_to(self, session, recipient, parameters):
         if recipient.get_local_part() == "nobody":
             return Vsmtp.Reply.new_no_such_user()
-        return None
+        return Vsmtp.Reply.new_continue()
 
     def on_message(self, session, message):
         return Vsmtp.Reply.new(554, "5.6.0", "Content refused")
@@ -348,6 +348,123 @@ class DeferTimeoutTest(ServerTestCase):
         self.assertEqual(noop, (250, b"2.0.0 Ok"))
         # complete() refused it; an expired reply never gets a code.
         self.assertEqual(self.late, [False, 0])
+
+
+class ComposeTest(ServerTestCase):
+    """Handlers compose: a deferred handler completes with continue and the
+    next one decides; a handler's continue passes on; per-recipient
+    replies collapse into one SMTP reply."""
+
+    def on_rcpt_to_defer(self, session, recipient, parameters):
+        self.calls.append(("defer", recipient.get_local_part()))
+        reply = Vsmtp.Reply.new_pending()
+        self.assertFalse(reply.get_cancellable().is_cancelled())
+
+        def later():
+            reply.complete_continue()
+            return GLib.SOURCE_REMOVE
+        GLib.timeout_add(20, later)
+        return reply
+
+    def on_rcpt_to_check(self, session, recipient, parameters):
+        self.calls.append(("check", recipient.get_local_part()))
+        if recipient.get_local_part() == "nobody":
+            return Vsmtp.Reply.new_no_such_user()
+        return Vsmtp.Reply.new_continue()
+
+    def on_message(self, session, message):
+        ok = Vsmtp.Reply.new(250, "2.0.0", "Ok: delivered")
+        full = Vsmtp.Reply.new(552, "5.2.2", "Mailbox full")
+        reply = Vsmtp.Reply.new_for_recipients([ok, full])
+        self.per_recipient.append([r.get_code() for r in reply.get_recipient_replies()])
+        return reply
+
+    def _on_new_session(self, server, session):
+        # two handlers on one signal, in this order
+        session.connect("rcpt-to", self._guarded(ComposeTest.on_rcpt_to_defer))
+        session.connect("rcpt-to", self._guarded(ComposeTest.on_rcpt_to_check))
+        session.connect("message-received", self._guarded(ComposeTest.on_message))
+
+    def setUp(self):
+        super().setUp()
+        self.calls, self.per_recipient = [], []
+
+    def test_deferred_continue_then_next(self):
+        def client():
+            with self.smtp() as s:
+                s.ehlo()
+                s.mail(SENDER)
+                good, bad, other = s.rcpt(RCPT), s.rcpt("nobody@rcpt.example"), \
+                    s.rcpt("carol@rcpt.example")
+                s.docmd("DATA")
+                s.send(b"x\r\n.\r\n")
+                data = s.getreply()
+                return good, bad, other, data
+
+        good, bad, other, data = self.run_client(client)
+        self.assertEqual(good, (250, b"2.1.5 Ok"))
+        self.assertEqual(bad[0], 550)
+        self.assertEqual(other, (250, b"2.1.5 Ok"))
+        self.assertEqual(self.calls, [("defer", "bob"), ("check", "bob"),
+                                      ("defer", "nobody"), ("check", "nobody"),
+                                      ("defer", "carol"), ("check", "carol")])
+        # one delivered, one refused for good: 451, the client tries again
+        self.assertEqual(data[0], 451)
+        self.assertIn(b"delivered to 1 of 2 recipients", data[1])
+        self.assertEqual(self.per_recipient, [[250, 552]])
+
+
+STANDALONE = r"""
+import smtplib, sys, threading
+import gi
+gi.require_version("Vsmtp", "1.0")
+from gi.repository import Gio, GLib, Vsmtp
+
+overridden = "gi.overrides.Vsmtp" in sys.modules
+loop = GLib.MainLoop()
+server = Vsmtp.Server(hostname="mx.standalone.example")
+ok, address = server.listen(Gio.InetSocketAddress.new_from_string("127.0.0.1", 0))
+
+def on_rcpt_to(session, recipient, parameters):
+    raise RuntimeError("handler bug")
+
+def on_new_session(server, session):
+    session.connect("rcpt-to", on_rcpt_to)
+server.connect("new-session", on_new_session)
+
+result = {}
+def client():
+    try:
+        with smtplib.SMTP("127.0.0.1", address.get_port(), timeout=20) as s:
+            s.ehlo()
+            s.mail("a@example.org")
+            result["rcpt"] = s.rcpt("b@example.org")
+    finally:
+        GLib.idle_add(loop.quit)
+threading.Thread(target=client, daemon=True).start()
+loop.run()
+print("override" if overridden else "no-override", result["rcpt"][0], result["rcpt"][1].decode())
+"""
+
+
+class StandaloneWithoutOverrideTest(unittest.TestCase):
+    """A program that uses the library from the build tree without the
+    gi.overrides.Vsmtp module on its path: a raising handler still fails
+    closed (451 from C), it does not let the command through."""
+
+    def test_raise_without_override(self):
+        import subprocess
+        env = dict(os.environ)
+        env.pop("PYTHONPATH", None)
+        proc = subprocess.run(["/usr/bin/python3", "-c", STANDALONE], env=env, cwd="/",
+                              capture_output=True, text=True, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        words = proc.stdout.split()
+        self.assertEqual(words[0], "no-override", proc.stdout + proc.stderr)
+        self.assertEqual(words[1], "451", proc.stdout)
+        # PyGObject printed the exception; the session logged the failure
+        self.assertIn("RuntimeError: handler bug", proc.stderr)
+        self.assertIn('a "rcpt-to" handler returned no reply', proc.stderr)
 
 
 class ServerApiTest(ServerTestCase):

@@ -36,11 +36,13 @@ class Plugin(GObject.Object, Vsmtp.Activatable):
 """
 
 
-def write_python_plugin(folder, name, body):
+def write_python_plugin(folder, name, body, priority=None):
     """A Python plugin `name` in `folder`: PLUGIN_HEADER + body (methods of
-    the Plugin class, indented by 4)."""
+    the Plugin class, indented by 4); `priority`: its X-Vsmtp-Priority."""
     with open(os.path.join(folder, name + ".plugin"), "w") as f:
         f.write(f"[Plugin]\nModule={name}\nLoader=python3\nName={name}\n")
+        if priority is not None:
+            f.write(f"X-Vsmtp-Priority={priority}\n")
     with open(os.path.join(folder, name + ".py"), "w") as f:
         f.write(PLUGIN_HEADER + textwrap.indent(textwrap.dedent(body), "    "))
 
@@ -121,7 +123,7 @@ class LogControlCharactersTest(PluginTestCase):
             GLib.log_variant("rawlog", GLib.LogLevelFlags.LEVEL_MESSAGE,
                              GLib.Variant("a{sv}", {"MESSAGE": GLib.Variant(
                                  "s", "helo " + name + "\\r\\nforged line\\x1b[0m")}))
-            return None
+            return Vsmtp.Reply.new_continue()
     """}
 
     def test_controls_escaped_by_the_writer(self):
@@ -246,9 +248,10 @@ class RateLimitTest(PluginTestCase):
 
 
 class TarpitTest(PluginTestCase):
-    """tarpit defers every RCPT decision with GLib.timeout_add; recipients
-    before it refuses the unknown ones at once."""
-    plugins = ("recipients", "tarpit", "maildir")
+    """tarpit defers every RCPT decision with GLib.timeout_add and then
+    passes on (a deferred continue): recipients still decides, whatever
+    the order they are enabled in (tarpit's priority runs it first)."""
+    plugins = ("tarpit", "recipients", "maildir")
     extra_config = ("[tarpit]\ndelay=150\n"
                     "[recipients]\nusers=alice@example.org;bob@example.org\n")
 
@@ -259,8 +262,9 @@ class TarpitTest(PluginTestCase):
         self.assertSmtp(s.rcpt("zed@example.org"), 550, "5.1.1")
         self.assertSmtp(s.data(b"Subject: t\r\n\r\nx\r\n"), 250, "2.0.0")
         log = self.log()
-        self.assertIn("tarpit: alice@example.org accepted after 150 ms", log)
-        self.assertNotIn("tarpit: zed@example.org", log)
+        self.assertIn("tarpit: alice@example.org passed on after 150 ms", log)
+        self.assertIn("tarpit: zed@example.org passed on after 150 ms", log)
+        self.assertIn("recipients: <zed@example.org> refused: no such user", log)
         self.assertEqual(len(self.daemon.delivered()), 1)
 
     def test_pipelined_replies_stay_in_order(self):
@@ -377,11 +381,13 @@ class PythonHandlersTest(PluginTestCase):
             if local == 'slow':
                 import time
                 time.sleep(0.4)
-            return None
+            if local == 'none':
+                return None
+            return Vsmtp.Reply.new_continue()
 
         def on_noop(self, session, argument):
             if not argument:
-                return None
+                return Vsmtp.Reply.new_continue()
             # decided later, from an asynchronous Gio call
             reply = Vsmtp.Reply.new_pending()
             def loaded(file, result):
@@ -449,7 +455,18 @@ class PythonHandlersTest(PluginTestCase):
         s = self.smtp()
         self.assertSmtp(s.mail("a@client.example"), 250, "2.1.0")
         self.assertSmtp(s.rcpt("wrong@example.org"), 451, "4.3.0")
-        self.assertIn("returned True instead of a Vsmtp.Reply or None", self.log())
+        self.assertIn("returned True instead of a Vsmtp.Reply", self.log())
+
+    def test_none_gives_451(self):
+        """None is not "no opinion" (that is Vsmtp.Reply.new_continue()):
+        a handler that returns it has failed, the command gets 451."""
+        s = self.smtp()
+        self.assertSmtp(s.mail("a@client.example"), 250, "2.1.0")
+        self.assertSmtp(s.rcpt("none@example.org"), 451, "4.3.0")
+        self.assertIn('pyhandlers.Plugin.on_rcpt_to for "rcpt-to" returned None '
+                      '(a handler with no opinion returns Vsmtp.Reply.new_continue())',
+                      self.log())
+        self.assertSmtp(s.rcpt("fine@example.org"), 250, "2.1.5")
 
 
 # Ordering: the first plugin that decides ends the emission -------------------
@@ -461,7 +478,7 @@ ORDER_BODY = """
     def on_rcpt_to(self, session, recipient, parameters):
         if recipient.get_local_part() in ({mine!r}, 'both'):
             return Vsmtp.Reply.new(550, '5.7.1', '{name} says no')
-        return None
+        return Vsmtp.Reply.new_continue()
 """
 
 
@@ -497,6 +514,16 @@ class OrderingTest(unittest.TestCase):
     def test_reversed(self):
         r = self.replies(("second", "first", "maildir"))
         self.assertEqual(r["both"], (550, b"5.7.1 second says no"))
+
+    def test_priority_before_configured_order(self):
+        """X-Vsmtp-Priority in the .plugin file orders plugins, lower
+        first; the configured order only among equal priorities."""
+        write_python_plugin(self.folder, "second",
+                            ORDER_BODY.format(mine="two", name="second"), priority=5)
+        r = self.replies(("first", "second", "maildir"))
+        self.assertEqual(r["both"], (550, b"5.7.1 second says no"))
+        self.assertEqual(r["one"], (550, b"5.7.1 first says no"))
+        self.assertEqual(r["none"], (250, b"2.1.5 Ok"))
 
 
 # Plugins that fail to load: one line, exit 1 ------------------------------

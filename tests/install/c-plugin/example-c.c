@@ -31,7 +31,7 @@ on_rcpt_to (VsmtpSession    *session,
   if (g_ascii_strcasecmp (vsmtp_address_to_string (recipient), "c@example.org") == 0)
     return vsmtp_reply_new (550, "5.7.1", "Refused by the C plugin");
 
-  return NULL;   /* no opinion */
+  return vsmtp_reply_new_continue ();   /* no opinion: the next handler decides */
 }
 
 static void

@@ -34,4 +34,4 @@ class ExamplePythonPlugin(GObject.Object, Vsmtp.Activatable):
             return Vsmtp.Reply.new(554, '5.7.1', 'Refused by the Python plugin')
         if address == 'python-raises@example.org':
             raise RuntimeError('example_python raises on purpose')
-        return None   # no opinion
+        return Vsmtp.Reply.new_continue()   # no opinion: the next handler decides

@@ -33,7 +33,7 @@ public class ExampleValaPlugin : GLib.Object, Vsmtp.Activatable {
                                    Vsmtp.Parameters parameters) {
     if (recipient.to_string ().ascii_down () == "vala@example.org")
       return new Vsmtp.Reply (553, "5.7.1", "Refused by the Vala plugin");
-    return null;   /* no opinion */
+    return new Vsmtp.Reply.@continue ();   /* no opinion: the next handler decides */
   }
 }
 
