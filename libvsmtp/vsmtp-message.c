@@ -1360,6 +1360,9 @@ static const Field *
 get_field (VsmtpMessage *self,
            guint         index)
 {
+  g_return_val_if_fail (VSMTP_IS_MESSAGE (self), NULL);
+  g_return_val_if_fail (self->finished, NULL);
+
   if (!ensure_fields (self, NULL) || index >= self->fields->len)
     return NULL;
 
@@ -1381,16 +1384,9 @@ char *
 vsmtp_message_dup_header_name (VsmtpMessage *self,
                                guint         index)
 {
-  const Field *field;
+  const Field *field = get_field (self, index);
 
-  g_return_val_if_fail (VSMTP_IS_MESSAGE (self), NULL);
-  g_return_val_if_fail (self->finished, NULL);
-
-  field = get_field (self, index);
-  if (field == NULL)
-    return NULL;
-
-  return g_strndup (field->raw, field->name_length);
+  return field != NULL ? g_strndup (field->raw, field->name_length) : NULL;
 }
 
 /**
@@ -1414,14 +1410,10 @@ vsmtp_message_dup_header_value (VsmtpMessage *self,
                                 guint         index)
 {
   g_autoptr(GString) value = NULL;
-  const Field *field;
+  const Field *field = get_field (self, index);
   const char *start;
   const char *end;
 
-  g_return_val_if_fail (VSMTP_IS_MESSAGE (self), NULL);
-  g_return_val_if_fail (self->finished, NULL);
-
-  field = get_field (self, index);
   if (field == NULL)
     return NULL;
 

@@ -511,6 +511,14 @@ test_header_window (Fixture       *fixture,
   g_assert_cmpstr (bad, ==, filler);
 }
 
+/* Compares a string the call returns (transfer full) and frees it. */
+#define assert_dup_cmpstr(call, expected) \
+  G_STMT_START { char *got_ = (call); g_assert_cmpstr (got_, ==, (expected)); g_free (got_); } G_STMT_END
+
+/* The call fails with @code in VSMTP_ERROR in @error, which is cleared. */
+#define assert_refused(call, error, code) \
+  G_STMT_START { g_assert_false (call); g_assert_error (error, VSMTP_ERROR, code); g_clear_error (&error); } G_STMT_END
+
 static void count_notify (GObject    *object,
                           GParamSpec *pspec,
                           guint      *count);
@@ -544,13 +552,18 @@ assert_content_str (VsmtpMessage *message,
   assert_content (message, bytes);
 }
 
-static const char edit_text[] =
-  "Received: from client.example\r\n"
+#define EDIT_RECEIVED \
+  "Received: from client.example\r\n" \
   "\tby mx.example; Mon, 1 Jan 2024 00:00:00 +0000\r\n"
-  "From: a@example.com\r\n"
-  "To: b@example.org\r\n"
-  "Subject: first\r\n"
+#define EDIT_HEADER \
+  EDIT_RECEIVED \
+  "From: a@example.com\r\n" \
+  "To: b@example.org\r\n" \
+  "Subject: first\r\n" \
   "subject: second\r\n"
+
+static const char edit_text[] =
+  EDIT_HEADER
   "\r\n"
   "Subject: in the body\r\n"
   "Body\r\n";
@@ -568,25 +581,17 @@ test_edit_headers (Fixture       *fixture,
   g_autofree char *spool_path = g_strdup (vsmtp_message_get_spool_path (message));
   guint notified = 0;
   guint64 size = 0;
-  char *s;
 
   g_assert_cmpint (vsmtp_message_is_spooled (message), ==, spooled);
   g_signal_connect (message, "notify::size", G_CALLBACK (count_notify), &notified);
 
   /* listing, before any edit: the content is untouched */
   g_assert_cmpuint (vsmtp_message_get_n_headers (message), ==, 5);
-  s = vsmtp_message_dup_header_name (message, 0);
-  g_assert_cmpstr (s, ==, "Received");
-  g_free (s);
-  s = vsmtp_message_dup_header_value (message, 0);
-  g_assert_cmpstr (s, ==, "from client.example\r\n\tby mx.example; Mon, 1 Jan 2024 00:00:00 +0000");
-  g_free (s);
-  s = vsmtp_message_dup_header_name (message, 3);
-  g_assert_cmpstr (s, ==, "Subject");
-  g_free (s);
-  s = vsmtp_message_dup_header_value (message, 4);
-  g_assert_cmpstr (s, ==, "second");
-  g_free (s);
+  assert_dup_cmpstr (vsmtp_message_dup_header_name (message, 0), "Received");
+  assert_dup_cmpstr (vsmtp_message_dup_header_value (message, 0),
+                     "from client.example\r\n\tby mx.example; Mon, 1 Jan 2024 00:00:00 +0000");
+  assert_dup_cmpstr (vsmtp_message_dup_header_name (message, 3), "Subject");
+  assert_dup_cmpstr (vsmtp_message_dup_header_value (message, 4), "second");
   g_assert_null (vsmtp_message_dup_header_name (message, 5));
   g_assert_null (vsmtp_message_dup_header_value (message, 5));
   g_assert_cmpuint (notified, ==, 0);
@@ -605,8 +610,7 @@ test_edit_headers (Fixture       *fixture,
   g_assert_cmpuint (vsmtp_message_get_n_headers (message), ==, 9);
   assert_content_str (message,
                       "X-First: 1\r\n"
-                      "Received: from client.example\r\n"
-                      "\tby mx.example; Mon, 1 Jan 2024 00:00:00 +0000\r\n"
+                      EDIT_RECEIVED
                       "X-Third: 3\r\n"
                       "From: a@example.com\r\n"
                       "To: b@example.org\r\n"
@@ -628,22 +632,16 @@ test_edit_headers (Fixture       *fixture,
    * given is written */
   g_assert_true (vsmtp_message_change_header (message, "SUBJECT", 2, "changed", &error));
   g_assert_no_error (error);
-  s = vsmtp_message_dup_header (message, "subject");
-  g_assert_cmpstr (s, ==, "first");
-  g_free (s);
+  assert_dup_cmpstr (vsmtp_message_dup_header (message, "subject"), "first");
   /* delete the first: the changed one is now the first */
   g_assert_true (vsmtp_message_change_header (message, "subject", 1, NULL, &error));
-  s = vsmtp_message_dup_header (message, "Subject");
-  g_assert_cmpstr (s, ==, "changed");
-  g_free (s);
+  assert_dup_cmpstr (vsmtp_message_dup_header (message, "Subject"), "changed");
   /* no such occurrence: a value is added (libmilter), NULL changes nothing */
   g_assert_true (vsmtp_message_change_header (message, "x-added", 2, "again", &error));
   g_assert_true (vsmtp_message_change_header (message, "X-Missing", 1, NULL, &error));
   g_assert_no_error (error);
   /* occurrence 0 is refused */
-  g_assert_false (vsmtp_message_change_header (message, "To", 0, "x", &error));
-  g_assert_error (error, VSMTP_ERROR, VSMTP_ERROR_SYNTAX);
-  g_clear_error (&error);
+  assert_refused (vsmtp_message_change_header (message, "To", 0, "x", &error), error, VSMTP_ERROR_SYNTAX);
 
   /* delete */
   g_assert_true (vsmtp_message_delete_header (message, "to", 1));
@@ -652,32 +650,25 @@ test_edit_headers (Fixture       *fixture,
   g_assert_false (vsmtp_message_delete_header (message, "X-Added", 0));
   g_assert_true (vsmtp_message_delete_header (message, "X-ADDED", 2));
   g_assert_true (vsmtp_message_delete_header (message, "x-first", 1));
-  s = vsmtp_message_dup_header (message, "To");
-  g_assert_null (s);
+  assert_dup_cmpstr (vsmtp_message_dup_header (message, "To"), NULL);
 
+#define EDITED_REST \
+  "X-Third: 3\r\n" \
+  "From: a@example.com\r\n" \
+  "SUBJECT: changed\r\n" \
+  "X-Added: yes\r\n" \
+  "X-Last:\r\n" \
+  "\r\n" \
+  "Subject: in the body\r\n" \
+  "Body\r\n"
   assert_content_str (message,
-                      "Received: from client.example\r\n"
-                      "\tby mx.example; Mon, 1 Jan 2024 00:00:00 +0000\r\n"
-                      "X-Third: 3\r\n"
-                      "From: a@example.com\r\n"
-                      "SUBJECT: changed\r\n"
-                      "X-Added: yes\r\n"
-                      "X-Last:\r\n"
-                      "\r\n"
-                      "Subject: in the body\r\n"
-                      "Body\r\n");
+                      EDIT_RECEIVED
+                      EDITED_REST);
 
   /* the Received: field is a field like the others */
   g_assert_true (vsmtp_message_delete_header (message, "Received", 1));
-  assert_content_str (message,
-                      "X-Third: 3\r\n"
-                      "From: a@example.com\r\n"
-                      "SUBJECT: changed\r\n"
-                      "X-Added: yes\r\n"
-                      "X-Last:\r\n"
-                      "\r\n"
-                      "Subject: in the body\r\n"
-                      "Body\r\n");
+  assert_content_str (message, EDITED_REST);
+#undef EDITED_REST
 
   /* the size property follows, and is notified once per change of size */
   g_object_get (message, "size", &size, NULL);
@@ -689,57 +680,48 @@ static void
 test_edit_folded (Fixture       *fixture,
                   gconstpointer  data)
 {
+  /* obsolete folding (a line of white space only) and bare LF line ends */
+#define OLD_FIELDS \
+  "X-Obs: one\r\n" \
+  " \r\n" \
+  "\ttwo\r\n" \
+  "X-Bare-LF: lf\n" \
+  " continued\n"
   static const char text[] =
     "Received: r\r\n"
     "Subject: a\r\n"
     "  folded\r\n"
-    "X-Obs: one\r\n"
-    " \r\n"
-    "\ttwo\r\n"
-    "X-Bare-LF: lf\n"
-    " continued\n"
+    OLD_FIELDS
     "\r\n"
     "body\r\n";
   gsize threshold = GPOINTER_TO_SIZE (data);
   g_autoptr(VsmtpMessage) message = new_message (fixture, text, strlen (text), threshold);
   g_autoptr(GError) error = NULL;
-  char *s;
 
   /* obsolete folding (a line of white space only) and bare LF line ends of
    * existing fields are kept as they are */
   g_assert_cmpuint (vsmtp_message_get_n_headers (message), ==, 4);
-  s = vsmtp_message_dup_header (message, "X-Obs");
-  g_assert_cmpstr (s, ==, "one \ttwo");
-  g_free (s);
+  assert_dup_cmpstr (vsmtp_message_dup_header (message, "X-Obs"), "one \ttwo");
 
   g_assert_true (vsmtp_message_add_header (message, "X-Folded", "first\r\n\tsecond\r\n third", &error));
   g_assert_no_error (error);
-  s = vsmtp_message_dup_header (message, "x-folded");
-  g_assert_cmpstr (s, ==, "first\tsecond third");
-  g_free (s);
-  s = vsmtp_message_dup_header_value (message, 4);
-  g_assert_cmpstr (s, ==, "first\r\n\tsecond\r\n third");
-  g_free (s);
-  s = vsmtp_message_dup_header_value (message, 3);
-  g_assert_cmpstr (s, ==, "lf\n continued");
-  g_free (s);
+  assert_dup_cmpstr (vsmtp_message_dup_header (message, "x-folded"), "first\tsecond third");
+  assert_dup_cmpstr (vsmtp_message_dup_header_value (message, 4), "first\r\n\tsecond\r\n third");
+  assert_dup_cmpstr (vsmtp_message_dup_header_value (message, 3), "lf\n continued");
 
   g_assert_true (vsmtp_message_change_header (message, "Subject", 1, "new\r\n folded", &error));
   assert_content_str (message,
                       "Received: r\r\n"
                       "Subject: new\r\n"
                       " folded\r\n"
-                      "X-Obs: one\r\n"
-                      " \r\n"
-                      "\ttwo\r\n"
-                      "X-Bare-LF: lf\n"
-                      " continued\n"
+                      OLD_FIELDS
                       "X-Folded: first\r\n"
                       "\tsecond\r\n"
                       " third\r\n"
                       "\r\n"
                       "body\r\n");
 }
+#undef OLD_FIELDS
 
 static void
 test_edit_invalid (Fixture       *fixture,
@@ -772,15 +754,9 @@ test_edit_invalid (Fixture       *fixture,
   for (i = 0; i < G_N_ELEMENTS (bad_names); i++)
     {
       g_test_message ("name %u", i);
-      g_assert_false (vsmtp_message_add_header (message, bad_names[i], "v", &error));
-      g_assert_error (error, VSMTP_ERROR, VSMTP_ERROR_SYNTAX);
-      g_clear_error (&error);
-      g_assert_false (vsmtp_message_insert_header (message, 1, bad_names[i], "v", &error));
-      g_assert_error (error, VSMTP_ERROR, VSMTP_ERROR_SYNTAX);
-      g_clear_error (&error);
-      g_assert_false (vsmtp_message_change_header (message, bad_names[i], 1, NULL, &error));
-      g_assert_error (error, VSMTP_ERROR, VSMTP_ERROR_SYNTAX);
-      g_clear_error (&error);
+      assert_refused (vsmtp_message_add_header (message, bad_names[i], "v", &error), error, VSMTP_ERROR_SYNTAX);
+      assert_refused (vsmtp_message_insert_header (message, 1, bad_names[i], "v", &error), error, VSMTP_ERROR_SYNTAX);
+      assert_refused (vsmtp_message_change_header (message, bad_names[i], 1, NULL, &error), error, VSMTP_ERROR_SYNTAX);
       /* a name that no field can have matches none */
       g_assert_false (vsmtp_message_delete_header (message, bad_names[i], 1));
     }
@@ -788,12 +764,8 @@ test_edit_invalid (Fixture       *fixture,
   for (i = 0; i < G_N_ELEMENTS (bad_values); i++)
     {
       g_test_message ("value %u", i);
-      g_assert_false (vsmtp_message_add_header (message, "X-Ok", bad_values[i].value, &error));
-      g_assert_error (error, VSMTP_ERROR, bad_values[i].code);
-      g_clear_error (&error);
-      g_assert_false (vsmtp_message_change_header (message, "Subject", 1, bad_values[i].value, &error));
-      g_assert_error (error, VSMTP_ERROR, bad_values[i].code);
-      g_clear_error (&error);
+      assert_refused (vsmtp_message_add_header (message, "X-Ok", bad_values[i].value, &error), error, bad_values[i].code);
+      assert_refused (vsmtp_message_change_header (message, "Subject", 1, bad_values[i].value, &error), error, bad_values[i].code);
     }
 
   /* nothing changed */
@@ -856,14 +828,7 @@ test_edit_no_body (Fixture       *fixture,
 
     g_assert_true (vsmtp_message_replace_body_from_bytes (message, empty, &error));
     g_assert_no_error (error);
-    assert_content_str (message,
-                        "Received: from client.example\r\n"
-                        "\tby mx.example; Mon, 1 Jan 2024 00:00:00 +0000\r\n"
-                        "From: a@example.com\r\n"
-                        "To: b@example.org\r\n"
-                        "Subject: first\r\n"
-                        "subject: second\r\n"
-                        "\r\n");
+    assert_content_str (message, EDIT_HEADER "\r\n");
   }
 }
 
@@ -1087,9 +1052,7 @@ test_replace_body_errors (Fixture       *fixture,
   g_autofree char *path = NULL;
   int fd;
 
-  g_assert_false (vsmtp_message_replace_body_from_bytes (message, nul, &error));
-  g_assert_error (error, VSMTP_ERROR, VSMTP_ERROR_SYNTAX);
-  g_clear_error (&error);
+  assert_refused (vsmtp_message_replace_body_from_bytes (message, nul, &error), error, VSMTP_ERROR_SYNTAX);
 
   g_cancellable_cancel (cancellable);
   g_assert_false (vsmtp_message_replace_body_from_stream (message, stream, cancellable, &error));

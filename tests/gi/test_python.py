@@ -123,6 +123,18 @@ def store(test, message):
     return Vsmtp.Reply.new(250, "2.0.0", "Ok: stored " + message.get_id())
 
 
+def read_all(stream, size):
+    """All a Gio.InputStream gives, read @size bytes at a time; closes it."""
+    chunks = []
+    while True:
+        chunk = stream.read_bytes(size, None).get_data()
+        if not chunk:
+            break
+        chunks.append(chunk)
+    stream.close()
+    return b"".join(chunks)
+
+
 class AcceptTest(ServerTestCase):
 
     def on_mail_from(self, session, sender, parameters):
@@ -135,15 +147,7 @@ class AcceptTest(ServerTestCase):
             (envelope.get_sender().to_string(),
              [a.to_string() for a in envelope.dup_recipients()],
              envelope.get_recipient_parameters(0)))
-        stream = message.open_stream()
-        chunks = []
-        while True:
-            chunk = stream.read_bytes(7, None).get_data()
-            if not chunk:
-                break
-            chunks.append(chunk)
-        stream.close()
-        self.streamed.append(b"".join(chunks))
+        self.streamed.append(read_all(message.open_stream(), 7))
         self.sizes.append(message.get_size())
         return store(self, message)
 
@@ -225,15 +229,7 @@ class EditTest(ServerTestCase):
         else:
             message.replace_body_from_bytes(GLib.Bytes.new(b"replaced\nbody"))
         self.spooled.append(message.is_spooled())
-        stream = message.open_stream()
-        chunks = []
-        while True:
-            chunk = stream.read_bytes(65536, None).get_data()
-            if not chunk:
-                break
-            chunks.append(chunk)
-        stream.close()
-        self.streamed.append(b"".join(chunks))
+        self.streamed.append(read_all(message.open_stream(), 65536))
         self.sizes.append(message.get_size())
         self.subjects.append(message.dup_header("Subject"))
         return store(self, message)
