@@ -763,15 +763,23 @@ append_to_array (const guint8  *data,
 static GBytes *
 ensure_rendered (VsmtpMessage *self)
 {
-  if (self->rendered == NULL)
+  GBytes *rendered = g_atomic_pointer_get (&self->rendered);
+
+  if (rendered == NULL)
     {
       GByteArray *array = render_fields (self, self->source_size - self->tail_offset);
 
       copy_source (self, self->tail_offset, G_MAXUINT64, append_to_array, array, NULL);
-      self->rendered = g_byte_array_free_to_bytes (array);
+      rendered = g_byte_array_free_to_bytes (array);
+      /* readers on several threads: the first one's copy stays */
+      if (!g_atomic_pointer_compare_and_exchange (&self->rendered, NULL, rendered))
+        {
+          g_bytes_unref (rendered);
+          rendered = g_atomic_pointer_get (&self->rendered);
+        }
     }
 
-  return self->rendered;
+  return rendered;
 }
 
 /**
@@ -1193,13 +1201,14 @@ ensure_fields (VsmtpMessage  *self,
 {
   g_autoptr(GBytes) window = NULL;
   g_autoptr(GArray) starts = NULL;
+  g_autoptr(GPtrArray) fields = NULL;
   HeaderScanner scan;
   const char *data;
   gsize length;
   gboolean complete;
   guint i;
 
-  if (self->fields != NULL)
+  if (g_atomic_pointer_get (&self->fields) != NULL)
     return TRUE;
 
   window = read_source_window (self, error);
@@ -1214,7 +1223,7 @@ ensure_fields (VsmtpMessage  *self,
     header_scanner_finish (&scan);
   complete = scan.state == SCAN_DONE;
 
-  self->fields = g_ptr_array_new_with_free_func (g_free);
+  fields = g_ptr_array_new_with_free_func (g_free);
   for (i = 0; i < starts->len; i++)
     {
       guint64 start = g_array_index (starts, guint64, i);
@@ -1227,14 +1236,18 @@ ensure_fields (VsmtpMessage  *self,
       else
         break;      /* it may go on beyond the window */
 
-      g_ptr_array_add (self->fields, field_new_raw (data + start, end - start));
+      g_ptr_array_add (fields, field_new_raw (data + start, end - start));
     }
 
+  /* Readers (dup_header()) may parse on several threads at once: they all
+   * find the same, and the first one's fields stay. */
   if (complete)
     self->tail_offset = scan.end;
   else
     self->tail_offset = starts->len > 0 ? g_array_index (starts, guint64, starts->len - 1) : 0;
   self->header_truncated = !complete;
+  if (g_atomic_pointer_compare_and_exchange (&self->fields, NULL, fields))
+    fields = NULL;
 
   return TRUE;
 }
@@ -1828,7 +1841,6 @@ copy_header_rest (VsmtpMessage  *self,
 static gboolean
 replace_body (VsmtpMessage  *self,
               GInputStream  *stream,
-              GBytes        *bytes,
               GCancellable  *cancellable,
               GError       **error)
 {
@@ -1853,28 +1865,17 @@ replace_body (VsmtpMessage  *self,
     return FALSE;
   writer.body_length = 0;
 
-  if (bytes != NULL)
+  buffer = g_malloc (COPY_BUFFER_SIZE);
+  for (;;)
     {
-      gsize length;
-      const guint8 *data = g_bytes_get_data (bytes, &length);
+      gssize n = g_input_stream_read (stream, buffer, COPY_BUFFER_SIZE, cancellable, error);
 
-      if (!body_writer_write (data, length, &writer, error))
+      if (n < 0)
         return FALSE;
-    }
-  else
-    {
-      buffer = g_malloc (COPY_BUFFER_SIZE);
-      for (;;)
-        {
-          gssize n = g_input_stream_read (stream, buffer, COPY_BUFFER_SIZE, cancellable, error);
-
-          if (n < 0)
-            return FALSE;
-          if (n == 0)
-            break;
-          if (!body_writer_write (buffer, n, &writer, error))
-            return FALSE;
-        }
+      if (n == 0)
+        break;
+      if (!body_writer_write (buffer, n, &writer, error))
+        return FALSE;
     }
 
   if (!body_writer_finish (&writer, error))
@@ -1941,7 +1942,7 @@ vsmtp_message_replace_body_from_stream (VsmtpMessage  *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  return replace_body (self, stream, NULL, cancellable, error);
+  return replace_body (self, stream, cancellable, error);
 }
 
 /**
@@ -1962,10 +1963,15 @@ vsmtp_message_replace_body_from_bytes (VsmtpMessage  *self,
                                        GBytes        *body,
                                        GError       **error)
 {
+  g_autoptr(GInputStream) stream = NULL;
+
   g_return_val_if_fail (VSMTP_IS_MESSAGE (self), FALSE);
   g_return_val_if_fail (self->finished, FALSE);
   g_return_val_if_fail (body != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  return replace_body (self, NULL, body, NULL, error);
+  /* read in chunks too: the normalized copy is never whole in memory */
+  stream = g_memory_input_stream_new_from_bytes (body);
+
+  return replace_body (self, stream, NULL, error);
 }

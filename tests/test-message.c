@@ -1031,6 +1031,14 @@ test_replace_body (Fixture       *fixture,
 
     g_assert_cmpmem (content, strlen (prefix), prefix, strlen (prefix));
     assert_content (message, bytes);
+
+    /* the same body again, from bytes this time: the same content, kept
+     * the same way */
+    g_assert_true (vsmtp_message_replace_body_from_bytes (message, body, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (vsmtp_message_is_spooled (message), ==, large);
+    g_assert_cmpuint (count_files (fixture->spool_dir), ==, large ? 1 : 0);
+    assert_content (message, bytes);
   }
 
   /* the message goes, its spool files too (checked in tear down) */
