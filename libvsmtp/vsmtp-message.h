@@ -47,5 +47,43 @@ VSMTP_AVAILABLE_IN_ALL
 gboolean        vsmtp_message_write_to_fd        (VsmtpMessage  *self,
                                                   int            fd,
                                                   GError       **error);
+VSMTP_AVAILABLE_IN_ALL
+guint           vsmtp_message_get_n_headers      (VsmtpMessage  *self);
+VSMTP_AVAILABLE_IN_ALL
+char           *vsmtp_message_dup_header_name    (VsmtpMessage  *self,
+                                                  guint          index);
+VSMTP_AVAILABLE_IN_ALL
+char           *vsmtp_message_dup_header_value   (VsmtpMessage  *self,
+                                                  guint          index);
+VSMTP_AVAILABLE_IN_ALL
+gboolean        vsmtp_message_add_header         (VsmtpMessage  *self,
+                                                  const char    *name,
+                                                  const char    *value,
+                                                  GError       **error);
+VSMTP_AVAILABLE_IN_ALL
+gboolean        vsmtp_message_insert_header      (VsmtpMessage  *self,
+                                                  guint          index,
+                                                  const char    *name,
+                                                  const char    *value,
+                                                  GError       **error);
+VSMTP_AVAILABLE_IN_ALL
+gboolean        vsmtp_message_change_header      (VsmtpMessage  *self,
+                                                  const char    *name,
+                                                  guint          occurrence,
+                                                  const char    *value,
+                                                  GError       **error);
+VSMTP_AVAILABLE_IN_ALL
+gboolean        vsmtp_message_delete_header      (VsmtpMessage  *self,
+                                                  const char    *name,
+                                                  guint          occurrence);
+VSMTP_AVAILABLE_IN_ALL
+gboolean        vsmtp_message_replace_body_from_stream (VsmtpMessage  *self,
+                                                        GInputStream  *stream,
+                                                        GCancellable  *cancellable,
+                                                        GError       **error);
+VSMTP_AVAILABLE_IN_ALL
+gboolean        vsmtp_message_replace_body_from_bytes  (VsmtpMessage  *self,
+                                                        GBytes        *body,
+                                                        GError       **error);
 
 G_END_DECLS

@@ -511,6 +511,663 @@ test_header_window (Fixture       *fixture,
   g_assert_cmpstr (bad, ==, filler);
 }
 
+/* Compares a string the call returns (transfer full) and frees it. */
+#define assert_dup_cmpstr(call, expected) \
+  G_STMT_START { char *got_ = (call); g_assert_cmpstr (got_, ==, (expected)); g_free (got_); } G_STMT_END
+
+/* The call fails with @code in VSMTP_ERROR in @error, which is cleared. */
+#define assert_refused(call, error, code) \
+  G_STMT_START { g_assert_false (call); g_assert_error (error, VSMTP_ERROR, code); g_clear_error (&error); } G_STMT_END
+
+static void count_notify (GObject    *object,
+                          GParamSpec *pspec,
+                          guint      *count);
+
+/* Header editing and body replacement --------------------------------------- */
+
+static VsmtpMessage *
+new_message (Fixture    *fixture,
+             const char *content,
+             gsize       length,
+             gsize       threshold)
+{
+  g_autoptr(GError) error = NULL;
+  VsmtpMessage *message;
+
+  message = _vsmtp_message_new_writable ("EDIT", fixture->envelope, threshold, fixture->spool_dir);
+  g_assert_true (_vsmtp_message_append (message, content, length, &error));
+  g_assert_no_error (error);
+  g_assert_true (_vsmtp_message_finish (message, &error));
+  g_assert_no_error (error);
+
+  return message;
+}
+
+static void
+assert_content_str (VsmtpMessage *message,
+                    const char   *expected)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new_static (expected, strlen (expected));
+
+  assert_content (message, bytes);
+}
+
+#define EDIT_RECEIVED \
+  "Received: from client.example\r\n" \
+  "\tby mx.example; Mon, 1 Jan 2024 00:00:00 +0000\r\n"
+#define EDIT_HEADER \
+  EDIT_RECEIVED \
+  "From: a@example.com\r\n" \
+  "To: b@example.org\r\n" \
+  "Subject: first\r\n" \
+  "subject: second\r\n"
+
+static const char edit_text[] =
+  EDIT_HEADER
+  "\r\n"
+  "Subject: in the body\r\n"
+  "Body\r\n";
+
+/* The same edits on a message in memory (threshold: G_MAXSIZE) and on a
+ * spooled one (threshold 0). */
+static void
+test_edit_headers (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  gsize threshold = GPOINTER_TO_SIZE (data);
+  gboolean spooled = threshold == 0;
+  g_autoptr(VsmtpMessage) message = new_message (fixture, edit_text, strlen (edit_text), threshold);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *spool_path = g_strdup (vsmtp_message_get_spool_path (message));
+  guint notified = 0;
+  guint64 size = 0;
+
+  g_assert_cmpint (vsmtp_message_is_spooled (message), ==, spooled);
+  g_signal_connect (message, "notify::size", G_CALLBACK (count_notify), &notified);
+
+  /* listing, before any edit: the content is untouched */
+  g_assert_cmpuint (vsmtp_message_get_n_headers (message), ==, 5);
+  assert_dup_cmpstr (vsmtp_message_dup_header_name (message, 0), "Received");
+  assert_dup_cmpstr (vsmtp_message_dup_header_value (message, 0),
+                     "from client.example\r\n\tby mx.example; Mon, 1 Jan 2024 00:00:00 +0000");
+  assert_dup_cmpstr (vsmtp_message_dup_header_name (message, 3), "Subject");
+  assert_dup_cmpstr (vsmtp_message_dup_header_value (message, 4), "second");
+  g_assert_null (vsmtp_message_dup_header_name (message, 5));
+  g_assert_null (vsmtp_message_dup_header_value (message, 5));
+  g_assert_cmpuint (notified, ==, 0);
+  assert_content_str (message, edit_text);
+  if (spooled)
+    g_assert_cmpstr (vsmtp_message_get_spool_path (message), ==, spool_path);
+
+  /* add, insert at 0 (before Received:), in the middle, beyond the end */
+  g_assert_true (vsmtp_message_add_header (message, "X-Added", "yes", &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (notified, ==, 1);
+  g_assert_true (vsmtp_message_insert_header (message, 0, "X-First", "1", &error));
+  g_assert_true (vsmtp_message_insert_header (message, 2, "X-Third", "3", &error));
+  g_assert_true (vsmtp_message_insert_header (message, 1000, "X-Last", "", &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (vsmtp_message_get_n_headers (message), ==, 9);
+  assert_content_str (message,
+                      "X-First: 1\r\n"
+                      EDIT_RECEIVED
+                      "X-Third: 3\r\n"
+                      "From: a@example.com\r\n"
+                      "To: b@example.org\r\n"
+                      "Subject: first\r\n"
+                      "subject: second\r\n"
+                      "X-Added: yes\r\n"
+                      "X-Last:\r\n"
+                      "\r\n"
+                      "Subject: in the body\r\n"
+                      "Body\r\n");
+
+  /* a spooled message keeps its body in the spool file, which no longer
+   * holds the content as it is */
+  g_assert_cmpint (vsmtp_message_is_spooled (message), ==, spooled);
+  g_assert_null (vsmtp_message_get_spool_path (message));
+  g_assert_cmpuint (count_files (fixture->spool_dir), ==, spooled ? 1 : 0);
+
+  /* change: occurrences count from 1, names case-insensitively; the name
+   * given is written */
+  g_assert_true (vsmtp_message_change_header (message, "SUBJECT", 2, "changed", &error));
+  g_assert_no_error (error);
+  assert_dup_cmpstr (vsmtp_message_dup_header (message, "subject"), "first");
+  /* delete the first: the changed one is now the first */
+  g_assert_true (vsmtp_message_change_header (message, "subject", 1, NULL, &error));
+  assert_dup_cmpstr (vsmtp_message_dup_header (message, "Subject"), "changed");
+  /* no such occurrence: a value is added (libmilter), NULL changes nothing */
+  g_assert_true (vsmtp_message_change_header (message, "x-added", 2, "again", &error));
+  g_assert_true (vsmtp_message_change_header (message, "X-Missing", 1, NULL, &error));
+  g_assert_no_error (error);
+  /* occurrence 0 is refused */
+  assert_refused (vsmtp_message_change_header (message, "To", 0, "x", &error), error, VSMTP_ERROR_SYNTAX);
+
+  /* delete */
+  g_assert_true (vsmtp_message_delete_header (message, "to", 1));
+  g_assert_false (vsmtp_message_delete_header (message, "to", 1));
+  g_assert_false (vsmtp_message_delete_header (message, "X-Added", 3));
+  g_assert_false (vsmtp_message_delete_header (message, "X-Added", 0));
+  g_assert_true (vsmtp_message_delete_header (message, "X-ADDED", 2));
+  g_assert_true (vsmtp_message_delete_header (message, "x-first", 1));
+  assert_dup_cmpstr (vsmtp_message_dup_header (message, "To"), NULL);
+
+#define EDITED_REST \
+  "X-Third: 3\r\n" \
+  "From: a@example.com\r\n" \
+  "SUBJECT: changed\r\n" \
+  "X-Added: yes\r\n" \
+  "X-Last:\r\n" \
+  "\r\n" \
+  "Subject: in the body\r\n" \
+  "Body\r\n"
+  assert_content_str (message,
+                      EDIT_RECEIVED
+                      EDITED_REST);
+
+  /* the Received: field is a field like the others */
+  g_assert_true (vsmtp_message_delete_header (message, "Received", 1));
+  assert_content_str (message, EDITED_REST);
+#undef EDITED_REST
+
+  /* the size property follows, and is notified once per change of size */
+  g_object_get (message, "size", &size, NULL);
+  g_assert_cmpuint (size, ==, vsmtp_message_get_size (message));
+  g_assert_cmpuint (notified, ==, 11);
+}
+
+static void
+test_edit_folded (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  /* obsolete folding (a line of white space only) and bare LF line ends */
+#define OLD_FIELDS \
+  "X-Obs: one\r\n" \
+  " \r\n" \
+  "\ttwo\r\n" \
+  "X-Bare-LF: lf\n" \
+  " continued\n"
+  static const char text[] =
+    "Received: r\r\n"
+    "Subject: a\r\n"
+    "  folded\r\n"
+    OLD_FIELDS
+    "\r\n"
+    "body\r\n";
+  gsize threshold = GPOINTER_TO_SIZE (data);
+  g_autoptr(VsmtpMessage) message = new_message (fixture, text, strlen (text), threshold);
+  g_autoptr(GError) error = NULL;
+
+  /* obsolete folding (a line of white space only) and bare LF line ends of
+   * existing fields are kept as they are */
+  g_assert_cmpuint (vsmtp_message_get_n_headers (message), ==, 4);
+  assert_dup_cmpstr (vsmtp_message_dup_header (message, "X-Obs"), "one \ttwo");
+
+  g_assert_true (vsmtp_message_add_header (message, "X-Folded", "first\r\n\tsecond\r\n third", &error));
+  g_assert_no_error (error);
+  assert_dup_cmpstr (vsmtp_message_dup_header (message, "x-folded"), "first\tsecond third");
+  assert_dup_cmpstr (vsmtp_message_dup_header_value (message, 4), "first\r\n\tsecond\r\n third");
+  assert_dup_cmpstr (vsmtp_message_dup_header_value (message, 3), "lf\n continued");
+
+  g_assert_true (vsmtp_message_change_header (message, "Subject", 1, "new\r\n folded", &error));
+  assert_content_str (message,
+                      "Received: r\r\n"
+                      "Subject: new\r\n"
+                      " folded\r\n"
+                      OLD_FIELDS
+                      "X-Folded: first\r\n"
+                      "\tsecond\r\n"
+                      " third\r\n"
+                      "\r\n"
+                      "body\r\n");
+}
+#undef OLD_FIELDS
+
+static void
+test_edit_invalid (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  static const char *bad_names[] = {
+    "", "X Bad", "X:Bad", "X-Bad:", "X-\x01", "X-\xc3\xa4", "X-Bad\r\n", " X", "X\t",
+  };
+  static const struct {
+    const char *value;
+    int code;
+  } bad_values[] = {
+    { "a\rb", VSMTP_ERROR_BARE_NEWLINE },
+    { "a\nb", VSMTP_ERROR_BARE_NEWLINE },
+    { "a\n b", VSMTP_ERROR_BARE_NEWLINE },
+    { "a\r", VSMTP_ERROR_BARE_NEWLINE },
+    { "a\r\nb", VSMTP_ERROR_SYNTAX },      /* not folded: would forge a field */
+    { "a\r\n\r\nbody", VSMTP_ERROR_SYNTAX },
+    { "a\r\n", VSMTP_ERROR_SYNTAX },
+    { "a\r\n ", VSMTP_ERROR_SYNTAX },      /* white space only */
+    { "a\r\n \r\n b", VSMTP_ERROR_SYNTAX },
+    { "a\x01" "b", VSMTP_ERROR_SYNTAX },
+    { "a\x7f", VSMTP_ERROR_SYNTAX },
+  };
+  gsize threshold = GPOINTER_TO_SIZE (data);
+  g_autoptr(VsmtpMessage) message = new_message (fixture, edit_text, strlen (edit_text), threshold);
+  g_autoptr(GError) error = NULL;
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (bad_names); i++)
+    {
+      g_test_message ("name %u", i);
+      assert_refused (vsmtp_message_add_header (message, bad_names[i], "v", &error), error, VSMTP_ERROR_SYNTAX);
+      assert_refused (vsmtp_message_insert_header (message, 1, bad_names[i], "v", &error), error, VSMTP_ERROR_SYNTAX);
+      assert_refused (vsmtp_message_change_header (message, bad_names[i], 1, NULL, &error), error, VSMTP_ERROR_SYNTAX);
+      /* a name that no field can have matches none */
+      g_assert_false (vsmtp_message_delete_header (message, bad_names[i], 1));
+    }
+
+  for (i = 0; i < G_N_ELEMENTS (bad_values); i++)
+    {
+      g_test_message ("value %u", i);
+      assert_refused (vsmtp_message_add_header (message, "X-Ok", bad_values[i].value, &error), error, bad_values[i].code);
+      assert_refused (vsmtp_message_change_header (message, "Subject", 1, bad_values[i].value, &error), error, bad_values[i].code);
+    }
+
+  /* nothing changed */
+  assert_content_str (message, edit_text);
+  g_assert_cmpuint (vsmtp_message_get_n_headers (message), ==, 5);
+
+  /* 8-bit (SMTPUTF8) values and tabs are fine */
+  g_assert_true (vsmtp_message_add_header (message, "X-Utf8", "\xc3\xa9t\xc3\xa9\tok", &error));
+  g_assert_no_error (error);
+}
+
+/* Messages without a body: all header, with or without a last line end,
+ * and empty. */
+static void
+test_edit_no_body (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  gsize threshold = GPOINTER_TO_SIZE (data);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) body = g_bytes_new_static ("new body", 8);
+
+  {
+    static const char text[] = "Received: r\r\nSubject: s\r\n";
+    g_autoptr(VsmtpMessage) message = new_message (fixture, text, strlen (text), threshold);
+
+    g_assert_cmpuint (vsmtp_message_get_n_headers (message), ==, 2);
+    g_assert_true (vsmtp_message_add_header (message, "X-A", "1", &error));
+    assert_content_str (message, "Received: r\r\nSubject: s\r\nX-A: 1\r\n");
+    g_assert_true (vsmtp_message_replace_body_from_bytes (message, body, &error));
+    g_assert_no_error (error);
+    assert_content_str (message, "Received: r\r\nSubject: s\r\nX-A: 1\r\n\r\nnew body\r\n");
+  }
+
+  {
+    static const char text[] = "Received: r\r\nSubject: no line end";
+    g_autoptr(VsmtpMessage) message = new_message (fixture, text, strlen (text), threshold);
+    g_autofree char *subject = vsmtp_message_dup_header (message, "Subject");
+
+    g_assert_cmpstr (subject, ==, "no line end");
+    g_assert_true (vsmtp_message_add_header (message, "X-A", "1", &error));
+    assert_content_str (message, "Received: r\r\nSubject: no line end\r\nX-A: 1\r\n");
+  }
+
+  {
+    g_autoptr(VsmtpMessage) message = new_message (fixture, "", 0, threshold);
+
+    g_assert_cmpuint (vsmtp_message_get_n_headers (message), ==, 0);
+    g_assert_true (vsmtp_message_insert_header (message, 5, "X-A", "1", &error));
+    assert_content_str (message, "X-A: 1\r\n");
+    g_assert_true (vsmtp_message_change_header (message, "X-A", 1, NULL, &error));
+    assert_content_str (message, "");
+    g_assert_true (vsmtp_message_replace_body_from_bytes (message, body, &error));
+    assert_content_str (message, "\r\nnew body\r\n");
+  }
+
+  {
+    /* an empty new body: the header section and its empty line */
+    g_autoptr(VsmtpMessage) message = new_message (fixture, edit_text, strlen (edit_text), threshold);
+    g_autoptr(GBytes) empty = g_bytes_new (NULL, 0);
+
+    g_assert_true (vsmtp_message_replace_body_from_bytes (message, empty, &error));
+    g_assert_no_error (error);
+    assert_content_str (message, EDIT_HEADER "\r\n");
+  }
+}
+
+/* A line that is neither a field nor a continuation ends the header
+ * section (as in Postfix): what follows is body. */
+static void
+test_edit_not_a_field (Fixture       *fixture,
+                       gconstpointer  data)
+{
+  static const char text[] =
+    "Received: r\r\n"
+    "From: a\r\n"
+    "not a header line\r\n"
+    "To: b\r\n"
+    "\r\n"
+    "body\r\n";
+  g_autoptr(VsmtpMessage) message = new_message (fixture, text, strlen (text), GPOINTER_TO_SIZE (data));
+  g_autoptr(GError) error = NULL;
+  g_autofree char *to = vsmtp_message_dup_header (message, "To");
+
+  g_assert_null (to);
+  g_assert_cmpuint (vsmtp_message_get_n_headers (message), ==, 2);
+  g_assert_true (vsmtp_message_add_header (message, "X-A", "1", &error));
+  assert_content_str (message,
+                      "Received: r\r\n"
+                      "From: a\r\n"
+                      "X-A: 1\r\n"
+                      "not a header line\r\n"
+                      "To: b\r\n"
+                      "\r\n"
+                      "body\r\n");
+}
+
+/* A header section larger than the 256 KiB that are parsed. */
+static void
+test_edit_big_header (Fixture       *fixture,
+                      gconstpointer  data)
+{
+  g_autoptr(GString) text = g_string_new ("Received: r\r\n");
+  g_autoptr(VsmtpMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) body = g_bytes_new_static ("new\r\n", 5);
+  g_autoptr(GBytes) content = NULL;
+  g_autofree char *filler = g_strnfill (1000, 'x');
+  g_autofree char *late = NULL;
+  const char *added = "X-Added: 1\r\n";
+  const char *data_;
+  const char *at;
+  gsize length;
+  guint n;
+  guint i;
+
+  for (i = 0; i < 300; i++)
+    g_string_append_printf (text, "X-Filler-%u: %s\r\n", i, filler);
+  g_string_append (text, "X-Late: yes\r\n\r\nold body\r\n");
+  message = new_message (fixture, text->str, text->len, GPOINTER_TO_SIZE (data));
+
+  /* the fields within the first 256 KiB are counted, the one across the
+   * limit is not */
+  n = vsmtp_message_get_n_headers (message);
+  g_assert_cmpuint (n, >, 200);
+  g_assert_cmpuint (n, <, 300);
+  late = vsmtp_message_dup_header (message, "X-Late");
+  g_assert_null (late);
+
+  /* a field added goes after the last one counted, before the others */
+  g_assert_true (vsmtp_message_add_header (message, "X-Added", "1", &error));
+  g_assert_no_error (error);
+  content = vsmtp_message_dup_bytes (message, &error);
+  g_assert_no_error (error);
+  data_ = g_bytes_get_data (content, &length);
+  g_assert_cmpuint (length, ==, text->len + strlen (added));
+  at = g_strstr_len (data_, length, added);
+  g_assert_nonnull (at);
+  g_assert_cmpuint (at - data_, <, 256 * 1024);
+  g_assert_true (at[-1] == '\n');
+  g_assert_true (memcmp (data_, text->str, at - data_) == 0);
+  g_assert_true (memcmp (at + strlen (added), text->str + (at - data_), text->len - (at - data_)) == 0);
+  assert_content (message, content);
+
+  /* replacing the body keeps the fields beyond 256 KiB */
+  g_assert_true (vsmtp_message_replace_body_from_bytes (message, body, &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&content, g_bytes_unref);
+  content = vsmtp_message_dup_bytes (message, &error);
+  data_ = g_bytes_get_data (content, &length);
+  g_assert_cmpuint (length, ==, text->len + strlen (added) - strlen ("old body\r\n") + strlen ("new\r\n"));
+  g_assert_cmpmem (data_ + length - 20, 20, "X-Late: yes\r\n\r\nnew\r\n", 20);
+  assert_content (message, content);
+}
+
+/* What the body writer must produce: every line end CRLF, a last line end
+ * added. */
+static GBytes *
+normalize_reference (GBytes *input)
+{
+  gsize length;
+  const guint8 *data = g_bytes_get_data (input, &length);
+  GByteArray *out = g_byte_array_new ();
+  gsize i;
+
+  for (i = 0; i < length; i++)
+    {
+      if (data[i] == '\r' || data[i] == '\n')
+        {
+          g_byte_array_append (out, (const guint8 *) "\r\n", 2);
+          if (data[i] == '\r' && i + 1 < length && data[i + 1] == '\n')
+            i++;
+        }
+      else
+        g_byte_array_append (out, data + i, 1);
+    }
+  if (length > 0 && data[length - 1] != '\n' && data[length - 1] != '\r')
+    g_byte_array_append (out, (const guint8 *) "\r\n", 2);
+
+  return g_byte_array_free_to_bytes (out);
+}
+
+/* A body of @size bytes of lines with every kind of line end, a CR at the
+ * end of the first and of the second 64 KiB read (one followed by LF, one
+ * bare), and no line end at the end. */
+static GBytes *
+make_body (gsize size)
+{
+  static const char *ends[] = { "\r\n", "\n", "\r" };
+  GByteArray *body = g_byte_array_new ();
+  guint i = 0;
+
+  while (body->len < size)
+    {
+      char line[64];
+      int n = g_snprintf (line, sizeof line, "line %u%s", i, ends[i % 3]);
+
+      g_byte_array_append (body, (const guint8 *) line, n);
+      i++;
+    }
+  g_byte_array_set_size (body, size);
+  if (size > 3 * 65536)
+    {
+      memcpy (body->data + 65535, "\r\n", 2);
+      memcpy (body->data + 2 * 65536 - 1, "\rx", 2);
+    }
+  body->data[size - 1] = 'z';
+
+  return g_byte_array_free_to_bytes (body);
+}
+
+static void
+test_replace_body (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  gboolean large = GPOINTER_TO_INT (data);
+  /* the original spooled (threshold 1000), the new body small or large */
+  g_autoptr(GString) text = g_string_new ("Received: r\r\nSubject: s\r\n\r\n");
+  g_autoptr(VsmtpMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) body = make_body (large ? 1024 * 1024 + 7 : 500);
+  g_autoptr(GBytes) normalized = normalize_reference (body);
+  g_autoptr(GInputStream) stream = NULL;
+  g_autoptr(GByteArray) expected = g_byte_array_new ();
+  g_autoptr(GBytes) expected_bytes = NULL;
+  const char *head = "X-First: 1\r\nReceived: r\r\nSubject: s\r\n\r\n";
+  guint notified = 0;
+  guint i;
+
+  for (i = 0; i < 100; i++)
+    g_string_append (text, "an old body line, longer than the threshold\r\n");
+  message = new_message (fixture, text->str, text->len, 1000);
+  g_assert_true (vsmtp_message_is_spooled (message));
+  g_assert_cmpuint (count_files (fixture->spool_dir), ==, 1);
+  g_signal_connect (message, "notify::size", G_CALLBACK (count_notify), &notified);
+
+  g_assert_true (vsmtp_message_insert_header (message, 0, "X-First", "1", &error));
+  stream = g_memory_input_stream_new_from_bytes (body);
+  g_assert_true (vsmtp_message_replace_body_from_stream (message, stream, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (notified, ==, 2);
+
+  g_byte_array_append (expected, (const guint8 *) head, strlen (head));
+  g_byte_array_append (expected, g_bytes_get_data (normalized, NULL), g_bytes_get_size (normalized));
+  expected_bytes = g_byte_array_free_to_bytes (g_steal_pointer (&expected));
+
+  /* a large body is spooled (not in memory), in a new spool file; the old
+   * one is gone */
+  g_assert_cmpint (vsmtp_message_is_spooled (message), ==, large);
+  g_assert_cmpuint (count_files (fixture->spool_dir), ==, large ? 1 : 0);
+  g_assert_null (vsmtp_message_get_spool_path (message));
+  assert_content (message, expected_bytes);
+
+  /* header edits after the replacement */
+  g_assert_true (vsmtp_message_change_header (message, "subject", 1, "t", &error));
+  g_assert_no_error (error);
+  {
+    g_autoptr(GBytes) bytes = vsmtp_message_dup_bytes (message, &error);
+    gsize length;
+    const char *content = g_bytes_get_data (bytes, &length);
+
+    g_assert_cmpuint (length, ==, g_bytes_get_size (expected_bytes));
+    const char *prefix = "X-First: 1\r\nReceived: r\r\nsubject: t\r\n\r\nline 0\r\nline 1\r\n";
+
+    g_assert_cmpmem (content, strlen (prefix), prefix, strlen (prefix));
+    assert_content (message, bytes);
+
+    /* the same body again, from bytes this time: the same content, kept
+     * the same way */
+    g_assert_true (vsmtp_message_replace_body_from_bytes (message, body, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (vsmtp_message_is_spooled (message), ==, large);
+    g_assert_cmpuint (count_files (fixture->spool_dir), ==, large ? 1 : 0);
+    assert_content (message, bytes);
+  }
+
+  /* the message goes, its spool files too (checked in tear down) */
+}
+
+static void
+test_replace_body_errors (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  gsize threshold = GPOINTER_TO_SIZE (data);
+  g_autoptr(VsmtpMessage) message = new_message (fixture, edit_text, strlen (edit_text), threshold);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GBytes) nul = g_bytes_new_static ("a\0b\r\n", 5);
+  g_autoptr(GBytes) body = make_body (100000);
+  g_autoptr(GInputStream) stream = g_memory_input_stream_new_from_bytes (body);
+  g_autoptr(GFile) missing = g_file_new_for_path ("/nonexistent/vsmtp");
+  g_autoptr(GFileInputStream) closed = NULL;
+  g_autofree char *path = NULL;
+  int fd;
+
+  assert_refused (vsmtp_message_replace_body_from_bytes (message, nul, &error), error, VSMTP_ERROR_SYNTAX);
+
+  g_cancellable_cancel (cancellable);
+  g_assert_false (vsmtp_message_replace_body_from_stream (message, stream, cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+
+  /* a stream that fails to read */
+  fd = g_file_open_tmp ("test-message-body-XXXXXX", &path, &error);
+  g_assert_no_error (error);
+  g_close (fd, NULL);
+  {
+    g_autoptr(GFile) file = g_file_new_for_path (path);
+
+    closed = g_file_read (file, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_true (g_input_stream_close (G_INPUT_STREAM (closed), NULL, &error));
+    g_unlink (path);
+  }
+  g_assert_false (vsmtp_message_replace_body_from_stream (message, G_INPUT_STREAM (closed), NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error (&error);
+
+  /* the message is unchanged, no spool file left behind */
+  assert_content_str (message, edit_text);
+  g_assert_cmpuint (count_files (fixture->spool_dir), ==, threshold == 0 ? 1 : 0);
+}
+
+static void
+on_spliced (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_output_stream_splice_finish (G_OUTPUT_STREAM (source), result, &error);
+  g_assert_no_error (error);
+  *(gboolean *) user_data = TRUE;
+}
+
+/* open_stream of a changed spooled message, read asynchronously (as the
+ * relay plugin does) and in small reads */
+static void
+test_edit_stream (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  g_autoptr(VsmtpMessage) message = new_message (fixture, edit_text, strlen (edit_text), 0);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+  g_autoptr(GInputStream) stream = NULL;
+  g_autoptr(GBytes) got = NULL;
+  g_autoptr(GBytes) expected = NULL;
+  g_autoptr(GByteArray) small = g_byte_array_new ();
+  gboolean done = FALSE;
+
+  g_assert_true (vsmtp_message_add_header (message, "X-Added", "yes", &error));
+  expected = vsmtp_message_dup_bytes (message, &error);
+  g_assert_no_error (error);
+
+  stream = vsmtp_message_open_stream (message, &error);
+  g_assert_no_error (error);
+  g_output_stream_splice_async (out, stream,
+                                G_OUTPUT_STREAM_SPLICE_CLOSE_SOURCE |
+                                G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET,
+                                G_PRIORITY_DEFAULT, NULL, on_spliced, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+  got = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
+  g_assert_true (g_bytes_equal (got, expected));
+
+  g_clear_object (&stream);
+  stream = vsmtp_message_open_stream (message, &error);
+  for (;;)
+    {
+      guint8 buffer[7];
+      gssize n = g_input_stream_read (stream, buffer, sizeof buffer, NULL, &error);
+
+      g_assert_no_error (error);
+      if (n == 0)
+        break;
+      g_byte_array_append (small, buffer, n);
+    }
+  g_assert_true (g_input_stream_close (stream, NULL, &error));
+  g_assert_cmpmem (small->data, small->len, g_bytes_get_data (expected, NULL), g_bytes_get_size (expected));
+}
+
+/* get_bytes of a changed message in memory follows the changes */
+static void
+test_edit_get_bytes (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  g_autoptr(VsmtpMessage) message = new_message (fixture, edit_text, strlen (edit_text), G_MAXSIZE);
+  g_autoptr(GError) error = NULL;
+  GBytes *original = vsmtp_message_get_bytes (message);
+  GBytes *first;
+  GBytes *second;
+
+  g_assert_nonnull (original);
+  g_assert_true (vsmtp_message_add_header (message, "X-A", "1", &error));
+  first = vsmtp_message_get_bytes (message);
+  g_assert_cmpuint (g_bytes_get_size (first), ==, strlen (edit_text) + strlen ("X-A: 1\r\n"));
+  g_assert_true (vsmtp_message_get_bytes (message) == first);
+  g_assert_true (vsmtp_message_add_header (message, "X-B", "2", &error));
+  second = vsmtp_message_get_bytes (message);
+  g_assert_cmpuint (g_bytes_get_size (second), ==, vsmtp_message_get_size (message));
+  g_assert_nonnull (g_strstr_len (g_bytes_get_data (second, NULL), g_bytes_get_size (second), "X-B: 2\r\n"));
+}
+
 static GHashTable *
 make_params (const char *first_key,
              ...)
@@ -651,6 +1308,32 @@ main (int   argc,
   ADD ("/message/envelope-copied", test_envelope_copied);
   ADD ("/message/header", test_header);
   ADD ("/message/header-window", test_header_window);
+
+#define ADD_DATA(path, data, func) \
+  g_test_add (path, Fixture, data, fixture_set_up, func, fixture_tear_down)
+#define MEMORY GSIZE_TO_POINTER (G_MAXSIZE)
+#define SPOOLED GSIZE_TO_POINTER (0)
+
+  ADD_DATA ("/message/edit/headers/memory", MEMORY, test_edit_headers);
+  ADD_DATA ("/message/edit/headers/spooled", SPOOLED, test_edit_headers);
+  ADD_DATA ("/message/edit/folded/memory", MEMORY, test_edit_folded);
+  ADD_DATA ("/message/edit/folded/spooled", SPOOLED, test_edit_folded);
+  ADD_DATA ("/message/edit/invalid/memory", MEMORY, test_edit_invalid);
+  ADD_DATA ("/message/edit/invalid/spooled", SPOOLED, test_edit_invalid);
+  ADD_DATA ("/message/edit/no-body/memory", MEMORY, test_edit_no_body);
+  ADD_DATA ("/message/edit/no-body/spooled", SPOOLED, test_edit_no_body);
+  ADD_DATA ("/message/edit/not-a-field/memory", MEMORY, test_edit_not_a_field);
+  ADD_DATA ("/message/edit/not-a-field/spooled", SPOOLED, test_edit_not_a_field);
+  ADD_DATA ("/message/edit/big-header/memory", MEMORY, test_edit_big_header);
+  ADD_DATA ("/message/edit/big-header/spooled", GSIZE_TO_POINTER (64 * 1024), test_edit_big_header);
+  ADD ("/message/edit/stream", test_edit_stream);
+  ADD ("/message/edit/get-bytes", test_edit_get_bytes);
+  ADD_DATA ("/message/replace-body/small", GINT_TO_POINTER (FALSE), test_replace_body);
+  ADD_DATA ("/message/replace-body/large", GINT_TO_POINTER (TRUE), test_replace_body);
+  ADD_DATA ("/message/replace-body/errors/memory", MEMORY, test_replace_body_errors);
+  ADD_DATA ("/message/replace-body/errors/spooled", SPOOLED, test_replace_body_errors);
+
+#undef ADD_DATA
 
 #undef ADD
 

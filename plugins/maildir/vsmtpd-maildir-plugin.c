@@ -29,13 +29,14 @@
  * Each message is one file: a `Return-Path: <sender>` line, then the
  * message's content as vsmtp_message_write_to_fd() gives it (the Received:
  * header the server prepended, then what the client sent after
- * dot-unstuffing). Its name is `SECONDS.MmicrosecondsPpidQn.HOST,S=SIZE`
+ * dot-unstuffing, with the changes earlier handlers made). Its name is `SECONDS.MmicrosecondsPpidQn.HOST,S=SIZE`
  * (for example `1796231830.M304657P21427Q1.mx,S=438`), where S= is the
  * size of that file in bytes (checked with fstat() after writing): the
  * Return-Path: line plus vsmtp_message_get_size(). So one message has three
  * sizes: the session log's size= (the client's content alone, what
- * max-message-size limits), vsmtp_message_get_size() (the Received: header
- * added) and S= (the Return-Path: line added too).
+ * max-message-size limits, as received), vsmtp_message_get_size() (the
+ * Received: header added, changes included) and S= (the Return-Path: line
+ * added too).
  */
 
 #define VSMTPD_TYPE_MAILDIR_PLUGIN (vsmtpd_maildir_plugin_get_type ())

@@ -123,6 +123,18 @@ def store(test, message):
     return Vsmtp.Reply.new(250, "2.0.0", "Ok: stored " + message.get_id())
 
 
+def read_all(stream, size):
+    """All a Gio.InputStream gives, read @size bytes at a time; closes it."""
+    chunks = []
+    while True:
+        chunk = stream.read_bytes(size, None).get_data()
+        if not chunk:
+            break
+        chunks.append(chunk)
+    stream.close()
+    return b"".join(chunks)
+
+
 class AcceptTest(ServerTestCase):
 
     def on_mail_from(self, session, sender, parameters):
@@ -135,15 +147,7 @@ class AcceptTest(ServerTestCase):
             (envelope.get_sender().to_string(),
              [a.to_string() for a in envelope.dup_recipients()],
              envelope.get_recipient_parameters(0)))
-        stream = message.open_stream()
-        chunks = []
-        while True:
-            chunk = stream.read_bytes(7, None).get_data()
-            if not chunk:
-                break
-            chunks.append(chunk)
-        stream.close()
-        self.streamed.append(b"".join(chunks))
+        self.streamed.append(read_all(message.open_stream(), 7))
         self.sizes.append(message.get_size())
         return store(self, message)
 
@@ -199,6 +203,90 @@ class AcceptTest(ServerTestCase):
         self.assertEqual(len(self.stored), 1)
         self.assertTrue(self.stored[0].endswith(b"\r\n\r\n" + body))
         self.assertEqual(self.streamed[0], self.stored[0])
+
+
+class EditTest(ServerTestCase):
+    """A message-received handler that changes the message from Python:
+    header fields (libmilter semantics) and the body."""
+
+    def on_message(self, session, message):
+        self.before.append([(message.dup_header_name(i), message.dup_header_value(i))
+                            for i in range(message.get_n_headers())])
+        message.add_header("X-Scanned", "by Python")
+        message.insert_header(1, "X-Inserted", "folded\r\n\tvalue")
+        message.change_header("subject", 1, "[tagged] from Python")
+        message.change_header("To", 1, None)
+        self.deleted.append(message.delete_header("X-Not-There", 1))
+        with self.assertRaises(GLib.Error) as cm:
+            message.add_header("Bad Name", "x")
+        self.refused.append((cm.exception.domain, cm.exception.code))
+        with self.assertRaises(GLib.Error) as cm:
+            message.add_header("X-Injected", "a\r\nBcc: eve@evil.example")
+        self.refused.append((cm.exception.domain, cm.exception.code))
+        if self.new_body is not None:
+            stream = Gio.MemoryInputStream.new_from_bytes(GLib.Bytes.new(self.new_body))
+            message.replace_body_from_stream(stream, None)
+        else:
+            message.replace_body_from_bytes(GLib.Bytes.new(b"replaced\nbody"))
+        self.spooled.append(message.is_spooled())
+        self.streamed.append(read_all(message.open_stream(), 65536))
+        self.sizes.append(message.get_size())
+        self.subjects.append(message.dup_header("Subject"))
+        return store(self, message)
+
+    handlers = {"message-received": on_message}
+
+    def setUp(self):
+        super().setUp()
+        self.stored, self.ids, self.streamed, self.sizes = [], [], [], []
+        self.before, self.deleted, self.refused = [], [], []
+        self.spooled, self.subjects = [], []
+        self.new_body = None
+
+    def send(self):
+        def client():
+            with self.smtp() as s:
+                return s.sendmail(SENDER, [RCPT], MESSAGE)
+
+        self.assertEqual(self.run_client(client), {})
+        self.assertEqual(len(self.stored), 1)
+        data = self.stored[0]
+        self.assertEqual(self.streamed[0], data)
+        self.assertEqual(self.sizes[0], len(data))
+        self.assertEqual(self.deleted, [False])
+        self.assertEqual(self.refused, [("vsmtp-error-quark", Vsmtp.Error.SYNTAX)] * 2)
+        self.assertEqual(self.subjects, ["[tagged] from Python"])
+        # The handler saw the Received: field first, then the client's.
+        names = [name for name, value in self.before[0]]
+        self.assertEqual(names, ["Received", "From", "To", "Subject"])
+        self.assertEqual(self.before[0][3], ("Subject", "from Python"))
+        # The Received: field the server prepended stays first.
+        self.assertTrue(data.startswith(b"Received: from client.gi-test.example"), data[:80])
+        return data
+
+    def test_edit_headers_and_body(self):
+        data = self.send()
+        self.assertEqual(self.spooled, [False])
+        # Received: is field 0, so index 1 inserts right after it; To: is
+        # deleted, Subject: changed in place, X-Scanned: added at the end.
+        inserted = data.index(b"\r\nX-Inserted: ") + 2
+        self.assertNotIn(b"\r\n\r\n", data[:inserted])
+        self.assertEqual(data[inserted:],
+                         b"X-Inserted: folded\r\n\tvalue\r\n"
+                         b"From: <alice@sender.example>\r\n"
+                         b"subject: [tagged] from Python\r\n"
+                         b"X-Scanned: by Python\r\n"
+                         b"\r\n"
+                         b"replaced\r\nbody\r\n")
+
+    def test_replace_large_body_spooled(self):
+        self.server.props.spool_threshold = 1024
+        self.new_body = b"".join(b"new line %05d\n" % i for i in range(5000))
+        data = self.send()
+        # The new body went to a spool file, its line ends made CRLF.
+        self.assertEqual(self.spooled, [True])
+        self.assertTrue(data.endswith(b"X-Scanned: by Python\r\n\r\n"
+                                      + self.new_body.replace(b"\n", b"\r\n")))
 
 
 class RejectTest(ServerTestCase):
