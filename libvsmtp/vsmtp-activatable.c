@@ -51,12 +51,12 @@
  * static VsmtpReply *
  * on_rcpt_to (VsmtpSession *session,
  *             VsmtpAddress *recipient,
- *             GHashTable   *parameters,
+ *             VsmtpParameters *parameters,
  *             gpointer      user_data)
  * {
  *   if (g_strcmp0 (vsmtp_address_get_domain (recipient), "example.org") == 0)
  *     return vsmtp_reply_new_ok ();
- *   return NULL;   // no opinion: the next handler decides
+ *   return vsmtp_reply_new_continue ();   // no opinion: the next handler decides
  * }
  *
  * static void

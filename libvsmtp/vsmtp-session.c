@@ -36,17 +36,29 @@
  *
  * ## Decisions
  *
- * Every command signal returns a [class@Vsmtp.Reply] (or %NULL). The first
- * handler that returns a reply decides and ends the emission; %NULL means "no
- * opinion", and when no handler decides, the session's own class handler gives
- * the standard reply (`250 2.1.0 Ok` for MAIL, and so on).
+ * Every decision signal returns a [class@Vsmtp.Reply]. Handlers run in the
+ * order they were connected; the first one that returns a reply decides and
+ * ends the emission. A handler with no opinion returns
+ * [ctor@Vsmtp.Reply.new_continue]: the next one is asked, and after the last
+ * the session's own class handler gives the standard reply (`250 2.1.0 Ok`
+ * for MAIL, and so on). A handler that returns %NULL — or raises, in a
+ * language binding — has failed: the client gets `451 4.3.0`, the failure is
+ * logged naming the handler's owner ([method@Vsmtp.Session.set_handler_owner])
+ * and no further handler runs. [signal@Vsmtp.Session::rset] and
+ * [signal@Vsmtp.Session::closed] only notify.
  *
  * A handler that needs to do asynchronous work first (a DNS lookup, a database
  * query, a relay) returns [ctor@Vsmtp.Reply.new_pending], keeps a reference to
- * it and calls [method@Vsmtp.Reply.complete] later from its callback. The
- * session stops reading commands until the reply is complete; if it is not
- * completed within the server's [property@Vsmtp.Server:decision-timeout], the
- * client gets `451 4.3.0` and a later completion is ignored.
+ * it and completes it later from its callback, with a decision
+ * ([method@Vsmtp.Reply.complete]) or with "continue"
+ * ([method@Vsmtp.Reply.complete_continue]: the handlers after it are asked).
+ * The session stops processing commands until the reply is complete; if it
+ * is not completed within the server's
+ * [property@Vsmtp.Server:decision-timeout], the client gets `451 4.3.0` and a
+ * later completion is ignored. The reply's
+ * [method@Vsmtp.Reply.get_cancellable] is cancelled when the answer is no
+ * longer wanted: the client disconnected, the deadline passed, or the session
+ * was closed.
  *
  * For [signal@Vsmtp.Session::helo], [signal@Vsmtp.Session::ehlo] and
  * [signal@Vsmtp.Session::data] a positive reply means "go on": the session
@@ -3149,7 +3161,9 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
    * 220 (for example `554 5.7.1`) to refuse the client: it gets that reply and
    * the connection is closed.
    *
-   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   * Returns: (transfer full) (nullable): a decision, or
+   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
+   *   (`451 4.3.0`)
    */
   signals[SIGNAL_CONNECTED] =
     g_signal_new_class_handler ("connected", type, G_SIGNAL_RUN_LAST,
@@ -3166,7 +3180,9 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
    * Emitted for HELO. A positive reply accepts it (the session sends the
    * standard `250`), a negative one is sent to the client.
    *
-   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   * Returns: (transfer full) (nullable): a decision, or
+   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
+   *   (`451 4.3.0`)
    */
   signals[SIGNAL_HELO] =
     g_signal_new_class_handler ("helo", type, G_SIGNAL_RUN_LAST,
@@ -3183,7 +3199,9 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
    * Emitted for EHLO. A positive reply accepts it (the session sends the
    * extension list), a negative one is sent to the client.
    *
-   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   * Returns: (transfer full) (nullable): a decision, or
+   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
+   *   (`451 4.3.0`)
    */
   signals[SIGNAL_EHLO] =
     g_signal_new_class_handler ("ehlo", type, G_SIGNAL_RUN_LAST,
@@ -3202,7 +3220,9 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
    * Emitted for a well-formed MAIL command whose parameters the server
    * supports. Default: `250 2.1.0 Ok`.
    *
-   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   * Returns: (transfer full) (nullable): a decision, or
+   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
+   *   (`451 4.3.0`)
    */
   signals[SIGNAL_MAIL_FROM] =
     g_signal_new_class_handler ("mail-from", type, G_SIGNAL_RUN_LAST,
@@ -3221,7 +3241,9 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
    * Default: `250 2.1.5 Ok`. Reject with, for example,
    * [ctor@Vsmtp.Reply.new_no_such_user] or [ctor@Vsmtp.Reply.new_relay_denied].
    *
-   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   * Returns: (transfer full) (nullable): a decision, or
+   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
+   *   (`451 4.3.0`)
    */
   signals[SIGNAL_RCPT_TO] =
     g_signal_new_class_handler ("rcpt-to", type, G_SIGNAL_RUN_LAST,
@@ -3237,7 +3259,9 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
    * Emitted for DATA once at least one recipient was accepted. A positive
    * reply lets the client send the message (`354`).
    *
-   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   * Returns: (transfer full) (nullable): a decision, or
+   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
+   *   (`451 4.3.0`)
    */
   signals[SIGNAL_DATA] =
     g_signal_new_class_handler ("data", type, G_SIGNAL_RUN_LAST,
@@ -3256,7 +3280,9 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
    * responsibility for the message. When no handler decides, the client gets
    * `451 4.3.0`: a message is never accepted by default.
    *
-   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   * Returns: (transfer full) (nullable): a decision, or
+   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
+   *   (`451 4.3.0`)
    */
   signals[SIGNAL_MESSAGE_RECEIVED] =
     g_signal_new_class_handler ("message-received", type, G_SIGNAL_RUN_LAST,
@@ -3285,7 +3311,9 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
    *
    * Emitted for NOOP. Default: `250 2.0.0 Ok`.
    *
-   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   * Returns: (transfer full) (nullable): a decision, or
+   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
+   *   (`451 4.3.0`)
    */
   signals[SIGNAL_NOOP] =
     g_signal_new_class_handler ("noop", type, G_SIGNAL_RUN_LAST,
@@ -3302,7 +3330,9 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
    * Emitted for VRFY. Default: `252 2.5.2` (cannot verify, will attempt
    * delivery), as RFC 5321 suggests when verification is not offered.
    *
-   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   * Returns: (transfer full) (nullable): a decision, or
+   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
+   *   (`451 4.3.0`)
    */
   signals[SIGNAL_VRFY] =
     g_signal_new_class_handler ("vrfy", type, G_SIGNAL_RUN_LAST,
@@ -3318,7 +3348,9 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
    * Emitted for QUIT. Whatever the reply, the connection is closed after it.
    * Default: `221 2.0.0 Bye`.
    *
-   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   * Returns: (transfer full) (nullable): a decision, or
+   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
+   *   (`451 4.3.0`)
    */
   signals[SIGNAL_QUIT] =
     g_signal_new_class_handler ("quit", type, G_SIGNAL_RUN_LAST,
@@ -3337,7 +3369,9 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
    * `454 4.7.0`) is sent instead. After the handshake the session forgets
    * the HELO/EHLO and the envelope (RFC 3207) and no longer offers STARTTLS.
    *
-   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   * Returns: (transfer full) (nullable): a decision, or
+   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
+   *   (`451 4.3.0`)
    */
   signals[SIGNAL_STARTTLS] =
     g_signal_new_class_handler ("starttls", type, G_SIGNAL_RUN_LAST,
@@ -3363,7 +3397,9 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
    * best deferred: return a pending reply and complete it from a thread's
    * callback. Default: `535 5.7.8`.
    *
-   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   * Returns: (transfer full) (nullable): a decision, or
+   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
+   *   (`451 4.3.0`)
    */
   signals[SIGNAL_AUTHENTICATE] =
     g_signal_new_class_handler ("authenticate", type, G_SIGNAL_RUN_LAST,
@@ -3382,7 +3418,9 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
    * Emitted for a command the session does not know, so a handler can
    * implement it. Default: `500 5.5.2`.
    *
-   * Returns: (transfer full) (nullable): a decision, or %NULL for no opinion
+   * Returns: (transfer full) (nullable): a decision, or
+   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
+   *   (`451 4.3.0`)
    */
   signals[SIGNAL_UNKNOWN_COMMAND] =
     g_signal_new_class_handler ("unknown-command", type, G_SIGNAL_RUN_LAST,
