@@ -11,6 +11,8 @@
 
 #include "vsmtp-enums.h"
 #include "vsmtp-error.h"
+#include "vsmtp-client-tracker-private.h"
+#include "vsmtp-listener-private.h"
 #include "vsmtp-maintenance.h"
 #include "vsmtp-server-private.h"
 #include "vsmtp-session-private.h"
@@ -51,7 +53,7 @@ struct _VsmtpServer
 {
   GObject                 parent_instance;
 
-  GPtrArray              *listeners;             /* Listener */
+  GPtrArray              *listeners;             /* VsmtpListener */
   GList                  *listen_addresses;
   GHashTable             *sessions;
 
@@ -74,11 +76,8 @@ struct _VsmtpServer
   gboolean                auth_requires_tls;
   guint                   max_auth_failures;
   guint                   auth_failure_window;
-  GHashTable             *auth_failures;          /* remote IP -> AuthFailures */
   Gsasl                  *gsasl;
-  GHashTable             *per_client;             /* remote IP -> number of sessions */
-  GHashTable             *handshakes_per_client;  /* remote IP -> handshakes running */
-  guint                   n_handshakes;
+  VsmtpClientTracker     *clients;                /* per address: sessions, handshakes, AUTH */
 
   GTask                  *shutdown_task;
   GSource                *grace_source;
@@ -130,8 +129,6 @@ static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (VsmtpServer, vsmtp_server, G_TYPE_OBJECT)
 
-static void per_client_release (VsmtpServer *self,
-                                const char  *ip);
 
 #define DEFAULT_MAX_MESSAGE_SIZE  10240000
 #define DEFAULT_MAX_RECIPIENTS    1000
@@ -154,117 +151,31 @@ set_str (char       **ptr,
   return TRUE;
 }
 
-/* A listening socket. Connections are accepted here, on the main context,
- * a batch per wakeup, without GSocketService's GTask and signal per
- * connection. */
-typedef struct
-{
-  VsmtpServer      *server;     /* unowned: the server owns its listeners */
-  GSocket          *socket;
-  GSource          *source;
-  GSource          *pause;      /* after an accept error such as EMFILE */
-  VsmtpListenFlags  flags;
-} Listener;
-
-#define ACCEPT_BATCH 64
-
-static gboolean on_acceptable (GSocket      *socket,
-                               GIOCondition  condition,
-                               gpointer      user_data);
-
-static void
-listener_watch (Listener *listener)
-{
-  listener->source = g_socket_create_source (listener->socket, G_IO_IN, NULL);
-  g_source_set_callback (listener->source, (GSourceFunc) (void (*) (void)) on_acceptable,
-                         listener, NULL);
-  g_source_set_static_name (listener->source, "[vsmtp] listener");
-  g_source_attach (listener->source, g_main_context_get_thread_default ());
-}
-
-static void
-listener_free (gpointer data)
-{
-  Listener *listener = data;
-
-  if (listener->source != NULL)
-    {
-      g_source_destroy (listener->source);
-      g_source_unref (listener->source);
-    }
-  if (listener->pause != NULL)
-    {
-      g_source_destroy (listener->pause);
-      g_source_unref (listener->pause);
-    }
-  g_socket_close (listener->socket, NULL);
-  g_object_unref (listener->socket);
-  g_free (listener);
-}
-
+/* A connection a listener accepted: a session for it */
 static gboolean
-on_pause_over (gpointer user_data)
+on_accepted (VsmtpListener    *listener,
+             GSocket          *client,
+             VsmtpListenFlags  flags,
+             gpointer          user_data)
 {
-  Listener *listener = user_data;
+  VsmtpServer *self = user_data;
+  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GSocketAddress) remote = NULL;
+  g_autoptr(VsmtpServer) alive = NULL;
+  GWeakRef weak;
 
-  g_clear_pointer (&listener->pause, g_source_unref);
-  listener_watch (listener);
-  return G_SOURCE_REMOVE;
-}
+  connection = g_socket_connection_factory_create_connection (client);
+  remote = g_socket_get_remote_address (client, NULL);
+  g_weak_ref_init (&weak, self);
+  vsmtp_server_handle_connection_full (self, G_IO_STREAM (connection), remote,
+                                       flags & ~VSMTP_LISTEN_FLAGS_REUSE_PORT);
 
-static gboolean
-on_acceptable (GSocket      *socket,
-               GIOCondition  condition,
-               gpointer      user_data)
-{
-  Listener *listener = user_data;
-  VsmtpServer *self = listener->server;
-  VsmtpListenFlags flags = listener->flags & ~VSMTP_LISTEN_FLAGS_REUSE_PORT;
-
-  g_object_ref (self);
-  for (guint i = 0; i < ACCEPT_BATCH; i++)
-    {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(GSocket) client = NULL;
-      g_autoptr(GSocketConnection) connection = NULL;
-      g_autoptr(GSocketAddress) remote = NULL;
-
-      client = g_socket_accept (socket, NULL, &error);
-      if (client == NULL)
-        {
-          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-            break;
-
-          /* out of file descriptors, most likely: stop accepting for a
-           * moment rather than spin on a socket that stays readable */
-          g_warning ("cannot accept a connection: %s", error->message);
-          g_source_destroy (listener->source);
-          g_clear_pointer (&listener->source, g_source_unref);
-          listener->pause = g_timeout_source_new (100);
-          g_source_set_callback (listener->pause, on_pause_over, listener, NULL);
-          g_source_attach (listener->pause, g_main_context_get_thread_default ());
-          g_object_unref (self);
-          return G_SOURCE_REMOVE;
-        }
-
-      /* Replies are written once per pipelined group already; with Nagle's
-       * algorithm a reply written while TLS still has a small record unacked
-       * (a session ticket after the handshake) waits for the client's
-       * delayed ACK: 40 ms per STARTTLS, measured. */
-      g_socket_set_option (client, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
-      connection = g_socket_connection_factory_create_connection (client);
-      remote = g_socket_get_remote_address (client, NULL);
-      vsmtp_server_handle_connection_full (self, G_IO_STREAM (connection), remote, flags);
-
-      /* a handler may have stopped the server listening */
-      if (self->listeners == NULL || self->listeners->len == 0)
-        {
-          g_object_unref (self);
-          return G_SOURCE_REMOVE;
-        }
-    }
-  g_object_unref (self);
-  return G_SOURCE_CONTINUE;
+  /* a handler may have stopped the server listening (freeing @listener),
+   * or dropped the server */
+  alive = g_weak_ref_get (&weak);
+  g_weak_ref_clear (&weak);
+  return alive != NULL && alive->listeners != NULL &&
+         g_ptr_array_find (alive->listeners, listener, NULL);
 }
 
 /* Spooled messages a crash left behind: removed when the server starts
@@ -288,19 +199,13 @@ server_add_listener (VsmtpServer       *self,
                      GSocketAddress   **effective_address,
                      GError           **error)
 {
-  Listener *listener;
+  VsmtpListener *listener;
   GSocketAddress *local;
 
-  local = g_socket_get_local_address (socket, error);
-  if (local == NULL)
+  listener = _vsmtp_listener_new (socket, flags, on_accepted, self, error);
+  if (listener == NULL)
     return FALSE;
-
-  g_socket_set_blocking (socket, FALSE);
-  listener = g_new0 (Listener, 1);
-  listener->server = self;
-  listener->socket = g_object_ref (socket);
-  listener->flags = flags;
-  listener_watch (listener);
+  local = g_object_ref (_vsmtp_listener_get_local_address (listener));
   g_ptr_array_add (self->listeners, listener);
 
   if (self->sweep_source == NULL)
@@ -341,7 +246,7 @@ _vsmtp_server_session_closed (VsmtpServer  *self,
 {
   if (_vsmtp_session_get_counted (session))
     {
-      per_client_release (self, vsmtp_session_get_remote_ip (session));
+      _vsmtp_client_tracker_connection_closed (self->clients, vsmtp_session_get_remote_ip (session));
       _vsmtp_session_set_counted (session, FALSE);
     }
   if (g_hash_table_remove (self->sessions, session))
@@ -387,9 +292,7 @@ vsmtp_server_finalize (GObject *object)
   VsmtpServer *self = VSMTP_SERVER (object);
 
   g_clear_pointer (&self->sessions, g_hash_table_unref);
-  g_clear_pointer (&self->per_client, g_hash_table_unref);
-  g_clear_pointer (&self->handshakes_per_client, g_hash_table_unref);
-  g_clear_pointer (&self->auth_failures, g_hash_table_unref);
+  g_clear_pointer (&self->clients, _vsmtp_client_tracker_free);
   g_strfreev (self->auth_mechanisms);
   if (self->gsasl != NULL)
     gsasl_done (self->gsasl);
@@ -996,9 +899,8 @@ vsmtp_server_init (VsmtpServer *self)
   self->spool_threshold = DEFAULT_SPOOL_THRESHOLD;
   self->bare_newline = VSMTP_BARE_NEWLINE_NORMALIZE;
   self->tls_handshake_timeout = DEFAULT_HANDSHAKE_TIMEOUT;
-  self->listeners = g_ptr_array_new_with_free_func (listener_free);
-  self->per_client = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  self->handshakes_per_client = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->listeners = g_ptr_array_new_with_free_func ((GDestroyNotify) _vsmtp_listener_free);
+  self->clients = _vsmtp_client_tracker_new ();
   self->limits.max_connections = 10000;
   self->limits.max_connections_per_client = 50;
   self->limits.max_tls_handshakes = 100;
@@ -1013,83 +915,24 @@ vsmtp_server_init (VsmtpServer *self)
   self->auth_requires_tls = TRUE;
   self->max_auth_failures = 5;
   self->auth_failure_window = 300;
-  self->auth_failures = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
-typedef struct {
-  guint  count;          /* failures in the window */
-  guint  in_flight;      /* attempts whose check has not answered yet */
-  gint64 window_start;   /* monotonic, µs */
-} AuthFailures;
-
-static AuthFailures *
-auth_failures_lookup (VsmtpServer *self,
-                      const char  *ip)
-{
-  AuthFailures *f = g_hash_table_lookup (self->auth_failures, ip);
-  gint64 now = g_get_monotonic_time ();
-
-  if (f != NULL && now - f->window_start > (gint64) self->auth_failure_window * G_USEC_PER_SEC)
-    {
-      if (f->in_flight == 0)
-        {
-          g_hash_table_remove (self->auth_failures, ip);
-          return NULL;
-        }
-      f->count = 0;
-      f->window_start = now;
-    }
-  return f;
-}
-
-static AuthFailures *
-auth_failures_get (VsmtpServer *self,
-                   const char  *ip)
-{
-  AuthFailures *f = auth_failures_lookup (self, ip);
-
-  if (f == NULL)
-    {
-      /* bounded: forget the oldest state rather than grow without limit */
-      if (g_hash_table_size (self->auth_failures) > 100000)
-        g_hash_table_remove_all (self->auth_failures);
-      f = g_new0 (AuthFailures, 1);
-      f->window_start = g_get_monotonic_time ();
-      g_hash_table_insert (self->auth_failures, g_strdup (ip), f);
-    }
-  return f;
-}
-
+/* The per-address accounting is the client tracker's: the session asks
+ * through these, with the server's limits. */
 gboolean
 _vsmtp_server_auth_blocked (VsmtpServer *self,
                             const char  *ip)
 {
-  AuthFailures *f;
-
-  if (ip == NULL || self->max_auth_failures == 0)
-    return FALSE;
-  f = auth_failures_lookup (self, ip);
-  return f != NULL && f->count + f->in_flight >= self->max_auth_failures;
+  return _vsmtp_client_tracker_auth_blocked (self->clients, ip, self->max_auth_failures,
+                                             self->auth_failure_window);
 }
 
-/* Attempts are counted from the moment credentials go to the check, not
- * when it answers: otherwise parallel sessions from one address each get
- * a try in before the first failure is counted. Returns FALSE (blocked)
- * when failures and attempts in flight reach max-auth-failures; else the
- * attempt is in flight until _vsmtp_server_auth_attempt_end(). */
 gboolean
 _vsmtp_server_auth_attempt_begin (VsmtpServer *self,
                                   const char  *ip)
 {
-  AuthFailures *f;
-
-  if (ip == NULL)
-    return TRUE;
-  if (_vsmtp_server_auth_blocked (self, ip))
-    return FALSE;
-  f = auth_failures_get (self, ip);
-  f->in_flight++;
-  return TRUE;
+  return _vsmtp_client_tracker_auth_attempt_begin (self->clients, ip, self->max_auth_failures,
+                                                   self->auth_failure_window);
 }
 
 void
@@ -1097,27 +940,14 @@ _vsmtp_server_auth_attempt_end (VsmtpServer *self,
                                 const char  *ip,
                                 gboolean     succeeded)
 {
-  AuthFailures *f;
-
-  if (ip == NULL)
-    return;
-  f = auth_failures_get (self, ip);
-  if (f->in_flight > 0)
-    f->in_flight--;
-  if (!succeeded)
-    f->count++;
+  _vsmtp_client_tracker_auth_attempt_end (self->clients, ip, succeeded, self->auth_failure_window);
 }
 
 void
 _vsmtp_server_auth_failed (VsmtpServer *self,
                            const char  *ip)
 {
-  AuthFailures *f;
-
-  if (ip == NULL)
-    return;
-  f = auth_failures_get (self, ip);
-  f->count++;
+  _vsmtp_client_tracker_auth_failed (self->clients, ip, self->auth_failure_window);
 }
 
 gboolean
@@ -1148,62 +978,20 @@ _vsmtp_server_get_limits (VsmtpServer *self)
   return &self->limits;
 }
 
-/* Counts per client address: @ip's count in @table goes up or down by one
- * (an address whose count reaches 0 leaves the table); returns the count
- * before. */
-static guint
-ip_count_add (GHashTable *table,
-              const char *ip,
-              gint        delta)
-{
-  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (table, ip));
-
-  if (delta < 0 && n <= 1)
-    g_hash_table_remove (table, ip);
-  else if (delta < 0)
-    g_hash_table_insert (table, g_strdup (ip), GUINT_TO_POINTER (n - 1));
-  else
-    g_hash_table_insert (table, g_strdup (ip), GUINT_TO_POINTER (n + 1));
-  return n;
-}
-
-static void
-per_client_release (VsmtpServer *self,
-                    const char  *ip)
-{
-  if (ip != NULL)
-    ip_count_add (self->per_client, ip, -1);
-}
-
-/* glib-networking runs each TLS handshake on a worker thread of GTask's
- * pool, which also runs other blocking work (password checks); slow or
- * stalled handshakes (the handshake timeout holds each one) must not take
- * every thread. */
 gboolean
 _vsmtp_server_handshake_begin (VsmtpServer *self,
                                const char  *ip)
 {
-  if (self->limits.max_tls_handshakes > 0 &&
-      self->n_handshakes >= self->limits.max_tls_handshakes)
-    return FALSE;
-  if (ip != NULL && self->limits.max_tls_handshakes_per_client > 0 &&
-      GPOINTER_TO_UINT (g_hash_table_lookup (self->handshakes_per_client, ip)) >=
-        self->limits.max_tls_handshakes_per_client)
-    return FALSE;
-  self->n_handshakes++;
-  if (ip != NULL)
-    ip_count_add (self->handshakes_per_client, ip, 1);
-  return TRUE;
+  return _vsmtp_client_tracker_handshake_begin (self->clients, ip,
+                                                self->limits.max_tls_handshakes,
+                                                self->limits.max_tls_handshakes_per_client);
 }
 
 void
 _vsmtp_server_handshake_end (VsmtpServer *self,
                              const char  *ip)
 {
-  g_return_if_fail (self->n_handshakes > 0);
-  self->n_handshakes--;
-  if (ip != NULL)
-    ip_count_add (self->handshakes_per_client, ip, -1);
+  _vsmtp_client_tracker_handshake_end (self->clients, ip);
 }
 
 VsmtpReply *
@@ -1220,12 +1008,12 @@ _vsmtp_server_admit (VsmtpServer  *self,
 
   if (ip == NULL)
     return NULL;
-  n = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_client, ip));
+  n = _vsmtp_client_tracker_get_connections (self->clients, ip);
   if (self->limits.max_connections_per_client > 0 &&
       n >= self->limits.max_connections_per_client)
     return vsmtp_reply_new_printf (421, "4.7.0", "%s Error: too many connections from %s",
                                    self->hostname, ip);
-  ip_count_add (self->per_client, ip, 1);
+  _vsmtp_client_tracker_connection_opened (self->clients, ip);
   _vsmtp_session_set_counted (session, TRUE);
   return NULL;
 }

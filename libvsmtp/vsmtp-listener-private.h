@@ -1,0 +1,36 @@
+/* vsmtp-listener-private.h: a listening socket and its accept loop
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "vsmtp-server.h"
+
+G_BEGIN_DECLS
+
+typedef struct _VsmtpListener VsmtpListener;
+
+/* Called for each connection accepted, on the listener's main context,
+ * with the new socket (TCP_NODELAY set, blocking off). Returns FALSE to
+ * stop the current batch (the server stopped listening, say). */
+typedef gboolean (*VsmtpListenerAcceptFunc) (VsmtpListener    *listener,
+                                             GSocket          *client,
+                                             VsmtpListenFlags  flags,
+                                             gpointer          user_data);
+
+/* Watches @socket (already bound and listening) on the thread-default main
+ * context. @user_data is not owned and must outlive the listener. */
+VsmtpListener  *_vsmtp_listener_new               (GSocket                  *socket,
+                                                   VsmtpListenFlags          flags,
+                                                   VsmtpListenerAcceptFunc   func,
+                                                   gpointer                  user_data,
+                                                   GError                  **error);
+/* Stops watching and closes the socket. */
+void            _vsmtp_listener_free              (VsmtpListener            *self);
+
+GSocketAddress *_vsmtp_listener_get_local_address (VsmtpListener            *self);
+VsmtpListenFlags _vsmtp_listener_get_flags        (VsmtpListener            *self);
+
+G_END_DECLS

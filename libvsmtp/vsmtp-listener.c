@@ -1,0 +1,153 @@
+/* vsmtp-listener.c: a listening socket and its accept loop
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include "vsmtp-listener-private.h"
+
+/* Connections are accepted here, on the main context, a batch per wakeup,
+ * without GSocketService's GTask and signal per connection. The server
+ * only wires what a listener accepts to a new session; per-listener
+ * settings (protocol, PROXY headers) belong here. */
+struct _VsmtpListener
+{
+  GSocket                 *socket;
+  GSocketAddress          *local_address;
+  GSource                 *source;
+  GSource                 *pause;      /* after an accept error such as EMFILE */
+  VsmtpListenFlags         flags;
+  VsmtpListenerAcceptFunc  func;
+  gpointer                 user_data;
+};
+
+#define ACCEPT_BATCH 64
+
+static gboolean on_acceptable (GSocket      *socket,
+                               GIOCondition  condition,
+                               gpointer      user_data);
+
+static void
+listener_watch (VsmtpListener *self)
+{
+  self->source = g_socket_create_source (self->socket, G_IO_IN, NULL);
+  g_source_set_callback (self->source, (GSourceFunc) (void (*) (void)) on_acceptable,
+                         self, NULL);
+  g_source_set_static_name (self->source, "[vsmtp] listener");
+  g_source_attach (self->source, g_main_context_get_thread_default ());
+}
+
+static void
+clear_source (GSource **source)
+{
+  if (*source != NULL)
+    {
+      g_source_destroy (*source);
+      g_clear_pointer (source, g_source_unref);
+    }
+}
+
+static gboolean
+on_pause_over (gpointer user_data)
+{
+  VsmtpListener *self = user_data;
+
+  g_clear_pointer (&self->pause, g_source_unref);
+  listener_watch (self);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_acceptable (GSocket      *socket,
+               GIOCondition  condition,
+               gpointer      user_data)
+{
+  VsmtpListener *self = user_data;
+
+  for (guint i = 0; i < ACCEPT_BATCH; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GSocket) client = NULL;
+
+      client = g_socket_accept (socket, NULL, &error);
+      if (client == NULL)
+        {
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            break;
+
+          /* out of file descriptors, most likely: stop accepting for a
+           * moment rather than spin on a socket that stays readable */
+          g_warning ("cannot accept a connection: %s", error->message);
+          clear_source (&self->source);
+          self->pause = g_timeout_source_new (100);
+          g_source_set_callback (self->pause, on_pause_over, self, NULL);
+          g_source_attach (self->pause, g_main_context_get_thread_default ());
+          return G_SOURCE_REMOVE;
+        }
+
+      /* Replies are written once per pipelined group already; with Nagle's
+       * algorithm a reply written while TLS still has a small record unacked
+       * (a session ticket after the handshake) waits for the client's
+       * delayed ACK: 40 ms per STARTTLS, measured. */
+      g_socket_set_option (client, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+
+      /* the callback may free this listener (the server stopped
+       * listening): then it returns FALSE and nothing here is touched */
+      if (!self->func (self, client, self->flags, self->user_data))
+        return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+VsmtpListener *
+_vsmtp_listener_new (GSocket                  *socket,
+                     VsmtpListenFlags          flags,
+                     VsmtpListenerAcceptFunc   func,
+                     gpointer                  user_data,
+                     GError                  **error)
+{
+  VsmtpListener *self;
+  GSocketAddress *local;
+
+  local = g_socket_get_local_address (socket, error);
+  if (local == NULL)
+    return NULL;
+
+  g_socket_set_blocking (socket, FALSE);
+  self = g_new0 (VsmtpListener, 1);
+  self->socket = g_object_ref (socket);
+  self->local_address = local;
+  self->flags = flags;
+  self->func = func;
+  self->user_data = user_data;
+  listener_watch (self);
+  return self;
+}
+
+void
+_vsmtp_listener_free (VsmtpListener *self)
+{
+  if (self == NULL)
+    return;
+  clear_source (&self->source);
+  clear_source (&self->pause);
+  g_socket_close (self->socket, NULL);
+  g_object_unref (self->socket);
+  g_object_unref (self->local_address);
+  g_free (self);
+}
+
+GSocketAddress *
+_vsmtp_listener_get_local_address (VsmtpListener *self)
+{
+  return self->local_address;
+}
+
+VsmtpListenFlags
+_vsmtp_listener_get_flags (VsmtpListener *self)
+{
+  return self->flags;
+}
