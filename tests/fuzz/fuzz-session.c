@@ -30,6 +30,7 @@ enum {
   CONFIG_NO_DECISION = 1 << 4,  /* message-received gets no decision: 451 */
   CONFIG_REQUIRE_TLS = 1 << 5,  /* require-tls without a certificate */
   CONFIG_PIPELINING  = 1 << 6,  /* forbid-unauth-pipelining=FALSE */
+  CONFIG_FAIL        = 1 << 7,  /* handlers sometimes fail (NULL): 451 */
 };
 
 static char *spool_directory;
@@ -205,6 +206,12 @@ decide (Run        *run,
 {
   VsmtpReply *pending;
 
+  if ((run->config & CONFIG_FAIL) && fuzz_rand_next (&run->rand) % 4 == 0)
+    {
+      /* a failed handler: the session answers 451 on its own */
+      g_object_unref (reply);
+      return NULL;
+    }
   if (!(run->config & CONFIG_DEFER) || fuzz_rand_next (&run->rand) % 2 == 0)
     return reply;
 
@@ -241,7 +248,8 @@ on_rcpt_to (VsmtpSession *session,
   if (local != NULL && g_str_has_prefix (local, "bad"))
     return decide (run, vsmtp_reply_new_no_such_user ());
 
-  return decide (run, NULL) ;
+  /* no opinion (now, or once deferred): the standard reply decides */
+  return decide (run, vsmtp_reply_new_continue ());
 }
 
 static VsmtpReply *
@@ -261,7 +269,7 @@ on_message_received (VsmtpSession *session,
 
   run->n_messages++;
   if (run->config & CONFIG_NO_DECISION)
-    return NULL;
+    return vsmtp_reply_new_continue ();   /* nobody takes it: 451 */
 
   return decide (run, vsmtp_reply_new (250, "2.0.0", "Ok: queued"));
 }
