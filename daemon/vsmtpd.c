@@ -553,17 +553,19 @@ main (int   argc,
   vsmtpd_config_apply (daemon.config, daemon.server);
   daemon.listening = g_ptr_array_new_with_free_func (g_free);
 
-  if (!setup_tls (&daemon, &error))
-    {
-      g_printerr ("vsmtpd: %s\n", error->message);
-      goto out;
-    }
-
+  /* the plugins exist, for this plugin API version: before anything is
+   * written (the self-signed certificate) */
   daemon.plugins = vsmtpd_plugins_new (daemon.server,
                                        (const char * const *) daemon.config->plugins_path);
   if (!vsmtpd_plugins_check (daemon.plugins,
                              (const char * const *) daemon.config->plugins_enabled,
                              &error))
+    {
+      g_printerr ("vsmtpd: %s\n", error->message);
+      goto out;
+    }
+
+  if (!setup_tls (&daemon, &error))
     {
       g_printerr ("vsmtpd: %s\n", error->message);
       goto out;
