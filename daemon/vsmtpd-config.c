@@ -28,68 +28,89 @@
  */
 
 #define DEFAULT_LISTEN            "127.0.0.1:2525"
-#define DEFAULT_MAX_MESSAGE_SIZE  10240000
-#define DEFAULT_MAX_RECIPIENTS    1000
-#define DEFAULT_MAX_LINE_LENGTH   2048
-#define DEFAULT_TIMEOUT           300
-#define DEFAULT_DECISION_TIMEOUT  60
-#define DEFAULT_SPOOL_THRESHOLD   1048576
-#define DEFAULT_SHUTDOWN_GRACE    30
 #define DEFAULT_PLUGIN            "maildir"
-#define DEFAULT_HANDSHAKE_TIMEOUT 30
 
-static const char * const server_keys[] = {
-  "listen", "hostname", "max-message-size", "max-recipients", "max-line-length",
-  "timeout", "decision-timeout", "spool-threshold", "spool-directory",
-  "bare-newline", "shutdown-grace", "greet-pause", "user", "group",
-  "tls-certificate", "tls-key", "listen-tls", "require-tls", "tls-handshake-timeout",
-  "tls-priority", "tls-min-version",
-  "listen-submission", "listen-submissions", "workers",
-  /* and the property_keys below */
-  NULL
+/* The [server] keys are those of two kinds, each declared once:
+ *
+ * - the writable VsmtpServer properties of a plain type (numbers,
+ *   booleans, strings, enums): the key is the property's name, its type,
+ *   range and default are the property's, its description the property's
+ *   blurb. property_tweaks below gives the unit of a number for messages,
+ *   and the range the daemon allows when it is narrower than the
+ *   property's (or in seconds for a property in milliseconds);
+ * - the daemon's own keys (daemon_keys): listeners, TLS files, the user to
+ *   run as, workers.
+ *
+ * Both make one VsmtpConfigGroup, which refuses an unknown key or a value
+ * of the wrong type or out of range, with the messages the plugins' groups
+ * get too. */
+
+typedef struct
+{
+  const char      *key;
+  VsmtpConfigType  type;
+  const char      *default_value;
+  const char      *description;
+} DaemonKey;
+
+static const DaemonKey daemon_keys[] = {
+  { "listen", VSMTP_CONFIG_TYPE_STRING_LIST, DEFAULT_LISTEN,
+    "Where to accept connections: ADDR:PORT, IPv6 as [::1]:2525" },
+  { "listen-tls", VSMTP_CONFIG_TYPE_STRING_LIST, NULL,
+    "Where to accept implicit-TLS connections: ADDR:PORT" },
+  { "listen-submission", VSMTP_CONFIG_TYPE_STRING_LIST, NULL,
+    "Submission listeners, STARTTLS and AUTH required: ADDR:PORT" },
+  { "listen-submissions", VSMTP_CONFIG_TYPE_STRING_LIST, NULL,
+    "Submission listeners, implicit TLS and AUTH required: ADDR:PORT" },
+  { "tls-certificate", VSMTP_CONFIG_TYPE_PATH, NULL,
+    "The TLS certificate (PEM, with its chain); default: a self-signed one" },
+  { "tls-key", VSMTP_CONFIG_TYPE_PATH, NULL,
+    "The private key of tls-certificate (PEM); default: in that file" },
+  { "tls-min-version", VSMTP_CONFIG_TYPE_STRING, "1.2",
+    "The oldest TLS version accepted: 1.2 or 1.3" },
+  { "tls-priority", VSMTP_CONFIG_TYPE_STRING, NULL,
+    "The TLS versions and suites as a GnuTLS priority string" },
+  { "user", VSMTP_CONFIG_TYPE_STRING, NULL,
+    "The user to run as once the listeners are bound" },
+  { "group", VSMTP_CONFIG_TYPE_STRING, NULL,
+    "The group to run as; default: the user's" },
+  { "workers", VSMTP_CONFIG_TYPE_STRING, "1",
+    "Worker processes, 1 to 256, or auto: one per core" },
+  { "shutdown-grace", VSMTP_CONFIG_TYPE_INTEGER, "30",
+    "How long sessions have to finish after SIGTERM or SIGINT" },
 };
 
-/* [server] keys that map one to one onto a VsmtpServer property of the same
- * name: validated at load time, applied with g_object_set(). */
+/* How the daemon reads a key that is a VsmtpServer property, where it
+ * differs from the property: the unit of the value (for messages), a
+ * narrower range (max != 0), a value in seconds for a property in
+ * milliseconds (per_unit 1000), seconds with decimals for a property in
+ * milliseconds (duration). */
 typedef struct
 {
   const char *key;
-  gboolean    boolean;
-  guint64     min;
-  guint64     max;
-  const char *unit;     /* in error messages */
-} PropertyKey;
+  const char *unit;
+  gint64      min;
+  gint64      max;
+  guint       per_unit;
+  gboolean    duration;
+} PropertyTweak;
 
-static const PropertyKey property_keys[] = {
-  { "max-connections",            FALSE, 0, G_MAXUINT, NULL },
-  { "max-connections-per-client", FALSE, 0, G_MAXUINT, NULL },
-  { "max-tls-handshakes",         FALSE, 0, G_MAXUINT, NULL },       /* 0: no limit */
-  { "max-tls-handshakes-per-client", FALSE, 0, G_MAXUINT, NULL },    /* 0: no limit */
-  { "soft-error-limit",           FALSE, 0, G_MAXUINT, NULL },
-  { "hard-error-limit",           FALSE, 0, G_MAXUINT, NULL },
-  { "error-sleep-time",           FALSE, 0, 60000,     "milliseconds" },
-  { "junk-command-limit",         FALSE, 0, G_MAXUINT, NULL },
-  { "min-data-rate",              FALSE, 0, G_MAXUINT, "bytes per second" },
-  { "forbid-unauth-pipelining",   TRUE,  0, 0,         NULL },
-  { "auth-requires-tls",          TRUE,  0, 0,         NULL },
-  { "max-auth-failures",          FALSE, 0, G_MAXUINT, NULL },       /* 0: no limit */
-  { "auth-failure-window",        FALSE, 1, G_MAXUINT, "seconds" },
-  { "max-header-size",            FALSE, 0, G_MAXUINT, "bytes" },    /* 0: no limit */
-  { "max-data-line-length",       FALSE, 0, G_MAXUINT, "bytes" },    /* 0: no limit */
+static const PropertyTweak property_tweaks[] = {
+  { "max-message-size",      "bytes" },
+  { "max-line-length",       "bytes", 512, 1024 * 1024 },
+  { "timeout",               "seconds", 1, 24 * 3600 },
+  { "decision-timeout",      "seconds", 1, 24 * 3600, 1000 },
+  { "spool-threshold",       "bytes" },
+  { "tls-handshake-timeout", "seconds", 1, 3600 },
+  { "greet-pause",           NULL, 0, 0, 0, TRUE },
+  { "error-sleep-time",      "milliseconds" },
+  { "min-data-rate",         "bytes per second" },
+  { "max-header-size",       "bytes" },
+  { "max-data-line-length",  "bytes" },
+  { "auth-failure-window",   "seconds" },
 };
 
-static gboolean
-is_property_key (const char *key)
-{
-  for (guint i = 0; i < G_N_ELEMENTS (property_keys); i++)
-    if (g_str_equal (property_keys[i].key, key))
-      return TRUE;
-  return FALSE;
-}
-
-static const char * const plugins_keys[] = {
-  "enabled", "path", NULL
-};
+#define SHUTDOWN_GRACE_MAX (24 * 3600)
 
 typedef struct
 {
@@ -144,261 +165,193 @@ key_error (Loader      *loader,
   return FALSE;
 }
 
-/* "1 to 86400 seconds", "at least 1 byte": the values a numeric key allows */
+/* "[group] key: problem" (a VsmtpConfigGroup's error, a plugin's refusal)
+ * with what set the key before it; NULL if @message is not of that form */
 static char *
-describe_range (guint64     min,
-                guint64     max,
-                const char *unit)
+locate_message (Loader     *loader,
+                const char *message)
 {
-  GString *text = g_string_new (NULL);
+  const char *close = strchr (message, ']');
+  const char *colon = close != NULL ? strchr (close, ':') : NULL;
+  g_autofree char *group = NULL;
+  g_autofree char *key = NULL;
 
-  if (max == G_MAXUINT64)
-    g_string_append_printf (text, "at least %" G_GUINT64_FORMAT, min);
+  if (message[0] != '[' || close == NULL || close[1] != ' ' || colon == NULL)
+    return NULL;
+
+  group = g_strndup (message + 1, close - message - 1);
+  key = g_strndup (close + 2, colon - close - 2);
+  return g_strdup_printf ("%s: %s", get_origin (loader, group, key), message);
+}
+
+/* @local_error told as the daemon tells its own errors */
+static gboolean
+group_error (Loader  *loader,
+             GError **error,
+             GError  *local_error)
+{
+  g_autofree char *located = locate_message (loader, local_error->message);
+
+  g_set_error_literal (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                       located != NULL ? located : local_error->message);
+  return FALSE;
+}
+
+/* What a [server] key may be made of: a property of a plain type that
+ * can be set at any time */
+static gboolean
+is_config_property (GParamSpec *pspec)
+{
+  GType type = G_PARAM_SPEC_VALUE_TYPE (pspec);
+
+  if ((pspec->flags & G_PARAM_WRITABLE) == 0 || (pspec->flags & G_PARAM_CONSTRUCT_ONLY) != 0)
+    return FALSE;
+
+  return type == G_TYPE_UINT || type == G_TYPE_INT || type == G_TYPE_UINT64 ||
+         type == G_TYPE_INT64 || type == G_TYPE_BOOLEAN || type == G_TYPE_STRING ||
+         G_TYPE_IS_ENUM (type);
+}
+
+static const PropertyTweak *
+find_tweak (const char *key)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (property_tweaks); i++)
+    if (g_str_equal (property_tweaks[i].key, key))
+      return &property_tweaks[i];
+  return NULL;
+}
+
+/* The key of a VsmtpServer property */
+static VsmtpConfigKey *
+property_key (GParamSpec *pspec)
+{
+  const PropertyTweak *tweak = find_tweak (pspec->name);
+  const GValue *default_value = g_param_spec_get_default_value (pspec);
+  GType type = G_PARAM_SPEC_VALUE_TYPE (pspec);
+  const char *blurb = g_param_spec_get_blurb (pspec);
+  g_autoptr(VsmtpConfigKey) key = NULL;
+  g_autofree char *text = NULL;
+  gint64 min = 0, max = 0, value = 0;
+  guint per_unit = tweak != NULL && tweak->per_unit > 0 ? tweak->per_unit : 1;
+
+  if (type == G_TYPE_BOOLEAN)
+    return vsmtp_config_key_new (pspec->name, VSMTP_CONFIG_TYPE_BOOLEAN,
+                                 g_value_get_boolean (default_value) ? "true" : "false", blurb);
+  if (type == G_TYPE_STRING)
+    return vsmtp_config_key_new (pspec->name, VSMTP_CONFIG_TYPE_STRING,
+                                 g_value_get_string (default_value), blurb);
+  if (G_TYPE_IS_ENUM (type))
+    {
+      GEnumClass *enum_class = G_PARAM_SPEC_ENUM (pspec)->enum_class;
+      g_autoptr(GStrvBuilder) choices = g_strv_builder_new ();
+      g_auto(GStrv) strv = NULL;
+
+      for (guint i = 0; i < enum_class->n_values; i++)
+        g_strv_builder_add (choices, enum_class->values[i].value_nick);
+      strv = g_strv_builder_end (choices);
+      key = vsmtp_config_key_new (pspec->name, VSMTP_CONFIG_TYPE_CHOICE,
+                                  g_enum_get_value (enum_class,
+                                                    g_value_get_enum (default_value))->value_nick,
+                                  blurb);
+      vsmtp_config_key_set_choices (key, (const char * const *) strv);
+      return g_steal_pointer (&key);
+    }
+
+  if (G_IS_PARAM_SPEC_UINT (pspec))
+    {
+      min = G_PARAM_SPEC_UINT (pspec)->minimum;
+      max = G_PARAM_SPEC_UINT (pspec)->maximum;
+      value = g_value_get_uint (default_value);
+    }
+  else if (G_IS_PARAM_SPEC_INT (pspec))
+    {
+      min = G_PARAM_SPEC_INT (pspec)->minimum;
+      max = G_PARAM_SPEC_INT (pspec)->maximum;
+      value = g_value_get_int (default_value);
+    }
+  else if (G_IS_PARAM_SPEC_UINT64 (pspec))
+    {
+      min = MIN (G_PARAM_SPEC_UINT64 (pspec)->minimum, (guint64) G_MAXINT64);
+      max = MIN (G_PARAM_SPEC_UINT64 (pspec)->maximum, (guint64) G_MAXINT64);
+      value = MIN (g_value_get_uint64 (default_value), (guint64) G_MAXINT64);
+    }
   else
-    g_string_append_printf (text, "%" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT, min, max);
-  if (unit != NULL)
     {
-      g_string_append_printf (text, " %s", unit);
-      /* "at least 1 byte" */
-      if (max == G_MAXUINT64 && min == 1 && g_str_has_suffix (unit, "s"))
-        g_string_truncate (text, text->len - 1);
+      min = G_PARAM_SPEC_INT64 (pspec)->minimum;
+      max = G_PARAM_SPEC_INT64 (pspec)->maximum;
+      value = g_value_get_int64 (default_value);
     }
 
-  return g_string_free (text, FALSE);
+  if (tweak != NULL && tweak->duration)
+    {
+      char seconds[G_ASCII_DTOSTR_BUF_SIZE];
+
+      /* the default in seconds: "0", "1.5" */
+      g_ascii_formatd (seconds, sizeof seconds, "%g", value / 1000.0);
+      key = vsmtp_config_key_new (pspec->name, VSMTP_CONFIG_TYPE_DURATION, seconds, blurb);
+      vsmtp_config_key_set_range (key, min, max, NULL);
+      return g_steal_pointer (&key);
+    }
+
+  if (tweak != NULL && tweak->max != 0)
+    {
+      min = tweak->min;
+      max = tweak->max;
+    }
+  text = g_strdup_printf ("%" G_GINT64_FORMAT, value / per_unit);
+  key = vsmtp_config_key_new (pspec->name, VSMTP_CONFIG_TYPE_INTEGER, text, blurb);
+  vsmtp_config_key_set_range (key, min, max, tweak != NULL ? tweak->unit : NULL);
+  return g_steal_pointer (&key);
 }
 
-/* An optional sign and at least one digit, nothing else */
-static gboolean
-is_integer (const char *text)
+/* The [server] group: the VsmtpServer properties' keys, then the daemon's */
+static VsmtpConfigGroup *
+server_group_new (GPtrArray **out_properties)
 {
-  if (*text == '-' || *text == '+')
-    text++;
+  VsmtpConfigGroup *group = vsmtp_config_group_new ("server");
+  GObjectClass *server_class = g_type_class_ref (VSMTP_TYPE_SERVER);
+  g_autofree GParamSpec **pspecs = NULL;
+  guint n_pspecs;
 
-  return *text != '\0' && strspn (text, "0123456789") == strlen (text);
+  *out_properties = g_ptr_array_new_with_free_func ((GDestroyNotify) g_param_spec_unref);
+  pspecs = g_object_class_list_properties (server_class, &n_pspecs);
+  for (guint i = 0; i < n_pspecs; i++)
+    {
+      g_autoptr(VsmtpConfigKey) key = NULL;
+
+      if (!is_config_property (pspecs[i]))
+        continue;
+      key = property_key (pspecs[i]);
+      vsmtp_config_group_add_key (group, key);
+      g_ptr_array_add (*out_properties, g_param_spec_ref (pspecs[i]));
+    }
+  g_type_class_unref (server_class);
+
+  for (guint i = 0; i < G_N_ELEMENTS (daemon_keys); i++)
+    {
+      const DaemonKey *dk = &daemon_keys[i];
+      g_autoptr(VsmtpConfigKey) key = vsmtp_config_key_new (dk->key, dk->type,
+                                                            dk->default_value,
+                                                            dk->description);
+
+      if (g_str_equal (dk->key, "shutdown-grace"))
+        vsmtp_config_key_set_range (key, 0, SHUTDOWN_GRACE_MAX, "seconds");
+      vsmtp_config_group_add_key (group, key);
+    }
+
+  return group;
 }
 
-/* A whole number from @min to @max. The problems are told apart: a value
- * that is no number at all ("abc", "1.5", "10k") is "not a number"; a
- * number outside the range, negative or too large for any integer
- * included, is "out of range" with the range that is allowed. @unit
- * (nullable) is the unit of the range in messages ("seconds"). */
-static gboolean
-get_unsigned (Loader      *loader,
-              GKeyFile    *keyfile,
-              const char  *group,
-              const char  *key,
-              guint64      min,
-              guint64      max,
-              const char  *unit,
-              guint64      default_value,
-              guint64     *out_value,
-              GError     **error)
+static VsmtpConfigGroup *
+plugins_group_new (void)
 {
-  g_autofree char *value = NULL;
-  g_autofree char *range = NULL;
-  const char *digits;
-  gboolean negative = FALSE;
-  gboolean overflow = FALSE;
-  guint64 number = 0;
+  VsmtpConfigGroup *group = vsmtp_config_group_new ("plugins");
 
-  value = g_key_file_get_value (keyfile, group, key, NULL);
-  if (value == NULL)
-    {
-      *out_value = default_value;
-      return TRUE;
-    }
-
-  g_strstrip (value);
-  range = describe_range (min, max, unit);
-
-  if (value[0] == '\0')
-    return key_error (loader, error, group, key,
-                      "the value is empty, expected a number (%s)", range);
-
-  if (!is_integer (value))
-    return key_error (loader, error, group, key, "\"%s\" is not a number", value);
-
-  digits = value;
-  if (*digits == '-' || *digits == '+')
-    negative = *digits++ == '-';
-
-  for (const char *p = digits; *p != '\0'; p++)
-    {
-      if (number > (G_MAXUINT64 - (*p - '0')) / 10)
-        overflow = TRUE;
-      else
-        number = number * 10 + (*p - '0');
-    }
-
-  if ((negative && (number != 0 || overflow)) || overflow || number < min || number > max)
-    return key_error (loader, error, group, key,
-                      "\"%s\" is out of range (%s)", value, range);
-
-  *out_value = number;
-  return TRUE;
-}
-
-/* Seconds with up to three decimals ("0.5", "2"), in milliseconds. */
-static gboolean
-get_seconds_ms (Loader      *loader,
-                GKeyFile    *keyfile,
-                const char  *group,
-                const char  *key,
-                guint        max_seconds,
-                guint        default_ms,
-                guint       *out_ms,
-                GError     **error)
-{
-  g_autofree char *value = g_key_file_get_value (keyfile, group, key, NULL);
-  const char *p;
-  guint64 whole = 0;
-  guint ms = 0, decimals = 0;
-
-  if (value == NULL)
-    {
-      *out_ms = default_ms;
-      return TRUE;
-    }
-  g_strstrip (value);
-  p = value;
-  if (!g_ascii_isdigit (*p) && !(*p == '.' && g_ascii_isdigit (p[1])))
-    return key_error (loader, error, group, key,
-                      value[0] == '-' && value[1] != '\0'
-                        ? "\"%s\" is out of range (0 to %u seconds)"
-                        : "\"%s\" is not a number of seconds", value, max_seconds);
-  for (; g_ascii_isdigit (*p); p++)
-    whole = MIN (whole * 10 + (*p - '0'), (guint64) max_seconds + 1);
-  if (*p == '.')
-    for (p++; g_ascii_isdigit (*p); p++, decimals++)
-      if (decimals < 3)
-        ms = ms * 10 + (*p - '0');
-  if (*p != '\0')
-    return key_error (loader, error, group, key,
-                      "\"%s\" is not a number of seconds", value);
-  for (; decimals < 3; decimals++)
-    ms *= 10;
-  if (whole > max_seconds || (whole == max_seconds && ms > 0))
-    return key_error (loader, error, group, key,
-                      "\"%s\" is out of range (0 to %u seconds)", value, max_seconds);
-  *out_ms = (guint) whole * 1000 + ms;
-  return TRUE;
-}
-
-static gboolean
-get_string (Loader      *loader,
-            GKeyFile    *keyfile,
-            const char  *group,
-            const char  *key,
-            char       **out_value,
-            GError     **error)
-{
-  g_autoptr(GError) local_error = NULL;
-  g_autofree char *value = NULL;
-
-  *out_value = NULL;
-
-  if (!g_key_file_has_key (keyfile, group, key, NULL))
-    return TRUE;
-
-  value = g_key_file_get_string (keyfile, group, key, &local_error);
-  if (value == NULL)
-    return key_error (loader, error, group, key, "%s", local_error->message);
-
-  if (value[0] == '\0')
-    return key_error (loader, error, group, key, "the value is empty");
-
-  *out_value = g_steal_pointer (&value);
-  return TRUE;
-}
-
-static gboolean
-get_boolean (Loader      *loader,
-             GKeyFile    *keyfile,
-             const char  *group,
-             const char  *key,
-             gboolean     default_value,
-             gboolean    *out_value,
-             GError     **error)
-{
-  g_autofree char *value = NULL;
-
-  value = g_key_file_get_value (keyfile, group, key, NULL);
-  if (value == NULL)
-    {
-      *out_value = default_value;
-      return TRUE;
-    }
-
-  g_strstrip (value);
-  if (g_str_equal (value, "true") || g_str_equal (value, "1"))
-    *out_value = TRUE;
-  else if (g_str_equal (value, "false") || g_str_equal (value, "0"))
-    *out_value = FALSE;
-  else
-    return key_error (loader, error, group, key, "\"%s\" is neither true nor false", value);
-
-  return TRUE;
-}
-
-static gboolean
-get_string_list (Loader       *loader,
-                 GKeyFile     *keyfile,
-                 const char   *group,
-                 const char   *key,
-                 char       ***out_value,
-                 GError      **error)
-{
-  g_autoptr(GError) local_error = NULL;
-  g_auto(GStrv) value = NULL;
-
-  *out_value = NULL;
-
-  if (!g_key_file_has_key (keyfile, group, key, NULL))
-    return TRUE;
-
-  value = g_key_file_get_string_list (keyfile, group, key, NULL, &local_error);
-  if (value == NULL)
-    {
-      /* an empty value is an empty list */
-      if (g_error_matches (local_error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE))
-        return key_error (loader, error, group, key, "%s", local_error->message);
-
-      *out_value = g_new0 (char *, 1);
-      return TRUE;
-    }
-
-  for (guint i = 0; value[i] != NULL; i++)
-    {
-      g_strstrip (value[i]);
-      if (value[i][0] == '\0')
-        return key_error (loader, error, group, key, "the list has an empty element");
-    }
-
-  *out_value = g_steal_pointer (&value);
-  return TRUE;
-}
-
-static gboolean
-check_known_keys (Loader              *loader,
-                  GKeyFile            *keyfile,
-                  const char          *group,
-                  const char * const  *known,
-                  GError             **error)
-{
-  g_auto(GStrv) keys = NULL;
-
-  keys = g_key_file_get_keys (keyfile, group, NULL, NULL);
-  if (keys == NULL)
-    return TRUE;
-
-  for (guint i = 0; keys[i] != NULL; i++)
-    {
-      if (!g_strv_contains (known, keys[i]) &&
-          !(g_str_equal (group, "server") && is_property_key (keys[i])))
-        return key_error (loader, error, group, keys[i], "unknown key");
-    }
-
-  return TRUE;
+  vsmtp_config_group_add_string_list (group, "enabled", DEFAULT_PLUGIN,
+                                      "The plugins to load, in order");
+  vsmtp_config_group_add_string_list (group, "path", NULL,
+                                      "More folders to search for plugins, first");
+  return group;
 }
 
 /* vsmtpd_parse_listen_address:
@@ -476,16 +429,28 @@ parse_addresses (Loader       *loader,
   return TRUE;
 }
 
+/* A list of addresses (empty when not set) */
+static gboolean
+parse_address_list (VsmtpdConfig  *self,
+                    Loader        *loader,
+                    const char    *key,
+                    char        ***out_list,
+                    GPtrArray    **out_addresses,
+                    GError       **error)
+{
+  *out_list = vsmtp_config_group_dup_string_list (self->server_group, key);
+  if (*out_list == NULL)
+    *out_list = g_new0 (char *, 1);
+
+  return parse_addresses (loader, self->keyfile, key, *out_list, out_addresses, error);
+}
+
 static gboolean
 parse_listen (VsmtpdConfig  *self,
               Loader        *loader,
               GError       **error)
 {
-  if (!get_string_list (loader, self->keyfile, "server", "listen", &self->listen, error))
-    return FALSE;
-
-  if (self->listen == NULL)
-    self->listen = g_strsplit (DEFAULT_LISTEN, ";", -1);
+  self->listen = vsmtp_config_group_dup_string_list (self->server_group, "listen");
 
   if (self->listen[0] == NULL)
     return key_error (loader, error, "server", "listen", "the list is empty");
@@ -502,25 +467,21 @@ parse_tls (VsmtpdConfig  *self,
            Loader        *loader,
            GError       **error)
 {
-  GKeyFile *keyfile = self->keyfile;
+  VsmtpConfigGroup *group = self->server_group;
   g_autoptr(GError) local_error = NULL;
-  g_autofree char *certificate = NULL;
-  g_autofree char *key = NULL;
+  g_autofree char *certificate = vsmtp_config_group_dup_string (group, "tls-certificate");
+  g_autofree char *key = vsmtp_config_group_dup_string (group, "tls-key");
   gboolean key_at_fault = FALSE;
-  g_autofree char *priority = NULL;
-  g_autofree char *min_version = NULL;
-  guint64 value;
+  g_autofree char *priority = vsmtp_config_group_dup_string (group, "tls-priority");
+  g_autofree char *min_version = vsmtp_config_group_dup_string (group, "tls-min-version");
 
   /* the protocol versions and suites, for the whole process */
-  if (!get_string (loader, keyfile, "server", "tls-priority", &priority, error) ||
-      !get_string (loader, keyfile, "server", "tls-min-version", &min_version, error))
-    return FALSE;
-  if (priority != NULL && min_version != NULL)
+  if (priority != NULL && vsmtp_config_group_is_set (group, "tls-min-version"))
     return key_error (loader, error, "server", "tls-min-version",
                       "set either tls-min-version or tls-priority, not both");
   if (priority != NULL && !vsmtpd_tls_check_priority (priority, &local_error))
     return key_error (loader, error, "server", "tls-priority", "%s", local_error->message);
-  if (min_version == NULL || g_str_equal (min_version, "1.2"))
+  if (g_str_equal (min_version, "1.2"))
     self->tls_priority = g_strdup (priority != NULL ? priority : VSMTPD_TLS_PRIORITY_DEFAULT);
   else if (g_str_equal (min_version, "1.3"))
     self->tls_priority = g_strdup (VSMTPD_TLS_PRIORITY_TLS13);
@@ -528,10 +489,6 @@ parse_tls (VsmtpdConfig  *self,
     return key_error (loader, error, "server", "tls-min-version",
                       "\"%s\" is neither \"1.2\" nor \"1.3\" (older versions: tls-priority)",
                       min_version);
-
-  if (!get_string (loader, keyfile, "server", "tls-certificate", &certificate, error) ||
-      !get_string (loader, keyfile, "server", "tls-key", &key, error))
-    return FALSE;
 
   if (key != NULL && certificate == NULL)
     return key_error (loader, error, "server", "tls-key",
@@ -552,12 +509,8 @@ parse_tls (VsmtpdConfig  *self,
                           "%s", local_error->message);
     }
 
-  if (!get_string_list (loader, keyfile, "server", "listen-tls", &self->listen_tls, error))
-    return FALSE;
-  if (self->listen_tls == NULL)
-    self->listen_tls = g_new0 (char *, 1);
-  if (!parse_addresses (loader, keyfile, "listen-tls", self->listen_tls,
-                        &self->listen_tls_addresses, error))
+  if (!parse_address_list (self, loader, "listen-tls", &self->listen_tls,
+                           &self->listen_tls_addresses, error))
     return FALSE;
   if (self->listen_tls[0] != NULL && certificate == NULL)
     return key_error (loader, error, "server", "listen-tls",
@@ -565,36 +518,49 @@ parse_tls (VsmtpdConfig  *self,
                       "is only used for STARTTLS)");
 
   /* Submission (RFC 6409, RFC 8314): MAIL needs a successful AUTH first */
-  if (!get_string_list (loader, keyfile, "server", "listen-submission",
-                        &self->listen_submission, error))
-    return FALSE;
-  if (self->listen_submission == NULL)
-    self->listen_submission = g_new0 (char *, 1);
-  if (!parse_addresses (loader, keyfile, "listen-submission", self->listen_submission,
-                        &self->listen_submission_addresses, error))
-    return FALSE;
-
-  if (!get_string_list (loader, keyfile, "server", "listen-submissions",
-                        &self->listen_submissions, error))
-    return FALSE;
-  if (self->listen_submissions == NULL)
-    self->listen_submissions = g_new0 (char *, 1);
-  if (!parse_addresses (loader, keyfile, "listen-submissions", self->listen_submissions,
-                        &self->listen_submissions_addresses, error))
+  if (!parse_address_list (self, loader, "listen-submission", &self->listen_submission,
+                           &self->listen_submission_addresses, error) ||
+      !parse_address_list (self, loader, "listen-submissions", &self->listen_submissions,
+                           &self->listen_submissions_addresses, error))
     return FALSE;
   if (self->listen_submissions[0] != NULL && certificate == NULL)
     return key_error (loader, error, "server", "listen-submissions",
                       "implicit TLS needs tls-certificate (the self-signed default "
                       "is only used for STARTTLS)");
 
-  if (!get_boolean (loader, keyfile, "server", "require-tls", FALSE, &self->require_tls, error))
-    return FALSE;
+  self->require_tls = vsmtp_config_group_get_boolean (group, "require-tls");
 
-  if (!get_unsigned (loader, keyfile, "server", "tls-handshake-timeout",
-                     1, 3600, "seconds", DEFAULT_HANDSHAKE_TIMEOUT, &value, error))
-    return FALSE;
-  self->tls_handshake_timeout = value;
+  return TRUE;
+}
 
+/* "auto", or a number of processes */
+static gboolean
+parse_workers (VsmtpdConfig  *self,
+               Loader        *loader,
+               GError       **error)
+{
+  g_autofree char *workers = vsmtp_config_group_dup_string (self->server_group, "workers");
+  g_autoptr(VsmtpConfigKey) number = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  g_strstrip (workers);
+  if (g_str_equal (workers, "auto"))
+    {
+      self->workers = g_get_num_processors ();
+      return TRUE;
+    }
+
+  number = vsmtp_config_key_new ("workers", VSMTP_CONFIG_TYPE_INTEGER, NULL, NULL);
+  vsmtp_config_key_set_range (number, 1, 256, "processes, or \"auto\"");
+  if (!vsmtp_config_key_check_value (number, workers, &local_error))
+    {
+      if (workers[0] != '\0' && strstr (local_error->message, "not a number") != NULL)
+        return key_error (loader, error, "server", "workers",
+                          "\"%s\" is neither a number nor \"auto\"", workers);
+      return key_error (loader, error, "server", "workers", "%s", local_error->message);
+    }
+
+  self->workers = g_ascii_strtoull (workers, NULL, 10);
   return TRUE;
 }
 
@@ -603,18 +569,31 @@ parse_server (VsmtpdConfig  *self,
               Loader        *loader,
               GError       **error)
 {
-  GKeyFile *keyfile = self->keyfile;
-  g_autofree char *bare_newline = NULL;
-  guint64 value;
+  VsmtpConfigGroup *group = self->server_group;
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GPtrArray) keys = NULL;
 
-  if (!check_known_keys (loader, keyfile, "server", server_keys, error))
-    return FALSE;
+  if (!vsmtp_config_group_load (group, self->keyfile, &local_error))
+    return group_error (loader, error, local_error);
+
+  /* the daemon's texts are never empty */
+  keys = vsmtp_config_group_dup_keys (group);
+  for (guint i = 0; i < keys->len; i++)
+    {
+      const char *name = vsmtp_config_key_get_name (keys->pdata[i]);
+      g_autofree char *value = NULL;
+
+      if (vsmtp_config_key_get_value_type (keys->pdata[i]) != VSMTP_CONFIG_TYPE_STRING)
+        continue;
+      value = vsmtp_config_group_dup_string (group, name);
+      if (value != NULL && value[0] == '\0')
+        return key_error (loader, error, "server", name, "the value is empty");
+    }
 
   if (!parse_listen (self, loader, error))
     return FALSE;
 
-  if (!get_string (loader, keyfile, "server", "hostname", &self->hostname, error))
-    return FALSE;
+  self->hostname = vsmtp_config_group_dup_string (group, "hostname");
   if (self->hostname == NULL)
     self->hostname = g_strdup (g_get_host_name ());
   for (const char *p = self->hostname; *p != '\0'; p++)
@@ -624,74 +603,10 @@ parse_server (VsmtpdConfig  *self,
                           "\"%s\" is not a host name", self->hostname);
     }
 
-  if (!get_unsigned (loader, keyfile, "server", "max-message-size",
-                     1, G_MAXUINT64, "bytes", DEFAULT_MAX_MESSAGE_SIZE, &self->max_message_size, error))
-    return FALSE;
+  self->shutdown_grace = vsmtp_config_group_get_integer (group, "shutdown-grace");
 
-  if (!get_unsigned (loader, keyfile, "server", "max-recipients",
-                     1, G_MAXUINT, NULL, DEFAULT_MAX_RECIPIENTS, &value, error))
-    return FALSE;
-  self->max_recipients = value;
-
-  if (!get_unsigned (loader, keyfile, "server", "max-line-length",
-                     512, 1024 * 1024, "bytes", DEFAULT_MAX_LINE_LENGTH, &value, error))
-    return FALSE;
-  self->max_line_length = value;
-
-  if (!get_unsigned (loader, keyfile, "server", "timeout",
-                     1, 24 * 3600, "seconds", DEFAULT_TIMEOUT, &value, error))
-    return FALSE;
-  self->timeout = value;
-
-  if (!get_unsigned (loader, keyfile, "server", "decision-timeout",
-                     1, 24 * 3600, "seconds", DEFAULT_DECISION_TIMEOUT, &value, error))
-    return FALSE;
-  self->decision_timeout = value;
-
-  for (guint i = 0; i < G_N_ELEMENTS (property_keys); i++)
-    {
-      const PropertyKey *pk = &property_keys[i];
-      gboolean flag;
-
-      if (pk->boolean)
-        {
-          if (!get_boolean (loader, keyfile, "server", pk->key, FALSE, &flag, error))
-            return FALSE;
-        }
-      else if (!get_unsigned (loader, keyfile, "server", pk->key,
-                              pk->min, pk->max, pk->unit, 0, &value, error))
-        return FALSE;
-    }
-
-  if (!get_unsigned (loader, keyfile, "server", "spool-threshold",
-                     0, G_MAXSIZE, "bytes", DEFAULT_SPOOL_THRESHOLD, &self->spool_threshold, error))
-    return FALSE;
-
-  if (!get_string (loader, keyfile, "server", "spool-directory", &self->spool_directory, error))
-    return FALSE;
-
-  if (!get_string (loader, keyfile, "server", "bare-newline", &bare_newline, error))
-    return FALSE;
-  if (bare_newline == NULL || g_str_equal (bare_newline, "normalize"))
-    self->bare_newline = VSMTP_BARE_NEWLINE_NORMALIZE;
-  else if (g_str_equal (bare_newline, "reject"))
-    self->bare_newline = VSMTP_BARE_NEWLINE_REJECT;
-  else
-    return key_error (loader, error, "server", "bare-newline",
-                      "\"%s\" is neither \"reject\" nor \"normalize\"", bare_newline);
-
-  if (!get_unsigned (loader, keyfile, "server", "shutdown-grace",
-                     0, 24 * 3600, "seconds", DEFAULT_SHUTDOWN_GRACE, &value, error))
-    return FALSE;
-  self->shutdown_grace = value;
-
-  if (!get_seconds_ms (loader, keyfile, "server", "greet-pause", 60, 0,
-                       &self->greet_pause, error))
-    return FALSE;
-
-  if (!get_string (loader, keyfile, "server", "user", &self->run_as_user, error) ||
-      !get_string (loader, keyfile, "server", "group", &self->run_as_group, error))
-    return FALSE;
+  self->run_as_user = vsmtp_config_group_dup_string (group, "user");
+  self->run_as_group = vsmtp_config_group_dup_string (group, "group");
   if (self->run_as_group != NULL && self->run_as_user == NULL)
     return key_error (loader, error, "server", "group", "a group without user");
   if (self->run_as_user != NULL)
@@ -718,20 +633,8 @@ parse_server (VsmtpdConfig  *self,
                           self->run_as_user, (guint) geteuid ());
     }
 
-  {
-    g_autofree char *workers = g_key_file_get_value (self->keyfile, "server", "workers", NULL);
-
-    if (workers != NULL && g_str_equal (g_strstrip (workers), "auto"))
-      self->workers = g_get_num_processors ();
-    else if (workers != NULL && workers[0] != '\0' && !is_integer (workers))
-      return key_error (loader, error, "server", "workers",
-                        "\"%s\" is neither a number nor \"auto\"", workers);
-    else if (!get_unsigned (loader, self->keyfile, "server", "workers",
-                            1, 256, "processes, or \"auto\"", 1, &value, error))
-      return FALSE;
-    else
-      self->workers = value;
-  }
+  if (!parse_workers (self, loader, error))
+    return FALSE;
 
   if (!parse_tls (self, loader, error))
     return FALSE;
@@ -760,14 +663,13 @@ parse_plugins (VsmtpdConfig  *self,
                Loader        *loader,
                GError       **error)
 {
-  if (!check_known_keys (loader, self->keyfile, "plugins", plugins_keys, error))
-    return FALSE;
+  g_autoptr(VsmtpConfigGroup) group = plugins_group_new ();
+  g_autoptr(GError) local_error = NULL;
 
-  if (!get_string_list (loader, self->keyfile, "plugins", "enabled", &self->plugins_enabled, error))
-    return FALSE;
-  if (self->plugins_enabled == NULL)
-    self->plugins_enabled = g_strsplit (DEFAULT_PLUGIN, ";", -1);
+  if (!vsmtp_config_group_load (group, self->keyfile, &local_error))
+    return group_error (loader, error, local_error);
 
+  self->plugins_enabled = vsmtp_config_group_dup_string_list (group, "enabled");
   for (guint i = 0; self->plugins_enabled[i] != NULL; i++)
     {
       for (guint j = 0; j < i; j++)
@@ -778,8 +680,7 @@ parse_plugins (VsmtpdConfig  *self,
         }
     }
 
-  if (!get_string_list (loader, self->keyfile, "plugins", "path", &self->plugins_path, error))
-    return FALSE;
+  self->plugins_path = vsmtp_config_group_dup_string_list (group, "path");
   if (self->plugins_path == NULL)
     self->plugins_path = g_new0 (char *, 1);
 
@@ -811,22 +712,20 @@ vsmtpd_config_default_maildir (void)
   return g_build_filename (state_directory, "Maildir", NULL);
 }
 
-static gboolean
-parse_maildir (VsmtpdConfig  *self,
-               Loader        *loader,
-               GError       **error)
+/* The maildir plugin's default path is computed here (where the daemon
+ * keeps its state), and set in the keyfile when the plugin is enabled and
+ * the key is not set: the plugin checks the key like any other. */
+static void
+set_maildir_default (VsmtpdConfig *self)
 {
-  if (!get_string (loader, self->keyfile, "maildir", "path", &self->maildir_path, error))
-    return FALSE;
+  g_autofree char *path = NULL;
 
-  /* The maildir plugin reads its default from here */
-  if (self->maildir_path == NULL)
-    {
-      self->maildir_path = vsmtpd_config_default_maildir ();
-      g_key_file_set_string (self->keyfile, "maildir", "path", self->maildir_path);
-    }
+  if (!g_strv_contains ((const char * const *) self->plugins_enabled, "maildir") ||
+      g_key_file_has_key (self->keyfile, "maildir", "path", NULL))
+    return;
 
-  return TRUE;
+  path = vsmtpd_config_default_maildir ();
+  g_key_file_set_string (self->keyfile, "maildir", "path", path);
 }
 
 static gboolean
@@ -1049,31 +948,82 @@ vsmtpd_config_load (const VsmtpdConfigOverrides  *overrides,
   if (!resolve_credentials (self, &loader, error))
     return NULL;
 
+  self->server_group = server_group_new (&self->server_properties);
   if (!parse_server (self, &loader, error) ||
-      !parse_plugins (self, &loader, error) ||
-      !parse_maildir (self, &loader, error))
+      !parse_plugins (self, &loader, error))
     return NULL;
+  set_maildir_default (self);
 
   return g_steal_pointer (&self);
 }
 
 /**
- * vsmtpd_config_get_origin:
+ * vsmtpd_config_locate:
  * @self: the configuration
- * @group: a group of the keyfile
- * @key: a key of @group
+ * @message: an error message of the form "[group] key: problem" (a
+ *   VsmtpConfigGroup's, a plugin's refusal)
  *
- * Returns: what set @key, for a message about its value: the option on the
- *   command line, else the file, else "built-in defaults"
+ * Returns: (transfer full) (nullable): @message with what set the key
+ *   before it (the option on the command line, else the file, else
+ *   "built-in defaults"), or %NULL if @message is not of that form
  */
-const char *
-vsmtpd_config_get_origin (VsmtpdConfig *self,
-                          const char   *group,
-                          const char   *key)
+char *
+vsmtpd_config_locate (VsmtpdConfig *self,
+                      const char   *message)
 {
   Loader loader = { self->path, self->origins };
 
-  return get_origin (&loader, group, key);
+  return locate_message (&loader, message);
+}
+
+/* The value of the [server] key of @pspec, for the property */
+static gboolean
+property_value (VsmtpdConfig *self,
+                GParamSpec   *pspec,
+                GValue       *value)
+{
+  VsmtpConfigGroup *group = self->server_group;
+  const PropertyTweak *tweak = find_tweak (pspec->name);
+  VsmtpConfigKey *key = vsmtp_config_group_lookup_key (group, pspec->name);
+  GType type = G_PARAM_SPEC_VALUE_TYPE (pspec);
+  gint64 number;
+
+  g_value_init (value, type);
+  if (type == G_TYPE_BOOLEAN)
+    g_value_set_boolean (value, vsmtp_config_group_get_boolean (group, pspec->name));
+  else if (type == G_TYPE_STRING)
+    {
+      g_autofree char *text = vsmtp_config_group_dup_string (group, pspec->name);
+
+      if (text == NULL)
+        return FALSE;
+      g_value_set_string (value, text);
+    }
+  else if (G_TYPE_IS_ENUM (type))
+    {
+      g_autofree char *nick = vsmtp_config_group_dup_string (group, pspec->name);
+
+      g_value_set_enum (value, g_enum_get_value_by_nick (G_PARAM_SPEC_ENUM (pspec)->enum_class,
+                                                          nick)->value);
+    }
+  else
+    {
+      if (vsmtp_config_key_get_value_type (key) == VSMTP_CONFIG_TYPE_DURATION)
+        number = vsmtp_config_group_get_duration (group, pspec->name);
+      else
+        number = vsmtp_config_group_get_integer (group, pspec->name) *
+                 (tweak != NULL && tweak->per_unit > 0 ? tweak->per_unit : 1);
+
+      if (type == G_TYPE_UINT)
+        g_value_set_uint (value, number);
+      else if (type == G_TYPE_INT)
+        g_value_set_int (value, number);
+      else if (type == G_TYPE_UINT64)
+        g_value_set_uint64 (value, number);
+      else
+        g_value_set_int64 (value, number);
+    }
+  return TRUE;
 }
 
 /**
@@ -1081,46 +1031,46 @@ vsmtpd_config_get_origin (VsmtpdConfig *self,
  * @self: the configuration
  * @server: the server
  *
- * Sets the limits, timeouts and TLS settings of @server (the certificate
- * when one is configured) and hands it the keyfile, from which plugins
- * read their own groups.
+ * Sets the properties of @server from their [server] keys (the host name,
+ * the limits, the timeouts...), and the certificate when one is
+ * configured, and hands it the keyfile, from which the plugins' groups
+ * are read.
  */
 void
 vsmtpd_config_apply (VsmtpdConfig *self,
                      VsmtpServer  *server)
 {
+  for (guint i = 0; i < self->server_properties->len; i++)
+    {
+      GParamSpec *pspec = g_ptr_array_index (self->server_properties, i);
+      g_auto(GValue) value = G_VALUE_INIT;
+
+      if (property_value (self, pspec, &value))
+        g_object_set_property (G_OBJECT (server), pspec->name, &value);
+    }
+  /* its default is the machine's name, computed here */
   vsmtp_server_set_hostname (server, self->hostname);
-  vsmtp_server_set_max_message_size (server, self->max_message_size);
-  vsmtp_server_set_max_recipients (server, self->max_recipients);
-  vsmtp_server_set_max_line_length (server, self->max_line_length);
-  vsmtp_server_set_timeout (server, self->timeout);
-  vsmtp_server_set_decision_timeout (server, self->decision_timeout * 1000);
-  vsmtp_server_set_spool_threshold (server, self->spool_threshold);
-  if (self->spool_directory != NULL)
-    vsmtp_server_set_spool_directory (server, self->spool_directory);
-  vsmtp_server_set_bare_newline (server, self->bare_newline);
-  g_object_set (server, "greet-pause", self->greet_pause, NULL);
-  vsmtp_server_set_require_tls (server, self->require_tls);
-  vsmtp_server_set_tls_handshake_timeout (server, self->tls_handshake_timeout);
   if (self->tls_certificate != NULL)
     vsmtp_server_set_tls_certificate (server, self->tls_certificate);
 
-  /* validated at load time */
-  for (guint i = 0; i < G_N_ELEMENTS (property_keys); i++)
-    {
-      const PropertyKey *pk = &property_keys[i];
-      g_autofree char *value = g_key_file_get_value (self->keyfile, "server", pk->key, NULL);
-
-      if (value == NULL)
-        continue;
-      g_strstrip (value);
-      if (pk->boolean)
-        g_object_set (server, pk->key, g_str_equal (value, "true") || g_str_equal (value, "1"), NULL);
-      else
-        g_object_set (server, pk->key, (guint) g_ascii_strtoull (value, NULL, 10), NULL);
-    }
-
   vsmtp_server_set_config (server, self->keyfile);
+}
+
+/**
+ * vsmtpd_config_dup_groups:
+ * @self: the configuration
+ *
+ * Returns: (transfer full): the daemon's groups, [server] and [plugins],
+ *   with their keys, for --list-keys
+ */
+GPtrArray *
+vsmtpd_config_dup_groups (VsmtpdConfig *self)
+{
+  GPtrArray *groups = g_ptr_array_new_with_free_func (g_object_unref);
+
+  g_ptr_array_add (groups, g_object_ref (self->server_group));
+  g_ptr_array_add (groups, plugins_group_new ());
+  return groups;
 }
 
 void
@@ -1131,13 +1081,13 @@ vsmtpd_config_free (VsmtpdConfig *self)
 
   g_free (self->path);
   g_clear_pointer (&self->keyfile, g_key_file_unref);
+  g_clear_object (&self->server_group);
+  g_clear_pointer (&self->server_properties, g_ptr_array_unref);
   g_strfreev (self->listen);
   g_clear_pointer (&self->listen_addresses, g_ptr_array_unref);
   g_free (self->hostname);
-  g_free (self->spool_directory);
   g_strfreev (self->plugins_enabled);
   g_strfreev (self->plugins_path);
-  g_free (self->maildir_path);
   g_free (self->tls_certificate_path);
   g_free (self->tls_key_path);
   g_free (self->tls_priority);

@@ -13,20 +13,13 @@ typedef struct
 {
   char                   *path;              /* the --config file, or NULL */
   GKeyFile               *keyfile;           /* with the command line applied */
+  VsmtpConfigGroup       *server_group;      /* [server], loaded */
+  GPtrArray              *server_properties; /* GParamSpec of VsmtpServer with a key */
 
   char                  **listen;            /* ADDR:PORT strings */
   GPtrArray              *listen_addresses;  /* GSocketAddress, same order */
   char                   *hostname;
-  guint64                 max_message_size;
-  guint                   max_recipients;
-  guint                   max_line_length;
-  guint                   timeout;           /* seconds */
-  guint                   decision_timeout;  /* seconds */
-  guint64                 spool_threshold;
-  char                   *spool_directory;   /* NULL: the server's default */
-  VsmtpBareNewlinePolicy  bare_newline;
   guint                   shutdown_grace;    /* seconds */
-  guint                   greet_pause;       /* milliseconds */
 
   /* [server] user/group: who to run as once set up (run_as_user NULL: as
    * started) */
@@ -39,8 +32,6 @@ typedef struct
 
   char                  **plugins_enabled;
   char                  **plugins_path;
-
-  char                   *maildir_path;
 
   /* TLS: without tls-certificate, the daemon uses its self-signed one */
   char                   *tls_certificate_path;  /* absolute, or NULL */
@@ -73,9 +64,9 @@ VsmtpdConfig *vsmtpd_config_load           (const VsmtpdConfigOverrides  *overri
                                             GError                      **error);
 void          vsmtpd_config_apply          (VsmtpdConfig                 *self,
                                             VsmtpServer                  *server);
-const char   *vsmtpd_config_get_origin     (VsmtpdConfig                 *self,
-                                            const char                   *group,
-                                            const char                   *key);
+char         *vsmtpd_config_locate         (VsmtpdConfig                 *self,
+                                            const char                   *message);
+GPtrArray    *vsmtpd_config_dup_groups     (VsmtpdConfig                 *self);
 char         *vsmtpd_config_default_maildir (void);
 char         *vsmtpd_config_default_state_directory (void);
 void          vsmtpd_config_free           (VsmtpdConfig                 *self);

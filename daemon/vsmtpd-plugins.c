@@ -20,10 +20,17 @@
 
 /* One PeasEngine with the C and Python loaders, and one PeasExtensionSet
  * of VsmtpActivatable whose objects are created with the server. Plugins
- * are loaded one by one in the order of their priority (X-Vsmtp-Priority
- * in the .plugin file, lower first; the configured order among equals): a
- * plugin's extension is activated as it is loaded, so its signal handlers
- * are connected after those of the plugins before it, and run after them.
+ * are loaded in the order of their priority (X-Vsmtp-Priority in the
+ * .plugin file, lower first; the configured order among equals), each
+ * after checking the plugin API version its .plugin file states
+ * (X-Vsmtp-Plugin-API). Then each one declares the keys of its group
+ * (named after its module), the group is read from the configuration
+ * against them, and the plugin is configured with it; a refusal stops the
+ * daemon before any plugin is activated. Last, the plugins are activated
+ * in the same order, so each one's signal handlers are connected after
+ * those of the plugins before it, and run after them; each is named as
+ * the owner of the handlers it connects to a session (the log names it
+ * when one fails).
  *
  * Python plugins run in the interpreter libpeas embeds. Before it starts,
  * the Vsmtp typelib is made findable (the build tree's, or the installed
@@ -41,65 +48,8 @@ struct _VsmtpdPlugins
   PeasExtensionSet *extensions;
   GPtrArray        *search_paths;  /* for error messages */
   GPtrArray        *loaded;        /* PeasPluginInfo, in load order */
+  GHashTable       *activated;     /* PeasPluginInfo */
 };
-
-/* Runs before a plugin's own new-session handler (it was connected just
- * before the plugin was activated): the handlers the plugin connects to
- * the session are its own, and a failing one is named in the log. */
-static void
-free_owner (gpointer  data,
-            GClosure *closure)
-{
-  g_free (data);
-}
-
-static void
-mark_owner (VsmtpServer  *server,
-            VsmtpSession *session,
-            gpointer      user_data)
-{
-  vsmtp_session_set_handler_owner (session, user_data);
-}
-
-static void
-on_extension_added (PeasExtensionSet *set,
-                    PeasPluginInfo   *info,
-                    PeasExtension    *extension,
-                    gpointer          user_data)
-{
-  VsmtpdPlugins *self = user_data;
-  g_autofree char *owner = g_strdup_printf ("plugin %s", peas_plugin_info_get_module_name (info));
-
-  g_debug ("activating plugin %s (%s)",
-           peas_plugin_info_get_module_name (info),
-           peas_plugin_info_get_module_dir (info));
-  g_signal_connect_data (self->server, "new-session", G_CALLBACK (mark_owner),
-                         g_steal_pointer (&owner), free_owner, 0);
-  vsmtp_activatable_activate (VSMTP_ACTIVATABLE (extension));
-}
-
-/* The order plugins run in: X-Vsmtp-Priority in the .plugin file, lower
- * first (policy before delivery), DEFAULT_PRIORITY when it is not set;
- * plugins of the same priority in the configured order. */
-#define DEFAULT_PRIORITY 50
-
-static int
-plugin_priority (PeasPluginInfo *info)
-{
-  const char *text = peas_plugin_info_get_external_data (info, "Vsmtp-Priority");
-  gint64 value;
-
-  if (text == NULL || !g_ascii_string_to_signed (text, 10, 0, 100, &value, NULL))
-    return DEFAULT_PRIORITY;
-  return (int) value;
-}
-
-static int
-compare_priority (gconstpointer a,
-                  gconstpointer b)
-{
-  return plugin_priority (*(PeasPluginInfo **) a) - plugin_priority (*(PeasPluginInfo **) b);
-}
 
 static void
 on_extension_removed (PeasExtensionSet *set,
@@ -107,6 +57,10 @@ on_extension_removed (PeasExtensionSet *set,
                       PeasExtension    *extension,
                       gpointer          user_data)
 {
+  VsmtpdPlugins *self = user_data;
+
+  if (!g_hash_table_remove (self->activated, info))
+    return;
   g_debug ("deactivating plugin %s", peas_plugin_info_get_module_name (info));
   vsmtp_activatable_deactivate (VSMTP_ACTIVATABLE (extension));
 }
@@ -211,6 +165,7 @@ vsmtpd_plugins_new (VsmtpServer        *server,
   self->server = g_object_ref (server);
   self->search_paths = g_ptr_array_new_with_free_func (g_free);
   self->loaded = g_ptr_array_new ();
+  self->activated = g_hash_table_new (NULL, NULL);
 
   from_build_dir = running_from_build_dir ();
   setup_introspection (from_build_dir);
@@ -227,15 +182,10 @@ vsmtpd_plugins_new (VsmtpServer        *server,
   self->extensions = peas_extension_set_new (self->engine, VSMTP_TYPE_ACTIVATABLE,
                                              "server", server,
                                              NULL);
-  g_signal_connect (self->extensions, "extension-added",
-                    G_CALLBACK (on_extension_added), self);
+  /* the extensions are configured and activated by vsmtpd_plugins_load(),
+   * not as they are added: no plugin is loaded before the set exists */
   g_signal_connect (self->extensions, "extension-removed",
                     G_CALLBACK (on_extension_removed), self);
-
-  /* extension-added is not emitted for plugins loaded before the set */
-  peas_extension_set_foreach (self->extensions,
-                              (PeasExtensionSetForeachFunc) on_extension_added,
-                              self);
 
   return self;
 }
@@ -261,13 +211,40 @@ find_plugin (VsmtpdPlugins  *self,
   return NULL;
 }
 
+/* The .plugin file states the plugin API version this vsmtpd supports */
+static gboolean
+check_api_version (PeasPluginInfo  *info,
+                   GError         **error)
+{
+  const char *version = peas_plugin_info_get_external_data (info, "Vsmtp-Plugin-API");
+  g_autofree char *supported = g_strdup_printf ("%d", VSMTP_PLUGIN_API_VERSION);
+
+  if (version != NULL && g_str_equal (g_strstrip ((char *) version), supported))
+    return TRUE;
+
+  if (version == NULL)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                 "plugin \"%s\" (%s) states no plugin API version (X-Vsmtp-Plugin-API "
+                 "in its .plugin file); this vsmtpd supports version %s",
+                 peas_plugin_info_get_module_name (info),
+                 peas_plugin_info_get_module_dir (info), supported);
+  else
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                 "plugin \"%s\" (%s) is for plugin API version %s "
+                 "(X-Vsmtp-Plugin-API=%s); this vsmtpd supports version %s",
+                 peas_plugin_info_get_module_name (info),
+                 peas_plugin_info_get_module_dir (info), version, version, supported);
+  return FALSE;
+}
+
 /**
  * vsmtpd_plugins_check:
  * @self: the plugin engine
  * @names: the module names of the plugins
  * @error: return location for an error
  *
- * Checks that every plugin of @names exists, without loading any.
+ * Checks that every plugin of @names exists and is written for the plugin
+ * API version of this vsmtpd, without loading any.
  *
  * Returns: %TRUE if every plugin was found
  */
@@ -278,7 +255,9 @@ vsmtpd_plugins_check (VsmtpdPlugins       *self,
 {
   for (guint i = 0; names != NULL && names[i] != NULL; i++)
     {
-      if (find_plugin (self, names[i], error) == NULL)
+      PeasPluginInfo *info = find_plugin (self, names[i], error);
+
+      if (info == NULL || !check_api_version (info, error))
         return FALSE;
     }
 
@@ -416,21 +395,44 @@ summarize_traceback (const char *text)
   return g_strdup_printf ("%s: %s", location, exception);
 }
 
-static gboolean
-load_one (VsmtpdPlugins  *self,
-          const char     *name,
-          GError        **error)
+/* A Python plugin that raised: PyGObject printed the traceback and went
+ * on. A ValueError("[group] key: problem") is the plugins' way of refusing
+ * a configuration value: that is a configuration error, told as the
+ * daemon tells its own (VSMTP_ERROR_INVALID_CONFIG, the message
+ * "[group] key: problem"). */
+static void
+set_traceback_error (PeasPluginInfo  *info,
+                     const char      *step,
+                     const char      *traceback,
+                     GError         **error)
 {
+  const char *value_error = strstr (traceback, "ValueError: [");
+
+  if (value_error != NULL &&
+      g_regex_match_simple ("^\\[[A-Za-z0-9_.-]+\\] [A-Za-z0-9_.-]+: ",
+                            value_error + strlen ("ValueError: "), 0, 0))
+    {
+      g_set_error_literal (error, VSMTP_ERROR, VSMTP_ERROR_INVALID_CONFIG,
+                           value_error + strlen ("ValueError: "));
+      return;
+    }
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+               "plugin \"%s\" (%s) failed to %s: %s",
+               peas_plugin_info_get_module_name (info),
+               peas_plugin_info_get_module_dir (info), step, traceback);
+}
+
+static gboolean
+load_one (VsmtpdPlugins   *self,
+          PeasPluginInfo  *info,
+          GError         **error)
+{
+  const char *name = peas_plugin_info_get_module_name (info);
   g_autofree char *captured = NULL;
   g_autofree char *output = NULL;
   g_autofree char *traceback = NULL;
   StderrCapture capture;
-  PeasPluginInfo *info;
   gboolean loaded;
-
-  info = find_plugin (self, name, error);
-  if (info == NULL)
-    return FALSE;
 
   if (peas_plugin_info_is_loaded (info))
     return TRUE;
@@ -457,27 +459,12 @@ load_one (VsmtpdPlugins  *self,
       return FALSE;
     }
 
-  /* A Python plugin whose activate() raised: PyGObject printed the
-   * traceback and went on. A ValueError("[group] key: problem") is the
-   * plugins' way of refusing a configuration value (the shipped ones
-   * do): that is a configuration error, told as the daemon tells its own
-   * (VSMTPD_PLUGINS_ERROR_CONFIG, the message "[group] key: problem"). */
+  g_ptr_array_add (self->loaded, info);
+
+  /* the plugin object's constructor raised */
   if (traceback != NULL)
     {
-      const char *value_error = strstr (traceback, "ValueError: [");
-
-      g_ptr_array_add (self->loaded, info);
-      if (value_error != NULL &&
-          g_regex_match_simple ("^\\[[A-Za-z0-9_.-]+\\] [A-Za-z0-9_.-]+: ",
-                                value_error + strlen ("ValueError: "), 0, 0))
-        {
-          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                               value_error + strlen ("ValueError: "));
-          return FALSE;
-        }
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                   "plugin \"%s\" (%s) failed to activate: %s",
-                   name, peas_plugin_info_get_module_dir (info), traceback);
+      set_traceback_error (info, "load", traceback, error);
       return FALSE;
     }
 
@@ -490,9 +477,8 @@ load_one (VsmtpdPlugins  *self,
   if (captured != NULL)
     g_warning ("plugin \"%s\": %s", name, captured);
 
-  g_ptr_array_add (self->loaded, info);
-
-  if (!peas_engine_provides_extension (self->engine, info, VSMTP_TYPE_ACTIVATABLE))
+  if (!peas_engine_provides_extension (self->engine, info, VSMTP_TYPE_ACTIVATABLE) ||
+      peas_extension_set_get_extension (self->extensions, info) == NULL)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
                    "plugin \"%s\" (%s) does not implement VsmtpActivatable",
@@ -504,43 +490,267 @@ load_one (VsmtpdPlugins  *self,
   return TRUE;
 }
 
+typedef enum {
+  STEP_DECLARE,
+  STEP_CONFIGURE,
+  STEP_ACTIVATE,
+} Step;
+
+static const char * const step_names[] = { "declare its configuration", "configure", "activate" };
+
+/* One call into a loaded plugin, whose output is captured like its
+ * loading (a Python traceback is told on one line) */
+static void
+free_owner (gpointer  data,
+            GClosure *closure)
+{
+  g_free (data);
+}
+
+/* Runs before a plugin's own new-session handler (it was connected just
+ * before the plugin was activated): the handlers the plugin connects to
+ * the session are its own, and a failing one is named in the log. */
+static void
+mark_owner (VsmtpServer  *server,
+            VsmtpSession *session,
+            gpointer      user_data)
+{
+  vsmtp_session_set_handler_owner (session, user_data);
+}
+
+/* The order plugins run in: X-Vsmtp-Priority in the .plugin file, lower
+ * first (policy before delivery), DEFAULT_PRIORITY when it is not set;
+ * plugins of the same priority in the configured order. */
+#define DEFAULT_PRIORITY 50
+
+static int
+plugin_priority (PeasPluginInfo *info)
+{
+  const char *text = peas_plugin_info_get_external_data (info, "Vsmtp-Priority");
+  gint64 value;
+
+  if (text == NULL || !g_ascii_string_to_signed (text, 10, 0, 100, &value, NULL))
+    return DEFAULT_PRIORITY;
+  return (int) value;
+}
+
+static int
+compare_priority (gconstpointer a,
+                  gconstpointer b)
+{
+  return plugin_priority (*(PeasPluginInfo **) a) - plugin_priority (*(PeasPluginInfo **) b);
+}
+
+static gboolean
+run_step (VsmtpdPlugins     *self,
+          PeasPluginInfo    *info,
+          Step               step,
+          VsmtpConfigGroup  *group,
+          GError           **error)
+{
+  VsmtpActivatable *plugin = VSMTP_ACTIVATABLE (peas_extension_set_get_extension (self->extensions, info));
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *output = NULL;
+  g_autofree char *traceback = NULL;
+  StderrCapture capture;
+  gboolean ok = TRUE;
+
+  stderr_capture_begin (&capture);
+  switch (step)
+    {
+    case STEP_DECLARE:
+      vsmtp_activatable_declare_config (plugin, group);
+      break;
+    case STEP_CONFIGURE:
+      ok = vsmtp_activatable_configure (plugin, group, &local_error);
+      break;
+    case STEP_ACTIVATE:
+      g_debug ("activating plugin %s (%s)", peas_plugin_info_get_module_name (info),
+               peas_plugin_info_get_module_dir (info));
+      g_signal_connect_data (self->server, "new-session", G_CALLBACK (mark_owner),
+                             g_strdup_printf ("plugin %s", peas_plugin_info_get_module_name (info)),
+                             free_owner, 0);
+      vsmtp_activatable_activate (plugin);
+      g_hash_table_add (self->activated, info);
+      break;
+    }
+  output = stderr_capture_end (&capture);
+  traceback = summarize_traceback (output);
+
+  if (traceback != NULL)
+    {
+      set_traceback_error (info, step_names[step], traceback, error);
+      return FALSE;
+    }
+  if (output[0] != '\0')
+    {
+      fputs (output, stderr);
+      fflush (stderr);
+    }
+
+  if (ok)
+    return TRUE;
+
+  /* "[group] key: problem" as it is, for the daemon to name the file */
+  if (local_error != NULL && local_error->message[0] == '[')
+    g_propagate_error (error, g_steal_pointer (&local_error));
+  else
+    g_set_error (error, VSMTP_ERROR, VSMTP_ERROR_INVALID_CONFIG,
+                 "plugin \"%s\" (%s) refused its configuration: %s",
+                 peas_plugin_info_get_module_name (info),
+                 peas_plugin_info_get_module_dir (info),
+                 local_error != NULL ? local_error->message
+                                     : "configure failed without an error (a Python "
+                                       "do_configure must return True)");
+  return FALSE;
+}
+
+/* The plugin's group, declared, and read from @keyfile */
+static VsmtpConfigGroup *
+declare_one (VsmtpdPlugins   *self,
+             PeasPluginInfo  *info,
+             GKeyFile        *keyfile,
+             GError         **error)
+{
+  g_autoptr(VsmtpConfigGroup) group = NULL;
+
+  group = vsmtp_config_group_new (peas_plugin_info_get_module_name (info));
+  if (!run_step (self, info, STEP_DECLARE, group, error))
+    return NULL;
+  if (keyfile != NULL && !vsmtp_config_group_load (group, keyfile, error))
+    return NULL;
+  return g_steal_pointer (&group);
+}
+
+/* Groups of the configuration that no enabled plugin reads: those of a
+ * plugin that is not enabled are allowed (a configuration kept for later),
+ * others are likely a misspelled plugin name */
+static void
+log_unread_groups (VsmtpdPlugins       *self,
+                   GKeyFile            *keyfile,
+                   const char * const  *names)
+{
+  g_auto(GStrv) groups = g_key_file_get_groups (keyfile, NULL);
+
+  for (guint i = 0; groups[i] != NULL; i++)
+    {
+      if (g_str_equal (groups[i], "server") || g_str_equal (groups[i], "plugins") ||
+          (names != NULL && g_strv_contains (names, groups[i])))
+        continue;
+      if (peas_engine_get_plugin_info (self->engine, groups[i]) != NULL)
+        g_info ("[%s] is not read: the plugin %s is not enabled", groups[i], groups[i]);
+      else
+        g_warning ("[%s] is not read: there is no plugin %s", groups[i], groups[i]);
+    }
+}
+
 /**
  * vsmtpd_plugins_load:
  * @self: the plugin engine
  * @names: the module names of the plugins, in order
  * @error: return location for an error
  *
- * Loads and activates the plugins one after the other.
+ * Loads the plugins, has each declare its configuration keys, reads each
+ * one's group of the server's configuration against them and configures
+ * the plugin with it; then activates them, in order. A group that is
+ * refused gives an error "[group] key: problem" (%VSMTP_ERROR_INVALID_CONFIG),
+ * for vsmtpd_config_locate().
  *
- * Returns: %TRUE if every plugin was loaded
+ * Returns: %TRUE if every plugin was loaded, configured and activated
  */
 gboolean
 vsmtpd_plugins_load (VsmtpdPlugins       *self,
                      const char * const  *names,
                      GError             **error)
 {
+  GKeyFile *keyfile = vsmtp_server_get_config (self->server);
+  guint n = names != NULL ? g_strv_length ((char **) names) : 0;
   g_autoptr(GPtrArray) infos = g_ptr_array_new ();
 
-  for (guint i = 0; names != NULL && names[i] != NULL; i++)
+  for (guint i = 0; i < n; i++)
     {
       PeasPluginInfo *info = find_plugin (self, names[i], error);
 
-      if (info == NULL)
+      if (info == NULL || !check_api_version (info, error))
         return FALSE;
       g_ptr_array_add (infos, info);
     }
 
   /* g_ptr_array_sort() is a stable sort (GLib >= 2.32 uses a merge sort) */
   g_ptr_array_sort (infos, compare_priority);
-  for (guint i = 0; i < infos->len; i++)
+  for (guint i = 0; i < n; i++)
     {
-      PeasPluginInfo *info = g_ptr_array_index (infos, i);
-
-      if (!load_one (self, peas_plugin_info_get_module_name (info), error))
+      if (!load_one (self, infos->pdata[i], error))
         return FALSE;
     }
 
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(VsmtpConfigGroup) group = declare_one (self, infos->pdata[i], keyfile, error);
+
+      if (group == NULL || !run_step (self, infos->pdata[i], STEP_CONFIGURE, group, error))
+        return FALSE;
+    }
+
+  for (guint i = 0; i < n; i++)
+    {
+      if (!run_step (self, infos->pdata[i], STEP_ACTIVATE, NULL, error))
+        return FALSE;
+    }
+
+  if (keyfile != NULL)
+    log_unread_groups (self, keyfile, names);
   return TRUE;
+}
+
+static int
+compare_module_names (gconstpointer a,
+                      gconstpointer b)
+{
+  return g_strcmp0 (peas_plugin_info_get_module_name (*(PeasPluginInfo **) a),
+                    peas_plugin_info_get_module_name (*(PeasPluginInfo **) b));
+}
+
+/**
+ * vsmtpd_plugins_dup_groups:
+ * @self: the plugin engine
+ * @error: return location for an error
+ *
+ * Loads every plugin found (for the plugin API version of this vsmtpd),
+ * without activating any, and has each declare its configuration.
+ *
+ * Returns: (transfer full) (nullable): their groups, by module name
+ */
+GPtrArray *
+vsmtpd_plugins_dup_groups (VsmtpdPlugins  *self,
+                           GError        **error)
+{
+  g_autoptr(GPtrArray) infos = g_ptr_array_new ();
+  g_autoptr(GPtrArray) groups = g_ptr_array_new_with_free_func (g_object_unref);
+
+  for (const GList *l = peas_engine_get_plugin_list (self->engine); l != NULL; l = l->next)
+    g_ptr_array_add (infos, l->data);
+  g_ptr_array_sort (infos, compare_module_names);
+
+  for (guint i = 0; i < infos->len; i++)
+    {
+      g_autoptr(GError) local_error = NULL;
+      VsmtpConfigGroup *group;
+
+      if (!check_api_version (infos->pdata[i], &local_error))
+        {
+          g_warning ("%s", local_error->message);
+          continue;
+        }
+      if (!load_one (self, infos->pdata[i], error))
+        return NULL;
+      group = declare_one (self, infos->pdata[i], NULL, error);
+      if (group == NULL)
+        return NULL;
+      g_ptr_array_add (groups, group);
+    }
+
+  return g_steal_pointer (&groups);
 }
 
 /**
@@ -573,5 +783,6 @@ vsmtpd_plugins_free (VsmtpdPlugins *self)
   g_clear_object (&self->server);
   g_clear_pointer (&self->search_paths, g_ptr_array_unref);
   g_clear_pointer (&self->loaded, g_ptr_array_unref);
+  g_clear_pointer (&self->activated, g_hash_table_unref);
   g_free (self);
 }

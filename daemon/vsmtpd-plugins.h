@@ -18,6 +18,8 @@ gboolean       vsmtpd_plugins_check      (VsmtpdPlugins        *self,
 gboolean       vsmtpd_plugins_load       (VsmtpdPlugins        *self,
                                           const char * const   *names,
                                           GError              **error);
+GPtrArray     *vsmtpd_plugins_dup_groups (VsmtpdPlugins        *self,
+                                          GError              **error);
 void           vsmtpd_plugins_unload_all (VsmtpdPlugins        *self);
 void           vsmtpd_plugins_free       (VsmtpdPlugins        *self);
 

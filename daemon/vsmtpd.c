@@ -326,6 +326,80 @@ raise_fd_limit (void)
     }
 }
 
+static void
+print_group (VsmtpConfigGroup *group)
+{
+  g_autoptr(GPtrArray) keys = vsmtp_config_group_dup_keys (group);
+  g_autoptr(GEnumClass) types = g_type_class_ref (VSMTP_TYPE_CONFIG_TYPE);
+
+  g_print ("[%s]\n", vsmtp_config_group_get_name (group));
+  for (guint i = 0; i < keys->len; i++)
+    {
+      VsmtpConfigKey *key = keys->pdata[i];
+      VsmtpConfigType type = vsmtp_config_key_get_value_type (key);
+      const char *description = vsmtp_config_key_get_description (key);
+      const char *default_value = vsmtp_config_key_get_default_value (key);
+      const char * const *choices = vsmtp_config_key_get_choices (key);
+      const char *unit = vsmtp_config_key_get_unit (key);
+      g_autoptr(GString) kind = g_string_new (g_enum_get_value (types, type)->value_nick);
+
+      if (type == VSMTP_CONFIG_TYPE_INTEGER || type == VSMTP_CONFIG_TYPE_DURATION)
+        {
+          gint64 min = vsmtp_config_key_get_minimum (key);
+          gint64 max = vsmtp_config_key_get_maximum (key);
+
+          if (type == VSMTP_CONFIG_TYPE_DURATION)
+            g_string_append_printf (kind, ", %g to %g", min / 1000.0, max / 1000.0);
+          else if (max == G_MAXINT64)
+            g_string_append_printf (kind, ", at least %" G_GINT64_FORMAT, min);
+          else
+            g_string_append_printf (kind, ", %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT, min, max);
+          if (unit != NULL)
+            g_string_append_printf (kind, " %s", unit);
+        }
+      else if (choices != NULL)
+        {
+          g_autofree char *joined = g_strjoinv (", ", (char **) choices);
+
+          g_string_append_printf (kind, ": %s", joined);
+        }
+
+      g_print ("# %s (%s)\n#%s=%s\n", description != NULL ? description : "",
+               kind->str, vsmtp_config_key_get_name (key),
+               default_value != NULL ? default_value : "");
+    }
+  g_print ("\n");
+}
+
+/* --list-keys: every key the configuration may have, as a key file with
+ * each key commented out with its default */
+static int
+print_keys (VsmtpdConfig *config)
+{
+  g_autoptr(VsmtpServer) server = vsmtp_server_new ();
+  g_autoptr(VsmtpdPlugins) plugins = NULL;
+  g_autoptr(GPtrArray) groups = vsmtpd_config_dup_groups (config);
+  g_autoptr(GPtrArray) plugin_groups = NULL;
+  g_autoptr(GError) error = NULL;
+
+  plugins = vsmtpd_plugins_new (server, (const char * const *) config->plugins_path);
+  plugin_groups = vsmtpd_plugins_dup_groups (plugins, &error);
+  if (plugin_groups == NULL)
+    {
+      g_printerr ("vsmtpd: %s\n", error->message);
+      vsmtpd_config_free (config);
+      return EXIT_FAILURE;
+    }
+
+  for (guint i = 0; i < groups->len; i++)
+    print_group (groups->pdata[i]);
+  for (guint i = 0; i < plugin_groups->len; i++)
+    print_group (plugin_groups->pdata[i]);
+  g_clear_pointer (&plugins, vsmtpd_plugins_free);
+  vsmtpd_config_free (config);
+  return EXIT_SUCCESS;
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -341,6 +415,7 @@ main (int   argc,
   g_autofree char *tls_key = NULL;
   gboolean verbose = FALSE;
   gboolean version = FALSE;
+  gboolean list_keys = FALSE;
   gboolean activated = FALSE;
   VsmtpdConfigOverrides overrides = { 0, };
   Daemon daemon = { 0, };
@@ -366,6 +441,8 @@ main (int   argc,
       "Show debug messages", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version,
       "Show the version and exit", NULL },
+    { "list-keys", 0, 0, G_OPTION_ARG_NONE, &list_keys,
+      "Show the configuration keys of vsmtpd and of every plugin found, and exit", NULL },
     { NULL }
   };
 
@@ -421,6 +498,9 @@ main (int   argc,
       return EXIT_FAILURE;
     }
 
+  if (list_keys)
+    return print_keys (daemon.config);
+
   /* before any TLS object: glib-networking reads it once (vsmtpd-tls.c) */
   if (!vsmtpd_tls_apply_priority (daemon.config->tls_priority, &error))
     {
@@ -473,17 +553,19 @@ main (int   argc,
   vsmtpd_config_apply (daemon.config, daemon.server);
   daemon.listening = g_ptr_array_new_with_free_func (g_free);
 
-  if (!setup_tls (&daemon, &error))
-    {
-      g_printerr ("vsmtpd: %s\n", error->message);
-      goto out;
-    }
-
+  /* the plugins exist, for this plugin API version: before anything is
+   * written (the self-signed certificate) */
   daemon.plugins = vsmtpd_plugins_new (daemon.server,
                                        (const char * const *) daemon.config->plugins_path);
   if (!vsmtpd_plugins_check (daemon.plugins,
                              (const char * const *) daemon.config->plugins_enabled,
                              &error))
+    {
+      g_printerr ("vsmtpd: %s\n", error->message);
+      goto out;
+    }
+
+  if (!setup_tls (&daemon, &error))
     {
       g_printerr ("vsmtpd: %s\n", error->message);
       goto out;
@@ -516,22 +598,11 @@ main (int   argc,
                             (const char * const *) daemon.config->plugins_enabled,
                             &error))
     {
-      /* a plugin refused a value: "[group] key: problem", told with the
-       * file or option that set it, as for the daemon's own keys */
-      const char *close = strchr (error->message, ']');
-      const char *colon = close != NULL ? strchr (close, ':') : NULL;
+      /* a plugin's group was refused: "[group] key: problem", told with
+       * the file or option that set it, as for the daemon's own keys */
+      g_autofree char *located = vsmtpd_config_locate (daemon.config, error->message);
 
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA) &&
-          error->message[0] == '[' && colon != NULL && close[1] == ' ')
-        {
-          g_autofree char *group = g_strndup (error->message + 1, close - error->message - 1);
-          g_autofree char *key = g_strndup (close + 2, colon - close - 2);
-
-          g_printerr ("vsmtpd: %s: %s\n",
-                      vsmtpd_config_get_origin (daemon.config, group, key), error->message);
-        }
-      else
-        g_printerr ("vsmtpd: %s\n", error->message);
+      g_printerr ("vsmtpd: %s\n", located != NULL ? located : error->message);
       goto out;
     }
 

@@ -20,10 +20,20 @@
  * latest when the daemon stops), [method@Vsmtp.Activatable.deactivate] is
  * called and must disconnect everything `activate` connected.
  *
- * In `activate` a plugin typically reads its own group of the
- * configuration with [method@Vsmtp.Server.get_config] and connects to
- * [signal@Vsmtp.Server::new-session]; from there it connects to the
- * command signals of each [class@Vsmtp.Session].
+ * Before that, the daemon asks the plugin for the keys of its
+ * configuration group (named after its module: `[maildir]`) with
+ * [method@Vsmtp.Activatable.declare_config], reads that group of the
+ * configuration file against them (an unknown key, or a value of the wrong
+ * type or out of range, stops vsmtpd with one line naming the file, the
+ * group and the key), and calls [method@Vsmtp.Activatable.configure] with
+ * the values, where the plugin takes them and may refuse them with an
+ * error, which stops vsmtpd the same way. Both are optional: a plugin
+ * without configuration implements neither (then any key in its group is
+ * unknown).
+ *
+ * In `activate` a plugin connects to [signal@Vsmtp.Server::new-session];
+ * from there it connects to the command signals of each
+ * [class@Vsmtp.Session].
  *
  * A minimal C plugin that accepts every recipient of the domain
  * `example.org` and leaves every other decision to later plugins looks
@@ -99,13 +109,16 @@
  * }
  * ```
  *
- * The plugin is described by a `.plugin` file installed beside the module:
+ * The plugin is described by a `.plugin` file installed beside the module,
+ * which states the plugin API version (%VSMTP_PLUGIN_API_VERSION) it was
+ * written for:
  *
  * ```ini
  * [Plugin]
  * Module=my-plugin
  * Name=My plugin
  * Description=Accepts mail for example.org
+ * X-Vsmtp-Plugin-API=2
  * ```
  *
  * Python and Vala plugins implement the same interface (a Python plugin
@@ -114,9 +127,19 @@
 
 G_DEFINE_INTERFACE (VsmtpActivatable, vsmtp_activatable, G_TYPE_OBJECT)
 
+static gboolean
+vsmtp_activatable_real_configure (VsmtpActivatable  *self,
+                                  VsmtpConfigGroup  *group,
+                                  GError           **error)
+{
+  return TRUE;
+}
+
 static void
 vsmtp_activatable_default_init (VsmtpActivatableInterface *iface)
 {
+  iface->configure = vsmtp_activatable_real_configure;
+
   /**
    * VsmtpActivatable:server:
    *
@@ -173,4 +196,67 @@ vsmtp_activatable_deactivate (VsmtpActivatable *self)
   iface = VSMTP_ACTIVATABLE_GET_IFACE (self);
   if (iface->deactivate != NULL)
     iface->deactivate (self);
+}
+
+/**
+ * vsmtp_activatable_declare_config:
+ * @self: a #VsmtpActivatable
+ * @group: the plugin's configuration group, without keys
+ *
+ * Has the plugin declare the keys of its configuration group, with the
+ * `add_*` methods of @group: their names, types, defaults and
+ * descriptions. A plugin that does not implement it has no keys.
+ *
+ * The daemon calls this once, after the plugin is loaded, before
+ * [method@Vsmtp.Activatable.configure].
+ */
+void
+vsmtp_activatable_declare_config (VsmtpActivatable *self,
+                                  VsmtpConfigGroup *group)
+{
+  VsmtpActivatableInterface *iface;
+
+  g_return_if_fail (VSMTP_IS_ACTIVATABLE (self));
+  g_return_if_fail (VSMTP_IS_CONFIG_GROUP (group));
+
+  iface = VSMTP_ACTIVATABLE_GET_IFACE (self);
+  if (iface->declare_config != NULL)
+    iface->declare_config (self, group);
+}
+
+/**
+ * vsmtp_activatable_configure:
+ * @self: a #VsmtpActivatable
+ * @group: the plugin's configuration group, loaded
+ * @error: return location for an error
+ *
+ * Configures the plugin from @group, whose values were checked against
+ * the keys the plugin declared: the plugin reads them with the getters of
+ * @group and checks what the types cannot check (two keys that go
+ * together, a file that must be readable). A refusal is an error of the
+ * %VSMTP_ERROR_INVALID_CONFIG kind whose message starts with the group and
+ * the key: `[relay] protocol: "x" is neither smtp nor lmtp`; vsmtpd puts
+ * the file (or the option) that set the key before it, and stops.
+ *
+ * The daemon calls this once, before any listener accepts a connection,
+ * and before [method@Vsmtp.Activatable.activate].
+ *
+ * Returns: %TRUE if the plugin accepts its configuration, %FALSE with
+ *   @error set otherwise
+ */
+gboolean
+vsmtp_activatable_configure (VsmtpActivatable  *self,
+                             VsmtpConfigGroup  *group,
+                             GError           **error)
+{
+  VsmtpActivatableInterface *iface;
+
+  g_return_val_if_fail (VSMTP_IS_ACTIVATABLE (self), FALSE);
+  g_return_val_if_fail (VSMTP_IS_CONFIG_GROUP (group), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  iface = VSMTP_ACTIVATABLE_GET_IFACE (self);
+  if (iface->configure == NULL)
+    return TRUE;
+  return iface->configure (self, group, error);
 }

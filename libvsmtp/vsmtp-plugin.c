@@ -13,7 +13,9 @@
  * A convenience base class implementing [iface@Vsmtp.Activatable]: it holds
  * the `server` property, so a C plugin only implements the
  * [vfunc@Vsmtp.Plugin.activate] and [vfunc@Vsmtp.Plugin.deactivate] virtual
- * functions and reads the server with [method@Vsmtp.Plugin.get_server].
+ * functions (and [vfunc@Vsmtp.Plugin.declare_config] and
+ * [vfunc@Vsmtp.Plugin.configure] when it has a configuration) and reads the
+ * server with [method@Vsmtp.Plugin.get_server].
  *
  * Plugins in other languages may implement the interface directly, or
  * derive from this class as well.
@@ -56,10 +58,34 @@ vsmtp_plugin_deactivate (VsmtpActivatable *activatable)
 }
 
 static void
+vsmtp_plugin_declare_config (VsmtpActivatable *activatable,
+                             VsmtpConfigGroup *group)
+{
+  VsmtpPlugin *self = VSMTP_PLUGIN (activatable);
+
+  if (VSMTP_PLUGIN_GET_CLASS (self)->declare_config != NULL)
+    VSMTP_PLUGIN_GET_CLASS (self)->declare_config (self, group);
+}
+
+static gboolean
+vsmtp_plugin_configure (VsmtpActivatable  *activatable,
+                        VsmtpConfigGroup  *group,
+                        GError           **error)
+{
+  VsmtpPlugin *self = VSMTP_PLUGIN (activatable);
+
+  if (VSMTP_PLUGIN_GET_CLASS (self)->configure != NULL)
+    return VSMTP_PLUGIN_GET_CLASS (self)->configure (self, group, error);
+  return TRUE;
+}
+
+static void
 vsmtp_plugin_activatable_init (VsmtpActivatableInterface *iface)
 {
   iface->activate = vsmtp_plugin_activate;
   iface->deactivate = vsmtp_plugin_deactivate;
+  iface->declare_config = vsmtp_plugin_declare_config;
+  iface->configure = vsmtp_plugin_configure;
 }
 
 static void

@@ -10,6 +10,7 @@
 
 #include <glib-object.h>
 
+#include "vsmtp-config.h"
 #include "vsmtp-server.h"
 #include "vsmtp-version-macros.h"
 
@@ -25,6 +26,10 @@ G_DECLARE_DERIVABLE_TYPE (VsmtpPlugin, vsmtp_plugin, VSMTP, PLUGIN, GObject)
  * @parent_class: the parent class
  * @activate: connects the plugin to the server; chain up is not needed
  * @deactivate: disconnects what @activate connected
+ * @declare_config: declares the plugin's configuration keys; see
+ *   [vfunc@Vsmtp.Activatable.declare_config]
+ * @configure: reads the plugin's configuration; see
+ *   [vfunc@Vsmtp.Activatable.configure]
  *
  * The class of [class@Vsmtp.Plugin].
  */
@@ -32,11 +37,16 @@ struct _VsmtpPluginClass
 {
   GObjectClass parent_class;
 
-  void (*activate)   (VsmtpPlugin *self);
-  void (*deactivate) (VsmtpPlugin *self);
+  void     (*activate)       (VsmtpPlugin       *self);
+  void     (*deactivate)     (VsmtpPlugin       *self);
+  void     (*declare_config) (VsmtpPlugin       *self,
+                              VsmtpConfigGroup  *group);
+  gboolean (*configure)      (VsmtpPlugin       *self,
+                              VsmtpConfigGroup  *group,
+                              GError           **error);
 
   /*< private >*/
-  gpointer padding[8];
+  gpointer padding[6];
 };
 
 VSMTP_AVAILABLE_IN_ALL

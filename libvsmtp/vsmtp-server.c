@@ -536,7 +536,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * headers. Defaults to the machine's host name.
    */
   properties[PROP_HOSTNAME] =
-    g_param_spec_string ("hostname", NULL, NULL, NULL,
+    g_param_spec_string ("hostname", NULL,
+                         "The name in the greeting, the EHLO reply and Received: headers", NULL,
                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   /**
@@ -546,7 +547,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * against MAIL's SIZE= parameter and enforced while receiving (`552 5.3.4`).
    */
   properties[PROP_MAX_MESSAGE_SIZE] =
-    g_param_spec_uint64 ("max-message-size", NULL, NULL, 1, G_MAXUINT64, DEFAULT_MAX_MESSAGE_SIZE,
+    g_param_spec_uint64 ("max-message-size", NULL,
+                         "The largest message accepted", 1, G_MAXUINT64, DEFAULT_MAX_MESSAGE_SIZE,
                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   /**
@@ -555,7 +557,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * The most recipients accepted for one message (`452 4.5.3` past it).
    */
   properties[PROP_MAX_RECIPIENTS] =
-    g_param_spec_uint ("max-recipients", NULL, NULL, 1, G_MAXUINT, DEFAULT_MAX_RECIPIENTS,
+    g_param_spec_uint ("max-recipients", NULL,
+                       "The most recipients of one message", 1, G_MAXUINT, DEFAULT_MAX_RECIPIENTS,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   /**
@@ -565,7 +568,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * 512, RFC 5321 4.5.3.1.4). A longer one gets `500 5.5.2`.
    */
   properties[PROP_MAX_LINE_LENGTH] =
-    g_param_spec_uint ("max-line-length", NULL, NULL, MIN_MAX_LINE_LENGTH, G_MAXINT, DEFAULT_MAX_LINE_LENGTH,
+    g_param_spec_uint ("max-line-length", NULL,
+                       "The longest command line accepted, CRLF included", MIN_MAX_LINE_LENGTH, G_MAXINT, DEFAULT_MAX_LINE_LENGTH,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   /**
@@ -575,7 +579,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * closed; 0 disables the timeout.
    */
   properties[PROP_TIMEOUT] =
-    g_param_spec_uint ("timeout", NULL, NULL, 0, G_MAXUINT, DEFAULT_TIMEOUT,
+    g_param_spec_uint ("timeout", NULL,
+                       "How long a client may stay silent before its session is closed", 0, G_MAXUINT, DEFAULT_TIMEOUT,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   /**
@@ -585,7 +590,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * take; past it the client gets `451 4.3.0`.
    */
   properties[PROP_DECISION_TIMEOUT] =
-    g_param_spec_uint ("decision-timeout", NULL, NULL, 1, G_MAXUINT, DEFAULT_DECISION_TIMEOUT,
+    g_param_spec_uint ("decision-timeout", NULL,
+                       "How long a deferred decision may take before the client gets 451", 1, G_MAXUINT, DEFAULT_DECISION_TIMEOUT,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   /**
@@ -595,7 +601,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * spooled to a temporary file in [property@Vsmtp.Server:spool-directory].
    */
   properties[PROP_SPOOL_THRESHOLD] =
-    g_param_spec_uint64 ("spool-threshold", NULL, NULL, 0, G_MAXSIZE, DEFAULT_SPOOL_THRESHOLD,
+    g_param_spec_uint64 ("spool-threshold", NULL,
+                         "Messages larger than this are spooled to a file while received", 0, G_MAXSIZE, DEFAULT_SPOOL_THRESHOLD,
                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   /**
@@ -609,7 +616,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * vsmtp_remove_stale_files()).
    */
   properties[PROP_SPOOL_DIRECTORY] =
-    g_param_spec_string ("spool-directory", NULL, NULL, NULL,
+    g_param_spec_string ("spool-directory", NULL,
+                         "Where large messages are spooled", NULL,
                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   /**
@@ -625,7 +633,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * hop to misread.
    */
   properties[PROP_BARE_NEWLINE] =
-    g_param_spec_enum ("bare-newline", NULL, NULL, VSMTP_TYPE_BARE_NEWLINE_POLICY,
+    g_param_spec_enum ("bare-newline", NULL,
+                       "What to do with a bare CR or LF in message content", VSMTP_TYPE_BARE_NEWLINE_POLICY,
                        VSMTP_BARE_NEWLINE_NORMALIZE,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
@@ -636,7 +645,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * read their own groups.
    */
   properties[PROP_CONFIG] =
-    g_param_spec_boxed ("config", NULL, NULL, G_TYPE_KEY_FILE,
+    g_param_spec_boxed ("config", NULL,
+                        "The configuration the server was set up from", G_TYPE_KEY_FILE,
                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   /**
@@ -647,7 +657,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * affects handshakes started afterwards: sessions in progress go on.
    */
   properties[PROP_TLS_CERTIFICATE] =
-    g_param_spec_object ("tls-certificate", NULL, NULL, G_TYPE_TLS_CERTIFICATE,
+    g_param_spec_object ("tls-certificate", NULL,
+                         "The certificate for STARTTLS and implicit TLS", G_TYPE_TLS_CERTIFICATE,
                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   /**
@@ -657,7 +668,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * `530 5.7.0 Must issue a STARTTLS command first`.
    */
   properties[PROP_REQUIRE_TLS] =
-    g_param_spec_boolean ("require-tls", NULL, NULL, FALSE,
+    g_param_spec_boolean ("require-tls", NULL,
+                          "Whether MAIL needs TLS", FALSE,
                           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   /**
@@ -666,7 +678,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * Seconds a TLS handshake may take before the connection is closed.
    */
   properties[PROP_TLS_HANDSHAKE_TIMEOUT] =
-    g_param_spec_uint ("tls-handshake-timeout", NULL, NULL, 1, G_MAXUINT, DEFAULT_HANDSHAKE_TIMEOUT,
+    g_param_spec_uint ("tls-handshake-timeout", NULL,
+                       "How long a TLS handshake may take", 1, G_MAXUINT, DEFAULT_HANDSHAKE_TIMEOUT,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   /**
@@ -676,7 +689,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * `421 4.7.0 <host> Error: too many connections` and is closed. 0: no limit.
    */
   properties[PROP_MAX_CONNECTIONS] =
-    g_param_spec_uint ("max-connections", NULL, NULL, 0, G_MAXUINT, 10000,
+    g_param_spec_uint ("max-connections", NULL,
+                       "The most sessions at once; 0: no limit", 0, G_MAXUINT, 10000,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -687,7 +701,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * `421 4.7.0 <host> Error: too many connections from <address>`. 0: no limit.
    */
   properties[PROP_MAX_CONNECTIONS_PER_CLIENT] =
-    g_param_spec_uint ("max-connections-per-client", NULL, NULL, 0, G_MAXUINT, 50,
+    g_param_spec_uint ("max-connections-per-client", NULL,
+                       "The most sessions at once from one address; 0: no limit", 0, G_MAXUINT, 50,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -701,7 +716,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * connection to an implicit-TLS listener is closed at once. 0: no limit.
    */
   properties[PROP_MAX_TLS_HANDSHAKES] =
-    g_param_spec_uint ("max-tls-handshakes", NULL, NULL, 0, G_MAXUINT, 100,
+    g_param_spec_uint ("max-tls-handshakes", NULL,
+                       "The most TLS handshakes in progress at once; 0: no limit", 0, G_MAXUINT, 100,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -711,7 +727,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * handshake slot. 0: no limit.
    */
   properties[PROP_MAX_TLS_HANDSHAKES_PER_CLIENT] =
-    g_param_spec_uint ("max-tls-handshakes-per-client", NULL, NULL, 0, G_MAXUINT, 10,
+    g_param_spec_uint ("max-tls-handshakes-per-client", NULL,
+                       "The most TLS handshakes at once from one address; 0: no limit", 0, G_MAXUINT, 10,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -721,7 +738,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * delayed by [property@Vsmtp.Server:error-sleep-time].
    */
   properties[PROP_SOFT_ERROR_LIMIT] =
-    g_param_spec_uint ("soft-error-limit", NULL, NULL, 0, G_MAXUINT, 10,
+    g_param_spec_uint ("soft-error-limit", NULL,
+                       "Error replies in a session past which each one is delayed", 0, G_MAXUINT, 10,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -731,7 +749,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * `421 4.7.0 <host> Error: too many errors` and is disconnected. 0: no limit.
    */
   properties[PROP_HARD_ERROR_LIMIT] =
-    g_param_spec_uint ("hard-error-limit", NULL, NULL, 0, G_MAXUINT, 20,
+    g_param_spec_uint ("hard-error-limit", NULL,
+                       "Error replies in a session at which the client is disconnected; 0: never", 0, G_MAXUINT, 20,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -740,7 +759,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * Milliseconds each error reply past the soft error limit is delayed.
    */
   properties[PROP_ERROR_SLEEP_TIME] =
-    g_param_spec_uint ("error-sleep-time", NULL, NULL, 0, 60000, 1000,
+    g_param_spec_uint ("error-sleep-time", NULL,
+                       "How long each error reply past soft-error-limit is delayed", 0, 60000, 1000,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -757,7 +777,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * servers noticeably.
    */
   properties[PROP_GREET_PAUSE] =
-    g_param_spec_uint ("greet-pause", NULL, NULL, 0, 60000, 0,
+    g_param_spec_uint ("greet-pause", NULL,
+                       "How long to wait before the greeting; a client that talks meanwhile is refused", 0, 60000, 0,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -767,7 +788,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * each further one counts as an error. 0: no limit.
    */
   properties[PROP_JUNK_COMMAND_LIMIT] =
-    g_param_spec_uint ("junk-command-limit", NULL, NULL, 0, G_MAXUINT, 100,
+    g_param_spec_uint ("junk-command-limit", NULL,
+                       "NOOP, RSET, VRFY, HELO and EHLO in a session past which each counts as an error", 0, G_MAXUINT, 100,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -780,7 +802,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * per-read timeout applies.
    */
   properties[PROP_MIN_DATA_RATE] =
-    g_param_spec_uint ("min-data-rate", NULL, NULL, 0, G_MAXUINT, 500,
+    g_param_spec_uint ("min-data-rate", NULL,
+                       "The slowest rate message content may arrive at; 0: no minimum", 0, G_MAXUINT, 500,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -792,7 +815,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * disconnected.
    */
   properties[PROP_FORBID_UNAUTH_PIPELINING] =
-    g_param_spec_boolean ("forbid-unauth-pipelining", NULL, NULL, TRUE,
+    g_param_spec_boolean ("forbid-unauth-pipelining", NULL,
+                          "Whether a client that talks out of turn is disconnected", TRUE,
                           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -803,7 +827,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * `552 5.3.4 Error: message header too big` at its end. 0: no limit.
    */
   properties[PROP_MAX_HEADER_SIZE] =
-    g_param_spec_uint ("max-header-size", NULL, NULL, 0, G_MAXUINT, 102400,
+    g_param_spec_uint ("max-header-size", NULL,
+                       "The largest header section accepted; 0: no limit", 0, G_MAXUINT, 102400,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -816,7 +841,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * instead, which breaks signatures).
    */
   properties[PROP_MAX_DATA_LINE_LENGTH] =
-    g_param_spec_uint ("max-data-line-length", NULL, NULL, 0, G_MAXUINT, 0,
+    g_param_spec_uint ("max-data-line-length", NULL,
+                       "The longest line of message content accepted, CRLF included; 0: no limit", 0, G_MAXUINT, 0,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -828,7 +854,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * this when such a handler exists (an authentication plugin does).
    */
   properties[PROP_AUTH_MECHANISMS] =
-    g_param_spec_boxed ("auth-mechanisms", NULL, NULL, G_TYPE_STRV,
+    g_param_spec_boxed ("auth-mechanisms", NULL,
+                        "The SASL mechanisms offered with AUTH", G_TYPE_STRV,
                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   /**
@@ -839,7 +866,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * `538 5.7.11 Encryption required for requested authentication mechanism`.
    */
   properties[PROP_AUTH_REQUIRES_TLS] =
-    g_param_spec_boolean ("auth-requires-tls", NULL, NULL, TRUE,
+    g_param_spec_boolean ("auth-requires-tls", NULL,
+                          "Whether AUTH is offered only over TLS", TRUE,
                           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -850,7 +878,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * `454 4.7.0` without checking credentials. 0: no limit.
    */
   properties[PROP_MAX_AUTH_FAILURES] =
-    g_param_spec_uint ("max-auth-failures", NULL, NULL, 0, G_MAXUINT, 5,
+    g_param_spec_uint ("max-auth-failures", NULL,
+                       "Failed AUTH attempts one address may make in auth-failure-window; 0: no limit", 0, G_MAXUINT, 5,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -859,7 +888,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * Seconds over which failed AUTH attempts are counted per client address.
    */
   properties[PROP_AUTH_FAILURE_WINDOW] =
-    g_param_spec_uint ("auth-failure-window", NULL, NULL, 1, G_MAXUINT, 300,
+    g_param_spec_uint ("auth-failure-window", NULL,
+                       "How long failed AUTH attempts of an address are counted", 1, G_MAXUINT, 300,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   /**
@@ -868,7 +898,8 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
    * The number of open sessions.
    */
   properties[PROP_N_SESSIONS] =
-    g_param_spec_uint ("n-sessions", NULL, NULL, 0, G_MAXUINT, 0,
+    g_param_spec_uint ("n-sessions", NULL,
+                       "The number of open sessions", 0, G_MAXUINT, 0,
                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);

@@ -435,27 +435,42 @@ sweep_tmp (gpointer user_data)
 }
 
 static void
+vsmtpd_maildir_plugin_declare_config (VsmtpPlugin      *plugin,
+                                      VsmtpConfigGroup *group)
+{
+  vsmtp_config_group_add_path (group, "path", NULL,
+                               "The maildir every message is delivered into; "
+                               "default: $STATE_DIRECTORY/Maildir");
+}
+
+static gboolean
+vsmtpd_maildir_plugin_configure (VsmtpPlugin       *plugin,
+                                 VsmtpConfigGroup  *group,
+                                 GError           **error)
+{
+  VsmtpdMaildirPlugin *self = VSMTPD_MAILDIR_PLUGIN (plugin);
+  g_autofree char *path = vsmtp_config_group_dup_string (group, "path");
+
+  if (path == NULL)
+    path = default_maildir_path ();
+
+  g_free (self->path);
+  self->path = g_canonicalize_filename (path, NULL);
+  return TRUE;
+}
+
+static void
 vsmtpd_maildir_plugin_activate (VsmtpPlugin *plugin)
 {
   VsmtpdMaildirPlugin *self = VSMTPD_MAILDIR_PLUGIN (plugin);
   VsmtpServer *server = vsmtp_plugin_get_server (VSMTP_PLUGIN (self));
   g_autoptr(GError) error = NULL;
-  g_autofree char *path = NULL;
-  GKeyFile *config;
 
   g_return_if_fail (VSMTP_IS_SERVER (server));
 
-  config = vsmtp_server_get_config (server);
-  if (config != NULL)
-    path = g_key_file_get_string (config, "maildir", "path", NULL);
-  if (path == NULL || path[0] == '\0')
-    {
-      g_free (path);
-      path = default_maildir_path ();
-    }
-
-  g_free (self->path);
-  self->path = g_canonicalize_filename (path, NULL);
+  /* not configured (a host program that only activates it): the default */
+  if (self->path == NULL)
+    self->path = default_maildir_path ();
   g_free (self->hostname);
   self->hostname = escape_hostname (g_get_host_name ());
 
@@ -520,6 +535,8 @@ vsmtpd_maildir_plugin_class_init (VsmtpdMaildirPluginClass *klass)
   object_class->dispose = vsmtpd_maildir_plugin_dispose;
   object_class->finalize = vsmtpd_maildir_plugin_finalize;
 
+  plugin_class->declare_config = vsmtpd_maildir_plugin_declare_config;
+  plugin_class->configure = vsmtpd_maildir_plugin_configure;
   plugin_class->activate = vsmtpd_maildir_plugin_activate;
   plugin_class->deactivate = vsmtpd_maildir_plugin_deactivate;
 }

@@ -102,6 +102,7 @@ struct _VsmtpdPasswdPlugin
   SenderCheck  sender_check;
   WatchedFile  sender_map;     /* path NULL: the default rule */
   GHashTable  *sender_owners;  /* "addr" or "@domain", lower case -> "login,login" */
+  char       **mechanisms;     /* configured, until activated */
 };
 
 /* Users that do not exist are checked too, so that a wrong password costs
@@ -462,27 +463,36 @@ on_new_session (VsmtpServer  *server,
 }
 
 static void
-vsmtpd_passwd_plugin_activate (VsmtpPlugin *plugin)
+vsmtpd_passwd_plugin_declare_config (VsmtpPlugin      *plugin,
+                                     VsmtpConfigGroup *group)
+{
+  vsmtp_config_group_add_path (group, "file", NULL,
+                               "The users of SMTP AUTH: user:hash lines");
+  vsmtp_config_group_add_string_list (group, "mechanisms", "PLAIN;LOGIN",
+                                      "The SASL mechanisms offered with AUTH");
+  vsmtp_config_group_add_string (group, "sender-check", "submission",
+                                 "Where an authenticated user may only use their own "
+                                 "senders: submission, always or off");
+  vsmtp_config_group_add_path (group, "sender-login-map", NULL,
+                               "Who owns which sender: address or @domain, then logins");
+}
+
+static gboolean
+vsmtpd_passwd_plugin_configure (VsmtpPlugin       *plugin,
+                                VsmtpConfigGroup  *group,
+                                GError           **error)
 {
   VsmtpdPasswdPlugin *self = VSMTPD_PASSWD_PLUGIN (plugin);
-  VsmtpServer *server = vsmtp_plugin_get_server (VSMTP_PLUGIN (self));
-  GKeyFile *config = vsmtp_server_get_config (server);
-  g_auto(GStrv) mechanisms = NULL;
-  g_autofree char *sender_check = NULL;
+  g_autofree char *sender_check = vsmtp_config_group_dup_string (group, "sender-check");
 
-  if (config != NULL)
-    {
-      self->passwd.path = g_key_file_get_string (config, "passwd", "file", NULL);
-      mechanisms = g_key_file_get_string_list (config, "passwd", "mechanisms", NULL, NULL);
-      sender_check = g_key_file_get_string (config, "passwd", "sender-check", NULL);
-      self->sender_map.path = g_key_file_get_string (config, "passwd", "sender-login-map", NULL);
-    }
-  if (self->passwd.path == NULL)
-    g_warning ("passwd: no [passwd] file configured: every AUTH will fail");
-  else
-    passwd_reload (self);
+  g_free (self->passwd.path);
+  self->passwd.path = vsmtp_config_group_dup_string (group, "file");
+  g_free (self->sender_map.path);
+  self->sender_map.path = vsmtp_config_group_dup_string (group, "sender-login-map");
+  g_strfreev (self->mechanisms);
+  self->mechanisms = vsmtp_config_group_dup_string_list (group, "mechanisms");
 
-  if (sender_check == NULL || g_str_equal (sender_check, "submission"))
+  if (g_str_equal (sender_check, "submission"))
     self->sender_check = SENDER_CHECK_SUBMISSION;
   else if (g_str_equal (sender_check, "always"))
     self->sender_check = SENDER_CHECK_ALWAYS;
@@ -495,6 +505,21 @@ vsmtpd_passwd_plugin_activate (VsmtpPlugin *plugin)
                  "checking every authenticated session", sender_check);
       self->sender_check = SENDER_CHECK_ALWAYS;
     }
+  return TRUE;
+}
+
+static void
+vsmtpd_passwd_plugin_activate (VsmtpPlugin *plugin)
+{
+  VsmtpdPasswdPlugin *self = VSMTPD_PASSWD_PLUGIN (plugin);
+  VsmtpServer *server = vsmtp_plugin_get_server (VSMTP_PLUGIN (self));
+  g_auto(GStrv) mechanisms = g_steal_pointer (&self->mechanisms);
+
+  if (self->passwd.path == NULL)
+    g_warning ("passwd: no [passwd] file configured: every AUTH will fail");
+  else
+    passwd_reload (self);
+
   if (self->sender_map.path != NULL)
     sender_map_reload (self);
 
@@ -532,6 +557,7 @@ vsmtpd_passwd_plugin_dispose (GObject *object)
   g_clear_pointer (&self->passwd.path, g_free);
   g_clear_pointer (&self->sender_owners, g_hash_table_unref);
   g_clear_pointer (&self->sender_map.path, g_free);
+  g_clear_pointer (&self->mechanisms, g_strfreev);
 
   G_OBJECT_CLASS (vsmtpd_passwd_plugin_parent_class)->dispose (object);
 }
@@ -544,6 +570,8 @@ vsmtpd_passwd_plugin_class_init (VsmtpdPasswdPluginClass *klass)
 
   object_class->dispose = vsmtpd_passwd_plugin_dispose;
 
+  plugin_class->declare_config = vsmtpd_passwd_plugin_declare_config;
+  plugin_class->configure = vsmtpd_passwd_plugin_configure;
   plugin_class->activate = vsmtpd_passwd_plugin_activate;
   plugin_class->deactivate = vsmtpd_passwd_plugin_deactivate;
 }

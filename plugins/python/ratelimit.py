@@ -23,13 +23,11 @@ them.
 """
 
 import collections
-import re
 
 import gi
 gi.require_version('Vsmtp', '1.0')
 from gi.repository import GLib, GObject, Vsmtp
 
-GROUP = 'ratelimit'
 LOG_DOMAIN = 'vsmtpd-ratelimit'
 
 
@@ -37,27 +35,6 @@ def log_info(message):
     """One INFO line through GLib's structured log (vsmtpd's writer)."""
     GLib.log_variant(LOG_DOMAIN, GLib.LogLevelFlags.LEVEL_INFO,
                      GLib.Variant('a{sv}', {'MESSAGE': GLib.Variant('s', message)}))
-
-
-def config_int(config, key, default, minimum, unit=''):
-    """[ratelimit] key as a whole number, default when the key is not set.
-    A bad value raises ValueError with the daemon's wording
-    ("[ratelimit] KEY: PROBLEM"): activate() fails and vsmtpd stops."""
-    if config is None:
-        return default
-    try:
-        value = config.get_value(GROUP, key).strip()
-    except GLib.Error:      # no such group or key
-        return default
-    allowed = f'at least {minimum}{unit}'
-    if value == '':
-        raise ValueError(f'[{GROUP}] {key}: the value is empty, '
-                         f'expected a number ({allowed})')
-    if not re.fullmatch(r'[-+]?[0-9]+', value, re.ASCII):
-        raise ValueError(f'[{GROUP}] {key}: "{value}" is not a number')
-    if int(value) < minimum:
-        raise ValueError(f'[{GROUP}] {key}: "{value}" is out of range ({allowed})')
-    return int(value)
 
 
 def _sender_key(address):
@@ -75,12 +52,23 @@ class RateLimitPlugin(GObject.Object, Vsmtp.Activatable):
         super().__init__(**kwargs)
         self._seen = {}         # sender -> deque of monotonic times (µs)
         self._handler = 0
+        self.limit = 30
+        self.interval = 60 * 1000000
+
+    def do_declare_config(self, group):
+        # vsmtpd refuses a value that is no number or out of range, naming
+        # the file, [ratelimit] and the key, before configure is called
+        group.add_integer('messages', 30, 1, GLib.MAXINT64, None,
+                          'Messages a sender may send per interval')
+        group.add_integer('interval', 60, 1, GLib.MAXINT64, 'seconds',
+                          'The interval, in seconds')
+
+    def do_configure(self, group):
+        self.limit = group.get_integer('messages')
+        self.interval = group.get_integer('interval') * 1000000
+        return True
 
     def do_activate(self):
-        # A bad value raises here: vsmtpd stops with one line naming it
-        config = self.server.get_config()
-        self.limit = config_int(config, 'messages', 30, 1)
-        self.interval = config_int(config, 'interval', 60, 1, ' second') * 1000000
         self._handler = self.server.connect('new-session', self._on_new_session)
         log_info(f'ratelimit: at most {self.limit} messages per sender '
                  f'in {self.interval // 1000000} s')

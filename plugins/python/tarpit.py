@@ -23,13 +23,10 @@ is answered at once, and the tarpit accepts the others with
 "250 2.1.5 Ok" once the delay has passed.
 """
 
-import re
-
 import gi
 gi.require_version('Vsmtp', '1.0')
 from gi.repository import GLib, GObject, Vsmtp
 
-GROUP = 'tarpit'
 LOG_DOMAIN = 'vsmtpd-tarpit'
 DEFAULT_DELAY = 1000    # milliseconds
 MAX_DELAY = 60000
@@ -38,28 +35,6 @@ MAX_DELAY = 60000
 def log_info(message):
     GLib.log_variant(LOG_DOMAIN, GLib.LogLevelFlags.LEVEL_INFO,
                      GLib.Variant('a{sv}', {'MESSAGE': GLib.Variant('s', message)}))
-
-
-def read_delay(config):
-    """[tarpit] delay, DEFAULT_DELAY when it is not set. A bad value raises
-    ValueError with the daemon's wording: "[tarpit] delay: PROBLEM"."""
-    try:
-        text = config.get_value(GROUP, 'delay') if config is not None else None
-    except GLib.Error:      # no such group or key
-        text = None
-    if text is None:
-        return DEFAULT_DELAY
-    text = text.strip()
-    allowed = f'0 to {MAX_DELAY} milliseconds'
-    if not text:
-        problem = f'the value is empty, expected a number ({allowed})'
-    elif not re.fullmatch(r'[-+]?[0-9]+', text, re.ASCII):
-        problem = f'"{text}" is not a number'
-    elif not 0 <= int(text) <= MAX_DELAY:
-        problem = f'"{text}" is out of range ({allowed})'
-    else:
-        return int(text)
-    raise ValueError(f'[{GROUP}] delay: {problem}')
 
 
 class TarpitPlugin(GObject.Object, Vsmtp.Activatable):
@@ -71,10 +46,19 @@ class TarpitPlugin(GObject.Object, Vsmtp.Activatable):
         super().__init__(**kwargs)
         self._handler = 0
         self._timeouts = set()
+        self.delay = DEFAULT_DELAY
+
+    def do_declare_config(self, group):
+        # vsmtpd refuses a value that is no number or out of range, naming
+        # the file, [tarpit] and delay, before configure is called
+        group.add_integer('delay', DEFAULT_DELAY, 0, MAX_DELAY, 'milliseconds',
+                          'Milliseconds before RCPT TO is answered')
+
+    def do_configure(self, group):
+        self.delay = group.get_integer('delay')
+        return True
 
     def do_activate(self):
-        # A bad value raises here: vsmtpd stops with one line naming it
-        self.delay = read_delay(self.server.get_config())
         self._handler = self.server.connect('new-session', self._on_new_session)
         log_info(f'tarpit: RCPT TO answered after {self.delay} ms')
 

@@ -426,13 +426,13 @@ on_new_session (VsmtpServer  *server,
 /* VsmtpActivatable                                                         */
 
 static void
-read_config_list (Table      *table,
-                  GKeyFile   *config,
-                  const char *key)
+read_config_list (Table            *table,
+                  VsmtpConfigGroup *group,
+                  const char       *key)
 {
   g_auto(GStrv) entries = NULL;
 
-  entries = g_key_file_get_string_list (config, "recipients", key, NULL, NULL);
+  entries = vsmtp_config_group_dup_string_list (group, key);
   for (guint i = 0; entries != NULL && entries[i] != NULL; i++)
     {
       char *entry = g_strstrip (entries[i]);
@@ -452,46 +452,58 @@ read_config_list (Table      *table,
 }
 
 static void
-vsmtpd_recipients_plugin_activate (VsmtpPlugin *plugin)
+vsmtpd_recipients_plugin_declare_config (VsmtpPlugin      *plugin,
+                                         VsmtpConfigGroup *group)
+{
+  vsmtp_config_group_add_string_list (group, "domains", NULL,
+                                      "Accepted domains (no @)");
+  vsmtp_config_group_add_string_list (group, "users", NULL,
+                                      "Accepted mailboxes, user@domain");
+  vsmtp_config_group_add_path (group, "file", NULL,
+                               "A table file of user@domain, @domain or domain lines");
+  vsmtp_config_group_add_string (group, "delimiter", NULL,
+                                 "Characters that start an address extension (+)");
+  vsmtp_config_group_add_boolean (group, "relay-authenticated", TRUE,
+                                  "Whether an authenticated client may send to any domain");
+}
+
+static gboolean
+vsmtpd_recipients_plugin_configure (VsmtpPlugin       *plugin,
+                                    VsmtpConfigGroup  *group,
+                                    GError           **error)
 {
   VsmtpdRecipientsPlugin *self = VSMTPD_RECIPIENTS_PLUGIN (plugin);
-  VsmtpServer *server = vsmtp_plugin_get_server (VSMTP_PLUGIN (self));
-  g_autofree char *file = NULL;
-  g_autofree char *delimiter = NULL;
-  GKeyFile *config;
-
-  g_return_if_fail (VSMTP_IS_SERVER (server));
+  g_autofree char *file = vsmtp_config_group_dup_string (group, "file");
+  g_autofree char *delimiter = vsmtp_config_group_dup_string (group, "delimiter");
 
   g_clear_pointer (&self->config_table, table_free);
   self->config_table = table_new ();
-
-  config = vsmtp_server_get_config (server);
-  if (config != NULL)
-    {
-      read_config_list (self->config_table, config, "domains");
-      read_config_list (self->config_table, config, "users");
-      file = g_key_file_get_string (config, "recipients", "file", NULL);
-      delimiter = g_key_file_get_string (config, "recipients", "delimiter", NULL);
-      self->relay_authenticated = TRUE;
-      if (g_key_file_has_key (config, "recipients", "relay-authenticated", NULL))
-        {
-          g_autoptr(GError) error = NULL;
-          gboolean value = g_key_file_get_boolean (config, "recipients", "relay-authenticated", &error);
-
-          if (error != NULL)
-            g_warning ("recipients: [recipients] relay-authenticated: %s", error->message);
-          else
-            self->relay_authenticated = value;
-        }
-    }
+  read_config_list (self->config_table, group, "domains");
+  read_config_list (self->config_table, group, "users");
+  self->relay_authenticated = vsmtp_config_group_get_boolean (group, "relay-authenticated");
 
   g_clear_pointer (&self->file, g_free);
-  if (file != NULL && g_strstrip (file)[0] != '\0')
+  if (file != NULL)
     self->file = g_canonicalize_filename (file, NULL);
 
   g_clear_pointer (&self->delimiter, g_free);
   if (delimiter != NULL && delimiter[0] != '\0')
     self->delimiter = g_steal_pointer (&delimiter);
+
+  return TRUE;
+}
+
+static void
+vsmtpd_recipients_plugin_activate (VsmtpPlugin *plugin)
+{
+  VsmtpdRecipientsPlugin *self = VSMTPD_RECIPIENTS_PLUGIN (plugin);
+  VsmtpServer *server = vsmtp_plugin_get_server (VSMTP_PLUGIN (self));
+
+  g_return_if_fail (VSMTP_IS_SERVER (server));
+
+  /* not configured (a host program that only activates it): nothing accepted */
+  if (self->config_table == NULL)
+    self->config_table = table_new ();
 
   refresh_file (self);
 
@@ -557,6 +569,8 @@ vsmtpd_recipients_plugin_class_init (VsmtpdRecipientsPluginClass *klass)
   object_class->dispose = vsmtpd_recipients_plugin_dispose;
   object_class->finalize = vsmtpd_recipients_plugin_finalize;
 
+  plugin_class->declare_config = vsmtpd_recipients_plugin_declare_config;
+  plugin_class->configure = vsmtpd_recipients_plugin_configure;
   plugin_class->activate = vsmtpd_recipients_plugin_activate;
   plugin_class->deactivate = vsmtpd_recipients_plugin_deactivate;
 }

@@ -1660,53 +1660,59 @@ on_new_session (VsmtpServer  *server,
 /* Configuration                                                            */
 /* ------------------------------------------------------------------------ */
 
-static gboolean
-read_config (VsmtpdRelayPlugin  *self,
-             GKeyFile           *config,
-             GError            **error)
+static void
+vsmtpd_relay_plugin_declare_config (VsmtpPlugin      *plugin,
+                                    VsmtpConfigGroup *group)
 {
-  g_autofree char *protocol = NULL;
-  g_autofree char *starttls = NULL;
-  g_autoptr(GError) local_error = NULL;
-  int port = 0;
-  int timeout = DEFAULT_TIMEOUT;
-  int max_idle = DEFAULT_MAX_IDLE;
+  VsmtpConfigKey *port;
+
+  vsmtp_config_group_add_string (group, "host", NULL,
+                                 "The upstream every message is relayed to (required)");
+  port = vsmtp_config_key_new ("port", VSMTP_CONFIG_TYPE_INTEGER, NULL,
+                               "The upstream's port; default: 25 for SMTP, 24 for LMTP");
+  vsmtp_config_key_set_range (port, 0, 65535, NULL);
+  vsmtp_config_group_add_key (group, port);
+  g_object_unref (port);
+  vsmtp_config_group_add_string (group, "protocol", "smtp", "smtp or lmtp");
+  vsmtp_config_group_add_string (group, "starttls", "opportunistic",
+                                 "no, opportunistic (when offered) or required");
+  vsmtp_config_group_add_boolean (group, "tls-verify", TRUE,
+                                  "Whether the upstream's certificate must be valid for host");
+  vsmtp_config_group_add_string (group, "helo-name", NULL,
+                                 "The name sent with EHLO/LHLO; default: [server] hostname");
+  vsmtp_config_group_add_integer (group, "timeout", DEFAULT_TIMEOUT, 1, 3600, "seconds",
+                                  "How long each network step may take");
+  vsmtp_config_group_add_integer (group, "max-idle", DEFAULT_MAX_IDLE, 0, 1000, NULL,
+                                  "Greeted upstream connections kept open for the next messages");
+}
+
+/* A missing host is not an error here: the daemon starts, and every
+ * message gets 451 4.3.5 (docs/relay.md) */
+static gboolean
+vsmtpd_relay_plugin_configure (VsmtpPlugin       *plugin,
+                               VsmtpConfigGroup  *group,
+                               GError           **error)
+{
+  VsmtpdRelayPlugin *self = VSMTPD_RELAY_PLUGIN (plugin);
+  g_autofree char *protocol = vsmtp_config_group_dup_string (group, "protocol");
+  g_autofree char *starttls = vsmtp_config_group_dup_string (group, "starttls");
 
   g_clear_pointer (&self->host, g_free);
   g_clear_pointer (&self->helo_name, g_free);
-  self->lmtp = FALSE;
-  self->starttls = STARTTLS_OPPORTUNISTIC;
-  self->tls_verify = TRUE;
+  g_clear_pointer (&self->config_error, g_free);
 
-  if (config != NULL)
-    {
-      self->host = g_key_file_get_string (config, "relay", "host", NULL);
-      self->helo_name = g_key_file_get_string (config, "relay", "helo-name", NULL);
-      protocol = g_key_file_get_string (config, "relay", "protocol", NULL);
-      starttls = g_key_file_get_string (config, "relay", "starttls", NULL);
-    }
-
-  if (self->host != NULL)
-    g_strstrip (self->host);
-  if (self->host == NULL || self->host[0] == '\0')
-    {
-      g_set_error_literal (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
-                           "[relay] host is not set");
-      return FALSE;
-    }
-
-  if (protocol == NULL || g_ascii_strcasecmp (protocol, "smtp") == 0)
+  if (g_ascii_strcasecmp (protocol, "smtp") == 0)
     self->lmtp = FALSE;
   else if (g_ascii_strcasecmp (protocol, "lmtp") == 0)
     self->lmtp = TRUE;
   else
     {
-      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+      g_set_error (error, VSMTP_ERROR, VSMTP_ERROR_INVALID_CONFIG,
                    "[relay] protocol: \"%s\" is neither smtp nor lmtp", protocol);
       return FALSE;
     }
 
-  if (starttls == NULL || g_ascii_strcasecmp (starttls, "opportunistic") == 0)
+  if (g_ascii_strcasecmp (starttls, "opportunistic") == 0)
     self->starttls = STARTTLS_OPPORTUNISTIC;
   else if (g_ascii_strcasecmp (starttls, "no") == 0)
     self->starttls = STARTTLS_NO;
@@ -1714,64 +1720,20 @@ read_config (VsmtpdRelayPlugin  *self,
     self->starttls = STARTTLS_REQUIRED;
   else
     {
-      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+      g_set_error (error, VSMTP_ERROR, VSMTP_ERROR_INVALID_CONFIG,
                    "[relay] starttls: \"%s\" is not one of no, opportunistic, required",
                    starttls);
       return FALSE;
     }
 
-#define GET_INT(key, var)                                                  \
-  if (config != NULL && g_key_file_has_key (config, "relay", key, NULL))   \
-    {                                                                      \
-      var = g_key_file_get_integer (config, "relay", key, &local_error);   \
-      if (local_error != NULL)                                             \
-        {                                                                  \
-          g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, \
-                       "[relay] " key ": %s", local_error->message);       \
-          return FALSE;                                                    \
-        }                                                                  \
-    }
+  self->port = vsmtp_config_group_get_integer (group, "port");
+  if (self->port == 0)
+    self->port = self->lmtp ? DEFAULT_LMTP_PORT : DEFAULT_SMTP_PORT;
+  self->timeout = vsmtp_config_group_get_integer (group, "timeout");
+  self->max_idle = vsmtp_config_group_get_integer (group, "max-idle");
+  self->tls_verify = vsmtp_config_group_get_boolean (group, "tls-verify");
 
-  GET_INT ("port", port);
-  GET_INT ("timeout", timeout);
-  GET_INT ("max-idle", max_idle);
-#undef GET_INT
-
-  if (port == 0)
-    port = self->lmtp ? DEFAULT_LMTP_PORT : DEFAULT_SMTP_PORT;
-  if (port < 1 || port > 65535)
-    {
-      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                   "[relay] port: %d is not a port number", port);
-      return FALSE;
-    }
-  if (timeout < 1 || timeout > 3600)
-    {
-      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                   "[relay] timeout: %d is not between 1 and 3600 seconds", timeout);
-      return FALSE;
-    }
-  if (max_idle < 0 || max_idle > 1000)
-    {
-      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                   "[relay] max-idle: %d is not between 0 and 1000", max_idle);
-      return FALSE;
-    }
-  self->port = port;
-  self->timeout = timeout;
-  self->max_idle = max_idle;
-
-  if (config != NULL && g_key_file_has_key (config, "relay", "tls-verify", NULL))
-    {
-      self->tls_verify = g_key_file_get_boolean (config, "relay", "tls-verify", &local_error);
-      if (local_error != NULL)
-        {
-          g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                       "[relay] tls-verify: %s", local_error->message);
-          return FALSE;
-        }
-    }
-
+  self->helo_name = vsmtp_config_group_dup_string (group, "helo-name");
   if (self->helo_name != NULL)
     g_strstrip (self->helo_name);
   if (self->helo_name == NULL || self->helo_name[0] == '\0')
@@ -1779,6 +1741,12 @@ read_config (VsmtpdRelayPlugin  *self,
       g_free (self->helo_name);
       self->helo_name = g_strdup (vsmtp_server_get_hostname (vsmtp_plugin_get_server (VSMTP_PLUGIN (self))));
     }
+
+  self->host = vsmtp_config_group_dup_string (group, "host");
+  if (self->host != NULL)
+    g_strstrip (self->host);
+  if (self->host == NULL || self->host[0] == '\0')
+    self->config_error = g_strdup ("[relay] host is not set");
 
   return TRUE;
 }
@@ -1792,23 +1760,20 @@ vsmtpd_relay_plugin_activate (VsmtpPlugin *plugin)
 {
   VsmtpdRelayPlugin *self = VSMTPD_RELAY_PLUGIN (plugin);
   VsmtpServer *server = vsmtp_plugin_get_server (VSMTP_PLUGIN (self));
-  g_autoptr(GError) error = NULL;
 
   g_return_if_fail (VSMTP_IS_SERVER (server));
 
-  g_clear_pointer (&self->config_error, g_free);
-  if (!read_config (self, vsmtp_server_get_config (server), &error))
-    {
-      g_warning ("relay: %s; every message will be refused with 451 4.3.5", error->message);
-      self->config_error = g_strdup (error->message);
-    }
+  /* not configured (a host program that only activates it): no upstream */
+  if (self->host == NULL && self->config_error == NULL)
+    self->config_error = g_strdup ("[relay] host is not set");
+
+  if (self->config_error != NULL)
+    g_warning ("relay: %s; every message will be refused with 451 4.3.5", self->config_error);
   else
-    {
-      g_info ("relay: relaying mail to %s:%u over %s (STARTTLS %s)",
-              self->host, self->port, self->lmtp ? "LMTP" : "SMTP",
-              self->starttls == STARTTLS_REQUIRED ? "required" :
-              self->starttls == STARTTLS_NO ? "off" : "when offered");
-    }
+    g_info ("relay: relaying mail to %s:%u over %s (STARTTLS %s)",
+            self->host, self->port, self->lmtp ? "LMTP" : "SMTP",
+            self->starttls == STARTTLS_REQUIRED ? "required" :
+            self->starttls == STARTTLS_NO ? "off" : "when offered");
 
   self->new_session_id = g_signal_connect_object (server, "new-session",
                                                   G_CALLBACK (on_new_session), self, 0);
@@ -1859,6 +1824,8 @@ vsmtpd_relay_plugin_class_init (VsmtpdRelayPluginClass *klass)
   object_class->dispose = vsmtpd_relay_plugin_dispose;
   object_class->finalize = vsmtpd_relay_plugin_finalize;
 
+  plugin_class->declare_config = vsmtpd_relay_plugin_declare_config;
+  plugin_class->configure = vsmtpd_relay_plugin_configure;
   plugin_class->activate = vsmtpd_relay_plugin_activate;
   plugin_class->deactivate = vsmtpd_relay_plugin_deactivate;
 }

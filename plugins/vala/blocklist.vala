@@ -26,27 +26,26 @@ namespace Vsmtpd {
     private string text = "Sender domain blocked";
     private ulong new_session_id = 0;
 
-    public void activate () {
-      unowned KeyFile? config = server.get_config ();
+    public void declare_config (Vsmtp.ConfigGroup group) {
+      group.add_string_list ("domains", null, "Sender domains refused with 550 5.7.1, subdomains included");
+      group.add_string ("text", "Sender domain blocked", "The text of that 550 reply");
+    }
 
+    public bool configure (Vsmtp.ConfigGroup group) throws GLib.Error {
       domains.remove_all ();
-      if (config != null && config.has_group (GROUP)) {
-        try {
-          if (config.has_key (GROUP, "domains")) {
-            foreach (unowned string domain in config.get_string_list (GROUP, "domains")) {
-              var normalized = normalize (domain.strip ());
-              if (normalized != "")
-                domains.add (normalized);
-            }
-          }
-          if (config.has_key (GROUP, "text"))
-            text = config.get_string (GROUP, "text");
-        } catch (KeyFileError e) {
-          GLib.log ("vsmtpd-blocklist", LogLevelFlags.LEVEL_WARNING,
-                    "blocklist: [%s] %s", GROUP, e.message);
+      var listed = group.dup_string_list ("domains");
+      if (listed != null) {
+        foreach (unowned string domain in listed) {
+          var normalized = normalize (domain);
+          if (normalized != "")
+            domains.add (normalized);
         }
       }
+      text = group.dup_string ("text");
+      return true;
+    }
 
+    public void activate () {
       log_info ("blocklist: %u domain(s) blocked", domains.length);
       new_session_id = server.new_session.connect (on_new_session);
     }

@@ -20,7 +20,7 @@ import unittest
 
 import gi
 gi.require_version("Vsmtp", "1.0")
-from gi.repository import Gio, GLib, Vsmtp  # noqa: E402
+from gi.repository import Gio, GLib, GObject, Vsmtp  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
@@ -646,6 +646,104 @@ class LogEscapeTest(unittest.TestCase):
         self.assertEqual(Vsmtp.log_escape(b"eve\r\nforged"), r"eve\x0d\x0aforged")
         self.assertEqual(Vsmtp.log_escape(b"a\\b \xc3\xa9 \xff"), "a\\x5cb \u00e9 \\xff")
         self.assertEqual(Vsmtp.log_escape(b""), "")
+
+
+class ConfigDeclarationTest(unittest.TestCase):
+    """A plugin in Python declares its keys (do_declare_config) and reads
+    them in do_configure, called through the C wrappers the daemon calls;
+    the group refuses unknown keys and bad values with the daemon's
+    wording; a GLib.Error raised in do_configure comes back as the GError."""
+
+    class Plugin(GObject.Object, Vsmtp.Activatable):
+        server = GObject.Property(type=Vsmtp.Server)
+
+        def do_declare_config(self, group):
+            group.add_integer("delay", 1000, 0, 60000, "milliseconds", "The delay")
+            group.add_boolean("strict", False, "Whether to be strict")
+            group.add_string_list("names", "a;b", "Some names")
+            group.add_duration("pause", 500, 0, 60000, "A pause")
+            group.add_choice("mode", "fast", ["fast", "slow"], "The mode")
+            group.add_path("file", None, "A file")
+
+        def do_configure(self, group):
+            if group.get_integer("delay") == 13:
+                raise GLib.Error.new_literal(Vsmtp.error_quark(), "[pyconf] delay: unlucky",
+                                             Vsmtp.Error.INVALID_CONFIG)
+            self.values = (group.get_integer("delay"), group.get_boolean("strict"),
+                           group.dup_string_list("names"), group.get_duration("pause"),
+                           group.dup_string("mode"), group.dup_string("file"),
+                           group.is_set("delay"))
+            return True
+
+    class Bare(GObject.Object, Vsmtp.Activatable):
+        server = GObject.Property(type=Vsmtp.Server)
+
+    def group_for(self, plugin, text):
+        group = Vsmtp.ConfigGroup.new("pyconf")
+        Vsmtp.Activatable.declare_config(plugin, group)
+        keyfile = GLib.KeyFile()
+        keyfile.load_from_data(text, len(text.encode()), GLib.KeyFileFlags.NONE)
+        group.load(keyfile)
+        return group
+
+    def test_declared_keys(self):
+        group = self.group_for(self.Plugin(), "")
+        keys = {k.get_name(): k for k in group.dup_keys()}
+        self.assertEqual(list(keys), ["delay", "strict", "names", "pause", "mode", "file"])
+        delay = keys["delay"]
+        self.assertEqual(delay.get_value_type(), Vsmtp.ConfigType.INTEGER)
+        self.assertEqual((delay.get_default_value(), delay.get_minimum(), delay.get_maximum(),
+                          delay.get_unit(), delay.get_description()),
+                         ("1000", 0, 60000, "milliseconds", "The delay"))
+        self.assertEqual(keys["pause"].get_default_value(), "0.5")
+        self.assertEqual(list(keys["mode"].get_choices()), ["fast", "slow"])
+
+    def test_defaults_and_values(self):
+        plugin = self.Plugin()
+        self.assertTrue(Vsmtp.Activatable.configure(plugin, self.group_for(plugin, "")))
+        self.assertEqual(plugin.values, (1000, False, ["a", "b"], 500, "fast", None, False))
+        group = self.group_for(plugin, "[pyconf]\ndelay=5\nstrict=true\nnames=x; y\n"
+                                       "pause=1.25\nmode=slow\nfile=/srv/f\n")
+        self.assertTrue(Vsmtp.Activatable.configure(plugin, group))
+        self.assertEqual(plugin.values, (5, True, ["x", "y"], 1250, "slow", "/srv/f", True))
+
+    def test_refused_values(self):
+        cases = [
+            ("delayy=1", "[pyconf] delayy: unknown key"),
+            ("delay=abc", '[pyconf] delay: "abc" is not a number'),
+            ("delay=-5", '[pyconf] delay: "-5" is out of range (0 to 60000 milliseconds)'),
+            ("delay=", "[pyconf] delay: the value is empty, expected a number "
+                       "(0 to 60000 milliseconds)"),
+            ("strict=maybe", '[pyconf] strict: "maybe" is neither true nor false'),
+            ("names=a;;b", "[pyconf] names: the list has an empty element"),
+            ("pause=61", '[pyconf] pause: "61" is out of range (0 to 60 seconds)'),
+            ("pause=soon", '[pyconf] pause: "soon" is not a number of seconds'),
+            ("mode=medium", '[pyconf] mode: "medium" is neither "fast" nor "slow"'),
+            ("file=", "[pyconf] file: the value is empty"),
+        ]
+        for line, message in cases:
+            with self.subTest(line=line):
+                with self.assertRaises(GLib.Error) as caught:
+                    self.group_for(self.Plugin(), f"[pyconf]\n{line}\n")
+                self.assertEqual(caught.exception.message, message)
+                self.assertTrue(caught.exception.matches(Vsmtp.error_quark(),
+                                                         Vsmtp.Error.INVALID_CONFIG))
+
+    def test_configure_raises(self):
+        plugin = self.Plugin()
+        group = self.group_for(plugin, "[pyconf]\ndelay=13\n")
+        with self.assertRaises(GLib.Error) as caught:
+            Vsmtp.Activatable.configure(plugin, group)
+        self.assertEqual(caught.exception.message, "[pyconf] delay: unlucky")
+
+    def test_plugin_without_configuration(self):
+        """The interface's defaults: no keys, configure accepts."""
+        plugin = self.Bare()
+        group = self.group_for(plugin, "")
+        self.assertEqual(len(group.dup_keys()), 0)
+        self.assertTrue(Vsmtp.Activatable.configure(plugin, group))
+        with self.assertRaises(GLib.Error):
+            self.group_for(plugin, "[pyconf]\nanything=1\n")
 
 
 if __name__ == "__main__":

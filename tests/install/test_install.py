@@ -204,6 +204,17 @@ class InstalledFilesTest(unittest.TestCase):
         self.assertTrue(os.path.isfile(os.path.join(plugindir, "maildir", "maildir.plugin")))
         self.assertTrue(os.path.isfile(os.path.join(plugindir, "maildir", "libmaildir.so")))
 
+        # the plugin API version: the header's, and what the .plugin files state
+        version = TREE.pkg_config("--variable=plugin_api_version")
+        with open(os.path.join(TREE.includedir, "libvsmtp-1.0",
+                               "vsmtp-activatable.h")) as f:
+            self.assertIn(f"#define VSMTP_PLUGIN_API_VERSION {version}\n", f.read())
+        for folder in ("c-plugin", "python-plugin", "vala-plugin"):
+            for name in os.listdir(os.path.join(HERE, folder)):
+                if name.endswith(".plugin"):
+                    with open(os.path.join(HERE, folder, name)) as f:
+                        self.assertIn(f"\nX-Vsmtp-Plugin-API={version}\n", f.read())
+
         if INTROSPECTION:
             self.assertTrue(os.path.isfile(os.path.join(
                 TREE.pkg_config("--variable=typelibdir"), "Vsmtp-1.0.typelib")))

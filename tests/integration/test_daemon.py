@@ -135,8 +135,10 @@ class DaemonTest(unittest.TestCase):
                             "--option",
                             f"maildir.path={os.path.join(self.tmp, 'M')}",
                             "--plugin", "no-such-plugin")
-        self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn(b"no-such-plugin", r.stderr)
+        self.assertOneErrorLine(r, 'vsmtpd: plugin "no-such-plugin" not found (searched ')
+        path = self.write("enabled.conf", "[plugins]\nenabled=maildir;nope\n")
+        r = self.run_vsmtpd("--config", path, "--listen", f"127.0.0.1:{fx.free_port()}")
+        self.assertOneErrorLine(r, 'vsmtpd: plugin "nope" not found (searched ')
 
     def test_listen_address_in_use(self):
         with socket.socket() as s:
@@ -421,6 +423,198 @@ class PrivilegeDropTest(unittest.TestCase):
             d = fx.Vsmtpd(server=server)
             self.addCleanup(d.cleanup)
             self.assertEqual(failing_start(self, d), f"vsmtpd: {d.config_path}: {expected}\n")
+
+
+PYCONF = """import gi
+gi.require_version('Vsmtp', '1.0')
+from gi.repository import GLib, GObject, Vsmtp
+
+
+class PyConfPlugin(GObject.Object, Vsmtp.Activatable):
+    server = GObject.Property(type=Vsmtp.Server)
+
+    def do_declare_config(self, group):
+        group.add_integer('limit', 10, 1, 100, None, 'A limit')
+        group.add_string('mode', 'fast', 'fast or slow')
+
+    def do_configure(self, group):
+        mode = group.dup_string('mode')
+        if mode == 'error':
+            raise GLib.Error.new_literal(Vsmtp.error_quark(),
+                                         '[pyconf] mode: "error" is refused by configure',
+                                         Vsmtp.Error.INVALID_CONFIG)
+        if mode == 'value':
+            raise ValueError('[pyconf] mode: "value" is refused with a ValueError')
+        if mode == 'none':
+            return None
+        log = GLib.log_variant
+        log('pyconf', GLib.LogLevelFlags.LEVEL_INFO,
+            GLib.Variant('a{sv}', {'MESSAGE': GLib.Variant(
+                's', f'pyconf: limit {group.get_integer("limit")} mode {mode}')}))
+        return True
+
+    def do_activate(self):
+        pass
+
+    def do_deactivate(self):
+        pass
+"""
+
+
+class ConfigDeclarationTest(unittest.TestCase):
+    """Plugins declare their keys: vsmtpd refuses an unknown key or a bad
+    value in a plugin's group at start (exit 1, one line naming the file or
+    option, the group and the key), a plugin's configure() may refuse too,
+    and a plugin for another plugin API version is not loaded."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="vsmtpd-decl-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.home = os.path.join(self.tmp, "home")
+        os.mkdir(self.home)
+        self.plugins = os.path.join(self.tmp, "plugins")
+        os.mkdir(self.plugins)
+
+    def start(self, config, *args):
+        """vsmtpd with @config expected to fail: its stderr lines."""
+        path = os.path.join(self.tmp, "vsmtpd.conf")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(f"[plugins]\npath={self.plugins}\n" + config)
+        r = subprocess.run([fx.VSMTPD, "--config", path,
+                            "--listen", f"127.0.0.1:{fx.free_port()}", *args],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=30,
+                           env=fx.clean_env(self.home), cwd=self.tmp)
+        stderr = r.stderr.decode(errors="replace")
+        self.assertEqual(r.returncode, 1, stderr)
+        self.assertNotIn("Traceback", stderr)
+        errors = [l for l in stderr.splitlines() if l.startswith("vsmtpd: ")]
+        self.assertEqual(len(errors), 1, stderr)
+        return path, errors[0]
+
+    def maildir(self):
+        return f"[maildir]\npath={os.path.join(self.tmp, 'Maildir')}\n"
+
+    def test_unknown_key(self):
+        path, line = self.start("[plugins]\nenabled=maildir\n[maildir]\npathh=/x\n")
+        self.assertEqual(line, f"vsmtpd: {path}: [maildir] pathh: unknown key")
+        # from the command line: the option is named
+        path, line = self.start(self.maildir() + "[plugins]\nenabled=maildir\n",
+                                "--option", "maildir.pathh=/x")
+        self.assertEqual(line, "vsmtpd: --option maildir.pathh=/x: [maildir] pathh: unknown key")
+        # a plugin without keys has none
+        path, line = self.start("[plugins]\nenabled=discard\n[discard]\nsize=1\n")
+        self.assertEqual(line, f"vsmtpd: {path}: [discard] size: unknown key")
+
+    def test_wrong_types(self):
+        cases = [
+            ("relay", "[relay]\nhost=127.0.0.1\nport=abc\n",
+             '[relay] port: "abc" is not a number'),
+            ("relay", "[relay]\nhost=127.0.0.1\nport=70000\n",
+             '[relay] port: "70000" is out of range (0 to 65535)'),
+            ("relay", "[relay]\nhost=127.0.0.1\ntls-verify=maybe\n",
+             '[relay] tls-verify: "maybe" is neither true nor false'),
+            ("recipients", "[recipients]\nrelay-authenticated=perhaps\n",
+             '[recipients] relay-authenticated: "perhaps" is neither true nor false'),
+            ("passwd", "[passwd]\nfile=\n", "[passwd] file: the value is empty"),
+            ("maildir", "[maildir]\npath=\n", "[maildir] path: the value is empty"),
+            ("tarpit", "[tarpit]\ndelay=abc\n", '[tarpit] delay: "abc" is not a number'),
+        ]
+        if os.path.exists(os.path.join(os.path.dirname(os.path.dirname(fx.VSMTPD)),
+                                       "plugins", "vala", "libblocklist.so")):
+            cases.append(("blocklist", "[blocklist]\ndomains=a.example;;b.example\n",
+                          "[blocklist] domains: the list has an empty element"))
+        for plugin, config, problem in cases:
+            with self.subTest(config=config):
+                path, line = self.start(f"[plugins]\nenabled={plugin};discard\n" + config)
+                self.assertEqual(line, f"vsmtpd: {path}: {problem}")
+
+    def test_configure_refuses(self):
+        """The shipped relay refuses a value its type cannot check."""
+        path, line = self.start("[plugins]\nenabled=relay\n[relay]\nhost=127.0.0.1\n"
+                                "protocol=uucp\n")
+        self.assertEqual(line, f'vsmtpd: {path}: [relay] protocol: "uucp" is neither '
+                               'smtp nor lmtp')
+
+    def write_plugin(self, name, source, api="X-Vsmtp-Plugin-API=2\n"):
+        with open(os.path.join(self.plugins, name + ".plugin"), "w") as f:
+            f.write(f"[Plugin]\nModule={name}\nLoader=python3\nName={name}\n{api}")
+        with open(os.path.join(self.plugins, name + ".py"), "w") as f:
+            f.write(source)
+
+    def test_python_plugin_declares_and_refuses(self):
+        self.write_plugin("pyconf", PYCONF)
+        config = "[plugins]\nenabled=pyconf;discard\n[pyconf]\n"
+        path, line = self.start(config + "limit=1000\n")
+        self.assertEqual(line, f'vsmtpd: {path}: [pyconf] limit: "1000" is out of range '
+                               '(1 to 100)')
+        path, line = self.start(config + "limt=1\n")
+        self.assertEqual(line, f"vsmtpd: {path}: [pyconf] limt: unknown key")
+        path, line = self.start(config + "mode=error\n")
+        self.assertEqual(line, f'vsmtpd: {path}: [pyconf] mode: "error" is refused by configure')
+        path, line = self.start(config + "mode=value\n")
+        self.assertEqual(line, f'vsmtpd: {path}: [pyconf] mode: "value" is refused with a '
+                               'ValueError')
+        path, line = self.start(config + "mode=none\n")
+        self.assertIn('plugin "pyconf"', line)
+        self.assertIn("configure failed without an error (a Python do_configure must "
+                      "return True)", line)
+
+        # and a good value reaches the plugin
+        d = fx.Vsmtpd(plugins=("pyconf", "discard"),
+                      config=f"[plugins]\npath={self.plugins}\n[pyconf]\nlimit=7\nmode=slow\n")
+        self.addCleanup(d.cleanup)
+        d.start()
+        self.assertEqual(d.stop(), 0, d.stderr_text())
+        self.assertIn("pyconf: limit 7 mode slow", d.stderr_text())
+
+    def test_plugin_api_version(self):
+        tarpit = os.path.join(os.path.dirname(os.path.dirname(fx.VSMTPD)),
+                              "plugins", "python", "tarpit.py")
+        with open(tarpit, encoding="utf-8") as f:
+            source = f.read()
+        cases = [
+            ("X-Vsmtp-Plugin-API=1\n",
+             'plugin "oldtarpit" ({dir}) is for plugin API version 1 '
+             '(X-Vsmtp-Plugin-API=1); this vsmtpd supports version 2'),
+            ("",
+             'plugin "oldtarpit" ({dir}) states no plugin API version '
+             '(X-Vsmtp-Plugin-API in its .plugin file); this vsmtpd supports version 2'),
+        ]
+        for api, message in cases:
+            with self.subTest(api=api):
+                self.write_plugin("oldtarpit", source, api)
+                path, line = self.start("[plugins]\nenabled=oldtarpit;discard\n")
+                self.assertEqual(line, "vsmtpd: " + message.format(dir=self.plugins))
+        # the same copy stating version 2 loads
+        self.write_plugin("oldtarpit", source)
+        d = fx.Vsmtpd(plugins=("oldtarpit", "discard"),
+                      config=f"[plugins]\npath={self.plugins}\n[oldtarpit]\ndelay=0\n")
+        self.addCleanup(d.cleanup)
+        d.start()
+        self.assertEqual(d.stop(), 0, d.stderr_text())
+        self.assertIn("tarpit: RCPT TO answered after 0 ms", d.stderr_text())
+
+    def test_groups_of_plugins_not_enabled(self):
+        """Allowed and not read (a configuration kept for later): logged; a
+        group that names no plugin at all gets a warning."""
+        d = fx.Vsmtpd(config="[relay]\nhost=mx.example\nprot=typo\n[nosuchplugin]\nkey=1\n")
+        self.addCleanup(d.cleanup)
+        d.start()
+        self.assertEqual(d.stop(), 0, d.stderr_text())
+        log = d.stderr_text()
+        self.assertIn("[relay] is not read: the plugin relay is not enabled", log)
+        self.assertIn("[nosuchplugin] is not read: there is no plugin nosuchplugin", log)
+
+    def test_list_keys(self):
+        r = subprocess.run([fx.VSMTPD, "--list-keys"], stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=60, env=fx.clean_env(self.home))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout.decode()
+        self.assertIn("# How long a client may stay silent before its session is closed "
+                      "(integer, 1 to 86400 seconds)\n#timeout=300\n", out)
+        self.assertIn("[tarpit]\n# Milliseconds before RCPT TO is answered "
+                      "(integer, 0 to 60000 milliseconds)\n#delay=1000\n", out)
+        self.assertIn("#bare-newline=normalize\n", out)
 
 
 class CredentialsTest(unittest.TestCase):

@@ -40,7 +40,8 @@ def write_python_plugin(folder, name, body, priority=None):
     """A Python plugin `name` in `folder`: PLUGIN_HEADER + body (methods of
     the Plugin class, indented by 4); `priority`: its X-Vsmtp-Priority."""
     with open(os.path.join(folder, name + ".plugin"), "w") as f:
-        f.write(f"[Plugin]\nModule={name}\nLoader=python3\nName={name}\n")
+        f.write(f"[Plugin]\nModule={name}\nLoader=python3\nName={name}\n"
+                "X-Vsmtp-Plugin-API=2\n")
         if priority is not None:
             f.write(f"X-Vsmtp-Priority={priority}\n")
     with open(os.path.join(folder, name + ".py"), "w") as f:
@@ -307,7 +308,8 @@ class BlocklistTest(PluginTestCase):
 
 class PluginsPathTest(unittest.TestCase):
     """The built examples, copied under other module names into a temporary
-    folder, load from [plugins] path (the build folder has no such names)."""
+    folder, load from [plugins] path (the build folder has no such names);
+    their groups are named after the new modules."""
 
     def setUp(self):
         self.folder = tempfile.mkdtemp(prefix="vsmtpd-path-")
@@ -330,7 +332,7 @@ class PluginsPathTest(unittest.TestCase):
     def test_python_example_from_path(self):
         self.copy_plugin(os.path.join(BUILD_PLUGINS, "python"), "ratelimit",
                          "myratelimit", "ratelimit.py", "myratelimit.py")
-        d = self.start(("myratelimit", "maildir"), "[ratelimit]\nmessages=1\n")
+        d = self.start(("myratelimit", "maildir"), "[myratelimit]\nmessages=1\n")
         s = smtp(d)
         s.sendmail("a@client.example", ["r@example.org"], b"Subject: 1\r\n\r\nx\r\n")
         self.assertEqual(s.mail("a@client.example")[0], 450)
@@ -341,7 +343,7 @@ class PluginsPathTest(unittest.TestCase):
     def test_vala_example_from_path(self):
         self.copy_plugin(os.path.join(BUILD_PLUGINS, "vala"), "blocklist",
                          "myblocklist", "libblocklist.so", "libmyblocklist.so")
-        d = self.start(("myblocklist", "maildir"), "[blocklist]\ndomains=spam.example\n")
+        d = self.start(("myblocklist", "maildir"), "[myblocklist]\ndomains=spam.example\n")
         s = smtp(d)
         self.assertEqual(s.mail("a@spam.example")[0], 550)
         close(s)
@@ -538,7 +540,8 @@ class LoadErrorTest(unittest.TestCase):
 
     def run_with(self, name, source, extra=""):
         with open(os.path.join(self.folder, name + ".plugin"), "w") as f:
-            f.write(f"[Plugin]\nModule={name}\nLoader=python3\nName={name}\n")
+            f.write(f"[Plugin]\nModule={name}\nLoader=python3\nName={name}\n"
+                    "X-Vsmtp-Plugin-API=2\n")
         with open(os.path.join(self.folder, name + ".py"), "w") as f:
             f.write(source)
         conf = os.path.join(self.folder, "vsmtpd.conf")
@@ -586,9 +589,10 @@ class LoadErrorTest(unittest.TestCase):
                     os.path.join(self.folder, "rl2.py"))
         with open(os.path.join(self.folder, "rl2.py")) as f:
             source = f.read()
-        line = self.run_with("rl2", source, "[ratelimit]\nmessages=many\n")
+        # the group of a plugin is named after its module
+        line = self.run_with("rl2", source, "[rl2]\nmessages=many\n")
         self.assertEqual(line, f"vsmtpd: {self.folder}/vsmtpd.conf: "
-                               '[ratelimit] messages: "many" is not a number')
+                               '[rl2] messages: "many" is not a number')
 
     def test_shipped_python_plugins_bad_values(self):
         """The shipped tarpit and ratelimit tell a bad value on one line in
