@@ -23,6 +23,7 @@
 #include "vsmtp-session-private.h"
 #include "vsmtp-data-decoder.h"
 #include "vsmtp-line-input-stream.h"
+#include "vsmtp-tls-record-watcher.h"
 
 /**
  * VsmtpSession:
@@ -140,6 +141,7 @@ struct _VsmtpSession
   /* TLS */
   GTlsConnection        *tls;            /* once the handshake succeeded */
   GTlsConnection        *tls_handshaking; /* while it runs */
+  GInputStream          *tls_watcher;     /* VsmtpTlsRecordWatcher: the TLS layer's input */
   GCancellable          *handshake_cancellable;
   GSource               *handshake_timeout_source;
   char                  *tls_cipher;
@@ -1189,6 +1191,7 @@ on_handshake_done (GObject      *source,
 
   self->tls = g_steal_pointer (&tls);
   self->tls_starting = FALSE;
+  vsmtp_tls_record_watcher_handshake_done (VSMTP_TLS_RECORD_WATCHER (self->tls_watcher));
   self->base_input = g_io_stream_get_input_stream (G_IO_STREAM (self->tls));
   self->output = g_io_stream_get_output_stream (G_IO_STREAM (self->tls));
   /* the old line stream lives on inside the TLS connection's base stream */
@@ -1259,7 +1262,11 @@ session_begin_handshake (VsmtpSession *self)
       return;
     }
 
-  base = g_simple_io_stream_new (G_INPUT_STREAM (self->input), self->output);
+  /* between the line stream and TLS: client-initiated renegotiation is
+   * refused (the connection fails), which GIO has no setting for */
+  g_clear_object (&self->tls_watcher);
+  self->tls_watcher = vsmtp_tls_record_watcher_new (G_INPUT_STREAM (self->input), 0);
+  base = g_simple_io_stream_new (self->tls_watcher, self->output);
   /* No certificate database: a server that does not ask for client
    * certificates has nothing to verify, and the default one has GnuTLS read
    * the system's CA bundle again for every connection (glib-networking
@@ -2571,7 +2578,14 @@ on_readable (GObject  *stream,
     {
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
         return G_SOURCE_CONTINUE;
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      if (self->tls_watcher != NULL &&
+          vsmtp_tls_record_watcher_get_refused (VSMTP_TLS_RECORD_WATCHER (self->tls_watcher)))
+        g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                          "VSMTP_SESSION_ID", self->id,
+                          "MESSAGE", "%s: client-initiated TLS renegotiation from [%s] refused: "
+                          "closing the connection", self->id,
+                          self->remote_ip ? self->remote_ip : "unknown");
+      else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         g_debug ("%s: read error: %s", self->id, error->message);
       g_clear_pointer (&self->read_source, g_source_unref);
       session_close_now (self);
@@ -3006,6 +3020,7 @@ vsmtp_session_finalize (GObject *object)
   g_clear_object (&self->input);
   g_clear_object (&self->stream);
   g_clear_object (&self->cancellable);
+  g_clear_object (&self->tls_watcher);
   g_clear_object (&self->remote_address);
   g_clear_object (&self->envelope);
   g_clear_pointer (&self->owners, g_array_unref);

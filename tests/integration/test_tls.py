@@ -526,6 +526,53 @@ class RawTest(TlsCase):
         self.full_mail_plain()
 
 
+class RenegotiationTest(TlsCase):
+    """Client-initiated renegotiation on TLS 1.2 (openssl s_client's "R"):
+    refused, the connection closed (GIO has no setting for it: a record
+    watcher under the TLS layer sees the handshake record), on both the
+    STARTTLS and the implicit-TLS listener; before it, the session works."""
+
+    def renegotiate(self, args, first_command):
+        need("openssl")
+        # not -quiet: s_client reads "R" as its renegotiate command only then
+        client = Interactive(["openssl", "s_client", "-tls1_2", *args])
+        self.addCleanup(client.close)
+        if first_command:
+            client.send(first_command)
+            self.assertReply(client.skip_to(b"250-"), 250)
+        else:
+            self.assertReply(client.skip_to(b"220 "), 220)
+        client.send(b"NOOP\r\n")
+        self.assertReply(client.skip_to(b"250 "), 250, "2.0.0")
+        client.send(b"R\n")
+        # the server closes instead of running the handshake: the NOOP
+        # after it is never answered, and s_client ends
+        lines = []
+        try:
+            client.send(b"NOOP\r\n")
+            while True:
+                lines.append(client.line())
+        except (EOFError, AssertionError, OSError):
+            pass
+        self.assertNotIn(b"250 2.0.0", b"\n".join(lines), client.seen)
+        self.assertIsNotNone(client.proc.wait(fx.IO_TIMEOUT))
+        deadline = time.monotonic() + fx.IO_TIMEOUT
+        while ("client-initiated TLS renegotiation from [127.0.0.1] refused"
+               not in self.daemon.stderr_text() and time.monotonic() < deadline):
+            time.sleep(0.05)
+        self.assertIn("client-initiated TLS renegotiation from [127.0.0.1] refused",
+                      self.daemon.stderr_text())
+
+    def test_starttls_listener(self):
+        self.renegotiate(["-connect", f"127.0.0.1:{self.daemon.port}", "-starttls", "smtp"],
+                         b"EHLO renegotiating.example\r\n")
+        self.full_mail_plain()
+
+    def test_implicit_tls_listener(self):
+        self.renegotiate(["-connect", f"127.0.0.1:{self.tls_port}"], None)
+        self.full_mail_plain()
+
+
 class HandshakeTimeoutTest(TlsCase):
     server_lines = "tls-handshake-timeout=1\n"
 
