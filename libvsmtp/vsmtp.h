@@ -15,6 +15,7 @@
 # include "vsmtp-message.h"
 # include "vsmtp-session.h"
 # include "vsmtp-server.h"
+# include "vsmtp-extension.h"
 # include "vsmtp-activatable.h"
 # include "vsmtp-plugin.h"
 # include "vsmtp-trace.h"
