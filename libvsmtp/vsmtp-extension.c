@@ -1065,8 +1065,15 @@ vsmtp_server_lookup_extension (VsmtpServer *self,
  * vsmtp_server_dup_extensions:
  * @self: a server
  *
- * Returns: (transfer full) (element-type VsmtpExtension): the registered
- *   extensions, in the order of the EHLO reply
+ * The array holds a reference on each extension and drops it when it is
+ * freed: in C, g_ptr_array_unref() is all it takes. (It is annotated
+ * `transfer container`, as [method@Vsmtp.Envelope.dup_recipients], because
+ * bindings such as PyGObject would otherwise release the elements a second
+ * time.)
+ *
+ * Returns: (transfer container) (element-type VsmtpExtension): a new array
+ *   of the registered extensions, in the order of the EHLO reply, which
+ *   frees its elements
  */
 GPtrArray *
 vsmtp_server_dup_extensions (VsmtpServer *self)
