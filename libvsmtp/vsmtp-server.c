@@ -13,6 +13,7 @@
 #include "vsmtp-error.h"
 #include "vsmtp-client-tracker-private.h"
 #include "vsmtp-listener-private.h"
+#include "vsmtp-extension-private.h"
 #include "vsmtp-maintenance.h"
 #include "vsmtp-server-private.h"
 #include "vsmtp-session-private.h"
@@ -81,6 +82,8 @@ struct _VsmtpServer
 
   GTask                  *shutdown_task;
   GSource                *grace_source;
+
+  VsmtpExtensionRegistry *extensions;            /* EHLO keywords, MAIL/RCPT parameters */
 };
 
 enum {
@@ -293,6 +296,7 @@ vsmtp_server_finalize (GObject *object)
 
   g_clear_pointer (&self->sessions, g_hash_table_unref);
   g_clear_pointer (&self->clients, _vsmtp_client_tracker_free);
+  g_clear_pointer (&self->extensions, _vsmtp_extension_registry_free);
   g_strfreev (self->auth_mechanisms);
   if (self->gsasl != NULL)
     gsasl_done (self->gsasl);
@@ -921,6 +925,7 @@ static void
 vsmtp_server_init (VsmtpServer *self)
 {
   self->sessions = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
+  self->extensions = _vsmtp_extension_registry_new (self);
   self->hostname = g_strdup (g_get_host_name ());
   self->max_message_size = DEFAULT_MAX_MESSAGE_SIZE;
   self->max_recipients = DEFAULT_MAX_RECIPIENTS;
@@ -985,6 +990,12 @@ gboolean
 _vsmtp_server_auth_requires_tls (VsmtpServer *self)
 {
   return self->auth_requires_tls;
+}
+
+VsmtpExtensionRegistry *
+_vsmtp_server_get_extension_registry (VsmtpServer *self)
+{
+  return self->extensions;
 }
 
 Gsasl *

@@ -16,6 +16,7 @@
 #include "vsmtp-marshal.h"
 #include "vsmtp-error.h"
 #include "vsmtp-command-private.h"
+#include "vsmtp-extension-private.h"
 #include "vsmtp-message-private.h"
 #include "vsmtp-reply-private.h"
 #include "vsmtp-trace-private.h"
@@ -1513,13 +1514,6 @@ mechanism_offered (VsmtpSession *self,
   return FALSE;
 }
 
-static gboolean
-session_auth_offered (VsmtpSession *self)
-{
-  return vsmtp_server_get_auth_mechanisms (self->server) != NULL &&
-         (self->tls != NULL || !_vsmtp_server_auth_requires_tls (self->server));
-}
-
 static void
 handle_auth (VsmtpSession *self,
              const char   *args)
@@ -1624,23 +1618,15 @@ handle_auth (VsmtpSession *self,
 /* ------------------------------------------------------------------------ */
 /* HELO / EHLO                                                              */
 
+/* The host name, then the keywords of the server's extension registry
+ * (vsmtp-extension.c) offered in this session. */
 static void
 session_append_ehlo (VsmtpSession *self,
                      GString      *text)
 {
-  g_string_append_printf (text, "%s\nPIPELINING\nSIZE %" G_GUINT64_FORMAT
-                          "\nENHANCEDSTATUSCODES\n8BITMIME",
-                          session_hostname (self),
-                          vsmtp_server_get_max_message_size (self->server));
-  if (self->tls == NULL && vsmtp_server_get_tls_certificate (self->server) != NULL)
-    g_string_append (text, "\nSTARTTLS");
-  if (session_auth_offered (self))
-    {
-      g_autofree char *mechs =
-        g_strjoinv (" ", (char **) vsmtp_server_get_auth_mechanisms (self->server));
-
-      g_string_append_printf (text, "\nAUTH %s", mechs);
-    }
+  g_string_append (text, session_hostname (self));
+  _vsmtp_extension_registry_append_ehlo (_vsmtp_server_get_extension_registry (self->server),
+                                         self, text);
 }
 
 static void
@@ -1701,61 +1687,31 @@ handle_helo (VsmtpSession *self,
 /* ------------------------------------------------------------------------ */
 /* MAIL / RCPT                                                              */
 
+/* The parameters of a MAIL or RCPT command, checked against the server's
+ * extension registry (vsmtp-extension.c): FALSE once the refusal is queued. */
+static gboolean
+session_check_parameters (VsmtpSession          *self,
+                          GHashTable            *params,
+                          VsmtpParameterCommand  command)
+{
+  g_autoptr(VsmtpReply) reply = NULL;
+
+  if (g_hash_table_size (params) == 0)
+    return TRUE;
+
+  reply = _vsmtp_extension_registry_check (_vsmtp_server_get_extension_registry (self->server),
+                                           self, command, params);
+  if (reply == NULL)
+    return TRUE;
+  session_queue (self, reply);
+  return FALSE;
+}
+
 static gboolean
 session_check_mail_parameters (VsmtpSession *self,
                                GHashTable   *params)
 {
-  GHashTableIter iter;
-  const char *key, *value;
-
-  g_hash_table_iter_init (&iter, params);
-  while (g_hash_table_iter_next (&iter, (gpointer *) &key, (gpointer *) &value))
-    {
-      if (g_str_equal (key, "SIZE"))
-        {
-          guint64 size;
-
-          if (value == NULL ||
-              !g_ascii_string_to_unsigned (value, 10, 0, G_MAXUINT64, &size, NULL))
-            {
-              session_queue_new (self, 501, "5.5.4", "Bad message size syntax");
-              return FALSE;
-            }
-          if (size > vsmtp_server_get_max_message_size (self->server))
-            {
-              session_queue_new (self, 552, "5.3.4", "Message size exceeds fixed limit");
-              return FALSE;
-            }
-        }
-      else if (g_str_equal (key, "AUTH"))
-        {
-          /* RFC 4954 5: the submitter's identity (xtext), or <> */
-          if (value == NULL)
-            {
-              session_queue_new (self, 501, "5.5.4", "Bad AUTH parameter value");
-              return FALSE;
-            }
-        }
-      else if (g_str_equal (key, "BODY"))
-        {
-          if (value == NULL ||
-              (g_ascii_strcasecmp (value, "7BIT") != 0 &&
-               g_ascii_strcasecmp (value, "8BITMIME") != 0))
-            {
-              session_queue_new (self, 501, "5.5.4", "Bad BODY parameter value");
-              return FALSE;
-            }
-        }
-      else
-        {
-          g_autoptr(VsmtpReply) reply =
-            vsmtp_reply_new_printf (555, "5.5.4", "Unsupported option: %s", key);
-          session_queue (self, reply);
-          return FALSE;
-        }
-    }
-
-  return TRUE;
+  return session_check_parameters (self, params, VSMTP_PARAMETER_COMMAND_MAIL);
 }
 
 static void
@@ -1878,16 +1834,8 @@ handle_rcpt (VsmtpSession *self,
   self->pending_address = address;
   self->pending_params = params;
 
-  if (g_hash_table_size (params) > 0)
+  if (!session_check_parameters (self, params, VSMTP_PARAMETER_COMMAND_RCPT))
     {
-      GHashTableIter iter;
-      const char *key;
-      g_autoptr(VsmtpReply) r = NULL;
-
-      g_hash_table_iter_init (&iter, params);
-      g_hash_table_iter_next (&iter, (gpointer *) &key, NULL);
-      r = vsmtp_reply_new_printf (555, "5.5.4", "Unsupported option: %s", key);
-      session_queue (self, r);
       session_clear_pending_args (self);
       return;
     }

@@ -16,6 +16,7 @@
 # include "vsmtp-session.h"
 # include "vsmtp-server.h"
 # include "vsmtp-config.h"
+# include "vsmtp-extension.h"
 # include "vsmtp-activatable.h"
 # include "vsmtp-plugin.h"
 # include "vsmtp-trace.h"

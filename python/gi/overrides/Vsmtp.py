@@ -8,8 +8,8 @@ A decision handler (one connected to a Vsmtp.Session signal that returns a
 Vsmtp.Reply) fails closed in C already: a handler that raises reaches C as
 NULL, and the session answers "451 4.3.0" and logs the failure, whether or
 not this override was found. With this override, every handler connected
-to a Vsmtp.Session or Vsmtp.Server signal also runs inside a guard that
-says more:
+to a Vsmtp.Session, Vsmtp.Server or Vsmtp.Extension signal also runs
+inside a guard that says more:
 
 - if it raises, the traceback is logged (GLib log domain "vsmtp-python",
   level WARNING, through the program's log writer: vsmtpd's stderr or the
@@ -75,6 +75,15 @@ def _returns_reply(instance, detailed_signal):
     return query.return_type == Vsmtp.Reply.__gtype__
 
 
+def _session_of(instance, args):
+    """The session a handler runs for: the emitter, or (for a
+    Vsmtp.Extension's signals) its first argument."""
+    for candidate in (instance, *args[:1]):
+        if isinstance(candidate, Vsmtp.Session):
+            return candidate
+    return None
+
+
 class _GuardedHandler:
     """Calls a handler; turns an exception into a log line (and a 451)."""
 
@@ -85,8 +94,7 @@ class _GuardedHandler:
         self.signal = detailed_signal
         self.returns_reply = returns_reply
 
-    def _fail(self, instance, what, details=''):
-        session = instance if isinstance(instance, Vsmtp.Session) else None
+    def _fail(self, session, what, details=''):
         prefix = f'{session.get_id()}: ' if session is not None else ''
         outcome = ', the client gets 451 4.3.0' if self.returns_reply else ''
         _log_warning(f'{prefix}Python handler {_describe(self.func)} for '
@@ -95,8 +103,7 @@ class _GuardedHandler:
             return Vsmtp.Reply.new_temporary_failure(_FAILURE_TEXT)
         return None
 
-    def _warn_slow(self, instance, seconds):
-        session = instance if isinstance(instance, Vsmtp.Session) else None
+    def _warn_slow(self, session, seconds):
         prefix = f'{session.get_id()}: ' if session is not None else ''
         _log_warning(f'{prefix}Python handler {_describe(self.func)} for '
                      f'"{self.signal}" ran {seconds:.2f} s on the main loop: '
@@ -111,22 +118,23 @@ class _GuardedHandler:
             # Without this frame: the traceback starts in the handler
             lines = traceback.format_exception(type(e), e,
                                                e.__traceback__.tb_next)
-            return self._fail(instance,
+            return self._fail(_session_of(instance, args),
                               f'raised {type(e).__name__}',
                               ':\n' + ''.join(lines).rstrip())
         finally:
             elapsed = time.monotonic() - start
             if elapsed > SLOW_HANDLER_SECONDS:
-                self._warn_slow(instance, elapsed)
+                self._warn_slow(_session_of(instance, args), elapsed)
         if not self.returns_reply:
             return result
         if isinstance(result, Vsmtp.Reply):
             return result
         if result is None:
-            return self._fail(instance, 'returned None (a handler with no '
-                              'opinion returns Vsmtp.Reply.new_continue())')
-        return self._fail(instance, f'returned {result!r} instead of a '
-                          'Vsmtp.Reply')
+            return self._fail(_session_of(instance, args),
+                              'returned None (a handler with no opinion '
+                              'returns Vsmtp.Reply.new_continue())')
+        return self._fail(_session_of(instance, args),
+                          f'returned {result!r} instead of a Vsmtp.Reply')
 
     # disconnect_by_func() and handler_*_by_func() compare with ==
     def __eq__(self, other):
@@ -181,6 +189,18 @@ class Server(_GuardedConnect, Vsmtp.Server):
 
 Server = override(Server)
 __all__.append('Server')
+
+
+# The handlers of an extension's signals (validate, is-offered,
+# compute-ehlo-parameters) are guarded the same way: a validate handler
+# that raises or returns None refuses the command with 451 4.3.0, an
+# is-offered handler that raises leaves the extension out.
+class Extension(_GuardedConnect, Vsmtp.Extension):
+    pass
+
+
+Extension = override(Extension)
+__all__.append('Extension')
 
 
 class Parameters(Vsmtp.Parameters):
