@@ -723,7 +723,13 @@ unblock_handlers (VsmtpSession *self,
                   GArray       *ids)
 {
   for (guint i = 0; i < ids->len; i++)
-    g_signal_handler_unblock (self, g_array_index (ids, gulong, i));
+    {
+      gulong id = g_array_index (ids, gulong, i);
+
+      /* a handler that ran may disconnect one that was skipped */
+      if (g_signal_handler_is_connected (self, id))
+        g_signal_handler_unblock (self, id);
+    }
   g_array_unref (ids);
 }
 
