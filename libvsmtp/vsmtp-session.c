@@ -5,9 +5,7 @@
 #include "config.h"
 
 #include <gobject/gvaluecollector.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -18,6 +16,7 @@
 #include "vsmtp-command-private.h"
 #include "vsmtp-message-private.h"
 #include "vsmtp-reply-private.h"
+#include "vsmtp-sasl-private.h"
 #include "vsmtp-trace-private.h"
 #include "vsmtp-server-private.h"
 #include "vsmtp-session-private.h"
@@ -145,13 +144,9 @@ struct _VsmtpSession
   char                  *tls_cipher;
 
   /* AUTH */
-  Gsasl_session         *sasl;
-  char                  *sasl_mechanism;
-  char                  *sasl_authid;
+  VsmtpSasl             *sasl;             /* an AUTH exchange in progress */
   gboolean               auth_in_flight;   /* an AUTH check not answered yet */
   gboolean               handshake_slot;   /* holds one of the server's TLS handshake slots */
-  char                  *sasl_authzid;
-  char                  *sasl_password;
   char                  *auth_user;
   guint                  auth_required : 1;
 
@@ -1082,31 +1077,6 @@ session_greet (VsmtpSession *self)
 /* ------------------------------------------------------------------------ */
 /* TLS                                                                      */
 
-static const char *
-tls_protocol_name (GTlsProtocolVersion version)
-{
-  switch (version)
-    {
-    case G_TLS_PROTOCOL_VERSION_SSL_3_0:
-      return "SSLv3";
-    case G_TLS_PROTOCOL_VERSION_TLS_1_0:
-      return "TLSv1";
-    case G_TLS_PROTOCOL_VERSION_TLS_1_1:
-      return "TLSv1.1";
-    case G_TLS_PROTOCOL_VERSION_TLS_1_2:
-      return "TLSv1.2";
-    case G_TLS_PROTOCOL_VERSION_TLS_1_3:
-      return "TLSv1.3";
-    case G_TLS_PROTOCOL_VERSION_DTLS_1_0:
-      return "DTLSv1";
-    case G_TLS_PROTOCOL_VERSION_DTLS_1_2:
-      return "DTLSv1.2";
-    case G_TLS_PROTOCOL_VERSION_UNKNOWN:
-    default:
-      return "TLS";
-    }
-}
-
 static gboolean
 on_handshake_timeout (gpointer user_data)
 {
@@ -1211,7 +1181,7 @@ on_handshake_done (GObject      *source,
                     "VSMTP_SESSION_ID", self->id,
                     "MESSAGE", "%s: TLS established with [%s]: %s with cipher %s", self->id,
                     self->remote_ip ? self->remote_ip : "unknown",
-                    tls_protocol_name (g_tls_connection_get_protocol_version (self->tls)),
+                    _vsmtp_tls_protocol_name (g_tls_connection_get_protocol_version (self->tls)),
                     self->tls_cipher ? self->tls_cipher : "unknown");
 
   session_touch_timeout (self);
@@ -1340,44 +1310,7 @@ handle_starttls (VsmtpSession *self,
 static void
 session_sasl_clear (VsmtpSession *self)
 {
-  if (self->sasl != NULL)
-    {
-      gsasl_finish (self->sasl);
-      self->sasl = NULL;
-    }
-  g_clear_pointer (&self->sasl_mechanism, g_free);
-  g_clear_pointer (&self->sasl_authid, g_free);
-  g_clear_pointer (&self->sasl_authzid, g_free);
-  if (self->sasl_password != NULL)
-    {
-      memset (self->sasl_password, 0, strlen (self->sasl_password));
-      g_clear_pointer (&self->sasl_password, g_free);
-    }
-}
-
-/* GNU SASL asks the application to validate PLAIN/LOGIN credentials
- * synchronously; we only record them here and ask the (possibly deferred)
- * authenticate handlers once the exchange is complete. */
-static int
-sasl_callback (Gsasl          *ctx,
-               Gsasl_session  *sctx,
-               Gsasl_property  prop)
-{
-  VsmtpSession *self;
-
-  if (sctx == NULL || prop != GSASL_VALIDATE_SIMPLE)
-    return GSASL_NO_CALLBACK;
-  self = gsasl_session_hook_get (sctx);
-  if (self == NULL)
-    return GSASL_NO_CALLBACK;
-
-  g_free (self->sasl_authid);
-  g_free (self->sasl_authzid);
-  g_free (self->sasl_password);
-  self->sasl_authid = g_strdup (gsasl_property_fast (sctx, GSASL_AUTHID));
-  self->sasl_authzid = g_strdup (gsasl_property_fast (sctx, GSASL_AUTHZID));
-  self->sasl_password = g_strdup (gsasl_property_fast (sctx, GSASL_PASSWORD));
-  return GSASL_OK;
+  g_clear_pointer (&self->sasl, _vsmtp_sasl_free);
 }
 
 /* The end of an attempt begun with _vsmtp_server_auth_attempt_begin() */
@@ -1396,11 +1329,13 @@ static void
 then_auth (VsmtpSession *self,
            VsmtpReply   *reply)
 {
+  const VsmtpSaslCredentials *credentials = _vsmtp_sasl_get_credentials (self->sasl);
+
   session_auth_attempt_end (self, vsmtp_reply_get_code (reply) == 235);
   if (vsmtp_reply_get_code (reply) == 235)
     {
       g_free (self->auth_user);
-      self->auth_user = g_strdup (self->sasl_authid);
+      self->auth_user = g_strdup (credentials->authcid);
       g_autofree char *user = vsmtp_log_escape (self->auth_user, -1);
 
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_AUTHENTICATED_USER]);
@@ -1408,18 +1343,18 @@ then_auth (VsmtpSession *self,
                         "VSMTP_SESSION_ID", self->id,
                         "MESSAGE", "%s: [%s] authenticated as %s with %s", self->id,
                         self->remote_ip ? self->remote_ip : "unknown",
-                        user, self->sasl_mechanism);
+                        user, credentials->mechanism);
       session_queue (self, reply);
     }
   else
     {
-      g_autofree char *user = self->sasl_authid ? vsmtp_log_escape (self->sasl_authid, -1) : NULL;
+      g_autofree char *user = credentials->authcid ? vsmtp_log_escape (credentials->authcid, -1) : NULL;
 
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                         "VSMTP_SESSION_ID", self->id,
                         "MESSAGE", "%s: [%s] authentication failed for %s with %s", self->id,
                         self->remote_ip ? self->remote_ip : "unknown",
-                        user ? user : "(none)", self->sasl_mechanism);
+                        user ? user : "(none)", credentials->mechanism);
       if (vsmtp_reply_is_positive (reply))
         session_queue_new (self, 535, "5.7.8", "Error: authentication failed");
       else
@@ -1428,28 +1363,23 @@ then_auth (VsmtpSession *self,
   session_sasl_clear (self);
 }
 
-/* One step of the SASL exchange with @input (base64, NULL for none). */
+/* Goes on with the AUTH exchange after the client's last line: @status and
+ * @reply (transfer full) say how. */
 static void
-session_sasl_step (VsmtpSession *self,
-                   const char   *input)
+session_sasl_continue (VsmtpSession    *self,
+                       VsmtpSaslStatus  status,
+                       VsmtpReply      *reply)
 {
-  char *output = NULL;
-  int rc;
+  g_autoptr(VsmtpReply) owned = reply;
+  const VsmtpSaslCredentials *credentials = _vsmtp_sasl_get_credentials (self->sasl);
 
-  rc = gsasl_step64 (self->sasl, input, &output);
-  if (rc == GSASL_NEEDS_MORE)
+  switch (status)
     {
-      g_autoptr(VsmtpReply) challenge = vsmtp_reply_new (334, NULL, output ? output : "");
-
-      session_queue (self, challenge);
-      gsasl_free (output);
+    case VSMTP_SASL_CHALLENGE:
+      session_queue (self, reply);
       return;
-    }
-  gsasl_free (output);
 
-  if (rc == GSASL_OK && self->sasl_authid != NULL)
-    {
-
+    case VSMTP_SASL_CREDENTIALS:
       if (!_vsmtp_server_auth_attempt_begin (self->server, self->remote_ip))
         {
           session_queue_new (self, 454, "4.7.0",
@@ -1458,26 +1388,24 @@ session_sasl_step (VsmtpSession *self,
           return;
         }
       self->auth_in_flight = TRUE;
-      session_emit (self, SIGNAL_AUTHENTICATE, then_auth,
-                    self->sasl_mechanism, self->sasl_authzid, self->sasl_authid,
-                    self->sasl_password);
+      session_emit (self, SIGNAL_AUTHENTICATE, then_auth, credentials->mechanism,
+                    credentials->authzid, credentials->authcid, credentials->password);
       return;
-    }
 
-  if (rc == GSASL_BASE64_ERROR)
-    session_queue_new (self, 501, "5.5.2", "Error: cannot decode response");
-  else
-    {
-      /* a malformed exchange (GNU SASL refused it before any user name
-       * was known: SASLprep refuses control characters, say) */
+    case VSMTP_SASL_REFUSED:
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                         "VSMTP_SESSION_ID", self->id,
                         "MESSAGE", "%s: [%s] authentication failed with %s: %s", self->id,
                         self->remote_ip ? self->remote_ip : "unknown",
-                        self->sasl_mechanism, gsasl_strerror (rc));
+                        credentials->mechanism, _vsmtp_sasl_get_error (self->sasl));
       _vsmtp_server_auth_failed (self->server, self->remote_ip);
-      session_queue_new (self, 535, "5.7.8", "Error: authentication failed");
+      break;
+
+    case VSMTP_SASL_ERROR:
+    default:
+      break;
     }
+  session_queue (self, reply);
   session_sasl_clear (self);
 }
 
@@ -1485,25 +1413,10 @@ static void
 handle_auth_response (VsmtpSession *self,
                       const char   *line)
 {
-  if (g_str_equal (line, "*"))
-    {
-      session_queue_new (self, 501, "5.0.0", "Authentication cancelled");
-      session_sasl_clear (self);
-      return;
-    }
-  session_sasl_step (self, line);
-}
+  VsmtpReply *reply = NULL;
+  VsmtpSaslStatus status = _vsmtp_sasl_step (self->sasl, line, &reply);
 
-static gboolean
-mechanism_offered (VsmtpSession *self,
-                   const char   *mechanism)
-{
-  const char * const *mechs = vsmtp_server_get_auth_mechanisms (self->server);
-
-  for (guint i = 0; mechs != NULL && mechs[i] != NULL; i++)
-    if (g_ascii_strcasecmp (mechs[i], mechanism) == 0)
-      return TRUE;
-  return FALSE;
+  session_sasl_continue (self, status, reply);
 }
 
 static gboolean
@@ -1519,9 +1432,8 @@ handle_auth (VsmtpSession *self,
 {
   g_autofree char *mechanism = NULL;
   const char *initial = NULL;
-  const char *space;
-  Gsasl *ctx;
-  int rc;
+  VsmtpReply *reply = NULL;
+  VsmtpSaslStatus status;
 
   if (*args == '\0')
     {
@@ -1554,12 +1466,9 @@ handle_auth (VsmtpSession *self,
       return;
     }
 
-  space = strchr (args, ' ');
-  mechanism = space ? g_strndup (args, space - args) : g_strdup (args);
-  if (space != NULL)
-    initial = space + 1;
-
-  if (!mechanism_offered (self, mechanism))
+  mechanism = _vsmtp_sasl_parse_mechanism (args, vsmtp_server_get_auth_mechanisms (self->server),
+                                           &initial);
+  if (mechanism == NULL)
     {
       session_queue_new (self, 504, "5.5.4", "Unsupported authentication mechanism");
       return;
@@ -1570,48 +1479,14 @@ handle_auth (VsmtpSession *self,
       return;
     }
 
-  ctx = _vsmtp_server_get_gsasl (self->server);
-  if (ctx == NULL)
+  self->sasl = _vsmtp_sasl_new (_vsmtp_server_get_gsasl (self->server), g_steal_pointer (&mechanism));
+  if (self->sasl == NULL)
     {
       session_queue_new (self, 454, "4.7.0", "Temporary authentication failure");
       return;
     }
-  gsasl_callback_set (ctx, sasl_callback);
-
-  for (char *p = mechanism; *p != '\0'; p++)
-    *p = g_ascii_toupper (*p);
-  rc = gsasl_server_start (ctx, mechanism, &self->sasl);
-  if (rc != GSASL_OK)
-    {
-      self->sasl = NULL;
-      session_queue_new (self, 454, "4.7.0", "Temporary authentication failure");
-      return;
-    }
-  gsasl_session_hook_set (self->sasl, self);
-  self->sasl_mechanism = g_steal_pointer (&mechanism);
-
-  /* RFC 4954: "=" is an empty initial response */
-  if (initial != NULL && g_str_equal (initial, "="))
-    initial = "";
-
-  /* LOGIN with an initial response: the user name (Python's smtplib sends
-   * it so). GNU SASL's LOGIN server would ignore it and ask for the user
-   * name again: skip that first challenge and answer it with it. */
-  if (initial != NULL && *initial != '\0' && g_str_equal (self->sasl_mechanism, "LOGIN"))
-    {
-      char *output = NULL;
-
-      rc = gsasl_step64 (self->sasl, NULL, &output);
-      gsasl_free (output);
-      if (rc != GSASL_NEEDS_MORE)
-        {
-          session_sasl_clear (self);
-          session_queue_new (self, 454, "4.7.0", "Temporary authentication failure");
-          return;
-        }
-    }
-
-  session_sasl_step (self, initial);
+  status = _vsmtp_sasl_start (self->sasl, initial, &reply);
+  session_sasl_continue (self, status, reply);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1910,81 +1785,6 @@ handle_rcpt (VsmtpSession *self,
 /* ------------------------------------------------------------------------ */
 /* DATA                                                                     */
 
-/* The current time as RFC 5322 wants it in a Received header: English day
- * and month names whatever the locale, "+hhmm" offset. Formatted once a
- * second (per thread: each thread may run a server of its own). */
-static const char *
-rfc5322_now (void)
-{
-  static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-  static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-  static __thread time_t cached = -1;
-  static __thread char text[48];
-  time_t now = time (NULL);
-
-  if (now != cached)
-    {
-      struct tm tm;
-      long offset;
-
-      localtime_r (&now, &tm);
-      offset = tm.tm_gmtoff / 60;
-      g_snprintf (text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d %c%02ld%02ld",
-                  days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
-                  tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  offset < 0 ? '-' : '+', labs (offset) / 60, labs (offset) % 60);
-      cached = now;
-    }
-  return text;
-}
-
-static char *
-session_format_received (VsmtpSession *self,
-                         const char   *message_id)
-{
-  const char *date = rfc5322_now ();
-  GString *s = g_string_sized_new (256);
-  const char *ip = self->remote_ip ? self->remote_ip : "unknown";
-  gboolean v6 = strchr (ip, ':') != NULL;
-
-  /* appends, no printf: this runs for every message */
-  g_string_append (s, "Received: from ");
-  g_string_append (s, self->helo ? self->helo : "unknown");
-  g_string_append (s, v6 ? " ([IPv6:" : " ([");
-  g_string_append (s, ip);
-  g_string_append (s, "])\r\n");
-  if (self->tls != NULL)
-    {
-      g_string_append (s, "\t(using ");
-      g_string_append (s, tls_protocol_name (g_tls_connection_get_protocol_version (self->tls)));
-      g_string_append (s, " with cipher ");
-      g_string_append (s, self->tls_cipher ? self->tls_cipher : "unknown");
-      g_string_append (s, ")\r\n");
-    }
-  /* RFC 3848: ESMTP, ESMTPS, ESMTPA, ESMTPSA */
-  g_string_append (s, "\tby ");
-  g_string_append (s, session_hostname (self));
-  g_string_append (s, self->esmtp ? " (vsmtpd) with ESMTP" : " (vsmtpd) with SMTP");
-  if (self->tls != NULL)
-    g_string_append_c (s, 'S');
-  if (self->auth_user != NULL && self->esmtp)
-    g_string_append_c (s, 'A');
-  g_string_append (s, " id ");
-  g_string_append (s, message_id);
-  if (vsmtp_envelope_get_n_recipients (self->envelope) == 1)
-    {
-      g_string_append (s, "\r\n\tfor <");
-      g_string_append (s, vsmtp_address_to_string (vsmtp_envelope_get_recipient (self->envelope, 0)));
-      g_string_append_c (s, '>');
-    }
-  g_string_append (s, ";\r\n\t");
-  g_string_append (s, date);
-  g_string_append (s, "\r\n");
-
-  return g_string_free (s, FALSE);
-}
-
 static void
 then_data (VsmtpSession *self,
            VsmtpReply   *reply)
@@ -2004,7 +1804,15 @@ then_data (VsmtpSession *self,
   self->message = _vsmtp_message_new_writable (message_id, self->envelope,
                                                vsmtp_server_get_spool_threshold (self->server),
                                                vsmtp_server_get_spool_directory (self->server));
-  received = session_format_received (self, message_id);
+  received = _vsmtp_format_received (&(VsmtpTraceClient) {
+                                       .helo = self->helo,
+                                       .remote_ip = self->remote_ip,
+                                       .tls = self->tls,
+                                       .tls_cipher = self->tls_cipher,
+                                       .esmtp = self->esmtp,
+                                       .authenticated = self->auth_user != NULL,
+                                     },
+                                     session_hostname (self), message_id, self->envelope);
   if (!_vsmtp_message_append (self->message, received, strlen (received), &error))
     {
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
@@ -2068,53 +1876,9 @@ static void
 session_log_transaction (VsmtpSession *self,
                          VsmtpReply   *reply)
 {
-  VsmtpEnvelope *envelope = self->envelope;
-  guint n = envelope ? vsmtp_envelope_get_n_recipients (envelope) : 0;
-  VsmtpAddress *sender = envelope ? vsmtp_envelope_get_sender (envelope) : NULL;
-  const char *message_id = self->message ? vsmtp_message_get_id (self->message) : "";
-  g_autoptr(GString) line = g_string_sized_new (256);
-  char number[24];
-  gsize start;
-  GLogField fields[] = {
-    { "MESSAGE", NULL, -1 },
-    { "PRIORITY", "6", -1 },
-    { "GLIB_DOMAIN", G_LOG_DOMAIN, -1 },
-    { "VSMTP_SESSION_ID", self->id, -1 },
-    { "VSMTP_MESSAGE_ID", message_id, -1 },
-  };
-
-  /* one line per transaction: built with appends, no printf (it is on
-   * the path of every message) */
-  g_string_append (line, *message_id ? message_id : self->id);
-  g_string_append (line, ": client=[");
-  g_string_append (line, self->remote_ip ? self->remote_ip : "unknown");
-  g_string_append (line, "] from=<");
-  _vsmtp_string_append_log_escaped (line, sender ? vsmtp_address_to_string (sender) : "");
-  g_string_append (line, "> to=");
-  for (guint i = 0; i < n; i++)
-    {
-      if (i > 0)
-        g_string_append_c (line, ',');
-      g_string_append_c (line, '<');
-      _vsmtp_string_append_log_escaped (line, vsmtp_address_to_string (vsmtp_envelope_get_recipient (envelope, i)));
-      g_string_append_c (line, '>');
-    }
-  g_snprintf (number, sizeof number, "%" G_GUINT64_FORMAT, self->data_size);
-  g_string_append (line, " size=");
-  g_string_append (line, number);
-  g_string_append (line, " result=\"");
-  start = line->len;
-  vsmtp_reply_append_to (reply, line);
-  /* the reply's last line, without its CRLF */
-  while (line->len > start && (line->str[line->len - 1] == '\n' || line->str[line->len - 1] == '\r'))
-    g_string_truncate (line, line->len - 1);
-  for (gsize i = start; i < line->len; i++)
-    if (line->str[i] == '\r' || line->str[i] == '\n')
-      line->str[i] = ' ';
-  g_string_append_c (line, '"');
-
-  fields[0].value = line->str;
-  g_log_structured_array (G_LOG_LEVEL_INFO, fields, G_N_ELEMENTS (fields));
+  _vsmtp_log_transaction (self->id, self->remote_ip, self->envelope,
+                          self->message ? vsmtp_message_get_id (self->message) : "",
+                          self->data_size, reply);
 }
 
 static void
