@@ -14,13 +14,13 @@
 #include "vsmtp-marshal.h"
 #include "vsmtp-error.h"
 #include "vsmtp-command-private.h"
+#include "vsmtp-data-receiver-private.h"
 #include "vsmtp-message-private.h"
 #include "vsmtp-reply-private.h"
 #include "vsmtp-sasl-private.h"
 #include "vsmtp-trace-private.h"
 #include "vsmtp-server-private.h"
 #include "vsmtp-session-private.h"
-#include "vsmtp-data-decoder.h"
 #include "vsmtp-line-input-stream.h"
 
 /**
@@ -74,7 +74,6 @@
 
 #define DEFAULT_READ_PRIORITY G_PRIORITY_DEFAULT
 #define OUTPUT_HIGH_WATER     (64 * 1024)
-#define DATA_CHUNK            (64 * 1024)
 #define AUTH_LINE_MAX         12288   /* RFC 4954 4 */
 #define PENDING_READ_LIMIT    (64 * 1024)  /* input buffered while a decision is pending */
 
@@ -150,13 +149,7 @@ struct _VsmtpSession
   char                  *auth_user;
   guint                  auth_required : 1;
 
-  VsmtpDataDecoder      *decoder;
-  VsmtpMessage          *message;
-  guint8                *data_out;
-  guint64                data_size;
-  GError                *data_error;
-  guint64                data_line_length;  /* of the current content line */
-  guint64                header_size;       /* while still in the header section */
+  VsmtpDataReceiver     *receiver;        /* the message's content and its limits */
 
   guint                  esmtp : 1;
   guint                  write_in_flight : 1;
@@ -165,18 +158,13 @@ struct _VsmtpSession
   guint                  eof : 1;
   guint                  processing : 1;
   guint                  shutting_down : 1;
-  guint                  data_too_big : 1;
-  guint                  data_has_nul : 1;   /* a NUL in the content */
   guint                  started : 1;
   guint                  implicit_tls : 1;
   guint                  greeted : 1;
   guint                  tls_starting : 1;     /* STARTTLS accepted: no more SMTP until the handshake */
   guint                  handshake_timed_out : 1;
   guint                  sleeping : 1;
-  guint                  in_header : 1;
   guint                  counted : 1;
-  guint                  header_too_big : 1;
-  guint                  line_too_long : 1;
 };
 
 enum {
@@ -321,10 +309,7 @@ session_reset_transaction (VsmtpSession *self)
       g_clear_object (&self->envelope);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ENVELOPE]);
     }
-  g_clear_object (&self->message);
-  g_clear_error (&self->data_error);
-  self->data_size = 0;
-  self->data_too_big = FALSE;
+  _vsmtp_data_receiver_reset (self->receiver);
   if (self->state != VSMTP_SESSION_STATE_CLOSED)
     session_set_state (self, self->helo != NULL ? VSMTP_SESSION_STATE_READY
                                                 : VSMTP_SESSION_STATE_INIT);
@@ -577,7 +562,7 @@ session_close_now (VsmtpSession *self)
                     self->id, self->remote_ip ? self->remote_ip : "unknown",
                     self->n_messages);
 
-  g_clear_object (&self->message);
+  _vsmtp_data_receiver_reset (self->receiver);
   session_set_state (self, VSMTP_SESSION_STATE_CLOSED);
 
   /* a handshake in progress reads the socket on a worker thread: cancel it
@@ -1790,6 +1775,7 @@ then_data (VsmtpSession *self,
            VsmtpReply   *reply)
 {
   g_autoptr(GError) error = NULL;
+  g_autoptr(VsmtpMessage) message = NULL;
   g_autofree char *message_id = NULL;
   g_autofree char *received = NULL;
 
@@ -1800,8 +1786,7 @@ then_data (VsmtpSession *self,
     }
 
   message_id = g_strdup_printf ("%s%02X", self->id, ++self->message_serial);
-  g_clear_object (&self->message);
-  self->message = _vsmtp_message_new_writable (message_id, self->envelope,
+  message = _vsmtp_message_new_writable (message_id, self->envelope,
                                                vsmtp_server_get_spool_threshold (self->server),
                                                vsmtp_server_get_spool_directory (self->server));
   received = _vsmtp_format_received (&(VsmtpTraceClient) {
@@ -1813,30 +1798,16 @@ then_data (VsmtpSession *self,
                                        .authenticated = self->auth_user != NULL,
                                      },
                                      session_hostname (self), message_id, self->envelope);
-  if (!_vsmtp_message_append (self->message, received, strlen (received), &error))
+  if (!_vsmtp_message_append (message, received, strlen (received), &error))
     {
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
                         "VSMTP_SESSION_ID", self->id,
                         "MESSAGE", "%s: cannot spool message: %s", self->id, error->message);
-      g_clear_object (&self->message);
       session_queue_new (self, 451, "4.3.0", "Error: local error in processing");
       return;
     }
 
-  if (self->decoder == NULL)
-    self->decoder = vsmtp_data_decoder_new (vsmtp_server_get_bare_newline (self->server) ==
-                                            VSMTP_BARE_NEWLINE_NORMALIZE);
-  else
-    vsmtp_data_decoder_reset (self->decoder);
-  self->data_size = 0;
-  self->data_too_big = FALSE;
-  self->data_has_nul = FALSE;
-  self->data_line_length = 0;
-  self->header_size = 0;
-  self->in_header = TRUE;
-  self->header_too_big = FALSE;
-  self->line_too_long = FALSE;
-  g_clear_error (&self->data_error);
+  _vsmtp_data_receiver_begin (self->receiver, self->server, g_steal_pointer (&message));
 
   if (vsmtp_reply_get_code (reply) == 354)
     session_queue (self, reply);
@@ -1876,9 +1847,11 @@ static void
 session_log_transaction (VsmtpSession *self,
                          VsmtpReply   *reply)
 {
+  VsmtpMessage *message = _vsmtp_data_receiver_get_message (self->receiver);
+
   _vsmtp_log_transaction (self->id, self->remote_ip, self->envelope,
-                          self->message ? vsmtp_message_get_id (self->message) : "",
-                          self->data_size, reply);
+                          message ? vsmtp_message_get_id (message) : "",
+                          _vsmtp_data_receiver_get_size (self->receiver), reply);
 }
 
 static void
@@ -1896,34 +1869,13 @@ static void
 session_end_of_data (VsmtpSession *self)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(VsmtpReply) failure = NULL;
-  guint64 bare_line = 0;
-  char bare;
+  g_autoptr(VsmtpReply) failure = _vsmtp_data_receiver_finish (self->receiver, &error);
+  VsmtpMessage *message = _vsmtp_data_receiver_get_message (self->receiver);
 
-  if (self->data_too_big)
-    failure = vsmtp_reply_new (552, "5.3.4", "Error: message file too big");
-  else if (self->header_too_big)
-    failure = vsmtp_reply_new (552, "5.3.4", "Error: message header too big");
-  else if (self->line_too_long)
-    failure = vsmtp_reply_new (500, "5.5.2", "Error: message line too long");
-  else if (self->data_has_nul)
-    failure = vsmtp_reply_new (554, "5.6.0", "Error: NUL character in message content");
-  else if (vsmtp_server_get_bare_newline (self->server) == VSMTP_BARE_NEWLINE_REJECT &&
-           (bare = vsmtp_data_decoder_get_first_bare_newline (self->decoder, &bare_line)))
-    failure = vsmtp_reply_new_printf (550, "5.5.2",
-                                      "Error: bare <%s> received in line %" G_GUINT64_FORMAT
-                                      " of the message: end lines with CRLF, or set "
-                                      "bare-newline=normalize on the server",
-                                      bare == '\r' ? "CR" : "LF", bare_line);
-  else if (self->data_error != NULL)
-    failure = vsmtp_reply_new (451, "4.3.0", "Error: local error in processing");
-  else if (!_vsmtp_message_finish (self->message, &error))
-    {
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                        "VSMTP_SESSION_ID", self->id,
-                        "MESSAGE", "%s: cannot spool message: %s", self->id, error->message);
-      failure = vsmtp_reply_new (451, "4.3.0", "Error: local error in processing");
-    }
+  if (error != NULL)
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                      "VSMTP_SESSION_ID", self->id,
+                      "MESSAGE", "%s: cannot spool message: %s", self->id, error->message);
 
   if (failure != NULL)
     {
@@ -1936,90 +1888,25 @@ session_end_of_data (VsmtpSession *self)
 
   session_touch_timeout (self);
   EMIT_DECISION (SIGNAL_MESSAGE_RECEIVED, then_message,
-                 real_message_received (self, self->message), self->message);
+                 real_message_received (self, message), message);
 }
 
-/* Tracks the header section's size and the longest content line over the
- * decoded bytes @out (runs of bytes between LFs, found with memchr). */
-static void
-session_scan_content (VsmtpSession *self,
-                      const guint8 *out,
-                      gsize         length)
-{
-  const VsmtpServerLimits *limits = _vsmtp_server_get_limits (self->server);
-  const guint8 *p = out, *end = out + length;
-
-  if (limits->max_header_size == 0 && limits->max_data_line_length == 0)
-    return;
-
-  while (p < end)
-    {
-      const guint8 *nl = memchr (p, '\n', end - p);
-      gsize run = (nl != NULL ? nl + 1 : end) - p;
-
-      if (self->in_header)
-        {
-          /* the header section ends at the first empty line: CRLF alone
-           * (lines end in CRLF here: the decoder normalizes bare newlines or
-           * the message is rejected for them anyway) */
-          if (nl != NULL && self->data_line_length + run <= 2)
-            self->in_header = FALSE;
-          self->header_size += run;
-          if (limits->max_header_size > 0 && self->header_size > limits->max_header_size)
-            self->header_too_big = TRUE;
-        }
-
-      self->data_line_length += run;
-      if (limits->max_data_line_length > 0 &&
-          self->data_line_length > limits->max_data_line_length)
-        self->line_too_long = TRUE;
-      if (nl != NULL)
-        self->data_line_length = 0;
-      p += run;
-    }
-}
-
-/* Feeds buffered bytes to the DATA decoder. Returns FALSE when more input is needed. */
+/* Feeds buffered bytes to the data receiver. Returns FALSE when more input is needed. */
 static gboolean
 session_process_data (VsmtpSession *self)
 {
   const guint8 *in;
-  gsize in_len, out_len, consumed;
-  gboolean finished = FALSE;
+  gsize length, consumed;
+  gboolean finished;
 
-  in = vsmtp_line_input_stream_peek_buffer (self->input, &in_len);
-  if (in_len == 0)
+  in = vsmtp_line_input_stream_peek_buffer (self->input, &length);
+  if (length == 0)
     return FALSE;
-  if (in_len > DATA_CHUNK)
-    in_len = DATA_CHUNK;
 
-  if (self->data_out == NULL)
-    self->data_out = g_malloc (2 * DATA_CHUNK + 8);
-  out_len = 2 * DATA_CHUNK + 8;
-
-  consumed = vsmtp_data_decoder_decode (self->decoder, in, in_len,
-                                        self->data_out, &out_len, &finished);
-
-  self->data_size += out_len;
-  if (!self->data_too_big && self->data_size > vsmtp_server_get_max_message_size (self->server))
-    self->data_too_big = TRUE;
-  session_scan_content (self, self->data_out, out_len);
-  /* NUL is in neither 7bit nor 8bit data (RFC 2045 §2.7, §2.8), only in
-   * BINARYMIME; and a later hop that drops NULs would see "\r\n\0.\r\n"
-   * as an end of data */
-  if (!self->data_has_nul && out_len > 0 && memchr (self->data_out, '\0', out_len) != NULL)
-    self->data_has_nul = TRUE;
-
-  if (!self->data_too_big && self->data_error == NULL && out_len > 0)
-    _vsmtp_message_append (self->message, self->data_out, out_len, &self->data_error);
-
+  consumed = _vsmtp_data_receiver_feed_data (self->receiver, in, length, &finished);
   vsmtp_line_input_stream_skip_buffer (self->input, consumed);
-
   if (finished)
-    {
-      g_clear_pointer (&self->data_out, g_free);
-      session_end_of_data (self);
-    }
+    session_end_of_data (self);
 
   return TRUE;
 }
@@ -2257,7 +2144,7 @@ on_idle_timeout (gpointer user_data)
 
   g_clear_pointer (&self->idle_timeout_source, g_source_unref);
   reply = vsmtp_reply_new_printf (421, "4.4.2", "%s Error: timeout exceeded", session_hostname (self));
-  g_clear_object (&self->message);
+  _vsmtp_data_receiver_reset (self->receiver);
   session_close_after_flush (self, reply);
 
   return G_SOURCE_REMOVE;
@@ -2773,8 +2660,7 @@ vsmtp_session_finalize (GObject *object)
   g_clear_object (&self->remote_address);
   g_clear_object (&self->envelope);
   g_clear_pointer (&self->owners, g_array_unref);
-  g_clear_object (&self->message);
-  g_clear_object (&self->decoder);
+  g_clear_pointer (&self->receiver, _vsmtp_data_receiver_free);
   g_clear_object (&self->tls);
   g_clear_object (&self->handshake_cancellable);
   g_free (self->tls_cipher);
@@ -2782,8 +2668,6 @@ vsmtp_session_finalize (GObject *object)
   g_free (self->auth_user);
   /* a weak pointer: the server owns its sessions, not the other way round */
   g_clear_weak_pointer (&self->server);
-  g_clear_error (&self->data_error);
-  g_clear_pointer (&self->data_out, g_free);
   g_string_free (self->outbuf, TRUE);
   g_string_free (self->writing, TRUE);
   g_free (self->remote_ip);
@@ -3210,6 +3094,7 @@ vsmtp_session_init (VsmtpSession *self)
   self->outbuf = g_string_sized_new (256);
   self->writing = g_string_new (NULL);
   self->cancellable = g_cancellable_new ();
+  self->receiver = _vsmtp_data_receiver_new ();
   self->state = VSMTP_SESSION_STATE_GREETING;
 }
 
