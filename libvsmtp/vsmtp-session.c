@@ -5,9 +5,7 @@
 #include "config.h"
 
 #include <gobject/gvaluecollector.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -16,13 +14,14 @@
 #include "vsmtp-marshal.h"
 #include "vsmtp-error.h"
 #include "vsmtp-command-private.h"
+#include "vsmtp-data-receiver-private.h"
 #include "vsmtp-extension-private.h"
 #include "vsmtp-message-private.h"
 #include "vsmtp-reply-private.h"
+#include "vsmtp-sasl-private.h"
 #include "vsmtp-trace-private.h"
 #include "vsmtp-server-private.h"
 #include "vsmtp-session-private.h"
-#include "vsmtp-data-decoder.h"
 #include "vsmtp-line-input-stream.h"
 #include "vsmtp-tls-record-watcher.h"
 
@@ -77,7 +76,6 @@
 
 #define DEFAULT_READ_PRIORITY G_PRIORITY_DEFAULT
 #define OUTPUT_HIGH_WATER     (64 * 1024)
-#define DATA_CHUNK            (64 * 1024)
 #define AUTH_LINE_MAX         12288   /* RFC 4954 4 */
 #define PENDING_READ_LIMIT    (64 * 1024)  /* input buffered while a decision is pending */
 
@@ -148,23 +146,13 @@ struct _VsmtpSession
   char                  *tls_cipher;
 
   /* AUTH */
-  Gsasl_session         *sasl;
-  char                  *sasl_mechanism;
-  char                  *sasl_authid;
+  VsmtpSasl             *sasl;             /* an AUTH exchange in progress */
   gboolean               auth_in_flight;   /* an AUTH check not answered yet */
   gboolean               handshake_slot;   /* holds one of the server's TLS handshake slots */
-  char                  *sasl_authzid;
-  char                  *sasl_password;
   char                  *auth_user;
   guint                  auth_required : 1;
 
-  VsmtpDataDecoder      *decoder;
-  VsmtpMessage          *message;
-  guint8                *data_out;
-  guint64                data_size;
-  GError                *data_error;
-  guint64                data_line_length;  /* of the current content line */
-  guint64                header_size;       /* while still in the header section */
+  VsmtpDataReceiver     *receiver;        /* the message's content and its limits */
 
   guint                  esmtp : 1;
   guint                  write_in_flight : 1;
@@ -173,18 +161,13 @@ struct _VsmtpSession
   guint                  eof : 1;
   guint                  processing : 1;
   guint                  shutting_down : 1;
-  guint                  data_too_big : 1;
-  guint                  data_has_nul : 1;   /* a NUL in the content */
   guint                  started : 1;
   guint                  implicit_tls : 1;
   guint                  greeted : 1;
   guint                  tls_starting : 1;     /* STARTTLS accepted: no more SMTP until the handshake */
   guint                  handshake_timed_out : 1;
   guint                  sleeping : 1;
-  guint                  in_header : 1;
   guint                  counted : 1;
-  guint                  header_too_big : 1;
-  guint                  line_too_long : 1;
 };
 
 enum {
@@ -329,10 +312,7 @@ session_reset_transaction (VsmtpSession *self)
       g_clear_object (&self->envelope);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ENVELOPE]);
     }
-  g_clear_object (&self->message);
-  g_clear_error (&self->data_error);
-  self->data_size = 0;
-  self->data_too_big = FALSE;
+  _vsmtp_data_receiver_reset (self->receiver);
   if (self->state != VSMTP_SESSION_STATE_CLOSED)
     session_set_state (self, self->helo != NULL ? VSMTP_SESSION_STATE_READY
                                                 : VSMTP_SESSION_STATE_INIT);
@@ -585,7 +565,7 @@ session_close_now (VsmtpSession *self)
                     self->id, self->remote_ip ? self->remote_ip : "unknown",
                     self->n_messages);
 
-  g_clear_object (&self->message);
+  _vsmtp_data_receiver_reset (self->receiver);
   session_set_state (self, VSMTP_SESSION_STATE_CLOSED);
 
   /* a handshake in progress reads the socket on a worker thread: cancel it
@@ -1091,31 +1071,6 @@ session_greet (VsmtpSession *self)
 /* ------------------------------------------------------------------------ */
 /* TLS                                                                      */
 
-static const char *
-tls_protocol_name (GTlsProtocolVersion version)
-{
-  switch (version)
-    {
-    case G_TLS_PROTOCOL_VERSION_SSL_3_0:
-      return "SSLv3";
-    case G_TLS_PROTOCOL_VERSION_TLS_1_0:
-      return "TLSv1";
-    case G_TLS_PROTOCOL_VERSION_TLS_1_1:
-      return "TLSv1.1";
-    case G_TLS_PROTOCOL_VERSION_TLS_1_2:
-      return "TLSv1.2";
-    case G_TLS_PROTOCOL_VERSION_TLS_1_3:
-      return "TLSv1.3";
-    case G_TLS_PROTOCOL_VERSION_DTLS_1_0:
-      return "DTLSv1";
-    case G_TLS_PROTOCOL_VERSION_DTLS_1_2:
-      return "DTLSv1.2";
-    case G_TLS_PROTOCOL_VERSION_UNKNOWN:
-    default:
-      return "TLS";
-    }
-}
-
 static gboolean
 on_handshake_timeout (gpointer user_data)
 {
@@ -1221,7 +1176,7 @@ on_handshake_done (GObject      *source,
                     "VSMTP_SESSION_ID", self->id,
                     "MESSAGE", "%s: TLS established with [%s]: %s with cipher %s", self->id,
                     self->remote_ip ? self->remote_ip : "unknown",
-                    tls_protocol_name (g_tls_connection_get_protocol_version (self->tls)),
+                    _vsmtp_tls_protocol_name (g_tls_connection_get_protocol_version (self->tls)),
                     self->tls_cipher ? self->tls_cipher : "unknown");
 
   session_touch_timeout (self);
@@ -1354,44 +1309,7 @@ handle_starttls (VsmtpSession *self,
 static void
 session_sasl_clear (VsmtpSession *self)
 {
-  if (self->sasl != NULL)
-    {
-      gsasl_finish (self->sasl);
-      self->sasl = NULL;
-    }
-  g_clear_pointer (&self->sasl_mechanism, g_free);
-  g_clear_pointer (&self->sasl_authid, g_free);
-  g_clear_pointer (&self->sasl_authzid, g_free);
-  if (self->sasl_password != NULL)
-    {
-      memset (self->sasl_password, 0, strlen (self->sasl_password));
-      g_clear_pointer (&self->sasl_password, g_free);
-    }
-}
-
-/* GNU SASL asks the application to validate PLAIN/LOGIN credentials
- * synchronously; we only record them here and ask the (possibly deferred)
- * authenticate handlers once the exchange is complete. */
-static int
-sasl_callback (Gsasl          *ctx,
-               Gsasl_session  *sctx,
-               Gsasl_property  prop)
-{
-  VsmtpSession *self;
-
-  if (sctx == NULL || prop != GSASL_VALIDATE_SIMPLE)
-    return GSASL_NO_CALLBACK;
-  self = gsasl_session_hook_get (sctx);
-  if (self == NULL)
-    return GSASL_NO_CALLBACK;
-
-  g_free (self->sasl_authid);
-  g_free (self->sasl_authzid);
-  g_free (self->sasl_password);
-  self->sasl_authid = g_strdup (gsasl_property_fast (sctx, GSASL_AUTHID));
-  self->sasl_authzid = g_strdup (gsasl_property_fast (sctx, GSASL_AUTHZID));
-  self->sasl_password = g_strdup (gsasl_property_fast (sctx, GSASL_PASSWORD));
-  return GSASL_OK;
+  g_clear_pointer (&self->sasl, _vsmtp_sasl_free);
 }
 
 /* The end of an attempt begun with _vsmtp_server_auth_attempt_begin() */
@@ -1410,11 +1328,13 @@ static void
 then_auth (VsmtpSession *self,
            VsmtpReply   *reply)
 {
+  const VsmtpSaslCredentials *credentials = _vsmtp_sasl_get_credentials (self->sasl);
+
   session_auth_attempt_end (self, vsmtp_reply_get_code (reply) == 235);
   if (vsmtp_reply_get_code (reply) == 235)
     {
       g_free (self->auth_user);
-      self->auth_user = g_strdup (self->sasl_authid);
+      self->auth_user = g_strdup (credentials->authcid);
       g_autofree char *user = vsmtp_log_escape (self->auth_user, -1);
 
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_AUTHENTICATED_USER]);
@@ -1422,18 +1342,18 @@ then_auth (VsmtpSession *self,
                         "VSMTP_SESSION_ID", self->id,
                         "MESSAGE", "%s: [%s] authenticated as %s with %s", self->id,
                         self->remote_ip ? self->remote_ip : "unknown",
-                        user, self->sasl_mechanism);
+                        user, credentials->mechanism);
       session_queue (self, reply);
     }
   else
     {
-      g_autofree char *user = self->sasl_authid ? vsmtp_log_escape (self->sasl_authid, -1) : NULL;
+      g_autofree char *user = credentials->authcid ? vsmtp_log_escape (credentials->authcid, -1) : NULL;
 
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                         "VSMTP_SESSION_ID", self->id,
                         "MESSAGE", "%s: [%s] authentication failed for %s with %s", self->id,
                         self->remote_ip ? self->remote_ip : "unknown",
-                        user ? user : "(none)", self->sasl_mechanism);
+                        user ? user : "(none)", credentials->mechanism);
       if (vsmtp_reply_is_positive (reply))
         session_queue_new (self, 535, "5.7.8", "Error: authentication failed");
       else
@@ -1442,28 +1362,23 @@ then_auth (VsmtpSession *self,
   session_sasl_clear (self);
 }
 
-/* One step of the SASL exchange with @input (base64, NULL for none). */
+/* Goes on with the AUTH exchange after the client's last line: @status and
+ * @reply (transfer full) say how. */
 static void
-session_sasl_step (VsmtpSession *self,
-                   const char   *input)
+session_sasl_continue (VsmtpSession    *self,
+                       VsmtpSaslStatus  status,
+                       VsmtpReply      *reply)
 {
-  char *output = NULL;
-  int rc;
+  g_autoptr(VsmtpReply) owned = reply;
+  const VsmtpSaslCredentials *credentials = _vsmtp_sasl_get_credentials (self->sasl);
 
-  rc = gsasl_step64 (self->sasl, input, &output);
-  if (rc == GSASL_NEEDS_MORE)
+  switch (status)
     {
-      g_autoptr(VsmtpReply) challenge = vsmtp_reply_new (334, NULL, output ? output : "");
-
-      session_queue (self, challenge);
-      gsasl_free (output);
+    case VSMTP_SASL_CHALLENGE:
+      session_queue (self, reply);
       return;
-    }
-  gsasl_free (output);
 
-  if (rc == GSASL_OK && self->sasl_authid != NULL)
-    {
-
+    case VSMTP_SASL_CREDENTIALS:
       if (!_vsmtp_server_auth_attempt_begin (self->server, self->remote_ip))
         {
           session_queue_new (self, 454, "4.7.0",
@@ -1472,26 +1387,24 @@ session_sasl_step (VsmtpSession *self,
           return;
         }
       self->auth_in_flight = TRUE;
-      session_emit (self, SIGNAL_AUTHENTICATE, then_auth,
-                    self->sasl_mechanism, self->sasl_authzid, self->sasl_authid,
-                    self->sasl_password);
+      session_emit (self, SIGNAL_AUTHENTICATE, then_auth, credentials->mechanism,
+                    credentials->authzid, credentials->authcid, credentials->password);
       return;
-    }
 
-  if (rc == GSASL_BASE64_ERROR)
-    session_queue_new (self, 501, "5.5.2", "Error: cannot decode response");
-  else
-    {
-      /* a malformed exchange (GNU SASL refused it before any user name
-       * was known: SASLprep refuses control characters, say) */
+    case VSMTP_SASL_REFUSED:
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                         "VSMTP_SESSION_ID", self->id,
                         "MESSAGE", "%s: [%s] authentication failed with %s: %s", self->id,
                         self->remote_ip ? self->remote_ip : "unknown",
-                        self->sasl_mechanism, gsasl_strerror (rc));
+                        credentials->mechanism, _vsmtp_sasl_get_error (self->sasl));
       _vsmtp_server_auth_failed (self->server, self->remote_ip);
-      session_queue_new (self, 535, "5.7.8", "Error: authentication failed");
+      break;
+
+    case VSMTP_SASL_ERROR:
+    default:
+      break;
     }
+  session_queue (self, reply);
   session_sasl_clear (self);
 }
 
@@ -1499,25 +1412,10 @@ static void
 handle_auth_response (VsmtpSession *self,
                       const char   *line)
 {
-  if (g_str_equal (line, "*"))
-    {
-      session_queue_new (self, 501, "5.0.0", "Authentication cancelled");
-      session_sasl_clear (self);
-      return;
-    }
-  session_sasl_step (self, line);
-}
+  VsmtpReply *reply = NULL;
+  VsmtpSaslStatus status = _vsmtp_sasl_step (self->sasl, line, &reply);
 
-static gboolean
-mechanism_offered (VsmtpSession *self,
-                   const char   *mechanism)
-{
-  const char * const *mechs = vsmtp_server_get_auth_mechanisms (self->server);
-
-  for (guint i = 0; mechs != NULL && mechs[i] != NULL; i++)
-    if (g_ascii_strcasecmp (mechs[i], mechanism) == 0)
-      return TRUE;
-  return FALSE;
+  session_sasl_continue (self, status, reply);
 }
 
 static void
@@ -1526,9 +1424,8 @@ handle_auth (VsmtpSession *self,
 {
   g_autofree char *mechanism = NULL;
   const char *initial = NULL;
-  const char *space;
-  Gsasl *ctx;
-  int rc;
+  VsmtpReply *reply = NULL;
+  VsmtpSaslStatus status;
 
   if (*args == '\0')
     {
@@ -1561,12 +1458,9 @@ handle_auth (VsmtpSession *self,
       return;
     }
 
-  space = strchr (args, ' ');
-  mechanism = space ? g_strndup (args, space - args) : g_strdup (args);
-  if (space != NULL)
-    initial = space + 1;
-
-  if (!mechanism_offered (self, mechanism))
+  mechanism = _vsmtp_sasl_parse_mechanism (args, vsmtp_server_get_auth_mechanisms (self->server),
+                                           &initial);
+  if (mechanism == NULL)
     {
       session_queue_new (self, 504, "5.5.4", "Unsupported authentication mechanism");
       return;
@@ -1577,48 +1471,14 @@ handle_auth (VsmtpSession *self,
       return;
     }
 
-  ctx = _vsmtp_server_get_gsasl (self->server);
-  if (ctx == NULL)
+  self->sasl = _vsmtp_sasl_new (_vsmtp_server_get_gsasl (self->server), g_steal_pointer (&mechanism));
+  if (self->sasl == NULL)
     {
       session_queue_new (self, 454, "4.7.0", "Temporary authentication failure");
       return;
     }
-  gsasl_callback_set (ctx, sasl_callback);
-
-  for (char *p = mechanism; *p != '\0'; p++)
-    *p = g_ascii_toupper (*p);
-  rc = gsasl_server_start (ctx, mechanism, &self->sasl);
-  if (rc != GSASL_OK)
-    {
-      self->sasl = NULL;
-      session_queue_new (self, 454, "4.7.0", "Temporary authentication failure");
-      return;
-    }
-  gsasl_session_hook_set (self->sasl, self);
-  self->sasl_mechanism = g_steal_pointer (&mechanism);
-
-  /* RFC 4954: "=" is an empty initial response */
-  if (initial != NULL && g_str_equal (initial, "="))
-    initial = "";
-
-  /* LOGIN with an initial response: the user name (Python's smtplib sends
-   * it so). GNU SASL's LOGIN server would ignore it and ask for the user
-   * name again: skip that first challenge and answer it with it. */
-  if (initial != NULL && *initial != '\0' && g_str_equal (self->sasl_mechanism, "LOGIN"))
-    {
-      char *output = NULL;
-
-      rc = gsasl_step64 (self->sasl, NULL, &output);
-      gsasl_free (output);
-      if (rc != GSASL_NEEDS_MORE)
-        {
-          session_sasl_clear (self);
-          session_queue_new (self, 454, "4.7.0", "Temporary authentication failure");
-          return;
-        }
-    }
-
-  session_sasl_step (self, initial);
+  status = _vsmtp_sasl_start (self->sasl, initial, &reply);
+  session_sasl_continue (self, status, reply);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1871,86 +1731,12 @@ handle_rcpt (VsmtpSession *self,
 /* ------------------------------------------------------------------------ */
 /* DATA                                                                     */
 
-/* The current time as RFC 5322 wants it in a Received header: English day
- * and month names whatever the locale, "+hhmm" offset. Formatted once a
- * second (per thread: each thread may run a server of its own). */
-static const char *
-rfc5322_now (void)
-{
-  static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-  static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-  static __thread time_t cached = -1;
-  static __thread char text[48];
-  time_t now = time (NULL);
-
-  if (now != cached)
-    {
-      struct tm tm;
-      long offset;
-
-      localtime_r (&now, &tm);
-      offset = tm.tm_gmtoff / 60;
-      g_snprintf (text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d %c%02ld%02ld",
-                  days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
-                  tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  offset < 0 ? '-' : '+', labs (offset) / 60, labs (offset) % 60);
-      cached = now;
-    }
-  return text;
-}
-
-static char *
-session_format_received (VsmtpSession *self,
-                         const char   *message_id)
-{
-  const char *date = rfc5322_now ();
-  GString *s = g_string_sized_new (256);
-  const char *ip = self->remote_ip ? self->remote_ip : "unknown";
-  gboolean v6 = strchr (ip, ':') != NULL;
-
-  /* appends, no printf: this runs for every message */
-  g_string_append (s, "Received: from ");
-  g_string_append (s, self->helo ? self->helo : "unknown");
-  g_string_append (s, v6 ? " ([IPv6:" : " ([");
-  g_string_append (s, ip);
-  g_string_append (s, "])\r\n");
-  if (self->tls != NULL)
-    {
-      g_string_append (s, "\t(using ");
-      g_string_append (s, tls_protocol_name (g_tls_connection_get_protocol_version (self->tls)));
-      g_string_append (s, " with cipher ");
-      g_string_append (s, self->tls_cipher ? self->tls_cipher : "unknown");
-      g_string_append (s, ")\r\n");
-    }
-  /* RFC 3848: ESMTP, ESMTPS, ESMTPA, ESMTPSA */
-  g_string_append (s, "\tby ");
-  g_string_append (s, session_hostname (self));
-  g_string_append (s, self->esmtp ? " (vsmtpd) with ESMTP" : " (vsmtpd) with SMTP");
-  if (self->tls != NULL)
-    g_string_append_c (s, 'S');
-  if (self->auth_user != NULL && self->esmtp)
-    g_string_append_c (s, 'A');
-  g_string_append (s, " id ");
-  g_string_append (s, message_id);
-  if (vsmtp_envelope_get_n_recipients (self->envelope) == 1)
-    {
-      g_string_append (s, "\r\n\tfor <");
-      g_string_append (s, vsmtp_address_to_string (vsmtp_envelope_get_recipient (self->envelope, 0)));
-      g_string_append_c (s, '>');
-    }
-  g_string_append (s, ";\r\n\t");
-  g_string_append (s, date);
-  g_string_append (s, "\r\n");
-
-  return g_string_free (s, FALSE);
-}
-
 static void
 then_data (VsmtpSession *self,
            VsmtpReply   *reply)
 {
   g_autoptr(GError) error = NULL;
+  g_autoptr(VsmtpMessage) message = NULL;
   g_autofree char *message_id = NULL;
   g_autofree char *received = NULL;
 
@@ -1961,35 +1747,28 @@ then_data (VsmtpSession *self,
     }
 
   message_id = g_strdup_printf ("%s%02X", self->id, ++self->message_serial);
-  g_clear_object (&self->message);
-  self->message = _vsmtp_message_new_writable (message_id, self->envelope,
+  message = _vsmtp_message_new_writable (message_id, self->envelope,
                                                vsmtp_server_get_spool_threshold (self->server),
                                                vsmtp_server_get_spool_directory (self->server));
-  received = session_format_received (self, message_id);
-  if (!_vsmtp_message_append (self->message, received, strlen (received), &error))
+  received = _vsmtp_format_received (&(VsmtpTraceClient) {
+                                       .helo = self->helo,
+                                       .remote_ip = self->remote_ip,
+                                       .tls = self->tls,
+                                       .tls_cipher = self->tls_cipher,
+                                       .esmtp = self->esmtp,
+                                       .authenticated = self->auth_user != NULL,
+                                     },
+                                     session_hostname (self), message_id, self->envelope);
+  if (!_vsmtp_message_append (message, received, strlen (received), &error))
     {
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
                         "VSMTP_SESSION_ID", self->id,
                         "MESSAGE", "%s: cannot spool message: %s", self->id, error->message);
-      g_clear_object (&self->message);
       session_queue_new (self, 451, "4.3.0", "Error: local error in processing");
       return;
     }
 
-  if (self->decoder == NULL)
-    self->decoder = vsmtp_data_decoder_new (vsmtp_server_get_bare_newline (self->server) ==
-                                            VSMTP_BARE_NEWLINE_NORMALIZE);
-  else
-    vsmtp_data_decoder_reset (self->decoder);
-  self->data_size = 0;
-  self->data_too_big = FALSE;
-  self->data_has_nul = FALSE;
-  self->data_line_length = 0;
-  self->header_size = 0;
-  self->in_header = TRUE;
-  self->header_too_big = FALSE;
-  self->line_too_long = FALSE;
-  g_clear_error (&self->data_error);
+  _vsmtp_data_receiver_begin (self->receiver, self->server, g_steal_pointer (&message));
 
   if (vsmtp_reply_get_code (reply) == 354)
     session_queue (self, reply);
@@ -2029,53 +1808,11 @@ static void
 session_log_transaction (VsmtpSession *self,
                          VsmtpReply   *reply)
 {
-  VsmtpEnvelope *envelope = self->envelope;
-  guint n = envelope ? vsmtp_envelope_get_n_recipients (envelope) : 0;
-  VsmtpAddress *sender = envelope ? vsmtp_envelope_get_sender (envelope) : NULL;
-  const char *message_id = self->message ? vsmtp_message_get_id (self->message) : "";
-  g_autoptr(GString) line = g_string_sized_new (256);
-  char number[24];
-  gsize start;
-  GLogField fields[] = {
-    { "MESSAGE", NULL, -1 },
-    { "PRIORITY", "6", -1 },
-    { "GLIB_DOMAIN", G_LOG_DOMAIN, -1 },
-    { "VSMTP_SESSION_ID", self->id, -1 },
-    { "VSMTP_MESSAGE_ID", message_id, -1 },
-  };
+  VsmtpMessage *message = _vsmtp_data_receiver_get_message (self->receiver);
 
-  /* one line per transaction: built with appends, no printf (it is on
-   * the path of every message) */
-  g_string_append (line, *message_id ? message_id : self->id);
-  g_string_append (line, ": client=[");
-  g_string_append (line, self->remote_ip ? self->remote_ip : "unknown");
-  g_string_append (line, "] from=<");
-  _vsmtp_string_append_log_escaped (line, sender ? vsmtp_address_to_string (sender) : "");
-  g_string_append (line, "> to=");
-  for (guint i = 0; i < n; i++)
-    {
-      if (i > 0)
-        g_string_append_c (line, ',');
-      g_string_append_c (line, '<');
-      _vsmtp_string_append_log_escaped (line, vsmtp_address_to_string (vsmtp_envelope_get_recipient (envelope, i)));
-      g_string_append_c (line, '>');
-    }
-  g_snprintf (number, sizeof number, "%" G_GUINT64_FORMAT, self->data_size);
-  g_string_append (line, " size=");
-  g_string_append (line, number);
-  g_string_append (line, " result=\"");
-  start = line->len;
-  vsmtp_reply_append_to (reply, line);
-  /* the reply's last line, without its CRLF */
-  while (line->len > start && (line->str[line->len - 1] == '\n' || line->str[line->len - 1] == '\r'))
-    g_string_truncate (line, line->len - 1);
-  for (gsize i = start; i < line->len; i++)
-    if (line->str[i] == '\r' || line->str[i] == '\n')
-      line->str[i] = ' ';
-  g_string_append_c (line, '"');
-
-  fields[0].value = line->str;
-  g_log_structured_array (G_LOG_LEVEL_INFO, fields, G_N_ELEMENTS (fields));
+  _vsmtp_log_transaction (self->id, self->remote_ip, self->envelope,
+                          message ? vsmtp_message_get_id (message) : "",
+                          _vsmtp_data_receiver_get_size (self->receiver), reply);
 }
 
 static void
@@ -2093,34 +1830,13 @@ static void
 session_end_of_data (VsmtpSession *self)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(VsmtpReply) failure = NULL;
-  guint64 bare_line = 0;
-  char bare;
+  g_autoptr(VsmtpReply) failure = _vsmtp_data_receiver_finish (self->receiver, &error);
+  VsmtpMessage *message = _vsmtp_data_receiver_get_message (self->receiver);
 
-  if (self->data_too_big)
-    failure = vsmtp_reply_new (552, "5.3.4", "Error: message file too big");
-  else if (self->header_too_big)
-    failure = vsmtp_reply_new (552, "5.3.4", "Error: message header too big");
-  else if (self->line_too_long)
-    failure = vsmtp_reply_new (500, "5.5.2", "Error: message line too long");
-  else if (self->data_has_nul)
-    failure = vsmtp_reply_new (554, "5.6.0", "Error: NUL character in message content");
-  else if (vsmtp_server_get_bare_newline (self->server) == VSMTP_BARE_NEWLINE_REJECT &&
-           (bare = vsmtp_data_decoder_get_first_bare_newline (self->decoder, &bare_line)))
-    failure = vsmtp_reply_new_printf (550, "5.5.2",
-                                      "Error: bare <%s> received in line %" G_GUINT64_FORMAT
-                                      " of the message: end lines with CRLF, or set "
-                                      "bare-newline=normalize on the server",
-                                      bare == '\r' ? "CR" : "LF", bare_line);
-  else if (self->data_error != NULL)
-    failure = vsmtp_reply_new (451, "4.3.0", "Error: local error in processing");
-  else if (!_vsmtp_message_finish (self->message, &error))
-    {
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                        "VSMTP_SESSION_ID", self->id,
-                        "MESSAGE", "%s: cannot spool message: %s", self->id, error->message);
-      failure = vsmtp_reply_new (451, "4.3.0", "Error: local error in processing");
-    }
+  if (error != NULL)
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                      "VSMTP_SESSION_ID", self->id,
+                      "MESSAGE", "%s: cannot spool message: %s", self->id, error->message);
 
   if (failure != NULL)
     {
@@ -2133,90 +1849,25 @@ session_end_of_data (VsmtpSession *self)
 
   session_touch_timeout (self);
   EMIT_DECISION (SIGNAL_MESSAGE_RECEIVED, then_message,
-                 real_message_received (self, self->message), self->message);
+                 real_message_received (self, message), message);
 }
 
-/* Tracks the header section's size and the longest content line over the
- * decoded bytes @out (runs of bytes between LFs, found with memchr). */
-static void
-session_scan_content (VsmtpSession *self,
-                      const guint8 *out,
-                      gsize         length)
-{
-  const VsmtpServerLimits *limits = _vsmtp_server_get_limits (self->server);
-  const guint8 *p = out, *end = out + length;
-
-  if (limits->max_header_size == 0 && limits->max_data_line_length == 0)
-    return;
-
-  while (p < end)
-    {
-      const guint8 *nl = memchr (p, '\n', end - p);
-      gsize run = (nl != NULL ? nl + 1 : end) - p;
-
-      if (self->in_header)
-        {
-          /* the header section ends at the first empty line: CRLF alone
-           * (lines end in CRLF here: the decoder normalizes bare newlines or
-           * the message is rejected for them anyway) */
-          if (nl != NULL && self->data_line_length + run <= 2)
-            self->in_header = FALSE;
-          self->header_size += run;
-          if (limits->max_header_size > 0 && self->header_size > limits->max_header_size)
-            self->header_too_big = TRUE;
-        }
-
-      self->data_line_length += run;
-      if (limits->max_data_line_length > 0 &&
-          self->data_line_length > limits->max_data_line_length)
-        self->line_too_long = TRUE;
-      if (nl != NULL)
-        self->data_line_length = 0;
-      p += run;
-    }
-}
-
-/* Feeds buffered bytes to the DATA decoder. Returns FALSE when more input is needed. */
+/* Feeds buffered bytes to the data receiver. Returns FALSE when more input is needed. */
 static gboolean
 session_process_data (VsmtpSession *self)
 {
   const guint8 *in;
-  gsize in_len, out_len, consumed;
-  gboolean finished = FALSE;
+  gsize length, consumed;
+  gboolean finished;
 
-  in = vsmtp_line_input_stream_peek_buffer (self->input, &in_len);
-  if (in_len == 0)
+  in = vsmtp_line_input_stream_peek_buffer (self->input, &length);
+  if (length == 0)
     return FALSE;
-  if (in_len > DATA_CHUNK)
-    in_len = DATA_CHUNK;
 
-  if (self->data_out == NULL)
-    self->data_out = g_malloc (2 * DATA_CHUNK + 8);
-  out_len = 2 * DATA_CHUNK + 8;
-
-  consumed = vsmtp_data_decoder_decode (self->decoder, in, in_len,
-                                        self->data_out, &out_len, &finished);
-
-  self->data_size += out_len;
-  if (!self->data_too_big && self->data_size > vsmtp_server_get_max_message_size (self->server))
-    self->data_too_big = TRUE;
-  session_scan_content (self, self->data_out, out_len);
-  /* NUL is in neither 7bit nor 8bit data (RFC 2045 §2.7, §2.8), only in
-   * BINARYMIME; and a later hop that drops NULs would see "\r\n\0.\r\n"
-   * as an end of data */
-  if (!self->data_has_nul && out_len > 0 && memchr (self->data_out, '\0', out_len) != NULL)
-    self->data_has_nul = TRUE;
-
-  if (!self->data_too_big && self->data_error == NULL && out_len > 0)
-    _vsmtp_message_append (self->message, self->data_out, out_len, &self->data_error);
-
+  consumed = _vsmtp_data_receiver_feed_data (self->receiver, in, length, &finished);
   vsmtp_line_input_stream_skip_buffer (self->input, consumed);
-
   if (finished)
-    {
-      g_clear_pointer (&self->data_out, g_free);
-      session_end_of_data (self);
-    }
+    session_end_of_data (self);
 
   return TRUE;
 }
@@ -2454,7 +2105,7 @@ on_idle_timeout (gpointer user_data)
 
   g_clear_pointer (&self->idle_timeout_source, g_source_unref);
   reply = vsmtp_reply_new_printf (421, "4.4.2", "%s Error: timeout exceeded", session_hostname (self));
-  g_clear_object (&self->message);
+  _vsmtp_data_receiver_reset (self->receiver);
   session_close_after_flush (self, reply);
 
   return G_SOURCE_REMOVE;
@@ -2978,8 +2629,7 @@ vsmtp_session_finalize (GObject *object)
   g_clear_object (&self->remote_address);
   g_clear_object (&self->envelope);
   g_clear_pointer (&self->owners, g_array_unref);
-  g_clear_object (&self->message);
-  g_clear_object (&self->decoder);
+  g_clear_pointer (&self->receiver, _vsmtp_data_receiver_free);
   g_clear_object (&self->tls);
   g_clear_object (&self->handshake_cancellable);
   g_free (self->tls_cipher);
@@ -2987,8 +2637,6 @@ vsmtp_session_finalize (GObject *object)
   g_free (self->auth_user);
   /* a weak pointer: the server owns its sessions, not the other way round */
   g_clear_weak_pointer (&self->server);
-  g_clear_error (&self->data_error);
-  g_clear_pointer (&self->data_out, g_free);
   g_string_free (self->outbuf, TRUE);
   g_string_free (self->writing, TRUE);
   g_free (self->remote_ip);
@@ -3415,6 +3063,7 @@ vsmtp_session_init (VsmtpSession *self)
   self->outbuf = g_string_sized_new (256);
   self->writing = g_string_new (NULL);
   self->cancellable = g_cancellable_new ();
+  self->receiver = _vsmtp_data_receiver_new ();
   self->state = VSMTP_SESSION_STATE_GREETING;
 }
 

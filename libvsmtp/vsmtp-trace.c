@@ -1,10 +1,13 @@
-/* vsmtp-trace.c: what the server writes about its clients (log lines)
+/* vsmtp-trace.c: what the server writes about its clients: the log
+ * escaping rule, the Received header, the transaction log line
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "vsmtp-trace-private.h"
 
@@ -128,4 +131,161 @@ _vsmtp_string_append_log_escaped (GString    *string,
     g_string_append_len (string, text, n);
   else
     append_escaped (string, text, n);
+}
+
+const char *
+_vsmtp_tls_protocol_name (GTlsProtocolVersion version)
+{
+  switch (version)
+    {
+    case G_TLS_PROTOCOL_VERSION_SSL_3_0:
+      return "SSLv3";
+    case G_TLS_PROTOCOL_VERSION_TLS_1_0:
+      return "TLSv1";
+    case G_TLS_PROTOCOL_VERSION_TLS_1_1:
+      return "TLSv1.1";
+    case G_TLS_PROTOCOL_VERSION_TLS_1_2:
+      return "TLSv1.2";
+    case G_TLS_PROTOCOL_VERSION_TLS_1_3:
+      return "TLSv1.3";
+    case G_TLS_PROTOCOL_VERSION_DTLS_1_0:
+      return "DTLSv1";
+    case G_TLS_PROTOCOL_VERSION_DTLS_1_2:
+      return "DTLSv1.2";
+    case G_TLS_PROTOCOL_VERSION_UNKNOWN:
+    default:
+      return "TLS";
+    }
+}
+
+/* The current time as RFC 5322 wants it in a Received header: English day
+ * and month names whatever the locale, "+hhmm" offset. Formatted once a
+ * second (per thread: each thread may run a server of its own). */
+static const char *
+rfc5322_now (void)
+{
+  static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+  static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+  static __thread time_t cached = -1;
+  static __thread char text[48];
+  time_t now = time (NULL);
+
+  if (now != cached)
+    {
+      struct tm tm;
+      long offset;
+
+      localtime_r (&now, &tm);
+      offset = tm.tm_gmtoff / 60;
+      g_snprintf (text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d %c%02ld%02ld",
+                  days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
+                  tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  offset < 0 ? '-' : '+', labs (offset) / 60, labs (offset) % 60);
+      cached = now;
+    }
+  return text;
+}
+
+char *
+_vsmtp_format_received (const VsmtpTraceClient *client,
+                        const char             *hostname,
+                        const char             *message_id,
+                        VsmtpEnvelope          *envelope)
+{
+  const char *date = rfc5322_now ();
+  GString *s = g_string_sized_new (256);
+  const char *ip = client->remote_ip ? client->remote_ip : "unknown";
+  gboolean v6 = strchr (ip, ':') != NULL;
+
+  /* appends, no printf: this runs for every message */
+  g_string_append (s, "Received: from ");
+  g_string_append (s, client->helo ? client->helo : "unknown");
+  g_string_append (s, v6 ? " ([IPv6:" : " ([");
+  g_string_append (s, ip);
+  g_string_append (s, "])\r\n");
+  if (client->tls != NULL)
+    {
+      g_string_append (s, "\t(using ");
+      g_string_append (s, _vsmtp_tls_protocol_name (g_tls_connection_get_protocol_version (client->tls)));
+      g_string_append (s, " with cipher ");
+      g_string_append (s, client->tls_cipher ? client->tls_cipher : "unknown");
+      g_string_append (s, ")\r\n");
+    }
+  /* RFC 3848: ESMTP, ESMTPS, ESMTPA, ESMTPSA */
+  g_string_append (s, "\tby ");
+  g_string_append (s, hostname);
+  g_string_append (s, client->esmtp ? " (vsmtpd) with ESMTP" : " (vsmtpd) with SMTP");
+  if (client->tls != NULL)
+    g_string_append_c (s, 'S');
+  if (client->authenticated && client->esmtp)
+    g_string_append_c (s, 'A');
+  g_string_append (s, " id ");
+  g_string_append (s, message_id);
+  if (vsmtp_envelope_get_n_recipients (envelope) == 1)
+    {
+      g_string_append (s, "\r\n\tfor <");
+      g_string_append (s, vsmtp_address_to_string (vsmtp_envelope_get_recipient (envelope, 0)));
+      g_string_append_c (s, '>');
+    }
+  g_string_append (s, ";\r\n\t");
+  g_string_append (s, date);
+  g_string_append (s, "\r\n");
+
+  return g_string_free (s, FALSE);
+}
+
+void
+_vsmtp_log_transaction (const char    *session_id,
+                        const char    *remote_ip,
+                        VsmtpEnvelope *envelope,
+                        const char    *message_id,
+                        guint64        size,
+                        VsmtpReply    *reply)
+{
+  guint n = envelope ? vsmtp_envelope_get_n_recipients (envelope) : 0;
+  VsmtpAddress *sender = envelope ? vsmtp_envelope_get_sender (envelope) : NULL;
+  g_autoptr(GString) line = g_string_sized_new (256);
+  char number[24];
+  gsize start;
+  GLogField fields[] = {
+    { "MESSAGE", NULL, -1 },
+    { "PRIORITY", "6", -1 },
+    { "GLIB_DOMAIN", G_LOG_DOMAIN, -1 },
+    { "VSMTP_SESSION_ID", session_id, -1 },
+    { "VSMTP_MESSAGE_ID", message_id, -1 },
+  };
+
+  /* one line per transaction: built with appends, no printf (it is on
+   * the path of every message) */
+  g_string_append (line, *message_id ? message_id : session_id);
+  g_string_append (line, ": client=[");
+  g_string_append (line, remote_ip ? remote_ip : "unknown");
+  g_string_append (line, "] from=<");
+  _vsmtp_string_append_log_escaped (line, sender ? vsmtp_address_to_string (sender) : "");
+  g_string_append (line, "> to=");
+  for (guint i = 0; i < n; i++)
+    {
+      if (i > 0)
+        g_string_append_c (line, ',');
+      g_string_append_c (line, '<');
+      _vsmtp_string_append_log_escaped (line, vsmtp_address_to_string (vsmtp_envelope_get_recipient (envelope, i)));
+      g_string_append_c (line, '>');
+    }
+  g_snprintf (number, sizeof number, "%" G_GUINT64_FORMAT, size);
+  g_string_append (line, " size=");
+  g_string_append (line, number);
+  g_string_append (line, " result=\"");
+  start = line->len;
+  vsmtp_reply_append_to (reply, line);
+  /* the reply's last line, without its CRLF */
+  while (line->len > start && (line->str[line->len - 1] == '\n' || line->str[line->len - 1] == '\r'))
+    g_string_truncate (line, line->len - 1);
+  for (gsize i = start; i < line->len; i++)
+    if (line->str[i] == '\r' || line->str[i] == '\n')
+      line->str[i] = ' ';
+  g_string_append_c (line, '"');
+
+  fields[0].value = line->str;
+  g_log_structured_array (G_LOG_LEVEL_INFO, fields, G_N_ELEMENTS (fields));
 }

@@ -84,10 +84,13 @@ class DefaultProfileScanTest(ScanTestCase):
     def test_starttls_listener(self):
         findings = scan(self.daemon.port, True, ["-p", "-s", "-P", "-R"], self.tmp)
         self.check_profile(findings)
-        # RFC 5746, and client-initiated renegotiation refused (the
-        # connection is closed: testssl.sh reports it not vulnerable)
+        # RFC 5746. Client-initiated renegotiation is refused (the
+        # connection is closed: test_tls.py:RenegotiationTest), but
+        # testssl.sh's check (`echo R | openssl s_client`) races the
+        # server's close against s_client's own end of input: on an idle
+        # machine it reports "not vulnerable", on a loaded one it may not,
+        # so its verdict is not asserted here.
         self.assertEqual(self.finding(findings, "secure_renego"), "supported")
-        self.assertNotIn("VULNERABLE", self.finding(findings, "secure_client_renego"))
 
     def test_implicit_tls_listener(self):
         self.check_profile(scan(self.tls_port, False, ["-p", "-s", "-P"], self.tmp))
