@@ -1,5 +1,12 @@
 /* vsmtp-session.c: one SMTP connection, its state machine and its signals
  *
+ * The session parses the commands, emits the signals and acts on their
+ * decisions. What it builds on lives in units of their own: the streams,
+ * the output buffer, the deadline and the STARTTLS upgrade in the
+ * connection (io/vsmtp-connection.c), the AUTH exchange in vsmtp-sasl.c,
+ * the message content and its limits in vsmtp-data-receiver.c, the
+ * Received header and the transaction log line in vsmtp-trace.c.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
@@ -317,6 +324,7 @@ session_is_idle (VsmtpSession *self)
          self->state <= VSMTP_SESSION_STATE_READY;
 }
 
+/* Closing once the output is written (QUIT, a 421, the end of input). */
 static gboolean
 session_closing (VsmtpSession *self)
 {
@@ -1076,13 +1084,12 @@ then_auth (VsmtpSession *self,
 }
 
 /* Goes on with the AUTH exchange after the client's last line: @status and
- * @reply (transfer full) say how. */
+ * @reply say how. */
 static void
 session_sasl_continue (VsmtpSession    *self,
                        VsmtpSaslStatus  status,
                        VsmtpReply      *reply)
 {
-  g_autoptr(VsmtpReply) owned = reply;
   const VsmtpSaslCredentials *credentials = _vsmtp_sasl_get_credentials (self->sasl);
 
   switch (status)
@@ -1125,7 +1132,7 @@ static void
 handle_auth_response (VsmtpSession *self,
                       const char   *line)
 {
-  VsmtpReply *reply = NULL;
+  g_autoptr(VsmtpReply) reply = NULL;
   VsmtpSaslStatus status = _vsmtp_sasl_step (self->sasl, line, &reply);
 
   session_sasl_continue (self, status, reply);
@@ -1144,7 +1151,7 @@ handle_auth (VsmtpSession *self,
 {
   g_autofree char *mechanism = NULL;
   const char *initial = NULL;
-  VsmtpReply *reply = NULL;
+  g_autoptr(VsmtpReply) reply = NULL;
   VsmtpSaslStatus status;
 
   if (*args == '\0')
@@ -1832,7 +1839,7 @@ session_handle_line (VsmtpSession *self,
 }
 
 /* ------------------------------------------------------------------------ */
-/* Input                                                                    */
+/* The connection's callbacks, deadlines, the input loop                    */
 
 /* The connection's deadline passed. */
 static void
@@ -2363,7 +2370,7 @@ vsmtp_session_get_property (GObject    *object,
       g_value_set_object (value, self->server);
       break;
     case PROP_STREAM:
-      g_value_set_object (value, vsmtp_connection_get_stream (self->connection));
+      g_value_set_object (value, vsmtp_session_get_stream (self));
       break;
     case PROP_REMOTE_ADDRESS:
       g_value_set_object (value, self->remote_address);
@@ -2927,7 +2934,8 @@ GIOStream *
 vsmtp_session_get_stream (VsmtpSession *self)
 {
   g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
-  return vsmtp_connection_get_stream (self->connection);
+  /* (a session made with g_object_new() has no connection) */
+  return self->connection ? vsmtp_connection_get_stream (self->connection) : NULL;
 }
 
 /**
@@ -3098,7 +3106,7 @@ const char *
 vsmtp_session_get_tls_cipher_suite (VsmtpSession *self)
 {
   g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
-  return vsmtp_connection_get_tls_cipher (self->connection);
+  return self->tls ? vsmtp_connection_get_tls_cipher (self->connection) : NULL;
 }
 
 /**
