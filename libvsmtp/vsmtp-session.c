@@ -1,5 +1,12 @@
 /* vsmtp-session.c: one SMTP connection, its state machine and its signals
  *
+ * The session parses the commands, emits the signals and acts on their
+ * decisions. What it builds on lives in units of their own: the streams,
+ * the output buffer, the deadline and the STARTTLS upgrade in the
+ * connection (io/vsmtp-connection.c), the AUTH exchange in vsmtp-sasl.c,
+ * the message content and its limits in vsmtp-data-receiver.c, the
+ * Received header and the transaction log line in vsmtp-trace.c.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
@@ -7,8 +14,6 @@
 #include <gobject/gvaluecollector.h>
 #include <string.h>
 #include <unistd.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 
 #include "vsmtp-enums.h"
 #include "vsmtp-marshal.h"
@@ -22,8 +27,7 @@
 #include "vsmtp-trace-private.h"
 #include "vsmtp-server-private.h"
 #include "vsmtp-session-private.h"
-#include "vsmtp-line-input-stream.h"
-#include "vsmtp-tls-record-watcher.h"
+#include "vsmtp-connection-private.h"
 
 /**
  * VsmtpSession:
@@ -74,8 +78,6 @@
  * `451 4.3.0`. Nothing is accepted by accident.
  */
 
-#define DEFAULT_READ_PRIORITY G_PRIORITY_DEFAULT
-#define OUTPUT_HIGH_WATER     (64 * 1024)
 #define AUTH_LINE_MAX         12288   /* RFC 4954 4 */
 #define PENDING_READ_LIMIT    (64 * 1024)  /* input buffered while a decision is pending */
 
@@ -87,23 +89,13 @@ struct _VsmtpSession
   GObject                parent_instance;
 
   VsmtpServer           *server;         /* weak */
-  GIOStream             *stream;
   GSocketAddress        *remote_address;
   char                  *remote_ip;
   char                  *id;
 
-  GInputStream          *base_input;
-  VsmtpLineInputStream  *input;
-  GOutputStream         *output;
-  GCancellable          *cancellable;
-
-  GSource               *read_source;
-  GSource               *idle_timeout_source;
+  VsmtpConnection       *connection;     /* the streams, the output, the deadline, TLS */
+  GString               *outbuf;         /* the connection's output buffer: replies go here */
   GSource               *resume_source;
-
-  GString               *outbuf;       /* replies not handed to the stream yet */
-  GString               *writing;      /* bytes of an async write in flight */
-  gsize                  writing_offset;
 
   VsmtpSessionState      state;
   char                  *helo;
@@ -114,7 +106,6 @@ struct _VsmtpSession
   guint                  n_junk;
   guint                  n_commands;
   gint64                 data_deadline;   /* monotonic, during DATA */
-  gint64                 deadline;        /* monotonic: the session times out then */
   GSource               *sleep_source;   /* error sleep past the soft limit */
   GSource               *greet_source;   /* the greet pause */
 
@@ -136,14 +127,7 @@ struct _VsmtpSession
   guint                  emit_done;       /* handlers that have decided */
   GArray                *owners;          /* HandlerOwner: who connected what */
 
-  /* DATA */
-  /* TLS */
-  GTlsConnection        *tls;            /* once the handshake succeeded */
-  GTlsConnection        *tls_handshaking; /* while it runs */
-  GInputStream          *tls_watcher;     /* VsmtpTlsRecordWatcher: the TLS layer's input */
-  GCancellable          *handshake_cancellable;
-  GSource               *handshake_timeout_source;
-  char                  *tls_cipher;
+  GTlsConnection        *tls;            /* the connection's, once the handshake succeeded */
 
   /* AUTH */
   VsmtpSasl             *sasl;             /* an AUTH exchange in progress */
@@ -155,17 +139,13 @@ struct _VsmtpSession
   VsmtpDataReceiver     *receiver;        /* the message's content and its limits */
 
   guint                  esmtp : 1;
-  guint                  write_in_flight : 1;
-  guint                  closing : 1;          /* close once the output is written */
   guint                  closed : 1;
-  guint                  eof : 1;
   guint                  processing : 1;
   guint                  shutting_down : 1;
   guint                  started : 1;
   guint                  implicit_tls : 1;
   guint                  greeted : 1;
   guint                  tls_starting : 1;     /* STARTTLS accepted: no more SMTP until the handshake */
-  guint                  handshake_timed_out : 1;
   guint                  sleeping : 1;
   guint                  counted : 1;
 };
@@ -228,9 +208,7 @@ static VsmtpReply *real_unknown_command  (VsmtpSession *self, const char *verb,
 G_DEFINE_FINAL_TYPE (VsmtpSession, vsmtp_session, G_TYPE_OBJECT)
 
 static void session_process       (VsmtpSession *self);
-static void session_flush         (VsmtpSession *self);
 static void session_close_now     (VsmtpSession *self);
-static void session_wait_readable (VsmtpSession *self);
 static void session_begin_handshake (VsmtpSession *self);
 static void session_touch_timeout   (VsmtpSession *self);
 static void session_protocol_violation (VsmtpSession *self,
@@ -347,149 +325,11 @@ session_is_idle (VsmtpSession *self)
          self->state <= VSMTP_SESSION_STATE_READY;
 }
 
-/* The queued output is written: close, or start the TLS handshake, if due. */
-static void
-session_output_drained (VsmtpSession *self)
+/* Closing once the output is written (QUIT, a 421, the end of input). */
+static gboolean
+session_closing (VsmtpSession *self)
 {
-  if (self->closing)
-    session_close_now (self);
-  else if (self->tls_starting && self->tls_handshaking == NULL)
-    session_begin_handshake (self);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Output                                                                   */
-
-static void
-on_write_done (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  g_autoptr(VsmtpSession) self = user_data;
-  g_autoptr(GError) error = NULL;
-
-  self->write_in_flight = FALSE;
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
-    {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_debug ("%s: write error: %s", self->id, error->message);
-      g_string_truncate (self->writing, 0);
-      g_string_truncate (self->outbuf, 0);
-      session_close_now (self);
-      return;
-    }
-  g_string_truncate (self->writing, 0);
-
-  if (self->closed)
-    return;
-
-  if (self->outbuf->len > 0)
-    session_flush (self);
-  else if (self->closing || self->tls_starting)
-    session_output_drained (self);
-  else
-    session_process (self);
-}
-
-/* Hands the queued replies to the stream: a non-blocking write first (the
- * common case completes there), an async write for whatever is left. */
-static void
-session_flush (VsmtpSession *self)
-{
-  GString *tmp;
-
-  if (self->closed || self->write_in_flight)
-    return;
-
-  if (self->outbuf->len == 0)
-    {
-      session_output_drained (self);
-      return;
-    }
-
-  if (G_IS_POLLABLE_OUTPUT_STREAM (self->output) &&
-      g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (self->output)))
-    {
-      gsize done = 0;
-
-      while (done < self->outbuf->len)
-        {
-          g_autoptr(GError) error = NULL;
-          gssize n;
-
-          n = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (self->output),
-                                                          self->outbuf->str + done,
-                                                          self->outbuf->len - done,
-                                                          NULL, &error);
-          if (n > 0)
-            {
-              done += n;
-              continue;
-            }
-          if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-            break;
-          if (error != NULL)
-            g_debug ("%s: write error: %s", self->id, error->message);
-          g_string_truncate (self->outbuf, 0);
-          session_close_now (self);
-          return;
-        }
-
-      g_string_erase (self->outbuf, 0, done);
-      if (self->outbuf->len == 0)
-        {
-          session_output_drained (self);
-          return;
-        }
-    }
-
-  /* swap buffers: new replies keep queuing while this write is in flight */
-  tmp = self->writing;
-  self->writing = self->outbuf;
-  self->outbuf = tmp;
-  g_string_truncate (self->outbuf, 0);
-
-  self->write_in_flight = TRUE;
-  g_output_stream_write_all_async (self->output,
-                                   self->writing->str, self->writing->len,
-                                   G_PRIORITY_DEFAULT, self->cancellable,
-                                   on_write_done, g_object_ref (self));
-}
-
-/* ------------------------------------------------------------------------ */
-/* Closing                                                                  */
-
-static void
-on_stream_closed (GObject      *source,
-                  GAsyncResult *result,
-                  gpointer      user_data)
-{
-  g_io_stream_close_finish (G_IO_STREAM (source), result, NULL);
-  g_object_unref (user_data);
-}
-
-static void
-on_tls_closed (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  VsmtpSession *self = user_data;
-
-  /* the TLS layer sent its close_notify (or failed to): close the socket */
-  g_io_stream_close_finish (G_IO_STREAM (source), result, NULL);
-  g_io_stream_close_async (self->stream, G_PRIORITY_DEFAULT, NULL,
-                           on_stream_closed, self);
-}
-
-static void
-session_close_streams (VsmtpSession *self)
-{
-  if (self->tls != NULL)
-    g_io_stream_close_async (G_IO_STREAM (self->tls), G_PRIORITY_DEFAULT, NULL,
-                             on_tls_closed, g_object_ref (self));
-  else
-    g_io_stream_close_async (self->stream, G_PRIORITY_DEFAULT, NULL,
-                             on_stream_closed, g_object_ref (self));
+  return vsmtp_connection_is_closing (self->connection);
 }
 
 static void
@@ -545,18 +385,14 @@ session_close_now (VsmtpSession *self)
   g_object_ref (self);
 
   self->closed = TRUE;
-  clear_source (&self->read_source);
-  clear_source (&self->idle_timeout_source);
   clear_source (&self->resume_source);
-  clear_source (&self->handshake_timeout_source);
   clear_source (&self->sleep_source);
   clear_source (&self->greet_source);
   session_clear_pending (self);
-  g_cancellable_cancel (self->cancellable);
   /* a client that left before its check answered: a failed attempt */
   session_auth_attempt_end (self, FALSE);
   /* a handshake still running gives its slot back when it returns */
-  if (self->tls_handshaking == NULL)
+  if (!vsmtp_connection_is_handshaking (self->connection))
     session_release_handshake_slot (self);
 
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
@@ -568,12 +404,9 @@ session_close_now (VsmtpSession *self)
   _vsmtp_data_receiver_reset (self->receiver);
   session_set_state (self, VSMTP_SESSION_STATE_CLOSED);
 
-  /* a handshake in progress reads the socket on a worker thread: cancel it
-   * and close the streams once it has returned */
-  if (self->tls_handshaking != NULL)
-    g_cancellable_cancel (self->handshake_cancellable);
-  else
-    session_close_streams (self);
+  /* stops reading and writing; a handshake in progress is cancelled, and
+   * the streams closed once it returns */
+  vsmtp_connection_close (self->connection);
 
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0);
   if (self->server != NULL)
@@ -589,7 +422,7 @@ session_close_after_flush (VsmtpSession *self,
 {
   if (self->closed)
     return;
-  if (self->tls_handshaking != NULL)
+  if (vsmtp_connection_is_handshaking (self->connection))
     {
       /* no plaintext in the middle of a handshake */
       session_close_now (self);
@@ -597,9 +430,7 @@ session_close_after_flush (VsmtpSession *self,
     }
   if (reply != NULL)
     session_queue (self, reply);
-  self->closing = TRUE;
-  clear_source (&self->read_source);
-  session_flush (self);
+  vsmtp_connection_close_after_flush (self->connection);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1017,9 +848,10 @@ then_greeting (VsmtpSession *self,
   if (_vsmtp_server_get_limits (self->server)->forbid_unauth_pipelining ||
       _vsmtp_server_get_limits (self->server)->greet_pause > 0)
     {
-      gssize n = vsmtp_line_input_stream_fill_nonblocking (self->input, NULL, NULL);
+      VsmtpLineInputStream *input = vsmtp_connection_get_input (self->connection);
+      gssize n = vsmtp_line_input_stream_fill_nonblocking (input, NULL, NULL);
 
-      if (n > 0 || vsmtp_line_input_stream_get_buffered (self->input) > 0)
+      if (n > 0 || vsmtp_line_input_stream_get_buffered (input) > 0)
         {
           session_protocol_violation (self, "before the greeting");
           return;
@@ -1071,113 +903,40 @@ session_greet (VsmtpSession *self)
 /* ------------------------------------------------------------------------ */
 /* TLS                                                                      */
 
-static gboolean
-on_handshake_timeout (gpointer user_data)
-{
-  VsmtpSession *self = user_data;
-
-  g_clear_pointer (&self->handshake_timeout_source, g_source_unref);
-  self->handshake_timed_out = TRUE;
-  g_cancellable_cancel (self->handshake_cancellable);
-  return G_SOURCE_REMOVE;
-}
-
-/* glib-networking closes a failed handshake without telling the client
- * why: the client sees "unexpected EOF". When the failure came from the
- * ClientHello itself (a version or suite the profile refuses, a downgrade
- * the fallback SCSV revealed), no record of ours was sent yet, so the
- * alert GnuTLS would have sent is a plaintext record we can write on the
- * socket ourselves: 0x15 (alert), version 3.3, length 2, fatal (2), the
- * description. After a ServerHello (a client that aborted, a timeout, an
- * EOF) nothing is sent. */
+/* The connection's handshake ended (@error NULL: it succeeded). */
 static void
-session_send_handshake_alert (VsmtpSession *self,
-                              const GError *error)
+session_on_handshake_done (gpointer      owner,
+                           const GError *error)
 {
-  guint8 alert[] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0 };
+  VsmtpSession *self = owner;
 
-  if (self->handshake_timed_out || error == NULL || error->domain != G_TLS_ERROR)
-    return;
-  if (error->code == G_TLS_ERROR_INAPPROPRIATE_FALLBACK)
-    alert[6] = 86;                        /* inappropriate_fallback */
-  else if (error->code == G_TLS_ERROR_NOT_TLS &&
-           strstr (error->message, "unsupported version") != NULL)
-    alert[6] = 70;                        /* protocol_version */
-  else if (error->code == G_TLS_ERROR_MISC &&
-           strstr (error->message, "cipher suite") != NULL)
-    alert[6] = 40;                        /* handshake_failure */
-  else
-    return;
-
-  if (G_IS_POLLABLE_OUTPUT_STREAM (self->output))
-    g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (self->output),
-                                                alert, sizeof alert, NULL, NULL);
-}
-
-static void
-on_handshake_done (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      user_data)
-{
-  g_autoptr(VsmtpSession) self = user_data;
-  g_autoptr(GTlsConnection) tls = G_TLS_CONNECTION (source);
-  g_autoptr(GError) error = NULL;
-  gboolean ok;
-
-  ok = g_tls_connection_handshake_finish (tls, result, &error);
   session_release_handshake_slot (self);
-  g_steal_pointer (&self->tls_handshaking);   /* the ref is now `tls` */
-  clear_source (&self->handshake_timeout_source);
-  g_clear_object (&self->handshake_cancellable);
-
   if (self->closed)
-    {
-      /* closed while the handshake ran: close what is left now */
-      if (ok)
-        self->tls = g_steal_pointer (&tls);
-      session_close_streams (self);
-      return;
-    }
+    return;
 
-  if (!ok)
+  if (error != NULL)
     {
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                         "VSMTP_SESSION_ID", self->id,
                         "MESSAGE", "%s: TLS handshake failed with [%s]: %s", self->id,
-                        self->remote_ip ? self->remote_ip : "unknown",
-                        self->handshake_timed_out ? "timed out" : error->message);
-      session_send_handshake_alert (self, error);
+                        self->remote_ip ? self->remote_ip : "unknown", error->message);
       session_close_now (self);
       return;
     }
 
-  self->tls = g_steal_pointer (&tls);
+  self->tls = vsmtp_connection_get_tls (self->connection);
   self->tls_starting = FALSE;
-  vsmtp_tls_record_watcher_handshake_done (VSMTP_TLS_RECORD_WATCHER (self->tls_watcher));
-  self->base_input = g_io_stream_get_input_stream (G_IO_STREAM (self->tls));
-  self->output = g_io_stream_get_output_stream (G_IO_STREAM (self->tls));
-  /* the old line stream lives on inside the TLS connection's base stream */
-  g_clear_object (&self->input);
-  self->input = vsmtp_line_input_stream_new (self->base_input,
-                                             MAX (vsmtp_server_get_max_line_length (self->server),
-                                                  AUTH_LINE_MAX));
-  self->tls_cipher = g_tls_connection_get_ciphersuite_name (self->tls);
-
-  /* The client's Finished is still waiting for our (delayed) ACK; a client
-   * with Nagle's algorithm on holds its first command until it comes: 40 ms
-   * per STARTTLS, measured with Python's ssl. Acknowledge now. */
-#ifdef TCP_QUICKACK
-  if (G_IS_SOCKET_CONNECTION (self->stream))
-    g_socket_set_option (g_socket_connection_get_socket (G_SOCKET_CONNECTION (self->stream)),
-                         IPPROTO_TCP, TCP_QUICKACK, 1, NULL);
-#endif
+  vsmtp_line_input_stream_set_max_line_length (vsmtp_connection_get_input (self->connection),
+                                               MAX (vsmtp_server_get_max_line_length (self->server),
+                                                    AUTH_LINE_MAX));
 
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                     "VSMTP_SESSION_ID", self->id,
                     "MESSAGE", "%s: TLS established with [%s]: %s with cipher %s", self->id,
                     self->remote_ip ? self->remote_ip : "unknown",
                     _vsmtp_tls_protocol_name (g_tls_connection_get_protocol_version (self->tls)),
-                    self->tls_cipher ? self->tls_cipher : "unknown");
+                    vsmtp_connection_get_tls_cipher (self->connection) ?
+                    vsmtp_connection_get_tls_cipher (self->connection) : "unknown");
 
   session_touch_timeout (self);
 
@@ -1207,12 +966,10 @@ static void
 session_begin_handshake (VsmtpSession *self)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GIOStream) base = NULL;
   GTlsCertificate *certificate = vsmtp_server_get_tls_certificate (self->server);
-  GIOStream *tls;
 
-  clear_source (&self->read_source);
-  clear_source (&self->idle_timeout_source);
+  vsmtp_connection_stop_reading (self->connection);
+  vsmtp_connection_clear_deadline (self->connection);
 
   if (certificate == NULL)
     {
@@ -1224,43 +981,14 @@ session_begin_handshake (VsmtpSession *self)
       return;
     }
 
-  /* between the line stream and TLS: client-initiated renegotiation is
-   * refused (the connection fails), which GIO has no setting for */
-  g_clear_object (&self->tls_watcher);
-  self->tls_watcher = vsmtp_tls_record_watcher_new (G_INPUT_STREAM (self->input), 0);
-  base = g_simple_io_stream_new (self->tls_watcher, self->output);
-  /* No certificate database: a server that does not ask for client
-   * certificates has nothing to verify, and the default one has GnuTLS read
-   * the system's CA bundle again for every connection (glib-networking
-   * 2.74), the main cost of a STARTTLS. */
-  tls = g_initable_new (g_tls_backend_get_server_connection_type (g_tls_backend_get_default ()),
-                        NULL, &error,
-                        "base-io-stream", base,
-                        "certificate", certificate,
-                        "database", NULL,
-                        NULL);
-  if (tls == NULL)
+  if (!vsmtp_connection_start_tls (self->connection, certificate,
+                                   vsmtp_server_get_tls_handshake_timeout (self->server), &error))
     {
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
                         "VSMTP_SESSION_ID", self->id,
                         "MESSAGE", "%s: cannot start TLS: %s", self->id, error->message);
       session_close_now (self);
-      return;
     }
-  g_tls_connection_set_require_close_notify (G_TLS_CONNECTION (tls), FALSE);
-
-  self->tls_handshaking = G_TLS_CONNECTION (tls);
-  self->handshake_cancellable = g_cancellable_new ();
-  self->handshake_timed_out = FALSE;
-  self->handshake_timeout_source =
-    g_timeout_source_new_seconds (vsmtp_server_get_tls_handshake_timeout (self->server));
-  g_source_set_callback (self->handshake_timeout_source, on_handshake_timeout, self, NULL);
-  g_source_set_static_name (self->handshake_timeout_source, "[vsmtp] TLS handshake timeout");
-  g_source_attach (self->handshake_timeout_source, g_main_context_get_thread_default ());
-
-  g_tls_connection_handshake_async (G_TLS_CONNECTION (tls), G_PRIORITY_DEFAULT,
-                                    self->handshake_cancellable,
-                                    on_handshake_done, g_object_ref (self));
 }
 
 static void
@@ -1363,13 +1091,12 @@ then_auth (VsmtpSession *self,
 }
 
 /* Goes on with the AUTH exchange after the client's last line: @status and
- * @reply (transfer full) say how. */
+ * @reply say how. */
 static void
 session_sasl_continue (VsmtpSession    *self,
                        VsmtpSaslStatus  status,
                        VsmtpReply      *reply)
 {
-  g_autoptr(VsmtpReply) owned = reply;
   const VsmtpSaslCredentials *credentials = _vsmtp_sasl_get_credentials (self->sasl);
 
   switch (status)
@@ -1412,7 +1139,7 @@ static void
 handle_auth_response (VsmtpSession *self,
                       const char   *line)
 {
-  VsmtpReply *reply = NULL;
+  g_autoptr(VsmtpReply) reply = NULL;
   VsmtpSaslStatus status = _vsmtp_sasl_step (self->sasl, line, &reply);
 
   session_sasl_continue (self, status, reply);
@@ -1424,7 +1151,7 @@ handle_auth (VsmtpSession *self,
 {
   g_autofree char *mechanism = NULL;
   const char *initial = NULL;
-  VsmtpReply *reply = NULL;
+  g_autoptr(VsmtpReply) reply = NULL;
   VsmtpSaslStatus status;
 
   if (*args == '\0')
@@ -1754,7 +1481,7 @@ then_data (VsmtpSession *self,
                                        .helo = self->helo,
                                        .remote_ip = self->remote_ip,
                                        .tls = self->tls,
-                                       .tls_cipher = self->tls_cipher,
+                                       .tls_cipher = vsmtp_connection_get_tls_cipher (self->connection),
                                        .esmtp = self->esmtp,
                                        .authenticated = self->auth_user != NULL,
                                      },
@@ -1856,16 +1583,17 @@ session_end_of_data (VsmtpSession *self)
 static gboolean
 session_process_data (VsmtpSession *self)
 {
+  VsmtpLineInputStream *input = vsmtp_connection_get_input (self->connection);
   const guint8 *in;
   gsize length, consumed;
   gboolean finished;
 
-  in = vsmtp_line_input_stream_peek_buffer (self->input, &length);
+  in = vsmtp_line_input_stream_peek_buffer (input, &length);
   if (length == 0)
     return FALSE;
 
   consumed = _vsmtp_data_receiver_feed_data (self->receiver, in, length, &finished);
-  vsmtp_line_input_stream_skip_buffer (self->input, consumed);
+  vsmtp_line_input_stream_skip_buffer (input, consumed);
   if (finished)
     session_end_of_data (self);
 
@@ -2065,37 +1793,14 @@ session_handle_line (VsmtpSession *self,
 }
 
 /* ------------------------------------------------------------------------ */
-/* Input                                                                    */
+/* The connection's callbacks, deadlines, the input loop                    */
 
-/* A source that fires at its ready time, once. The session's deadline moves
- * with every command; moving the source with it each time would cost a
- * wakeup of the main context per command (g_source_set_ready_time signals
- * it), so the source is only re-armed when it fires early. */
-static gboolean
-deadline_source_dispatch (GSource     *source,
-                          GSourceFunc  callback,
-                          gpointer     user_data)
+/* The connection's deadline passed. */
+static void
+session_on_timed_out (gpointer owner)
 {
-  g_source_set_ready_time (source, -1);
-  return callback (user_data);
-}
-
-static GSourceFuncs deadline_source_funcs = {
-  .dispatch = deadline_source_dispatch,
-};
-
-static gboolean
-on_idle_timeout (gpointer user_data)
-{
-  VsmtpSession *self = user_data;
+  VsmtpSession *self = owner;
   g_autoptr(VsmtpReply) reply = NULL;
-
-  if (g_get_monotonic_time () < self->deadline)
-    {
-      /* the deadline moved since the source was armed */
-      g_source_set_ready_time (self->idle_timeout_source, self->deadline);
-      return G_SOURCE_CONTINUE;
-    }
 
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                     "VSMTP_SESSION_ID", self->id,
@@ -2103,34 +1808,9 @@ on_idle_timeout (gpointer user_data)
                     self->state == VSMTP_SESSION_STATE_DATA ? "DATA" : "command",
                     self->remote_ip ? self->remote_ip : "unknown");
 
-  g_clear_pointer (&self->idle_timeout_source, g_source_unref);
   reply = vsmtp_reply_new_printf (421, "4.4.2", "%s Error: timeout exceeded", session_hostname (self));
   _vsmtp_data_receiver_reset (self->receiver);
   session_close_after_flush (self, reply);
-
-  return G_SOURCE_REMOVE;
-}
-
-static void
-session_set_deadline (VsmtpSession *self,
-                      gint64        deadline)
-{
-  self->deadline = deadline;
-
-  if (self->idle_timeout_source == NULL)
-    {
-      self->idle_timeout_source = g_source_new (&deadline_source_funcs, sizeof (GSource));
-      g_source_set_callback (self->idle_timeout_source, on_idle_timeout, self, NULL);
-      g_source_set_static_name (self->idle_timeout_source, "[vsmtp] session timeout");
-      g_source_set_ready_time (self->idle_timeout_source, deadline);
-      g_source_attach (self->idle_timeout_source, g_main_context_get_thread_default ());
-    }
-  else if (deadline < g_source_get_ready_time (self->idle_timeout_source) ||
-           g_source_get_ready_time (self->idle_timeout_source) < 0)
-    {
-      /* sooner than armed (rare: after a long DATA): re-arm now */
-      g_source_set_ready_time (self->idle_timeout_source, deadline);
-    }
 }
 
 static void
@@ -2141,7 +1821,8 @@ session_touch_timeout (VsmtpSession *self)
   if (timeout == 0 || self->closed)
     return;
 
-  session_set_deadline (self, g_get_monotonic_time () + (gint64) timeout * G_USEC_PER_SEC);
+  vsmtp_connection_set_deadline (self->connection,
+                                 g_get_monotonic_time () + (gint64) timeout * G_USEC_PER_SEC);
 }
 
 /* During DATA the deadline is not reset by every read: it starts at
@@ -2156,7 +1837,7 @@ session_extend_data_deadline (VsmtpSession *self,
   guint timeout = vsmtp_server_get_timeout (self->server);
   gint64 cap;
 
-  if (timeout == 0 || self->idle_timeout_source == NULL)
+  if (timeout == 0 || !vsmtp_connection_has_deadline (self->connection))
     return;
   if (rate == 0)
     {
@@ -2167,40 +1848,18 @@ session_extend_data_deadline (VsmtpSession *self,
   self->data_deadline += (gint64) n * G_USEC_PER_SEC / rate;
   if (self->data_deadline > cap)
     self->data_deadline = cap;
-  session_set_deadline (self, self->data_deadline);
+  vsmtp_connection_set_deadline (self->connection, self->data_deadline);
 }
 
-static gboolean
-on_readable (GObject  *stream,
-             gpointer  user_data)
+/* The connection read @n bytes, or the client closed its side (0). */
+static void
+session_on_received (gpointer owner,
+                     gsize    n)
 {
-  VsmtpSession *self = user_data;
-  g_autoptr(GError) error = NULL;
-  gssize n;
-
-  n = vsmtp_line_input_stream_fill_nonblocking (self->input, self->cancellable, &error);
-  if (n < 0)
-    {
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-        return G_SOURCE_CONTINUE;
-      if (self->tls_watcher != NULL &&
-          vsmtp_tls_record_watcher_get_refused (VSMTP_TLS_RECORD_WATCHER (self->tls_watcher)))
-        g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                          "VSMTP_SESSION_ID", self->id,
-                          "MESSAGE", "%s: client-initiated TLS renegotiation from [%s] refused: "
-                          "closing the connection", self->id,
-                          self->remote_ip ? self->remote_ip : "unknown");
-      else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_debug ("%s: read error: %s", self->id, error->message);
-      g_clear_pointer (&self->read_source, g_source_unref);
-      session_close_now (self);
-      return G_SOURCE_REMOVE;
-    }
+  VsmtpSession *self = owner;
 
   if (n == 0)
     {
-      self->eof = TRUE;
-      g_clear_pointer (&self->read_source, g_source_unref);
       if (self->state == VSMTP_SESSION_STATE_DATA)
         g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                           "VSMTP_SESSION_ID", self->id,
@@ -2218,44 +1877,60 @@ on_readable (GObject  *stream,
                             self->id, self->remote_ip ? self->remote_ip : "unknown",
                             self->emit_values != NULL ? g_signal_name (signals[self->emit_signal]) : "?");
           session_close_now (self);
-          return G_SOURCE_REMOVE;
+          return;
         }
       if (!self->closed && self->pending == NULL)
-        {
-          self->closing = TRUE;
-          session_flush (self);
-        }
-      return G_SOURCE_REMOVE;
+        session_close_after_flush (self, NULL);
+      return;
     }
 
   if (self->state == VSMTP_SESSION_STATE_DATA)
     session_extend_data_deadline (self, n);
   session_process (self);
-
-  /* session_process may have replaced or removed the source */
-  if (self->read_source == NULL)
-    return G_SOURCE_REMOVE;
-  return G_SOURCE_CONTINUE;
 }
 
+/* The connection wrote everything queued. */
 static void
-session_wait_readable (VsmtpSession *self)
+session_on_drained (gpointer owner,
+                    gboolean after_wait)
 {
-  if (self->read_source != NULL || self->closed || self->closing || self->eof)
-    return;
+  VsmtpSession *self = owner;
 
-  self->read_source = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (self->base_input),
-                                                             self->cancellable);
-  g_source_set_callback (self->read_source, G_SOURCE_FUNC (on_readable), self, NULL);
-  g_source_set_static_name (self->read_source, "[vsmtp] session input");
-  g_source_attach (self->read_source, g_main_context_get_thread_default ());
+  if (self->tls_starting)
+    {
+      /* after "220 Ready to start TLS" */
+      if (!vsmtp_connection_is_handshaking (self->connection))
+        session_begin_handshake (self);
+    }
+  else if (after_wait)
+    {
+      /* the client read its replies: go on with what back-pressure held */
+      session_process (self);
+    }
 }
 
+/* The connection failed, or wrote what was queued before closing. */
 static void
-session_stop_reading (VsmtpSession *self)
+session_on_finished (gpointer owner)
 {
-  clear_source (&self->read_source);
+  VsmtpSession *self = owner;
+
+  if (self->connection != NULL && vsmtp_connection_renegotiation_refused (self->connection))
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                      "VSMTP_SESSION_ID", self->id,
+                      "MESSAGE", "%s: client-initiated TLS renegotiation from [%s] refused: "
+                      "closing the connection", self->id,
+                      self->remote_ip ? self->remote_ip : "unknown");
+  session_close_now (self);
 }
+
+static const VsmtpConnectionCallbacks connection_callbacks = {
+  .received = session_on_received,
+  .drained = session_on_drained,
+  .finished = session_on_finished,
+  .timed_out = session_on_timed_out,
+  .handshake_done = session_on_handshake_done,
+};
 
 static gboolean
 on_resume (gpointer user_data)
@@ -2286,7 +1961,7 @@ on_error_sleep_done (gpointer user_data)
 
   g_clear_pointer (&self->sleep_source, g_source_unref);
   self->sleeping = FALSE;
-  session_flush (self);
+  vsmtp_connection_flush (self->connection);
   session_process (self);
   return G_SOURCE_REMOVE;
 }
@@ -2299,7 +1974,7 @@ session_check_errors (VsmtpSession *self,
 {
   const VsmtpServerLimits *limits = _vsmtp_server_get_limits (self->server);
 
-  if (self->n_errors == errors_before || self->closing || self->closed)
+  if (self->n_errors == errors_before || session_closing (self) || self->closed)
     return;
 
   if (limits->hard_error_limit > 0 && self->n_errors >= limits->hard_error_limit)
@@ -2331,13 +2006,14 @@ session_protocol_violation (VsmtpSession *self,
                             const char   *what)
 {
   g_autoptr(VsmtpReply) reply = vsmtp_reply_new (554, "5.5.0", "Error: SMTP protocol synchronization");
+  VsmtpLineInputStream *input = vsmtp_connection_get_input (self->connection);
 
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                     "VSMTP_SESSION_ID", self->id,
                     "MESSAGE", "%s: improper command pipelining %s from [%s]", self->id, what,
                     self->remote_ip ? self->remote_ip : "unknown");
   /* what the client sent is not answered: drop it */
-  vsmtp_line_input_stream_skip_buffer (self->input, vsmtp_line_input_stream_get_buffered (self->input));
+  vsmtp_line_input_stream_skip_buffer (input, vsmtp_line_input_stream_get_buffered (input));
   session_close_after_flush (self, reply);
 }
 
@@ -2357,7 +2033,7 @@ session_close_for_shutdown (VsmtpSession *self)
 static void
 session_check_shutdown (VsmtpSession *self)
 {
-  if (self->shutting_down && session_is_idle (self) && !self->closing && !self->closed)
+  if (self->shutting_down && session_is_idle (self) && !session_closing (self) && !self->closed)
     session_close_for_shutdown (self);
 }
 
@@ -2370,7 +2046,7 @@ session_process (VsmtpSession *self)
   g_object_ref (self);
   self->processing = TRUE;
 
-  while (!self->closed && !self->closing && self->pending == NULL && !self->tls_starting &&
+  while (!self->closed && !session_closing (self) && self->pending == NULL && !self->tls_starting &&
          !self->sleeping)
     {
       VsmtpLineStatus status;
@@ -2378,7 +2054,7 @@ session_process (VsmtpSession *self)
       gsize length = 0;
 
       /* back-pressure: a client that pipelines without reading its replies */
-      if (self->write_in_flight && self->outbuf->len > OUTPUT_HIGH_WATER)
+      if (vsmtp_connection_is_congested (self->connection))
         break;
 
       if (self->state == VSMTP_SESSION_STATE_DATA)
@@ -2391,7 +2067,8 @@ session_process (VsmtpSession *self)
       if (self->state == VSMTP_SESSION_STATE_GREETING)
         break;
 
-      status = vsmtp_line_input_stream_next_line (self->input, &line, &length);
+      status = vsmtp_line_input_stream_next_line (vsmtp_connection_get_input (self->connection),
+                                                  &line, &length);
       if (status == VSMTP_LINE_NONE)
         break;
       if (status == VSMTP_LINE_TOO_LONG)
@@ -2409,9 +2086,9 @@ session_process (VsmtpSession *self)
 
         session_handle_line (self, line, length);
         self->n_commands++;
-        if (!self->closing && !self->closed &&
+        if (!session_closing (self) && !self->closed &&
             _vsmtp_server_get_limits (self->server)->forbid_unauth_pipelining &&
-            vsmtp_line_input_stream_get_buffered (self->input) > 0 &&
+            vsmtp_line_input_stream_get_buffered (vsmtp_connection_get_input (self->connection)) > 0 &&
             (!pipelining_offered ||
              (self->state == VSMTP_SESSION_STATE_DATA && state_before != VSMTP_SESSION_STATE_DATA)))
           {
@@ -2430,32 +2107,32 @@ session_process (VsmtpSession *self)
 
   if (!self->closed)
     {
+      VsmtpLineInputStream *input = vsmtp_connection_get_input (self->connection);
+      gboolean eof = vsmtp_connection_at_eof (self->connection);
+
       /* RFC 2920: flush once no complete command is left in the input */
       if (self->sleeping)
         ;  /* the error sleep holds the replies back */
-      else if (self->pending != NULL || self->closing || self->tls_starting ||
-          !vsmtp_line_input_stream_has_line (self->input) ||
+      else if (self->pending != NULL || session_closing (self) || self->tls_starting ||
+          !vsmtp_line_input_stream_has_line (input) ||
           self->state == VSMTP_SESSION_STATE_DATA)
-        session_flush (self);
+        vsmtp_connection_flush (self->connection);
 
       if (self->closed || self->tls_starting)
         ;  /* the handshake reads from here on */
-      else if (self->pending != NULL && !self->sleeping && !self->eof &&
-               vsmtp_line_input_stream_get_buffered (self->input) < PENDING_READ_LIMIT)
-        session_wait_readable (self);  /* buffer what comes, and notice a client that leaves */
+      else if (self->pending != NULL && !self->sleeping && !eof &&
+               vsmtp_line_input_stream_get_buffered (input) < PENDING_READ_LIMIT)
+        vsmtp_connection_wait_readable (self->connection);  /* buffer what comes, and notice a client that leaves */
       else if (self->pending != NULL || self->sleeping || self->greet_source != NULL ||
-          (self->write_in_flight && self->outbuf->len > OUTPUT_HIGH_WATER))
-        session_stop_reading (self);   /* (the greet pause looks at the input when it ends) */
-      else if (self->eof && !self->closing)
-        {
-          self->closing = TRUE;
-          session_flush (self);
-        }
+               vsmtp_connection_is_congested (self->connection))
+        vsmtp_connection_stop_reading (self->connection);   /* (the greet pause looks at the input when it ends) */
+      else if (eof && !session_closing (self))
+        session_close_after_flush (self, NULL);
       else
-        session_wait_readable (self);
+        vsmtp_connection_wait_readable (self->connection);
 
-      if (session_is_idle (self) && vsmtp_line_input_stream_get_buffered (self->input) == 0)
-        vsmtp_line_input_stream_release_memory (self->input);
+      if (session_is_idle (self) && vsmtp_line_input_stream_get_buffered (input) == 0)
+        vsmtp_line_input_stream_release_memory (input);
     }
 
   g_object_unref (self);
@@ -2604,8 +2281,11 @@ vsmtp_session_dispose (GObject *object)
 {
   VsmtpSession *self = VSMTP_SESSION (object);
 
-  clear_source (&self->read_source);
-  clear_source (&self->idle_timeout_source);
+  if (self->connection != NULL)
+    {
+      vsmtp_connection_stop_reading (self->connection);
+      vsmtp_connection_clear_deadline (self->connection);
+    }
   clear_source (&self->resume_source);
   clear_source (&self->sleep_source);
   clear_source (&self->greet_source);
@@ -2622,23 +2302,15 @@ vsmtp_session_finalize (GObject *object)
 {
   VsmtpSession *self = VSMTP_SESSION (object);
 
-  g_clear_object (&self->input);
-  g_clear_object (&self->stream);
-  g_clear_object (&self->cancellable);
-  g_clear_object (&self->tls_watcher);
+  g_clear_pointer (&self->connection, vsmtp_connection_free);
   g_clear_object (&self->remote_address);
   g_clear_object (&self->envelope);
   g_clear_pointer (&self->owners, g_array_unref);
   g_clear_pointer (&self->receiver, _vsmtp_data_receiver_free);
-  g_clear_object (&self->tls);
-  g_clear_object (&self->handshake_cancellable);
-  g_free (self->tls_cipher);
   session_sasl_clear (self);
   g_free (self->auth_user);
   /* a weak pointer: the server owns its sessions, not the other way round */
   g_clear_weak_pointer (&self->server);
-  g_string_free (self->outbuf, TRUE);
-  g_string_free (self->writing, TRUE);
   g_free (self->remote_ip);
   g_free (self->id);
   g_free (self->helo);
@@ -2660,7 +2332,7 @@ vsmtp_session_get_property (GObject    *object,
       g_value_set_object (value, self->server);
       break;
     case PROP_STREAM:
-      g_value_set_object (value, self->stream);
+      g_value_set_object (value, vsmtp_session_get_stream (self));
       break;
     case PROP_REMOTE_ADDRESS:
       g_value_set_object (value, self->remote_address);
@@ -3060,9 +2732,6 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
 static void
 vsmtp_session_init (VsmtpSession *self)
 {
-  self->outbuf = g_string_sized_new (256);
-  self->writing = g_string_new (NULL);
-  self->cancellable = g_cancellable_new ();
   self->receiver = _vsmtp_data_receiver_new ();
   self->state = VSMTP_SESSION_STATE_GREETING;
 }
@@ -3080,15 +2749,14 @@ _vsmtp_session_new (VsmtpServer    *server,
 
   self = g_object_new (VSMTP_TYPE_SESSION, NULL);
   g_set_weak_pointer (&self->server, server);
-  self->stream = g_object_ref (stream);
   self->id = make_session_id ();
   self->implicit_tls = (flags & VSMTP_LISTEN_FLAGS_IMPLICIT_TLS) != 0;
   self->auth_required = (flags & VSMTP_LISTEN_FLAGS_AUTH_REQUIRED) != 0;
-  self->base_input = g_io_stream_get_input_stream (stream);
-  self->output = g_io_stream_get_output_stream (stream);
-  self->input = vsmtp_line_input_stream_new (self->base_input,
-                                             MAX (vsmtp_server_get_max_line_length (server),
-                                                  AUTH_LINE_MAX));
+  self->connection = vsmtp_connection_new (stream,
+                                           MAX (vsmtp_server_get_max_line_length (server),
+                                                AUTH_LINE_MAX),
+                                           self->id, self, &connection_callbacks);
+  self->outbuf = vsmtp_connection_get_output_buffer (self->connection);
 
   if (remote_address != NULL)
     {
@@ -3115,8 +2783,7 @@ _vsmtp_session_start (VsmtpSession *self)
                     "MESSAGE", "%s: connect from [%s]", self->id,
                     self->remote_ip ? self->remote_ip : "unknown");
 
-  if (!G_IS_POLLABLE_INPUT_STREAM (self->base_input) ||
-      !g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (self->base_input)))
+  if (!vsmtp_connection_can_poll (self->connection))
     {
       g_critical ("%s: the connection's input stream is not pollable", self->id);
       session_close_now (self);
@@ -3229,7 +2896,8 @@ GIOStream *
 vsmtp_session_get_stream (VsmtpSession *self)
 {
   g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
-  return self->stream;
+  /* (a session made with g_object_new() has no connection) */
+  return self->connection ? vsmtp_connection_get_stream (self->connection) : NULL;
 }
 
 /**
@@ -3400,7 +3068,7 @@ const char *
 vsmtp_session_get_tls_cipher_suite (VsmtpSession *self)
 {
   g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
-  return self->tls_cipher;
+  return self->tls ? vsmtp_connection_get_tls_cipher (self->connection) : NULL;
 }
 
 /**
