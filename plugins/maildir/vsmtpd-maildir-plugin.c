@@ -27,7 +27,7 @@
  *                                     else ~/.local/state/vsmtpd/Maildir)
  *
  * Each message is one file: a `Return-Path: <sender>` line, then the
- * message's content as vsmtp_message_write_to_fd() gives it (the Received:
+ * message's content as vsmtp_message_open_stream() gives it (the Received:
  * header the server prepended, then what the client sent after
  * dot-unstuffing, with the changes earlier handlers made). Its name is `SECONDS.MmicrosecondsPpidQn.HOST,S=SIZE`
  * (for example `1796231830.M304657P21427Q1.mx,S=438`), where S= is the
@@ -37,6 +37,22 @@
  * max-message-size limits, as received), vsmtp_message_get_size() (the
  * Received: header added, changes included) and S= (the Return-Path: line
  * added too).
+ *
+ * Cancellation: the pending reply's GCancellable (vsmtp_reply_get_cancellable())
+ * is cancelled when the session no longer wants the answer: the client left
+ * before its 250, the decision deadline passed (the client got 451 4.3.0),
+ * or the server closed the session. The client was then never told that
+ * the message was accepted, and will send it again, so it must not stay
+ * delivered. The worker thread checks the cancellable before creating the
+ * file in tmp/, between the chunks of content it writes, after the fsync
+ * and before linking into new/; when it is cancelled the file is removed
+ * from tmp/ and the delivery ends with G_IO_ERROR_CANCELLED. If it is
+ * cancelled after the thread already linked the file into new/, the main
+ * thread unlinks it from new/ again before it would have answered. Either
+ * way one INFO line says so ("delivery of message ... cancelled"); it is
+ * not a failure. Only a cancellation that comes after the 250 was handed
+ * to the session cannot undo anything: the message is kept (the client may
+ * then send it again, a duplicate rather than a loss).
  */
 
 #define VSMTPD_TYPE_MAILDIR_PLUGIN (vsmtpd_maildir_plugin_get_type ())
@@ -54,10 +70,15 @@ struct _VsmtpdMaildirPlugin
   guint        sweep_id;   /* the daily sweep of tmp/ */
 };
 
+/* The content is copied in chunks of this size, so that a cancelled
+ * delivery of a large message stops early. */
+#define COPY_CHUNK (256 * 1024)
+
 typedef struct
 {
   VsmtpMessage *message;
   VsmtpReply   *reply;
+  GCancellable *cancellable;   /* the reply's: the answer is no longer wanted */
   char         *session_id;
   char         *return_path;
   char         *path;
@@ -79,6 +100,7 @@ delivery_free (gpointer data)
 
   g_clear_object (&delivery->message);
   g_clear_object (&delivery->reply);
+  g_clear_object (&delivery->cancellable);
   g_free (delivery->session_id);
   g_free (delivery->return_path);
   g_free (delivery->path);
@@ -181,6 +203,52 @@ write_all (int          fd,
   return TRUE;
 }
 
+/* Copies the message's content to @fd chunk by chunk, stopping as soon as
+ * @cancellable is cancelled. Runs in the worker thread. */
+static gboolean
+write_content (VsmtpMessage  *message,
+               int            fd,
+               const char    *file,
+               GCancellable  *cancellable,
+               GError       **error)
+{
+  g_autoptr(GInputStream) input = NULL;
+  g_autofree char *buffer = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  input = vsmtp_message_open_stream (message, &local_error);
+  if (input == NULL)
+    {
+      g_set_error (error, local_error->domain, local_error->code,
+                   "Cannot read message %s: %s", vsmtp_message_get_id (message),
+                   local_error->message);
+      return FALSE;
+    }
+
+  buffer = g_malloc (COPY_CHUNK);
+  for (;;)
+    {
+      gssize n = g_input_stream_read (input, buffer, COPY_CHUNK, cancellable, &local_error);
+
+      if (n < 0)
+        {
+          if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+            g_propagate_error (error, g_steal_pointer (&local_error));
+          else
+            g_set_error (error, local_error->domain, local_error->code,
+                         "Cannot read message %s: %s", vsmtp_message_get_id (message),
+                         local_error->message);
+          return FALSE;
+        }
+      if (n == 0)
+        return TRUE;
+      if (!write_all (fd, buffer, n, file, error))
+        return FALSE;
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+    }
+}
+
 static gboolean
 link_or_rename (const char  *tmp_path,
                 const char  *new_path,
@@ -236,7 +304,7 @@ deliver (Delivery  *delivery,
   g_autofree char *tmp_path = NULL;
   g_autofree char *new_dir = NULL;
   g_autofree char *new_path = NULL;
-  g_autoptr(GError) local_error = NULL;
+  GCancellable *cancellable = delivery->cancellable;
   struct stat st;
   gint64 now;
   guint64 size;
@@ -255,6 +323,9 @@ deliver (Delivery  *delivery,
   name = g_strdup_printf ("%s,S=%" G_GUINT64_FORMAT, unique, size);
   tmp_path = g_build_filename (delivery->path, "tmp", name, NULL);
 
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+
   fd = open (tmp_path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
   if (fd < 0)
     return set_error_from_errno (error, errno, "Cannot create", tmp_path);
@@ -262,18 +333,17 @@ deliver (Delivery  *delivery,
   if (!write_all (fd, delivery->return_path, strlen (delivery->return_path), tmp_path, error))
     goto failed;
 
-  if (!vsmtp_message_write_to_fd (delivery->message, fd, &local_error))
-    {
-      g_set_error (error, local_error->domain, local_error->code,
-                   "Cannot write %s: %s", tmp_path, local_error->message);
-      goto failed;
-    }
+  if (!write_content (delivery->message, fd, tmp_path, cancellable, error))
+    goto failed;
 
   if (fsync (fd) != 0)
     {
       set_error_from_errno (error, errno, "Cannot sync", tmp_path);
       goto failed;
     }
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    goto failed;
 
   /* S= is the size of the file as stored */
   if (fstat (fd, &st) == 0 && (guint64) st.st_size != size)
@@ -291,6 +361,10 @@ deliver (Delivery  *delivery,
       goto failed;
     }
   fd = -1;
+
+  /* the last moment the delivery can be given up without undoing it */
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    goto failed;
 
   new_dir = g_build_filename (delivery->path, "new", NULL);
   new_path = g_build_filename (new_dir, name, NULL);
@@ -338,14 +412,23 @@ deliver_done (GObject      *source_object,
   VsmtpdMaildirPlugin *self = VSMTPD_MAILDIR_PLUGIN (source_object);
   GTask *task = G_TASK (result);
   Delivery *delivery = g_task_get_task_data (task);
+  const char *id = vsmtp_message_get_id (delivery->message);
   g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
 
   if (!g_task_propagate_boolean (task, &error))
     {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          /* not a failure: the session gave up on the answer */
+          g_info ("maildir: %s: delivery of message %s cancelled (the client left, or the "
+                  "decision deadline passed, or the session was closed): nothing delivered",
+                  delivery->session_id, id);
+          return;
+        }
+
       g_warning ("maildir: %s: message %s not delivered: %s",
-                 delivery->session_id,
-                 vsmtp_message_get_id (delivery->message),
-                 error->message);
+                 delivery->session_id, id, error->message);
       vsmtp_reply_complete (delivery->reply, 451, "4.3.0",
                             "Error writing message to mailbox, try again later");
       return;
@@ -354,18 +437,28 @@ deliver_done (GObject      *source_object,
   if (delivery->create_folders)
     self->broken = FALSE;
 
+  /* The thread linked the file into new/, but meanwhile the answer was no
+   * longer wanted: the client never got a 250 and will send the message
+   * again, so it must not stay delivered. */
+  if (g_cancellable_is_cancelled (delivery->cancellable))
+    {
+      if (g_unlink (delivery->delivered_to) != 0 && errno != ENOENT)
+        g_warning ("maildir: %s: delivery of message %s cancelled, but %s cannot be removed: "
+                   "%s; the client may send it again (duplicate)",
+                   delivery->session_id, id, delivery->delivered_to, g_strerror (errno));
+      else
+        g_info ("maildir: %s: delivery of message %s cancelled (the client left, or the "
+                "decision deadline passed, or the session was closed) after it was written: "
+                "%s removed again",
+                delivery->session_id, id, delivery->delivered_to);
+      return;
+    }
+
   g_info ("maildir: %s: message %s delivered to %s (%" G_GUINT64_FORMAT " bytes)",
-          delivery->session_id,
-          vsmtp_message_get_id (delivery->message),
-          delivery->delivered_to,
-          delivery->size);
+          delivery->session_id, id, delivery->delivered_to, delivery->size);
 
-  {
-    g_autofree char *text = g_strdup_printf ("Ok: queued as %s",
-                                             vsmtp_message_get_id (delivery->message));
-
-    vsmtp_reply_complete (delivery->reply, 250, "2.0.0", text);
-  }
+  text = g_strdup_printf ("Ok: queued as %s", id);
+  vsmtp_reply_complete (delivery->reply, 250, "2.0.0", text);
 }
 
 static char *
@@ -397,14 +490,19 @@ on_message_received (VsmtpSession *session,
   delivery = g_new0 (Delivery, 1);
   delivery->message = g_object_ref (message);
   delivery->reply = vsmtp_reply_new_pending ();
+  /* made here, on the main thread, for the worker to look at */
+  delivery->cancellable = g_object_ref (vsmtp_reply_get_cancellable (delivery->reply));
   delivery->session_id = g_strdup (vsmtp_session_get_id (session));
   delivery->return_path = format_return_path (message);
   delivery->path = g_strdup (self->path);
   delivery->hostname = g_strdup (self->hostname);
   delivery->create_folders = self->broken;
 
-  task = g_task_new (self, NULL, deliver_done, NULL);
+  task = g_task_new (self, delivery->cancellable, deliver_done, NULL);
   g_task_set_source_tag (task, on_message_received);
+  /* deliver_done must know whether the file reached new/ even when the
+   * cancellable was cancelled meanwhile: no automatic CANCELLED result */
+  g_task_set_check_cancellable (task, FALSE);
   g_task_set_task_data (task, delivery, delivery_free);
   g_task_run_in_thread (task, deliver_thread);
 

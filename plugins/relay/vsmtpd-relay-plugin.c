@@ -31,6 +31,30 @@
  * the message is not sent at all (SMTP) or, with LMTP, answered with the
  * worst class, so the client retries (or bounces) the whole message: a
  * retry may duplicate a copy, but no recipient is ever lost silently.
+ *
+ * Cancellation: the pending reply's GCancellable (vsmtp_reply_get_cancellable())
+ * is cancelled when the session no longer wants the answer: the client left,
+ * the decision deadline passed (the client got 451 4.3.0), or the session
+ * was closed. The client was not told the message was accepted and will send
+ * it again, so the relay stops as early as it can and never starts what
+ * would hand the message over. From the main loop (on_cancel_idle) it
+ * cancels the upstream operation in flight; the step's callback then ends
+ * the transaction (transaction_stop_cancelled), logging one INFO line:
+ *
+ * - before the content (connecting, greeting, EHLO, STARTTLS, MAIL, RCPT,
+ *   waiting for the 354): no DATA and no content is sent. A connection
+ *   whose last reply was read gets RSET and goes back to the idle ones
+ *   only after its 250; one whose reply was still awaited gets QUIT and is
+ *   closed; one in the middle of something (connecting, before its
+ *   greeting, the TLS handshake, after DATA) is closed without a word;
+ * - while the content is streamed: the connection is closed WITHOUT the
+ *   final dot (inside DATA every byte is content: there is no other way to
+ *   abort) and never reused, so the upstream discards the message;
+ * - once the write carrying the final dot has begun: the upstream may
+ *   accept the message and it cannot be taken back. The relay reads the
+ *   upstream's verdict as usual and, when it is 2xx, logs that the message
+ *   was accepted upstream after the client left: the client may send it
+ *   again, a duplicate. This is the one unavoidable case.
  */
 
 #define DEFAULT_SMTP_PORT  25
@@ -268,6 +292,7 @@ typedef struct
   guint              timeout;
   gboolean           timed_out;
   gboolean           closing;      /* broken or told to close (421) */
+  gboolean           half_written; /* a command's write was cut off: none may follow */
 
   gboolean           tls;
   gboolean           esmtp;
@@ -526,6 +551,7 @@ on_command_written (GObject      *source_object,
 
   if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source_object), result, NULL, &error))
     {
+      data->up->half_written = TRUE;
       upstream_fix_error (data->up, &error);
       upstream_disarm (data->up);
       g_task_return_error (task, error);
@@ -777,6 +803,13 @@ typedef struct
   gboolean           reused;
   gboolean           helo_fallback;
 
+  /* The reply's cancellable: the session no longer wants the answer */
+  GCancellable      *cancellable;
+  gulong             cancelled_id;
+  GSource           *cancel_source;
+  gboolean           cancelled;
+  char               step[16];      /* what the transaction waits for */
+
   guint              n_recipients;
   guint              rcpt_index;
   GPtrArray         *replies;       /* UpstreamReply *, one per recipient */
@@ -792,6 +825,10 @@ typedef struct
 static void
 transaction_free (Transaction *tx)
 {
+  if (tx->cancelled_id != 0)
+    g_cancellable_disconnect (tx->cancellable, tx->cancelled_id);
+  g_clear_object (&tx->cancellable);
+  clear_source (&tx->cancel_source);
   g_clear_pointer (&tx->up, upstream_unref);
   g_clear_object (&tx->reply);
   g_clear_object (&tx->message);
@@ -833,10 +870,19 @@ transaction_answer_full (Transaction *tx,
   else
     g_info ("relay: %s: message %s not relayed: %s", tx->session_id, id, verdict);
 
+  /* Only after the final dot: before it a cancellation stops the
+   * transaction (transaction_stop_cancelled) and nothing is answered. */
   if (!vsmtp_reply_complete (tx->reply, code, enhanced_code, text))
-    g_warning ("relay: %s: message %s: the client was answered before the upstream "
-               "(decision deadline or disconnection); the upstream's verdict came too late: %s",
-               tx->session_id, id, verdict);
+    {
+      if (code / 100 == 2)
+        g_info ("relay: %s: message %s was accepted upstream after the client left (or "
+                "its decision deadline passed): the client may send it again (duplicate)",
+                tx->session_id, id);
+      else
+        g_info ("relay: %s: message %s: the client left (or its decision deadline passed) "
+                "before the upstream's verdict after the data: %s",
+                tx->session_id, id, verdict);
+    }
 
   transaction_free (tx);
 }
@@ -958,6 +1004,185 @@ worst_reply (GPtrArray *replies,
   return NULL;
 }
 
+/* Cancellation ----------------------------------------------------------- */
+
+#define STEP_CONNECT   "connect"
+#define STEP_GREETING  "greeting"
+#define STEP_HANDSHAKE "TLS handshake"
+#define STEP_CONTENT   "content"
+#define STEP_FINAL     "final reply"
+
+typedef enum {
+  STOP_RESET,   /* RSET, back to the idle connections after its 250 */
+  STOP_QUIT,    /* QUIT and close */
+  STOP_ABORT,   /* close without a word */
+} StopMode;
+
+static void
+transaction_set_step (Transaction *tx,
+                      const char  *step)
+{
+  g_strlcpy (tx->step, step, sizeof tx->step);
+}
+
+/* Sends @line (the step is its verb) or, with NULL, reads the greeting. */
+static void
+transaction_command (Transaction         *tx,
+                     const char          *line,
+                     GAsyncReadyCallback  callback)
+{
+  if (line == NULL)
+    transaction_set_step (tx, STEP_GREETING);
+  else
+    {
+      gsize n = strcspn (line, " :");
+
+      g_strlcpy (tx->step, line, MIN (n + 1, sizeof tx->step));
+    }
+  upstream_command_async (tx->up, line, callback, tx);
+}
+
+/* How a connection can be left when a step ended with @reply (NULL when it
+ * failed with @error, or when it was a step without a reply: connect, TLS
+ * handshake). */
+static StopMode
+stop_mode (Transaction   *tx,
+           UpstreamReply *reply,
+           const GError  *error)
+{
+  Upstream *up = tx->up;
+  /* our own cancellation of a read; the deadline's is a timeout error */
+  gboolean aborted = error != NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  gboolean ok = reply != NULL || error == NULL;
+
+  if (g_str_equal (tx->step, STEP_CONTENT) || up->half_written || up->timed_out)
+    return STOP_ABORT;
+  if (!ok && !aborted)
+    return STOP_ABORT;    /* a real failure: the connection is broken */
+
+  if (g_str_equal (tx->step, STEP_GREETING))
+    return reply != NULL ? STOP_QUIT : STOP_ABORT;      /* no early talking */
+  if (g_str_equal (tx->step, STEP_CONNECT))
+    return STOP_ABORT;                                   /* not even greeted */
+  if (g_str_equal (tx->step, STEP_HANDSHAKE))
+    return ok ? STOP_QUIT : STOP_ABORT;                  /* not greeted again yet */
+  if (g_str_equal (tx->step, "STARTTLS"))
+    return reply != NULL && reply->code != 220 ? STOP_RESET : STOP_ABORT;
+  if (g_str_equal (tx->step, "DATA"))
+    return reply != NULL && reply->code != 354 ? STOP_RESET : STOP_ABORT;
+  if (g_str_equal (tx->step, "EHLO") || g_str_equal (tx->step, "LHLO") ||
+      g_str_equal (tx->step, "HELO"))
+    return reply != NULL && reply->code / 100 == 2 ? STOP_RESET : STOP_QUIT;
+  /* MAIL, RCPT, RSET: a reply keeps the connection in step, else a QUIT
+   * follows the command whose reply we no longer wait for */
+  return reply != NULL ? STOP_RESET : STOP_QUIT;
+}
+
+/* Called first by every step before the final dot: when the session no
+ * longer wants the answer, ends the transaction without going on (no DATA,
+ * no more content, never the final dot), leaves the upstream connection as
+ * well as it can, logs it once and returns TRUE. */
+static gboolean
+transaction_stop_cancelled (Transaction   *tx,
+                            UpstreamReply *reply,
+                            const GError  *error)
+{
+  const char *id = vsmtp_message_get_id (tx->message);
+  Upstream *up;
+  const char *what;
+
+  if (!tx->cancelled)
+    return FALSE;
+
+  up = tx->up;
+
+  if (up == NULL || up->stream == NULL)
+    {
+      what = "no connection to the upstream yet";
+      g_clear_pointer (&tx->up, upstream_unref);
+    }
+  else
+    {
+      StopMode mode = stop_mode (tx, reply, error);
+
+      tx->up = NULL;
+
+      if (mode != STOP_ABORT && !up->timed_out)
+        {
+          /* it was cancelled by us (on_cancel_idle), not broken */
+          g_cancellable_reset (up->cancellable);
+          if (reply == NULL)
+            up->closing = FALSE;
+        }
+
+      switch (mode)
+        {
+        case STOP_RESET:
+          what = "RSET sent, the connection is reused after its 250";
+          pool_reset_and_put (tx->self, up);
+          break;
+        case STOP_QUIT:
+          what = "QUIT sent, connection closed";
+          upstream_close (up);
+          break;
+        case STOP_ABORT:
+        default:
+          what = "connection closed";
+          up->closing = TRUE;
+          upstream_close (up);
+          break;
+        }
+    }
+
+  if (g_str_equal (tx->step, STEP_CONTENT))
+    g_info ("relay: %s: message %s: cancelled (the client left, or the decision deadline "
+            "passed, or the session was closed) while its content was being sent: upstream "
+            "connection closed without the final dot, nothing relayed",
+            tx->session_id, id);
+  else
+    g_info ("relay: %s: message %s: cancelled (the client left, or the decision deadline "
+            "passed, or the session was closed) at the upstream's %s: %s; nothing relayed",
+            tx->session_id, id, tx->step, what);
+
+  transaction_free (tx);
+  return TRUE;
+}
+
+/* After the session's cancellation, from the main loop: stops what is in
+ * flight with the upstream, whose callback then ends the transaction. */
+static gboolean
+on_cancel_idle (gpointer user_data)
+{
+  Transaction *tx = user_data;
+
+  g_clear_pointer (&tx->cancel_source, g_source_unref);
+
+  /* After the final dot the message may be the upstream's already: wait
+   * for its verdict (transaction_answer_full logs it) */
+  if (!g_str_equal (tx->step, STEP_FINAL) && tx->up != NULL)
+    g_cancellable_cancel (tx->up->cancellable);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* The reply's cancellable was cancelled: in the session's call, so only
+ * note it and act from the main loop (a GCancellable's handler must not
+ * disconnect itself, as transaction_free would). */
+static void
+on_reply_cancelled (GCancellable *cancellable,
+                    gpointer      user_data)
+{
+  Transaction *tx = user_data;
+
+  if (tx->cancelled)
+    return;
+  tx->cancelled = TRUE;
+  tx->cancel_source = g_idle_source_new ();
+  g_source_set_callback (tx->cancel_source, on_cancel_idle, tx, NULL);
+  g_source_set_static_name (tx->cancel_source, "[vsmtpd-relay] cancelled");
+  g_source_attach (tx->cancel_source, g_main_context_get_thread_default ());
+}
+
 /* The end of the message ------------------------------------------------- */
 
 static void
@@ -1036,10 +1261,15 @@ on_body_written (GObject      *source_object,
 {
   Transaction *tx = user_data;
   g_autoptr(GError) error = NULL;
+  gboolean written;
 
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source_object), result, NULL, &error))
+  written = g_output_stream_write_all_finish (G_OUTPUT_STREAM (source_object), result, NULL, &error);
+  if (!written)
+    upstream_fix_error (tx->up, &error);
+  if (transaction_stop_cancelled (tx, NULL, error))
+    return;
+  if (!written)
     {
-      upstream_fix_error (tx->up, &error);
       transaction_fail (tx, "4.4.2", "lost the upstream while sending the message", error);
       return;
     }
@@ -1116,6 +1346,8 @@ on_body_read (GObject      *source_object,
   gssize n;
 
   n = g_input_stream_read_finish (G_INPUT_STREAM (source_object), result, &error);
+  if (transaction_stop_cancelled (tx, NULL, NULL))
+    return;
   if (n < 0)
     {
       g_warning ("relay: %s: cannot read message %s: %s", tx->session_id,
@@ -1131,6 +1363,8 @@ on_body_read (GObject      *source_object,
 
   if (n == 0)
     {
+      /* From here on the message may become the upstream's */
+      transaction_set_step (tx, STEP_FINAL);
       if (tx->body_bytes > 0 && (tx->last[0] != '\r' || tx->last[1] != '\n'))
         g_byte_array_append (tx->out, (const guint8 *) "\r\n", 2);
       g_byte_array_append (tx->out, (const guint8 *) ".\r\n", 3);
@@ -1163,6 +1397,8 @@ on_data (GObject      *source_object,
   g_autoptr(UpstreamReply) reply = NULL;
 
   reply = upstream_command_finish (result, &error);
+  if (transaction_stop_cancelled (tx, reply, error))
+    return;
   if (reply == NULL)
     {
       transaction_fail (tx, "4.4.2", "lost the upstream at DATA", error);
@@ -1184,6 +1420,7 @@ on_data (GObject      *source_object,
       return;
     }
 
+  transaction_set_step (tx, STEP_CONTENT);
   tx->chunk = g_malloc (BODY_CHUNK);
   tx->out = g_byte_array_sized_new (BODY_CHUNK + BODY_CHUNK / 8);
   tx->at_line_start = TRUE;
@@ -1215,6 +1452,11 @@ on_rcpt (GObject      *source_object,
   gboolean transient;
 
   reply = upstream_command_finish (result, &error);
+  if (transaction_stop_cancelled (tx, reply, error))
+    {
+      g_clear_pointer (&reply, upstream_reply_free);
+      return;
+    }
   if (reply == NULL)
     {
       transaction_fail (tx, "4.4.2", "lost the upstream at RCPT", error);
@@ -1242,7 +1484,7 @@ on_rcpt (GObject      *source_object,
       return;
     }
 
-  upstream_command_async (tx->up, "DATA", on_data, tx);
+  transaction_command (tx, "DATA", on_data);
 }
 
 static void
@@ -1252,7 +1494,7 @@ transaction_rcpt (Transaction *tx)
   g_autofree char *path = format_path (recipient);
   g_autofree char *line = g_strdup_printf ("RCPT TO:%s", path);
 
-  upstream_command_async (tx->up, line, on_rcpt, tx);
+  transaction_command (tx, line, on_rcpt);
 }
 
 static void
@@ -1265,6 +1507,8 @@ on_mail (GObject      *source_object,
   g_autoptr(UpstreamReply) reply = NULL;
 
   reply = upstream_command_finish (result, &error);
+  if (transaction_stop_cancelled (tx, reply, error))
+    return;
   if (reply == NULL)
     {
       transaction_fail (tx, "4.4.2", "lost the upstream at MAIL", error);
@@ -1313,7 +1557,7 @@ transaction_mail (Transaction *tx)
         g_string_append (line, " SMTPUTF8");
     }
 
-  upstream_command_async (up, line->str, on_mail, tx);
+  transaction_command (tx, line->str, on_mail);
   g_string_free (line, TRUE);
 }
 
@@ -1338,8 +1582,11 @@ on_handshake (GObject      *source_object,
   g_autoptr(GError) error = NULL;
 
   if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source_object), result, &error))
+    upstream_fix_error (tx->up, &error);
+  if (transaction_stop_cancelled (tx, NULL, error))
+    return;
+  if (error != NULL)
     {
-      upstream_fix_error (tx->up, &error);
       transaction_fail (tx, "4.4.2", "TLS handshake with the upstream failed", error);
       return;
     }
@@ -1366,6 +1613,8 @@ on_starttls (GObject      *source_object,
   GIOStream *tls;
 
   reply = upstream_command_finish (result, &error);
+  if (transaction_stop_cancelled (tx, reply, error))
+    return;
   if (reply == NULL)
     {
       transaction_fail (tx, "4.4.2", "lost the upstream at STARTTLS", error);
@@ -1408,6 +1657,7 @@ on_starttls (GObject      *source_object,
   g_set_object (&up->stream, tls);
   g_object_unref (tls);
 
+  transaction_set_step (tx, STEP_HANDSHAKE);
   upstream_arm (up);
   g_tls_connection_handshake_async (G_TLS_CONNECTION (tls), G_PRIORITY_DEFAULT,
                                     up->cancellable, on_handshake, tx);
@@ -1422,7 +1672,7 @@ after_greeting (Transaction *tx)
     {
       if (up->has_starttls)
         {
-          upstream_command_async (up, "STARTTLS", on_starttls, tx);
+          transaction_command (tx, "STARTTLS", on_starttls);
           return;
         }
       if (tx->self->starttls == STARTTLS_REQUIRED)
@@ -1447,6 +1697,8 @@ on_ehlo (GObject      *source_object,
   g_autoptr(UpstreamReply) reply = NULL;
 
   reply = upstream_command_finish (result, &error);
+  if (transaction_stop_cancelled (tx, reply, error))
+    return;
   if (reply == NULL)
     {
       transaction_fail (tx, "4.4.2", "lost the upstream at EHLO", error);
@@ -1470,7 +1722,7 @@ on_ehlo (GObject      *source_object,
       g_autofree char *line = g_strdup_printf ("HELO %s", tx->self->helo_name);
 
       tx->helo_fallback = TRUE;
-      upstream_command_async (tx->up, line, on_ehlo, tx);
+      transaction_command (tx, line, on_ehlo);
       return;
     }
 
@@ -1494,7 +1746,7 @@ transaction_greet (Transaction *tx)
   tx->up->esmtp = FALSE;
   tx->up->has_starttls = tx->up->has_size = FALSE;
   tx->up->has_8bitmime = tx->up->has_smtputf8 = FALSE;
-  upstream_command_async (tx->up, line, on_ehlo, tx);
+  transaction_command (tx, line, on_ehlo);
 }
 
 static void
@@ -1507,6 +1759,8 @@ on_greeting (GObject      *source_object,
   g_autoptr(UpstreamReply) reply = NULL;
 
   reply = upstream_command_finish (result, &error);
+  if (transaction_stop_cancelled (tx, reply, error))
+    return;
   if (reply == NULL)
     {
       transaction_fail (tx, "4.4.1", "no greeting from upstream", error);
@@ -1540,9 +1794,17 @@ on_connected (GObject      *source_object,
 
   connection = g_socket_client_connect_to_host_finish (G_SOCKET_CLIENT (source_object),
                                                        result, &error);
+  if (connection != NULL)
+    {
+      tx->up->socket = connection;
+      tx->up->stream = g_object_ref (G_IO_STREAM (connection));
+    }
+  else
+    upstream_fix_error (tx->up, &error);
+  if (transaction_stop_cancelled (tx, NULL, error))
+    return;
   if (connection == NULL)
     {
-      upstream_fix_error (tx->up, &error);
       g_clear_pointer (&tx->up, upstream_unref);
       transaction_fail (tx, "4.4.1", "cannot connect to the upstream", error);
       return;
@@ -1551,15 +1813,12 @@ on_connected (GObject      *source_object,
   upstream_disarm (tx->up);
   g_debug ("relay: upstream connection %" G_GUINT64_FORMAT " to %s:%u",
            tx->up->serial, tx->self->host, tx->self->port);
-  tx->up->socket = connection;
-  tx->up->stream = g_object_ref (G_IO_STREAM (connection));
-
   /* The final ".\r\n" is a small write after the content: do not let
    * Nagle's algorithm hold it back until the content is acknowledged. */
   g_socket_set_option (g_socket_connection_get_socket (connection),
                        IPPROTO_TCP, TCP_NODELAY, 1, NULL);
 
-  upstream_command_async (tx->up, NULL, on_greeting, tx);
+  transaction_command (tx, NULL, on_greeting);
 }
 
 static void
@@ -1575,6 +1834,7 @@ transaction_connect (Transaction *tx)
   tx->helo_fallback = FALSE;
   tx->up = upstream_new (++self->next_serial, self->timeout);
 
+  transaction_set_step (tx, STEP_CONNECT);
   upstream_arm (tx->up);
   g_socket_client_connect_to_host_async (client, self->host, self->port,
                                          tx->up->cancellable, on_connected, tx);
@@ -1590,6 +1850,8 @@ on_reuse_reset (GObject      *source_object,
   g_autoptr(UpstreamReply) reply = NULL;
 
   reply = upstream_command_finish (result, &error);
+  if (transaction_stop_cancelled (tx, reply, error))
+    return;
   if (reply == NULL || reply->code != 250)
     {
       /* The upstream dropped it meanwhile: a fresh connection instead */
@@ -1630,12 +1892,15 @@ on_message_received (VsmtpSession *session,
   tx->session_id = g_strdup (vsmtp_session_get_id (session));
   tx->n_recipients = vsmtp_envelope_get_n_recipients (envelope);
   tx->replies = g_ptr_array_new_with_free_func ((GDestroyNotify) upstream_reply_free);
+  tx->cancellable = g_object_ref (vsmtp_reply_get_cancellable (reply));
+  tx->cancelled_id = g_cancellable_connect (tx->cancellable, G_CALLBACK (on_reply_cancelled),
+                                            tx, NULL);
 
   tx->up = pool_take (self);
   if (tx->up != NULL)
     {
       tx->reused = TRUE;
-      upstream_command_async (tx->up, "RSET", on_reuse_reset, tx);
+      transaction_command (tx, "RSET", on_reuse_reset);
     }
   else
     {

@@ -10,6 +10,7 @@ import smtplib
 import subprocess
 import tempfile
 import textwrap
+import time
 import unittest
 
 import vsmtpd_fixture as fx
@@ -622,6 +623,89 @@ class LoadErrorTest(unittest.TestCase):
                 self.assertNotIn("Traceback", stderr)
                 errors = [l for l in stderr.splitlines() if l.startswith("vsmtpd: ")]
                 self.assertEqual(errors, [f"vsmtpd: {conf}: {problem}"], stderr)
+
+
+# maildir: a delivery the client no longer waits for -------------------------
+
+def big_content(size):
+    """A message of about ``size`` bytes of short lines."""
+    line = b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n"
+    return (b"Subject: big\r\n\r\n" + line * (size // len(line)))
+
+
+class MaildirCancelTest(unittest.TestCase):
+    """The maildir plugin honours the pending reply's cancellable: a client
+    that leaves right after the final dot, before its 250, gets nothing
+    delivered (it will send the message again). Whether the cancellation
+    reaches the worker thread while it writes or after it linked the file
+    into new/, the end is the same: new/ and tmp/ empty, and a log line."""
+
+    SIZE = 32 * 1024 * 1024
+    WAIT = 180.0      # a 32 MB write and fsync on a starved, shared machine
+
+    def setUp(self):
+        self.d = fx.Vsmtpd(server="max-message-size=100000000\n"
+                                  "decision-timeout=600\n")
+        self.addCleanup(self.d.cleanup)
+        self.d.start()
+        self.content = big_content(self.SIZE)
+
+    def poll(self, predicate, what):
+        deadline = time.monotonic() + self.WAIT
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.1)
+        self.fail(f"timed out waiting for {what}\n" + self.d.stderr_text())
+
+    def transaction(self, c):
+        self.assertEqual(c.cmd("EHLO client.example").code, 250)
+        self.assertEqual(c.cmd("MAIL FROM:<alice@example.org>").code, 250)
+        self.assertEqual(c.cmd("RCPT TO:<bob@example.net>").code, 250)
+        self.assertEqual(c.cmd("DATA").code, 354)
+        c.send(self.content + b".\r\n")
+
+    def test_client_leaves_after_the_dot(self):
+        c = fx.RawClient(self.d.port, timeout=self.WAIT)
+        try:
+            self.transaction(c)
+        finally:
+            c.close()          # without reading the reply
+        # the maildir's verdict: cancelled (or, wrongly, delivered)
+        self.poll(lambda: re.search(r"delivery of message \S+ cancelled|"
+                                    r"message \S+ delivered to|not delivered",
+                                    self.d.stderr_text()),
+                  "the maildir's log line")
+        self.assertRegex(self.d.stderr_text(),
+                         r"delivery of message \S+ cancelled")
+        log = self.d.stderr_text()
+        self.assertRegex(log, r"lost connection from \[127\.0\.0\.1\] while a "
+                              r"\"message-received\" decision was pending")
+        self.assertIn("disconnect from [127.0.0.1]", log)
+        self.assertNotRegex(log, r"message \S+ delivered to")
+        self.assertNotIn("not delivered", log)      # not a failure warning
+        self.assertEqual(self.d.maildir_files("new"), [], log)
+        self.assertEqual(self.d.maildir_files("tmp"), [], log)
+        self.assertEqual(self.d.stop(), 0, self.d.stderr_text())
+
+    def test_client_waits(self):
+        # the control: the same message, the client reads its reply
+        with fx.RawClient(self.d.port, timeout=self.WAIT) as c:
+            self.transaction(c)
+            reply = c.reply()
+            self.assertEqual(reply.code, 250, reply)
+            self.assertEqual(reply.esc, "2.0.0", reply)
+            c.cmd("QUIT")
+        files = self.d.delivered()
+        self.assertEqual(len(files), 1)
+        header, body = fx.split_received(files[0],
+                                         return_path="alice@example.org")
+        self.assertEqual(len(body), len(self.content))
+        self.assertTrue(body == self.content, "the delivered content differs")
+        self.assertEqual(self.d.maildir_files("tmp"), [])
+        self.assertNotIn("cancelled", self.d.stderr_text())
+        self.assertEqual(self.d.stop(), 0, self.d.stderr_text())
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ with STARTTLS."""
 
 import os
 import re
+import select
 import shutil
 import smtplib
 import socket
@@ -67,8 +68,8 @@ def send_raw(port, rcpts, content=CONTENT, sender=SENDER):
         return reply
 
 
-def wait_for(predicate, what):
-    deadline = time.monotonic() + WAIT
+def wait_for(predicate, what, wait=WAIT):
+    deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         value = predicate()
         if value:
@@ -289,13 +290,23 @@ class ScriptedUpstream:
     ``final``: SMTP: the reply line after the data; LMTP: address -> line;
     ``ehlo=False``: EHLO is an unknown command; ``helo``: HELO is answered
     (else it is an unknown command).
+
+    ``stall``: a verb (b"RCPT") whose reply waits until ``release`` is set
+    or the relay sends something more (or closes): then the reply is never
+    sent and the next command is read. ``stalled`` is set when it begins.
+
+    ``content_stall``: after 354, read that many bytes of content, set
+    ``content_started``, wait for ``resume``, then read until the final
+    dot or the end of the connection. ``raw_data``: (bytes after the 354,
+    True if the connection ended without the final dot line).
     """
 
     def __init__(self, lmtp=False, extensions=("PIPELINING", "SIZE 10240000",
                                                 "8BITMIME",
                                                 "ENHANCEDSTATUSCODES"),
                  tls_context=None, rcpt=None, final=None, mail=None,
-                 hangup=False, ehlo=True, helo=False):
+                 hangup=False, ehlo=True, helo=False, stall=None,
+                 content_stall=None):
         self.lmtp = lmtp
         self.ehlo = ehlo
         self.helo = helo
@@ -305,6 +316,13 @@ class ScriptedUpstream:
         self.rcpt = rcpt or {}
         self.final = final
         self.mail = mail
+        self.stall = stall
+        self.stalled = threading.Event()
+        self.release = threading.Event()
+        self.content_stall = content_stall
+        self.content_started = threading.Event()
+        self.resume = threading.Event()
+        self.raw_data = []
         self.connections = 0
         self.commands = []          # (connection number, line)
         self.transactions = []      # dicts: mail, rcpts, wire, tls
@@ -373,6 +391,46 @@ class ScriptedUpstream:
         def send(text):
             state["sock"].sendall(text.encode() + b"\r\n")
 
+        def stall():
+            """Wait for release or for more from the relay (or its
+            closing). Returns True when released."""
+            self.stalled.set()
+            deadline = time.monotonic() + fx.IO_TIMEOUT * 6
+            while not self.release.is_set() and time.monotonic() < deadline:
+                if buf.find(b"\r\n", start[0]) >= 0:
+                    return False
+                r, _, _ = select.select([state["sock"]], [], [], 0.05)
+                if r:
+                    return False
+            return True
+
+        def raw_content():
+            """The content after 354 as it comes, stalling after the first
+            content_stall bytes."""
+            data = bytearray(buf[start[0]:])
+            del buf[:]
+            start[0] = 0
+            ended = False
+            while not ended:
+                if len(data) >= self.content_stall \
+                        and not self.content_started.is_set():
+                    self.content_started.set()
+                    self.resume.wait(fx.IO_TIMEOUT * 6)
+                if data.endswith(b"\r\n.\r\n"):
+                    break
+                try:
+                    chunk = state["sock"].recv(1 << 20)
+                except ConnectionResetError:
+                    chunk = b""
+                if chunk:
+                    data.extend(chunk)
+                else:
+                    ended = True
+            with self.lock:
+                self.raw_data.append((bytes(data), ended))
+            if ended:
+                raise EOFError
+
         send("220 upstream.test ESMTP scripted")
         mail = None
         rcpts = []
@@ -381,6 +439,8 @@ class ScriptedUpstream:
             with self.lock:
                 self.commands.append((n, cmd.decode("latin-1")))
             verb = cmd.split(b" ", 1)[0].upper()
+            if self.stall is not None and verb == self.stall and not stall():
+                continue
             if verb == b"EHLO" and not self.ehlo:
                 send("502 5.5.2 unknown")
             elif verb == b"HELO" and self.helo:
@@ -422,6 +482,16 @@ class ScriptedUpstream:
                     send("554 5.5.1 no valid recipients")
                     continue
                 send("354 go ahead")
+                if self.content_stall is not None:
+                    raw_content()
+                    with self.lock:
+                        self.transactions.append({"mail": mail,
+                                                  "rcpts": rcpts,
+                                                  "tls": state["tls"],
+                                                  "connection": n})
+                    send(self.final or "250 2.0.0 Ok: queued as UP1")
+                    mail, rcpts = None, []
+                    continue
                 parts = []
                 while True:
                     l = line()
@@ -722,6 +792,106 @@ class ScriptedTest(unittest.TestCase):
         self.assertEqual(reply.code, 451, reply)
         self.assertEqual(reply.esc, "4.4.2", reply)
         self.assertEqual(up.transactions, [])
+        stop_daemon(self, d)
+
+
+class CancelTest(unittest.TestCase):
+    """The relay follows the pending reply's cancellable: when the client
+    leaves (or its decision deadline passes) before the upstream answered,
+    the relay stops: never DATA nor the final dot after the cancellation."""
+
+    upstream = ScriptedTest.upstream
+    LONG = 120.0      # generous waits: a starved, shared machine
+
+    def daemon(self, up, server=""):
+        # the relay's per-step timeout is far away: only the cancellation
+        # can stop it here
+        return relay_daemon(self, up.port, timeout=600,
+                            server="max-message-size=100000000\n" + server)
+
+    def client_sends(self, d, content=CONTENT):
+        """A client that sends a whole transaction up to the final dot
+        and does not read the reply yet."""
+        c = fx.RawClient(d.port, timeout=self.LONG)
+        self.addCleanup(c.close)
+        self.assertEqual(c.cmd("EHLO client.example").code, 250)
+        self.assertEqual(c.cmd(f"MAIL FROM:<{SENDER}>").code, 250)
+        self.assertEqual(c.cmd("RCPT TO:<bob@example.net>").code, 250)
+        self.assertEqual(c.cmd("DATA").code, 354)
+        c.send(stuff(content) + b".\r\n")
+        return c
+
+    def log_line(self, d, pattern):
+        regex = re.compile(r"relay: \S+: message \S+: cancelled .*"
+                           + pattern + r".*$", re.M)
+        return wait_for(lambda: regex.search(d.stderr_text()),
+                        f"the relay's cancellation line ({pattern})",
+                        self.LONG).group(0)
+
+    def check_stopped_before_data(self, up):
+        """After RCPT the upstream got RSET or QUIT, never DATA."""
+        verbs = wait_for(lambda: ({"RSET", "QUIT"} & set(up.verbs()[3:]))
+                         and up.verbs(), "RSET or QUIT at the upstream",
+                         self.LONG)
+        self.assertEqual(verbs[:3], ["EHLO", "MAIL", "RCPT"], verbs)
+        self.assertIn(verbs[3], ("RSET", "QUIT"), verbs)
+        self.assertNotIn("DATA", verbs)
+        self.assertEqual(up.transactions, [])
+
+    def test_client_leaves_while_rcpt_pending(self):
+        up = self.upstream(stall=b"RCPT")
+        d = self.daemon(up, server="decision-timeout=600\n")
+        c = self.client_sends(d)
+        wait_for(up.stalled.is_set, "RCPT at the upstream", self.LONG)
+        c.close()
+        line = self.log_line(d, r"at the upstream's RCPT: ")
+        self.assertIn("nothing relayed", line)
+        self.check_stopped_before_data(up)
+        up.release.set()
+        self.assertIn("lost connection from [127.0.0.1] while a "
+                      "\"message-received\" decision was pending",
+                      d.stderr_text())
+        self.assertNotRegex(d.stderr_text(), r"relayed to|not relayed")
+        stop_daemon(self, d)
+
+    def test_decision_deadline_while_rcpt_pending(self):
+        up = self.upstream(stall=b"RCPT")
+        d = self.daemon(up, server="decision-timeout=5\n")
+        c = self.client_sends(d)
+        reply = c.reply()
+        self.assertEqual(reply.code, 451, reply)
+        self.assertEqual(reply.esc, "4.3.0", reply)
+        self.log_line(d, r"at the upstream's RCPT: ")
+        self.check_stopped_before_data(up)
+        up.release.set()
+        # the session goes on
+        self.assertEqual(c.cmd("NOOP").code, 250)
+        c.cmd("QUIT")
+        stop_daemon(self, d)
+
+    def test_client_leaves_while_content_is_sent(self):
+        # more than the loopback socket buffers hold, so the relay is
+        # still writing content while the upstream does not read
+        line = b"0123456789abcdefghijklmnopqrstuvwxyz.0123456789abcdefghijklmnopqrstuvwxyz\r\n"
+        content = b"Subject: big\r\n\r\n" + line * (32 * 1024 * 1024 // len(line))
+        up = self.upstream(content_stall=256 * 1024)
+        d = self.daemon(up, server="decision-timeout=600\n")
+        c = self.client_sends(d, content)
+        wait_for(up.content_started.is_set, "the content at the upstream",
+                 self.LONG)
+        c.close()
+        self.log_line(d, r"while its content was being sent: upstream "
+                         r"connection closed without the final dot")
+        up.resume.set()
+        data, ended = wait_for(lambda: up.raw_data and up.raw_data[0],
+                               "the end of the upstream connection",
+                               self.LONG)
+        self.assertTrue(ended, "the relay did not close the connection")
+        self.assertLess(len(data), len(stuff(content)))
+        self.assertFalse(data.endswith(b"\r\n.\r\n"), data[-100:])
+        self.assertNotIn(b"\r\n.\r\n", data)
+        self.assertEqual(up.transactions, [])
+        self.assertNotIn("QUIT", up.verbs())
         stop_daemon(self, d)
 
 
