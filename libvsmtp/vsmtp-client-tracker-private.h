@@ -16,8 +16,10 @@ G_BEGIN_DECLS
  * sessions report; a NULL address is never counted. */
 typedef struct _VsmtpClientTracker VsmtpClientTracker;
 
-VsmtpClientTracker *_vsmtp_client_tracker_new  (void);
-void                _vsmtp_client_tracker_free (VsmtpClientTracker *self);
+/* Reference counted: the server and each of its sessions hold one. */
+VsmtpClientTracker *_vsmtp_client_tracker_new   (void);
+VsmtpClientTracker *_vsmtp_client_tracker_ref   (VsmtpClientTracker *self);
+void                _vsmtp_client_tracker_unref (VsmtpClientTracker *self);
 
 /* Sessions per address */
 guint    _vsmtp_client_tracker_get_connections   (VsmtpClientTracker *self,

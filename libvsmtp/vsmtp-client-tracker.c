@@ -12,6 +12,7 @@
 
 struct _VsmtpClientTracker
 {
+  gatomicrefcount ref_count;
   GHashTable *connections;   /* ip -> sessions open */
   GHashTable *handshakes;    /* ip -> handshakes running */
   guint       n_handshakes;
@@ -29,16 +30,25 @@ _vsmtp_client_tracker_new (void)
 {
   VsmtpClientTracker *self = g_new0 (VsmtpClientTracker, 1);
 
+  g_atomic_ref_count_init (&self->ref_count);
+
   self->connections = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->handshakes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->auth = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   return self;
 }
 
-void
-_vsmtp_client_tracker_free (VsmtpClientTracker *self)
+VsmtpClientTracker *
+_vsmtp_client_tracker_ref (VsmtpClientTracker *self)
 {
-  if (self == NULL)
+  g_atomic_ref_count_inc (&self->ref_count);
+  return self;
+}
+
+void
+_vsmtp_client_tracker_unref (VsmtpClientTracker *self)
+{
+  if (self == NULL || !g_atomic_ref_count_dec (&self->ref_count))
     return;
   g_hash_table_unref (self->connections);
   g_hash_table_unref (self->handshakes);

@@ -15,7 +15,7 @@
 
 #include "vsmtp-message.h"
 #include "vsmtp-reply.h"
-#include "vsmtp-server.h"
+#include "vsmtp-settings-private.h"
 
 G_BEGIN_DECLS
 
@@ -24,10 +24,10 @@ typedef struct _VsmtpDataReceiver VsmtpDataReceiver;
 VsmtpDataReceiver *_vsmtp_data_receiver_new         (void);
 void               _vsmtp_data_receiver_free        (VsmtpDataReceiver *self);
 
-/* A new message: @message (transfer full) is spooled into, with @server's
+/* A new message: @message (transfer full) is spooled into, with @settings'
  * limits and bare-newline policy (read as the content comes). */
 void               _vsmtp_data_receiver_begin       (VsmtpDataReceiver *self,
-                                                     VsmtpServer       *server,
+                                                     VsmtpSettings     *settings,
                                                      VsmtpMessage      *message);
 /* @length bytes of content, as they are. */
 void               _vsmtp_data_receiver_feed        (VsmtpDataReceiver *self,

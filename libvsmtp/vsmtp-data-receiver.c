@@ -10,13 +10,13 @@
 #include "vsmtp-data-receiver-private.h"
 #include "vsmtp-data-decoder.h"
 #include "vsmtp-message-private.h"
-#include "vsmtp-server-private.h"
+#include "vsmtp-settings-private.h"
 
 #define DATA_CHUNK (64 * 1024)
 
 struct _VsmtpDataReceiver
 {
-  VsmtpServer      *server;          /* borrowed, from begin to finish */
+  VsmtpSettings    *settings;        /* borrowed, from begin to finish */
   VsmtpMessage     *message;
   VsmtpDataDecoder *decoder;         /* DATA's, made at the first DATA */
   guint8           *out;             /* DATA's decoded content, while it comes */
@@ -61,15 +61,15 @@ _vsmtp_data_receiver_reset (VsmtpDataReceiver *self)
 
 void
 _vsmtp_data_receiver_begin (VsmtpDataReceiver *self,
-                            VsmtpServer       *server,
+                            VsmtpSettings     *settings,
                             VsmtpMessage      *message)
 {
   g_clear_object (&self->message);
   self->message = message;
-  self->server = server;
+  self->settings = settings;
 
   if (self->decoder == NULL)
-    self->decoder = vsmtp_data_decoder_new (vsmtp_server_get_bare_newline (server) ==
+    self->decoder = vsmtp_data_decoder_new (settings->bare_newline ==
                                             VSMTP_BARE_NEWLINE_NORMALIZE);
   else
     vsmtp_data_decoder_reset (self->decoder);
@@ -103,7 +103,7 @@ scan_content (VsmtpDataReceiver *self,
               const guint8      *content,
               gsize              length)
 {
-  const VsmtpServerLimits *limits = _vsmtp_server_get_limits (self->server);
+  const VsmtpServerLimits *limits = &self->settings->limits;
   const guint8 *p = content, *end = content + length;
 
   if (limits->max_header_size == 0 && limits->max_data_line_length == 0)
@@ -142,7 +142,7 @@ _vsmtp_data_receiver_feed (VsmtpDataReceiver *self,
                            gsize              length)
 {
   self->size += length;
-  if (!self->too_big && self->size > vsmtp_server_get_max_message_size (self->server))
+  if (!self->too_big && self->size > self->settings->max_message_size)
     self->too_big = TRUE;
   scan_content (self, bytes, length);
   /* NUL is in neither 7bit nor 8bit data (RFC 2045 §2.7, §2.8), only in
@@ -194,7 +194,7 @@ _vsmtp_data_receiver_finish (VsmtpDataReceiver  *self,
     return vsmtp_reply_new (500, "5.5.2", "Error: message line too long");
   if (self->has_nul)
     return vsmtp_reply_new (554, "5.6.0", "Error: NUL character in message content");
-  if (vsmtp_server_get_bare_newline (self->server) == VSMTP_BARE_NEWLINE_REJECT &&
+  if (self->settings->bare_newline == VSMTP_BARE_NEWLINE_REJECT &&
       (bare = vsmtp_data_decoder_get_first_bare_newline (self->decoder, &bare_line)))
     return vsmtp_reply_new_printf (550, "5.5.2",
                                    "Error: bare <%s> received in line %" G_GUINT64_FORMAT

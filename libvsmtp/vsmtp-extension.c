@@ -11,6 +11,7 @@
 #include "vsmtp-error.h"
 #include "vsmtp-extension-private.h"
 #include "vsmtp-server-private.h"
+#include "vsmtp-session-private.h"
 
 /**
  * VsmtpExtension:
@@ -94,17 +95,17 @@ typedef struct {
 
 /* The built-in extensions: plain C, no signal emission. */
 typedef struct {
-  gboolean    (*offered)      (VsmtpSession *session,
-                               VsmtpServer  *server);
+  gboolean    (*offered)      (VsmtpSession        *session,
+                               const VsmtpSettings *settings);
   /* appends " parameters" to an EHLO line, or nothing */
-  void        (*append_ehlo)  (VsmtpSession *session,
-                               VsmtpServer  *server,
-                               GString      *text);
+  void        (*append_ehlo)  (VsmtpSession        *session,
+                               const VsmtpSettings *settings,
+                               GString             *text);
   /* NULL: accepted */
-  VsmtpReply *(*validate)     (VsmtpSession *session,
-                               VsmtpServer  *server,
-                               const char   *name,
-                               const char   *value);
+  VsmtpReply *(*validate)     (VsmtpSession        *session,
+                               const VsmtpSettings *settings,
+                               const char          *name,
+                               const char          *value);
 } BuiltinOps;
 
 struct _VsmtpExtensionRegistry
@@ -595,8 +596,7 @@ vsmtp_extension_is_registered (VsmtpExtension *self)
 
 static gboolean
 extension_offered (VsmtpExtension *self,
-                   VsmtpSession   *session,
-                   VsmtpServer    *server)
+                   VsmtpSession   *session)
 {
   gboolean tls = vsmtp_session_is_tls (session);
   gboolean offered = TRUE;
@@ -606,7 +606,7 @@ extension_offered (VsmtpExtension *self,
   if ((self->flags & VSMTP_EXTENSION_FLAGS_PLAINTEXT_ONLY) && tls)
     return FALSE;
   if (self->builtin != NULL)
-    return self->builtin->offered == NULL || self->builtin->offered (session, server);
+    return self->builtin->offered == NULL || self->builtin->offered (session, _vsmtp_session_get_settings (session));
   if (g_signal_has_handler_pending (self, signals[SIGNAL_IS_OFFERED], 0, FALSE))
     g_signal_emit (self, signals[SIGNAL_IS_OFFERED], 0, session, &offered);
   return offered;
@@ -632,7 +632,7 @@ vsmtp_extension_offered_in (VsmtpExtension *self,
   g_return_val_if_fail (VSMTP_IS_EXTENSION (self), FALSE);
   g_return_val_if_fail (VSMTP_IS_SESSION (session), FALSE);
 
-  return extension_offered (self, session, vsmtp_session_get_server (session));
+  return extension_offered (self, session);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -640,17 +640,17 @@ vsmtp_extension_offered_in (VsmtpExtension *self,
 
 static void
 size_append_ehlo (VsmtpSession *session,
-                  VsmtpServer  *server,
+                  const VsmtpSettings *settings,
                   GString      *text)
 {
   g_string_append_printf (text, " %" G_GUINT64_FORMAT,
-                          vsmtp_server_get_max_message_size (server));
+                          settings->max_message_size);
 }
 
 /* RFC 1870 */
 static VsmtpReply *
 size_validate (VsmtpSession *session,
-               VsmtpServer  *server,
+               const VsmtpSettings *settings,
                const char   *name,
                const char   *value)
 {
@@ -658,7 +658,7 @@ size_validate (VsmtpSession *session,
 
   if (!g_ascii_string_to_unsigned (value, 10, 0, G_MAXUINT64, &size, NULL))
     return vsmtp_reply_new (501, "5.5.4", "Bad message size syntax");
-  if (size > vsmtp_server_get_max_message_size (server))
+  if (size > settings->max_message_size)
     return vsmtp_reply_new (552, "5.3.4", "Message size exceeds fixed limit");
   return NULL;
 }
@@ -666,7 +666,7 @@ size_validate (VsmtpSession *session,
 /* RFC 6152 */
 static VsmtpReply *
 body_validate (VsmtpSession *session,
-               VsmtpServer  *server,
+               const VsmtpSettings *settings,
                const char   *name,
                const char   *value)
 {
@@ -679,26 +679,26 @@ body_validate (VsmtpSession *session,
 /* RFC 3207; the flags say "not over TLS" */
 static gboolean
 starttls_offered (VsmtpSession *session,
-                  VsmtpServer  *server)
+                  const VsmtpSettings *settings)
 {
-  return vsmtp_server_get_tls_certificate (server) != NULL;
+  return settings->tls_certificate != NULL;
 }
 
 /* RFC 4954 */
 static gboolean
 auth_offered (VsmtpSession *session,
-              VsmtpServer  *server)
+              const VsmtpSettings *settings)
 {
-  return vsmtp_server_get_auth_mechanisms (server) != NULL &&
-         (vsmtp_session_is_tls (session) || !_vsmtp_server_auth_requires_tls (server));
+  return settings->auth_mechanisms != NULL &&
+         (vsmtp_session_is_tls (session) || !settings->auth_requires_tls);
 }
 
 static void
 auth_append_ehlo (VsmtpSession *session,
-                  VsmtpServer  *server,
+                  const VsmtpSettings *settings,
                   GString      *text)
 {
-  const char * const *mechanisms = vsmtp_server_get_auth_mechanisms (server);
+  const char * const *mechanisms = (const char * const *) settings->auth_mechanisms;
 
   for (gsize i = 0; mechanisms[i] != NULL; i++)
     {
@@ -857,7 +857,7 @@ _vsmtp_extension_registry_append_ehlo (VsmtpExtensionRegistry *self,
       const char *parameters = extension->ehlo_parameters;
       g_autofree char *computed = NULL;
 
-      if (!extension_offered (extension, session, self->server))
+      if (!extension_offered (extension, session))
         continue;
 
       if (extension->builtin != NULL)
@@ -865,7 +865,7 @@ _vsmtp_extension_registry_append_ehlo (VsmtpExtensionRegistry *self,
           g_string_append_c (text, '\n');
           g_string_append (text, extension->keyword);
           if (extension->builtin->append_ehlo != NULL)
-            extension->builtin->append_ehlo (session, self->server, text);
+            extension->builtin->append_ehlo (session, _vsmtp_session_get_settings (session), text);
           continue;
         }
 
@@ -896,7 +896,6 @@ _vsmtp_extension_registry_append_ehlo (VsmtpExtensionRegistry *self,
 static VsmtpReply *
 extension_validate (VsmtpExtension        *extension,
                     VsmtpSession          *session,
-                    VsmtpServer           *server,
                     VsmtpParameterCommand  command,
                     const char            *name,
                     const char            *value)
@@ -905,7 +904,7 @@ extension_validate (VsmtpExtension        *extension,
 
   if (extension->builtin != NULL)
     return extension->builtin->validate != NULL
-      ? extension->builtin->validate (session, server, name, value)
+      ? extension->builtin->validate (session, _vsmtp_session_get_settings (session), name, value)
       : NULL;
 
   if (!g_signal_has_handler_pending (extension, signals[SIGNAL_VALIDATE], 0, FALSE))
@@ -946,15 +945,14 @@ _vsmtp_extension_registry_check (VsmtpExtensionRegistry *self,
       VsmtpReply *reply;
 
       if (parameter == NULL || (parameter->commands & command) == 0 ||
-          !extension_offered (parameter->extension, session, self->server))
+          !extension_offered (parameter->extension, session))
         return vsmtp_reply_new_printf (555, "5.5.4", "Unsupported option: %s", name);
 
       if ((parameter->syntax == VSMTP_PARAMETER_SYNTAX_VALUE && value == NULL) ||
           (parameter->syntax == VSMTP_PARAMETER_SYNTAX_NO_VALUE && value != NULL))
         return vsmtp_reply_new_printf (501, "5.5.4", "Bad %s parameter value", name);
 
-      reply = extension_validate (parameter->extension, session, self->server,
-                                  command, name, value);
+      reply = extension_validate (parameter->extension, session, command, name, value);
       if (reply != NULL)
         return reply;
     }

@@ -48,6 +48,7 @@ char            *_vsmtp_sasl_parse_mechanism (const char         *args,
 /* An exchange of @mechanism (from _vsmtp_sasl_parse_mechanism(), transfer
  * full); NULL when GNU SASL cannot start one (no @ctx, say): a temporary
  * failure. */
+Gsasl           *_vsmtp_sasl_get_context     (void);
 VsmtpSasl       *_vsmtp_sasl_new             (Gsasl              *ctx,
                                               char               *mechanism);
 void             _vsmtp_sasl_free            (VsmtpSasl          *self);

@@ -197,3 +197,27 @@ _vsmtp_sasl_get_error (VsmtpSasl *self)
 {
   return self->error;
 }
+
+/* The GNU SASL context of the process: made once, on first use, and kept
+ * (NULL when GNU SASL cannot be initialized, logged then). Sessions of
+ * every server share it; its callback finds the exchange through the
+ * session hook. */
+Gsasl *
+_vsmtp_sasl_get_context (void)
+{
+  static Gsasl *context;
+  static gsize initialized;
+
+  if (g_once_init_enter (&initialized))
+    {
+      int rc = gsasl_init (&context);
+
+      if (rc != GSASL_OK)
+        {
+          g_warning ("cannot initialize GNU SASL: %s", gsasl_strerror (rc));
+          context = NULL;
+        }
+      g_once_init_leave (&initialized, 1);
+    }
+  return context;
+}

@@ -15,6 +15,7 @@
 #include "vsmtp-listener-private.h"
 #include "vsmtp-extension-private.h"
 #include "vsmtp-maintenance.h"
+#include "vsmtp-sasl-private.h"
 #include "vsmtp-server-private.h"
 #include "vsmtp-session-private.h"
 
@@ -77,8 +78,8 @@ struct _VsmtpServer
   gboolean                auth_requires_tls;
   guint                   max_auth_failures;
   guint                   auth_failure_window;
-  Gsasl                  *gsasl;
   VsmtpClientTracker     *clients;                /* per address: sessions, handshakes, AUTH */
+  VsmtpSettings          *settings;               /* what new sessions take; NULL: to make */
 
   GTask                  *shutdown_task;
   GSource                *grace_source;
@@ -243,15 +244,18 @@ server_maybe_finish_shutdown (VsmtpServer *self)
   g_task_return_boolean (task, TRUE);
 }
 
-void
-_vsmtp_server_session_closed (VsmtpServer  *self,
-                              VsmtpSession *session)
+/* Connected (after the handlers of others) to every session's "closed":
+ * the server's accounting follows the sessions, the sessions never call it */
+static void
+on_session_closed (VsmtpSession *session,
+                   VsmtpServer  *self)
 {
   if (_vsmtp_session_get_counted (session))
     {
       _vsmtp_client_tracker_connection_closed (self->clients, vsmtp_session_get_remote_ip (session));
       _vsmtp_session_set_counted (session, FALSE);
     }
+  g_signal_handlers_disconnect_by_func (session, on_session_closed, self);
   if (g_hash_table_remove (self->sessions, session))
     {
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_SESSIONS]);
@@ -295,11 +299,10 @@ vsmtp_server_finalize (GObject *object)
   VsmtpServer *self = VSMTP_SERVER (object);
 
   g_clear_pointer (&self->sessions, g_hash_table_unref);
-  g_clear_pointer (&self->clients, _vsmtp_client_tracker_free);
+  g_clear_pointer (&self->clients, _vsmtp_client_tracker_unref);
+  g_clear_pointer (&self->settings, _vsmtp_settings_unref);
   g_clear_pointer (&self->extensions, _vsmtp_extension_registry_free);
   g_strfreev (self->auth_mechanisms);
-  if (self->gsasl != NULL)
-    gsasl_done (self->gsasl);
   g_list_free_full (self->listen_addresses, g_object_unref);
   g_clear_pointer (&self->config, g_key_file_unref);
   g_clear_object (&self->tls_certificate);
@@ -523,6 +526,58 @@ vsmtp_server_set_property (GObject      *object,
     }
 }
 
+/* A changed property makes the next session take new settings (the
+ * number of sessions is not one of them) */
+static void
+vsmtp_server_notify (GObject    *object,
+                     GParamSpec *pspec)
+{
+  VsmtpServer *self = VSMTP_SERVER (object);
+
+  if (pspec != properties[PROP_N_SESSIONS] && pspec != properties[PROP_CONFIG])
+    g_clear_pointer (&self->settings, _vsmtp_settings_unref);
+
+  if (G_OBJECT_CLASS (vsmtp_server_parent_class)->notify != NULL)
+    G_OBJECT_CLASS (vsmtp_server_parent_class)->notify (object, pspec);
+}
+
+VsmtpSettings *
+_vsmtp_server_get_settings (VsmtpServer *self)
+{
+  VsmtpSettings *settings;
+
+  if (self->settings != NULL)
+    return self->settings;
+
+  settings = _vsmtp_settings_new ();
+  settings->hostname = g_strdup (self->hostname);
+  settings->max_message_size = self->max_message_size;
+  settings->max_recipients = self->max_recipients;
+  settings->max_line_length = self->max_line_length;
+  settings->timeout = self->timeout;
+  settings->decision_timeout = self->decision_timeout;
+  settings->spool_threshold = self->spool_threshold;
+  settings->spool_directory = g_strdup (self->spool_directory);
+  settings->bare_newline = self->bare_newline;
+  settings->tls_certificate = self->tls_certificate != NULL ? g_object_ref (self->tls_certificate) : NULL;
+  settings->require_tls = self->require_tls;
+  settings->tls_handshake_timeout = self->tls_handshake_timeout;
+  settings->limits = self->limits;
+  settings->auth_mechanisms = g_strdupv (self->auth_mechanisms);
+  settings->auth_requires_tls = self->auth_requires_tls;
+  settings->max_auth_failures = self->max_auth_failures;
+  settings->auth_failure_window = self->auth_failure_window;
+  settings->extensions = self->extensions;
+  self->settings = settings;
+  return settings;
+}
+
+VsmtpClientTracker *
+_vsmtp_server_get_client_tracker (VsmtpServer *self)
+{
+  return self->clients;
+}
+
 static void
 vsmtp_server_class_init (VsmtpServerClass *klass)
 {
@@ -530,6 +585,7 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
 
   object_class->dispose = vsmtp_server_dispose;
   object_class->finalize = vsmtp_server_finalize;
+  object_class->notify = vsmtp_server_notify;
   object_class->get_property = vsmtp_server_get_property;
   object_class->set_property = vsmtp_server_set_property;
 
@@ -998,22 +1054,6 @@ _vsmtp_server_get_extension_registry (VsmtpServer *self)
   return self->extensions;
 }
 
-Gsasl *
-_vsmtp_server_get_gsasl (VsmtpServer *self)
-{
-  if (self->gsasl == NULL)
-    {
-      int rc = gsasl_init (&self->gsasl);
-
-      if (rc != GSASL_OK)
-        {
-          g_warning ("cannot initialize GNU SASL: %s", gsasl_strerror (rc));
-          self->gsasl = NULL;
-        }
-    }
-  return self->gsasl;
-}
-
 const VsmtpServerLimits *
 _vsmtp_server_get_limits (VsmtpServer *self)
 {
@@ -1291,8 +1331,10 @@ vsmtp_server_handle_connection_full (VsmtpServer      *self,
   g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
   g_return_val_if_fail (remote_address == NULL || G_IS_SOCKET_ADDRESS (remote_address), NULL);
 
-  session = _vsmtp_session_new (self, stream, remote_address, flags);
+  session = _vsmtp_session_new (self, stream, remote_address, flags,
+                                _vsmtp_server_get_settings (self), self->clients);
   g_hash_table_add (self->sessions, session);
+  g_signal_connect_after (session, "closed", G_CALLBACK (on_session_closed), self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_SESSIONS]);
 
   refusal = _vsmtp_server_admit (self, session);
@@ -1880,7 +1922,7 @@ vsmtp_server_set_auth_mechanisms (VsmtpServer        *self,
   g_return_if_fail (VSMTP_IS_SERVER (self));
 
   g_clear_pointer (&self->auth_mechanisms, g_strfreev);
-  if (mechanisms != NULL && mechanisms[0] != NULL && (ctx = _vsmtp_server_get_gsasl (self)) != NULL)
+  if (mechanisms != NULL && mechanisms[0] != NULL && (ctx = _vsmtp_sasl_get_context ()) != NULL)
     {
       builder = g_strv_builder_new ();
       for (guint i = 0; mechanisms[i] != NULL; i++)

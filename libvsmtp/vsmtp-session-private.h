@@ -6,13 +6,22 @@
 
 #include "vsmtp-server.h"
 #include "vsmtp-session.h"
+#include "vsmtp-settings-private.h"
+#include "vsmtp-client-tracker-private.h"
 
 G_BEGIN_DECLS
 
-VsmtpSession *_vsmtp_session_new   (VsmtpServer    *server,
-                                    GIOStream      *stream,
-                                    GSocketAddress *remote_address,
-                                    VsmtpListenFlags flags);
+/* @settings and @clients are referenced: the session reads its settings
+ * there, and counts TLS handshakes and AUTH attempts per client address
+ * there; @server is only what vsmtp_session_get_server() returns (weak). */
+VsmtpSession *_vsmtp_session_new   (VsmtpServer        *server,
+                                    GIOStream          *stream,
+                                    GSocketAddress     *remote_address,
+                                    VsmtpListenFlags    flags,
+                                    VsmtpSettings      *settings,
+                                    VsmtpClientTracker *clients);
+/* The settings the session was started with (transfer none) */
+VsmtpSettings *_vsmtp_session_get_settings (VsmtpSession *self);
 void          _vsmtp_session_start (VsmtpSession   *self);
 /* Whether the server counts this session in its per-client table. */
 gboolean      _vsmtp_session_get_counted (VsmtpSession *self);

@@ -25,7 +25,6 @@
 #include "vsmtp-reply-private.h"
 #include "vsmtp-sasl-private.h"
 #include "vsmtp-trace-private.h"
-#include "vsmtp-server-private.h"
 #include "vsmtp-session-private.h"
 #include "vsmtp-connection-private.h"
 
@@ -88,7 +87,9 @@ struct _VsmtpSession
 {
   GObject                parent_instance;
 
-  VsmtpServer           *server;         /* weak */
+  VsmtpServer           *server;         /* weak: only for vsmtp_session_get_server() */
+  VsmtpSettings         *settings;       /* what the session was started with */
+  VsmtpClientTracker    *clients;        /* per-address accounting (the server's) */
   GSocketAddress        *remote_address;
   char                  *remote_ip;
   char                  *id;
@@ -226,7 +227,7 @@ session_take_handshake_slot (VsmtpSession *self)
 {
   if (self->handshake_slot)
     return TRUE;
-  if (!_vsmtp_server_handshake_begin (self->server, self->remote_ip))
+  if (!_vsmtp_client_tracker_handshake_begin (self->clients, self->remote_ip, self->settings->limits.max_tls_handshakes, self->settings->limits.max_tls_handshakes_per_client))
     {
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                         "VSMTP_SESSION_ID", self->id,
@@ -244,8 +245,7 @@ session_release_handshake_slot (VsmtpSession *self)
   if (!self->handshake_slot)
     return;
   self->handshake_slot = FALSE;
-  if (self->server != NULL)
-    _vsmtp_server_handshake_end (self->server, self->remote_ip);
+  _vsmtp_client_tracker_handshake_end (self->clients, self->remote_ip);
 }
 
 static void
@@ -314,7 +314,7 @@ make_session_id (void)
 static const char *
 session_hostname (VsmtpSession *self)
 {
-  return vsmtp_server_get_hostname (self->server);
+  return self->settings->hostname;
 }
 
 static gboolean
@@ -408,9 +408,8 @@ session_close_now (VsmtpSession *self)
    * the streams closed once it returns */
   vsmtp_connection_close (self->connection);
 
+  /* the server's accounting listens to this too */
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0);
-  if (self->server != NULL)
-    _vsmtp_server_session_closed (self->server, self);
 
   g_object_unref (self);
 }
@@ -803,7 +802,7 @@ session_decide (VsmtpSession      *self,
 
   if (vsmtp_reply_is_pending (reply) && !_vsmtp_reply_is_expired (reply))
     {
-      guint timeout = vsmtp_server_get_decision_timeout (self->server);
+      guint timeout = self->settings->decision_timeout;
 
       self->pending = reply;
       self->pending_then = then;
@@ -845,8 +844,8 @@ then_greeting (VsmtpSession *self,
     }
   /* a client that talks before the greeting (an early talker, when the
    * greeting was held back for greet-pause) */
-  if (_vsmtp_server_get_limits (self->server)->forbid_unauth_pipelining ||
-      _vsmtp_server_get_limits (self->server)->greet_pause > 0)
+  if (self->settings->limits.forbid_unauth_pipelining ||
+      self->settings->limits.greet_pause > 0)
     {
       VsmtpLineInputStream *input = vsmtp_connection_get_input (self->connection);
       gssize n = vsmtp_line_input_stream_fill_nonblocking (input, NULL, NULL);
@@ -887,7 +886,7 @@ greet_pause_done (gpointer user_data)
 static void
 session_greet (VsmtpSession *self)
 {
-  guint pause = _vsmtp_server_get_limits (self->server)->greet_pause;
+  guint pause = self->settings->limits.greet_pause;
 
   if (pause == 0)
     {
@@ -927,7 +926,7 @@ session_on_handshake_done (gpointer      owner,
   self->tls = vsmtp_connection_get_tls (self->connection);
   self->tls_starting = FALSE;
   vsmtp_line_input_stream_set_max_line_length (vsmtp_connection_get_input (self->connection),
-                                               MAX (vsmtp_server_get_max_line_length (self->server),
+                                               MAX (self->settings->max_line_length,
                                                     AUTH_LINE_MAX));
 
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
@@ -966,7 +965,7 @@ static void
 session_begin_handshake (VsmtpSession *self)
 {
   g_autoptr(GError) error = NULL;
-  GTlsCertificate *certificate = vsmtp_server_get_tls_certificate (self->server);
+  GTlsCertificate *certificate = self->settings->tls_certificate;
 
   vsmtp_connection_stop_reading (self->connection);
   vsmtp_connection_clear_deadline (self->connection);
@@ -982,7 +981,7 @@ session_begin_handshake (VsmtpSession *self)
     }
 
   if (!vsmtp_connection_start_tls (self->connection, certificate,
-                                   vsmtp_server_get_tls_handshake_timeout (self->server), &error))
+                                   self->settings->tls_handshake_timeout, &error))
     {
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
                         "VSMTP_SESSION_ID", self->id,
@@ -1023,7 +1022,7 @@ handle_starttls (VsmtpSession *self,
     session_queue_new (self, 501, "5.5.4", "Syntax: STARTTLS");
   else if (self->tls != NULL)
     session_queue_new (self, 554, "5.5.1", "Error: TLS already active");
-  else if (vsmtp_server_get_tls_certificate (self->server) == NULL)
+  else if (self->settings->tls_certificate == NULL)
     session_queue_new (self, 454, "4.7.0", "TLS not available");
   else
     {
@@ -1040,7 +1039,7 @@ session_sasl_clear (VsmtpSession *self)
   g_clear_pointer (&self->sasl, _vsmtp_sasl_free);
 }
 
-/* The end of an attempt begun with _vsmtp_server_auth_attempt_begin() */
+/* The end of an attempt begun with _vsmtp_client_tracker_auth_attempt_begin() */
 static void
 session_auth_attempt_end (VsmtpSession *self,
                           gboolean      succeeded)
@@ -1048,8 +1047,8 @@ session_auth_attempt_end (VsmtpSession *self,
   if (!self->auth_in_flight)
     return;
   self->auth_in_flight = FALSE;
-  if (self->server != NULL)
-    _vsmtp_server_auth_attempt_end (self->server, self->remote_ip, succeeded);
+  _vsmtp_client_tracker_auth_attempt_end (self->clients, self->remote_ip, succeeded,
+                                          self->settings->auth_failure_window);
 }
 
 static void
@@ -1106,7 +1105,7 @@ session_sasl_continue (VsmtpSession    *self,
       return;
 
     case VSMTP_SASL_CREDENTIALS:
-      if (!_vsmtp_server_auth_attempt_begin (self->server, self->remote_ip))
+      if (!_vsmtp_client_tracker_auth_attempt_begin (self->clients, self->remote_ip, self->settings->max_auth_failures, self->settings->auth_failure_window))
         {
           session_queue_new (self, 454, "4.7.0",
                              "Too many failed authentication attempts, try again later");
@@ -1124,7 +1123,7 @@ session_sasl_continue (VsmtpSession    *self,
                         "MESSAGE", "%s: [%s] authentication failed with %s: %s", self->id,
                         self->remote_ip ? self->remote_ip : "unknown",
                         credentials->mechanism, _vsmtp_sasl_get_error (self->sasl));
-      _vsmtp_server_auth_failed (self->server, self->remote_ip);
+      _vsmtp_client_tracker_auth_failed (self->clients, self->remote_ip, self->settings->auth_failure_window);
       break;
 
     case VSMTP_SASL_ERROR:
@@ -1159,7 +1158,7 @@ handle_auth (VsmtpSession *self,
       session_queue_new (self, 501, "5.5.4", "Syntax: AUTH mechanism [initial-response]");
       return;
     }
-  if (vsmtp_server_get_auth_mechanisms (self->server) == NULL)
+  if ((const char * const *) self->settings->auth_mechanisms == NULL)
     {
       session_queue_new (self, 503, "5.5.1", "Error: authentication not enabled");
       return;
@@ -1179,26 +1178,26 @@ handle_auth (VsmtpSession *self,
       session_queue_new (self, 503, "5.5.1", "Error: MAIL transaction in progress");
       return;
     }
-  if (self->tls == NULL && _vsmtp_server_auth_requires_tls (self->server))
+  if (self->tls == NULL && self->settings->auth_requires_tls)
     {
       session_queue_new (self, 538, "5.7.11", "Encryption required for requested authentication mechanism");
       return;
     }
 
-  mechanism = _vsmtp_sasl_parse_mechanism (args, vsmtp_server_get_auth_mechanisms (self->server),
+  mechanism = _vsmtp_sasl_parse_mechanism (args, (const char * const *) self->settings->auth_mechanisms,
                                            &initial);
   if (mechanism == NULL)
     {
       session_queue_new (self, 504, "5.5.4", "Unsupported authentication mechanism");
       return;
     }
-  if (_vsmtp_server_auth_blocked (self->server, self->remote_ip))
+  if (_vsmtp_client_tracker_auth_blocked (self->clients, self->remote_ip, self->settings->max_auth_failures, self->settings->auth_failure_window))
     {
       session_queue_new (self, 454, "4.7.0", "Too many failed authentication attempts, try again later");
       return;
     }
 
-  self->sasl = _vsmtp_sasl_new (_vsmtp_server_get_gsasl (self->server), g_steal_pointer (&mechanism));
+  self->sasl = _vsmtp_sasl_new (_vsmtp_sasl_get_context (), g_steal_pointer (&mechanism));
   if (self->sasl == NULL)
     {
       session_queue_new (self, 454, "4.7.0", "Temporary authentication failure");
@@ -1218,7 +1217,7 @@ session_append_ehlo (VsmtpSession *self,
                      GString      *text)
 {
   g_string_append (text, session_hostname (self));
-  _vsmtp_extension_registry_append_ehlo (_vsmtp_server_get_extension_registry (self->server),
+  _vsmtp_extension_registry_append_ehlo (self->settings->extensions,
                                          self, text);
 }
 
@@ -1292,7 +1291,7 @@ session_check_parameters (VsmtpSession          *self,
   if (g_hash_table_size (params) == 0)
     return TRUE;
 
-  reply = _vsmtp_extension_registry_check (_vsmtp_server_get_extension_registry (self->server),
+  reply = _vsmtp_extension_registry_check (self->settings->extensions,
                                            self, command, params);
   if (reply == NULL)
     return TRUE;
@@ -1341,7 +1340,7 @@ handle_mail (VsmtpSession *self,
       session_queue_new (self, 503, "5.5.1", "Error: nested MAIL command");
       return;
     }
-  if (self->tls == NULL && vsmtp_server_get_require_tls (self->server))
+  if (self->tls == NULL && self->settings->require_tls)
     {
       session_queue_new (self, 530, "5.7.0", "Must issue a STARTTLS command first");
       return;
@@ -1434,7 +1433,7 @@ handle_rcpt (VsmtpSession *self,
     }
 
   if (vsmtp_envelope_get_n_recipients (self->envelope) >=
-      vsmtp_server_get_max_recipients (self->server))
+      self->settings->max_recipients)
     {
       /* A limit, not a client error (RFC 5321 §4.5.3.1.10): a client
        * that pipelines past it must keep its transaction for the
@@ -1475,8 +1474,8 @@ then_data (VsmtpSession *self,
 
   message_id = g_strdup_printf ("%s%02X", self->id, ++self->message_serial);
   message = _vsmtp_message_new_writable (message_id, self->envelope,
-                                               vsmtp_server_get_spool_threshold (self->server),
-                                               vsmtp_server_get_spool_directory (self->server));
+                                               self->settings->spool_threshold,
+                                               self->settings->spool_directory);
   received = _vsmtp_format_received (&(VsmtpTraceClient) {
                                        .helo = self->helo,
                                        .remote_ip = self->remote_ip,
@@ -1495,7 +1494,7 @@ then_data (VsmtpSession *self,
       return;
     }
 
-  _vsmtp_data_receiver_begin (self->receiver, self->server, g_steal_pointer (&message));
+  _vsmtp_data_receiver_begin (self->receiver, self->settings, g_steal_pointer (&message));
 
   if (vsmtp_reply_get_code (reply) == 354)
     session_queue (self, reply);
@@ -1504,7 +1503,7 @@ then_data (VsmtpSession *self,
   session_set_state (self, VSMTP_SESSION_STATE_DATA);
   session_touch_timeout (self);
   self->data_deadline = g_get_monotonic_time () +
-                        (gint64) vsmtp_server_get_timeout (self->server) * G_USEC_PER_SEC;
+                        (gint64) self->settings->timeout * G_USEC_PER_SEC;
 }
 
 static void
@@ -1642,7 +1641,7 @@ session_handle_line (VsmtpSession *self,
 
   /* the line stream allows AUTH's 12288 octets; other commands have the
    * server's (usually smaller) limit */
-  if (length + 2 > vsmtp_server_get_max_line_length (self->server) &&
+  if (length + 2 > self->settings->max_line_length &&
       self->sasl == NULL && g_ascii_strncasecmp (line, "AUTH ", 5) != 0)
     {
       session_queue_new (self, 500, "5.5.2", "Error: command line too long");
@@ -1701,7 +1700,7 @@ session_handle_line (VsmtpSession *self,
   if (verb == VSMTP_VERB_NOOP || verb == VSMTP_VERB_RSET || verb == VSMTP_VERB_VRFY ||
       verb == VSMTP_VERB_HELO || verb == VSMTP_VERB_EHLO)
     {
-      guint limit = _vsmtp_server_get_limits (self->server)->junk_command_limit;
+      guint limit = self->settings->limits.junk_command_limit;
 
       if (limit > 0 && ++self->n_junk > limit)
         self->n_errors++;
@@ -1816,7 +1815,7 @@ session_on_timed_out (gpointer owner)
 static void
 session_touch_timeout (VsmtpSession *self)
 {
-  guint timeout = vsmtp_server_get_timeout (self->server);
+  guint timeout = self->settings->timeout;
 
   if (timeout == 0 || self->closed)
     return;
@@ -1833,8 +1832,8 @@ static void
 session_extend_data_deadline (VsmtpSession *self,
                               gsize         n)
 {
-  guint rate = _vsmtp_server_get_limits (self->server)->min_data_rate;
-  guint timeout = vsmtp_server_get_timeout (self->server);
+  guint rate = self->settings->limits.min_data_rate;
+  guint timeout = self->settings->timeout;
   gint64 cap;
 
   if (timeout == 0 || !vsmtp_connection_has_deadline (self->connection))
@@ -1972,7 +1971,7 @@ static void
 session_check_errors (VsmtpSession *self,
                       guint         errors_before)
 {
-  const VsmtpServerLimits *limits = _vsmtp_server_get_limits (self->server);
+  const VsmtpServerLimits *limits = &self->settings->limits;
 
   if (self->n_errors == errors_before || session_closing (self) || self->closed)
     return;
@@ -2087,7 +2086,7 @@ session_process (VsmtpSession *self)
         session_handle_line (self, line, length);
         self->n_commands++;
         if (!session_closing (self) && !self->closed &&
-            _vsmtp_server_get_limits (self->server)->forbid_unauth_pipelining &&
+            self->settings->limits.forbid_unauth_pipelining &&
             vsmtp_line_input_stream_get_buffered (vsmtp_connection_get_input (self->connection)) > 0 &&
             (!pipelining_offered ||
              (self->state == VSMTP_SESSION_STATE_DATA && state_before != VSMTP_SESSION_STATE_DATA)))
@@ -2306,6 +2305,8 @@ vsmtp_session_finalize (GObject *object)
   g_clear_object (&self->remote_address);
   g_clear_object (&self->envelope);
   g_clear_pointer (&self->owners, g_array_unref);
+  g_clear_pointer (&self->settings, _vsmtp_settings_unref);
+  g_clear_pointer (&self->clients, _vsmtp_client_tracker_unref);
   g_clear_pointer (&self->receiver, _vsmtp_data_receiver_free);
   session_sasl_clear (self);
   g_free (self->auth_user);
@@ -2737,24 +2738,28 @@ vsmtp_session_init (VsmtpSession *self)
 }
 
 VsmtpSession *
-_vsmtp_session_new (VsmtpServer    *server,
-                    GIOStream      *stream,
-                    GSocketAddress *remote_address,
-                    VsmtpListenFlags flags)
+_vsmtp_session_new (VsmtpServer        *server,
+                    GIOStream          *stream,
+                    GSocketAddress     *remote_address,
+                    VsmtpListenFlags    flags,
+                    VsmtpSettings      *settings,
+                    VsmtpClientTracker *clients)
 {
   VsmtpSession *self;
 
   g_return_val_if_fail (VSMTP_IS_SERVER (server), NULL);
   g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
+  g_return_val_if_fail (settings != NULL && clients != NULL, NULL);
 
   self = g_object_new (VSMTP_TYPE_SESSION, NULL);
   g_set_weak_pointer (&self->server, server);
+  self->settings = _vsmtp_settings_ref (settings);
+  self->clients = _vsmtp_client_tracker_ref (clients);
   self->id = make_session_id ();
   self->implicit_tls = (flags & VSMTP_LISTEN_FLAGS_IMPLICIT_TLS) != 0;
   self->auth_required = (flags & VSMTP_LISTEN_FLAGS_AUTH_REQUIRED) != 0;
   self->connection = vsmtp_connection_new (stream,
-                                           MAX (vsmtp_server_get_max_line_length (server),
-                                                AUTH_LINE_MAX),
+                                           MAX (settings->max_line_length, AUTH_LINE_MAX),
                                            self->id, self, &connection_callbacks);
   self->outbuf = vsmtp_connection_get_output_buffer (self->connection);
 
@@ -2859,6 +2864,12 @@ _vsmtp_session_shutdown (VsmtpSession *self,
 
 /* ------------------------------------------------------------------------ */
 /* Public API                                                               */
+
+VsmtpSettings *
+_vsmtp_session_get_settings (VsmtpSession *self)
+{
+  return self->settings;
+}
 
 /**
  * vsmtp_session_get_server:
