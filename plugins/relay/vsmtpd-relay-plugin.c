@@ -409,9 +409,9 @@ on_quit_closed (GObject      *source_object,
                 GAsyncResult *result,
                 gpointer      user_data)
 {
-  g_autoptr(Upstream) up = user_data;
-
+  /* the reference the close held */
   g_io_stream_close_finish (G_IO_STREAM (source_object), result, NULL);
+  upstream_unref (user_data);
 }
 
 static void
