@@ -6,7 +6,7 @@
  * bits), the rest is everything the client sends, then the client's end of
  * stream. A VsmtpServer runs one session over a GSimpleIOStream whose input
  * hands out the bytes (all at once from a GMemoryInputStream, or in small
- * chunks with "would block" in between from a stream of our own) and whose
+ * chunks with "would block" in between from the test harness's chunked stream, tests/harness) and whose
  * output is a GMemoryOutputStream. Handlers accept messages, or defer their
  * decisions and complete them later (or let them expire).
  *
@@ -21,6 +21,7 @@
 
 #include "vsmtp.h"
 #include "fuzz-common.h"
+#include "vsmtp-test-memory.h"
 
 enum {
   CONFIG_NORMALIZE   = 1 << 0,  /* bare-newline=normalize */
@@ -34,160 +35,6 @@ enum {
 };
 
 static char *spool_directory;
-
-/* ------------------------------------------------------------------------ */
-/* A pollable input stream that hands out its bytes in chunks */
-
-#define FUZZ_TYPE_CHUNKED_STREAM (fuzz_chunked_stream_get_type ())
-G_DECLARE_FINAL_TYPE (FuzzChunkedStream, fuzz_chunked_stream, FUZZ, CHUNKED_STREAM, GInputStream)
-
-struct _FuzzChunkedStream
-{
-  GInputStream  parent_instance;
-
-  const guint8 *data;
-  gsize         size;
-  gsize         pos;
-  FuzzRand      rand;
-};
-
-static void fuzz_chunked_stream_pollable_iface_init (GPollableInputStreamInterface *iface);
-
-G_DEFINE_FINAL_TYPE_WITH_CODE (FuzzChunkedStream, fuzz_chunked_stream, G_TYPE_INPUT_STREAM,
-                               G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_INPUT_STREAM,
-                                                      fuzz_chunked_stream_pollable_iface_init))
-
-static gssize
-fuzz_chunked_stream_read_nonblocking (GPollableInputStream  *stream,
-                                      void                  *buffer,
-                                      gsize                  count,
-                                      GError               **error)
-{
-  FuzzChunkedStream *self = FUZZ_CHUNKED_STREAM (stream);
-  gsize n;
-
-  if (self->pos < self->size && fuzz_rand_next (&self->rand) % 4 == 0)
-    {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, "Would block");
-      return -1;
-    }
-
-  n = fuzz_rand_size (&self->rand, 40);   /* not inside MIN (): evaluated once */
-  n = MIN (MIN (count, self->size - self->pos), n);
-  if (n > 0)
-    memcpy (buffer, self->data + self->pos, n);
-  self->pos += n;
-
-  return n;
-}
-
-static gssize
-fuzz_chunked_stream_read (GInputStream  *stream,
-                          void          *buffer,
-                          gsize          count,
-                          GCancellable  *cancellable,
-                          GError       **error)
-{
-  FuzzChunkedStream *self = FUZZ_CHUNKED_STREAM (stream);
-  gsize n = fuzz_rand_size (&self->rand, 40);
-
-  n = MIN (MIN (count, self->size - self->pos), n);
-
-  if (n > 0)
-    memcpy (buffer, self->data + self->pos, n);
-  self->pos += n;
-
-  return n;
-}
-
-static gboolean
-fuzz_chunked_stream_close (GInputStream  *stream,
-                           GCancellable  *cancellable,
-                           GError       **error)
-{
-  return TRUE;
-}
-
-static void
-fuzz_chunked_stream_close_async (GInputStream        *stream,
-                                 int                  io_priority,
-                                 GCancellable        *cancellable,
-                                 GAsyncReadyCallback  callback,
-                                 gpointer             user_data)
-{
-  g_autoptr(GTask) task = g_task_new (stream, cancellable, callback, user_data);
-
-  g_task_set_source_tag (task, fuzz_chunked_stream_close_async);
-  g_task_return_boolean (task, TRUE);
-}
-
-static gboolean
-fuzz_chunked_stream_close_finish (GInputStream  *stream,
-                                  GAsyncResult  *result,
-                                  GError       **error)
-{
-  return g_task_propagate_boolean (G_TASK (result), error);
-}
-
-static gboolean
-fuzz_chunked_stream_is_readable (GPollableInputStream *stream)
-{
-  return TRUE;
-}
-
-static gboolean
-fuzz_chunked_stream_can_poll (GPollableInputStream *stream)
-{
-  return TRUE;
-}
-
-static GSource *
-fuzz_chunked_stream_create_source (GPollableInputStream *stream,
-                                   GCancellable         *cancellable)
-{
-  g_autoptr(GSource) base = g_timeout_source_new (0);
-
-  return g_pollable_source_new_full (stream, base, cancellable);
-}
-
-static void
-fuzz_chunked_stream_pollable_iface_init (GPollableInputStreamInterface *iface)
-{
-  iface->can_poll = fuzz_chunked_stream_can_poll;
-  iface->is_readable = fuzz_chunked_stream_is_readable;
-  iface->read_nonblocking = fuzz_chunked_stream_read_nonblocking;
-  iface->create_source = fuzz_chunked_stream_create_source;
-}
-
-static void
-fuzz_chunked_stream_class_init (FuzzChunkedStreamClass *klass)
-{
-  GInputStreamClass *stream_class = G_INPUT_STREAM_CLASS (klass);
-
-  stream_class->read_fn = fuzz_chunked_stream_read;
-  stream_class->close_fn = fuzz_chunked_stream_close;
-  stream_class->close_async = fuzz_chunked_stream_close_async;
-  stream_class->close_finish = fuzz_chunked_stream_close_finish;
-}
-
-static void
-fuzz_chunked_stream_init (FuzzChunkedStream *self)
-{
-}
-
-static GInputStream *
-fuzz_chunked_stream_new (const guint8 *data,
-                         gsize         size,
-                         guint32       seed)
-{
-  FuzzChunkedStream *self = g_object_new (FUZZ_TYPE_CHUNKED_STREAM, NULL);
-
-  self->data = data;
-  self->size = size;
-  fuzz_rand_init (&self->rand, seed);
-
-  return G_INPUT_STREAM (self);
-}
 
 /* ------------------------------------------------------------------------ */
 /* The handlers */
@@ -295,8 +142,9 @@ on_new_session (VsmtpServer  *server,
 /* Completes, or leaves to expire, the first deferred decision. Returns FALSE
  * when there was none. */
 static gboolean
-complete_one (Run *run)
+complete_one (gpointer user_data)
 {
+  Run *run = user_data;
   g_autoptr(VsmtpReply) pending = NULL;
   VsmtpReply *final;
 
@@ -367,13 +215,6 @@ check_spool_empty (void)
 
 /* ------------------------------------------------------------------------ */
 
-static gboolean
-set_flag (gpointer user_data)
-{
-  *(gboolean *) user_data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
 static void
 remove_spool_directory (void)
 {
@@ -409,9 +250,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   VsmtpServer *server;
   VsmtpSession *session;
   g_autoptr(GInputStream) input = NULL;
-  g_autoptr(GOutputStream) output = NULL;
-  g_autoptr(GIOStream) stream = NULL;
-  g_autoptr(GSocketAddress) remote = NULL;
+  g_autoptr(GBytes) output = NULL;
   const guint8 *content;
   gsize content_size;
   Run run = { 0 };
@@ -454,40 +293,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   g_object_add_weak_pointer (G_OBJECT (server), (gpointer *) &server);
 
   if (run.config & CONFIG_CHUNKED)
-    input = fuzz_chunked_stream_new (content, content_size, run.config | (guint32) size << 8);
+    input = vsmtp_test_chunked_stream_new (content, content_size, run.config | (guint32) size << 8, 40);
   else
     input = g_memory_input_stream_new_from_data (content, content_size, NULL);
-  output = g_memory_output_stream_new_resizable ();
-  stream = g_simple_io_stream_new (input, output);
-  remote = g_inet_socket_address_new_from_string ("192.0.2.7", 40025);
 
-  session = vsmtp_server_handle_connection (server, stream, remote);
-  g_assert_nonnull (session);
+  /* Run until the session is closed (a stuck session aborts) */
+  output = vsmtp_test_run_memory_session (server, input, complete_one, &run, &session);
   g_object_add_weak_pointer (G_OBJECT (session), (gpointer *) &session);
-
-  /* Run until the session is closed or stuck waiting for a decision. */
-  while (session != NULL && vsmtp_session_get_state (session) != VSMTP_SESSION_STATE_CLOSED)
-    {
-      if (g_main_context_iteration (context, FALSE))
-        continue;
-      if (complete_one (&run))
-        continue;
-      /* Only timers left (a decision deadline): wait for them, but not
-       * forever: a session that waits for nothing after its input ended
-       * would never be closed. */
-      {
-        gboolean stuck = FALSE;
-        GSource *guard = g_timeout_source_new (2000);
-
-        g_source_set_callback (guard, set_flag, &stuck, NULL);
-        g_source_attach (guard, context);
-        g_main_context_iteration (context, TRUE);
-        g_source_destroy (guard);
-        g_source_unref (guard);
-        if (stuck)
-          g_error ("the session is stuck: its input ended but it is not closed");
-      }
-    }
+  g_object_unref (session);
 
   /* Left over deferred replies are completed too late: must be harmless. */
   while (run.pending->len > 0)
@@ -511,8 +324,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
 
   g_assert_cmpuint (run.n_closed, ==, 1);
   check_spool_empty ();
-  check_output (g_memory_output_stream_get_data (G_MEMORY_OUTPUT_STREAM (output)),
-                g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (output)));
+  check_output (g_bytes_get_data (output, NULL), g_bytes_get_size (output));
 
   g_ptr_array_unref (run.pending);
   g_main_context_pop_thread_default (context);
