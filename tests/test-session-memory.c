@@ -99,7 +99,7 @@ test_split_anywhere (void)
   g_autoptr(GInputStream) whole = g_memory_input_stream_new_from_data (input_text, strlen (input_text), NULL);
   g_autoptr(GBytes) body = NULL;
   g_autoptr(GBytes) expected = run (whole, &body);
-  const char *text = g_bytes_get_data (expected, NULL);
+  g_autofree char *text = g_strndup (g_bytes_get_data (expected, NULL), g_bytes_get_size (expected));
 
   /* the replies, in order, one per command */
   g_assert_true (g_str_has_prefix (text, "220 mx.memory.example ESMTP"));
