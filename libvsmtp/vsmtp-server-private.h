@@ -6,6 +6,7 @@
 
 #include <gsasl.h>
 
+#include "vsmtp-scram.h"
 #include "vsmtp-server.h"
 
 G_BEGIN_DECLS
@@ -56,6 +57,10 @@ void        _vsmtp_server_auth_attempt_end   (VsmtpServer *self,
 void        _vsmtp_server_auth_failed  (VsmtpServer *self,
                                         const char  *ip);
 gboolean    _vsmtp_server_auth_requires_tls (VsmtpServer *self);
+/* Decoy SCRAM credentials for a user without any (VsmtpServer:scram-secret) */
+VsmtpScramCredentials *
+            _vsmtp_server_new_scram_decoy (VsmtpServer *self,
+                                           const char  *authcid);
 
 /* Called by a session once, when it is closed. */
 void _vsmtp_server_session_closed (VsmtpServer  *self,
