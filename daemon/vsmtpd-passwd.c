@@ -3,6 +3,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  *   vsmtpd-passwd FILE USER            set USER's password (yescrypt)
+ *   vsmtpd-passwd --scheme scram-sha-256 [--iterations N] FILE USER
+ *                                      as SCRAM-SHA-256 credentials (RFC 5803)
  *   vsmtpd-passwd --delete FILE USER   remove USER
  *
  * The password is read from standard input: prompted for twice, without
@@ -25,6 +27,8 @@
 
 #include <glib.h>
 #include <glib/gstdio.h>
+
+#include <vsmtp.h>
 
 #define PASSWORD_MAX 1024
 
@@ -181,6 +185,19 @@ hash_password (const char  *password,
   return hash;
 }
 
+/* SCRAM-SHA-256 credentials (16 random bytes of salt), RFC 5803's form:
+ * what SCRAM needs, and PLAIN/LOGIN are checked against too. */
+static char *
+scram_password (const char  *password,
+                guint        iterations,
+                GError     **error)
+{
+  g_autoptr(VsmtpScramCredentials) credentials =
+    vsmtp_scram_credentials_new_from_password (password, iterations, NULL, error);
+
+  return credentials != NULL ? vsmtp_scram_credentials_to_string (credentials) : NULL;
+}
+
 /* The lines of @path but @user's, then "@user:@hash" (none if @hash is
  * NULL), written atomically with the mode of the old file (0600 for a new
  * one). */
@@ -312,13 +329,23 @@ main (int   argc,
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *hash = NULL;
+  g_autofree char *scheme = NULL;
   gboolean remove_user = FALSE;
   gboolean found = FALSE;
+  gboolean scram;
+  int iterations = 0;
   const char *path;
   const char *user;
   const GOptionEntry entries[] = {
     { "delete", 'd', 0, G_OPTION_ARG_NONE, &remove_user,
       "Remove USER instead of setting a password", NULL },
+    { "scheme", 's', 0, G_OPTION_ARG_STRING, &scheme,
+      "yescrypt (the default; \"crypt\" too): PLAIN and LOGIN only; scram-sha-256: "
+      "SCRAM-SHA-256(-PLUS), PLAIN and LOGIN", "SCHEME" },
+    { "iterations", 'i', 0, G_OPTION_ARG_INT, &iterations,
+      "With scram-sha-256: the PBKDF2 iteration count (default "
+      G_STRINGIFY (VSMTP_SCRAM_DEFAULT_ITERATIONS) ", at least "
+      G_STRINGIFY (VSMTP_SCRAM_MIN_ITERATIONS) ")", "N" },
     { NULL }
   };
 
@@ -329,10 +356,11 @@ main (int   argc,
   g_option_context_set_summary (context,
                                 "Set (or with --delete remove) a user of the vsmtpd passwd "
                                 "plugin's file,\n"
-                                "[passwd] file. The password is hashed with yescrypt; it is "
-                                "read from\n"
-                                "standard input (prompted for twice, without echo, on a "
-                                "terminal).");
+                                "[passwd] file. The password is hashed with yescrypt, or "
+                                "kept as SCRAM-SHA-256\n"
+                                "credentials (--scheme scram-sha-256); it is read from "
+                                "standard input\n"
+                                "(prompted for twice, without echo, on a terminal).");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
@@ -342,6 +370,23 @@ main (int   argc,
   if (argc != 3)
     {
       g_printerr ("vsmtpd-passwd: expected FILE USER (see --help)\n");
+      return EXIT_FAILURE;
+    }
+
+  if (scheme == NULL || g_str_equal (scheme, "yescrypt") || g_str_equal (scheme, "crypt"))
+    scram = FALSE;
+  else if (g_ascii_strcasecmp (scheme, "scram-sha-256") == 0)
+    scram = TRUE;
+  else
+    {
+      g_printerr ("vsmtpd-passwd: --scheme: \"%s\" is neither yescrypt nor scram-sha-256\n",
+                  scheme);
+      return EXIT_FAILURE;
+    }
+  if (iterations != 0 && (!scram || iterations < VSMTP_SCRAM_MIN_ITERATIONS))
+    {
+      g_printerr ("vsmtpd-passwd: --iterations: only with --scheme scram-sha-256, "
+                  "at least %d\n", VSMTP_SCRAM_MIN_ITERATIONS);
       return EXIT_FAILURE;
     }
 
@@ -363,7 +408,8 @@ main (int   argc,
           g_printerr ("vsmtpd-passwd: %s\n", error->message);
           return EXIT_FAILURE;
         }
-      hash = hash_password (password, &error);
+      hash = scram ? scram_password (password, (guint) iterations, &error)
+                   : hash_password (password, &error);
       wipe (password);
       g_free (password);
       if (hash == NULL)

@@ -18,6 +18,9 @@
 #include <unistd.h>
 
 #include <glib-unix.h>
+#include <glib/gstdio.h>
+#include <gnutls/crypto.h>
+#include <string.h>
 #include <vsmtp.h>
 
 #include "vsmtpd-config.h"
@@ -297,6 +300,44 @@ setup_tls (Daemon  *daemon,
   return TRUE;
 }
 
+/* The secret the decoy SCRAM salts of users without SCRAM credentials are
+ * derived from (VsmtpServer:scram-secret): kept in the state folder, so
+ * that a decoy salt stays the same across restarts as a real one does, and
+ * the same in every worker. Generated on first start (the master does it
+ * before starting workers). NULL, with a warning, when it can be neither
+ * read nor written: the server then picks one per process. */
+static GBytes *
+ensure_scram_secret (void)
+{
+  g_autofree char *state_directory = vsmtpd_config_default_state_directory ();
+  g_autofree char *path = g_build_filename (state_directory, "scram-secret", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+  guint8 secret[32];
+  gsize length = 0;
+
+  if (g_file_get_contents (path, &contents, &length, NULL) && length >= sizeof secret)
+    return g_bytes_new_take (g_steal_pointer (&contents), length);
+
+  if (gnutls_rnd (GNUTLS_RND_KEY, secret, sizeof secret) != 0)
+    {
+      g_warning ("cannot make a SCRAM secret: no random bytes");
+      return NULL;
+    }
+  if (g_mkdir_with_parents (state_directory, 0700) != 0 ||
+      !g_file_set_contents_full (path, (const char *) secret, sizeof secret,
+                                 G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
+    {
+      g_warning ("cannot keep the SCRAM secret in %s (%s): decoy salts for unknown users "
+                 "will change when vsmtpd restarts", path,
+                 error != NULL ? error->message : g_strerror (errno));
+      explicit_bzero (secret, sizeof secret);
+      return NULL;
+    }
+  g_info ("generated the SCRAM secret %s", path);
+  return g_bytes_new (secret, sizeof secret);
+}
+
 static void
 log_startup (Daemon *daemon)
 {
@@ -420,6 +461,7 @@ main (int   argc,
   VsmtpdConfigOverrides overrides = { 0, };
   Daemon daemon = { 0, };
   g_auto(GStrv) original_argv = NULL;
+  g_autoptr(GBytes) scram_secret = NULL;
   int status = EXIT_FAILURE;
   const GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file,
@@ -518,6 +560,8 @@ main (int   argc,
       g_autofree char *self_exe = g_file_read_link ("/proc/self/exe", NULL);
 
       /* generated once here, not raced by the workers */
+      g_clear_pointer (&scram_secret, g_bytes_unref);
+      scram_secret = ensure_scram_secret ();
       if (daemon.config->tls_certificate == NULL)
         {
           g_autofree char *state_directory = vsmtpd_config_default_state_directory ();
@@ -570,6 +614,10 @@ main (int   argc,
       g_printerr ("vsmtpd: %s\n", error->message);
       goto out;
     }
+
+  scram_secret = ensure_scram_secret ();
+  if (scram_secret != NULL)
+    g_object_set (daemon.server, "scram-secret", scram_secret, NULL);
 
   /* Connections wait in the backlog until the main loop runs, so the
    * plugins are all activated before the first one is handled. */

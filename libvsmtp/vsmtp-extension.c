@@ -10,6 +10,7 @@
 #include "vsmtp-enums.h"
 #include "vsmtp-error.h"
 #include "vsmtp-extension-private.h"
+#include "vsmtp-sasl-private.h"
 #include "vsmtp-server-private.h"
 #include "vsmtp-session-private.h"
 
@@ -698,9 +699,10 @@ auth_append_ehlo (VsmtpSession *session,
                   const VsmtpSettings *settings,
                   GString      *text)
 {
-  const char * const *mechanisms = (const char * const *) settings->auth_mechanisms;
+  /* -PLUS only where the session's TLS connection has channel binding */
+  g_auto(GStrv) mechanisms = _vsmtp_sasl_dup_offered (session);
 
-  for (gsize i = 0; mechanisms[i] != NULL; i++)
+  for (gsize i = 0; mechanisms != NULL && mechanisms[i] != NULL; i++)
     {
       g_string_append_c (text, ' ');
       g_string_append (text, mechanisms[i]);

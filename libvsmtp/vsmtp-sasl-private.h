@@ -13,6 +13,7 @@
 #include <gsasl.h>
 
 #include "vsmtp-reply.h"
+#include "vsmtp-session.h"
 
 G_BEGIN_DECLS
 
@@ -23,7 +24,7 @@ typedef struct {
   char *mechanism;   /* upper-cased, such as "PLAIN" */
   char *authzid;     /* the authorization identity asked for, or NULL */
   char *authcid;     /* the user name */
-  char *password;
+  char *password;    /* NULL with SCRAM: the proof was checked already */
 } VsmtpSaslCredentials;
 
 typedef enum {
@@ -45,12 +46,28 @@ char            *_vsmtp_sasl_parse_mechanism (const char         *args,
                                               const char * const *offered,
                                               const char        **initial_response);
 
+/* The server's mechanisms offered in @session: the -PLUS ones only when
+ * its TLS connection has the channel binding a client would use
+ * (tls-exporter with TLS 1.3, tls-unique before). (transfer full), NULL
+ * when the server offers none. */
+char           **_vsmtp_sasl_dup_offered     (VsmtpSession       *session);
+
+/* The accumulator of VsmtpSession::lookup-scram-credentials: the first
+ * non-NULL credentials win. */
+gboolean         _vsmtp_sasl_lookup_accumulator (GSignalInvocationHint *hint,
+                                                 GValue                *accumulated,
+                                                 const GValue          *handler_return,
+                                                 gpointer               data);
+
 /* An exchange of @mechanism (from _vsmtp_sasl_parse_mechanism(), transfer
- * full); NULL when GNU SASL cannot start one (no @ctx, say): a temporary
- * failure. */
+ * full) in @session (whose TLS connection gives SCRAM's channel binding,
+ * and whose lookup-scram-credentials handlers its credentials, emitted
+ * synchronously from GNU SASL's callback); NULL when GNU SASL cannot start
+ * one (no @ctx, say): a temporary failure. */
 Gsasl           *_vsmtp_sasl_get_context     (void);
 VsmtpSasl       *_vsmtp_sasl_new             (Gsasl              *ctx,
-                                              char               *mechanism);
+                                              char               *mechanism,
+                                              VsmtpSession       *session);
 void             _vsmtp_sasl_free            (VsmtpSasl          *self);
 
 /* The first step, with AUTH's initial response (NULL for none, "=" for an

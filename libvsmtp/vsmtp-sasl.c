@@ -7,13 +7,156 @@
 #include <string.h>
 
 #include "vsmtp-sasl-private.h"
+#include "vsmtp-scram-private.h"
+#include "vsmtp-session-private.h"
+#include "vsmtp-trace.h"
 
 struct _VsmtpSasl
 {
-  Gsasl_session        *session;
-  VsmtpSaslCredentials  credentials;
-  const char           *error;       /* static, from gsasl_strerror() */
+  Gsasl_session         *session;
+  VsmtpSaslCredentials   credentials;
+  char                  *error;
+  VsmtpSession          *smtp;          /* not a reference: it owns us */
+
+  /* SCRAM-SHA-256(-PLUS) */
+  VsmtpScramCredentials *scram;         /* once looked up (or a decoy) */
+  char                  *cb_exporter;   /* base64 channel bindings, when */
+  char                  *cb_unique;     /* -PLUS is offered in the session */
+  guint                  is_scram : 1;
+  guint                  is_plus : 1;
+  guint                  client_first_seen : 1;
+  guint                  final_sent : 1;  /* server-final sent in a 334 */
 };
+
+/* ------------------------------------------------------------------------ */
+/* Channel binding (RFC 5929 tls-unique, RFC 9266 tls-exporter)             */
+
+/* The base64 channel binding data of @type on @tls, or NULL. tls-unique is
+ * not defined for TLS 1.3 (RFC 9266 3): not even asked for there. */
+static char *
+channel_binding (GTlsConnection         *tls,
+                 GTlsChannelBindingType  type)
+{
+  g_autoptr(GByteArray) data = NULL;
+  char *encoded;
+
+  if (tls == NULL)
+    return NULL;
+  if (type == G_TLS_CHANNEL_BINDING_TLS_UNIQUE &&
+      g_tls_connection_get_protocol_version (tls) >= G_TLS_PROTOCOL_VERSION_TLS_1_3)
+    return NULL;
+  data = g_byte_array_new ();
+  if (!g_tls_connection_get_channel_binding_data (tls, type, data, NULL) || data->len == 0)
+    return NULL;
+  encoded = g_base64_encode (data->data, data->len);
+  explicit_bzero (data->data, data->len);
+  return encoded;
+}
+
+/* Whether @tls has the channel binding a -PLUS client uses with its
+ * version: tls-exporter with TLS 1.3, tls-unique before. */
+static gboolean
+channel_binding_available (GTlsConnection *tls)
+{
+  g_autofree char *binding = NULL;
+
+  if (tls == NULL)
+    return FALSE;
+  if (g_tls_connection_get_protocol_version (tls) >= G_TLS_PROTOCOL_VERSION_TLS_1_3)
+    binding = channel_binding (tls, G_TLS_CHANNEL_BINDING_TLS_EXPORTER);
+  else
+    binding = channel_binding (tls, G_TLS_CHANNEL_BINDING_TLS_UNIQUE);
+  return binding != NULL;
+}
+
+static gboolean
+is_plus (const char *mechanism)
+{
+  return g_str_has_suffix (mechanism, "-PLUS");
+}
+
+char **
+_vsmtp_sasl_dup_offered (VsmtpSession *session)
+{
+  const VsmtpSettings *settings = _vsmtp_session_get_settings (session);
+  const char * const *mechanisms = (const char * const *) settings->auth_mechanisms;
+  g_autoptr(GStrvBuilder) builder = NULL;
+  int binding = -1;   /* not looked at yet */
+
+  if (mechanisms == NULL)
+    return NULL;
+  builder = g_strv_builder_new ();
+  for (gsize i = 0; mechanisms[i] != NULL; i++)
+    {
+      if (is_plus (mechanisms[i]))
+        {
+          if (binding < 0)
+            binding = channel_binding_available (vsmtp_session_get_tls_connection (session));
+          if (!binding)
+            continue;
+        }
+      g_strv_builder_add (builder, mechanisms[i]);
+    }
+  return g_strv_builder_end (builder);
+}
+
+/* The handlers of VsmtpSession::lookup-scram-credentials: the first
+ * credentials returned end the emission. */
+gboolean
+_vsmtp_sasl_lookup_accumulator (GSignalInvocationHint *hint,
+                                GValue                *accumulated,
+                                const GValue          *handler_return,
+                                gpointer               data)
+{
+  gpointer credentials = g_value_get_boxed (handler_return);
+
+  g_value_set_boxed (accumulated, credentials);
+  return credentials == NULL;
+}
+
+/* Asks the session's handlers for the SCRAM credentials of the user GNU
+ * SASL just read from the client-first message, once; a decoy when none
+ * answers. */
+static VsmtpScramCredentials *
+scram_lookup (VsmtpSasl     *self,
+              Gsasl_session *sctx)
+{
+  const char *authcid = gsasl_property_fast (sctx, GSASL_AUTHID);
+
+  if (self->scram != NULL || authcid == NULL)
+    return self->scram;
+
+  g_free (self->credentials.authcid);
+  g_free (self->credentials.authzid);
+  self->credentials.authcid = g_strdup (authcid);
+  self->credentials.authzid = g_strdup (gsasl_property_fast (sctx, GSASL_AUTHZID));
+
+  g_signal_emit_by_name (self->smtp, "lookup-scram-credentials",
+                         self->credentials.mechanism, authcid, &self->scram);
+  if (self->scram == NULL)
+    {
+      const VsmtpSettings *settings = _vsmtp_session_get_settings (self->smtp);
+
+      self->scram = _vsmtp_scram_credentials_new_decoy (settings->scram_secret, authcid,
+                                                        settings->scram_decoy_iterations,
+                                                        settings->scram_decoy_salt_length);
+    }
+  return self->scram;
+}
+
+static int
+set_base64_property (Gsasl_session  *sctx,
+                     Gsasl_property  prop,
+                     GBytes         *bytes)
+{
+  gsize size;
+  const guchar *data = g_bytes_get_data (bytes, &size);
+  g_autofree char *encoded = g_base64_encode (data, size);
+  int rc = gsasl_property_set (sctx, prop, encoded);
+
+  explicit_bzero (encoded, strlen (encoded));
+  return rc;
+}
 
 char *
 _vsmtp_sasl_parse_mechanism (const char         *args,
@@ -37,19 +180,60 @@ _vsmtp_sasl_parse_mechanism (const char         *args,
 
 /* GNU SASL asks the application to validate PLAIN/LOGIN credentials
  * synchronously; we only record them here, and the session asks its (possibly
- * deferred) authenticate handlers once the exchange is complete. */
+ * deferred) authenticate handlers once the exchange is complete. SCRAM asks
+ * for the channel binding, then the salt and iteration count, then the keys:
+ * those are looked up synchronously (see lookup-scram-credentials). */
 static int
 sasl_callback (Gsasl          *ctx,
                Gsasl_session  *sctx,
                Gsasl_property  prop)
 {
   VsmtpSasl *self;
+  VsmtpScramCredentials *scram;
 
-  if (sctx == NULL || prop != GSASL_VALIDATE_SIMPLE)
+  if (sctx == NULL)
     return GSASL_NO_CALLBACK;
   self = gsasl_session_hook_get (sctx);
   if (self == NULL)
     return GSASL_NO_CALLBACK;
+
+  switch ((int) prop)
+    {
+    case GSASL_VALIDATE_SIMPLE:
+      break;
+
+    /* only when -PLUS is offered in this session: GNU SASL refuses a
+     * client that says "y" (it supports channel binding, thinks we do
+     * not) exactly when it gets the binding here (RFC 5802 6) */
+    case GSASL_CB_TLS_EXPORTER:
+      if (self->cb_exporter == NULL)
+        return GSASL_NO_CALLBACK;
+      return gsasl_property_set (sctx, prop, self->cb_exporter);
+    case GSASL_CB_TLS_UNIQUE:
+      if (self->cb_unique == NULL)
+        return GSASL_NO_CALLBACK;
+      return gsasl_property_set (sctx, prop, self->cb_unique);
+
+    case GSASL_SCRAM_ITER:
+    case GSASL_SCRAM_SALT:
+    case GSASL_SCRAM_STOREDKEY:
+    case GSASL_SCRAM_SERVERKEY:
+      if (!self->is_scram || (scram = scram_lookup (self, sctx)) == NULL)
+        return GSASL_NO_CALLBACK;
+      if (prop == GSASL_SCRAM_ITER)
+        {
+          g_autofree char *iterations =
+            g_strdup_printf ("%u", vsmtp_scram_credentials_get_iterations (scram));
+          return gsasl_property_set (sctx, prop, iterations);
+        }
+      return set_base64_property (sctx, prop,
+                                  prop == GSASL_SCRAM_SALT ? vsmtp_scram_credentials_get_salt (scram) :
+                                  prop == GSASL_SCRAM_STOREDKEY ? vsmtp_scram_credentials_get_stored_key (scram) :
+                                  vsmtp_scram_credentials_get_server_key (scram));
+
+    default:
+      return GSASL_NO_CALLBACK;
+    }
 
   g_free (self->credentials.authcid);
   g_free (self->credentials.authzid);
@@ -61,8 +245,9 @@ sasl_callback (Gsasl          *ctx,
 }
 
 VsmtpSasl *
-_vsmtp_sasl_new (Gsasl *ctx,
-                 char  *mechanism)
+_vsmtp_sasl_new (Gsasl        *ctx,
+                 char         *mechanism,
+                 VsmtpSession *smtp)
 {
   VsmtpSasl *self;
   Gsasl_session *session = NULL;
@@ -81,9 +266,33 @@ _vsmtp_sasl_new (Gsasl *ctx,
 
   self = g_new0 (VsmtpSasl, 1);
   self->session = session;
+  self->smtp = smtp;
   self->credentials.mechanism = mechanism;
+  self->is_scram = g_str_has_prefix (mechanism, "SCRAM-");
+  self->is_plus = is_plus (mechanism);
+  if (self->is_scram)
+    {
+      g_auto(GStrv) offered = _vsmtp_sasl_dup_offered (smtp);
+      GTlsConnection *tls = vsmtp_session_get_tls_connection (smtp);
+
+      for (guint i = 0; offered != NULL && offered[i] != NULL; i++)
+        if (is_plus (offered[i]) && tls != NULL)
+          {
+            self->cb_exporter = channel_binding (tls, G_TLS_CHANNEL_BINDING_TLS_EXPORTER);
+            self->cb_unique = channel_binding (tls, G_TLS_CHANNEL_BINDING_TLS_UNIQUE);
+            break;
+          }
+    }
   gsasl_session_hook_set (session, self);
   return self;
+}
+
+static void
+wipe_free (char *text)
+{
+  if (text != NULL)
+    explicit_bzero (text, strlen (text));
+  g_free (text);
 }
 
 void
@@ -95,12 +304,52 @@ _vsmtp_sasl_free (VsmtpSasl *self)
   g_free (self->credentials.mechanism);
   g_free (self->credentials.authcid);
   g_free (self->credentials.authzid);
-  if (self->credentials.password != NULL)
-    {
-      memset (self->credentials.password, 0, strlen (self->credentials.password));
-      g_free (self->credentials.password);
-    }
+  wipe_free (self->credentials.password);
+  wipe_free (self->cb_exporter);
+  wipe_free (self->cb_unique);
+  g_clear_pointer (&self->scram, vsmtp_scram_credentials_unref);
+  g_free (self->error);
   g_free (self);
+}
+
+/* Why the exchange was refused, for the log: GNU SASL's reason, and who
+ * tried when the user name is known. */
+static void
+set_error (VsmtpSasl  *self,
+           const char *reason)
+{
+  g_autofree char *user = NULL;
+
+  g_free (self->error);
+  if (self->credentials.authcid == NULL)
+    {
+      self->error = g_strdup (reason);
+      return;
+    }
+  user = vsmtp_log_escape (self->credentials.authcid, -1);
+  if (self->scram != NULL && _vsmtp_scram_credentials_is_decoy (self->scram))
+    self->error = g_strdup_printf ("%s (user %s has no SCRAM credentials: unknown, or a "
+                                   "password hash SCRAM cannot use)", reason, user);
+  else
+    self->error = g_strdup_printf ("%s (user %s)", reason, user);
+}
+
+/* RFC 5802 6: a client-first message with "p=" (the client binds to the
+ * channel) must come with a -PLUS mechanism. GNU SASL only notices it
+ * when the channel binding data do not match. */
+static gboolean
+binds_without_plus (VsmtpSasl  *self,
+                    const char *input)
+{
+  g_autofree guchar *decoded = NULL;
+  gsize length = 0;
+
+  if (!self->is_scram || self->is_plus || self->client_first_seen ||
+      input == NULL || *input == '\0')
+    return FALSE;
+  self->client_first_seen = TRUE;
+  decoded = g_base64_decode (input, &length);
+  return length >= 2 && decoded[0] == 'p' && decoded[1] == '=';
 }
 
 static VsmtpReply *
@@ -119,16 +368,29 @@ sasl_step (VsmtpSasl   *self,
   int rc;
 
   *reply = NULL;
+  if (binds_without_plus (self, input))
+    {
+      set_error (self, "channel binding (\"p=\") asked for without -PLUS");
+      *reply = vsmtp_reply_new (535, "5.7.8", "Error: authentication failed");
+      return VSMTP_SASL_REFUSED;
+    }
+
   rc = gsasl_step64 (self->session, input, &output);
-  if (rc == GSASL_NEEDS_MORE)
+  /* SCRAM's server-final message (the server's signature) comes with
+   * GSASL_OK: SMTP has no success data, so it goes in a 334 and the client
+   * answers with an empty line (RFC 4954 4) */
+  if (rc == GSASL_NEEDS_MORE ||
+      (rc == GSASL_OK && self->is_scram && output != NULL && *output != '\0'))
     {
       *reply = vsmtp_reply_new (334, NULL, output ? output : "");
       gsasl_free (output);
+      self->final_sent = rc == GSASL_OK;
       return VSMTP_SASL_CHALLENGE;
     }
   gsasl_free (output);
 
-  if (rc == GSASL_OK && self->credentials.authcid != NULL)
+  if (rc == GSASL_OK && self->credentials.authcid != NULL &&
+      (self->scram == NULL || !_vsmtp_scram_credentials_is_decoy (self->scram)))
     return VSMTP_SASL_CREDENTIALS;
 
   if (rc == GSASL_BASE64_ERROR)
@@ -138,8 +400,9 @@ sasl_step (VsmtpSasl   *self,
     }
 
   /* a malformed exchange (GNU SASL refused it before any user name was
-   * known: SASLprep refuses control characters, say) */
-  self->error = gsasl_strerror (rc);
+   * known: SASLprep refuses control characters, say), a wrong SCRAM proof
+   * or channel binding */
+  set_error (self, gsasl_strerror (rc));
   *reply = vsmtp_reply_new (535, "5.7.8", "Error: authentication failed");
   return VSMTP_SASL_REFUSED;
 }
@@ -182,6 +445,15 @@ _vsmtp_sasl_step (VsmtpSasl   *self,
     {
       *reply = vsmtp_reply_new (501, "5.0.0", "Authentication cancelled");
       return VSMTP_SASL_ERROR;
+    }
+  /* after SCRAM's server-final message: only the empty response */
+  if (self->final_sent)
+    {
+      if (*line == '\0' || g_str_equal (line, "="))
+        return VSMTP_SASL_CREDENTIALS;
+      set_error (self, "data after the server's final message");
+      *reply = vsmtp_reply_new (535, "5.7.8", "Error: authentication failed");
+      return VSMTP_SASL_REFUSED;
     }
   return sasl_step (self, line, reply);
 }

@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include "vsmtp-scram.h"
 #include "vsmtp-server.h"
 #include "vsmtp-settings-private.h"
 #include "vsmtp-client-tracker-private.h"

@@ -5,6 +5,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -16,6 +18,7 @@
 #include "vsmtp-extension-private.h"
 #include "vsmtp-maintenance.h"
 #include "vsmtp-sasl-private.h"
+#include "vsmtp-scram-private.h"
 #include "vsmtp-server-private.h"
 #include "vsmtp-session-private.h"
 
@@ -78,6 +81,9 @@ struct _VsmtpServer
   gboolean                auth_requires_tls;
   guint                   max_auth_failures;
   guint                   auth_failure_window;
+  GBytes                 *scram_secret;           /* decoy salts; random until set */
+  guint                   scram_decoy_iterations;
+  guint                   scram_decoy_salt_length;
   VsmtpClientTracker     *clients;                /* per address: sessions, handshakes, AUTH */
   VsmtpSettings          *settings;               /* what new sessions take; NULL: to make */
 
@@ -119,6 +125,9 @@ enum {
   PROP_AUTH_REQUIRES_TLS,
   PROP_MAX_AUTH_FAILURES,
   PROP_AUTH_FAILURE_WINDOW,
+  PROP_SCRAM_SECRET,
+  PROP_SCRAM_DECOY_ITERATIONS,
+  PROP_SCRAM_DECOY_SALT_LENGTH,
   PROP_N_SESSIONS,
   N_PROPS
 };
@@ -132,6 +141,8 @@ static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (VsmtpServer, vsmtp_server, G_TYPE_OBJECT)
+
+static GBytes *server_scram_secret (VsmtpServer *self);
 
 
 #define DEFAULT_MAX_MESSAGE_SIZE  10240000
@@ -303,6 +314,7 @@ vsmtp_server_finalize (GObject *object)
   g_clear_pointer (&self->settings, _vsmtp_settings_unref);
   g_clear_pointer (&self->extensions, _vsmtp_extension_registry_free);
   g_strfreev (self->auth_mechanisms);
+  g_clear_pointer (&self->scram_secret, g_bytes_unref);
   g_list_free_full (self->listen_addresses, g_object_unref);
   g_clear_pointer (&self->config, g_key_file_unref);
   g_clear_object (&self->tls_certificate);
@@ -413,6 +425,15 @@ vsmtp_server_get_property (GObject    *object,
     case PROP_AUTH_FAILURE_WINDOW:
       g_value_set_uint (value, self->auth_failure_window);
       break;
+    case PROP_SCRAM_SECRET:
+      g_value_set_boxed (value, self->scram_secret);
+      break;
+    case PROP_SCRAM_DECOY_ITERATIONS:
+      g_value_set_uint (value, self->scram_decoy_iterations);
+      break;
+    case PROP_SCRAM_DECOY_SALT_LENGTH:
+      g_value_set_uint (value, self->scram_decoy_salt_length);
+      break;
     case PROP_N_SESSIONS:
       g_value_set_uint (value, g_hash_table_size (self->sessions));
       break;
@@ -521,6 +542,17 @@ vsmtp_server_set_property (GObject      *object,
     case PROP_AUTH_FAILURE_WINDOW:
       self->auth_failure_window = g_value_get_uint (value);
       break;
+    case PROP_SCRAM_SECRET:
+      g_clear_pointer (&self->scram_secret, g_bytes_unref);
+      if (g_value_get_boxed (value) != NULL)
+        self->scram_secret = g_bytes_ref (g_value_get_boxed (value));
+      break;
+    case PROP_SCRAM_DECOY_ITERATIONS:
+      self->scram_decoy_iterations = g_value_get_uint (value);
+      break;
+    case PROP_SCRAM_DECOY_SALT_LENGTH:
+      self->scram_decoy_salt_length = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -568,6 +600,9 @@ _vsmtp_server_get_settings (VsmtpServer *self)
   settings->max_auth_failures = self->max_auth_failures;
   settings->auth_failure_window = self->auth_failure_window;
   settings->extensions = self->extensions;
+  settings->scram_secret = g_bytes_ref (server_scram_secret (self));
+  settings->scram_decoy_iterations = self->scram_decoy_iterations;
+  settings->scram_decoy_salt_length = self->scram_decoy_salt_length;
   self->settings = settings;
   return settings;
 }
@@ -953,6 +988,54 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   /**
+   * VsmtpServer:scram-secret:
+   *
+   * The secret the salts of decoy SCRAM credentials are derived from. A
+   * user without SCRAM credentials (unknown, or with a crypt(3) hash only:
+   * no handler of [signal@Vsmtp.Session::lookup-scram-credentials] answered)
+   * is not told so: the server answers with a salt derived from this secret
+   * and the user name (the same at every attempt), the iteration count
+   * [property@Vsmtp.Server:scram-decoy-iterations], and fails the exchange
+   * at the proof, like a wrong password. %NULL (the default): 32 random
+   * bytes chosen at the first SCRAM exchange, which change when the process
+   * restarts; set a stable secret (vsmtpd keeps one in its state folder) so
+   * that a decoy salt does not change when real ones do not. At least 16
+   * bytes.
+   */
+  properties[PROP_SCRAM_SECRET] =
+    g_param_spec_boxed ("scram-secret", NULL,
+                        "The secret decoy SCRAM salts are derived from", G_TYPE_BYTES,
+                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * VsmtpServer:scram-decoy-iterations:
+   *
+   * The iteration count announced to users without SCRAM credentials (see
+   * [property@Vsmtp.Server:scram-secret]): make it the count real entries
+   * use (the passwd plugin sets the one most of its entries use).
+   */
+  properties[PROP_SCRAM_DECOY_ITERATIONS] =
+    g_param_spec_uint ("scram-decoy-iterations", NULL,
+                       "The iteration count announced to users without SCRAM credentials",
+                       VSMTP_SCRAM_MIN_ITERATIONS, G_MAXUINT, VSMTP_SCRAM_DEFAULT_ITERATIONS,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * VsmtpServer:scram-decoy-salt-length:
+   *
+   * The salt length, in bytes, announced to users without SCRAM credentials
+   * (see [property@Vsmtp.Server:scram-secret]): make it the length real
+   * entries use (16 for vsmtpd-passwd and
+   * [ctor@Vsmtp.ScramCredentials.new_from_password], 12 for
+   * `gsasl --mkpasswd`).
+   */
+  properties[PROP_SCRAM_DECOY_SALT_LENGTH] =
+    g_param_spec_uint ("scram-decoy-salt-length", NULL,
+                       "The salt length announced to users without SCRAM credentials",
+                       1, 32, VSMTP_SCRAM_SALT_LENGTH,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  /**
    * VsmtpServer:n-sessions:
    *
    * The number of open sessions.
@@ -1007,6 +1090,8 @@ vsmtp_server_init (VsmtpServer *self)
   self->auth_requires_tls = TRUE;
   self->max_auth_failures = 5;
   self->auth_failure_window = 300;
+  self->scram_decoy_iterations = VSMTP_SCRAM_DEFAULT_ITERATIONS;
+  self->scram_decoy_salt_length = VSMTP_SCRAM_SALT_LENGTH;
 }
 
 /* The per-address accounting is the client tracker's: the session asks
@@ -1052,6 +1137,27 @@ VsmtpExtensionRegistry *
 _vsmtp_server_get_extension_registry (VsmtpServer *self)
 {
   return self->extensions;
+}
+
+/* The secret decoy salts are derived from (VsmtpServer:scram-secret): one
+ * from the kernel's random source until the program sets one */
+static GBytes *
+server_scram_secret (VsmtpServer *self)
+{
+  if (self->scram_secret == NULL || g_bytes_get_size (self->scram_secret) < 16)
+    {
+      guint8 secret[32];
+
+      if (self->scram_secret != NULL)
+        g_warning ("scram-secret: shorter than 16 bytes, using a random one");
+      g_clear_pointer (&self->scram_secret, g_bytes_unref);
+      /* not a GLib g_random (a Mersenne twister): the kernel's */
+      if (getrandom (secret, sizeof secret, 0) != sizeof secret)
+        g_error ("getrandom: %s", g_strerror (errno));
+      self->scram_secret = g_bytes_new (secret, sizeof secret);
+      explicit_bzero (secret, sizeof secret);
+    }
+  return self->scram_secret;
 }
 
 const VsmtpServerLimits *

@@ -24,6 +24,7 @@
 #include "vsmtp-message-private.h"
 #include "vsmtp-reply-private.h"
 #include "vsmtp-sasl-private.h"
+#include "vsmtp-scram.h"
 #include "vsmtp-trace-private.h"
 #include "vsmtp-session-private.h"
 #include "vsmtp-connection-private.h"
@@ -178,6 +179,7 @@ enum {
   SIGNAL_QUIT,
   SIGNAL_STARTTLS,
   SIGNAL_AUTHENTICATE,
+  SIGNAL_LOOKUP_SCRAM_CREDENTIALS,
   SIGNAL_UNKNOWN_COMMAND,
   SIGNAL_CLOSED,
   N_SIGNALS
@@ -1149,6 +1151,7 @@ handle_auth (VsmtpSession *self,
              const char   *args)
 {
   g_autofree char *mechanism = NULL;
+  g_auto(GStrv) offered = NULL;
   const char *initial = NULL;
   g_autoptr(VsmtpReply) reply = NULL;
   VsmtpSaslStatus status;
@@ -1184,8 +1187,9 @@ handle_auth (VsmtpSession *self,
       return;
     }
 
-  mechanism = _vsmtp_sasl_parse_mechanism (args, (const char * const *) self->settings->auth_mechanisms,
-                                           &initial);
+  /* -PLUS only where the TLS connection has channel binding data */
+  offered = _vsmtp_sasl_dup_offered (self);
+  mechanism = _vsmtp_sasl_parse_mechanism (args, (const char * const *) offered, &initial);
   if (mechanism == NULL)
     {
       session_queue_new (self, 504, "5.5.4", "Unsupported authentication mechanism");
@@ -1197,7 +1201,8 @@ handle_auth (VsmtpSession *self,
       return;
     }
 
-  self->sasl = _vsmtp_sasl_new (_vsmtp_sasl_get_context (), g_steal_pointer (&mechanism));
+  self->sasl = _vsmtp_sasl_new (_vsmtp_sasl_get_context (), g_steal_pointer (&mechanism),
+                                self);
   if (self->sasl == NULL)
     {
       session_queue_new (self, 454, "4.7.0", "Temporary authentication failure");
@@ -2676,10 +2681,15 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
    * @mechanism: the SASL mechanism used, such as `PLAIN`
    * @authzid: (nullable): the authorization identity the client asked for, if any
    * @authcid: the authentication identity (user name)
-   * @password: the password
+   * @password: (nullable): the password; %NULL with `SCRAM-SHA-256` and
+   *   `SCRAM-SHA-256-PLUS`, whose proof was already checked against the
+   *   credentials [signal@Vsmtp.Session::lookup-scram-credentials] gave
    *
    * Emitted when a client completed an AUTH exchange (RFC 4954): check the
-   * credentials. A `235` reply (for example
+   * credentials. With SCRAM, the exchange only gets here when the client
+   * proved it knows the password: a handler decides whether that user may
+   * log in now (policy), and must still answer `235` for it. A `235` reply
+   * (for example
    * `vsmtp_reply_new (235, "2.7.0", "Authentication successful")`) accepts
    * them and makes @authcid the session's
    * [property@Vsmtp.Session:authenticated-user]; anything else rejects them
@@ -2698,6 +2708,36 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
                                 VSMTP_TYPE_REPLY, 4, G_TYPE_STRING, G_TYPE_STRING,
                                 G_TYPE_STRING, G_TYPE_STRING);
   g_signal_set_va_marshaller (signals[SIGNAL_AUTHENTICATE], type, _vsmtp_marshal_OBJECT__STRING_STRING_STRING_STRINGv);
+
+  /**
+   * VsmtpSession::lookup-scram-credentials:
+   * @self: the session
+   * @mechanism: `SCRAM-SHA-256` or `SCRAM-SHA-256-PLUS`
+   * @authcid: the user name the client sent in its first SCRAM message
+   *
+   * Emitted during a SCRAM exchange, when the server needs the user's salt,
+   * iteration count, StoredKey and ServerKey to answer the client's first
+   * message and to check its proof. **Synchronous**: the handler returns the
+   * credentials at once (GNU SASL asks for them from inside its step; a
+   * handler keeps them in memory, as the passwd plugin does, or looks them
+   * up quickly) and cannot defer. The first handler that returns
+   * credentials ends the emission.
+   *
+   * Return %NULL for a user you have no SCRAM credentials for (unknown, or
+   * known with only a password hash SCRAM cannot use): the session then
+   * answers with decoy credentials (see [property@Vsmtp.Server:scram-secret])
+   * and the exchange fails at the proof, exactly like a wrong password, so
+   * that a client cannot tell which users exist. A successful proof is then
+   * decided by [signal@Vsmtp.Session::authenticate], with a %NULL password.
+   *
+   * Returns: (transfer full) (nullable): the user's credentials, or %NULL
+   */
+  signals[SIGNAL_LOOKUP_SCRAM_CREDENTIALS] =
+    g_signal_new ("lookup-scram-credentials", type, G_SIGNAL_RUN_LAST, 0,
+                  _vsmtp_sasl_lookup_accumulator, NULL, _vsmtp_marshal_BOXED__STRING_STRING,
+                  VSMTP_TYPE_SCRAM_CREDENTIALS, 2, G_TYPE_STRING, G_TYPE_STRING);
+  g_signal_set_va_marshaller (signals[SIGNAL_LOOKUP_SCRAM_CREDENTIALS], type,
+                              _vsmtp_marshal_BOXED__STRING_STRINGv);
 
   /**
    * VsmtpSession::unknown-command:

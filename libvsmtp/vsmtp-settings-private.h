@@ -61,6 +61,9 @@ typedef struct {
   guint                    max_auth_failures;
   guint                    auth_failure_window;      /* s */
   VsmtpExtensionRegistry  *extensions;               /* the server's, not owned */
+  GBytes                  *scram_secret;             /* decoy SCRAM salts come from it */
+  guint                    scram_decoy_iterations;
+  guint                    scram_decoy_salt_length;
 } VsmtpSettings;
 
 VsmtpSettings *_vsmtp_settings_new   (void);

@@ -31,5 +31,6 @@ _vsmtp_settings_unref (VsmtpSettings *self)
   g_free (self->spool_directory);
   g_clear_object (&self->tls_certificate);
   g_strfreev (self->auth_mechanisms);
+  g_clear_pointer (&self->scram_secret, g_bytes_unref);
   g_free (self);
 }

@@ -13,6 +13,7 @@
 # include "vsmtp-parameters.h"
 # include "vsmtp-envelope.h"
 # include "vsmtp-message.h"
+# include "vsmtp-scram.h"
 # include "vsmtp-session.h"
 # include "vsmtp-server.h"
 # include "vsmtp-config.h"

@@ -58,6 +58,7 @@ if wants integration sanitizer; then
   have openssl || fail "openssl" openssl
   have gnutls-cli || fail "gnutls-cli" gnutls-bin
   have msmtp || fail "msmtp" msmtp
+  have gsasl || fail "gsasl (GNU SASL's client, SCRAM)" gsasl
   have mkpasswd || fail "mkpasswd (yescrypt hashes)" whois
   have gjs || fail "gjs" gjs
 fi

@@ -24,6 +24,7 @@ packages=(
   libio-socket-inet6-perl # swaks over IPv6 (recommended by swaks)
   curl openssl gnutls-bin msmtp
   whois                # mkpasswd: yescrypt hashes for the passwd tests
+  gsasl                # GNU SASL's client: SCRAM-SHA-256(-PLUS) against vsmtpd
   gjs
   # tests: real peer servers
   postfix              # smtp-sink, the relay tests' upstream

@@ -1,18 +1,28 @@
-/* vsmtpd-passwd-plugin.c: SMTP AUTH against a file of user:crypt(3)-hash lines
+/* vsmtpd-passwd-plugin.c: SMTP AUTH against a file of user:hash lines
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * [passwd]
  * file = /etc/vsmtpd/passwd        one "user:hash" per line, # comments
- * mechanisms = PLAIN;LOGIN         offered with AUTH (the default)
+ * mechanisms = PLAIN;LOGIN         offered with AUTH (default: see below)
  * sender-check = submission        submission | always | off
  * sender-login-map = FILE          which logins may use which senders
  *
- * Hashes are whatever libcrypt verifies: yescrypt ($y$), bcrypt ($2b$),
- * sha512-crypt ($6$)... Make one with `mkpasswd -m yescrypt` (package
- * whois) or `openssl passwd -6`. The file is read again when it changes.
+ * A hash is either what libcrypt verifies: yescrypt ($y$), bcrypt ($2b$),
+ * sha512-crypt ($6$)... (`vsmtpd-passwd`, `mkpasswd -m yescrypt`,
+ * `openssl passwd -6`), or SCRAM-SHA-256 credentials in RFC 5803's form,
+ * `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`
+ * (`vsmtpd-passwd --scheme scram-sha-256`). A user with SCRAM credentials
+ * logs in with SCRAM-SHA-256(-PLUS), PLAIN or LOGIN (the password is checked
+ * against the StoredKey); a user with a crypt hash with PLAIN or LOGIN
+ * only: SCRAM fails for them at the proof, as for an unknown user (logged).
+ * Without a mechanisms key: PLAIN and LOGIN, with SCRAM-SHA-256-PLUS and
+ * SCRAM-SHA-256 first when the file has SCRAM entries. The file is read
+ * again when it changes.
+ *
  * Verifying a slow hash runs in a worker thread: the decision is deferred,
- * the main loop never blocks on it.
+ * the main loop never blocks on it. SCRAM's credentials are answered from
+ * memory, synchronously (lookup-scram-credentials cannot defer).
  *
  * Sender ownership (as Postfix's reject_sender_login_mismatch): on
  * submission listeners (sender-check=submission, the default; "always":
@@ -97,7 +107,9 @@ struct _VsmtpdPasswdPlugin
 
   WatchedFile  passwd;
   GHashTable  *users;          /* user -> hash */
+  GHashTable  *scram;          /* user -> VsmtpScramCredentials, SCRAM entries */
   char        *dummy_hash;     /* checked for unknown users, see below */
+  gboolean     mechanisms_configured;
 
   SenderCheck  sender_check;
   WatchedFile  sender_map;     /* path NULL: the default rule */
@@ -114,15 +126,99 @@ struct _VsmtpdPasswdPlugin
  * yescrypt hash at libxcrypt's default cost, what vsmtpd-passwd writes. */
 #define EMPTY_FILE_DUMMY_HASH "$y$j9T$imj3v0vyFkAgSI6hi20at/$SsduSLziMtEIPWlR5Onl97rQioDXVdCZm9sVePYfNn4"
 
-/* "$y$", "$2b$", "$6$": the method of a crypt(5) hash ("" for DES). */
+#define SCRAM_PREFIX "SCRAM-SHA-256$"
+
+/* "$y$", "$2b$", "$6$": the method of a crypt(5) hash ("" for DES);
+ * "SCRAM-SHA-256$" for SCRAM credentials. */
 static gsize
 hash_method_length (const char *hash)
 {
   const char *end;
 
+  if (g_str_has_prefix (hash, SCRAM_PREFIX))
+    return strlen (SCRAM_PREFIX);
   if (hash[0] != '$' || (end = strchr (hash + 1, '$')) == NULL)
     return 0;
   return end + 1 - hash;
+}
+
+/* The end of the hash field starting at @hash: the next ":" (passwd(5)-style
+ * extra fields follow), past the two a SCRAM entry has inside. */
+static char *
+hash_field_end (char *hash)
+{
+  char *p = hash;
+
+  if (g_str_has_prefix (hash, SCRAM_PREFIX))
+    {
+      /* <iterations>:<salt>$<StoredKey>:<ServerKey> */
+      p = strchr (p, ':');
+      p = p ? strchr (p, '$') : NULL;
+      p = p ? strchr (p, ':') : NULL;
+      if (p == NULL)
+        return NULL;
+      p++;
+    }
+  return strchr (p, ':');
+}
+
+/* The mechanisms without a mechanisms key: SCRAM first when some user can
+ * use it. */
+static void
+set_default_mechanisms (VsmtpdPasswdPlugin *self)
+{
+  VsmtpServer *server = vsmtp_plugin_get_server (VSMTP_PLUGIN (self));
+  static const char * const with_scram[] = {
+    "SCRAM-SHA-256-PLUS", "SCRAM-SHA-256", "PLAIN", "LOGIN", NULL
+  };
+  static const char * const without_scram[] = { "PLAIN", "LOGIN", NULL };
+  const char * const *wanted;
+  const char * const *current;
+
+  if (self->mechanisms_configured || server == NULL)
+    return;
+  wanted = self->scram != NULL && g_hash_table_size (self->scram) > 0 ? with_scram : without_scram;
+  current = vsmtp_server_get_auth_mechanisms (server);
+  if (current == NULL || !g_strv_equal (current, wanted))
+    vsmtp_server_set_auth_mechanisms (server, wanted);
+}
+
+/* Decoys (for users without SCRAM credentials) look like the entries most
+ * users have: their iteration count and salt length. */
+static void
+set_scram_decoy (VsmtpdPasswdPlugin *self,
+                 GPtrArray          *order)
+{
+  VsmtpServer *server = vsmtp_plugin_get_server (VSMTP_PLUGIN (self));
+  g_autoptr(GHashTable) counts = g_hash_table_new (g_direct_hash, g_direct_equal);
+  guint best = 0, best_count = 0;
+
+  if (server == NULL)
+    return;
+  for (guint i = 0; i < order->len; i++)
+    {
+      VsmtpScramCredentials *credentials = g_hash_table_lookup (self->scram, order->pdata[i]);
+      guint key, count;
+
+      if (credentials == NULL)
+        continue;
+      /* iterations in the high bits, the salt length (at most 1024) in the low */
+      key = vsmtp_scram_credentials_get_iterations (credentials) << 11 |
+            (guint) g_bytes_get_size (vsmtp_scram_credentials_get_salt (credentials));
+      count = GPOINTER_TO_UINT (g_hash_table_lookup (counts, GUINT_TO_POINTER (key))) + 1;
+      g_hash_table_replace (counts, GUINT_TO_POINTER (key), GUINT_TO_POINTER (count));
+      if (count > best_count)
+        {
+          best = key;
+          best_count = count;
+        }
+    }
+  if (best_count == 0)
+    return;
+  g_object_set (server,
+                "scram-decoy-iterations", best >> 11,
+                "scram-decoy-salt-length", MIN (best & 0x7ff, 32),
+                NULL);
 }
 
 /* The hash of the first entry (in file order) of the method most entries
@@ -168,6 +264,7 @@ passwd_reload (VsmtpdPasswdPlugin *self)
   g_autoptr(GPtrArray) order = NULL;   /* the users, in file order */
   g_autofree char *method = NULL;
   GHashTable *users;
+  GHashTable *scram;
 
   if (self->passwd.path == NULL)
     return FALSE;
@@ -184,6 +281,8 @@ passwd_reload (VsmtpdPasswdPlugin *self)
     }
 
   users = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  scram = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                 (GDestroyNotify) vsmtp_scram_credentials_unref);
   order = g_ptr_array_new_with_free_func (g_free);
   lines = g_strsplit (contents, "\n", -1);
   for (guint i = 0; lines[i] != NULL; i++)
@@ -202,10 +301,26 @@ passwd_reload (VsmtpdPasswdPlugin *self)
       *colon = '\0';
       /* a trailing ":..." (passwd(5)-style extra fields) is ignored */
       {
-        char *end = strchr (colon + 1, ':');
+        char *end = hash_field_end (colon + 1);
         if (end != NULL)
           *end = '\0';
       }
+      if (g_str_has_prefix (colon + 1, SCRAM_PREFIX))
+        {
+          g_autoptr(GError) error = NULL;
+          VsmtpScramCredentials *credentials = vsmtp_scram_credentials_parse (colon + 1, &error);
+
+          if (credentials == NULL)
+            {
+              g_warning ("passwd: %s:%u: %s", self->passwd.path, i + 1, error->message);
+              continue;
+            }
+          g_hash_table_replace (scram, g_strdup (line), credentials);
+        }
+      else
+        {
+          g_hash_table_remove (scram, line);
+        }
       if (!g_hash_table_contains (users, line))
         g_ptr_array_add (order, g_strdup (line));
       g_hash_table_replace (users, g_strdup (line), g_strdup (colon + 1));
@@ -213,11 +328,17 @@ passwd_reload (VsmtpdPasswdPlugin *self)
 
   g_clear_pointer (&self->users, g_hash_table_unref);
   self->users = users;
+  g_clear_pointer (&self->scram, g_hash_table_unref);
+  self->scram = scram;
+  set_scram_decoy (self, order);
+  set_default_mechanisms (self);
   g_free (self->dummy_hash);
   self->dummy_hash = pick_dummy_hash (users, order);
   method = g_strndup (self->dummy_hash, hash_method_length (self->dummy_hash));
-  g_info ("passwd: %u users from %s; unknown users are checked against a %s hash",
-          g_hash_table_size (users), self->passwd.path, *method ? method : "DES");
+  g_info ("passwd: %u users from %s (%u with SCRAM-SHA-256 credentials); unknown users "
+          "are checked against a %s hash",
+          g_hash_table_size (users), self->passwd.path, g_hash_table_size (scram),
+          *method ? method : "DES");
   return TRUE;
 }
 
@@ -352,6 +473,7 @@ on_mail_from (VsmtpSession    *session,
 
 typedef struct {
   char *hash;
+  VsmtpScramCredentials *scram;   /* the hash is SCRAM credentials */
   char *password;
   gboolean known;
 } Check;
@@ -360,6 +482,7 @@ static void
 check_free (Check *check)
 {
   g_free (check->hash);
+  g_clear_pointer (&check->scram, vsmtp_scram_credentials_unref);
   if (check->password != NULL)
     {
       memset (check->password, 0, strlen (check->password));
@@ -375,11 +498,20 @@ verify_in_thread (GTask        *task,
                   GCancellable *cancellable)
 {
   Check *check = task_data;
-  /* 32 KiB of scratch space: on the heap, not on a worker thread's stack */
-  struct crypt_data *data = g_malloc0 (sizeof (struct crypt_data));
+  struct crypt_data *data;
   const char *result;
   gboolean ok = FALSE;
 
+  /* PBKDF2 and a constant-time comparison of the StoredKey */
+  if (check->scram != NULL)
+    {
+      ok = vsmtp_scram_credentials_check_password (check->scram, check->password);
+      g_task_return_boolean (task, ok && check->known);
+      return;
+    }
+
+  /* 32 KiB of scratch space: on the heap, not on a worker thread's stack */
+  data = g_malloc0 (sizeof (struct crypt_data));
   result = crypt_r (check->password, check->hash, data);
   if (result != NULL && result[0] != '*')
     {
@@ -433,10 +565,22 @@ on_authenticate (VsmtpSession *session,
   if (authzid != NULL && *authzid != '\0' && g_strcmp0 (authzid, authcid) != 0)
     return vsmtp_reply_new (535, "5.7.8", "Error: authentication failed");
 
+  /* SCRAM: the session checked the proof against the credentials
+   * on_lookup_scram_credentials() gave; the user must still have them */
+  if (password == NULL)
+    {
+      if (g_str_has_prefix (mechanism, "SCRAM-") && self->scram != NULL &&
+          g_hash_table_lookup (self->scram, authcid) != NULL)
+        return vsmtp_reply_new (235, "2.7.0", "Authentication successful");
+      return vsmtp_reply_new (535, "5.7.8", "Error: authentication failed");
+    }
+
   hash = g_hash_table_lookup (self->users, authcid);
   check = g_new0 (Check, 1);
   check->known = hash != NULL;
   check->hash = g_strdup (hash != NULL ? hash : self->dummy_hash);
+  if (g_str_has_prefix (check->hash, SCRAM_PREFIX))
+    check->scram = vsmtp_scram_credentials_parse (check->hash, NULL);
   check->password = g_strdup (password);
 
   reply = vsmtp_reply_new_pending ();
@@ -448,6 +592,34 @@ on_authenticate (VsmtpSession *session,
   return reply;
 }
 
+/* Synchronous: the credentials are in memory. NULL for a user without a
+ * SCRAM entry: the session answers with a decoy and fails at the proof. */
+static VsmtpScramCredentials *
+on_lookup_scram_credentials (VsmtpSession *session,
+                             const char   *mechanism,
+                             const char   *authcid,
+                             gpointer      user_data)
+{
+  VsmtpdPasswdPlugin *self = user_data;
+  VsmtpScramCredentials *credentials;
+
+  passwd_reload (self);
+  if (self->scram == NULL)
+    return NULL;
+  credentials = g_hash_table_lookup (self->scram, authcid);
+  if (credentials != NULL)
+    return vsmtp_scram_credentials_ref (credentials);
+  if (g_hash_table_contains (self->users, authcid))
+    {
+      g_autofree char *user = vsmtp_log_escape (authcid, -1);
+
+      g_info ("%s: passwd: user %s has a crypt(3) hash, no SCRAM-SHA-256 entry: %s "
+              "will fail (PLAIN and LOGIN work; vsmtpd-passwd --scheme scram-sha-256 "
+              "writes one)", vsmtp_session_get_id (session), user, mechanism);
+    }
+  return NULL;
+}
+
 static void
 on_new_session (VsmtpServer  *server,
                 VsmtpSession *session,
@@ -457,6 +629,8 @@ on_new_session (VsmtpServer  *server,
 
   g_signal_connect_object (session, "authenticate",
                            G_CALLBACK (on_authenticate), user_data, 0);
+  g_signal_connect_object (session, "lookup-scram-credentials",
+                           G_CALLBACK (on_lookup_scram_credentials), user_data, 0);
   if (self->sender_check != SENDER_CHECK_OFF)
     g_signal_connect_object (session, "mail-from",
                              G_CALLBACK (on_mail_from), user_data, 0);
@@ -468,8 +642,11 @@ vsmtpd_passwd_plugin_declare_config (VsmtpPlugin      *plugin,
 {
   vsmtp_config_group_add_path (group, "file", NULL,
                                "The users of SMTP AUTH: user:hash lines");
-  vsmtp_config_group_add_string_list (group, "mechanisms", "PLAIN;LOGIN",
-                                      "The SASL mechanisms offered with AUTH");
+  /* default computed: PLAIN;LOGIN, SCRAM first when the file has SCRAM entries */
+  vsmtp_config_group_add_string_list (group, "mechanisms", NULL,
+                                      "The SASL mechanisms offered with AUTH (default: "
+                                      "SCRAM-SHA-256-PLUS;SCRAM-SHA-256;PLAIN;LOGIN when "
+                                      "the file has SCRAM entries, else PLAIN;LOGIN)");
   vsmtp_config_group_add_string (group, "sender-check", "submission",
                                  "Where an authenticated user may only use their own "
                                  "senders: submission, always or off");
@@ -491,6 +668,7 @@ vsmtpd_passwd_plugin_configure (VsmtpPlugin       *plugin,
   self->sender_map.path = vsmtp_config_group_dup_string (group, "sender-login-map");
   g_strfreev (self->mechanisms);
   self->mechanisms = vsmtp_config_group_dup_string_list (group, "mechanisms");
+  self->mechanisms_configured = vsmtp_config_group_is_set (group, "mechanisms");
 
   if (g_str_equal (sender_check, "submission"))
     self->sender_check = SENDER_CHECK_SUBMISSION;
@@ -515,17 +693,20 @@ vsmtpd_passwd_plugin_activate (VsmtpPlugin *plugin)
   VsmtpServer *server = vsmtp_plugin_get_server (VSMTP_PLUGIN (self));
   g_auto(GStrv) mechanisms = g_steal_pointer (&self->mechanisms);
 
+  if (self->mechanisms_configured && mechanisms != NULL)
+    vsmtp_server_set_auth_mechanisms (server, (const char * const *) mechanisms);
+  else
+    self->mechanisms_configured = FALSE;
+
   if (self->passwd.path == NULL)
     g_warning ("passwd: no [passwd] file configured: every AUTH will fail");
   else
     passwd_reload (self);
+  /* with no file read: PLAIN and LOGIN, as before */
+  set_default_mechanisms (self);
 
   if (self->sender_map.path != NULL)
     sender_map_reload (self);
-
-  if (mechanisms == NULL)
-    mechanisms = g_strsplit ("PLAIN LOGIN", " ", -1);
-  vsmtp_server_set_auth_mechanisms (server, (const char * const *) mechanisms);
 
   self->new_session_id = g_signal_connect_object (server, "new-session",
                                                   G_CALLBACK (on_new_session), self, 0);
@@ -553,6 +734,7 @@ vsmtpd_passwd_plugin_dispose (GObject *object)
   if (server != NULL)
     g_clear_signal_handler (&self->new_session_id, server);
   g_clear_pointer (&self->users, g_hash_table_unref);
+  g_clear_pointer (&self->scram, g_hash_table_unref);
   g_clear_pointer (&self->dummy_hash, g_free);
   g_clear_pointer (&self->passwd.path, g_free);
   g_clear_pointer (&self->sender_owners, g_hash_table_unref);

@@ -183,14 +183,19 @@ class AuthTestCase(unittest.TestCase):
     server = "max-auth-failures=0\n"
 
     @classmethod
-    def setUpClass(cls):
-        need("openssl")
-        cls.tmp = tempfile.mkdtemp(prefix="vsmtpd-auth-")
-        cls.passwd = os.path.join(cls.tmp, "passwd")
+    def make_users(cls):
+        """cls.users: the (name, hash) pairs of the passwd file."""
         cls.users = [(ALICE[0], sha512_crypt(ALICE[1]))]
         cls.have_yescrypt = shutil.which("mkpasswd") is not None
         if cls.have_yescrypt:
             cls.users.append((YVES[0], yescrypt(YVES[1])))
+
+    @classmethod
+    def setUpClass(cls):
+        need("openssl")
+        cls.tmp = tempfile.mkdtemp(prefix="vsmtpd-auth-")
+        cls.passwd = os.path.join(cls.tmp, "passwd")
+        cls.make_users()
         write_passwd(cls.passwd, cls.users)
         cls.daemon = AuthDaemon(cls.passwd, server=cls.server)
         try:
