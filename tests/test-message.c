@@ -1055,7 +1055,6 @@ test_replace_body_errors (Fixture       *fixture,
   g_autoptr(GBytes) nul = g_bytes_new_static ("a\0b\r\n", 5);
   g_autoptr(GBytes) body = make_body (100000);
   g_autoptr(GInputStream) stream = g_memory_input_stream_new_from_bytes (body);
-  g_autoptr(GFile) missing = g_file_new_for_path ("/nonexistent/vsmtp");
   g_autoptr(GFileInputStream) closed = NULL;
   g_autofree char *path = NULL;
   int fd;
