@@ -5,13 +5,14 @@
  * the output buffer, the deadline and the STARTTLS upgrade in the
  * connection (io/vsmtp-connection.c), the AUTH exchange in vsmtp-sasl.c,
  * the message content and its limits in vsmtp-data-receiver.c, the
- * Received header and the transaction log line in vsmtp-trace.c.
+ * Received header and the transaction log line in vsmtp-trace.c, the
+ * emission of a decision signal and what comes of it (continue, fail
+ * closed, a deferred reply and its deadline) in vsmtp-decision.c.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
 
-#include <gobject/gvaluecollector.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -20,12 +21,14 @@
 #include "vsmtp-error.h"
 #include "vsmtp-command-private.h"
 #include "vsmtp-data-receiver-private.h"
+#include "vsmtp-decision-private.h"
 #include "vsmtp-extension-private.h"
 #include "vsmtp-message-private.h"
 #include "vsmtp-reply-private.h"
 #include "vsmtp-sasl-private.h"
 #include "vsmtp-trace-private.h"
 #include "vsmtp-session-private.h"
+#include "vsmtp-source-private.h"
 #include "vsmtp-connection-private.h"
 
 /**
@@ -80,9 +83,6 @@
 #define AUTH_LINE_MAX         12288   /* RFC 4954 4 */
 #define PENDING_READ_LIMIT    (64 * 1024)  /* input buffered while a decision is pending */
 
-typedef void (*VsmtpContinuation) (VsmtpSession *self,
-                                   VsmtpReply   *reply);
-
 struct _VsmtpSession
 {
   GObject                parent_instance;
@@ -110,23 +110,13 @@ struct _VsmtpSession
   GSource               *sleep_source;   /* error sleep past the soft limit */
   GSource               *greet_source;   /* the greet pause */
 
-  /* a deferred decision */
-  VsmtpReply            *pending;
-  VsmtpContinuation      pending_then;
-  gulong                 pending_handler;
-  GSource               *decision_source;
+  /* what a command saved for its decision's continuation */
   VsmtpAddress          *pending_address;
   GHashTable            *pending_params;
   char                  *pending_helo;
   gboolean               pending_esmtp;
 
-  /* the decision signal being emitted, kept while a handler defers: a
-   * deferred "continue" resumes the emission after the handlers that ran */
-  guint                  emit_signal;     /* index into signals[] */
-  GValue                *emit_values;     /* the instance and the arguments */
-  guint                  emit_n_values;
-  guint                  emit_done;       /* handlers that have decided */
-  GArray                *owners;          /* HandlerOwner: who connected what */
+  VsmtpDecision         *decision;        /* the signal being decided, a deferred reply */
 
   GTlsConnection        *tls;            /* the connection's, once the handshake succeeded */
 
@@ -320,7 +310,7 @@ session_hostname (VsmtpSession *self)
 static gboolean
 session_is_idle (VsmtpSession *self)
 {
-  return self->pending == NULL &&
+  return !_vsmtp_decision_is_pending (self->decision) &&
          !self->tls_starting &&
          self->state <= VSMTP_SESSION_STATE_READY;
 }
@@ -332,48 +322,13 @@ session_closing (VsmtpSession *self)
   return vsmtp_connection_is_closing (self->connection);
 }
 
+/* What a command saved for its decision's continuation. */
 static void
-clear_source (GSource **source)
+session_clear_command_args (VsmtpSession *self)
 {
-  if (*source != NULL)
-    {
-      g_source_destroy (*source);
-      g_clear_pointer (source, g_source_unref);
-    }
-}
-
-/* What a command saved for its continuation (see session_decide). */
-static void
-session_clear_emission (VsmtpSession *self)
-{
-  for (guint i = 0; i < self->emit_n_values; i++)
-    g_value_unset (&self->emit_values[i]);
-  g_clear_pointer (&self->emit_values, g_free);
-  self->emit_n_values = 0;
-  self->emit_done = 0;
-}
-
-static void
-session_clear_pending_args (VsmtpSession *self)
-{
-  session_clear_emission (self);
   g_clear_pointer (&self->pending_address, vsmtp_address_unref);
   g_clear_pointer (&self->pending_params, g_hash_table_unref);
   g_clear_pointer (&self->pending_helo, g_free);
-}
-
-static void
-session_clear_pending (VsmtpSession *self)
-{
-  if (self->pending == NULL)
-    return;
-  g_clear_signal_handler (&self->pending_handler, self->pending);
-  if (vsmtp_reply_is_pending (self->pending))
-    _vsmtp_reply_expire (self->pending);
-  g_clear_object (&self->pending);
-  self->pending_then = NULL;
-  clear_source (&self->decision_source);
-  session_clear_pending_args (self);
 }
 
 static void
@@ -385,10 +340,10 @@ session_close_now (VsmtpSession *self)
   g_object_ref (self);
 
   self->closed = TRUE;
-  clear_source (&self->resume_source);
-  clear_source (&self->sleep_source);
-  clear_source (&self->greet_source);
-  session_clear_pending (self);
+  _vsmtp_clear_source (&self->resume_source);
+  _vsmtp_clear_source (&self->sleep_source);
+  _vsmtp_clear_source (&self->greet_source);
+  _vsmtp_decision_cancel (self->decision);
   /* a client that left before its check answered: a failed attempt */
   session_auth_attempt_end (self, FALSE);
   /* a handshake still running gives its slot back when it returns */
@@ -433,7 +388,7 @@ session_close_after_flush (VsmtpSession *self,
 }
 
 /* ------------------------------------------------------------------------ */
-/* Deferred decisions                                                       */
+/* Decisions (vsmtp-decision.c)                                             */
 
 static void
 session_schedule_resume (VsmtpSession *self);
@@ -443,33 +398,32 @@ session_check_errors (VsmtpSession *self,
                       guint         errors_before);
 
 static void
-session_run_continuation (VsmtpSession *self,
-                          VsmtpReply   *reply)
+session_decision_finished (VsmtpSession *self)
 {
-  VsmtpContinuation then = self->pending_then;
-
-  g_object_ref (reply);
-  then (self, reply);
-  g_object_unref (reply);
+  session_clear_command_args (self);
 }
 
-/* Handlers and their owners ----------------------------------------------- */
+static guint
+session_before_deferred (VsmtpSession *self)
+{
+  return self->n_errors;
+}
 
-typedef struct {
-  gulong  first_id;   /* handlers with this id or higher were connected ... */
-  char   *owner;      /* ... by this owner (until the next mark) */
-} HandlerOwner;
-
+/* A deferred decision was acted on: a deferred error reply counts like an
+ * immediate one, and the input held back meanwhile is processed. */
 static void
-handler_owner_clear (gpointer data)
+session_after_deferred (VsmtpSession *self,
+                        guint         errors_before)
 {
-  g_free (((HandlerOwner *) data)->owner);
+  session_check_errors (self, errors_before);
+  session_schedule_resume (self);
 }
 
-static void
-noop_handler (void)
-{
-}
+static const VsmtpDecisionCallbacks decision_callbacks = {
+  .finished = session_decision_finished,
+  .before_deferred = session_before_deferred,
+  .after_deferred = session_after_deferred,
+};
 
 /**
  * vsmtp_session_set_handler_owner:
@@ -490,221 +444,16 @@ void
 vsmtp_session_set_handler_owner (VsmtpSession *self,
                                  const char   *owner)
 {
-  HandlerOwner mark;
-
   g_return_if_fail (VSMTP_IS_SESSION (self));
 
-  /* handler ids grow: the next handler connected gets a higher one than
-   * this throw-away handler */
-  mark.first_id = g_signal_connect (self, "closed", G_CALLBACK (noop_handler), NULL);
-  g_signal_handler_disconnect (self, mark.first_id);
-  mark.owner = g_strdup (owner);
-  if (self->owners == NULL)
-    {
-      self->owners = g_array_new (FALSE, FALSE, sizeof (HandlerOwner));
-      g_array_set_clear_func (self->owners, handler_owner_clear);
-    }
-  g_array_append_val (self->owners, mark);
-}
-
-/* The ids of the first @n handlers of @signal_id that an emission runs, in
- * the order it runs them (GLib keeps them in connection order). */
-static GArray *
-session_find_handlers (VsmtpSession *self,
-                       guint         signal_id,
-                       guint         n)
-{
-  GArray *ids = g_array_new (FALSE, FALSE, sizeof (gulong));
-
-  while (ids->len < n)
-    {
-      gulong id = g_signal_handler_find (self, G_SIGNAL_MATCH_ID | G_SIGNAL_MATCH_UNBLOCKED,
-                                         signal_id, 0, NULL, NULL, NULL);
-      if (id == 0)
-        break;
-      g_signal_handler_block (self, id);
-      g_array_append_val (ids, id);
-    }
-  return ids;
-}
-
-static void
-unblock_handlers (VsmtpSession *self,
-                  GArray       *ids)
-{
-  for (guint i = 0; i < ids->len; i++)
-    {
-      gulong id = g_array_index (ids, gulong, i);
-
-      /* a handler that ran may disconnect one that was skipped */
-      if (g_signal_handler_is_connected (self, id))
-        g_signal_handler_unblock (self, id);
-    }
-  g_array_unref (ids);
-}
-
-/* Who connected the @index-th handler (from 0) of the signal being
- * emitted: " (NAME)", or "" when nobody said. */
-static char *
-session_describe_handler (VsmtpSession *self,
-                          guint         index)
-{
-  GArray *ids;
-  gulong id = 0;
-  const char *owner = NULL;
-
-  if (self->owners == NULL || self->emit_values == NULL)
-    return g_strdup ("");
-  ids = session_find_handlers (self, signals[self->emit_signal], index + 1);
-  if (ids->len == index + 1)
-    id = g_array_index (ids, gulong, index);
-  unblock_handlers (self, ids);
-
-  for (guint i = 0; i < self->owners->len; i++)
-    {
-      HandlerOwner *mark = &g_array_index (self->owners, HandlerOwner, i);
-
-      if (id != 0 && mark->first_id < id)
-        owner = mark->owner;
-    }
-  return owner != NULL ? g_strdup_printf (" (%s)", owner) : g_strdup ("");
-}
-
-/* The decision a failed handler gets: logged once, 451 for the client. */
-static VsmtpReply *
-session_handler_failed (VsmtpSession *self,
-                        guint         index,
-                        const char   *what)
-{
-  g_autofree char *owner = session_describe_handler (self, index);
-
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
-                    "VSMTP_SESSION_ID", self->id,
-                    "MESSAGE", "%s: a \"%s\" handler%s %s: the client gets 451 4.3.0",
-                    self->id, g_signal_name (signals[self->emit_signal]), owner, what);
-  return vsmtp_reply_new (451, "4.3.0", "Error: temporary failure in processing, try again later");
-}
-
-/* The accumulator of every decision signal ------------------------------- */
-
-/* What one emission found out; the accumulator has no per-emission data of
- * its own. A thread's sessions emit on that thread only. */
-typedef struct {
-  guint    n_handlers;   /* handlers that ran and decided or said continue */
-  gboolean failed;       /* a handler returned NULL (or raised, in a binding) */
-} Emission;
-
-static _Thread_local Emission *current_emission;
-
-/* A handler's continue goes on to the next one; NULL (a C handler that
- * returned nothing, a GJS or Python handler that threw) is a failure and
- * ends the emission; anything else decides. The class handler, which runs
- * in the RUN_LAST stage once every handler said continue, decides. */
-static gboolean
-reply_accumulator (GSignalInvocationHint *ihint,
-                   GValue                *return_accu,
-                   const GValue          *handler_return,
-                   gpointer               data)
-{
-  VsmtpReply *reply = g_value_get_object (handler_return);
-  Emission *emission = current_emission;
-
-  if (ihint->run_type & G_SIGNAL_RUN_LAST)
-    {
-      g_value_set_object (return_accu, reply);
-      return FALSE;
-    }
-  if (reply == NULL || !VSMTP_IS_REPLY (reply))
-    {
-      if (emission != NULL)
-        emission->failed = TRUE;
-      g_value_set_object (return_accu, NULL);
-      return FALSE;
-    }
-  if (emission != NULL)
-    emission->n_handlers++;
-  if (vsmtp_reply_is_continue (reply))
-    return TRUE;
-  g_value_set_object (return_accu, reply);
-  return FALSE;
-}
-
-static void session_decide (VsmtpSession      *self,
-                            VsmtpReply        *reply,
-                            VsmtpContinuation  then);
-
-/* Runs the handlers of the saved emission that have not run yet, then
- * decides with what they answered. */
-static void
-session_emission_run (VsmtpSession      *self,
-                      VsmtpContinuation  then)
-{
-  Emission emission = { 0, };
-  Emission *outer = current_emission;
-  GValue result = G_VALUE_INIT;
-  GArray *skipped = NULL;
-  VsmtpReply *reply;
-  guint signal_id = signals[self->emit_signal];
-
-  if (self->emit_done > 0)
-    skipped = session_find_handlers (self, signal_id, self->emit_done);
-
-  g_value_init (&result, VSMTP_TYPE_REPLY);
-  current_emission = &emission;
-  g_signal_emitv (self->emit_values, signal_id, 0, &result);
-  current_emission = outer;
-
-  if (skipped != NULL)
-    unblock_handlers (self, skipped);
-
-  reply = g_value_dup_object (&result);
-  g_value_unset (&result);
-
-  if (emission.failed)
-    {
-      g_clear_object (&reply);
-      reply = session_handler_failed (self, self->emit_done + emission.n_handlers,
-                                      "returned no reply (NULL, or it raised an error)");
-    }
-  else if (reply == NULL)
-    reply = session_handler_failed (self, self->emit_done + emission.n_handlers,
-                                    "returned no reply");
-  self->emit_done += emission.n_handlers;
-  session_decide (self, reply, then);
+  _vsmtp_decision_set_handler_owner (self->decision, owner);
 }
 
 /* Emits decision signal @which with the arguments that follow (as for
  * g_signal_emit(), without the return location) and decides with its
  * answer, now or once a deferred handler completes. */
-static void
-session_emit (VsmtpSession      *self,
-              guint              which,
-              VsmtpContinuation  then,
-              ...)
-{
-  GSignalQuery query;
-  va_list args;
-
-  g_signal_query (signals[which], &query);
-  session_clear_emission (self);
-  self->emit_signal = which;
-  self->emit_n_values = query.n_params + 1;
-  self->emit_values = g_new0 (GValue, self->emit_n_values);
-  g_value_init_from_instance (&self->emit_values[0], self);
-
-  va_start (args, then);
-  for (guint i = 0; i < query.n_params; i++)
-    {
-      g_autofree char *error = NULL;
-      GType type = query.param_types[i] & ~G_SIGNAL_TYPE_STATIC_SCOPE;
-
-      G_VALUE_COLLECT_INIT (&self->emit_values[i + 1], type, args, 0, &error);
-      g_assert (error == NULL);
-    }
-  va_end (args);
-
-  session_emission_run (self, then);
-}
+#define session_emit(self, which, then, ...) \
+  _vsmtp_decision_emit ((self)->decision, signals[which], (then), ##__VA_ARGS__)
 
 /* Emits the decision signal @sig with the arguments that follow, or, with no
  * handler connected, takes the class handler's @direct answer (most
@@ -714,121 +463,8 @@ session_emit (VsmtpSession      *self,
     if (HAS_HANDLERS (sig)) \
       session_emit (self, sig, then, ##__VA_ARGS__); \
     else \
-      session_decide (self, direct, then); \
+      _vsmtp_decision_decide (self->decision, direct, then); \
   } G_STMT_END
-
-static void
-on_pending_completed (VsmtpReply *reply,
-                      gpointer    user_data)
-{
-  VsmtpSession *self = user_data;
-  VsmtpContinuation then = self->pending_then;
-  g_autoptr(VsmtpReply) keep = g_object_ref (reply);
-  guint errors_before = self->n_errors;
-
-  g_clear_signal_handler (&self->pending_handler, self->pending);
-  clear_source (&self->decision_source);
-  g_clear_object (&self->pending);
-
-  if (vsmtp_reply_is_continue (keep) && self->emit_values != NULL)
-    {
-      /* the deferred handler has no opinion: the next ones decide */
-      self->pending_then = NULL;
-      session_emission_run (self, then);
-    }
-  else
-    {
-      g_autoptr(VsmtpReply) decision = NULL;
-
-      if (vsmtp_reply_is_continue (keep))
-        decision = session_handler_failed (self, 0, "completed with continue where nothing follows");
-      else
-        decision = g_object_ref (keep);
-      self->pending_then = then;
-      session_run_continuation (self, decision);
-      self->pending_then = NULL;
-      session_clear_pending_args (self);
-    }
-  /* a deferred error reply counts like an immediate one */
-  session_check_errors (self, errors_before);
-  session_schedule_resume (self);
-}
-
-static gboolean
-on_decision_timeout (gpointer user_data)
-{
-  VsmtpSession *self = user_data;
-  VsmtpContinuation then = self->pending_then;
-  g_autoptr(VsmtpReply) reply = NULL;
-  g_autofree char *owner = NULL;
-  guint errors_before;
-
-  owner = self->emit_done > 0 ? session_describe_handler (self, self->emit_done - 1)
-                              : g_strdup ("");
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
-                    "VSMTP_SESSION_ID", self->id,
-                    "MESSAGE", "%s: a deferred \"%s\" decision%s was not completed in time: "
-                    "the client gets 451 4.3.0",
-                    self->id, self->emit_values != NULL ? g_signal_name (signals[self->emit_signal]) : "?",
-                    owner);
-
-  g_clear_signal_handler (&self->pending_handler, self->pending);
-  /* expiring cancels the reply's cancellable: the handler's work stops */
-  _vsmtp_reply_expire (self->pending);
-  g_clear_object (&self->pending);
-  g_clear_pointer (&self->decision_source, g_source_unref);
-
-  reply = vsmtp_reply_new (451, "4.3.0", "Error: decision timed out, try again later");
-  errors_before = self->n_errors;
-  self->pending_then = then;
-  session_run_continuation (self, reply);
-  self->pending_then = NULL;
-  session_clear_pending_args (self);
-  session_check_errors (self, errors_before);
-  session_schedule_resume (self);
-
-  return G_SOURCE_REMOVE;
-}
-
-/* Takes @reply (transfer full): runs @then now, or later when a pending reply
- * is completed (or its deadline passes). */
-static void
-session_decide (VsmtpSession      *self,
-                VsmtpReply        *reply,
-                VsmtpContinuation  then)
-{
-  if (reply == NULL)
-    reply = vsmtp_reply_new_temporary_failure (NULL);
-
-  if (vsmtp_reply_is_pending (reply) && !_vsmtp_reply_is_expired (reply))
-    {
-      guint timeout = self->settings->decision_timeout;
-
-      self->pending = reply;
-      self->pending_then = then;
-      self->pending_handler = g_signal_connect (reply, "completed",
-                                                G_CALLBACK (on_pending_completed), self);
-      self->decision_source = g_timeout_source_new (timeout);
-      g_source_set_callback (self->decision_source, on_decision_timeout, self, NULL);
-      g_source_set_static_name (self->decision_source, "[vsmtp] decision deadline");
-      g_source_attach (self->decision_source, g_main_context_get_thread_default ());
-      return;
-    }
-
-  if (vsmtp_reply_is_pending (reply) || vsmtp_reply_is_continue (reply))
-    {
-      /* an expired reply handed back again, or a continue that reached the
-       * end without an emission behind it: a failure */
-      g_object_unref (reply);
-      reply = vsmtp_reply_new_temporary_failure (NULL);
-    }
-
-  self->pending_then = then;
-  session_run_continuation (self, reply);
-  self->pending_then = NULL;
-  session_clear_pending_args (self);
-  g_object_unref (reply);
-}
 
 /* ------------------------------------------------------------------------ */
 /* Greeting                                                                 */
@@ -876,7 +512,7 @@ greet_pause_done (gpointer user_data)
   g_clear_pointer (&self->greet_source, g_source_unref);
   g_object_ref (self);
   session_greet_now (self);
-  if (self->pending == NULL && !self->closed)
+  if (!_vsmtp_decision_is_pending (self->decision) && !self->closed)
     session_process (self);
   g_object_unref (self);
   return G_SOURCE_REMOVE;
@@ -954,7 +590,7 @@ session_on_handshake_done (gpointer      owner,
       session_reset_transaction (self);
     }
 
-  if (self->pending == NULL)
+  if (!_vsmtp_decision_is_pending (self->decision))
     session_process (self);
 }
 
@@ -1370,7 +1006,7 @@ handle_mail (VsmtpSession *self,
 
   if (!session_check_mail_parameters (self, params))
     {
-      session_clear_pending_args (self);
+      session_clear_command_args (self);
       return;
     }
 
@@ -1428,7 +1064,7 @@ handle_rcpt (VsmtpSession *self,
 
   if (!session_check_parameters (self, params, VSMTP_PARAMETER_COMMAND_RCPT))
     {
-      session_clear_pending_args (self);
+      session_clear_command_args (self);
       return;
     }
 
@@ -1442,7 +1078,7 @@ handle_rcpt (VsmtpSession *self,
       g_autoptr(VsmtpReply) r = vsmtp_reply_new (452, "4.5.3", "Error: too many recipients");
 
       vsmtp_reply_append_to (r, self->outbuf);
-      session_clear_pending_args (self);
+      session_clear_command_args (self);
       return;
     }
 
@@ -1737,7 +1373,7 @@ session_handle_line (VsmtpSession *self,
       /* RSET is always answered 250 (RFC 5321 4.1.1.5): its signal only
        * tells handlers that the transaction ends */
       g_signal_emit (self, signals[SIGNAL_RSET], 0);
-      session_decide (self, real_ok (self), then_rset);
+      _vsmtp_decision_decide (self->decision, real_ok (self), then_rset);
       break;
 
     case VSMTP_VERB_NOOP:
@@ -1866,7 +1502,7 @@ session_on_received (gpointer owner,
                           self->remote_ip ? self->remote_ip : "unknown");
       /* answer what is complete in the buffer, then close */
       session_process (self);
-      if (!self->closed && self->pending != NULL)
+      if (!self->closed && _vsmtp_decision_is_pending (self->decision))
         {
           /* nobody to answer: cancel the decision (a delivery in progress
            * is undone, since the client was never told it was accepted) */
@@ -1874,11 +1510,11 @@ session_on_received (gpointer owner,
                             "VSMTP_SESSION_ID", self->id,
                             "MESSAGE", "%s: lost connection from [%s] while a \"%s\" decision was pending",
                             self->id, self->remote_ip ? self->remote_ip : "unknown",
-                            self->emit_values != NULL ? g_signal_name (signals[self->emit_signal]) : "?");
+                            _vsmtp_decision_get_signal_name (self->decision));
           session_close_now (self);
           return;
         }
-      if (!self->closed && self->pending == NULL)
+      if (!self->closed && !_vsmtp_decision_is_pending (self->decision))
         session_close_after_flush (self, NULL);
       return;
     }
@@ -2025,7 +1661,7 @@ session_close_for_shutdown (VsmtpSession *self)
     vsmtp_reply_new_printf (421, "4.3.2", "%s Service shutting down, closing connection",
                             session_hostname (self));
 
-  session_clear_pending (self);
+  _vsmtp_decision_cancel (self->decision);
   session_close_after_flush (self, bye);
 }
 
@@ -2045,8 +1681,8 @@ session_process (VsmtpSession *self)
   g_object_ref (self);
   self->processing = TRUE;
 
-  while (!self->closed && !session_closing (self) && self->pending == NULL && !self->tls_starting &&
-         !self->sleeping)
+  while (!self->closed && !session_closing (self) &&
+         !_vsmtp_decision_is_pending (self->decision) && !self->tls_starting && !self->sleeping)
     {
       VsmtpLineStatus status;
       char *line = NULL;
@@ -2112,18 +1748,18 @@ session_process (VsmtpSession *self)
       /* RFC 2920: flush once no complete command is left in the input */
       if (self->sleeping)
         ;  /* the error sleep holds the replies back */
-      else if (self->pending != NULL || session_closing (self) || self->tls_starting ||
-          !vsmtp_line_input_stream_has_line (input) ||
-          self->state == VSMTP_SESSION_STATE_DATA)
+      else if (_vsmtp_decision_is_pending (self->decision) || session_closing (self) ||
+               self->tls_starting || !vsmtp_line_input_stream_has_line (input) ||
+               self->state == VSMTP_SESSION_STATE_DATA)
         vsmtp_connection_flush (self->connection);
 
       if (self->closed || self->tls_starting)
         ;  /* the handshake reads from here on */
-      else if (self->pending != NULL && !self->sleeping && !eof &&
+      else if (_vsmtp_decision_is_pending (self->decision) && !self->sleeping && !eof &&
                vsmtp_line_input_stream_get_buffered (input) < PENDING_READ_LIMIT)
         vsmtp_connection_wait_readable (self->connection);  /* buffer what comes, and notice a client that leaves */
-      else if (self->pending != NULL || self->sleeping || self->greet_source != NULL ||
-               vsmtp_connection_is_congested (self->connection))
+      else if (_vsmtp_decision_is_pending (self->decision) || self->sleeping ||
+               self->greet_source != NULL || vsmtp_connection_is_congested (self->connection))
         vsmtp_connection_stop_reading (self->connection);   /* (the greet pause looks at the input when it ends) */
       else if (eof && !session_closing (self))
         session_close_after_flush (self, NULL);
@@ -2285,10 +1921,10 @@ vsmtp_session_dispose (GObject *object)
       vsmtp_connection_stop_reading (self->connection);
       vsmtp_connection_clear_deadline (self->connection);
     }
-  clear_source (&self->resume_source);
-  clear_source (&self->sleep_source);
-  clear_source (&self->greet_source);
-  session_clear_pending (self);
+  _vsmtp_clear_source (&self->resume_source);
+  _vsmtp_clear_source (&self->sleep_source);
+  _vsmtp_clear_source (&self->greet_source);
+  _vsmtp_decision_cancel (self->decision);
   /* a client that left before its check answered: a failed attempt */
   session_auth_attempt_end (self, FALSE);
   session_release_handshake_slot (self);
@@ -2304,7 +1940,7 @@ vsmtp_session_finalize (GObject *object)
   g_clear_pointer (&self->connection, vsmtp_connection_free);
   g_clear_object (&self->remote_address);
   g_clear_object (&self->envelope);
-  g_clear_pointer (&self->owners, g_array_unref);
+  g_clear_pointer (&self->decision, _vsmtp_decision_free);
   g_clear_pointer (&self->settings, _vsmtp_settings_unref);
   g_clear_pointer (&self->clients, _vsmtp_client_tracker_unref);
   g_clear_pointer (&self->receiver, _vsmtp_data_receiver_free);
@@ -2458,7 +2094,7 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
   signals[SIGNAL_CONNECTED] =
     g_signal_new_class_handler ("connected", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_connected),
-                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__VOID,
+                                _vsmtp_decision_accumulator, NULL, _vsmtp_marshal_OBJECT__VOID,
                                 VSMTP_TYPE_REPLY, 0);
   g_signal_set_va_marshaller (signals[SIGNAL_CONNECTED], type, _vsmtp_marshal_OBJECT__VOIDv);
 
@@ -2477,7 +2113,7 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
   signals[SIGNAL_HELO] =
     g_signal_new_class_handler ("helo", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_helo),
-                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING,
+                                _vsmtp_decision_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING,
                                 VSMTP_TYPE_REPLY, 1, G_TYPE_STRING);
   g_signal_set_va_marshaller (signals[SIGNAL_HELO], type, _vsmtp_marshal_OBJECT__STRINGv);
 
@@ -2496,7 +2132,7 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
   signals[SIGNAL_EHLO] =
     g_signal_new_class_handler ("ehlo", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_helo),
-                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING,
+                                _vsmtp_decision_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING,
                                 VSMTP_TYPE_REPLY, 1, G_TYPE_STRING);
   g_signal_set_va_marshaller (signals[SIGNAL_EHLO], type, _vsmtp_marshal_OBJECT__STRINGv);
 
@@ -2517,7 +2153,7 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
   signals[SIGNAL_MAIL_FROM] =
     g_signal_new_class_handler ("mail-from", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_mail_from),
-                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__BOXED_BOXED,
+                                _vsmtp_decision_accumulator, NULL, _vsmtp_marshal_OBJECT__BOXED_BOXED,
                                 VSMTP_TYPE_REPLY, 2, VSMTP_TYPE_ADDRESS, VSMTP_TYPE_PARAMETERS);
   g_signal_set_va_marshaller (signals[SIGNAL_MAIL_FROM], type, _vsmtp_marshal_OBJECT__BOXED_BOXEDv);
 
@@ -2538,7 +2174,7 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
   signals[SIGNAL_RCPT_TO] =
     g_signal_new_class_handler ("rcpt-to", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_rcpt_to),
-                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__BOXED_BOXED,
+                                _vsmtp_decision_accumulator, NULL, _vsmtp_marshal_OBJECT__BOXED_BOXED,
                                 VSMTP_TYPE_REPLY, 2, VSMTP_TYPE_ADDRESS, VSMTP_TYPE_PARAMETERS);
   g_signal_set_va_marshaller (signals[SIGNAL_RCPT_TO], type, _vsmtp_marshal_OBJECT__BOXED_BOXEDv);
 
@@ -2556,7 +2192,7 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
   signals[SIGNAL_DATA] =
     g_signal_new_class_handler ("data", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_data),
-                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__VOID,
+                                _vsmtp_decision_accumulator, NULL, _vsmtp_marshal_OBJECT__VOID,
                                 VSMTP_TYPE_REPLY, 0);
   g_signal_set_va_marshaller (signals[SIGNAL_DATA], type, _vsmtp_marshal_OBJECT__VOIDv);
 
@@ -2577,7 +2213,7 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
   signals[SIGNAL_MESSAGE_RECEIVED] =
     g_signal_new_class_handler ("message-received", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_message_received),
-                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__OBJECT,
+                                _vsmtp_decision_accumulator, NULL, _vsmtp_marshal_OBJECT__OBJECT,
                                 VSMTP_TYPE_REPLY, 1, VSMTP_TYPE_MESSAGE);
   g_signal_set_va_marshaller (signals[SIGNAL_MESSAGE_RECEIVED], type, _vsmtp_marshal_OBJECT__OBJECTv);
 
@@ -2608,7 +2244,7 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
   signals[SIGNAL_NOOP] =
     g_signal_new_class_handler ("noop", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_noop),
-                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING,
+                                _vsmtp_decision_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING,
                                 VSMTP_TYPE_REPLY, 1, G_TYPE_STRING);
   g_signal_set_va_marshaller (signals[SIGNAL_NOOP], type, _vsmtp_marshal_OBJECT__STRINGv);
 
@@ -2627,7 +2263,7 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
   signals[SIGNAL_VRFY] =
     g_signal_new_class_handler ("vrfy", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_vrfy),
-                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING,
+                                _vsmtp_decision_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING,
                                 VSMTP_TYPE_REPLY, 1, G_TYPE_STRING);
   g_signal_set_va_marshaller (signals[SIGNAL_VRFY], type, _vsmtp_marshal_OBJECT__STRINGv);
 
@@ -2645,7 +2281,7 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
   signals[SIGNAL_QUIT] =
     g_signal_new_class_handler ("quit", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_quit),
-                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__VOID,
+                                _vsmtp_decision_accumulator, NULL, _vsmtp_marshal_OBJECT__VOID,
                                 VSMTP_TYPE_REPLY, 0);
   g_signal_set_va_marshaller (signals[SIGNAL_QUIT], type, _vsmtp_marshal_OBJECT__VOIDv);
 
@@ -2666,7 +2302,7 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
   signals[SIGNAL_STARTTLS] =
     g_signal_new_class_handler ("starttls", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_starttls),
-                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__VOID,
+                                _vsmtp_decision_accumulator, NULL, _vsmtp_marshal_OBJECT__VOID,
                                 VSMTP_TYPE_REPLY, 0);
   g_signal_set_va_marshaller (signals[SIGNAL_STARTTLS], type, _vsmtp_marshal_OBJECT__VOIDv);
 
@@ -2694,7 +2330,7 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
   signals[SIGNAL_AUTHENTICATE] =
     g_signal_new_class_handler ("authenticate", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_authenticate),
-                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING_STRING_STRING_STRING,
+                                _vsmtp_decision_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING_STRING_STRING_STRING,
                                 VSMTP_TYPE_REPLY, 4, G_TYPE_STRING, G_TYPE_STRING,
                                 G_TYPE_STRING, G_TYPE_STRING);
   g_signal_set_va_marshaller (signals[SIGNAL_AUTHENTICATE], type, _vsmtp_marshal_OBJECT__STRING_STRING_STRING_STRINGv);
@@ -2715,7 +2351,7 @@ vsmtp_session_class_init (VsmtpSessionClass *klass)
   signals[SIGNAL_UNKNOWN_COMMAND] =
     g_signal_new_class_handler ("unknown-command", type, G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (real_unknown_command),
-                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING_STRING,
+                                _vsmtp_decision_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING_STRING,
                                 VSMTP_TYPE_REPLY, 2, G_TYPE_STRING, G_TYPE_STRING);
   g_signal_set_va_marshaller (signals[SIGNAL_UNKNOWN_COMMAND], type, _vsmtp_marshal_OBJECT__STRING_STRINGv);
 
@@ -2734,6 +2370,7 @@ static void
 vsmtp_session_init (VsmtpSession *self)
 {
   self->receiver = _vsmtp_data_receiver_new ();
+  self->decision = _vsmtp_decision_new (self, &decision_callbacks);
   self->state = VSMTP_SESSION_STATE_GREETING;
 }
 
@@ -2756,6 +2393,7 @@ _vsmtp_session_new (VsmtpServer        *server,
   self->settings = _vsmtp_settings_ref (settings);
   self->clients = _vsmtp_client_tracker_ref (clients);
   self->id = make_session_id ();
+  _vsmtp_decision_configure (self->decision, self->id, settings->decision_timeout);
   self->implicit_tls = (flags & VSMTP_LISTEN_FLAGS_IMPLICIT_TLS) != 0;
   self->auth_required = (flags & VSMTP_LISTEN_FLAGS_AUTH_REQUIRED) != 0;
   self->connection = vsmtp_connection_new (stream,
@@ -2808,7 +2446,7 @@ _vsmtp_session_start (VsmtpSession *self)
     {
       session_touch_timeout (self);
       session_greet (self);
-      if (self->pending == NULL)
+      if (!_vsmtp_decision_is_pending (self->decision))
         session_process (self);
     }
   g_object_unref (self);
@@ -3022,7 +2660,7 @@ vsmtp_session_close (VsmtpSession *self,
 
   if (self->closed)
     return;
-  session_clear_pending (self);
+  _vsmtp_decision_cancel (self->decision);
   session_close_after_flush (self, reply);
 }
 
