@@ -1,7 +1,9 @@
-/* vsmtp-session.c: one SMTP connection, its state machine and its signals
+/* vsmtp-session.c: one SMTP connection and its state machine
  *
  * The session parses the commands, emits the signals and acts on their
- * decisions. What it builds on lives in units of their own: the streams,
+ * decisions. Its class (the properties, the signals with their class
+ * handlers and documentation, the getters) is vsmtp-session-class.c.
+ * What it builds on lives in units of their own: the streams,
  * the output buffer, the deadline and the STARTTLS upgrade in the
  * connection (io/vsmtp-connection.c), the AUTH exchange in vsmtp-sasl.c,
  * the message content and its limits in vsmtp-data-receiver.c, the
@@ -16,185 +18,21 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "vsmtp-enums.h"
-#include "vsmtp-marshal.h"
 #include "vsmtp-error.h"
 #include "vsmtp-command-private.h"
-#include "vsmtp-data-receiver-private.h"
-#include "vsmtp-decision-private.h"
 #include "vsmtp-extension-private.h"
 #include "vsmtp-message-private.h"
-#include "vsmtp-reply-private.h"
-#include "vsmtp-sasl-private.h"
 #include "vsmtp-trace-private.h"
-#include "vsmtp-session-private.h"
+#include "vsmtp-session-struct-private.h"
 #include "vsmtp-source-private.h"
-#include "vsmtp-connection-private.h"
-
-/**
- * VsmtpSession:
- *
- * One SMTP connection: the RFC 5321 state machine, with one signal per
- * command.
- *
- * A session is created by [class@Vsmtp.Server] for each connection and handed
- * to the handlers of [signal@Vsmtp.Server::new-session], which connect to the
- * command signals they care about.
- *
- * ## Decisions
- *
- * Every decision signal returns a [class@Vsmtp.Reply]. Handlers run in the
- * order they were connected; the first one that returns a reply decides and
- * ends the emission. A handler with no opinion returns
- * [ctor@Vsmtp.Reply.new_continue]: the next one is asked, and after the last
- * the session's own class handler gives the standard reply (`250 2.1.0 Ok`
- * for MAIL, and so on). A handler that returns %NULL — or raises, in a
- * language binding — has failed: the client gets `451 4.3.0`, the failure is
- * logged naming the handler's owner ([method@Vsmtp.Session.set_handler_owner])
- * and no further handler runs. [signal@Vsmtp.Session::rset] and
- * [signal@Vsmtp.Session::closed] only notify.
- *
- * A handler that needs to do asynchronous work first (a DNS lookup, a database
- * query, a relay) returns [ctor@Vsmtp.Reply.new_pending], keeps a reference to
- * it and completes it later from its callback, with a decision
- * ([method@Vsmtp.Reply.complete]) or with "continue"
- * ([method@Vsmtp.Reply.complete_continue]: the handlers after it are asked).
- * The session stops processing commands until the reply is complete; if it
- * is not completed within the server's
- * [property@Vsmtp.Server:decision-timeout], the client gets `451 4.3.0` and a
- * later completion is ignored. The reply's
- * [method@Vsmtp.Reply.get_cancellable] is cancelled when the answer is no
- * longer wanted: the client disconnected, the deadline passed, or the session
- * was closed.
- *
- * For [signal@Vsmtp.Session::helo], [signal@Vsmtp.Session::ehlo] and
- * [signal@Vsmtp.Session::data] a positive reply means "go on": the session
- * sends the protocol's reply itself (the EHLO extension list, `354`).
- *
- * ## The end of data
- *
- * [signal@Vsmtp.Session::message-received] is the one decision with no
- * positive default: unless a handler returns a positive reply — which it must
- * only do once it has taken durable responsibility for the message (written and
- * synced it, or had it accepted by the next hop) — the client gets
- * `451 4.3.0`. Nothing is accepted by accident.
- */
 
 #define AUTH_LINE_MAX         12288   /* RFC 4954 4 */
 #define PENDING_READ_LIMIT    (64 * 1024)  /* input buffered while a decision is pending */
 
-struct _VsmtpSession
-{
-  GObject                parent_instance;
-
-  VsmtpServer           *server;         /* weak: only for vsmtp_session_get_server() */
-  VsmtpSettings         *settings;       /* what the session was started with */
-  VsmtpClientTracker    *clients;        /* per-address accounting (the server's) */
-  GSocketAddress        *remote_address;
-  char                  *remote_ip;
-  char                  *id;
-
-  VsmtpConnection       *connection;     /* the streams, the output, the deadline, TLS */
-  GString               *outbuf;         /* the connection's output buffer: replies go here */
-  GSource               *resume_source;
-
-  VsmtpSessionState      state;
-  char                  *helo;
-  VsmtpEnvelope         *envelope;
-  guint                  n_messages;
-  guint                  message_serial;
-  guint                  n_errors;
-  guint                  n_junk;
-  guint                  n_commands;
-  gint64                 data_deadline;   /* monotonic, during DATA */
-  GSource               *sleep_source;   /* error sleep past the soft limit */
-  GSource               *greet_source;   /* the greet pause */
-
-  /* what a command saved for its decision's continuation */
-  VsmtpAddress          *pending_address;
-  GHashTable            *pending_params;
-  char                  *pending_helo;
-  gboolean               pending_esmtp;
-
-  VsmtpDecision         *decision;        /* the signal being decided, a deferred reply */
-
-  GTlsConnection        *tls;            /* the connection's, once the handshake succeeded */
-
-  /* AUTH */
-  VsmtpSasl             *sasl;             /* an AUTH exchange in progress */
-  gboolean               auth_in_flight;   /* an AUTH check not answered yet */
-  gboolean               handshake_slot;   /* holds one of the server's TLS handshake slots */
-  char                  *auth_user;
-  guint                  auth_required : 1;
-
-  VsmtpDataReceiver     *receiver;        /* the message's content and its limits */
-
-  guint                  esmtp : 1;
-  guint                  closed : 1;
-  guint                  processing : 1;
-  guint                  shutting_down : 1;
-  guint                  started : 1;
-  guint                  implicit_tls : 1;
-  guint                  greeted : 1;
-  guint                  tls_starting : 1;     /* STARTTLS accepted: no more SMTP until the handshake */
-  guint                  sleeping : 1;
-  guint                  counted : 1;
-};
-
-enum {
-  PROP_0,
-  PROP_SERVER,
-  PROP_STREAM,
-  PROP_REMOTE_ADDRESS,
-  PROP_ID,
-  PROP_STATE,
-  PROP_HELO,
-  PROP_ENVELOPE,
-  PROP_AUTHENTICATED_USER,
-  N_PROPS
-};
-
-enum {
-  SIGNAL_CONNECTED,
-  SIGNAL_HELO,
-  SIGNAL_EHLO,
-  SIGNAL_MAIL_FROM,
-  SIGNAL_RCPT_TO,
-  SIGNAL_DATA,
-  SIGNAL_MESSAGE_RECEIVED,
-  SIGNAL_RSET,
-  SIGNAL_NOOP,
-  SIGNAL_VRFY,
-  SIGNAL_QUIT,
-  SIGNAL_STARTTLS,
-  SIGNAL_AUTHENTICATE,
-  SIGNAL_UNKNOWN_COMMAND,
-  SIGNAL_CLOSED,
-  N_SIGNALS
-};
-
-static GParamSpec *properties[N_PROPS];
-static guint signals[N_SIGNALS];
-
-/* Without a handler the class handler decides: call it directly rather than
- * go through a signal emission (most commands of most sessions). */
-#define HAS_HANDLERS(sig) g_signal_has_handler_pending (self, signals[sig], 0, FALSE)
-
-static VsmtpReply *real_connected        (VsmtpSession *self);
-static VsmtpReply *real_helo             (VsmtpSession *self, const char *domain);
-static VsmtpReply *real_mail_from        (VsmtpSession *self, VsmtpAddress *sender,
-                                          VsmtpParameters *parameters);
-static VsmtpReply *real_rcpt_to          (VsmtpSession *self, VsmtpAddress *recipient,
-                                          VsmtpParameters *parameters);
-static VsmtpReply *real_data             (VsmtpSession *self);
-static VsmtpReply *real_message_received (VsmtpSession *self, VsmtpMessage *message);
-static VsmtpReply *real_ok               (VsmtpSession *self);
-static VsmtpReply *real_noop             (VsmtpSession *self, const char *argument);
-static VsmtpReply *real_vrfy             (VsmtpSession *self, const char *argument);
-static VsmtpReply *real_quit             (VsmtpSession *self);
-static VsmtpReply *real_starttls         (VsmtpSession *self);
-static VsmtpReply *real_unknown_command  (VsmtpSession *self, const char *verb,
-                                          const char *arguments);
+/* The class's properties and signals (vsmtp-session-class.c), by the short
+ * names this unit uses */
+static GParamSpec **const properties = _vsmtp_session_properties;
+static guint *const signals = _vsmtp_session_signals;
 
 G_DEFINE_FINAL_TYPE (VsmtpSession, vsmtp_session, G_TYPE_OBJECT)
 
@@ -239,40 +77,6 @@ session_release_handshake_slot (VsmtpSession *self)
 }
 
 static void
-session_set_state (VsmtpSession      *self,
-                   VsmtpSessionState  state)
-{
-  if (self->state == state)
-    return;
-  self->state = state;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
-}
-
-static void
-session_queue (VsmtpSession *self,
-               VsmtpReply   *reply)
-{
-  guint code = vsmtp_reply_get_code (reply);
-
-  vsmtp_reply_append_to (reply, self->outbuf);
-
-  /* error counting (Postfix's soft and hard error limits) */
-  if (code >= 400 && code != 421 && self->state != VSMTP_SESSION_STATE_GREETING)
-    self->n_errors++;
-}
-
-static void
-session_queue_new (VsmtpSession *self,
-                   guint         code,
-                   const char   *enhanced,
-                   const char   *text)
-{
-  g_autoptr(VsmtpReply) reply = vsmtp_reply_new (code, enhanced, text);
-
-  session_queue (self, reply);
-}
-
-static void
 session_reset_transaction (VsmtpSession *self)
 {
   if (self->envelope != NULL)
@@ -299,12 +103,6 @@ make_session_id (void)
                           (guint32) (now % G_USEC_PER_SEC),
                           (guint32) getpid () & 0xFFFF,
                           (++counter) & 0xFFFF);
-}
-
-static const char *
-session_hostname (VsmtpSession *self)
-{
-  return self->settings->hostname;
 }
 
 static gboolean
@@ -425,47 +223,6 @@ static const VsmtpDecisionCallbacks decision_callbacks = {
   .after_deferred = session_after_deferred,
 };
 
-/**
- * vsmtp_session_set_handler_owner:
- * @self: a session
- * @owner: (nullable): who connects the handlers that follow, for example a
- *   plugin's name; %NULL for nobody in particular
- *
- * Says who connects the signal handlers connected to @self from now on,
- * until the next call. When one of them fails (returns %NULL, raises in a
- * language binding, or misses the decision deadline), the log line names
- * its owner.
- *
- * vsmtpd calls it with each plugin's module name before the plugin's
- * [signal@Vsmtp.Server::new-session] handler runs. Handlers connected
- * before any call have no owner.
- */
-void
-vsmtp_session_set_handler_owner (VsmtpSession *self,
-                                 const char   *owner)
-{
-  g_return_if_fail (VSMTP_IS_SESSION (self));
-
-  _vsmtp_decision_set_handler_owner (self->decision, owner);
-}
-
-/* Emits decision signal @which with the arguments that follow (as for
- * g_signal_emit(), without the return location) and decides with its
- * answer, now or once a deferred handler completes. */
-#define session_emit(self, which, then, ...) \
-  _vsmtp_decision_emit ((self)->decision, signals[which], (then), ##__VA_ARGS__)
-
-/* Emits the decision signal @sig with the arguments that follow, or, with no
- * handler connected, takes the class handler's @direct answer (most
- * commands of most sessions) without an emission. */
-#define EMIT_DECISION(sig, then, direct, ...) \
-  G_STMT_START { \
-    if (HAS_HANDLERS (sig)) \
-      session_emit (self, sig, then, ##__VA_ARGS__); \
-    else \
-      _vsmtp_decision_decide (self->decision, direct, then); \
-  } G_STMT_END
-
 /* ------------------------------------------------------------------------ */
 /* Greeting                                                                 */
 
@@ -501,7 +258,7 @@ session_greet_now (VsmtpSession *self)
 {
 
   self->greeted = TRUE;
-  EMIT_DECISION (SIGNAL_CONNECTED, then_greeting, real_connected (self));
+  EMIT_DECISION (SIGNAL_CONNECTED, then_greeting, _vsmtp_session_real_connected (self));
 }
 
 static gboolean
@@ -662,7 +419,7 @@ handle_starttls (VsmtpSession *self,
     session_queue_new (self, 454, "4.7.0", "TLS not available");
   else
     {
-      EMIT_DECISION (SIGNAL_STARTTLS, then_starttls, real_starttls (self));
+      EMIT_DECISION (SIGNAL_STARTTLS, then_starttls, _vsmtp_session_real_starttls (self));
     }
 }
 
@@ -909,7 +666,7 @@ handle_helo (VsmtpSession *self,
   self->pending_esmtp = esmtp;
 
   EMIT_DECISION (esmtp ? SIGNAL_EHLO : SIGNAL_HELO, then_helo,
-                 real_helo (self, self->pending_helo), self->pending_helo);
+                 _vsmtp_session_real_helo (self, self->pending_helo), self->pending_helo);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1013,7 +770,7 @@ handle_mail (VsmtpSession *self,
   {
     g_autoptr(VsmtpParameters) parameters = _vsmtp_parameters_new_for_table (params);
 
-    EMIT_DECISION (SIGNAL_MAIL_FROM, then_mail, real_mail_from (self, address, parameters),
+    EMIT_DECISION (SIGNAL_MAIL_FROM, then_mail, _vsmtp_session_real_mail_from (self, address, parameters),
                    address, parameters);
   }
 }
@@ -1085,7 +842,7 @@ handle_rcpt (VsmtpSession *self,
   {
     g_autoptr(VsmtpParameters) parameters = _vsmtp_parameters_new_for_table (params);
 
-    EMIT_DECISION (SIGNAL_RCPT_TO, then_rcpt, real_rcpt_to (self, address, parameters),
+    EMIT_DECISION (SIGNAL_RCPT_TO, then_rcpt, _vsmtp_session_real_rcpt_to (self, address, parameters),
                    address, parameters);
   }
 }
@@ -1163,7 +920,7 @@ handle_data (VsmtpSession *self,
       return;
     }
 
-  EMIT_DECISION (SIGNAL_DATA, then_data, real_data (self));
+  EMIT_DECISION (SIGNAL_DATA, then_data, _vsmtp_session_real_data (self));
 }
 
 static void
@@ -1211,7 +968,7 @@ session_end_of_data (VsmtpSession *self)
 
   session_touch_timeout (self);
   EMIT_DECISION (SIGNAL_MESSAGE_RECEIVED, then_message,
-                 real_message_received (self, message), message);
+                 _vsmtp_session_real_message_received (self, message), message);
 }
 
 /* Feeds buffered bytes to the data receiver. Returns FALSE when more input is needed. */
@@ -1373,11 +1130,11 @@ session_handle_line (VsmtpSession *self,
       /* RSET is always answered 250 (RFC 5321 4.1.1.5): its signal only
        * tells handlers that the transaction ends */
       g_signal_emit (self, signals[SIGNAL_RSET], 0);
-      _vsmtp_decision_decide (self->decision, real_ok (self), then_rset);
+      _vsmtp_decision_decide (self->decision, _vsmtp_session_real_ok (self), then_rset);
       break;
 
     case VSMTP_VERB_NOOP:
-      EMIT_DECISION (SIGNAL_NOOP, then_plain, real_noop (self, args), args);
+      EMIT_DECISION (SIGNAL_NOOP, then_plain, _vsmtp_session_real_noop (self, args), args);
       break;
 
     case VSMTP_VERB_VRFY:
@@ -1386,7 +1143,7 @@ session_handle_line (VsmtpSession *self,
           session_queue_new (self, 501, "5.5.4", "Syntax: VRFY address");
           break;
         }
-      EMIT_DECISION (SIGNAL_VRFY, then_plain, real_vrfy (self, args), args);
+      EMIT_DECISION (SIGNAL_VRFY, then_plain, _vsmtp_session_real_vrfy (self, args), args);
       break;
 
     case VSMTP_VERB_HELP:
@@ -1396,7 +1153,7 @@ session_handle_line (VsmtpSession *self,
       break;
 
     case VSMTP_VERB_QUIT:
-      EMIT_DECISION (SIGNAL_QUIT, then_quit, real_quit (self));
+      EMIT_DECISION (SIGNAL_QUIT, then_quit, _vsmtp_session_real_quit (self));
       break;
 
     case VSMTP_VERB_STARTTLS:
@@ -1421,7 +1178,7 @@ session_handle_line (VsmtpSession *self,
 
         word = space ? g_strndup (line, space - line) : g_strdup (line);
         EMIT_DECISION (SIGNAL_UNKNOWN_COMMAND, then_plain,
-                       real_unknown_command (self, word, args), word, args);
+                       _vsmtp_session_real_unknown_command (self, word, args), word, args);
       }
       break;
     }
@@ -1774,141 +1531,6 @@ session_process (VsmtpSession *self)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Class handlers: the standard replies                                     */
-
-typedef enum {
-  DEFAULT_MAIL,
-  DEFAULT_RCPT,
-  DEFAULT_DATA,
-  DEFAULT_OK,
-  DEFAULT_VRFY,
-  DEFAULT_QUIT,
-  DEFAULT_STARTTLS,
-  DEFAULT_UNKNOWN,
-  N_DEFAULTS
-} DefaultReply;
-
-/* The standard replies, made once: a completed reply never changes, and it
- * keeps its wire format, so the common path allocates and formats nothing. */
-static VsmtpReply *
-default_reply (DefaultReply which)
-{
-  static VsmtpReply *replies[N_DEFAULTS];
-  static gsize initialized;
-
-  if (g_once_init_enter (&initialized))
-    {
-      replies[DEFAULT_MAIL] = vsmtp_reply_new (250, "2.1.0", "Ok");
-      replies[DEFAULT_RCPT] = vsmtp_reply_new (250, "2.1.5", "Ok");
-      replies[DEFAULT_DATA] = vsmtp_reply_new (354, NULL, "End data with <CR><LF>.<CR><LF>");
-      replies[DEFAULT_OK] = vsmtp_reply_new (250, "2.0.0", "Ok");
-      replies[DEFAULT_VRFY] = vsmtp_reply_new (252, "2.5.2", "Cannot VRFY user, but will accept "
-                                               "message and attempt delivery");
-      replies[DEFAULT_QUIT] = vsmtp_reply_new (221, "2.0.0", "Bye");
-      replies[DEFAULT_STARTTLS] = vsmtp_reply_new (220, "2.0.0", "Ready to start TLS");
-      replies[DEFAULT_UNKNOWN] = vsmtp_reply_new (500, "5.5.2", "Error: command not recognized");
-      g_once_init_leave (&initialized, 1);
-    }
-  return g_object_ref (replies[which]);
-}
-
-static VsmtpReply *
-real_connected (VsmtpSession *self)
-{
-  return vsmtp_reply_new_printf (220, NULL, "%s ESMTP vsmtpd", session_hostname (self));
-}
-
-static VsmtpReply *
-real_helo (VsmtpSession *self,
-           const char   *domain)
-{
-  return vsmtp_reply_new (250, NULL, session_hostname (self));
-}
-
-static VsmtpReply *
-real_mail_from (VsmtpSession    *self,
-                VsmtpAddress    *sender,
-                VsmtpParameters *parameters)
-{
-  return default_reply (DEFAULT_MAIL);
-}
-
-static VsmtpReply *
-real_rcpt_to (VsmtpSession    *self,
-              VsmtpAddress    *recipient,
-              VsmtpParameters *parameters)
-{
-  return default_reply (DEFAULT_RCPT);
-}
-
-static VsmtpReply *
-real_data (VsmtpSession *self)
-{
-  return default_reply (DEFAULT_DATA);
-}
-
-static VsmtpReply *
-real_message_received (VsmtpSession *self,
-                       VsmtpMessage *message)
-{
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
-                    "VSMTP_SESSION_ID", self->id,
-                    "MESSAGE", "%s: no handler took message %s: answering 451",
-                    self->id, vsmtp_message_get_id (message));
-  return vsmtp_reply_new (451, "4.3.0", "Error: no delivery agent took the message, try again later");
-}
-
-static VsmtpReply *
-real_ok (VsmtpSession *self)
-{
-  return default_reply (DEFAULT_OK);
-}
-
-static VsmtpReply *
-real_noop (VsmtpSession *self,
-           const char   *argument)
-{
-  return default_reply (DEFAULT_OK);
-}
-
-static VsmtpReply *
-real_vrfy (VsmtpSession *self,
-           const char   *argument)
-{
-  return default_reply (DEFAULT_VRFY);
-}
-
-static VsmtpReply *
-real_quit (VsmtpSession *self)
-{
-  return default_reply (DEFAULT_QUIT);
-}
-
-static VsmtpReply *
-real_starttls (VsmtpSession *self)
-{
-  return default_reply (DEFAULT_STARTTLS);
-}
-
-static VsmtpReply *
-real_authenticate (VsmtpSession *self,
-                   const char   *mechanism,
-                   const char   *authzid,
-                   const char   *authcid,
-                   const char   *password)
-{
-  return vsmtp_reply_new (535, "5.7.8", "Error: authentication failed");
-}
-
-static VsmtpReply *
-real_unknown_command (VsmtpSession *self,
-                      const char   *verb,
-                      const char   *arguments)
-{
-  return default_reply (DEFAULT_UNKNOWN);
-}
-
-/* ------------------------------------------------------------------------ */
 /* GObject                                                                  */
 
 static void
@@ -1956,414 +1578,14 @@ vsmtp_session_finalize (GObject *object)
 }
 
 static void
-vsmtp_session_get_property (GObject    *object,
-                            guint       prop_id,
-                            GValue     *value,
-                            GParamSpec *pspec)
-{
-  VsmtpSession *self = VSMTP_SESSION (object);
-
-  switch (prop_id)
-    {
-    case PROP_SERVER:
-      g_value_set_object (value, self->server);
-      break;
-    case PROP_STREAM:
-      g_value_set_object (value, vsmtp_session_get_stream (self));
-      break;
-    case PROP_REMOTE_ADDRESS:
-      g_value_set_object (value, self->remote_address);
-      break;
-    case PROP_ID:
-      g_value_set_string (value, self->id);
-      break;
-    case PROP_STATE:
-      g_value_set_enum (value, self->state);
-      break;
-    case PROP_HELO:
-      g_value_set_string (value, self->helo);
-      break;
-    case PROP_ENVELOPE:
-      g_value_set_object (value, self->envelope);
-      break;
-    case PROP_AUTHENTICATED_USER:
-      g_value_set_string (value, self->auth_user);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
 vsmtp_session_class_init (VsmtpSessionClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
-  GType type = G_TYPE_FROM_CLASS (klass);
 
   object_class->dispose = vsmtp_session_dispose;
   object_class->finalize = vsmtp_session_finalize;
-  object_class->get_property = vsmtp_session_get_property;
-
-  /**
-   * VsmtpSession:server:
-   *
-   * The server this session belongs to.
-   */
-  properties[PROP_SERVER] =
-    g_param_spec_object ("server", NULL, NULL, VSMTP_TYPE_SERVER,
-                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
-
-  /**
-   * VsmtpSession:stream:
-   *
-   * The connection's stream.
-   */
-  properties[PROP_STREAM] =
-    g_param_spec_object ("stream", NULL, NULL, G_TYPE_IO_STREAM,
-                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
-
-  /**
-   * VsmtpSession:remote-address:
-   *
-   * The client's address, if known.
-   */
-  properties[PROP_REMOTE_ADDRESS] =
-    g_param_spec_object ("remote-address", NULL, NULL, G_TYPE_SOCKET_ADDRESS,
-                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
-
-  /**
-   * VsmtpSession:id:
-   *
-   * A short identifier unique within the process, used in logs and message ids.
-   */
-  properties[PROP_ID] =
-    g_param_spec_string ("id", NULL, NULL, NULL,
-                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
-
-  /**
-   * VsmtpSession:state:
-   *
-   * Where the session is in the SMTP dialogue.
-   */
-  properties[PROP_STATE] =
-    g_param_spec_enum ("state", NULL, NULL, VSMTP_TYPE_SESSION_STATE,
-                       VSMTP_SESSION_STATE_GREETING,
-                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
-
-  /**
-   * VsmtpSession:helo:
-   *
-   * The domain the client gave in its accepted HELO or EHLO.
-   */
-  properties[PROP_HELO] =
-    g_param_spec_string ("helo", NULL, NULL, NULL,
-                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
-
-  /**
-   * VsmtpSession:envelope:
-   *
-   * The envelope of the transaction in progress, %NULL between transactions.
-   */
-  properties[PROP_ENVELOPE] =
-    g_param_spec_object ("envelope", NULL, NULL, VSMTP_TYPE_ENVELOPE,
-                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
-
-  /**
-   * VsmtpSession:authenticated-user:
-   *
-   * The user name of a successful AUTH, or %NULL.
-   */
-  properties[PROP_AUTHENTICATED_USER] =
-    g_param_spec_string ("authenticated-user", NULL, NULL, NULL,
-                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
-
-  g_object_class_install_properties (object_class, N_PROPS, properties);
-
-  /**
-   * VsmtpSession::connected:
-   * @self: the session
-   *
-   * Emitted once, before the greeting. Return a reply with a code other than
-   * 220 (for example `554 5.7.1`) to refuse the client: it gets that reply and
-   * the connection is closed.
-   *
-   * Returns: (transfer full) (nullable): a decision, or
-   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
-   *   (`451 4.3.0`)
-   */
-  signals[SIGNAL_CONNECTED] =
-    g_signal_new_class_handler ("connected", type, G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (real_connected),
-                                _vsmtp_decision_accumulator, NULL, _vsmtp_marshal_OBJECT__VOID,
-                                VSMTP_TYPE_REPLY, 0);
-  g_signal_set_va_marshaller (signals[SIGNAL_CONNECTED], type, _vsmtp_marshal_OBJECT__VOIDv);
-
-  /**
-   * VsmtpSession::helo:
-   * @self: the session
-   * @domain: the domain the client gave
-   *
-   * Emitted for HELO. A positive reply accepts it (the session sends the
-   * standard `250`), a negative one is sent to the client.
-   *
-   * Returns: (transfer full) (nullable): a decision, or
-   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
-   *   (`451 4.3.0`)
-   */
-  signals[SIGNAL_HELO] =
-    g_signal_new_class_handler ("helo", type, G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (real_helo),
-                                _vsmtp_decision_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING,
-                                VSMTP_TYPE_REPLY, 1, G_TYPE_STRING);
-  g_signal_set_va_marshaller (signals[SIGNAL_HELO], type, _vsmtp_marshal_OBJECT__STRINGv);
-
-  /**
-   * VsmtpSession::ehlo:
-   * @self: the session
-   * @domain: the domain the client gave
-   *
-   * Emitted for EHLO. A positive reply accepts it (the session sends the
-   * extension list), a negative one is sent to the client.
-   *
-   * Returns: (transfer full) (nullable): a decision, or
-   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
-   *   (`451 4.3.0`)
-   */
-  signals[SIGNAL_EHLO] =
-    g_signal_new_class_handler ("ehlo", type, G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (real_helo),
-                                _vsmtp_decision_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING,
-                                VSMTP_TYPE_REPLY, 1, G_TYPE_STRING);
-  g_signal_set_va_marshaller (signals[SIGNAL_EHLO], type, _vsmtp_marshal_OBJECT__STRINGv);
-
-  /**
-   * VsmtpSession::mail-from:
-   * @self: the session
-   * @sender: the reverse path (the null address for `<>`)
-   * @parameters: the MAIL parameters (keywords upper-cased, values %NULL
-   *   for a keyword without a value)
-   *
-   * Emitted for a well-formed MAIL command whose parameters the server
-   * supports. Default: `250 2.1.0 Ok`.
-   *
-   * Returns: (transfer full) (nullable): a decision, or
-   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
-   *   (`451 4.3.0`)
-   */
-  signals[SIGNAL_MAIL_FROM] =
-    g_signal_new_class_handler ("mail-from", type, G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (real_mail_from),
-                                _vsmtp_decision_accumulator, NULL, _vsmtp_marshal_OBJECT__BOXED_BOXED,
-                                VSMTP_TYPE_REPLY, 2, VSMTP_TYPE_ADDRESS, VSMTP_TYPE_PARAMETERS);
-  g_signal_set_va_marshaller (signals[SIGNAL_MAIL_FROM], type, _vsmtp_marshal_OBJECT__BOXED_BOXEDv);
-
-  /**
-   * VsmtpSession::rcpt-to:
-   * @self: the session
-   * @recipient: the forward path
-   * @parameters: the RCPT parameters
-   *
-   * Emitted for a well-formed RCPT command within the recipient limit.
-   * Default: `250 2.1.5 Ok`. Reject with, for example,
-   * [ctor@Vsmtp.Reply.new_no_such_user] or [ctor@Vsmtp.Reply.new_relay_denied].
-   *
-   * Returns: (transfer full) (nullable): a decision, or
-   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
-   *   (`451 4.3.0`)
-   */
-  signals[SIGNAL_RCPT_TO] =
-    g_signal_new_class_handler ("rcpt-to", type, G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (real_rcpt_to),
-                                _vsmtp_decision_accumulator, NULL, _vsmtp_marshal_OBJECT__BOXED_BOXED,
-                                VSMTP_TYPE_REPLY, 2, VSMTP_TYPE_ADDRESS, VSMTP_TYPE_PARAMETERS);
-  g_signal_set_va_marshaller (signals[SIGNAL_RCPT_TO], type, _vsmtp_marshal_OBJECT__BOXED_BOXEDv);
-
-  /**
-   * VsmtpSession::data:
-   * @self: the session
-   *
-   * Emitted for DATA once at least one recipient was accepted. A positive
-   * reply lets the client send the message (`354`).
-   *
-   * Returns: (transfer full) (nullable): a decision, or
-   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
-   *   (`451 4.3.0`)
-   */
-  signals[SIGNAL_DATA] =
-    g_signal_new_class_handler ("data", type, G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (real_data),
-                                _vsmtp_decision_accumulator, NULL, _vsmtp_marshal_OBJECT__VOID,
-                                VSMTP_TYPE_REPLY, 0);
-  g_signal_set_va_marshaller (signals[SIGNAL_DATA], type, _vsmtp_marshal_OBJECT__VOIDv);
-
-  /**
-   * VsmtpSession::message-received:
-   * @self: the session
-   * @message: the message, with a `Received:` header prepended
-   *
-   * Emitted at the end of data for a message within the limits. A handler
-   * that returns a positive reply declares that it has taken durable
-   * responsibility for the message. When no handler decides, the client gets
-   * `451 4.3.0`: a message is never accepted by default.
-   *
-   * Returns: (transfer full) (nullable): a decision, or
-   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
-   *   (`451 4.3.0`)
-   */
-  signals[SIGNAL_MESSAGE_RECEIVED] =
-    g_signal_new_class_handler ("message-received", type, G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (real_message_received),
-                                _vsmtp_decision_accumulator, NULL, _vsmtp_marshal_OBJECT__OBJECT,
-                                VSMTP_TYPE_REPLY, 1, VSMTP_TYPE_MESSAGE);
-  g_signal_set_va_marshaller (signals[SIGNAL_MESSAGE_RECEIVED], type, _vsmtp_marshal_OBJECT__OBJECTv);
-
-  /**
-   * VsmtpSession::rset:
-   * @self: the session
-   *
-   * Emitted for RSET, before the transaction is reset. A notification:
-   * handlers return nothing, and the client always gets `250 2.0.0 Ok`
-   * (RFC 5321 4.1.1.5). A handler that keeps per-transaction state
-   * forgets it here.
-   */
-  signals[SIGNAL_RSET] =
-    g_signal_new ("rset", type, G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 0);
-
-  /**
-   * VsmtpSession::noop:
-   * @self: the session
-   * @argument: the command's argument, possibly empty
-   *
-   * Emitted for NOOP. Default: `250 2.0.0 Ok`.
-   *
-   * Returns: (transfer full) (nullable): a decision, or
-   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
-   *   (`451 4.3.0`)
-   */
-  signals[SIGNAL_NOOP] =
-    g_signal_new_class_handler ("noop", type, G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (real_noop),
-                                _vsmtp_decision_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING,
-                                VSMTP_TYPE_REPLY, 1, G_TYPE_STRING);
-  g_signal_set_va_marshaller (signals[SIGNAL_NOOP], type, _vsmtp_marshal_OBJECT__STRINGv);
-
-  /**
-   * VsmtpSession::vrfy:
-   * @self: the session
-   * @argument: the string to verify
-   *
-   * Emitted for VRFY. Default: `252 2.5.2` (cannot verify, will attempt
-   * delivery), as RFC 5321 suggests when verification is not offered.
-   *
-   * Returns: (transfer full) (nullable): a decision, or
-   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
-   *   (`451 4.3.0`)
-   */
-  signals[SIGNAL_VRFY] =
-    g_signal_new_class_handler ("vrfy", type, G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (real_vrfy),
-                                _vsmtp_decision_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING,
-                                VSMTP_TYPE_REPLY, 1, G_TYPE_STRING);
-  g_signal_set_va_marshaller (signals[SIGNAL_VRFY], type, _vsmtp_marshal_OBJECT__STRINGv);
-
-  /**
-   * VsmtpSession::quit:
-   * @self: the session
-   *
-   * Emitted for QUIT. Whatever the reply, the connection is closed after it.
-   * Default: `221 2.0.0 Bye`.
-   *
-   * Returns: (transfer full) (nullable): a decision, or
-   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
-   *   (`451 4.3.0`)
-   */
-  signals[SIGNAL_QUIT] =
-    g_signal_new_class_handler ("quit", type, G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (real_quit),
-                                _vsmtp_decision_accumulator, NULL, _vsmtp_marshal_OBJECT__VOID,
-                                VSMTP_TYPE_REPLY, 0);
-  g_signal_set_va_marshaller (signals[SIGNAL_QUIT], type, _vsmtp_marshal_OBJECT__VOIDv);
-
-  /**
-   * VsmtpSession::starttls:
-   * @self: the session
-   *
-   * Emitted for a STARTTLS the server can honour (it has a certificate, TLS
-   * is not active yet). A positive reply starts the handshake after
-   * `220 2.0.0 Ready to start TLS`; a negative one (for example
-   * `454 4.7.0`) is sent instead. After the handshake the session forgets
-   * the HELO/EHLO and the envelope (RFC 3207) and no longer offers STARTTLS.
-   *
-   * Returns: (transfer full) (nullable): a decision, or
-   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
-   *   (`451 4.3.0`)
-   */
-  signals[SIGNAL_STARTTLS] =
-    g_signal_new_class_handler ("starttls", type, G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (real_starttls),
-                                _vsmtp_decision_accumulator, NULL, _vsmtp_marshal_OBJECT__VOID,
-                                VSMTP_TYPE_REPLY, 0);
-  g_signal_set_va_marshaller (signals[SIGNAL_STARTTLS], type, _vsmtp_marshal_OBJECT__VOIDv);
-
-  /**
-   * VsmtpSession::authenticate:
-   * @self: the session
-   * @mechanism: the SASL mechanism used, such as `PLAIN`
-   * @authzid: (nullable): the authorization identity the client asked for, if any
-   * @authcid: the authentication identity (user name)
-   * @password: the password
-   *
-   * Emitted when a client completed an AUTH exchange (RFC 4954): check the
-   * credentials. A `235` reply (for example
-   * `vsmtp_reply_new (235, "2.7.0", "Authentication successful")`) accepts
-   * them and makes @authcid the session's
-   * [property@Vsmtp.Session:authenticated-user]; anything else rejects them
-   * (a positive non-235 reply counts as a rejection). Checking a slow hash is
-   * best deferred: return a pending reply and complete it from a thread's
-   * callback. Default: `535 5.7.8`.
-   *
-   * Returns: (transfer full) (nullable): a decision, or
-   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
-   *   (`451 4.3.0`)
-   */
-  signals[SIGNAL_AUTHENTICATE] =
-    g_signal_new_class_handler ("authenticate", type, G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (real_authenticate),
-                                _vsmtp_decision_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING_STRING_STRING_STRING,
-                                VSMTP_TYPE_REPLY, 4, G_TYPE_STRING, G_TYPE_STRING,
-                                G_TYPE_STRING, G_TYPE_STRING);
-  g_signal_set_va_marshaller (signals[SIGNAL_AUTHENTICATE], type, _vsmtp_marshal_OBJECT__STRING_STRING_STRING_STRINGv);
-
-  /**
-   * VsmtpSession::unknown-command:
-   * @self: the session
-   * @verb: the first word of the line
-   * @arguments: the rest of the line
-   *
-   * Emitted for a command the session does not know, so a handler can
-   * implement it. Default: `500 5.5.2`.
-   *
-   * Returns: (transfer full) (nullable): a decision, or
-   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
-   *   (`451 4.3.0`)
-   */
-  signals[SIGNAL_UNKNOWN_COMMAND] =
-    g_signal_new_class_handler ("unknown-command", type, G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (real_unknown_command),
-                                _vsmtp_decision_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING_STRING,
-                                VSMTP_TYPE_REPLY, 2, G_TYPE_STRING, G_TYPE_STRING);
-  g_signal_set_va_marshaller (signals[SIGNAL_UNKNOWN_COMMAND], type, _vsmtp_marshal_OBJECT__STRING_STRINGv);
-
-  /**
-   * VsmtpSession::closed:
-   * @self: the session
-   *
-   * Emitted once when the connection is closed, for whatever reason.
-   */
-  signals[SIGNAL_CLOSED] =
-    g_signal_new ("closed", type, G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 0);
+  /* the properties, the signals and their class handlers */
+  _vsmtp_session_class_install (klass);
 }
 
 static void
@@ -2452,19 +1674,6 @@ _vsmtp_session_start (VsmtpSession *self)
   g_object_unref (self);
 }
 
-gboolean
-_vsmtp_session_get_counted (VsmtpSession *self)
-{
-  return self->counted;
-}
-
-void
-_vsmtp_session_set_counted (VsmtpSession *self,
-                            gboolean      counted)
-{
-  self->counted = !!counted;
-}
-
 void
 _vsmtp_session_refuse (VsmtpSession *self,
                        VsmtpReply   *reply)
@@ -2503,146 +1712,6 @@ _vsmtp_session_shutdown (VsmtpSession *self,
 /* ------------------------------------------------------------------------ */
 /* Public API                                                               */
 
-VsmtpSettings *
-_vsmtp_session_get_settings (VsmtpSession *self)
-{
-  return self->settings;
-}
-
-/**
- * vsmtp_session_get_server:
- * @self: a session
- *
- * Returns: (transfer none): the server the session belongs to
- */
-VsmtpServer *
-vsmtp_session_get_server (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
-  return self->server;
-}
-
-/**
- * vsmtp_session_get_id:
- * @self: a session
- *
- * Returns: the session's identifier, unique within the process
- */
-const char *
-vsmtp_session_get_id (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
-  return self->id;
-}
-
-/**
- * vsmtp_session_get_stream:
- * @self: a session
- *
- * Returns: (transfer none): the stream the session talks over
- */
-GIOStream *
-vsmtp_session_get_stream (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
-  /* (a session made with g_object_new() has no connection) */
-  return self->connection ? vsmtp_connection_get_stream (self->connection) : NULL;
-}
-
-/**
- * vsmtp_session_get_remote_address:
- * @self: a session
- *
- * Returns: (transfer none) (nullable): the client's address, if known
- */
-GSocketAddress *
-vsmtp_session_get_remote_address (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
-  return self->remote_address;
-}
-
-/**
- * vsmtp_session_get_remote_ip:
- * @self: a session
- *
- * Returns: (nullable): the client's IP address as a string, if known
- */
-const char *
-vsmtp_session_get_remote_ip (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
-  return self->remote_ip;
-}
-
-/**
- * vsmtp_session_get_state:
- * @self: a session
- *
- * Returns: where the session is in the SMTP dialogue
- */
-VsmtpSessionState
-vsmtp_session_get_state (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), VSMTP_SESSION_STATE_CLOSED);
-  return self->state;
-}
-
-/**
- * vsmtp_session_get_helo:
- * @self: a session
- *
- * Returns: (nullable): the domain of the accepted HELO or EHLO, if any
- */
-const char *
-vsmtp_session_get_helo (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
-  return self->helo;
-}
-
-/**
- * vsmtp_session_is_esmtp:
- * @self: a session
- *
- * Returns: %TRUE if the client greeted with EHLO
- */
-gboolean
-vsmtp_session_is_esmtp (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), FALSE);
-  return self->esmtp;
-}
-
-/**
- * vsmtp_session_get_envelope:
- * @self: a session
- *
- * The envelope of the transaction in progress: the sender once MAIL was
- * accepted, and the recipients accepted so far.
- *
- * Returns: (transfer none) (nullable): the envelope, or %NULL outside a transaction
- */
-VsmtpEnvelope *
-vsmtp_session_get_envelope (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
-  return self->envelope;
-}
-
-/**
- * vsmtp_session_get_n_messages:
- * @self: a session
- *
- * Returns: how many messages were accepted on this connection
- */
-guint
-vsmtp_session_get_n_messages (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), 0);
-  return self->n_messages;
-}
-
 /**
  * vsmtp_session_close:
  * @self: a session
@@ -2662,108 +1731,4 @@ vsmtp_session_close (VsmtpSession *self,
     return;
   _vsmtp_decision_cancel (self->decision);
   session_close_after_flush (self, reply);
-}
-
-/**
- * vsmtp_session_is_tls:
- * @self: a session
- *
- * Returns: %TRUE once the connection is encrypted (after STARTTLS, or from
- *   the start on an implicit-TLS listener)
- */
-gboolean
-vsmtp_session_is_tls (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), FALSE);
-  return self->tls != NULL;
-}
-
-/**
- * vsmtp_session_get_tls_connection:
- * @self: a session
- *
- * Returns: (transfer none) (nullable): the TLS connection, once established
- */
-GTlsConnection *
-vsmtp_session_get_tls_connection (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
-  return self->tls;
-}
-
-/**
- * vsmtp_session_get_tls_protocol_version:
- * @self: a session
- *
- * Returns: the negotiated TLS version, or %G_TLS_PROTOCOL_VERSION_UNKNOWN
- *   without TLS
- */
-GTlsProtocolVersion
-vsmtp_session_get_tls_protocol_version (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), G_TLS_PROTOCOL_VERSION_UNKNOWN);
-  if (self->tls == NULL)
-    return G_TLS_PROTOCOL_VERSION_UNKNOWN;
-  return g_tls_connection_get_protocol_version (self->tls);
-}
-
-/**
- * vsmtp_session_get_tls_cipher_suite:
- * @self: a session
- *
- * Returns: (nullable): the negotiated cipher suite's name, or %NULL without TLS
- */
-const char *
-vsmtp_session_get_tls_cipher_suite (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
-  return self->tls ? vsmtp_connection_get_tls_cipher (self->connection) : NULL;
-}
-
-/**
- * vsmtp_session_get_peer_certificate:
- * @self: a session
- *
- * Returns: (transfer none) (nullable): the certificate the client presented,
- *   if any
- */
-GTlsCertificate *
-vsmtp_session_get_peer_certificate (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
-  if (self->tls == NULL)
-    return NULL;
-  return g_tls_connection_get_peer_certificate (self->tls);
-}
-
-/**
- * vsmtp_session_is_submission:
- * @self: a session
- *
- * Whether the session came in on a submission listener
- * ([flags@Vsmtp.ListenFlags.AUTH_REQUIRED]: MAIL needs a successful AUTH
- * first), where the clients are the server's own users rather than other
- * servers: policies such as "an authenticated user may only use their own
- * sender addresses" apply there.
- *
- * Returns: %TRUE on a submission listener
- */
-gboolean
-vsmtp_session_is_submission (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), FALSE);
-  return self->auth_required;
-}
-
-/**
- * vsmtp_session_get_authenticated_user:
- * @self: a session
- *
- * Returns: (nullable): the user name of a successful AUTH, or %NULL
- */
-const char *
-vsmtp_session_get_authenticated_user (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
-  return self->auth_user;
 }
