@@ -202,4 +202,53 @@ session_queue_new (VsmtpSession *self,
   session_queue (self, reply);
 }
 
+/* What a command saved for its decision's continuation. */
+static inline void
+session_clear_command_args (VsmtpSession *self)
+{
+  g_clear_pointer (&self->pending_address, vsmtp_address_unref);
+  g_clear_pointer (&self->pending_params, g_hash_table_unref);
+  g_clear_pointer (&self->pending_helo, g_free);
+}
+
+/* vsmtp-session.c: the state machine, for the command handlers */
+gboolean    _vsmtp_session_take_handshake_slot   (VsmtpSession    *self);
+void        _vsmtp_session_reset_transaction     (VsmtpSession    *self);
+void        _vsmtp_session_touch_timeout         (VsmtpSession    *self);
+/* Queues @reply (if any) and closes once everything queued is written. */
+void        _vsmtp_session_close_after_flush     (VsmtpSession    *self,
+                                                  VsmtpReply      *reply);
+/* The client sent what it should not have (@what: when): 554, and close. */
+void        _vsmtp_session_protocol_violation    (VsmtpSession    *self,
+                                                  const char      *what);
+
+/* vsmtp-session-commands.c: each command's checks, its decision signal and
+ * what comes of the decision; @args is what follows the verb. */
+void        _vsmtp_session_greet_now             (VsmtpSession    *self);
+void        _vsmtp_session_handle_helo           (VsmtpSession    *self,
+                                                  const char      *args,
+                                                  gboolean         esmtp);
+void        _vsmtp_session_handle_mail           (VsmtpSession    *self,
+                                                  const char      *args);
+void        _vsmtp_session_handle_rcpt           (VsmtpSession    *self,
+                                                  const char      *args);
+void        _vsmtp_session_handle_data           (VsmtpSession    *self,
+                                                  const char      *args);
+void        _vsmtp_session_handle_rset           (VsmtpSession    *self,
+                                                  const char      *args);
+void        _vsmtp_session_handle_noop           (VsmtpSession    *self,
+                                                  const char      *args);
+void        _vsmtp_session_handle_vrfy           (VsmtpSession    *self,
+                                                  const char      *args);
+void        _vsmtp_session_handle_quit           (VsmtpSession    *self);
+void        _vsmtp_session_handle_starttls       (VsmtpSession    *self,
+                                                  const char      *args);
+/* @line is the whole command line */
+void        _vsmtp_session_handle_unknown        (VsmtpSession    *self,
+                                                  const char      *line,
+                                                  const char      *args);
+/* During DATA: feeds the buffered input to the data receiver, and decides
+ * at the end of data. FALSE when more input is needed. */
+gboolean    _vsmtp_session_process_data          (VsmtpSession    *self);
+
 G_END_DECLS

@@ -1,15 +1,20 @@
 /* vsmtp-session.c: one SMTP connection and its state machine
  *
- * The session parses the commands, emits the signals and acts on their
- * decisions. Its class (the properties, the signals with their class
- * handlers and documentation, the getters) is vsmtp-session-class.c.
- * What it builds on lives in units of their own: the streams,
- * the output buffer, the deadline and the STARTTLS upgrade in the
- * connection (io/vsmtp-connection.c), the AUTH exchange in vsmtp-sasl.c,
- * the message content and its limits in vsmtp-data-receiver.c, the
- * Received header and the transaction log line in vsmtp-trace.c, the
- * emission of a decision signal and what comes of it (continue, fail
- * closed, a deferred reply and its deadline) in vsmtp-decision.c.
+ * The session reads the commands, dispatches them and acts on their
+ * decisions: the input loop, pipelining and back-pressure, the error
+ * limits, the deadlines, the TLS handshake, the AUTH exchange, the close
+ * and the shutdown. The other units of the session share its instance
+ * (vsmtp-session-struct-private.h): vsmtp-session-commands.c, what each
+ * command checks, emits and does with its decision; vsmtp-session-class.c,
+ * the class (the properties, the signals with their class handlers and
+ * documentation, the getters). What it builds on lives in units of their
+ * own: the streams, the output buffer, the deadline and the STARTTLS
+ * upgrade in the connection (io/vsmtp-connection.c), the AUTH exchange in
+ * vsmtp-sasl.c, the message content and its limits in
+ * vsmtp-data-receiver.c, the Received header and the transaction log line
+ * in vsmtp-trace.c, the emission of a decision signal and what comes of it
+ * (continue, fail closed, a deferred reply and its deadline) in
+ * vsmtp-decision.c.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -39,9 +44,6 @@ G_DEFINE_FINAL_TYPE (VsmtpSession, vsmtp_session, G_TYPE_OBJECT)
 static void session_process       (VsmtpSession *self);
 static void session_close_now     (VsmtpSession *self);
 static void session_begin_handshake (VsmtpSession *self);
-static void session_touch_timeout   (VsmtpSession *self);
-static void session_protocol_violation (VsmtpSession *self,
-                                        const char   *what);
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
@@ -50,8 +52,8 @@ static void session_auth_attempt_end (VsmtpSession *self,
                                       gboolean      succeeded);
 
 /* Takes a TLS handshake slot of the server (max-tls-handshakes). */
-static gboolean
-session_take_handshake_slot (VsmtpSession *self)
+gboolean
+_vsmtp_session_take_handshake_slot (VsmtpSession *self)
 {
   if (self->handshake_slot)
     return TRUE;
@@ -76,8 +78,8 @@ session_release_handshake_slot (VsmtpSession *self)
   _vsmtp_client_tracker_handshake_end (self->clients, self->remote_ip);
 }
 
-static void
-session_reset_transaction (VsmtpSession *self)
+void
+_vsmtp_session_reset_transaction (VsmtpSession *self)
 {
   if (self->envelope != NULL)
     {
@@ -120,15 +122,6 @@ session_closing (VsmtpSession *self)
   return vsmtp_connection_is_closing (self->connection);
 }
 
-/* What a command saved for its decision's continuation. */
-static void
-session_clear_command_args (VsmtpSession *self)
-{
-  g_clear_pointer (&self->pending_address, vsmtp_address_unref);
-  g_clear_pointer (&self->pending_params, g_hash_table_unref);
-  g_clear_pointer (&self->pending_helo, g_free);
-}
-
 static void
 session_close_now (VsmtpSession *self)
 {
@@ -168,9 +161,9 @@ session_close_now (VsmtpSession *self)
 }
 
 /* Queues @reply (if any) and closes once everything queued is written. */
-static void
-session_close_after_flush (VsmtpSession *self,
-                           VsmtpReply   *reply)
+void
+_vsmtp_session_close_after_flush (VsmtpSession *self,
+                                  VsmtpReply   *reply)
 {
   if (self->closed)
     return;
@@ -226,41 +219,6 @@ static const VsmtpDecisionCallbacks decision_callbacks = {
 /* ------------------------------------------------------------------------ */
 /* Greeting                                                                 */
 
-static void
-then_greeting (VsmtpSession *self,
-               VsmtpReply   *reply)
-{
-  if (vsmtp_reply_get_code (reply) != 220)
-    {
-      session_close_after_flush (self, reply);
-      return;
-    }
-  /* a client that talks before the greeting (an early talker, when the
-   * greeting was held back for greet-pause) */
-  if (self->settings->limits.forbid_unauth_pipelining ||
-      self->settings->limits.greet_pause > 0)
-    {
-      VsmtpLineInputStream *input = vsmtp_connection_get_input (self->connection);
-      gssize n = vsmtp_line_input_stream_fill_nonblocking (input, NULL, NULL);
-
-      if (n > 0 || vsmtp_line_input_stream_get_buffered (input) > 0)
-        {
-          session_protocol_violation (self, "before the greeting");
-          return;
-        }
-    }
-  session_queue (self, reply);
-  session_set_state (self, VSMTP_SESSION_STATE_INIT);
-}
-
-static void
-session_greet_now (VsmtpSession *self)
-{
-
-  self->greeted = TRUE;
-  EMIT_DECISION (SIGNAL_CONNECTED, then_greeting, _vsmtp_session_real_connected (self));
-}
-
 static gboolean
 greet_pause_done (gpointer user_data)
 {
@@ -268,7 +226,7 @@ greet_pause_done (gpointer user_data)
 
   g_clear_pointer (&self->greet_source, g_source_unref);
   g_object_ref (self);
-  session_greet_now (self);
+  _vsmtp_session_greet_now (self);
   if (!_vsmtp_decision_is_pending (self->decision) && !self->closed)
     session_process (self);
   g_object_unref (self);
@@ -283,7 +241,7 @@ session_greet (VsmtpSession *self)
 
   if (pause == 0)
     {
-      session_greet_now (self);
+      _vsmtp_session_greet_now (self);
       return;
     }
   self->greet_source = g_timeout_source_new (pause);
@@ -330,7 +288,7 @@ session_on_handshake_done (gpointer      owner,
                     vsmtp_connection_get_tls_cipher (self->connection) ?
                     vsmtp_connection_get_tls_cipher (self->connection) : "unknown");
 
-  session_touch_timeout (self);
+  _vsmtp_session_touch_timeout (self);
 
   if (!self->greeted)
     {
@@ -344,7 +302,7 @@ session_on_handshake_done (gpointer      owner,
       g_clear_pointer (&self->auth_user, g_free);
       self->esmtp = FALSE;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HELO]);
-      session_reset_transaction (self);
+      _vsmtp_session_reset_transaction (self);
     }
 
   if (!_vsmtp_decision_is_pending (self->decision))
@@ -380,46 +338,6 @@ session_begin_handshake (VsmtpSession *self)
                         "VSMTP_SESSION_ID", self->id,
                         "MESSAGE", "%s: cannot start TLS: %s", self->id, error->message);
       session_close_now (self);
-    }
-}
-
-static void
-then_starttls (VsmtpSession *self,
-               VsmtpReply   *reply)
-{
-  if (!vsmtp_reply_is_positive (reply))
-    {
-      session_queue (self, reply);
-      return;
-    }
-  if (!session_take_handshake_slot (self))
-    {
-      /* RFC 3207 §4 */
-      session_queue_new (self, 454, "4.7.0", "TLS not available due to temporary reason");
-      return;
-    }
-  if (vsmtp_reply_get_code (reply) == 220)
-    session_queue (self, reply);
-  else
-    session_queue_new (self, 220, "2.0.0", "Ready to start TLS");
-  /* parse nothing more: what follows in the buffer belongs to TLS */
-  self->tls_starting = TRUE;
-}
-
-static void
-handle_starttls (VsmtpSession *self,
-                 const char   *args)
-{
-
-  if (*args != '\0')
-    session_queue_new (self, 501, "5.5.4", "Syntax: STARTTLS");
-  else if (self->tls != NULL)
-    session_queue_new (self, 554, "5.5.1", "Error: TLS already active");
-  else if (self->settings->tls_certificate == NULL)
-    session_queue_new (self, 454, "4.7.0", "TLS not available");
-  else
-    {
-      EMIT_DECISION (SIGNAL_STARTTLS, then_starttls, _vsmtp_session_real_starttls (self));
     }
 }
 
@@ -600,424 +518,6 @@ handle_auth (VsmtpSession *self,
   session_sasl_continue (self, status, reply);
 }
 
-/* ------------------------------------------------------------------------ */
-/* HELO / EHLO                                                              */
-
-/* The host name, then the keywords of the server's extension registry
- * (vsmtp-extension.c) offered in this session. */
-static void
-session_append_ehlo (VsmtpSession *self,
-                     GString      *text)
-{
-  g_string_append (text, session_hostname (self));
-  _vsmtp_extension_registry_append_ehlo (self->settings->extensions,
-                                         self, text);
-}
-
-static void
-then_helo (VsmtpSession *self,
-           VsmtpReply   *reply)
-{
-  if (!vsmtp_reply_is_positive (reply))
-    {
-      session_queue (self, reply);
-      return;
-    }
-
-  /* RFC 5321 4.1.4: HELO/EHLO resets any transaction in progress */
-  g_free (self->helo);
-  self->helo = g_steal_pointer (&self->pending_helo);
-  self->esmtp = self->pending_esmtp;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HELO]);
-  session_set_state (self, VSMTP_SESSION_STATE_READY);
-  session_reset_transaction (self);
-
-  if (self->esmtp)
-    {
-      g_autoptr(GString) text = g_string_new (NULL);
-      g_autoptr(VsmtpReply) ehlo = NULL;
-
-      session_append_ehlo (self, text);
-      ehlo = vsmtp_reply_new (250, NULL, text->str);
-      session_queue (self, ehlo);
-    }
-  else
-    {
-      session_queue_new (self, 250, NULL, session_hostname (self));
-    }
-}
-
-static void
-handle_helo (VsmtpSession *self,
-             const char   *args,
-             gboolean      esmtp)
-{
-  const char *end;
-
-  if (*args == '\0')
-    {
-      session_queue_new (self, 501, "5.5.4",
-                         esmtp ? "Syntax: EHLO hostname" : "Syntax: HELO hostname");
-      return;
-    }
-
-  end = strchr (args, ' ');
-  self->pending_helo = end ? g_strndup (args, end - args) : g_strdup (args);
-  self->pending_esmtp = esmtp;
-
-  EMIT_DECISION (esmtp ? SIGNAL_EHLO : SIGNAL_HELO, then_helo,
-                 _vsmtp_session_real_helo (self, self->pending_helo), self->pending_helo);
-}
-
-/* ------------------------------------------------------------------------ */
-/* MAIL / RCPT                                                              */
-
-/* The parameters of a MAIL or RCPT command, checked against the server's
- * extension registry (vsmtp-extension.c): FALSE once the refusal is queued. */
-static gboolean
-session_check_parameters (VsmtpSession          *self,
-                          GHashTable            *params,
-                          VsmtpParameterCommand  command)
-{
-  g_autoptr(VsmtpReply) reply = NULL;
-
-  if (g_hash_table_size (params) == 0)
-    return TRUE;
-
-  reply = _vsmtp_extension_registry_check (self->settings->extensions,
-                                           self, command, params);
-  if (reply == NULL)
-    return TRUE;
-  session_queue (self, reply);
-  return FALSE;
-}
-
-static gboolean
-session_check_mail_parameters (VsmtpSession *self,
-                               GHashTable   *params)
-{
-  return session_check_parameters (self, params, VSMTP_PARAMETER_COMMAND_MAIL);
-}
-
-static void
-then_mail (VsmtpSession *self,
-           VsmtpReply   *reply)
-{
-  if (vsmtp_reply_is_positive (reply))
-    {
-      g_clear_object (&self->envelope);
-      self->envelope = vsmtp_envelope_new ();
-      vsmtp_envelope_set_sender (self->envelope, self->pending_address, self->pending_params);
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ENVELOPE]);
-      session_set_state (self, VSMTP_SESSION_STATE_MAIL);
-    }
-  session_queue (self, reply);
-}
-
-static void
-handle_mail (VsmtpSession *self,
-             const char   *args)
-{
-  g_autoptr(GError) error = NULL;
-  VsmtpAddress *address = NULL;
-  GHashTable *params = NULL;
-  gboolean address_error = FALSE;
-
-  if (self->state == VSMTP_SESSION_STATE_INIT)
-    {
-      session_queue_new (self, 503, "5.5.1", "Error: send HELO/EHLO first");
-      return;
-    }
-  if (self->state == VSMTP_SESSION_STATE_MAIL || self->state == VSMTP_SESSION_STATE_RCPT)
-    {
-      session_queue_new (self, 503, "5.5.1", "Error: nested MAIL command");
-      return;
-    }
-  if (self->tls == NULL && self->settings->require_tls)
-    {
-      session_queue_new (self, 530, "5.7.0", "Must issue a STARTTLS command first");
-      return;
-    }
-  if (self->auth_required && self->auth_user == NULL)
-    {
-      session_queue_new (self, 530, "5.7.0", "Authentication required");
-      return;
-    }
-
-  if (!_vsmtp_command_parse_path (args, TRUE, VSMTP_ADDRESS_FLAGS_ALLOW_NULL,
-                                  &address, &params, &address_error, &error))
-    {
-      g_autoptr(VsmtpReply) r = NULL;
-
-      if (address_error)
-        r = vsmtp_reply_new_printf (501, "5.1.7", "Bad sender address syntax: %s", error->message);
-      else
-        r = vsmtp_reply_new_printf (501, "5.5.4", "Syntax: MAIL FROM:<address> [parameters]: %s",
-                                    error->message);
-      session_queue (self, r);
-      return;
-    }
-
-  self->pending_address = address;
-  self->pending_params = params;
-
-  if (!session_check_mail_parameters (self, params))
-    {
-      session_clear_command_args (self);
-      return;
-    }
-
-  {
-    g_autoptr(VsmtpParameters) parameters = _vsmtp_parameters_new_for_table (params);
-
-    EMIT_DECISION (SIGNAL_MAIL_FROM, then_mail, _vsmtp_session_real_mail_from (self, address, parameters),
-                   address, parameters);
-  }
-}
-
-static void
-then_rcpt (VsmtpSession *self,
-           VsmtpReply   *reply)
-{
-  if (vsmtp_reply_is_positive (reply) && self->envelope != NULL)
-    {
-      vsmtp_envelope_add_recipient (self->envelope, self->pending_address, self->pending_params);
-      session_set_state (self, VSMTP_SESSION_STATE_RCPT);
-    }
-  session_queue (self, reply);
-}
-
-static void
-handle_rcpt (VsmtpSession *self,
-             const char   *args)
-{
-  g_autoptr(GError) error = NULL;
-  VsmtpAddress *address = NULL;
-  GHashTable *params = NULL;
-  gboolean address_error = FALSE;
-
-  if (self->state != VSMTP_SESSION_STATE_MAIL && self->state != VSMTP_SESSION_STATE_RCPT)
-    {
-      session_queue_new (self, 503, "5.5.1", "Error: need MAIL command");
-      return;
-    }
-
-  if (!_vsmtp_command_parse_path (args, FALSE, VSMTP_ADDRESS_FLAGS_ALLOW_POSTMASTER,
-                                  &address, &params, &address_error, &error))
-    {
-      g_autoptr(VsmtpReply) r = NULL;
-
-      if (address_error)
-        r = vsmtp_reply_new_printf (501, "5.1.3", "Bad recipient address syntax: %s", error->message);
-      else
-        r = vsmtp_reply_new_printf (501, "5.5.4", "Syntax: RCPT TO:<address> [parameters]: %s",
-                                    error->message);
-      session_queue (self, r);
-      return;
-    }
-
-  self->pending_address = address;
-  self->pending_params = params;
-
-  if (!session_check_parameters (self, params, VSMTP_PARAMETER_COMMAND_RCPT))
-    {
-      session_clear_command_args (self);
-      return;
-    }
-
-  if (vsmtp_envelope_get_n_recipients (self->envelope) >=
-      self->settings->max_recipients)
-    {
-      /* A limit, not a client error (RFC 5321 §4.5.3.1.10): a client
-       * that pipelines past it must keep its transaction for the
-       * recipients accepted, so this reply does not count towards the
-       * error limits. */
-      g_autoptr(VsmtpReply) r = vsmtp_reply_new (452, "4.5.3", "Error: too many recipients");
-
-      vsmtp_reply_append_to (r, self->outbuf);
-      session_clear_command_args (self);
-      return;
-    }
-
-  {
-    g_autoptr(VsmtpParameters) parameters = _vsmtp_parameters_new_for_table (params);
-
-    EMIT_DECISION (SIGNAL_RCPT_TO, then_rcpt, _vsmtp_session_real_rcpt_to (self, address, parameters),
-                   address, parameters);
-  }
-}
-
-/* ------------------------------------------------------------------------ */
-/* DATA                                                                     */
-
-static void
-then_data (VsmtpSession *self,
-           VsmtpReply   *reply)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(VsmtpMessage) message = NULL;
-  g_autofree char *message_id = NULL;
-  g_autofree char *received = NULL;
-
-  if (!vsmtp_reply_is_positive (reply))
-    {
-      session_queue (self, reply);
-      return;
-    }
-
-  message_id = g_strdup_printf ("%s%02X", self->id, ++self->message_serial);
-  message = _vsmtp_message_new_writable (message_id, self->envelope,
-                                               self->settings->spool_threshold,
-                                               self->settings->spool_directory);
-  received = _vsmtp_format_received (&(VsmtpTraceClient) {
-                                       .helo = self->helo,
-                                       .remote_ip = self->remote_ip,
-                                       .tls = self->tls,
-                                       .tls_cipher = vsmtp_connection_get_tls_cipher (self->connection),
-                                       .esmtp = self->esmtp,
-                                       .authenticated = self->auth_user != NULL,
-                                     },
-                                     session_hostname (self), message_id, self->envelope);
-  if (!_vsmtp_message_append (message, received, strlen (received), &error))
-    {
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                        "VSMTP_SESSION_ID", self->id,
-                        "MESSAGE", "%s: cannot spool message: %s", self->id, error->message);
-      session_queue_new (self, 451, "4.3.0", "Error: local error in processing");
-      return;
-    }
-
-  _vsmtp_data_receiver_begin (self->receiver, self->settings, g_steal_pointer (&message));
-
-  if (vsmtp_reply_get_code (reply) == 354)
-    session_queue (self, reply);
-  else
-    session_queue_new (self, 354, NULL, "End data with <CR><LF>.<CR><LF>");
-  session_set_state (self, VSMTP_SESSION_STATE_DATA);
-  session_touch_timeout (self);
-  self->data_deadline = g_get_monotonic_time () +
-                        (gint64) self->settings->timeout * G_USEC_PER_SEC;
-}
-
-static void
-handle_data (VsmtpSession *self,
-             const char   *args)
-{
-
-  if (*args != '\0')
-    {
-      session_queue_new (self, 501, "5.5.4", "Syntax: DATA");
-      return;
-    }
-  if (self->state == VSMTP_SESSION_STATE_MAIL)
-    {
-      session_queue_new (self, 503, "5.5.1", "Error: need RCPT command");
-      return;
-    }
-  if (self->state != VSMTP_SESSION_STATE_RCPT)
-    {
-      session_queue_new (self, 503, "5.5.1", "Error: need MAIL command");
-      return;
-    }
-
-  EMIT_DECISION (SIGNAL_DATA, then_data, _vsmtp_session_real_data (self));
-}
-
-static void
-session_log_transaction (VsmtpSession *self,
-                         VsmtpReply   *reply)
-{
-  VsmtpMessage *message = _vsmtp_data_receiver_get_message (self->receiver);
-
-  _vsmtp_log_transaction (self->id, self->remote_ip, self->envelope,
-                          message ? vsmtp_message_get_id (message) : "",
-                          _vsmtp_data_receiver_get_size (self->receiver), reply);
-}
-
-static void
-then_message (VsmtpSession *self,
-              VsmtpReply   *reply)
-{
-  session_log_transaction (self, reply);
-  if (vsmtp_reply_is_positive (reply))
-    self->n_messages++;
-  session_queue (self, reply);
-  session_reset_transaction (self);
-}
-
-static void
-session_end_of_data (VsmtpSession *self)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(VsmtpReply) failure = _vsmtp_data_receiver_finish (self->receiver, &error);
-  VsmtpMessage *message = _vsmtp_data_receiver_get_message (self->receiver);
-
-  if (error != NULL)
-    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                      "VSMTP_SESSION_ID", self->id,
-                      "MESSAGE", "%s: cannot spool message: %s", self->id, error->message);
-
-  if (failure != NULL)
-    {
-      session_touch_timeout (self);
-      session_log_transaction (self, failure);
-      session_queue (self, failure);
-      session_reset_transaction (self);
-      return;
-    }
-
-  session_touch_timeout (self);
-  EMIT_DECISION (SIGNAL_MESSAGE_RECEIVED, then_message,
-                 _vsmtp_session_real_message_received (self, message), message);
-}
-
-/* Feeds buffered bytes to the data receiver. Returns FALSE when more input is needed. */
-static gboolean
-session_process_data (VsmtpSession *self)
-{
-  VsmtpLineInputStream *input = vsmtp_connection_get_input (self->connection);
-  const guint8 *in;
-  gsize length, consumed;
-  gboolean finished;
-
-  in = vsmtp_line_input_stream_peek_buffer (input, &length);
-  if (length == 0)
-    return FALSE;
-
-  consumed = _vsmtp_data_receiver_feed_data (self->receiver, in, length, &finished);
-  vsmtp_line_input_stream_skip_buffer (input, consumed);
-  if (finished)
-    session_end_of_data (self);
-
-  return TRUE;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Other commands                                                           */
-
-static void
-then_plain (VsmtpSession *self,
-            VsmtpReply   *reply)
-{
-  session_queue (self, reply);
-}
-
-static void
-then_rset (VsmtpSession *self,
-           VsmtpReply   *reply)
-{
-  if (vsmtp_reply_is_positive (reply))
-    session_reset_transaction (self);
-  session_queue (self, reply);
-}
-
-static void
-then_quit (VsmtpSession *self,
-           VsmtpReply   *reply)
-{
-  session_close_after_flush (self, reply);
-}
-
 static void
 session_handle_line (VsmtpSession *self,
                      char         *line,
@@ -1085,7 +585,7 @@ session_handle_line (VsmtpSession *self,
                         "VSMTP_SESSION_ID", self->id,
                         "MESSAGE", "%s: non-SMTP command from [%s]: %s", self->id,
                         self->remote_ip ? self->remote_ip : "unknown", start);
-      session_close_after_flush (self, bye);
+      _vsmtp_session_close_after_flush (self, bye);
       return;
     }
 
@@ -1102,48 +602,35 @@ session_handle_line (VsmtpSession *self,
   switch (verb)
     {
     case VSMTP_VERB_HELO:
-      handle_helo (self, args, FALSE);
+      _vsmtp_session_handle_helo (self, args, FALSE);
       break;
 
     case VSMTP_VERB_EHLO:
-      handle_helo (self, args, TRUE);
+      _vsmtp_session_handle_helo (self, args, TRUE);
       break;
 
     case VSMTP_VERB_MAIL:
-      handle_mail (self, args);
+      _vsmtp_session_handle_mail (self, args);
       break;
 
     case VSMTP_VERB_RCPT:
-      handle_rcpt (self, args);
+      _vsmtp_session_handle_rcpt (self, args);
       break;
 
     case VSMTP_VERB_DATA:
-      handle_data (self, args);
+      _vsmtp_session_handle_data (self, args);
       break;
 
     case VSMTP_VERB_RSET:
-      if (*args != '\0')
-        {
-          session_queue_new (self, 501, "5.5.4", "Syntax: RSET");
-          break;
-        }
-      /* RSET is always answered 250 (RFC 5321 4.1.1.5): its signal only
-       * tells handlers that the transaction ends */
-      g_signal_emit (self, signals[SIGNAL_RSET], 0);
-      _vsmtp_decision_decide (self->decision, _vsmtp_session_real_ok (self), then_rset);
+      _vsmtp_session_handle_rset (self, args);
       break;
 
     case VSMTP_VERB_NOOP:
-      EMIT_DECISION (SIGNAL_NOOP, then_plain, _vsmtp_session_real_noop (self, args), args);
+      _vsmtp_session_handle_noop (self, args);
       break;
 
     case VSMTP_VERB_VRFY:
-      if (*args == '\0')
-        {
-          session_queue_new (self, 501, "5.5.4", "Syntax: VRFY address");
-          break;
-        }
-      EMIT_DECISION (SIGNAL_VRFY, then_plain, _vsmtp_session_real_vrfy (self, args), args);
+      _vsmtp_session_handle_vrfy (self, args);
       break;
 
     case VSMTP_VERB_HELP:
@@ -1153,11 +640,11 @@ session_handle_line (VsmtpSession *self,
       break;
 
     case VSMTP_VERB_QUIT:
-      EMIT_DECISION (SIGNAL_QUIT, then_quit, _vsmtp_session_real_quit (self));
+      _vsmtp_session_handle_quit (self);
       break;
 
     case VSMTP_VERB_STARTTLS:
-      handle_starttls (self, args);
+      _vsmtp_session_handle_starttls (self, args);
       break;
 
     case VSMTP_VERB_AUTH:
@@ -1172,14 +659,7 @@ session_handle_line (VsmtpSession *self,
 
     case VSMTP_VERB_UNKNOWN:
     default:
-      {
-        g_autofree char *word = NULL;
-        const char *space = strchr (line, ' ');
-
-        word = space ? g_strndup (line, space - line) : g_strdup (line);
-        EMIT_DECISION (SIGNAL_UNKNOWN_COMMAND, then_plain,
-                       _vsmtp_session_real_unknown_command (self, word, args), word, args);
-      }
+      _vsmtp_session_handle_unknown (self, line, args);
       break;
     }
 }
@@ -1202,11 +682,11 @@ session_on_timed_out (gpointer owner)
 
   reply = vsmtp_reply_new_printf (421, "4.4.2", "%s Error: timeout exceeded", session_hostname (self));
   _vsmtp_data_receiver_reset (self->receiver);
-  session_close_after_flush (self, reply);
+  _vsmtp_session_close_after_flush (self, reply);
 }
 
-static void
-session_touch_timeout (VsmtpSession *self)
+void
+_vsmtp_session_touch_timeout (VsmtpSession *self)
 {
   guint timeout = self->settings->timeout;
 
@@ -1233,7 +713,7 @@ session_extend_data_deadline (VsmtpSession *self,
     return;
   if (rate == 0)
     {
-      session_touch_timeout (self);
+      _vsmtp_session_touch_timeout (self);
       return;
     }
   cap = g_get_monotonic_time () + (gint64) timeout * G_USEC_PER_SEC;
@@ -1272,7 +752,7 @@ session_on_received (gpointer owner,
           return;
         }
       if (!self->closed && !_vsmtp_decision_is_pending (self->decision))
-        session_close_after_flush (self, NULL);
+        _vsmtp_session_close_after_flush (self, NULL);
       return;
     }
 
@@ -1378,7 +858,7 @@ session_check_errors (VsmtpSession *self,
                         "VSMTP_SESSION_ID", self->id,
                         "MESSAGE", "%s: too many errors from [%s]", self->id,
                         self->remote_ip ? self->remote_ip : "unknown");
-      session_close_after_flush (self, bye);
+      _vsmtp_session_close_after_flush (self, bye);
       return;
     }
 
@@ -1393,9 +873,9 @@ session_check_errors (VsmtpSession *self,
     }
 }
 
-static void
-session_protocol_violation (VsmtpSession *self,
-                            const char   *what)
+void
+_vsmtp_session_protocol_violation (VsmtpSession *self,
+                                   const char   *what)
 {
   g_autoptr(VsmtpReply) reply = vsmtp_reply_new (554, "5.5.0", "Error: SMTP protocol synchronization");
   VsmtpLineInputStream *input = vsmtp_connection_get_input (self->connection);
@@ -1406,7 +886,7 @@ session_protocol_violation (VsmtpSession *self,
                     self->remote_ip ? self->remote_ip : "unknown");
   /* what the client sent is not answered: drop it */
   vsmtp_line_input_stream_skip_buffer (input, vsmtp_line_input_stream_get_buffered (input));
-  session_close_after_flush (self, reply);
+  _vsmtp_session_close_after_flush (self, reply);
 }
 
 /* During a graceful shutdown, a session closes as soon as it is between
@@ -1419,7 +899,7 @@ session_close_for_shutdown (VsmtpSession *self)
                             session_hostname (self));
 
   _vsmtp_decision_cancel (self->decision);
-  session_close_after_flush (self, bye);
+  _vsmtp_session_close_after_flush (self, bye);
 }
 
 static void
@@ -1451,7 +931,7 @@ session_process (VsmtpSession *self)
 
       if (self->state == VSMTP_SESSION_STATE_DATA)
         {
-          if (!session_process_data (self))
+          if (!_vsmtp_session_process_data (self))
             break;
           continue;
         }
@@ -1484,12 +964,12 @@ session_process (VsmtpSession *self)
             (!pipelining_offered ||
              (self->state == VSMTP_SESSION_STATE_DATA && state_before != VSMTP_SESSION_STATE_DATA)))
           {
-            session_protocol_violation (self, pipelining_offered ? "after DATA" : "without PIPELINING");
+            _vsmtp_session_protocol_violation (self, pipelining_offered ? "after DATA" : "without PIPELINING");
             break;
           }
         session_check_errors (self, errors_before);
         if (self->state != VSMTP_SESSION_STATE_DATA)
-          session_touch_timeout (self);
+          _vsmtp_session_touch_timeout (self);
       }
       session_check_shutdown (self);
     }
@@ -1519,7 +999,7 @@ session_process (VsmtpSession *self)
                self->greet_source != NULL || vsmtp_connection_is_congested (self->connection))
         vsmtp_connection_stop_reading (self->connection);   /* (the greet pause looks at the input when it ends) */
       else if (eof && !session_closing (self))
-        session_close_after_flush (self, NULL);
+        _vsmtp_session_close_after_flush (self, NULL);
       else
         vsmtp_connection_wait_readable (self->connection);
 
@@ -1659,14 +1139,14 @@ _vsmtp_session_start (VsmtpSession *self)
   if (self->implicit_tls)
     {
       /* RFC 8314: the handshake comes first, the greeting after it */
-      if (session_take_handshake_slot (self))
+      if (_vsmtp_session_take_handshake_slot (self))
         session_begin_handshake (self);
       else
         session_close_now (self);
     }
   else
     {
-      session_touch_timeout (self);
+      _vsmtp_session_touch_timeout (self);
       session_greet (self);
       if (!_vsmtp_decision_is_pending (self->decision))
         session_process (self);
@@ -1690,7 +1170,7 @@ _vsmtp_session_refuse (VsmtpSession *self,
   if (self->implicit_tls)
     session_close_now (self);
   else
-    session_close_after_flush (self, reply);
+    _vsmtp_session_close_after_flush (self, reply);
   g_object_unref (self);
 }
 
@@ -1730,5 +1210,5 @@ vsmtp_session_close (VsmtpSession *self,
   if (self->closed)
     return;
   _vsmtp_decision_cancel (self->decision);
-  session_close_after_flush (self, reply);
+  _vsmtp_session_close_after_flush (self, reply);
 }
