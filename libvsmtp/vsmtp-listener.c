@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 
 #include "vsmtp-listener-private.h"
+#include "vsmtp-source-private.h"
 
 /* Connections are accepted here, on the main context, a batch per wakeup,
  * without GSocketService's GTask and signal per connection. The server
@@ -38,16 +39,6 @@ listener_watch (VsmtpListener *self)
                          self, NULL);
   g_source_set_static_name (self->source, "[vsmtp] listener");
   g_source_attach (self->source, g_main_context_get_thread_default ());
-}
-
-static void
-clear_source (GSource **source)
-{
-  if (*source != NULL)
-    {
-      g_source_destroy (*source);
-      g_clear_pointer (source, g_source_unref);
-    }
 }
 
 static gboolean
@@ -81,7 +72,7 @@ on_acceptable (GSocket      *socket,
           /* out of file descriptors, most likely: stop accepting for a
            * moment rather than spin on a socket that stays readable */
           g_warning ("cannot accept a connection: %s", error->message);
-          clear_source (&self->source);
+          _vsmtp_clear_source (&self->source);
           self->pause = g_timeout_source_new (100);
           g_source_set_callback (self->pause, on_pause_over, self, NULL);
           g_source_attach (self->pause, g_main_context_get_thread_default ());
@@ -132,8 +123,8 @@ _vsmtp_listener_free (VsmtpListener *self)
 {
   if (self == NULL)
     return;
-  clear_source (&self->source);
-  clear_source (&self->pause);
+  _vsmtp_clear_source (&self->source);
+  _vsmtp_clear_source (&self->pause);
   g_socket_close (self->socket, NULL);
   g_object_unref (self->socket);
   g_object_unref (self->local_address);

@@ -1,221 +1,49 @@
-/* vsmtp-session.c: one SMTP connection, its state machine and its signals
+/* vsmtp-session.c: one SMTP connection and its state machine
  *
- * The session parses the commands, emits the signals and acts on their
- * decisions. What it builds on lives in units of their own: the streams,
- * the output buffer, the deadline and the STARTTLS upgrade in the
- * connection (io/vsmtp-connection.c), the AUTH exchange in vsmtp-sasl.c,
- * the message content and its limits in vsmtp-data-receiver.c, the
- * Received header and the transaction log line in vsmtp-trace.c.
+ * The session reads the commands, dispatches them and acts on their
+ * decisions: the input loop, pipelining and back-pressure, the error
+ * limits, the deadlines, the TLS handshake, the AUTH exchange, the close
+ * and the shutdown. The other units of the session share its instance
+ * (vsmtp-session-struct-private.h): vsmtp-session-commands.c, what each
+ * command checks, emits and does with its decision; vsmtp-session-class.c,
+ * the class (the properties, the signals with their class handlers and
+ * documentation, the getters). What it builds on lives in units of their
+ * own: the streams, the output buffer, the deadline and the STARTTLS
+ * upgrade in the connection (io/vsmtp-connection.c), the AUTH exchange in
+ * vsmtp-sasl.c, the message content and its limits in
+ * vsmtp-data-receiver.c, the Received header and the transaction log line
+ * in vsmtp-trace.c, the emission of a decision signal and what comes of it
+ * (continue, fail closed, a deferred reply and its deadline) in
+ * vsmtp-decision.c.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
 
-#include <gobject/gvaluecollector.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "vsmtp-enums.h"
-#include "vsmtp-marshal.h"
 #include "vsmtp-error.h"
 #include "vsmtp-command-private.h"
-#include "vsmtp-data-receiver-private.h"
 #include "vsmtp-extension-private.h"
 #include "vsmtp-message-private.h"
-#include "vsmtp-reply-private.h"
-#include "vsmtp-sasl-private.h"
-#include "vsmtp-scram.h"
 #include "vsmtp-trace-private.h"
-#include "vsmtp-session-private.h"
-#include "vsmtp-connection-private.h"
-
-/**
- * VsmtpSession:
- *
- * One SMTP connection: the RFC 5321 state machine, with one signal per
- * command.
- *
- * A session is created by [class@Vsmtp.Server] for each connection and handed
- * to the handlers of [signal@Vsmtp.Server::new-session], which connect to the
- * command signals they care about.
- *
- * ## Decisions
- *
- * Every decision signal returns a [class@Vsmtp.Reply]. Handlers run in the
- * order they were connected; the first one that returns a reply decides and
- * ends the emission. A handler with no opinion returns
- * [ctor@Vsmtp.Reply.new_continue]: the next one is asked, and after the last
- * the session's own class handler gives the standard reply (`250 2.1.0 Ok`
- * for MAIL, and so on). A handler that returns %NULL — or raises, in a
- * language binding — has failed: the client gets `451 4.3.0`, the failure is
- * logged naming the handler's owner ([method@Vsmtp.Session.set_handler_owner])
- * and no further handler runs. [signal@Vsmtp.Session::rset] and
- * [signal@Vsmtp.Session::closed] only notify.
- *
- * A handler that needs to do asynchronous work first (a DNS lookup, a database
- * query, a relay) returns [ctor@Vsmtp.Reply.new_pending], keeps a reference to
- * it and completes it later from its callback, with a decision
- * ([method@Vsmtp.Reply.complete]) or with "continue"
- * ([method@Vsmtp.Reply.complete_continue]: the handlers after it are asked).
- * The session stops processing commands until the reply is complete; if it
- * is not completed within the server's
- * [property@Vsmtp.Server:decision-timeout], the client gets `451 4.3.0` and a
- * later completion is ignored. The reply's
- * [method@Vsmtp.Reply.get_cancellable] is cancelled when the answer is no
- * longer wanted: the client disconnected, the deadline passed, or the session
- * was closed.
- *
- * For [signal@Vsmtp.Session::helo], [signal@Vsmtp.Session::ehlo] and
- * [signal@Vsmtp.Session::data] a positive reply means "go on": the session
- * sends the protocol's reply itself (the EHLO extension list, `354`).
- *
- * ## The end of data
- *
- * [signal@Vsmtp.Session::message-received] is the one decision with no
- * positive default: unless a handler returns a positive reply — which it must
- * only do once it has taken durable responsibility for the message (written and
- * synced it, or had it accepted by the next hop) — the client gets
- * `451 4.3.0`. Nothing is accepted by accident.
- */
+#include "vsmtp-session-struct-private.h"
+#include "vsmtp-source-private.h"
 
 #define AUTH_LINE_MAX         12288   /* RFC 4954 4 */
 #define PENDING_READ_LIMIT    (64 * 1024)  /* input buffered while a decision is pending */
 
-typedef void (*VsmtpContinuation) (VsmtpSession *self,
-                                   VsmtpReply   *reply);
-
-struct _VsmtpSession
-{
-  GObject                parent_instance;
-
-  VsmtpServer           *server;         /* weak: only for vsmtp_session_get_server() */
-  VsmtpSettings         *settings;       /* what the session was started with */
-  VsmtpClientTracker    *clients;        /* per-address accounting (the server's) */
-  GSocketAddress        *remote_address;
-  char                  *remote_ip;
-  char                  *id;
-
-  VsmtpConnection       *connection;     /* the streams, the output, the deadline, TLS */
-  GString               *outbuf;         /* the connection's output buffer: replies go here */
-  GSource               *resume_source;
-
-  VsmtpSessionState      state;
-  char                  *helo;
-  VsmtpEnvelope         *envelope;
-  guint                  n_messages;
-  guint                  message_serial;
-  guint                  n_errors;
-  guint                  n_junk;
-  guint                  n_commands;
-  gint64                 data_deadline;   /* monotonic, during DATA */
-  GSource               *sleep_source;   /* error sleep past the soft limit */
-  GSource               *greet_source;   /* the greet pause */
-
-  /* a deferred decision */
-  VsmtpReply            *pending;
-  VsmtpContinuation      pending_then;
-  gulong                 pending_handler;
-  GSource               *decision_source;
-  VsmtpAddress          *pending_address;
-  GHashTable            *pending_params;
-  char                  *pending_helo;
-  gboolean               pending_esmtp;
-
-  /* the decision signal being emitted, kept while a handler defers: a
-   * deferred "continue" resumes the emission after the handlers that ran */
-  guint                  emit_signal;     /* index into signals[] */
-  GValue                *emit_values;     /* the instance and the arguments */
-  guint                  emit_n_values;
-  guint                  emit_done;       /* handlers that have decided */
-  GArray                *owners;          /* HandlerOwner: who connected what */
-
-  GTlsConnection        *tls;            /* the connection's, once the handshake succeeded */
-
-  /* AUTH */
-  VsmtpSasl             *sasl;             /* an AUTH exchange in progress */
-  gboolean               auth_in_flight;   /* an AUTH check not answered yet */
-  gboolean               handshake_slot;   /* holds one of the server's TLS handshake slots */
-  char                  *auth_user;
-  guint                  auth_required : 1;
-
-  VsmtpDataReceiver     *receiver;        /* the message's content and its limits */
-
-  guint                  esmtp : 1;
-  guint                  closed : 1;
-  guint                  processing : 1;
-  guint                  shutting_down : 1;
-  guint                  started : 1;
-  guint                  implicit_tls : 1;
-  guint                  greeted : 1;
-  guint                  tls_starting : 1;     /* STARTTLS accepted: no more SMTP until the handshake */
-  guint                  sleeping : 1;
-  guint                  counted : 1;
-};
-
-enum {
-  PROP_0,
-  PROP_SERVER,
-  PROP_STREAM,
-  PROP_REMOTE_ADDRESS,
-  PROP_ID,
-  PROP_STATE,
-  PROP_HELO,
-  PROP_ENVELOPE,
-  PROP_AUTHENTICATED_USER,
-  N_PROPS
-};
-
-enum {
-  SIGNAL_CONNECTED,
-  SIGNAL_HELO,
-  SIGNAL_EHLO,
-  SIGNAL_MAIL_FROM,
-  SIGNAL_RCPT_TO,
-  SIGNAL_DATA,
-  SIGNAL_MESSAGE_RECEIVED,
-  SIGNAL_RSET,
-  SIGNAL_NOOP,
-  SIGNAL_VRFY,
-  SIGNAL_QUIT,
-  SIGNAL_STARTTLS,
-  SIGNAL_AUTHENTICATE,
-  SIGNAL_LOOKUP_SCRAM_CREDENTIALS,
-  SIGNAL_UNKNOWN_COMMAND,
-  SIGNAL_CLOSED,
-  N_SIGNALS
-};
-
-static GParamSpec *properties[N_PROPS];
-static guint signals[N_SIGNALS];
-
-/* Without a handler the class handler decides: call it directly rather than
- * go through a signal emission (most commands of most sessions). */
-#define HAS_HANDLERS(sig) g_signal_has_handler_pending (self, signals[sig], 0, FALSE)
-
-static VsmtpReply *real_connected        (VsmtpSession *self);
-static VsmtpReply *real_helo             (VsmtpSession *self, const char *domain);
-static VsmtpReply *real_mail_from        (VsmtpSession *self, VsmtpAddress *sender,
-                                          VsmtpParameters *parameters);
-static VsmtpReply *real_rcpt_to          (VsmtpSession *self, VsmtpAddress *recipient,
-                                          VsmtpParameters *parameters);
-static VsmtpReply *real_data             (VsmtpSession *self);
-static VsmtpReply *real_message_received (VsmtpSession *self, VsmtpMessage *message);
-static VsmtpReply *real_ok               (VsmtpSession *self);
-static VsmtpReply *real_noop             (VsmtpSession *self, const char *argument);
-static VsmtpReply *real_vrfy             (VsmtpSession *self, const char *argument);
-static VsmtpReply *real_quit             (VsmtpSession *self);
-static VsmtpReply *real_starttls         (VsmtpSession *self);
-static VsmtpReply *real_unknown_command  (VsmtpSession *self, const char *verb,
-                                          const char *arguments);
+/* The class's properties and signals (vsmtp-session-class.c), by the short
+ * names this unit uses */
+static GParamSpec **const properties = _vsmtp_session_properties;
+static guint *const signals = _vsmtp_session_signals;
 
 G_DEFINE_FINAL_TYPE (VsmtpSession, vsmtp_session, G_TYPE_OBJECT)
 
 static void session_process       (VsmtpSession *self);
 static void session_close_now     (VsmtpSession *self);
 static void session_begin_handshake (VsmtpSession *self);
-static void session_touch_timeout   (VsmtpSession *self);
-static void session_protocol_violation (VsmtpSession *self,
-                                        const char   *what);
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
@@ -224,8 +52,8 @@ static void session_auth_attempt_end (VsmtpSession *self,
                                       gboolean      succeeded);
 
 /* Takes a TLS handshake slot of the server (max-tls-handshakes). */
-static gboolean
-session_take_handshake_slot (VsmtpSession *self)
+gboolean
+_vsmtp_session_take_handshake_slot (VsmtpSession *self)
 {
   if (self->handshake_slot)
     return TRUE;
@@ -250,42 +78,8 @@ session_release_handshake_slot (VsmtpSession *self)
   _vsmtp_client_tracker_handshake_end (self->clients, self->remote_ip);
 }
 
-static void
-session_set_state (VsmtpSession      *self,
-                   VsmtpSessionState  state)
-{
-  if (self->state == state)
-    return;
-  self->state = state;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
-}
-
-static void
-session_queue (VsmtpSession *self,
-               VsmtpReply   *reply)
-{
-  guint code = vsmtp_reply_get_code (reply);
-
-  vsmtp_reply_append_to (reply, self->outbuf);
-
-  /* error counting (Postfix's soft and hard error limits) */
-  if (code >= 400 && code != 421 && self->state != VSMTP_SESSION_STATE_GREETING)
-    self->n_errors++;
-}
-
-static void
-session_queue_new (VsmtpSession *self,
-                   guint         code,
-                   const char   *enhanced,
-                   const char   *text)
-{
-  g_autoptr(VsmtpReply) reply = vsmtp_reply_new (code, enhanced, text);
-
-  session_queue (self, reply);
-}
-
-static void
-session_reset_transaction (VsmtpSession *self)
+void
+_vsmtp_session_reset_transaction (VsmtpSession *self)
 {
   if (self->envelope != NULL)
     {
@@ -313,16 +107,10 @@ make_session_id (void)
                           (++counter) & 0xFFFF);
 }
 
-static const char *
-session_hostname (VsmtpSession *self)
-{
-  return self->settings->hostname;
-}
-
 static gboolean
 session_is_idle (VsmtpSession *self)
 {
-  return self->pending == NULL &&
+  return !_vsmtp_decision_is_pending (self->decision) &&
          !self->tls_starting &&
          self->state <= VSMTP_SESSION_STATE_READY;
 }
@@ -335,50 +123,6 @@ session_closing (VsmtpSession *self)
 }
 
 static void
-clear_source (GSource **source)
-{
-  if (*source != NULL)
-    {
-      g_source_destroy (*source);
-      g_clear_pointer (source, g_source_unref);
-    }
-}
-
-/* What a command saved for its continuation (see session_decide). */
-static void
-session_clear_emission (VsmtpSession *self)
-{
-  for (guint i = 0; i < self->emit_n_values; i++)
-    g_value_unset (&self->emit_values[i]);
-  g_clear_pointer (&self->emit_values, g_free);
-  self->emit_n_values = 0;
-  self->emit_done = 0;
-}
-
-static void
-session_clear_pending_args (VsmtpSession *self)
-{
-  session_clear_emission (self);
-  g_clear_pointer (&self->pending_address, vsmtp_address_unref);
-  g_clear_pointer (&self->pending_params, g_hash_table_unref);
-  g_clear_pointer (&self->pending_helo, g_free);
-}
-
-static void
-session_clear_pending (VsmtpSession *self)
-{
-  if (self->pending == NULL)
-    return;
-  g_clear_signal_handler (&self->pending_handler, self->pending);
-  if (vsmtp_reply_is_pending (self->pending))
-    _vsmtp_reply_expire (self->pending);
-  g_clear_object (&self->pending);
-  self->pending_then = NULL;
-  clear_source (&self->decision_source);
-  session_clear_pending_args (self);
-}
-
-static void
 session_close_now (VsmtpSession *self)
 {
   if (self->closed)
@@ -387,10 +131,10 @@ session_close_now (VsmtpSession *self)
   g_object_ref (self);
 
   self->closed = TRUE;
-  clear_source (&self->resume_source);
-  clear_source (&self->sleep_source);
-  clear_source (&self->greet_source);
-  session_clear_pending (self);
+  _vsmtp_clear_source (&self->resume_source);
+  _vsmtp_clear_source (&self->sleep_source);
+  _vsmtp_clear_source (&self->greet_source);
+  _vsmtp_decision_cancel (self->decision);
   /* a client that left before its check answered: a failed attempt */
   session_auth_attempt_end (self, FALSE);
   /* a handshake still running gives its slot back when it returns */
@@ -417,9 +161,9 @@ session_close_now (VsmtpSession *self)
 }
 
 /* Queues @reply (if any) and closes once everything queued is written. */
-static void
-session_close_after_flush (VsmtpSession *self,
-                           VsmtpReply   *reply)
+void
+_vsmtp_session_close_after_flush (VsmtpSession *self,
+                                  VsmtpReply   *reply)
 {
   if (self->closed)
     return;
@@ -435,7 +179,7 @@ session_close_after_flush (VsmtpSession *self,
 }
 
 /* ------------------------------------------------------------------------ */
-/* Deferred decisions                                                       */
+/* Decisions (vsmtp-decision.c)                                             */
 
 static void
 session_schedule_resume (VsmtpSession *self);
@@ -445,430 +189,35 @@ session_check_errors (VsmtpSession *self,
                       guint         errors_before);
 
 static void
-session_run_continuation (VsmtpSession *self,
-                          VsmtpReply   *reply)
+session_decision_finished (VsmtpSession *self)
 {
-  VsmtpContinuation then = self->pending_then;
-
-  g_object_ref (reply);
-  then (self, reply);
-  g_object_unref (reply);
+  session_clear_command_args (self);
 }
 
-/* Handlers and their owners ----------------------------------------------- */
+static guint
+session_before_deferred (VsmtpSession *self)
+{
+  return self->n_errors;
+}
 
-typedef struct {
-  gulong  first_id;   /* handlers with this id or higher were connected ... */
-  char   *owner;      /* ... by this owner (until the next mark) */
-} HandlerOwner;
-
+/* A deferred decision was acted on: a deferred error reply counts like an
+ * immediate one, and the input held back meanwhile is processed. */
 static void
-handler_owner_clear (gpointer data)
+session_after_deferred (VsmtpSession *self,
+                        guint         errors_before)
 {
-  g_free (((HandlerOwner *) data)->owner);
-}
-
-static void
-noop_handler (void)
-{
-}
-
-/**
- * vsmtp_session_set_handler_owner:
- * @self: a session
- * @owner: (nullable): who connects the handlers that follow, for example a
- *   plugin's name; %NULL for nobody in particular
- *
- * Says who connects the signal handlers connected to @self from now on,
- * until the next call. When one of them fails (returns %NULL, raises in a
- * language binding, or misses the decision deadline), the log line names
- * its owner.
- *
- * vsmtpd calls it with each plugin's module name before the plugin's
- * [signal@Vsmtp.Server::new-session] handler runs. Handlers connected
- * before any call have no owner.
- */
-void
-vsmtp_session_set_handler_owner (VsmtpSession *self,
-                                 const char   *owner)
-{
-  HandlerOwner mark;
-
-  g_return_if_fail (VSMTP_IS_SESSION (self));
-
-  /* handler ids grow: the next handler connected gets a higher one than
-   * this throw-away handler */
-  mark.first_id = g_signal_connect (self, "closed", G_CALLBACK (noop_handler), NULL);
-  g_signal_handler_disconnect (self, mark.first_id);
-  mark.owner = g_strdup (owner);
-  if (self->owners == NULL)
-    {
-      self->owners = g_array_new (FALSE, FALSE, sizeof (HandlerOwner));
-      g_array_set_clear_func (self->owners, handler_owner_clear);
-    }
-  g_array_append_val (self->owners, mark);
-}
-
-/* The ids of the first @n handlers of @signal_id that an emission runs, in
- * the order it runs them (GLib keeps them in connection order). */
-static GArray *
-session_find_handlers (VsmtpSession *self,
-                       guint         signal_id,
-                       guint         n)
-{
-  GArray *ids = g_array_new (FALSE, FALSE, sizeof (gulong));
-
-  while (ids->len < n)
-    {
-      gulong id = g_signal_handler_find (self, G_SIGNAL_MATCH_ID | G_SIGNAL_MATCH_UNBLOCKED,
-                                         signal_id, 0, NULL, NULL, NULL);
-      if (id == 0)
-        break;
-      g_signal_handler_block (self, id);
-      g_array_append_val (ids, id);
-    }
-  return ids;
-}
-
-static void
-unblock_handlers (VsmtpSession *self,
-                  GArray       *ids)
-{
-  for (guint i = 0; i < ids->len; i++)
-    {
-      gulong id = g_array_index (ids, gulong, i);
-
-      /* a handler that ran may disconnect one that was skipped */
-      if (g_signal_handler_is_connected (self, id))
-        g_signal_handler_unblock (self, id);
-    }
-  g_array_unref (ids);
-}
-
-/* Who connected the @index-th handler (from 0) of the signal being
- * emitted: " (NAME)", or "" when nobody said. */
-static char *
-session_describe_handler (VsmtpSession *self,
-                          guint         index)
-{
-  GArray *ids;
-  gulong id = 0;
-  const char *owner = NULL;
-
-  if (self->owners == NULL || self->emit_values == NULL)
-    return g_strdup ("");
-  ids = session_find_handlers (self, signals[self->emit_signal], index + 1);
-  if (ids->len == index + 1)
-    id = g_array_index (ids, gulong, index);
-  unblock_handlers (self, ids);
-
-  for (guint i = 0; i < self->owners->len; i++)
-    {
-      HandlerOwner *mark = &g_array_index (self->owners, HandlerOwner, i);
-
-      if (id != 0 && mark->first_id < id)
-        owner = mark->owner;
-    }
-  return owner != NULL ? g_strdup_printf (" (%s)", owner) : g_strdup ("");
-}
-
-/* The decision a failed handler gets: logged once, 451 for the client. */
-static VsmtpReply *
-session_handler_failed (VsmtpSession *self,
-                        guint         index,
-                        const char   *what)
-{
-  g_autofree char *owner = session_describe_handler (self, index);
-
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
-                    "VSMTP_SESSION_ID", self->id,
-                    "MESSAGE", "%s: a \"%s\" handler%s %s: the client gets 451 4.3.0",
-                    self->id, g_signal_name (signals[self->emit_signal]), owner, what);
-  return vsmtp_reply_new (451, "4.3.0", "Error: temporary failure in processing, try again later");
-}
-
-/* The accumulator of every decision signal ------------------------------- */
-
-/* What one emission found out; the accumulator has no per-emission data of
- * its own. A thread's sessions emit on that thread only. */
-typedef struct {
-  guint    n_handlers;   /* handlers that ran and decided or said continue */
-  gboolean failed;       /* a handler returned NULL (or raised, in a binding) */
-} Emission;
-
-static _Thread_local Emission *current_emission;
-
-/* A handler's continue goes on to the next one; NULL (a C handler that
- * returned nothing, a GJS or Python handler that threw) is a failure and
- * ends the emission; anything else decides. The class handler, which runs
- * in the RUN_LAST stage once every handler said continue, decides. */
-static gboolean
-reply_accumulator (GSignalInvocationHint *ihint,
-                   GValue                *return_accu,
-                   const GValue          *handler_return,
-                   gpointer               data)
-{
-  VsmtpReply *reply = g_value_get_object (handler_return);
-  Emission *emission = current_emission;
-
-  if (ihint->run_type & G_SIGNAL_RUN_LAST)
-    {
-      g_value_set_object (return_accu, reply);
-      return FALSE;
-    }
-  if (reply == NULL || !VSMTP_IS_REPLY (reply))
-    {
-      if (emission != NULL)
-        emission->failed = TRUE;
-      g_value_set_object (return_accu, NULL);
-      return FALSE;
-    }
-  if (emission != NULL)
-    emission->n_handlers++;
-  if (vsmtp_reply_is_continue (reply))
-    return TRUE;
-  g_value_set_object (return_accu, reply);
-  return FALSE;
-}
-
-static void session_decide (VsmtpSession      *self,
-                            VsmtpReply        *reply,
-                            VsmtpContinuation  then);
-
-/* Runs the handlers of the saved emission that have not run yet, then
- * decides with what they answered. */
-static void
-session_emission_run (VsmtpSession      *self,
-                      VsmtpContinuation  then)
-{
-  Emission emission = { 0, };
-  Emission *outer = current_emission;
-  GValue result = G_VALUE_INIT;
-  GArray *skipped = NULL;
-  VsmtpReply *reply;
-  guint signal_id = signals[self->emit_signal];
-
-  if (self->emit_done > 0)
-    skipped = session_find_handlers (self, signal_id, self->emit_done);
-
-  g_value_init (&result, VSMTP_TYPE_REPLY);
-  current_emission = &emission;
-  g_signal_emitv (self->emit_values, signal_id, 0, &result);
-  current_emission = outer;
-
-  if (skipped != NULL)
-    unblock_handlers (self, skipped);
-
-  reply = g_value_dup_object (&result);
-  g_value_unset (&result);
-
-  if (emission.failed)
-    {
-      g_clear_object (&reply);
-      reply = session_handler_failed (self, self->emit_done + emission.n_handlers,
-                                      "returned no reply (NULL, or it raised an error)");
-    }
-  else if (reply == NULL)
-    reply = session_handler_failed (self, self->emit_done + emission.n_handlers,
-                                    "returned no reply");
-  self->emit_done += emission.n_handlers;
-  session_decide (self, reply, then);
-}
-
-/* Emits decision signal @which with the arguments that follow (as for
- * g_signal_emit(), without the return location) and decides with its
- * answer, now or once a deferred handler completes. */
-static void
-session_emit (VsmtpSession      *self,
-              guint              which,
-              VsmtpContinuation  then,
-              ...)
-{
-  GSignalQuery query;
-  va_list args;
-
-  g_signal_query (signals[which], &query);
-  session_clear_emission (self);
-  self->emit_signal = which;
-  self->emit_n_values = query.n_params + 1;
-  self->emit_values = g_new0 (GValue, self->emit_n_values);
-  g_value_init_from_instance (&self->emit_values[0], self);
-
-  va_start (args, then);
-  for (guint i = 0; i < query.n_params; i++)
-    {
-      g_autofree char *error = NULL;
-      GType type = query.param_types[i] & ~G_SIGNAL_TYPE_STATIC_SCOPE;
-
-      G_VALUE_COLLECT_INIT (&self->emit_values[i + 1], type, args, 0, &error);
-      g_assert (error == NULL);
-    }
-  va_end (args);
-
-  session_emission_run (self, then);
-}
-
-/* Emits the decision signal @sig with the arguments that follow, or, with no
- * handler connected, takes the class handler's @direct answer (most
- * commands of most sessions) without an emission. */
-#define EMIT_DECISION(sig, then, direct, ...) \
-  G_STMT_START { \
-    if (HAS_HANDLERS (sig)) \
-      session_emit (self, sig, then, ##__VA_ARGS__); \
-    else \
-      session_decide (self, direct, then); \
-  } G_STMT_END
-
-static void
-on_pending_completed (VsmtpReply *reply,
-                      gpointer    user_data)
-{
-  VsmtpSession *self = user_data;
-  VsmtpContinuation then = self->pending_then;
-  g_autoptr(VsmtpReply) keep = g_object_ref (reply);
-  guint errors_before = self->n_errors;
-
-  g_clear_signal_handler (&self->pending_handler, self->pending);
-  clear_source (&self->decision_source);
-  g_clear_object (&self->pending);
-
-  if (vsmtp_reply_is_continue (keep) && self->emit_values != NULL)
-    {
-      /* the deferred handler has no opinion: the next ones decide */
-      self->pending_then = NULL;
-      session_emission_run (self, then);
-    }
-  else
-    {
-      g_autoptr(VsmtpReply) decision = NULL;
-
-      if (vsmtp_reply_is_continue (keep))
-        decision = session_handler_failed (self, 0, "completed with continue where nothing follows");
-      else
-        decision = g_object_ref (keep);
-      self->pending_then = then;
-      session_run_continuation (self, decision);
-      self->pending_then = NULL;
-      session_clear_pending_args (self);
-    }
-  /* a deferred error reply counts like an immediate one */
   session_check_errors (self, errors_before);
   session_schedule_resume (self);
 }
 
-static gboolean
-on_decision_timeout (gpointer user_data)
-{
-  VsmtpSession *self = user_data;
-  VsmtpContinuation then = self->pending_then;
-  g_autoptr(VsmtpReply) reply = NULL;
-  g_autofree char *owner = NULL;
-  guint errors_before;
-
-  owner = self->emit_done > 0 ? session_describe_handler (self, self->emit_done - 1)
-                              : g_strdup ("");
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
-                    "VSMTP_SESSION_ID", self->id,
-                    "MESSAGE", "%s: a deferred \"%s\" decision%s was not completed in time: "
-                    "the client gets 451 4.3.0",
-                    self->id, self->emit_values != NULL ? g_signal_name (signals[self->emit_signal]) : "?",
-                    owner);
-
-  g_clear_signal_handler (&self->pending_handler, self->pending);
-  /* expiring cancels the reply's cancellable: the handler's work stops */
-  _vsmtp_reply_expire (self->pending);
-  g_clear_object (&self->pending);
-  g_clear_pointer (&self->decision_source, g_source_unref);
-
-  reply = vsmtp_reply_new (451, "4.3.0", "Error: decision timed out, try again later");
-  errors_before = self->n_errors;
-  self->pending_then = then;
-  session_run_continuation (self, reply);
-  self->pending_then = NULL;
-  session_clear_pending_args (self);
-  session_check_errors (self, errors_before);
-  session_schedule_resume (self);
-
-  return G_SOURCE_REMOVE;
-}
-
-/* Takes @reply (transfer full): runs @then now, or later when a pending reply
- * is completed (or its deadline passes). */
-static void
-session_decide (VsmtpSession      *self,
-                VsmtpReply        *reply,
-                VsmtpContinuation  then)
-{
-  if (reply == NULL)
-    reply = vsmtp_reply_new_temporary_failure (NULL);
-
-  if (vsmtp_reply_is_pending (reply) && !_vsmtp_reply_is_expired (reply))
-    {
-      guint timeout = self->settings->decision_timeout;
-
-      self->pending = reply;
-      self->pending_then = then;
-      self->pending_handler = g_signal_connect (reply, "completed",
-                                                G_CALLBACK (on_pending_completed), self);
-      self->decision_source = g_timeout_source_new (timeout);
-      g_source_set_callback (self->decision_source, on_decision_timeout, self, NULL);
-      g_source_set_static_name (self->decision_source, "[vsmtp] decision deadline");
-      g_source_attach (self->decision_source, g_main_context_get_thread_default ());
-      return;
-    }
-
-  if (vsmtp_reply_is_pending (reply) || vsmtp_reply_is_continue (reply))
-    {
-      /* an expired reply handed back again, or a continue that reached the
-       * end without an emission behind it: a failure */
-      g_object_unref (reply);
-      reply = vsmtp_reply_new_temporary_failure (NULL);
-    }
-
-  self->pending_then = then;
-  session_run_continuation (self, reply);
-  self->pending_then = NULL;
-  session_clear_pending_args (self);
-  g_object_unref (reply);
-}
+static const VsmtpDecisionCallbacks decision_callbacks = {
+  .finished = session_decision_finished,
+  .before_deferred = session_before_deferred,
+  .after_deferred = session_after_deferred,
+};
 
 /* ------------------------------------------------------------------------ */
 /* Greeting                                                                 */
-
-static void
-then_greeting (VsmtpSession *self,
-               VsmtpReply   *reply)
-{
-  if (vsmtp_reply_get_code (reply) != 220)
-    {
-      session_close_after_flush (self, reply);
-      return;
-    }
-  /* a client that talks before the greeting (an early talker, when the
-   * greeting was held back for greet-pause) */
-  if (self->settings->limits.forbid_unauth_pipelining ||
-      self->settings->limits.greet_pause > 0)
-    {
-      VsmtpLineInputStream *input = vsmtp_connection_get_input (self->connection);
-      gssize n = vsmtp_line_input_stream_fill_nonblocking (input, NULL, NULL);
-
-      if (n > 0 || vsmtp_line_input_stream_get_buffered (input) > 0)
-        {
-          session_protocol_violation (self, "before the greeting");
-          return;
-        }
-    }
-  session_queue (self, reply);
-  session_set_state (self, VSMTP_SESSION_STATE_INIT);
-}
-
-static void
-session_greet_now (VsmtpSession *self)
-{
-
-  self->greeted = TRUE;
-  EMIT_DECISION (SIGNAL_CONNECTED, then_greeting, real_connected (self));
-}
 
 static gboolean
 greet_pause_done (gpointer user_data)
@@ -877,8 +226,8 @@ greet_pause_done (gpointer user_data)
 
   g_clear_pointer (&self->greet_source, g_source_unref);
   g_object_ref (self);
-  session_greet_now (self);
-  if (self->pending == NULL && !self->closed)
+  _vsmtp_session_greet_now (self);
+  if (!_vsmtp_decision_is_pending (self->decision) && !self->closed)
     session_process (self);
   g_object_unref (self);
   return G_SOURCE_REMOVE;
@@ -892,7 +241,7 @@ session_greet (VsmtpSession *self)
 
   if (pause == 0)
     {
-      session_greet_now (self);
+      _vsmtp_session_greet_now (self);
       return;
     }
   self->greet_source = g_timeout_source_new (pause);
@@ -939,7 +288,7 @@ session_on_handshake_done (gpointer      owner,
                     vsmtp_connection_get_tls_cipher (self->connection) ?
                     vsmtp_connection_get_tls_cipher (self->connection) : "unknown");
 
-  session_touch_timeout (self);
+  _vsmtp_session_touch_timeout (self);
 
   if (!self->greeted)
     {
@@ -953,10 +302,10 @@ session_on_handshake_done (gpointer      owner,
       g_clear_pointer (&self->auth_user, g_free);
       self->esmtp = FALSE;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HELO]);
-      session_reset_transaction (self);
+      _vsmtp_session_reset_transaction (self);
     }
 
-  if (self->pending == NULL)
+  if (!_vsmtp_decision_is_pending (self->decision))
     session_process (self);
 }
 
@@ -989,46 +338,6 @@ session_begin_handshake (VsmtpSession *self)
                         "VSMTP_SESSION_ID", self->id,
                         "MESSAGE", "%s: cannot start TLS: %s", self->id, error->message);
       session_close_now (self);
-    }
-}
-
-static void
-then_starttls (VsmtpSession *self,
-               VsmtpReply   *reply)
-{
-  if (!vsmtp_reply_is_positive (reply))
-    {
-      session_queue (self, reply);
-      return;
-    }
-  if (!session_take_handshake_slot (self))
-    {
-      /* RFC 3207 §4 */
-      session_queue_new (self, 454, "4.7.0", "TLS not available due to temporary reason");
-      return;
-    }
-  if (vsmtp_reply_get_code (reply) == 220)
-    session_queue (self, reply);
-  else
-    session_queue_new (self, 220, "2.0.0", "Ready to start TLS");
-  /* parse nothing more: what follows in the buffer belongs to TLS */
-  self->tls_starting = TRUE;
-}
-
-static void
-handle_starttls (VsmtpSession *self,
-                 const char   *args)
-{
-
-  if (*args != '\0')
-    session_queue_new (self, 501, "5.5.4", "Syntax: STARTTLS");
-  else if (self->tls != NULL)
-    session_queue_new (self, 554, "5.5.1", "Error: TLS already active");
-  else if (self->settings->tls_certificate == NULL)
-    session_queue_new (self, 454, "4.7.0", "TLS not available");
-  else
-    {
-      EMIT_DECISION (SIGNAL_STARTTLS, then_starttls, real_starttls (self));
     }
 }
 
@@ -1212,424 +521,6 @@ handle_auth (VsmtpSession *self,
   session_sasl_continue (self, status, reply);
 }
 
-/* ------------------------------------------------------------------------ */
-/* HELO / EHLO                                                              */
-
-/* The host name, then the keywords of the server's extension registry
- * (vsmtp-extension.c) offered in this session. */
-static void
-session_append_ehlo (VsmtpSession *self,
-                     GString      *text)
-{
-  g_string_append (text, session_hostname (self));
-  _vsmtp_extension_registry_append_ehlo (self->settings->extensions,
-                                         self, text);
-}
-
-static void
-then_helo (VsmtpSession *self,
-           VsmtpReply   *reply)
-{
-  if (!vsmtp_reply_is_positive (reply))
-    {
-      session_queue (self, reply);
-      return;
-    }
-
-  /* RFC 5321 4.1.4: HELO/EHLO resets any transaction in progress */
-  g_free (self->helo);
-  self->helo = g_steal_pointer (&self->pending_helo);
-  self->esmtp = self->pending_esmtp;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HELO]);
-  session_set_state (self, VSMTP_SESSION_STATE_READY);
-  session_reset_transaction (self);
-
-  if (self->esmtp)
-    {
-      g_autoptr(GString) text = g_string_new (NULL);
-      g_autoptr(VsmtpReply) ehlo = NULL;
-
-      session_append_ehlo (self, text);
-      ehlo = vsmtp_reply_new (250, NULL, text->str);
-      session_queue (self, ehlo);
-    }
-  else
-    {
-      session_queue_new (self, 250, NULL, session_hostname (self));
-    }
-}
-
-static void
-handle_helo (VsmtpSession *self,
-             const char   *args,
-             gboolean      esmtp)
-{
-  const char *end;
-
-  if (*args == '\0')
-    {
-      session_queue_new (self, 501, "5.5.4",
-                         esmtp ? "Syntax: EHLO hostname" : "Syntax: HELO hostname");
-      return;
-    }
-
-  end = strchr (args, ' ');
-  self->pending_helo = end ? g_strndup (args, end - args) : g_strdup (args);
-  self->pending_esmtp = esmtp;
-
-  EMIT_DECISION (esmtp ? SIGNAL_EHLO : SIGNAL_HELO, then_helo,
-                 real_helo (self, self->pending_helo), self->pending_helo);
-}
-
-/* ------------------------------------------------------------------------ */
-/* MAIL / RCPT                                                              */
-
-/* The parameters of a MAIL or RCPT command, checked against the server's
- * extension registry (vsmtp-extension.c): FALSE once the refusal is queued. */
-static gboolean
-session_check_parameters (VsmtpSession          *self,
-                          GHashTable            *params,
-                          VsmtpParameterCommand  command)
-{
-  g_autoptr(VsmtpReply) reply = NULL;
-
-  if (g_hash_table_size (params) == 0)
-    return TRUE;
-
-  reply = _vsmtp_extension_registry_check (self->settings->extensions,
-                                           self, command, params);
-  if (reply == NULL)
-    return TRUE;
-  session_queue (self, reply);
-  return FALSE;
-}
-
-static gboolean
-session_check_mail_parameters (VsmtpSession *self,
-                               GHashTable   *params)
-{
-  return session_check_parameters (self, params, VSMTP_PARAMETER_COMMAND_MAIL);
-}
-
-static void
-then_mail (VsmtpSession *self,
-           VsmtpReply   *reply)
-{
-  if (vsmtp_reply_is_positive (reply))
-    {
-      g_clear_object (&self->envelope);
-      self->envelope = vsmtp_envelope_new ();
-      vsmtp_envelope_set_sender (self->envelope, self->pending_address, self->pending_params);
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ENVELOPE]);
-      session_set_state (self, VSMTP_SESSION_STATE_MAIL);
-    }
-  session_queue (self, reply);
-}
-
-static void
-handle_mail (VsmtpSession *self,
-             const char   *args)
-{
-  g_autoptr(GError) error = NULL;
-  VsmtpAddress *address = NULL;
-  GHashTable *params = NULL;
-  gboolean address_error = FALSE;
-
-  if (self->state == VSMTP_SESSION_STATE_INIT)
-    {
-      session_queue_new (self, 503, "5.5.1", "Error: send HELO/EHLO first");
-      return;
-    }
-  if (self->state == VSMTP_SESSION_STATE_MAIL || self->state == VSMTP_SESSION_STATE_RCPT)
-    {
-      session_queue_new (self, 503, "5.5.1", "Error: nested MAIL command");
-      return;
-    }
-  if (self->tls == NULL && self->settings->require_tls)
-    {
-      session_queue_new (self, 530, "5.7.0", "Must issue a STARTTLS command first");
-      return;
-    }
-  if (self->auth_required && self->auth_user == NULL)
-    {
-      session_queue_new (self, 530, "5.7.0", "Authentication required");
-      return;
-    }
-
-  if (!_vsmtp_command_parse_path (args, TRUE, VSMTP_ADDRESS_FLAGS_ALLOW_NULL,
-                                  &address, &params, &address_error, &error))
-    {
-      g_autoptr(VsmtpReply) r = NULL;
-
-      if (address_error)
-        r = vsmtp_reply_new_printf (501, "5.1.7", "Bad sender address syntax: %s", error->message);
-      else
-        r = vsmtp_reply_new_printf (501, "5.5.4", "Syntax: MAIL FROM:<address> [parameters]: %s",
-                                    error->message);
-      session_queue (self, r);
-      return;
-    }
-
-  self->pending_address = address;
-  self->pending_params = params;
-
-  if (!session_check_mail_parameters (self, params))
-    {
-      session_clear_pending_args (self);
-      return;
-    }
-
-  {
-    g_autoptr(VsmtpParameters) parameters = _vsmtp_parameters_new_for_table (params);
-
-    EMIT_DECISION (SIGNAL_MAIL_FROM, then_mail, real_mail_from (self, address, parameters),
-                   address, parameters);
-  }
-}
-
-static void
-then_rcpt (VsmtpSession *self,
-           VsmtpReply   *reply)
-{
-  if (vsmtp_reply_is_positive (reply) && self->envelope != NULL)
-    {
-      vsmtp_envelope_add_recipient (self->envelope, self->pending_address, self->pending_params);
-      session_set_state (self, VSMTP_SESSION_STATE_RCPT);
-    }
-  session_queue (self, reply);
-}
-
-static void
-handle_rcpt (VsmtpSession *self,
-             const char   *args)
-{
-  g_autoptr(GError) error = NULL;
-  VsmtpAddress *address = NULL;
-  GHashTable *params = NULL;
-  gboolean address_error = FALSE;
-
-  if (self->state != VSMTP_SESSION_STATE_MAIL && self->state != VSMTP_SESSION_STATE_RCPT)
-    {
-      session_queue_new (self, 503, "5.5.1", "Error: need MAIL command");
-      return;
-    }
-
-  if (!_vsmtp_command_parse_path (args, FALSE, VSMTP_ADDRESS_FLAGS_ALLOW_POSTMASTER,
-                                  &address, &params, &address_error, &error))
-    {
-      g_autoptr(VsmtpReply) r = NULL;
-
-      if (address_error)
-        r = vsmtp_reply_new_printf (501, "5.1.3", "Bad recipient address syntax: %s", error->message);
-      else
-        r = vsmtp_reply_new_printf (501, "5.5.4", "Syntax: RCPT TO:<address> [parameters]: %s",
-                                    error->message);
-      session_queue (self, r);
-      return;
-    }
-
-  self->pending_address = address;
-  self->pending_params = params;
-
-  if (!session_check_parameters (self, params, VSMTP_PARAMETER_COMMAND_RCPT))
-    {
-      session_clear_pending_args (self);
-      return;
-    }
-
-  if (vsmtp_envelope_get_n_recipients (self->envelope) >=
-      self->settings->max_recipients)
-    {
-      /* A limit, not a client error (RFC 5321 §4.5.3.1.10): a client
-       * that pipelines past it must keep its transaction for the
-       * recipients accepted, so this reply does not count towards the
-       * error limits. */
-      g_autoptr(VsmtpReply) r = vsmtp_reply_new (452, "4.5.3", "Error: too many recipients");
-
-      vsmtp_reply_append_to (r, self->outbuf);
-      session_clear_pending_args (self);
-      return;
-    }
-
-  {
-    g_autoptr(VsmtpParameters) parameters = _vsmtp_parameters_new_for_table (params);
-
-    EMIT_DECISION (SIGNAL_RCPT_TO, then_rcpt, real_rcpt_to (self, address, parameters),
-                   address, parameters);
-  }
-}
-
-/* ------------------------------------------------------------------------ */
-/* DATA                                                                     */
-
-static void
-then_data (VsmtpSession *self,
-           VsmtpReply   *reply)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(VsmtpMessage) message = NULL;
-  g_autofree char *message_id = NULL;
-  g_autofree char *received = NULL;
-
-  if (!vsmtp_reply_is_positive (reply))
-    {
-      session_queue (self, reply);
-      return;
-    }
-
-  message_id = g_strdup_printf ("%s%02X", self->id, ++self->message_serial);
-  message = _vsmtp_message_new_writable (message_id, self->envelope,
-                                               self->settings->spool_threshold,
-                                               self->settings->spool_directory);
-  received = _vsmtp_format_received (&(VsmtpTraceClient) {
-                                       .helo = self->helo,
-                                       .remote_ip = self->remote_ip,
-                                       .tls = self->tls,
-                                       .tls_cipher = vsmtp_connection_get_tls_cipher (self->connection),
-                                       .esmtp = self->esmtp,
-                                       .authenticated = self->auth_user != NULL,
-                                     },
-                                     session_hostname (self), message_id, self->envelope);
-  if (!_vsmtp_message_append (message, received, strlen (received), &error))
-    {
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                        "VSMTP_SESSION_ID", self->id,
-                        "MESSAGE", "%s: cannot spool message: %s", self->id, error->message);
-      session_queue_new (self, 451, "4.3.0", "Error: local error in processing");
-      return;
-    }
-
-  _vsmtp_data_receiver_begin (self->receiver, self->settings, g_steal_pointer (&message));
-
-  if (vsmtp_reply_get_code (reply) == 354)
-    session_queue (self, reply);
-  else
-    session_queue_new (self, 354, NULL, "End data with <CR><LF>.<CR><LF>");
-  session_set_state (self, VSMTP_SESSION_STATE_DATA);
-  session_touch_timeout (self);
-  self->data_deadline = g_get_monotonic_time () +
-                        (gint64) self->settings->timeout * G_USEC_PER_SEC;
-}
-
-static void
-handle_data (VsmtpSession *self,
-             const char   *args)
-{
-
-  if (*args != '\0')
-    {
-      session_queue_new (self, 501, "5.5.4", "Syntax: DATA");
-      return;
-    }
-  if (self->state == VSMTP_SESSION_STATE_MAIL)
-    {
-      session_queue_new (self, 503, "5.5.1", "Error: need RCPT command");
-      return;
-    }
-  if (self->state != VSMTP_SESSION_STATE_RCPT)
-    {
-      session_queue_new (self, 503, "5.5.1", "Error: need MAIL command");
-      return;
-    }
-
-  EMIT_DECISION (SIGNAL_DATA, then_data, real_data (self));
-}
-
-static void
-session_log_transaction (VsmtpSession *self,
-                         VsmtpReply   *reply)
-{
-  VsmtpMessage *message = _vsmtp_data_receiver_get_message (self->receiver);
-
-  _vsmtp_log_transaction (self->id, self->remote_ip, self->envelope,
-                          message ? vsmtp_message_get_id (message) : "",
-                          _vsmtp_data_receiver_get_size (self->receiver), reply);
-}
-
-static void
-then_message (VsmtpSession *self,
-              VsmtpReply   *reply)
-{
-  session_log_transaction (self, reply);
-  if (vsmtp_reply_is_positive (reply))
-    self->n_messages++;
-  session_queue (self, reply);
-  session_reset_transaction (self);
-}
-
-static void
-session_end_of_data (VsmtpSession *self)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(VsmtpReply) failure = _vsmtp_data_receiver_finish (self->receiver, &error);
-  VsmtpMessage *message = _vsmtp_data_receiver_get_message (self->receiver);
-
-  if (error != NULL)
-    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                      "VSMTP_SESSION_ID", self->id,
-                      "MESSAGE", "%s: cannot spool message: %s", self->id, error->message);
-
-  if (failure != NULL)
-    {
-      session_touch_timeout (self);
-      session_log_transaction (self, failure);
-      session_queue (self, failure);
-      session_reset_transaction (self);
-      return;
-    }
-
-  session_touch_timeout (self);
-  EMIT_DECISION (SIGNAL_MESSAGE_RECEIVED, then_message,
-                 real_message_received (self, message), message);
-}
-
-/* Feeds buffered bytes to the data receiver. Returns FALSE when more input is needed. */
-static gboolean
-session_process_data (VsmtpSession *self)
-{
-  VsmtpLineInputStream *input = vsmtp_connection_get_input (self->connection);
-  const guint8 *in;
-  gsize length, consumed;
-  gboolean finished;
-
-  in = vsmtp_line_input_stream_peek_buffer (input, &length);
-  if (length == 0)
-    return FALSE;
-
-  consumed = _vsmtp_data_receiver_feed_data (self->receiver, in, length, &finished);
-  vsmtp_line_input_stream_skip_buffer (input, consumed);
-  if (finished)
-    session_end_of_data (self);
-
-  return TRUE;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Other commands                                                           */
-
-static void
-then_plain (VsmtpSession *self,
-            VsmtpReply   *reply)
-{
-  session_queue (self, reply);
-}
-
-static void
-then_rset (VsmtpSession *self,
-           VsmtpReply   *reply)
-{
-  if (vsmtp_reply_is_positive (reply))
-    session_reset_transaction (self);
-  session_queue (self, reply);
-}
-
-static void
-then_quit (VsmtpSession *self,
-           VsmtpReply   *reply)
-{
-  session_close_after_flush (self, reply);
-}
-
 static void
 session_handle_line (VsmtpSession *self,
                      char         *line,
@@ -1697,7 +588,7 @@ session_handle_line (VsmtpSession *self,
                         "VSMTP_SESSION_ID", self->id,
                         "MESSAGE", "%s: non-SMTP command from [%s]: %s", self->id,
                         self->remote_ip ? self->remote_ip : "unknown", start);
-      session_close_after_flush (self, bye);
+      _vsmtp_session_close_after_flush (self, bye);
       return;
     }
 
@@ -1714,48 +605,35 @@ session_handle_line (VsmtpSession *self,
   switch (verb)
     {
     case VSMTP_VERB_HELO:
-      handle_helo (self, args, FALSE);
+      _vsmtp_session_handle_helo (self, args, FALSE);
       break;
 
     case VSMTP_VERB_EHLO:
-      handle_helo (self, args, TRUE);
+      _vsmtp_session_handle_helo (self, args, TRUE);
       break;
 
     case VSMTP_VERB_MAIL:
-      handle_mail (self, args);
+      _vsmtp_session_handle_mail (self, args);
       break;
 
     case VSMTP_VERB_RCPT:
-      handle_rcpt (self, args);
+      _vsmtp_session_handle_rcpt (self, args);
       break;
 
     case VSMTP_VERB_DATA:
-      handle_data (self, args);
+      _vsmtp_session_handle_data (self, args);
       break;
 
     case VSMTP_VERB_RSET:
-      if (*args != '\0')
-        {
-          session_queue_new (self, 501, "5.5.4", "Syntax: RSET");
-          break;
-        }
-      /* RSET is always answered 250 (RFC 5321 4.1.1.5): its signal only
-       * tells handlers that the transaction ends */
-      g_signal_emit (self, signals[SIGNAL_RSET], 0);
-      session_decide (self, real_ok (self), then_rset);
+      _vsmtp_session_handle_rset (self, args);
       break;
 
     case VSMTP_VERB_NOOP:
-      EMIT_DECISION (SIGNAL_NOOP, then_plain, real_noop (self, args), args);
+      _vsmtp_session_handle_noop (self, args);
       break;
 
     case VSMTP_VERB_VRFY:
-      if (*args == '\0')
-        {
-          session_queue_new (self, 501, "5.5.4", "Syntax: VRFY address");
-          break;
-        }
-      EMIT_DECISION (SIGNAL_VRFY, then_plain, real_vrfy (self, args), args);
+      _vsmtp_session_handle_vrfy (self, args);
       break;
 
     case VSMTP_VERB_HELP:
@@ -1765,11 +643,11 @@ session_handle_line (VsmtpSession *self,
       break;
 
     case VSMTP_VERB_QUIT:
-      EMIT_DECISION (SIGNAL_QUIT, then_quit, real_quit (self));
+      _vsmtp_session_handle_quit (self);
       break;
 
     case VSMTP_VERB_STARTTLS:
-      handle_starttls (self, args);
+      _vsmtp_session_handle_starttls (self, args);
       break;
 
     case VSMTP_VERB_AUTH:
@@ -1784,14 +662,7 @@ session_handle_line (VsmtpSession *self,
 
     case VSMTP_VERB_UNKNOWN:
     default:
-      {
-        g_autofree char *word = NULL;
-        const char *space = strchr (line, ' ');
-
-        word = space ? g_strndup (line, space - line) : g_strdup (line);
-        EMIT_DECISION (SIGNAL_UNKNOWN_COMMAND, then_plain,
-                       real_unknown_command (self, word, args), word, args);
-      }
+      _vsmtp_session_handle_unknown (self, line, args);
       break;
     }
 }
@@ -1814,11 +685,11 @@ session_on_timed_out (gpointer owner)
 
   reply = vsmtp_reply_new_printf (421, "4.4.2", "%s Error: timeout exceeded", session_hostname (self));
   _vsmtp_data_receiver_reset (self->receiver);
-  session_close_after_flush (self, reply);
+  _vsmtp_session_close_after_flush (self, reply);
 }
 
-static void
-session_touch_timeout (VsmtpSession *self)
+void
+_vsmtp_session_touch_timeout (VsmtpSession *self)
 {
   guint timeout = self->settings->timeout;
 
@@ -1845,7 +716,7 @@ session_extend_data_deadline (VsmtpSession *self,
     return;
   if (rate == 0)
     {
-      session_touch_timeout (self);
+      _vsmtp_session_touch_timeout (self);
       return;
     }
   cap = g_get_monotonic_time () + (gint64) timeout * G_USEC_PER_SEC;
@@ -1871,7 +742,7 @@ session_on_received (gpointer owner,
                           self->remote_ip ? self->remote_ip : "unknown");
       /* answer what is complete in the buffer, then close */
       session_process (self);
-      if (!self->closed && self->pending != NULL)
+      if (!self->closed && _vsmtp_decision_is_pending (self->decision))
         {
           /* nobody to answer: cancel the decision (a delivery in progress
            * is undone, since the client was never told it was accepted) */
@@ -1879,12 +750,12 @@ session_on_received (gpointer owner,
                             "VSMTP_SESSION_ID", self->id,
                             "MESSAGE", "%s: lost connection from [%s] while a \"%s\" decision was pending",
                             self->id, self->remote_ip ? self->remote_ip : "unknown",
-                            self->emit_values != NULL ? g_signal_name (signals[self->emit_signal]) : "?");
+                            _vsmtp_decision_get_signal_name (self->decision));
           session_close_now (self);
           return;
         }
-      if (!self->closed && self->pending == NULL)
-        session_close_after_flush (self, NULL);
+      if (!self->closed && !_vsmtp_decision_is_pending (self->decision))
+        _vsmtp_session_close_after_flush (self, NULL);
       return;
     }
 
@@ -1990,7 +861,7 @@ session_check_errors (VsmtpSession *self,
                         "VSMTP_SESSION_ID", self->id,
                         "MESSAGE", "%s: too many errors from [%s]", self->id,
                         self->remote_ip ? self->remote_ip : "unknown");
-      session_close_after_flush (self, bye);
+      _vsmtp_session_close_after_flush (self, bye);
       return;
     }
 
@@ -2005,9 +876,9 @@ session_check_errors (VsmtpSession *self,
     }
 }
 
-static void
-session_protocol_violation (VsmtpSession *self,
-                            const char   *what)
+void
+_vsmtp_session_protocol_violation (VsmtpSession *self,
+                                   const char   *what)
 {
   g_autoptr(VsmtpReply) reply = vsmtp_reply_new (554, "5.5.0", "Error: SMTP protocol synchronization");
   VsmtpLineInputStream *input = vsmtp_connection_get_input (self->connection);
@@ -2018,7 +889,7 @@ session_protocol_violation (VsmtpSession *self,
                     self->remote_ip ? self->remote_ip : "unknown");
   /* what the client sent is not answered: drop it */
   vsmtp_line_input_stream_skip_buffer (input, vsmtp_line_input_stream_get_buffered (input));
-  session_close_after_flush (self, reply);
+  _vsmtp_session_close_after_flush (self, reply);
 }
 
 /* During a graceful shutdown, a session closes as soon as it is between
@@ -2030,8 +901,8 @@ session_close_for_shutdown (VsmtpSession *self)
     vsmtp_reply_new_printf (421, "4.3.2", "%s Service shutting down, closing connection",
                             session_hostname (self));
 
-  session_clear_pending (self);
-  session_close_after_flush (self, bye);
+  _vsmtp_decision_cancel (self->decision);
+  _vsmtp_session_close_after_flush (self, bye);
 }
 
 static void
@@ -2050,8 +921,8 @@ session_process (VsmtpSession *self)
   g_object_ref (self);
   self->processing = TRUE;
 
-  while (!self->closed && !session_closing (self) && self->pending == NULL && !self->tls_starting &&
-         !self->sleeping)
+  while (!self->closed && !session_closing (self) &&
+         !_vsmtp_decision_is_pending (self->decision) && !self->tls_starting && !self->sleeping)
     {
       VsmtpLineStatus status;
       char *line = NULL;
@@ -2063,7 +934,7 @@ session_process (VsmtpSession *self)
 
       if (self->state == VSMTP_SESSION_STATE_DATA)
         {
-          if (!session_process_data (self))
+          if (!_vsmtp_session_process_data (self))
             break;
           continue;
         }
@@ -2096,12 +967,12 @@ session_process (VsmtpSession *self)
             (!pipelining_offered ||
              (self->state == VSMTP_SESSION_STATE_DATA && state_before != VSMTP_SESSION_STATE_DATA)))
           {
-            session_protocol_violation (self, pipelining_offered ? "after DATA" : "without PIPELINING");
+            _vsmtp_session_protocol_violation (self, pipelining_offered ? "after DATA" : "without PIPELINING");
             break;
           }
         session_check_errors (self, errors_before);
         if (self->state != VSMTP_SESSION_STATE_DATA)
-          session_touch_timeout (self);
+          _vsmtp_session_touch_timeout (self);
       }
       session_check_shutdown (self);
     }
@@ -2117,21 +988,21 @@ session_process (VsmtpSession *self)
       /* RFC 2920: flush once no complete command is left in the input */
       if (self->sleeping)
         ;  /* the error sleep holds the replies back */
-      else if (self->pending != NULL || session_closing (self) || self->tls_starting ||
-          !vsmtp_line_input_stream_has_line (input) ||
-          self->state == VSMTP_SESSION_STATE_DATA)
+      else if (_vsmtp_decision_is_pending (self->decision) || session_closing (self) ||
+               self->tls_starting || !vsmtp_line_input_stream_has_line (input) ||
+               self->state == VSMTP_SESSION_STATE_DATA)
         vsmtp_connection_flush (self->connection);
 
       if (self->closed || self->tls_starting)
         ;  /* the handshake reads from here on */
-      else if (self->pending != NULL && !self->sleeping && !eof &&
+      else if (_vsmtp_decision_is_pending (self->decision) && !self->sleeping && !eof &&
                vsmtp_line_input_stream_get_buffered (input) < PENDING_READ_LIMIT)
         vsmtp_connection_wait_readable (self->connection);  /* buffer what comes, and notice a client that leaves */
-      else if (self->pending != NULL || self->sleeping || self->greet_source != NULL ||
-               vsmtp_connection_is_congested (self->connection))
+      else if (_vsmtp_decision_is_pending (self->decision) || self->sleeping ||
+               self->greet_source != NULL || vsmtp_connection_is_congested (self->connection))
         vsmtp_connection_stop_reading (self->connection);   /* (the greet pause looks at the input when it ends) */
       else if (eof && !session_closing (self))
-        session_close_after_flush (self, NULL);
+        _vsmtp_session_close_after_flush (self, NULL);
       else
         vsmtp_connection_wait_readable (self->connection);
 
@@ -2140,141 +1011,6 @@ session_process (VsmtpSession *self)
     }
 
   g_object_unref (self);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Class handlers: the standard replies                                     */
-
-typedef enum {
-  DEFAULT_MAIL,
-  DEFAULT_RCPT,
-  DEFAULT_DATA,
-  DEFAULT_OK,
-  DEFAULT_VRFY,
-  DEFAULT_QUIT,
-  DEFAULT_STARTTLS,
-  DEFAULT_UNKNOWN,
-  N_DEFAULTS
-} DefaultReply;
-
-/* The standard replies, made once: a completed reply never changes, and it
- * keeps its wire format, so the common path allocates and formats nothing. */
-static VsmtpReply *
-default_reply (DefaultReply which)
-{
-  static VsmtpReply *replies[N_DEFAULTS];
-  static gsize initialized;
-
-  if (g_once_init_enter (&initialized))
-    {
-      replies[DEFAULT_MAIL] = vsmtp_reply_new (250, "2.1.0", "Ok");
-      replies[DEFAULT_RCPT] = vsmtp_reply_new (250, "2.1.5", "Ok");
-      replies[DEFAULT_DATA] = vsmtp_reply_new (354, NULL, "End data with <CR><LF>.<CR><LF>");
-      replies[DEFAULT_OK] = vsmtp_reply_new (250, "2.0.0", "Ok");
-      replies[DEFAULT_VRFY] = vsmtp_reply_new (252, "2.5.2", "Cannot VRFY user, but will accept "
-                                               "message and attempt delivery");
-      replies[DEFAULT_QUIT] = vsmtp_reply_new (221, "2.0.0", "Bye");
-      replies[DEFAULT_STARTTLS] = vsmtp_reply_new (220, "2.0.0", "Ready to start TLS");
-      replies[DEFAULT_UNKNOWN] = vsmtp_reply_new (500, "5.5.2", "Error: command not recognized");
-      g_once_init_leave (&initialized, 1);
-    }
-  return g_object_ref (replies[which]);
-}
-
-static VsmtpReply *
-real_connected (VsmtpSession *self)
-{
-  return vsmtp_reply_new_printf (220, NULL, "%s ESMTP vsmtpd", session_hostname (self));
-}
-
-static VsmtpReply *
-real_helo (VsmtpSession *self,
-           const char   *domain)
-{
-  return vsmtp_reply_new (250, NULL, session_hostname (self));
-}
-
-static VsmtpReply *
-real_mail_from (VsmtpSession    *self,
-                VsmtpAddress    *sender,
-                VsmtpParameters *parameters)
-{
-  return default_reply (DEFAULT_MAIL);
-}
-
-static VsmtpReply *
-real_rcpt_to (VsmtpSession    *self,
-              VsmtpAddress    *recipient,
-              VsmtpParameters *parameters)
-{
-  return default_reply (DEFAULT_RCPT);
-}
-
-static VsmtpReply *
-real_data (VsmtpSession *self)
-{
-  return default_reply (DEFAULT_DATA);
-}
-
-static VsmtpReply *
-real_message_received (VsmtpSession *self,
-                       VsmtpMessage *message)
-{
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
-                    "VSMTP_SESSION_ID", self->id,
-                    "MESSAGE", "%s: no handler took message %s: answering 451",
-                    self->id, vsmtp_message_get_id (message));
-  return vsmtp_reply_new (451, "4.3.0", "Error: no delivery agent took the message, try again later");
-}
-
-static VsmtpReply *
-real_ok (VsmtpSession *self)
-{
-  return default_reply (DEFAULT_OK);
-}
-
-static VsmtpReply *
-real_noop (VsmtpSession *self,
-           const char   *argument)
-{
-  return default_reply (DEFAULT_OK);
-}
-
-static VsmtpReply *
-real_vrfy (VsmtpSession *self,
-           const char   *argument)
-{
-  return default_reply (DEFAULT_VRFY);
-}
-
-static VsmtpReply *
-real_quit (VsmtpSession *self)
-{
-  return default_reply (DEFAULT_QUIT);
-}
-
-static VsmtpReply *
-real_starttls (VsmtpSession *self)
-{
-  return default_reply (DEFAULT_STARTTLS);
-}
-
-static VsmtpReply *
-real_authenticate (VsmtpSession *self,
-                   const char   *mechanism,
-                   const char   *authzid,
-                   const char   *authcid,
-                   const char   *password)
-{
-  return vsmtp_reply_new (535, "5.7.8", "Error: authentication failed");
-}
-
-static VsmtpReply *
-real_unknown_command (VsmtpSession *self,
-                      const char   *verb,
-                      const char   *arguments)
-{
-  return default_reply (DEFAULT_UNKNOWN);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2290,10 +1026,10 @@ vsmtp_session_dispose (GObject *object)
       vsmtp_connection_stop_reading (self->connection);
       vsmtp_connection_clear_deadline (self->connection);
     }
-  clear_source (&self->resume_source);
-  clear_source (&self->sleep_source);
-  clear_source (&self->greet_source);
-  session_clear_pending (self);
+  _vsmtp_clear_source (&self->resume_source);
+  _vsmtp_clear_source (&self->sleep_source);
+  _vsmtp_clear_source (&self->greet_source);
+  _vsmtp_decision_cancel (self->decision);
   /* a client that left before its check answered: a failed attempt */
   session_auth_attempt_end (self, FALSE);
   session_release_handshake_slot (self);
@@ -2309,7 +1045,7 @@ vsmtp_session_finalize (GObject *object)
   g_clear_pointer (&self->connection, vsmtp_connection_free);
   g_clear_object (&self->remote_address);
   g_clear_object (&self->envelope);
-  g_clear_pointer (&self->owners, g_array_unref);
+  g_clear_pointer (&self->decision, _vsmtp_decision_free);
   g_clear_pointer (&self->settings, _vsmtp_settings_unref);
   g_clear_pointer (&self->clients, _vsmtp_client_tracker_unref);
   g_clear_pointer (&self->receiver, _vsmtp_data_receiver_free);
@@ -2325,455 +1061,21 @@ vsmtp_session_finalize (GObject *object)
 }
 
 static void
-vsmtp_session_get_property (GObject    *object,
-                            guint       prop_id,
-                            GValue     *value,
-                            GParamSpec *pspec)
-{
-  VsmtpSession *self = VSMTP_SESSION (object);
-
-  switch (prop_id)
-    {
-    case PROP_SERVER:
-      g_value_set_object (value, self->server);
-      break;
-    case PROP_STREAM:
-      g_value_set_object (value, vsmtp_session_get_stream (self));
-      break;
-    case PROP_REMOTE_ADDRESS:
-      g_value_set_object (value, self->remote_address);
-      break;
-    case PROP_ID:
-      g_value_set_string (value, self->id);
-      break;
-    case PROP_STATE:
-      g_value_set_enum (value, self->state);
-      break;
-    case PROP_HELO:
-      g_value_set_string (value, self->helo);
-      break;
-    case PROP_ENVELOPE:
-      g_value_set_object (value, self->envelope);
-      break;
-    case PROP_AUTHENTICATED_USER:
-      g_value_set_string (value, self->auth_user);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
 vsmtp_session_class_init (VsmtpSessionClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
-  GType type = G_TYPE_FROM_CLASS (klass);
 
   object_class->dispose = vsmtp_session_dispose;
   object_class->finalize = vsmtp_session_finalize;
-  object_class->get_property = vsmtp_session_get_property;
-
-  /**
-   * VsmtpSession:server:
-   *
-   * The server this session belongs to.
-   */
-  properties[PROP_SERVER] =
-    g_param_spec_object ("server", NULL, NULL, VSMTP_TYPE_SERVER,
-                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
-
-  /**
-   * VsmtpSession:stream:
-   *
-   * The connection's stream.
-   */
-  properties[PROP_STREAM] =
-    g_param_spec_object ("stream", NULL, NULL, G_TYPE_IO_STREAM,
-                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
-
-  /**
-   * VsmtpSession:remote-address:
-   *
-   * The client's address, if known.
-   */
-  properties[PROP_REMOTE_ADDRESS] =
-    g_param_spec_object ("remote-address", NULL, NULL, G_TYPE_SOCKET_ADDRESS,
-                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
-
-  /**
-   * VsmtpSession:id:
-   *
-   * A short identifier unique within the process, used in logs and message ids.
-   */
-  properties[PROP_ID] =
-    g_param_spec_string ("id", NULL, NULL, NULL,
-                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
-
-  /**
-   * VsmtpSession:state:
-   *
-   * Where the session is in the SMTP dialogue.
-   */
-  properties[PROP_STATE] =
-    g_param_spec_enum ("state", NULL, NULL, VSMTP_TYPE_SESSION_STATE,
-                       VSMTP_SESSION_STATE_GREETING,
-                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
-
-  /**
-   * VsmtpSession:helo:
-   *
-   * The domain the client gave in its accepted HELO or EHLO.
-   */
-  properties[PROP_HELO] =
-    g_param_spec_string ("helo", NULL, NULL, NULL,
-                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
-
-  /**
-   * VsmtpSession:envelope:
-   *
-   * The envelope of the transaction in progress, %NULL between transactions.
-   */
-  properties[PROP_ENVELOPE] =
-    g_param_spec_object ("envelope", NULL, NULL, VSMTP_TYPE_ENVELOPE,
-                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
-
-  /**
-   * VsmtpSession:authenticated-user:
-   *
-   * The user name of a successful AUTH, or %NULL.
-   */
-  properties[PROP_AUTHENTICATED_USER] =
-    g_param_spec_string ("authenticated-user", NULL, NULL, NULL,
-                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
-
-  g_object_class_install_properties (object_class, N_PROPS, properties);
-
-  /**
-   * VsmtpSession::connected:
-   * @self: the session
-   *
-   * Emitted once, before the greeting. Return a reply with a code other than
-   * 220 (for example `554 5.7.1`) to refuse the client: it gets that reply and
-   * the connection is closed.
-   *
-   * Returns: (transfer full) (nullable): a decision, or
-   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
-   *   (`451 4.3.0`)
-   */
-  signals[SIGNAL_CONNECTED] =
-    g_signal_new_class_handler ("connected", type, G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (real_connected),
-                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__VOID,
-                                VSMTP_TYPE_REPLY, 0);
-  g_signal_set_va_marshaller (signals[SIGNAL_CONNECTED], type, _vsmtp_marshal_OBJECT__VOIDv);
-
-  /**
-   * VsmtpSession::helo:
-   * @self: the session
-   * @domain: the domain the client gave
-   *
-   * Emitted for HELO. A positive reply accepts it (the session sends the
-   * standard `250`), a negative one is sent to the client.
-   *
-   * Returns: (transfer full) (nullable): a decision, or
-   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
-   *   (`451 4.3.0`)
-   */
-  signals[SIGNAL_HELO] =
-    g_signal_new_class_handler ("helo", type, G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (real_helo),
-                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING,
-                                VSMTP_TYPE_REPLY, 1, G_TYPE_STRING);
-  g_signal_set_va_marshaller (signals[SIGNAL_HELO], type, _vsmtp_marshal_OBJECT__STRINGv);
-
-  /**
-   * VsmtpSession::ehlo:
-   * @self: the session
-   * @domain: the domain the client gave
-   *
-   * Emitted for EHLO. A positive reply accepts it (the session sends the
-   * extension list), a negative one is sent to the client.
-   *
-   * Returns: (transfer full) (nullable): a decision, or
-   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
-   *   (`451 4.3.0`)
-   */
-  signals[SIGNAL_EHLO] =
-    g_signal_new_class_handler ("ehlo", type, G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (real_helo),
-                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING,
-                                VSMTP_TYPE_REPLY, 1, G_TYPE_STRING);
-  g_signal_set_va_marshaller (signals[SIGNAL_EHLO], type, _vsmtp_marshal_OBJECT__STRINGv);
-
-  /**
-   * VsmtpSession::mail-from:
-   * @self: the session
-   * @sender: the reverse path (the null address for `<>`)
-   * @parameters: the MAIL parameters (keywords upper-cased, values %NULL
-   *   for a keyword without a value)
-   *
-   * Emitted for a well-formed MAIL command whose parameters the server
-   * supports. Default: `250 2.1.0 Ok`.
-   *
-   * Returns: (transfer full) (nullable): a decision, or
-   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
-   *   (`451 4.3.0`)
-   */
-  signals[SIGNAL_MAIL_FROM] =
-    g_signal_new_class_handler ("mail-from", type, G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (real_mail_from),
-                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__BOXED_BOXED,
-                                VSMTP_TYPE_REPLY, 2, VSMTP_TYPE_ADDRESS, VSMTP_TYPE_PARAMETERS);
-  g_signal_set_va_marshaller (signals[SIGNAL_MAIL_FROM], type, _vsmtp_marshal_OBJECT__BOXED_BOXEDv);
-
-  /**
-   * VsmtpSession::rcpt-to:
-   * @self: the session
-   * @recipient: the forward path
-   * @parameters: the RCPT parameters
-   *
-   * Emitted for a well-formed RCPT command within the recipient limit.
-   * Default: `250 2.1.5 Ok`. Reject with, for example,
-   * [ctor@Vsmtp.Reply.new_no_such_user] or [ctor@Vsmtp.Reply.new_relay_denied].
-   *
-   * Returns: (transfer full) (nullable): a decision, or
-   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
-   *   (`451 4.3.0`)
-   */
-  signals[SIGNAL_RCPT_TO] =
-    g_signal_new_class_handler ("rcpt-to", type, G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (real_rcpt_to),
-                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__BOXED_BOXED,
-                                VSMTP_TYPE_REPLY, 2, VSMTP_TYPE_ADDRESS, VSMTP_TYPE_PARAMETERS);
-  g_signal_set_va_marshaller (signals[SIGNAL_RCPT_TO], type, _vsmtp_marshal_OBJECT__BOXED_BOXEDv);
-
-  /**
-   * VsmtpSession::data:
-   * @self: the session
-   *
-   * Emitted for DATA once at least one recipient was accepted. A positive
-   * reply lets the client send the message (`354`).
-   *
-   * Returns: (transfer full) (nullable): a decision, or
-   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
-   *   (`451 4.3.0`)
-   */
-  signals[SIGNAL_DATA] =
-    g_signal_new_class_handler ("data", type, G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (real_data),
-                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__VOID,
-                                VSMTP_TYPE_REPLY, 0);
-  g_signal_set_va_marshaller (signals[SIGNAL_DATA], type, _vsmtp_marshal_OBJECT__VOIDv);
-
-  /**
-   * VsmtpSession::message-received:
-   * @self: the session
-   * @message: the message, with a `Received:` header prepended
-   *
-   * Emitted at the end of data for a message within the limits. A handler
-   * that returns a positive reply declares that it has taken durable
-   * responsibility for the message. When no handler decides, the client gets
-   * `451 4.3.0`: a message is never accepted by default.
-   *
-   * Returns: (transfer full) (nullable): a decision, or
-   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
-   *   (`451 4.3.0`)
-   */
-  signals[SIGNAL_MESSAGE_RECEIVED] =
-    g_signal_new_class_handler ("message-received", type, G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (real_message_received),
-                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__OBJECT,
-                                VSMTP_TYPE_REPLY, 1, VSMTP_TYPE_MESSAGE);
-  g_signal_set_va_marshaller (signals[SIGNAL_MESSAGE_RECEIVED], type, _vsmtp_marshal_OBJECT__OBJECTv);
-
-  /**
-   * VsmtpSession::rset:
-   * @self: the session
-   *
-   * Emitted for RSET, before the transaction is reset. A notification:
-   * handlers return nothing, and the client always gets `250 2.0.0 Ok`
-   * (RFC 5321 4.1.1.5). A handler that keeps per-transaction state
-   * forgets it here.
-   */
-  signals[SIGNAL_RSET] =
-    g_signal_new ("rset", type, G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 0);
-
-  /**
-   * VsmtpSession::noop:
-   * @self: the session
-   * @argument: the command's argument, possibly empty
-   *
-   * Emitted for NOOP. Default: `250 2.0.0 Ok`.
-   *
-   * Returns: (transfer full) (nullable): a decision, or
-   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
-   *   (`451 4.3.0`)
-   */
-  signals[SIGNAL_NOOP] =
-    g_signal_new_class_handler ("noop", type, G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (real_noop),
-                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING,
-                                VSMTP_TYPE_REPLY, 1, G_TYPE_STRING);
-  g_signal_set_va_marshaller (signals[SIGNAL_NOOP], type, _vsmtp_marshal_OBJECT__STRINGv);
-
-  /**
-   * VsmtpSession::vrfy:
-   * @self: the session
-   * @argument: the string to verify
-   *
-   * Emitted for VRFY. Default: `252 2.5.2` (cannot verify, will attempt
-   * delivery), as RFC 5321 suggests when verification is not offered.
-   *
-   * Returns: (transfer full) (nullable): a decision, or
-   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
-   *   (`451 4.3.0`)
-   */
-  signals[SIGNAL_VRFY] =
-    g_signal_new_class_handler ("vrfy", type, G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (real_vrfy),
-                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING,
-                                VSMTP_TYPE_REPLY, 1, G_TYPE_STRING);
-  g_signal_set_va_marshaller (signals[SIGNAL_VRFY], type, _vsmtp_marshal_OBJECT__STRINGv);
-
-  /**
-   * VsmtpSession::quit:
-   * @self: the session
-   *
-   * Emitted for QUIT. Whatever the reply, the connection is closed after it.
-   * Default: `221 2.0.0 Bye`.
-   *
-   * Returns: (transfer full) (nullable): a decision, or
-   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
-   *   (`451 4.3.0`)
-   */
-  signals[SIGNAL_QUIT] =
-    g_signal_new_class_handler ("quit", type, G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (real_quit),
-                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__VOID,
-                                VSMTP_TYPE_REPLY, 0);
-  g_signal_set_va_marshaller (signals[SIGNAL_QUIT], type, _vsmtp_marshal_OBJECT__VOIDv);
-
-  /**
-   * VsmtpSession::starttls:
-   * @self: the session
-   *
-   * Emitted for a STARTTLS the server can honour (it has a certificate, TLS
-   * is not active yet). A positive reply starts the handshake after
-   * `220 2.0.0 Ready to start TLS`; a negative one (for example
-   * `454 4.7.0`) is sent instead. After the handshake the session forgets
-   * the HELO/EHLO and the envelope (RFC 3207) and no longer offers STARTTLS.
-   *
-   * Returns: (transfer full) (nullable): a decision, or
-   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
-   *   (`451 4.3.0`)
-   */
-  signals[SIGNAL_STARTTLS] =
-    g_signal_new_class_handler ("starttls", type, G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (real_starttls),
-                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__VOID,
-                                VSMTP_TYPE_REPLY, 0);
-  g_signal_set_va_marshaller (signals[SIGNAL_STARTTLS], type, _vsmtp_marshal_OBJECT__VOIDv);
-
-  /**
-   * VsmtpSession::authenticate:
-   * @self: the session
-   * @mechanism: the SASL mechanism used, such as `PLAIN`
-   * @authzid: (nullable): the authorization identity the client asked for, if any
-   * @authcid: the authentication identity (user name)
-   * @password: (nullable): the password; %NULL with `SCRAM-SHA-256` and
-   *   `SCRAM-SHA-256-PLUS`, whose proof was already checked against the
-   *   credentials [signal@Vsmtp.Session::lookup-scram-credentials] gave
-   *
-   * Emitted when a client completed an AUTH exchange (RFC 4954): check the
-   * credentials. With SCRAM, the exchange only gets here when the client
-   * proved it knows the password: a handler decides whether that user may
-   * log in now (policy), and must still answer `235` for it. A `235` reply
-   * (for example
-   * `vsmtp_reply_new (235, "2.7.0", "Authentication successful")`) accepts
-   * them and makes @authcid the session's
-   * [property@Vsmtp.Session:authenticated-user]; anything else rejects them
-   * (a positive non-235 reply counts as a rejection). Checking a slow hash is
-   * best deferred: return a pending reply and complete it from a thread's
-   * callback. Default: `535 5.7.8`.
-   *
-   * Returns: (transfer full) (nullable): a decision, or
-   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
-   *   (`451 4.3.0`)
-   */
-  signals[SIGNAL_AUTHENTICATE] =
-    g_signal_new_class_handler ("authenticate", type, G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (real_authenticate),
-                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING_STRING_STRING_STRING,
-                                VSMTP_TYPE_REPLY, 4, G_TYPE_STRING, G_TYPE_STRING,
-                                G_TYPE_STRING, G_TYPE_STRING);
-  g_signal_set_va_marshaller (signals[SIGNAL_AUTHENTICATE], type, _vsmtp_marshal_OBJECT__STRING_STRING_STRING_STRINGv);
-
-  /**
-   * VsmtpSession::lookup-scram-credentials:
-   * @self: the session
-   * @mechanism: `SCRAM-SHA-256` or `SCRAM-SHA-256-PLUS`
-   * @authcid: the user name the client sent in its first SCRAM message
-   *
-   * Emitted during a SCRAM exchange, when the server needs the user's salt,
-   * iteration count, StoredKey and ServerKey to answer the client's first
-   * message and to check its proof. **Synchronous**: the handler returns the
-   * credentials at once (GNU SASL asks for them from inside its step; a
-   * handler keeps them in memory, as the passwd plugin does, or looks them
-   * up quickly) and cannot defer. The first handler that returns
-   * credentials ends the emission.
-   *
-   * Return %NULL for a user you have no SCRAM credentials for (unknown, or
-   * known with only a password hash SCRAM cannot use): the session then
-   * answers with decoy credentials (see [property@Vsmtp.Server:scram-secret])
-   * and the exchange fails at the proof, exactly like a wrong password, so
-   * that a client cannot tell which users exist. A successful proof is then
-   * decided by [signal@Vsmtp.Session::authenticate], with a %NULL password.
-   *
-   * Returns: (transfer full) (nullable): the user's credentials, or %NULL
-   */
-  signals[SIGNAL_LOOKUP_SCRAM_CREDENTIALS] =
-    g_signal_new ("lookup-scram-credentials", type, G_SIGNAL_RUN_LAST, 0,
-                  _vsmtp_sasl_lookup_accumulator, NULL, _vsmtp_marshal_BOXED__STRING_STRING,
-                  VSMTP_TYPE_SCRAM_CREDENTIALS, 2, G_TYPE_STRING, G_TYPE_STRING);
-  g_signal_set_va_marshaller (signals[SIGNAL_LOOKUP_SCRAM_CREDENTIALS], type,
-                              _vsmtp_marshal_BOXED__STRING_STRINGv);
-
-  /**
-   * VsmtpSession::unknown-command:
-   * @self: the session
-   * @verb: the first word of the line
-   * @arguments: the rest of the line
-   *
-   * Emitted for a command the session does not know, so a handler can
-   * implement it. Default: `500 5.5.2`.
-   *
-   * Returns: (transfer full) (nullable): a decision, or
-   *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
-   *   (`451 4.3.0`)
-   */
-  signals[SIGNAL_UNKNOWN_COMMAND] =
-    g_signal_new_class_handler ("unknown-command", type, G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (real_unknown_command),
-                                reply_accumulator, NULL, _vsmtp_marshal_OBJECT__STRING_STRING,
-                                VSMTP_TYPE_REPLY, 2, G_TYPE_STRING, G_TYPE_STRING);
-  g_signal_set_va_marshaller (signals[SIGNAL_UNKNOWN_COMMAND], type, _vsmtp_marshal_OBJECT__STRING_STRINGv);
-
-  /**
-   * VsmtpSession::closed:
-   * @self: the session
-   *
-   * Emitted once when the connection is closed, for whatever reason.
-   */
-  signals[SIGNAL_CLOSED] =
-    g_signal_new ("closed", type, G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 0);
+  /* the properties, the signals and their class handlers */
+  _vsmtp_session_class_install (klass);
 }
 
 static void
 vsmtp_session_init (VsmtpSession *self)
 {
   self->receiver = _vsmtp_data_receiver_new ();
+  self->decision = _vsmtp_decision_new (self, &decision_callbacks);
   self->state = VSMTP_SESSION_STATE_GREETING;
 }
 
@@ -2796,6 +1098,7 @@ _vsmtp_session_new (VsmtpServer        *server,
   self->settings = _vsmtp_settings_ref (settings);
   self->clients = _vsmtp_client_tracker_ref (clients);
   self->id = make_session_id ();
+  _vsmtp_decision_configure (self->decision, self->id, settings->decision_timeout);
   self->implicit_tls = (flags & VSMTP_LISTEN_FLAGS_IMPLICIT_TLS) != 0;
   self->auth_required = (flags & VSMTP_LISTEN_FLAGS_AUTH_REQUIRED) != 0;
   self->connection = vsmtp_connection_new (stream,
@@ -2839,32 +1142,19 @@ _vsmtp_session_start (VsmtpSession *self)
   if (self->implicit_tls)
     {
       /* RFC 8314: the handshake comes first, the greeting after it */
-      if (session_take_handshake_slot (self))
+      if (_vsmtp_session_take_handshake_slot (self))
         session_begin_handshake (self);
       else
         session_close_now (self);
     }
   else
     {
-      session_touch_timeout (self);
+      _vsmtp_session_touch_timeout (self);
       session_greet (self);
-      if (self->pending == NULL)
+      if (!_vsmtp_decision_is_pending (self->decision))
         session_process (self);
     }
   g_object_unref (self);
-}
-
-gboolean
-_vsmtp_session_get_counted (VsmtpSession *self)
-{
-  return self->counted;
-}
-
-void
-_vsmtp_session_set_counted (VsmtpSession *self,
-                            gboolean      counted)
-{
-  self->counted = !!counted;
 }
 
 void
@@ -2883,7 +1173,7 @@ _vsmtp_session_refuse (VsmtpSession *self,
   if (self->implicit_tls)
     session_close_now (self);
   else
-    session_close_after_flush (self, reply);
+    _vsmtp_session_close_after_flush (self, reply);
   g_object_unref (self);
 }
 
@@ -2905,146 +1195,6 @@ _vsmtp_session_shutdown (VsmtpSession *self,
 /* ------------------------------------------------------------------------ */
 /* Public API                                                               */
 
-VsmtpSettings *
-_vsmtp_session_get_settings (VsmtpSession *self)
-{
-  return self->settings;
-}
-
-/**
- * vsmtp_session_get_server:
- * @self: a session
- *
- * Returns: (transfer none): the server the session belongs to
- */
-VsmtpServer *
-vsmtp_session_get_server (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
-  return self->server;
-}
-
-/**
- * vsmtp_session_get_id:
- * @self: a session
- *
- * Returns: the session's identifier, unique within the process
- */
-const char *
-vsmtp_session_get_id (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
-  return self->id;
-}
-
-/**
- * vsmtp_session_get_stream:
- * @self: a session
- *
- * Returns: (transfer none): the stream the session talks over
- */
-GIOStream *
-vsmtp_session_get_stream (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
-  /* (a session made with g_object_new() has no connection) */
-  return self->connection ? vsmtp_connection_get_stream (self->connection) : NULL;
-}
-
-/**
- * vsmtp_session_get_remote_address:
- * @self: a session
- *
- * Returns: (transfer none) (nullable): the client's address, if known
- */
-GSocketAddress *
-vsmtp_session_get_remote_address (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
-  return self->remote_address;
-}
-
-/**
- * vsmtp_session_get_remote_ip:
- * @self: a session
- *
- * Returns: (nullable): the client's IP address as a string, if known
- */
-const char *
-vsmtp_session_get_remote_ip (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
-  return self->remote_ip;
-}
-
-/**
- * vsmtp_session_get_state:
- * @self: a session
- *
- * Returns: where the session is in the SMTP dialogue
- */
-VsmtpSessionState
-vsmtp_session_get_state (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), VSMTP_SESSION_STATE_CLOSED);
-  return self->state;
-}
-
-/**
- * vsmtp_session_get_helo:
- * @self: a session
- *
- * Returns: (nullable): the domain of the accepted HELO or EHLO, if any
- */
-const char *
-vsmtp_session_get_helo (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
-  return self->helo;
-}
-
-/**
- * vsmtp_session_is_esmtp:
- * @self: a session
- *
- * Returns: %TRUE if the client greeted with EHLO
- */
-gboolean
-vsmtp_session_is_esmtp (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), FALSE);
-  return self->esmtp;
-}
-
-/**
- * vsmtp_session_get_envelope:
- * @self: a session
- *
- * The envelope of the transaction in progress: the sender once MAIL was
- * accepted, and the recipients accepted so far.
- *
- * Returns: (transfer none) (nullable): the envelope, or %NULL outside a transaction
- */
-VsmtpEnvelope *
-vsmtp_session_get_envelope (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
-  return self->envelope;
-}
-
-/**
- * vsmtp_session_get_n_messages:
- * @self: a session
- *
- * Returns: how many messages were accepted on this connection
- */
-guint
-vsmtp_session_get_n_messages (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), 0);
-  return self->n_messages;
-}
-
 /**
  * vsmtp_session_close:
  * @self: a session
@@ -3062,110 +1212,6 @@ vsmtp_session_close (VsmtpSession *self,
 
   if (self->closed)
     return;
-  session_clear_pending (self);
-  session_close_after_flush (self, reply);
-}
-
-/**
- * vsmtp_session_is_tls:
- * @self: a session
- *
- * Returns: %TRUE once the connection is encrypted (after STARTTLS, or from
- *   the start on an implicit-TLS listener)
- */
-gboolean
-vsmtp_session_is_tls (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), FALSE);
-  return self->tls != NULL;
-}
-
-/**
- * vsmtp_session_get_tls_connection:
- * @self: a session
- *
- * Returns: (transfer none) (nullable): the TLS connection, once established
- */
-GTlsConnection *
-vsmtp_session_get_tls_connection (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
-  return self->tls;
-}
-
-/**
- * vsmtp_session_get_tls_protocol_version:
- * @self: a session
- *
- * Returns: the negotiated TLS version, or %G_TLS_PROTOCOL_VERSION_UNKNOWN
- *   without TLS
- */
-GTlsProtocolVersion
-vsmtp_session_get_tls_protocol_version (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), G_TLS_PROTOCOL_VERSION_UNKNOWN);
-  if (self->tls == NULL)
-    return G_TLS_PROTOCOL_VERSION_UNKNOWN;
-  return g_tls_connection_get_protocol_version (self->tls);
-}
-
-/**
- * vsmtp_session_get_tls_cipher_suite:
- * @self: a session
- *
- * Returns: (nullable): the negotiated cipher suite's name, or %NULL without TLS
- */
-const char *
-vsmtp_session_get_tls_cipher_suite (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
-  return self->tls ? vsmtp_connection_get_tls_cipher (self->connection) : NULL;
-}
-
-/**
- * vsmtp_session_get_peer_certificate:
- * @self: a session
- *
- * Returns: (transfer none) (nullable): the certificate the client presented,
- *   if any
- */
-GTlsCertificate *
-vsmtp_session_get_peer_certificate (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
-  if (self->tls == NULL)
-    return NULL;
-  return g_tls_connection_get_peer_certificate (self->tls);
-}
-
-/**
- * vsmtp_session_is_submission:
- * @self: a session
- *
- * Whether the session came in on a submission listener
- * ([flags@Vsmtp.ListenFlags.AUTH_REQUIRED]: MAIL needs a successful AUTH
- * first), where the clients are the server's own users rather than other
- * servers: policies such as "an authenticated user may only use their own
- * sender addresses" apply there.
- *
- * Returns: %TRUE on a submission listener
- */
-gboolean
-vsmtp_session_is_submission (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), FALSE);
-  return self->auth_required;
-}
-
-/**
- * vsmtp_session_get_authenticated_user:
- * @self: a session
- *
- * Returns: (nullable): the user name of a successful AUTH, or %NULL
- */
-const char *
-vsmtp_session_get_authenticated_user (VsmtpSession *self)
-{
-  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
-  return self->auth_user;
+  _vsmtp_decision_cancel (self->decision);
+  _vsmtp_session_close_after_flush (self, reply);
 }

@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 
 #include "vsmtp-connection-private.h"
+#include "vsmtp-source-private.h"
 #include "vsmtp-tls-record-watcher.h"
 
 #define OUTPUT_HIGH_WATER (64 * 1024)
@@ -46,16 +47,6 @@ struct _VsmtpConnection
   guint                           handshake_timed_out : 1;
 };
 
-static void
-clear_source (GSource **source)
-{
-  if (*source != NULL)
-    {
-      g_source_destroy (*source);
-      g_clear_pointer (source, g_source_unref);
-    }
-}
-
 VsmtpConnection *
 vsmtp_connection_new (GIOStream                      *stream,
                       gsize                           max_line_length,
@@ -83,9 +74,9 @@ vsmtp_connection_free (VsmtpConnection *self)
 {
   if (self == NULL)
     return;
-  clear_source (&self->read_source);
-  clear_source (&self->deadline_source);
-  clear_source (&self->handshake_timeout_source);
+  _vsmtp_clear_source (&self->read_source);
+  _vsmtp_clear_source (&self->deadline_source);
+  _vsmtp_clear_source (&self->handshake_timeout_source);
   g_clear_object (&self->input);
   g_clear_object (&self->stream);
   g_clear_object (&self->cancellable);
@@ -297,7 +288,7 @@ vsmtp_connection_wait_readable (VsmtpConnection *self)
 void
 vsmtp_connection_stop_reading (VsmtpConnection *self)
 {
-  clear_source (&self->read_source);
+  _vsmtp_clear_source (&self->read_source);
 }
 
 gboolean
@@ -374,7 +365,7 @@ vsmtp_connection_has_deadline (VsmtpConnection *self)
 void
 vsmtp_connection_clear_deadline (VsmtpConnection *self)
 {
-  clear_source (&self->deadline_source);
+  _vsmtp_clear_source (&self->deadline_source);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -419,7 +410,7 @@ void
 vsmtp_connection_close_after_flush (VsmtpConnection *self)
 {
   self->closing = TRUE;
-  clear_source (&self->read_source);
+  _vsmtp_clear_source (&self->read_source);
   vsmtp_connection_flush (self);
 }
 
@@ -430,9 +421,9 @@ vsmtp_connection_close (VsmtpConnection *self)
     return;
 
   self->closed = TRUE;
-  clear_source (&self->read_source);
-  clear_source (&self->deadline_source);
-  clear_source (&self->handshake_timeout_source);
+  _vsmtp_clear_source (&self->read_source);
+  _vsmtp_clear_source (&self->deadline_source);
+  _vsmtp_clear_source (&self->handshake_timeout_source);
   g_cancellable_cancel (self->cancellable);
 
   /* a handshake in progress reads the socket on a worker thread: cancel it
@@ -508,7 +499,7 @@ on_handshake_done (GObject      *source,
 
   ok = g_tls_connection_handshake_finish (tls, result, &error);
   g_steal_pointer (&self->tls_handshaking);   /* the ref is now `tls` */
-  clear_source (&self->handshake_timeout_source);
+  _vsmtp_clear_source (&self->handshake_timeout_source);
   g_clear_object (&self->handshake_cancellable);
 
   if (self->closed)
@@ -567,7 +558,7 @@ vsmtp_connection_start_tls (VsmtpConnection  *self,
   g_autoptr(GIOStream) base = NULL;
   GIOStream *tls;
 
-  clear_source (&self->read_source);
+  _vsmtp_clear_source (&self->read_source);
 
   /* between the line stream and TLS: client-initiated renegotiation is
    * refused (the read fails, the connection is finished), which GIO has no

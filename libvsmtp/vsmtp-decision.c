@@ -1,0 +1,449 @@
+/* vsmtp-decision.c: the emission of a session's decision signals and what
+ * comes of it (see vsmtp-decision-private.h)
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <gobject/gvaluecollector.h>
+
+#include "vsmtp-decision-private.h"
+#include "vsmtp-reply-private.h"
+#include "vsmtp-source-private.h"
+
+struct _VsmtpDecision
+{
+  VsmtpSession                 *session;    /* the owner: not referenced */
+  const VsmtpDecisionCallbacks *callbacks;
+  const char                   *log_id;     /* the session's */
+  guint                         timeout;    /* of a pending reply, in ms */
+
+  /* a deferred decision */
+  VsmtpReply                   *pending;
+  VsmtpContinuation             pending_then;
+  gulong                        pending_handler;
+  GSource                      *deadline_source;
+
+  /* the decision signal being emitted, kept while a handler defers: a
+   * deferred "continue" resumes the emission after the handlers that ran */
+  guint                         emit_signal;     /* the signal id */
+  GValue                       *emit_values;     /* the instance and the arguments */
+  guint                         emit_n_values;
+  guint                         emit_done;       /* handlers that have decided */
+  GArray                       *owners;          /* HandlerOwner: who connected what */
+};
+
+VsmtpDecision *
+_vsmtp_decision_new (VsmtpSession                 *session,
+                     const VsmtpDecisionCallbacks *callbacks)
+{
+  VsmtpDecision *self = g_new0 (VsmtpDecision, 1);
+
+  self->session = session;
+  self->callbacks = callbacks;
+  return self;
+}
+
+void
+_vsmtp_decision_configure (VsmtpDecision *self,
+                           const char    *log_id,
+                           guint          timeout)
+{
+  self->log_id = log_id;
+  self->timeout = timeout;
+}
+
+gboolean
+_vsmtp_decision_is_pending (VsmtpDecision *self)
+{
+  return self->pending != NULL;
+}
+
+const char *
+_vsmtp_decision_get_signal_name (VsmtpDecision *self)
+{
+  return self->emit_values != NULL ? g_signal_name (self->emit_signal) : "?";
+}
+
+/* What a command saved for its continuation. */
+static void
+decision_clear_emission (VsmtpDecision *self)
+{
+  for (guint i = 0; i < self->emit_n_values; i++)
+    g_value_unset (&self->emit_values[i]);
+  g_clear_pointer (&self->emit_values, g_free);
+  self->emit_n_values = 0;
+  self->emit_done = 0;
+}
+
+/* The decision is over: what was saved for it goes. */
+static void
+decision_finish (VsmtpDecision *self)
+{
+  decision_clear_emission (self);
+  self->callbacks->finished (self->session);
+}
+
+void
+_vsmtp_decision_cancel (VsmtpDecision *self)
+{
+  if (self->pending == NULL)
+    return;
+  g_clear_signal_handler (&self->pending_handler, self->pending);
+  if (vsmtp_reply_is_pending (self->pending))
+    _vsmtp_reply_expire (self->pending);
+  g_clear_object (&self->pending);
+  self->pending_then = NULL;
+  _vsmtp_clear_source (&self->deadline_source);
+  decision_finish (self);
+}
+
+void
+_vsmtp_decision_free (VsmtpDecision *self)
+{
+  _vsmtp_decision_cancel (self);
+  decision_clear_emission (self);
+  g_clear_pointer (&self->owners, g_array_unref);
+  g_free (self);
+}
+
+/* Runs @then with @reply, then forgets the decision. */
+static void
+decision_run (VsmtpDecision     *self,
+              VsmtpContinuation  then,
+              VsmtpReply        *reply)
+{
+  g_object_ref (reply);
+  then (self->session, reply);
+  g_object_unref (reply);
+  decision_finish (self);
+}
+
+/* Handlers and their owners ----------------------------------------------- */
+
+typedef struct {
+  gulong  first_id;   /* handlers with this id or higher were connected ... */
+  char   *owner;      /* ... by this owner (until the next mark) */
+} HandlerOwner;
+
+static void
+handler_owner_clear (gpointer data)
+{
+  g_free (((HandlerOwner *) data)->owner);
+}
+
+static void
+noop_handler (void)
+{
+}
+
+void
+_vsmtp_decision_set_handler_owner (VsmtpDecision *self,
+                                   const char    *owner)
+{
+  HandlerOwner mark;
+
+  /* handler ids grow: the next handler connected gets a higher one than
+   * this throw-away handler */
+  mark.first_id = g_signal_connect (self->session, "closed", G_CALLBACK (noop_handler), NULL);
+  g_signal_handler_disconnect (self->session, mark.first_id);
+  mark.owner = g_strdup (owner);
+  if (self->owners == NULL)
+    {
+      self->owners = g_array_new (FALSE, FALSE, sizeof (HandlerOwner));
+      g_array_set_clear_func (self->owners, handler_owner_clear);
+    }
+  g_array_append_val (self->owners, mark);
+}
+
+/* The ids of the first @n handlers of @signal_id that an emission runs, in
+ * the order it runs them (GLib keeps them in connection order). */
+static GArray *
+decision_find_handlers (VsmtpDecision *self,
+                        guint          signal_id,
+                        guint          n)
+{
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (gulong));
+
+  while (ids->len < n)
+    {
+      gulong id = g_signal_handler_find (self->session, G_SIGNAL_MATCH_ID | G_SIGNAL_MATCH_UNBLOCKED,
+                                         signal_id, 0, NULL, NULL, NULL);
+      if (id == 0)
+        break;
+      g_signal_handler_block (self->session, id);
+      g_array_append_val (ids, id);
+    }
+  return ids;
+}
+
+static void
+unblock_handlers (VsmtpDecision *self,
+                  GArray        *ids)
+{
+  for (guint i = 0; i < ids->len; i++)
+    {
+      gulong id = g_array_index (ids, gulong, i);
+
+      /* a handler that ran may disconnect one that was skipped */
+      if (g_signal_handler_is_connected (self->session, id))
+        g_signal_handler_unblock (self->session, id);
+    }
+  g_array_unref (ids);
+}
+
+/* Who connected the @index-th handler (from 0) of the signal being
+ * emitted: " (NAME)", or "" when nobody said. */
+static char *
+decision_describe_handler (VsmtpDecision *self,
+                           guint          index)
+{
+  GArray *ids;
+  gulong id = 0;
+  const char *owner = NULL;
+
+  if (self->owners == NULL || self->emit_values == NULL)
+    return g_strdup ("");
+  ids = decision_find_handlers (self, self->emit_signal, index + 1);
+  if (ids->len == index + 1)
+    id = g_array_index (ids, gulong, index);
+  unblock_handlers (self, ids);
+
+  for (guint i = 0; i < self->owners->len; i++)
+    {
+      HandlerOwner *mark = &g_array_index (self->owners, HandlerOwner, i);
+
+      if (id != 0 && mark->first_id < id)
+        owner = mark->owner;
+    }
+  return owner != NULL ? g_strdup_printf (" (%s)", owner) : g_strdup ("");
+}
+
+/* The decision a failed handler gets: logged once, 451 for the client. */
+static VsmtpReply *
+decision_handler_failed (VsmtpDecision *self,
+                         guint          index,
+                         const char    *what)
+{
+  g_autofree char *owner = decision_describe_handler (self, index);
+
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                    "VSMTP_SESSION_ID", self->log_id,
+                    "MESSAGE", "%s: a \"%s\" handler%s %s: the client gets 451 4.3.0",
+                    self->log_id, g_signal_name (self->emit_signal), owner, what);
+  return vsmtp_reply_new (451, "4.3.0", "Error: temporary failure in processing, try again later");
+}
+
+/* The accumulator of every decision signal ------------------------------- */
+
+/* What one emission found out; the accumulator has no per-emission data of
+ * its own. A thread's sessions emit on that thread only. */
+typedef struct {
+  guint    n_handlers;   /* handlers that ran and decided or said continue */
+  gboolean failed;       /* a handler returned NULL (or raised, in a binding) */
+} Emission;
+
+static _Thread_local Emission *current_emission;
+
+/* A handler's continue goes on to the next one; NULL (a C handler that
+ * returned nothing, a GJS or Python handler that threw) is a failure and
+ * ends the emission; anything else decides. The class handler, which runs
+ * in the RUN_LAST stage once every handler said continue, decides. */
+gboolean
+_vsmtp_decision_accumulator (GSignalInvocationHint *ihint,
+                             GValue                *return_accu,
+                             const GValue          *handler_return,
+                             gpointer               data)
+{
+  VsmtpReply *reply = g_value_get_object (handler_return);
+  Emission *emission = current_emission;
+
+  if (ihint->run_type & G_SIGNAL_RUN_LAST)
+    {
+      g_value_set_object (return_accu, reply);
+      return FALSE;
+    }
+  if (reply == NULL || !VSMTP_IS_REPLY (reply))
+    {
+      if (emission != NULL)
+        emission->failed = TRUE;
+      g_value_set_object (return_accu, NULL);
+      return FALSE;
+    }
+  if (emission != NULL)
+    emission->n_handlers++;
+  if (vsmtp_reply_is_continue (reply))
+    return TRUE;
+  g_value_set_object (return_accu, reply);
+  return FALSE;
+}
+
+/* Runs the handlers of the saved emission that have not run yet, then
+ * decides with what they answered. */
+static void
+decision_emission_run (VsmtpDecision     *self,
+                       VsmtpContinuation  then)
+{
+  Emission emission = { 0, };
+  Emission *outer = current_emission;
+  GValue result = G_VALUE_INIT;
+  GArray *skipped = NULL;
+  VsmtpReply *reply;
+  guint signal_id = self->emit_signal;
+
+  if (self->emit_done > 0)
+    skipped = decision_find_handlers (self, signal_id, self->emit_done);
+
+  g_value_init (&result, VSMTP_TYPE_REPLY);
+  current_emission = &emission;
+  g_signal_emitv (self->emit_values, signal_id, 0, &result);
+  current_emission = outer;
+
+  if (skipped != NULL)
+    unblock_handlers (self, skipped);
+
+  reply = g_value_dup_object (&result);
+  g_value_unset (&result);
+
+  if (emission.failed)
+    {
+      g_clear_object (&reply);
+      reply = decision_handler_failed (self, self->emit_done + emission.n_handlers,
+                                       "returned no reply (NULL, or it raised an error)");
+    }
+  else if (reply == NULL)
+    reply = decision_handler_failed (self, self->emit_done + emission.n_handlers,
+                                     "returned no reply");
+  self->emit_done += emission.n_handlers;
+  _vsmtp_decision_decide (self, reply, then);
+}
+
+void
+_vsmtp_decision_emit (VsmtpDecision     *self,
+                      guint              signal_id,
+                      VsmtpContinuation  then,
+                      ...)
+{
+  GSignalQuery query;
+  va_list args;
+
+  g_signal_query (signal_id, &query);
+  decision_clear_emission (self);
+  self->emit_signal = signal_id;
+  self->emit_n_values = query.n_params + 1;
+  self->emit_values = g_new0 (GValue, self->emit_n_values);
+  g_value_init_from_instance (&self->emit_values[0], self->session);
+
+  va_start (args, then);
+  for (guint i = 0; i < query.n_params; i++)
+    {
+      g_autofree char *error = NULL;
+      GType type = query.param_types[i] & ~G_SIGNAL_TYPE_STATIC_SCOPE;
+
+      G_VALUE_COLLECT_INIT (&self->emit_values[i + 1], type, args, 0, &error);
+      g_assert (error == NULL);
+    }
+  va_end (args);
+
+  decision_emission_run (self, then);
+}
+
+/* Deferred decisions ------------------------------------------------------ */
+
+static void
+on_pending_completed (VsmtpReply *reply,
+                      gpointer    user_data)
+{
+  VsmtpDecision *self = user_data;
+  VsmtpContinuation then = self->pending_then;
+  g_autoptr(VsmtpReply) keep = g_object_ref (reply);
+  guint mark = self->callbacks->before_deferred (self->session);
+
+  g_clear_signal_handler (&self->pending_handler, self->pending);
+  _vsmtp_clear_source (&self->deadline_source);
+  g_clear_object (&self->pending);
+  self->pending_then = NULL;
+
+  if (vsmtp_reply_is_continue (keep) && self->emit_values != NULL)
+    {
+      /* the deferred handler has no opinion: the next ones decide */
+      decision_emission_run (self, then);
+    }
+  else
+    {
+      g_autoptr(VsmtpReply) decision = NULL;
+
+      if (vsmtp_reply_is_continue (keep))
+        decision = decision_handler_failed (self, 0, "completed with continue where nothing follows");
+      else
+        decision = g_object_ref (keep);
+      decision_run (self, then, decision);
+    }
+  /* a deferred error reply counts like an immediate one */
+  self->callbacks->after_deferred (self->session, mark);
+}
+
+static gboolean
+on_decision_timeout (gpointer user_data)
+{
+  VsmtpDecision *self = user_data;
+  VsmtpContinuation then = self->pending_then;
+  g_autoptr(VsmtpReply) reply = NULL;
+  g_autofree char *owner = NULL;
+  guint mark;
+
+  owner = self->emit_done > 0 ? decision_describe_handler (self, self->emit_done - 1)
+                              : g_strdup ("");
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                    "VSMTP_SESSION_ID", self->log_id,
+                    "MESSAGE", "%s: a deferred \"%s\" decision%s was not completed in time: "
+                    "the client gets 451 4.3.0",
+                    self->log_id, _vsmtp_decision_get_signal_name (self), owner);
+
+  g_clear_signal_handler (&self->pending_handler, self->pending);
+  /* expiring cancels the reply's cancellable: the handler's work stops */
+  _vsmtp_reply_expire (self->pending);
+  g_clear_object (&self->pending);
+  g_clear_pointer (&self->deadline_source, g_source_unref);
+  self->pending_then = NULL;
+
+  reply = vsmtp_reply_new (451, "4.3.0", "Error: decision timed out, try again later");
+  mark = self->callbacks->before_deferred (self->session);
+  decision_run (self, then, reply);
+  self->callbacks->after_deferred (self->session, mark);
+
+  return G_SOURCE_REMOVE;
+}
+
+void
+_vsmtp_decision_decide (VsmtpDecision     *self,
+                        VsmtpReply        *reply,
+                        VsmtpContinuation  then)
+{
+  if (reply == NULL)
+    reply = vsmtp_reply_new_temporary_failure (NULL);
+
+  if (vsmtp_reply_is_pending (reply) && !_vsmtp_reply_is_expired (reply))
+    {
+      self->pending = reply;
+      self->pending_then = then;
+      self->pending_handler = g_signal_connect (reply, "completed",
+                                                G_CALLBACK (on_pending_completed), self);
+      self->deadline_source = g_timeout_source_new (self->timeout);
+      g_source_set_callback (self->deadline_source, on_decision_timeout, self, NULL);
+      g_source_set_static_name (self->deadline_source, "[vsmtp] decision deadline");
+      g_source_attach (self->deadline_source, g_main_context_get_thread_default ());
+      return;
+    }
+
+  if (vsmtp_reply_is_pending (reply) || vsmtp_reply_is_continue (reply))
+    {
+      /* an expired reply handed back again, or a continue that reached the
+       * end without an emission behind it: a failure */
+      g_object_unref (reply);
+      reply = vsmtp_reply_new_temporary_failure (NULL);
+    }
+
+  decision_run (self, then, reply);
+  g_object_unref (reply);
+}
