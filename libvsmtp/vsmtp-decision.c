@@ -145,8 +145,23 @@ _vsmtp_decision_set_handler_owner (VsmtpDecision *self,
 
   /* handler ids grow: the next handler connected gets a higher one than
    * this throw-away handler */
-  mark.first_id = g_signal_connect (self->session, "closed", G_CALLBACK (noop_handler), NULL);
-  g_signal_handler_disconnect (self->session, mark.first_id);
+  /* one shared closure, and the signal by id: no allocation, no name
+   * lookup (this runs for every plugin on every connection) */
+  {
+    static GClosure *noop_closure;
+    static guint closed_id;
+    static gsize initialized;
+
+    if (g_once_init_enter (&initialized))
+      {
+        noop_closure = g_closure_ref (g_cclosure_new (G_CALLBACK (noop_handler), NULL, NULL));
+        g_closure_sink (noop_closure);
+        closed_id = g_signal_lookup ("closed", VSMTP_TYPE_SESSION);
+        g_once_init_leave (&initialized, 1);
+      }
+    mark.first_id = g_signal_connect_closure_by_id (self->session, closed_id, 0, noop_closure, FALSE);
+    g_signal_handler_disconnect (self->session, mark.first_id);
+  }
   mark.owner = g_strdup (owner);
   if (self->owners == NULL)
     {

@@ -29,21 +29,20 @@ on_accepted (VsmtpListener    *listener,
   VsmtpServer *self = user_data;
   g_autoptr(GSocketConnection) connection = NULL;
   g_autoptr(GSocketAddress) remote = NULL;
-  g_autoptr(VsmtpServer) alive = NULL;
-  GWeakRef weak;
+  gboolean keep_going;
 
   connection = g_socket_connection_factory_create_connection (client);
   remote = g_socket_get_remote_address (client, NULL);
-  g_weak_ref_init (&weak, self);
+  /* held across the handlers, which may stop the server listening (freeing
+   * @listener) or drop the server (a plain reference: a GWeakRef costs
+   * more than the rest of the accept) */
+  g_object_ref (self);
   vsmtp_server_handle_connection_full (self, G_IO_STREAM (connection), remote,
                                        flags & ~VSMTP_LISTEN_FLAGS_REUSE_PORT);
-
-  /* a handler may have stopped the server listening (freeing @listener),
-   * or dropped the server */
-  alive = g_weak_ref_get (&weak);
-  g_weak_ref_clear (&weak);
-  return alive != NULL && alive->listeners != NULL &&
-         g_ptr_array_find (alive->listeners, listener, NULL);
+  keep_going = G_OBJECT (self)->ref_count > 1 && self->listeners != NULL &&
+               g_ptr_array_find (self->listeners, listener, NULL);
+  g_object_unref (self);
+  return keep_going;
 }
 
 /* Spooled messages a crash left behind: removed when the server starts
@@ -108,18 +107,20 @@ server_maybe_finish_shutdown (VsmtpServer *self)
   g_task_return_boolean (task, TRUE);
 }
 
-/* Connected (after the handlers of others) to every session's "closed":
+/* Told by every session when it is closed (after its "closed" handlers):
  * the server's accounting follows the sessions, the sessions never call it */
 static void
 on_session_closed (VsmtpSession *session,
-                   VsmtpServer  *self)
+                   gpointer      user_data)
 {
+  VsmtpServer *self = user_data;
+
   if (_vsmtp_session_get_counted (session))
     {
       _vsmtp_client_tracker_connection_closed (self->clients, vsmtp_session_get_remote_ip (session));
       _vsmtp_session_set_counted (session, FALSE);
     }
-  g_signal_handlers_disconnect_by_func (session, on_session_closed, self);
+  _vsmtp_session_set_closed_func (session, NULL, NULL);
   if (g_hash_table_remove (self->sessions, session))
     {
       g_object_notify_by_pspec (G_OBJECT (self), _vsmtp_server_properties[PROP_N_SESSIONS]);
@@ -371,7 +372,7 @@ vsmtp_server_handle_connection_full (VsmtpServer      *self,
   session = _vsmtp_session_new (self, stream, remote_address, flags,
                                 _vsmtp_server_get_settings (self), self->clients);
   g_hash_table_add (self->sessions, session);
-  g_signal_connect_after (session, "closed", G_CALLBACK (on_session_closed), self);
+  _vsmtp_session_set_closed_func (session, on_session_closed, self);
   g_object_notify_by_pspec (G_OBJECT (self), _vsmtp_server_properties[PROP_N_SESSIONS]);
 
   refusal = _vsmtp_server_admit (self, session);

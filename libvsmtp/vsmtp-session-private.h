@@ -23,6 +23,14 @@ VsmtpSession *_vsmtp_session_new   (VsmtpServer        *server,
 /* The settings the session was started with (transfer none) */
 VsmtpSettings *_vsmtp_session_get_settings (VsmtpSession *self);
 void          _vsmtp_session_start (VsmtpSession   *self);
+/* Called once, after the closed signal's handlers: how the server keeps its
+ * accounting without the session knowing the server (a private stand-in
+ * for a connect_after on "closed", which costs a closure per connection). */
+typedef void (*VsmtpSessionClosedFunc) (VsmtpSession *session,
+                                        gpointer      user_data);
+void          _vsmtp_session_set_closed_func (VsmtpSession           *self,
+                                              VsmtpSessionClosedFunc  func,
+                                              gpointer                user_data);
 /* Whether the server counts this session in its per-client table. */
 gboolean      _vsmtp_session_get_counted (VsmtpSession *self);
 void          _vsmtp_session_set_counted (VsmtpSession *self,

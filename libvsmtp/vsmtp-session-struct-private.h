@@ -28,6 +28,8 @@ struct _VsmtpSession
   VsmtpServer           *server;         /* weak: only for vsmtp_session_get_server() */
   VsmtpSettings         *settings;       /* what the session was started with */
   VsmtpClientTracker    *clients;        /* per-address accounting (the server's) */
+  VsmtpSessionClosedFunc closed_func;    /* after the closed signal: the server's accounting */
+  gpointer               closed_data;
   GSocketAddress        *remote_address;
   char                  *remote_ip;
   char                  *id;

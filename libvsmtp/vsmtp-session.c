@@ -154,8 +154,10 @@ session_close_now (VsmtpSession *self)
    * the streams closed once it returns */
   vsmtp_connection_close (self->connection);
 
-  /* the server's accounting listens to this too */
   g_signal_emit (self, signals[SIGNAL_CLOSED], 0);
+  /* then whoever asked to hear of it (the server, for its accounting) */
+  if (self->closed_func != NULL)
+    self->closed_func (self, self->closed_data);
 
   g_object_unref (self);
 }
@@ -1115,6 +1117,15 @@ _vsmtp_session_new (VsmtpServer        *server,
     }
 
   return self;
+}
+
+void
+_vsmtp_session_set_closed_func (VsmtpSession           *self,
+                                VsmtpSessionClosedFunc  func,
+                                gpointer                user_data)
+{
+  self->closed_func = func;
+  self->closed_data = user_data;
 }
 
 void
