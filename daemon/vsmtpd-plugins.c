@@ -63,6 +63,7 @@ on_extension_removed (PeasExtensionSet *set,
     return;
   g_debug ("deactivating plugin %s", peas_plugin_info_get_module_name (info));
   vsmtp_activatable_deactivate (VSMTP_ACTIVATABLE (extension));
+  vsmtp_server_set_handler_owner (self->server, G_OBJECT (extension), NULL);
 }
 
 static gboolean
@@ -498,26 +499,6 @@ typedef enum {
 
 static const char * const step_names[] = { "declare its configuration", "configure", "activate" };
 
-/* One call into a loaded plugin, whose output is captured like its
- * loading (a Python traceback is told on one line) */
-static void
-free_owner (gpointer  data,
-            GClosure *closure)
-{
-  g_free (data);
-}
-
-/* Runs before a plugin's own new-session handler (it was connected just
- * before the plugin was activated): the handlers the plugin connects to
- * the session are its own, and a failing one is named in the log. */
-static void
-mark_owner (VsmtpServer  *server,
-            VsmtpSession *session,
-            gpointer      user_data)
-{
-  vsmtp_session_set_handler_owner (session, user_data);
-}
-
 /* The order plugins run in: X-Vsmtp-Priority in the .plugin file, lower
  * first (policy before delivery), DEFAULT_PRIORITY when it is not set;
  * plugins of the same priority in the configured order. */
@@ -541,6 +522,8 @@ compare_priority (gconstpointer a,
   return plugin_priority (*(PeasPluginInfo **) a) - plugin_priority (*(PeasPluginInfo **) b);
 }
 
+/* One call into a loaded plugin, whose output is captured like its
+ * loading (a Python traceback is told on one line) */
 static gboolean
 run_step (VsmtpdPlugins     *self,
           PeasPluginInfo    *info,
@@ -567,9 +550,13 @@ run_step (VsmtpdPlugins     *self,
     case STEP_ACTIVATE:
       g_debug ("activating plugin %s (%s)", peas_plugin_info_get_module_name (info),
                peas_plugin_info_get_module_dir (info));
-      g_signal_connect_data (self->server, "new-session", G_CALLBACK (mark_owner),
-                             g_strdup_printf ("plugin %s", peas_plugin_info_get_module_name (info)),
-                             free_owner, 0);
+      /* the plugin's session handlers carry it as their data: a failing
+       * one is named in the log */
+      {
+        g_autofree char *owner = g_strdup_printf ("plugin %s", peas_plugin_info_get_module_name (info));
+
+        vsmtp_server_set_handler_owner (self->server, G_OBJECT (plugin), owner);
+      }
       vsmtp_activatable_activate (plugin);
       g_hash_table_add (self->activated, info);
       break;

@@ -81,9 +81,5 @@ const char    *_vsmtp_decision_get_signal_name (VsmtpDecision               *sel
  * cancelled), its continuation never runs, "finished" is called. */
 void           _vsmtp_decision_cancel         (VsmtpDecision                *self);
 
-/* vsmtp_session_set_handler_owner(): the handlers connected to the session
- * from now on are @owner's. */
-void           _vsmtp_decision_set_handler_owner (VsmtpDecision             *self,
-                                                  const char                *owner);
 
 G_END_DECLS

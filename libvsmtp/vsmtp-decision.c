@@ -8,6 +8,7 @@
 #include <gobject/gvaluecollector.h>
 
 #include "vsmtp-decision-private.h"
+#include "vsmtp-session-private.h"
 #include "vsmtp-reply-private.h"
 #include "vsmtp-source-private.h"
 
@@ -30,7 +31,6 @@ struct _VsmtpDecision
   GValue                       *emit_values;     /* the instance and the arguments */
   guint                         emit_n_values;
   guint                         emit_done;       /* handlers that have decided */
-  GArray                       *owners;          /* HandlerOwner: who connected what */
 };
 
 VsmtpDecision *
@@ -103,7 +103,6 @@ _vsmtp_decision_free (VsmtpDecision *self)
 {
   _vsmtp_decision_cancel (self);
   decision_clear_emission (self);
-  g_clear_pointer (&self->owners, g_array_unref);
   g_free (self);
 }
 
@@ -120,56 +119,6 @@ decision_run (VsmtpDecision     *self,
 }
 
 /* Handlers and their owners ----------------------------------------------- */
-
-typedef struct {
-  gulong  first_id;   /* handlers with this id or higher were connected ... */
-  char   *owner;      /* ... by this owner (until the next mark) */
-} HandlerOwner;
-
-static void
-handler_owner_clear (gpointer data)
-{
-  g_free (((HandlerOwner *) data)->owner);
-}
-
-static void
-noop_handler (void)
-{
-}
-
-void
-_vsmtp_decision_set_handler_owner (VsmtpDecision *self,
-                                   const char    *owner)
-{
-  HandlerOwner mark;
-
-  /* handler ids grow: the next handler connected gets a higher one than
-   * this throw-away handler */
-  /* one shared closure, and the signal by id: no allocation, no name
-   * lookup (this runs for every plugin on every connection) */
-  {
-    static GClosure *noop_closure;
-    static guint closed_id;
-    static gsize initialized;
-
-    if (g_once_init_enter (&initialized))
-      {
-        noop_closure = g_closure_ref (g_cclosure_new (G_CALLBACK (noop_handler), NULL, NULL));
-        g_closure_sink (noop_closure);
-        closed_id = g_signal_lookup ("closed", VSMTP_TYPE_SESSION);
-        g_once_init_leave (&initialized, 1);
-      }
-    mark.first_id = g_signal_connect_closure_by_id (self->session, closed_id, 0, noop_closure, FALSE);
-    g_signal_handler_disconnect (self->session, mark.first_id);
-  }
-  mark.owner = g_strdup (owner);
-  if (self->owners == NULL)
-    {
-      self->owners = g_array_new (FALSE, FALSE, sizeof (HandlerOwner));
-      g_array_set_clear_func (self->owners, handler_owner_clear);
-    }
-  g_array_append_val (self->owners, mark);
-}
 
 /* The ids of the first @n handlers of @signal_id that an emission runs, in
  * the order it runs them (GLib keeps them in connection order). */
@@ -207,31 +156,64 @@ unblock_handlers (VsmtpDecision *self,
   g_array_unref (ids);
 }
 
-/* Who connected the @index-th handler (from 0) of the signal being
- * emitted: " (NAME)", or "" when nobody said. */
+/* Whether handler @id of the signal being emitted has @data as its data
+ * (the object of g_signal_connect_object(), the user data of
+ * g_signal_connect()) */
+static gboolean
+decision_handler_has_data (VsmtpDecision *self,
+                           gulong         id,
+                           gpointer       data)
+{
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (gulong));
+  gboolean found = FALSE;
+
+  for (;;)
+    {
+      gulong match = g_signal_handler_find (self->session,
+                                            G_SIGNAL_MATCH_ID | G_SIGNAL_MATCH_DATA |
+                                            G_SIGNAL_MATCH_UNBLOCKED,
+                                            self->emit_signal, 0, NULL, NULL, data);
+      if (match == 0)
+        break;
+      if (match == id)
+        {
+          found = TRUE;
+          break;
+        }
+      g_signal_handler_block (self->session, match);
+      g_array_append_val (ids, match);
+    }
+  unblock_handlers (self, ids);
+  return found;
+}
+
+/* Who is behind the @index-th handler (from 0) of the signal being emitted
+ * (vsmtp_server_set_handler_owner()): " (NAME)", or "" when nobody said.
+ * Only on the failure path: it walks the handlers. */
 static char *
 decision_describe_handler (VsmtpDecision *self,
                            guint          index)
 {
+  GHashTable *owners = _vsmtp_session_get_settings (self->session)->handler_owners;
+  GHashTableIter iter;
+  gpointer object, owner;
   GArray *ids;
   gulong id = 0;
-  const char *owner = NULL;
 
-  if (self->owners == NULL || self->emit_values == NULL)
+  if (owners == NULL || g_hash_table_size (owners) == 0 || self->emit_values == NULL)
     return g_strdup ("");
   ids = decision_find_handlers (self, self->emit_signal, index + 1);
   if (ids->len == index + 1)
     id = g_array_index (ids, gulong, index);
   unblock_handlers (self, ids);
+  if (id == 0)
+    return g_strdup ("");
 
-  for (guint i = 0; i < self->owners->len; i++)
-    {
-      HandlerOwner *mark = &g_array_index (self->owners, HandlerOwner, i);
-
-      if (id != 0 && mark->first_id < id)
-        owner = mark->owner;
-    }
-  return owner != NULL ? g_strdup_printf (" (%s)", owner) : g_strdup ("");
+  g_hash_table_iter_init (&iter, owners);
+  while (g_hash_table_iter_next (&iter, &object, &owner))
+    if (decision_handler_has_data (self, id, object))
+      return g_strdup_printf (" (%s)", (const char *) owner);
+  return g_strdup ("");
 }
 
 /* The decision a failed handler gets: logged once, 451 for the client. */

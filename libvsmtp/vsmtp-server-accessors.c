@@ -510,3 +510,38 @@ vsmtp_server_set_auth_mechanisms (VsmtpServer        *self,
     }
   g_object_notify_by_pspec (G_OBJECT (self), _vsmtp_server_properties[PROP_AUTH_MECHANISMS]);
 }
+
+/**
+ * vsmtp_server_set_handler_owner:
+ * @self: a server
+ * @object: the object a plugin (or any code) connects its session
+ *   handlers with: the instance given to g_signal_connect_object(), or the
+ *   user data of g_signal_connect()
+ * @owner: (nullable): a name for the log, such as `plugin maildir`; %NULL
+ *   forgets @object
+ *
+ * Names who is behind the session signal handlers whose data is @object.
+ * When one of them fails (returns %NULL, raises in a binding, or misses its
+ * deadline), the session's log line names @owner, so that an operator
+ * knows which plugin to look at. It costs nothing while handlers succeed:
+ * the handlers are only looked at on a failure.
+ *
+ * vsmtpd names each plugin's object. Handlers connected by a language
+ * binding carry the binding's own data (a Python handler is named by the
+ * Python override's log line instead).
+ *
+ * @object is not referenced: forget it (a %NULL @owner) before it goes away.
+ */
+void
+vsmtp_server_set_handler_owner (VsmtpServer *self,
+                                GObject     *object,
+                                const char  *owner)
+{
+  g_return_if_fail (VSMTP_IS_SERVER (self));
+  g_return_if_fail (G_IS_OBJECT (object));
+
+  if (owner != NULL)
+    g_hash_table_insert (self->handler_owners, object, g_strdup (owner));
+  else
+    g_hash_table_remove (self->handler_owners, object);
+}

@@ -53,6 +53,7 @@ struct _VsmtpServer
   guint                   max_auth_failures;
   guint                   auth_failure_window;
   GBytes                 *scram_secret;           /* decoy salts; random until set */
+  GHashTable             *handler_owners;         /* handler data (weak) -> owner name */
   guint                   scram_decoy_iterations;
   guint                   scram_decoy_salt_length;
   VsmtpClientTracker     *clients;                /* per address: sessions, handshakes, AUTH */

@@ -105,6 +105,7 @@ vsmtp_server_finalize (GObject *object)
   g_clear_pointer (&self->extensions, _vsmtp_extension_registry_free);
   g_strfreev (self->auth_mechanisms);
   g_clear_pointer (&self->scram_secret, g_bytes_unref);
+  g_clear_pointer (&self->handler_owners, g_hash_table_unref);
   g_list_free_full (self->listen_addresses, g_object_unref);
   g_clear_pointer (&self->config, g_key_file_unref);
   g_clear_object (&self->tls_certificate);
@@ -412,6 +413,7 @@ _vsmtp_server_get_settings (VsmtpServer *self)
   settings->max_auth_failures = self->max_auth_failures;
   settings->auth_failure_window = self->auth_failure_window;
   settings->extensions = self->extensions;
+  settings->handler_owners = g_hash_table_ref (self->handler_owners);
   settings->scram_secret = g_bytes_ref (server_scram_secret (self));
   settings->scram_decoy_iterations = self->scram_decoy_iterations;
   settings->scram_decoy_salt_length = self->scram_decoy_salt_length;
@@ -902,6 +904,7 @@ vsmtp_server_init (VsmtpServer *self)
   self->auth_requires_tls = TRUE;
   self->max_auth_failures = 5;
   self->auth_failure_window = 300;
+  self->handler_owners = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   self->scram_decoy_iterations = VSMTP_SCRAM_DEFAULT_ITERATIONS;
   self->scram_decoy_salt_length = VSMTP_SCRAM_SALT_LENGTH;
 }

@@ -177,4 +177,9 @@ void           vsmtp_server_set_auth_mechanisms    (VsmtpServer          *self,
 VSMTP_AVAILABLE_IN_ALL
 guint          vsmtp_server_get_n_sessions         (VsmtpServer          *self);
 
+VSMTP_AVAILABLE_IN_ALL
+void             vsmtp_server_set_handler_owner      (VsmtpServer          *self,
+                                                      GObject              *object,
+                                                      const char           *owner);
+
 G_END_DECLS

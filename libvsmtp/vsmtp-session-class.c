@@ -35,7 +35,7 @@
  * the session's own class handler gives the standard reply (`250 2.1.0 Ok`
  * for MAIL, and so on). A handler that returns %NULL — or raises, in a
  * language binding — has failed: the client gets `451 4.3.0`, the failure is
- * logged naming the handler's owner ([method@Vsmtp.Session.set_handler_owner])
+ * logged naming the handler's owner ([method@Vsmtp.Server.set_handler_owner])
  * and no further handler runs. [signal@Vsmtp.Session::rset] and
  * [signal@Vsmtp.Session::closed] only notify.
  *
@@ -917,26 +917,3 @@ _vsmtp_session_set_counted (VsmtpSession *self,
   self->counted = !!counted;
 }
 
-/**
- * vsmtp_session_set_handler_owner:
- * @self: a session
- * @owner: (nullable): who connects the handlers that follow, for example a
- *   plugin's name; %NULL for nobody in particular
- *
- * Says who connects the signal handlers connected to @self from now on,
- * until the next call. When one of them fails (returns %NULL, raises in a
- * language binding, or misses the decision deadline), the log line names
- * its owner.
- *
- * vsmtpd calls it with each plugin's module name before the plugin's
- * [signal@Vsmtp.Server::new-session] handler runs. Handlers connected
- * before any call have no owner.
- */
-void
-vsmtp_session_set_handler_owner (VsmtpSession *self,
-                                 const char   *owner)
-{
-  g_return_if_fail (VSMTP_IS_SESSION (self));
-
-  _vsmtp_decision_set_handler_owner (self->decision, owner);
-}

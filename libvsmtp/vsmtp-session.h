@@ -80,9 +80,6 @@ GTlsCertificate   *vsmtp_session_get_peer_certificate (VsmtpSession *self);
 VSMTP_AVAILABLE_IN_ALL
 const char        *vsmtp_session_get_authenticated_user (VsmtpSession *self);
 VSMTP_AVAILABLE_IN_ALL
-void               vsmtp_session_set_handler_owner      (VsmtpSession *self,
-                                                         const char   *owner);
-VSMTP_AVAILABLE_IN_ALL
 gboolean           vsmtp_session_is_submission       (VsmtpSession *self);
 VSMTP_AVAILABLE_IN_ALL
 void               vsmtp_session_close               (VsmtpSession *self,

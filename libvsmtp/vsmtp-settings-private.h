@@ -61,6 +61,7 @@ typedef struct {
   guint                    max_auth_failures;
   guint                    auth_failure_window;      /* s */
   VsmtpExtensionRegistry  *extensions;               /* the server's, not owned */
+  GHashTable              *handler_owners;           /* the server's (live): handler data -> name */
   GBytes                  *scram_secret;             /* decoy SCRAM salts come from it */
   guint                    scram_decoy_iterations;
   guint                    scram_decoy_salt_length;

@@ -31,6 +31,7 @@ _vsmtp_settings_unref (VsmtpSettings *self)
   g_free (self->spool_directory);
   g_clear_object (&self->tls_certificate);
   g_strfreev (self->auth_mechanisms);
+  g_clear_pointer (&self->handler_owners, g_hash_table_unref);
   g_clear_pointer (&self->scram_secret, g_bytes_unref);
   g_free (self);
 }

@@ -47,7 +47,8 @@ typedef struct {
   Fixture *fixture;
   Action   action;
   guint    calls;
-  char    *owner;          /* set as the handler owner before connecting */
+  char    *owner;          /* its handlers' owner, in the log */
+  GObject *object;         /* the owner's object: its handlers' data */
 } Handler;
 
 static gboolean
@@ -110,6 +111,23 @@ on_message (VsmtpSession *session,
   return handler_act (handler, NULL);
 }
 
+static VsmtpReply *
+on_rcpt_object (VsmtpSession    *session,
+                VsmtpAddress    *recipient,
+                VsmtpParameters *parameters,
+                GObject         *object)
+{
+  return handler_act (g_object_get_data (object, "handler"), recipient);
+}
+
+static VsmtpReply *
+on_message_object (VsmtpSession *session,
+                   VsmtpMessage *message,
+                   GObject      *object)
+{
+  return handler_act (g_object_get_data (object, "handler"), NULL);
+}
+
 typedef struct {
   Handler    *handlers;
   guint       n_handlers;
@@ -126,8 +144,23 @@ on_new_session_chain (VsmtpServer  *server,
       Handler *handler = &chain->handlers[i];
 
       if (handler->owner != NULL)
-        vsmtp_session_set_handler_owner (session, handler->owner);
-      if (g_str_equal (chain->signal, "rcpt-to"))
+        {
+          /* a named owner: its handlers are connected with an object of
+           * its own as their data, as a plugin connects with itself */
+          if (handler->object == NULL)
+            {
+              handler->object = g_object_new (G_TYPE_OBJECT, NULL);
+              vsmtp_server_set_handler_owner (server, handler->object, handler->owner);
+            }
+          if (g_str_equal (chain->signal, "rcpt-to"))
+            g_signal_connect_object (session, "rcpt-to", G_CALLBACK (on_rcpt_object),
+                                     handler->object, 0);
+          else
+            g_signal_connect_object (session, chain->signal, G_CALLBACK (on_message_object),
+                                     handler->object, 0);
+          g_object_set_data (handler->object, "handler", handler);
+        }
+      else if (g_str_equal (chain->signal, "rcpt-to"))
         g_signal_connect (session, "rcpt-to", G_CALLBACK (on_rcpt), handler);
       else
         g_signal_connect (session, chain->signal, G_CALLBACK (on_message), handler);
@@ -204,6 +237,11 @@ test_null_fails_closed (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (handlers[2].calls, ==, 0);
   g_assert_nonnull (strstr (logged->str, "a \"rcpt-to\" handler (plugin broken) returned no reply"));
   g_assert_null (strstr (logged->str, "(plugin first) returned"));
+  for (guint i = 0; i < G_N_ELEMENTS (handlers); i++)
+    {
+      vsmtp_server_set_handler_owner (fixture->server, handlers[i].object, NULL);
+      g_clear_object (&handlers[i].object);
+    }
 }
 
 /* A failing message-received handler: 451 and nothing stored. */
