@@ -49,7 +49,7 @@ vsmtp_server_set_hostname (VsmtpServer *self,
   if (hostname == NULL || *hostname == '\0')
     hostname = g_get_host_name ();
   if (set_str (&self->hostname, hostname))
-    g_object_notify_by_pspec (G_OBJECT (self), _vsmtp_server_properties[PROP_HOSTNAME]);
+    _vsmtp_server_setting_changed (self, PROP_HOSTNAME);
 }
 
 /**
@@ -82,7 +82,7 @@ vsmtp_server_set_max_message_size (VsmtpServer *self,
   if (self->max_message_size == max_message_size)
     return;
   self->max_message_size = max_message_size;
-  g_object_notify_by_pspec (G_OBJECT (self), _vsmtp_server_properties[PROP_MAX_MESSAGE_SIZE]);
+  _vsmtp_server_setting_changed (self, PROP_MAX_MESSAGE_SIZE);
 }
 
 /**
@@ -115,7 +115,7 @@ vsmtp_server_set_max_recipients (VsmtpServer *self,
   if (self->max_recipients == max_recipients)
     return;
   self->max_recipients = max_recipients;
-  g_object_notify_by_pspec (G_OBJECT (self), _vsmtp_server_properties[PROP_MAX_RECIPIENTS]);
+  _vsmtp_server_setting_changed (self, PROP_MAX_RECIPIENTS);
 }
 
 /**
@@ -149,7 +149,7 @@ vsmtp_server_set_max_line_length (VsmtpServer *self,
   if (self->max_line_length == max_line_length)
     return;
   self->max_line_length = max_line_length;
-  g_object_notify_by_pspec (G_OBJECT (self), _vsmtp_server_properties[PROP_MAX_LINE_LENGTH]);
+  _vsmtp_server_setting_changed (self, PROP_MAX_LINE_LENGTH);
 }
 
 /**
@@ -181,7 +181,7 @@ vsmtp_server_set_timeout (VsmtpServer *self,
   if (self->timeout == seconds)
     return;
   self->timeout = seconds;
-  g_object_notify_by_pspec (G_OBJECT (self), _vsmtp_server_properties[PROP_TIMEOUT]);
+  _vsmtp_server_setting_changed (self, PROP_TIMEOUT);
 }
 
 /**
@@ -214,7 +214,7 @@ vsmtp_server_set_decision_timeout (VsmtpServer *self,
   if (self->decision_timeout == milliseconds)
     return;
   self->decision_timeout = milliseconds;
-  g_object_notify_by_pspec (G_OBJECT (self), _vsmtp_server_properties[PROP_DECISION_TIMEOUT]);
+  _vsmtp_server_setting_changed (self, PROP_DECISION_TIMEOUT);
 }
 
 /**
@@ -246,7 +246,7 @@ vsmtp_server_set_spool_threshold (VsmtpServer *self,
   if (self->spool_threshold == bytes)
     return;
   self->spool_threshold = bytes;
-  g_object_notify_by_pspec (G_OBJECT (self), _vsmtp_server_properties[PROP_SPOOL_THRESHOLD]);
+  _vsmtp_server_setting_changed (self, PROP_SPOOL_THRESHOLD);
 }
 
 /**
@@ -276,7 +276,7 @@ vsmtp_server_set_spool_directory (VsmtpServer *self,
   g_return_if_fail (VSMTP_IS_SERVER (self));
 
   if (set_str (&self->spool_directory, directory))
-    g_object_notify_by_pspec (G_OBJECT (self), _vsmtp_server_properties[PROP_SPOOL_DIRECTORY]);
+    _vsmtp_server_setting_changed (self, PROP_SPOOL_DIRECTORY);
 }
 
 /**
@@ -308,7 +308,7 @@ vsmtp_server_set_bare_newline (VsmtpServer            *self,
   if (self->bare_newline == policy)
     return;
   self->bare_newline = policy;
-  g_object_notify_by_pspec (G_OBJECT (self), _vsmtp_server_properties[PROP_BARE_NEWLINE]);
+  _vsmtp_server_setting_changed (self, PROP_BARE_NEWLINE);
 }
 
 /**
@@ -389,7 +389,7 @@ vsmtp_server_set_tls_certificate (VsmtpServer     *self,
   g_return_if_fail (certificate == NULL || G_IS_TLS_CERTIFICATE (certificate));
 
   if (g_set_object (&self->tls_certificate, certificate))
-    g_object_notify_by_pspec (G_OBJECT (self), _vsmtp_server_properties[PROP_TLS_CERTIFICATE]);
+    _vsmtp_server_setting_changed (self, PROP_TLS_CERTIFICATE);
 }
 
 /**
@@ -422,7 +422,7 @@ vsmtp_server_set_require_tls (VsmtpServer *self,
   if (self->require_tls == require_tls)
     return;
   self->require_tls = require_tls;
-  g_object_notify_by_pspec (G_OBJECT (self), _vsmtp_server_properties[PROP_REQUIRE_TLS]);
+  _vsmtp_server_setting_changed (self, PROP_REQUIRE_TLS);
 }
 
 /**
@@ -455,7 +455,7 @@ vsmtp_server_set_tls_handshake_timeout (VsmtpServer *self,
   if (self->tls_handshake_timeout == seconds)
     return;
   self->tls_handshake_timeout = seconds;
-  g_object_notify_by_pspec (G_OBJECT (self), _vsmtp_server_properties[PROP_TLS_HANDSHAKE_TIMEOUT]);
+  _vsmtp_server_setting_changed (self, PROP_TLS_HANDSHAKE_TIMEOUT);
 }
 
 /**
@@ -508,7 +508,7 @@ vsmtp_server_set_auth_mechanisms (VsmtpServer        *self,
       if (self->auth_mechanisms[0] == NULL)
         g_clear_pointer (&self->auth_mechanisms, g_strfreev);
     }
-  g_object_notify_by_pspec (G_OBJECT (self), _vsmtp_server_properties[PROP_AUTH_MECHANISMS]);
+  _vsmtp_server_setting_changed (self, PROP_AUTH_MECHANISMS);
 }
 
 /**

@@ -113,4 +113,9 @@ enum {
 extern GParamSpec *_vsmtp_server_properties[N_PROPS];
 extern guint _vsmtp_server_signals[N_SIGNALS];
 
+/* A setting changed: the next session takes a new snapshot; notifies
+ * @prop_id */
+void _vsmtp_server_setting_changed (VsmtpServer *self,
+                                    guint        prop_id);
+
 G_END_DECLS

@@ -241,6 +241,10 @@ vsmtp_server_set_property (GObject      *object,
 {
   VsmtpServer *self = VSMTP_SERVER (object);
 
+  /* every writable property but config is a setting */
+  if (prop_id != PROP_CONFIG)
+    g_clear_pointer (&self->settings, _vsmtp_settings_unref);
+
   switch (prop_id)
     {
     case PROP_HOSTNAME:
@@ -370,20 +374,15 @@ server_scram_secret (VsmtpServer *self)
   return self->scram_secret;
 }
 
-/* A changed property makes the next session take new settings (the
- * number of sessions is not one of them) */
-static void
-vsmtp_server_notify (GObject    *object,
-                     GParamSpec *pspec)
+/* A changed setting makes the next session take a new snapshot. (Not a
+ * GObject notify override: with one, every notification, such as
+ * n-sessions twice a connection, would emit "notify".) */
+void
+_vsmtp_server_setting_changed (VsmtpServer *self,
+                               guint        prop_id)
 {
-  VsmtpServer *self = VSMTP_SERVER (object);
-
-  if (pspec != _vsmtp_server_properties[PROP_N_SESSIONS] &&
-      pspec != _vsmtp_server_properties[PROP_CONFIG])
-    g_clear_pointer (&self->settings, _vsmtp_settings_unref);
-
-  if (G_OBJECT_CLASS (vsmtp_server_parent_class)->notify != NULL)
-    G_OBJECT_CLASS (vsmtp_server_parent_class)->notify (object, pspec);
+  g_clear_pointer (&self->settings, _vsmtp_settings_unref);
+  g_object_notify_by_pspec (G_OBJECT (self), _vsmtp_server_properties[prop_id]);
 }
 
 VsmtpSettings *
@@ -434,7 +433,6 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
 
   object_class->dispose = vsmtp_server_dispose;
   object_class->finalize = vsmtp_server_finalize;
-  object_class->notify = vsmtp_server_notify;
   object_class->get_property = vsmtp_server_get_property;
   object_class->set_property = vsmtp_server_set_property;
 
