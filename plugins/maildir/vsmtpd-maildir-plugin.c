@@ -216,6 +216,17 @@ write_content (VsmtpMessage  *message,
   g_autofree char *buffer = NULL;
   g_autoptr(GError) local_error = NULL;
 
+  /* one chunk or less (most messages): one write, no stream, no buffer
+   * (a 256 KiB buffer is an mmap and munmap each time) */
+  if (vsmtp_message_get_size (message) <= COPY_CHUNK)
+    {
+      if (vsmtp_message_write_to_fd (message, fd, &local_error))
+        return !g_cancellable_set_error_if_cancelled (cancellable, error);
+      g_set_error (error, local_error->domain, local_error->code,
+                   "Cannot write %s: %s", file, local_error->message);
+      return FALSE;
+    }
+
   input = vsmtp_message_open_stream (message, &local_error);
   if (input == NULL)
     {
