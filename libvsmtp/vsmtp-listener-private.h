@@ -31,6 +31,5 @@ VsmtpListener  *_vsmtp_listener_new               (GSocket                  *soc
 void            _vsmtp_listener_free              (VsmtpListener            *self);
 
 GSocketAddress *_vsmtp_listener_get_local_address (VsmtpListener            *self);
-VsmtpListenFlags _vsmtp_listener_get_flags        (VsmtpListener            *self);
 
 G_END_DECLS

@@ -136,9 +136,3 @@ _vsmtp_listener_get_local_address (VsmtpListener *self)
 {
   return self->local_address;
 }
-
-VsmtpListenFlags
-_vsmtp_listener_get_flags (VsmtpListener *self)
-{
-  return self->flags;
-}

@@ -420,12 +420,6 @@ _vsmtp_server_get_settings (VsmtpServer *self)
   return settings;
 }
 
-VsmtpClientTracker *
-_vsmtp_server_get_client_tracker (VsmtpServer *self)
-{
-  return self->clients;
-}
-
 static void
 vsmtp_server_class_init (VsmtpServerClass *klass)
 {
@@ -907,71 +901,10 @@ vsmtp_server_init (VsmtpServer *self)
   self->scram_decoy_salt_length = VSMTP_SCRAM_SALT_LENGTH;
 }
 
-/* The per-address accounting is the client tracker's: the session asks
- * through these, with the server's limits. */
-gboolean
-_vsmtp_server_auth_blocked (VsmtpServer *self,
-                            const char  *ip)
-{
-  return _vsmtp_client_tracker_auth_blocked (self->clients, ip, self->max_auth_failures,
-                                             self->auth_failure_window);
-}
-
-gboolean
-_vsmtp_server_auth_attempt_begin (VsmtpServer *self,
-                                  const char  *ip)
-{
-  return _vsmtp_client_tracker_auth_attempt_begin (self->clients, ip, self->max_auth_failures,
-                                                   self->auth_failure_window);
-}
-
-void
-_vsmtp_server_auth_attempt_end (VsmtpServer *self,
-                                const char  *ip,
-                                gboolean     succeeded)
-{
-  _vsmtp_client_tracker_auth_attempt_end (self->clients, ip, succeeded, self->auth_failure_window);
-}
-
-void
-_vsmtp_server_auth_failed (VsmtpServer *self,
-                           const char  *ip)
-{
-  _vsmtp_client_tracker_auth_failed (self->clients, ip, self->auth_failure_window);
-}
-
-gboolean
-_vsmtp_server_auth_requires_tls (VsmtpServer *self)
-{
-  return self->auth_requires_tls;
-}
-
 VsmtpExtensionRegistry *
 _vsmtp_server_get_extension_registry (VsmtpServer *self)
 {
   return self->extensions;
-}
-
-const VsmtpServerLimits *
-_vsmtp_server_get_limits (VsmtpServer *self)
-{
-  return &self->limits;
-}
-
-gboolean
-_vsmtp_server_handshake_begin (VsmtpServer *self,
-                               const char  *ip)
-{
-  return _vsmtp_client_tracker_handshake_begin (self->clients, ip,
-                                                self->limits.max_tls_handshakes,
-                                                self->limits.max_tls_handshakes_per_client);
-}
-
-void
-_vsmtp_server_handshake_end (VsmtpServer *self,
-                             const char  *ip)
-{
-  _vsmtp_client_tracker_handshake_end (self->clients, ip);
 }
 
 /**

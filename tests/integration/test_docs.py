@@ -207,7 +207,11 @@ class HardeningPageTest(unittest.TestCase):
         self.assertGreater(len(refs), 20, refs)
         self.assertGreater(len(gtests), 10, gtests)
         for path, cls, method in refs:
-            text = read(os.path.join("tests", "integration", path))
+            # the daemon's tests, or the in-process GI ones
+            folder = next((d for d in ("integration", "gi")
+                           if os.path.exists(os.path.join(SOURCE_ROOT, "tests", d, path))),
+                          "integration")
+            text = read(os.path.join("tests", folder, path))
             self.assertRegex(text, rf"(?m)^class {cls}\b", f"{path}: no class {cls}")
             if method:
                 self.assertRegex(text, rf"(?m)^    def {method}\b", f"{path}: no {cls}.{method}")
