@@ -496,12 +496,13 @@ milter_reader_next (MilterReader  *self,
                     MilterReply   *reply,
                     GError       **error)
 {
-  const guint8 *p = self->buffer->data + self->start;
   gsize avail = self->buffer->len - self->start;
+  const guint8 *p;
   guint32 be, len;
 
   if (avail < 4)
     return FALSE;
+  p = self->buffer->data + self->start;
   memcpy (&be, p, 4);
   len = GUINT32_FROM_BE (be);
   if (len == 0)
