@@ -86,6 +86,12 @@ test_parse_replies (void)
   g_assert_cmpuint (r.version, ==, 6);
   g_assert_cmpuint (r.actions, ==, 0x13);
   g_assert_cmpuint (r.steps, ==, MILTER_STEP_NR_HDR);
+  g_assert_null (r.symlists[MILTER_STAGE_MAIL]);
+
+  g_assert_true (parse ("O\0\0\0\6\0\0\0\x13\0\0\0\x80" "\0\0\0\2{mail_addr} i\0" "\0\0\0\5j\0", 37, &r, &error));
+  g_assert_cmpstr (r.symlists[MILTER_STAGE_MAIL], ==, "{mail_addr} i");
+  g_assert_cmpstr (r.symlists[MILTER_STAGE_EOM], ==, "j");
+  g_assert_null (r.symlists[MILTER_STAGE_CONNECT]);
 
   g_assert_true (parse ("y550 5.7.1 go away\0", 19, &r, NULL));
   g_assert_cmpstr (r.text, ==, "550 5.7.1 go away");
@@ -130,6 +136,8 @@ test_parse_refuses (void)
 {
   struct { const char *packet; gsize len; const char *why; } bad[] = {
     { "O\0\0\0\6\0\0", 7, "short OPTNEG" },
+    { "O\0\0\0\6\0\0\0\0\0\0\0\0" "\0\0\0\x09x\0", 19, "OPTNEG macros for stage 9" },
+    { "O\0\0\0\6\0\0\0\0\0\0\0\0" "\0\0\0\1x", 18, "OPTNEG macros unterminated" },
     { "y250 2.0.0 fine\0", 16, "2xx in REPLYCODE" },
     { "y55 short\0", 10, "two digits" },
     { "y550 5.7.1 no NUL", 17, "unterminated" },

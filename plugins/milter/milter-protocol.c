@@ -335,6 +335,21 @@ milter_reply_parse (guint8         code,
           !take_u32 (data, len, &pos, &reply->actions) ||
           !take_u32 (data, len, &pos, &reply->steps))
         return bad_reply (error, code, "shorter than 12 bytes");
+      /* then the macros the filter wants, per stage: (stage, "names") */
+      while (pos < len)
+        {
+          guint32 stage;
+          const char *names;
+
+          if (!take_u32 (data, len, &pos, &stage) || stage >= MILTER_N_STAGES)
+            return bad_reply (error, code, "a macro list for an unknown stage");
+          names = take_string (data, len, &pos);
+          if (names == NULL)
+            return bad_reply (error, code, "an unterminated macro list");
+          if (reply->symlists[stage] != NULL)
+            return bad_reply (error, code, "two macro lists for one stage");
+          reply->symlists[stage] = names;
+        }
       return TRUE;
 
     case MILTER_REPLY_REPLYCODE:

@@ -103,7 +103,7 @@ typedef enum {
  * larger-packet flags) */
 #define MILTER_STEPS_ALL 0x001fffff
 
-/* Stages of SETSYMLIST, in the order of the conversation */
+/* Stages of SETSYMLIST (sent within the OPTNEG reply) */
 typedef enum {
   MILTER_STAGE_CONNECT = 0,
   MILTER_STAGE_HELO    = 1,
@@ -173,6 +173,9 @@ typedef struct {
   guint32          steps;
   /* SETSYMLIST: the stage and its space-separated macro names */
   guint32          stage;
+  /* OPTNEG: the macros the filter asks for at each stage (space-separated
+   * names, "{name}" or a letter), NULL for the defaults */
+  const char      *symlists[MILTER_N_STAGES];
   /* REPLYCODE: the SMTP code (4xx or 5xx) */
   guint            smtp_code;
 } MilterReply;
