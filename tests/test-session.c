@@ -698,6 +698,7 @@ typedef struct {
   GString      *received;
   GMainContext *context;
   GMainLoop    *loop;
+  const char   *start;    /* NULL: up to DATA */
 } Trickle;
 
 static gpointer
@@ -707,7 +708,8 @@ trickle_thread (gpointer data)
   g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
                                             G_SOCKET_PROTOCOL_TCP, NULL);
   g_autoptr(GSocketAddress) address = g_inet_socket_address_new_from_string ("127.0.0.1", t->port);
-  const char *start = "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n";
+  const char *start = t->start ? t->start
+                              : "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n";
   char buf[1024];
 
   g_socket_set_timeout (socket, 30);
@@ -749,6 +751,36 @@ test_min_data_rate (Fixture *fixture, gconstpointer data)
   g_assert_nonnull (strstr (t.received->str, "421 4.4.2 mx.test.example Error: timeout exceeded"));
   g_assert_cmpuint (fixture->messages->len, ==, 0);
   g_string_free (t.received, TRUE);
+}
+
+/* A BDAT chunk trickled in, one the transaction takes and one refused
+ * (and read to its end): the same deadline as DATA's content */
+static void
+test_min_data_rate_bdat (Fixture *fixture, gconstpointer data)
+{
+  const char * const starts[] = {
+    "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nBDAT 1000 LAST\r\n",
+    "EHLO c\r\nBDAT 1000 LAST\r\n",
+  };
+
+  g_object_set (fixture->server, "timeout", 1, "forbid-unauth-pipelining", FALSE, NULL);
+  for (gsize i = 0; i < G_N_ELEMENTS (starts); i++)
+    {
+      Trickle t = { fixture->port, g_string_new (NULL), g_main_context_default (), fixture->loop,
+                    starts[i] };
+      GThread *thread = g_thread_new ("trickle", trickle_thread, &t);
+
+      g_main_loop_run (fixture->loop);
+      g_thread_join (thread);
+
+      g_test_message ("%s", t.received->str);
+      g_assert_nonnull (strstr (t.received->str, "250-CHUNKING"));
+      if (i == 1)
+        g_assert_nonnull (strstr (t.received->str, "503 5.5.1"));
+      g_assert_nonnull (strstr (t.received->str, "421 4.4.2 mx.test.example Error: timeout exceeded"));
+      g_assert_cmpuint (fixture->messages->len, ==, 0);
+      g_string_free (t.received, TRUE);
+    }
 }
 
 /* ---- AUTH ---- */
@@ -1141,6 +1173,7 @@ main (int argc, char *argv[])
   ADD ("/session/proxy-first-line", test_proxy_first_line);
   ADD ("/session/per-client-limit", test_per_client_limit);
   ADD ("/session/min-data-rate", test_min_data_rate);
+  ADD ("/session/min-data-rate-bdat", test_min_data_rate_bdat);
   ADD ("/session/header-too-big", test_header_too_big);
   ADD ("/session/data-line-too-long", test_data_line_too_long);
   ADD ("/session/auth/plain", test_auth_plain);
