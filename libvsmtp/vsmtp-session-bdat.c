@@ -77,11 +77,14 @@ bdat_parse_last (const char *rest,
   return *rest == '\0';
 }
 
-/* Reads the announced chunk to its end, dropping its octets. */
+/* Starts reading the announced chunk: into the message (@accepted) or
+ * dropping its octets. The deadline then follows min-data-rate, as during
+ * DATA (vsmtp-session.c). */
 static void
-chunk_discard (VsmtpSession *self)
+chunk_begin (VsmtpSession *self,
+             gboolean      accepted)
 {
-  self->chunk_accepted = FALSE;
+  self->chunk_accepted = accepted;
   self->chunk_active = TRUE;
   self->data_deadline = g_get_monotonic_time () +
                         (gint64) self->settings->timeout * G_USEC_PER_SEC;
@@ -93,7 +96,7 @@ chunk_refuse (VsmtpSession *self,
               VsmtpReply   *reply)
 {
   session_queue (self, reply);
-  chunk_discard (self);
+  chunk_begin (self, FALSE);
 }
 
 static void
@@ -130,12 +133,9 @@ chunk_accept (VsmtpSession *self)
       return;
     }
 
-  self->chunk_accepted = TRUE;
-  self->chunk_active = TRUE;
   session_set_state (self, VSMTP_SESSION_STATE_DATA);
   _vsmtp_session_touch_timeout (self);
-  self->data_deadline = g_get_monotonic_time () +
-                        (gint64) self->settings->timeout * G_USEC_PER_SEC;
+  chunk_begin (self, TRUE);
 }
 
 /* The "data" decision on the first chunk of a transaction. */
