@@ -99,17 +99,6 @@ chunk_refuse (VsmtpSession *self,
   chunk_begin (self, FALSE);
 }
 
-static void
-chunk_refuse_new (VsmtpSession *self,
-                  guint         code,
-                  const char   *enhanced,
-                  const char   *text)
-{
-  g_autoptr(VsmtpReply) reply = vsmtp_reply_new (code, enhanced, text);
-
-  chunk_refuse (self, reply);
-}
-
 /* The transaction takes the announced chunk, if the message stays within
  * the size limit with it: else the chunk is dropped, the transaction ends
  * with 552 and the later chunks are refused as chunks without one. */
@@ -201,11 +190,11 @@ _vsmtp_session_handle_bdat (VsmtpSession *self,
   self->chunk_last = FALSE;
 
   if (!bdat_parse_last (rest, &last))
-    chunk_refuse_new (self, 501, "5.5.4", "Syntax: BDAT size [LAST]");
+    session_queue_new (self, 501, "5.5.4", "Syntax: BDAT size [LAST]");
   else if (self->state == VSMTP_SESSION_STATE_MAIL)
-    chunk_refuse_new (self, 503, "5.5.1", "Error: need RCPT command");
+    session_queue_new (self, 503, "5.5.1", "Error: need RCPT command");
   else if (self->state != VSMTP_SESSION_STATE_RCPT)
-    chunk_refuse_new (self, 503, "5.5.1", "Error: need MAIL command");
+    session_queue_new (self, 503, "5.5.1", "Error: need MAIL command");
   else
     {
       self->chunk_last = last;
@@ -213,7 +202,10 @@ _vsmtp_session_handle_bdat (VsmtpSession *self,
         chunk_accept (self);
       else
         EMIT_DECISION (SIGNAL_DATA, then_bdat, _vsmtp_session_real_data (self));
+      return;
     }
+  /* refused: its octets are read and dropped all the same */
+  chunk_begin (self, FALSE);
 }
 
 /* The announced octets are all read. */
