@@ -23,4 +23,5 @@
 # include "vsmtp-plugin.h"
 # include "vsmtp-trace.h"
 # include "vsmtp-maintenance.h"
+# include "vsmtp-body-type.h"
 #undef VSMTP_INSIDE
