@@ -236,6 +236,17 @@ _vsmtp_session_handle_mail (VsmtpSession *self,
       session_queue_new (self, 530, "5.7.0", "Authentication required");
       return;
     }
+  /* RFC 9422's MAILMAX: every MAIL command counts, accepted or not; no
+   * transaction is open, so closing loses nothing */
+  if (self->settings->limits.max_transactions > 0 &&
+      ++self->n_transactions > self->settings->limits.max_transactions)
+    {
+      g_autoptr(VsmtpReply) r =
+        vsmtp_reply_new (421, "4.5.3", "Error: too many transactions in this session, reconnect");
+
+      _vsmtp_session_close_after_flush (self, r);
+      return;
+    }
 
   if (!session_save_path (self, args, TRUE))
     return;

@@ -42,6 +42,7 @@ struct _VsmtpSession
   char                  *helo;
   VsmtpEnvelope         *envelope;
   guint                  n_messages;
+  guint                  n_transactions;  /* MAIL commands, for max-transactions */
   guint                  message_serial;
   guint                  n_errors;
   guint                  n_junk;
