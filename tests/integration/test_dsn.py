@@ -10,10 +10,10 @@ import json
 import os
 import shutil
 import smtplib
-import ssl
 import subprocess
 import tempfile
 
+from test_auth import insecure_context
 from test_plugins import PluginTestCase
 import vsmtpd_fixture as fx
 
@@ -45,13 +45,6 @@ SEEN_PLUGIN = """
 
 NOTIFY_SUCCESS, NOTIFY_FAILURE, NOTIFY_DELAY, NOTIFY_NEVER = 2, 4, 8, 1
 MAILMAX = 12
-
-
-def unverified_context():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 class DsnTest(PluginTestCase):
@@ -190,7 +183,7 @@ class DsnTest(PluginTestCase):
         self.addCleanup(s.close)
         s.ehlo("client.example")
         self.assertFalse(s.has_extn("requiretls"))
-        s.starttls(context=unverified_context())
+        s.starttls(context=insecure_context())
         s.ehlo("client.example")
         self.assertTrue(s.has_extn("requiretls"), s.esmtp_features)
         # a bare keyword: with a value it is refused
