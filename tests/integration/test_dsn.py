@@ -97,6 +97,10 @@ class DsnTest(PluginTestCase):
         self.assertReply(c.cmd("DATA"), 354)
         self.assertReply(c.cmd("Subject: dsn\r\n\r\nbody\r\n."), 250, "2.0.0")
         self.assertEqual(len(self.daemon.delivered()), 1)
+        # no "delivered" notice is sent (a known deviation): the log says so
+        self.assertIn("<b@example.org> asked for a delivery notice (NOTIFY=SUCCESS), "
+                      "which vsmtpd does not send", self.log())
+        self.assertNotIn("<c@example.org> asked for a delivery notice", self.log())
 
         [seen] = self.seen()
         self.assertEqual(seen["ret"], "hdrs")
