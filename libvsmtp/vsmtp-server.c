@@ -755,10 +755,12 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
   /**
    * VsmtpServer:max-transactions:
    *
-   * The most MAIL commands in one session, accepted or refused (RFC 9422's
-   * `MAILMAX`, advertised with `LIMITS`); the one past it gets `421 4.5.3`
-   * and the connection is closed, so that the client opens a new one. 0:
-   * no limit (and no `MAILMAX`).
+   * The most MAIL commands in one session, accepted or refused for their
+   * address or parameters (RFC 9422's `MAILMAX`, advertised with
+   * `LIMITS`); a MAIL command refused for its place (`503`, `530`) does not
+   * count. The one past the limit, always given outside a transaction,
+   * gets `421 4.5.3` and the connection is closed, so that the client
+   * opens a new one. 0: no limit (and no `MAILMAX`).
    */
   _vsmtp_server_properties[PROP_MAX_TRANSACTIONS] =
     g_param_spec_uint ("max-transactions", NULL,

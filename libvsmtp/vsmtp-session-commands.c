@@ -236,8 +236,9 @@ _vsmtp_session_handle_mail (VsmtpSession *self,
       session_queue_new (self, 530, "5.7.0", "Authentication required");
       return;
     }
-  /* RFC 9422's MAILMAX: every MAIL command counts, accepted or not; no
-   * transaction is open, so closing loses nothing */
+  /* RFC 9422's MAILMAX: every MAIL command counts from here on, accepted
+   * or refused for its arguments; no transaction is open (the nested MAIL
+   * was refused above), so closing loses nothing */
   if (self->settings->limits.max_transactions > 0 &&
       ++self->n_transactions > self->settings->limits.max_transactions)
     {
