@@ -33,4 +33,9 @@ VsmtpReply *_vsmtp_extension_registry_check      (VsmtpExtensionRegistry *self,
                                                    VsmtpParameterCommand   command,
                                                    GHashTable             *params);
 
+/* Whether the extension @keyword is registered and offered in @session */
+gboolean    _vsmtp_extension_registry_offers     (VsmtpExtensionRegistry *self,
+                                                   VsmtpSession           *session,
+                                                   const char             *keyword);
+
 G_END_DECLS

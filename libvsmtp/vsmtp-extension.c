@@ -1036,6 +1036,21 @@ _vsmtp_extension_registry_check (VsmtpExtensionRegistry *self,
   return NULL;
 }
 
+gboolean
+_vsmtp_extension_registry_offers (VsmtpExtensionRegistry *self,
+                                  VsmtpSession           *session,
+                                  const char             *keyword)
+{
+  for (guint i = 0; i < self->extensions->len; i++)
+    {
+      VsmtpExtension *extension = g_ptr_array_index (self->extensions, i);
+
+      if (g_ascii_strcasecmp (extension->keyword, keyword) == 0)
+        return extension_offered (extension, session);
+    }
+  return FALSE;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The server's side                                                        */
 

@@ -89,6 +89,8 @@ then_helo (VsmtpSession *self,
   g_free (self->helo);
   self->helo = g_steal_pointer (&self->pending_helo);
   self->esmtp = self->pending_esmtp;
+  self->pipelining = self->esmtp &&
+                     _vsmtp_extension_registry_offers (self->settings->extensions, self, "PIPELINING");
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HELO]);
   session_set_state (self, VSMTP_SESSION_STATE_READY);
   _vsmtp_session_reset_transaction (self);

@@ -71,6 +71,7 @@ struct _VsmtpSession
   VsmtpDataReceiver     *receiver;        /* the message's content and its limits */
 
   guint                  esmtp : 1;
+  guint                  pipelining : 1;  /* PIPELINING was offered (it can be unregistered) */
   guint                  closed : 1;
   guint                  processing : 1;
   guint                  shutting_down : 1;

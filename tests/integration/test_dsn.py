@@ -233,7 +233,18 @@ class DsnTest(PluginTestCase):
 
 
 class DisabledExtensionsTest(fx.VsmtpdTestCase):
-    options = ("server.disable-extensions=DSN; limits",)
+    options = ("server.disable-extensions=DSN; limits;PIPELINING",)
+
+    def test_pipelining_not_offered(self):
+        """Without PIPELINING in the EHLO reply, a pipelined group is the
+        protocol violation forbid-unauth-pipelining refuses."""
+        c = self.client()
+        r = c.cmd("EHLO client.example")
+        self.assertNotIn(b"PIPELINING", fx.ehlo_lines(r))
+        c.send(b"MAIL FROM:<a@client.example>\r\nRCPT TO:<b@example.org>\r\n")
+        self.assertReply(c.reply(), 250)
+        self.assertEqual(c.reply().lines, [b"554 5.5.0 Error: SMTP protocol synchronization"])
+        self.assertTrue(c.closed_by_peer())
 
     def test_dsn_and_limits_gone(self):
         c = self.client()
