@@ -78,6 +78,8 @@ static const DaemonKey daemon_keys[] = {
     "Worker processes, 1 to 256, or auto: one per core" },
   { "shutdown-grace", VSMTP_CONFIG_TYPE_INTEGER, "30",
     "How long sessions have to finish after SIGTERM or SIGINT" },
+  { "disable-extensions", VSMTP_CONFIG_TYPE_STRING_LIST, NULL,
+    "EHLO keywords of built-in extensions not to offer: DSN;LIMITS;..." },
 };
 
 /* How the daemon reads a key that is a VsmtpServer property, where it
@@ -564,6 +566,81 @@ parse_workers (VsmtpdConfig  *self,
   return TRUE;
 }
 
+/* The built-in extensions that another key governs: they cannot be
+ * disabled by keyword */
+static const struct {
+  const char *keyword;
+  const char *instead;
+} undisableable_extensions[] = {
+  { "STARTTLS", "TLS is governed by tls-certificate, require-tls and the listen keys" },
+  { "AUTH", "auth-mechanisms governs it" },
+  { "ENHANCEDSTATUSCODES", "every reply carries an enhanced status code" },
+};
+
+/* An extension that needs another one (RFC 6531 3.1, RFC 3030 3) */
+static const struct {
+  const char *keyword;
+  const char *needs;
+} extension_dependencies[] = {
+  { "SMTPUTF8", "8BITMIME" },
+  { "BINARYMIME", "CHUNKING" },
+};
+
+static gboolean
+is_disabled (VsmtpdConfig *self,
+             const char   *keyword)
+{
+  for (guint i = 0; self->disable_extensions[i] != NULL; i++)
+    if (g_ascii_strcasecmp (self->disable_extensions[i], keyword) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* [server] disable-extensions: the keywords of the server's registry, as
+ * libvsmtp registers its built-ins (whatever version is linked) */
+static gboolean
+parse_disable_extensions (VsmtpdConfig  *self,
+                          Loader        *loader,
+                          GError       **error)
+{
+  g_autoptr(VsmtpServer) server = vsmtp_server_new ();
+
+  self->disable_extensions = vsmtp_config_group_dup_string_list (self->server_group,
+                                                                 "disable-extensions");
+  if (self->disable_extensions == NULL)
+    self->disable_extensions = g_new0 (char *, 1);
+
+  for (guint i = 0; self->disable_extensions[i] != NULL; i++)
+    {
+      const char *keyword = g_strstrip (self->disable_extensions[i]);
+
+      if (vsmtp_server_lookup_extension (server, keyword) == NULL)
+        {
+          g_autoptr(GPtrArray) extensions = vsmtp_server_dup_extensions (server);
+          g_autoptr(GString) known = g_string_new (NULL);
+
+          for (guint j = 0; j < extensions->len; j++)
+            g_string_append_printf (known, "%s%s", j > 0 ? ", " : "",
+                                    vsmtp_extension_get_keyword (extensions->pdata[j]));
+          return key_error (loader, error, "server", "disable-extensions",
+                            "\"%s\" is not a built-in extension (%s)", keyword, known->str);
+        }
+      for (guint j = 0; j < G_N_ELEMENTS (undisableable_extensions); j++)
+        if (g_ascii_strcasecmp (keyword, undisableable_extensions[j].keyword) == 0)
+          return key_error (loader, error, "server", "disable-extensions",
+                            "%s cannot be disabled: %s", undisableable_extensions[j].keyword,
+                            undisableable_extensions[j].instead);
+    }
+  for (guint j = 0; j < G_N_ELEMENTS (extension_dependencies); j++)
+    if (is_disabled (self, extension_dependencies[j].needs) &&
+        !is_disabled (self, extension_dependencies[j].keyword) &&
+        vsmtp_server_lookup_extension (server, extension_dependencies[j].keyword) != NULL)
+      return key_error (loader, error, "server", "disable-extensions",
+                        "%s needs %s: disable %s too", extension_dependencies[j].keyword,
+                        extension_dependencies[j].needs, extension_dependencies[j].keyword);
+  return TRUE;
+}
+
 static gboolean
 parse_server (VsmtpdConfig  *self,
               Loader        *loader,
@@ -637,6 +714,9 @@ parse_server (VsmtpdConfig  *self,
     return FALSE;
 
   if (!parse_tls (self, loader, error))
+    return FALSE;
+
+  if (!parse_disable_extensions (self, loader, error))
     return FALSE;
 
   /* every worker binds the same addresses: a port chosen by the kernel
@@ -1034,7 +1114,8 @@ property_value (VsmtpdConfig *self,
  * Sets the properties of @server from their [server] keys (the host name,
  * the limits, the timeouts...), and the certificate when one is
  * configured, and hands it the keyfile, from which the plugins' groups
- * are read.
+ * are read. The extensions of [server] disable-extensions are taken out
+ * of its registry.
  */
 void
 vsmtpd_config_apply (VsmtpdConfig *self,
@@ -1054,6 +1135,12 @@ vsmtpd_config_apply (VsmtpdConfig *self,
     vsmtp_server_set_tls_certificate (server, self->tls_certificate);
 
   vsmtp_server_set_config (server, self->keyfile);
+
+  /* checked by parse_disable_extensions */
+  for (guint i = 0; self->disable_extensions[i] != NULL; i++)
+    vsmtp_server_unregister_extension (server,
+                                       vsmtp_server_lookup_extension (server,
+                                                                      self->disable_extensions[i]));
 }
 
 /**
@@ -1088,6 +1175,7 @@ vsmtpd_config_free (VsmtpdConfig *self)
   g_free (self->hostname);
   g_strfreev (self->plugins_enabled);
   g_strfreev (self->plugins_path);
+  g_strfreev (self->disable_extensions);
   g_free (self->tls_certificate_path);
   g_free (self->tls_key_path);
   g_free (self->tls_priority);

@@ -46,6 +46,7 @@ typedef struct
   GPtrArray              *listen_submissions_addresses;
   gboolean                require_tls;
   guint                   tls_handshake_timeout; /* seconds */
+  char                  **disable_extensions;    /* EHLO keywords, checked */
 } VsmtpdConfig;
 
 /* The command line settings that override the keyfile. */

@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "vsmtp-dsn-private.h"
 #include "vsmtp-enums.h"
 #include "vsmtp-error.h"
 #include "vsmtp-extension-private.h"
@@ -25,10 +26,10 @@
  * Extensions live in a [class@Vsmtp.Server]'s registry
  * ([method@Vsmtp.Server.register_extension]). The built-in ones are
  * registered there too — `PIPELINING`, `SIZE`, `ENHANCEDSTATUSCODES`,
- * `8BITMIME`, `STARTTLS`, `AUTH`, `CHUNKING` and `BINARYMIME`, listed in
- * that order after the host
- * name — and the extensions registered later follow them in the order of
- * registration. A session has no other list: its EHLO reply is the
+ * `8BITMIME`, `STARTTLS`, `AUTH`, `CHUNKING`, `BINARYMIME`, `DSN`, `LIMITS`
+ * and `REQUIRETLS`, listed in that order after the host name — and the
+ * extensions registered later follow them in the order of registration. A
+ * session has no other list: its EHLO reply is the
  * registry's keywords that are offered in that session, and a MAIL or RCPT
  * parameter is accepted only when an offered extension declares it for
  * that command.
@@ -726,7 +727,36 @@ auth_append_ehlo (VsmtpSession *session,
     }
 }
 
+/* RFC 3461 (vsmtp-dsn.c): RET, ENVID, NOTIFY, ORCPT; ORCPT's utf-8
+ * addresses (RFC 6533) may be UTF-8 as they are in an SMTPUTF8 transaction */
+static VsmtpReply *
+dsn_validate (VsmtpSession        *session,
+              const VsmtpSettings *settings,
+              const char          *name,
+              const char          *value)
+{
+  VsmtpEnvelope *envelope = vsmtp_session_get_envelope (session);
+
+  return _vsmtp_dsn_check_parameter (name, value,
+                                     envelope != NULL &&
+                                     g_hash_table_contains (vsmtp_envelope_get_mail_parameters (envelope),
+                                                            "SMTPUTF8"));
+}
+
+/* RFC 9422: the limits the session enforces */
+static void
+limits_append_ehlo (VsmtpSession        *session,
+                    const VsmtpSettings *settings,
+                    GString             *text)
+{
+  g_string_append_printf (text, " RCPTMAX=%u", settings->max_recipients);
+  if (settings->limits.max_transactions > 0)
+    g_string_append_printf (text, " MAILMAX=%u", settings->limits.max_transactions);
+}
+
 static const BuiltinOps builtin_plain = { NULL, NULL, NULL };
+static const BuiltinOps builtin_dsn = { NULL, NULL, dsn_validate };
+static const BuiltinOps builtin_limits = { NULL, limits_append_ehlo, NULL };
 static const BuiltinOps builtin_size = { NULL, size_append_ehlo, size_validate };
 static const BuiltinOps builtin_8bitmime = { NULL, NULL, body_validate };
 static const BuiltinOps builtin_starttls = { starttls_offered, NULL, NULL };
@@ -827,6 +857,45 @@ registry_add_builtin (VsmtpExtensionRegistry *self,
   g_assert (added);
 }
 
+typedef struct {
+  const char            *name;
+  VsmtpParameterCommand  commands;
+  VsmtpParameterSyntax   syntax;
+} BuiltinParameter;
+
+/* A built-in with parameters of either command, with or without values */
+static void
+registry_add_builtin_parameters (VsmtpExtensionRegistry *self,
+                                 const char             *keyword,
+                                 VsmtpExtensionFlags     flags,
+                                 const BuiltinOps       *ops,
+                                 const BuiltinParameter *parameters,
+                                 gsize                   n_parameters)
+{
+  g_autoptr(VsmtpExtension) extension = vsmtp_extension_new (keyword, flags);
+  gboolean added;
+
+  extension->builtin = ops;
+  for (gsize i = 0; i < n_parameters; i++)
+    vsmtp_extension_add_parameter (extension, parameters[i].name, parameters[i].commands,
+                                   parameters[i].syntax);
+  added = registry_add (self, extension, NULL);
+  g_assert (added);
+}
+
+static const BuiltinParameter dsn_parameters[] = {
+  { "RET", VSMTP_PARAMETER_COMMAND_MAIL, VSMTP_PARAMETER_SYNTAX_VALUE },
+  { "ENVID", VSMTP_PARAMETER_COMMAND_MAIL, VSMTP_PARAMETER_SYNTAX_VALUE },
+  { "NOTIFY", VSMTP_PARAMETER_COMMAND_RCPT, VSMTP_PARAMETER_SYNTAX_VALUE },
+  { "ORCPT", VSMTP_PARAMETER_COMMAND_RCPT, VSMTP_PARAMETER_SYNTAX_VALUE },
+};
+
+/* RFC 8689: a bare keyword, offered only over TLS (in plain text it is an
+ * unknown parameter: 555) */
+static const BuiltinParameter requiretls_parameters[] = {
+  { "REQUIRETLS", VSMTP_PARAMETER_COMMAND_MAIL, VSMTP_PARAMETER_SYNTAX_NO_VALUE },
+};
+
 VsmtpExtensionRegistry *
 _vsmtp_extension_registry_new (VsmtpServer *server)
 {
@@ -845,6 +914,12 @@ _vsmtp_extension_registry_new (VsmtpServer *server)
   registry_add_builtin (self, "AUTH", VSMTP_EXTENSION_FLAGS_NONE, &builtin_auth, "AUTH");
   registry_add_builtin (self, "CHUNKING", VSMTP_EXTENSION_FLAGS_NONE, &builtin_plain, NULL);
   registry_add_builtin (self, "BINARYMIME", VSMTP_EXTENSION_FLAGS_NONE, &builtin_binarymime, NULL);
+  registry_add_builtin_parameters (self, "DSN", VSMTP_EXTENSION_FLAGS_NONE, &builtin_dsn,
+                                   dsn_parameters, G_N_ELEMENTS (dsn_parameters));
+  registry_add_builtin_parameters (self, "LIMITS", VSMTP_EXTENSION_FLAGS_NONE, &builtin_limits,
+                                   NULL, 0);
+  registry_add_builtin_parameters (self, "REQUIRETLS", VSMTP_EXTENSION_FLAGS_TLS_ONLY, &builtin_plain,
+                                   requiretls_parameters, G_N_ELEMENTS (requiretls_parameters));
   return self;
 }
 

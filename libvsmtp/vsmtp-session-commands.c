@@ -90,6 +90,8 @@ then_helo (VsmtpSession *self,
   g_free (self->helo);
   self->helo = g_steal_pointer (&self->pending_helo);
   self->esmtp = self->pending_esmtp;
+  self->pipelining = self->esmtp &&
+                     _vsmtp_extension_registry_offers (self->settings->extensions, self, "PIPELINING");
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HELO]);
   session_set_state (self, VSMTP_SESSION_STATE_READY);
   _vsmtp_session_reset_transaction (self);
@@ -235,6 +237,18 @@ _vsmtp_session_handle_mail (VsmtpSession *self,
   if (self->auth_required && self->auth_user == NULL)
     {
       session_queue_new (self, 530, "5.7.0", "Authentication required");
+      return;
+    }
+  /* RFC 9422's MAILMAX: every MAIL command counts from here on, accepted
+   * or refused for its arguments; no transaction is open (the nested MAIL
+   * was refused above), so closing loses nothing */
+  if (self->settings->limits.max_transactions > 0 &&
+      ++self->n_transactions > self->settings->limits.max_transactions)
+    {
+      g_autoptr(VsmtpReply) r =
+        vsmtp_reply_new (421, "4.5.3", "Error: too many transactions in this session, reconnect");
+
+      _vsmtp_session_close_after_flush (self, r);
       return;
     }
 

@@ -44,6 +44,7 @@ struct _VsmtpSession
   char                  *helo;
   VsmtpEnvelope         *envelope;
   guint                  n_messages;
+  guint                  n_transactions;  /* MAIL commands, for max-transactions */
   guint                  message_serial;
   guint                  n_errors;
   guint                  n_junk;
@@ -72,6 +73,7 @@ struct _VsmtpSession
   VsmtpDataReceiver     *receiver;        /* the message's content and its limits */
 
   guint                  esmtp : 1;
+  guint                  pipelining : 1;  /* PIPELINING was offered (it can be unregistered) */
   guint                  closed : 1;
   guint                  processing : 1;
   guint                  shutting_down : 1;

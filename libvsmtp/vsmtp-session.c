@@ -304,6 +304,7 @@ session_on_handshake_done (gpointer      owner,
       g_clear_pointer (&self->helo, g_free);
       g_clear_pointer (&self->auth_user, g_free);
       self->esmtp = FALSE;
+      self->pipelining = FALSE;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HELO]);
       _vsmtp_session_reset_transaction (self);
     }
@@ -969,7 +970,7 @@ session_process (VsmtpSession *self)
 
       {
         guint errors_before = self->n_errors;
-        gboolean pipelining_offered = self->esmtp;
+        gboolean pipelining_offered = self->pipelining;
         VsmtpSessionState state_before = self->state;
 
         session_handle_line (self, line, length);

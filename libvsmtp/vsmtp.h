@@ -12,6 +12,7 @@
 # include "vsmtp-address.h"
 # include "vsmtp-parameters.h"
 # include "vsmtp-envelope.h"
+# include "vsmtp-dsn.h"
 # include "vsmtp-message.h"
 # include "vsmtp-scram.h"
 # include "vsmtp-session.h"

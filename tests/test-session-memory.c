@@ -147,7 +147,7 @@ test_bdat_split_anywhere (void)
   g_autofree char *copy = g_strndup (content, size);
 
   /* the refused chunk's QUIT did not run; the chunks were answered in order */
-  g_assert_true (g_str_has_suffix (text, "250 BINARYMIME\r\n503 5.5.1 Error: need MAIL command\r\n"
+  g_assert_true (g_str_has_suffix (text, "250 LIMITS RCPTMAX=1000\r\n503 5.5.1 Error: need MAIL command\r\n"
                                          "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
                                          "250 2.0.0 20 octets received\r\n250 2.0.0 14 octets received\r\n"
                                          "250 2.0.0 Ok: stored\r\n250 2.0.0 Ok\r\n221 2.0.0 Bye\r\n"));

@@ -73,8 +73,7 @@ test_ehlo_extensions (Fixture *fixture, gconstpointer data)
   const char * const script[] = {
     NULL, "220 ",
     "EHLO c\r\n", "250-mx.test.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
-                  "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-CHUNKING\r\n"
-                  "250 BINARYMIME\r\n",
+                  "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-CHUNKING\r\n250-BINARYMIME\r\n250-DSN\r\n250 LIMITS RCPTMAX=1000\r\n",
     "HELO c\r\n", "250 mx.test.example\r\n",
     NULL, NULL
   };
@@ -114,7 +113,8 @@ test_bad_sequence_and_syntax (Fixture *fixture, gconstpointer data)
     "MAIL FROM:<a@b.example>\r\n", "503 5.5.1",
     "DATA\r\n", "503 5.5.1",
     "RCPT TO:<@bad\r\n", "501 5.1.3",
-    "RCPT TO:<a@b.example> NOTIFY=NEVER\r\n", "555 5.5.4",
+    "RCPT TO:<a@b.example> XNOTIFY=NEVER\r\n", "555 5.5.4",
+    "RCPT TO:<a@b.example> NOTIFY=NEVER,SUCCESS\r\n", "501 5.5.4",
     "RCPT TO:<postmaster>\r\n", "250 2.1.5",
     "RSET\r\n", "250 2.0.0",
     "DATA\r\n", "503 5.5.1",
@@ -845,7 +845,7 @@ test_auth_plain (Fixture *fixture, gconstpointer data)
     NULL, "220 ",
     "EHLO c\r\n", "250-mx.test.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
                   "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-AUTH PLAIN LOGIN\r\n"
-                  "250-CHUNKING\r\n250 BINARYMIME\r\n",
+                  "250-CHUNKING\r\n250-BINARYMIME\r\n250-DSN\r\n250 LIMITS RCPTMAX=1000\r\n",
     "AUTH PLAIN " PLAIN_WRONG "\r\n", "535 5.7.8",
     "AUTH PLAIN " PLAIN_ALICE "\r\n", "235 2.7.0",
     "AUTH PLAIN " PLAIN_ALICE "\r\n", "503 5.5.1",
@@ -906,8 +906,7 @@ test_auth_requires_tls (Fixture *fixture, gconstpointer data)
   const char * const script[] = {
     NULL, "220 ",
     "EHLO c\r\n", "250-mx.test.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
-                  "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-CHUNKING\r\n"
-                  "250 BINARYMIME\r\n",
+                  "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-CHUNKING\r\n250-BINARYMIME\r\n250-DSN\r\n250 LIMITS RCPTMAX=1000\r\n",
     "AUTH PLAIN " PLAIN_ALICE "\r\n", "538 5.7.11",
     NULL, NULL
   };
@@ -1069,7 +1068,7 @@ lingerer_thread (gpointer data)
              (n = g_socket_receive (socket, buf, sizeof buf, NULL, NULL)) > 0)
         lingerer_append (l, buf, n);
       g_socket_send (socket, start, strlen (start), NULL, NULL);
-      while (!lingerer_has (l, "250 BINARYMIME") &&
+      while (!lingerer_has (l, "250 LIMITS") &&
              (n = g_socket_receive (socket, buf, sizeof buf, NULL, NULL)) > 0)
         lingerer_append (l, buf, n);
       g_socket_send (socket, "MAIL FROM:<a@example.org>\r\n", 27, NULL, NULL);

@@ -6,12 +6,16 @@
  * CRLF, NUL-terminated; a NUL inside ends it). The verb is split off; MAIL
  * and RCPT arguments go through _vsmtp_command_parse_path() with every
  * address flag combination, and the results are checked for consistency.
+ * The parameters parsed, and the arguments themselves, also go through the
+ * DSN checks and the xtext and RFC 6533 decoders (vsmtp-dsn.c).
  */
 #include "config.h"
 
 #include <string.h>
 
 #include "vsmtp-command-private.h"
+#include "vsmtp-dsn.h"
+#include "vsmtp-dsn-private.h"
 #include "vsmtp-error.h"
 #include "fuzz-common.h"
 
@@ -21,6 +25,66 @@ LLVMFuzzerInitialize (int    *argc,
 {
   fuzz_common_init ();
   return 0;
+}
+
+/* The DSN checks of each parameter agree with the envelope's accessors; the
+ * decoders take any text and what they give survives a round trip. */
+static void
+check_dsn (GHashTable *params)
+{
+  g_autoptr(VsmtpEnvelope) envelope = vsmtp_envelope_new ();
+  g_autoptr(VsmtpAddress) address = vsmtp_address_new ("a", "example.org");
+  GHashTableIter iter;
+  gpointer key, value;
+
+  vsmtp_envelope_set_sender (envelope, address, params);
+  vsmtp_envelope_add_recipient (envelope, address, params);
+  g_hash_table_iter_init (&iter, params);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    for (int smtputf8 = 0; smtputf8 < 2; smtputf8++)
+      {
+        g_autoptr(VsmtpReply) reply = _vsmtp_dsn_check_parameter (key, value, smtputf8);
+
+        if (reply != NULL)
+          {
+            g_assert_cmpint (vsmtp_reply_get_code (reply), ==, 501);
+            continue;
+          }
+        if (g_str_equal (key, "ENVID"))
+          {
+            g_autofree char *envid = vsmtp_envelope_dup_dsn_envid (envelope);
+
+            g_assert_nonnull (envid);
+            g_assert_cmpuint (strlen (envid), <=, VSMTP_DSN_ENVID_MAX_LENGTH);
+          }
+        else if (g_str_equal (key, "NOTIFY"))
+          g_assert_cmpint (vsmtp_envelope_get_recipient_dsn_notify (envelope, 0), !=, 0);
+        else if (g_str_equal (key, "ORCPT") && smtputf8)
+          g_assert_true (vsmtp_envelope_get_recipient_dsn_orcpt (envelope, 0, NULL, NULL));
+        else if (g_str_equal (key, "RET"))
+          g_assert_cmpint (vsmtp_envelope_get_dsn_ret (envelope), !=, VSMTP_DSN_RET_UNSPECIFIED);
+      }
+}
+
+static void
+check_decoders (const char *text)
+{
+  g_autofree char *decoded = vsmtp_xtext_decode (text, NULL);
+
+  if (decoded != NULL)
+    {
+      g_autofree char *encoded = vsmtp_xtext_encode (decoded);
+      g_autofree char *again = vsmtp_xtext_decode (encoded, NULL);
+
+      g_assert_cmpstr (again, ==, decoded);
+    }
+  for (int unitext = 0; unitext < 2; unitext++)
+    {
+      g_autofree char *address = vsmtp_utf8_addr_decode (text, unitext, NULL);
+
+      if (address != NULL)
+        g_assert_true (g_utf8_validate (address, -1, NULL));
+    }
 }
 
 static void
@@ -65,6 +129,7 @@ check_path (const char        *args,
               g_assert_true (*(const char *) value != '\0');
           }
       }
+      check_dsn (params);
     }
   else
     {
@@ -108,6 +173,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
       check_path (args, FALSE, flags);
     }
   check_path (line, verb == VSMTP_VERB_MAIL, VSMTP_ADDRESS_FLAGS_ALLOW_NULL);
+  check_decoders (args);
 
   return 0;
 }
