@@ -11,7 +11,7 @@ G_BEGIN_DECLS
 typedef struct _VsmtpExtensionRegistry VsmtpExtensionRegistry;
 
 /* A registry with the built-in extensions registered (PIPELINING, SIZE,
- * ENHANCEDSTATUSCODES, 8BITMIME, STARTTLS, AUTH, in that EHLO order).
+ * ENHANCEDSTATUSCODES, 8BITMIME, SMTPUTF8, STARTTLS, AUTH, in that EHLO order).
  * @server is not referenced: the server owns the registry. */
 VsmtpExtensionRegistry *_vsmtp_extension_registry_new  (VsmtpServer            *server);
 void                    _vsmtp_extension_registry_free (VsmtpExtensionRegistry *self);

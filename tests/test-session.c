@@ -73,7 +73,7 @@ test_ehlo_extensions (Fixture *fixture, gconstpointer data)
   const char * const script[] = {
     NULL, "220 ",
     "EHLO c\r\n", "250-mx.test.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
-                  "250-ENHANCEDSTATUSCODES\r\n250 8BITMIME\r\n",
+                  "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n",
     "HELO c\r\n", "250 mx.test.example\r\n",
     NULL, NULL
   };
@@ -811,7 +811,7 @@ test_auth_plain (Fixture *fixture, gconstpointer data)
   const char * const script[] = {
     NULL, "220 ",
     "EHLO c\r\n", "250-mx.test.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
-                  "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250 AUTH PLAIN LOGIN\r\n",
+                  "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 AUTH PLAIN LOGIN\r\n",
     "AUTH PLAIN " PLAIN_WRONG "\r\n", "535 5.7.8",
     "AUTH PLAIN " PLAIN_ALICE "\r\n", "235 2.7.0",
     "AUTH PLAIN " PLAIN_ALICE "\r\n", "503 5.5.1",
@@ -872,7 +872,7 @@ test_auth_requires_tls (Fixture *fixture, gconstpointer data)
   const char * const script[] = {
     NULL, "220 ",
     "EHLO c\r\n", "250-mx.test.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
-                  "250-ENHANCEDSTATUSCODES\r\n250 8BITMIME\r\n",
+                  "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n",
     "AUTH PLAIN " PLAIN_ALICE "\r\n", "538 5.7.11",
     NULL, NULL
   };
@@ -1034,7 +1034,7 @@ lingerer_thread (gpointer data)
              (n = g_socket_receive (socket, buf, sizeof buf, NULL, NULL)) > 0)
         lingerer_append (l, buf, n);
       g_socket_send (socket, start, strlen (start), NULL, NULL);
-      while (!lingerer_has (l, "250 8BITMIME") &&
+      while (!lingerer_has (l, "250 SMTPUTF8") &&
              (n = g_socket_receive (socket, buf, sizeof buf, NULL, NULL)) > 0)
         lingerer_append (l, buf, n);
       g_socket_send (socket, "MAIL FROM:<a@example.org>\r\n", 27, NULL, NULL);
