@@ -27,7 +27,11 @@
  * - A mapping that would change the number of labels (U+3002 and the
  *   other full stops that UTS #46 maps to ".") is refused: the parser has
  *   judged the labels already.
- * - The U-label form is idn2_to_unicode_8z8z() of the A-label form.
+ * - The U-label form is idn2_to_unicode_8z8z() of the A-label form, and
+ *   it must be valid IDNA2008 as it is, without any mapping
+ *   (IDN2_NO_TR46), and convert back to the same A-label: UTS #46 accepts
+ *   an A-label such as xn--gsh (U+247B, "⑻") that IDNA2008 disallows,
+ *   and maps it to "(8)".
  */
 #define IDNA_FLAGS IDN2_NONTRANSITIONAL
 
@@ -104,9 +108,19 @@ _vsmtp_idna_convert (const char  *domain,
       return FALSE;
     }
   rc = idn2_to_unicode_8z8z (a, &u, 0);
+  if (rc == IDN2_OK)
+    {
+      char *strict = NULL;
+
+      rc = idn2_to_ascii_8z (u, &strict, IDN2_NO_TR46);
+      if (rc == IDN2_OK && strcmp (strict, a) != 0)
+        rc = IDN2_ALABEL_ROUNDTRIP_FAILED;
+      free (strict);
+    }
   if (rc != IDN2_OK)
     {
       free (a);
+      free (u);
       g_set_error (error, VSMTP_ERROR, VSMTP_ERROR_SYNTAX,
                    "Invalid internationalized domain name: %s", idn2_strerror (rc));
       return FALSE;

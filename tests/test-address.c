@@ -507,6 +507,7 @@ test_idna_bad (void)
     { "<a@☃.example>", F_UTF8, TRUE },              /* a symbol: DISALLOWED in IDNA2008 */
     { "<a@xn--n3h.example>", F_NONE, TRUE },        /* the same as an A-label */
     { "<a@xn--a.example>", F_NONE, TRUE },          /* not a valid A-label */
+    { "<a@xn--gsh.example>", F_NONE, TRUE },        /* U+247B: UTS #46 maps it, IDNA2008 disallows it */
     { "<a@xn--ab-.example>", F_NONE, FALSE },
     { "<a@bücher.xn--zz.example>", F_UTF8, TRUE },
     { "<a@a．b.example>", F_UTF8, TRUE },           /* U+FF0E would split the label */
