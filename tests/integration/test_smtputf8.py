@@ -5,8 +5,9 @@ addresses refused without the MAIL parameter (553 5.6.7) and accepted with
 it, domains checked by IDNA2008 (553 5.1.7 / 5.1.3), invalid UTF-8 refused,
 the Received header's UTF8SMTP / UTF8SMTPS, and the recipients plugin
 matching a domain whichever form (U-label, A-label) the table and the client
-use. Clients: Python's smtplib (mail_options=["SMTPUTF8"], send_message)
-and raw sockets for the bytes smtplib would not send.
+use, and the [server] smtputf8=false switch. Clients: Python's smtplib
+(send_message, sendmail with mail_options=["SMTPUTF8"]) and raw sockets for
+the bytes smtplib would not send.
 """
 
 import email.message
@@ -188,6 +189,26 @@ class SmtpUtf8Test(fx.VsmtpdTestCase):
         self.assertReply(c.cmd(b"MAIL FROM:<a@example.org> smtputf8"), 250, "2.1.0")
         self.assertReply(c.cmd(b"RCPT TO:<b@example.net> SMTPUTF8"), 555, "5.5.4")
         self.assertReply(c.cmd("RCPT TO:<ü@example.net>".encode()), 250, "2.1.5")
+        self.assertReply(c.cmd(b"QUIT"), 221)
+
+
+class SwitchedOffTest(fx.VsmtpdTestCase):
+    """[server] smtputf8=false: the extension is unregistered."""
+
+    options = ("server.smtputf8=false",)
+
+    def test_not_offered(self):
+        c = self.client()
+        ehlo = c.cmd(b"EHLO client.example")
+        self.assertReply(ehlo, 250)
+        self.assertIn(b"250-8BITMIME", ehlo.lines)
+        self.assertNotIn(b"SMTPUTF8", b"\n".join(ehlo.lines))
+        self.assertEqual(c.cmd("MAIL FROM:<jörg@bücher.example> SMTPUTF8".encode()).lines,
+                         [b"555 5.5.4 Unsupported option: SMTPUTF8"])
+        self.assertReply(c.cmd("MAIL FROM:<jörg@bücher.example>".encode()), 553, "5.6.7")
+        # A-labels are ASCII: still accepted, and still checked
+        self.assertReply(c.cmd(b"MAIL FROM:<a@xn--bcher-kva.example>"), 250, "2.1.0")
+        self.assertReply(c.cmd(b"RCPT TO:<b@xn--a.example>"), 553, "5.1.3")
         self.assertReply(c.cmd(b"QUIT"), 221)
 
 
