@@ -136,6 +136,28 @@ _vsmtp_idna_convert (const char  *domain,
   return TRUE;
 }
 
+/* vsmtp_domain_to_ascii() (@unicode FALSE) and vsmtp_domain_to_unicode() */
+static char *
+domain_convert (const char  *domain,
+                gboolean     unicode,
+                GError     **error)
+{
+  char *converted = NULL;
+
+  if (!g_utf8_validate (domain, -1, NULL))
+    {
+      g_set_error_literal (error, VSMTP_ERROR, VSMTP_ERROR_SYNTAX,
+                           "Domain is not valid UTF-8");
+      return NULL;
+    }
+  if (!vsmtp_domain_is_idn (domain))
+    return g_strdup (domain);
+  if (!_vsmtp_idna_convert (domain, unicode ? NULL : &converted,
+                            unicode ? &converted : NULL, error))
+    return NULL;
+  return converted;
+}
+
 /**
  * vsmtp_domain_to_ascii:
  * @domain: a domain name (U-labels, A-labels, or both), valid UTF-8,
@@ -158,22 +180,10 @@ char *
 vsmtp_domain_to_ascii (const char  *domain,
                        GError     **error)
 {
-  char *ascii = NULL;
-
   g_return_val_if_fail (domain != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!g_utf8_validate (domain, -1, NULL))
-    {
-      g_set_error_literal (error, VSMTP_ERROR, VSMTP_ERROR_SYNTAX,
-                           "Domain is not valid UTF-8");
-      return NULL;
-    }
-  if (!vsmtp_domain_is_idn (domain))
-    return g_strdup (domain);
-  if (!_vsmtp_idna_convert (domain, &ascii, NULL, error))
-    return NULL;
-  return ascii;
+  return domain_convert (domain, FALSE, error);
 }
 
 /**
@@ -193,22 +203,10 @@ char *
 vsmtp_domain_to_unicode (const char  *domain,
                          GError     **error)
 {
-  char *unicode = NULL;
-
   g_return_val_if_fail (domain != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!g_utf8_validate (domain, -1, NULL))
-    {
-      g_set_error_literal (error, VSMTP_ERROR, VSMTP_ERROR_SYNTAX,
-                           "Domain is not valid UTF-8");
-      return NULL;
-    }
-  if (!vsmtp_domain_is_idn (domain))
-    return g_strdup (domain);
-  if (!_vsmtp_idna_convert (domain, NULL, &unicode, error))
-    return NULL;
-  return unicode;
+  return domain_convert (domain, TRUE, error);
 }
 
 gboolean
