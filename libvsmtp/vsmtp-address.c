@@ -185,11 +185,8 @@ vsmtp_address_new (const char *local_part,
     return address_new_take (g_strdup ("postmaster"), NULL, FALSE, TRUE);
 
   address = address_new_take (g_strdup (local_part), g_strdup (domain), FALSE, FALSE);
-  if (!_vsmtp_address_convert_domain (address, NULL))
-    {
-      g_clear_pointer (&address->domain_ascii, g_free);
-      g_clear_pointer (&address->domain_unicode, g_free);
-    }
+  /* not a valid IDN: both forms stay the domain as given */
+  (void) _vsmtp_address_convert_domain (address, NULL);
   return address;
 }
 

@@ -73,6 +73,8 @@ check_path (const char        *args,
     {
       g_assert_nonnull (error);
       g_assert_true (error->domain == VSMTP_ERROR);
+      /* it goes into a reply: never the client's invalid UTF-8 */
+      g_assert_true (g_utf8_validate (error->message, -1, NULL));
       g_assert_null (address);
       g_assert_null (params);
     }
