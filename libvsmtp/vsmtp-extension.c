@@ -713,7 +713,8 @@ static const BuiltinOps builtin_plain = { NULL, NULL, NULL };
 static const BuiltinOps builtin_size = { NULL, size_append_ehlo, size_validate };
 static const BuiltinOps builtin_8bitmime = { NULL, NULL, body_validate };
 /* RFC 6531 §3.1: an SMTPUTF8 server supports 8BITMIME too, so SMTPUTF8
- * goes with it (unregistering 8BITMIME takes SMTPUTF8 away) */
+ * goes with it (unregistering 8BITMIME takes SMTPUTF8 away; an 8BITMIME
+ * registered in its place, with its own offered rules, brings it back) */
 static gboolean
 smtputf8_offered (VsmtpSession        *session,
                   const VsmtpSettings *settings)
@@ -724,8 +725,8 @@ smtputf8_offered (VsmtpSession        *session,
     {
       VsmtpExtension *extension = g_ptr_array_index (extensions, i);
 
-      if (extension->builtin == &builtin_8bitmime)
-        return TRUE;
+      if (g_ascii_strcasecmp (extension->keyword, "8BITMIME") == 0)
+        return extension_offered (extension, session);
     }
   return FALSE;
 }

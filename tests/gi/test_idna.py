@@ -131,6 +131,21 @@ class HandlersSeeForms(ServerTestCase):
         self.assertTrue(utf8[1].startswith(b"5.6.7 "), utf8)
         self.assertEqual(self.seen, [])
 
+    def test_goes_with_8bitmime(self):
+        # RFC 6531 §3.1: no SMTPUTF8 without 8BITMIME
+        self.assertTrue(self.server.unregister_extension(
+            self.server.lookup_extension("8BITMIME")))
+
+        def client():
+            with self.smtp() as s:
+                s.ehlo()
+                return (s.has_extn("8bitmime"), s.has_extn("smtputf8"),
+                        s.docmd("MAIL", "FROM:<a@example.org> SMTPUTF8"))
+
+        self.assertEqual(self.run_client(client),
+                         (False, False, (555, b"5.5.4 Unsupported option: SMTPUTF8")))
+        self.assertTrue(self.server.lookup_extension("SMTPUTF8").is_registered())
+
 
 if __name__ == "__main__":
     fx.main()
