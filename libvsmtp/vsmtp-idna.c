@@ -21,7 +21,11 @@
  *   upper-case and not-yet-normalized input ("BÜCHER", a + U+0308) maps to
  *   its U-label (bücher) while "ß" and "ς" stay themselves (the
  *   transitional mapping would turn straße.de into strasse.de, another
- *   domain). STD3 rules stay on: only letters, digits and hyphens.
+ *   domain).
+ * - The A-label form must be letters, digits and hyphens only (RFC 5321's
+ *   Ldh-str): UTS #46 maps some characters to other ASCII ones (U+FF3F to
+ *   "_", U+3000 to " "), and libidn2's IDN2_USE_STD3_ASCII_RULES would
+ *   silently drop them ("a_b" gives "ab"), so the result is checked.
  * - A-labels in the input (xn--...) are decoded and checked by the same
  *   call: an A-label that does not decode to a valid U-label is refused.
  * - A mapping that would change the number of labels (U+3002 and the
@@ -99,6 +103,15 @@ _vsmtp_idna_convert (const char  *domain,
                    "Invalid internationalized domain name: %s", idn2_strerror (rc));
       return FALSE;
     }
+  for (const char *p = a; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '.')
+      {
+        free (a);
+        g_set_error_literal (error, VSMTP_ERROR, VSMTP_ERROR_SYNTAX,
+                             "Invalid internationalized domain name: a character maps to "
+                             "one that is not a letter, digit or hyphen");
+        return FALSE;
+      }
   if (count_dots (a) != count_dots (domain))
     {
       free (a);

@@ -511,6 +511,8 @@ test_idna_bad (void)
     { "<a@xn--ab-.example>", F_NONE, FALSE },
     { "<a@bücher.xn--zz.example>", F_UTF8, TRUE },
     { "<a@a．b.example>", F_UTF8, TRUE },           /* U+FF0E would split the label */
+    { "<a@ü.ａ＿ｂ.example>", F_UTF8, TRUE },       /* U+FF3F maps to "_" */
+    { "<a@ü　b.example>", F_UTF8, TRUE },           /* U+3000 maps to " " */
     { "<a@-bücher.example>", F_UTF8, FALSE },
   };
 
