@@ -70,6 +70,8 @@ static const DaemonKey daemon_keys[] = {
     "The oldest TLS version accepted: 1.2 or 1.3" },
   { "tls-priority", VSMTP_CONFIG_TYPE_STRING, NULL,
     "The TLS versions and suites as a GnuTLS priority string" },
+  { "smtputf8", VSMTP_CONFIG_TYPE_BOOLEAN, "true",
+    "Offer SMTPUTF8 (RFC 6531): UTF-8 in addresses" },
   { "user", VSMTP_CONFIG_TYPE_STRING, NULL,
     "The user to run as once the listeners are bound" },
   { "group", VSMTP_CONFIG_TYPE_STRING, NULL,
@@ -531,6 +533,7 @@ parse_tls (VsmtpdConfig  *self,
                       "is only used for STARTTLS)");
 
   self->require_tls = vsmtp_config_group_get_boolean (group, "require-tls");
+  self->smtputf8 = vsmtp_config_group_get_boolean (group, "smtputf8");
 
   return TRUE;
 }
@@ -1133,6 +1136,9 @@ vsmtpd_config_apply (VsmtpdConfig *self,
   vsmtp_server_set_hostname (server, self->hostname);
   if (self->tls_certificate != NULL)
     vsmtp_server_set_tls_certificate (server, self->tls_certificate);
+  /* smtputf8=false: the built-in extension is unregistered */
+  if (!self->smtputf8 && vsmtp_server_lookup_extension (server, "SMTPUTF8") != NULL)
+    vsmtp_server_unregister_extension (server, vsmtp_server_lookup_extension (server, "SMTPUTF8"));
 
   vsmtp_server_set_config (server, self->keyfile);
 

@@ -45,6 +45,7 @@ typedef struct
   char                  **listen_submissions;    /* ADDR:PORT, implicit TLS, AUTH required */
   GPtrArray              *listen_submissions_addresses;
   gboolean                require_tls;
+  gboolean                smtputf8;              /* offer SMTPUTF8 */
   guint                   tls_handshake_timeout; /* seconds */
   char                  **disable_extensions;    /* EHLO keywords, checked */
 } VsmtpdConfig;

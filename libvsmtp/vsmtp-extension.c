@@ -26,10 +26,10 @@
  * Extensions live in a [class@Vsmtp.Server]'s registry
  * ([method@Vsmtp.Server.register_extension]). The built-in ones are
  * registered there too — `PIPELINING`, `SIZE`, `ENHANCEDSTATUSCODES`,
- * `8BITMIME`, `STARTTLS`, `AUTH`, `CHUNKING`, `BINARYMIME`, `DSN`, `LIMITS`
- * and `REQUIRETLS`, listed in that order after the host name — and the
- * extensions registered later follow them in the order of registration. A
- * session has no other list: its EHLO reply is the
+ * `8BITMIME`, `SMTPUTF8`, `STARTTLS`, `AUTH`, `CHUNKING`, `BINARYMIME`,
+ * `DSN`, `LIMITS` and `REQUIRETLS`, listed in that order after the host
+ * name — and the extensions registered later follow them in the order of
+ * registration. A session has no other list: its EHLO reply is the
  * registry's keywords that are offered in that session, and a MAIL or RCPT
  * parameter is accepted only when an offered extension declares it for
  * that command.
@@ -759,6 +759,28 @@ static const BuiltinOps builtin_dsn = { NULL, NULL, dsn_validate };
 static const BuiltinOps builtin_limits = { NULL, limits_append_ehlo, NULL };
 static const BuiltinOps builtin_size = { NULL, size_append_ehlo, size_validate };
 static const BuiltinOps builtin_8bitmime = { NULL, NULL, body_validate };
+/* RFC 6531 §3.1: an SMTPUTF8 server supports 8BITMIME too, so SMTPUTF8
+ * goes with it (unregistering 8BITMIME takes SMTPUTF8 away; an 8BITMIME
+ * registered in its place, with its own offered rules, brings it back) */
+static gboolean
+smtputf8_offered (VsmtpSession        *session,
+                  const VsmtpSettings *settings)
+{
+  GPtrArray *extensions = settings->extensions->extensions;
+
+  for (guint i = 0; i < extensions->len; i++)
+    {
+      VsmtpExtension *extension = g_ptr_array_index (extensions, i);
+
+      if (g_ascii_strcasecmp (extension->keyword, "8BITMIME") == 0)
+        return extension_offered (extension, session);
+    }
+  return FALSE;
+}
+
+/* the MAIL parameter SMTPUTF8 takes no value; the session judges the
+ * addresses (vsmtp-idna.c) */
+static const BuiltinOps builtin_smtputf8 = { smtputf8_offered, NULL, NULL };
 static const BuiltinOps builtin_starttls = { starttls_offered, NULL, NULL };
 /* AUTH=: the submitter's identity (xtext) or <>, RFC 4954 5: any value */
 static const BuiltinOps builtin_auth = { auth_offered, auth_append_ehlo, NULL };
@@ -839,6 +861,25 @@ registry_add (VsmtpExtensionRegistry  *self,
   return TRUE;
 }
 
+/* a built-in with one parameter of any @commands and @syntax */
+static void
+registry_add_builtin_full (VsmtpExtensionRegistry *self,
+                           const char             *keyword,
+                           VsmtpExtensionFlags     flags,
+                           const BuiltinOps       *ops,
+                           const char             *parameter,
+                           VsmtpParameterCommand   commands,
+                           VsmtpParameterSyntax    syntax)
+{
+  g_autoptr(VsmtpExtension) extension = vsmtp_extension_new (keyword, flags);
+  gboolean added;
+
+  extension->builtin = ops;
+  vsmtp_extension_add_parameter (extension, parameter, commands, syntax);
+  added = registry_add (self, extension, NULL);
+  g_assert (added);
+}
+
 static void
 registry_add_builtin (VsmtpExtensionRegistry *self,
                       const char             *keyword,
@@ -910,6 +951,8 @@ _vsmtp_extension_registry_new (VsmtpServer *server)
   registry_add_builtin (self, "SIZE", VSMTP_EXTENSION_FLAGS_NONE, &builtin_size, "SIZE");
   registry_add_builtin (self, "ENHANCEDSTATUSCODES", VSMTP_EXTENSION_FLAGS_NONE, &builtin_plain, NULL);
   registry_add_builtin (self, "8BITMIME", VSMTP_EXTENSION_FLAGS_NONE, &builtin_8bitmime, "BODY");
+  registry_add_builtin_full (self, "SMTPUTF8", VSMTP_EXTENSION_FLAGS_NONE, &builtin_smtputf8,
+                             "SMTPUTF8", VSMTP_PARAMETER_COMMAND_MAIL, VSMTP_PARAMETER_SYNTAX_NO_VALUE);
   registry_add_builtin (self, "STARTTLS", VSMTP_EXTENSION_FLAGS_PLAINTEXT_ONLY, &builtin_starttls, NULL);
   registry_add_builtin (self, "AUTH", VSMTP_EXTENSION_FLAGS_NONE, &builtin_auth, "AUTH");
   registry_add_builtin (self, "CHUNKING", VSMTP_EXTENSION_FLAGS_NONE, &builtin_plain, NULL);

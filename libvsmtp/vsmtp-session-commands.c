@@ -16,6 +16,7 @@
 #include "vsmtp-body-type.h"
 #include "vsmtp-command-private.h"
 #include "vsmtp-extension-private.h"
+#include "vsmtp-idna-private.h"
 #include "vsmtp-message-private.h"
 #include "vsmtp-trace-private.h"
 #include "vsmtp-session-struct-private.h"
@@ -168,9 +169,13 @@ session_save_path (VsmtpSession *self,
   VsmtpAddress *address = NULL;
   GHashTable *params = NULL;
   gboolean address_error = FALSE;
+  VsmtpReply *refusal;
+  /* UTF-8 is parsed always and judged once the parameters are known
+   * (vsmtp-idna.c) */
+  VsmtpAddressFlags flags = VSMTP_ADDRESS_FLAGS_SMTPUTF8 | _VSMTP_ADDRESS_FLAGS_NO_IDNA;
 
   if (!_vsmtp_command_parse_path (args, mail,
-                                  mail ? VSMTP_ADDRESS_FLAGS_ALLOW_NULL : VSMTP_ADDRESS_FLAGS_ALLOW_POSTMASTER,
+                                  flags | (mail ? VSMTP_ADDRESS_FLAGS_ALLOW_NULL : VSMTP_ADDRESS_FLAGS_ALLOW_POSTMASTER),
                                   &address, &params, &address_error, &error))
     {
       g_autoptr(VsmtpReply) r = NULL;
@@ -192,6 +197,18 @@ session_save_path (VsmtpSession *self,
   if (!session_check_parameters (self, params, mail ? VSMTP_PARAMETER_COMMAND_MAIL
                                                     : VSMTP_PARAMETER_COMMAND_RCPT))
     {
+      session_clear_command_args (self);
+      return FALSE;
+    }
+
+  /* RFC 6531: SMTPUTF8 on MAIL allows UTF-8 in this transaction's addresses */
+  refusal = _vsmtp_smtputf8_check_address (address, mail,
+                                           mail ? g_hash_table_contains (params, "SMTPUTF8")
+                                                : self->envelope != NULL && vsmtp_envelope_get_smtputf8 (self->envelope));
+  if (refusal != NULL)
+    {
+      session_queue (self, refusal);
+      g_object_unref (refusal);
       session_clear_command_args (self);
       return FALSE;
     }

@@ -532,6 +532,7 @@ session_handle_line (VsmtpSession *self,
 {
   const char *args = NULL;
   VsmtpVerb verb;
+  gboolean eight_bit_ok = FALSE;
 
   if (strlen (line) != length)
     {
@@ -563,12 +564,17 @@ session_handle_line (VsmtpSession *self,
           session_queue_new (self, 500, "5.5.2", "Error: control character in command");
           return;
         }
-      if (c >= 0x80)
+      if (c >= 0x80 && !eight_bit_ok)
         {
+          /* SMTPUTF8 addresses: parsed, then judged with the transaction's
+           * parameters (vsmtp-idna.c); other 8-bit bytes are refused */
+          if (g_ascii_strncasecmp (line, "MAIL ", 5) == 0 || g_ascii_strncasecmp (line, "RCPT ", 5) == 0)
+            {
+              eight_bit_ok = TRUE;
+              continue;
+            }
           if (!g_utf8_validate (line, length, NULL))
             session_queue_new (self, 500, "5.5.2", "Error: invalid UTF-8 in command");
-          else if (g_ascii_strncasecmp (line, "MAIL", 4) == 0 || g_ascii_strncasecmp (line, "RCPT", 4) == 0)
-            session_queue_new (self, 553, "5.6.7", "Error: non-ASCII address without SMTPUTF8");
           else
             session_queue_new (self, 500, "5.5.2", "Error: 8-bit characters in command");
           return;

@@ -215,7 +215,11 @@ _vsmtp_format_received (const VsmtpTraceClient *client,
   /* RFC 3848: ESMTP, ESMTPS, ESMTPA, ESMTPSA */
   g_string_append (s, "\tby ");
   g_string_append (s, hostname);
-  g_string_append (s, client->esmtp ? " (vsmtpd) with ESMTP" : " (vsmtpd) with SMTP");
+  /* RFC 6531 §4.3: UTF8SMTP, UTF8SMTPS, UTF8SMTPA, UTF8SMTPSA */
+  if (client->esmtp && vsmtp_envelope_get_smtputf8 (envelope))
+    g_string_append (s, " (vsmtpd) with UTF8SMTP");
+  else
+    g_string_append (s, client->esmtp ? " (vsmtpd) with ESMTP" : " (vsmtpd) with SMTP");
   if (client->tls != NULL)
     g_string_append_c (s, 'S');
   if (client->authenticated && client->esmtp)

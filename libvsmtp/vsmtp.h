@@ -25,4 +25,5 @@
 # include "vsmtp-trace.h"
 # include "vsmtp-maintenance.h"
 # include "vsmtp-body-type.h"
+# include "vsmtp-idna.h"
 #undef VSMTP_INSIDE

@@ -257,7 +257,7 @@ test_session (Fixture *fixture, gconstpointer data)
   const char * const script[] = {
     NULL, "220 ",
     "EHLO c\r\n", "250-mx.test.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
-                  "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-CHUNKING\r\n250-BINARYMIME\r\n250-DSN\r\n"
+                  "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250-BINARYMIME\r\n250-DSN\r\n"
                   "250 LIMITS RCPTMAX=2 MAILMAX=5\r\n",
     /* REQUIRETLS is offered only over TLS: in plain text it is unknown */
     "MAIL FROM:<a@example.org> REQUIRETLS\r\n", "555 5.5.4 Unsupported option: REQUIRETLS\r\n",
@@ -310,7 +310,7 @@ test_unregistered (Fixture *fixture, gconstpointer data)
   const char * const script[] = {
     NULL, "220 ",
     "EHLO c\r\n", "250-mx.test.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
-                  "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-CHUNKING\r\n250-BINARYMIME\r\n250 LIMITS RCPTMAX=1000\r\n",
+                  "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250-BINARYMIME\r\n250 LIMITS RCPTMAX=1000\r\n",
     "MAIL FROM:<a@example.org> RET=FULL\r\n", "555 5.5.4 Unsupported option: RET\r\n",
     "MAIL FROM:<a@example.org>\r\n", "250 2.1.0",
     "RCPT TO:<b@example.org> NOTIFY=NEVER\r\n", "555 5.5.4 Unsupported option: NOTIFY\r\n",

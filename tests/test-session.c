@@ -73,7 +73,7 @@ test_ehlo_extensions (Fixture *fixture, gconstpointer data)
   const char * const script[] = {
     NULL, "220 ",
     "EHLO c\r\n", "250-mx.test.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
-                  "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-CHUNKING\r\n250-BINARYMIME\r\n250-DSN\r\n250 LIMITS RCPTMAX=1000\r\n",
+                  "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250-BINARYMIME\r\n250-DSN\r\n250 LIMITS RCPTMAX=1000\r\n",
     "HELO c\r\n", "250 mx.test.example\r\n",
     NULL, NULL
   };
@@ -650,6 +650,13 @@ test_input_hygiene (Fixture *fixture, gconstpointer data)
     "NOOP caf\xc3\xa9\r\n", "500 5.5.2 Error: 8-bit",
     "NOOP \xff\xfe\r\n", "500 5.5.2 Error: invalid UTF-8",
     "MAIL FROM:<j\xc3\xb6rg@example.org>\r\n", "553 5.6.7",
+    /* a MAIL line with UTF-8 is still checked for controls to its end */
+    "MAIL FROM:<j\xc3\xb6rg@example.org> SMTPUTF8\x01\r\n", "500 5.5.2 Error: control character",
+    "MAIL FROM:<j\xc3@example.org> SMTPUTF8\r\n", "501 5.1.7 Bad sender address syntax: Address is not valid UTF-8",
+    "MAIL FROM:<j\xc3\xb6rg@b\xc3\xbc" "cher.example> SMTPUTF8\r\n", "250 2.1.0",
+    "RCPT TO:<\xc3\xbc@example.net>\r\n", "250 2.1.5",
+    "RCPT TO:<u@\xe2\x98\x83.example>\r\n", "553 5.1.3 Bad recipient address: Invalid internationalized domain name",
+    "RSET\r\n", "250 2.0.0",
     "GET / HTTP/1.1\r\n", "554 5.7.0",
     "", "<closed>",
     NULL, NULL
@@ -844,7 +851,7 @@ test_auth_plain (Fixture *fixture, gconstpointer data)
   const char * const script[] = {
     NULL, "220 ",
     "EHLO c\r\n", "250-mx.test.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
-                  "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-AUTH PLAIN LOGIN\r\n"
+                  "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-AUTH PLAIN LOGIN\r\n"
                   "250-CHUNKING\r\n250-BINARYMIME\r\n250-DSN\r\n250 LIMITS RCPTMAX=1000\r\n",
     "AUTH PLAIN " PLAIN_WRONG "\r\n", "535 5.7.8",
     "AUTH PLAIN " PLAIN_ALICE "\r\n", "235 2.7.0",
@@ -906,7 +913,7 @@ test_auth_requires_tls (Fixture *fixture, gconstpointer data)
   const char * const script[] = {
     NULL, "220 ",
     "EHLO c\r\n", "250-mx.test.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
-                  "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-CHUNKING\r\n250-BINARYMIME\r\n250-DSN\r\n250 LIMITS RCPTMAX=1000\r\n",
+                  "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250-BINARYMIME\r\n250-DSN\r\n250 LIMITS RCPTMAX=1000\r\n",
     "AUTH PLAIN " PLAIN_ALICE "\r\n", "538 5.7.11",
     NULL, NULL
   };

@@ -5,9 +5,11 @@
  * The input is one command line (as the session hands it over: without its
  * CRLF, NUL-terminated; a NUL inside ends it). The verb is split off; MAIL
  * and RCPT arguments go through _vsmtp_command_parse_path() with every
- * address flag combination, and the results are checked for consistency.
- * The parameters parsed, and the arguments themselves, also go through the
- * DSN checks and the xtext and RFC 6533 decoders (vsmtp-dsn.c).
+ * address flag combination, and the results are checked for consistency;
+ * then as the session does it: UTF-8 parsed, and judged afterwards for a
+ * transaction with and without SMTPUTF8. The parameters parsed, and the
+ * arguments themselves, also go through the DSN checks and the xtext and
+ * RFC 6533 decoders (vsmtp-dsn.c).
  */
 #include "config.h"
 
@@ -17,6 +19,7 @@
 #include "vsmtp-dsn.h"
 #include "vsmtp-dsn-private.h"
 #include "vsmtp-error.h"
+#include "vsmtp-idna-private.h"
 #include "fuzz-common.h"
 
 int
@@ -135,6 +138,8 @@ check_path (const char        *args,
     {
       g_assert_nonnull (error);
       g_assert_true (error->domain == VSMTP_ERROR);
+      /* it goes into a reply: never the client's invalid UTF-8 */
+      g_assert_true (g_utf8_validate (error->message, -1, NULL));
       g_assert_null (address);
       g_assert_null (params);
     }
@@ -146,6 +151,45 @@ check_path (const char        *args,
     g_assert_true (_vsmtp_command_parse_path (args, is_mail, flags, NULL, NULL, NULL, &error2) == ok);
     g_assert_true (_vsmtp_command_parse_path (args, is_mail, flags, NULL, NULL, NULL, NULL) == ok);
   }
+}
+
+/* vsmtp-session-commands.c's session_save_path() */
+static void
+check_session_path (const char *args,
+                    gboolean    is_mail)
+{
+  VsmtpAddressFlags flags = VSMTP_ADDRESS_FLAGS_SMTPUTF8 | _VSMTP_ADDRESS_FLAGS_NO_IDNA |
+                            (is_mail ? VSMTP_ADDRESS_FLAGS_ALLOW_NULL
+                                     : VSMTP_ADDRESS_FLAGS_ALLOW_POSTMASTER);
+  g_autoptr(VsmtpAddress) address = NULL;
+  g_autoptr(GHashTable) params = NULL;
+  g_autoptr(VsmtpReply) without = NULL;
+  g_autoptr(VsmtpReply) with = NULL;
+
+  if (!_vsmtp_command_parse_path (args, is_mail, flags, &address, &params, NULL, NULL))
+    return;
+
+  without = _vsmtp_smtputf8_check_address (address, is_mail, FALSE);
+  if (vsmtp_address_needs_smtputf8 (address))
+    {
+      g_assert_nonnull (without);
+      g_assert_cmpuint (vsmtp_reply_get_code (without), ==, 553);
+      g_assert_cmpstr (vsmtp_reply_get_enhanced_code (without), ==, "5.6.7");
+    }
+  with = _vsmtp_smtputf8_check_address (address, is_mail, TRUE);
+  if (with != NULL)
+    {
+      g_assert_cmpuint (vsmtp_reply_get_code (with), ==, 553);
+      g_assert_cmpstr (vsmtp_reply_get_enhanced_code (with), ==, is_mail ? "5.1.7" : "5.1.3");
+    }
+  else
+    {
+      const char *ascii = vsmtp_address_get_domain_ascii (address);
+
+      if (ascii != NULL && ascii[0] != '[')
+        for (const char *c = ascii; *c != '\0'; c++)
+          g_assert_true ((guchar) *c < 0x80);
+    }
 }
 
 int
@@ -174,6 +218,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
     }
   check_path (line, verb == VSMTP_VERB_MAIL, VSMTP_ADDRESS_FLAGS_ALLOW_NULL);
   check_decoders (args);
+  check_session_path (args, verb != VSMTP_VERB_RCPT);
 
   return 0;
 }

@@ -117,7 +117,7 @@ class ExtensionTest(ServerTestCase):
     def test_registry_from_python(self):
         keywords = [e.get_keyword() for e in self.server.dup_extensions()]
         self.assertEqual(keywords, ["PIPELINING", "SIZE", "ENHANCEDSTATUSCODES",
-                                    "8BITMIME", "STARTTLS", "AUTH", "CHUNKING", "BINARYMIME", "DSN", "LIMITS",
+                                    "8BITMIME", "SMTPUTF8", "STARTTLS", "AUTH", "CHUNKING", "BINARYMIME", "DSN", "LIMITS",
                                     "REQUIRETLS", "XPY", "XSECURE"])
         self.assertEqual(self.server.lookup_extension("xpy"), self.xpy)
         self.assertTrue(self.xpy.is_registered())
