@@ -11,7 +11,7 @@ G_BEGIN_DECLS
 typedef struct _VsmtpExtensionRegistry VsmtpExtensionRegistry;
 
 /* A registry with the built-in extensions registered (PIPELINING, SIZE,
- * ENHANCEDSTATUSCODES, 8BITMIME, STARTTLS, AUTH, in that EHLO order).
+ * ENHANCEDSTATUSCODES, 8BITMIME, STARTTLS, AUTH, XCLIENT, in that EHLO order).
  * @server is not referenced: the server owns the registry. */
 VsmtpExtensionRegistry *_vsmtp_extension_registry_new  (VsmtpServer            *server);
 void                    _vsmtp_extension_registry_free (VsmtpExtensionRegistry *self);
@@ -32,5 +32,11 @@ VsmtpReply *_vsmtp_extension_registry_check      (VsmtpExtensionRegistry *self,
                                                    VsmtpSession           *session,
                                                    VsmtpParameterCommand   command,
                                                    GHashTable             *params);
+
+/* Whether the extension registered with @keyword is offered in @session
+ * (FALSE when none is registered): what a command of its own checks. */
+gboolean    _vsmtp_extension_registry_offers     (VsmtpExtensionRegistry *self,
+                                                   VsmtpSession           *session,
+                                                   const char             *keyword);
 
 G_END_DECLS

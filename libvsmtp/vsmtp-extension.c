@@ -14,6 +14,7 @@
 #include "vsmtp-sasl-private.h"
 #include "vsmtp-server-private.h"
 #include "vsmtp-session-private.h"
+#include "vsmtp-xclient-private.h"
 
 /**
  * VsmtpExtension:
@@ -25,7 +26,8 @@
  * Extensions live in a [class@Vsmtp.Server]'s registry
  * ([method@Vsmtp.Server.register_extension]). The built-in ones are
  * registered there too — `PIPELINING`, `SIZE`, `ENHANCEDSTATUSCODES`,
- * `8BITMIME`, `STARTTLS` and `AUTH`, listed in that order after the host
+ * `8BITMIME`, `STARTTLS`, `AUTH` and `XCLIENT` (offered only to a
+ * listener's `xclient-trusted` peers), listed in that order after the host
  * name — and the extensions registered later follow them in the order of
  * registration. A session has no other list: its EHLO reply is the
  * registry's keywords that are offered in that session, and a MAIL or RCPT
@@ -720,6 +722,17 @@ static const BuiltinOps builtin_starttls = { starttls_offered, NULL, NULL };
 /* AUTH=: the submitter's identity (xtext) or <>, RFC 4954 5: any value */
 static const BuiltinOps builtin_auth = { auth_offered, auth_append_ehlo, NULL };
 
+/* Postfix's XCLIENT, to the listener's xclient-trusted peers (vsmtp-xclient.c) */
+static void
+xclient_append_ehlo (VsmtpSession        *session,
+                     const VsmtpSettings *settings,
+                     GString             *text)
+{
+  g_string_append (text, " " VSMTP_XCLIENT_EHLO_ATTRIBUTES);
+}
+
+static const BuiltinOps builtin_xclient = { _vsmtp_xclient_offered, xclient_append_ehlo, NULL };
+
 /* ------------------------------------------------------------------------ */
 /* The registry                                                             */
 
@@ -827,6 +840,7 @@ _vsmtp_extension_registry_new (VsmtpServer *server)
   registry_add_builtin (self, "8BITMIME", VSMTP_EXTENSION_FLAGS_NONE, &builtin_8bitmime, "BODY");
   registry_add_builtin (self, "STARTTLS", VSMTP_EXTENSION_FLAGS_PLAINTEXT_ONLY, &builtin_starttls, NULL);
   registry_add_builtin (self, "AUTH", VSMTP_EXTENSION_FLAGS_NONE, &builtin_auth, "AUTH");
+  registry_add_builtin (self, "XCLIENT", VSMTP_EXTENSION_FLAGS_NONE, &builtin_xclient, NULL);
   return self;
 }
 
@@ -897,6 +911,21 @@ _vsmtp_extension_registry_append_ehlo (VsmtpExtensionRegistry *self,
           g_string_append (text, parameters);
         }
     }
+}
+
+gboolean
+_vsmtp_extension_registry_offers (VsmtpExtensionRegistry *self,
+                                  VsmtpSession           *session,
+                                  const char             *keyword)
+{
+  for (guint i = 0; i < self->extensions->len; i++)
+    {
+      VsmtpExtension *extension = g_ptr_array_index (self->extensions, i);
+
+      if (g_ascii_strcasecmp (extension->keyword, keyword) == 0)
+        return extension_offered (extension, session);
+    }
+  return FALSE;
 }
 
 static VsmtpReply *

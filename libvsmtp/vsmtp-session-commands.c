@@ -87,7 +87,7 @@ then_helo (VsmtpSession *self,
 
   /* RFC 5321 4.1.4: HELO/EHLO resets any transaction in progress */
   g_free (self->helo);
-  self->helo = g_steal_pointer (&self->pending_helo);
+  self->helo = _vsmtp_session_xclient_take_helo (self, g_steal_pointer (&self->pending_helo));
   self->esmtp = self->pending_esmtp;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HELO]);
   session_set_state (self, VSMTP_SESSION_STATE_READY);
@@ -320,8 +320,9 @@ then_data (VsmtpSession *self,
                                        .remote_ip = self->remote_ip,
                                        .tls = self->tls,
                                        .tls_cipher = vsmtp_connection_get_tls_cipher (self->connection),
-                                       .esmtp = self->esmtp,
+                                       .esmtp = _vsmtp_session_xclient_get_esmtp (self, self->esmtp),
                                        .authenticated = self->auth_user != NULL,
+                                       .client_name = _vsmtp_session_xclient_get_name (self),
                                      },
                                      session_hostname (self), message_id, self->envelope);
   if (!_vsmtp_message_append (message, received, strlen (received), &error))

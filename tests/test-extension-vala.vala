@@ -54,8 +54,8 @@ void test_register_from_vala () {
     }
     assert_true (server.lookup_extension ("xpriority") == extension);
     var all = server.dup_extensions ();
-    assert_cmpuint (all.length, CompareOperator.EQ, 7);
-    assert_true (all[6] == extension);
+    assert_cmpuint (all.length, CompareOperator.EQ, 8);
+    assert_true (all[7] == extension);
 
     /* the built-ins cannot be taken over */
     try {

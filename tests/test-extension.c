@@ -345,7 +345,7 @@ test_builtins (Fixture *fixture, gconstpointer data)
     NULL, NULL
   };
   const char * const keywords[] = {
-    "PIPELINING", "SIZE", "ENHANCEDSTATUSCODES", "8BITMIME", "STARTTLS", "AUTH", NULL
+    "PIPELINING", "SIZE", "ENHANCEDSTATUSCODES", "8BITMIME", "STARTTLS", "AUTH", "XCLIENT", NULL
   };
   g_autoptr(GPtrArray) extensions = vsmtp_server_dup_extensions (fixture->server);
 
