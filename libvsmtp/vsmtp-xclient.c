@@ -77,30 +77,29 @@ xtext_decode (const char *text,
 }
 
 /* A host name: dot-separated labels of letters, digits, "-" and "_", at
- * most 63 octets each and 255 in all. */
+ * most 63 octets each and 255 in all, no label starting or ending with
+ * "-". */
 static gboolean
 is_host_name (const char *name)
 {
   gsize label = 0;
   gsize length = 0;
+  char previous = '.';
 
-  for (const char *p = name; *p != '\0'; p++, length++)
+  for (const char *p = name; *p != '\0'; previous = *p++, length++)
     {
       if (*p == '.')
         {
-          if (label == 0)
+          if (label == 0 || previous == '-')
             return FALSE;
           label = 0;
         }
-      else if (g_ascii_isalnum (*p) || *p == '-' || *p == '_')
-        {
-          if (++label > 63)
-            return FALSE;
-        }
-      else
+      else if ((*p == '-' && label == 0) ||
+               !(g_ascii_isalnum (*p) || *p == '-' || *p == '_') ||
+               ++label > 63)
         return FALSE;
     }
-  return label > 0 && length <= VSMTP_XCLIENT_VALUE_MAX;
+  return label > 0 && previous != '-' && length <= VSMTP_XCLIENT_VALUE_MAX;
 }
 
 /* HELO: printable ASCII, no space (an address literal "[192.0.2.1]" too) */
