@@ -293,10 +293,19 @@ parse_word (const char              *word,
       attribute = &attribute_names[i];
   if (attribute == NULL)
     {
-      /* the name echoed, but not so much that the reply line is too long */
-      g_set_error (error, VSMTP_ERROR, VSMTP_ERROR_SYNTAX,
-                   "Bad XCLIENT attribute name: %.*s%s", (int) MIN (name_length, 32), word,
-                   name_length > 32 ? "..." : "");
+      gboolean printable = TRUE;
+
+      /* the name echoed when it is printable (the session refuses control
+       * characters before, but the parser does not count on it), and not
+       * so much of it that the reply line is too long */
+      for (gsize i = 0; i < name_length; i++)
+        printable &= (guchar) word[i] > 32 && (guchar) word[i] < 127;
+      if (printable)
+        g_set_error (error, VSMTP_ERROR, VSMTP_ERROR_SYNTAX,
+                     "Bad XCLIENT attribute name: %.*s%s", (int) MIN (name_length, 32), word,
+                     name_length > 32 ? "..." : "");
+      else
+        g_set_error_literal (error, VSMTP_ERROR, VSMTP_ERROR_SYNTAX, "Bad XCLIENT attribute name");
       return FALSE;
     }
 

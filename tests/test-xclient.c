@@ -80,6 +80,8 @@ static const BadCase bad_cases[] = {
   { "NAME=a ADDR", "Syntax: XCLIENT attribute=value ..." },
   { "FOO=1", "Bad XCLIENT attribute name: FOO" },
   { "XFORWARD=1", "Bad XCLIENT attribute name: XFORWARD" },
+  { "A\r\n250-ok=1", "Bad XCLIENT attribute name" },
+  { "N\xc3\xa4ME=1", "Bad XCLIENT attribute name" },
   { "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=1",
     "Bad XCLIENT attribute name: AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA..." },
   { "NAME=", "Bad NAME syntax" },

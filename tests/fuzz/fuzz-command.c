@@ -5,7 +5,8 @@
  * The input is one command line (as the session hands it over: without its
  * CRLF, NUL-terminated; a NUL inside ends it). The verb is split off; MAIL
  * and RCPT arguments go through _vsmtp_command_parse_path() with every
- * address flag combination, and the results are checked for consistency.
+ * address flag combination, and the results are checked for consistency;
+ * the arguments go through the XCLIENT attribute parser too.
  */
 #include "config.h"
 
@@ -13,6 +14,7 @@
 
 #include "vsmtp-command-private.h"
 #include "vsmtp-error.h"
+#include "vsmtp-xclient-private.h"
 #include "fuzz-common.h"
 
 int
@@ -83,6 +85,41 @@ check_path (const char        *args,
   }
 }
 
+/* The XCLIENT attributes: all or nothing */
+static void
+check_xclient (const char *args)
+{
+  g_autoptr(GError) error = NULL;
+  VsmtpXclientAttributes attributes;
+
+  if (_vsmtp_xclient_parse (args, &attributes, &error))
+    {
+      g_assert_no_error (error);
+      g_assert_cmphex (attributes.given, !=, 0);
+      g_assert_cmphex (attributes.given & ~0xffu, ==, 0);
+      if (attributes.name != NULL)
+        g_assert_cmpuint (strlen (attributes.name), <=, VSMTP_XCLIENT_VALUE_MAX);
+      if (attributes.helo != NULL)
+        g_assert_true (strpbrk (attributes.helo, " \r\n") == NULL);
+      if (attributes.login != NULL)
+        g_assert_true (g_utf8_validate (attributes.login, -1, NULL));
+      if ((attributes.given & VSMTP_XCLIENT_PORT) && attributes.port == 0)
+        g_assert_true (strstr (args, "[UNAVAILABLE]") != NULL);
+      _vsmtp_xclient_attributes_clear (&attributes);
+    }
+  else
+    {
+      g_assert_nonnull (error);
+      g_assert_true (error->domain == VSMTP_ERROR);
+      /* the text of a 501 reply line */
+      g_assert_cmpuint (strlen (error->message), <, 200);
+      g_assert_true (strpbrk (error->message, "\r\n") == NULL);
+      g_assert_cmphex (attributes.given, ==, 0);
+      g_assert_null (attributes.name);
+      g_assert_null (attributes.addr);
+    }
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data,
                         size_t         size)
@@ -108,6 +145,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
       check_path (args, FALSE, flags);
     }
   check_path (line, verb == VSMTP_VERB_MAIL, VSMTP_ADDRESS_FLAGS_ALLOW_NULL);
+  check_xclient (args);
 
   return 0;
 }
