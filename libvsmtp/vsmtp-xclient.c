@@ -399,6 +399,20 @@ _vsmtp_session_xclient_free (VsmtpSessionXclient *xclient)
   g_free (xclient);
 }
 
+/* The session's socket's remote or local address (transfer full), NULL
+ * when its stream is not a socket */
+static GSocketAddress *
+session_socket_address (VsmtpSession *self,
+                        gboolean      remote)
+{
+  GIOStream *stream = vsmtp_session_get_stream (self);
+
+  if (!G_IS_SOCKET_CONNECTION (stream))
+    return NULL;
+  return remote ? g_socket_connection_get_remote_address (G_SOCKET_CONNECTION (stream), NULL)
+                : g_socket_connection_get_local_address (G_SOCKET_CONNECTION (stream), NULL);
+}
+
 /* The socket's peer: the connection's own remote address when it is a
  * socket, else the address the session was started with (before XCLIENT
  * changed it: this is asked before XCLIENT is accepted). */
@@ -409,11 +423,8 @@ session_peer_address (VsmtpSession *self)
 
   if (!xclient->peer_known)
     {
-      GIOStream *stream = vsmtp_session_get_stream (self);
-
       xclient->peer_known = TRUE;
-      if (G_IS_SOCKET_CONNECTION (stream))
-        xclient->peer_address = g_socket_connection_get_remote_address (G_SOCKET_CONNECTION (stream), NULL);
+      xclient->peer_address = session_socket_address (self, TRUE);
       if (xclient->peer_address == NULL && self->remote_address != NULL)
         xclient->peer_address = g_object_ref (self->remote_address);
     }
@@ -428,11 +439,8 @@ session_local_address (VsmtpSession *self)
 
   if (!xclient->local_known)
     {
-      GIOStream *stream = vsmtp_session_get_stream (self);
-
       xclient->local_known = TRUE;
-      if (G_IS_SOCKET_CONNECTION (stream))
-        xclient->local_address = g_socket_connection_get_local_address (G_SOCKET_CONNECTION (stream), NULL);
+      xclient->local_address = session_socket_address (self, FALSE);
     }
   return xclient->local_address;
 }

@@ -214,6 +214,16 @@ class NginxXclientTest(unittest.TestCase):
         header, body = split_received(files[0])
         return re.sub(r"\r\n[ \t]+", " ", header.decode("ascii")), body
 
+    def assert_from_client(self, protocol):
+        """The one message delivered names the client (its HELO, its
+        address), not nginx, and @protocol; returns its body."""
+        received, body = self.delivered()
+        self.assertTrue(received.startswith("Received: from client.example ("), received)
+        self.assertIn(f"[{CLIENT_IP}])", received)
+        self.assertNotIn("127.0.0.1", received)
+        self.assertIn(f" with {protocol} id ", received)
+        return body
+
     def test_authenticated_client(self):
         client = self.smtp()
         client.ehlo()
@@ -224,12 +234,8 @@ class NginxXclientTest(unittest.TestCase):
         self.assertEqual(refused, {})
         client.quit()
 
-        received, body = self.delivered()
-        self.assertTrue(received.startswith("Received: from client.example ("), received)
-        self.assertIn(f"[{CLIENT_IP}])", received)
-        self.assertNotIn("127.0.0.1", received)
         # XCLIENT LOGIN: authenticated, on a listener that requires it
-        self.assertIn(" with ESMTPA id ", received)
+        body = self.assert_from_client("ESMTPA")
         self.assertTrue(body.endswith(b"Hello.\r\n"), body)
         log = self.daemon.stderr_text()
         self.assertRegex(log, r"XCLIENT from \[127\.0\.0\.1\]: client=\S*\[127\.0\.0\.2\]:\d+ "
@@ -244,10 +250,7 @@ class NginxXclientTest(unittest.TestCase):
         self.assertEqual(refused, {})
         client.quit()
 
-        received, _ = self.delivered()
-        self.assertTrue(received.startswith("Received: from client.example ("), received)
-        self.assertIn(f"[{CLIENT_IP}])", received)
-        self.assertIn(" with ESMTP id ", received)
+        self.assert_from_client("ESMTP")
         self.assertEqual(self.auth.requests[0].get("Auth-Method"), "none")
 
     def test_bad_password_never_reaches_vsmtpd(self):
