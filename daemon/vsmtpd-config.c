@@ -62,6 +62,8 @@ static const DaemonKey daemon_keys[] = {
     "Submission listeners, STARTTLS and AUTH required: ADDR:PORT" },
   { "listen-submissions", VSMTP_CONFIG_TYPE_STRING_LIST, NULL,
     "Submission listeners, implicit TLS and AUTH required: ADDR:PORT" },
+  { "xclient-trusted", VSMTP_CONFIG_TYPE_STRING_LIST, NULL,
+    "Proxies allowed XCLIENT on the listen* listeners: ADDRESS, ADDRESS/LENGTH, unix" },
   { "tls-certificate", VSMTP_CONFIG_TYPE_PATH, NULL,
     "The TLS certificate (PEM, with its chain); default: a self-signed one" },
   { "tls-key", VSMTP_CONFIG_TYPE_PATH, NULL,
@@ -538,6 +540,35 @@ parse_tls (VsmtpdConfig  *self,
   return TRUE;
 }
 
+/* [server] xclient-trusted: the short form of a [listener]'s key, for the
+ * listeners of the [server] listen keys (and the sockets systemd passes) */
+static gboolean
+parse_xclient_trusted (VsmtpdConfig  *self,
+                       Loader        *loader,
+                       GError       **error)
+{
+  g_autoptr(VsmtpListenOptions) options = vsmtp_listen_options_new ();
+  g_autoptr(GError) local_error = NULL;
+
+  self->xclient_trusted = vsmtp_config_group_dup_string_list (self->server_group, "xclient-trusted");
+  if (!vsmtp_listen_options_set_xclient_trusted (options, (const char * const *) self->xclient_trusted,
+                                                 &local_error))
+    return key_error (loader, error, "server", "xclient-trusted", "%s", local_error->message);
+  return TRUE;
+}
+
+VsmtpListenOptions *
+vsmtpd_config_new_listen_options (VsmtpdConfig     *self,
+                                  VsmtpListenFlags  flags)
+{
+  VsmtpListenOptions *options = vsmtp_listen_options_new ();
+
+  vsmtp_listen_options_set_flags (options, flags);
+  /* checked when loaded */
+  vsmtp_listen_options_set_xclient_trusted (options, (const char * const *) self->xclient_trusted, NULL);
+  return options;
+}
+
 /* "auto", or a number of processes */
 static gboolean
 parse_workers (VsmtpdConfig  *self,
@@ -720,6 +751,8 @@ parse_server (VsmtpdConfig  *self,
     return FALSE;
 
   if (!parse_disable_extensions (self, loader, error))
+    return FALSE;
+  if (!parse_xclient_trusted (self, loader, error))
     return FALSE;
 
   /* every worker binds the same addresses: a port chosen by the kernel
@@ -1195,5 +1228,6 @@ vsmtpd_config_free (VsmtpdConfig *self)
   g_clear_pointer (&self->listen_submission_addresses, g_ptr_array_unref);
   g_strfreev (self->listen_submissions);
   g_clear_pointer (&self->listen_submissions_addresses, g_ptr_array_unref);
+  g_strfreev (self->xclient_trusted);
   g_free (self);
 }

@@ -12,7 +12,7 @@ typedef struct _VsmtpExtensionRegistry VsmtpExtensionRegistry;
 
 /* A registry with the built-in extensions registered (PIPELINING, SIZE,
  * ENHANCEDSTATUSCODES, 8BITMIME, SMTPUTF8, STARTTLS, AUTH, CHUNKING,
- * BINARYMIME, DSN, LIMITS, REQUIRETLS, in that EHLO order).
+ * BINARYMIME, DSN, LIMITS, REQUIRETLS, XCLIENT, in that EHLO order).
  * @server is not referenced: the server owns the registry. */
 VsmtpExtensionRegistry *_vsmtp_extension_registry_new  (VsmtpServer            *server);
 void                    _vsmtp_extension_registry_free (VsmtpExtensionRegistry *self);

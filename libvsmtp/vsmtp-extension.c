@@ -15,6 +15,7 @@
 #include "vsmtp-sasl-private.h"
 #include "vsmtp-server-private.h"
 #include "vsmtp-session-private.h"
+#include "vsmtp-xclient-private.h"
 
 /**
  * VsmtpExtension:
@@ -27,7 +28,8 @@
  * ([method@Vsmtp.Server.register_extension]). The built-in ones are
  * registered there too — `PIPELINING`, `SIZE`, `ENHANCEDSTATUSCODES`,
  * `8BITMIME`, `SMTPUTF8`, `STARTTLS`, `AUTH`, `CHUNKING`, `BINARYMIME`,
- * `DSN`, `LIMITS` and `REQUIRETLS`, listed in that order after the host
+ * `DSN`, `LIMITS`, `REQUIRETLS` and `XCLIENT` (offered only to a listener's
+ * `xclient-trusted` peers), listed in that order after the host
  * name — and the extensions registered later follow them in the order of
  * registration. A session has no other list: its EHLO reply is the
  * registry's keywords that are offered in that session, and a MAIL or RCPT
@@ -788,6 +790,17 @@ static const BuiltinOps builtin_auth = { auth_offered, auth_append_ehlo, NULL };
  * BINARYMIME the BODY=BINARYMIME value (body_validate) */
 static const BuiltinOps builtin_binarymime = { binarymime_offered, NULL, NULL };
 
+/* Postfix's XCLIENT, to the listener's xclient-trusted peers (vsmtp-xclient.c) */
+static void
+xclient_append_ehlo (VsmtpSession        *session,
+                     const VsmtpSettings *settings,
+                     GString             *text)
+{
+  g_string_append (text, " " VSMTP_XCLIENT_EHLO_ATTRIBUTES);
+}
+
+static const BuiltinOps builtin_xclient = { _vsmtp_xclient_offered, xclient_append_ehlo, NULL };
+
 /* ------------------------------------------------------------------------ */
 /* The registry                                                             */
 
@@ -963,6 +976,7 @@ _vsmtp_extension_registry_new (VsmtpServer *server)
                                    NULL, 0);
   registry_add_builtin_parameters (self, "REQUIRETLS", VSMTP_EXTENSION_FLAGS_TLS_ONLY, &builtin_plain,
                                    requiretls_parameters, G_N_ELEMENTS (requiretls_parameters));
+  registry_add_builtin (self, "XCLIENT", VSMTP_EXTENSION_FLAGS_NONE, &builtin_xclient, NULL);
   return self;
 }
 

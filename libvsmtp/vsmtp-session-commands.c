@@ -89,7 +89,7 @@ then_helo (VsmtpSession *self,
 
   /* RFC 5321 4.1.4: HELO/EHLO resets any transaction in progress */
   g_free (self->helo);
-  self->helo = g_steal_pointer (&self->pending_helo);
+  self->helo = _vsmtp_session_xclient_take_helo (self, g_steal_pointer (&self->pending_helo));
   self->esmtp = self->pending_esmtp;
   self->pipelining = self->esmtp &&
                      _vsmtp_extension_registry_offers (self->settings->extensions, self, "PIPELINING");
@@ -354,8 +354,9 @@ _vsmtp_session_begin_message (VsmtpSession *self)
                                        .remote_ip = self->remote_ip,
                                        .tls = self->tls,
                                        .tls_cipher = vsmtp_connection_get_tls_cipher (self->connection),
-                                       .esmtp = self->esmtp,
+                                       .esmtp = _vsmtp_session_xclient_get_esmtp (self, self->esmtp),
                                        .authenticated = self->auth_user != NULL,
+                                       .client_name = _vsmtp_session_xclient_get_name (self),
                                      },
                                      session_hostname (self), message_id, self->envelope);
   if (!_vsmtp_message_append (message, received, strlen (received), &error))

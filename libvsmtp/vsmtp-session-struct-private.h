@@ -19,6 +19,7 @@
 #include "vsmtp-decision-private.h"
 #include "vsmtp-reply-private.h"
 #include "vsmtp-sasl-private.h"
+#include "vsmtp-xclient-private.h"
 
 G_BEGIN_DECLS
 
@@ -72,6 +73,8 @@ struct _VsmtpSession
 
   VsmtpDataReceiver     *receiver;        /* the message's content and its limits */
 
+  VsmtpSessionXclient   *xclient;         /* what XCLIENT said (vsmtp-xclient.c), or NULL */
+
   guint                  esmtp : 1;
   guint                  pipelining : 1;  /* PIPELINING was offered (it can be unregistered) */
   guint                  closed : 1;
@@ -103,6 +106,7 @@ enum {
   PROP_HELO,
   PROP_ENVELOPE,
   PROP_AUTHENTICATED_USER,
+  PROP_XCLIENT,
   N_PROPS
 };
 

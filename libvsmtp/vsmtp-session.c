@@ -30,6 +30,7 @@
 #include "vsmtp-trace-private.h"
 #include "vsmtp-session-struct-private.h"
 #include "vsmtp-source-private.h"
+#include "vsmtp-xclient-private.h"
 
 #define AUTH_LINE_MAX         12288   /* RFC 4954 4 */
 #define PENDING_READ_LIMIT    (64 * 1024)  /* input buffered while a decision is pending */
@@ -664,6 +665,10 @@ session_handle_line (VsmtpSession *self,
       handle_auth (self, args);
       break;
 
+    case VSMTP_VERB_XCLIENT:
+      _vsmtp_session_handle_xclient (self, args);
+      break;
+
     case VSMTP_VERB_BDAT:
       _vsmtp_session_handle_bdat (self, args);
       break;
@@ -1078,6 +1083,7 @@ vsmtp_session_finalize (GObject *object)
   g_free (self->remote_ip);
   g_free (self->id);
   g_free (self->helo);
+  g_clear_pointer (&self->xclient, _vsmtp_session_xclient_free);
 
   G_OBJECT_CLASS (vsmtp_session_parent_class)->finalize (object);
 }

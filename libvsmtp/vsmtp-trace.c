@@ -201,7 +201,13 @@ _vsmtp_format_received (const VsmtpTraceClient *client,
   /* appends, no printf: this runs for every message */
   g_string_append (s, "Received: from ");
   g_string_append (s, client->helo ? client->helo : "unknown");
-  g_string_append (s, v6 ? " ([IPv6:" : " ([");
+  g_string_append (s, " (");
+  if (client->client_name != NULL)
+    {
+      g_string_append (s, client->client_name);
+      g_string_append_c (s, ' ');
+    }
+  g_string_append (s, v6 ? "[IPv6:" : "[");
   g_string_append (s, ip);
   g_string_append (s, "])\r\n");
   if (client->tls != NULL)

@@ -20,6 +20,7 @@
 # include "vsmtp-config.h"
 # include "vsmtp-extension.h"
 # include "vsmtp-listen-options.h"
+# include "vsmtp-xclient.h"
 # include "vsmtp-activatable.h"
 # include "vsmtp-plugin.h"
 # include "vsmtp-trace.h"

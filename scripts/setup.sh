@@ -30,6 +30,7 @@ packages=(
   # tests: real peer servers
   postfix              # smtp-sink, the relay tests' upstream
   testssl.sh           # the TLS profile as a scanner sees it
+  nginx libnginx-mod-mail # nginx's mail proxy in front of vsmtpd, with XCLIENT
   # sanitizer and fuzzing tiers
   libgcc-12-dev        # GCC's libasan and libubsan
   clang libclang-rt-14-dev

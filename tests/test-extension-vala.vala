@@ -54,7 +54,7 @@ void test_register_from_vala () {
     }
     assert_true (server.lookup_extension ("xpriority") == extension);
     var all = server.dup_extensions ();
-    assert_cmpuint (all.length, CompareOperator.EQ, 13);
+    assert_cmpuint (all.length, CompareOperator.EQ, 14);
     assert_true (all[all.length - 1] == extension);
 
     /* the built-ins cannot be taken over */

@@ -352,7 +352,7 @@ test_builtins (Fixture *fixture, gconstpointer data)
   VsmtpParameterSyntax syntax;
   const char * const keywords[] = {
     "PIPELINING", "SIZE", "ENHANCEDSTATUSCODES", "8BITMIME", "SMTPUTF8", "STARTTLS", "AUTH", "CHUNKING", "BINARYMIME", "DSN",
-    "LIMITS", "REQUIRETLS", NULL
+    "LIMITS", "REQUIRETLS", "XCLIENT", NULL
   };
   g_autoptr(GPtrArray) extensions = vsmtp_server_dup_extensions (fixture->server);
 

@@ -10,6 +10,7 @@
  * transaction with and without SMTPUTF8. The parameters parsed, and the
  * arguments themselves, also go through the DSN checks and the xtext and
  * RFC 6533 decoders (vsmtp-dsn.c).
+ * The arguments go through the XCLIENT attribute parser too.
  */
 #include "config.h"
 
@@ -20,6 +21,7 @@
 #include "vsmtp-dsn-private.h"
 #include "vsmtp-error.h"
 #include "vsmtp-idna-private.h"
+#include "vsmtp-xclient-private.h"
 #include "fuzz-common.h"
 
 int
@@ -192,6 +194,41 @@ check_session_path (const char *args,
     }
 }
 
+/* The XCLIENT attributes: all or nothing */
+static void
+check_xclient (const char *args)
+{
+  g_autoptr(GError) error = NULL;
+  VsmtpXclientAttributes attributes;
+
+  if (_vsmtp_xclient_parse (args, &attributes, &error))
+    {
+      g_assert_no_error (error);
+      g_assert_cmphex (attributes.given, !=, 0);
+      g_assert_cmphex (attributes.given & ~0xffu, ==, 0);
+      if (attributes.name != NULL)
+        g_assert_cmpuint (strlen (attributes.name), <=, VSMTP_XCLIENT_VALUE_MAX);
+      if (attributes.helo != NULL)
+        g_assert_true (strpbrk (attributes.helo, " \r\n") == NULL);
+      if (attributes.login != NULL)
+        g_assert_true (g_utf8_validate (attributes.login, -1, NULL));
+      if ((attributes.given & VSMTP_XCLIENT_PORT) && attributes.port == 0)
+        g_assert_true (strstr (args, "[UNAVAILABLE]") != NULL);
+      _vsmtp_xclient_attributes_clear (&attributes);
+    }
+  else
+    {
+      g_assert_nonnull (error);
+      g_assert_true (error->domain == VSMTP_ERROR);
+      /* the text of a 501 reply line */
+      g_assert_cmpuint (strlen (error->message), <, 200);
+      g_assert_true (strpbrk (error->message, "\r\n") == NULL);
+      g_assert_cmphex (attributes.given, ==, 0);
+      g_assert_null (attributes.name);
+      g_assert_null (attributes.addr);
+    }
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data,
                         size_t         size)
@@ -219,6 +256,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   check_path (line, verb == VSMTP_VERB_MAIL, VSMTP_ADDRESS_FLAGS_ALLOW_NULL);
   check_decoders (args);
   check_session_path (args, verb != VSMTP_VERB_RCPT);
+  check_xclient (args);
 
   return 0;
 }

@@ -118,7 +118,7 @@ class ExtensionTest(ServerTestCase):
         keywords = [e.get_keyword() for e in self.server.dup_extensions()]
         self.assertEqual(keywords, ["PIPELINING", "SIZE", "ENHANCEDSTATUSCODES",
                                     "8BITMIME", "SMTPUTF8", "STARTTLS", "AUTH", "CHUNKING", "BINARYMIME", "DSN", "LIMITS",
-                                    "REQUIRETLS", "XPY", "XSECURE"])
+                                    "REQUIRETLS", "XCLIENT", "XPY", "XSECURE"])
         self.assertEqual(self.server.lookup_extension("xpy"), self.xpy)
         self.assertTrue(self.xpy.is_registered())
         self.assertEqual(self.xpy.dup_parameter_names(), ["PRIO", "NOTE"])
