@@ -22,4 +22,5 @@
 # include "vsmtp-plugin.h"
 # include "vsmtp-trace.h"
 # include "vsmtp-maintenance.h"
+# include "vsmtp-proxy-header.h"
 #undef VSMTP_INSIDE
