@@ -11,6 +11,7 @@
 
 #include <gio/gio.h>
 
+#include "vsmtp-session.h"
 #include "vsmtp-version-macros.h"
 
 G_BEGIN_DECLS
@@ -75,5 +76,8 @@ VSMTP_AVAILABLE_IN_ALL
 const char         *vsmtp_proxy_header_get_ssl_sig_alg         (VsmtpProxyHeader *self);
 VSMTP_AVAILABLE_IN_ALL
 const char         *vsmtp_proxy_header_get_ssl_key_alg         (VsmtpProxyHeader *self);
+
+VSMTP_AVAILABLE_IN_ALL
+VsmtpProxyHeader   *vsmtp_session_get_proxy_header             (VsmtpSession     *self);
 
 G_END_DECLS

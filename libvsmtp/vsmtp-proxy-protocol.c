@@ -37,13 +37,13 @@ enum {
  *
  * What a proxy in front of the server (HAProxy, a cloud load balancer) said
  * about a connection in its PROXY protocol header, on a listener with
- * `proxy-protocol` (a listen option) on: the client's and the
+ * [property@Vsmtp.ListenOptions:proxy-protocol] on: the client's and the
  * destination's addresses and, with version 2, the TLVs (the TLS the client
  * used with the proxy, the ALPN, the authority, a unique id).
  *
  * The session's remote address is the header's source address already
  * (unless the header is `LOCAL`, a health check, or gives no address);
- * `vsmtp_session_get_proxy_header()` gives the rest.
+ * [method@Vsmtp.Session.get_proxy_header] gives the rest.
  */
 struct _VsmtpProxyHeader
 {

@@ -29,6 +29,7 @@
 #include "vsmtp-message-private.h"
 #include "vsmtp-trace-private.h"
 #include "vsmtp-session-struct-private.h"
+#include "vsmtp-proxy-reader-private.h"
 #include "vsmtp-source-private.h"
 
 #define AUTH_LINE_MAX         12288   /* RFC 4954 4 */
@@ -1050,6 +1051,7 @@ vsmtp_session_finalize (GObject *object)
   g_clear_pointer (&self->decision, _vsmtp_decision_free);
   g_clear_pointer (&self->settings, _vsmtp_settings_unref);
   g_clear_object (&self->listen_options);
+  g_clear_object (&self->proxy_header);
   g_clear_pointer (&self->clients, _vsmtp_client_tracker_unref);
   g_clear_pointer (&self->receiver, _vsmtp_data_receiver_free);
   session_sasl_clear (self);
@@ -1141,10 +1143,23 @@ _vsmtp_session_start (VsmtpSession *self)
 
   self->started = TRUE;
 
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                    "VSMTP_SESSION_ID", self->id,
-                    "MESSAGE", "%s: connect from [%s]", self->id,
-                    self->remote_ip ? self->remote_ip : "unknown");
+  if (self->proxy_header != NULL)
+    {
+      g_autofree char *proxy =
+        _vsmtp_proxy_describe_peer (vsmtp_proxy_header_get_peer_address (self->proxy_header));
+
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                        "VSMTP_SESSION_ID", self->id,
+                        "MESSAGE", "%s: connect from [%s] via proxy [%s] (PROXY v%u%s)", self->id,
+                        self->remote_ip ? self->remote_ip : "unknown", proxy,
+                        vsmtp_proxy_header_get_version (self->proxy_header),
+                        vsmtp_proxy_header_is_local (self->proxy_header) ? " LOCAL" : "");
+    }
+  else
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                      "VSMTP_SESSION_ID", self->id,
+                      "MESSAGE", "%s: connect from [%s]", self->id,
+                      self->remote_ip ? self->remote_ip : "unknown");
 
   if (!vsmtp_connection_can_poll (self->connection))
     {
