@@ -46,6 +46,8 @@ typedef struct
   GPtrArray              *listen_submissions_addresses;
   gboolean                require_tls;
   guint                   tls_handshake_timeout; /* seconds */
+
+  GPtrArray              *listeners;             /* VsmtpdListener: [listener NAME] */
 } VsmtpdConfig;
 
 /* The command line settings that override the keyfile. */
