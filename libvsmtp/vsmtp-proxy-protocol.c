@@ -161,6 +161,9 @@ _vsmtp_proxy_scan (const guint8      *data,
         {
           if (lf == data || lf[-1] != '\r')
             return scan_error (error, "PROXY protocol version 1 header not ended by CRLF");
+          /* shorter than any header (its first bytes were read at once) */
+          if ((gsize) (lf - data + 1) < V1_MIN_LENGTH)
+            return scan_error (error, "PROXY protocol version 1 header too short");
           *want = lf - data + 1;
           return VSMTP_PROXY_SCAN_COMPLETE;
         }

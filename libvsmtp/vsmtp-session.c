@@ -1156,10 +1156,16 @@ _vsmtp_session_start (VsmtpSession *self)
                         vsmtp_proxy_header_is_local (self->proxy_header) ? " LOCAL" : "");
     }
   else
-    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                      "VSMTP_SESSION_ID", self->id,
-                      "MESSAGE", "%s: connect from [%s]", self->id,
-                      self->remote_ip ? self->remote_ip : "unknown");
+    {
+      const char *peer = self->remote_ip ? self->remote_ip :
+                         self->remote_address != NULL &&
+                         g_socket_address_get_family (self->remote_address) == G_SOCKET_FAMILY_UNIX ?
+                         "unix socket" : "unknown";
+
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                        "VSMTP_SESSION_ID", self->id,
+                        "MESSAGE", "%s: connect from [%s]", self->id, peer);
+    }
 
   if (!vsmtp_connection_can_poll (self->connection))
     {

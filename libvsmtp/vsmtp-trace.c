@@ -201,9 +201,14 @@ _vsmtp_format_received (const VsmtpTraceClient *client,
   /* appends, no printf: this runs for every message */
   g_string_append (s, "Received: from ");
   g_string_append (s, client->helo ? client->helo : "unknown");
-  g_string_append (s, v6 ? " ([IPv6:" : " ([");
-  g_string_append (s, ip);
-  g_string_append (s, "])\r\n");
+  if (client->remote_ip == NULL && client->unix_socket)
+    g_string_append (s, " (unix socket)\r\n");
+  else
+    {
+      g_string_append (s, v6 ? " ([IPv6:" : " ([");
+      g_string_append (s, ip);
+      g_string_append (s, "])\r\n");
+    }
   if (client->tls != NULL)
     {
       g_string_append (s, "\t(using ");
