@@ -66,6 +66,7 @@ fi
 if wants interop sanitizer; then
   [ -x /usr/sbin/smtp-sink ] || fail "Postfix's smtp-sink (/usr/sbin/smtp-sink)" postfix
   have testssl || fail "testssl.sh (testssl)" testssl.sh
+  [ -x /usr/sbin/haproxy ] || fail "HAProxy (/usr/sbin/haproxy)" haproxy
 fi
 
 if wants sanitizer; then
