@@ -147,6 +147,7 @@ test_v1_malformed (void)
     "PROXY TCP4 192.0.2.777 198.51.100.1 40000 25\r\n",
     "PROXY UDP4 192.0.2.7 198.51.100.1 40000 25\r\n",
     "PROXY UNKNOWNX\r\n",
+    "PROXY UNK\r\nEHLO x\r\n",                               /* too short */
     "proxy TCP4 192.0.2.7 198.51.100.1 40000 25\r\n",        /* case */
     "EHLO client.example\r\n",                               /* no header */
     "GET / HTTP/1.0\r\n\r\n",
