@@ -361,7 +361,7 @@ plugins_group_new (void)
  * Returns: (transfer full) (nullable): the address, or %NULL if @text is
  *   not an IP address and a port
  */
-static GSocketAddress *
+GSocketAddress *
 vsmtpd_parse_listen_address (const char *text)
 {
   g_autoptr(GInetAddress) address = NULL;

@@ -70,6 +70,7 @@ char         *vsmtpd_config_locate         (VsmtpdConfig                 *self,
                                             const char                   *message);
 GPtrArray    *vsmtpd_config_dup_groups     (VsmtpdConfig                 *self);
 char         *vsmtpd_config_default_maildir (void);
+GSocketAddress *vsmtpd_parse_listen_address (const char               *text);
 char         *vsmtpd_config_default_state_directory (void);
 void          vsmtpd_config_free           (VsmtpdConfig                 *self);
 

@@ -27,6 +27,7 @@
 #include <glib/gstdio.h>
 #include <gio/gunixsocketaddress.h>
 
+#include "vsmtpd-config.h"
 #include "vsmtpd-listeners.h"
 
 #define GROUP_PREFIX "listener "
@@ -103,11 +104,6 @@ section_error (GError         **error,
 static GSocketAddress *
 parse_address (const char *text)
 {
-  g_autoptr(GInetAddress) inet = NULL;
-  g_autofree char *host = NULL;
-  const char *port_text;
-  guint64 port;
-
   if (g_str_has_prefix (text, "unix:"))
     {
       const char *path = text + strlen ("unix:");
@@ -116,34 +112,7 @@ parse_address (const char *text)
         return NULL;
       return g_unix_socket_address_new (path);
     }
-
-  if (text[0] == '[')
-    {
-      const char *end = strchr (text, ']');
-
-      if (end == NULL || end[1] != ':')
-        return NULL;
-      host = g_strndup (text + 1, end - text - 1);
-      port_text = end + 2;
-      if (strchr (host, ':') == NULL)
-        return NULL;
-    }
-  else
-    {
-      const char *colon = strchr (text, ':');
-
-      if (colon == NULL || strchr (colon + 1, ':') != NULL)
-        return NULL;
-      host = g_strndup (text, colon - text);
-      port_text = colon + 1;
-    }
-  if (port_text[0] == '\0' || !g_ascii_isdigit (port_text[0]) ||
-      !g_ascii_string_to_unsigned (port_text, 10, 0, G_MAXUINT16, &port, NULL))
-    return NULL;
-  inet = g_inet_address_new_from_string (host);
-  if (inet == NULL)
-    return NULL;
-  return g_inet_socket_address_new (inet, port);
+  return vsmtpd_parse_listen_address (text);
 }
 
 static gboolean
