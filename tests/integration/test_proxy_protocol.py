@@ -94,7 +94,7 @@ class ProxyListenerTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.ports = {name: fx.free_port() for name in ("v1", "v2", "tls", "strict")}
+        cls.ports = {name: fx.free_port() for name in ("v1", "v2", "tls", "strict", "plain")}
         cls.sockdir = tempfile.mkdtemp(prefix="vsmtpd-unix-")
         cls.unix_path = os.path.join(cls.sockdir, "smtp.sock")
         config = (
@@ -106,7 +106,10 @@ class ProxyListenerTest(unittest.TestCase):
             "proxy-protocol=any\nproxy-trusted=127.0.0.1\n\n"
             f"[listener strict]\nlisten=127.0.0.1:{cls.ports['strict']}\n"
             "proxy-protocol=any\nproxy-trusted=192.0.2.0/24\n\n"
-            f"[listener local]\nlisten=unix:{cls.unix_path}\nsocket-mode=0660\n")
+            f"[listener plain]\nlisten=127.0.0.1:{cls.ports['plain']}\ntls=none\n"
+            "disable-extensions=pipelining\n\n"
+            f"[listener local]\nlisten=unix:{cls.unix_path}\nsocket-mode=0660\n"
+            + ("socket-owner=nobody\nsocket-group=nogroup\n" if os.geteuid() == 0 else ""))
         cls.daemon = Vsmtpd(server=(f"tls-certificate={CERT}\ntls-key={KEY}\n"
                                     "max-connections-per-client=2\n"
                                     "tls-handshake-timeout=2\n"),
@@ -306,12 +309,34 @@ class ProxyListenerTest(unittest.TestCase):
             first.close()
             second.close()
 
+    # --- what a listener offers ----------------------------------------------
+
+    def test_tls_none_and_disabled_extensions(self):
+        def keywords(port):
+            with RawClient(port) as c:
+                reply = c.cmd("EHLO client.example")
+                c.cmd("QUIT")
+            return [line[4:].split()[0].upper() for line in reply.lines[1:]]
+
+        plain = keywords(self.ports["plain"])
+        self.assertNotIn(b"STARTTLS", plain)
+        self.assertNotIn(b"PIPELINING", plain)
+        self.assertIn(b"8BITMIME", plain)
+        default = keywords(self.daemon.port)
+        self.assertIn(b"STARTTLS", default)
+        self.assertIn(b"PIPELINING", default)
+
     # --- UNIX-domain socket ---------------------------------------------------
 
     def test_unix_socket_listener(self):
         st = os.stat(self.unix_path)
         self.assertTrue(stat.S_ISSOCK(st.st_mode))
         self.assertEqual(stat.S_IMODE(st.st_mode), 0o660)
+        if os.geteuid() == 0:
+            import grp
+            import pwd
+            self.assertEqual(st.st_uid, pwd.getpwnam("nobody").pw_uid)
+            self.assertEqual(st.st_gid, grp.getgrnam("nogroup").gr_gid)
         result = subprocess.run(
             ["swaks", "--socket", self.unix_path, "--helo", "local.example",
              "--from", "alice@example.org", "--to", "bob@example.org",
