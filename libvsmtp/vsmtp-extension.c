@@ -25,7 +25,8 @@
  * Extensions live in a [class@Vsmtp.Server]'s registry
  * ([method@Vsmtp.Server.register_extension]). The built-in ones are
  * registered there too — `PIPELINING`, `SIZE`, `ENHANCEDSTATUSCODES`,
- * `8BITMIME`, `STARTTLS` and `AUTH`, listed in that order after the host
+ * `8BITMIME`, `STARTTLS`, `AUTH`, `CHUNKING` and `BINARYMIME`, listed in
+ * that order after the host
  * name — and the extensions registered later follow them in the order of
  * registration. A session has no other list: its EHLO reply is the
  * registry's keywords that are offered in that session, and a MAIL or RCPT
@@ -676,9 +677,21 @@ body_validate (VsmtpSession *session,
                const char   *value)
 {
   if (g_ascii_strcasecmp (value, "7BIT") != 0 &&
-      g_ascii_strcasecmp (value, "8BITMIME") != 0)
+      g_ascii_strcasecmp (value, "8BITMIME") != 0 &&
+      /* RFC 3030 3: only where BINARYMIME is offered */
+      (g_ascii_strcasecmp (value, "BINARYMIME") != 0 ||
+       !_vsmtp_extension_registry_offers (settings->extensions, session, "BINARYMIME")))
     return vsmtp_reply_new (501, "5.5.4", "Bad BODY parameter value");
   return NULL;
+}
+
+/* RFC 3030 3: BINARYMIME is offered only with CHUNKING (BDAT is its
+ * only way in) */
+static gboolean
+binarymime_offered (VsmtpSession        *session,
+                    const VsmtpSettings *settings)
+{
+  return _vsmtp_extension_registry_offers (settings->extensions, session, "CHUNKING");
 }
 
 /* RFC 3207; the flags say "not over TLS" */
@@ -719,6 +732,9 @@ static const BuiltinOps builtin_8bitmime = { NULL, NULL, body_validate };
 static const BuiltinOps builtin_starttls = { starttls_offered, NULL, NULL };
 /* AUTH=: the submitter's identity (xtext) or <>, RFC 4954 5: any value */
 static const BuiltinOps builtin_auth = { auth_offered, auth_append_ehlo, NULL };
+/* RFC 3030: CHUNKING is the BDAT command (vsmtp-session-bdat.c);
+ * BINARYMIME the BODY=BINARYMIME value (body_validate) */
+static const BuiltinOps builtin_binarymime = { binarymime_offered, NULL, NULL };
 
 /* ------------------------------------------------------------------------ */
 /* The registry                                                             */
@@ -827,6 +843,8 @@ _vsmtp_extension_registry_new (VsmtpServer *server)
   registry_add_builtin (self, "8BITMIME", VSMTP_EXTENSION_FLAGS_NONE, &builtin_8bitmime, "BODY");
   registry_add_builtin (self, "STARTTLS", VSMTP_EXTENSION_FLAGS_PLAINTEXT_ONLY, &builtin_starttls, NULL);
   registry_add_builtin (self, "AUTH", VSMTP_EXTENSION_FLAGS_NONE, &builtin_auth, "AUTH");
+  registry_add_builtin (self, "CHUNKING", VSMTP_EXTENSION_FLAGS_NONE, &builtin_plain, NULL);
+  registry_add_builtin (self, "BINARYMIME", VSMTP_EXTENSION_FLAGS_NONE, &builtin_binarymime, NULL);
   return self;
 }
 
@@ -897,6 +915,21 @@ _vsmtp_extension_registry_append_ehlo (VsmtpExtensionRegistry *self,
           g_string_append (text, parameters);
         }
     }
+}
+
+gboolean
+_vsmtp_extension_registry_offers (VsmtpExtensionRegistry *self,
+                                  VsmtpSession           *session,
+                                  const char             *keyword)
+{
+  for (guint i = 0; i < self->extensions->len; i++)
+    {
+      VsmtpExtension *extension = g_ptr_array_index (self->extensions, i);
+
+      if (g_ascii_strcasecmp (extension->keyword, keyword) == 0)
+        return extension_offered (extension, session);
+    }
+  return FALSE;
 }
 
 static VsmtpReply *
@@ -1008,6 +1041,8 @@ vsmtp_server_register_extension (VsmtpServer     *self,
  * longer list it and its parameters are refused as unknown ones. A
  * built-in extension can be unregistered too (the server then stops
  * advertising it; the commands STARTTLS and AUTH are still understood).
+ * Unregistering `CHUNKING` turns the BDAT command off (`502 5.5.1`) and
+ * with it `BINARYMIME`, which is offered only with `CHUNKING`.
  *
  * Returns: %TRUE if @extension was registered with @self
  */

@@ -454,6 +454,10 @@ _vsmtp_session_class_install (VsmtpSessionClass *klass)
    * Emitted for DATA once at least one recipient was accepted. A positive
    * reply lets the client send the message (`354`).
    *
+   * With CHUNKING it is emitted for the first `BDAT` of a transaction too:
+   * a positive reply lets the chunks in, a negative one refuses that chunk
+   * (its octets are still read and dropped).
+   *
    * Returns: (transfer full) (nullable): a decision, or
    *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
    *   (`451 4.3.0`)
@@ -468,7 +472,8 @@ _vsmtp_session_class_install (VsmtpSessionClass *klass)
    * @self: the session
    * @message: the message, with a `Received:` header prepended
    *
-   * Emitted at the end of data for a message within the limits. A handler
+   * Emitted at the end of data (or after the `BDAT ... LAST` chunk) for a
+   * message within the limits. A handler
    * that returns a positive reply declares that it has taken durable
    * responsibility for the message. When no handler decides, the client gets
    * `451 4.3.0`: a message is never accepted by default.

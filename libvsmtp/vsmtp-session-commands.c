@@ -13,6 +13,7 @@
 
 #include <string.h>
 
+#include "vsmtp-body-type.h"
 #include "vsmtp-command-private.h"
 #include "vsmtp-extension-private.h"
 #include "vsmtp-message-private.h"
@@ -269,6 +270,12 @@ _vsmtp_session_handle_rcpt (VsmtpSession *self,
       session_queue_new (self, 503, "5.5.1", "Error: need MAIL command");
       return;
     }
+  if (self->bdat)
+    {
+      /* RFC 3030: the recipients come before the content */
+      session_queue_new (self, 503, "5.5.1", "Error: RCPT after BDAT");
+      return;
+    }
 
   if (!session_save_path (self, args, FALSE))
     return;
@@ -296,20 +303,16 @@ _vsmtp_session_handle_rcpt (VsmtpSession *self,
 /* ------------------------------------------------------------------------ */
 /* DATA                                                                     */
 
-static void
-then_data (VsmtpSession *self,
-           VsmtpReply   *reply)
+/* A new message for the transaction, with our Received header, that the
+ * data receiver fills: NULL, or the reply that refuses the content (DATA's
+ * and BDAT's first chunk). */
+VsmtpReply *
+_vsmtp_session_begin_message (VsmtpSession *self)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(VsmtpMessage) message = NULL;
   g_autofree char *message_id = NULL;
   g_autofree char *received = NULL;
-
-  if (!vsmtp_reply_is_positive (reply))
-    {
-      session_queue (self, reply);
-      return;
-    }
 
   message_id = g_strdup_printf ("%s%02X", self->id, ++self->message_serial);
   message = _vsmtp_message_new_writable (message_id, self->envelope,
@@ -331,11 +334,31 @@ then_data (VsmtpSession *self,
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
                         "VSMTP_SESSION_ID", self->id,
                         "MESSAGE", "%s: cannot spool message: %s", self->id, error->message);
-      session_queue_new (self, 451, "4.3.0", "Error: local error in processing");
-      return;
+      return vsmtp_reply_new (451, "4.3.0", "Error: local error in processing");
     }
 
   _vsmtp_data_receiver_begin (self->receiver, self->settings, g_steal_pointer (&message));
+  return NULL;
+}
+
+static void
+then_data (VsmtpSession *self,
+           VsmtpReply   *reply)
+{
+  g_autoptr(VsmtpReply) failure = NULL;
+
+  if (!vsmtp_reply_is_positive (reply))
+    {
+      session_queue (self, reply);
+      return;
+    }
+
+  failure = _vsmtp_session_begin_message (self);
+  if (failure != NULL)
+    {
+      session_queue (self, failure);
+      return;
+    }
 
   if (vsmtp_reply_get_code (reply) == 354)
     session_queue (self, reply);
@@ -355,6 +378,19 @@ _vsmtp_session_handle_data (VsmtpSession *self,
   if (*args != '\0')
     {
       session_queue_new (self, 501, "5.5.4", "Syntax: DATA");
+      return;
+    }
+  /* RFC 3030 2: a transaction's content comes by DATA or by BDAT, and
+   * BINARYMIME content only by BDAT */
+  if (self->bdat)
+    {
+      session_queue_new (self, 503, "5.5.1", "Error: DATA after BDAT");
+      return;
+    }
+  if (self->envelope != NULL &&
+      vsmtp_envelope_get_body_type (self->envelope) == VSMTP_BODY_TYPE_BINARY_MIME)
+    {
+      session_queue_new (self, 503, "5.5.1", "Error: BODY=BINARYMIME needs BDAT, not DATA");
       return;
     }
   if (self->state == VSMTP_SESSION_STATE_MAIL)
@@ -393,8 +429,9 @@ then_message (VsmtpSession *self,
   _vsmtp_session_reset_transaction (self);
 }
 
-static void
-session_end_of_data (VsmtpSession *self)
+/* The end of the content, DATA's and BDAT LAST's alike. */
+void
+_vsmtp_session_end_of_data (VsmtpSession *self)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(VsmtpReply) failure = _vsmtp_data_receiver_finish (self->receiver, &error);
@@ -435,7 +472,7 @@ _vsmtp_session_process_data (VsmtpSession *self)
   consumed = _vsmtp_data_receiver_feed_data (self->receiver, in, length, &finished);
   vsmtp_line_input_stream_skip_buffer (input, consumed);
   if (finished)
-    session_end_of_data (self);
+    _vsmtp_session_end_of_data (self);
 
   return TRUE;
 }

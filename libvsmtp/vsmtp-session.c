@@ -88,6 +88,7 @@ _vsmtp_session_reset_transaction (VsmtpSession *self)
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ENVELOPE]);
     }
   _vsmtp_data_receiver_reset (self->receiver);
+  self->bdat = FALSE;
   if (self->state != VSMTP_SESSION_STATE_CLOSED)
     session_set_state (self, self->helo != NULL ? VSMTP_SESSION_STATE_READY
                                                 : VSMTP_SESSION_STATE_INIT);
@@ -657,8 +658,11 @@ session_handle_line (VsmtpSession *self,
       handle_auth (self, args);
       break;
 
-    case VSMTP_VERB_EXPN:
     case VSMTP_VERB_BDAT:
+      _vsmtp_session_handle_bdat (self, args);
+      break;
+
+    case VSMTP_VERB_EXPN:
     case VSMTP_VERB_LHLO:
       session_queue_new (self, 502, "5.5.1", "Error: command not implemented");
       break;
@@ -762,7 +766,7 @@ session_on_received (gpointer owner,
       return;
     }
 
-  if (self->state == VSMTP_SESSION_STATE_DATA)
+  if (self->state == VSMTP_SESSION_STATE_DATA || self->chunk_active)
     session_extend_data_deadline (self, n);
   session_process (self);
 }
@@ -935,6 +939,13 @@ session_process (VsmtpSession *self)
       if (vsmtp_connection_is_congested (self->connection))
         break;
 
+      if (self->chunk_active)
+        {
+          if (!_vsmtp_session_process_chunk (self))
+            break;
+          continue;
+        }
+
       if (self->state == VSMTP_SESSION_STATE_DATA)
         {
           if (!_vsmtp_session_process_data (self))
@@ -968,13 +979,14 @@ session_process (VsmtpSession *self)
             self->settings->limits.forbid_unauth_pipelining &&
             vsmtp_line_input_stream_get_buffered (vsmtp_connection_get_input (self->connection)) > 0 &&
             (!pipelining_offered ||
-             (self->state == VSMTP_SESSION_STATE_DATA && state_before != VSMTP_SESSION_STATE_DATA)))
+             (self->state == VSMTP_SESSION_STATE_DATA && state_before != VSMTP_SESSION_STATE_DATA &&
+              !self->bdat)))
           {
             _vsmtp_session_protocol_violation (self, pipelining_offered ? "after DATA" : "without PIPELINING");
             break;
           }
         session_check_errors (self, errors_before);
-        if (self->state != VSMTP_SESSION_STATE_DATA)
+        if (self->state != VSMTP_SESSION_STATE_DATA && !self->chunk_active)
           _vsmtp_session_touch_timeout (self);
       }
       session_check_shutdown (self);
@@ -993,7 +1005,7 @@ session_process (VsmtpSession *self)
         ;  /* the error sleep holds the replies back */
       else if (_vsmtp_decision_is_pending (self->decision) || session_closing (self) ||
                self->tls_starting || !vsmtp_line_input_stream_has_line (input) ||
-               self->state == VSMTP_SESSION_STATE_DATA)
+               self->state == VSMTP_SESSION_STATE_DATA || self->chunk_active)
         vsmtp_connection_flush (self->connection);
 
       if (self->closed || self->tls_starting)

@@ -24,4 +24,5 @@
 # include "vsmtp-trace.h"
 # include "vsmtp-maintenance.h"
 # include "vsmtp-proxy-header.h"
+# include "vsmtp-body-type.h"
 #undef VSMTP_INSIDE

@@ -99,6 +99,15 @@ on_rcpt_to (VsmtpSession *session,
   return decide (run, vsmtp_reply_new_continue ());
 }
 
+/* DATA, and BDAT's first chunk of a transaction: deferred too, so a chunk
+ * waits in the input while its decision is pending */
+static VsmtpReply *
+on_data (VsmtpSession *session,
+         Run          *run)
+{
+  return decide (run, vsmtp_reply_new_continue ());
+}
+
 static VsmtpReply *
 on_message_received (VsmtpSession *session,
                      VsmtpMessage *message,
@@ -135,6 +144,7 @@ on_new_session (VsmtpServer  *server,
 {
   g_signal_connect (session, "mail-from", G_CALLBACK (on_mail_from), run);
   g_signal_connect (session, "rcpt-to", G_CALLBACK (on_rcpt_to), run);
+  g_signal_connect (session, "data", G_CALLBACK (on_data), run);
   g_signal_connect (session, "message-received", G_CALLBACK (on_message_received), run);
   g_signal_connect (session, "closed", G_CALLBACK (on_closed), run);
 }

@@ -93,7 +93,8 @@ class ExtensionTest(ServerTestCase):
     def test_registry_from_python(self):
         keywords = [e.get_keyword() for e in self.server.dup_extensions()]
         self.assertEqual(keywords, ["PIPELINING", "SIZE", "ENHANCEDSTATUSCODES",
-                                    "8BITMIME", "STARTTLS", "AUTH", "XPY", "XSECURE"])
+                                    "8BITMIME", "STARTTLS", "AUTH", "CHUNKING", "BINARYMIME",
+                                    "XPY", "XSECURE"])
         self.assertEqual(self.server.lookup_extension("xpy"), self.xpy)
         self.assertTrue(self.xpy.is_registered())
         self.assertEqual(self.xpy.dup_parameter_names(), ["PRIO", "NOTE"])
