@@ -947,6 +947,14 @@ _vsmtp_session_set_proxy_header (VsmtpSession     *self,
   g_set_object (&self->proxy_header, header);
 }
 
+GSocketAddress *
+_vsmtp_session_get_peer_address (VsmtpSession *self)
+{
+  if (self->proxy_header != NULL)
+    return vsmtp_proxy_header_get_peer_address (self->proxy_header);
+  return self->remote_address;
+}
+
 /**
  * vsmtp_session_get_proxy_header:
  * @self: a session

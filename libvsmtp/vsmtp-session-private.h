@@ -26,6 +26,10 @@ VsmtpSession *_vsmtp_session_new   (VsmtpServer        *server,
  * before the session starts */
 void          _vsmtp_session_set_proxy_header (VsmtpSession     *self,
                                                VsmtpProxyHeader *header);
+/* The socket's peer, before a PROXY header rewrote the client address (the
+ * address trust lists such as xclient-trusted are checked against); NULL
+ * when unknown (transfer none) */
+GSocketAddress *_vsmtp_session_get_peer_address (VsmtpSession *self);
 /* The settings the session was started with (transfer none) */
 VsmtpSettings *_vsmtp_session_get_settings (VsmtpSession *self);
 void          _vsmtp_session_start (VsmtpSession   *self);
