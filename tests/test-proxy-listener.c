@@ -6,9 +6,27 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "vsmtp.h"
 #include "vsmtp-session-private.h"
 #include "vsmtp-test-harness.h"
+
+/* log lines saying an untrusted peer was refused */
+static guint n_refused;
+
+static GLogWriterOutput
+log_writer (GLogLevelFlags   level,
+            const GLogField *fields,
+            gsize            n_fields,
+            gpointer         user_data)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_str_equal (fields[i].key, "MESSAGE") && fields[i].length < 0 &&
+        strstr (fields[i].value, "refused: not in proxy-trusted") != NULL)
+      n_refused++;
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
 
 typedef struct {
   char *remote_ip;
@@ -105,20 +123,25 @@ test_untrusted_peer (Fixture       *fixture,
                      gconstpointer  data)
 {
   const char * const script[] = {
-    "PROXY TCP4 192.0.2.7 198.51.100.1 40000 25\r\n", "<closed>",
+    /* closed at once, before the client sends anything (what it sent
+     * unread would make the close a reset) */
+    NULL, "<closed>",
     NULL, NULL
   };
   Seen seen = { 0, };
 
   listen_proxied (fixture, "192.0.2.0/24");
   g_signal_connect (fixture->server, "new-session", G_CALLBACK (on_new_session), &seen);
+  n_refused = 0;
   run_client (fixture, script);   /* logged at MESSAGE: not fatal */
+  g_assert_cmpuint (n_refused, ==, 1);
   g_assert_null (seen.remote_ip);   /* no session */
 }
 
 int
 main (int argc, char *argv[])
 {
+  g_log_set_writer_func (log_writer, NULL, NULL);
   g_test_init (&argc, &argv, NULL);
 
   g_test_add ("/proxy-listener/header-address", Fixture, NULL,
