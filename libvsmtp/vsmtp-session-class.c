@@ -715,6 +715,11 @@ vsmtp_session_get_stream (VsmtpSession *self)
  * vsmtp_session_get_remote_address:
  * @self: a session
  *
+ * The client's address: on a listener that takes a PROXY protocol header,
+ * the header's source address (the proxy's is in
+ * [method@Vsmtp.Session.get_proxy_header]); on a UNIX-domain socket, a
+ * [class@Gio.UnixSocketAddress].
+ *
  * Returns: (transfer none) (nullable): the client's address, if known
  */
 GSocketAddress *
@@ -728,7 +733,10 @@ vsmtp_session_get_remote_address (VsmtpSession *self)
  * vsmtp_session_get_remote_ip:
  * @self: a session
  *
- * Returns: (nullable): the client's IP address as a string, if known
+ * The IP address of [method@Vsmtp.Session.get_remote_address], as text.
+ *
+ * Returns: (nullable): the client's IP address as a string, if known;
+ *   %NULL on a UNIX-domain socket
  */
 const char *
 vsmtp_session_get_remote_ip (VsmtpSession *self)
