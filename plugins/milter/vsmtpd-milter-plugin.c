@@ -756,6 +756,33 @@ parse_milter_address (const char        *text,
   return vsmtp_address_parse (text, -1, flags | VSMTP_ADDRESS_FLAGS_ALLOW_POSTMASTER, error);
 }
 
+/* Folded header values: milters see and write line breaks as LF, as
+ * Sendmail and Postfix hand them over; the message keeps CRLF */
+static char *
+value_to_milter (const char *value)
+{
+  GString *out = g_string_sized_new (strlen (value));
+
+  for (const char *p = value; *p; p++)
+    if (!(p[0] == '\r' && p[1] == '\n'))
+      g_string_append_c (out, *p);
+  return g_string_free (out, FALSE);
+}
+
+static char *
+value_from_milter (const char *value)
+{
+  GString *out = g_string_sized_new (strlen (value) + 8);
+
+  for (const char *p = value; *p; p++)
+    {
+      if (p[0] == '\n' && (p == value || p[-1] != '\r'))
+        g_string_append_c (out, '\r');
+      g_string_append_c (out, *p);
+    }
+  return g_string_free (out, FALSE);
+}
+
 static gboolean
 apply_changes (Run           *run,
                MilterResult  *r,
@@ -769,7 +796,8 @@ apply_changes (Run           *run,
   for (guint k = 0; k < r->actions->len; k++)
     {
       MilterAction *a = r->actions->pdata[k];
-      const char *value = a->value;
+      g_autofree char *crlf = a->value ? value_from_milter (a->value) : NULL;
+      const char *value = crlf;
       gboolean ok = TRUE;
 
       if (value != NULL && leading_space && value[0] == ' ')
@@ -1056,7 +1084,8 @@ eom_continue (Run *run)
       do
         {
           g_autofree char *name = vsmtp_message_dup_header_name (run->message, run->header);
-          g_autofree char *value = vsmtp_message_dup_header_value (run->message, run->header);
+          g_autofree char *raw = vsmtp_message_dup_header_value (run->message, run->header);
+          g_autofree char *value = value_to_milter (raw ? raw : "");
           g_autofree char *spaced = (steps & MILTER_STEP_HDR_LEADSPC) ? g_strconcat (" ", value, NULL) : NULL;
 
           milter_encode_header (out, name, spaced ? spaced : value);
