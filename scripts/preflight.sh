@@ -61,6 +61,7 @@ if wants integration sanitizer; then
   have gsasl || fail "gsasl (GNU SASL's client, SCRAM)" gsasl
   have mkpasswd || fail "mkpasswd (yescrypt hashes)" whois
   have gjs || fail "gjs" gjs
+  "$py" -c 'import Milter' 2>/dev/null || fail "python3-milter for $py (import Milter)" python3-milter
 fi
 
 if wants interop sanitizer; then
@@ -70,6 +71,9 @@ if wants interop sanitizer; then
   [ -e /usr/lib/nginx/modules/ngx_mail_module.so ] ||
     fail "nginx's mail proxy module (ngx_mail_module.so)" libnginx-mod-mail
   [ -x /usr/sbin/haproxy ] || fail "HAProxy (/usr/sbin/haproxy)" haproxy
+  [ -x /usr/sbin/opendkim ] || fail "OpenDKIM (/usr/sbin/opendkim)" opendkim
+  have rspamd || fail "rspamd" rspamd
+  "$py" -c 'import dkim' 2>/dev/null || fail "python3-dkim for $py (import dkim)" python3-dkim
 fi
 
 if wants sanitizer; then

@@ -32,6 +32,9 @@ packages=(
   testssl.sh           # the TLS profile as a scanner sees it
   nginx libnginx-mod-mail # nginx's mail proxy in front of vsmtpd, with XCLIENT
   haproxy              # PROXY protocol v1/v2 in front of vsmtpd (test_haproxy)
+  python3-milter       # a libmilter filter written in Python (test_milter)
+  opendkim rspamd      # real milters: DKIM signing, spam checks (test_milter_peers)
+  python3-dkim         # verifies OpenDKIM's signatures (test_milter_peers)
   # sanitizer and fuzzing tiers
   libgcc-12-dev        # GCC's libasan and libubsan
   clang libclang-rt-14-dev

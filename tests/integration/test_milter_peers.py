@@ -7,6 +7,12 @@
   the delivered message carries a DKIM-Signature that python3-dkim (run by
   Debian's /usr/bin/python3) verifies with the test's public key.
 
+- rspamd (Debian `rspamd`), its proxy worker in milter mode with a
+  configuration of the test's own (LOCAL_CONFDIR in a temporary folder: the
+  proxy scans by itself, no normal or controller worker, no Redis): the GTUBE
+  test message is refused with rspamd's own reply, an ordinary one is
+  delivered with the headers rspamd adds.
+
 Both milters run in the foreground as children of the test and are stopped
 whatever happens.
 """
@@ -78,6 +84,112 @@ class OpenDkim:
                 self.proc.kill()
                 self.proc.wait()
         shutil.rmtree(self.tmp, True)
+
+
+class Rspamd:
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="vsmtp-rspamd-")
+        self.port = fx.free_port()
+        for sub in ("local.d", "db", "run", "log"):
+            os.mkdir(os.path.join(self.tmp, sub))
+        local = os.path.join(self.tmp, "local.d")
+        files = {
+            "worker-proxy.inc": f'bind_socket = "127.0.0.1:{self.port}";\nmilter = yes;\n'
+                                'timeout = 120s;\nupstream "local" {\n  default = yes;\n'
+                                '  self_scan = yes;\n}\n',
+            "worker-normal.inc": "enabled = false;\n",
+            "worker-controller.inc": "enabled = false;\n",
+            "worker-fuzzy.inc": "enabled = false;\n",
+            "logging.inc": 'type = "file";\nfilename = "' + self.tmp + '/log/rspamd.log";\n'
+                           'level = "error";\n',
+            # headers for mail from loopback too
+            "milter_headers.conf": 'use = ["x-spamd-result", "x-rspamd-queue-id"];\n'
+                                   "skip_local = false;\nskip_authenticated = false;\n",
+        }
+        for name, text in files.items():
+            with open(os.path.join(local, name), "w") as f:
+                f.write(text)
+        cmd = ["rspamd", "-f", "-i", "-c", "/etc/rspamd/rspamd.conf",
+               f"--var=LOCAL_CONFDIR={self.tmp}", f"--var=DBDIR={self.tmp}/db",
+               f"--var=RUNDIR={self.tmp}/run", f"--var=LOGDIR={self.tmp}/log"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                     stderr=open(os.path.join(self.tmp, "stderr"), "wb"),
+                                     start_new_session=True)
+        try:
+            # loading its rules takes rspamd a few seconds
+            wait_for(self.listening, timeout=90, what="rspamd")
+        except Exception:
+            self.stop()
+            raise
+
+    def listening(self):
+        import socket
+        if self.proc.poll() is not None:
+            raise AssertionError("rspamd exited: " + open(os.path.join(self.tmp, "stderr")).read())
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), 0.2):
+                return True
+        except OSError:
+            return False
+
+    def stop(self):
+        import signal
+        if self.proc.poll() is None:
+            # its workers are in its process group
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        shutil.rmtree(self.tmp, True)
+
+
+GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+
+class RspamdTest(PluginTestCase):
+    plugins = ("milter", "maildir")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.rspamd = Rspamd()
+        cls.extra_config = f"[milter]\nmilters=rspamd=inet:127.0.0.1:{cls.rspamd.port}\n"
+        try:
+            super().setUpClass()
+        except Exception:
+            cls.rspamd.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.rspamd.stop()
+
+    def send(self, body):
+        s = self.smtp()
+        self.assertEqual(s.mail("alice@example.org")[0], 250)
+        self.assertEqual(s.rcpt("bob@example.com")[0], 250)
+        try:
+            return s.data(("From: alice@example.org\r\nTo: bob@example.com\r\n"
+                           "Subject: rspamd\r\n\r\n" + body + "\r\n").encode())
+        except Exception as e:  # smtplib raises for a refusal
+            return e.smtp_code, e.smtp_error
+
+    def test_gtube_rejected_with_rspamds_reply(self):
+        code, text = self.send(GTUBE)
+        self.assertEqual((code, text), (554, b"5.7.1 Gtube pattern"))
+        self.assertNothingDelivered()
+        self.assertIn("milter rspamd replies 554 5.7.1 Gtube pattern", self.log())
+
+    def test_ordinary_message_gets_rspamds_headers(self):
+        code, text = self.send("An ordinary message, nothing to see here.")
+        self.assertEqual(code, 250, text)
+        (delivered,) = self.daemon.delivered()
+        self.assertRegex(delivered, rb"\r\nX-Spamd-Result: default: False \[[-0-9.]+ / 15\.00\];")
+        self.assertRegex(delivered, rb"\r\nX-Rspamd-Queue-Id: \S+\r\n")
 
 
 class OpenDkimTest(PluginTestCase):
