@@ -935,6 +935,23 @@ vsmtp_session_get_authenticated_user (VsmtpSession *self)
   return self->auth_user;
 }
 
+/**
+ * vsmtp_session_get_auth_mechanism:
+ * @self: a session
+ *
+ * The SASL mechanism of the successful AUTH (`PLAIN`, `SCRAM-SHA-256`...),
+ * as a milter's `{auth_type}` macro says it.
+ *
+ * Returns: (nullable): the mechanism, or %NULL without a successful AUTH
+ *   (and for a login a proxy gave with XCLIENT)
+ */
+const char *
+vsmtp_session_get_auth_mechanism (VsmtpSession *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
+  return self->auth_mechanism;
+}
+
 gboolean
 _vsmtp_session_get_counted (VsmtpSession *self)
 {

@@ -305,6 +305,7 @@ session_on_handshake_done (gpointer      owner,
       /* RFC 3207 4.2: forget everything learnt before TLS */
       g_clear_pointer (&self->helo, g_free);
       g_clear_pointer (&self->auth_user, g_free);
+      g_clear_pointer (&self->auth_mechanism, g_free);
       self->esmtp = FALSE;
       self->pipelining = FALSE;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HELO]);
@@ -379,6 +380,8 @@ then_auth (VsmtpSession *self,
     {
       g_free (self->auth_user);
       self->auth_user = g_strdup (credentials->authcid);
+      g_free (self->auth_mechanism);
+      self->auth_mechanism = g_strdup (credentials->mechanism);
       g_autofree char *user = vsmtp_log_escape (self->auth_user, -1);
 
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_AUTHENTICATED_USER]);
@@ -1080,6 +1083,7 @@ vsmtp_session_finalize (GObject *object)
   g_clear_pointer (&self->receiver, _vsmtp_data_receiver_free);
   session_sasl_clear (self);
   g_free (self->auth_user);
+  g_free (self->auth_mechanism);
   /* a weak pointer: the server owns its sessions, not the other way round */
   g_clear_weak_pointer (&self->server);
   g_free (self->remote_ip);

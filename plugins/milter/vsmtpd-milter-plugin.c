@@ -241,7 +241,7 @@ collect_macros (VsmtpSession  *session,
       macros_add (m, "i", queue_id (session, st));
       if (vsmtp_session_get_authenticated_user (session) != NULL)
         {
-          macros_add (m, "{auth_type}", g_strdup ("PLAIN"));
+          macros_add (m, "{auth_type}", g_strdup (vsmtp_session_get_auth_mechanism (session)));
           macros_add (m, "{auth_authen}", g_strdup (vsmtp_session_get_authenticated_user (session)));
         }
       macros_add (m, "{mail_mailer}", g_strdup ("smtp"));
