@@ -10,6 +10,7 @@
 #include "vsmtp-enums.h"
 #include "vsmtp-error.h"
 #include "vsmtp-extension-private.h"
+#include "vsmtp-listen-options-private.h"
 #include "vsmtp-sasl-private.h"
 #include "vsmtp-server-private.h"
 #include "vsmtp-session-private.h"
@@ -605,6 +606,9 @@ extension_offered (VsmtpExtension *self,
   if ((self->flags & VSMTP_EXTENSION_FLAGS_TLS_ONLY) && !tls)
     return FALSE;
   if ((self->flags & VSMTP_EXTENSION_FLAGS_PLAINTEXT_ONLY) && tls)
+    return FALSE;
+  if (_vsmtp_listen_options_extension_disabled (vsmtp_session_get_listen_options (session),
+                                                self->keyword))
     return FALSE;
   if (self->builtin != NULL)
     return self->builtin->offered == NULL || self->builtin->offered (session, _vsmtp_session_get_settings (session));

@@ -13,6 +13,7 @@
 #include <netinet/tcp.h>
 
 #include "vsmtp-client-tracker-private.h"
+#include "vsmtp-listen-options-private.h"
 #include "vsmtp-listener-private.h"
 #include "vsmtp-maintenance.h"
 #include "vsmtp-server-private.h"
@@ -22,9 +23,9 @@
 /* A connection a listener accepted: a session for it */
 static gboolean
 on_accepted (VsmtpListener    *listener,
-             GSocket          *client,
-             VsmtpListenFlags  flags,
-             gpointer          user_data)
+             GSocket            *client,
+             VsmtpListenOptions *options,
+             gpointer            user_data)
 {
   VsmtpServer *self = user_data;
   g_autoptr(GSocketConnection) connection = NULL;
@@ -37,8 +38,7 @@ on_accepted (VsmtpListener    *listener,
    * @listener) or drop the server (a plain reference: a GWeakRef costs
    * more than the rest of the accept) */
   g_object_ref (self);
-  vsmtp_server_handle_connection_full (self, G_IO_STREAM (connection), remote,
-                                       flags & ~VSMTP_LISTEN_FLAGS_REUSE_PORT);
+  vsmtp_server_handle_connection_with_options (self, G_IO_STREAM (connection), remote, options);
   keep_going = G_OBJECT (self)->ref_count > 1 && self->listeners != NULL &&
                g_ptr_array_find (self->listeners, listener, NULL);
   g_object_unref (self);
@@ -59,17 +59,19 @@ sweep_spool (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* @options: the caller's; the listener keeps a copy */
 static gboolean
-server_add_listener (VsmtpServer       *self,
-                     GSocket           *socket,
-                     VsmtpListenFlags   flags,
-                     GSocketAddress   **effective_address,
-                     GError           **error)
+server_add_listener (VsmtpServer         *self,
+                     GSocket             *socket,
+                     VsmtpListenOptions  *options,
+                     GSocketAddress     **effective_address,
+                     GError             **error)
 {
+  g_autoptr(VsmtpListenOptions) copy = _vsmtp_listen_options_copy (options);
   VsmtpListener *listener;
   GSocketAddress *local;
 
-  listener = _vsmtp_listener_new (socket, flags, on_accepted, self, error);
+  listener = _vsmtp_listener_new (socket, copy, on_accepted, self, error);
   if (listener == NULL)
     return FALSE;
   local = g_object_ref (_vsmtp_listener_get_local_address (listener));
@@ -222,18 +224,51 @@ vsmtp_server_listen_full (VsmtpServer       *self,
                           GSocketAddress   **effective_address,
                           GError           **error)
 {
+  g_autoptr(VsmtpListenOptions) options = _vsmtp_listen_options_new_for_flags (flags);
+
+  return vsmtp_server_listen_with_options (self, address, options, effective_address, error);
+}
+
+/**
+ * vsmtp_server_listen_with_options:
+ * @self: a server
+ * @address: the address to listen on: an internet address (port 0 picks a
+ *   free port) or a #GUnixSocketAddress (its file must not exist)
+ * @options: how connections on this listener are handled; the server keeps
+ *   a copy
+ * @effective_address: (out) (optional) (transfer full): the address bound,
+ *   with the port actually chosen
+ * @error: return location for an error
+ *
+ * Starts listening on @address, for connections handled as @options say
+ * (protocol, implicit TLS, PROXY header, XCLIENT, extensions).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vsmtp_server_listen_with_options (VsmtpServer         *self,
+                                  GSocketAddress      *address,
+                                  VsmtpListenOptions  *options,
+                                  GSocketAddress     **effective_address,
+                                  GError             **error)
+{
   g_autoptr(GSocket) socket = NULL;
+  VsmtpListenFlags flags;
+  gboolean is_unix;
 
   g_return_val_if_fail (VSMTP_IS_SERVER (self), FALSE);
   g_return_val_if_fail (G_IS_SOCKET_ADDRESS (address), FALSE);
+  g_return_val_if_fail (VSMTP_IS_LISTEN_OPTIONS (options), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  flags = vsmtp_listen_options_get_flags (options);
+  is_unix = g_socket_address_get_family (address) == G_SOCKET_FAMILY_UNIX;
   socket = g_socket_new (g_socket_address_get_family (address), G_SOCKET_TYPE_STREAM,
-                         G_SOCKET_PROTOCOL_TCP, error);
+                         is_unix ? G_SOCKET_PROTOCOL_DEFAULT : G_SOCKET_PROTOCOL_TCP, error);
   if (socket == NULL)
     return FALSE;
 
-  if (flags & VSMTP_LISTEN_FLAGS_REUSE_PORT)
+  if ((flags & VSMTP_LISTEN_FLAGS_REUSE_PORT) && !is_unix)
     {
       /* g_socket_bind() would turn SO_REUSEPORT off again: bind(2) */
       if (!g_socket_set_option (socket, SOL_SOCKET, SO_REUSEADDR, 1, error) ||
@@ -250,7 +285,7 @@ vsmtp_server_listen_full (VsmtpServer       *self,
   if (!g_socket_listen (socket, error))
     return FALSE;
 
-  return server_add_listener (self, socket, flags, effective_address, error);
+  return server_add_listener (self, socket, options, effective_address, error);
 }
 
 /**
@@ -288,11 +323,36 @@ vsmtp_server_listen_socket_full (VsmtpServer       *self,
                                  VsmtpListenFlags   flags,
                                  GError           **error)
 {
+  g_autoptr(VsmtpListenOptions) options = _vsmtp_listen_options_new_for_flags (flags);
+
+  return vsmtp_server_listen_socket_with_options (self, socket, options, error);
+}
+
+/**
+ * vsmtp_server_listen_socket_with_options:
+ * @self: a server
+ * @socket: a listening socket, for example one handed over by systemd
+ * @options: how connections on this socket are handled; the server keeps a
+ *   copy
+ * @error: return location for an error
+ *
+ * Accepts connections on an already listening @socket, handled as @options
+ * say.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vsmtp_server_listen_socket_with_options (VsmtpServer         *self,
+                                         GSocket             *socket,
+                                         VsmtpListenOptions  *options,
+                                         GError             **error)
+{
   g_return_val_if_fail (VSMTP_IS_SERVER (self), FALSE);
   g_return_val_if_fail (G_IS_SOCKET (socket), FALSE);
+  g_return_val_if_fail (VSMTP_IS_LISTEN_OPTIONS (options), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  return server_add_listener (self, socket, flags, NULL, error);
+  return server_add_listener (self, socket, options, NULL, error);
 }
 
 /**
@@ -362,14 +422,38 @@ vsmtp_server_handle_connection_full (VsmtpServer      *self,
                                      GSocketAddress   *remote_address,
                                      VsmtpListenFlags  flags)
 {
+  g_autoptr(VsmtpListenOptions) options = _vsmtp_listen_options_new_for_flags (flags);
+
+  return vsmtp_server_handle_connection_with_options (self, stream, remote_address, options);
+}
+
+/**
+ * vsmtp_server_handle_connection_with_options:
+ * @self: a server
+ * @stream: a connection; its input and output streams must be pollable
+ * @remote_address: (nullable): the client's address, if known
+ * @options: how to handle the connection, as a listener with these options
+ *   would; the session keeps a reference, so do not change them afterwards
+ *
+ * Like [method@Vsmtp.Server.handle_connection], with listener options.
+ *
+ * Returns: (transfer none): the session
+ */
+VsmtpSession *
+vsmtp_server_handle_connection_with_options (VsmtpServer        *self,
+                                             GIOStream          *stream,
+                                             GSocketAddress     *remote_address,
+                                             VsmtpListenOptions *options)
+{
   VsmtpSession *session;
   VsmtpReply *refusal;
 
   g_return_val_if_fail (VSMTP_IS_SERVER (self), NULL);
   g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
   g_return_val_if_fail (remote_address == NULL || G_IS_SOCKET_ADDRESS (remote_address), NULL);
+  g_return_val_if_fail (VSMTP_IS_LISTEN_OPTIONS (options), NULL);
 
-  session = _vsmtp_session_new (self, stream, remote_address, flags,
+  session = _vsmtp_session_new (self, stream, remote_address, options,
                                 _vsmtp_server_get_settings (self), self->clients);
   g_hash_table_add (self->sessions, session);
   _vsmtp_session_set_closed_func (session, on_session_closed, self);

@@ -917,3 +917,20 @@ _vsmtp_session_set_counted (VsmtpSession *self,
   self->counted = !!counted;
 }
 
+
+/**
+ * vsmtp_session_get_listen_options:
+ * @self: a session
+ *
+ * The options of the listener that accepted the connection (protocol,
+ * TLS, PROXY, XCLIENT), or those given to
+ * [method@Vsmtp.Server.handle_connection_with_options]. Do not change them.
+ *
+ * Returns: (transfer none): the listener's options
+ */
+VsmtpListenOptions *
+vsmtp_session_get_listen_options (VsmtpSession *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
+  return self->listen_options;
+}

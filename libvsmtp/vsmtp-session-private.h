@@ -6,6 +6,7 @@
 
 #include "vsmtp-server.h"
 #include "vsmtp-session.h"
+#include "vsmtp-listen-options.h"
 #include "vsmtp-settings-private.h"
 #include "vsmtp-client-tracker-private.h"
 
@@ -17,7 +18,7 @@ G_BEGIN_DECLS
 VsmtpSession *_vsmtp_session_new   (VsmtpServer        *server,
                                     GIOStream          *stream,
                                     GSocketAddress     *remote_address,
-                                    VsmtpListenFlags    flags,
+                                    VsmtpListenOptions *options,
                                     VsmtpSettings      *settings,
                                     VsmtpClientTracker *clients);
 /* The settings the session was started with (transfer none) */

@@ -13,6 +13,7 @@
 #pragma once
 
 #include "vsmtp-session-private.h"
+#include "vsmtp-listen-options-private.h"
 #include "vsmtp-connection-private.h"
 #include "vsmtp-data-receiver-private.h"
 #include "vsmtp-decision-private.h"
@@ -27,6 +28,7 @@ struct _VsmtpSession
 
   VsmtpServer           *server;         /* weak: only for vsmtp_session_get_server() */
   VsmtpSettings         *settings;       /* what the session was started with */
+  VsmtpListenOptions    *listen_options; /* its listener's (a copy nobody changes) */
   VsmtpClientTracker    *clients;        /* per-address accounting (the server's) */
   VsmtpSessionClosedFunc closed_func;    /* after the closed signal: the server's accounting */
   gpointer               closed_data;

@@ -1049,6 +1049,7 @@ vsmtp_session_finalize (GObject *object)
   g_clear_object (&self->envelope);
   g_clear_pointer (&self->decision, _vsmtp_decision_free);
   g_clear_pointer (&self->settings, _vsmtp_settings_unref);
+  g_clear_object (&self->listen_options);
   g_clear_pointer (&self->clients, _vsmtp_client_tracker_unref);
   g_clear_pointer (&self->receiver, _vsmtp_data_receiver_free);
   session_sasl_clear (self);
@@ -1085,11 +1086,12 @@ VsmtpSession *
 _vsmtp_session_new (VsmtpServer        *server,
                     GIOStream          *stream,
                     GSocketAddress     *remote_address,
-                    VsmtpListenFlags    flags,
+                    VsmtpListenOptions *options,
                     VsmtpSettings      *settings,
                     VsmtpClientTracker *clients)
 {
   VsmtpSession *self;
+  VsmtpListenFlags flags;
 
   g_return_val_if_fail (VSMTP_IS_SERVER (server), NULL);
   g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
@@ -1101,6 +1103,8 @@ _vsmtp_session_new (VsmtpServer        *server,
   self->clients = _vsmtp_client_tracker_ref (clients);
   self->id = make_session_id ();
   _vsmtp_decision_configure (self->decision, self->id, settings->decision_timeout);
+  self->listen_options = g_object_ref (options);
+  flags = vsmtp_listen_options_get_flags (options);
   self->implicit_tls = (flags & VSMTP_LISTEN_FLAGS_IMPLICIT_TLS) != 0;
   self->auth_required = (flags & VSMTP_LISTEN_FLAGS_AUTH_REQUIRED) != 0;
   self->connection = vsmtp_connection_new (stream,

@@ -18,6 +18,7 @@
 # include "vsmtp-server.h"
 # include "vsmtp-config.h"
 # include "vsmtp-extension.h"
+# include "vsmtp-listen-options.h"
 # include "vsmtp-activatable.h"
 # include "vsmtp-plugin.h"
 # include "vsmtp-trace.h"
