@@ -29,6 +29,7 @@
 #include "vsmtpd-plugins.h"
 #include "vsmtpd-privileges.h"
 #include "vsmtpd-tls.h"
+#include "vsmtpd-lmtp.h"
 
 typedef struct
 {
@@ -636,7 +637,8 @@ main (int   argc,
                    "listen-submissions are not used either (sockets passed by systemd "
                    "are plain SMTP)");
     }
-  else if (!listen_configured (&daemon, &error))
+  else if (!listen_configured (&daemon, &error) ||
+           !vsmtpd_lmtp_listen (daemon.server, daemon.config, daemon.listening, &error))
     {
       g_printerr ("vsmtpd: %s\n", error->message);
       goto out;

@@ -18,6 +18,7 @@
 #include "vsmtp-message-private.h"
 #include "vsmtp-trace-private.h"
 #include "vsmtp-session-struct-private.h"
+#include "vsmtp-session-lmtp-private.h"
 
 /* by the short name this unit uses */
 static GParamSpec **const properties = _vsmtp_session_properties;
@@ -315,13 +316,15 @@ then_data (VsmtpSession *self,
   message = _vsmtp_message_new_writable (message_id, self->envelope,
                                                self->settings->spool_threshold,
                                                self->settings->spool_directory);
-  received = _vsmtp_format_received (&(VsmtpTraceClient) {
+  received = !_vsmtp_session_adds_received (self) ? g_strdup ("") :
+             _vsmtp_format_received (&(VsmtpTraceClient) {
                                        .helo = self->helo,
                                        .remote_ip = self->remote_ip,
                                        .tls = self->tls,
                                        .tls_cipher = vsmtp_connection_get_tls_cipher (self->connection),
                                        .esmtp = self->esmtp,
                                        .authenticated = self->auth_user != NULL,
+                                       .lmtp = _vsmtp_session_is_lmtp (self),
                                      },
                                      session_hostname (self), message_id, self->envelope);
   if (!_vsmtp_message_append (message, received, strlen (received), &error))
@@ -387,7 +390,7 @@ then_message (VsmtpSession *self,
   session_log_transaction (self, reply);
   if (vsmtp_reply_is_positive (reply))
     self->n_messages++;
-  session_queue (self, reply);
+  _vsmtp_session_queue_message_reply (self, reply);
   _vsmtp_session_reset_transaction (self);
 }
 
@@ -407,7 +410,7 @@ session_end_of_data (VsmtpSession *self)
     {
       _vsmtp_session_touch_timeout (self);
       session_log_transaction (self, failure);
-      session_queue (self, failure);
+      _vsmtp_session_queue_message_reply (self, failure);
       _vsmtp_session_reset_transaction (self);
       return;
     }

@@ -167,7 +167,7 @@ VsmtpReply *_vsmtp_session_real_unknown_command  (VsmtpSession    *self,
       _vsmtp_decision_decide (self->decision, direct, then); \
   } G_STMT_END
 
-static const char *
+static inline const char *
 session_hostname (VsmtpSession *self)
 {
   return self->settings->hostname;

@@ -29,6 +29,7 @@
 #include "vsmtp-message-private.h"
 #include "vsmtp-trace-private.h"
 #include "vsmtp-session-struct-private.h"
+#include "vsmtp-session-lmtp-private.h"
 #include "vsmtp-source-private.h"
 
 #define AUTH_LINE_MAX         12288   /* RFC 4954 4 */
@@ -607,11 +608,9 @@ session_handle_line (VsmtpSession *self,
   switch (verb)
     {
     case VSMTP_VERB_HELO:
-      _vsmtp_session_handle_helo (self, args, FALSE);
-      break;
-
     case VSMTP_VERB_EHLO:
-      _vsmtp_session_handle_helo (self, args, TRUE);
+    case VSMTP_VERB_LHLO:
+      _vsmtp_session_handle_hello (self, verb, args);
       break;
 
     case VSMTP_VERB_MAIL:
@@ -658,7 +657,6 @@ session_handle_line (VsmtpSession *self,
 
     case VSMTP_VERB_EXPN:
     case VSMTP_VERB_BDAT:
-    case VSMTP_VERB_LHLO:
       session_queue_new (self, 502, "5.5.1", "Error: command not implemented");
       break;
 

@@ -31,6 +31,7 @@ typedef struct {
   const char     *tls_cipher;     /* or NULL when unknown */
   gboolean        esmtp;          /* greeted with EHLO */
   gboolean        authenticated;  /* after a successful AUTH */
+  gboolean        lmtp;           /* an LMTP session (greeted with LHLO) */
 } VsmtpTraceClient;
 
 /* The Received header (RFC 5321 4.4, with the RFC 3848 protocol names) that

@@ -212,10 +212,11 @@ _vsmtp_format_received (const VsmtpTraceClient *client,
       g_string_append (s, client->tls_cipher ? client->tls_cipher : "unknown");
       g_string_append (s, ")\r\n");
     }
-  /* RFC 3848: ESMTP, ESMTPS, ESMTPA, ESMTPSA */
+  /* RFC 3848: ESMTP, ESMTPS, ESMTPA, ESMTPSA; LMTP, LMTPS, LMTPA, LMTPSA */
   g_string_append (s, "\tby ");
   g_string_append (s, hostname);
-  g_string_append (s, client->esmtp ? " (vsmtpd) with ESMTP" : " (vsmtpd) with SMTP");
+  g_string_append (s, client->lmtp ? " (vsmtpd) with LMTP" :
+                      client->esmtp ? " (vsmtpd) with ESMTP" : " (vsmtpd) with SMTP");
   if (client->tls != NULL)
     g_string_append_c (s, 'S');
   if (client->authenticated && client->esmtp)

@@ -503,6 +503,10 @@ deliver_target (Delivery  *delivery,
   if (g_cancellable_set_error_if_cancelled (delivery->cancellable, error))
     return FALSE;
 
+  /* the maildir's device, to link to a file already written there */
+  if (shareable && sources->len > 0 && stat (tmp_dir, &st) != 0 && errno == ENOENT &&
+      delivery->create_folders && !create_folders (target->maildir, error))
+    return FALSE;
   if (shareable && sources->len > 0 && stat (tmp_dir, &st) == 0)
     for (guint i = 0; i < sources->len; i++)
       {
@@ -859,7 +863,8 @@ vsmtpd_maildir_plugin_declare_config (VsmtpPlugin      *plugin,
                                "%% (a %); default: $STATE_DIRECTORY/Maildir");
   vsmtp_config_group_add_path (group, "path-map", NULL,
                                "A file of \"address maildir\" lines (virtual users; read again "
-                               "when it changes): other recipients are refused with 550 5.1.1");
+                               "when it changes), instead of path: other recipients are refused "
+                               "with 550 5.1.1");
   vsmtp_config_group_add_boolean (group, "create-directories", TRUE,
                                   "Create a maildir that does not exist yet (else: 450 4.2.0)");
   vsmtp_config_group_add_boolean (group, "delivered-to", FALSE,
@@ -878,12 +883,7 @@ vsmtpd_maildir_plugin_configure (VsmtpPlugin       *plugin,
   g_autoptr(GError) local_error = NULL;
   gboolean per_recipient = FALSE;
 
-  if (path != NULL && map_file != NULL)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "[maildir] path and path-map exclude each other");
-      return FALSE;
-    }
+  /* path-map replaces path (which vsmtpd always sets: its default) */
   if (path == NULL)
     path = default_maildir_path ();
   if (!maildir_template_check (path, &per_recipient, &local_error))
