@@ -27,7 +27,7 @@ packages=(
   gsasl                # GNU SASL's client: SCRAM-SHA-256(-PLUS) against vsmtpd
   gjs
   # tests: real peer servers
-  postfix              # smtp-sink, the relay tests' upstream
+  postfix              # smtp-sink, the relay tests' upstream; the LMTP tests' MTA
   testssl.sh           # the TLS profile as a scanner sees it
   # sanitizer and fuzzing tiers
   libgcc-12-dev        # GCC's libasan and libubsan
