@@ -57,20 +57,12 @@ log_recipient_reply (VsmtpSession *self,
                      VsmtpReply   *reply)
 {
   g_autoptr(GString) line = g_string_sized_new (128);
-  gsize start;
 
   g_string_append (line, self->id);
   g_string_append (line, ": LMTP to=<");
   _vsmtp_string_append_log_escaped (line, vsmtp_address_to_string (recipient));
-  g_string_append (line, "> result=\"");
-  start = line->len;
-  vsmtp_reply_append_to (reply, line);
-  while (line->len > start && (line->str[line->len - 1] == '\n' || line->str[line->len - 1] == '\r'))
-    g_string_truncate (line, line->len - 1);
-  for (gsize i = start; i < line->len; i++)
-    if (line->str[i] == '\r' || line->str[i] == '\n')
-      line->str[i] = ' ';
-  g_string_append_c (line, '"');
+  g_string_append_c (line, '>');
+  _vsmtp_string_append_log_result (line, reply);
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                     "VSMTP_SESSION_ID", self->id,
                     "MESSAGE", "%s", line->str);

@@ -42,6 +42,11 @@ char *_vsmtp_format_received (const VsmtpTraceClient *client,
                               const char             *message_id,
                               VsmtpEnvelope          *envelope);
 
+/* Appends ` result="REPLY"` to a log line: @reply's lines joined by
+ * spaces. */
+void  _vsmtp_string_append_log_result (GString    *line,
+                                       VsmtpReply *reply);
+
 /* Logs the one line of a transaction that ended with @reply: the client,
  * the envelope (nullable), the size received and the reply's last line.
  * @message_id is "" before DATA. */

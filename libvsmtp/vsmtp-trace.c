@@ -237,6 +237,24 @@ _vsmtp_format_received (const VsmtpTraceClient *client,
 }
 
 void
+_vsmtp_string_append_log_result (GString    *line,
+                                 VsmtpReply *reply)
+{
+  gsize start;
+
+  g_string_append (line, " result=\"");
+  start = line->len;
+  vsmtp_reply_append_to (reply, line);
+  /* the reply on one line, without its final CRLF */
+  while (line->len > start && (line->str[line->len - 1] == '\n' || line->str[line->len - 1] == '\r'))
+    g_string_truncate (line, line->len - 1);
+  for (gsize i = start; i < line->len; i++)
+    if (line->str[i] == '\r' || line->str[i] == '\n')
+      line->str[i] = ' ';
+  g_string_append_c (line, '"');
+}
+
+void
 _vsmtp_log_transaction (const char    *session_id,
                         const char    *remote_ip,
                         VsmtpEnvelope *envelope,
@@ -248,7 +266,6 @@ _vsmtp_log_transaction (const char    *session_id,
   VsmtpAddress *sender = envelope ? vsmtp_envelope_get_sender (envelope) : NULL;
   g_autoptr(GString) line = g_string_sized_new (256);
   char number[24];
-  gsize start;
   GLogField fields[] = {
     { "MESSAGE", NULL, -1 },
     { "PRIORITY", "6", -1 },
@@ -276,16 +293,7 @@ _vsmtp_log_transaction (const char    *session_id,
   g_snprintf (number, sizeof number, "%" G_GUINT64_FORMAT, size);
   g_string_append (line, " size=");
   g_string_append (line, number);
-  g_string_append (line, " result=\"");
-  start = line->len;
-  vsmtp_reply_append_to (reply, line);
-  /* the reply's last line, without its CRLF */
-  while (line->len > start && (line->str[line->len - 1] == '\n' || line->str[line->len - 1] == '\r'))
-    g_string_truncate (line, line->len - 1);
-  for (gsize i = start; i < line->len; i++)
-    if (line->str[i] == '\r' || line->str[i] == '\n')
-      line->str[i] = ' ';
-  g_string_append_c (line, '"');
+  _vsmtp_string_append_log_result (line, reply);
 
   fields[0].value = line->str;
   g_log_structured_array (G_LOG_LEVEL_INFO, fields, G_N_ELEMENTS (fields));
