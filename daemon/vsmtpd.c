@@ -86,9 +86,12 @@ listen_systemd_sockets (Daemon    *daemon,
 
       fcntl (fd, F_SETFD, FD_CLOEXEC);
 
+      g_autoptr(VsmtpListenOptions) options =
+        vsmtpd_config_new_listen_options (daemon->config, VSMTP_LISTEN_FLAGS_NONE);
+
       socket = g_socket_new_from_fd (fd, &local_error);
       if (socket == NULL ||
-          !vsmtp_server_listen_socket (daemon->server, socket, &local_error))
+          !vsmtp_server_listen_socket_with_options (daemon->server, socket, options, &local_error))
         {
           g_set_error (error, local_error->domain, local_error->code,
                        "cannot use the socket passed by systemd (fd %d): %s",
@@ -120,10 +123,12 @@ listen_on (Daemon            *daemon,
       g_autoptr(GSocketAddress) effective = NULL;
       g_autoptr(GError) local_error = NULL;
       g_autofree char *text = NULL;
+      g_autoptr(VsmtpListenOptions) options =
+        vsmtpd_config_new_listen_options (daemon->config,
+                                          flags | (daemon->reuse_port ? VSMTP_LISTEN_FLAGS_REUSE_PORT : 0));
 
-      if (!vsmtp_server_listen_full (daemon->server, address,
-                                     flags | (daemon->reuse_port ? VSMTP_LISTEN_FLAGS_REUSE_PORT : 0),
-                                     &effective, &local_error))
+      if (!vsmtp_server_listen_with_options (daemon->server, address, options,
+                                             &effective, &local_error))
         {
           const char *reason = local_error->message;
 

@@ -246,6 +246,9 @@ vsmtp_session_get_property (GObject    *object,
     case PROP_AUTHENTICATED_USER:
       g_value_set_string (value, self->auth_user);
       break;
+    case PROP_XCLIENT:
+      g_value_set_boolean (value, vsmtp_session_get_xclient (self));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -358,6 +361,16 @@ _vsmtp_session_class_install (VsmtpSessionClass *klass)
     g_param_spec_string ("authenticated-user", NULL, NULL, NULL,
                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
+  /**
+   * VsmtpSession:xclient:
+   *
+   * Whether a trusted proxy said who the client is with `XCLIENT`
+   * ([method@Vsmtp.Session.get_xclient]).
+   */
+  properties[PROP_XCLIENT] =
+    g_param_spec_boolean ("xclient", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -367,6 +380,11 @@ _vsmtp_session_class_install (VsmtpSessionClass *klass)
    * Emitted once, before the greeting. Return a reply with a code other than
    * 220 (for example `554 5.7.1`) to refuse the client: it gets that reply and
    * the connection is closed.
+   *
+   * Emitted again after each accepted `XCLIENT` command, whose reply is a
+   * new greeting: the session then has the real client's address
+   * ([property@Vsmtp.Session:xclient] is %TRUE), and a refusal closes the
+   * proxy's connection.
    *
    * Returns: (transfer full) (nullable): a decision, or
    *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
@@ -456,6 +474,10 @@ _vsmtp_session_class_install (VsmtpSessionClass *klass)
    * Emitted for DATA once at least one recipient was accepted. A positive
    * reply lets the client send the message (`354`).
    *
+   * With CHUNKING it is emitted for the first `BDAT` of a transaction too:
+   * a positive reply lets the chunks in, a negative one refuses that chunk
+   * (its octets are still read and dropped).
+   *
    * Returns: (transfer full) (nullable): a decision, or
    *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
    *   (`451 4.3.0`)
@@ -470,7 +492,8 @@ _vsmtp_session_class_install (VsmtpSessionClass *klass)
    * @self: the session
    * @message: the message, with a `Received:` header prepended
    *
-   * Emitted at the end of data for a message within the limits. A handler
+   * Emitted at the end of data (or after the `BDAT ... LAST` chunk) for a
+   * message within the limits. A handler
    * that returns a positive reply declares that it has taken durable
    * responsibility for the message. When no handler decides, the client gets
    * `451 4.3.0`: a message is never accepted by default.

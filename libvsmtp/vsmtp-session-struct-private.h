@@ -19,6 +19,7 @@
 #include "vsmtp-decision-private.h"
 #include "vsmtp-reply-private.h"
 #include "vsmtp-sasl-private.h"
+#include "vsmtp-xclient-private.h"
 
 G_BEGIN_DECLS
 
@@ -44,6 +45,7 @@ struct _VsmtpSession
   char                  *helo;
   VsmtpEnvelope         *envelope;
   guint                  n_messages;
+  guint                  n_transactions;  /* MAIL commands, for max-transactions */
   guint                  message_serial;
   guint                  n_errors;
   guint                  n_junk;
@@ -71,7 +73,10 @@ struct _VsmtpSession
 
   VsmtpDataReceiver     *receiver;        /* the message's content and its limits */
 
+  VsmtpSessionXclient   *xclient;         /* what XCLIENT said (vsmtp-xclient.c), or NULL */
+
   guint                  esmtp : 1;
+  guint                  pipelining : 1;  /* PIPELINING was offered (it can be unregistered) */
   guint                  closed : 1;
   guint                  processing : 1;
   guint                  shutting_down : 1;
@@ -81,6 +86,14 @@ struct _VsmtpSession
   guint                  tls_starting : 1;     /* STARTTLS accepted: no more SMTP until the handshake */
   guint                  sleeping : 1;
   guint                  counted : 1;
+
+  /* BDAT (vsmtp-session-bdat.c) */
+  guint64                chunk_size;      /* the chunk being read, as announced */
+  guint64                chunk_remaining; /* its octets not read yet */
+  guint                  chunk_active : 1;   /* reading a chunk's octets */
+  guint                  chunk_accepted : 1; /* into the message; else discarded */
+  guint                  chunk_last : 1;     /* BDAT ... LAST */
+  guint                  bdat : 1;           /* the transaction's content comes by BDAT */
 };
 
 enum {
@@ -93,6 +106,7 @@ enum {
   PROP_HELO,
   PROP_ENVELOPE,
   PROP_AUTHENTICATED_USER,
+  PROP_XCLIENT,
   N_PROPS
 };
 
@@ -255,5 +269,19 @@ void        _vsmtp_session_handle_unknown        (VsmtpSession    *self,
 /* During DATA: feeds the buffered input to the data receiver, and decides
  * at the end of data. FALSE when more input is needed. */
 gboolean    _vsmtp_session_process_data          (VsmtpSession    *self);
+/* A new message with our Received header for the data receiver: NULL, or
+ * the reply that refuses the content (transfer full). */
+VsmtpReply *_vsmtp_session_begin_message         (VsmtpSession    *self);
+/* The end of the content (DATA's end, BDAT LAST): the receiver's checks,
+ * then the message-received decision. */
+void        _vsmtp_session_end_of_data           (VsmtpSession    *self);
+
+/* vsmtp-session-bdat.c: CHUNKING (RFC 3030) */
+void        _vsmtp_session_handle_bdat           (VsmtpSession    *self,
+                                                  const char      *args);
+/* While a chunk is read: feeds its buffered octets to the data receiver
+ * (or drops those of a refused chunk), and answers at its end. FALSE when
+ * more input is needed. */
+gboolean    _vsmtp_session_process_chunk         (VsmtpSession    *self);
 
 G_END_DECLS

@@ -31,6 +31,7 @@
 #include "vsmtp-session-struct-private.h"
 #include "vsmtp-session-lmtp-private.h"
 #include "vsmtp-source-private.h"
+#include "vsmtp-xclient-private.h"
 
 #define AUTH_LINE_MAX         12288   /* RFC 4954 4 */
 #define PENDING_READ_LIMIT    (64 * 1024)  /* input buffered while a decision is pending */
@@ -88,6 +89,7 @@ _vsmtp_session_reset_transaction (VsmtpSession *self)
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ENVELOPE]);
     }
   _vsmtp_data_receiver_reset (self->receiver);
+  self->bdat = FALSE;
   if (self->state != VSMTP_SESSION_STATE_CLOSED)
     session_set_state (self, self->helo != NULL ? VSMTP_SESSION_STATE_READY
                                                 : VSMTP_SESSION_STATE_INIT);
@@ -304,6 +306,7 @@ session_on_handshake_done (gpointer      owner,
       g_clear_pointer (&self->helo, g_free);
       g_clear_pointer (&self->auth_user, g_free);
       self->esmtp = FALSE;
+      self->pipelining = FALSE;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HELO]);
       _vsmtp_session_reset_transaction (self);
     }
@@ -531,6 +534,7 @@ session_handle_line (VsmtpSession *self,
 {
   const char *args = NULL;
   VsmtpVerb verb;
+  gboolean eight_bit_ok = FALSE;
 
   if (strlen (line) != length)
     {
@@ -562,12 +566,17 @@ session_handle_line (VsmtpSession *self,
           session_queue_new (self, 500, "5.5.2", "Error: control character in command");
           return;
         }
-      if (c >= 0x80)
+      if (c >= 0x80 && !eight_bit_ok)
         {
+          /* SMTPUTF8 addresses: parsed, then judged with the transaction's
+           * parameters (vsmtp-idna.c); other 8-bit bytes are refused */
+          if (g_ascii_strncasecmp (line, "MAIL ", 5) == 0 || g_ascii_strncasecmp (line, "RCPT ", 5) == 0)
+            {
+              eight_bit_ok = TRUE;
+              continue;
+            }
           if (!g_utf8_validate (line, length, NULL))
             session_queue_new (self, 500, "5.5.2", "Error: invalid UTF-8 in command");
-          else if (g_ascii_strncasecmp (line, "MAIL", 4) == 0 || g_ascii_strncasecmp (line, "RCPT", 4) == 0)
-            session_queue_new (self, 553, "5.6.7", "Error: non-ASCII address without SMTPUTF8");
           else
             session_queue_new (self, 500, "5.5.2", "Error: 8-bit characters in command");
           return;
@@ -655,8 +664,15 @@ session_handle_line (VsmtpSession *self,
       handle_auth (self, args);
       break;
 
-    case VSMTP_VERB_EXPN:
+    case VSMTP_VERB_XCLIENT:
+      _vsmtp_session_handle_xclient (self, args);
+      break;
+
     case VSMTP_VERB_BDAT:
+      _vsmtp_session_handle_bdat (self, args);
+      break;
+
+    case VSMTP_VERB_EXPN:
       session_queue_new (self, 502, "5.5.1", "Error: command not implemented");
       break;
 
@@ -759,7 +775,7 @@ session_on_received (gpointer owner,
       return;
     }
 
-  if (self->state == VSMTP_SESSION_STATE_DATA)
+  if (self->state == VSMTP_SESSION_STATE_DATA || self->chunk_active)
     session_extend_data_deadline (self, n);
   session_process (self);
 }
@@ -932,6 +948,13 @@ session_process (VsmtpSession *self)
       if (vsmtp_connection_is_congested (self->connection))
         break;
 
+      if (self->chunk_active)
+        {
+          if (!_vsmtp_session_process_chunk (self))
+            break;
+          continue;
+        }
+
       if (self->state == VSMTP_SESSION_STATE_DATA)
         {
           if (!_vsmtp_session_process_data (self))
@@ -956,7 +979,7 @@ session_process (VsmtpSession *self)
 
       {
         guint errors_before = self->n_errors;
-        gboolean pipelining_offered = self->esmtp;
+        gboolean pipelining_offered = self->pipelining;
         VsmtpSessionState state_before = self->state;
 
         session_handle_line (self, line, length);
@@ -965,13 +988,14 @@ session_process (VsmtpSession *self)
             self->settings->limits.forbid_unauth_pipelining &&
             vsmtp_line_input_stream_get_buffered (vsmtp_connection_get_input (self->connection)) > 0 &&
             (!pipelining_offered ||
-             (self->state == VSMTP_SESSION_STATE_DATA && state_before != VSMTP_SESSION_STATE_DATA)))
+             (self->state == VSMTP_SESSION_STATE_DATA && state_before != VSMTP_SESSION_STATE_DATA &&
+              !self->bdat)))
           {
             _vsmtp_session_protocol_violation (self, pipelining_offered ? "after DATA" : "without PIPELINING");
             break;
           }
         session_check_errors (self, errors_before);
-        if (self->state != VSMTP_SESSION_STATE_DATA)
+        if (self->state != VSMTP_SESSION_STATE_DATA && !self->chunk_active)
           _vsmtp_session_touch_timeout (self);
       }
       session_check_shutdown (self);
@@ -990,7 +1014,7 @@ session_process (VsmtpSession *self)
         ;  /* the error sleep holds the replies back */
       else if (_vsmtp_decision_is_pending (self->decision) || session_closing (self) ||
                self->tls_starting || !vsmtp_line_input_stream_has_line (input) ||
-               self->state == VSMTP_SESSION_STATE_DATA)
+               self->state == VSMTP_SESSION_STATE_DATA || self->chunk_active)
         vsmtp_connection_flush (self->connection);
 
       if (self->closed || self->tls_starting)
@@ -1057,6 +1081,7 @@ vsmtp_session_finalize (GObject *object)
   g_free (self->remote_ip);
   g_free (self->id);
   g_free (self->helo);
+  g_clear_pointer (&self->xclient, _vsmtp_session_xclient_free);
 
   G_OBJECT_CLASS (vsmtp_session_parent_class)->finalize (object);
 }

@@ -120,6 +120,29 @@ class LmtpApiTest(ServerTestCase):
         self.assertEqual(replies[0], replies[1])
         self.assertEqual(self.messages, [])
 
+    def test_bdat_last_too_large_is_refused_per_recipient(self):
+        self.listen()
+        self.server.set_max_message_size(64)
+        self.answer = lambda: Vsmtp.Reply.new(250, "2.0.0", "Stored")
+
+        def client():
+            c = smtplib.LMTP(self.path, timeout=GUARD_SECONDS)
+            try:
+                c.ehlo("client.example")
+                c.mail("sender@example.net")
+                for rcpt in RECIPIENTS[:2]:
+                    assert c.rcpt(rcpt)[0] == 250
+                c.send(b"BDAT 100 LAST\r\n" + b"x" * 100)
+                replies = [c.getreply() for _ in range(2)]
+                return replies, c.docmd("NOOP")
+            finally:
+                c.close()
+
+        replies, noop = self.run_client(client)
+        self.assertEqual(replies, [(552, b"5.3.4 Error: message file too big")] * 2)
+        self.assertEqual(noop[0], 250)
+        self.assertEqual(self.messages, [])
+
     def test_received_header_on_request(self):
         options = Vsmtp.ListenOptions(protocol=Vsmtp.Protocol.LMTP, lmtp_received_header=True)
         self.assertTrue(options.get_lmtp_received_header())

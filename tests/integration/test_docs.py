@@ -33,7 +33,7 @@ MAN = os.path.join(SOURCE_ROOT, "data", "vsmtpd.8.in")
 # The keys each group has today: the listing must give at least these
 # many (raise a number when keys are added, lower it when one is removed).
 MIN_KEYS = {
-    "server": 32,
+    "server": 33,
     "plugins": 2,
     "maildir": 1,
     "relay": 8,

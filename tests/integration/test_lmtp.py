@@ -173,6 +173,30 @@ class LmtpProtocolTest(fx.unittest.TestCase):
         self.assertIn('LMTP to=<nobody@example.org> result="550 5.1.1', log)
         self.assertIn('LMTP to=<bob@example.org> result="250 2.0.0', log)
 
+    def test_bdat_last_one_reply_per_recipient(self):
+        c = self.lmtp()
+        code, text = c.ehlo("client.example")
+        self.assertIn(b"CHUNKING", text.split(b"\n"))
+        self.assertEqual(c.mail(SENDER)[0], 250)
+        recipients = ["alice@example.org", "nobody@example.org", "bob@example.org"]
+        # DSN parameters stay with their recipient
+        self.assertEqual(c.rcpt(recipients[0], ["NOTIFY=SUCCESS"])[0], 250)
+        self.assertEqual(c.rcpt(recipients[1], ["NOTIFY=SUCCESS,FAILURE"])[0], 250)
+        self.assertEqual(c.rcpt(recipients[2], ["NOTIFY=NEVER"])[0], 250)
+        first, rest = MESSAGE[:20], MESSAGE[20:]
+        c.send(b"BDAT %d\r\n" % len(first) + first)
+        self.assertEqual(c.getreply(), (250, b"2.0.0 20 octets received"))
+        c.send(b"BDAT %d LAST\r\n" % len(rest) + rest)
+        replies = [c.getreply() for _ in recipients]
+        self.assertEqual([r[0] for r in replies], [250, 550, 250], replies)
+        self.assertIn(b"<nobody@example.org>", replies[1][1])
+        # the session goes on: one reply for NOOP
+        self.assertEqual(c.docmd("NOOP")[0], 250)
+        log = self.daemon.stderr_text()
+        self.assertIn("<alice@example.org> asked for a delivery notice (NOTIFY=SUCCESS)", log)
+        self.assertNotIn("<nobody@example.org> asked for a delivery notice", log)
+        self.assertNotIn("<bob@example.org> asked for a delivery notice", log)
+
     def test_every_recipient_refused_and_next_message(self):
         c = self.lmtp()
         c.ehlo("client.example")

@@ -193,9 +193,9 @@ class ScramExchangeTests(ScramTestCase):
         """SCRAM entries in the file: SCRAM is offered first, -PLUS too
         (TLS 1.3 has tls-exporter, TLS 1.2 tls-unique); nothing in clear."""
         c, ehlo = self.tls()
-        self.assertEqual(ehlo.lines[-1], b"250 AUTH SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN LOGIN")
+        self.assertIn(b"AUTH SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN LOGIN", fx.ehlo_lines(ehlo))
         c, ehlo = self.tls(context=tls12_context())
-        self.assertEqual(ehlo.lines[-1], b"250 AUTH SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN LOGIN")
+        self.assertIn(b"AUTH SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN LOGIN", fx.ehlo_lines(ehlo))
         c = fx.RawClient(self.daemon.sub_port)
         self.addCleanup(c.close)
         ehlo = c.cmd("EHLO raw.client.example")
@@ -341,7 +341,7 @@ class ScramExchangeTests(ScramTestCase):
         self.addCleanup(d.cleanup)
         d.start()
         c, ehlo = self.tls(port=d.sub_port)
-        self.assertEqual(ehlo.lines[-1], b"250 AUTH SCRAM-SHA-256 PLAIN")
+        self.assertIn(b"AUTH SCRAM-SHA-256 PLAIN", fx.ehlo_lines(ehlo))
         self.assertLine(c.cmd("AUTH SCRAM-SHA-256-PLUS " + Scram(*ALICE).first()),
                         b"504 5.5.4 Unsupported authentication mechanism")
         self.assertLine(self.exchange(c, Scram(*ALICE, gs2="y,,")), R_OK)
