@@ -17,6 +17,7 @@
 #include <glib/gstdio.h>
 
 #include "vsmtpd-config.h"
+#include "vsmtpd-listeners.h"
 #include "vsmtpd-tls.h"
 
 /* Every error names where the bad value came from (the file, or the
@@ -62,10 +63,6 @@ static const DaemonKey daemon_keys[] = {
     "Submission listeners, STARTTLS and AUTH required: ADDR:PORT" },
   { "listen-submissions", VSMTP_CONFIG_TYPE_STRING_LIST, NULL,
     "Submission listeners, implicit TLS and AUTH required: ADDR:PORT" },
-  { "listen-lmtp", VSMTP_CONFIG_TYPE_STRING_LIST, NULL,
-    "LMTP listeners (RFC 2033): ADDR:PORT or unix:/path" },
-  { "lmtp-add-received", VSMTP_CONFIG_TYPE_BOOLEAN, "false",
-    "Whether messages received over LMTP get a Received: header of vsmtpd's own" },
   { "xclient-trusted", VSMTP_CONFIG_TYPE_STRING_LIST, NULL,
     "Proxies allowed XCLIENT on the listen* listeners: ADDRESS, ADDRESS/LENGTH, unix" },
   { "tls-certificate", VSMTP_CONFIG_TYPE_PATH, NULL,
@@ -370,7 +367,7 @@ plugins_group_new (void)
  * Returns: (transfer full) (nullable): the address, or %NULL if @text is
  *   not an IP address and a port
  */
-static GSocketAddress *
+GSocketAddress *
 vsmtpd_parse_listen_address (const char *text)
 {
   g_autoptr(GInetAddress) address = NULL;
@@ -778,6 +775,44 @@ parse_server (VsmtpdConfig  *self,
   return TRUE;
 }
 
+/* [listener NAME] sections (vsmtpd-listeners.c) */
+static gboolean
+parse_listeners (VsmtpdConfig  *self,
+                 Loader        *loader,
+                 GError       **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  self->listeners = vsmtpd_listeners_load (self->keyfile, self->tls_certificate != NULL,
+                                           &local_error);
+  if (self->listeners == NULL)
+    return group_error (loader, error, local_error);
+  /* with listener sections, [server] listen binds only what it says: not
+   * its default */
+  if (self->listeners->len > 0 && !vsmtp_config_group_is_set (self->server_group, "listen"))
+    g_ptr_array_set_size (self->listen_addresses, 0);
+
+  /* every worker binds the same addresses: a port chosen by the kernel
+   * would differ, and a UNIX socket file cannot be shared */
+  for (guint i = 0; self->workers > 1 && i < self->listeners->len; i++)
+    {
+      VsmtpdListener *listener = self->listeners->pdata[i];
+      g_autofree char *group = g_strconcat ("listener ", listener->name, NULL);
+
+      for (guint j = 0; j < listener->addresses->len; j++)
+        {
+          GSocketAddress *address = listener->addresses->pdata[j];
+
+          if (!G_IS_INET_SOCKET_ADDRESS (address) ||
+              g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address)) == 0)
+            return key_error (loader, error, group, "listen",
+                              "\"%s\" cannot be shared by %u workers", listener->listen[j],
+                              self->workers);
+        }
+    }
+  return TRUE;
+}
+
 static gboolean
 parse_plugins (VsmtpdConfig  *self,
                Loader        *loader,
@@ -1070,6 +1105,7 @@ vsmtpd_config_load (const VsmtpdConfigOverrides  *overrides,
 
   self->server_group = server_group_new (&self->server_properties);
   if (!parse_server (self, &loader, error) ||
+      !parse_listeners (self, &loader, error) ||
       !parse_plugins (self, &loader, error))
     return NULL;
   set_maildir_default (self);
@@ -1199,6 +1235,7 @@ vsmtpd_config_dup_groups (VsmtpdConfig *self)
   GPtrArray *groups = g_ptr_array_new_with_free_func (g_object_unref);
 
   g_ptr_array_add (groups, g_object_ref (self->server_group));
+  g_ptr_array_add (groups, vsmtpd_listeners_group_new ("NAME"));
   g_ptr_array_add (groups, plugins_group_new ());
   return groups;
 }
@@ -1233,5 +1270,6 @@ vsmtpd_config_free (VsmtpdConfig *self)
   g_strfreev (self->listen_submissions);
   g_clear_pointer (&self->listen_submissions_addresses, g_ptr_array_unref);
   g_strfreev (self->xclient_trusted);
+  g_clear_pointer (&self->listeners, g_ptr_array_unref);
   g_free (self);
 }

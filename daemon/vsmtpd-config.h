@@ -49,6 +49,8 @@ typedef struct
   guint                   tls_handshake_timeout; /* seconds */
   char                  **disable_extensions;    /* EHLO keywords, checked */
   char                  **xclient_trusted;       /* [server] xclient-trusted, or NULL */
+
+  GPtrArray              *listeners;             /* VsmtpdListener: [listener NAME] */
 } VsmtpdConfig;
 
 /* The command line settings that override the keyfile. */
@@ -75,6 +77,7 @@ char         *vsmtpd_config_default_maildir (void);
  * [server] keys that apply to those listeners (xclient-trusted). */
 VsmtpListenOptions *vsmtpd_config_new_listen_options (VsmtpdConfig     *self,
                                                       VsmtpListenFlags  flags);
+GSocketAddress *vsmtpd_parse_listen_address (const char               *text);
 char         *vsmtpd_config_default_state_directory (void);
 void          vsmtpd_config_free           (VsmtpdConfig                 *self);
 

@@ -15,10 +15,20 @@
 #include "vsmtp-client-tracker-private.h"
 #include "vsmtp-listen-options-private.h"
 #include "vsmtp-listener-private.h"
+#include "vsmtp-proxy-reader-private.h"
 #include "vsmtp-maintenance.h"
 #include "vsmtp-server-private.h"
 #include "vsmtp-server-struct-private.h"
 #include "vsmtp-session-private.h"
+
+static VsmtpSession *server_start_session (VsmtpServer        *self,
+                                           GIOStream          *stream,
+                                           GSocketAddress     *remote_address,
+                                           VsmtpListenOptions *options,
+                                           VsmtpProxyHeader   *header);
+static void server_read_proxy_header (VsmtpServer        *self,
+                                      GSocket            *client,
+                                      VsmtpListenOptions *options);
 
 /* A connection a listener accepted: a session for it */
 static gboolean
@@ -31,6 +41,14 @@ on_accepted (VsmtpListener    *listener,
   g_autoptr(GSocketConnection) connection = NULL;
   g_autoptr(GSocketAddress) remote = NULL;
   gboolean keep_going;
+
+  /* the session starts once the PROXY header is read (its address is the
+   * header's: the per-address limits apply to that one) */
+  if (vsmtp_listen_options_get_proxy_protocol (options) != VSMTP_PROXY_PROTOCOL_OFF)
+    {
+      server_read_proxy_header (self, client, options);
+      return TRUE;
+    }
 
   connection = g_socket_connection_factory_create_connection (client);
   remote = g_socket_get_remote_address (client, NULL);
@@ -445,16 +463,30 @@ vsmtp_server_handle_connection_with_options (VsmtpServer        *self,
                                              GSocketAddress     *remote_address,
                                              VsmtpListenOptions *options)
 {
-  VsmtpSession *session;
-  VsmtpReply *refusal;
-
   g_return_val_if_fail (VSMTP_IS_SERVER (self), NULL);
   g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
   g_return_val_if_fail (remote_address == NULL || G_IS_SOCKET_ADDRESS (remote_address), NULL);
   g_return_val_if_fail (VSMTP_IS_LISTEN_OPTIONS (options), NULL);
 
+  return server_start_session (self, stream, remote_address, options, NULL);
+}
+
+/* A session for a connection: admitted (the per-address limits), announced
+ * (new-session) and started; @header: the PROXY header it came with */
+static VsmtpSession *
+server_start_session (VsmtpServer        *self,
+                      GIOStream          *stream,
+                      GSocketAddress     *remote_address,
+                      VsmtpListenOptions *options,
+                      VsmtpProxyHeader   *header)
+{
+  VsmtpSession *session;
+  VsmtpReply *refusal;
+
   session = _vsmtp_session_new (self, stream, remote_address, options,
                                 _vsmtp_server_get_settings (self), self->clients);
+  if (header != NULL)
+    _vsmtp_session_set_proxy_header (session, header);
   g_hash_table_add (self->sessions, session);
   _vsmtp_session_set_closed_func (session, on_session_closed, self);
   g_object_notify_by_pspec (G_OBJECT (self), _vsmtp_server_properties[PROP_N_SESSIONS]);
@@ -471,6 +503,65 @@ vsmtp_server_handle_connection_with_options (VsmtpServer        *self,
   _vsmtp_session_start (session);
 
   return session;
+}
+
+/* The PROXY header of a connection was read (@header NULL: it was not, and
+ * the connection is closed already) */
+static void
+on_proxy_header (GSocket            *client,
+                 VsmtpListenOptions *options,
+                 VsmtpProxyHeader   *header,
+                 gpointer            user_data)
+{
+  VsmtpServer *self = user_data;
+  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GSocketAddress) peer = NULL;
+  GSocketAddress *remote;
+
+  if (header == NULL)
+    return;
+  if (self == NULL || self->shutdown_task != NULL)
+    {
+      /* the server is gone or going meanwhile */
+      g_socket_close (client, NULL);
+      return;
+    }
+
+  connection = g_socket_connection_factory_create_connection (client);
+  /* LOCAL (the proxy's health check), UNKNOWN, AF_UNSPEC: the connection's
+   * own address */
+  remote = vsmtp_proxy_header_get_source_address (header);
+  if (remote == NULL)
+    remote = peer = g_socket_get_remote_address (client, NULL);
+  g_object_ref (self);
+  server_start_session (self, G_IO_STREAM (connection), remote, options, header);
+  g_object_unref (self);
+}
+
+/* Only a proxy-trusted peer may send a PROXY header; the others are
+ * closed at once, without a greeting */
+static void
+server_read_proxy_header (VsmtpServer        *self,
+                          GSocket            *client,
+                          VsmtpListenOptions *options)
+{
+  g_autoptr(GSocketAddress) peer = g_socket_get_remote_address (client, NULL);
+  GInetAddress *inet = G_IS_INET_SOCKET_ADDRESS (peer) ?
+    g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (peer)) : NULL;
+
+  if (!_vsmtp_listen_options_proxy_trusts (options, inet))
+    {
+      g_autofree char *text = _vsmtp_proxy_describe_peer (peer);
+      const char *name = vsmtp_listen_options_get_name (options);
+
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                        "MESSAGE", "connection from [%s]%s%s refused: not in proxy-trusted", text,
+                        name ? " on listener " : "", name ? name : "");
+      g_socket_close (client, NULL);
+      return;
+    }
+  _vsmtp_proxy_reader_start (client, options, _vsmtp_server_get_settings (self)->tls_handshake_timeout,
+                             on_proxy_header, G_OBJECT (self));
 }
 
 /* Closing a session removes it from the table: walk a copy. */

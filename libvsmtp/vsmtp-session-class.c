@@ -735,6 +735,11 @@ vsmtp_session_get_stream (VsmtpSession *self)
  * vsmtp_session_get_remote_address:
  * @self: a session
  *
+ * The client's address: on a listener that takes a PROXY protocol header,
+ * the header's source address (the proxy's is in
+ * [method@Vsmtp.Session.get_proxy_header]); on a UNIX-domain socket, a
+ * [class@Gio.UnixSocketAddress].
+ *
  * Returns: (transfer none) (nullable): the client's address, if known
  */
 GSocketAddress *
@@ -748,7 +753,10 @@ vsmtp_session_get_remote_address (VsmtpSession *self)
  * vsmtp_session_get_remote_ip:
  * @self: a session
  *
- * Returns: (nullable): the client's IP address as a string, if known
+ * The IP address of [method@Vsmtp.Session.get_remote_address], as text.
+ *
+ * Returns: (nullable): the client's IP address as a string, if known;
+ *   %NULL on a UNIX-domain socket
  */
 const char *
 vsmtp_session_get_remote_ip (VsmtpSession *self)
@@ -958,4 +966,32 @@ vsmtp_session_get_listen_options (VsmtpSession *self)
 {
   g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
   return self->listen_options;
+}
+
+void
+_vsmtp_session_set_proxy_header (VsmtpSession     *self,
+                                 VsmtpProxyHeader *header)
+{
+  g_set_object (&self->proxy_header, header);
+}
+
+/**
+ * vsmtp_session_get_proxy_header:
+ * @self: a session
+ *
+ * What the proxy in front of the server said in its PROXY protocol header,
+ * on a listener with [property@Vsmtp.ListenOptions:proxy-protocol] on. The
+ * session's remote address is the header's source address already (except
+ * for `LOCAL` and `UNKNOWN` headers, which keep the connection's own); the
+ * header gives the rest: the destination, the proxy's own address, the
+ * TLVs of version 2 (ALPN, authority, unique id, the client's TLS).
+ *
+ * Returns: (transfer none) (nullable): the header, %NULL when the listener
+ *   takes none
+ */
+VsmtpProxyHeader *
+vsmtp_session_get_proxy_header (VsmtpSession *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
+  return self->proxy_header;
 }

@@ -354,6 +354,8 @@ _vsmtp_session_begin_message (VsmtpSession *self)
              _vsmtp_format_received (&(VsmtpTraceClient) {
                                        .helo = self->helo,
                                        .remote_ip = self->remote_ip,
+                                       .unix_socket = self->remote_address != NULL &&
+                                         g_socket_address_get_family (self->remote_address) == G_SOCKET_FAMILY_UNIX,
                                        .tls = self->tls,
                                        .tls_cipher = vsmtp_connection_get_tls_cipher (self->connection),
                                        .esmtp = _vsmtp_session_xclient_get_esmtp (self, self->esmtp),

@@ -30,6 +30,7 @@ struct _VsmtpSession
   VsmtpServer           *server;         /* weak: only for vsmtp_session_get_server() */
   VsmtpSettings         *settings;       /* what the session was started with */
   VsmtpListenOptions    *listen_options; /* its listener's (a copy nobody changes) */
+  VsmtpProxyHeader      *proxy_header;   /* what the proxy in front said, if any */
   VsmtpClientTracker    *clients;        /* per-address accounting (the server's) */
   VsmtpSessionClosedFunc closed_func;    /* after the closed signal: the server's accounting */
   gpointer               closed_data;

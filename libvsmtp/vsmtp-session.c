@@ -30,6 +30,7 @@
 #include "vsmtp-trace-private.h"
 #include "vsmtp-session-struct-private.h"
 #include "vsmtp-session-lmtp-private.h"
+#include "vsmtp-proxy-reader-private.h"
 #include "vsmtp-source-private.h"
 #include "vsmtp-xclient-private.h"
 
@@ -1072,6 +1073,7 @@ vsmtp_session_finalize (GObject *object)
   g_clear_pointer (&self->decision, _vsmtp_decision_free);
   g_clear_pointer (&self->settings, _vsmtp_settings_unref);
   g_clear_object (&self->listen_options);
+  g_clear_object (&self->proxy_header);
   g_clear_pointer (&self->clients, _vsmtp_client_tracker_unref);
   g_clear_pointer (&self->receiver, _vsmtp_data_receiver_free);
   session_sasl_clear (self);
@@ -1164,10 +1166,29 @@ _vsmtp_session_start (VsmtpSession *self)
 
   self->started = TRUE;
 
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                    "VSMTP_SESSION_ID", self->id,
-                    "MESSAGE", "%s: connect from [%s]", self->id,
-                    self->remote_ip ? self->remote_ip : "unknown");
+  if (self->proxy_header != NULL)
+    {
+      g_autofree char *proxy =
+        _vsmtp_proxy_describe_peer (vsmtp_proxy_header_get_peer_address (self->proxy_header));
+
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                        "VSMTP_SESSION_ID", self->id,
+                        "MESSAGE", "%s: connect from [%s] via proxy [%s] (PROXY v%u%s)", self->id,
+                        self->remote_ip ? self->remote_ip : "unknown", proxy,
+                        vsmtp_proxy_header_get_version (self->proxy_header),
+                        vsmtp_proxy_header_is_local (self->proxy_header) ? " LOCAL" : "");
+    }
+  else
+    {
+      const char *peer = self->remote_ip ? self->remote_ip :
+                         self->remote_address != NULL &&
+                         g_socket_address_get_family (self->remote_address) == G_SOCKET_FAMILY_UNIX ?
+                         "unix socket" : "unknown";
+
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                        "VSMTP_SESSION_ID", self->id,
+                        "MESSAGE", "%s: connect from [%s]", self->id, peer);
+    }
 
   if (!vsmtp_connection_can_poll (self->connection))
     {

@@ -33,6 +33,7 @@ typedef struct {
   gboolean        authenticated;  /* after a successful AUTH */
   gboolean        lmtp;           /* an LMTP session (greeted with LHLO) */
   const char     *client_name;    /* the client's host name (XCLIENT NAME), or NULL */
+  gboolean        unix_socket;    /* on a UNIX-domain socket: no address */
 } VsmtpTraceClient;
 
 /* The Received header (RFC 5321 4.4, with the RFC 3848 protocol names) that

@@ -201,15 +201,20 @@ _vsmtp_format_received (const VsmtpTraceClient *client,
   /* appends, no printf: this runs for every message */
   g_string_append (s, "Received: from ");
   g_string_append (s, client->helo ? client->helo : "unknown");
-  g_string_append (s, " (");
-  if (client->client_name != NULL)
+  if (client->remote_ip == NULL && client->unix_socket)
+    g_string_append (s, " (unix socket)\r\n");
+  else
     {
-      g_string_append (s, client->client_name);
-      g_string_append_c (s, ' ');
+      g_string_append (s, " (");
+      if (client->client_name != NULL)
+        {
+          g_string_append (s, client->client_name);
+          g_string_append_c (s, ' ');
+        }
+      g_string_append (s, v6 ? "[IPv6:" : "[");
+      g_string_append (s, ip);
+      g_string_append (s, "])\r\n");
     }
-  g_string_append (s, v6 ? "[IPv6:" : "[");
-  g_string_append (s, ip);
-  g_string_append (s, "])\r\n");
   if (client->tls != NULL)
     {
       g_string_append (s, "\t(using ");

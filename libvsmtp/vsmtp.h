@@ -25,6 +25,7 @@
 # include "vsmtp-plugin.h"
 # include "vsmtp-trace.h"
 # include "vsmtp-maintenance.h"
+# include "vsmtp-proxy-header.h"
 # include "vsmtp-body-type.h"
 # include "vsmtp-idna.h"
 #undef VSMTP_INSIDE

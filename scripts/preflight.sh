@@ -71,6 +71,7 @@ if wants interop sanitizer; then
   [ -x /usr/sbin/nginx ] || fail "nginx (/usr/sbin/nginx)" nginx
   [ -e /usr/lib/nginx/modules/ngx_mail_module.so ] ||
     fail "nginx's mail proxy module (ngx_mail_module.so)" libnginx-mod-mail
+  [ -x /usr/sbin/haproxy ] || fail "HAProxy (/usr/sbin/haproxy)" haproxy
 fi
 
 if wants sanitizer; then

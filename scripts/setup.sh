@@ -31,6 +31,7 @@ packages=(
   postfix              # smtp-sink, the relay tests' upstream; the LMTP tests' MTA
   testssl.sh           # the TLS profile as a scanner sees it
   nginx libnginx-mod-mail # nginx's mail proxy in front of vsmtpd, with XCLIENT
+  haproxy              # PROXY protocol v1/v2 in front of vsmtpd (test_haproxy)
   # sanitizer and fuzzing tiers
   libgcc-12-dev        # GCC's libasan and libubsan
   clang libclang-rt-14-dev

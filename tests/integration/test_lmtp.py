@@ -22,15 +22,21 @@ MESSAGE = (b"From: <sender@client.example>\r\n"
            b"Hello over LMTP.\r\n")
 
 
-def lmtp_daemon(test, maildir_config="", server="", options=()):
-    """A vsmtpd with LMTP listeners on a UNIX socket in its folder and on
-    a loopback port."""
+def lmtp_listener(d, listen, listener=""):
+    """A [listener lmtp] section for @d (protocol lmtp), with more keys."""
+    return f"[listener lmtp]\nlisten={listen}\nprotocol=lmtp\n{listener}\n"
+
+
+def lmtp_daemon(test, maildir_config="", listener="", options=()):
+    """A vsmtpd with an LMTP listener on a UNIX socket in its folder and on
+    a loopback port (besides its SMTP port)."""
     d = fx.Vsmtpd(options=options)
     test.addCleanup(d.cleanup)
     d.socket = os.path.join(d.tmpdir, "lmtp.sock")
     d.lmtp_port = fx.free_port()
-    d.server_config = f"listen-lmtp=unix:{d.socket};127.0.0.1:{d.lmtp_port}\n{server}"
-    d.extra_config = "[maildir]\n" + maildir_config if maildir_config else ""
+    d.extra_config = lmtp_listener(d, f"unix:{d.socket};127.0.0.1:{d.lmtp_port}", listener)
+    if maildir_config:
+        d.extra_config += "[maildir]\n" + maildir_config
     d.start()
     return d
 
@@ -84,8 +90,8 @@ class LmtpProtocolTest(fx.unittest.TestCase):
                     f"carol@example.org {cls.mail}/%d/%u\n")
         cls.daemon = fx.Vsmtpd()
         cls.daemon.socket = os.path.join(cls.daemon.tmpdir, "lmtp.sock")
-        cls.daemon.server_config = f"listen-lmtp=unix:{cls.daemon.socket}\n"
-        cls.daemon.extra_config = f"[maildir]\npath-map={cls.map}\n"
+        cls.daemon.extra_config = (lmtp_listener(cls.daemon, f"unix:{cls.daemon.socket}") +
+                                   f"[maildir]\npath-map={cls.map}\n")
         cls.daemon.start()
 
     @classmethod
@@ -292,7 +298,7 @@ class LmtpMaildirTest(fx.unittest.TestCase):
     def test_received_header_on_request(self):
         mail = tempfile.mkdtemp(prefix="vsmtpd-lmtp-")
         self.addCleanup(subprocess.run, ["rm", "-rf", mail])
-        d = lmtp_daemon(self, server="lmtp-add-received=true\n",
+        d = lmtp_daemon(self, listener="lmtp-add-received=true\n",
                         options=[f"maildir.path={mail}/%u"])
         c = connect(self, d, tcp=True)
         c.ehlo("client.example")

@@ -196,9 +196,13 @@ class PostfixLmtpTest(fx.unittest.TestCase):
         os.chmod(self.vsmtpd.tmpdir, 0o755)
         self.socket = os.path.join(self.vsmtpd.tmpdir, "lmtp.sock")
         self.lmtp_port = fx.free_port()
-        self.vsmtpd.server_config = (f"listen-lmtp=unix:{self.socket};"
-                                     f"127.0.0.1:{self.lmtp_port}\n")
-        self.vsmtpd.extra_config = f"[maildir]\npath-map={users}\n"
+        # the [listener] section docs/deploying.md shows
+        self.vsmtpd.extra_config = (f"[listener lmtp]\n"
+                                    f"listen=unix:{self.socket};127.0.0.1:{self.lmtp_port}\n"
+                                    "protocol=lmtp\n"
+                                    "socket-mode=0660\n"
+                                    "socket-group=postfix\n"
+                                    f"[maildir]\npath-map={users}\n")
         self.vsmtpd.start()
 
     def deliver_through_postfix(self, destination, relay):
