@@ -81,6 +81,7 @@ class LmtpProtocolTest(fx.unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="vsmtpd-lmtp-")
+        cls.addClassCleanup(subprocess.run, ["rm", "-rf", cls.tmp], check=False)
         cls.mail = os.path.join(cls.tmp, "mail")
         cls.map = os.path.join(cls.tmp, "users")
         with open(cls.map, "w") as f:
@@ -89,15 +90,11 @@ class LmtpProtocolTest(fx.unittest.TestCase):
                     f"Bob@Example.org   {cls.mail}/bob\n"
                     f"carol@example.org {cls.mail}/%d/%u\n")
         cls.daemon = fx.Vsmtpd()
+        cls.addClassCleanup(cls.daemon.cleanup)
         cls.daemon.socket = os.path.join(cls.daemon.tmpdir, "lmtp.sock")
         cls.daemon.extra_config = (lmtp_listener(cls.daemon, f"unix:{cls.daemon.socket}") +
                                    f"[maildir]\npath-map={cls.map}\n")
         cls.daemon.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.daemon.cleanup()
-        subprocess.run(["rm", "-rf", cls.tmp], check=False)
 
     def lmtp(self):
         return connect(self, self.daemon)
