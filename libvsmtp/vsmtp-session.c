@@ -607,7 +607,7 @@ session_handle_line (VsmtpSession *self,
 
   /* junk commands: past the limit each one counts as an error */
   if (verb == VSMTP_VERB_NOOP || verb == VSMTP_VERB_RSET || verb == VSMTP_VERB_VRFY ||
-      verb == VSMTP_VERB_HELO || verb == VSMTP_VERB_EHLO)
+      verb == VSMTP_VERB_HELO || verb == VSMTP_VERB_EHLO || verb == VSMTP_VERB_LHLO)
     {
       guint limit = self->settings->limits.junk_command_limit;
 

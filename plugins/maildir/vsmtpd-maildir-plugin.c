@@ -90,7 +90,6 @@ struct _VsmtpdMaildirPlugin
 
   char        *path;
   char        *hostname;   /* escaped for use in a file name */
-  gboolean     broken;     /* the folders could not be created */
   guint        sweep_id;   /* the daily sweep of tmp/ */
 
   gboolean     path_per_recipient;   /* path has %u, %d or %a */
@@ -960,12 +959,10 @@ vsmtpd_maildir_plugin_activate (VsmtpPlugin *plugin)
       goto connect;
     }
 
+  /* each delivery tries again to create them (open_tmp()) */
   if (self->create_directories && !create_folders (self->path, &error))
-    {
-      g_warning ("maildir: %s; every message will be refused with 451 until it can be created",
-                 error->message);
-      self->broken = TRUE;
-    }
+    g_warning ("maildir: %s; every message will be refused with 451 until it can be created",
+               error->message);
 
   g_info ("maildir: delivering mail into %s", self->path);
 
