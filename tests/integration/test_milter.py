@@ -176,12 +176,14 @@ class ConversationTest(MilterTestCase):
         self.assertEqual(code, 250, text)
         s.quit()
         self.assertEqual(len(self.daemon.delivered()), 1)
-        wait_for(lambda: any(l.startswith("close") for l in self.milter.lines()),
-                 what="the filter's close")
-        lines = self.milter.lines()
-        # from this session's connect on (an earlier session's close may
-        # come after the log was cleared)
-        lines = lines[max(i for i, l in enumerate(lines) if l.startswith("connect ")):]
+        def this_session():
+            # from this session's connect on (an earlier session's close may
+            # come after the log was cleared)
+            lines = self.milter.lines()
+            starts = [i for i, l in enumerate(lines) if l.startswith("connect ")]
+            return lines[starts[-1]:] if starts else []
+        wait_for(lambda: "close" in this_session(), what="the filter's close")
+        lines = this_session()
         stages = [l.split()[0] for l in lines]
         # one connection per session, every step in order
         self.assertEqual(stages[:5], ["connect", "helo", "mail", "rcpt", "data"])
@@ -321,6 +323,7 @@ class BadMilter:
         self.port = self.sock.getsockname()[1]
         self.stopping = False
         self.conns = []
+        self.closed_while_hanging = threading.Event()
         threading.Thread(target=self.serve, daemon=True).start()
 
     def serve(self):
@@ -349,7 +352,14 @@ class BadMilter:
                     return
                 if cmd == self.at:
                     if self.mode == "hang":
-                        time.sleep(30)
+                        # no answer; notice when vsmtpd gives up on us
+                        conn.settimeout(60)
+                        try:
+                            while conn.recv(65536):
+                                pass
+                            self.closed_while_hanging.set()
+                        except OSError:
+                            pass
                         return
                     if self.mode == "close":
                         conn.close()
@@ -431,6 +441,32 @@ class MisbehavingTempfailTest(MilterTestCase):
                 self.assertNothingDelivered()
                 self.assertRegex(self.log(), r"milter test: .*; 451 for the rest of the session")
                 self.assertIsNone(self.daemon.proc.poll())
+
+
+class CancellationTest(MilterTestCase):
+    """A client that disconnects while a milter thinks about its message:
+    the milter's connection is closed (its transaction ends), nothing is
+    delivered, vsmtpd goes on"""
+
+    milter_config = "content-timeout=120\n"
+
+    @classmethod
+    def start_milter(cls):
+        return BadMilter("hang", b"E")
+
+    def test_disconnect_closes_the_milter_connection(self):
+        c = self.daemon.connect()
+        for line in ("EHLO client.example", "MAIL FROM:<a@example.org>",
+                     "RCPT TO:<b@example.com>", "DATA"):
+            self.assertLess(c.cmd(line).code, 400)
+        c.send(b"Subject: x\r\n\r\nbody\r\n.\r\n")
+        time.sleep(0.5)            # the end of message is with the milter
+        c.close()
+        wait_for(self.milter.closed_while_hanging.is_set,
+                 what="vsmtpd closing the milter's connection")
+        self.assertNothingDelivered()
+        with self.client() as again:   # still serving
+            self.assertReply(again.cmd("NOOP"), 250)
 
 
 class MisbehavingAcceptTest(MisbehavingTempfailTest):
