@@ -124,6 +124,10 @@ class TestFilter(Milter.Base):
             return Milter.ACCEPT
         return Milter.CONTINUE
 
+    def unknown(self, command):
+        log("unknown", command)
+        return Milter.CONTINUE
+
     def abort(self):
         log("abort")
         return Milter.CONTINUE

@@ -212,6 +212,14 @@ class ConversationTest(MilterTestCase):
         self.assertIn("BODY=8BITMIME", mail)
         self.assertIn("SIZE=100", mail)
 
+    def test_unknown_command_passed_on(self):
+        with self.client() as c:
+            self.assertReply(c.cmd("EHLO client.example"), 250)
+            self.assertEqual(c.cmd("XYZZY plugh").code, 500)
+            self.assertReply(c.cmd("NOOP"), 250)
+        wait_for(lambda: "unknown XYZZY plugh" in self.milter.lines(),
+                 what="the filter's unknown command")
+
     def test_changes_applied_before_delivery(self):
         code, text = self.send("modify", rcpts=("user@example.com", "removed@example.com"),
                                extra_headers="X-Remove: bye\r\n", body="original\r\n")
@@ -288,6 +296,27 @@ class ConversationTest(MilterTestCase):
         self.assertEqual(code, 250, text)
         self.assertEqual(len([l for l in self.milter.lines() if l.startswith("body ")]), 1)
         self.assertTrue(self.daemon.delivered()[0].endswith(body.encode()))
+
+
+class ConnectionCapTest(MilterTestCase):
+    """max-connections=1: while one session holds the milter's only
+    connection, the next one gets the default action (451 at the greeting)"""
+
+    milter_config = "max-connections=1\n"
+
+    def test_second_session_over_the_cap(self):
+        # the fixture's probe connection holds the slot until it has ended
+        wait_for(lambda: "disconnect from" in self.log(), what="the probe's session to end")
+        with self.client() as first:
+            self.assertReply(first.cmd("EHLO client.example"), 250)
+            second = fx.RawClient(self.daemon.port, greeting=False)
+            self.addCleanup(second.close)
+            self.assertReply(second.reply(), 451, "4.7.1")
+            self.assertRegex(self.log(), r"milter test: 1 connections open already \(max-connections\)")
+        # the first one's connection is given back when it ends
+        wait_for(lambda: self.log().count("disconnect from") >= 3, what="the first session's end")
+        with self.client() as third:
+            self.assertReply(third.cmd("EHLO client.example"), 250)
 
 
 class ProgressTest(MilterTestCase):
