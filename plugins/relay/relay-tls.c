@@ -113,3 +113,31 @@ relay_tls_client_new (RelayTls    *tls,
 
   return connection;
 }
+
+/* After a successful handshake: the verdict on the certificate again. A
+ * resumed TLS session skips the certificate check (and accept-certificate)
+ * in GIO's backend, even when the session was first accepted with an
+ * override: so the relay asks for the errors itself. Returns FALSE with
+ * @error when @verify and the certificate is not valid; sets
+ * *@unverified when it is not. */
+gboolean
+relay_tls_check_peer (GTlsConnection  *connection,
+                      gboolean         verify,
+                      gboolean        *unverified,
+                      GError         **error)
+{
+  GTlsCertificateFlags errors = g_tls_connection_get_peer_certificate_errors (connection);
+
+  if (g_tls_connection_get_peer_certificate (connection) == NULL)
+    errors |= G_TLS_CERTIFICATE_GENERIC_ERROR;
+  if (errors == 0)
+    return TRUE;
+
+  *unverified = TRUE;
+  if (!verify)
+    return TRUE;
+
+  g_set_error (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
+               "Unacceptable TLS certificate (flags 0x%x)", errors);
+  return FALSE;
+}

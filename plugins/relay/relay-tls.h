@@ -30,4 +30,9 @@ GIOStream *relay_tls_client_new     (RelayTls          *tls,
                                      gboolean          *unverified,
                                      GError           **error);
 
+gboolean   relay_tls_check_peer     (GTlsConnection    *connection,
+                                     gboolean           verify,
+                                     gboolean          *unverified,
+                                     GError           **error);
+
 G_END_DECLS

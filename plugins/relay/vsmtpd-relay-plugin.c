@@ -1791,6 +1791,9 @@ on_handshake (GObject      *source_object,
 
   if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source_object), result, &error))
     upstream_fix_error (tx->up, &error);
+  else if (!relay_tls_check_peer (G_TLS_CONNECTION (source_object), transaction_verifies (tx),
+                                  &tx->up->unverified, &error))
+    tx->up->closing = TRUE;
   if (transaction_stop_cancelled (tx, NULL, error))
     return;
   if (error != NULL && tx->needs.requiretls &&
