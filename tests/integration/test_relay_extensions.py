@@ -29,7 +29,7 @@ import unittest
 
 import vsmtpd_fixture as fx
 from test_plugins import write_python_plugin
-from test_relay import wait_for
+from test_relay import SMTP_SINK, SmtpSink, parse_sink_dump, wait_for
 
 SENDER = "alice@example.org"
 RCPT = "bob@example.net"
@@ -93,8 +93,10 @@ class Upstream:
     (``content``, unstuffed or the chunks joined)."""
 
     def __init__(self, extensions=("PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES"),
-                 tls_context=None):
+                 tls_context=None, lmtp=False, bdat_reply=None):
         self.extensions = list(extensions)
+        self.lmtp = lmtp
+        self.bdat_reply = bdat_reply    # the reply to every BDAT, if given
         self.tls_context = tls_context
         self.messages = []
         self.commands = []
@@ -168,7 +170,7 @@ class Upstream:
             with self.lock:
                 self.commands.append(text)
             verb = text.split(" ", 1)[0].upper()
-            if verb == "EHLO":
+            if verb == ("LHLO" if self.lmtp else "EHLO"):
                 ext = list(self.extensions)
                 if self.tls_context is not None and not state["tls"]:
                     ext.append("STARTTLS")
@@ -210,12 +212,15 @@ class Upstream:
                 last = len(words) == 3 and words[2].upper() == "LAST"
                 tx["bdat"].append(text)
                 tx["content"] += exactly(int(words[1]))
-                if last:
+                if self.bdat_reply is not None:
+                    send(self.bdat_reply)
+                elif last:
                     tx["via"] = "BDAT"
                     with self.lock:
                         self.messages.append(tx)
+                    for rcpt in (tx["rcpts"] if self.lmtp else ["-"]):
+                        send("250 2.0.0 Ok: queued as UP2")
                     tx = None
-                    send("250 2.0.0 Ok: queued as UP2")
                 else:
                     send(f"250 2.0.0 {words[1]} octets received")
             elif verb == "QUIT":
@@ -262,18 +267,23 @@ class RelayExtensionsTest(unittest.TestCase):
     def tearDownClass(cls):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
-    def upstream(self, *extensions, tls=False):
+    def upstream(self, *extensions, tls=False, **kw):
         u = Upstream(extensions or ("PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES"),
-                     tls_context=self.upstream_tls if tls else None)
+                     tls_context=self.upstream_tls if tls else None, **kw)
         self.addCleanup(lambda: self.assertEqual(u.errors, []))
         self.addCleanup(u.close)
         return u
+
+    def sink(self, *args):
+        s = SmtpSink(*args)
+        self.addCleanup(s.cleanup)
+        return s.start()
 
     def relay(self, upstream, extra=""):
         config = (f"[plugins]\npath={self.plugin_dir}\n\n"
                   "[relay]\nhost=127.0.0.1\n"
                   f"port={upstream.port}\ntimeout=10\n{extra}")
-        d = fx.Vsmtpd(plugins=("xparams", "relay"), config=config, env={"G_MESSAGES_DEBUG": os.environ.get("RELAYX_DEBUG", "")},
+        d = fx.Vsmtpd(plugins=("xparams", "relay"), config=config,
                       args=["--tls-cert", fx_cert(), "--tls-key", fx_key()])
         self.addCleanup(d.cleanup)
         d.start()
@@ -352,6 +362,34 @@ class RelayExtensionsTest(unittest.TestCase):
         msg = self.relayed(u)
         self.assertGreater(len(msg["bdat"]), 1, msg["bdat"])
         self.assertEqual(self.body(msg), content)
+
+    def test_bdat_chunk_refused(self):
+        for pipelining in (True, False):
+            with self.subTest(pipelining=pipelining):
+                ext = ["8BITMIME", "CHUNKING"] + (["PIPELINING"] if pipelining else [])
+                u = self.upstream(*ext, bdat_reply="552 5.3.4 Message too big")
+                d = self.relay(u)
+                content = b"Subject: big\r\n\r\n" + (b"w" * 998 + b"\r\n") * 200
+                reply = self.send(d, content)
+                self.assertEqual(reply, (552, "5.3.4 upstream: Message too big"))
+                self.assertEqual(u.messages, [])
+                bdats = [c for c in u.commands if c.startswith("BDAT")]
+                if pipelining:     # all chunks sent, the last with LAST
+                    self.assertGreater(len(bdats), 1, u.commands)
+                    self.assertTrue(bdats[-1].endswith(" LAST"), bdats)
+                else:              # stopped at the first refusal, RSET
+                    self.assertEqual(len(bdats), 1, u.commands)
+                    wait_for(lambda: "RSET" in u.commands, "RSET")
+
+    def test_bdat_lmtp_two_recipients(self):
+        u = self.upstream("PIPELINING", "8BITMIME", "CHUNKING", lmtp=True)
+        d = self.relay(u, "protocol=lmtp\n")
+        reply = self.send(d, rcpts=(RCPT, "carol@example.net"))
+        self.assertReply(reply, 250, "2.0.0")
+        msg = self.relayed(u)
+        self.assertEqual(msg["via"], "BDAT")
+        self.assertEqual(len(msg["rcpts"]), 2)
+        self.assertEqual(self.body(msg), CONTENT)
 
     def test_data_with_dot_stuffing_without_chunking(self):
         u = self.upstream()
@@ -484,6 +522,37 @@ class RelayExtensionsTest(unittest.TestCase):
         log = wait_for(lambda: "a \"relayed\" notice is due" in d.stderr_text()
                        and d.stderr_text(), "the DSN log line")
         self.assertIn("does not offer DSN", log)
+
+    @unittest.skipUnless(os.access(SMTP_SINK, os.X_OK), "no smtp-sink (postfix)")
+    def test_dsn_to_smtp_sink(self):
+        sink = self.sink()
+        d = self.relay(sink)
+        reply = self.send(d, mail_options=self.DSN_MAIL, rcpt_options=self.DSN_RCPT)
+        self.assertReply(reply, 250, "2.0.0")
+        records, _ = parse_sink_dump(wait_for(sink.messages, "the message at smtp-sink")[0])
+        self.assertEqual(records["X-Mail-Args"][0].split()[2:],
+                         ["RET=HDRS", "ENVID=QQ314159+2B1"])
+        self.assertEqual(records["X-Rcpt-Args"],
+                         [f"<{RCPT}> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;bob+2Bx@example.net"])
+
+    @unittest.skipUnless(os.access(SMTP_SINK, os.X_OK), "no smtp-sink (postfix)")
+    def test_dsn_to_smtp_sink_without_dsn(self):
+        sink = self.sink("-N")
+        d = self.relay(sink)
+        reply = self.send(d, mail_options=self.DSN_MAIL, rcpt_options=self.DSN_RCPT)
+        self.assertReply(reply, 250, "2.0.0")
+        records, _ = parse_sink_dump(wait_for(sink.messages, "the message at smtp-sink")[0])
+        self.assertEqual(records["X-Mail-Args"], [f"<{SENDER}> BODY=8BITMIME"])
+        self.assertEqual(records["X-Rcpt-Args"], [f"<{RCPT}>"])
+
+    @unittest.skipUnless(os.access(SMTP_SINK, os.X_OK), "no smtp-sink (postfix)")
+    def test_8bitmime_to_smtp_sink_without_8bitmime(self):
+        sink = self.sink("-8")
+        d = self.relay(sink)
+        self.assertReply(self.send(d, mail_options=["BODY=8BITMIME"]), 554, "5.6.3")
+        self.assertReply(self.send(d, mail_options=["SMTPUTF8"], content=UTF8_HEADER),
+                         550, "5.6.9")
+        self.assertEqual(sink.messages(), [])
 
     # REQUIRETLS and certificates ---------------------------------------------
 
