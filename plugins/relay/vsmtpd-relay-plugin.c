@@ -1844,7 +1844,9 @@ on_starttls (GObject      *source_object,
 
   if (reply->code != 220)
     {
-      if (transaction_policy_requires_tls (tx) || reply->code == 421)
+      /* (a REQUIRETLS message gets its 5.7.30 from transaction_mail) */
+      if ((transaction_policy_requires_tls (tx) && !tx->needs.requiretls) ||
+          reply->code == 421)
         {
           g_autofree char *text = g_strdup_printf ("Error: upstream refused STARTTLS: %u %s",
                                                    reply->code, reply->text);
@@ -1895,7 +1897,7 @@ after_greeting (Transaction *tx)
           transaction_command (tx, "STARTTLS", on_starttls);
           return;
         }
-      if (transaction_policy_requires_tls (tx))
+      if (transaction_policy_requires_tls (tx) && !tx->needs.requiretls)
         {
           upstream_close (g_steal_pointer (&tx->up));
           transaction_answer (tx, 451, "4.4.2",

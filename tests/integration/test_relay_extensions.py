@@ -588,7 +588,7 @@ class RelayExtensionsTest(unittest.TestCase):
 
     def test_requiretls_plain_upstream(self):
         u = self.upstream("PIPELINING", "8BITMIME", "REQUIRETLS")
-        d = self.relay(u, self.verified())
+        d = self.relay(u, self.verified().replace("opportunistic", "required"))
         reply = self.send(d, mail_options=["REQUIRETLS"], tls=True)
         self.assertReply(reply, 550, "5.7.30")
         self.assertEqual(u.messages, [])
