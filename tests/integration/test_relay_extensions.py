@@ -24,12 +24,11 @@ import socket
 import ssl
 import subprocess
 import tempfile
-import threading
 import unittest
 
 import vsmtpd_fixture as fx
 from test_plugins import write_python_plugin
-from test_relay import SMTP_SINK, SmtpSink, parse_sink_dump, wait_for
+from test_relay import SMTP_SINK, ScriptedUpstream, SmtpSink, parse_sink_dump, wait_for
 
 SENDER = "alice@example.org"
 RCPT = "bob@example.net"
@@ -85,56 +84,23 @@ XPARAMS = """
 """
 
 
-class Upstream:
-    """An SMTP server in a thread offering ``extensions`` (STARTTLS too
-    when it has a ``tls_context``), recording per message: the MAIL and
-    RCPT lines, how the content came (``via``: DATA or BDAT, the BDAT
-    commands), the bytes on the wire after 354 (``wire``) and the content
-    (``content``, unstuffed or the chunks joined)."""
+class Upstream(ScriptedUpstream):
+    """An SMTP (or LMTP) server in a thread offering ``extensions``
+    (STARTTLS too when it has a ``tls_context``), recording per message:
+    the MAIL and RCPT lines, how the content came (``via``: DATA or BDAT,
+    the BDAT commands), the bytes on the wire after 354 (``wire``) and the
+    content (``content``, unstuffed or the chunks joined); ``lines``: every
+    command. ``bdat_reply``: the reply to every BDAT (its bytes are read).
+    The listening socket and threads are test_relay's ScriptedUpstream's."""
 
     def __init__(self, extensions=("PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES"),
                  tls_context=None, lmtp=False, bdat_reply=None):
-        self.extensions = list(extensions)
-        self.lmtp = lmtp
-        self.bdat_reply = bdat_reply    # the reply to every BDAT, if given
-        self.tls_context = tls_context
+        self.bdat_reply = bdat_reply
         self.messages = []
-        self.commands = []
-        self.errors = []
-        self.lock = threading.Lock()
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.lines = []
+        super().__init__(lmtp=lmtp, extensions=extensions, tls_context=tls_context)
 
-    def close(self):
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn):
-        try:
-            self._session(conn)
-        except (OSError, EOFError, ssl.SSLError):
-            pass
-        except Exception as e:      # a bug here must fail the test
-            self.errors.append(repr(e))
-        finally:
-            conn.close()
-
-    def _session(self, conn):
+    def _session(self, conn, n):
         conn.settimeout(fx.IO_TIMEOUT)
         state = {"sock": conn, "tls": False, "buf": bytearray()}
 
@@ -168,7 +134,7 @@ class Upstream:
             cmd = line()
             text = cmd.decode("utf-8", "replace")
             with self.lock:
-                self.commands.append(text)
+                self.lines.append(text)
             verb = text.split(" ", 1)[0].upper()
             if verb == ("LHLO" if self.lmtp else "EHLO"):
                 ext = list(self.extensions)
@@ -341,7 +307,7 @@ class RelayExtensionsTest(unittest.TestCase):
         # one chunk, the whole stored message, LAST; no dot-stuffing
         self.assertEqual(msg["bdat"], [f"BDAT {len(msg['content'])} LAST"])
         self.assertEqual(self.body(msg), CONTENT)
-        self.assertNotIn("DATA", u.commands)
+        self.assertNotIn("DATA", u.lines)
 
     def test_bdat_large_message_in_chunks(self):
         u = self.upstream("PIPELINING", "8BITMIME", "CHUNKING")
@@ -373,13 +339,13 @@ class RelayExtensionsTest(unittest.TestCase):
                 reply = self.send(d, content)
                 self.assertEqual(reply, (552, "5.3.4 upstream: Message too big"))
                 self.assertEqual(u.messages, [])
-                bdats = [c for c in u.commands if c.startswith("BDAT")]
+                bdats = [c for c in u.lines if c.startswith("BDAT")]
                 if pipelining:     # all chunks sent, the last with LAST
-                    self.assertGreater(len(bdats), 1, u.commands)
+                    self.assertGreater(len(bdats), 1, u.lines)
                     self.assertTrue(bdats[-1].endswith(" LAST"), bdats)
                 else:              # stopped at the first refusal, RSET
-                    self.assertEqual(len(bdats), 1, u.commands)
-                    wait_for(lambda: "RSET" in u.commands, "RSET")
+                    self.assertEqual(len(bdats), 1, u.lines)
+                    wait_for(lambda: "RSET" in u.lines, "RSET")
 
     def test_bdat_lmtp_two_recipients(self):
         u = self.upstream("PIPELINING", "8BITMIME", "CHUNKING", lmtp=True)
@@ -406,7 +372,7 @@ class RelayExtensionsTest(unittest.TestCase):
         reply = self.send(d, mail_options=["BODY=BINARYMIME"])
         self.assertReply(reply, 554, "5.6.3")
         self.assertEqual(u.messages, [])
-        self.assertFalse([c for c in u.commands if c.startswith("MAIL")], u.commands)
+        self.assertFalse([c for c in u.lines if c.startswith("MAIL")], u.lines)
 
     def test_binarymime_passed_on(self):
         u = self.upstream("PIPELINING", "8BITMIME", "BINARYMIME", "CHUNKING")
