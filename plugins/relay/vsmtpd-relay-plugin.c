@@ -1309,25 +1309,66 @@ on_final_reply (GObject      *source_object,
 
 static void body_read_next (Transaction *tx);
 
-static void
-on_body_written (GObject      *source_object,
-                 GAsyncResult *result,
-                 gpointer      user_data)
+/* The end of a write of content (DATA or BDAT): FALSE when the transaction
+ * ended (it was cancelled, when @may_stop, or the write failed). */
+static gboolean
+content_write_finish (Transaction  *tx,
+                      GObject      *source_object,
+                      GAsyncResult *result,
+                      gboolean      may_stop)
 {
-  Transaction *tx = user_data;
   g_autoptr(GError) error = NULL;
   gboolean written;
 
   written = g_output_stream_write_all_finish (G_OUTPUT_STREAM (source_object), result, NULL, &error);
   if (!written)
     upstream_fix_error (tx->up, &error);
-  if (transaction_stop_cancelled (tx, NULL, error))
-    return;
+  if (may_stop && transaction_stop_cancelled (tx, NULL, error))
+    return FALSE;
   if (!written)
     {
       transaction_fail (tx, "4.4.2", "lost the upstream while sending the message", error);
-      return;
+      return FALSE;
     }
+
+  return TRUE;
+}
+
+/* The end of a read of the message: its length, or -1 when the
+ * transaction ended (cancelled, or the message could not be read). */
+static gssize
+content_read_finish (Transaction  *tx,
+                     GObject      *source_object,
+                     GAsyncResult *result)
+{
+  g_autoptr(GError) error = NULL;
+  gssize n;
+
+  n = g_input_stream_read_finish (G_INPUT_STREAM (source_object), result, &error);
+  if (transaction_stop_cancelled (tx, NULL, NULL))
+    return -1;
+  if (n < 0)
+    {
+      g_warning ("relay: %s: cannot read message %s: %s", tx->session_id,
+                 vsmtp_message_get_id (tx->message), error->message);
+      /* Never end a truncated message (final dot, BDAT LAST): drop the line */
+      tx->up->closing = TRUE;
+      transaction_fail (tx, "4.3.0", "cannot read the message", NULL);
+      return -1;
+    }
+
+  return n;
+}
+
+static void
+on_body_written (GObject      *source_object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  Transaction *tx = user_data;
+
+  if (!content_write_finish (tx, source_object, result, TRUE))
+    return;
 
   upstream_disarm (tx->up);
   body_read_next (tx);
@@ -1339,14 +1380,9 @@ on_end_written (GObject      *source_object,
                 gpointer      user_data)
 {
   Transaction *tx = user_data;
-  g_autoptr(GError) error = NULL;
 
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source_object), result, NULL, &error))
-    {
-      upstream_fix_error (tx->up, &error);
-      transaction_fail (tx, "4.4.2", "lost the upstream while sending the message", error);
-      return;
-    }
+  if (!content_write_finish (tx, source_object, result, FALSE))
+    return;
 
   g_ptr_array_set_size (tx->replies, 0);
   upstream_command_async (tx->up, NULL, on_final_reply, tx);
@@ -1396,22 +1432,13 @@ on_body_read (GObject      *source_object,
               gpointer      user_data)
 {
   Transaction *tx = user_data;
-  g_autoptr(GError) error = NULL;
-  GOutputStream *output = g_io_stream_get_output_stream (tx->up->stream);
+  GOutputStream *output;
   gssize n;
 
-  n = g_input_stream_read_finish (G_INPUT_STREAM (source_object), result, &error);
-  if (transaction_stop_cancelled (tx, NULL, NULL))
-    return;
+  n = content_read_finish (tx, source_object, result);
   if (n < 0)
-    {
-      g_warning ("relay: %s: cannot read message %s: %s", tx->session_id,
-                 vsmtp_message_get_id (tx->message), error->message);
-      /* Never send the final dot of a truncated message: drop the line */
-      tx->up->closing = TRUE;
-      transaction_fail (tx, "4.3.0", "cannot read the message", NULL);
-      return;
-    }
+    return;
+  output = g_io_stream_get_output_stream (tx->up->stream);
 
   g_byte_array_set_size (tx->out, 0);
   upstream_arm (tx->up);
@@ -1541,20 +1568,11 @@ on_bdat_written (GObject      *source_object,
                  gpointer      user_data)
 {
   Transaction *tx = user_data;
-  g_autoptr(GError) error = NULL;
-  gboolean written;
+  /* after the LAST: the verdict is awaited whatever happens (on_end_written) */
   gboolean last = g_str_equal (tx->step, STEP_FINAL);
 
-  written = g_output_stream_write_all_finish (G_OUTPUT_STREAM (source_object), result, NULL, &error);
-  if (!written)
-    upstream_fix_error (tx->up, &error);
-  if (!last && transaction_stop_cancelled (tx, NULL, error))
+  if (!content_write_finish (tx, source_object, result, !last))
     return;
-  if (!written)
-    {
-      transaction_fail (tx, "4.4.2", "lost the upstream while sending the message", error);
-      return;
-    }
 
   if (last)
     {
@@ -1580,22 +1598,12 @@ on_bdat_read (GObject      *source_object,
               gpointer      user_data)
 {
   Transaction *tx = user_data;
-  g_autoptr(GError) error = NULL;
   gssize n;
   gboolean last;
 
-  n = g_input_stream_read_finish (G_INPUT_STREAM (source_object), result, &error);
-  if (transaction_stop_cancelled (tx, NULL, NULL))
-    return;
+  n = content_read_finish (tx, source_object, result);
   if (n < 0)
-    {
-      g_warning ("relay: %s: cannot read message %s: %s", tx->session_id,
-                 vsmtp_message_get_id (tx->message), error->message);
-      /* Never send the LAST of a truncated message: drop the line */
-      tx->up->closing = TRUE;
-      transaction_fail (tx, "4.3.0", "cannot read the message", NULL);
-      return;
-    }
+    return;
 
   if (n > 0 && tx->pending->len == 0)
     {
