@@ -1170,8 +1170,8 @@ transaction_stop_cancelled (Transaction   *tx,
   if (g_str_equal (tx->step, STEP_CONTENT))
     g_info ("relay: %s: message %s: cancelled (the client left, or the decision deadline "
             "passed, or the session was closed) while its content was being sent: upstream "
-            "connection closed without the final dot, nothing relayed",
-            tx->session_id, id);
+            "connection closed without %s, nothing relayed",
+            tx->session_id, id, tx->pending != NULL ? "the BDAT LAST" : "the final dot");
   else
     g_info ("relay: %s: message %s: cancelled (the client left, or the decision deadline "
             "passed, or the session was closed) at the upstream's %s: %s; nothing relayed",

@@ -94,8 +94,10 @@ class Upstream(ScriptedUpstream):
     The listening socket and threads are test_relay's ScriptedUpstream's."""
 
     def __init__(self, extensions=("PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES"),
-                 tls_context=None, lmtp=False, bdat_reply=None):
+                 tls_context=None, lmtp=False, bdat_reply=None, bdat_stall=None):
         self.bdat_reply = bdat_reply
+        self.bdat_stall = bdat_stall    # stop reading after that many BDAT bytes
+        self.tail = None                # what came after the stall, to the end
         self.messages = []
         self.lines = []
         super().__init__(lmtp=lmtp, extensions=extensions, tls_context=tls_context)
@@ -177,6 +179,20 @@ class Upstream(ScriptedUpstream):
                 words = text.split()
                 last = len(words) == 3 and words[2].upper() == "LAST"
                 tx["bdat"].append(text)
+                if self.bdat_stall is not None and len(tx["content"]) >= self.bdat_stall:
+                    self.content_started.set()
+                    self.resume.wait(fx.IO_TIMEOUT * 6)
+                    tail = bytearray(state["buf"])
+                    while True:
+                        try:
+                            chunk = state["sock"].recv(1 << 20)
+                        except ConnectionResetError:    # closed with replies unread
+                            chunk = b""
+                        if not chunk:
+                            break
+                        tail.extend(chunk)
+                    self.tail = bytes(tail)
+                    raise EOFError
                 tx["content"] += exactly(int(words[1]))
                 if self.bdat_reply is not None:
                     send(self.bdat_reply)
@@ -245,11 +261,12 @@ class RelayExtensionsTest(unittest.TestCase):
         self.addCleanup(s.cleanup)
         return s.start()
 
-    def relay(self, upstream, extra=""):
+    def relay(self, upstream, extra="", server=""):
         config = (f"[plugins]\npath={self.plugin_dir}\n\n"
                   "[relay]\nhost=127.0.0.1\n"
-                  f"port={upstream.port}\ntimeout=10\n{extra}")
-        d = fx.Vsmtpd(plugins=("xparams", "relay"), config=config,
+                  f"port={upstream.port}\n{extra}"
+                  + ("" if "timeout=" in extra else "timeout=10\n"))
+        d = fx.Vsmtpd(plugins=("xparams", "relay"), config=config, server=server,
                       args=["--tls-cert", fx_cert(), "--tls-key", fx_key()])
         self.addCleanup(d.cleanup)
         d.start()
@@ -328,6 +345,30 @@ class RelayExtensionsTest(unittest.TestCase):
         msg = self.relayed(u)
         self.assertGreater(len(msg["bdat"]), 1, msg["bdat"])
         self.assertEqual(self.body(msg), content)
+
+    def test_client_leaves_while_chunks_are_sent(self):
+        # more than the loopback socket buffers hold, so the relay is still
+        # writing chunks while the upstream does not read
+        u = self.upstream("PIPELINING", "8BITMIME", "CHUNKING", bdat_stall=256 * 1024)
+        d = self.relay(u, "timeout=600\n",
+                       server="max-message-size=100000000\ndecision-timeout=600\n")
+        line = b"0123456789abcdefghijklmnopqrstuvwxyz.0123456789abcdefghijklmnopqrstuvwxyz\r\n"
+        content = b"Subject: big\r\n\r\n" + line * (32 * 1024 * 1024 // len(line))
+        c = fx.RawClient(d.port, timeout=120)
+        self.addCleanup(c.close)
+        self.assertEqual(c.cmd("EHLO client.example").code, 250)
+        self.assertEqual(c.cmd(f"MAIL FROM:<{SENDER}>").code, 250)
+        self.assertEqual(c.cmd(f"RCPT TO:<{RCPT}>").code, 250)
+        self.assertEqual(c.cmd("DATA").code, 354)
+        c.send(content.replace(b"\r\n.", b"\r\n..") + b".\r\n")
+        wait_for(u.content_started.is_set, "the chunks at the upstream", 120)
+        c.close()
+        wait_for(lambda: "connection closed without the BDAT LAST" in d.stderr_text(),
+                 "the relay's cancellation line", 120)
+        u.resume.set()
+        tail = wait_for(lambda: u.tail, "the end of the upstream connection", 120)
+        self.assertNotIn(b" LAST\r\n", tail)
+        self.assertEqual(u.messages, [])
 
     def test_bdat_chunk_refused(self):
         for pipelining in (True, False):
