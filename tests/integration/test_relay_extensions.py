@@ -672,6 +672,29 @@ class RelayExtensionsTest(unittest.TestCase):
         self.assertReply(self.send(d, content), 250, "2.0.0")
         self.assertFalse(self.relayed(u)["tls"])
 
+    def test_requiretls_to_vsmtpd_upstream(self):
+        # vsmtpd as the upstream, with the test CA's certificate for
+        # mail.test, offering REQUIRETLS after STARTTLS (and CHUNKING,
+        # SMTPUTF8, DSN where it implements them)
+        upstream = fx.Vsmtpd(plugins=("xparams", "maildir"),
+                             config=f"[plugins]\npath={self.plugin_dir}\n",
+                             args=["--tls-cert", os.path.join(self.tmp, "server.pem"),
+                                   "--tls-key", os.path.join(self.tmp, "server.key")])
+        self.addCleanup(upstream.cleanup)
+        upstream.start()
+        d = self.relay(upstream, self.verified())
+        content = b"Subject: caf\xc3\xa9\r\n\r\n.dot\r\n"
+        reply = self.send(d, content, mail_options=["REQUIRETLS", "SMTPUTF8"],
+                          rcpt_options=["NOTIFY=NEVER"], tls=True)
+        self.assertReply(reply, 250, "2.0.0")
+        files = wait_for(upstream.delivered, "the message at the upstream")
+        self.assertEqual(len(files), 1)
+        theirs, rest = fx.split_received(files[0], return_path=SENDER)
+        self.assertIn(b"UTF8SMTPS" if b"UTF8SMTP" in theirs else b"ESMTPS", theirs)
+        ours, body = fx.split_received(rest)
+        self.assertEqual(body, content)
+        self.assertEqual(upstream.stop(), 0, upstream.stderr_text())
+
     def test_bad_ca_file_refused_at_start(self):
         u = self.upstream()
         d = fx.Vsmtpd(plugins=("relay",),
