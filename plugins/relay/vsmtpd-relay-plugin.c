@@ -68,6 +68,7 @@
 #define MAX_REPLY_BYTES    (64 * 1024)
 #define MAX_TEXT_LENGTH    200
 #define BODY_CHUNK         (64 * 1024)
+#define BDAT_IN_FLIGHT     32    /* chunks sent before their replies are read */
 
 typedef enum {
   STARTTLS_NO,
@@ -1295,6 +1296,15 @@ on_final_reply (GObject      *source_object,
 
   g_ptr_array_add (tx->replies, reply);
 
+  /* After a refused chunk an LMTP server may answer the LAST once or once
+   * per recipient: read one, and do not reuse the connection */
+  if (tx->chunk_refusal != NULL)
+    {
+      tx->up->closing = TRUE;
+      transaction_done (tx);
+      return;
+    }
+
   /* LMTP: one reply per recipient, in the order of the RCPTs */
   if (tx->self->lmtp && tx->replies->len < tx->n_recipients)
     {
@@ -1526,9 +1536,10 @@ on_data (GObject      *source_object,
  * end-of-data line; the last chunk is sent with LAST (an empty message is
  * "BDAT 0 LAST"). One chunk is read ahead, so that the last one carries
  * LAST. With PIPELINING the chunks are sent without waiting for their
- * replies, which are read after the LAST (a reply is a few dozen bytes:
- * they cannot fill the upstream's socket buffer for a message of any size
- * the server accepts); without it each chunk's reply is awaited. A
+ * replies, which are read after the LAST, or one by one once BDAT_IN_FLIGHT
+ * replies are waiting (so that an upstream whose replies we do not read
+ * never blocks on writing them); without PIPELINING each chunk's reply is
+ * awaited. A
  * cancellation while chunks are sent closes the connection before the
  * LAST, so the upstream drops the transaction, as with DATA. */
 
@@ -1554,8 +1565,11 @@ on_bdat_reply (GObject      *source_object,
   tx->bdat_outstanding--;
   if (reply->code / 100 != 2)
     {
-      /* The upstream's transaction failed: RSET, as RFC 3030 says */
-      transaction_refuse (tx, reply, FALSE, TRUE);
+      /* The upstream's transaction failed: RSET, as RFC 3030 says; with
+       * replies of pipelined chunks still to come, close instead */
+      if (tx->bdat_outstanding > 0)
+        tx->up->closing = TRUE;
+      transaction_refuse (tx, reply, FALSE, tx->bdat_outstanding == 0);
       return;
     }
 
@@ -1582,7 +1596,7 @@ on_bdat_written (GObject      *source_object,
     }
 
   tx->bdat_outstanding++;
-  if (!(tx->up->caps & RELAY_CAP_PIPELINING))
+  if (!(tx->up->caps & RELAY_CAP_PIPELINING) || tx->bdat_outstanding >= BDAT_IN_FLIGHT)
     {
       upstream_command_async (tx->up, NULL, on_bdat_reply, tx);
       return;
