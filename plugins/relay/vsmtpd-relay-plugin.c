@@ -24,10 +24,14 @@
  *
  * One Transaction is one message: take an idle, already greeted upstream
  * connection (RSET first) or connect, greet (EHLO/LHLO, STARTTLS), MAIL,
- * RCPT for each recipient, DATA, stream the content with dot-stuffing, read
- * the final reply (one per recipient with LMTP) and map it to our reply.
- * Commands are sent one at a time: a relay sends few commands per message
- * and stepping through them keeps every reply tied to its command.
+ * RCPT for each recipient, DATA, stream the content with dot-stuffing (or
+ * BDAT chunks, when the upstream offers CHUNKING), read the final reply
+ * (one per recipient with LMTP) and map it to our reply. Commands are sent
+ * one at a time: a relay sends few commands per message and stepping
+ * through them keeps every reply tied to its command (BDAT chunks aside).
+ * Which ESMTP parameters go on MAIL and RCPT, and which messages an
+ * upstream cannot take, is decided in relay-extensions.c; how the
+ * upstream's certificate is checked, in relay-tls.c.
  *
  * A message is only answered 250 when the upstream accepted it for every
  * recipient. When the upstream accepts some recipients and refuses others
@@ -1539,9 +1543,8 @@ on_data (GObject      *source_object,
  * replies, which are read after the LAST, or one by one once BDAT_IN_FLIGHT
  * replies are waiting (so that an upstream whose replies we do not read
  * never blocks on writing them); without PIPELINING each chunk's reply is
- * awaited. A
- * cancellation while chunks are sent closes the connection before the
- * LAST, so the upstream drops the transaction, as with DATA. */
+ * awaited. A cancellation while chunks are sent closes the connection
+ * before the LAST, so the upstream drops the transaction, as with DATA. */
 
 static void bdat_read_next (Transaction *tx);
 
