@@ -96,7 +96,7 @@ test_needs (void)
 {
   const char *utf8[] = { "SMTPUTF8", NULL, "BODY", "8bitmime", NULL };
   const char *requiretls[] = { "REQUIRETLS", NULL, NULL };
-  const char *dsn[] = { "NOTIFY", "FAILURE,SUCCESS", NULL };
+  const char *dsn[] = { "NOTIFY", "failure,Success", NULL };
   RelayNeeds needs;
 
   needs_of (&needs, NULL, NULL, "Subject: caf\xc3\xa9\r\nTLS-Required: No\r\n\r\nbody\r\n");

@@ -152,8 +152,13 @@ relay_needs_init (RelayNeeds    *needs,
         needs->utf8_address = TRUE;
       if (notify != NULL || rcpt_parameter (envelope, i, "ORCPT") != NULL)
         needs->dsn = TRUE;
-      if (notify != NULL && strstr (notify, "SUCCESS") != NULL)
-        needs->notify_success = TRUE;
+      if (notify != NULL)
+        {
+          g_autofree char *upper = g_ascii_strup (notify, -1);
+
+          if (strstr (upper, "SUCCESS") != NULL)
+            needs->notify_success = TRUE;
+        }
     }
 
   /* RFC 6532 header fields are only allowed with SMTPUTF8: without it,
