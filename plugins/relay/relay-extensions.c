@@ -120,6 +120,18 @@ rcpt_parameter (VsmtpEnvelope *envelope,
   return parameters != NULL ? g_hash_table_lookup (parameters, name) : NULL;
 }
 
+/* Whether recipient @index asked for a notice on success (NOTIFY=SUCCESS,
+ * in any case, among others) */
+gboolean
+relay_notify_success (VsmtpEnvelope *envelope,
+                      guint          index)
+{
+  const char *notify = rcpt_parameter (envelope, index, "NOTIFY");
+  g_autofree char *upper = notify != NULL ? g_ascii_strup (notify, -1) : NULL;
+
+  return upper != NULL && strstr (upper, "SUCCESS") != NULL;
+}
+
 void
 relay_needs_init (RelayNeeds    *needs,
                   VsmtpMessage  *message,
@@ -152,13 +164,8 @@ relay_needs_init (RelayNeeds    *needs,
         needs->utf8_address = TRUE;
       if (notify != NULL || rcpt_parameter (envelope, i, "ORCPT") != NULL)
         needs->dsn = TRUE;
-      if (notify != NULL)
-        {
-          g_autofree char *upper = g_ascii_strup (notify, -1);
-
-          if (strstr (upper, "SUCCESS") != NULL)
-            needs->notify_success = TRUE;
-        }
+      if (relay_notify_success (envelope, i))
+        needs->notify_success = TRUE;
     }
 
   /* RFC 6532 header fields are only allowed with SMTPUTF8: without it,

@@ -48,6 +48,9 @@ void     relay_needs_init          (RelayNeeds    *needs,
                                     VsmtpMessage  *message,
                                     VsmtpEnvelope *envelope);
 
+gboolean relay_notify_success      (VsmtpEnvelope *envelope,
+                                    guint          index);
+
 /* A reason not to hand the message to this upstream */
 typedef struct
 {

@@ -1242,12 +1242,20 @@ transaction_done (Transaction *tx)
       return;
     }
 
+  /* RFC 3461 5.2.2: a "relayed" notice is due; vsmtpd sends no notices
+   * (docs/extensions.md, a known deviation): the log says so */
   if (tx->needs.dsn && !(tx->up->caps & RELAY_CAP_DSN))
-    g_info ("relay: %s: message %s: the upstream does not offer DSN: its DSN parameters "
-            "were not passed on%s", tx->session_id, vsmtp_message_get_id (tx->message),
-            tx->needs.notify_success
-            ? "; a \"relayed\" notice is due to the sender for the recipients with "
-              "NOTIFY=SUCCESS (RFC 3461), vsmtpd sends none" : "");
+    {
+      g_info ("relay: %s: message %s: the upstream does not offer DSN: the DSN "
+              "parameters were not passed on", tx->session_id,
+              vsmtp_message_get_id (tx->message));
+      for (guint i = 0; i < tx->n_recipients && tx->needs.notify_success; i++)
+        if (relay_notify_success (tx->envelope, i))
+          g_info ("relay: %s: message %s: <%s> asked for a notice (NOTIFY=SUCCESS): "
+                  "a \"relayed\" notice is due, which vsmtpd does not send",
+                  tx->session_id, vsmtp_message_get_id (tx->message),
+                  vsmtp_address_to_string (vsmtp_envelope_get_recipient (tx->envelope, i)));
+    }
 
   tx->up->n_messages++;
   text = g_strdup_printf ("Ok: relayed as %s", first->text[0] != '\0' ? first->text : "ok");

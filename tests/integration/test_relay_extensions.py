@@ -566,6 +566,8 @@ class RelayExtensionsTest(unittest.TestCase):
         log = wait_for(lambda: "a \"relayed\" notice is due" in d.stderr_text()
                        and d.stderr_text(), "the DSN log line")
         self.assertIn("does not offer DSN", log)
+        self.assertIn(f"<{RCPT}> asked for a notice (NOTIFY=SUCCESS): a \"relayed\" "
+                      "notice is due, which vsmtpd does not send", log)
 
     @unittest.skipUnless(os.access(SMTP_SINK, os.X_OK), "no smtp-sink (postfix)")
     def test_dsn_to_smtp_sink(self):
