@@ -15,6 +15,7 @@
 #include "vsmtp-sasl-private.h"
 #include "vsmtp-scram.h"
 #include "vsmtp-session-struct-private.h"
+#include "vsmtp-session-lmtp-private.h"
 
 /**
  * VsmtpSession:
@@ -114,7 +115,8 @@ default_reply (DefaultReply which)
 VsmtpReply *
 _vsmtp_session_real_connected (VsmtpSession *self)
 {
-  return vsmtp_reply_new_printf (220, NULL, "%s ESMTP vsmtpd", session_hostname (self));
+  return vsmtp_reply_new_printf (220, NULL, "%s %s vsmtpd", session_hostname (self),
+                                 _vsmtp_session_is_lmtp (self) ? "LMTP" : "ESMTP");
 }
 
 VsmtpReply *

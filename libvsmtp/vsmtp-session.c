@@ -29,6 +29,7 @@
 #include "vsmtp-message-private.h"
 #include "vsmtp-trace-private.h"
 #include "vsmtp-session-struct-private.h"
+#include "vsmtp-session-lmtp-private.h"
 #include "vsmtp-proxy-reader-private.h"
 #include "vsmtp-source-private.h"
 #include "vsmtp-xclient-private.h"
@@ -606,7 +607,7 @@ session_handle_line (VsmtpSession *self,
 
   /* junk commands: past the limit each one counts as an error */
   if (verb == VSMTP_VERB_NOOP || verb == VSMTP_VERB_RSET || verb == VSMTP_VERB_VRFY ||
-      verb == VSMTP_VERB_HELO || verb == VSMTP_VERB_EHLO)
+      verb == VSMTP_VERB_HELO || verb == VSMTP_VERB_EHLO || verb == VSMTP_VERB_LHLO)
     {
       guint limit = self->settings->limits.junk_command_limit;
 
@@ -617,11 +618,9 @@ session_handle_line (VsmtpSession *self,
   switch (verb)
     {
     case VSMTP_VERB_HELO:
-      _vsmtp_session_handle_helo (self, args, FALSE);
-      break;
-
     case VSMTP_VERB_EHLO:
-      _vsmtp_session_handle_helo (self, args, TRUE);
+    case VSMTP_VERB_LHLO:
+      _vsmtp_session_handle_hello (self, verb, args);
       break;
 
     case VSMTP_VERB_MAIL:
@@ -675,7 +674,6 @@ session_handle_line (VsmtpSession *self,
       break;
 
     case VSMTP_VERB_EXPN:
-    case VSMTP_VERB_LHLO:
       session_queue_new (self, 502, "5.5.1", "Error: command not implemented");
       break;
 

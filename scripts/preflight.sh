@@ -65,6 +65,8 @@ fi
 
 if wants interop sanitizer; then
   [ -x /usr/sbin/smtp-sink ] || fail "Postfix's smtp-sink (/usr/sbin/smtp-sink)" postfix
+  [ -x /usr/sbin/postfix ] || fail "Postfix (/usr/sbin/postfix, a private instance delivering through LMTP)" postfix
+  id postfix >/dev/null 2>&1 || fail "the postfix user (Postfix's mail_owner)" postfix
   have testssl || fail "testssl.sh (testssl)" testssl.sh
   [ -x /usr/sbin/nginx ] || fail "nginx (/usr/sbin/nginx)" nginx
   [ -e /usr/lib/nginx/modules/ngx_mail_module.so ] ||

@@ -28,7 +28,7 @@ packages=(
   gsasl                # GNU SASL's client: SCRAM-SHA-256(-PLUS) against vsmtpd
   gjs
   # tests: real peer servers
-  postfix              # smtp-sink, the relay tests' upstream
+  postfix              # smtp-sink, the relay tests' upstream; the LMTP tests' MTA
   testssl.sh           # the TLS profile as a scanner sees it
   nginx libnginx-mod-mail # nginx's mail proxy in front of vsmtpd, with XCLIENT
   haproxy              # PROXY protocol v1/v2 in front of vsmtpd (test_haproxy)
