@@ -613,6 +613,33 @@ class RelayExtensionsTest(unittest.TestCase):
         self.assertEqual(body, content)
         self.assertEqual(upstream.stop(), 0, upstream.stderr_text())
 
+    def test_bdat_to_vsmtpd_lmtp_listener(self):
+        # vsmtpd's LMTP listener as the upstream: it offers CHUNKING, so the
+        # relay sends BDAT and reads one reply per recipient after the LAST
+        upstream = fx.Vsmtpd()
+        self.addCleanup(upstream.cleanup)
+        upstream.port_lmtp = fx.free_port()
+        upstream.extra_config = (f"[listener lmtp]\nlisten=127.0.0.1:{upstream.port_lmtp}\n"
+                                 "protocol=lmtp\n")
+        upstream.start()
+        lmtp = smtplib.LMTP("127.0.0.1", upstream.port_lmtp, timeout=fx.IO_TIMEOUT)
+        self.addCleanup(lmtp.close)
+        lmtp.ehlo("client.example")
+        self.assertTrue(lmtp.has_extn("chunking"), lmtp.esmtp_features)
+        lmtp.quit()
+
+        class Port:     # the relay's upstream: the LMTP port
+            port = upstream.port_lmtp
+        d = self.relay(Port, "protocol=lmtp\nstarttls=no\n")
+        content = b"Subject: lmtp\r\n\r\n.dot\r\n" + b"z" * 100000 + b"\r\n"
+        reply = self.send(d, content, rcpts=(RCPT, "carol@example.net"))
+        self.assertReply(reply, 250, "2.0.0")
+        files = wait_for(upstream.delivered, "the message at the upstream")
+        self.assertEqual(len(files), 1, files)
+        ours, body = fx.split_received(files[0], return_path=SENDER)
+        self.assertEqual(body, content)
+        self.assertEqual(upstream.stop(), 0, upstream.stderr_text())
+
     def test_bad_ca_file_refused_at_start(self):
         u = self.upstream()
         d = fx.Vsmtpd(plugins=("relay",),
