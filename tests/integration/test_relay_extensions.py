@@ -19,7 +19,9 @@ import shutil
 import smtplib
 import ssl
 import subprocess
+import socket
 import tempfile
+import threading
 import unittest
 
 import vsmtpd_fixture as fx
@@ -168,6 +170,53 @@ class Upstream(ScriptedUpstream):
                 send("250 2.0.0 Ok")
             else:
                 send("502 5.5.2 unknown command")
+
+
+class RecordingProxy:
+    """A TCP proxy on loopback to ``port`` that records what its clients
+    send (``sent``), so a test sees the commands a real upstream got."""
+
+    def __init__(self, port):
+        self.target = port
+        self.sent = bytearray()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self):
+        self.sock.close()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.target))
+            threading.Thread(target=self._pump, args=(client, server, True),
+                             daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, False),
+                             daemon=True).start()
+
+    def _pump(self, src, dst, record):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if record:
+                    self.sent.extend(data)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
 
 def make_pki(folder):
@@ -628,9 +677,9 @@ class RelayExtensionsTest(unittest.TestCase):
         self.assertTrue(lmtp.has_extn("chunking"), lmtp.esmtp_features)
         lmtp.quit()
 
-        class Port:     # the relay's upstream: the LMTP port
-            port = upstream.port_lmtp
-        d = self.relay(Port, "protocol=lmtp\nstarttls=no\n")
+        proxy = RecordingProxy(upstream.port_lmtp)
+        self.addCleanup(proxy.close)
+        d = self.relay(proxy, "protocol=lmtp\nstarttls=no\n")
         content = b"Subject: lmtp\r\n\r\n.dot\r\n" + b"z" * 100000 + b"\r\n"
         reply = self.send(d, content, rcpts=(RCPT, "carol@example.net"))
         self.assertReply(reply, 250, "2.0.0")
@@ -638,6 +687,10 @@ class RelayExtensionsTest(unittest.TestCase):
         self.assertEqual(len(files), 1, files)
         ours, body = fx.split_received(files[0], return_path=SENDER)
         self.assertEqual(body, content)
+        sent = bytes(proxy.sent)
+        self.assertIn(b"\r\nBDAT ", sent)
+        self.assertRegex(sent, rb"BDAT \d+ LAST\r\n")
+        self.assertNotIn(b"\r\nDATA\r\n", sent)
         self.assertEqual(upstream.stop(), 0, upstream.stderr_text())
 
     def test_bad_ca_file_refused_at_start(self):
