@@ -1491,6 +1491,29 @@ body_read_next (Transaction *tx)
                              NULL, on_body_read, tx);
 }
 
+/* The reply to @command (DATA, BDAT), or NULL when the transaction ended:
+ * it was cancelled, or the upstream was lost. */
+static UpstreamReply *
+transaction_reply_finish (Transaction  *tx,
+                          GAsyncResult *result,
+                          const char   *command)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(UpstreamReply) reply = upstream_command_finish (result, &error);
+
+  if (transaction_stop_cancelled (tx, reply, error))
+    return NULL;
+  if (reply == NULL)
+    {
+      g_autofree char *what = g_strdup_printf ("lost the upstream at %s", command);
+
+      transaction_fail (tx, "4.4.2", what, error);
+      return NULL;
+    }
+
+  return g_steal_pointer (&reply);
+}
+
 /* Opens the content for DATA or BDAT; FALSE: the transaction failed. */
 static gboolean
 transaction_open_body (Transaction *tx)
@@ -1519,17 +1542,10 @@ on_data (GObject      *source_object,
          gpointer      user_data)
 {
   Transaction *tx = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(UpstreamReply) reply = NULL;
+  g_autoptr(UpstreamReply) reply = transaction_reply_finish (tx, result, "DATA");
 
-  reply = upstream_command_finish (result, &error);
-  if (transaction_stop_cancelled (tx, reply, error))
-    return;
   if (reply == NULL)
-    {
-      transaction_fail (tx, "4.4.2", "lost the upstream at DATA", error);
-      return;
-    }
+    return;
   if (reply->code != 354)
     {
       transaction_refuse (tx, reply, FALSE, reply->code / 100 != 3);
@@ -1562,17 +1578,10 @@ on_bdat_reply (GObject      *source_object,
                gpointer      user_data)
 {
   Transaction *tx = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(UpstreamReply) reply = NULL;
+  g_autoptr(UpstreamReply) reply = transaction_reply_finish (tx, result, "BDAT");
 
-  reply = upstream_command_finish (result, &error);
-  if (transaction_stop_cancelled (tx, reply, error))
-    return;
   if (reply == NULL)
-    {
-      transaction_fail (tx, "4.4.2", "lost the upstream at BDAT", error);
-      return;
-    }
+    return;
   tx->bdat_outstanding--;
   if (reply->code / 100 != 2)
     {
