@@ -64,6 +64,15 @@ vsmtpd_listeners_group_new (const char *name)
                                       "The clients that may use XCLIENT: addresses and CIDR blocks");
   vsmtp_config_group_add_string_list (group, "disable-extensions", NULL,
                                       "EHLO keywords not offered on this listener");
+  vsmtp_config_group_add_integer (group, "max-message-size", 0, 0, G_MAXINT64, "bytes",
+                                  "The largest message this listener takes (its SIZE); "
+                                  "0: [server] max-message-size");
+  vsmtp_config_group_add_integer (group, "max-recipients", 0, 0, G_MAXUINT, NULL,
+                                  "The most recipients of a transaction on this listener "
+                                  "(LIMITS RCPTMAX); 0: [server] max-recipients");
+  vsmtp_config_group_add_integer (group, "max-connections-per-client", 0, 0, G_MAXUINT, NULL,
+                                  "The most connections a client address may have open when "
+                                  "it connects here; 0: [server] max-connections-per-client");
   vsmtp_config_group_add_string (group, "socket-mode", NULL,
                                  "The permissions of unix: sockets, in octal (e.g. 0660)");
   vsmtp_config_group_add_string (group, "socket-owner", NULL,
@@ -236,6 +245,12 @@ load_section (GKeyFile     *keyfile,
                                      VSMTP_PROTOCOL_LMTP : VSMTP_PROTOCOL_SMTP);
   vsmtp_listen_options_set_lmtp_received_header (listener->options,
       vsmtp_config_group_get_boolean (group, "lmtp-add-received"));
+  vsmtp_listen_options_set_max_message_size (listener->options,
+      vsmtp_config_group_get_integer (group, "max-message-size"));
+  vsmtp_listen_options_set_max_recipients (listener->options,
+      vsmtp_config_group_get_integer (group, "max-recipients"));
+  vsmtp_listen_options_set_max_connections_per_client (listener->options,
+      vsmtp_config_group_get_integer (group, "max-connections-per-client"));
 
   proxy_trusted = vsmtp_config_group_dup_string_list (group, "proxy-trusted");
   if (proxy_trusted != NULL &&

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "vsmtp-listen-options.h"
+#include "vsmtp-settings-private.h"
 
 G_BEGIN_DECLS
 
@@ -25,5 +26,11 @@ gboolean _vsmtp_listen_options_xclient_trusts       (VsmtpListenOptions *self,
 /* Whether the EHLO @keyword (any case) is switched off on this listener. */
 gboolean _vsmtp_listen_options_extension_disabled   (VsmtpListenOptions *self,
                                                      const char         *keyword);
+
+/* The settings for a session on this listener: @server_settings itself,
+ * or (with limits of the listener's own) a copy with them, kept until the
+ * server's settings change (transfer none). */
+VsmtpSettings *_vsmtp_listen_options_get_settings (VsmtpListenOptions *self,
+                                                   VsmtpSettings      *server_settings);
 
 G_END_DECLS

@@ -53,6 +53,14 @@ struct _VsmtpListenOptions
   TrustList           xclient_trusted;
   char              **disabled_extensions;   /* NULL when empty */
   gboolean            lmtp_received_header;
+  guint64             max_message_size;            /* 0: the server's */
+  guint               max_recipients;              /* 0: the server's */
+  guint               max_connections_per_client;  /* 0: the server's */
+  /* the settings of this listener's sessions: the server's with the limits
+   * above, made again when the server's change (cached in the copy a
+   * listener keeps) */
+  VsmtpSettings      *derived;
+  VsmtpSettings      *derived_from;
 };
 
 G_DEFINE_FINAL_TYPE (VsmtpListenOptions, vsmtp_listen_options, G_TYPE_OBJECT)
@@ -67,6 +75,9 @@ enum {
   PROP_XCLIENT_TRUSTED,
   PROP_DISABLED_EXTENSIONS,
   PROP_LMTP_RECEIVED_HEADER,
+  PROP_MAX_MESSAGE_SIZE,
+  PROP_MAX_RECIPIENTS,
+  PROP_MAX_CONNECTIONS_PER_CLIENT,
   N_PROPS
 };
 
@@ -144,6 +155,8 @@ vsmtp_listen_options_finalize (GObject *object)
   trust_list_clear (&self->proxy_trusted);
   trust_list_clear (&self->xclient_trusted);
   g_strfreev (self->disabled_extensions);
+  g_clear_pointer (&self->derived, _vsmtp_settings_unref);
+  g_clear_pointer (&self->derived_from, _vsmtp_settings_unref);
 
   G_OBJECT_CLASS (vsmtp_listen_options_parent_class)->finalize (object);
 }
@@ -181,6 +194,15 @@ vsmtp_listen_options_get_property (GObject    *object,
       break;
     case PROP_LMTP_RECEIVED_HEADER:
       g_value_set_boolean (value, self->lmtp_received_header);
+      break;
+    case PROP_MAX_MESSAGE_SIZE:
+      g_value_set_uint64 (value, self->max_message_size);
+      break;
+    case PROP_MAX_RECIPIENTS:
+      g_value_set_uint (value, self->max_recipients);
+      break;
+    case PROP_MAX_CONNECTIONS_PER_CLIENT:
+      g_value_set_uint (value, self->max_connections_per_client);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -232,6 +254,15 @@ vsmtp_listen_options_set_property (GObject      *object,
       break;
     case PROP_LMTP_RECEIVED_HEADER:
       vsmtp_listen_options_set_lmtp_received_header (self, g_value_get_boolean (value));
+      break;
+    case PROP_MAX_MESSAGE_SIZE:
+      vsmtp_listen_options_set_max_message_size (self, g_value_get_uint64 (value));
+      break;
+    case PROP_MAX_RECIPIENTS:
+      vsmtp_listen_options_set_max_recipients (self, g_value_get_uint (value));
+      break;
+    case PROP_MAX_CONNECTIONS_PER_CLIENT:
+      vsmtp_listen_options_set_max_connections_per_client (self, g_value_get_uint (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -326,6 +357,36 @@ vsmtp_listen_options_class_init (VsmtpListenOptionsClass *klass)
   properties[PROP_LMTP_RECEIVED_HEADER] =
     g_param_spec_boolean ("lmtp-received-header", NULL, NULL, FALSE, flags);
 
+  /**
+   * VsmtpListenOptions:max-message-size:
+   *
+   * The largest message this listener's sessions take, in bytes (its
+   * `SIZE` in the EHLO reply), or 0 for the server's
+   * [property@Vsmtp.Server:max-message-size].
+   */
+  properties[PROP_MAX_MESSAGE_SIZE] =
+    g_param_spec_uint64 ("max-message-size", NULL, NULL, 0, G_MAXUINT64, 0, flags);
+
+  /**
+   * VsmtpListenOptions:max-recipients:
+   *
+   * The most recipients a transaction may have on this listener (its
+   * `LIMITS RCPTMAX`), or 0 for the server's
+   * [property@Vsmtp.Server:max-recipients].
+   */
+  properties[PROP_MAX_RECIPIENTS] =
+    g_param_spec_uint ("max-recipients", NULL, NULL, 0, G_MAXUINT, 0, flags);
+
+  /**
+   * VsmtpListenOptions:max-connections-per-client:
+   *
+   * The most connections one client address may have open when it
+   * connects to this listener (counted over every listener), or 0 for the
+   * server's [property@Vsmtp.Server:max-connections-per-client].
+   */
+  properties[PROP_MAX_CONNECTIONS_PER_CLIENT] =
+    g_param_spec_uint ("max-connections-per-client", NULL, NULL, 0, G_MAXUINT, 0, flags);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -371,6 +432,9 @@ _vsmtp_listen_options_copy (VsmtpListenOptions *self)
                   "xclient-trusted", NULL);
   copy->disabled_extensions = g_strdupv (self->disabled_extensions);
   copy->lmtp_received_header = self->lmtp_received_header;
+  copy->max_message_size = self->max_message_size;
+  copy->max_recipients = self->max_recipients;
+  copy->max_connections_per_client = self->max_connections_per_client;
   return copy;
 }
 
@@ -664,4 +728,96 @@ vsmtp_listen_options_set_lmtp_received_header (VsmtpListenOptions *self,
     return;
   self->lmtp_received_header = received_header;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LMTP_RECEIVED_HEADER]);
+}
+
+#define DEFINE_LIMIT(prop, field, type, PROP)                                  \
+type                                                                          \
+vsmtp_listen_options_get_##prop (VsmtpListenOptions *self)                    \
+{                                                                             \
+  g_return_val_if_fail (VSMTP_IS_LISTEN_OPTIONS (self), 0);                   \
+  return self->field;                                                         \
+}                                                                             \
+                                                                              \
+void                                                                          \
+vsmtp_listen_options_set_##prop (VsmtpListenOptions *self,                    \
+                                 type                value)                   \
+{                                                                             \
+  g_return_if_fail (VSMTP_IS_LISTEN_OPTIONS (self));                          \
+  if (self->field == value)                                                   \
+    return;                                                                   \
+  self->field = value;                                                        \
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP]);               \
+}
+
+/**
+ * vsmtp_listen_options_get_max_message_size:
+ * @self: listen options
+ *
+ * Returns: the listener's message size limit, 0 for the server's
+ */
+/**
+ * vsmtp_listen_options_set_max_message_size:
+ * @self: listen options
+ * @value: the limit in bytes, 0 for the server's
+ *
+ * Sets [property@Vsmtp.ListenOptions:max-message-size].
+ */
+DEFINE_LIMIT (max_message_size, max_message_size, guint64, PROP_MAX_MESSAGE_SIZE)
+
+/**
+ * vsmtp_listen_options_get_max_recipients:
+ * @self: listen options
+ *
+ * Returns: the listener's recipient limit, 0 for the server's
+ */
+/**
+ * vsmtp_listen_options_set_max_recipients:
+ * @self: listen options
+ * @value: the limit, 0 for the server's
+ *
+ * Sets [property@Vsmtp.ListenOptions:max-recipients].
+ */
+DEFINE_LIMIT (max_recipients, max_recipients, guint, PROP_MAX_RECIPIENTS)
+
+/**
+ * vsmtp_listen_options_get_max_connections_per_client:
+ * @self: listen options
+ *
+ * Returns: the listener's per-client connection limit, 0 for the server's
+ */
+/**
+ * vsmtp_listen_options_set_max_connections_per_client:
+ * @self: listen options
+ * @value: the limit, 0 for the server's
+ *
+ * Sets [property@Vsmtp.ListenOptions:max-connections-per-client].
+ */
+DEFINE_LIMIT (max_connections_per_client, max_connections_per_client, guint,
+              PROP_MAX_CONNECTIONS_PER_CLIENT)
+
+VsmtpSettings *
+_vsmtp_listen_options_get_settings (VsmtpListenOptions *self,
+                                    VsmtpSettings      *server_settings)
+{
+  VsmtpSettings *s;
+
+  if (self->max_message_size == 0 && self->max_recipients == 0 &&
+      self->max_connections_per_client == 0)
+    return server_settings;
+  if (self->derived != NULL && self->derived_from == server_settings)
+    return self->derived;
+
+  s = _vsmtp_settings_copy (server_settings);
+  if (self->max_message_size > 0)
+    s->max_message_size = self->max_message_size;
+  if (self->max_recipients > 0)
+    s->max_recipients = self->max_recipients;
+  if (self->max_connections_per_client > 0)
+    s->limits.max_connections_per_client = self->max_connections_per_client;
+
+  g_clear_pointer (&self->derived, _vsmtp_settings_unref);
+  g_clear_pointer (&self->derived_from, _vsmtp_settings_unref);
+  self->derived = s;
+  self->derived_from = _vsmtp_settings_ref (server_settings);
+  return s;
 }

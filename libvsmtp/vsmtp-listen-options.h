@@ -98,6 +98,22 @@ void                 vsmtp_listen_options_set_lmtp_received_header (VsmtpListenO
                                                                     gboolean            received_header);
 
 VSMTP_AVAILABLE_IN_ALL
+guint64              vsmtp_listen_options_get_max_message_size    (VsmtpListenOptions  *self);
+VSMTP_AVAILABLE_IN_ALL
+void                 vsmtp_listen_options_set_max_message_size    (VsmtpListenOptions  *self,
+                                                                   guint64              value);
+VSMTP_AVAILABLE_IN_ALL
+guint                vsmtp_listen_options_get_max_recipients      (VsmtpListenOptions  *self);
+VSMTP_AVAILABLE_IN_ALL
+void                 vsmtp_listen_options_set_max_recipients      (VsmtpListenOptions  *self,
+                                                                   guint                value);
+VSMTP_AVAILABLE_IN_ALL
+guint                vsmtp_listen_options_get_max_connections_per_client (VsmtpListenOptions *self);
+VSMTP_AVAILABLE_IN_ALL
+void                 vsmtp_listen_options_set_max_connections_per_client (VsmtpListenOptions *self,
+                                                                          guint               value);
+
+VSMTP_AVAILABLE_IN_ALL
 gboolean             vsmtp_server_listen_with_options             (VsmtpServer         *self,
                                                                    GSocketAddress      *address,
                                                                    VsmtpListenOptions  *options,

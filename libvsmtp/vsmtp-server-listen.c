@@ -153,6 +153,8 @@ _vsmtp_server_admit (VsmtpServer  *self,
                      VsmtpSession *session)
 {
   const char *ip = vsmtp_session_get_remote_ip (session);
+  /* the listener's own limit, if it has one */
+  guint per_client = _vsmtp_session_get_settings (session)->limits.max_connections_per_client;
   guint n;
 
   /* the session itself is already counted in self->sessions */
@@ -163,8 +165,7 @@ _vsmtp_server_admit (VsmtpServer  *self,
   if (ip == NULL)
     return NULL;
   n = _vsmtp_client_tracker_get_connections (self->clients, ip);
-  if (self->limits.max_connections_per_client > 0 &&
-      n >= self->limits.max_connections_per_client)
+  if (per_client > 0 && n >= per_client)
     return vsmtp_reply_new_printf (421, "4.7.0", "%s Error: too many connections from %s",
                                    self->hostname, ip);
   _vsmtp_client_tracker_connection_opened (self->clients, ip);
@@ -484,7 +485,9 @@ server_start_session (VsmtpServer        *self,
   VsmtpReply *refusal;
 
   session = _vsmtp_session_new (self, stream, remote_address, options,
-                                _vsmtp_server_get_settings (self), self->clients);
+                                _vsmtp_listen_options_get_settings (options,
+                                                                    _vsmtp_server_get_settings (self)),
+                                self->clients);
   if (header != NULL)
     _vsmtp_session_set_proxy_header (session, header);
   g_hash_table_add (self->sessions, session);

@@ -35,8 +35,9 @@ typedef struct _VsmtpExtensionRegistry VsmtpExtensionRegistry;
  * when it starts: a session reads its settings here and never asks the
  * server. A change to a server property makes the next sessions take a
  * new snapshot; the sessions already running keep theirs (a certificate
- * reloaded with SIGHUP serves the next connections). Listeners with
- * settings of their own will give their own snapshot.
+ * reloaded with SIGHUP serves the next connections). A listener with
+ * limits of its own gives its sessions a copy with them
+ * (_vsmtp_listen_options_get_settings).
  *
  * The extension registry is the exception: it is the server's, live, so
  * that an extension registered while sessions run is offered at their
@@ -70,6 +71,8 @@ typedef struct {
 
 VsmtpSettings *_vsmtp_settings_new   (void);
 VsmtpSettings *_vsmtp_settings_ref   (VsmtpSettings *self);
+/* A new snapshot with the same values (for a listener's own limits) */
+VsmtpSettings *_vsmtp_settings_copy  (VsmtpSettings *self);
 void           _vsmtp_settings_unref (VsmtpSettings *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VsmtpSettings, _vsmtp_settings_unref)

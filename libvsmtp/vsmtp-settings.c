@@ -22,6 +22,24 @@ _vsmtp_settings_ref (VsmtpSettings *self)
   return self;
 }
 
+VsmtpSettings *
+_vsmtp_settings_copy (VsmtpSettings *self)
+{
+  VsmtpSettings *copy = g_memdup2 (self, sizeof *self);
+
+  g_atomic_ref_count_init (&copy->ref_count);
+  copy->hostname = g_strdup (self->hostname);
+  copy->spool_directory = g_strdup (self->spool_directory);
+  if (copy->tls_certificate != NULL)
+    g_object_ref (copy->tls_certificate);
+  copy->auth_mechanisms = g_strdupv (self->auth_mechanisms);
+  if (copy->handler_owners != NULL)
+    g_hash_table_ref (copy->handler_owners);
+  if (copy->scram_secret != NULL)
+    g_bytes_ref (copy->scram_secret);
+  return copy;
+}
+
 void
 _vsmtp_settings_unref (VsmtpSettings *self)
 {

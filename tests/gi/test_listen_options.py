@@ -119,6 +119,59 @@ class ListenOptionsTest(ServerTestCase):
             ("local", Vsmtp.Protocol.LMTP, True),
             ("edge", Vsmtp.Protocol.SMTP, False)], key=str))
 
+    def test_limits_of_a_listener(self):
+        strict = Vsmtp.ListenOptions(name="strict", max_message_size=1000, max_recipients=1,
+                                     max_connections_per_client=1)
+        self.assertEqual(strict.get_max_message_size(), 1000)
+        ok, strict_address = self.server.listen_with_options(
+            Gio.InetSocketAddress.new_from_string("127.0.0.1", 0), strict)
+        self.assertTrue(ok)
+
+        def session(port, rcpts, body):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.settimeout(GUARD_SECONDS)
+            f = s.makefile("rb")
+            out = [f.readline()]
+            s.sendall(b"EHLO c.example\r\n")
+            ehlo = []
+            while True:
+                line = f.readline()
+                ehlo.append(line[4:].strip())
+                if line[3:4] != b"-":
+                    break
+            out.append(ehlo)
+            for command in [b"MAIL FROM:<a@example.org>"] + [b"RCPT TO:<%s@example.net>" % r for r in rcpts]:
+                s.sendall(command + b"\r\n")
+                out.append(f.readline().strip())
+            s.sendall(b"DATA\r\n")
+            out.append(f.readline().strip())
+            s.sendall(body + b"\r\n.\r\n")
+            out.append(f.readline().strip())
+            return s, out
+
+        def client():
+            s1, strict_out = session(strict_address.get_port(), [b"x", b"y"], b"x" * 2000)
+            # a second connection from the same address: over this listener's limit
+            s2 = socket.create_connection(("127.0.0.1", strict_address.get_port()))
+            s2.settimeout(GUARD_SECONDS)
+            refused = s2.makefile("rb").readline()
+            s2.close()
+            s1.close()
+            s3, default_out = session(self.port, [b"x", b"y"], b"x" * 2000)
+            s3.close()
+            return strict_out, refused, default_out
+
+        strict_out, refused, default_out = self.run_client(client)
+        self.assertIn(b"SIZE 1000", strict_out[1])
+        self.assertIn(b"LIMITS RCPTMAX=1", strict_out[1])
+        self.assertEqual(strict_out[3][:3], b"250")
+        self.assertEqual(strict_out[4][:9], b"452 4.5.3")
+        self.assertEqual(strict_out[6][:9], b"552 5.3.4")    # 2,000 bytes over 1,000
+        self.assertTrue(refused.startswith(b"421 4.7.0"), refused)
+        # the server's own limits on the other listener
+        self.assertIn(b"SIZE 10240000", default_out[1])
+        self.assertEqual(default_out[4][:3], b"250")
+
     def test_full_variants_keep_their_flags(self):
         self.server.set_tls_certificate(Gio.TlsCertificate.new_from_files(
             os.path.join(os.path.dirname(HERE), "data", "test-cert.pem"),

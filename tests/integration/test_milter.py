@@ -55,6 +55,15 @@ RECORDER = """
 """
 
 
+def peer_env():
+    """The environment for the peer programs (milters): without the
+    sanitizer runtimes the sanitizer tier preloads for vsmtpd"""
+    env = dict(os.environ)
+    for name in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+        env.pop(name, None)
+    return env
+
+
 def wait_for(predicate, timeout=fx.IO_TIMEOUT, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -73,7 +82,8 @@ class TestFilter:
         self.port = fx.free_port()
         self.proc = subprocess.Popen(
             [SYSTEM_PYTHON, FILTER, f"inet:{self.port}@127.0.0.1", self.log_path],
-            stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.tmp, "stderr"), "wb"))
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.tmp, "stderr"), "wb"),
+            env=peer_env())
         try:
             wait_for(self.listening, what="the test milter")
         except Exception:

@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 
 import vsmtpd_fixture as fx
-from test_milter import SYSTEM_PYTHON, wait_for
+from test_milter import SYSTEM_PYTHON, peer_env, wait_for
 from test_plugins import PluginTestCase
 
 OPENDKIM = "/usr/sbin/opendkim"
@@ -56,7 +56,7 @@ class OpenDkim:
                     "Mode s\nCanonicalization relaxed/simple\n"
                     f"PidFile {self.tmp}/opendkim.pid\nRequireSafeKeys no\n"
                     "InternalHosts 127.0.0.1\n")
-        self.proc = subprocess.Popen([OPENDKIM, "-f", "-x", conf],
+        self.proc = subprocess.Popen([OPENDKIM, "-f", "-x", conf], env=peer_env(),
                                      stdout=subprocess.DEVNULL,
                                      stderr=open(os.path.join(self.tmp, "stderr"), "wb"))
         try:
@@ -112,7 +112,7 @@ class Rspamd:
         cmd = ["rspamd", "-f", "-i", "-c", "/etc/rspamd/rspamd.conf",
                f"--var=LOCAL_CONFDIR={self.tmp}", f"--var=DBDIR={self.tmp}/db",
                f"--var=RUNDIR={self.tmp}/run", f"--var=LOGDIR={self.tmp}/log"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env=peer_env(),
                                      stderr=open(os.path.join(self.tmp, "stderr"), "wb"),
                                      start_new_session=True)
         try:
@@ -213,7 +213,7 @@ class OpenDkimTest(PluginTestCase):
             cls.opendkim.stop()
 
     def verify(self, message):
-        return subprocess.run([SYSTEM_PYTHON, "-c", VERIFY, self.opendkim.record],
+        return subprocess.run([SYSTEM_PYTHON, "-c", VERIFY, self.opendkim.record], env=peer_env(),
                               input=message, capture_output=True, check=True).stdout.decode().strip()
 
     def test_signed_and_verified(self):

@@ -107,7 +107,7 @@ class ProxyListenerTest(unittest.TestCase):
             f"[listener strict]\nlisten=127.0.0.1:{cls.ports['strict']}\n"
             "proxy-protocol=any\nproxy-trusted=192.0.2.0/24\n\n"
             f"[listener plain]\nlisten=127.0.0.1:{cls.ports['plain']}\ntls=none\n"
-            "disable-extensions=pipelining\n\n"
+            "disable-extensions=pipelining\nmax-message-size=5000\nmax-recipients=2\n\n"
             f"[listener local]\nlisten=unix:{cls.unix_path}\nsocket-mode=0660\n"
             + ("socket-owner=nobody\nsocket-group=nogroup\n" if os.geteuid() == 0 else ""))
         cls.daemon = Vsmtpd(server=(f"tls-certificate={CERT}\ntls-key={KEY}\n"
@@ -325,6 +325,19 @@ class ProxyListenerTest(unittest.TestCase):
         default = keywords(self.daemon.port)
         self.assertIn(b"STARTTLS", default)
         self.assertIn(b"PIPELINING", default)
+
+    def test_limits_of_a_listener(self):
+        with RawClient(self.ports["plain"]) as c:
+            ehlo = c.cmd("EHLO client.example")
+            self.assertIn(b"250-SIZE 5000", ehlo.lines)
+            self.assertIn(b"250 LIMITS RCPTMAX=2", ehlo.lines)
+            self.assertEqual(c.cmd("MAIL FROM:<a@example.org> SIZE=6000").code, 552)
+            self.assertEqual(c.cmd("MAIL FROM:<a@example.org>").code, 250)
+            for rcpt, code in (("b", 250), ("c", 250), ("d", 452)):
+                self.assertEqual(c.cmd(f"RCPT TO:<{rcpt}@example.org>").code, code)
+        with RawClient(self.daemon.port) as c:      # [server]'s limits there
+            ehlo = c.cmd("EHLO client.example")
+            self.assertIn(b"250-SIZE 10240000", ehlo.lines)
 
     # --- UNIX-domain socket ---------------------------------------------------
 
