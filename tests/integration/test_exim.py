@@ -42,6 +42,7 @@ once (shutdown(SHUT_WR)); vsmtpd answers such a client
 import glob
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -330,6 +331,53 @@ class EximDeliveryTest(EximTestCase):
         self.assertExactDelivery(stored, wire, PLAIN)
         self.assertEqual(sorted(wire.rcpts()),
                          sorted(b"RCPT TO:<" + r.encode() + b">" for r in rcpts))
+
+
+class EximChunkingTest(EximTestCase):
+    """vsmtpd offers CHUNKING: Exim (hosts_try_chunking = *) sends the
+    message with BDAT, and vsmtpd stores exactly the bytes of the chunks."""
+
+    def test_bdat_binaryish_body_byte_exact(self):
+        stored, wire = self.deliver(BINARYISH, mail_params=" BODY=8BITMIME")
+        ehlo = self.recorder.server_bytes()[0]
+        self.assertRegex(ehlo, rb"\r\n250[- ]CHUNKING\r\n", "vsmtpd did not offer CHUNKING")
+        self.assertEqual(wire.via, b"BDAT", wire.commands)
+        self.assertNotIn(b"DATA", wire.commands)
+        self.assertTrue(wire.commands[-1].upper().endswith(b" LAST"), wire.commands)
+        self.assertIn(b"BODY=8BITMIME", wire.mail())
+        self.assertExactDelivery(stored, wire, BINARYISH)
+        self.assertIn("K C=", self.exim.log())   # Exim's own word: CHUNKING used
+
+
+UTF8_SENDER = "j\u00f6rg@cl\u00efent.example"      # jörg@clïent.example
+UTF8_RCPT = "b\u00f8b@\u00e9xample.net"             # bøb@éxample.net
+UTF8_CONTENT = (b"Date: Thu, 03 Dec 2026 10:00:00 +0000\r\n"
+                b"Message-ID: <interop-3@client.example>\r\n"
+                b"From: J\xc3\xb6rg <" + UTF8_SENDER.encode() + b">\r\n"
+                b"To: B\xc3\xb8b <" + UTF8_RCPT.encode() + b">\r\n"
+                b"Subject: Gr\xc3\xbc\xc3\x9fe\r\n"
+                b"\r\n"
+                b"Gr\xc3\xbc\xc3\x9fe aus Exim.\r\n")
+
+
+class EximSmtputf8Test(EximTestCase):
+    """A message with UTF-8 addresses taken by Exim with SMTPUTF8 reaches
+    vsmtpd with SMTPUTF8 (no downconversion: utf8_downconvert = -1 would
+    fail the local part), and vsmtpd's Received field says UTF8SMTP."""
+
+    def test_utf8_addresses_with_smtputf8(self):
+        stored, wire = self.deliver(UTF8_CONTENT, sender=UTF8_SENDER,
+                                    rcpts=(UTF8_RCPT,), mail_params=" SMTPUTF8")
+        ehlo = self.recorder.server_bytes()[0]
+        self.assertRegex(ehlo, rb"\r\n250[- ]SMTPUTF8\r\n", "vsmtpd did not offer SMTPUTF8")
+        mail = wire.mail()
+        self.assertTrue(mail.startswith(b"MAIL FROM:<" + UTF8_SENDER.encode() + b">"), mail)
+        self.assertIn(b" SMTPUTF8", mail)
+        self.assertEqual(wire.rcpts(), [b"RCPT TO:<" + UTF8_RCPT.encode() + b">"])
+        header, _ = fx.split_received(stored)
+        unfolded = re.sub(rb"\r\n[ \t]+", b" ", header)
+        self.assertRegex(unfolded, rb"\swith UTF8SMTP(\s|;)", unfolded)
+        self.assertExactDelivery(stored, wire, UTF8_CONTENT)
 
 
 class HalfCloseTest(fx.VsmtpdTestCase):

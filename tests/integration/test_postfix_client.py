@@ -26,6 +26,7 @@ looking at what vsmtpd stored, so that a notice Postfix would send back
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import subprocess
@@ -34,6 +35,7 @@ import time
 
 import mta_fixture as mta
 import vsmtpd_fixture as fx
+from test_plugins import PluginTestCase
 
 POSTFIX = "/usr/sbin/postfix"
 SENDMAIL = "/usr/sbin/sendmail"
@@ -152,6 +154,11 @@ class Postfix:
         r = self.run([POSTQUEUE, "-c", self.conf, "-j"])
         return [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
 
+    def deferred(self):
+        """The reasons Postfix gives for recipients it keeps in its queue."""
+        return [r["delay_reason"] for m in self.queue() for r in m.get("recipients", [])
+                if r.get("delay_reason")]
+
     def log(self):
         try:
             with open(os.path.join(self.dir, "maillog"), "rb") as f:
@@ -218,7 +225,7 @@ def crlf(content):
     return content.replace(b"\n", b"\r\n")
 
 
-class PostfixTestCase(fx.VsmtpdTestCase):
+class PostfixTestCase(PluginTestCase):
     """A vsmtpd and a recorder per class, a Postfix instance per test."""
 
     @classmethod
@@ -243,8 +250,18 @@ class PostfixTestCase(fx.VsmtpdTestCase):
         """Submit, wait until Postfix's queue is empty and every connection
         to vsmtpd is over; returns (delivered files, wire transactions)."""
         self.postfix.sendmail(sender, list(rcpts), content, options)
-        mta.wait_for(self.daemon.delivered, "a message in vsmtpd's maildir")
-        mta.wait_for(self.postfix.queue_empty, "Postfix's empty queue")
+        try:
+            mta.wait_for(lambda: self.postfix.deferred() or self.daemon.delivered(),
+                         "a message in vsmtpd's maildir")
+            mta.wait_for(lambda: self.postfix.deferred() or self.postfix.queue_empty(),
+                         "Postfix's empty queue")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\nPostfix's log:\n{self.postfix.log()}\n"
+                                 f"Postfix's queue: {self.postfix.queue()}\nvsmtpd's log:\n"
+                                 + self.daemon.stderr_text()[-3000:]) from None
+        deferred = self.postfix.deferred()
+        self.assertEqual(deferred, [], "Postfix deferred a message:\n"
+                         + self.daemon.stderr_text()[-3000:])
         # Postfix may keep the connection open a moment (connection cache)
         self.postfix.stop()
         sessions = mta.wait_for(self.recorder.client_bytes, "Postfix's connections")
@@ -272,6 +289,102 @@ class PostfixRelayTest(PostfixTestCase):
         self.assertTrue(messages[0].mail().startswith(b"MAIL FROM:<alice@client.example>"))
         self.assertEqual(len(messages[0].rcpts()), 1)
         self.assertTrue(messages[0].rcpts()[0].startswith(b"RCPT TO:<bob@example.net>"))
+
+
+# A handler that writes what vsmtpd recorded of each message's envelope
+# (the typed DSN accessors, SMTPUTF8) as a JSON line, then lets the maildir
+# plugin deliver it.
+RECORD_PLUGIN = """
+    def on_new_session(self, server, session):
+        session.connect('message-received', self.on_message)
+
+    def on_message(self, session, message):
+        import json
+        e = session.get_envelope()
+        rcpts = []
+        for i in range(e.get_n_recipients()):
+            has, kind, addr = e.get_recipient_dsn_orcpt(i)
+            rcpts.append({'address': e.get_recipient(i).to_string(),
+                          'notify': int(e.get_recipient_dsn_notify(i)),
+                          'orcpt': [kind, addr] if has else None})
+        record = {'ret': e.get_dsn_ret().value_nick,
+                  'envid': e.dup_dsn_envid(),
+                  'smtputf8': e.get_smtputf8(),
+                  'sender': e.get_sender().to_string(),
+                  'rcpts': rcpts}
+        with open(%r, 'a', encoding='utf-8') as f:
+            f.write(json.dumps(record) + '\\n')
+        return Vsmtp.Reply.new_continue()
+"""
+
+
+class PostfixExtensionsTest(PostfixTestCase):
+    """Postfix passes DSN parameters and SMTPUTF8 on to vsmtpd, which offers
+    both, and vsmtpd records them (a handler writes the envelope's typed
+    accessors, Received says UTF8SMTP)."""
+
+    plugins = ("record", "maildir")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.records = tempfile.mktemp(prefix="vsmtpd-records-", suffix=".json")
+        cls.python_plugins = {"record": RECORD_PLUGIN % cls.records}
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            if os.path.exists(cls.records):
+                os.unlink(cls.records)
+
+    def setUp(self):
+        super().setUp()
+        if os.path.exists(self.records):
+            os.unlink(self.records)
+
+    def recorded(self):
+        with open(self.records, encoding="utf-8") as f:
+            return [json.loads(l) for l in f]
+
+    def test_dsn_parameters_relayed_and_recorded(self):
+        files, messages = self.relay(
+            PLAIN, options=("-N", "success,failure", "-R", "hdrs", "-V", "env+id=1"))
+        ehlo = self.recorder.server_bytes()[0]
+        self.assertRegex(ehlo, rb"\r\n250[- ]DSN\r\n", "vsmtpd did not offer DSN")
+        # vsmtpd offers DSN: Postfix passes the request on and sends no
+        # "relayed" notice of its own, so one message only
+        self.assertEqual(len(files), 1, self.postfix.log())
+        mail, rcpts = messages[0].mail(), messages[0].rcpts()
+        self.assertIn(b" RET=HDRS", mail)
+        self.assertIn(b" ENVID=env+2Bid+3D1", mail)
+        self.assertEqual(len(rcpts), 1)
+        self.assertIn(b" NOTIFY=SUCCESS,FAILURE", rcpts[0])
+        self.assertIn(b" ORCPT=rfc822;bob@example.net", rcpts[0])
+        self.assertPostfixDelivery(files[0], messages[0], PLAIN)
+        self.assertEqual(self.recorded(), [{
+            "ret": "hdrs", "envid": "env+id=1", "smtputf8": False,
+            "sender": SENDER,
+            "rcpts": [{"address": RCPT, "notify": 2 | 4,    # SUCCESS | FAILURE
+                       "orcpt": ["rfc822", RCPT]}]}])
+
+    def test_smtputf8_relayed_and_recorded(self):
+        files, messages = self.relay(UTF8_MESSAGE, rcpts=(UTF8_RCPT,))
+        ehlo = self.recorder.server_bytes()[0]
+        self.assertRegex(ehlo, rb"\r\n250[- ]SMTPUTF8\r\n", "vsmtpd did not offer SMTPUTF8")
+        self.assertEqual(len(files), 1, self.postfix.log())   # no bounce
+        self.assertIn(b" SMTPUTF8", messages[0].mail())
+        self.assertEqual(len(messages[0].rcpts()), 1)
+        self.assertTrue(messages[0].rcpts()[0].startswith(
+            b"RCPT TO:<" + UTF8_RCPT.encode() + b">"), messages[0].rcpts())
+        header = self.assertPostfixDelivery(files[0], messages[0], UTF8_MESSAGE)
+        unfolded = re.sub(rb"\r\n[ \t]+", b" ", header)
+        self.assertRegex(unfolded, rb"\swith UTF8SMTP(\s|;)", unfolded)
+        records = self.recorded()
+        self.assertEqual(len(records), 1, records)
+        self.assertTrue(records[0]["smtputf8"], records)
+        self.assertEqual([r["address"] for r in records[0]["rcpts"]], [UTF8_RCPT])
 
 
 if __name__ == "__main__":
