@@ -105,6 +105,10 @@ class WireRecorder:
             with self.lock:
                 self.sessions.append((bytes(got[client]), bytes(got[upstream])))
 
+    def clear(self):
+        with self.lock:
+            self.sessions.clear()
+
     def client_bytes(self):
         """What the clients sent, over all finished connections."""
         with self.lock:
@@ -122,6 +126,25 @@ class WireRecorder:
             pass
         for t in self.threads:
             t.join(10)
+
+
+class RecorderMixin:
+    """For a vsmtpd_fixture.VsmtpdTestCase: a WireRecorder in front of the
+    class's vsmtpd (``self.recorder``), emptied before each test."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.recorder = WireRecorder(cls.daemon.port)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.recorder.close()
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        self.recorder.clear()
 
 
 class WireMessage:

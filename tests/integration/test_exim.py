@@ -269,23 +269,11 @@ BINARYISH = (HEADERS
              b"end\r\n")
 
 
-class EximTestCase(fx.VsmtpdTestCase):
+class EximTestCase(mta.RecorderMixin, fx.VsmtpdTestCase):
     """A vsmtpd per class, a recorder in front of it, an Exim per test."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.recorder = mta.WireRecorder(cls.daemon.port)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.recorder.close()
-        super().tearDownClass()
 
     def setUp(self):
         super().setUp()
-        with self.recorder.lock:
-            self.recorder.sessions.clear()
         self.exim = Exim(self.recorder.port)
         self.addCleanup(self.exim.cleanup)
 

@@ -225,23 +225,11 @@ def crlf(content):
     return content.replace(b"\n", b"\r\n")
 
 
-class PostfixTestCase(PluginTestCase):
+class PostfixTestCase(mta.RecorderMixin, PluginTestCase):
     """A vsmtpd and a recorder per class, a Postfix instance per test."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.recorder = mta.WireRecorder(cls.daemon.port)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.recorder.close()
-        super().tearDownClass()
 
     def setUp(self):
         super().setUp()
-        with self.recorder.lock:
-            self.recorder.sessions.clear()
         self.postfix = Postfix(self.recorder.port)
         self.addCleanup(self.postfix.cleanup)
         self.postfix.start()
