@@ -750,16 +750,18 @@ session_on_received (gpointer owner,
 
   if (n == 0)
     {
-      if (self->state == VSMTP_SESSION_STATE_DATA)
-        g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                          "VSMTP_SESSION_ID", self->id,
-                          "MESSAGE", "%s: lost connection after DATA from [%s]", self->id,
-                          self->remote_ip ? self->remote_ip : "unknown");
+      gboolean in_data = self->state == VSMTP_SESSION_STATE_DATA;
+
       /* answer what is complete in the buffer, then close */
       session_process (self);
       if (!self->closed && _vsmtp_decision_is_pending (self->decision) &&
           session_quit_buffered (self))
         return;  /* the decision's reply, then QUIT's, then close */
+      if (in_data)
+        g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                          "VSMTP_SESSION_ID", self->id,
+                          "MESSAGE", "%s: lost connection after DATA from [%s]", self->id,
+                          self->remote_ip ? self->remote_ip : "unknown");
       if (!self->closed && _vsmtp_decision_is_pending (self->decision))
         {
           /* nobody to answer: cancel the decision (a delivery in progress
