@@ -281,6 +281,13 @@ class EximTestCase(mta.RecorderMixin, fx.VsmtpdTestCase):
         """Exim takes the message and delivers it to vsmtpd; returns
         (the delivered file, the one transaction on the wire)."""
         self.exim.submit(sender, list(rcpts), content, mail_params)
+        # -odi: Exim has tried the delivery when it exits; its log says how
+        # it went ("=>" delivered, "==" deferred, "**" failed)
+        outcome = re.compile(r"^\S+ \S+ \[\d+\] \S+ (=>|==|\*\*) ", re.M)
+        mta.wait_for(lambda: outcome.search(self.exim.log()), "Exim's delivery attempt")
+        self.assertNotRegex(self.exim.log(), r"\] \S+ (==|\*\*) ",
+                            "Exim did not deliver:\n" + self.exim.log()
+                            + "\nvsmtpd's log:\n" + self.daemon.stderr_text()[-3000:])
         files = mta.wait_for(self.daemon.delivered, "the message in vsmtpd's maildir")
         sessions = mta.wait_for(self.recorder.client_bytes, "the end of Exim's connection")
         self.assertEqual(len(files), 1, self.exim.log())
