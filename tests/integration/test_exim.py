@@ -44,6 +44,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -154,11 +155,11 @@ class Exim:
         return subprocess.Popen([EXIM, "-C", self.config] + args,
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=self.stderr, cwd=self.dir,
-                                env=self.env(), **kw)
+                                env=self.env(), start_new_session=True, **kw)
 
     def version(self):
-        p = self.popen(["-bV"])
-        out, _ = p.communicate(timeout=mta.DEADLINE)
+        self.proc = self.popen(["-bV"])
+        out, _ = self.proc.communicate(timeout=mta.DEADLINE)
         return out.decode("utf-8", "replace")
 
     def submit(self, sender, rcpts, content, mail_params=""):
@@ -221,11 +222,15 @@ class Exim:
             return text + f.read().decode("utf-8", "replace")
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        # a delivery process Exim forked lives in its own process group
-        # no longer than the parent's -odi wait; nothing else to reap
+        """Kills what is left of Exim: it runs in a session of its own, so
+        the delivery processes it forked go with it."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        self.proc.wait()
 
     def cleanup(self):
         self.stop()
@@ -312,6 +317,15 @@ class EximTestCase(mta.RecorderMixin, fx.VsmtpdTestCase):
 
 
 class EximDeliveryTest(EximTestCase):
+
+    def test_exim_build(self):
+        """The unpacked Exim runs with the test's configuration and has what
+        the other tests use: SMTPUTF8 support (I18N) and the smtp
+        transport."""
+        out = self.exim.version()
+        self.assertRegex(out, r"(?m)^Exim version 4\.", out)
+        self.assertRegex(out, r"(?m)^Support for:.* I18N( |$)", out)
+        self.assertRegex(out, r"(?m)^Transports:.* smtp( |$)", out)
 
     def test_plain_message_byte_exact(self):
         stored, wire = self.deliver(PLAIN)
