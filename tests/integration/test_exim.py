@@ -48,7 +48,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import unittest
 
 import mta_fixture as mta
 import vsmtpd_fixture as fx

@@ -315,7 +315,8 @@ class PostfixExtensionsTest(PostfixTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.records = tempfile.mktemp(prefix="vsmtpd-records-", suffix=".json")
+        cls.records_dir = tempfile.mkdtemp(prefix="vsmtpd-records-")
+        cls.records = os.path.join(cls.records_dir, "records.json")
         cls.python_plugins = {"record": RECORD_PLUGIN % cls.records}
         super().setUpClass()
 
@@ -324,8 +325,7 @@ class PostfixExtensionsTest(PostfixTestCase):
         try:
             super().tearDownClass()
         finally:
-            if os.path.exists(cls.records):
-                os.unlink(cls.records)
+            shutil.rmtree(cls.records_dir, ignore_errors=True)
 
     def setUp(self):
         super().setUp()
