@@ -7,8 +7,14 @@
  * next MAIL together with the final ".", which RFC 2920 also allows, is
  * refused by Haraka, so this client does not do it.)
  *
- * usage: smtp-pipeline HOST PORT SESSIONS MESSAGES SIZE [TIMEOUT_SECONDS]
- * Prints "messages=N errors=N seconds=S pipelining_advertised=0|1".
+ * With MODE "bdat" (RFC 3030 CHUNKING) each message is one write instead:
+ * MAIL FROM, RCPT TO, "BDAT n LAST" and the n octets of content, then the
+ * three replies (250, 250, 250): one round trip per message. The server
+ * must advertise CHUNKING.
+ *
+ * usage: smtp-pipeline HOST PORT SESSIONS MESSAGES SIZE [TIMEOUT_SECONDS [data|bdat]]
+ * Prints "messages=N errors=N seconds=S pipelining_advertised=0|1
+ * chunking_advertised=0|1".
  * Exits non-zero when a reply was unexpected or the timeout was reached.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -34,6 +40,10 @@ static size_t body_len;
 static atomic_long delivered;
 static atomic_long errors;
 static atomic_int advertised;
+static atomic_int chunking;
+static int bdat_mode;
+static char *bdat_message;      /* MAIL, RCPT, BDAT n LAST and the content */
+static size_t bdat_message_len;
 static int timeout_seconds = 120;
 
 static const char envelope[] =
@@ -83,6 +93,9 @@ read_reply (Conn *c, int ehlo)
 
           if (ehlo && line_len > 14 && strncasecmp (start + 4, "PIPELINING", 10) == 0)
             atomic_store (&advertised, 1);
+          if (ehlo && line_len >= 12 && strncasecmp (start + 4, "CHUNKING", 8) == 0 &&
+              (start[12] == '\r' || start[12] == '\n' || start[12] == ' '))
+            atomic_store (&chunking, 1);
           if (line_len >= 4 && start[3] != '-')
             {
               int code = atoi (start);
@@ -125,7 +138,36 @@ session_thread (void *arg)
       goto out;
     }
 
-  for (long i = 0; i < count; i++)
+  if (bdat_mode && !atomic_load (&chunking))
+    {
+      fprintf (stderr, "smtp-pipeline: the server does not advertise CHUNKING\n");
+      atomic_fetch_add (&errors, count);
+      goto out;
+    }
+
+  for (long i = 0; i < count && bdat_mode; i++)
+    {
+      if (write_all (c->fd, bdat_message, bdat_message_len) < 0)
+        {
+          atomic_fetch_add (&errors, count - i);
+          goto out;
+        }
+      int mail = read_reply (c, 0);
+      int rcpt = read_reply (c, 0);
+      int code = read_reply (c, 0);
+      if (mail / 100 != 2 || rcpt / 100 != 2 || code < 0)
+        {
+          fprintf (stderr, "smtp-pipeline: unexpected replies %d %d %d\n", mail, rcpt, code);
+          atomic_fetch_add (&errors, count - i);
+          goto out;
+        }
+      if (code / 100 == 2)
+        atomic_fetch_add (&delivered, 1);
+      else
+        atomic_fetch_add (&errors, 1);
+    }
+
+  for (long i = 0; i < count && !bdat_mode; i++)
     {
       if (write_all (c->fd, envelope, sizeof envelope - 1) < 0)
         {
@@ -171,7 +213,7 @@ main (int argc, char **argv)
 {
   if (argc < 6)
     {
-      fprintf (stderr, "usage: %s HOST PORT SESSIONS MESSAGES SIZE [TIMEOUT]\n", argv[0]);
+      fprintf (stderr, "usage: %s HOST PORT SESSIONS MESSAGES SIZE [TIMEOUT [data|bdat]]\n", argv[0]);
       return 2;
     }
   int sessions = atoi (argv[3]);
@@ -179,6 +221,10 @@ main (int argc, char **argv)
   size_t size = (size_t) atol (argv[5]);
   if (argc > 6)
     timeout_seconds = atoi (argv[6]);
+  if (argc > 7 && strcmp (argv[7], "bdat") == 0)
+    bdat_mode = 1;
+  else if (argc > 7 && strcmp (argv[7], "data") != 0)
+    return 2;
   if (sessions < 1 || messages < sessions)
     return 2;
 
@@ -202,6 +248,15 @@ main (int argc, char **argv)
       memcpy (body + body_len, "\r\n", 2);
       body_len += 2;
     }
+  /* BDAT: the same content, without the end-of-data dot; the envelope and
+   * the chunk in one buffer */
+  bdat_message = malloc (sizeof envelope + 64 + body_len);
+  bdat_message_len = (size_t) sprintf (bdat_message,
+                                       "MAIL FROM:<bench@example.org>\r\n"
+                                       "RCPT TO:<sink@example.org>\r\n"
+                                       "BDAT %zu LAST\r\n", body_len);
+  memcpy (bdat_message + bdat_message_len, body, body_len);
+  bdat_message_len += body_len;
   memcpy (body + body_len, ".\r\n", 3);
   body_len += 3;
 
@@ -220,7 +275,8 @@ main (int argc, char **argv)
   clock_gettime (CLOCK_MONOTONIC, &t1);
 
   double seconds = (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
-  printf ("messages=%ld errors=%ld seconds=%.3f pipelining_advertised=%d\n",
-          atomic_load (&delivered), atomic_load (&errors), seconds, atomic_load (&advertised));
+  printf ("messages=%ld errors=%ld seconds=%.3f pipelining_advertised=%d chunking_advertised=%d\n",
+          atomic_load (&delivered), atomic_load (&errors), seconds, atomic_load (&advertised),
+          atomic_load (&chunking));
   return atomic_load (&errors) == 0 ? 0 : 1;
 }

@@ -17,6 +17,7 @@
 #include <glib/gstdio.h>
 
 #include "vsmtpd-config.h"
+#include "vsmtpd-listeners.h"
 #include "vsmtpd-tls.h"
 
 /* Every error names where the bad value came from (the file, or the
@@ -62,6 +63,8 @@ static const DaemonKey daemon_keys[] = {
     "Submission listeners, STARTTLS and AUTH required: ADDR:PORT" },
   { "listen-submissions", VSMTP_CONFIG_TYPE_STRING_LIST, NULL,
     "Submission listeners, implicit TLS and AUTH required: ADDR:PORT" },
+  { "xclient-trusted", VSMTP_CONFIG_TYPE_STRING_LIST, NULL,
+    "Proxies allowed XCLIENT on the listen* listeners: ADDRESS, ADDRESS/LENGTH, unix" },
   { "tls-certificate", VSMTP_CONFIG_TYPE_PATH, NULL,
     "The TLS certificate (PEM, with its chain); default: a self-signed one" },
   { "tls-key", VSMTP_CONFIG_TYPE_PATH, NULL,
@@ -70,6 +73,8 @@ static const DaemonKey daemon_keys[] = {
     "The oldest TLS version accepted: 1.2 or 1.3" },
   { "tls-priority", VSMTP_CONFIG_TYPE_STRING, NULL,
     "The TLS versions and suites as a GnuTLS priority string" },
+  { "smtputf8", VSMTP_CONFIG_TYPE_BOOLEAN, "true",
+    "Offer SMTPUTF8 (RFC 6531): UTF-8 in addresses" },
   { "user", VSMTP_CONFIG_TYPE_STRING, NULL,
     "The user to run as once the listeners are bound" },
   { "group", VSMTP_CONFIG_TYPE_STRING, NULL,
@@ -78,6 +83,8 @@ static const DaemonKey daemon_keys[] = {
     "Worker processes, 1 to 256, or auto: one per core" },
   { "shutdown-grace", VSMTP_CONFIG_TYPE_INTEGER, "30",
     "How long sessions have to finish after SIGTERM or SIGINT" },
+  { "disable-extensions", VSMTP_CONFIG_TYPE_STRING_LIST, NULL,
+    "EHLO keywords of built-in extensions not to offer: DSN;LIMITS;..." },
 };
 
 /* How the daemon reads a key that is a VsmtpServer property, where it
@@ -360,7 +367,7 @@ plugins_group_new (void)
  * Returns: (transfer full) (nullable): the address, or %NULL if @text is
  *   not an IP address and a port
  */
-static GSocketAddress *
+GSocketAddress *
 vsmtpd_parse_listen_address (const char *text)
 {
   g_autoptr(GInetAddress) address = NULL;
@@ -529,8 +536,38 @@ parse_tls (VsmtpdConfig  *self,
                       "is only used for STARTTLS)");
 
   self->require_tls = vsmtp_config_group_get_boolean (group, "require-tls");
+  self->smtputf8 = vsmtp_config_group_get_boolean (group, "smtputf8");
 
   return TRUE;
+}
+
+/* [server] xclient-trusted: the short form of a [listener]'s key, for the
+ * listeners of the [server] listen keys (and the sockets systemd passes) */
+static gboolean
+parse_xclient_trusted (VsmtpdConfig  *self,
+                       Loader        *loader,
+                       GError       **error)
+{
+  g_autoptr(VsmtpListenOptions) options = vsmtp_listen_options_new ();
+  g_autoptr(GError) local_error = NULL;
+
+  self->xclient_trusted = vsmtp_config_group_dup_string_list (self->server_group, "xclient-trusted");
+  if (!vsmtp_listen_options_set_xclient_trusted (options, (const char * const *) self->xclient_trusted,
+                                                 &local_error))
+    return key_error (loader, error, "server", "xclient-trusted", "%s", local_error->message);
+  return TRUE;
+}
+
+VsmtpListenOptions *
+vsmtpd_config_new_listen_options (VsmtpdConfig     *self,
+                                  VsmtpListenFlags  flags)
+{
+  VsmtpListenOptions *options = vsmtp_listen_options_new ();
+
+  vsmtp_listen_options_set_flags (options, flags);
+  /* checked when loaded */
+  vsmtp_listen_options_set_xclient_trusted (options, (const char * const *) self->xclient_trusted, NULL);
+  return options;
 }
 
 /* "auto", or a number of processes */
@@ -561,6 +598,81 @@ parse_workers (VsmtpdConfig  *self,
     }
 
   self->workers = g_ascii_strtoull (workers, NULL, 10);
+  return TRUE;
+}
+
+/* The built-in extensions that another key governs: they cannot be
+ * disabled by keyword */
+static const struct {
+  const char *keyword;
+  const char *instead;
+} undisableable_extensions[] = {
+  { "STARTTLS", "TLS is governed by tls-certificate, require-tls and the listen keys" },
+  { "AUTH", "auth-mechanisms governs it" },
+  { "ENHANCEDSTATUSCODES", "every reply carries an enhanced status code" },
+};
+
+/* An extension that needs another one (RFC 6531 3.1, RFC 3030 3) */
+static const struct {
+  const char *keyword;
+  const char *needs;
+} extension_dependencies[] = {
+  { "SMTPUTF8", "8BITMIME" },
+  { "BINARYMIME", "CHUNKING" },
+};
+
+static gboolean
+is_disabled (VsmtpdConfig *self,
+             const char   *keyword)
+{
+  for (guint i = 0; self->disable_extensions[i] != NULL; i++)
+    if (g_ascii_strcasecmp (self->disable_extensions[i], keyword) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* [server] disable-extensions: the keywords of the server's registry, as
+ * libvsmtp registers its built-ins (whatever version is linked) */
+static gboolean
+parse_disable_extensions (VsmtpdConfig  *self,
+                          Loader        *loader,
+                          GError       **error)
+{
+  g_autoptr(VsmtpServer) server = vsmtp_server_new ();
+
+  self->disable_extensions = vsmtp_config_group_dup_string_list (self->server_group,
+                                                                 "disable-extensions");
+  if (self->disable_extensions == NULL)
+    self->disable_extensions = g_new0 (char *, 1);
+
+  for (guint i = 0; self->disable_extensions[i] != NULL; i++)
+    {
+      const char *keyword = g_strstrip (self->disable_extensions[i]);
+
+      if (vsmtp_server_lookup_extension (server, keyword) == NULL)
+        {
+          g_autoptr(GPtrArray) extensions = vsmtp_server_dup_extensions (server);
+          g_autoptr(GString) known = g_string_new (NULL);
+
+          for (guint j = 0; j < extensions->len; j++)
+            g_string_append_printf (known, "%s%s", j > 0 ? ", " : "",
+                                    vsmtp_extension_get_keyword (extensions->pdata[j]));
+          return key_error (loader, error, "server", "disable-extensions",
+                            "\"%s\" is not a built-in extension (%s)", keyword, known->str);
+        }
+      for (guint j = 0; j < G_N_ELEMENTS (undisableable_extensions); j++)
+        if (g_ascii_strcasecmp (keyword, undisableable_extensions[j].keyword) == 0)
+          return key_error (loader, error, "server", "disable-extensions",
+                            "%s cannot be disabled: %s", undisableable_extensions[j].keyword,
+                            undisableable_extensions[j].instead);
+    }
+  for (guint j = 0; j < G_N_ELEMENTS (extension_dependencies); j++)
+    if (is_disabled (self, extension_dependencies[j].needs) &&
+        !is_disabled (self, extension_dependencies[j].keyword) &&
+        vsmtp_server_lookup_extension (server, extension_dependencies[j].keyword) != NULL)
+      return key_error (loader, error, "server", "disable-extensions",
+                        "%s needs %s: disable %s too", extension_dependencies[j].keyword,
+                        extension_dependencies[j].needs, extension_dependencies[j].keyword);
   return TRUE;
 }
 
@@ -639,6 +751,11 @@ parse_server (VsmtpdConfig  *self,
   if (!parse_tls (self, loader, error))
     return FALSE;
 
+  if (!parse_disable_extensions (self, loader, error))
+    return FALSE;
+  if (!parse_xclient_trusted (self, loader, error))
+    return FALSE;
+
   /* every worker binds the same addresses: a port chosen by the kernel
    * would differ from one to the next */
   if (self->workers > 1)
@@ -655,6 +772,44 @@ parse_server (VsmtpdConfig  *self,
                               self->workers);
     }
 
+  return TRUE;
+}
+
+/* [listener NAME] sections (vsmtpd-listeners.c) */
+static gboolean
+parse_listeners (VsmtpdConfig  *self,
+                 Loader        *loader,
+                 GError       **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  self->listeners = vsmtpd_listeners_load (self->keyfile, self->tls_certificate != NULL,
+                                           &local_error);
+  if (self->listeners == NULL)
+    return group_error (loader, error, local_error);
+  /* with listener sections, [server] listen binds only what it says: not
+   * its default */
+  if (self->listeners->len > 0 && !vsmtp_config_group_is_set (self->server_group, "listen"))
+    g_ptr_array_set_size (self->listen_addresses, 0);
+
+  /* every worker binds the same addresses: a port chosen by the kernel
+   * would differ, and a UNIX socket file cannot be shared */
+  for (guint i = 0; self->workers > 1 && i < self->listeners->len; i++)
+    {
+      VsmtpdListener *listener = self->listeners->pdata[i];
+      g_autofree char *group = g_strconcat ("listener ", listener->name, NULL);
+
+      for (guint j = 0; j < listener->addresses->len; j++)
+        {
+          GSocketAddress *address = listener->addresses->pdata[j];
+
+          if (!G_IS_INET_SOCKET_ADDRESS (address) ||
+              g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address)) == 0)
+            return key_error (loader, error, group, "listen",
+                              "\"%s\" cannot be shared by %u workers", listener->listen[j],
+                              self->workers);
+        }
+    }
   return TRUE;
 }
 
@@ -950,6 +1105,7 @@ vsmtpd_config_load (const VsmtpdConfigOverrides  *overrides,
 
   self->server_group = server_group_new (&self->server_properties);
   if (!parse_server (self, &loader, error) ||
+      !parse_listeners (self, &loader, error) ||
       !parse_plugins (self, &loader, error))
     return NULL;
   set_maildir_default (self);
@@ -1034,7 +1190,8 @@ property_value (VsmtpdConfig *self,
  * Sets the properties of @server from their [server] keys (the host name,
  * the limits, the timeouts...), and the certificate when one is
  * configured, and hands it the keyfile, from which the plugins' groups
- * are read.
+ * are read. The extensions of [server] disable-extensions are taken out
+ * of its registry.
  */
 void
 vsmtpd_config_apply (VsmtpdConfig *self,
@@ -1052,8 +1209,17 @@ vsmtpd_config_apply (VsmtpdConfig *self,
   vsmtp_server_set_hostname (server, self->hostname);
   if (self->tls_certificate != NULL)
     vsmtp_server_set_tls_certificate (server, self->tls_certificate);
+  /* smtputf8=false: the built-in extension is unregistered */
+  if (!self->smtputf8 && vsmtp_server_lookup_extension (server, "SMTPUTF8") != NULL)
+    vsmtp_server_unregister_extension (server, vsmtp_server_lookup_extension (server, "SMTPUTF8"));
 
   vsmtp_server_set_config (server, self->keyfile);
+
+  /* checked by parse_disable_extensions */
+  for (guint i = 0; self->disable_extensions[i] != NULL; i++)
+    vsmtp_server_unregister_extension (server,
+                                       vsmtp_server_lookup_extension (server,
+                                                                      self->disable_extensions[i]));
 }
 
 /**
@@ -1069,6 +1235,7 @@ vsmtpd_config_dup_groups (VsmtpdConfig *self)
   GPtrArray *groups = g_ptr_array_new_with_free_func (g_object_unref);
 
   g_ptr_array_add (groups, g_object_ref (self->server_group));
+  g_ptr_array_add (groups, vsmtpd_listeners_group_new ("NAME"));
   g_ptr_array_add (groups, plugins_group_new ());
   return groups;
 }
@@ -1088,6 +1255,7 @@ vsmtpd_config_free (VsmtpdConfig *self)
   g_free (self->hostname);
   g_strfreev (self->plugins_enabled);
   g_strfreev (self->plugins_path);
+  g_strfreev (self->disable_extensions);
   g_free (self->tls_certificate_path);
   g_free (self->tls_key_path);
   g_free (self->tls_priority);
@@ -1101,5 +1269,7 @@ vsmtpd_config_free (VsmtpdConfig *self)
   g_clear_pointer (&self->listen_submission_addresses, g_ptr_array_unref);
   g_strfreev (self->listen_submissions);
   g_clear_pointer (&self->listen_submissions_addresses, g_ptr_array_unref);
+  g_strfreev (self->xclient_trusted);
+  g_clear_pointer (&self->listeners, g_ptr_array_unref);
   g_free (self);
 }

@@ -45,7 +45,12 @@ typedef struct
   char                  **listen_submissions;    /* ADDR:PORT, implicit TLS, AUTH required */
   GPtrArray              *listen_submissions_addresses;
   gboolean                require_tls;
+  gboolean                smtputf8;              /* offer SMTPUTF8 */
   guint                   tls_handshake_timeout; /* seconds */
+  char                  **disable_extensions;    /* EHLO keywords, checked */
+  char                  **xclient_trusted;       /* [server] xclient-trusted, or NULL */
+
+  GPtrArray              *listeners;             /* VsmtpdListener: [listener NAME] */
 } VsmtpdConfig;
 
 /* The command line settings that override the keyfile. */
@@ -68,6 +73,11 @@ char         *vsmtpd_config_locate         (VsmtpdConfig                 *self,
                                             const char                   *message);
 GPtrArray    *vsmtpd_config_dup_groups     (VsmtpdConfig                 *self);
 char         *vsmtpd_config_default_maildir (void);
+/* Options for a listener of the [server] listen keys: @flags, and the
+ * [server] keys that apply to those listeners (xclient-trusted). */
+VsmtpListenOptions *vsmtpd_config_new_listen_options (VsmtpdConfig     *self,
+                                                      VsmtpListenFlags  flags);
+GSocketAddress *vsmtpd_parse_listen_address (const char               *text);
 char         *vsmtpd_config_default_state_directory (void);
 void          vsmtpd_config_free           (VsmtpdConfig                 *self);
 

@@ -28,6 +28,7 @@
 #include "vsmtpd-log.h"
 #include "vsmtpd-plugins.h"
 #include "vsmtpd-privileges.h"
+#include "vsmtpd-listeners.h"
 #include "vsmtpd-tls.h"
 
 typedef struct
@@ -60,6 +61,7 @@ listen_systemd_sockets (Daemon    *daemon,
   const char *pid_text = g_getenv ("LISTEN_PID");
   const char *fds_text = g_getenv ("LISTEN_FDS");
   guint64 pid, n_fds;
+  g_auto(GStrv) names = NULL;
 
   *activated = FALSE;
 
@@ -70,6 +72,11 @@ listen_systemd_sockets (Daemon    *daemon,
     return TRUE;
   if (!g_ascii_string_to_unsigned (fds_text, 10, 0, 4096, &n_fds, NULL) || n_fds == 0)
     return TRUE;
+
+  /* sd_listen_fds_with_names(3): systemd's FileDescriptorName=, which
+   * names the [listener NAME] whose options the socket gets */
+  if (g_getenv ("LISTEN_FDNAMES") != NULL)
+    names = g_strsplit (g_getenv ("LISTEN_FDNAMES"), ":", -1);
 
   /* Not for our children */
   g_unsetenv ("LISTEN_PID");
@@ -82,12 +89,21 @@ listen_systemd_sockets (Daemon    *daemon,
       g_autoptr(GSocket) socket = NULL;
       g_autoptr(GSocketAddress) address = NULL;
       g_autofree char *text = NULL;
+      const char *name = names != NULL && (guint) (fd - 3) < g_strv_length (names) ?
+                         names[fd - 3] : NULL;
+      VsmtpdListener *listener = name != NULL ?
+                                 vsmtpd_listeners_find (daemon->config->listeners, name) : NULL;
 
       fcntl (fd, F_SETFD, FD_CLOEXEC);
 
+      g_autoptr(VsmtpListenOptions) options =
+        vsmtpd_config_new_listen_options (daemon->config, VSMTP_LISTEN_FLAGS_NONE);
+
       socket = g_socket_new_from_fd (fd, &local_error);
       if (socket == NULL ||
-          !vsmtp_server_listen_socket (daemon->server, socket, &local_error))
+          !vsmtp_server_listen_socket_with_options (daemon->server, socket,
+                                                    listener != NULL ? listener->options : options,
+                                                    &local_error))
         {
           g_set_error (error, local_error->domain, local_error->code,
                        "cannot use the socket passed by systemd (fd %d): %s",
@@ -98,7 +114,9 @@ listen_systemd_sockets (Daemon    *daemon,
       address = g_socket_get_local_address (socket, NULL);
       text = address != NULL ? address_to_string (address) : g_strdup_printf ("fd %d", fd);
       g_ptr_array_add (daemon->listening,
-                       g_strdup_printf ("listening on %s (socket activation)", text));
+                       g_strdup_printf ("listening on %s (socket activation%s%s)", text,
+                                        listener != NULL ? ", listener " : "",
+                                        listener != NULL ? listener->name : ""));
     }
 
   *activated = TRUE;
@@ -119,10 +137,12 @@ listen_on (Daemon            *daemon,
       g_autoptr(GSocketAddress) effective = NULL;
       g_autoptr(GError) local_error = NULL;
       g_autofree char *text = NULL;
+      g_autoptr(VsmtpListenOptions) options =
+        vsmtpd_config_new_listen_options (daemon->config,
+                                          flags | (daemon->reuse_port ? VSMTP_LISTEN_FLAGS_REUSE_PORT : 0));
 
-      if (!vsmtp_server_listen_full (daemon->server, address,
-                                     flags | (daemon->reuse_port ? VSMTP_LISTEN_FLAGS_REUSE_PORT : 0),
-                                     &effective, &local_error))
+      if (!vsmtp_server_listen_with_options (daemon->server, address, options,
+                                             &effective, &local_error))
         {
           const char *reason = local_error->message;
 
@@ -145,12 +165,18 @@ listen_on (Daemon            *daemon,
   return TRUE;
 }
 
-/* [server] listen, listen-tls, listen-submission, listen-submissions */
+/* [server] listen, listen-tls, listen-submission, listen-submissions,
+ * then the [listener NAME] sections */
 static gboolean
 listen_configured (Daemon  *daemon,
                    GError **error)
 {
   VsmtpdConfig *config = daemon->config;
+
+  for (guint i = 0; i < config->listeners->len; i++)
+    if (!vsmtpd_listener_bind (config->listeners->pdata[i], daemon->server, daemon->reuse_port,
+                               daemon->listening, error))
+      return FALSE;
 
   return listen_on (daemon, config->listen, config->listen_addresses,
                     VSMTP_LISTEN_FLAGS_NONE, "", error) &&
@@ -682,6 +708,8 @@ main (int   argc,
 out:
   if (daemon.server != NULL)
     vsmtp_server_stop_listening (daemon.server);
+  if (daemon.config != NULL)
+    vsmtpd_listeners_cleanup (daemon.config->listeners);
   g_clear_pointer (&daemon.plugins, vsmtpd_plugins_free);
   g_clear_object (&daemon.server);
   g_clear_pointer (&daemon.loop, g_main_loop_unref);

@@ -10,6 +10,7 @@
 
 #include "vsmtp-address.h"
 #include "vsmtp-error.h"
+#include "vsmtp-idna-private.h"
 
 /* RFC 5321 §4.5.3.1 */
 #define MAX_LOCAL_PART 64
@@ -24,6 +25,13 @@
  * [method@Vsmtp.Address.is_null]) and the bare `<postmaster>` recipient (see
  * [method@Vsmtp.Address.is_postmaster]).
  *
+ * With SMTPUTF8 (RFC 6531) the local part and the domain may hold UTF-8.
+ * The domain is kept as the client sent it ([method@Vsmtp.Address.get_domain])
+ * and in its A-label and U-label forms
+ * ([method@Vsmtp.Address.get_domain_ascii],
+ * [method@Vsmtp.Address.get_domain_unicode]); compare domains in their
+ * A-label form, as [method@Vsmtp.Address.equal] does.
+ *
  * Addresses are immutable and reference counted.
  */
 struct _VsmtpAddress
@@ -33,7 +41,10 @@ struct _VsmtpAddress
   char *local_part;   /* decoded: no quotes, no quoted-pairs */
   char *domain;       /* as given; NULL for the null address and postmaster */
   char *string;       /* cached to_string() */
+  char *domain_ascii;   /* A-label form; NULL: same as domain */
+  char *domain_unicode; /* U-label form; NULL: same as domain */
   guint is_null : 1;
+  guint utf8 : 1;     /* non-ASCII local part or domain */
   guint is_postmaster : 1;
 };
 
@@ -132,6 +143,12 @@ address_new_take (char     *local_part,
   self->is_null = !!is_null;
   self->is_postmaster = !!is_postmaster;
   self->string = format_address (self);
+  for (const char *p = self->string; *p != '\0'; p++)
+    if ((guchar) *p >= 0x80)
+      {
+        self->utf8 = TRUE;
+        break;
+      }
 
   return self;
 }
@@ -145,6 +162,9 @@ address_new_take (char     *local_part,
  * Creates an address from its parts, for programmatic use. The parts are not
  * checked against the SMTP grammar beyond being non-empty, valid UTF-8;
  * [func@Vsmtp.Address.parse] is the way to accept an address from a peer.
+ * An internationalized domain gets its A-label and U-label forms as in
+ * parsing; one that is not a valid IDNA2008 name keeps the domain as given
+ * for both.
  *
  * Returns: (transfer full): a new address
  */
@@ -152,6 +172,8 @@ VsmtpAddress *
 vsmtp_address_new (const char *local_part,
                    const char *domain)
 {
+  VsmtpAddress *address;
+
   g_return_val_if_fail (local_part != NULL, NULL);
   g_return_val_if_fail (*local_part != '\0', NULL);
   g_return_val_if_fail (g_utf8_validate (local_part, -1, NULL), NULL);
@@ -162,7 +184,10 @@ vsmtp_address_new (const char *local_part,
   if (domain == NULL)
     return address_new_take (g_strdup ("postmaster"), NULL, FALSE, TRUE);
 
-  return address_new_take (g_strdup (local_part), g_strdup (domain), FALSE, FALSE);
+  address = address_new_take (g_strdup (local_part), g_strdup (domain), FALSE, FALSE);
+  /* not a valid IDN: both forms stay the domain as given */
+  (void) _vsmtp_address_convert_domain (address, NULL);
+  return address;
 }
 
 /**
@@ -211,6 +236,8 @@ vsmtp_address_unref (VsmtpAddress *self)
     {
       g_free (self->local_part);
       g_free (self->domain);
+      g_free (self->domain_ascii);
+      g_free (self->domain_unicode);
       g_free (self->string);
       g_free (self);
     }
@@ -238,8 +265,10 @@ vsmtp_address_get_local_part (VsmtpAddress *self)
  * vsmtp_address_get_domain:
  * @self: an address
  *
- * Gets the domain as it was given (case preserved). An address literal keeps
- * its brackets, as in "[192.0.2.1]".
+ * Gets the domain as it was given (case preserved): with SMTPUTF8 it may
+ * hold U-labels, and from any client A-labels; see
+ * [method@Vsmtp.Address.get_domain_ascii] for the form to compare. An
+ * address literal keeps its brackets, as in "[192.0.2.1]".
  *
  * Returns: (nullable): the domain, or %NULL for the null address and the bare
  *   postmaster address
@@ -250,6 +279,88 @@ vsmtp_address_get_domain (VsmtpAddress *self)
   g_return_val_if_fail (self != NULL, NULL);
 
   return self->domain;
+}
+
+/**
+ * vsmtp_address_get_domain_ascii:
+ * @self: an address
+ *
+ * Gets the domain in its A-label form, the form to compare and to look up
+ * in DNS: `bücher.example` and `xn--bcher-kva.example` both give
+ * `xn--bcher-kva.example`. An internationalized domain (one with a U-label
+ * or an A-label, see [func@Vsmtp.domain_is_idn]) is converted by libidn2
+ * and comes out in lower case; any other domain, address literals
+ * included, is returned as given.
+ *
+ * Returns: (nullable): the A-label form of the domain, or %NULL for the
+ *   null address and the bare postmaster address
+ */
+const char *
+vsmtp_address_get_domain_ascii (VsmtpAddress *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+
+  return self->domain_ascii != NULL ? self->domain_ascii : self->domain;
+}
+
+/**
+ * vsmtp_address_get_domain_unicode:
+ * @self: an address
+ *
+ * Gets the domain in its U-label form, the form to show people:
+ * `xn--bcher-kva.example` and `bücher.example` both give `bücher.example`.
+ * As with [method@Vsmtp.Address.get_domain_ascii], an internationalized
+ * domain comes out in lower case and any other is returned as given.
+ *
+ * Returns: (nullable): the U-label form of the domain, or %NULL for the
+ *   null address and the bare postmaster address
+ */
+const char *
+vsmtp_address_get_domain_unicode (VsmtpAddress *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+
+  return self->domain_unicode != NULL ? self->domain_unicode : self->domain;
+}
+
+/**
+ * vsmtp_address_needs_smtputf8:
+ * @self: an address
+ *
+ * Gets whether the address has a non-ASCII character, in its local part or
+ * its domain, as the client wrote it: such an address may only be sent in
+ * an SMTPUTF8 transaction (RFC 6531). (An address whose domain only is
+ * internationalized can be sent without SMTPUTF8 in its A-label form,
+ * [method@Vsmtp.Address.get_domain_ascii].)
+ *
+ * Returns: %TRUE if the local part or the domain is not ASCII
+ */
+gboolean
+vsmtp_address_needs_smtputf8 (VsmtpAddress *self)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+
+  return self->utf8;
+}
+
+/**
+ * vsmtp_address_local_part_is_ascii:
+ * @self: an address
+ *
+ * Gets whether the local part is all ASCII: then the address can be
+ * written without SMTPUTF8, with its domain in the A-label form.
+ *
+ * Returns: %TRUE if the local part is ASCII
+ */
+gboolean
+vsmtp_address_local_part_is_ascii (VsmtpAddress *self)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+
+  for (const char *p = self->local_part; *p != '\0'; p++)
+    if ((guchar) *p >= 0x80)
+      return FALSE;
+  return TRUE;
 }
 
 /**
@@ -309,7 +420,9 @@ vsmtp_address_to_string (VsmtpAddress *self)
  * @b: another address
  *
  * Compares two addresses: local parts case-sensitively (RFC 5321 §2.4),
- * domains ASCII case-insensitively.
+ * domains in their A-label form ([method@Vsmtp.Address.get_domain_ascii]),
+ * ASCII case-insensitively: `user@bücher.example` equals
+ * `user@xn--bcher-kva.example`.
  *
  * Returns: %TRUE if @a and @b name the same mailbox
  */
@@ -328,7 +441,8 @@ vsmtp_address_equal (VsmtpAddress *a,
     return TRUE;
 
   return strcmp (a->local_part, b->local_part) == 0 &&
-         g_ascii_strcasecmp (a->domain, b->domain) == 0;
+         g_ascii_strcasecmp (vsmtp_address_get_domain_ascii (a),
+                             vsmtp_address_get_domain_ascii (b)) == 0;
 }
 
 /* Parsing */
@@ -559,6 +673,12 @@ parse_local_part (Parser   *parser,
  * with %VSMTP_ADDRESS_FLAGS_ALLOW_POSTMASTER, and non-ASCII characters only
  * with %VSMTP_ADDRESS_FLAGS_SMTPUTF8 (then as valid UTF-8).
  *
+ * An internationalized domain (U-labels with %VSMTP_ADDRESS_FLAGS_SMTPUTF8,
+ * or A-labels, `xn--...`, with or without it) must be a valid IDNA2008
+ * name: it is converted with libidn2 as [func@Vsmtp.domain_to_ascii] does,
+ * and an invalid one is a %VSMTP_ERROR_SYNTAX error that says so ("Invalid
+ * internationalized domain name: ...").
+ *
  * Errors are %VSMTP_ERROR_TOO_LONG when the local part exceeds 64 octets,
  * the domain 255 or the whole path 256 (brackets included: a bare address
  * is counted as if it had them), and %VSMTP_ERROR_SYNTAX otherwise.
@@ -580,6 +700,7 @@ vsmtp_address_parse (const char         *path,
   gsize path_length;
   gboolean bracketed = FALSE;
   g_autoptr(GString) local = NULL;
+  VsmtpAddress *address;
 
   g_return_val_if_fail (path != NULL || length == 0, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -754,7 +875,23 @@ vsmtp_address_parse (const char         *path,
       return NULL;
     }
 
-  return address_new_take (g_string_free (g_steal_pointer (&local), FALSE),
-                           g_strndup (domain_start, parser.end - domain_start),
-                           FALSE, FALSE);
+  address = address_new_take (g_string_free (g_steal_pointer (&local), FALSE),
+                              g_strndup (domain_start, parser.end - domain_start),
+                              FALSE, FALSE);
+  if (!(flags & _VSMTP_ADDRESS_FLAGS_NO_IDNA) &&
+      !_vsmtp_address_convert_domain (address, error))
+    g_clear_pointer (&address, vsmtp_address_unref);
+  return address;
+}
+
+gboolean
+_vsmtp_address_convert_domain (VsmtpAddress  *self,
+                               GError       **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+
+  if (self->domain == NULL || self->domain[0] == '[' ||
+      self->domain_ascii != NULL || !vsmtp_domain_is_idn (self->domain))
+    return TRUE;
+  return _vsmtp_idna_convert (self->domain, &self->domain_ascii, &self->domain_unicode, error);
 }

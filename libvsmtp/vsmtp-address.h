@@ -55,6 +55,14 @@ const char    *vsmtp_address_get_local_part  (VsmtpAddress       *self);
 VSMTP_AVAILABLE_IN_ALL
 const char    *vsmtp_address_get_domain      (VsmtpAddress       *self);
 VSMTP_AVAILABLE_IN_ALL
+const char    *vsmtp_address_get_domain_ascii   (VsmtpAddress    *self);
+VSMTP_AVAILABLE_IN_ALL
+const char    *vsmtp_address_get_domain_unicode (VsmtpAddress    *self);
+VSMTP_AVAILABLE_IN_ALL
+gboolean       vsmtp_address_needs_smtputf8     (VsmtpAddress    *self);
+VSMTP_AVAILABLE_IN_ALL
+gboolean       vsmtp_address_local_part_is_ascii (VsmtpAddress   *self);
+VSMTP_AVAILABLE_IN_ALL
 gboolean       vsmtp_address_is_null         (VsmtpAddress       *self);
 VSMTP_AVAILABLE_IN_ALL
 gboolean       vsmtp_address_is_postmaster   (VsmtpAddress       *self);

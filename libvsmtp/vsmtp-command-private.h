@@ -25,6 +25,7 @@ typedef enum {
   VSMTP_VERB_QUIT,
   VSMTP_VERB_STARTTLS,
   VSMTP_VERB_AUTH,
+  VSMTP_VERB_XCLIENT,
 } VsmtpVerb;
 
 /* Splits a command line (without its CRLF) into verb and arguments.

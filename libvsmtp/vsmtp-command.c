@@ -99,6 +99,8 @@ _vsmtp_command_parse_verb (const char  *line,
     }
   else if (length == 8 && word_is (line, "STARTTLS", 8))
     verb = VSMTP_VERB_STARTTLS;
+  else if (length == 7 && word_is (line, "XCLIENT", 7))
+    verb = VSMTP_VERB_XCLIENT;
 
   while (*p == ' ')
     p++;
@@ -130,6 +132,7 @@ _vsmtp_verb_to_string (VsmtpVerb verb)
     case VSMTP_VERB_QUIT:     return "QUIT";
     case VSMTP_VERB_STARTTLS: return "STARTTLS";
     case VSMTP_VERB_AUTH:     return "AUTH";
+    case VSMTP_VERB_XCLIENT:  return "XCLIENT";
     default:                  return "UNKNOWN";
     }
 }

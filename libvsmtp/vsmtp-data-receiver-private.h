@@ -29,6 +29,10 @@ void               _vsmtp_data_receiver_free        (VsmtpDataReceiver *self);
 void               _vsmtp_data_receiver_begin       (VsmtpDataReceiver *self,
                                                      VsmtpSettings     *settings,
                                                      VsmtpMessage      *message);
+/* BODY=BINARYMIME content (RFC 3030), after begin: NULs and lines of any
+ * length are content, not reasons to refuse the message. */
+void               _vsmtp_data_receiver_set_binary  (VsmtpDataReceiver *self,
+                                                     gboolean           binary);
 /* @length bytes of content, as they are. */
 void               _vsmtp_data_receiver_feed        (VsmtpDataReceiver *self,
                                                      const guint8      *bytes,

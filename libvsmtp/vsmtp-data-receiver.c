@@ -30,6 +30,7 @@ struct _VsmtpDataReceiver
   guint             in_header : 1;
   guint             header_too_big : 1;
   guint             line_too_long : 1;
+  guint             binary : 1;      /* BODY=BINARYMIME: NULs and long lines are content */
 };
 
 VsmtpDataReceiver *
@@ -81,7 +82,15 @@ _vsmtp_data_receiver_begin (VsmtpDataReceiver *self,
   self->in_header = TRUE;
   self->header_too_big = FALSE;
   self->line_too_long = FALSE;
+  self->binary = FALSE;
   g_clear_error (&self->error);
+}
+
+void
+_vsmtp_data_receiver_set_binary (VsmtpDataReceiver *self,
+                                 gboolean           binary)
+{
+  self->binary = binary != FALSE;
 }
 
 VsmtpMessage *
@@ -190,9 +199,9 @@ _vsmtp_data_receiver_finish (VsmtpDataReceiver  *self,
     return vsmtp_reply_new (552, "5.3.4", "Error: message file too big");
   if (self->header_too_big)
     return vsmtp_reply_new (552, "5.3.4", "Error: message header too big");
-  if (self->line_too_long)
+  if (self->line_too_long && !self->binary)
     return vsmtp_reply_new (500, "5.5.2", "Error: message line too long");
-  if (self->has_nul)
+  if (self->has_nul && !self->binary)
     return vsmtp_reply_new (554, "5.6.0", "Error: NUL character in message content");
   if (self->settings->bare_newline == VSMTP_BARE_NEWLINE_REJECT &&
       (bare = vsmtp_data_decoder_get_first_bare_newline (self->decoder, &bare_line)))

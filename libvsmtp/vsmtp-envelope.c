@@ -296,6 +296,25 @@ vsmtp_envelope_get_mail_parameter (VsmtpEnvelope *self,
 }
 
 /**
+ * vsmtp_envelope_get_smtputf8:
+ * @self: an envelope
+ *
+ * Gets whether the transaction is an SMTPUTF8 one (RFC 6531): MAIL FROM
+ * had the `SMTPUTF8` parameter. Its addresses may then hold UTF-8, and so
+ * may the message's header fields (RFC 6532); the Received header field
+ * says `with UTF8SMTP` (or `UTF8SMTPS`, `UTF8SMTPA`, `UTF8SMTPSA`).
+ *
+ * Returns: %TRUE for an SMTPUTF8 transaction
+ */
+gboolean
+vsmtp_envelope_get_smtputf8 (VsmtpEnvelope *self)
+{
+  g_return_val_if_fail (VSMTP_IS_ENVELOPE (self), FALSE);
+
+  return g_hash_table_contains (self->mail_parameters, "SMTPUTF8");
+}
+
+/**
  * vsmtp_envelope_add_recipient:
  * @self: an envelope
  * @recipient: the recipient

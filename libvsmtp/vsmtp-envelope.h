@@ -36,6 +36,8 @@ VSMTP_AVAILABLE_IN_ALL
 const char    *vsmtp_envelope_get_mail_parameter       (VsmtpEnvelope *self,
                                                         const char    *name);
 VSMTP_AVAILABLE_IN_ALL
+gboolean       vsmtp_envelope_get_smtputf8             (VsmtpEnvelope *self);
+VSMTP_AVAILABLE_IN_ALL
 void           vsmtp_envelope_add_recipient            (VsmtpEnvelope *self,
                                                         VsmtpAddress  *recipient,
                                                         GHashTable    *parameters);

@@ -11,7 +11,8 @@ G_BEGIN_DECLS
 typedef struct _VsmtpExtensionRegistry VsmtpExtensionRegistry;
 
 /* A registry with the built-in extensions registered (PIPELINING, SIZE,
- * ENHANCEDSTATUSCODES, 8BITMIME, STARTTLS, AUTH, in that EHLO order).
+ * ENHANCEDSTATUSCODES, 8BITMIME, SMTPUTF8, STARTTLS, AUTH, CHUNKING,
+ * BINARYMIME, DSN, LIMITS, REQUIRETLS, XCLIENT, in that EHLO order).
  * @server is not referenced: the server owns the registry. */
 VsmtpExtensionRegistry *_vsmtp_extension_registry_new  (VsmtpServer            *server);
 void                    _vsmtp_extension_registry_free (VsmtpExtensionRegistry *self);
@@ -32,5 +33,11 @@ VsmtpReply *_vsmtp_extension_registry_check      (VsmtpExtensionRegistry *self,
                                                    VsmtpSession           *session,
                                                    VsmtpParameterCommand   command,
                                                    GHashTable             *params);
+
+/* Whether the extension with @keyword is registered and offered in
+ * @session (BDAT asks for CHUNKING, BODY=BINARYMIME for BINARYMIME). */
+gboolean    _vsmtp_extension_registry_offers     (VsmtpExtensionRegistry *self,
+                                                   VsmtpSession           *session,
+                                                   const char             *keyword);
 
 G_END_DECLS

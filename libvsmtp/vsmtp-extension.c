@@ -7,12 +7,15 @@
 
 #include <string.h>
 
+#include "vsmtp-dsn-private.h"
 #include "vsmtp-enums.h"
 #include "vsmtp-error.h"
 #include "vsmtp-extension-private.h"
+#include "vsmtp-listen-options-private.h"
 #include "vsmtp-sasl-private.h"
 #include "vsmtp-server-private.h"
 #include "vsmtp-session-private.h"
+#include "vsmtp-xclient-private.h"
 
 /**
  * VsmtpExtension:
@@ -24,7 +27,9 @@
  * Extensions live in a [class@Vsmtp.Server]'s registry
  * ([method@Vsmtp.Server.register_extension]). The built-in ones are
  * registered there too — `PIPELINING`, `SIZE`, `ENHANCEDSTATUSCODES`,
- * `8BITMIME`, `STARTTLS` and `AUTH`, listed in that order after the host
+ * `8BITMIME`, `SMTPUTF8`, `STARTTLS`, `AUTH`, `CHUNKING`, `BINARYMIME`,
+ * `DSN`, `LIMITS`, `REQUIRETLS` and `XCLIENT` (offered only to a listener's
+ * `xclient-trusted` peers), listed in that order after the host
  * name — and the extensions registered later follow them in the order of
  * registration. A session has no other list: its EHLO reply is the
  * registry's keywords that are offered in that session, and a MAIL or RCPT
@@ -606,6 +611,9 @@ extension_offered (VsmtpExtension *self,
     return FALSE;
   if ((self->flags & VSMTP_EXTENSION_FLAGS_PLAINTEXT_ONLY) && tls)
     return FALSE;
+  if (_vsmtp_listen_options_extension_disabled (vsmtp_session_get_listen_options (session),
+                                                self->keyword))
+    return FALSE;
   if (self->builtin != NULL)
     return self->builtin->offered == NULL || self->builtin->offered (session, _vsmtp_session_get_settings (session));
   if (g_signal_has_handler_pending (self, signals[SIGNAL_IS_OFFERED], 0, FALSE))
@@ -672,9 +680,21 @@ body_validate (VsmtpSession *session,
                const char   *value)
 {
   if (g_ascii_strcasecmp (value, "7BIT") != 0 &&
-      g_ascii_strcasecmp (value, "8BITMIME") != 0)
+      g_ascii_strcasecmp (value, "8BITMIME") != 0 &&
+      /* RFC 3030 3: only where BINARYMIME is offered */
+      (g_ascii_strcasecmp (value, "BINARYMIME") != 0 ||
+       !_vsmtp_extension_registry_offers (settings->extensions, session, "BINARYMIME")))
     return vsmtp_reply_new (501, "5.5.4", "Bad BODY parameter value");
   return NULL;
+}
+
+/* RFC 3030 3: BINARYMIME is offered only with CHUNKING (BDAT is its
+ * only way in) */
+static gboolean
+binarymime_offered (VsmtpSession        *session,
+                    const VsmtpSettings *settings)
+{
+  return _vsmtp_extension_registry_offers (settings->extensions, session, "CHUNKING");
 }
 
 /* RFC 3207; the flags say "not over TLS" */
@@ -709,12 +729,77 @@ auth_append_ehlo (VsmtpSession *session,
     }
 }
 
+/* RFC 3461 (vsmtp-dsn.c): RET, ENVID, NOTIFY, ORCPT; ORCPT's utf-8
+ * addresses (RFC 6533) may be UTF-8 as they are in an SMTPUTF8 transaction */
+static VsmtpReply *
+dsn_validate (VsmtpSession        *session,
+              const VsmtpSettings *settings,
+              const char          *name,
+              const char          *value)
+{
+  VsmtpEnvelope *envelope = vsmtp_session_get_envelope (session);
+
+  return _vsmtp_dsn_check_parameter (name, value,
+                                     envelope != NULL &&
+                                     g_hash_table_contains (vsmtp_envelope_get_mail_parameters (envelope),
+                                                            "SMTPUTF8"));
+}
+
+/* RFC 9422: the limits the session enforces */
+static void
+limits_append_ehlo (VsmtpSession        *session,
+                    const VsmtpSettings *settings,
+                    GString             *text)
+{
+  g_string_append_printf (text, " RCPTMAX=%u", settings->max_recipients);
+  if (settings->limits.max_transactions > 0)
+    g_string_append_printf (text, " MAILMAX=%u", settings->limits.max_transactions);
+}
+
 static const BuiltinOps builtin_plain = { NULL, NULL, NULL };
+static const BuiltinOps builtin_dsn = { NULL, NULL, dsn_validate };
+static const BuiltinOps builtin_limits = { NULL, limits_append_ehlo, NULL };
 static const BuiltinOps builtin_size = { NULL, size_append_ehlo, size_validate };
 static const BuiltinOps builtin_8bitmime = { NULL, NULL, body_validate };
+/* RFC 6531 §3.1: an SMTPUTF8 server supports 8BITMIME too, so SMTPUTF8
+ * goes with it (unregistering 8BITMIME takes SMTPUTF8 away; an 8BITMIME
+ * registered in its place, with its own offered rules, brings it back) */
+static gboolean
+smtputf8_offered (VsmtpSession        *session,
+                  const VsmtpSettings *settings)
+{
+  GPtrArray *extensions = settings->extensions->extensions;
+
+  for (guint i = 0; i < extensions->len; i++)
+    {
+      VsmtpExtension *extension = g_ptr_array_index (extensions, i);
+
+      if (g_ascii_strcasecmp (extension->keyword, "8BITMIME") == 0)
+        return extension_offered (extension, session);
+    }
+  return FALSE;
+}
+
+/* the MAIL parameter SMTPUTF8 takes no value; the session judges the
+ * addresses (vsmtp-idna.c) */
+static const BuiltinOps builtin_smtputf8 = { smtputf8_offered, NULL, NULL };
 static const BuiltinOps builtin_starttls = { starttls_offered, NULL, NULL };
 /* AUTH=: the submitter's identity (xtext) or <>, RFC 4954 5: any value */
 static const BuiltinOps builtin_auth = { auth_offered, auth_append_ehlo, NULL };
+/* RFC 3030: CHUNKING is the BDAT command (vsmtp-session-bdat.c);
+ * BINARYMIME the BODY=BINARYMIME value (body_validate) */
+static const BuiltinOps builtin_binarymime = { binarymime_offered, NULL, NULL };
+
+/* Postfix's XCLIENT, to the listener's xclient-trusted peers (vsmtp-xclient.c) */
+static void
+xclient_append_ehlo (VsmtpSession        *session,
+                     const VsmtpSettings *settings,
+                     GString             *text)
+{
+  g_string_append (text, " " VSMTP_XCLIENT_EHLO_ATTRIBUTES);
+}
+
+static const BuiltinOps builtin_xclient = { _vsmtp_xclient_offered, xclient_append_ehlo, NULL };
 
 /* ------------------------------------------------------------------------ */
 /* The registry                                                             */
@@ -789,6 +874,25 @@ registry_add (VsmtpExtensionRegistry  *self,
   return TRUE;
 }
 
+/* a built-in with one parameter of any @commands and @syntax */
+static void
+registry_add_builtin_full (VsmtpExtensionRegistry *self,
+                           const char             *keyword,
+                           VsmtpExtensionFlags     flags,
+                           const BuiltinOps       *ops,
+                           const char             *parameter,
+                           VsmtpParameterCommand   commands,
+                           VsmtpParameterSyntax    syntax)
+{
+  g_autoptr(VsmtpExtension) extension = vsmtp_extension_new (keyword, flags);
+  gboolean added;
+
+  extension->builtin = ops;
+  vsmtp_extension_add_parameter (extension, parameter, commands, syntax);
+  added = registry_add (self, extension, NULL);
+  g_assert (added);
+}
+
 static void
 registry_add_builtin (VsmtpExtensionRegistry *self,
                       const char             *keyword,
@@ -807,6 +911,45 @@ registry_add_builtin (VsmtpExtensionRegistry *self,
   g_assert (added);
 }
 
+typedef struct {
+  const char            *name;
+  VsmtpParameterCommand  commands;
+  VsmtpParameterSyntax   syntax;
+} BuiltinParameter;
+
+/* A built-in with parameters of either command, with or without values */
+static void
+registry_add_builtin_parameters (VsmtpExtensionRegistry *self,
+                                 const char             *keyword,
+                                 VsmtpExtensionFlags     flags,
+                                 const BuiltinOps       *ops,
+                                 const BuiltinParameter *parameters,
+                                 gsize                   n_parameters)
+{
+  g_autoptr(VsmtpExtension) extension = vsmtp_extension_new (keyword, flags);
+  gboolean added;
+
+  extension->builtin = ops;
+  for (gsize i = 0; i < n_parameters; i++)
+    vsmtp_extension_add_parameter (extension, parameters[i].name, parameters[i].commands,
+                                   parameters[i].syntax);
+  added = registry_add (self, extension, NULL);
+  g_assert (added);
+}
+
+static const BuiltinParameter dsn_parameters[] = {
+  { "RET", VSMTP_PARAMETER_COMMAND_MAIL, VSMTP_PARAMETER_SYNTAX_VALUE },
+  { "ENVID", VSMTP_PARAMETER_COMMAND_MAIL, VSMTP_PARAMETER_SYNTAX_VALUE },
+  { "NOTIFY", VSMTP_PARAMETER_COMMAND_RCPT, VSMTP_PARAMETER_SYNTAX_VALUE },
+  { "ORCPT", VSMTP_PARAMETER_COMMAND_RCPT, VSMTP_PARAMETER_SYNTAX_VALUE },
+};
+
+/* RFC 8689: a bare keyword, offered only over TLS (in plain text it is an
+ * unknown parameter: 555) */
+static const BuiltinParameter requiretls_parameters[] = {
+  { "REQUIRETLS", VSMTP_PARAMETER_COMMAND_MAIL, VSMTP_PARAMETER_SYNTAX_NO_VALUE },
+};
+
 VsmtpExtensionRegistry *
 _vsmtp_extension_registry_new (VsmtpServer *server)
 {
@@ -821,8 +964,19 @@ _vsmtp_extension_registry_new (VsmtpServer *server)
   registry_add_builtin (self, "SIZE", VSMTP_EXTENSION_FLAGS_NONE, &builtin_size, "SIZE");
   registry_add_builtin (self, "ENHANCEDSTATUSCODES", VSMTP_EXTENSION_FLAGS_NONE, &builtin_plain, NULL);
   registry_add_builtin (self, "8BITMIME", VSMTP_EXTENSION_FLAGS_NONE, &builtin_8bitmime, "BODY");
+  registry_add_builtin_full (self, "SMTPUTF8", VSMTP_EXTENSION_FLAGS_NONE, &builtin_smtputf8,
+                             "SMTPUTF8", VSMTP_PARAMETER_COMMAND_MAIL, VSMTP_PARAMETER_SYNTAX_NO_VALUE);
   registry_add_builtin (self, "STARTTLS", VSMTP_EXTENSION_FLAGS_PLAINTEXT_ONLY, &builtin_starttls, NULL);
   registry_add_builtin (self, "AUTH", VSMTP_EXTENSION_FLAGS_NONE, &builtin_auth, "AUTH");
+  registry_add_builtin (self, "CHUNKING", VSMTP_EXTENSION_FLAGS_NONE, &builtin_plain, NULL);
+  registry_add_builtin (self, "BINARYMIME", VSMTP_EXTENSION_FLAGS_NONE, &builtin_binarymime, NULL);
+  registry_add_builtin_parameters (self, "DSN", VSMTP_EXTENSION_FLAGS_NONE, &builtin_dsn,
+                                   dsn_parameters, G_N_ELEMENTS (dsn_parameters));
+  registry_add_builtin_parameters (self, "LIMITS", VSMTP_EXTENSION_FLAGS_NONE, &builtin_limits,
+                                   NULL, 0);
+  registry_add_builtin_parameters (self, "REQUIRETLS", VSMTP_EXTENSION_FLAGS_TLS_ONLY, &builtin_plain,
+                                   requiretls_parameters, G_N_ELEMENTS (requiretls_parameters));
+  registry_add_builtin (self, "XCLIENT", VSMTP_EXTENSION_FLAGS_NONE, &builtin_xclient, NULL);
   return self;
 }
 
@@ -893,6 +1047,21 @@ _vsmtp_extension_registry_append_ehlo (VsmtpExtensionRegistry *self,
           g_string_append (text, parameters);
         }
     }
+}
+
+gboolean
+_vsmtp_extension_registry_offers (VsmtpExtensionRegistry *self,
+                                  VsmtpSession           *session,
+                                  const char             *keyword)
+{
+  for (guint i = 0; i < self->extensions->len; i++)
+    {
+      VsmtpExtension *extension = g_ptr_array_index (self->extensions, i);
+
+      if (g_ascii_strcasecmp (extension->keyword, keyword) == 0)
+        return extension_offered (extension, session);
+    }
+  return FALSE;
 }
 
 static VsmtpReply *
@@ -1004,6 +1173,8 @@ vsmtp_server_register_extension (VsmtpServer     *self,
  * longer list it and its parameters are refused as unknown ones. A
  * built-in extension can be unregistered too (the server then stops
  * advertising it; the commands STARTTLS and AUTH are still understood).
+ * Unregistering `CHUNKING` turns the BDAT command off (`502 5.5.1`) and
+ * with it `BINARYMIME`, which is offered only with `CHUNKING`.
  *
  * Returns: %TRUE if @extension was registered with @self
  */

@@ -6,7 +6,7 @@
 
 #include <gio/gio.h>
 
-#include "vsmtp-server.h"
+#include "vsmtp-listen-options.h"
 
 G_BEGIN_DECLS
 
@@ -17,13 +17,14 @@ typedef struct _VsmtpListener VsmtpListener;
  * stop the current batch (the server stopped listening, say). */
 typedef gboolean (*VsmtpListenerAcceptFunc) (VsmtpListener    *listener,
                                              GSocket          *client,
-                                             VsmtpListenFlags  flags,
+                                             VsmtpListenOptions *options,
                                              gpointer          user_data);
 
-/* Watches @socket (already bound and listening) on the thread-default main
+/* Watches @socket, whose connections are handled with @options (a
+ * reference is taken: the caller passes a copy nobody changes). Watches @socket (already bound and listening) on the thread-default main
  * context. @user_data is not owned and must outlive the listener. */
 VsmtpListener  *_vsmtp_listener_new               (GSocket                  *socket,
-                                                   VsmtpListenFlags          flags,
+                                                   VsmtpListenOptions       *options,
                                                    VsmtpListenerAcceptFunc   func,
                                                    gpointer                  user_data,
                                                    GError                  **error);

@@ -20,7 +20,7 @@ struct _VsmtpListener
   GSocketAddress          *local_address;
   GSource                 *source;
   GSource                 *pause;      /* after an accept error such as EMFILE */
-  VsmtpListenFlags         flags;
+  VsmtpListenOptions      *options;
   VsmtpListenerAcceptFunc  func;
   gpointer                 user_data;
 };
@@ -87,7 +87,7 @@ on_acceptable (GSocket      *socket,
 
       /* the callback may free this listener (the server stopped
        * listening): then it returns FALSE and nothing here is touched */
-      if (!self->func (self, client, self->flags, self->user_data))
+      if (!self->func (self, client, self->options, self->user_data))
         return G_SOURCE_REMOVE;
     }
   return G_SOURCE_CONTINUE;
@@ -95,7 +95,7 @@ on_acceptable (GSocket      *socket,
 
 VsmtpListener *
 _vsmtp_listener_new (GSocket                  *socket,
-                     VsmtpListenFlags          flags,
+                     VsmtpListenOptions       *options,
                      VsmtpListenerAcceptFunc   func,
                      gpointer                  user_data,
                      GError                  **error)
@@ -111,7 +111,7 @@ _vsmtp_listener_new (GSocket                  *socket,
   self = g_new0 (VsmtpListener, 1);
   self->socket = g_object_ref (socket);
   self->local_address = local;
-  self->flags = flags;
+  self->options = g_object_ref (options);
   self->func = func;
   self->user_data = user_data;
   listener_watch (self);
@@ -128,6 +128,7 @@ _vsmtp_listener_free (VsmtpListener *self)
   g_socket_close (self->socket, NULL);
   g_object_unref (self->socket);
   g_object_unref (self->local_address);
+  g_object_unref (self->options);
   g_free (self);
 }
 

@@ -13,23 +13,42 @@
 #include <netinet/tcp.h>
 
 #include "vsmtp-client-tracker-private.h"
+#include "vsmtp-listen-options-private.h"
 #include "vsmtp-listener-private.h"
+#include "vsmtp-proxy-reader-private.h"
 #include "vsmtp-maintenance.h"
 #include "vsmtp-server-private.h"
 #include "vsmtp-server-struct-private.h"
 #include "vsmtp-session-private.h"
 
+static VsmtpSession *server_start_session (VsmtpServer        *self,
+                                           GIOStream          *stream,
+                                           GSocketAddress     *remote_address,
+                                           VsmtpListenOptions *options,
+                                           VsmtpProxyHeader   *header);
+static void server_read_proxy_header (VsmtpServer        *self,
+                                      GSocket            *client,
+                                      VsmtpListenOptions *options);
+
 /* A connection a listener accepted: a session for it */
 static gboolean
 on_accepted (VsmtpListener    *listener,
-             GSocket          *client,
-             VsmtpListenFlags  flags,
-             gpointer          user_data)
+             GSocket            *client,
+             VsmtpListenOptions *options,
+             gpointer            user_data)
 {
   VsmtpServer *self = user_data;
   g_autoptr(GSocketConnection) connection = NULL;
   g_autoptr(GSocketAddress) remote = NULL;
   gboolean keep_going;
+
+  /* the session starts once the PROXY header is read (its address is the
+   * header's: the per-address limits apply to that one) */
+  if (vsmtp_listen_options_get_proxy_protocol (options) != VSMTP_PROXY_PROTOCOL_OFF)
+    {
+      server_read_proxy_header (self, client, options);
+      return TRUE;
+    }
 
   connection = g_socket_connection_factory_create_connection (client);
   remote = g_socket_get_remote_address (client, NULL);
@@ -37,8 +56,7 @@ on_accepted (VsmtpListener    *listener,
    * @listener) or drop the server (a plain reference: a GWeakRef costs
    * more than the rest of the accept) */
   g_object_ref (self);
-  vsmtp_server_handle_connection_full (self, G_IO_STREAM (connection), remote,
-                                       flags & ~VSMTP_LISTEN_FLAGS_REUSE_PORT);
+  vsmtp_server_handle_connection_with_options (self, G_IO_STREAM (connection), remote, options);
   keep_going = G_OBJECT (self)->ref_count > 1 && self->listeners != NULL &&
                g_ptr_array_find (self->listeners, listener, NULL);
   g_object_unref (self);
@@ -59,17 +77,19 @@ sweep_spool (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* @options: the caller's; the listener keeps a copy */
 static gboolean
-server_add_listener (VsmtpServer       *self,
-                     GSocket           *socket,
-                     VsmtpListenFlags   flags,
-                     GSocketAddress   **effective_address,
-                     GError           **error)
+server_add_listener (VsmtpServer         *self,
+                     GSocket             *socket,
+                     VsmtpListenOptions  *options,
+                     GSocketAddress     **effective_address,
+                     GError             **error)
 {
+  g_autoptr(VsmtpListenOptions) copy = _vsmtp_listen_options_copy (options);
   VsmtpListener *listener;
   GSocketAddress *local;
 
-  listener = _vsmtp_listener_new (socket, flags, on_accepted, self, error);
+  listener = _vsmtp_listener_new (socket, copy, on_accepted, self, error);
   if (listener == NULL)
     return FALSE;
   local = g_object_ref (_vsmtp_listener_get_local_address (listener));
@@ -222,18 +242,51 @@ vsmtp_server_listen_full (VsmtpServer       *self,
                           GSocketAddress   **effective_address,
                           GError           **error)
 {
+  g_autoptr(VsmtpListenOptions) options = _vsmtp_listen_options_new_for_flags (flags);
+
+  return vsmtp_server_listen_with_options (self, address, options, effective_address, error);
+}
+
+/**
+ * vsmtp_server_listen_with_options:
+ * @self: a server
+ * @address: the address to listen on: an internet address (port 0 picks a
+ *   free port) or a #GUnixSocketAddress (its file must not exist)
+ * @options: how connections on this listener are handled; the server keeps
+ *   a copy
+ * @effective_address: (out) (optional) (transfer full): the address bound,
+ *   with the port actually chosen
+ * @error: return location for an error
+ *
+ * Starts listening on @address, for connections handled as @options say
+ * (protocol, implicit TLS, PROXY header, XCLIENT, extensions).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vsmtp_server_listen_with_options (VsmtpServer         *self,
+                                  GSocketAddress      *address,
+                                  VsmtpListenOptions  *options,
+                                  GSocketAddress     **effective_address,
+                                  GError             **error)
+{
   g_autoptr(GSocket) socket = NULL;
+  VsmtpListenFlags flags;
+  gboolean is_unix;
 
   g_return_val_if_fail (VSMTP_IS_SERVER (self), FALSE);
   g_return_val_if_fail (G_IS_SOCKET_ADDRESS (address), FALSE);
+  g_return_val_if_fail (VSMTP_IS_LISTEN_OPTIONS (options), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  flags = vsmtp_listen_options_get_flags (options);
+  is_unix = g_socket_address_get_family (address) == G_SOCKET_FAMILY_UNIX;
   socket = g_socket_new (g_socket_address_get_family (address), G_SOCKET_TYPE_STREAM,
-                         G_SOCKET_PROTOCOL_TCP, error);
+                         is_unix ? G_SOCKET_PROTOCOL_DEFAULT : G_SOCKET_PROTOCOL_TCP, error);
   if (socket == NULL)
     return FALSE;
 
-  if (flags & VSMTP_LISTEN_FLAGS_REUSE_PORT)
+  if ((flags & VSMTP_LISTEN_FLAGS_REUSE_PORT) && !is_unix)
     {
       /* g_socket_bind() would turn SO_REUSEPORT off again: bind(2) */
       if (!g_socket_set_option (socket, SOL_SOCKET, SO_REUSEADDR, 1, error) ||
@@ -250,7 +303,7 @@ vsmtp_server_listen_full (VsmtpServer       *self,
   if (!g_socket_listen (socket, error))
     return FALSE;
 
-  return server_add_listener (self, socket, flags, effective_address, error);
+  return server_add_listener (self, socket, options, effective_address, error);
 }
 
 /**
@@ -288,11 +341,36 @@ vsmtp_server_listen_socket_full (VsmtpServer       *self,
                                  VsmtpListenFlags   flags,
                                  GError           **error)
 {
+  g_autoptr(VsmtpListenOptions) options = _vsmtp_listen_options_new_for_flags (flags);
+
+  return vsmtp_server_listen_socket_with_options (self, socket, options, error);
+}
+
+/**
+ * vsmtp_server_listen_socket_with_options:
+ * @self: a server
+ * @socket: a listening socket, for example one handed over by systemd
+ * @options: how connections on this socket are handled; the server keeps a
+ *   copy
+ * @error: return location for an error
+ *
+ * Accepts connections on an already listening @socket, handled as @options
+ * say.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vsmtp_server_listen_socket_with_options (VsmtpServer         *self,
+                                         GSocket             *socket,
+                                         VsmtpListenOptions  *options,
+                                         GError             **error)
+{
   g_return_val_if_fail (VSMTP_IS_SERVER (self), FALSE);
   g_return_val_if_fail (G_IS_SOCKET (socket), FALSE);
+  g_return_val_if_fail (VSMTP_IS_LISTEN_OPTIONS (options), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  return server_add_listener (self, socket, flags, NULL, error);
+  return server_add_listener (self, socket, options, NULL, error);
 }
 
 /**
@@ -362,15 +440,53 @@ vsmtp_server_handle_connection_full (VsmtpServer      *self,
                                      GSocketAddress   *remote_address,
                                      VsmtpListenFlags  flags)
 {
-  VsmtpSession *session;
-  VsmtpReply *refusal;
+  g_autoptr(VsmtpListenOptions) options = _vsmtp_listen_options_new_for_flags (flags);
 
+  return vsmtp_server_handle_connection_with_options (self, stream, remote_address, options);
+}
+
+/**
+ * vsmtp_server_handle_connection_with_options:
+ * @self: a server
+ * @stream: a connection; its input and output streams must be pollable
+ * @remote_address: (nullable): the client's address, if known
+ * @options: how to handle the connection, as a listener with these options
+ *   would; the session keeps a reference, so do not change them afterwards
+ *
+ * Like [method@Vsmtp.Server.handle_connection], with listener options.
+ *
+ * Returns: (transfer none): the session
+ */
+VsmtpSession *
+vsmtp_server_handle_connection_with_options (VsmtpServer        *self,
+                                             GIOStream          *stream,
+                                             GSocketAddress     *remote_address,
+                                             VsmtpListenOptions *options)
+{
   g_return_val_if_fail (VSMTP_IS_SERVER (self), NULL);
   g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
   g_return_val_if_fail (remote_address == NULL || G_IS_SOCKET_ADDRESS (remote_address), NULL);
+  g_return_val_if_fail (VSMTP_IS_LISTEN_OPTIONS (options), NULL);
 
-  session = _vsmtp_session_new (self, stream, remote_address, flags,
+  return server_start_session (self, stream, remote_address, options, NULL);
+}
+
+/* A session for a connection: admitted (the per-address limits), announced
+ * (new-session) and started; @header: the PROXY header it came with */
+static VsmtpSession *
+server_start_session (VsmtpServer        *self,
+                      GIOStream          *stream,
+                      GSocketAddress     *remote_address,
+                      VsmtpListenOptions *options,
+                      VsmtpProxyHeader   *header)
+{
+  VsmtpSession *session;
+  VsmtpReply *refusal;
+
+  session = _vsmtp_session_new (self, stream, remote_address, options,
                                 _vsmtp_server_get_settings (self), self->clients);
+  if (header != NULL)
+    _vsmtp_session_set_proxy_header (session, header);
   g_hash_table_add (self->sessions, session);
   _vsmtp_session_set_closed_func (session, on_session_closed, self);
   g_object_notify_by_pspec (G_OBJECT (self), _vsmtp_server_properties[PROP_N_SESSIONS]);
@@ -387,6 +503,65 @@ vsmtp_server_handle_connection_full (VsmtpServer      *self,
   _vsmtp_session_start (session);
 
   return session;
+}
+
+/* The PROXY header of a connection was read (@header NULL: it was not, and
+ * the connection is closed already) */
+static void
+on_proxy_header (GSocket            *client,
+                 VsmtpListenOptions *options,
+                 VsmtpProxyHeader   *header,
+                 gpointer            user_data)
+{
+  VsmtpServer *self = user_data;
+  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GSocketAddress) peer = NULL;
+  GSocketAddress *remote;
+
+  if (header == NULL)
+    return;
+  if (self == NULL || self->shutdown_task != NULL)
+    {
+      /* the server is gone or going meanwhile */
+      g_socket_close (client, NULL);
+      return;
+    }
+
+  connection = g_socket_connection_factory_create_connection (client);
+  /* LOCAL (the proxy's health check), UNKNOWN, AF_UNSPEC: the connection's
+   * own address */
+  remote = vsmtp_proxy_header_get_source_address (header);
+  if (remote == NULL)
+    remote = peer = g_socket_get_remote_address (client, NULL);
+  g_object_ref (self);
+  server_start_session (self, G_IO_STREAM (connection), remote, options, header);
+  g_object_unref (self);
+}
+
+/* Only a proxy-trusted peer may send a PROXY header; the others are
+ * closed at once, without a greeting */
+static void
+server_read_proxy_header (VsmtpServer        *self,
+                          GSocket            *client,
+                          VsmtpListenOptions *options)
+{
+  g_autoptr(GSocketAddress) peer = g_socket_get_remote_address (client, NULL);
+  GInetAddress *inet = G_IS_INET_SOCKET_ADDRESS (peer) ?
+    g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (peer)) : NULL;
+
+  if (!_vsmtp_listen_options_proxy_trusts (options, inet))
+    {
+      g_autofree char *text = _vsmtp_proxy_describe_peer (peer);
+      const char *name = vsmtp_listen_options_get_name (options);
+
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                        "MESSAGE", "connection from [%s]%s%s refused: not in proxy-trusted", text,
+                        name ? " on listener " : "", name ? name : "");
+      g_socket_close (client, NULL);
+      return;
+    }
+  _vsmtp_proxy_reader_start (client, options, _vsmtp_server_get_settings (self)->tls_handshake_timeout,
+                             on_proxy_header, G_OBJECT (self));
 }
 
 /* Closing a session removes it from the table: walk a copy. */

@@ -204,6 +204,9 @@ vsmtp_server_get_property (GObject    *object,
     case PROP_MAX_DATA_LINE_LENGTH:
       g_value_set_uint (value, self->limits.max_data_line_length);
       break;
+    case PROP_MAX_TRANSACTIONS:
+      g_value_set_uint (value, self->limits.max_transactions);
+      break;
     case PROP_AUTH_MECHANISMS:
       g_value_set_boxed (value, self->auth_mechanisms);
       break;
@@ -324,6 +327,9 @@ vsmtp_server_set_property (GObject      *object,
       break;
     case PROP_MAX_DATA_LINE_LENGTH:
       self->limits.max_data_line_length = g_value_get_uint (value);
+      break;
+    case PROP_MAX_TRANSACTIONS:
+      self->limits.max_transactions = g_value_get_uint (value);
       break;
     case PROP_AUTH_MECHANISMS:
       vsmtp_server_set_auth_mechanisms (self, g_value_get_boxed (value));
@@ -744,6 +750,21 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
   _vsmtp_server_properties[PROP_MAX_DATA_LINE_LENGTH] =
     g_param_spec_uint ("max-data-line-length", NULL,
                        "The longest line of message content accepted, CRLF included; 0: no limit", 0, G_MAXUINT, 0,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * VsmtpServer:max-transactions:
+   *
+   * The most MAIL commands in one session, accepted or refused for their
+   * address or parameters (RFC 9422's `MAILMAX`, advertised with
+   * `LIMITS`); a MAIL command refused for its place (`503`, `530`) does not
+   * count. The one past the limit, always given outside a transaction,
+   * gets `421 4.5.3` and the connection is closed, so that the client
+   * opens a new one. 0: no limit (and no `MAILMAX`).
+   */
+  _vsmtp_server_properties[PROP_MAX_TRANSACTIONS] =
+    g_param_spec_uint ("max-transactions", NULL,
+                       "The most MAIL commands in a session; 0: no limit", 0, G_MAXUINT, 0,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   /**

@@ -244,6 +244,9 @@ vsmtp_session_get_property (GObject    *object,
     case PROP_AUTHENTICATED_USER:
       g_value_set_string (value, self->auth_user);
       break;
+    case PROP_XCLIENT:
+      g_value_set_boolean (value, vsmtp_session_get_xclient (self));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -356,6 +359,16 @@ _vsmtp_session_class_install (VsmtpSessionClass *klass)
     g_param_spec_string ("authenticated-user", NULL, NULL, NULL,
                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
+  /**
+   * VsmtpSession:xclient:
+   *
+   * Whether a trusted proxy said who the client is with `XCLIENT`
+   * ([method@Vsmtp.Session.get_xclient]).
+   */
+  properties[PROP_XCLIENT] =
+    g_param_spec_boolean ("xclient", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -365,6 +378,11 @@ _vsmtp_session_class_install (VsmtpSessionClass *klass)
    * Emitted once, before the greeting. Return a reply with a code other than
    * 220 (for example `554 5.7.1`) to refuse the client: it gets that reply and
    * the connection is closed.
+   *
+   * Emitted again after each accepted `XCLIENT` command, whose reply is a
+   * new greeting: the session then has the real client's address
+   * ([property@Vsmtp.Session:xclient] is %TRUE), and a refusal closes the
+   * proxy's connection.
    *
    * Returns: (transfer full) (nullable): a decision, or
    *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
@@ -454,6 +472,10 @@ _vsmtp_session_class_install (VsmtpSessionClass *klass)
    * Emitted for DATA once at least one recipient was accepted. A positive
    * reply lets the client send the message (`354`).
    *
+   * With CHUNKING it is emitted for the first `BDAT` of a transaction too:
+   * a positive reply lets the chunks in, a negative one refuses that chunk
+   * (its octets are still read and dropped).
+   *
    * Returns: (transfer full) (nullable): a decision, or
    *   [ctor@Vsmtp.Reply.new_continue] for no opinion; %NULL is a failure
    *   (`451 4.3.0`)
@@ -468,7 +490,8 @@ _vsmtp_session_class_install (VsmtpSessionClass *klass)
    * @self: the session
    * @message: the message, with a `Received:` header prepended
    *
-   * Emitted at the end of data for a message within the limits. A handler
+   * Emitted at the end of data (or after the `BDAT ... LAST` chunk) for a
+   * message within the limits. A handler
    * that returns a positive reply declares that it has taken durable
    * responsibility for the message. When no handler decides, the client gets
    * `451 4.3.0`: a message is never accepted by default.
@@ -710,6 +733,11 @@ vsmtp_session_get_stream (VsmtpSession *self)
  * vsmtp_session_get_remote_address:
  * @self: a session
  *
+ * The client's address: on a listener that takes a PROXY protocol header,
+ * the header's source address (the proxy's is in
+ * [method@Vsmtp.Session.get_proxy_header]); on a UNIX-domain socket, a
+ * [class@Gio.UnixSocketAddress].
+ *
  * Returns: (transfer none) (nullable): the client's address, if known
  */
 GSocketAddress *
@@ -723,7 +751,10 @@ vsmtp_session_get_remote_address (VsmtpSession *self)
  * vsmtp_session_get_remote_ip:
  * @self: a session
  *
- * Returns: (nullable): the client's IP address as a string, if known
+ * The IP address of [method@Vsmtp.Session.get_remote_address], as text.
+ *
+ * Returns: (nullable): the client's IP address as a string, if known;
+ *   %NULL on a UNIX-domain socket
  */
 const char *
 vsmtp_session_get_remote_ip (VsmtpSession *self)
@@ -917,3 +948,48 @@ _vsmtp_session_set_counted (VsmtpSession *self,
   self->counted = !!counted;
 }
 
+
+/**
+ * vsmtp_session_get_listen_options:
+ * @self: a session
+ *
+ * The options of the listener that accepted the connection (protocol,
+ * TLS, PROXY, XCLIENT), or those given to
+ * [method@Vsmtp.Server.handle_connection_with_options]. Do not change them.
+ *
+ * Returns: (transfer none): the listener's options
+ */
+VsmtpListenOptions *
+vsmtp_session_get_listen_options (VsmtpSession *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
+  return self->listen_options;
+}
+
+void
+_vsmtp_session_set_proxy_header (VsmtpSession     *self,
+                                 VsmtpProxyHeader *header)
+{
+  g_set_object (&self->proxy_header, header);
+}
+
+/**
+ * vsmtp_session_get_proxy_header:
+ * @self: a session
+ *
+ * What the proxy in front of the server said in its PROXY protocol header,
+ * on a listener with [property@Vsmtp.ListenOptions:proxy-protocol] on. The
+ * session's remote address is the header's source address already (except
+ * for `LOCAL` and `UNKNOWN` headers, which keep the connection's own); the
+ * header gives the rest: the destination, the proxy's own address, the
+ * TLVs of version 2 (ALPN, authority, unique id, the client's TLS).
+ *
+ * Returns: (transfer none) (nullable): the header, %NULL when the listener
+ *   takes none
+ */
+VsmtpProxyHeader *
+vsmtp_session_get_proxy_header (VsmtpSession *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
+  return self->proxy_header;
+}

@@ -13,8 +13,10 @@
 
 #include <string.h>
 
+#include "vsmtp-body-type.h"
 #include "vsmtp-command-private.h"
 #include "vsmtp-extension-private.h"
+#include "vsmtp-idna-private.h"
 #include "vsmtp-message-private.h"
 #include "vsmtp-trace-private.h"
 #include "vsmtp-session-struct-private.h"
@@ -87,8 +89,10 @@ then_helo (VsmtpSession *self,
 
   /* RFC 5321 4.1.4: HELO/EHLO resets any transaction in progress */
   g_free (self->helo);
-  self->helo = g_steal_pointer (&self->pending_helo);
+  self->helo = _vsmtp_session_xclient_take_helo (self, g_steal_pointer (&self->pending_helo));
   self->esmtp = self->pending_esmtp;
+  self->pipelining = self->esmtp &&
+                     _vsmtp_extension_registry_offers (self->settings->extensions, self, "PIPELINING");
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HELO]);
   session_set_state (self, VSMTP_SESSION_STATE_READY);
   _vsmtp_session_reset_transaction (self);
@@ -165,9 +169,13 @@ session_save_path (VsmtpSession *self,
   VsmtpAddress *address = NULL;
   GHashTable *params = NULL;
   gboolean address_error = FALSE;
+  VsmtpReply *refusal;
+  /* UTF-8 is parsed always and judged once the parameters are known
+   * (vsmtp-idna.c) */
+  VsmtpAddressFlags flags = VSMTP_ADDRESS_FLAGS_SMTPUTF8 | _VSMTP_ADDRESS_FLAGS_NO_IDNA;
 
   if (!_vsmtp_command_parse_path (args, mail,
-                                  mail ? VSMTP_ADDRESS_FLAGS_ALLOW_NULL : VSMTP_ADDRESS_FLAGS_ALLOW_POSTMASTER,
+                                  flags | (mail ? VSMTP_ADDRESS_FLAGS_ALLOW_NULL : VSMTP_ADDRESS_FLAGS_ALLOW_POSTMASTER),
                                   &address, &params, &address_error, &error))
     {
       g_autoptr(VsmtpReply) r = NULL;
@@ -189,6 +197,18 @@ session_save_path (VsmtpSession *self,
   if (!session_check_parameters (self, params, mail ? VSMTP_PARAMETER_COMMAND_MAIL
                                                     : VSMTP_PARAMETER_COMMAND_RCPT))
     {
+      session_clear_command_args (self);
+      return FALSE;
+    }
+
+  /* RFC 6531: SMTPUTF8 on MAIL allows UTF-8 in this transaction's addresses */
+  refusal = _vsmtp_smtputf8_check_address (address, mail,
+                                           mail ? g_hash_table_contains (params, "SMTPUTF8")
+                                                : self->envelope != NULL && vsmtp_envelope_get_smtputf8 (self->envelope));
+  if (refusal != NULL)
+    {
+      session_queue (self, refusal);
+      g_object_unref (refusal);
       session_clear_command_args (self);
       return FALSE;
     }
@@ -236,6 +256,18 @@ _vsmtp_session_handle_mail (VsmtpSession *self,
       session_queue_new (self, 530, "5.7.0", "Authentication required");
       return;
     }
+  /* RFC 9422's MAILMAX: every MAIL command counts from here on, accepted
+   * or refused for its arguments; no transaction is open (the nested MAIL
+   * was refused above), so closing loses nothing */
+  if (self->settings->limits.max_transactions > 0 &&
+      ++self->n_transactions > self->settings->limits.max_transactions)
+    {
+      g_autoptr(VsmtpReply) r =
+        vsmtp_reply_new (421, "4.5.3", "Error: too many transactions in this session, reconnect");
+
+      _vsmtp_session_close_after_flush (self, r);
+      return;
+    }
 
   if (!session_save_path (self, args, TRUE))
     return;
@@ -269,6 +301,12 @@ _vsmtp_session_handle_rcpt (VsmtpSession *self,
       session_queue_new (self, 503, "5.5.1", "Error: need MAIL command");
       return;
     }
+  if (self->bdat)
+    {
+      /* RFC 3030: the recipients come before the content */
+      session_queue_new (self, 503, "5.5.1", "Error: RCPT after BDAT");
+      return;
+    }
 
   if (!session_save_path (self, args, FALSE))
     return;
@@ -296,20 +334,16 @@ _vsmtp_session_handle_rcpt (VsmtpSession *self,
 /* ------------------------------------------------------------------------ */
 /* DATA                                                                     */
 
-static void
-then_data (VsmtpSession *self,
-           VsmtpReply   *reply)
+/* A new message for the transaction, with our Received header, that the
+ * data receiver fills: NULL, or the reply that refuses the content (DATA's
+ * and BDAT's first chunk). */
+VsmtpReply *
+_vsmtp_session_begin_message (VsmtpSession *self)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(VsmtpMessage) message = NULL;
   g_autofree char *message_id = NULL;
   g_autofree char *received = NULL;
-
-  if (!vsmtp_reply_is_positive (reply))
-    {
-      session_queue (self, reply);
-      return;
-    }
 
   message_id = g_strdup_printf ("%s%02X", self->id, ++self->message_serial);
   message = _vsmtp_message_new_writable (message_id, self->envelope,
@@ -318,10 +352,13 @@ then_data (VsmtpSession *self,
   received = _vsmtp_format_received (&(VsmtpTraceClient) {
                                        .helo = self->helo,
                                        .remote_ip = self->remote_ip,
+                                       .unix_socket = self->remote_address != NULL &&
+                                         g_socket_address_get_family (self->remote_address) == G_SOCKET_FAMILY_UNIX,
                                        .tls = self->tls,
                                        .tls_cipher = vsmtp_connection_get_tls_cipher (self->connection),
-                                       .esmtp = self->esmtp,
+                                       .esmtp = _vsmtp_session_xclient_get_esmtp (self, self->esmtp),
                                        .authenticated = self->auth_user != NULL,
+                                       .client_name = _vsmtp_session_xclient_get_name (self),
                                      },
                                      session_hostname (self), message_id, self->envelope);
   if (!_vsmtp_message_append (message, received, strlen (received), &error))
@@ -329,11 +366,31 @@ then_data (VsmtpSession *self,
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
                         "VSMTP_SESSION_ID", self->id,
                         "MESSAGE", "%s: cannot spool message: %s", self->id, error->message);
-      session_queue_new (self, 451, "4.3.0", "Error: local error in processing");
-      return;
+      return vsmtp_reply_new (451, "4.3.0", "Error: local error in processing");
     }
 
   _vsmtp_data_receiver_begin (self->receiver, self->settings, g_steal_pointer (&message));
+  return NULL;
+}
+
+static void
+then_data (VsmtpSession *self,
+           VsmtpReply   *reply)
+{
+  g_autoptr(VsmtpReply) failure = NULL;
+
+  if (!vsmtp_reply_is_positive (reply))
+    {
+      session_queue (self, reply);
+      return;
+    }
+
+  failure = _vsmtp_session_begin_message (self);
+  if (failure != NULL)
+    {
+      session_queue (self, failure);
+      return;
+    }
 
   if (vsmtp_reply_get_code (reply) == 354)
     session_queue (self, reply);
@@ -353,6 +410,19 @@ _vsmtp_session_handle_data (VsmtpSession *self,
   if (*args != '\0')
     {
       session_queue_new (self, 501, "5.5.4", "Syntax: DATA");
+      return;
+    }
+  /* RFC 3030 2: a transaction's content comes by DATA or by BDAT, and
+   * BINARYMIME content only by BDAT */
+  if (self->bdat)
+    {
+      session_queue_new (self, 503, "5.5.1", "Error: DATA after BDAT");
+      return;
+    }
+  if (self->envelope != NULL &&
+      vsmtp_envelope_get_body_type (self->envelope) == VSMTP_BODY_TYPE_BINARY_MIME)
+    {
+      session_queue_new (self, 503, "5.5.1", "Error: BODY=BINARYMIME needs BDAT, not DATA");
       return;
     }
   if (self->state == VSMTP_SESSION_STATE_MAIL)
@@ -391,8 +461,9 @@ then_message (VsmtpSession *self,
   _vsmtp_session_reset_transaction (self);
 }
 
-static void
-session_end_of_data (VsmtpSession *self)
+/* The end of the content, DATA's and BDAT LAST's alike. */
+void
+_vsmtp_session_end_of_data (VsmtpSession *self)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(VsmtpReply) failure = _vsmtp_data_receiver_finish (self->receiver, &error);
@@ -433,7 +504,7 @@ _vsmtp_session_process_data (VsmtpSession *self)
   consumed = _vsmtp_data_receiver_feed_data (self->receiver, in, length, &finished);
   vsmtp_line_input_stream_skip_buffer (input, consumed);
   if (finished)
-    session_end_of_data (self);
+    _vsmtp_session_end_of_data (self);
 
   return TRUE;
 }

@@ -6,6 +6,8 @@
 
 #include "vsmtp-server.h"
 #include "vsmtp-session.h"
+#include "vsmtp-listen-options.h"
+#include "vsmtp-proxy-header.h"
 #include "vsmtp-settings-private.h"
 #include "vsmtp-client-tracker-private.h"
 
@@ -17,9 +19,13 @@ G_BEGIN_DECLS
 VsmtpSession *_vsmtp_session_new   (VsmtpServer        *server,
                                     GIOStream          *stream,
                                     GSocketAddress     *remote_address,
-                                    VsmtpListenFlags    flags,
+                                    VsmtpListenOptions *options,
                                     VsmtpSettings      *settings,
                                     VsmtpClientTracker *clients);
+/* The PROXY protocol header its connection started with (referenced), set
+ * before the session starts */
+void          _vsmtp_session_set_proxy_header (VsmtpSession     *self,
+                                               VsmtpProxyHeader *header);
 /* The settings the session was started with (transfer none) */
 VsmtpSettings *_vsmtp_session_get_settings (VsmtpSession *self);
 void          _vsmtp_session_start (VsmtpSession   *self);

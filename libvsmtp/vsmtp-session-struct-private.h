@@ -13,11 +13,13 @@
 #pragma once
 
 #include "vsmtp-session-private.h"
+#include "vsmtp-listen-options-private.h"
 #include "vsmtp-connection-private.h"
 #include "vsmtp-data-receiver-private.h"
 #include "vsmtp-decision-private.h"
 #include "vsmtp-reply-private.h"
 #include "vsmtp-sasl-private.h"
+#include "vsmtp-xclient-private.h"
 
 G_BEGIN_DECLS
 
@@ -27,6 +29,8 @@ struct _VsmtpSession
 
   VsmtpServer           *server;         /* weak: only for vsmtp_session_get_server() */
   VsmtpSettings         *settings;       /* what the session was started with */
+  VsmtpListenOptions    *listen_options; /* its listener's (a copy nobody changes) */
+  VsmtpProxyHeader      *proxy_header;   /* what the proxy in front said, if any */
   VsmtpClientTracker    *clients;        /* per-address accounting (the server's) */
   VsmtpSessionClosedFunc closed_func;    /* after the closed signal: the server's accounting */
   gpointer               closed_data;
@@ -42,6 +46,7 @@ struct _VsmtpSession
   char                  *helo;
   VsmtpEnvelope         *envelope;
   guint                  n_messages;
+  guint                  n_transactions;  /* MAIL commands, for max-transactions */
   guint                  message_serial;
   guint                  n_errors;
   guint                  n_junk;
@@ -69,7 +74,10 @@ struct _VsmtpSession
 
   VsmtpDataReceiver     *receiver;        /* the message's content and its limits */
 
+  VsmtpSessionXclient   *xclient;         /* what XCLIENT said (vsmtp-xclient.c), or NULL */
+
   guint                  esmtp : 1;
+  guint                  pipelining : 1;  /* PIPELINING was offered (it can be unregistered) */
   guint                  closed : 1;
   guint                  processing : 1;
   guint                  shutting_down : 1;
@@ -79,6 +87,14 @@ struct _VsmtpSession
   guint                  tls_starting : 1;     /* STARTTLS accepted: no more SMTP until the handshake */
   guint                  sleeping : 1;
   guint                  counted : 1;
+
+  /* BDAT (vsmtp-session-bdat.c) */
+  guint64                chunk_size;      /* the chunk being read, as announced */
+  guint64                chunk_remaining; /* its octets not read yet */
+  guint                  chunk_active : 1;   /* reading a chunk's octets */
+  guint                  chunk_accepted : 1; /* into the message; else discarded */
+  guint                  chunk_last : 1;     /* BDAT ... LAST */
+  guint                  bdat : 1;           /* the transaction's content comes by BDAT */
 };
 
 enum {
@@ -91,6 +107,7 @@ enum {
   PROP_HELO,
   PROP_ENVELOPE,
   PROP_AUTHENTICATED_USER,
+  PROP_XCLIENT,
   N_PROPS
 };
 
@@ -165,7 +182,7 @@ VsmtpReply *_vsmtp_session_real_unknown_command  (VsmtpSession    *self,
       _vsmtp_decision_decide (self->decision, direct, then); \
   } G_STMT_END
 
-static const char *
+static inline const char *
 session_hostname (VsmtpSession *self)
 {
   return self->settings->hostname;
@@ -253,5 +270,19 @@ void        _vsmtp_session_handle_unknown        (VsmtpSession    *self,
 /* During DATA: feeds the buffered input to the data receiver, and decides
  * at the end of data. FALSE when more input is needed. */
 gboolean    _vsmtp_session_process_data          (VsmtpSession    *self);
+/* A new message with our Received header for the data receiver: NULL, or
+ * the reply that refuses the content (transfer full). */
+VsmtpReply *_vsmtp_session_begin_message         (VsmtpSession    *self);
+/* The end of the content (DATA's end, BDAT LAST): the receiver's checks,
+ * then the message-received decision. */
+void        _vsmtp_session_end_of_data           (VsmtpSession    *self);
+
+/* vsmtp-session-bdat.c: CHUNKING (RFC 3030) */
+void        _vsmtp_session_handle_bdat           (VsmtpSession    *self,
+                                                  const char      *args);
+/* While a chunk is read: feeds its buffered octets to the data receiver
+ * (or drops those of a refused chunk), and answers at its end. FALSE when
+ * more input is needed. */
+gboolean    _vsmtp_session_process_chunk         (VsmtpSession    *self);
 
 G_END_DECLS

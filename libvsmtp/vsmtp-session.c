@@ -29,7 +29,9 @@
 #include "vsmtp-message-private.h"
 #include "vsmtp-trace-private.h"
 #include "vsmtp-session-struct-private.h"
+#include "vsmtp-proxy-reader-private.h"
 #include "vsmtp-source-private.h"
+#include "vsmtp-xclient-private.h"
 
 #define AUTH_LINE_MAX         12288   /* RFC 4954 4 */
 #define PENDING_READ_LIMIT    (64 * 1024)  /* input buffered while a decision is pending */
@@ -87,6 +89,7 @@ _vsmtp_session_reset_transaction (VsmtpSession *self)
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ENVELOPE]);
     }
   _vsmtp_data_receiver_reset (self->receiver);
+  self->bdat = FALSE;
   if (self->state != VSMTP_SESSION_STATE_CLOSED)
     session_set_state (self, self->helo != NULL ? VSMTP_SESSION_STATE_READY
                                                 : VSMTP_SESSION_STATE_INIT);
@@ -303,6 +306,7 @@ session_on_handshake_done (gpointer      owner,
       g_clear_pointer (&self->helo, g_free);
       g_clear_pointer (&self->auth_user, g_free);
       self->esmtp = FALSE;
+      self->pipelining = FALSE;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HELO]);
       _vsmtp_session_reset_transaction (self);
     }
@@ -530,6 +534,7 @@ session_handle_line (VsmtpSession *self,
 {
   const char *args = NULL;
   VsmtpVerb verb;
+  gboolean eight_bit_ok = FALSE;
 
   if (strlen (line) != length)
     {
@@ -561,12 +566,17 @@ session_handle_line (VsmtpSession *self,
           session_queue_new (self, 500, "5.5.2", "Error: control character in command");
           return;
         }
-      if (c >= 0x80)
+      if (c >= 0x80 && !eight_bit_ok)
         {
+          /* SMTPUTF8 addresses: parsed, then judged with the transaction's
+           * parameters (vsmtp-idna.c); other 8-bit bytes are refused */
+          if (g_ascii_strncasecmp (line, "MAIL ", 5) == 0 || g_ascii_strncasecmp (line, "RCPT ", 5) == 0)
+            {
+              eight_bit_ok = TRUE;
+              continue;
+            }
           if (!g_utf8_validate (line, length, NULL))
             session_queue_new (self, 500, "5.5.2", "Error: invalid UTF-8 in command");
-          else if (g_ascii_strncasecmp (line, "MAIL", 4) == 0 || g_ascii_strncasecmp (line, "RCPT", 4) == 0)
-            session_queue_new (self, 553, "5.6.7", "Error: non-ASCII address without SMTPUTF8");
           else
             session_queue_new (self, 500, "5.5.2", "Error: 8-bit characters in command");
           return;
@@ -656,8 +666,15 @@ session_handle_line (VsmtpSession *self,
       handle_auth (self, args);
       break;
 
-    case VSMTP_VERB_EXPN:
+    case VSMTP_VERB_XCLIENT:
+      _vsmtp_session_handle_xclient (self, args);
+      break;
+
     case VSMTP_VERB_BDAT:
+      _vsmtp_session_handle_bdat (self, args);
+      break;
+
+    case VSMTP_VERB_EXPN:
     case VSMTP_VERB_LHLO:
       session_queue_new (self, 502, "5.5.1", "Error: command not implemented");
       break;
@@ -779,7 +796,7 @@ session_on_received (gpointer owner,
       return;
     }
 
-  if (self->state == VSMTP_SESSION_STATE_DATA)
+  if (self->state == VSMTP_SESSION_STATE_DATA || self->chunk_active)
     session_extend_data_deadline (self, n);
   session_process (self);
 }
@@ -952,6 +969,13 @@ session_process (VsmtpSession *self)
       if (vsmtp_connection_is_congested (self->connection))
         break;
 
+      if (self->chunk_active)
+        {
+          if (!_vsmtp_session_process_chunk (self))
+            break;
+          continue;
+        }
+
       if (self->state == VSMTP_SESSION_STATE_DATA)
         {
           if (!_vsmtp_session_process_data (self))
@@ -976,7 +1000,7 @@ session_process (VsmtpSession *self)
 
       {
         guint errors_before = self->n_errors;
-        gboolean pipelining_offered = self->esmtp;
+        gboolean pipelining_offered = self->pipelining;
         VsmtpSessionState state_before = self->state;
 
         session_handle_line (self, line, length);
@@ -985,13 +1009,14 @@ session_process (VsmtpSession *self)
             self->settings->limits.forbid_unauth_pipelining &&
             vsmtp_line_input_stream_get_buffered (vsmtp_connection_get_input (self->connection)) > 0 &&
             (!pipelining_offered ||
-             (self->state == VSMTP_SESSION_STATE_DATA && state_before != VSMTP_SESSION_STATE_DATA)))
+             (self->state == VSMTP_SESSION_STATE_DATA && state_before != VSMTP_SESSION_STATE_DATA &&
+              !self->bdat)))
           {
             _vsmtp_session_protocol_violation (self, pipelining_offered ? "after DATA" : "without PIPELINING");
             break;
           }
         session_check_errors (self, errors_before);
-        if (self->state != VSMTP_SESSION_STATE_DATA)
+        if (self->state != VSMTP_SESSION_STATE_DATA && !self->chunk_active)
           _vsmtp_session_touch_timeout (self);
       }
       session_check_shutdown (self);
@@ -1010,7 +1035,7 @@ session_process (VsmtpSession *self)
         ;  /* the error sleep holds the replies back */
       else if (_vsmtp_decision_is_pending (self->decision) || session_closing (self) ||
                self->tls_starting || !vsmtp_line_input_stream_has_line (input) ||
-               self->state == VSMTP_SESSION_STATE_DATA)
+               self->state == VSMTP_SESSION_STATE_DATA || self->chunk_active)
         vsmtp_connection_flush (self->connection);
 
       if (self->closed || self->tls_starting)
@@ -1067,6 +1092,8 @@ vsmtp_session_finalize (GObject *object)
   g_clear_object (&self->envelope);
   g_clear_pointer (&self->decision, _vsmtp_decision_free);
   g_clear_pointer (&self->settings, _vsmtp_settings_unref);
+  g_clear_object (&self->listen_options);
+  g_clear_object (&self->proxy_header);
   g_clear_pointer (&self->clients, _vsmtp_client_tracker_unref);
   g_clear_pointer (&self->receiver, _vsmtp_data_receiver_free);
   session_sasl_clear (self);
@@ -1076,6 +1103,7 @@ vsmtp_session_finalize (GObject *object)
   g_free (self->remote_ip);
   g_free (self->id);
   g_free (self->helo);
+  g_clear_pointer (&self->xclient, _vsmtp_session_xclient_free);
 
   G_OBJECT_CLASS (vsmtp_session_parent_class)->finalize (object);
 }
@@ -1103,11 +1131,12 @@ VsmtpSession *
 _vsmtp_session_new (VsmtpServer        *server,
                     GIOStream          *stream,
                     GSocketAddress     *remote_address,
-                    VsmtpListenFlags    flags,
+                    VsmtpListenOptions *options,
                     VsmtpSettings      *settings,
                     VsmtpClientTracker *clients)
 {
   VsmtpSession *self;
+  VsmtpListenFlags flags;
 
   g_return_val_if_fail (VSMTP_IS_SERVER (server), NULL);
   g_return_val_if_fail (G_IS_IO_STREAM (stream), NULL);
@@ -1119,6 +1148,8 @@ _vsmtp_session_new (VsmtpServer        *server,
   self->clients = _vsmtp_client_tracker_ref (clients);
   self->id = make_session_id ();
   _vsmtp_decision_configure (self->decision, self->id, settings->decision_timeout);
+  self->listen_options = g_object_ref (options);
+  flags = vsmtp_listen_options_get_flags (options);
   self->implicit_tls = (flags & VSMTP_LISTEN_FLAGS_IMPLICIT_TLS) != 0;
   self->auth_required = (flags & VSMTP_LISTEN_FLAGS_AUTH_REQUIRED) != 0;
   self->connection = vsmtp_connection_new (stream,
@@ -1155,10 +1186,29 @@ _vsmtp_session_start (VsmtpSession *self)
 
   self->started = TRUE;
 
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                    "VSMTP_SESSION_ID", self->id,
-                    "MESSAGE", "%s: connect from [%s]", self->id,
-                    self->remote_ip ? self->remote_ip : "unknown");
+  if (self->proxy_header != NULL)
+    {
+      g_autofree char *proxy =
+        _vsmtp_proxy_describe_peer (vsmtp_proxy_header_get_peer_address (self->proxy_header));
+
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                        "VSMTP_SESSION_ID", self->id,
+                        "MESSAGE", "%s: connect from [%s] via proxy [%s] (PROXY v%u%s)", self->id,
+                        self->remote_ip ? self->remote_ip : "unknown", proxy,
+                        vsmtp_proxy_header_get_version (self->proxy_header),
+                        vsmtp_proxy_header_is_local (self->proxy_header) ? " LOCAL" : "");
+    }
+  else
+    {
+      const char *peer = self->remote_ip ? self->remote_ip :
+                         self->remote_address != NULL &&
+                         g_socket_address_get_family (self->remote_address) == G_SOCKET_FAMILY_UNIX ?
+                         "unix socket" : "unknown";
+
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                        "VSMTP_SESSION_ID", self->id,
+                        "MESSAGE", "%s: connect from [%s]", self->id, peer);
+    }
 
   if (!vsmtp_connection_can_poll (self->connection))
     {

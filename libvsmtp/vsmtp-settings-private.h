@@ -26,6 +26,7 @@ typedef struct {
   guint    greet_pause;                /* ms before the greeting, 0: none */
   guint    max_header_size;            /* bytes, 0: unlimited */
   guint    max_data_line_length;       /* bytes with CRLF, 0: unlimited */
+  guint    max_transactions;           /* MAIL commands a session, 0: unlimited */
 } VsmtpServerLimits;
 
 typedef struct _VsmtpExtensionRegistry VsmtpExtensionRegistry;

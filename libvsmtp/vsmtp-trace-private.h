@@ -31,6 +31,8 @@ typedef struct {
   const char     *tls_cipher;     /* or NULL when unknown */
   gboolean        esmtp;          /* greeted with EHLO */
   gboolean        authenticated;  /* after a successful AUTH */
+  const char     *client_name;    /* the client's host name (XCLIENT NAME), or NULL */
+  gboolean        unix_socket;    /* on a UNIX-domain socket: no address */
 } VsmtpTraceClient;
 
 /* The Received header (RFC 5321 4.4, with the RFC 3848 protocol names) that

@@ -201,9 +201,20 @@ _vsmtp_format_received (const VsmtpTraceClient *client,
   /* appends, no printf: this runs for every message */
   g_string_append (s, "Received: from ");
   g_string_append (s, client->helo ? client->helo : "unknown");
-  g_string_append (s, v6 ? " ([IPv6:" : " ([");
-  g_string_append (s, ip);
-  g_string_append (s, "])\r\n");
+  if (client->remote_ip == NULL && client->unix_socket)
+    g_string_append (s, " (unix socket)\r\n");
+  else
+    {
+      g_string_append (s, " (");
+      if (client->client_name != NULL)
+        {
+          g_string_append (s, client->client_name);
+          g_string_append_c (s, ' ');
+        }
+      g_string_append (s, v6 ? "[IPv6:" : "[");
+      g_string_append (s, ip);
+      g_string_append (s, "])\r\n");
+    }
   if (client->tls != NULL)
     {
       g_string_append (s, "\t(using ");
@@ -215,7 +226,11 @@ _vsmtp_format_received (const VsmtpTraceClient *client,
   /* RFC 3848: ESMTP, ESMTPS, ESMTPA, ESMTPSA */
   g_string_append (s, "\tby ");
   g_string_append (s, hostname);
-  g_string_append (s, client->esmtp ? " (vsmtpd) with ESMTP" : " (vsmtpd) with SMTP");
+  /* RFC 6531 §4.3: UTF8SMTP, UTF8SMTPS, UTF8SMTPA, UTF8SMTPSA */
+  if (client->esmtp && vsmtp_envelope_get_smtputf8 (envelope))
+    g_string_append (s, " (vsmtpd) with UTF8SMTP");
+  else
+    g_string_append (s, client->esmtp ? " (vsmtpd) with ESMTP" : " (vsmtpd) with SMTP");
   if (client->tls != NULL)
     g_string_append_c (s, 'S');
   if (client->authenticated && client->esmtp)

@@ -66,6 +66,10 @@ fi
 if wants interop sanitizer; then
   [ -x /usr/sbin/smtp-sink ] || fail "Postfix's smtp-sink (/usr/sbin/smtp-sink)" postfix
   have testssl || fail "testssl.sh (testssl)" testssl.sh
+  [ -x /usr/sbin/nginx ] || fail "nginx (/usr/sbin/nginx)" nginx
+  [ -e /usr/lib/nginx/modules/ngx_mail_module.so ] ||
+    fail "nginx's mail proxy module (ngx_mail_module.so)" libnginx-mod-mail
+  [ -x /usr/sbin/haproxy ] || fail "HAProxy (/usr/sbin/haproxy)" haproxy
   [ -x /usr/sbin/postfix ] && [ -x /usr/sbin/sendmail ] || fail "Postfix (/usr/sbin/postfix, sendmail)" postfix
   ls /usr/lib/*/libnss_wrapper.so >/dev/null 2>&1 || fail "nss_wrapper (libnss_wrapper.so, for the unpacked Exim)" libnss-wrapper
   exim="${VSMTP_EXIM_DIR:-/var/cache/vsmtp-test/exim}/exim4"

@@ -13,6 +13,7 @@ packages=(
   meson ninja-build pkg-config gcc libc6-dev
   libglib2.0-dev libpeas-dev libgsasl-dev libgnutls28-dev libcrypt-dev
   libcap-dev           # keeping CAP_NET_BIND_SERVICE after [server] user=
+  libidn2-dev          # SMTPUTF8: IDNA2008 domains (runtime: libidn2-0)
   gobject-introspection libgirepository1.0-dev valac
   gi-docgen            # the API reference (built when found)
   # running vsmtpd: TLS for GIO, libpeas' Python 3 loader, PyGObject in it
@@ -29,6 +30,8 @@ packages=(
   # tests: real peer servers
   postfix              # smtp-sink, the relay tests' upstream
   testssl.sh           # the TLS profile as a scanner sees it
+  nginx libnginx-mod-mail # nginx's mail proxy in front of vsmtpd, with XCLIENT
+  haproxy              # PROXY protocol v1/v2 in front of vsmtpd (test_haproxy)
   # Exim as a client: downloaded and unpacked, not installed (it conflicts
   # with postfix), by scripts/fetch-exim.sh below; these are the libraries
   # its exim4 binary links (exim4-daemon-light's Depends), and nss_wrapper,

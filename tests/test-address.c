@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "vsmtp.h"
+#include "vsmtp-idna-private.h"
 
 #define F_NONE       VSMTP_ADDRESS_FLAGS_NONE
 #define F_NULL       VSMTP_ADDRESS_FLAGS_ALLOW_NULL
@@ -451,6 +452,167 @@ test_equal (void)
   g_assert_false (vsmtp_address_equal (postmaster, a));
 }
 
+/* SMTPUTF8: the domain's A-label and U-label forms (libidn2) */
+typedef struct {
+  const char *path;
+  VsmtpAddressFlags flags;
+  const char *domain;    /* as given */
+  const char *ascii;
+  const char *unicode;
+  gboolean needs_smtputf8;
+} IdnaCase;
+
+static const IdnaCase idna_cases[] = {
+  { "<jörg@bücher.example>", F_UTF8, "bücher.example", "xn--bcher-kva.example", "bücher.example", TRUE },
+  { "<jorg@xn--bcher-kva.example>", F_NONE, "xn--bcher-kva.example", "xn--bcher-kva.example", "bücher.example", FALSE },
+  { "<jorg@XN--BCHER-KVA.Example>", F_NONE, "XN--BCHER-KVA.Example", "xn--bcher-kva.example", "bücher.example", FALSE },
+  /* UTS #46 mapping: upper case and a decomposed ü */
+  { "<a@BÜCHER.example>", F_UTF8, "BÜCHER.example", "xn--bcher-kva.example", "bücher.example", TRUE },
+  { "<a@bu\xcc\x88" "cher.example>", F_UTF8, "bu\xcc\x88" "cher.example", "xn--bcher-kva.example", "bücher.example", TRUE },
+  /* non-transitional: ß stays ß */
+  { "<a@straße.de>", F_UTF8, "straße.de", "xn--strae-oqa.de", "straße.de", TRUE },
+  { "<用户@例子.广告>", F_UTF8, "例子.广告", "xn--fsqu00a.xn--4rr70v", "例子.广告", TRUE },
+  { "<jörg@example.com>", F_UTF8, "example.com", "example.com", "example.com", TRUE },
+  /* not internationalized: as given */
+  { "<User@EXAMPLE.COM>", F_NONE, "EXAMPLE.COM", "EXAMPLE.COM", "EXAMPLE.COM", FALSE },
+  { "<u@[192.0.2.1]>", F_UTF8, "[192.0.2.1]", "[192.0.2.1]", "[192.0.2.1]", FALSE },
+};
+
+static void
+test_idna (void)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (idna_cases); i++)
+    {
+      const IdnaCase *c = &idna_cases[i];
+      g_autoptr(GError) error = NULL;
+      g_autoptr(VsmtpAddress) address = vsmtp_address_parse (c->path, -1, c->flags, &error);
+
+      g_test_message ("%s", c->path);
+      g_assert_no_error (error);
+      g_assert_cmpstr (vsmtp_address_get_domain (address), ==, c->domain);
+      g_assert_cmpstr (vsmtp_address_get_domain_ascii (address), ==, c->ascii);
+      g_assert_cmpstr (vsmtp_address_get_domain_unicode (address), ==, c->unicode);
+      g_assert_cmpint (vsmtp_address_needs_smtputf8 (address), ==, c->needs_smtputf8);
+    }
+}
+
+static void
+test_idna_bad (void)
+{
+  const struct {
+    const char *path;
+    VsmtpAddressFlags flags;
+    gboolean idna;     /* refused by IDNA, not by the parser's LDH rules */
+  } bad[] = {
+    { "<a@☃.example>", F_UTF8, TRUE },              /* a symbol: DISALLOWED in IDNA2008 */
+    { "<a@xn--n3h.example>", F_NONE, TRUE },        /* the same as an A-label */
+    { "<a@xn--a.example>", F_NONE, TRUE },          /* not a valid A-label */
+    { "<a@xn--gsh.example>", F_NONE, TRUE },        /* U+247B: UTS #46 maps it, IDNA2008 disallows it */
+    { "<a@xn--ab-.example>", F_NONE, FALSE },
+    { "<a@bücher.xn--zz.example>", F_UTF8, TRUE },
+    { "<a@a．b.example>", F_UTF8, TRUE },           /* U+FF0E would split the label */
+    { "<a@ü.ａ＿ｂ.example>", F_UTF8, TRUE },       /* U+FF3F maps to "_" */
+    { "<a@ü　b.example>", F_UTF8, TRUE },           /* U+3000 maps to " " */
+    { "<a@-bücher.example>", F_UTF8, FALSE },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(VsmtpAddress) address = vsmtp_address_parse (bad[i].path, -1, bad[i].flags, &error);
+
+      g_test_message ("%s", bad[i].path);
+      g_assert_null (address);
+      g_assert_error (error, VSMTP_ERROR, VSMTP_ERROR_SYNTAX);
+      g_assert_true (g_str_has_prefix (error->message, "Invalid internationalized domain name: ") == bad[i].idna);
+    }
+
+  /* without SMTPUTF8 a U-label is refused before IDNA is asked */
+  g_assert_null (vsmtp_address_parse ("<a@bücher.example>", -1, F_NONE, NULL));
+}
+
+/* The session's way: the syntax first, the conversion when it decides */
+static void
+test_idna_deferred (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VsmtpAddress) bad = NULL;
+  g_autoptr(VsmtpAddress) good = NULL;
+  g_autoptr(VsmtpReply) reply = NULL;
+
+  bad = vsmtp_address_parse ("<a@☃.example>", -1, F_UTF8 | _VSMTP_ADDRESS_FLAGS_NO_IDNA, &error);
+  g_assert_no_error (error);
+  g_assert_true (vsmtp_address_needs_smtputf8 (bad));
+
+  reply = _vsmtp_smtputf8_check_address (bad, TRUE, FALSE);
+  g_assert_cmpuint (vsmtp_reply_get_code (reply), ==, 553);
+  g_assert_cmpstr (vsmtp_reply_get_enhanced_code (reply), ==, "5.6.7");
+  g_clear_object (&reply);
+  reply = _vsmtp_smtputf8_check_address (bad, FALSE, TRUE);
+  g_assert_cmpuint (vsmtp_reply_get_code (reply), ==, 553);
+  g_assert_cmpstr (vsmtp_reply_get_enhanced_code (reply), ==, "5.1.3");
+  g_clear_object (&reply);
+
+  good = vsmtp_address_parse ("<jörg@bücher.example>", -1, F_UTF8 | _VSMTP_ADDRESS_FLAGS_NO_IDNA, &error);
+  g_assert_no_error (error);
+  g_assert_null (_vsmtp_smtputf8_check_address (good, TRUE, TRUE));
+  g_assert_cmpstr (vsmtp_address_get_domain_ascii (good), ==, "xn--bcher-kva.example");
+
+  /* RFC 6533 utf-8-address, for ORCPT */
+  g_assert_true (_vsmtp_idna_check_mailbox ("jörg@bücher.example", -1, NULL));
+  g_assert_false (_vsmtp_idna_check_mailbox ("jörg@☃.example", -1, NULL));
+  g_assert_false (_vsmtp_idna_check_mailbox ("<a@example.com>", -1, NULL));
+  g_assert_false (_vsmtp_idna_check_mailbox ("j\xc3@example.com", -1, NULL));
+}
+
+static void
+test_domain_functions (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *a = vsmtp_domain_to_ascii ("Bücher.Example", &error);
+  g_autofree char *u = vsmtp_domain_to_unicode ("xn--bcher-kva.example", &error);
+  g_autofree char *plain = vsmtp_domain_to_ascii ("Example.COM", &error);
+  g_autofree char *bad = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (a, ==, "xn--bcher-kva.example");
+  g_assert_cmpstr (u, ==, "bücher.example");
+  g_assert_cmpstr (plain, ==, "Example.COM");
+  g_assert_true (vsmtp_domain_is_idn ("bücher.example"));
+  g_assert_true (vsmtp_domain_is_idn ("a.XN--bcher-kva.example"));
+  g_assert_false (vsmtp_domain_is_idn ("axn--b.example"));
+  g_assert_false (vsmtp_domain_is_idn ("example.com"));
+
+  bad = vsmtp_domain_to_ascii ("xn--a.example", &error);
+  g_assert_null (bad);
+  g_assert_error (error, VSMTP_ERROR, VSMTP_ERROR_SYNTAX);
+  g_clear_error (&error);
+  g_assert_null (vsmtp_domain_to_unicode ("ex\xe4mple.com", &error));
+  g_assert_error (error, VSMTP_ERROR, VSMTP_ERROR_SYNTAX);
+}
+
+static void
+test_equal_idna (void)
+{
+  g_autoptr(VsmtpAddress) u = vsmtp_address_parse ("<jorg@bücher.example>", -1, F_UTF8, NULL);
+  g_autoptr(VsmtpAddress) a = vsmtp_address_parse ("<jorg@XN--BCHER-KVA.example>", -1, F_NONE, NULL);
+  g_autoptr(VsmtpAddress) n = vsmtp_address_new ("jorg", "bücher.example");
+  g_autoptr(VsmtpAddress) invalid = vsmtp_address_new ("jorg", "☃.example");
+  g_autoptr(VsmtpAddress) null = vsmtp_address_new_null ();
+
+  g_assert_true (vsmtp_address_equal (u, a));
+  g_assert_true (vsmtp_address_equal (a, n));
+  g_assert_cmpstr (vsmtp_address_get_domain_ascii (n), ==, "xn--bcher-kva.example");
+  /* vsmtp_address_new() cannot fail: an invalid domain is kept as given */
+  g_assert_cmpstr (vsmtp_address_get_domain_ascii (invalid), ==, "☃.example");
+  g_assert_cmpstr (vsmtp_address_get_domain_unicode (invalid), ==, "☃.example");
+  g_assert_true (vsmtp_address_local_part_is_ascii (u));
+  g_assert_true (vsmtp_address_needs_smtputf8 (u));
+  g_assert_false (vsmtp_address_needs_smtputf8 (a));
+  g_assert_null (vsmtp_address_get_domain_ascii (null));
+  g_assert_null (vsmtp_address_get_domain_unicode (null));
+}
+
 static void
 test_boxed (void)
 {
@@ -489,6 +651,11 @@ main (int   argc,
   g_test_add_func ("/address/new", test_new);
   g_test_add_func ("/address/equal", test_equal);
   g_test_add_func ("/address/boxed", test_boxed);
+  g_test_add_func ("/address/idna", test_idna);
+  g_test_add_func ("/address/idna-bad", test_idna_bad);
+  g_test_add_func ("/address/idna-deferred", test_idna_deferred);
+  g_test_add_func ("/address/domain-functions", test_domain_functions);
+  g_test_add_func ("/address/equal-idna", test_equal_idna);
 
   return g_test_run ();
 }

@@ -49,8 +49,11 @@ static const VerbCase verb_cases[] = {
   { "STARTTLSX", VSMTP_VERB_UNKNOWN, "" },
   { "DAT", VSMTP_VERB_UNKNOWN, "" },
   { "HELO\tx", VSMTP_VERB_UNKNOWN, "" },
+  { "XCLIENT ADDR=192.0.2.1", VSMTP_VERB_XCLIENT, "ADDR=192.0.2.1" },
+  { "xclient  NAME=a", VSMTP_VERB_XCLIENT, "NAME=a" },
   /* unknown verbs */
-  { "XCLIENT ADDR=192.0.2.1", VSMTP_VERB_UNKNOWN, "ADDR=192.0.2.1" },
+  { "XFORWARD ADDR=192.0.2.1", VSMTP_VERB_UNKNOWN, "ADDR=192.0.2.1" },
+  { "XCLIENTS", VSMTP_VERB_UNKNOWN, "" },
   { "GET / HTTP/1.0", VSMTP_VERB_UNKNOWN, "/ HTTP/1.0" },
   { "TURN", VSMTP_VERB_UNKNOWN, "" },
   { "STARTTL", VSMTP_VERB_UNKNOWN, "" },

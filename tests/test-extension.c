@@ -14,6 +14,8 @@
 #define EHLO_BUILTINS \
   "250-mx.test.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n" \
   "250-ENHANCEDSTATUSCODES\r\n"
+/* the built-ins after 8BITMIME (STARTTLS and AUTH are not offered here) */
+#define EHLO_CHUNKING "250-CHUNKING\r\n"
 
 /* What the handlers saw, per test. */
 typedef struct {
@@ -135,7 +137,7 @@ test_registered (Fixture *fixture, gconstpointer data)
 {
   const char * const script[] = {
     NULL, "220 ",
-    "EHLO c.example\r\n", EHLO_BUILTINS "250-8BITMIME\r\n250-XTEST ALPHA BETA\r\n"
+    "EHLO c.example\r\n", EHLO_BUILTINS "250-8BITMIME\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250-BINARYMIME\r\n250-DSN\r\n250-LIMITS RCPTMAX=1000\r\n250-XTEST ALPHA BETA\r\n"
                           "250 XCOMPUTED FOR-c.example\r\n",
     /* the validator's reply */
     "MAIL FROM:<a@example.org> XMAIL=bad\r\n", "501 5.5.4 Bad XMAIL parameter value\r\n",
@@ -242,10 +244,10 @@ test_predicate (Fixture *fixture, gconstpointer data)
 {
   const char * const script[] = {
     NULL, "220 ",
-    "EHLO c\r\n", EHLO_BUILTINS "250 8BITMIME\r\n",
+    "EHLO c\r\n", EHLO_BUILTINS "250-8BITMIME\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250-BINARYMIME\r\n250-DSN\r\n250 LIMITS RCPTMAX=1000\r\n",
     "MAIL FROM:<a@example.org> XWHEN=1\r\n", "555 5.5.4 Unsupported option: XWHEN\r\n",
     "NOOP\r\n", "250 2.0.0",   /* the test's NOOP handler switches the predicate on */
-    "EHLO c\r\n", EHLO_BUILTINS "250-8BITMIME\r\n250 XWHEN\r\n",
+    "EHLO c\r\n", EHLO_BUILTINS "250-8BITMIME\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250-BINARYMIME\r\n250-DSN\r\n250-LIMITS RCPTMAX=1000\r\n250 XWHEN\r\n",
     "MAIL FROM:<a@example.org> XWHEN=1\r\n", "250 2.1.0",
     NULL, NULL
   };
@@ -302,7 +304,7 @@ test_fail_closed (Fixture *fixture, gconstpointer data)
 {
   const char * const script[] = {
     NULL, "220 ",
-    "EHLO c\r\n", EHLO_BUILTINS "250-8BITMIME\r\n250 XFAIL\r\n",
+    "EHLO c\r\n", EHLO_BUILTINS "250-8BITMIME\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250-BINARYMIME\r\n250-DSN\r\n250-LIMITS RCPTMAX=1000\r\n250 XFAIL\r\n",
     "MAIL FROM:<a@example.org> XFAIL=pending\r\n", "451 4.3.0 ",
     "MAIL FROM:<a@example.org> XFAIL=1\r\n", "451 4.3.0 ",
     NULL, NULL
@@ -332,20 +334,25 @@ test_builtins (Fixture *fixture, gconstpointer data)
 {
   const char * const script[] = {
     NULL, "220 ",
-    "EHLO c\r\n", EHLO_BUILTINS "250 8BITMIME\r\n",
+    "EHLO c\r\n", EHLO_BUILTINS "250-8BITMIME\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250-BINARYMIME\r\n250-DSN\r\n250 LIMITS RCPTMAX=1000\r\n",
     "MAIL FROM:<a@example.org> SIZE=10240001\r\n", "552 5.3.4 Message size exceeds fixed limit\r\n",
     "MAIL FROM:<a@example.org> SIZE=12k\r\n", "501 5.5.4 Bad message size syntax\r\n",
     "MAIL FROM:<a@example.org> SIZE\r\n", "501 5.5.4 Bad SIZE parameter value\r\n",
-    "MAIL FROM:<a@example.org> BODY=BINARYMIME\r\n", "501 5.5.4 Bad BODY parameter value\r\n",
+    "MAIL FROM:<a@example.org> BODY=BINARY\r\n", "501 5.5.4 Bad BODY parameter value\r\n",
     /* AUTH is not offered: neither is its MAIL parameter */
     "MAIL FROM:<a@example.org> AUTH=<>\r\n", "555 5.5.4 Unsupported option: AUTH\r\n",
     "MAIL FROM:<a@example.org> FOO=1\r\n", "555 5.5.4 Unsupported option: FOO\r\n",
+    "MAIL FROM:<a@example.org> SMTPUTF8=yes\r\n", "501 5.5.4 Bad SMTPUTF8 parameter value\r\n",
     "MAIL FROM:<a@example.org> SIZE=10240000 body=7bit\r\n", "250 2.1.0",
+    "RCPT TO:<b@example.net> SMTPUTF8\r\n", "555 5.5.4 Unsupported option: SMTPUTF8\r\n",
     "RCPT TO:<b@example.net> SIZE=1\r\n", "555 5.5.4 Unsupported option: SIZE\r\n",
     NULL, NULL
   };
+  VsmtpParameterCommand commands;
+  VsmtpParameterSyntax syntax;
   const char * const keywords[] = {
-    "PIPELINING", "SIZE", "ENHANCEDSTATUSCODES", "8BITMIME", "STARTTLS", "AUTH", NULL
+    "PIPELINING", "SIZE", "ENHANCEDSTATUSCODES", "8BITMIME", "SMTPUTF8", "STARTTLS", "AUTH", "CHUNKING", "BINARYMIME", "DSN",
+    "LIMITS", "REQUIRETLS", "XCLIENT", NULL
   };
   g_autoptr(GPtrArray) extensions = vsmtp_server_dup_extensions (fixture->server);
 
@@ -358,8 +365,11 @@ test_builtins (Fixture *fixture, gconstpointer data)
       g_assert_true (vsmtp_server_lookup_extension (fixture->server, keywords[i]) == extension);
       g_assert_true (vsmtp_extension_is_registered (extension));
     }
-  g_assert_true (vsmtp_server_lookup_extension (fixture->server, "starttls") == extensions->pdata[4]);
-  g_assert_cmpint (vsmtp_extension_get_flags (extensions->pdata[4]), ==, VSMTP_EXTENSION_FLAGS_PLAINTEXT_ONLY);
+  g_assert_true (vsmtp_server_lookup_extension (fixture->server, "starttls") == extensions->pdata[5]);
+  g_assert_cmpint (vsmtp_extension_get_flags (extensions->pdata[5]), ==, VSMTP_EXTENSION_FLAGS_PLAINTEXT_ONLY);
+  g_assert_true (vsmtp_extension_lookup_parameter (extensions->pdata[4], "SMTPUTF8", &commands, &syntax));
+  g_assert_cmpint (commands, ==, VSMTP_PARAMETER_COMMAND_MAIL);
+  g_assert_cmpint (syntax, ==, VSMTP_PARAMETER_SYNTAX_NO_VALUE);
   g_assert_true (vsmtp_extension_lookup_parameter (extensions->pdata[3], "BODY", NULL, NULL));
   g_assert_null (vsmtp_server_lookup_extension (fixture->server, "XNONE"));
 
@@ -373,7 +383,7 @@ test_register_unregister (Fixture *fixture, gconstpointer data)
   const char * const script[] = {
     NULL, "220 ",
     "EHLO c\r\n", "250-mx.test.example\r\n250-SIZE 10240000\r\n"
-                  "250-ENHANCEDSTATUSCODES\r\n250 8BITMIME\r\n",
+                  "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250-BINARYMIME\r\n250-DSN\r\n250 LIMITS RCPTMAX=1000\r\n",
     "MAIL FROM:<a@example.org> XGONE\r\n", "555 5.5.4 Unsupported option: XGONE\r\n",
     NULL, NULL
   };
@@ -431,6 +441,94 @@ test_register_unregister (Fixture *fixture, gconstpointer data)
   g_assert_true (vsmtp_server_lookup_extension (fixture->server, "XGONE") == gone);
 }
 
+/* The body type of the envelope each RCPT sees */
+static VsmtpReply *
+on_rcpt_body_type (VsmtpSession    *session,
+                   VsmtpAddress    *recipient,
+                   VsmtpParameters *parameters,
+                   GArray          *types)
+{
+  VsmtpBodyType type = vsmtp_envelope_get_body_type (vsmtp_session_get_envelope (session));
+
+  g_array_append_val (types, type);
+  return vsmtp_reply_new_continue ();
+}
+
+static void
+on_new_session_body_type (VsmtpServer  *server,
+                          VsmtpSession *session,
+                          GArray       *types)
+{
+  g_signal_connect (session, "rcpt-to", G_CALLBACK (on_rcpt_body_type), types);
+}
+
+/* CHUNKING and BINARYMIME: BODY=BINARYMIME accepted where offered, the
+ * body type on the envelope; unregistering BINARYMIME takes the value
+ * away and leaves BDAT; unregistering CHUNKING takes both away. */
+static void
+test_chunking (Fixture *fixture, gconstpointer data)
+{
+  const char * const offered[] = {
+    NULL, "220 ",
+    "EHLO c\r\n", EHLO_BUILTINS "250-8BITMIME\r\n250-SMTPUTF8\r\n" EHLO_CHUNKING "250-BINARYMIME\r\n250-DSN\r\n250 LIMITS RCPTMAX=1000\r\n",
+    "MAIL FROM:<a@example.org> BODY=binarymime\r\n", "250 2.1.0",
+    "RCPT TO:<b@example.net>\r\n", "250 2.1.5",
+    "BDAT 3 LAST\r\nab\n", "250 2.0.0",
+    "MAIL FROM:<a@example.org> BODY=8BITMIME\r\n", "250 2.1.0",
+    "RCPT TO:<b@example.net>\r\n", "250 2.1.5",
+    "RSET\r\n", "250 ",
+    "MAIL FROM:<a@example.org> BODY=7bit\r\n", "250 2.1.0",
+    "RCPT TO:<b@example.net>\r\n", "250 2.1.5",
+    "RSET\r\n", "250 ",
+    "MAIL FROM:<a@example.org>\r\n", "250 2.1.0",
+    "RCPT TO:<b@example.net>\r\n", "250 2.1.5",
+    "BDAT 2\r\nab", "250 2.0.0 2 octets received\r\n",
+    "BDAT 0 LAST\r\n", "250 2.0.0",
+    NULL, NULL
+  };
+  const char * const no_binarymime[] = {
+    NULL, "220 ",
+    "EHLO c\r\n", EHLO_BUILTINS "250-8BITMIME\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250-DSN\r\n250 LIMITS RCPTMAX=1000\r\n",
+    "MAIL FROM:<a@example.org> BODY=BINARYMIME\r\n", "501 5.5.4 Bad BODY parameter value\r\n",
+    "MAIL FROM:<a@example.org>\r\n", "250 2.1.0",
+    "RCPT TO:<b@example.net>\r\n", "250 2.1.5",
+    "BDAT 2 LAST\r\nab", "250 2.0.0",
+    NULL, NULL
+  };
+  const char * const no_chunking[] = {
+    NULL, "220 ",
+    "EHLO c\r\n", EHLO_BUILTINS "250-8BITMIME\r\n250-SMTPUTF8\r\n250-DSN\r\n250 LIMITS RCPTMAX=1000\r\n",
+    "MAIL FROM:<a@example.org> BODY=BINARYMIME\r\n", "501 5.5.4 Bad BODY parameter value\r\n",
+    "MAIL FROM:<a@example.org>\r\n", "250 2.1.0",
+    "RCPT TO:<b@example.net>\r\n", "250 2.1.5",
+    "BDAT 0 LAST\r\n", "502 5.5.1 Error: command not implemented\r\n",
+    "DATA\r\n", "354 ",
+    "x\r\n.\r\n", "250 2.0.0",
+    NULL, NULL
+  };
+  g_autoptr(GArray) types = g_array_new (FALSE, FALSE, sizeof (VsmtpBodyType));
+  g_autoptr(VsmtpExtension) chunking =
+    g_object_ref (vsmtp_server_lookup_extension (fixture->server, "chunking"));
+  g_autoptr(VsmtpExtension) binarymime =
+    g_object_ref (vsmtp_server_lookup_extension (fixture->server, "BINARYMIME"));
+
+  g_signal_connect (fixture->server, "new-session", G_CALLBACK (on_new_session_body_type), types);
+  run_client (fixture, offered);
+  g_assert_cmpuint (types->len, ==, 4);
+  g_assert_cmpint (g_array_index (types, VsmtpBodyType, 0), ==, VSMTP_BODY_TYPE_BINARY_MIME);
+  g_assert_cmpint (g_array_index (types, VsmtpBodyType, 1), ==, VSMTP_BODY_TYPE_EIGHT_BIT_MIME);
+  g_assert_cmpint (g_array_index (types, VsmtpBodyType, 2), ==, VSMTP_BODY_TYPE_SEVEN_BIT);
+  g_assert_cmpint (g_array_index (types, VsmtpBodyType, 3), ==, VSMTP_BODY_TYPE_NONE);
+
+  g_assert_true (vsmtp_server_unregister_extension (fixture->server, binarymime));
+  run_client (fixture, no_binarymime);
+
+  /* BINARYMIME is offered only with CHUNKING */
+  register_ok (fixture->server, binarymime);
+  g_assert_true (vsmtp_server_unregister_extension (fixture->server, chunking));
+  run_client (fixture, no_chunking);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -442,6 +540,7 @@ main (int argc, char *argv[])
   ADD ("/extension/fail-closed", test_fail_closed);
   ADD ("/extension/builtins", test_builtins);
   ADD ("/extension/register-unregister", test_register_unregister);
+  ADD ("/extension/chunking", test_chunking);
 #undef ADD
 
   return g_test_run ();

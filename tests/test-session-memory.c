@@ -93,6 +93,10 @@ content_after_trace (GBytes *content)
   return g_strndup (subject, size - (subject - text));
 }
 
+static void check_splits (const char *input,
+                          GBytes     *expected,
+                          GBytes     *body);
+
 static void
 test_split_anywhere (void)
 {
@@ -116,12 +120,53 @@ test_split_anywhere (void)
     g_assert_true (g_str_has_suffix (copy, "\r\nSubject: split\r\n\r\n.a stuffed dot\r\nline\r\n"));
   }
 
-  /* split every other way: the same bytes back, the same message stored */
+  check_splits (input_text, expected, body);
+}
+
+static const char bdat_text[] =
+  "EHLO client.example\r\n"
+  "BDAT 6\r\nQUIT\r\n"                      /* no transaction: read, not run */
+  "MAIL FROM:<alice@example.org> BODY=BINARYMIME\r\n"
+  "RCPT TO:<bob@example.net>\r\n"
+  "BDAT 20\r\nSubject: chunks\r\n\r\n."  /* no dot-stuffing to undo */
+  "BDAT 14\r\n.\r\nRSET\r\nQUIT\r"
+  "BDAT 0 LAST\r\n"
+  "NOOP\r\n"
+  "QUIT\r\n";
+
+/* BDAT chunks, whichever way the reads split them */
+static void
+test_bdat_split_anywhere (void)
+{
+  g_autoptr(GInputStream) whole = g_memory_input_stream_new_from_data (bdat_text, strlen (bdat_text), NULL);
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(GBytes) expected = run (whole, &body);
+  g_autofree char *text = g_strndup (g_bytes_get_data (expected, NULL), g_bytes_get_size (expected));
+  gsize size;
+  const char *content = g_bytes_get_data (body, &size);
+  g_autofree char *copy = g_strndup (content, size);
+
+  /* the refused chunk's QUIT did not run; the chunks were answered in order */
+  g_assert_true (g_str_has_suffix (text, "250 LIMITS RCPTMAX=1000\r\n503 5.5.1 Error: need MAIL command\r\n"
+                                         "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+                                         "250 2.0.0 20 octets received\r\n250 2.0.0 14 octets received\r\n"
+                                         "250 2.0.0 Ok: stored\r\n250 2.0.0 Ok\r\n221 2.0.0 Bye\r\n"));
+  g_assert_true (g_str_has_suffix (copy, "\r\nSubject: chunks\r\n\r\n..\r\nRSET\r\nQUIT\r"));
+
+  check_splits (bdat_text, expected, body);
+}
+
+/* Split every other way: the same bytes back, the same message stored. */
+static void
+check_splits (const char *input,
+              GBytes     *expected,
+              GBytes     *body)
+{
   for (guint32 seed = 1; seed <= 40; seed++)
     for (guint max_chunk = 1; max_chunk <= 64; max_chunk *= 4)
       {
         g_autoptr(GInputStream) chunked =
-          vsmtp_test_chunked_stream_new ((const guint8 *) input_text, strlen (input_text), seed, max_chunk);
+          vsmtp_test_chunked_stream_new ((const guint8 *) input, strlen (input), seed, max_chunk);
         g_autoptr(GBytes) other_body = NULL;
         g_autoptr(GBytes) output = run (chunked, &other_body);
 
@@ -147,5 +192,6 @@ main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/session-memory/split-anywhere", test_split_anywhere);
+  g_test_add_func ("/session-memory/bdat-split-anywhere", test_bdat_split_anywhere);
   return g_test_run ();
 }

@@ -73,7 +73,7 @@ test_ehlo_extensions (Fixture *fixture, gconstpointer data)
   const char * const script[] = {
     NULL, "220 ",
     "EHLO c\r\n", "250-mx.test.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
-                  "250-ENHANCEDSTATUSCODES\r\n250 8BITMIME\r\n",
+                  "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250-BINARYMIME\r\n250-DSN\r\n250 LIMITS RCPTMAX=1000\r\n",
     "HELO c\r\n", "250 mx.test.example\r\n",
     NULL, NULL
   };
@@ -113,7 +113,8 @@ test_bad_sequence_and_syntax (Fixture *fixture, gconstpointer data)
     "MAIL FROM:<a@b.example>\r\n", "503 5.5.1",
     "DATA\r\n", "503 5.5.1",
     "RCPT TO:<@bad\r\n", "501 5.1.3",
-    "RCPT TO:<a@b.example> NOTIFY=NEVER\r\n", "555 5.5.4",
+    "RCPT TO:<a@b.example> XNOTIFY=NEVER\r\n", "555 5.5.4",
+    "RCPT TO:<a@b.example> NOTIFY=NEVER,SUCCESS\r\n", "501 5.5.4",
     "RCPT TO:<postmaster>\r\n", "250 2.1.5",
     "RSET\r\n", "250 2.0.0",
     "DATA\r\n", "503 5.5.1",
@@ -649,6 +650,13 @@ test_input_hygiene (Fixture *fixture, gconstpointer data)
     "NOOP caf\xc3\xa9\r\n", "500 5.5.2 Error: 8-bit",
     "NOOP \xff\xfe\r\n", "500 5.5.2 Error: invalid UTF-8",
     "MAIL FROM:<j\xc3\xb6rg@example.org>\r\n", "553 5.6.7",
+    /* a MAIL line with UTF-8 is still checked for controls to its end */
+    "MAIL FROM:<j\xc3\xb6rg@example.org> SMTPUTF8\x01\r\n", "500 5.5.2 Error: control character",
+    "MAIL FROM:<j\xc3@example.org> SMTPUTF8\r\n", "501 5.1.7 Bad sender address syntax: Address is not valid UTF-8",
+    "MAIL FROM:<j\xc3\xb6rg@b\xc3\xbc" "cher.example> SMTPUTF8\r\n", "250 2.1.0",
+    "RCPT TO:<\xc3\xbc@example.net>\r\n", "250 2.1.5",
+    "RCPT TO:<u@\xe2\x98\x83.example>\r\n", "553 5.1.3 Bad recipient address: Invalid internationalized domain name",
+    "RSET\r\n", "250 2.0.0",
     "GET / HTTP/1.1\r\n", "554 5.7.0",
     "", "<closed>",
     NULL, NULL
@@ -697,6 +705,7 @@ typedef struct {
   GString      *received;
   GMainContext *context;
   GMainLoop    *loop;
+  const char   *start;    /* NULL: up to DATA */
 } Trickle;
 
 static gpointer
@@ -706,7 +715,8 @@ trickle_thread (gpointer data)
   g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
                                             G_SOCKET_PROTOCOL_TCP, NULL);
   g_autoptr(GSocketAddress) address = g_inet_socket_address_new_from_string ("127.0.0.1", t->port);
-  const char *start = "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n";
+  const char *start = t->start ? t->start
+                              : "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n";
   char buf[1024];
 
   g_socket_set_timeout (socket, 30);
@@ -748,6 +758,36 @@ test_min_data_rate (Fixture *fixture, gconstpointer data)
   g_assert_nonnull (strstr (t.received->str, "421 4.4.2 mx.test.example Error: timeout exceeded"));
   g_assert_cmpuint (fixture->messages->len, ==, 0);
   g_string_free (t.received, TRUE);
+}
+
+/* A BDAT chunk trickled in, one the transaction takes and one refused
+ * (and read to its end): the same deadline as DATA's content */
+static void
+test_min_data_rate_bdat (Fixture *fixture, gconstpointer data)
+{
+  const char * const starts[] = {
+    "EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nBDAT 1000 LAST\r\n",
+    "EHLO c\r\nBDAT 1000 LAST\r\n",
+  };
+
+  g_object_set (fixture->server, "timeout", 1, "forbid-unauth-pipelining", FALSE, NULL);
+  for (gsize i = 0; i < G_N_ELEMENTS (starts); i++)
+    {
+      Trickle t = { fixture->port, g_string_new (NULL), g_main_context_default (), fixture->loop,
+                    starts[i] };
+      GThread *thread = g_thread_new ("trickle", trickle_thread, &t);
+
+      g_main_loop_run (fixture->loop);
+      g_thread_join (thread);
+
+      g_test_message ("%s", t.received->str);
+      g_assert_nonnull (strstr (t.received->str, "250-CHUNKING"));
+      if (i == 1)
+        g_assert_nonnull (strstr (t.received->str, "503 5.5.1"));
+      g_assert_nonnull (strstr (t.received->str, "421 4.4.2 mx.test.example Error: timeout exceeded"));
+      g_assert_cmpuint (fixture->messages->len, ==, 0);
+      g_string_free (t.received, TRUE);
+    }
 }
 
 /* ---- AUTH ---- */
@@ -811,7 +851,8 @@ test_auth_plain (Fixture *fixture, gconstpointer data)
   const char * const script[] = {
     NULL, "220 ",
     "EHLO c\r\n", "250-mx.test.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
-                  "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250 AUTH PLAIN LOGIN\r\n",
+                  "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-AUTH PLAIN LOGIN\r\n"
+                  "250-CHUNKING\r\n250-BINARYMIME\r\n250-DSN\r\n250 LIMITS RCPTMAX=1000\r\n",
     "AUTH PLAIN " PLAIN_WRONG "\r\n", "535 5.7.8",
     "AUTH PLAIN " PLAIN_ALICE "\r\n", "235 2.7.0",
     "AUTH PLAIN " PLAIN_ALICE "\r\n", "503 5.5.1",
@@ -872,7 +913,7 @@ test_auth_requires_tls (Fixture *fixture, gconstpointer data)
   const char * const script[] = {
     NULL, "220 ",
     "EHLO c\r\n", "250-mx.test.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
-                  "250-ENHANCEDSTATUSCODES\r\n250 8BITMIME\r\n",
+                  "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250-BINARYMIME\r\n250-DSN\r\n250 LIMITS RCPTMAX=1000\r\n",
     "AUTH PLAIN " PLAIN_ALICE "\r\n", "538 5.7.11",
     NULL, NULL
   };
@@ -1034,7 +1075,7 @@ lingerer_thread (gpointer data)
              (n = g_socket_receive (socket, buf, sizeof buf, NULL, NULL)) > 0)
         lingerer_append (l, buf, n);
       g_socket_send (socket, start, strlen (start), NULL, NULL);
-      while (!lingerer_has (l, "250 8BITMIME") &&
+      while (!lingerer_has (l, "250 LIMITS") &&
              (n = g_socket_receive (socket, buf, sizeof buf, NULL, NULL)) > 0)
         lingerer_append (l, buf, n);
       g_socket_send (socket, "MAIL FROM:<a@example.org>\r\n", 27, NULL, NULL);
@@ -1138,6 +1179,7 @@ main (int argc, char *argv[])
   ADD ("/session/proxy-first-line", test_proxy_first_line);
   ADD ("/session/per-client-limit", test_per_client_limit);
   ADD ("/session/min-data-rate", test_min_data_rate);
+  ADD ("/session/min-data-rate-bdat", test_min_data_rate_bdat);
   ADD ("/session/header-too-big", test_header_too_big);
   ADD ("/session/data-line-too-long", test_data_line_too_long);
   ADD ("/session/auth/plain", test_auth_plain);

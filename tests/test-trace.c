@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include <vsmtp.h>
 
 #include "vsmtp-trace-private.h"
@@ -55,10 +57,57 @@ test_escape (void)
     }
 }
 
+/* RFC 3848 and RFC 6531 §4.3: the "with" of the Received header field */
+static void
+test_received_protocol (void)
+{
+  const struct {
+    gboolean esmtp;
+    gboolean authenticated;
+    gboolean smtputf8;
+    const char *with;
+  } cases[] = {
+    { FALSE, FALSE, FALSE, " with SMTP id " },
+    { TRUE, FALSE, FALSE, " with ESMTP id " },
+    { TRUE, TRUE, FALSE, " with ESMTPA id " },
+    { TRUE, FALSE, TRUE, " with UTF8SMTP id " },
+    { TRUE, TRUE, TRUE, " with UTF8SMTPA id " },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(VsmtpEnvelope) envelope = vsmtp_envelope_new ();
+      g_autoptr(GHashTable) params = g_hash_table_new (g_str_hash, g_str_equal);
+      g_autoptr(VsmtpAddress) sender = vsmtp_address_new ("jörg", "bücher.example");
+      g_autoptr(VsmtpAddress) rcpt = vsmtp_address_new ("用户", "例子.example");
+      g_autofree char *received = NULL;
+      g_autofree char *expected_for = NULL;
+
+      if (cases[i].smtputf8)
+        g_hash_table_insert (params, "SMTPUTF8", NULL);
+      vsmtp_envelope_set_sender (envelope, sender, params);
+      vsmtp_envelope_add_recipient (envelope, rcpt, NULL);
+      g_assert_cmpint (vsmtp_envelope_get_smtputf8 (envelope), ==, cases[i].smtputf8);
+
+      received = _vsmtp_format_received (&(VsmtpTraceClient) {
+                                           .helo = "client.example",
+                                           .remote_ip = "192.0.2.1",
+                                           .esmtp = cases[i].esmtp,
+                                           .authenticated = cases[i].authenticated,
+                                         },
+                                         "mx.example", "ID1", envelope);
+      g_test_message ("%s", received);
+      g_assert_nonnull (strstr (received, cases[i].with));
+      /* the recipient as the client wrote it: UTF-8 in an SMTPUTF8 message */
+      g_assert_nonnull (strstr (received, "for <用户@例子.example>"));
+    }
+}
+
 int
 main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/trace/log-escape", test_escape);
+  g_test_add_func ("/trace/received-protocol", test_received_protocol);
   return g_test_run ();
 }

@@ -109,6 +109,25 @@ delivery_free (gpointer data)
   g_free (delivery);
 }
 
+/* RFC 3461 6.2 asks for a "delivered" notice for each recipient that gave
+ * NOTIFY=SUCCESS; vsmtpd sends no notices (docs/extensions.md, DSN): the
+ * log says which were asked for */
+static void
+log_success_notices (Delivery   *delivery,
+                     const char *id)
+{
+  VsmtpEnvelope *envelope = vsmtp_message_get_envelope (delivery->message);
+
+  for (guint i = 0; i < vsmtp_envelope_get_n_recipients (envelope); i++)
+    if (vsmtp_envelope_get_recipient_dsn_notify (envelope, i) & VSMTP_DSN_NOTIFY_SUCCESS)
+      {
+        const char *recipient = vsmtp_address_to_string (vsmtp_envelope_get_recipient (envelope, i));
+
+        g_info ("maildir: %s: message %s: <%s> asked for a delivery notice (NOTIFY=SUCCESS), "
+                "which vsmtpd does not send", delivery->session_id, id, recipient);
+      }
+}
+
 static char *
 default_maildir_path (void)
 {
@@ -467,6 +486,7 @@ deliver_done (GObject      *source_object,
 
   g_info ("maildir: %s: message %s delivered to %s (%" G_GUINT64_FORMAT " bytes)",
           delivery->session_id, id, delivery->delivered_to, delivery->size);
+  log_success_notices (delivery, id);
 
   text = g_strdup_printf ("Ok: queued as %s", id);
   vsmtp_reply_complete (delivery->reply, 250, "2.0.0", text);

@@ -35,6 +35,12 @@
  * - `postmaster` (bare, or at an accepted domain) is always accepted, as
  *   RFC 5321 §4.5.1 requires.
  *
+ * Domains are compared in their A-label form (vsmtp_domain_to_ascii()):
+ * an entry `bücher.example` accepts `xn--bcher-kva.example` and the other
+ * way round, whichever form the client sends (the U-label only in an
+ * SMTPUTF8 transaction). An entry that is not a valid internationalized
+ * domain name is skipped with a warning.
+ *
  * Domains and local parts are compared case-insensitively; with a
  * delimiter, `alice+tag@example.org` is looked up as itself, then as
  * `alice@example.org`. An accepted recipient gets no reply from this
@@ -110,12 +116,13 @@ table_free (Table *table)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Table, table_free)
 
-/* Lower case, without the trailing dot of an absolute domain name */
+/* Lower case, without the trailing dot of an absolute domain name, in its
+ * A-label form; NULL for an invalid internationalized domain name */
 static char *
 normalize_domain (const char *domain,
                   gssize      length)
 {
-  char *normalized;
+  g_autofree char *normalized = NULL;
   gsize len;
 
   normalized = g_utf8_strdown (domain, length);
@@ -123,20 +130,23 @@ normalize_domain (const char *domain,
   if (len > 1 && normalized[len - 1] == '.')
     normalized[len - 1] = '\0';
 
-  return normalized;
+  return vsmtp_domain_to_ascii (normalized, NULL);
 }
 
-static void
+static gboolean
 table_add_domain (Table      *table,
                   const char *domain,
                   gssize      length)
 {
   char *key = normalize_domain (domain, length);
 
+  if (key == NULL)
+    return FALSE;
   if (!g_hash_table_contains (table->domains, key))
     g_hash_table_insert (table->domains, key, GINT_TO_POINTER (0));
   else
     g_free (key);
+  return TRUE;
 }
 
 /* @entry: `user@domain`, `@domain` or `domain`, trimmed. Returns FALSE
@@ -162,23 +172,25 @@ table_add_entry (Table       *table,
       return FALSE;
     }
 
-  if (at == NULL)
-    {
-      table_add_domain (table, entry, -1);
-      return TRUE;
-    }
-  if (at[1] == '\0')
+  if (at != NULL && at[1] == '\0')
     {
       *problem = "no domain after '@'";
       return FALSE;
     }
-  if (at == entry)
+  if (at == NULL || at == entry)
     {
-      table_add_domain (table, at + 1, -1);
-      return TRUE;
+      if (table_add_domain (table, at == NULL ? entry : at + 1, -1))
+        return TRUE;
+      *problem = "not a valid internationalized domain name";
+      return FALSE;
     }
 
   domain = normalize_domain (at + 1, -1);
+  if (domain == NULL)
+    {
+      *problem = "not a valid internationalized domain name";
+      return FALSE;
+    }
   local = g_utf8_strdown (entry, at - entry);
 
   n_users = g_hash_table_lookup (table->domains, domain);
@@ -359,7 +371,7 @@ on_rcpt_to (VsmtpSession *session,
 {
   VsmtpdRecipientsPlugin *self = user_data;
   const char *local = vsmtp_address_get_local_part (recipient);
-  const char *given_domain = vsmtp_address_get_domain (recipient);
+  const char *given_domain = vsmtp_address_get_domain_ascii (recipient);
   g_autofree char *domain = NULL;
   g_autofree char *logged = NULL;
   gboolean has_users;
@@ -382,7 +394,7 @@ on_rcpt_to (VsmtpSession *session,
     return may_relay ? vsmtp_reply_new_continue () : vsmtp_reply_new_relay_denied ();
 
   domain = normalize_domain (given_domain, -1);
-  if (!lookup_domain (self, domain, &has_users))
+  if (domain == NULL || !lookup_domain (self, domain, &has_users))
     {
       if (may_relay)
         return vsmtp_reply_new_continue ();

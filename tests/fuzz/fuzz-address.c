@@ -5,7 +5,9 @@
  * The whole input is parsed as a path with each of the eight flag
  * combinations, by length and (when it holds no NUL) as a C string. A
  * parsed address must format to a string that parses back to an equal
- * address with the same flags.
+ * address with the same flags. Internationalized domains: the A-label form
+ * is ASCII and converts back to itself, the U-label form is UTF-8, and the
+ * session's two-step way (syntax, then IDNA) agrees with the one-step one.
  */
 #include "config.h"
 
@@ -13,6 +15,7 @@
 
 #include "vsmtp-address.h"
 #include "vsmtp-error.h"
+#include "vsmtp-idna-private.h"
 #include "fuzz-common.h"
 
 int
@@ -43,6 +46,67 @@ check_round_trip (VsmtpAddress      *address,
 }
 
 static void
+check_idna (VsmtpAddress      *address,
+            VsmtpAddressFlags  flags)
+{
+  const char *domain = vsmtp_address_get_domain (address);
+  const char *ascii = vsmtp_address_get_domain_ascii (address);
+  const char *unicode = vsmtp_address_get_domain_unicode (address);
+
+  if (vsmtp_address_needs_smtputf8 (address))
+    g_assert_true (flags & VSMTP_ADDRESS_FLAGS_SMTPUTF8);
+  if (domain == NULL)
+    {
+      g_assert_null (ascii);
+      g_assert_null (unicode);
+      return;
+    }
+  g_assert_nonnull (ascii);
+  g_assert_nonnull (unicode);
+  g_assert_true (g_utf8_validate (unicode, -1, NULL));
+  if (domain[0] != '[' && vsmtp_domain_is_idn (domain))
+    {
+      g_autofree char *again = NULL;
+
+      for (const char *c = ascii; *c != '\0'; c++)
+        g_assert_true ((guchar) *c < 0x80);
+      again = vsmtp_domain_to_ascii (unicode, NULL);
+      g_assert_cmpstr (again, ==, ascii);
+    }
+  else
+    {
+      g_assert_cmpstr (ascii, ==, domain);
+      g_assert_cmpstr (unicode, ==, domain);
+    }
+}
+
+/* The session's way: syntax first, the domain's conversion afterwards */
+static void
+check_deferred (const char        *path,
+                gssize             length,
+                VsmtpAddressFlags  flags,
+                gboolean           parsed)
+{
+  g_autoptr(VsmtpAddress) address = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean converted;
+
+  address = vsmtp_address_parse (path, length, flags | _VSMTP_ADDRESS_FLAGS_NO_IDNA, NULL);
+  if (address == NULL)
+    {
+      g_assert_false (parsed);
+      return;
+    }
+  converted = _vsmtp_address_convert_domain (address, &error);
+  g_assert_true (converted == parsed);
+  g_assert_true (converted == (error == NULL));
+  if (converted)
+    check_idna (address, flags);
+  else
+    g_assert_true (g_utf8_validate (error->message, -1, NULL));
+}
+
+static void
 check_one (const char        *path,
            gssize             length,
            VsmtpAddressFlags  flags)
@@ -51,6 +115,7 @@ check_one (const char        *path,
   g_autoptr(VsmtpAddress) address = NULL;
 
   address = vsmtp_address_parse (path, length, flags, &error);
+  check_deferred (path, length, flags, address != NULL);
   if (address == NULL)
     {
       g_assert_nonnull (error);
@@ -90,6 +155,7 @@ check_one (const char        *path,
         g_assert_true (g_utf8_validate (vsmtp_address_to_string (address), -1, NULL));
     }
 
+  check_idna (address, flags);
   check_round_trip (address, flags);
 }
 

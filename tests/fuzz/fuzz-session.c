@@ -10,6 +10,9 @@
  * output is a GMemoryOutputStream. Handlers accept messages, or defer their
  * decisions and complete them later (or let them expire).
  *
+ * The listener trusts the client (192.0.2.7) with XCLIENT: after an XCLIENT
+ * command the session goes on as another client's.
+ *
  * Each run uses a fresh GMainContext. After the run the session and the
  * server must be finalized, the spool folder empty, and the output must be
  * well-formed SMTP replies.
@@ -35,6 +38,7 @@ enum {
 };
 
 static char *spool_directory;
+static VsmtpListenOptions *listen_options;   /* XCLIENT from the client's address */
 
 /* ------------------------------------------------------------------------ */
 /* The handlers */
@@ -99,6 +103,15 @@ on_rcpt_to (VsmtpSession *session,
   return decide (run, vsmtp_reply_new_continue ());
 }
 
+/* DATA, and BDAT's first chunk of a transaction: deferred too, so a chunk
+ * waits in the input while its decision is pending */
+static VsmtpReply *
+on_data (VsmtpSession *session,
+         Run          *run)
+{
+  return decide (run, vsmtp_reply_new_continue ());
+}
+
 static VsmtpReply *
 on_message_received (VsmtpSession *session,
                      VsmtpMessage *message,
@@ -135,6 +148,7 @@ on_new_session (VsmtpServer  *server,
 {
   g_signal_connect (session, "mail-from", G_CALLBACK (on_mail_from), run);
   g_signal_connect (session, "rcpt-to", G_CALLBACK (on_rcpt_to), run);
+  g_signal_connect (session, "data", G_CALLBACK (on_data), run);
   g_signal_connect (session, "message-received", G_CALLBACK (on_message_received), run);
   g_signal_connect (session, "closed", G_CALLBACK (on_closed), run);
 }
@@ -239,6 +253,12 @@ LLVMFuzzerInitialize (int    *argc,
   g_type_ensure (G_TYPE_MEMORY_OUTPUT_STREAM);
   g_type_ensure (G_TYPE_SIMPLE_IO_STREAM);
 
+  listen_options = vsmtp_listen_options_new ();
+  if (!vsmtp_listen_options_set_xclient_trusted (listen_options,
+                                                 (const char * const[]) { "192.0.2.0/24", NULL },
+                                                 &error))
+    g_error ("%s", error->message);
+
   return 0;
 }
 
@@ -298,7 +318,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
     input = g_memory_input_stream_new_from_data (content, content_size, NULL);
 
   /* Run until the session is closed (a stuck session aborts) */
-  output = vsmtp_test_run_memory_session (server, input, complete_one, &run, &session);
+  output = vsmtp_test_run_memory_session_with_options (server, listen_options, input, complete_one,
+                                                       &run, &session);
   g_object_add_weak_pointer (G_OBJECT (session), (gpointer *) &session);
   g_object_unref (session);
 

@@ -90,10 +90,35 @@ class ExtensionTest(ServerTestCase):
             return Vsmtp.Reply.new(501, "5.5.4", "Bad PRIO parameter value")
         return Vsmtp.Reply.new_continue()
 
+    def test_dsn_accessors_from_python(self):
+        """The typed DSN and REQUIRETLS accessors and the xtext functions,
+        as a Python handler uses them."""
+        self.assertEqual(Vsmtp.xtext_decode("a+2Bb+3Dc"), "a+b=c")
+        self.assertEqual(Vsmtp.xtext_encode("a+b c"), "a+2Bb+20c")
+        self.assertEqual(Vsmtp.utf8_addr_decode("j\\x{F6}rg@example.org", False),
+                         "j\u00f6rg@example.org")
+        with self.assertRaises(GLib.Error) as caught:
+            Vsmtp.xtext_decode("a+2")
+        self.assertTrue(caught.exception.matches(Vsmtp.error_quark(), Vsmtp.Error.SYNTAX))
+        e = Vsmtp.Envelope.new()
+        self.assertEqual(e.get_dsn_ret(), Vsmtp.DsnRet.UNSPECIFIED)
+        self.assertIsNone(e.dup_dsn_envid())
+        e.set_sender(Vsmtp.Address.new("a", "b.example"),
+                     {"RET": "FULL", "ENVID": "x+2By", "REQUIRETLS": None})
+        e.add_recipient(Vsmtp.Address.new("c", "d.example"),
+                        {"NOTIFY": "FAILURE,DELAY", "ORCPT": "rfc822;c+2Bx@d.example"})
+        self.assertEqual(e.get_dsn_ret(), Vsmtp.DsnRet.FULL)
+        self.assertEqual(e.dup_dsn_envid(), "x+y")
+        self.assertTrue(e.get_requiretls())
+        self.assertEqual(e.get_recipient_dsn_notify(0),
+                         Vsmtp.DsnNotify.FAILURE | Vsmtp.DsnNotify.DELAY)
+        self.assertEqual(e.get_recipient_dsn_orcpt(0), (True, "rfc822", "c+x@d.example"))
+
     def test_registry_from_python(self):
         keywords = [e.get_keyword() for e in self.server.dup_extensions()]
         self.assertEqual(keywords, ["PIPELINING", "SIZE", "ENHANCEDSTATUSCODES",
-                                    "8BITMIME", "STARTTLS", "AUTH", "XPY", "XSECURE"])
+                                    "8BITMIME", "SMTPUTF8", "STARTTLS", "AUTH", "CHUNKING", "BINARYMIME", "DSN", "LIMITS",
+                                    "REQUIRETLS", "XCLIENT", "XPY", "XSECURE"])
         self.assertEqual(self.server.lookup_extension("xpy"), self.xpy)
         self.assertTrue(self.xpy.is_registered())
         self.assertEqual(self.xpy.dup_parameter_names(), ["PRIO", "NOTE"])

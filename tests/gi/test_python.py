@@ -638,6 +638,66 @@ class BoxedApiTest(unittest.TestCase):
         self.assertTrue(r.is_positive())
 
 
+class BdatTest(ServerTestCase):
+    """CHUNKING from Python: the chunks reach the same handlers as DATA
+    (the data signal once, message-received with the exact bytes), the
+    body type is on the envelope, and unregistering CHUNKING turns BDAT
+    off."""
+
+    def on_data(self, session):
+        self.data_signals += 1
+        return Vsmtp.Reply.new_continue()
+
+    def on_message(self, session, message):
+        self.body_types.append(message.get_envelope().get_body_type())
+        return store(self, message)
+
+    handlers = {"data": on_data, "message-received": on_message}
+
+    def setUp(self):
+        super().setUp()
+        self.stored, self.ids, self.body_types = [], [], []
+        self.data_signals = 0
+
+    def bdat_session(self, chunks, body=b"BINARYMIME"):
+        def client():
+            with self.smtp() as s:
+                s.ehlo()
+                features = dict(s.esmtp_features)
+                s.docmd("MAIL FROM:<%s> BODY=%s" % (SENDER, body.decode()))
+                s.docmd("RCPT TO:<%s>" % RCPT)
+                replies = []
+                for i, chunk in enumerate(chunks):
+                    last = b" LAST" if i == len(chunks) - 1 else b""
+                    s.sock.sendall(b"BDAT %d%s\r\n" % (len(chunk), last) + chunk)
+                    replies.append(s.getreply())
+                return features, replies
+        return self.run_client(client)
+
+    def test_binary_chunks_reach_the_handlers(self):
+        chunks = [b"Subject: bin\r\n\r\n\x00\r", b"\n.\r\n", b"\xff"]
+        features, replies = self.bdat_session(chunks)
+        self.assertIn("chunking", features)
+        self.assertIn("binarymime", features)
+        self.assertEqual(replies[:2], [(250, b"2.0.0 %d octets received" % len(c))
+                                       for c in chunks[:2]])
+        self.assertEqual(replies[2], (250, b"2.0.0 Ok: stored " + self.ids[0].encode()))
+        self.assertEqual(self.data_signals, 1)
+        self.assertEqual(self.body_types, [Vsmtp.BodyType.BINARY_MIME])
+        data = self.stored[0]
+        self.assertTrue(data.startswith(b"Received: "), data[:40])
+        self.assertTrue(data.endswith(b"".join(chunks)), data[-60:])
+
+    def test_chunking_unregistered(self):
+        chunking = self.server.lookup_extension("CHUNKING")
+        self.assertTrue(self.server.unregister_extension(chunking))
+        features, replies = self.bdat_session([b""], body=b"8BITMIME")
+        self.assertNotIn("chunking", features)
+        self.assertNotIn("binarymime", features)
+        self.assertEqual(replies, [(502, b"5.5.1 Error: command not implemented")])
+        self.assertEqual(self.stored, [])
+
+
 class LogEscapeTest(unittest.TestCase):
     """Vsmtp.log_escape(): the library's rule for client strings in logs,
     usable from Python plugins (bytes in, str out)."""

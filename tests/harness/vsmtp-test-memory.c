@@ -156,13 +156,27 @@ vsmtp_test_run_memory_session (VsmtpServer       *server,
                                gpointer           user_data,
                                VsmtpSession     **session_out)
 {
+  return vsmtp_test_run_memory_session_with_options (server, NULL, input, idle, user_data,
+                                                     session_out);
+}
+
+GBytes *
+vsmtp_test_run_memory_session_with_options (VsmtpServer        *server,
+                                            VsmtpListenOptions *options,
+                                            GInputStream       *input,
+                                            VsmtpTestIdleFunc   idle,
+                                            gpointer            user_data,
+                                            VsmtpSession      **session_out)
+{
   GMainContext *context = g_main_context_ref_thread_default ();
   g_autoptr(GOutputStream) output = g_memory_output_stream_new_resizable ();
   g_autoptr(GIOStream) stream = g_simple_io_stream_new (input, output);
   g_autoptr(GSocketAddress) remote = g_inet_socket_address_new_from_string ("192.0.2.7", 40025);
   g_autoptr(VsmtpSession) session = NULL;
 
-  session = g_object_ref (vsmtp_server_handle_connection (server, stream, remote));
+  session = g_object_ref (options != NULL
+                          ? vsmtp_server_handle_connection_with_options (server, stream, remote, options)
+                          : vsmtp_server_handle_connection (server, stream, remote));
 
   /* Run until the session is closed or stuck waiting for a decision. */
   while (vsmtp_session_get_state (session) != VSMTP_SESSION_STATE_CLOSED)

@@ -33,5 +33,13 @@ GBytes       *vsmtp_test_run_memory_session (VsmtpServer       *server,
                                              VsmtpTestIdleFunc  idle,
                                              gpointer           user_data,
                                              VsmtpSession     **session_out);
+/* The same, as if accepted by a listener with @options (nullable: the
+ * defaults) */
+GBytes       *vsmtp_test_run_memory_session_with_options (VsmtpServer        *server,
+                                                          VsmtpListenOptions *options,
+                                                          GInputStream       *input,
+                                                          VsmtpTestIdleFunc   idle,
+                                                          gpointer            user_data,
+                                                          VsmtpSession      **session_out);
 
 G_END_DECLS

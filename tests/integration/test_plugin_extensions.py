@@ -50,7 +50,7 @@ class PluginExtensionTest(PluginTestCase):
         ehlo = s.ehlo_resp.decode().split("\n")
         self.assertEqual([line.split(" ")[0] for line in ehlo[1:]],
                          ["PIPELINING", "SIZE", "ENHANCEDSTATUSCODES", "8BITMIME",
-                          "STARTTLS", "XPRIO"])
+                          "SMTPUTF8", "STARTTLS", "CHUNKING", "BINARYMIME", "DSN", "LIMITS", "XPRIO"])
 
         self.assertSmtp(s.mail("a@client.example", ["PRIO=urgent"]), 501, "5.5.4",
                         "Bad PRIO parameter value")

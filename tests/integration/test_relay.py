@@ -589,21 +589,6 @@ class ScriptedTest(unittest.TestCase):
         self.assertNotIn("MAIL", up.verbs())
         stop_daemon(self, d)
 
-    def test_smtputf8_not_supported_yet(self):
-        # docs/relay.md says so; when the server supports SMTPUTF8 this
-        # fails, and the relay's passing it on wants a test of its own
-        up = self.upstream(extensions=("8BITMIME", "SMTPUTF8"))
-        d = relay_daemon(self, up.port)
-        with fx.RawClient(d.port) as c:
-            ehlo = c.cmd("EHLO client.example")
-            self.assertNotIn(b"SMTPUTF8", b" ".join(ehlo.lines[1:]).upper())
-            self.assertEqual(
-                c.cmd(f"MAIL FROM:<{SENDER}> BODY=8BITMIME SMTPUTF8").lines,
-                [b"555 5.5.4 Unsupported option: SMTPUTF8"])
-            c.cmd("QUIT")
-        self.assertEqual(up.connections, 0)
-        stop_daemon(self, d)
-
     def test_large_spooled_message(self):
         up = self.upstream()
         d = relay_daemon(self, up.port, server="spool-threshold=4096\n")

@@ -193,9 +193,9 @@ class ScramExchangeTests(ScramTestCase):
         """SCRAM entries in the file: SCRAM is offered first, -PLUS too
         (TLS 1.3 has tls-exporter, TLS 1.2 tls-unique); nothing in clear."""
         c, ehlo = self.tls()
-        self.assertEqual(ehlo.lines[-1], b"250 AUTH SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN LOGIN")
+        self.assertIn(b"AUTH SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN LOGIN", fx.ehlo_lines(ehlo))
         c, ehlo = self.tls(context=tls12_context())
-        self.assertEqual(ehlo.lines[-1], b"250 AUTH SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN LOGIN")
+        self.assertIn(b"AUTH SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN LOGIN", fx.ehlo_lines(ehlo))
         c = fx.RawClient(self.daemon.sub_port)
         self.addCleanup(c.close)
         ehlo = c.cmd("EHLO raw.client.example")
@@ -341,7 +341,7 @@ class ScramExchangeTests(ScramTestCase):
         self.addCleanup(d.cleanup)
         d.start()
         c, ehlo = self.tls(port=d.sub_port)
-        self.assertEqual(ehlo.lines[-1], b"250 AUTH SCRAM-SHA-256 PLAIN")
+        self.assertIn(b"AUTH SCRAM-SHA-256 PLAIN", fx.ehlo_lines(ehlo))
         self.assertLine(c.cmd("AUTH SCRAM-SHA-256-PLUS " + Scram(*ALICE).first()),
                         b"504 5.5.4 Unsupported authentication mechanism")
         self.assertLine(self.exchange(c, Scram(*ALICE, gs2="y,,")), R_OK)
@@ -512,12 +512,15 @@ class HelperTests(ScramTestCase):
 
 class TimingTests(ScramTestCase):
     """An unknown user and a wrong password cost the server the same: the
-    medians of the time to the server-first message and from the
+    first deciles of the time to the server-first message and from the
     client-final message to the 535, over interleaved attempts on one
     connection, within 10% of each other. On loopback these are about
-    0.1 ms, where a busy machine adds noise of that order: a measurement
-    that misses is taken again, up to three times (a real difference, such
-    as a hash computed for one case only, misses every time)."""
+    0.1 ms, where a busy machine adds noise of that order, all of it upward:
+    the figure compared is the first decile of each case's samples (the
+    attempts the machine did not disturb), not the median, and a
+    measurement that misses is taken again, up to five times (a real
+    difference, such as a hash computed for one case only, shows in the
+    undisturbed attempts too and misses every time)."""
 
     ROUNDS = 150
     WARMUP = 20
@@ -551,8 +554,8 @@ class TimingTests(ScramTestCase):
                 final[kind].append(b)
         figures = []
         for name, samples in (("server-first", first), ("final", final)):
-            u = statistics.median(samples["unknown"]) * 1000
-            w = statistics.median(samples["wrong"]) * 1000
+            u = statistics.quantiles(samples["unknown"], n=10)[0] * 1000
+            w = statistics.quantiles(samples["wrong"], n=10)[0] * 1000
             figures.append((name, u, w, abs(u - w) / max(u, w)))
         return figures
 
@@ -561,7 +564,7 @@ class TimingTests(ScramTestCase):
         for i in range(self.WARMUP):
             self.attempt(c, ALICE[0] if i % 2 else f"warm{i}", "x")
         reports = []
-        for attempt in range(3):
+        for attempt in range(5):
             figures = self.measure(c, attempt)
             report = "; ".join(f"{name}: unknown {u:.3f} ms, wrong password {w:.3f} ms "
                                f"({d * 100:.1f}%)" for name, u, w, d in figures)

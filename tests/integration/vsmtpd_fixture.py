@@ -333,6 +333,12 @@ class Reply:
         return f"Reply({self.text!r})"
 
 
+def ehlo_lines(reply):
+    """The lines of an EHLO reply after the host name, without "250-":
+    what tests look for whatever the order of the extensions."""
+    return [line[4:] for line in reply.lines[1:]]
+
+
 class RawClient:
     """Bytes in, replies out. Reads the greeting on connect."""
 

@@ -1,0 +1,149 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Per-listener options (Vsmtp.ListenOptions) through GObject Introspection.
+
+A Vsmtp.Server in this process listens on a TCP port and on a UNIX-domain
+socket with options made in Python; a client in a second thread checks
+what each listener offers, and the handlers check which options their
+session was accepted with. Also the options' own checks: trusted-peer lists
+that do not parse, and the copy the server keeps.
+
+Needs GI_TYPELIB_PATH and LD_LIBRARY_PATH pointing at the built library
+(meson sets them). Prints TAP.
+"""
+
+import os
+import shutil
+import socket
+import sys
+import tempfile
+
+import gi
+gi.require_version("Vsmtp", "1.0")
+from gi.repository import Gio, GLib, Vsmtp  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+import vsmtpd_fixture as fx  # noqa: E402  (TAP output)
+from test_python import GUARD_SECONDS, ServerTestCase  # noqa: E402
+
+
+def ehlo(sock):
+    """Greeting and EHLO reply lines over @sock, then QUIT."""
+    sock.settimeout(GUARD_SECONDS)
+    f = sock.makefile("rb")
+    lines = [f.readline()]
+    sock.sendall(b"EHLO client.example\r\n")
+    while True:
+        line = f.readline()
+        lines.append(line)
+        if line[3:4] != b"-":
+            break
+    sock.sendall(b"QUIT\r\n")
+    lines.append(f.readline())
+    sock.close()
+    return lines
+
+
+class ListenOptionsTest(ServerTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.tmp = tempfile.mkdtemp(prefix="vsmtp-listen-")
+        self.seen = []
+        self.server.connect("new-session", self.on_new_session)
+
+    def tearDown(self):
+        super().tearDown()
+        shutil.rmtree(self.tmp)
+
+    def on_new_session(self, server, session):
+        options = session.get_listen_options()
+        self.seen.append((options.get_name(), options.get_protocol(),
+                          isinstance(session.get_remote_address(), Gio.UnixSocketAddress)))
+
+    def test_defaults(self):
+        o = Vsmtp.ListenOptions.new()
+        self.assertIsNone(o.get_name())
+        self.assertEqual(o.get_protocol(), Vsmtp.Protocol.SMTP)
+        self.assertEqual(o.get_proxy_protocol(), Vsmtp.ProxyProtocol.OFF)
+        self.assertEqual(o.get_flags(), Vsmtp.ListenFlags.NONE)
+        self.assertFalse(o.get_proxy_trusted())      # NULL: None or []
+        self.assertFalse(o.get_xclient_trusted())
+        self.assertFalse(o.get_disabled_extensions())
+
+    def test_trusted_lists_are_checked(self):
+        o = Vsmtp.ListenOptions(name="edge")
+        self.assertTrue(o.set_proxy_trusted(["127.0.0.1", "10.0.0.0/8", "::1", "unix"]))
+        self.assertEqual(o.get_proxy_trusted(), ["127.0.0.1", "10.0.0.0/8", "::1", "unix"])
+        with self.assertRaises(GLib.Error) as cm:
+            o.set_xclient_trusted(["127.0.0.1", "10.0.0.0/99"])
+        self.assertIn("10.0.0.0/99", cm.exception.message)
+        self.assertFalse(o.get_xclient_trusted())   # refused as a whole
+        with self.assertRaises(GLib.Error):
+            o.set_proxy_trusted(["not-an-address"])
+        self.assertEqual(o.get_proxy_trusted()[0], "127.0.0.1")   # unchanged
+
+    def test_unix_and_tcp_listeners(self):
+        path = os.path.join(self.tmp, "lmtp.sock")
+        lmtp = Vsmtp.ListenOptions(name="local", protocol=Vsmtp.Protocol.LMTP)
+        lmtp.set_disabled_extensions(["pipelining", "8BITMIME"])
+        ok, unix_address = self.server.listen_with_options(
+            Gio.UnixSocketAddress.new(path), lmtp)
+        self.assertTrue(ok)
+        self.assertEqual(unix_address.get_path(), path)
+        tcp = Vsmtp.ListenOptions(name="edge")
+        ok, tcp_address = self.server.listen_with_options(
+            Gio.InetSocketAddress.new_from_string("127.0.0.1", 0), tcp)
+        self.assertTrue(ok)
+        # the server keeps a copy: later changes do not reach the listeners
+        lmtp.set_name("renamed")
+        tcp.set_disabled_extensions(["SIZE"])
+
+        def client():
+            u = socket.socket(socket.AF_UNIX)
+            u.connect(path)
+            t = socket.create_connection(("127.0.0.1", tcp_address.get_port()))
+            return ehlo(u), ehlo(t)
+
+        on_unix, on_tcp = self.run_client(client)
+        self.assertTrue(on_unix[0].startswith(b"220 "))
+        keywords = [line[4:].split()[0].upper() for line in on_unix[2:-1]]
+        self.assertNotIn(b"PIPELINING", keywords)
+        self.assertNotIn(b"8BITMIME", keywords)
+        self.assertIn(b"SIZE", keywords)
+        keywords = [line[4:].split()[0].upper() for line in on_tcp[2:-1]]
+        self.assertIn(b"PIPELINING", keywords)
+        self.assertIn(b"SIZE", keywords)
+        self.assertEqual(sorted(self.seen, key=str), sorted([
+            ("local", Vsmtp.Protocol.LMTP, True),
+            ("edge", Vsmtp.Protocol.SMTP, False)], key=str))
+
+    def test_full_variants_keep_their_flags(self):
+        self.server.set_tls_certificate(Gio.TlsCertificate.new_from_files(
+            os.path.join(os.path.dirname(HERE), "data", "test-cert.pem"),
+            os.path.join(os.path.dirname(HERE), "data", "test-key.pem")))
+        ok, address = self.server.listen_full(
+            Gio.InetSocketAddress.new_from_string("127.0.0.1", 0),
+            Vsmtp.ListenFlags.AUTH_REQUIRED)
+        self.assertTrue(ok)
+
+        def client():
+            s = socket.create_connection(("127.0.0.1", address.get_port()))
+            s.settimeout(GUARD_SECONDS)
+            f = s.makefile("rb")
+            f.readline()
+            replies = []
+            for command in (b"HELO c", b"MAIL FROM:<a@example.org>", b"QUIT"):
+                s.sendall(command + b"\r\n")
+                replies.append(f.readline())
+            return replies
+
+        replies = self.run_client(client)
+        self.assertTrue(replies[1].startswith(b"530 "), replies)
+        flags = [s.get_listen_options().get_flags() for s in self.sessions]
+        self.assertIn(Vsmtp.ListenFlags.AUTH_REQUIRED, flags)
+
+
+if __name__ == "__main__":
+    fx.main()
