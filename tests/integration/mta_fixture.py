@@ -105,9 +105,19 @@ class WireRecorder:
             with self.lock:
                 self.sessions.append((bytes(got[client]), bytes(got[upstream])))
 
+    def idle(self):
+        """Whether every connection so far has ended (and is recorded)."""
+        return not any(t.is_alive() for t in self.threads)
+
+    def finished_client_bytes(self):
+        """What the clients sent, once at least one connection was made
+        and every connection has ended (else None)."""
+        return self.client_bytes() if self.threads and self.idle() else None
+
     def clear(self):
         with self.lock:
             self.sessions.clear()
+        self.threads = [t for t in self.threads if t.is_alive()]
 
     def client_bytes(self):
         """What the clients sent, over all finished connections."""

@@ -293,7 +293,7 @@ class EximTestCase(mta.RecorderMixin, fx.VsmtpdTestCase):
                             "Exim did not deliver:\n" + self.exim.log()
                             + "\nvsmtpd's log:\n" + self.daemon.stderr_text()[-3000:])
         files = mta.wait_for(self.daemon.delivered, "the message in vsmtpd's maildir")
-        sessions = mta.wait_for(self.recorder.client_bytes, "the end of Exim's connection")
+        sessions = mta.wait_for(self.recorder.finished_client_bytes, "the end of Exim's connection")
         self.assertEqual(len(files), 1, self.exim.log())
         self.assertEqual(len(sessions), 1, self.exim.log())
         messages = mta.client_messages(sessions[0])

@@ -252,7 +252,7 @@ class PostfixTestCase(mta.RecorderMixin, PluginTestCase):
                          + self.daemon.stderr_text()[-3000:])
         # Postfix may keep the connection open a moment (connection cache)
         self.postfix.stop()
-        sessions = mta.wait_for(self.recorder.client_bytes, "Postfix's connections")
+        sessions = mta.wait_for(self.recorder.finished_client_bytes, "Postfix's connections")
         messages = [m for s in sessions for m in mta.client_messages(s)]
         files = self.daemon.delivered()
         self.assertEqual(len(files), len(messages), self.postfix.log())
