@@ -51,6 +51,9 @@ vsmtpd_listeners_group_new (const char *name)
                                   "Whether MAIL needs AUTH first (submission)");
   vsmtp_config_group_add_choice (group, "protocol", "smtp", protocol_choices,
                                  "The protocol spoken: smtp or lmtp");
+  vsmtp_config_group_add_boolean (group, "lmtp-add-received", FALSE,
+                                  "With protocol = lmtp: whether messages get a Received: "
+                                  "header of vsmtpd's own (the MTA in front added one)");
   vsmtp_config_group_add_choice (group, "proxy-protocol", "off", proxy_choices,
                                  "The PROXY protocol header each connection starts with "
                                  "(HAProxy): off, v1, v2 or any");
@@ -231,6 +234,8 @@ load_section (GKeyFile     *keyfile,
   protocol = vsmtp_config_group_dup_string (group, "protocol");
   vsmtp_listen_options_set_protocol (listener->options, g_str_equal (protocol, "lmtp") ?
                                      VSMTP_PROTOCOL_LMTP : VSMTP_PROTOCOL_SMTP);
+  vsmtp_listen_options_set_lmtp_received_header (listener->options,
+      vsmtp_config_group_get_boolean (group, "lmtp-add-received"));
 
   proxy_trusted = vsmtp_config_group_dup_string_list (group, "proxy-trusted");
   if (proxy_trusted != NULL &&

@@ -343,6 +343,26 @@ vsmtp_envelope_add_recipient (VsmtpEnvelope *self,
 }
 
 /**
+ * vsmtp_envelope_remove_recipient:
+ * @self: an envelope
+ * @index: the index of a recipient, from 0
+ *
+ * Removes a recipient and its parameters, as a filter that deletes a
+ * recipient does (libmilter's `smfi_delrcpt`). The recipients after it move
+ * down one place.
+ */
+void
+vsmtp_envelope_remove_recipient (VsmtpEnvelope *self,
+                                 guint          index)
+{
+  g_return_if_fail (VSMTP_IS_ENVELOPE (self));
+  g_return_if_fail (index < self->recipients->len);
+
+  g_ptr_array_remove_index (self->recipients, index);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_RECIPIENTS]);
+}
+
+/**
  * vsmtp_envelope_get_n_recipients:
  * @self: an envelope
  *

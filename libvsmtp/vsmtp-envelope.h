@@ -42,6 +42,9 @@ void           vsmtp_envelope_add_recipient            (VsmtpEnvelope *self,
                                                         VsmtpAddress  *recipient,
                                                         GHashTable    *parameters);
 VSMTP_AVAILABLE_IN_ALL
+void           vsmtp_envelope_remove_recipient         (VsmtpEnvelope *self,
+                                                        guint          index);
+VSMTP_AVAILABLE_IN_ALL
 guint          vsmtp_envelope_get_n_recipients         (VsmtpEnvelope *self);
 VSMTP_AVAILABLE_IN_ALL
 VsmtpAddress  *vsmtp_envelope_get_recipient            (VsmtpEnvelope *self,

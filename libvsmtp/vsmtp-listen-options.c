@@ -52,6 +52,7 @@ struct _VsmtpListenOptions
   TrustList           proxy_trusted;
   TrustList           xclient_trusted;
   char              **disabled_extensions;   /* NULL when empty */
+  gboolean            lmtp_received_header;
 };
 
 G_DEFINE_FINAL_TYPE (VsmtpListenOptions, vsmtp_listen_options, G_TYPE_OBJECT)
@@ -65,6 +66,7 @@ enum {
   PROP_PROXY_TRUSTED,
   PROP_XCLIENT_TRUSTED,
   PROP_DISABLED_EXTENSIONS,
+  PROP_LMTP_RECEIVED_HEADER,
   N_PROPS
 };
 
@@ -177,6 +179,9 @@ vsmtp_listen_options_get_property (GObject    *object,
     case PROP_DISABLED_EXTENSIONS:
       g_value_set_boxed (value, self->disabled_extensions);
       break;
+    case PROP_LMTP_RECEIVED_HEADER:
+      g_value_set_boolean (value, self->lmtp_received_header);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -224,6 +229,9 @@ vsmtp_listen_options_set_property (GObject      *object,
       break;
     case PROP_DISABLED_EXTENSIONS:
       vsmtp_listen_options_set_disabled_extensions (self, g_value_get_boxed (value));
+      break;
+    case PROP_LMTP_RECEIVED_HEADER:
+      vsmtp_listen_options_set_lmtp_received_header (self, g_value_get_boolean (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -307,6 +315,17 @@ vsmtp_listen_options_class_init (VsmtpListenOptionsClass *klass)
   properties[PROP_DISABLED_EXTENSIONS] =
     g_param_spec_boxed ("disabled-extensions", NULL, NULL, G_TYPE_STRV, flags);
 
+  /**
+   * VsmtpListenOptions:lmtp-received-header:
+   *
+   * Whether an LMTP listener's messages get a `Received:` header of the
+   * server's own (`with LMTP`, RFC 3848), as SMTP's always do. Off by
+   * default: the MTA in front, which hands its mail over through LMTP,
+   * added one already. Without effect on an SMTP listener.
+   */
+  properties[PROP_LMTP_RECEIVED_HEADER] =
+    g_param_spec_boolean ("lmtp-received-header", NULL, NULL, FALSE, flags);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -351,6 +370,7 @@ _vsmtp_listen_options_copy (VsmtpListenOptions *self)
   trust_list_set (&copy->xclient_trusted, (const char * const *) self->xclient_trusted.networks,
                   "xclient-trusted", NULL);
   copy->disabled_extensions = g_strdupv (self->disabled_extensions);
+  copy->lmtp_received_header = self->lmtp_received_header;
   return copy;
 }
 
@@ -611,4 +631,37 @@ _vsmtp_listen_options_extension_disabled (VsmtpListenOptions *self,
     if (g_ascii_strcasecmp (self->disabled_extensions[i], keyword) == 0)
       return TRUE;
   return FALSE;
+}
+
+/**
+ * vsmtp_listen_options_get_lmtp_received_header:
+ * @self: listen options
+ *
+ * Returns: whether an LMTP listener's messages get a `Received:` header
+ *   of the server's own
+ */
+gboolean
+vsmtp_listen_options_get_lmtp_received_header (VsmtpListenOptions *self)
+{
+  g_return_val_if_fail (VSMTP_IS_LISTEN_OPTIONS (self), FALSE);
+  return self->lmtp_received_header;
+}
+
+/**
+ * vsmtp_listen_options_set_lmtp_received_header:
+ * @self: listen options
+ * @received_header: whether to prepend a `Received:` header
+ *
+ * Sets [property@Vsmtp.ListenOptions:lmtp-received-header].
+ */
+void
+vsmtp_listen_options_set_lmtp_received_header (VsmtpListenOptions *self,
+                                               gboolean            received_header)
+{
+  g_return_if_fail (VSMTP_IS_LISTEN_OPTIONS (self));
+  received_header = !!received_header;
+  if (self->lmtp_received_header == received_header)
+    return;
+  self->lmtp_received_header = received_header;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LMTP_RECEIVED_HEADER]);
 }

@@ -91,6 +91,11 @@ const char * const  *vsmtp_listen_options_get_disabled_extensions (VsmtpListenOp
 VSMTP_AVAILABLE_IN_ALL
 void                 vsmtp_listen_options_set_disabled_extensions (VsmtpListenOptions  *self,
                                                                    const char * const  *keywords);
+VSMTP_AVAILABLE_IN_ALL
+gboolean             vsmtp_listen_options_get_lmtp_received_header (VsmtpListenOptions *self);
+VSMTP_AVAILABLE_IN_ALL
+void                 vsmtp_listen_options_set_lmtp_received_header (VsmtpListenOptions *self,
+                                                                    gboolean            received_header);
 
 VSMTP_AVAILABLE_IN_ALL
 gboolean             vsmtp_server_listen_with_options             (VsmtpServer         *self,

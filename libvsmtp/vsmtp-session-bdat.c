@@ -31,6 +31,7 @@
 #include "vsmtp-extension-private.h"
 #include "vsmtp-trace-private.h"
 #include "vsmtp-session-struct-private.h"
+#include "vsmtp-session-lmtp-private.h"
 
 /* 2^63 - 1 has 19 digits: a longer size is refused without converting it */
 #define BDAT_SIZE_DIGITS_MAX 19
@@ -117,8 +118,14 @@ chunk_accept (VsmtpSession *self)
       _vsmtp_log_transaction (self->id, self->remote_ip, self->envelope,
                               message ? vsmtp_message_get_id (message) : "",
                               so_far + MIN (self->chunk_size, G_MAXUINT64 - so_far), reply);
+      /* the end of the message when the chunk is the last: in LMTP one
+       * reply per recipient */
+      if (self->chunk_last)
+        _vsmtp_session_queue_message_reply (self, reply);
+      else
+        session_queue (self, reply);
       _vsmtp_session_reset_transaction (self);
-      chunk_refuse (self, reply);
+      chunk_begin (self, FALSE);
       return;
     }
 

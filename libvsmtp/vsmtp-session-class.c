@@ -15,6 +15,7 @@
 #include "vsmtp-sasl-private.h"
 #include "vsmtp-scram.h"
 #include "vsmtp-session-struct-private.h"
+#include "vsmtp-session-lmtp-private.h"
 
 /**
  * VsmtpSession:
@@ -114,7 +115,8 @@ default_reply (DefaultReply which)
 VsmtpReply *
 _vsmtp_session_real_connected (VsmtpSession *self)
 {
-  return vsmtp_reply_new_printf (220, NULL, "%s ESMTP vsmtpd", session_hostname (self));
+  return vsmtp_reply_new_printf (220, NULL, "%s %s vsmtpd", session_hostname (self),
+                                 _vsmtp_session_is_lmtp (self) ? "LMTP" : "ESMTP");
 }
 
 VsmtpReply *
@@ -933,6 +935,23 @@ vsmtp_session_get_authenticated_user (VsmtpSession *self)
 {
   g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
   return self->auth_user;
+}
+
+/**
+ * vsmtp_session_get_auth_mechanism:
+ * @self: a session
+ *
+ * The SASL mechanism of the successful AUTH (`PLAIN`, `SCRAM-SHA-256`...),
+ * as a milter's `{auth_type}` macro says it.
+ *
+ * Returns: (nullable): the mechanism, or %NULL without a successful AUTH
+ *   (and for a login a proxy gave with XCLIENT)
+ */
+const char *
+vsmtp_session_get_auth_mechanism (VsmtpSession *self)
+{
+  g_return_val_if_fail (VSMTP_IS_SESSION (self), NULL);
+  return self->auth_mechanism;
 }
 
 gboolean

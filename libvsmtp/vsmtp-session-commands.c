@@ -20,6 +20,7 @@
 #include "vsmtp-message-private.h"
 #include "vsmtp-trace-private.h"
 #include "vsmtp-session-struct-private.h"
+#include "vsmtp-session-lmtp-private.h"
 
 /* by the short name this unit uses */
 static GParamSpec **const properties = _vsmtp_session_properties;
@@ -349,7 +350,8 @@ _vsmtp_session_begin_message (VsmtpSession *self)
   message = _vsmtp_message_new_writable (message_id, self->envelope,
                                                self->settings->spool_threshold,
                                                self->settings->spool_directory);
-  received = _vsmtp_format_received (&(VsmtpTraceClient) {
+  received = !_vsmtp_session_adds_received (self) ? g_strdup ("") :
+             _vsmtp_format_received (&(VsmtpTraceClient) {
                                        .helo = self->helo,
                                        .remote_ip = self->remote_ip,
                                        .unix_socket = self->remote_address != NULL &&
@@ -358,6 +360,7 @@ _vsmtp_session_begin_message (VsmtpSession *self)
                                        .tls_cipher = vsmtp_connection_get_tls_cipher (self->connection),
                                        .esmtp = _vsmtp_session_xclient_get_esmtp (self, self->esmtp),
                                        .authenticated = self->auth_user != NULL,
+                                       .lmtp = _vsmtp_session_is_lmtp (self),
                                        .client_name = _vsmtp_session_xclient_get_name (self),
                                      },
                                      session_hostname (self), message_id, self->envelope);
@@ -457,7 +460,7 @@ then_message (VsmtpSession *self,
   session_log_transaction (self, reply);
   if (vsmtp_reply_is_positive (reply))
     self->n_messages++;
-  session_queue (self, reply);
+  _vsmtp_session_queue_message_reply (self, reply);
   _vsmtp_session_reset_transaction (self);
 }
 
@@ -478,7 +481,7 @@ _vsmtp_session_end_of_data (VsmtpSession *self)
     {
       _vsmtp_session_touch_timeout (self);
       session_log_transaction (self, failure);
-      session_queue (self, failure);
+      _vsmtp_session_queue_message_reply (self, failure);
       _vsmtp_session_reset_transaction (self);
       return;
     }

@@ -70,6 +70,7 @@ struct _VsmtpSession
   gboolean               auth_in_flight;   /* an AUTH check not answered yet */
   gboolean               handshake_slot;   /* holds one of the server's TLS handshake slots */
   char                  *auth_user;
+  char                  *auth_mechanism; /* of auth_user's AUTH, NULL for XCLIENT's LOGIN */
   guint                  auth_required : 1;
 
   VsmtpDataReceiver     *receiver;        /* the message's content and its limits */

@@ -29,6 +29,7 @@
 #include "vsmtp-message-private.h"
 #include "vsmtp-trace-private.h"
 #include "vsmtp-session-struct-private.h"
+#include "vsmtp-session-lmtp-private.h"
 #include "vsmtp-proxy-reader-private.h"
 #include "vsmtp-source-private.h"
 #include "vsmtp-xclient-private.h"
@@ -305,6 +306,7 @@ session_on_handshake_done (gpointer      owner,
       /* RFC 3207 4.2: forget everything learnt before TLS */
       g_clear_pointer (&self->helo, g_free);
       g_clear_pointer (&self->auth_user, g_free);
+      g_clear_pointer (&self->auth_mechanism, g_free);
       self->esmtp = FALSE;
       self->pipelining = FALSE;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HELO]);
@@ -379,6 +381,8 @@ then_auth (VsmtpSession *self,
     {
       g_free (self->auth_user);
       self->auth_user = g_strdup (credentials->authcid);
+      g_free (self->auth_mechanism);
+      self->auth_mechanism = g_strdup (credentials->mechanism);
       g_autofree char *user = vsmtp_log_escape (self->auth_user, -1);
 
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_AUTHENTICATED_USER]);
@@ -606,7 +610,7 @@ session_handle_line (VsmtpSession *self,
 
   /* junk commands: past the limit each one counts as an error */
   if (verb == VSMTP_VERB_NOOP || verb == VSMTP_VERB_RSET || verb == VSMTP_VERB_VRFY ||
-      verb == VSMTP_VERB_HELO || verb == VSMTP_VERB_EHLO)
+      verb == VSMTP_VERB_HELO || verb == VSMTP_VERB_EHLO || verb == VSMTP_VERB_LHLO)
     {
       guint limit = self->settings->limits.junk_command_limit;
 
@@ -617,11 +621,9 @@ session_handle_line (VsmtpSession *self,
   switch (verb)
     {
     case VSMTP_VERB_HELO:
-      _vsmtp_session_handle_helo (self, args, FALSE);
-      break;
-
     case VSMTP_VERB_EHLO:
-      _vsmtp_session_handle_helo (self, args, TRUE);
+    case VSMTP_VERB_LHLO:
+      _vsmtp_session_handle_hello (self, verb, args);
       break;
 
     case VSMTP_VERB_MAIL:
@@ -675,7 +677,6 @@ session_handle_line (VsmtpSession *self,
       break;
 
     case VSMTP_VERB_EXPN:
-    case VSMTP_VERB_LHLO:
       session_queue_new (self, 502, "5.5.1", "Error: command not implemented");
       break;
 
@@ -1098,6 +1099,7 @@ vsmtp_session_finalize (GObject *object)
   g_clear_pointer (&self->receiver, _vsmtp_data_receiver_free);
   session_sasl_clear (self);
   g_free (self->auth_user);
+  g_free (self->auth_mechanism);
   /* a weak pointer: the server owns its sessions, not the other way round */
   g_clear_weak_pointer (&self->server);
   g_free (self->remote_ip);

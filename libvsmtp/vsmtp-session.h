@@ -80,6 +80,8 @@ GTlsCertificate   *vsmtp_session_get_peer_certificate (VsmtpSession *self);
 VSMTP_AVAILABLE_IN_ALL
 const char        *vsmtp_session_get_authenticated_user (VsmtpSession *self);
 VSMTP_AVAILABLE_IN_ALL
+const char        *vsmtp_session_get_auth_mechanism  (VsmtpSession *self);
+VSMTP_AVAILABLE_IN_ALL
 gboolean           vsmtp_session_is_submission       (VsmtpSession *self);
 VSMTP_AVAILABLE_IN_ALL
 void               vsmtp_session_close               (VsmtpSession *self,

@@ -31,6 +31,7 @@ typedef struct {
   const char     *tls_cipher;     /* or NULL when unknown */
   gboolean        esmtp;          /* greeted with EHLO */
   gboolean        authenticated;  /* after a successful AUTH */
+  gboolean        lmtp;           /* an LMTP session (greeted with LHLO) */
   const char     *client_name;    /* the client's host name (XCLIENT NAME), or NULL */
   gboolean        unix_socket;    /* on a UNIX-domain socket: no address */
 } VsmtpTraceClient;
@@ -42,6 +43,11 @@ char *_vsmtp_format_received (const VsmtpTraceClient *client,
                               const char             *hostname,
                               const char             *message_id,
                               VsmtpEnvelope          *envelope);
+
+/* Appends ` result="REPLY"` to a log line: @reply's lines joined by
+ * spaces. */
+void  _vsmtp_string_append_log_result (GString    *line,
+                                       VsmtpReply *reply);
 
 /* Logs the one line of a transaction that ended with @reply: the client,
  * the envelope (nullable), the size received and the reply's last line.

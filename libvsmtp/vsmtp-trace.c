@@ -223,11 +223,14 @@ _vsmtp_format_received (const VsmtpTraceClient *client,
       g_string_append (s, client->tls_cipher ? client->tls_cipher : "unknown");
       g_string_append (s, ")\r\n");
     }
-  /* RFC 3848: ESMTP, ESMTPS, ESMTPA, ESMTPSA */
+  /* RFC 3848: ESMTP, ESMTPS, ESMTPA, ESMTPSA; LMTP, LMTPS, LMTPA, LMTPSA */
   g_string_append (s, "\tby ");
   g_string_append (s, hostname);
-  /* RFC 6531 §4.3: UTF8SMTP, UTF8SMTPS, UTF8SMTPA, UTF8SMTPSA */
-  if (client->esmtp && vsmtp_envelope_get_smtputf8 (envelope))
+  /* RFC 6531 §4.3: UTF8SMTP, UTF8SMTPS, UTF8SMTPA, UTF8SMTPSA (no LMTP
+   * form: LMTP stays LMTP) */
+  if (client->lmtp)
+    g_string_append (s, " (vsmtpd) with LMTP");
+  else if (client->esmtp && vsmtp_envelope_get_smtputf8 (envelope))
     g_string_append (s, " (vsmtpd) with UTF8SMTP");
   else
     g_string_append (s, client->esmtp ? " (vsmtpd) with ESMTP" : " (vsmtpd) with SMTP");
@@ -251,6 +254,24 @@ _vsmtp_format_received (const VsmtpTraceClient *client,
 }
 
 void
+_vsmtp_string_append_log_result (GString    *line,
+                                 VsmtpReply *reply)
+{
+  gsize start;
+
+  g_string_append (line, " result=\"");
+  start = line->len;
+  vsmtp_reply_append_to (reply, line);
+  /* the reply on one line, without its final CRLF */
+  while (line->len > start && (line->str[line->len - 1] == '\n' || line->str[line->len - 1] == '\r'))
+    g_string_truncate (line, line->len - 1);
+  for (gsize i = start; i < line->len; i++)
+    if (line->str[i] == '\r' || line->str[i] == '\n')
+      line->str[i] = ' ';
+  g_string_append_c (line, '"');
+}
+
+void
 _vsmtp_log_transaction (const char    *session_id,
                         const char    *remote_ip,
                         VsmtpEnvelope *envelope,
@@ -262,7 +283,6 @@ _vsmtp_log_transaction (const char    *session_id,
   VsmtpAddress *sender = envelope ? vsmtp_envelope_get_sender (envelope) : NULL;
   g_autoptr(GString) line = g_string_sized_new (256);
   char number[24];
-  gsize start;
   GLogField fields[] = {
     { "MESSAGE", NULL, -1 },
     { "PRIORITY", "6", -1 },
@@ -290,16 +310,7 @@ _vsmtp_log_transaction (const char    *session_id,
   g_snprintf (number, sizeof number, "%" G_GUINT64_FORMAT, size);
   g_string_append (line, " size=");
   g_string_append (line, number);
-  g_string_append (line, " result=\"");
-  start = line->len;
-  vsmtp_reply_append_to (reply, line);
-  /* the reply's last line, without its CRLF */
-  while (line->len > start && (line->str[line->len - 1] == '\n' || line->str[line->len - 1] == '\r'))
-    g_string_truncate (line, line->len - 1);
-  for (gsize i = start; i < line->len; i++)
-    if (line->str[i] == '\r' || line->str[i] == '\n')
-      line->str[i] = ' ';
-  g_string_append_c (line, '"');
+  _vsmtp_string_append_log_result (line, reply);
 
   fields[0].value = line->str;
   g_log_structured_array (G_LOG_LEVEL_INFO, fields, G_N_ELEMENTS (fields));

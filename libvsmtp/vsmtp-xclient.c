@@ -635,6 +635,7 @@ session_apply_xclient (VsmtpSession           *self,
       self->auth_user = g_strdup (xclient->login);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_AUTHENTICATED_USER]);
     }
+  g_clear_pointer (&self->auth_mechanism, g_free);
   if (self->helo != NULL)
     {
       g_clear_pointer (&self->helo, g_free);

@@ -61,15 +61,21 @@ if wants integration sanitizer; then
   have gsasl || fail "gsasl (GNU SASL's client, SCRAM)" gsasl
   have mkpasswd || fail "mkpasswd (yescrypt hashes)" whois
   have gjs || fail "gjs" gjs
+  "$py" -c 'import Milter' 2>/dev/null || fail "python3-milter for $py (import Milter)" python3-milter
 fi
 
 if wants interop sanitizer; then
   [ -x /usr/sbin/smtp-sink ] || fail "Postfix's smtp-sink (/usr/sbin/smtp-sink)" postfix
+  [ -x /usr/sbin/postfix ] || fail "Postfix (/usr/sbin/postfix, a private instance delivering through LMTP)" postfix
+  id postfix >/dev/null 2>&1 || fail "the postfix user (Postfix's mail_owner)" postfix
   have testssl || fail "testssl.sh (testssl)" testssl.sh
   [ -x /usr/sbin/nginx ] || fail "nginx (/usr/sbin/nginx)" nginx
   [ -e /usr/lib/nginx/modules/ngx_mail_module.so ] ||
     fail "nginx's mail proxy module (ngx_mail_module.so)" libnginx-mod-mail
   [ -x /usr/sbin/haproxy ] || fail "HAProxy (/usr/sbin/haproxy)" haproxy
+  [ -x /usr/sbin/opendkim ] || fail "OpenDKIM (/usr/sbin/opendkim)" opendkim
+  have rspamd || fail "rspamd" rspamd
+  "$py" -c 'import dkim' 2>/dev/null || fail "python3-dkim for $py (import dkim)" python3-dkim
   [ -x /usr/sbin/postfix ] && [ -x /usr/sbin/sendmail ] || fail "Postfix (/usr/sbin/postfix, sendmail)" postfix
   ls /usr/lib/*/libnss_wrapper.so >/dev/null 2>&1 || fail "nss_wrapper (libnss_wrapper.so, for the unpacked Exim)" libnss-wrapper
   exim="${VSMTP_EXIM_DIR:-/var/cache/vsmtp-test/exim}/exim4"

@@ -28,10 +28,13 @@ packages=(
   gsasl                # GNU SASL's client: SCRAM-SHA-256(-PLUS) against vsmtpd
   gjs
   # tests: real peer servers
-  postfix              # smtp-sink, the relay tests' upstream
+  postfix              # smtp-sink, the relay tests' upstream; the LMTP tests' MTA
   testssl.sh           # the TLS profile as a scanner sees it
   nginx libnginx-mod-mail # nginx's mail proxy in front of vsmtpd, with XCLIENT
   haproxy              # PROXY protocol v1/v2 in front of vsmtpd (test_haproxy)
+  python3-milter       # a libmilter filter written in Python (test_milter)
+  opendkim rspamd      # real milters: DKIM signing, spam checks (test_milter_peers)
+  python3-dkim         # verifies OpenDKIM's signatures (test_milter_peers)
   # Exim as a client: downloaded and unpacked, not installed (it conflicts
   # with postfix), by scripts/fetch-exim.sh below; these are the libraries
   # its exim4 binary links (exim4-daemon-light's Depends), and nss_wrapper,

@@ -845,9 +845,30 @@ auth_setup (Fixture *fixture)
 #define PLAIN_WRONG "AGFsaWNlAHdyb25n"
 #define PLAIN_SLOW  "AHNsb3cAc2VjcmV0"
 
+/* what vsmtp_session_get_auth_mechanism() says once authenticated */
+static void
+on_authenticated_user (VsmtpSession *session,
+                       GParamSpec   *pspec,
+                       char        **mechanism)
+{
+  g_free (*mechanism);
+  *mechanism = g_strdup (vsmtp_session_get_auth_mechanism (session));
+}
+
+static void
+on_new_session_mechanism (VsmtpServer  *server,
+                          VsmtpSession *session,
+                          char        **mechanism)
+{
+  g_assert_null (vsmtp_session_get_auth_mechanism (session));
+  g_signal_connect (session, "notify::authenticated-user",
+                    G_CALLBACK (on_authenticated_user), mechanism);
+}
+
 static void
 test_auth_plain (Fixture *fixture, gconstpointer data)
 {
+  g_autofree char *mechanism = NULL;
   const char * const script[] = {
     NULL, "220 ",
     "EHLO c\r\n", "250-mx.test.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
@@ -865,9 +886,11 @@ test_auth_plain (Fixture *fixture, gconstpointer data)
   };
 
   auth_setup (fixture);
+  g_signal_connect (fixture->server, "new-session", G_CALLBACK (on_new_session_mechanism), &mechanism);
   run_client (fixture, script);
   g_assert_cmpuint (fixture->messages->len, ==, 1);
   g_assert_nonnull (strstr (fixture->messages->pdata[0], " with ESMTPA id "));
+  g_assert_cmpstr (mechanism, ==, "PLAIN");
 }
 
 static void

@@ -9,12 +9,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
 #include <libpeas/peas.h>
 #include <vsmtp.h>
+
+#include "vsmtpd-maildir-map.h"
 
 /* The maildir plugin takes durable responsibility for a message: the 250
  * is only sent after the file was fsync()ed, linked into new/ and new/
@@ -53,6 +56,27 @@
  * not a failure. Only a cancellation that comes after the 250 was handed
  * to the session cannot undo anything: the message is kept (the client may
  * then send it again, a duplicate rather than a loss).
+ *
+ * One maildir per recipient: `path` may contain `%u` (the local part),
+ * `%d` (the domain, in lower case), `%a` (local@domain) and `%%`, or
+ * `path-map` names a file of `address path` lines (virtual users, read
+ * again when it changed: a stat() per message). Then each recipient gets
+ * its own reply (vsmtp_reply_complete_for_recipients(): an LMTP client
+ * sees each, an SMTP client the server's one-reply rule): an unknown user
+ * of the map 550 5.1.1, a missing maildir that `create-directories = false`
+ * forbids creating 450 4.2.0, a full disk (ENOSPC) 452 4.3.1, a quota
+ * (EDQUOT) 452 4.2.2 (RFC 3463: "persistent transient"), a permission
+ * problem and any other failure 451 4.3.0; the others get their 250.
+ *
+ * The content is written and fsync()ed once per file system: the file in
+ * the first recipient's tmp/ is hard-linked into the new/ of every
+ * recipient whose tmp/ is on the same device, and a copy is written only
+ * for a recipient on another one (or where link() fails: EXDEV between
+ * mounts, a file system without hard links). Each new/ is fsync()ed before
+ * the reply, and the file in tmp/ is removed once every link is made.
+ * Recipients with the same maildir share one file. With `delivered-to =
+ * true` each copy starts with its own `Delivered-To:` line, so nothing can
+ * be shared: every recipient's copy is written (and synced) on its own.
  */
 
 #define VSMTPD_TYPE_MAILDIR_PLUGIN (vsmtpd_maildir_plugin_get_type ())
@@ -66,13 +90,32 @@ struct _VsmtpdMaildirPlugin
 
   char        *path;
   char        *hostname;   /* escaped for use in a file name */
-  gboolean     broken;     /* the folders could not be created */
   guint        sweep_id;   /* the daily sweep of tmp/ */
+
+  gboolean     path_per_recipient;   /* path has %u, %d or %a */
+  MaildirMap  *map;                  /* path-map, or NULL */
+  gboolean     create_directories;
+  gboolean     delivered_to;
 };
 
 /* The content is copied in chunks of this size, so that a cancelled
  * delivery of a large message stops early. */
 #define COPY_CHUNK (256 * 1024)
+
+/* Where one copy goes: one per recipient, or one for the whole message
+ * when every recipient shares the one maildir. */
+typedef struct
+{
+  char         *address;     /* the recipient (Delivered-To:, logs), or NULL */
+  char         *maildir;     /* NULL: refused before any write (refusal) */
+  VsmtpReply   *refusal;
+  int           same_as;     /* an earlier target with the same maildir, or -1 */
+
+  /* set by the worker thread */
+  GError       *error;
+  char         *delivered;   /* the file in new/ */
+  guint64       size;
+} Target;
 
 typedef struct
 {
@@ -81,17 +124,27 @@ typedef struct
   GCancellable *cancellable;   /* the reply's: the answer is no longer wanted */
   char         *session_id;
   char         *return_path;
-  char         *path;
   char         *hostname;
   gboolean      create_folders;
-
-  /* set by the worker thread */
-  char         *delivered_to;
-  guint64       size;
+  gboolean      delivered_to;  /* a Delivered-To: line per copy */
+  gboolean      per_recipient; /* one reply per recipient */
+  GArray       *targets;       /* of Target */
 } Delivery;
 
 G_DEFINE_DYNAMIC_TYPE_EXTENDED (VsmtpdMaildirPlugin, vsmtpd_maildir_plugin, VSMTP_TYPE_PLUGIN,
                                 G_TYPE_FLAG_FINAL, {})
+
+static void
+target_clear (gpointer data)
+{
+  Target *target = data;
+
+  g_free (target->address);
+  g_free (target->maildir);
+  g_clear_object (&target->refusal);
+  g_clear_error (&target->error);
+  g_free (target->delivered);
+}
 
 static void
 delivery_free (gpointer data)
@@ -103,23 +156,25 @@ delivery_free (gpointer data)
   g_clear_object (&delivery->cancellable);
   g_free (delivery->session_id);
   g_free (delivery->return_path);
-  g_free (delivery->path);
   g_free (delivery->hostname);
-  g_free (delivery->delivered_to);
+  g_clear_pointer (&delivery->targets, g_array_unref);
   g_free (delivery);
 }
 
 /* RFC 3461 6.2 asks for a "delivered" notice for each recipient that gave
  * NOTIFY=SUCCESS; vsmtpd sends no notices (docs/extensions.md, DSN): the
- * log says which were asked for */
+ * log says which were asked for. @index: the delivered recipient, or -1
+ * for all of them (one maildir for the message). */
 static void
 log_success_notices (Delivery   *delivery,
-                     const char *id)
+                     const char *id,
+                     int         index)
 {
   VsmtpEnvelope *envelope = vsmtp_message_get_envelope (delivery->message);
 
   for (guint i = 0; i < vsmtp_envelope_get_n_recipients (envelope); i++)
-    if (vsmtp_envelope_get_recipient_dsn_notify (envelope, i) & VSMTP_DSN_NOTIFY_SUCCESS)
+    if ((index < 0 || (guint) index == i) &&
+        vsmtp_envelope_get_recipient_dsn_notify (envelope, i) & VSMTP_DSN_NOTIFY_SUCCESS)
       {
         const char *recipient = vsmtp_address_to_string (vsmtp_envelope_get_recipient (envelope, i));
 
@@ -323,99 +378,256 @@ sync_directory (const char  *dir,
   return TRUE;
 }
 
-/* Runs in a worker thread. */
-static gboolean
-deliver (Delivery  *delivery,
-         GError   **error)
+/* A name unique to this delivery attempt: SECONDS.MmicrosecondsPpidQn.HOST */
+static char *
+unique_name (const char *hostname)
 {
   static int counter = 0;
-  g_autofree char *unique = NULL;
-  g_autofree char *name = NULL;
-  g_autofree char *tmp_path = NULL;
-  g_autofree char *new_dir = NULL;
-  g_autofree char *new_path = NULL;
-  GCancellable *cancellable = delivery->cancellable;
-  struct stat st;
-  gint64 now;
-  guint64 size;
+  gint64 now = g_get_real_time ();
+
+  return g_strdup_printf ("%" G_GINT64_FORMAT ".M%" G_GINT64_FORMAT "P%dQ%d.%s",
+                          now / G_USEC_PER_SEC, now % G_USEC_PER_SEC,
+                          (int) getpid (), g_atomic_int_add (&counter, 1) + 1,
+                          hostname);
+}
+
+/* Opens a new file in @maildir/tmp, creating the maildir's folders when
+ * they are missing and @create allows it. */
+static int
+open_tmp (const char  *maildir,
+          const char  *name,
+          gboolean     create,
+          char       **tmp_path,
+          GError     **error)
+{
   int fd;
 
-  if (delivery->create_folders && !create_folders (delivery->path, error))
-    return FALSE;
+  *tmp_path = g_build_filename (maildir, "tmp", name, NULL);
+  fd = open (*tmp_path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0 && errno == ENOENT && create)
+    {
+      if (!create_folders (maildir, error))
+        return -1;
+      fd = open (*tmp_path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    }
+  if (fd < 0)
+    set_error_from_errno (error, errno, "Cannot create", *tmp_path);
+  return fd;
+}
 
-  now = g_get_real_time ();
-  unique = g_strdup_printf ("%" G_GINT64_FORMAT ".M%" G_GINT64_FORMAT "P%dQ%d.%s",
-                            now / G_USEC_PER_SEC, now % G_USEC_PER_SEC,
-                            (int) getpid (), g_atomic_int_add (&counter, 1) + 1,
-                            delivery->hostname);
-
-  size = strlen (delivery->return_path) + vsmtp_message_get_size (delivery->message);
-  name = g_strdup_printf ("%s,S=%" G_GUINT64_FORMAT, unique, size);
-  tmp_path = g_build_filename (delivery->path, "tmp", name, NULL);
+/* Writes @prefix and the message's content into a new file in
+ * @maildir/tmp and syncs it: its path and size. Runs in the worker thread. */
+static gboolean
+write_tmp (Delivery     *delivery,
+           const char   *maildir,
+           const char   *prefix,
+           char        **tmp_path,
+           guint64      *size,
+           GError      **error)
+{
+  g_autofree char *name = unique_name (delivery->hostname);
+  GCancellable *cancellable = delivery->cancellable;
+  struct stat st;
+  int fd;
 
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
 
-  fd = open (tmp_path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+  fd = open_tmp (maildir, name, delivery->create_folders, tmp_path, error);
   if (fd < 0)
-    return set_error_from_errno (error, errno, "Cannot create", tmp_path);
+    {
+      g_clear_pointer (tmp_path, g_free);
+      return FALSE;
+    }
 
-  if (!write_all (fd, delivery->return_path, strlen (delivery->return_path), tmp_path, error))
+  if (!write_all (fd, prefix, strlen (prefix), *tmp_path, error))
     goto failed;
 
-  if (!write_content (delivery->message, fd, tmp_path, cancellable, error))
+  if (!write_content (delivery->message, fd, *tmp_path, cancellable, error))
     goto failed;
 
   if (fsync (fd) != 0)
     {
-      set_error_from_errno (error, errno, "Cannot sync", tmp_path);
+      set_error_from_errno (error, errno, "Cannot sync", *tmp_path);
       goto failed;
     }
 
-  if (g_cancellable_set_error_if_cancelled (cancellable, error))
-    goto failed;
-
   /* S= is the size of the file as stored */
-  if (fstat (fd, &st) == 0 && (guint64) st.st_size != size)
-    {
-      size = st.st_size;
-      g_clear_pointer (&name, g_free);
-      name = g_strdup_printf ("%s,S=%" G_GUINT64_FORMAT, unique, size);
-    }
+  *size = strlen (prefix) + vsmtp_message_get_size (delivery->message);
+  if (fstat (fd, &st) == 0)
+    *size = st.st_size;
 
   /* close() may report a deferred write error (NFS) */
   if (close (fd) != 0)
     {
       fd = -1;
-      set_error_from_errno (error, errno, "Cannot close", tmp_path);
+      set_error_from_errno (error, errno, "Cannot close", *tmp_path);
       goto failed;
     }
-  fd = -1;
-
-  /* the last moment the delivery can be given up without undoing it */
-  if (g_cancellable_set_error_if_cancelled (cancellable, error))
-    goto failed;
-
-  new_dir = g_build_filename (delivery->path, "new", NULL);
-  new_path = g_build_filename (new_dir, name, NULL);
-  if (!link_or_rename (tmp_path, new_path, error))
-    goto failed;
-
-  if (!sync_directory (new_dir, error))
-    {
-      /* Not durable: answer 4xx and take the file back, the client retries */
-      g_unlink (new_path);
-      goto failed;
-    }
-
-  delivery->delivered_to = g_steal_pointer (&new_path);
-  delivery->size = size;
   return TRUE;
 
 failed:
   if (fd >= 0)
     close (fd);
-  g_unlink (tmp_path);
+  g_unlink (*tmp_path);
+  g_clear_pointer (tmp_path, g_free);
+  return FALSE;
+}
+
+/* A file written and synced in some tmp/, to be hard-linked into the new/
+ * of every recipient on the same device. */
+typedef struct
+{
+  dev_t    dev;
+  char    *tmp_path;
+  guint64  size;
+} Source;
+
+static void
+source_clear (gpointer data)
+{
+  Source *source = data;
+
+  /* every link is made: the name in tmp/ is not needed any more */
+  if (g_unlink (source->tmp_path) != 0)
+    g_debug ("maildir: cannot remove %s: %s", source->tmp_path, g_strerror (errno));
+  g_free (source->tmp_path);
+}
+
+static gboolean
+no_hard_link (int saved_errno)
+{
+  return saved_errno == EXDEV || saved_errno == EPERM || saved_errno == ENOSYS ||
+         saved_errno == EOPNOTSUPP || saved_errno == EMLINK;
+}
+
+/* Delivers one copy into @target's maildir: a link to a source on its
+ * device, else a new file (a source for the targets after it, unless
+ * @shareable is FALSE). Runs in the worker thread. */
+static gboolean
+deliver_target (Delivery  *delivery,
+                Target    *target,
+                GArray    *sources,
+                GError   **error)
+{
+  g_autofree char *tmp_dir = g_build_filename (target->maildir, "tmp", NULL);
+  g_autofree char *new_dir = g_build_filename (target->maildir, "new", NULL);
+  g_autofree char *unique = unique_name (delivery->hostname);
+  g_autofree char *prefix = NULL;
+  g_autofree char *tmp_path = NULL;
+  g_autofree char *new_path = NULL;
+  g_autofree char *name = NULL;
+  gboolean shareable = !delivery->delivered_to;
+  struct stat st;
+  guint64 size;
+
+  if (g_cancellable_set_error_if_cancelled (delivery->cancellable, error))
+    return FALSE;
+
+  /* the maildir's device, to link to a file already written there */
+  if (shareable && sources->len > 0 && stat (tmp_dir, &st) != 0 && errno == ENOENT &&
+      delivery->create_folders && !create_folders (target->maildir, error))
+    return FALSE;
+  if (shareable && sources->len > 0 && stat (tmp_dir, &st) == 0)
+    for (guint i = 0; i < sources->len; i++)
+      {
+        Source *source = &g_array_index (sources, Source, i);
+
+        if (source->dev != st.st_dev)
+          continue;
+        name = g_strdup_printf ("%s,S=%" G_GUINT64_FORMAT, unique, source->size);
+        new_path = g_build_filename (new_dir, name, NULL);
+        if (link (source->tmp_path, new_path) == 0)
+          {
+            target->size = source->size;
+            goto linked;
+          }
+        if (!no_hard_link (errno))
+          return set_error_from_errno (error, errno, "Cannot link the message to", new_path);
+        /* another mount of the same file system, or no hard links: a copy */
+        g_clear_pointer (&name, g_free);
+        g_clear_pointer (&new_path, g_free);
+        break;
+      }
+
+  prefix = delivery->delivered_to && target->address != NULL
+           ? g_strdup_printf ("%sDelivered-To: %s\r\n", delivery->return_path, target->address)
+           : g_strdup (delivery->return_path);
+  if (!write_tmp (delivery, target->maildir, prefix, &tmp_path, &size, error))
+    return FALSE;
+  target->size = size;
+  name = g_strdup_printf ("%s,S=%" G_GUINT64_FORMAT, unique, size);
+  new_path = g_build_filename (new_dir, name, NULL);
+
+  /* the last moment the delivery can be given up without undoing it */
+  if (g_cancellable_set_error_if_cancelled (delivery->cancellable, error))
+    {
+      g_unlink (tmp_path);
+      return FALSE;
+    }
+
+  if (shareable && stat (tmp_path, &st) == 0 && link (tmp_path, new_path) == 0)
+    {
+      Source source = { st.st_dev, g_steal_pointer (&tmp_path), size };
+
+      g_array_append_val (sources, source);
+      goto linked;
+    }
+  if (!link_or_rename (tmp_path, new_path, error))
+    {
+      g_unlink (tmp_path);
+      return FALSE;
+    }
+
+linked:
+  if (!sync_directory (new_dir, error))
+    {
+      /* Not durable: answer 4xx and take the file back, the client retries */
+      g_unlink (new_path);
+      return FALSE;
+    }
+  target->delivered = g_steal_pointer (&new_path);
+  return TRUE;
+}
+
+/* Runs in a worker thread: FALSE only when cancelled (then nothing stays
+ * delivered); each target's failure is its own. */
+static gboolean
+deliver (Delivery  *delivery,
+         GError   **error)
+{
+  g_autoptr(GArray) sources = g_array_new (FALSE, TRUE, sizeof (Source));
+
+  g_array_set_clear_func (sources, source_clear);
+
+  for (guint i = 0; i < delivery->targets->len; i++)
+    {
+      Target *target = &g_array_index (delivery->targets, Target, i);
+      GError *local_error = NULL;
+
+      if (target->maildir == NULL || target->same_as >= 0)
+        continue;
+      if (!deliver_target (delivery, target, sources, &local_error))
+        {
+          if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+            {
+              g_propagate_error (error, local_error);
+              goto cancelled;
+            }
+          target->error = local_error;
+        }
+    }
+  return TRUE;
+
+cancelled:
+  for (guint i = 0; i < delivery->targets->len; i++)
+    {
+      Target *target = &g_array_index (delivery->targets, Target, i);
+
+      if (target->delivered != NULL)
+        g_unlink (target->delivered);
+      g_clear_pointer (&target->delivered, g_free);
+    }
   return FALSE;
 }
 
@@ -433,63 +645,107 @@ deliver_thread (GTask        *task,
     g_task_return_error (task, error);
 }
 
+/* The reply for a copy that could not be written (RFC 3463 codes). */
+static VsmtpReply *
+reply_for_error (const GError *error,
+                 const char   *address)
+{
+  g_autofree char *who = address != NULL ? g_strdup_printf ("<%s>: ", address) : g_strdup ("");
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE))
+    return vsmtp_reply_new_printf (452, "4.3.1", "%sInsufficient system storage, try again later", who);
+  /* GIO has no code for EDQUOT: its text tells */
+  if (g_str_has_suffix (error->message, g_strerror (EDQUOT)))
+    return vsmtp_reply_new_printf (452, "4.2.2", "%sMailbox full, try again later", who);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+    return vsmtp_reply_new_printf (450, "4.2.0", "%sMailbox unavailable, try again later", who);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED) ||
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_READ_ONLY))
+    return vsmtp_reply_new_printf (451, "4.3.0", "%sMailbox not writable, try again later", who);
+  return vsmtp_reply_new_printf (451, "4.3.0", "%sError writing message to mailbox, try again later", who);
+}
+
 /* Back on the main thread */
 static void
 deliver_done (GObject      *source_object,
               GAsyncResult *result,
               gpointer      user_data)
 {
-  VsmtpdMaildirPlugin *self = VSMTPD_MAILDIR_PLUGIN (source_object);
   GTask *task = G_TASK (result);
   Delivery *delivery = g_task_get_task_data (task);
   const char *id = vsmtp_message_get_id (delivery->message);
+  GArray *targets = delivery->targets;
+  g_autoptr(GPtrArray) replies = g_ptr_array_new_with_free_func (g_object_unref);
   g_autoptr(GError) error = NULL;
-  g_autofree char *text = NULL;
+  g_autofree char *ok = NULL;
 
   if (!g_task_propagate_boolean (task, &error))
     {
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        {
-          /* not a failure: the session gave up on the answer */
-          g_info ("maildir: %s: delivery of message %s cancelled (the client left, or the "
-                  "decision deadline passed, or the session was closed): nothing delivered",
-                  delivery->session_id, id);
-          return;
-        }
-
-      g_warning ("maildir: %s: message %s not delivered: %s",
-                 delivery->session_id, id, error->message);
-      vsmtp_reply_complete (delivery->reply, 451, "4.3.0",
-                            "Error writing message to mailbox, try again later");
+      /* not a failure: the session gave up on the answer */
+      g_info ("maildir: %s: delivery of message %s cancelled (the client left, or the "
+              "decision deadline passed, or the session was closed): nothing delivered",
+              delivery->session_id, id);
       return;
     }
 
-  if (delivery->create_folders)
-    self->broken = FALSE;
-
-  /* The thread linked the file into new/, but meanwhile the answer was no
+  /* The thread linked the files into new/, but meanwhile the answer was no
    * longer wanted: the client never got a 250 and will send the message
    * again, so it must not stay delivered. */
   if (g_cancellable_is_cancelled (delivery->cancellable))
     {
-      if (g_unlink (delivery->delivered_to) != 0 && errno != ENOENT)
-        g_warning ("maildir: %s: delivery of message %s cancelled, but %s cannot be removed: "
-                   "%s; the client may send it again (duplicate)",
-                   delivery->session_id, id, delivery->delivered_to, g_strerror (errno));
-      else
-        g_info ("maildir: %s: delivery of message %s cancelled (the client left, or the "
-                "decision deadline passed, or the session was closed) after it was written: "
-                "%s removed again",
-                delivery->session_id, id, delivery->delivered_to);
+      for (guint i = 0; i < targets->len; i++)
+        {
+          Target *target = &g_array_index (targets, Target, i);
+
+          if (target->delivered == NULL)
+            continue;
+          if (g_unlink (target->delivered) != 0 && errno != ENOENT)
+            g_warning ("maildir: %s: delivery of message %s cancelled, but %s cannot be removed: "
+                       "%s; the client may send it again (duplicate)",
+                       delivery->session_id, id, target->delivered, g_strerror (errno));
+          else
+            g_info ("maildir: %s: delivery of message %s cancelled (the client left, or the "
+                    "decision deadline passed, or the session was closed) after it was written: "
+                    "%s removed again",
+                    delivery->session_id, id, target->delivered);
+        }
       return;
     }
 
-  g_info ("maildir: %s: message %s delivered to %s (%" G_GUINT64_FORMAT " bytes)",
-          delivery->session_id, id, delivery->delivered_to, delivery->size);
-  log_success_notices (delivery, id);
+  ok = g_strdup_printf ("Ok: queued as %s", id);
+  for (guint i = 0; i < targets->len; i++)
+    {
+      Target *target = &g_array_index (targets, Target, i);
+      Target *written = target->same_as >= 0 ? &g_array_index (targets, Target, target->same_as)
+                                             : target;
+      VsmtpReply *reply;
 
-  text = g_strdup_printf ("Ok: queued as %s", id);
-  vsmtp_reply_complete (delivery->reply, 250, "2.0.0", text);
+      if (target->refusal != NULL)
+        reply = g_object_ref (target->refusal);
+      else if (written->error != NULL)
+        {
+          if (target == written)
+            g_warning ("maildir: %s: message %s not delivered%s%s: %s",
+                       delivery->session_id, id, target->address ? " to " : "",
+                       target->address ? target->address : "", written->error->message);
+          reply = reply_for_error (written->error, target->address);
+        }
+      else
+        {
+          if (target == written)
+            g_info ("maildir: %s: message %s delivered to %s (%" G_GUINT64_FORMAT " bytes)",
+                    delivery->session_id, id, target->delivered, target->size);
+          log_success_notices (delivery, id, delivery->per_recipient ? (int) i : -1);
+          reply = vsmtp_reply_new (250, "2.0.0", ok);
+        }
+      g_ptr_array_add (replies, reply);
+    }
+
+  if (delivery->per_recipient)
+    vsmtp_reply_complete_for_recipients (delivery->reply, (VsmtpReply **) replies->pdata,
+                                         replies->len);
+  else
+    vsmtp_reply_complete_with (delivery->reply, replies->pdata[0]);
 }
 
 static char *
@@ -509,6 +765,60 @@ format_return_path (VsmtpMessage *message)
     return g_strdup_printf ("Return-Path: <%s>\r\n", address);
 }
 
+/* Where the copies go, decided on the main thread: one target per
+ * recipient (@per_recipient), or one for the message when every recipient
+ * shares the one maildir and no copy has a Delivered-To: line of its own. */
+static GArray *
+find_targets (VsmtpdMaildirPlugin *self,
+              VsmtpEnvelope       *envelope,
+              gboolean            *per_recipient)
+{
+  guint n = envelope != NULL ? vsmtp_envelope_get_n_recipients (envelope) : 0;
+  GArray *targets = g_array_sized_new (FALSE, TRUE, sizeof (Target), MAX (n, 1));
+
+  g_array_set_clear_func (targets, target_clear);
+  *per_recipient = n > 0 && (self->map != NULL || self->path_per_recipient || self->delivered_to);
+  if (!*per_recipient)
+    {
+      Target target = { NULL, g_strdup (self->path), NULL, -1 };
+
+      g_array_append_val (targets, target);
+      return targets;
+    }
+
+  if (self->map != NULL)
+    maildir_map_refresh (self->map);
+
+  for (guint i = 0; i < n; i++)
+    {
+      VsmtpAddress *recipient = vsmtp_envelope_get_recipient (envelope, i);
+      Target target = { maildir_address_key (recipient), NULL, NULL, -1 };
+
+      target.maildir = self->map != NULL ? maildir_map_lookup (self->map, recipient)
+                                         : maildir_template_expand (self->path, recipient);
+      if (target.maildir == NULL)
+        {
+          g_autofree char *escaped = vsmtp_log_escape (target.address, -1);
+
+          g_info ("maildir: no mailbox for <%s>", escaped);
+          target.refusal = vsmtp_reply_new_printf (550, "5.1.1", "<%s>: Recipient address rejected: "
+                                                   "no such mailbox", escaped);
+        }
+      else if (!self->delivered_to)
+        {
+          for (guint j = 0; j < targets->len; j++)
+            if (g_strcmp0 (g_array_index (targets, Target, j).maildir, target.maildir) == 0 &&
+                g_array_index (targets, Target, j).same_as < 0)
+              {
+                target.same_as = j;
+                break;
+              }
+        }
+      g_array_append_val (targets, target);
+    }
+  return targets;
+}
+
 static VsmtpReply *
 on_message_received (VsmtpSession *session,
                      VsmtpMessage *message,
@@ -525,9 +835,11 @@ on_message_received (VsmtpSession *session,
   delivery->cancellable = g_object_ref (vsmtp_reply_get_cancellable (delivery->reply));
   delivery->session_id = g_strdup (vsmtp_session_get_id (session));
   delivery->return_path = format_return_path (message);
-  delivery->path = g_strdup (self->path);
   delivery->hostname = g_strdup (self->hostname);
-  delivery->create_folders = self->broken;
+  delivery->create_folders = self->create_directories;
+  delivery->delivered_to = self->delivered_to;
+  delivery->targets = find_targets (self, vsmtp_message_get_envelope (message),
+                                    &delivery->per_recipient);
 
   task = g_task_new (self, delivery->cancellable, deliver_done, NULL);
   g_task_set_source_tag (task, on_message_received);
@@ -568,8 +880,17 @@ vsmtpd_maildir_plugin_declare_config (VsmtpPlugin      *plugin,
                                       VsmtpConfigGroup *group)
 {
   vsmtp_config_group_add_path (group, "path", NULL,
-                               "The maildir every message is delivered into; "
-                               "default: $STATE_DIRECTORY/Maildir");
+                               "The maildir every message is delivered into, or one per "
+                               "recipient with %u (local part), %d (domain), %a (address), "
+                               "%% (a %); default: $STATE_DIRECTORY/Maildir");
+  vsmtp_config_group_add_path (group, "path-map", NULL,
+                               "A file of \"address maildir\" lines (virtual users; read again "
+                               "when it changes), instead of path: other recipients are refused "
+                               "with 550 5.1.1");
+  vsmtp_config_group_add_boolean (group, "create-directories", TRUE,
+                                  "Create a maildir that does not exist yet (else: 450 4.2.0)");
+  vsmtp_config_group_add_boolean (group, "delivered-to", FALSE,
+                                  "Start each copy with a Delivered-To: line naming its recipient");
 }
 
 static gboolean
@@ -579,12 +900,40 @@ vsmtpd_maildir_plugin_configure (VsmtpPlugin       *plugin,
 {
   VsmtpdMaildirPlugin *self = VSMTPD_MAILDIR_PLUGIN (plugin);
   g_autofree char *path = vsmtp_config_group_dup_string (group, "path");
+  g_autofree char *map_file = vsmtp_config_group_dup_string (group, "path-map");
+  g_autoptr(MaildirMap) map = NULL;
+  g_autoptr(GError) local_error = NULL;
+  gboolean per_recipient = FALSE;
 
+  /* path-map replaces path (which vsmtpd always sets: its default) */
   if (path == NULL)
     path = default_maildir_path ();
+  if (!maildir_template_check (path, &per_recipient, &local_error))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "[maildir] path: %s", local_error->message);
+      return FALSE;
+    }
+  if (map_file != NULL)
+    {
+      g_autofree char *absolute = g_canonicalize_filename (map_file, NULL);
+
+      map = maildir_map_new (absolute, &local_error);
+      if (map == NULL)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       "[maildir] path-map: %s", local_error->message);
+          return FALSE;
+        }
+    }
 
   g_free (self->path);
   self->path = g_canonicalize_filename (path, NULL);
+  self->path_per_recipient = per_recipient;
+  g_clear_pointer (&self->map, maildir_map_free);
+  self->map = g_steal_pointer (&map);
+  self->create_directories = vsmtp_config_group_get_boolean (group, "create-directories");
+  self->delivered_to = vsmtp_config_group_get_boolean (group, "delivered-to");
   return TRUE;
 }
 
@@ -603,12 +952,17 @@ vsmtpd_maildir_plugin_activate (VsmtpPlugin *plugin)
   g_free (self->hostname);
   self->hostname = escape_hostname (g_get_host_name ());
 
-  if (!create_folders (self->path, &error))
+  if (self->map != NULL || self->path_per_recipient)
     {
-      g_warning ("maildir: %s; every message will be refused with 451 until it can be created",
-                 error->message);
-      self->broken = TRUE;
+      g_info ("maildir: delivering mail into one maildir per recipient: %s",
+              self->map != NULL ? "path-map" : self->path);
+      goto connect;
     }
+
+  /* each delivery tries again to create them (open_tmp()) */
+  if (self->create_directories && !create_folders (self->path, &error))
+    g_warning ("maildir: %s; every message will be refused with 451 until it can be created",
+               error->message);
 
   g_info ("maildir: delivering mail into %s", self->path);
 
@@ -617,6 +971,7 @@ vsmtpd_maildir_plugin_activate (VsmtpPlugin *plugin)
   sweep_tmp (self);
   self->sweep_id = g_timeout_add_seconds (24 * 3600, sweep_tmp, self);
 
+connect:
   self->new_session_id = g_signal_connect_object (server, "new-session",
                                                   G_CALLBACK (on_new_session), self, 0);
 }
@@ -651,6 +1006,7 @@ vsmtpd_maildir_plugin_finalize (GObject *object)
 
   g_free (self->path);
   g_free (self->hostname);
+  g_clear_pointer (&self->map, maildir_map_free);
 
   G_OBJECT_CLASS (vsmtpd_maildir_plugin_parent_class)->finalize (object);
 }
@@ -678,6 +1034,8 @@ vsmtpd_maildir_plugin_class_finalize (VsmtpdMaildirPluginClass *klass)
 static void
 vsmtpd_maildir_plugin_init (VsmtpdMaildirPlugin *self)
 {
+  /* for a host program that activates it without configuring it */
+  self->create_directories = TRUE;
 }
 
 G_MODULE_EXPORT void peas_register_types (PeasObjectModule *module);

@@ -14,6 +14,9 @@
 #include <libpeas/peas.h>
 #include <vsmtp.h>
 
+#include "relay-extensions.h"
+#include "relay-tls.h"
+
 /* The relay plugin hands each accepted message to one upstream server and
  * answers the client only once the upstream answered: "message-received"
  * returns a pending reply that is completed from the upstream's reply. All
@@ -21,10 +24,14 @@
  *
  * One Transaction is one message: take an idle, already greeted upstream
  * connection (RSET first) or connect, greet (EHLO/LHLO, STARTTLS), MAIL,
- * RCPT for each recipient, DATA, stream the content with dot-stuffing, read
- * the final reply (one per recipient with LMTP) and map it to our reply.
- * Commands are sent one at a time: a relay sends few commands per message
- * and stepping through them keeps every reply tied to its command.
+ * RCPT for each recipient, DATA, stream the content with dot-stuffing (or
+ * BDAT chunks, when the upstream offers CHUNKING), read the final reply
+ * (one per recipient with LMTP) and map it to our reply. Commands are sent
+ * one at a time: a relay sends few commands per message and stepping
+ * through them keeps every reply tied to its command (BDAT chunks aside).
+ * Which ESMTP parameters go on MAIL and RCPT, and which messages an
+ * upstream cannot take, is decided in relay-extensions.c; how the
+ * upstream's certificate is checked, in relay-tls.c.
  *
  * A message is only answered 250 when the upstream accepted it for every
  * recipient. When the upstream accepts some recipients and refuses others
@@ -65,6 +72,7 @@
 #define MAX_REPLY_BYTES    (64 * 1024)
 #define MAX_TEXT_LENGTH    200
 #define BODY_CHUNK         (64 * 1024)
+#define BDAT_IN_FLIGHT     32    /* chunks sent before their replies are read */
 
 typedef enum {
   STARTTLS_NO,
@@ -89,6 +97,7 @@ struct _VsmtpdRelayPlugin
   char         *helo_name;
   guint         timeout;
   gboolean      tls_verify;
+  RelayTls      tls_settings;   /* tls-ca-file, tls-server-name */
   guint         max_idle;
   char         *config_error;   /* non-NULL: every message gets 451 4.3.5 */
 
@@ -295,11 +304,9 @@ typedef struct
   gboolean           half_written; /* a command's write was cut off: none may follow */
 
   gboolean           tls;
+  gboolean           unverified;   /* TLS with a certificate accepted unchecked */
   gboolean           esmtp;
-  gboolean           has_starttls;
-  gboolean           has_size;
-  gboolean           has_8bitmime;
-  gboolean           has_smtputf8;
+  RelayCaps          caps;         /* what its EHLO/LHLO reply offered */
 
   GSource           *idle_watch;
   GSource           *idle_timer;
@@ -612,25 +619,7 @@ upstream_parse_extensions (Upstream      *up,
                            UpstreamReply *reply)
 {
   up->esmtp = TRUE;
-  up->has_starttls = up->has_size = up->has_8bitmime = up->has_smtputf8 = FALSE;
-
-  /* The first line is the greeting, the others one keyword each */
-  for (guint i = 1; i < reply->lines->len; i++)
-    {
-      g_autofree char *line = g_ascii_strup (g_ptr_array_index (reply->lines, i), -1);
-      g_auto(GStrv) words = g_strsplit (g_strstrip (line), " ", 2);
-
-      if (words[0] == NULL)
-        continue;
-      if (g_str_equal (words[0], "STARTTLS"))
-        up->has_starttls = TRUE;
-      else if (g_str_equal (words[0], "SIZE"))
-        up->has_size = TRUE;
-      else if (g_str_equal (words[0], "8BITMIME"))
-        up->has_8bitmime = TRUE;
-      else if (g_str_equal (words[0], "SMTPUTF8"))
-        up->has_smtputf8 = TRUE;
-    }
+  up->caps = relay_caps_parse (reply->lines);
 }
 
 /* The pool of idle connections ------------------------------------------ */
@@ -820,6 +809,16 @@ typedef struct
   gboolean           at_line_start;
   guint8             last[2];
   guint64            body_bytes;
+
+  /* What the message asks of the upstream (relay-extensions.c) */
+  RelayNeeds         needs;
+
+  /* BDAT: the chunk read but not sent yet (the next read tells whether it
+   * is the LAST), replies still to read for chunks sent pipelined, and the
+   * first refusal among them */
+  GByteArray        *pending;
+  guint              bdat_outstanding;
+  UpstreamReply     *chunk_refusal;
 } Transaction;
 
 static void
@@ -839,6 +838,9 @@ transaction_free (Transaction *tx)
   g_free (tx->chunk);
   if (tx->out != NULL)
     g_byte_array_unref (tx->out);
+  if (tx->pending != NULL)
+    g_byte_array_unref (tx->pending);
+  g_clear_pointer (&tx->chunk_refusal, upstream_reply_free);
   g_clear_object (&tx->self);
   g_free (tx);
 }
@@ -846,6 +848,42 @@ transaction_free (Transaction *tx)
 static void transaction_connect (Transaction *tx);
 static void transaction_mail (Transaction *tx);
 static void transaction_greet (Transaction *tx);
+
+/* TLS per message: REQUIRETLS asks for TLS with a verified certificate
+ * whatever [relay] starttls and tls-verify say (relay_needs_check () then
+ * refuses the message with 5.7.30 where it did not get them); a
+ * "TLS-Required: No" header field waives the relay's own policy, so that
+ * neither starttls=required nor tls-verify stops the message. */
+static gboolean
+transaction_wants_tls (Transaction *tx)
+{
+  return tx->self->starttls != STARTTLS_NO || tx->needs.requiretls;
+}
+
+static gboolean
+transaction_policy_requires_tls (Transaction *tx)
+{
+  return tx->self->starttls == STARTTLS_REQUIRED && !tx->needs.tls_required_no;
+}
+
+static gboolean
+transaction_verifies (Transaction *tx)
+{
+  return tx->needs.requiretls || (tx->self->tls_verify && !tx->needs.tls_required_no);
+}
+
+/* Whether an idle connection, greeted for another message, is good for
+ * this one: not when this one needs TLS or a verified certificate that
+ * the connection lacks. */
+static gboolean
+transaction_can_reuse (Transaction *tx,
+                       Upstream    *up)
+{
+  if (!up->tls)
+    return !tx->needs.requiretls && !transaction_policy_requires_tls (tx) &&
+           !(transaction_wants_tls (tx) && (up->caps & RELAY_CAP_STARTTLS));
+  return !up->unverified || !transaction_verifies (tx);
+}
 
 /* Sends our answer to the client, logs it and ends the transaction.
  * @verdict is what the log line says the upstream answered (its reply as
@@ -1137,8 +1175,8 @@ transaction_stop_cancelled (Transaction   *tx,
   if (g_str_equal (tx->step, STEP_CONTENT))
     g_info ("relay: %s: message %s: cancelled (the client left, or the decision deadline "
             "passed, or the session was closed) while its content was being sent: upstream "
-            "connection closed without the final dot, nothing relayed",
-            tx->session_id, id);
+            "connection closed without %s, nothing relayed",
+            tx->session_id, id, tx->pending != NULL ? "the BDAT LAST" : "the final dot");
   else
     g_info ("relay: %s: message %s: cancelled (the client left, or the decision deadline "
             "passed, or the session was closed) at the upstream's %s: %s; nothing relayed",
@@ -1194,11 +1232,29 @@ transaction_done (Transaction *tx)
   g_autofree char *text = NULL;
   g_autoptr(GString) verdict = NULL;
 
-  refusal = worst_reply (tx->replies, &transient);
+  refusal = tx->chunk_refusal;
+  transient = FALSE;
+  if (refusal == NULL)
+    refusal = worst_reply (tx->replies, &transient);
   if (refusal != NULL)
     {
       transaction_refuse (tx, refusal, transient, FALSE);
       return;
+    }
+
+  /* RFC 3461 5.2.2: a "relayed" notice is due; vsmtpd sends no notices
+   * (docs/extensions.md, a known deviation): the log says so */
+  if (tx->needs.dsn && !(tx->up->caps & RELAY_CAP_DSN))
+    {
+      g_info ("relay: %s: message %s: the upstream does not offer DSN: the DSN "
+              "parameters were not passed on", tx->session_id,
+              vsmtp_message_get_id (tx->message));
+      for (guint i = 0; i < tx->n_recipients && tx->needs.notify_success; i++)
+        if (relay_notify_success (tx->envelope, i))
+          g_info ("relay: %s: message %s: <%s> asked for a notice (NOTIFY=SUCCESS): "
+                  "a \"relayed\" notice is due, which vsmtpd does not send",
+                  tx->session_id, vsmtp_message_get_id (tx->message),
+                  vsmtp_address_to_string (vsmtp_envelope_get_recipient (tx->envelope, i)));
     }
 
   tx->up->n_messages++;
@@ -1238,7 +1294,28 @@ on_final_reply (GObject      *source_object,
       return;
     }
 
+  /* BDAT: first the replies to the chunks sent before the LAST */
+  if (tx->bdat_outstanding > 0)
+    {
+      tx->bdat_outstanding--;
+      if (reply->code / 100 != 2 && tx->chunk_refusal == NULL)
+        tx->chunk_refusal = reply;
+      else
+        upstream_reply_free (reply);
+      upstream_command_async (tx->up, NULL, on_final_reply, tx);
+      return;
+    }
+
   g_ptr_array_add (tx->replies, reply);
+
+  /* After a refused chunk an LMTP server may answer the LAST once or once
+   * per recipient: read one, and do not reuse the connection */
+  if (tx->chunk_refusal != NULL)
+    {
+      tx->up->closing = TRUE;
+      transaction_done (tx);
+      return;
+    }
 
   /* LMTP: one reply per recipient, in the order of the RCPTs */
   if (tx->self->lmtp && tx->replies->len < tx->n_recipients)
@@ -1254,25 +1331,66 @@ on_final_reply (GObject      *source_object,
 
 static void body_read_next (Transaction *tx);
 
-static void
-on_body_written (GObject      *source_object,
-                 GAsyncResult *result,
-                 gpointer      user_data)
+/* The end of a write of content (DATA or BDAT): FALSE when the transaction
+ * ended (it was cancelled, when @may_stop, or the write failed). */
+static gboolean
+content_write_finish (Transaction  *tx,
+                      GObject      *source_object,
+                      GAsyncResult *result,
+                      gboolean      may_stop)
 {
-  Transaction *tx = user_data;
   g_autoptr(GError) error = NULL;
   gboolean written;
 
   written = g_output_stream_write_all_finish (G_OUTPUT_STREAM (source_object), result, NULL, &error);
   if (!written)
     upstream_fix_error (tx->up, &error);
-  if (transaction_stop_cancelled (tx, NULL, error))
-    return;
+  if (may_stop && transaction_stop_cancelled (tx, NULL, error))
+    return FALSE;
   if (!written)
     {
       transaction_fail (tx, "4.4.2", "lost the upstream while sending the message", error);
-      return;
+      return FALSE;
     }
+
+  return TRUE;
+}
+
+/* The end of a read of the message: its length, or -1 when the
+ * transaction ended (cancelled, or the message could not be read). */
+static gssize
+content_read_finish (Transaction  *tx,
+                     GObject      *source_object,
+                     GAsyncResult *result)
+{
+  g_autoptr(GError) error = NULL;
+  gssize n;
+
+  n = g_input_stream_read_finish (G_INPUT_STREAM (source_object), result, &error);
+  if (transaction_stop_cancelled (tx, NULL, NULL))
+    return -1;
+  if (n < 0)
+    {
+      g_warning ("relay: %s: cannot read message %s: %s", tx->session_id,
+                 vsmtp_message_get_id (tx->message), error->message);
+      /* Never end a truncated message (final dot, BDAT LAST): drop the line */
+      tx->up->closing = TRUE;
+      transaction_fail (tx, "4.3.0", "cannot read the message", NULL);
+      return -1;
+    }
+
+  return n;
+}
+
+static void
+on_body_written (GObject      *source_object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  Transaction *tx = user_data;
+
+  if (!content_write_finish (tx, source_object, result, TRUE))
+    return;
 
   upstream_disarm (tx->up);
   body_read_next (tx);
@@ -1284,14 +1402,9 @@ on_end_written (GObject      *source_object,
                 gpointer      user_data)
 {
   Transaction *tx = user_data;
-  g_autoptr(GError) error = NULL;
 
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source_object), result, NULL, &error))
-    {
-      upstream_fix_error (tx->up, &error);
-      transaction_fail (tx, "4.4.2", "lost the upstream while sending the message", error);
-      return;
-    }
+  if (!content_write_finish (tx, source_object, result, FALSE))
+    return;
 
   g_ptr_array_set_size (tx->replies, 0);
   upstream_command_async (tx->up, NULL, on_final_reply, tx);
@@ -1341,22 +1454,13 @@ on_body_read (GObject      *source_object,
               gpointer      user_data)
 {
   Transaction *tx = user_data;
-  g_autoptr(GError) error = NULL;
-  GOutputStream *output = g_io_stream_get_output_stream (tx->up->stream);
+  GOutputStream *output;
   gssize n;
 
-  n = g_input_stream_read_finish (G_INPUT_STREAM (source_object), result, &error);
-  if (transaction_stop_cancelled (tx, NULL, NULL))
-    return;
+  n = content_read_finish (tx, source_object, result);
   if (n < 0)
-    {
-      g_warning ("relay: %s: cannot read message %s: %s", tx->session_id,
-                 vsmtp_message_get_id (tx->message), error->message);
-      /* Never send the final dot of a truncated message: drop the line */
-      tx->up->closing = TRUE;
-      transaction_fail (tx, "4.3.0", "cannot read the message", NULL);
-      return;
-    }
+    return;
+  output = g_io_stream_get_output_stream (tx->up->stream);
 
   g_byte_array_set_size (tx->out, 0);
   upstream_arm (tx->up);
@@ -1387,28 +1491,34 @@ body_read_next (Transaction *tx)
                              NULL, on_body_read, tx);
 }
 
-static void
-on_data (GObject      *source_object,
-         GAsyncResult *result,
-         gpointer      user_data)
+/* The reply to @command (DATA, BDAT), or NULL when the transaction ended:
+ * it was cancelled, or the upstream was lost. */
+static UpstreamReply *
+transaction_reply_finish (Transaction  *tx,
+                          GAsyncResult *result,
+                          const char   *command)
 {
-  Transaction *tx = user_data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(UpstreamReply) reply = NULL;
+  g_autoptr(UpstreamReply) reply = upstream_command_finish (result, &error);
 
-  reply = upstream_command_finish (result, &error);
   if (transaction_stop_cancelled (tx, reply, error))
-    return;
+    return NULL;
   if (reply == NULL)
     {
-      transaction_fail (tx, "4.4.2", "lost the upstream at DATA", error);
-      return;
+      g_autofree char *what = g_strdup_printf ("lost the upstream at %s", command);
+
+      transaction_fail (tx, "4.4.2", what, error);
+      return NULL;
     }
-  if (reply->code != 354)
-    {
-      transaction_refuse (tx, reply, FALSE, reply->code / 100 != 3);
-      return;
-    }
+
+  return g_steal_pointer (&reply);
+}
+
+/* Opens the content for DATA or BDAT; FALSE: the transaction failed. */
+static gboolean
+transaction_open_body (Transaction *tx)
+{
+  g_autoptr(GError) error = NULL;
 
   tx->body = vsmtp_message_open_stream (tx->message, &error);
   if (tx->body == NULL)
@@ -1417,14 +1527,165 @@ on_data (GObject      *source_object,
                  vsmtp_message_get_id (tx->message), error->message);
       tx->up->closing = TRUE;
       transaction_fail (tx, "4.3.0", "cannot read the message", NULL);
-      return;
+      return FALSE;
     }
 
   transaction_set_step (tx, STEP_CONTENT);
   tx->chunk = g_malloc (BODY_CHUNK);
   tx->out = g_byte_array_sized_new (BODY_CHUNK + BODY_CHUNK / 8);
+  return TRUE;
+}
+
+static void
+on_data (GObject      *source_object,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  Transaction *tx = user_data;
+  g_autoptr(UpstreamReply) reply = transaction_reply_finish (tx, result, "DATA");
+
+  if (reply == NULL)
+    return;
+  if (reply->code != 354)
+    {
+      transaction_refuse (tx, reply, FALSE, reply->code / 100 != 3);
+      return;
+    }
+
+  if (!transaction_open_body (tx))
+    return;
+
   tx->at_line_start = TRUE;
   body_read_next (tx);
+}
+
+/* BDAT (RFC 3030), when the upstream offers CHUNKING: the content as it is
+ * stored, in chunks of at most BODY_CHUNK bytes, no dot-stuffing, no
+ * end-of-data line; the last chunk is sent with LAST (an empty message is
+ * "BDAT 0 LAST"). One chunk is read ahead, so that the last one carries
+ * LAST. With PIPELINING the chunks are sent without waiting for their
+ * replies, which are read after the LAST, or one by one once BDAT_IN_FLIGHT
+ * replies are waiting (so that an upstream whose replies we do not read
+ * never blocks on writing them); without PIPELINING each chunk's reply is
+ * awaited. A cancellation while chunks are sent closes the connection
+ * before the LAST, so the upstream drops the transaction, as with DATA. */
+
+static void bdat_read_next (Transaction *tx);
+
+static void
+on_bdat_reply (GObject      *source_object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  Transaction *tx = user_data;
+  g_autoptr(UpstreamReply) reply = transaction_reply_finish (tx, result, "BDAT");
+
+  if (reply == NULL)
+    return;
+  tx->bdat_outstanding--;
+  if (reply->code / 100 != 2)
+    {
+      /* The upstream's transaction failed: RSET, as RFC 3030 says; with
+       * replies of pipelined chunks still to come, close instead */
+      if (tx->bdat_outstanding > 0)
+        tx->up->closing = TRUE;
+      transaction_refuse (tx, reply, FALSE, tx->bdat_outstanding == 0);
+      return;
+    }
+
+  bdat_read_next (tx);
+}
+
+static void
+on_bdat_written (GObject      *source_object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  Transaction *tx = user_data;
+  /* after the LAST: the verdict is awaited whatever happens (on_end_written) */
+  gboolean last = g_str_equal (tx->step, STEP_FINAL);
+
+  if (!content_write_finish (tx, source_object, result, !last))
+    return;
+
+  if (last)
+    {
+      g_ptr_array_set_size (tx->replies, 0);
+      upstream_command_async (tx->up, NULL, on_final_reply, tx);
+      return;
+    }
+
+  tx->bdat_outstanding++;
+  if (!(tx->up->caps & RELAY_CAP_PIPELINING) || tx->bdat_outstanding >= BDAT_IN_FLIGHT)
+    {
+      upstream_command_async (tx->up, NULL, on_bdat_reply, tx);
+      return;
+    }
+
+  upstream_disarm (tx->up);
+  bdat_read_next (tx);
+}
+
+static void
+on_bdat_read (GObject      *source_object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Transaction *tx = user_data;
+  gssize n;
+  gboolean last;
+
+  n = content_read_finish (tx, source_object, result);
+  if (n < 0)
+    return;
+
+  if (n > 0 && tx->pending->len == 0)
+    {
+      g_byte_array_append (tx->pending, tx->chunk, n);
+      bdat_read_next (tx);
+      return;
+    }
+
+  last = n == 0;
+  g_byte_array_set_size (tx->out, 0);
+  {
+    g_autofree char *command = g_strdup_printf ("BDAT %u%s\r\n", tx->pending->len,
+                                                last ? " LAST" : "");
+
+    g_debug ("relay: %" G_GUINT64_FORMAT " >>> BDAT %u%s", tx->up->serial,
+             tx->pending->len, last ? " LAST" : "");
+    g_byte_array_append (tx->out, (const guint8 *) command, strlen (command));
+  }
+  g_byte_array_append (tx->out, tx->pending->data, tx->pending->len);
+  g_byte_array_set_size (tx->pending, 0);
+  if (!last)
+    g_byte_array_append (tx->pending, tx->chunk, n);
+  else
+    /* From here on the message may become the upstream's */
+    transaction_set_step (tx, STEP_FINAL);
+
+  upstream_arm (tx->up);
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (tx->up->stream),
+                                   tx->out->data, tx->out->len, G_PRIORITY_DEFAULT,
+                                   tx->up->cancellable, on_bdat_written, tx);
+}
+
+static void
+bdat_read_next (Transaction *tx)
+{
+  g_input_stream_read_async (tx->body, tx->chunk, BODY_CHUNK, G_PRIORITY_DEFAULT,
+                             NULL, on_bdat_read, tx);
+}
+
+static void
+transaction_bdat (Transaction *tx)
+{
+  if (!transaction_open_body (tx))
+    return;
+
+  tx->pending = g_byte_array_sized_new (BODY_CHUNK);
+  tx->bdat_outstanding = 0;
+  bdat_read_next (tx);
 }
 
 /* The envelope ----------------------------------------------------------- */
@@ -1484,7 +1745,10 @@ on_rcpt (GObject      *source_object,
       return;
     }
 
-  transaction_command (tx, "DATA", on_data);
+  if (tx->up->esmtp && (tx->up->caps & RELAY_CAP_CHUNKING))
+    transaction_bdat (tx);
+  else
+    transaction_command (tx, "DATA", on_data);
 }
 
 static void
@@ -1492,9 +1756,12 @@ transaction_rcpt (Transaction *tx)
 {
   VsmtpAddress *recipient = vsmtp_envelope_get_recipient (tx->envelope, tx->rcpt_index);
   g_autofree char *path = format_path (recipient);
-  g_autofree char *line = g_strdup_printf ("RCPT TO:%s", path);
+  g_autoptr(GString) line = g_string_new ("RCPT TO:");
 
-  transaction_command (tx, line, on_rcpt);
+  g_string_append (line, path);
+  if (tx->up->esmtp)
+    relay_append_rcpt_parameters (line, tx->up->caps, tx->envelope, tx->rcpt_index);
+  transaction_command (tx, line->str, on_rcpt);
 }
 
 static void
@@ -1530,48 +1797,31 @@ transaction_mail (Transaction *tx)
 {
   Upstream *up = tx->up;
   g_autofree char *path = format_path (vsmtp_envelope_get_sender (tx->envelope));
-  GString *line = g_string_new (NULL);
-  const char *body;
+  GString *line;
+  RelayRefusal refusal;
 
+  /* What this upstream cannot take fails here, before MAIL: the
+   * connection stays good for the next message */
+  if (!relay_needs_check (&tx->needs, up->caps, up->esmtp, up->tls, !up->unverified,
+                          &refusal))
+    {
+      transaction_release (tx, FALSE);
+      transaction_answer (tx, refusal.code, refusal.enhanced_code, refusal.text);
+      return;
+    }
+
+  line = g_string_new (NULL);
   g_string_append_printf (line, "MAIL FROM:%s", path);
 
   if (up->esmtp)
-    {
-      if (up->has_size)
-        g_string_append_printf (line, " SIZE=%" G_GUINT64_FORMAT,
-                                vsmtp_message_get_size (tx->message));
-
-      /* The client's BODY= when it gave one; otherwise 8BITMIME, which is
-       * right for any content (we do not scan it for 8-bit bytes). */
-      body = vsmtp_envelope_get_mail_parameter (tx->envelope, "BODY");
-      if (up->has_8bitmime)
-        {
-          if (body != NULL && g_ascii_strcasecmp (body, "7BIT") == 0)
-            g_string_append (line, " BODY=7BIT");
-          else
-            g_string_append (line, " BODY=8BITMIME");
-        }
-
-      if (up->has_smtputf8 &&
-          g_hash_table_contains (vsmtp_envelope_get_mail_parameters (tx->envelope), "SMTPUTF8"))
-        g_string_append (line, " SMTPUTF8");
-    }
+    relay_append_mail_parameters (line, &tx->needs, up->caps, tx->envelope,
+                                  vsmtp_message_get_size (tx->message));
 
   transaction_command (tx, line->str, on_mail);
   g_string_free (line, TRUE);
 }
 
 /* Greeting, EHLO, STARTTLS ----------------------------------------------- */
-
-static gboolean
-on_accept_certificate (GTlsConnection       *connection,
-                       GTlsCertificate      *peer_cert,
-                       GTlsCertificateFlags  errors,
-                       gpointer              user_data)
-{
-  /* Only connected when [relay] tls-verify=false */
-  return TRUE;
-}
 
 static void
 on_handshake (GObject      *source_object,
@@ -1583,8 +1833,22 @@ on_handshake (GObject      *source_object,
 
   if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source_object), result, &error))
     upstream_fix_error (tx->up, &error);
+  else if (!relay_tls_check_peer (G_TLS_CONNECTION (source_object), transaction_verifies (tx),
+                                  &tx->up->unverified, &error))
+    tx->up->closing = TRUE;
   if (transaction_stop_cancelled (tx, NULL, error))
     return;
+  if (error != NULL && tx->needs.requiretls &&
+      g_error_matches (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE))
+    {
+      g_info ("relay: %s: message %s: REQUIRETLS and the upstream's certificate is not "
+              "valid: %s", tx->session_id, vsmtp_message_get_id (tx->message), error->message);
+      tx->up->closing = TRUE;
+      upstream_close (g_steal_pointer (&tx->up));
+      transaction_answer (tx, 550, "5.7.30",
+                          "REQUIRETLS support required: the upstream's certificate is not valid");
+      return;
+    }
   if (error != NULL)
     {
       transaction_fail (tx, "4.4.2", "TLS handshake with the upstream failed", error);
@@ -1609,7 +1873,6 @@ on_starttls (GObject      *source_object,
   Upstream *up = tx->up;
   g_autoptr(GError) error = NULL;
   g_autoptr(UpstreamReply) reply = NULL;
-  g_autoptr(GSocketConnectable) identity = NULL;
   GIOStream *tls;
 
   reply = upstream_command_finish (result, &error);
@@ -1623,7 +1886,9 @@ on_starttls (GObject      *source_object,
 
   if (reply->code != 220)
     {
-      if (self->starttls == STARTTLS_REQUIRED || reply->code == 421)
+      /* (a REQUIRETLS message gets its 5.7.30 from transaction_mail) */
+      if ((transaction_policy_requires_tls (tx) && !tx->needs.requiretls) ||
+          reply->code == 421)
         {
           g_autofree char *text = g_strdup_printf ("Error: upstream refused STARTTLS: %u %s",
                                                    reply->code, reply->text);
@@ -1644,15 +1909,14 @@ on_starttls (GObject      *source_object,
       return;
     }
 
-  identity = g_network_address_new (self->host, self->port);
-  tls = g_tls_client_connection_new (G_IO_STREAM (up->socket), identity, &error);
+  tls = relay_tls_client_new (&self->tls_settings, G_IO_STREAM (up->socket),
+                              self->host, self->port, transaction_verifies (tx),
+                              &up->unverified, &error);
   if (tls == NULL)
     {
       transaction_fail (tx, "4.4.2", "cannot start TLS", error);
       return;
     }
-  if (!self->tls_verify)
-    g_signal_connect (tls, "accept-certificate", G_CALLBACK (on_accept_certificate), NULL);
 
   g_set_object (&up->stream, tls);
   g_object_unref (tls);
@@ -1668,14 +1932,14 @@ after_greeting (Transaction *tx)
 {
   Upstream *up = tx->up;
 
-  if (!up->tls && tx->self->starttls != STARTTLS_NO)
+  if (!up->tls && transaction_wants_tls (tx))
     {
-      if (up->has_starttls)
+      if (up->esmtp && (up->caps & RELAY_CAP_STARTTLS))
         {
           transaction_command (tx, "STARTTLS", on_starttls);
           return;
         }
-      if (tx->self->starttls == STARTTLS_REQUIRED)
+      if (transaction_policy_requires_tls (tx) && !tx->needs.requiretls)
         {
           upstream_close (g_steal_pointer (&tx->up));
           transaction_answer (tx, 451, "4.4.2",
@@ -1744,8 +2008,7 @@ transaction_greet (Transaction *tx)
                                            tx->self->helo_name);
 
   tx->up->esmtp = FALSE;
-  tx->up->has_starttls = tx->up->has_size = FALSE;
-  tx->up->has_8bitmime = tx->up->has_smtputf8 = FALSE;
+  tx->up->caps = 0;
   transaction_command (tx, line, on_ehlo);
 }
 
@@ -1895,8 +2158,15 @@ on_message_received (VsmtpSession *session,
   tx->cancellable = g_object_ref (vsmtp_reply_get_cancellable (reply));
   tx->cancelled_id = g_cancellable_connect (tx->cancellable, G_CALLBACK (on_reply_cancelled),
                                             tx, NULL);
+  relay_needs_init (&tx->needs, message, envelope);
 
   tx->up = pool_take (self);
+  if (tx->up != NULL && !transaction_can_reuse (tx, tx->up))
+    {
+      g_debug ("relay: idle connection %" G_GUINT64_FORMAT " lacks the TLS this message "
+               "needs, a new one instead", tx->up->serial);
+      upstream_close (g_steal_pointer (&tx->up));
+    }
   if (tx->up != NULL)
     {
       tx->reused = TRUE;
@@ -1942,7 +2212,8 @@ vsmtpd_relay_plugin_declare_config (VsmtpPlugin      *plugin,
   vsmtp_config_group_add_string (group, "starttls", "opportunistic",
                                  "no, opportunistic (when offered) or required");
   vsmtp_config_group_add_boolean (group, "tls-verify", TRUE,
-                                  "Whether the upstream's certificate must be valid for host");
+                                  "Whether the upstream's certificate must be valid for tls-server-name (default: host)");
+  relay_tls_declare_config (group);
   vsmtp_config_group_add_string (group, "helo-name", NULL,
                                  "The name sent with EHLO/LHLO; default: [server] hostname");
   vsmtp_config_group_add_integer (group, "timeout", DEFAULT_TIMEOUT, 1, 3600, "seconds",
@@ -1997,6 +2268,8 @@ vsmtpd_relay_plugin_configure (VsmtpPlugin       *plugin,
   self->timeout = vsmtp_config_group_get_integer (group, "timeout");
   self->max_idle = vsmtp_config_group_get_integer (group, "max-idle");
   self->tls_verify = vsmtp_config_group_get_boolean (group, "tls-verify");
+  if (!relay_tls_configure (&self->tls_settings, group, error))
+    return FALSE;
 
   self->helo_name = vsmtp_config_group_dup_string (group, "helo-name");
   if (self->helo_name != NULL)
@@ -2076,6 +2349,7 @@ vsmtpd_relay_plugin_finalize (GObject *object)
   g_free (self->host);
   g_free (self->helo_name);
   g_free (self->config_error);
+  relay_tls_clear (&self->tls_settings);
 
   G_OBJECT_CLASS (vsmtpd_relay_plugin_parent_class)->finalize (object);
 }

@@ -28,12 +28,12 @@ import vsmtpd_fixture as fx  # noqa: E402  (TAP output)
 from test_python import GUARD_SECONDS, ServerTestCase  # noqa: E402
 
 
-def ehlo(sock):
-    """Greeting and EHLO reply lines over @sock, then QUIT."""
+def ehlo(sock, verb=b"EHLO"):
+    """Greeting and EHLO (or LHLO) reply lines over @sock, then QUIT."""
     sock.settimeout(GUARD_SECONDS)
     f = sock.makefile("rb")
     lines = [f.readline()]
-    sock.sendall(b"EHLO client.example\r\n")
+    sock.sendall(verb + b" client.example\r\n")
     while True:
         line = f.readline()
         lines.append(line)
@@ -104,7 +104,7 @@ class ListenOptionsTest(ServerTestCase):
             u = socket.socket(socket.AF_UNIX)
             u.connect(path)
             t = socket.create_connection(("127.0.0.1", tcp_address.get_port()))
-            return ehlo(u), ehlo(t)
+            return ehlo(u, b"LHLO"), ehlo(t)
 
         on_unix, on_tcp = self.run_client(client)
         self.assertTrue(on_unix[0].startswith(b"220 "))
