@@ -746,6 +746,19 @@ session_extend_data_deadline (VsmtpSession *self,
   vsmtp_connection_set_deadline (self->connection, self->data_deadline);
 }
 
+/* Whether the unread input starts with a complete QUIT command: a client
+ * that pipelined QUIT after its message and then closed its sending side
+ * (Exim does both, RFC 2920 allows it) still reads the replies. */
+static gboolean
+session_quit_buffered (VsmtpSession *self)
+{
+  gsize length = 0;
+  const guint8 *buf = vsmtp_line_input_stream_peek_buffer (vsmtp_connection_get_input (self->connection),
+                                                           &length);
+
+  return buf != NULL && length >= 6 && g_ascii_strncasecmp ((const gchar *) buf, "QUIT\r\n", 6) == 0;
+}
+
 /* The connection read @n bytes, or the client closed its side (0). */
 static void
 session_on_received (gpointer owner,
@@ -755,13 +768,18 @@ session_on_received (gpointer owner,
 
   if (n == 0)
     {
-      if (self->state == VSMTP_SESSION_STATE_DATA)
+      gboolean in_data = self->state == VSMTP_SESSION_STATE_DATA;
+
+      /* answer what is complete in the buffer, then close */
+      session_process (self);
+      if (!self->closed && _vsmtp_decision_is_pending (self->decision) &&
+          session_quit_buffered (self))
+        return;  /* the decision's reply, then QUIT's, then close */
+      if (in_data)
         g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                           "VSMTP_SESSION_ID", self->id,
                           "MESSAGE", "%s: lost connection after DATA from [%s]", self->id,
                           self->remote_ip ? self->remote_ip : "unknown");
-      /* answer what is complete in the buffer, then close */
-      session_process (self);
       if (!self->closed && _vsmtp_decision_is_pending (self->decision))
         {
           /* nobody to answer: cancel the decision (a delivery in progress

@@ -76,6 +76,12 @@ if wants interop sanitizer; then
   [ -x /usr/sbin/opendkim ] || fail "OpenDKIM (/usr/sbin/opendkim)" opendkim
   have rspamd || fail "rspamd" rspamd
   "$py" -c 'import dkim' 2>/dev/null || fail "python3-dkim for $py (import dkim)" python3-dkim
+  [ -x /usr/sbin/postfix ] && [ -x /usr/sbin/sendmail ] || fail "Postfix (/usr/sbin/postfix, sendmail)" postfix
+  ls /usr/lib/*/libnss_wrapper.so >/dev/null 2>&1 || fail "nss_wrapper (libnss_wrapper.so, for the unpacked Exim)" libnss-wrapper
+  exim="${VSMTP_EXIM_DIR:-/var/cache/vsmtp-test/exim}/exim4"
+  [ -x "$exim" ] || fail "Exim unpacked as $exim (scripts/fetch-exim.sh, run by scripts/setup.sh)" exim4-daemon-light
+  ! ldd "$exim" | grep -q 'not found' ||
+    fail "the libraries of $exim ($(ldd "$exim" | awk '/not found/ { print $1 }' | tr '\n' ' '))" exim4-daemon-light
 fi
 
 if wants sanitizer; then

@@ -35,6 +35,12 @@ packages=(
   python3-milter       # a libmilter filter written in Python (test_milter)
   opendkim rspamd      # real milters: DKIM signing, spam checks (test_milter_peers)
   python3-dkim         # verifies OpenDKIM's signatures (test_milter_peers)
+  # Exim as a client: downloaded and unpacked, not installed (it conflicts
+  # with postfix), by scripts/fetch-exim.sh below; these are the libraries
+  # its exim4 binary links (exim4-daemon-light's Depends), and nss_wrapper,
+  # which gives it its Debian-exim account in the tests
+  libdb5.3 libgnutls-dane0 libgnutls30 libidn12 libidn2-0 libnsl2 libpcre2-8-0 libcrypt1
+  libnss-wrapper
   # sanitizer and fuzzing tiers
   libgcc-12-dev        # GCC's libasan and libubsan
   clang libclang-rt-14-dev
@@ -48,7 +54,14 @@ for p in "${packages[@]}"; do
   fi
 done
 
+here=$(cd "$(dirname "$0")" && pwd)
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=(sudo)
+fi
+
 if [ ${#missing[@]} -eq 0 ]; then
+  "${SUDO[@]}" bash "$here/fetch-exim.sh"
   exit 0
 fi
 
@@ -57,11 +70,7 @@ if ! command -v apt-get >/dev/null 2>&1; then
   exit 1
 fi
 
-SUDO=()
-if [ "$(id -u)" -ne 0 ]; then
-  SUDO=(sudo)
-fi
-
 echo "setup.sh: installing ${missing[*]}" >&2
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+"${SUDO[@]}" bash "$here/fetch-exim.sh"

@@ -14,7 +14,8 @@
 #                             installed tree (suite 'integration')
 #   interop      build/       against real peer software: Postfix's
 #                             smtp-sink as the relay's upstream, testssl.sh
-#                             against the TLS profile (suite 'interop')
+#                             against the TLS profile, Exim 4 and a private
+#                             Postfix as clients (suite 'interop')
 #   sanitizer    build-asan/  unit + integration + interop again under
 #                             AddressSanitizer and UBSan (leaks detected;
 #                             see below), minus suite 'no-sanitizer'
