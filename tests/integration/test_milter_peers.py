@@ -148,17 +148,22 @@ class Rspamd:
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 
 
-class RspamdTest(PluginTestCase):
+class PeerMilterTestCase(PluginTestCase):
+    """vsmtpd with the milter and maildir plugins, and the milter
+    ``peer_class()`` started for the class (``cls.peer``, named ``name``)"""
+
     plugins = ("milter", "maildir")
+    peer_class = None
+    name = None
 
     @classmethod
     def setUpClass(cls):
-        cls.rspamd = Rspamd()
-        cls.extra_config = f"[milter]\nmilters=rspamd=inet:127.0.0.1:{cls.rspamd.port}\n"
+        cls.peer = cls.peer_class()
+        cls.extra_config = f"[milter]\nmilters={cls.name}=inet:127.0.0.1:{cls.peer.port}\n"
         try:
             super().setUpClass()
         except Exception:
-            cls.rspamd.stop()
+            cls.peer.stop()
             raise
 
     @classmethod
@@ -166,7 +171,12 @@ class RspamdTest(PluginTestCase):
         try:
             super().tearDownClass()
         finally:
-            cls.rspamd.stop()
+            cls.peer.stop()
+
+
+class RspamdTest(PeerMilterTestCase):
+    peer_class = Rspamd
+    name = "rspamd"
 
     def send(self, body):
         s = self.smtp()
@@ -192,28 +202,12 @@ class RspamdTest(PluginTestCase):
         self.assertRegex(delivered, rb"\r\nX-Rspamd-Queue-Id: \S+\r\n")
 
 
-class OpenDkimTest(PluginTestCase):
-    plugins = ("milter", "maildir")
-
-    @classmethod
-    def setUpClass(cls):
-        cls.opendkim = OpenDkim()
-        cls.extra_config = f"[milter]\nmilters=opendkim=inet:127.0.0.1:{cls.opendkim.port}\n"
-        try:
-            super().setUpClass()
-        except Exception:
-            cls.opendkim.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.opendkim.stop()
+class OpenDkimTest(PeerMilterTestCase):
+    peer_class = OpenDkim
+    name = "opendkim"
 
     def verify(self, message):
-        return subprocess.run([SYSTEM_PYTHON, "-c", VERIFY, self.opendkim.record], env=peer_env(),
+        return subprocess.run([SYSTEM_PYTHON, "-c", VERIFY, self.peer.record], env=peer_env(),
                               input=message, capture_output=True, check=True).stdout.decode().strip()
 
     def test_signed_and_verified(self):
