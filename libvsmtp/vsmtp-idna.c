@@ -8,11 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <idn2.h>
-
 #include "vsmtp-envelope.h"
 #include "vsmtp-error.h"
 #include "vsmtp-idna-private.h"
+
+/* after GLib's headers: idn2.h defines G_GNUC_DEPRECATED when it is not */
+#include <idn2.h>
 
 /* How domains are converted (docs/extensions.md, "SMTPUTF8"):
  *
