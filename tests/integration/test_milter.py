@@ -452,7 +452,13 @@ class MisbehavingTempfailTest(MilterTestCase):
         self.milter = bad
         self.daemon.start()
         s = smtplib.SMTP(timeout=fx.IO_TIMEOUT)
-        self.addCleanup(close, s)
+        try:
+            return self.run_session(s)
+        finally:
+            # before the next case restarts vsmtpd, which waits for its sessions
+            close(s)
+
+    def run_session(self, s):
         code, text = s.connect("127.0.0.1", self.daemon.port)
         replies = [(code, text)]
         if code == 220:
