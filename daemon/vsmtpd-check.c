@@ -71,11 +71,12 @@ add_problem (Check      *check,
 {
   g_autofree char *group = NULL, *key = NULL;
 
-  /* without a certificate, what needs one says so too: told once */
-  if (check->tls_failed && strstr (line, "certificate") != NULL &&
+  /* without the certificate, what needs one says so too ("implicit TLS
+   * needs tls-certificate"): told once */
+  if (check->tls_failed && strstr (line, "tls-certificate") != NULL &&
       parse_location (line, &group, &key) &&
-      !(g_str_equal (group, "server") && key != NULL &&
-        (g_str_equal (key, "tls-certificate") || g_str_equal (key, "tls-key"))))
+      (g_str_equal (group, "server") || g_str_has_prefix (group, "listener ")) &&
+      !(key != NULL && (g_str_equal (key, "tls-certificate") || g_str_equal (key, "tls-key"))))
     return;
 
   for (guint i = 0; i < check->problems->len; i++)

@@ -160,6 +160,27 @@ class CheckConfigTest(unittest.TestCase):
         # listen-tls needing a certificate is not told as a problem of its own
         self.assertEqual(len(lines), 1, lines)
 
+    def test_not_a_key_file(self):
+        d = self.daemon()
+        with open(d.config_path, "a", encoding="utf-8") as f:
+            f.write("this line is no key\n")
+        r = self.check(d)
+        self.assertEqual((r.returncode, r.stdout), (1, ""))
+        self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+        self.assertTrue(r.stderr.startswith(f"vsmtpd: {d.config_path}: "), r.stderr)
+
+    def test_option_problems_listed_with_the_file_ones(self):
+        d = self.daemon(server="max-recipientz=5\n")
+        r = self.check(d, "--option", "server.timeout=soon", "--option", "tarpit.delay=x",
+                       "--plugin", "tarpit")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"vsmtpd: {d.config_path}: [server] max-recipientz: unknown key\n",
+                      r.stderr)
+        self.assertIn('vsmtpd: --option server.timeout=soon: [server] timeout: "soon" '
+                      "is not a number\n", r.stderr)
+        self.assertIn('vsmtpd: --option tarpit.delay=x: [tarpit] delay: "x" is not a number\n',
+                      r.stderr)
+
     def test_unknown_plugin(self):
         d = self.daemon(plugins=("maildir", "no-such-plugin"))
         self.assertProblems(self.check(d), d,
