@@ -335,6 +335,17 @@ load_group (Check            *check,
   return FALSE;
 }
 
+/* The group of @groups named @name */
+static VsmtpConfigGroup *
+find_group (GPtrArray  *groups,
+            const char *name)
+{
+  for (guint i = 0; i < groups->len; i++)
+    if (g_str_equal (vsmtp_config_group_get_name (groups->pdata[i]), name))
+      return groups->pdata[i];
+  return NULL;
+}
+
 /* Groups no enabled plugin reads: a plugin not enabled, or a misspelling */
 static void
 check_unread_groups (Check         *check,
@@ -342,10 +353,11 @@ check_unread_groups (Check         *check,
                      VsmtpdPlugins *plugins)
 {
   g_auto(GStrv) groups = g_key_file_get_groups (config->keyfile, NULL);
+  g_autoptr(GPtrArray) daemon_groups = vsmtpd_config_dup_groups (config);
 
   for (guint i = 0; groups[i] != NULL; i++)
     {
-      if (g_str_equal (groups[i], "server") || g_str_equal (groups[i], "plugins") ||
+      if (find_group (daemon_groups, groups[i]) != NULL ||
           g_str_has_prefix (groups[i], "listener ") ||
           g_strv_contains ((const char * const *) config->plugins_enabled, groups[i]) ||
           vsmtpd_plugins_exists (plugins, groups[i]))
@@ -456,17 +468,6 @@ print_group (VsmtpConfigGroup *group,
   g_print ("[%s]\n%s\n", name, text->str);
 }
 
-/* The group of @groups named @name */
-static VsmtpConfigGroup *
-find_group (GPtrArray  *groups,
-            const char *name)
-{
-  for (guint i = 0; i < groups->len; i++)
-    if (g_str_equal (vsmtp_config_group_get_name (groups->pdata[i]), name))
-      return groups->pdata[i];
-  return NULL;
-}
-
 static gboolean
 print_loaded_group (VsmtpConfigGroup  *group,
                     VsmtpdConfig      *config,
@@ -502,10 +503,13 @@ vsmtpd_print_config (const VsmtpdConfigOverrides *overrides,
            changed_only ? "only the keys it sets"
                         : "keys at their default are commented out, marked \"# default\"");
 
-  print_group (config->server_group, config->keyfile, changed_only);
+  /* the daemon's groups ([server], [plugins]...), not the [listener NAME]
+   * of --list-keys */
   groups = vsmtpd_config_dup_groups (config);
-  if (!print_loaded_group (find_group (groups, "plugins"), config, changed_only, &error))
-    goto fail;
+  for (guint i = 0; i < groups->len; i++)
+    if (!g_str_has_prefix (vsmtp_config_group_get_name (groups->pdata[i]), "listener ") &&
+        !print_loaded_group (groups->pdata[i], config, changed_only, &error))
+      goto fail;
   for (guint i = 0; i < config->listeners->len; i++)
     {
       VsmtpdListener *listener = config->listeners->pdata[i];
