@@ -1094,7 +1094,14 @@ vsmtpd_config_load (const VsmtpdConfigOverrides  *overrides,
   loader.path = self->path;
   loader.origins = self->origins;
 
-  if (self->path != NULL && !load_file (self, self->path, error))
+  if (overrides->keyfile != NULL)
+    {
+      gsize length;
+      g_autofree char *data = g_key_file_to_data (overrides->keyfile, &length, NULL);
+
+      g_key_file_load_from_data (self->keyfile, data, length, G_KEY_FILE_NONE, NULL);
+    }
+  else if (self->path != NULL && !load_file (self, self->path, error))
     return NULL;
 
   if (!apply_overrides (self, &loader, overrides, error))

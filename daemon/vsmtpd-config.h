@@ -63,6 +63,8 @@ typedef struct
   const char * const  *options;   /* SECTION.KEY=VALUE */
   const char          *tls_certificate;  /* replaces [server] tls-certificate */
   const char          *tls_key;          /* replaces [server] tls-key */
+  GKeyFile            *keyfile;          /* read instead of config_file, which
+                                          * still names it (--check-config) */
 } VsmtpdConfigOverrides;
 
 VsmtpdConfig *vsmtpd_config_load           (const VsmtpdConfigOverrides  *overrides,

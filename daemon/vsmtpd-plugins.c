@@ -742,6 +742,60 @@ vsmtpd_plugins_dup_groups (VsmtpdPlugins  *self,
 }
 
 /**
+ * vsmtpd_plugins_declare:
+ * @self: the plugin engine
+ * @name: the module name of a plugin
+ * @error: return location for an error
+ *
+ * Finds the plugin, checks its plugin API version, loads it (without
+ * activating it) and has it declare its configuration (--check-config,
+ * --print-config). The group is not read from the configuration.
+ *
+ * Returns: (transfer full) (nullable): the plugin's group, its keys declared
+ */
+VsmtpConfigGroup *
+vsmtpd_plugins_declare (VsmtpdPlugins  *self,
+                        const char     *name,
+                        GError        **error)
+{
+  PeasPluginInfo *info = find_plugin (self, name, error);
+
+  if (info == NULL || !check_api_version (info, error) || !load_one (self, info, error))
+    return NULL;
+  return declare_one (self, info, NULL, error);
+}
+
+/**
+ * vsmtpd_plugins_configure:
+ * @self: the plugin engine
+ * @name: the module name of a plugin declared with vsmtpd_plugins_declare()
+ * @group: its group, read from the configuration
+ * @error: return location for an error
+ *
+ * Configures the plugin with @group, as startup does, without activating it.
+ *
+ * Returns: %TRUE if the plugin accepted its configuration
+ */
+gboolean
+vsmtpd_plugins_configure (VsmtpdPlugins     *self,
+                          const char        *name,
+                          VsmtpConfigGroup  *group,
+                          GError           **error)
+{
+  PeasPluginInfo *info = find_plugin (self, name, error);
+
+  return info != NULL && run_step (self, info, STEP_CONFIGURE, group, error);
+}
+
+/* Whether a plugin of that module name is found (enabled or not) */
+gboolean
+vsmtpd_plugins_exists (VsmtpdPlugins *self,
+                       const char    *name)
+{
+  return peas_engine_get_plugin_info (self->engine, name) != NULL;
+}
+
+/**
  * vsmtpd_plugins_unload_all:
  * @self: the plugin engine
  *

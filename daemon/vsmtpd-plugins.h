@@ -20,6 +20,15 @@ gboolean       vsmtpd_plugins_load       (VsmtpdPlugins        *self,
                                           GError              **error);
 GPtrArray     *vsmtpd_plugins_dup_groups (VsmtpdPlugins        *self,
                                           GError              **error);
+VsmtpConfigGroup *vsmtpd_plugins_declare (VsmtpdPlugins        *self,
+                                          const char           *name,
+                                          GError              **error);
+gboolean       vsmtpd_plugins_configure  (VsmtpdPlugins        *self,
+                                          const char           *name,
+                                          VsmtpConfigGroup     *group,
+                                          GError              **error);
+gboolean       vsmtpd_plugins_exists     (VsmtpdPlugins        *self,
+                                          const char           *name);
 void           vsmtpd_plugins_unload_all (VsmtpdPlugins        *self);
 void           vsmtpd_plugins_free       (VsmtpdPlugins        *self);
 

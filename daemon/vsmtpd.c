@@ -23,6 +23,7 @@
 #include <string.h>
 #include <vsmtp.h>
 
+#include "vsmtpd-check.h"
 #include "vsmtpd-config.h"
 #include "vsmtpd-workers.h"
 #include "vsmtpd-log.h"
@@ -467,6 +468,28 @@ print_keys (VsmtpdConfig *config)
   return EXIT_SUCCESS;
 }
 
+/* --print-config[=all|changed] */
+static char *print_config = NULL;
+
+static gboolean
+on_print_config (const char  *option_name,
+                 const char  *value,
+                 gpointer     data,
+                 GError     **error)
+{
+  if (value == NULL)
+    value = "all";
+  if (!g_str_equal (value, "all") && !g_str_equal (value, "changed"))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "%s: \"%s\" is neither \"all\" nor \"changed\"", option_name, value);
+      return FALSE;
+    }
+  g_free (print_config);
+  print_config = g_strdup (value);
+  return TRUE;
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -483,6 +506,7 @@ main (int   argc,
   gboolean verbose = FALSE;
   gboolean version = FALSE;
   gboolean list_keys = FALSE;
+  gboolean check_config = FALSE;
   gboolean activated = FALSE;
   VsmtpdConfigOverrides overrides = { 0, };
   Daemon daemon = { 0, };
@@ -511,6 +535,12 @@ main (int   argc,
       "Show the version and exit", NULL },
     { "list-keys", 0, 0, G_OPTION_ARG_NONE, &list_keys,
       "Show the configuration keys of vsmtpd and of every plugin found, and exit", NULL },
+    { "check-config", 0, 0, G_OPTION_ARG_NONE, &check_config,
+      "Check the configuration (keys, listeners, certificate, plugins) without "
+      "starting: print OK or every problem, and exit", NULL },
+    { "print-config", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, on_print_config,
+      "Print the effective configuration, defaults commented out (WHICH: all, "
+      "the default, or changed: only the keys set), and exit", "WHICH" },
     { NULL }
   };
 
@@ -558,6 +588,21 @@ main (int   argc,
   overrides.options = (const char * const *) options;
   overrides.tls_certificate = tls_certificate;
   overrides.tls_key = tls_key;
+
+  if (check_config && print_config != NULL)
+    {
+      g_printerr ("vsmtpd: --check-config and --print-config go one at a time\n");
+      return EXIT_FAILURE;
+    }
+  if (check_config)
+    return vsmtpd_check_config (&overrides);
+  if (print_config != NULL)
+    {
+      gboolean changed_only = g_str_equal (print_config, "changed");
+
+      g_clear_pointer (&print_config, g_free);
+      return vsmtpd_print_config (&overrides, changed_only);
+    }
 
   daemon.config = vsmtpd_config_load (&overrides, &error);
   if (daemon.config == NULL)
