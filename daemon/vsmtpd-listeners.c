@@ -423,6 +423,20 @@ vsmtpd_listener_bind (VsmtpdListener *listener,
                       GError        **error)
 {
   for (guint i = 0; i < listener->addresses->len; i++)
+    if (!vsmtpd_listener_bind_address (listener, i, server, reuse_port, listening, NULL, error))
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
+vsmtpd_listener_bind_address (VsmtpdListener  *listener,
+                              guint            i,
+                              VsmtpServer     *server,
+                              gboolean         reuse_port,
+                              GPtrArray       *listening,
+                              GSocketAddress **out_effective,
+                              GError         **error)
+{
     {
       GSocketAddress *address = listener->addresses->pdata[i];
       g_autoptr(GSocketAddress) effective = NULL;
@@ -464,6 +478,8 @@ vsmtpd_listener_bind (VsmtpdListener *listener,
       g_ptr_array_add (listening, g_strdup_printf ("listening on %s (listener %s: %s)",
                                                    text, listener->name,
                                                    describe_options (listener->options)));
+      if (out_effective != NULL)
+        *out_effective = g_steal_pointer (&effective);
     }
   return TRUE;
 }
