@@ -6,7 +6,8 @@
  * it counts the service as started: it is sent once every listener is
  * bound, the plugins are activated and the privileges are dropped. A
  * STATUS= line (what `systemctl status` shows) tells the sessions open,
- * the connections accepted and the messages received since the start; it
+ * the connections accepted and the messages accepted (by the sessions
+ * closed) since the start; it
  * is sent again every STATUS_INTERVAL seconds when it changed. A reload is
  * framed by RELOADING=1 (with MONOTONIC_USEC=, which systemd 253's
  * Type=notify-reload wants) and READY=1; a shutdown starts with
@@ -35,7 +36,7 @@ typedef struct
 {
   VsmtpServer *server;
   guint64      connections;   /* accepted since the start */
-  guint64      messages;      /* received (end of data) since the start */
+  guint64      messages;      /* accepted by the sessions closed since the start */
   char        *last_status;
   guint        status_source;
   guint        watchdog_source;
@@ -57,7 +58,7 @@ static char *
 status_text (void)
 {
   return g_strdup_printf ("STATUS=%u sessions open, %" G_GUINT64_FORMAT " connections, "
-                          "%" G_GUINT64_FORMAT " messages received",
+                          "%" G_GUINT64_FORMAT " messages accepted",
                           vsmtp_server_get_n_sessions (notifier.server),
                           notifier.connections, notifier.messages);
 }
@@ -95,14 +96,12 @@ on_watchdog_timer (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-/* A message at the end of data: counted, no opinion on it */
-static VsmtpReply *
-on_message_received (VsmtpSession *session,
-                     VsmtpMessage *message,
-                     gpointer      user_data)
+/* The messages a session accepted, counted when it ends */
+static void
+on_session_closed (VsmtpSession *session,
+                   gpointer      user_data)
 {
-  notifier.messages++;
-  return vsmtp_reply_new_continue ();
+  notifier.messages += vsmtp_session_get_n_messages (session);
 }
 
 static void
@@ -111,7 +110,7 @@ on_new_session (VsmtpServer  *server,
                 gpointer      user_data)
 {
   notifier.connections++;
-  g_signal_connect (session, "message-received", G_CALLBACK (on_message_received), NULL);
+  g_signal_connect (session, "closed", G_CALLBACK (on_session_closed), NULL);
 }
 
 void
