@@ -250,6 +250,28 @@ class ReloadListenersTest(ReloadTestCase):
         self.stop(d)
 
 
+@unittest.skipUnless(os.geteuid() == 0, "switching users needs root")
+class ReloadPrivilegedPortTest(ReloadTestCase):
+    """A listener on a port below 1024 added by a reload, once vsmtpd runs
+    as nobody: CAP_NET_BIND_SERVICE was kept for it."""
+
+    def test_low_port_after_privilege_drop(self):
+        from test_daemon import free_low_port
+        env = {}
+        if os.environ.get("VSMTP_TEST_SANITIZER"):
+            env["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+        d = fx.Vsmtpd(server="user=nobody\ngroup=nogroup\n", env=env)
+        self.addCleanup(d.cleanup)
+        os.chmod(d.tmpdir, 0o755)
+        d.start()
+        self.assertIn("running as user nobody", d.stderr_text())
+        low = free_low_port()
+        self.reload(d, config=f"[listener low]\nlisten=127.0.0.1:{low}\n")
+        with fx.RawClient(low) as c:
+            self.assertEqual(c.greeting.code, 220)
+        self.stop(d)
+
+
 class BadReloadTest(ReloadTestCase):
 
     def check_refused(self, d, config, server="max-recipients=1\n", reason=None):
