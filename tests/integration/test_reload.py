@@ -9,6 +9,7 @@ load (no failed transaction) and with worker processes."""
 
 import os
 import select
+import shutil
 import signal
 import smtplib
 import socket
@@ -223,6 +224,29 @@ class ReloadListenersTest(ReloadTestCase):
         self.assertEqual(len(d.delivered()), 3)
         self.assertIn("1 listener(s) added, 1 removed", d.stderr_text())
         self.stop(d)
+
+    def test_unix_listeners(self):
+        tmp = tempfile.mkdtemp(prefix="vsmtpd-reload-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        kept_path = os.path.join(tmp, "kept.sock")
+        gone_path = os.path.join(tmp, "gone.sock")
+        kept = f"[listener kept]\nlisten=unix:{kept_path}\n"
+        d = self.start(config=kept + f"[listener gone]\nlisten=unix:{gone_path}\n")
+        self.reload(d, config=kept + "max-recipients=3\n")
+        self.assertIn("0 listener(s) added, 1 removed, 1 with new options", d.stderr_text())
+        self.assertFalse(os.path.exists(gone_path))
+        with socket.socket(socket.AF_UNIX) as c:
+            c.connect(kept_path)
+            c.settimeout(20)
+            self.assertTrue(c.recv(512).startswith(b"220 "))
+            c.sendall(b"EHLO unix.example\r\n")
+            ehlo = b""
+            while b"\r\n250 " not in ehlo:
+                ehlo += c.recv(4096)
+            self.assertIn(b"RCPTMAX=3", ehlo)
+        self.stop(d)
+        # removed at exit by the listener of the new configuration
+        self.assertFalse(os.path.exists(kept_path))
 
     def test_listener_options_changed(self):
         p1 = fx.free_port()
