@@ -200,6 +200,27 @@ class ReloadLimitsTest(ReloadTestCase):
         self.stop(d)
 
 
+    def test_plugin_refusal_restores_the_others(self):
+        # recipients (priority 30) is configured again before maildir
+        # (priority 50), which refuses: recipients gets its old group back
+        d = self.start(plugins=("recipients", "maildir"),
+                       config="[recipients]\ndomains=old.example\n")
+        self.reload(d, config="[recipients]\ndomains=new.example\n"
+                              "[maildir]\npath-map=/nonexistent/map\n",
+                    expect=NOT_RELOADED)
+        self.assertIn("[maildir] path-map", d.stderr_text())
+        with self.smtp(d.port) as s:
+            s.mail(SENDER)
+            self.assertEqual(s.rcpt("user@old.example")[0], 250)
+            self.assertEqual(s.rcpt("user@new.example")[0] // 100, 5)
+        self.reload(d, config="[recipients]\ndomains=new.example\n")
+        with self.smtp(d.port) as s:
+            s.mail(SENDER)
+            self.assertEqual(s.rcpt("user@old.example")[0] // 100, 5)
+            self.assertEqual(s.rcpt("user@new.example")[0], 250)
+        self.stop(d)
+
+
 class ReloadListenersTest(ReloadTestCase):
 
     def test_listener_added_and_removed(self):
