@@ -466,6 +466,8 @@ vsmtpd_listener_bind_address (VsmtpdListener  *listener,
                        listener->name, listener->listen[i], local_error->message);
           return FALSE;
         }
+      if (out_effective != NULL)
+        *out_effective = g_object_ref (effective);
       if (path != NULL)
         {
           g_ptr_array_add (listener->bound_paths, g_strdup (path));
@@ -478,8 +480,6 @@ vsmtpd_listener_bind_address (VsmtpdListener  *listener,
       g_ptr_array_add (listening, g_strdup_printf ("listening on %s (listener %s: %s)",
                                                    text, listener->name,
                                                    describe_options (listener->options)));
-      if (out_effective != NULL)
-        *out_effective = g_steal_pointer (&effective);
     }
   return TRUE;
 }

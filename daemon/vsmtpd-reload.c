@@ -224,40 +224,6 @@ endpoint_options (Endpoint     *endpoint,
                                                    (reuse_port ? VSMTP_LISTEN_FLAGS_REUSE_PORT : 0));
 }
 
-static gboolean
-bind_endpoint (VsmtpdReloader  *self,
-               Endpoint        *endpoint,
-               VsmtpdConfig    *config,
-               GError         **error)
-{
-  g_autoptr(GPtrArray) listening = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GError) local_error = NULL;
-
-  if (endpoint->listener != NULL)
-    {
-      if (!vsmtpd_listener_bind_address (endpoint->listener, endpoint->index, self->server,
-                                         self->reuse_port, listening, &endpoint->effective,
-                                         error))
-        return FALSE;
-    }
-  else
-    {
-      g_autoptr(VsmtpListenOptions) options = endpoint_options (endpoint, config, self->reuse_port);
-
-      if (!vsmtp_server_listen_with_options (self->server, endpoint->address, options,
-                                             &endpoint->effective, &local_error))
-        {
-          g_set_error (error, local_error->domain, local_error->code,
-                       "cannot listen on %s: %s", endpoint->id, local_error->message);
-          return FALSE;
-        }
-      g_ptr_array_add (listening, g_strdup_printf ("listening on %s", endpoint->id));
-    }
-  for (guint i = 0; i < listening->len; i++)
-    g_info ("reload: %s", (const char *) listening->pdata[i]);
-  return TRUE;
-}
-
 static void
 unbind_endpoint (VsmtpdReloader *self,
                  Endpoint       *endpoint)
@@ -279,6 +245,44 @@ strv_same (char **a,
   if (a == NULL || b == NULL)
     return (a == NULL || a[0] == NULL) && (b == NULL || b[0] == NULL);
   return g_strv_equal ((const char * const *) a, (const char * const *) b);
+}
+
+static gboolean
+bind_endpoint (VsmtpdReloader  *self,
+               Endpoint        *endpoint,
+               VsmtpdConfig    *config,
+               GError         **error)
+{
+  g_autoptr(GPtrArray) listening = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) local_error = NULL;
+
+  if (endpoint->listener != NULL)
+    {
+      if (!vsmtpd_listener_bind_address (endpoint->listener, endpoint->index, self->server,
+                                         self->reuse_port, listening, &endpoint->effective,
+                                         error))
+        {
+          /* bound, but its socket file's owner or mode could not be set */
+          unbind_endpoint (self, endpoint);
+          return FALSE;
+        }
+    }
+  else
+    {
+      g_autoptr(VsmtpListenOptions) options = endpoint_options (endpoint, config, self->reuse_port);
+
+      if (!vsmtp_server_listen_with_options (self->server, endpoint->address, options,
+                                             &endpoint->effective, &local_error))
+        {
+          g_set_error (error, local_error->domain, local_error->code,
+                       "cannot listen on %s: %s", endpoint->id, local_error->message);
+          return FALSE;
+        }
+      g_ptr_array_add (listening, g_strdup_printf ("listening on %s", endpoint->id));
+    }
+  for (guint i = 0; i < listening->len; i++)
+    g_info ("reload: %s", (const char *) listening->pdata[i]);
+  return TRUE;
 }
 
 /* What a running daemon cannot change: NULL, or the key that changed */
