@@ -113,11 +113,25 @@ on_new_session (VsmtpServer  *server,
   g_signal_connect (session, "closed", G_CALLBACK (on_session_closed), NULL);
 }
 
-void
-vsmtpd_notify_ready (VsmtpServer *server)
+/* WatchdogSec=: WATCHDOG=1 at half the interval, from the main loop */
+static void
+start_watchdog (void)
 {
   guint64 watchdog_usec = 0;
 
+  if (notifier.watchdog_source != 0 ||
+      sd_watchdog_enabled (0, &watchdog_usec) <= 0 || watchdog_usec == 0)
+    return;
+
+  notifier.watchdog_source = g_timeout_add (MAX (watchdog_usec / 2 / 1000, 1),
+                                            on_watchdog_timer, NULL);
+  g_debug ("systemd watchdog: WATCHDOG=1 every %" G_GUINT64_FORMAT " ms",
+           MAX (watchdog_usec / 2 / 1000, 1));
+}
+
+void
+vsmtpd_notify_ready (VsmtpServer *server)
+{
   if (g_getenv ("NOTIFY_SOCKET") == NULL || notifier.enabled)
     return;
 
@@ -128,13 +142,7 @@ vsmtpd_notify_ready (VsmtpServer *server)
   send_status ("READY=1");
   notifier.status_source = g_timeout_add_seconds (STATUS_INTERVAL, on_status_timer, NULL);
 
-  if (sd_watchdog_enabled (0, &watchdog_usec) > 0 && watchdog_usec > 0)
-    {
-      guint interval = MAX (watchdog_usec / 2 / 1000, 1);
-
-      notifier.watchdog_source = g_timeout_add (interval, on_watchdog_timer, NULL);
-      g_debug ("systemd watchdog: WATCHDOG=1 every %u ms", interval);
-    }
+  start_watchdog ();
 }
 
 void
@@ -154,10 +162,14 @@ vsmtpd_notify_reloading (void)
 void
 vsmtpd_notify_reloaded (void)
 {
+  /* the master of [server] workers: no server of its own, no counts */
   if (!notifier.enabled)
     {
       if (g_getenv ("NOTIFY_SOCKET") != NULL)
-        notify ("READY=1");
+        {
+          notify ("READY=1");
+          start_watchdog ();
+        }
       return;
     }
   send_status ("READY=1");

@@ -146,8 +146,11 @@ class NotifyTest(ReloadTestCase):
     def test_notify_with_workers(self):
         notify = NotifySocket()
         self.addCleanup(notify.close)
-        d = self.start(server="workers=2\n", env={"NOTIFY_SOCKET": notify.path})
+        d = self.start(server="workers=2\n",
+                       env={"NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "1000000"})
         notify.wait_for("READY=1", d)
+        # the master pings the watchdog
+        notify.wait_for("WATCHDOG=1", d)
         d.proc.send_signal(signal.SIGHUP)
         notify.wait_for("RELOADING=1", d)
         notify.wait_for("READY=1", d)
