@@ -1204,6 +1204,25 @@ void
 vsmtpd_config_apply (VsmtpdConfig *self,
                      VsmtpServer  *server)
 {
+  vsmtpd_config_apply_properties (self, server);
+  /* smtputf8=false: the built-in extension is unregistered */
+  if (!self->smtputf8 && vsmtp_server_lookup_extension (server, "SMTPUTF8") != NULL)
+    vsmtp_server_unregister_extension (server, vsmtp_server_lookup_extension (server, "SMTPUTF8"));
+
+  /* checked by parse_disable_extensions */
+  for (guint i = 0; self->disable_extensions[i] != NULL; i++)
+    vsmtp_server_unregister_extension (server,
+                                       vsmtp_server_lookup_extension (server,
+                                                                      self->disable_extensions[i]));
+}
+
+/* What a reload changes on a running server (vsmtpd-reload.c): the
+ * properties, the host name, the certificate, the keyfile; new sessions
+ * get them, running ones keep their settings. */
+void
+vsmtpd_config_apply_properties (VsmtpdConfig *self,
+                                VsmtpServer  *server)
+{
   for (guint i = 0; i < self->server_properties->len; i++)
     {
       GParamSpec *pspec = g_ptr_array_index (self->server_properties, i);
@@ -1211,22 +1230,21 @@ vsmtpd_config_apply (VsmtpdConfig *self,
 
       if (property_value (self, pspec, &value))
         g_object_set_property (G_OBJECT (server), pspec->name, &value);
+      else
+        {
+          /* a string key not set (any more, after a reload): the default */
+          g_auto(GValue) unset = G_VALUE_INIT;
+
+          g_value_init (&unset, G_PARAM_SPEC_VALUE_TYPE (pspec));
+          g_param_value_set_default (pspec, &unset);
+          g_object_set_property (G_OBJECT (server), pspec->name, &unset);
+        }
     }
   /* its default is the machine's name, computed here */
   vsmtp_server_set_hostname (server, self->hostname);
   if (self->tls_certificate != NULL)
     vsmtp_server_set_tls_certificate (server, self->tls_certificate);
-  /* smtputf8=false: the built-in extension is unregistered */
-  if (!self->smtputf8 && vsmtp_server_lookup_extension (server, "SMTPUTF8") != NULL)
-    vsmtp_server_unregister_extension (server, vsmtp_server_lookup_extension (server, "SMTPUTF8"));
-
   vsmtp_server_set_config (server, self->keyfile);
-
-  /* checked by parse_disable_extensions */
-  for (guint i = 0; self->disable_extensions[i] != NULL; i++)
-    vsmtp_server_unregister_extension (server,
-                                       vsmtp_server_lookup_extension (server,
-                                                                      self->disable_extensions[i]));
 }
 
 /**

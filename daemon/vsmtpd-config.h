@@ -71,6 +71,8 @@ VsmtpdConfig *vsmtpd_config_load           (const VsmtpdConfigOverrides  *overri
                                             GError                      **error);
 void          vsmtpd_config_apply          (VsmtpdConfig                 *self,
                                             VsmtpServer                  *server);
+void          vsmtpd_config_apply_properties (VsmtpdConfig             *self,
+                                              VsmtpServer              *server);
 char         *vsmtpd_config_locate         (VsmtpdConfig                 *self,
                                             const char                   *message);
 GPtrArray    *vsmtpd_config_dup_groups     (VsmtpdConfig                 *self);

@@ -423,6 +423,20 @@ vsmtpd_listener_bind (VsmtpdListener *listener,
                       GError        **error)
 {
   for (guint i = 0; i < listener->addresses->len; i++)
+    if (!vsmtpd_listener_bind_address (listener, i, server, reuse_port, listening, NULL, error))
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
+vsmtpd_listener_bind_address (VsmtpdListener  *listener,
+                              guint            i,
+                              VsmtpServer     *server,
+                              gboolean         reuse_port,
+                              GPtrArray       *listening,
+                              GSocketAddress **out_effective,
+                              GError         **error)
+{
     {
       GSocketAddress *address = listener->addresses->pdata[i];
       g_autoptr(GSocketAddress) effective = NULL;
@@ -452,6 +466,8 @@ vsmtpd_listener_bind (VsmtpdListener *listener,
                        listener->name, listener->listen[i], local_error->message);
           return FALSE;
         }
+      if (out_effective != NULL)
+        *out_effective = g_object_ref (effective);
       if (path != NULL)
         {
           g_ptr_array_add (listener->bound_paths, g_strdup (path));

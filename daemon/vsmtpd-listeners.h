@@ -46,6 +46,16 @@ gboolean          vsmtpd_listener_bind        (VsmtpdListener *listener,
                                                GPtrArray      *listening,
                                                GError        **error);
 
+/* The same for the address @i of @listener only; @out_effective: the
+ * address bound (a UNIX socket: its path) */
+gboolean          vsmtpd_listener_bind_address (VsmtpdListener  *listener,
+                                                guint            i,
+                                                VsmtpServer     *server,
+                                                gboolean         reuse_port,
+                                                GPtrArray       *listening,
+                                                GSocketAddress **out_effective,
+                                                GError         **error);
+
 /* Removes the UNIX socket files the listeners created */
 void              vsmtpd_listeners_cleanup    (GPtrArray   *listeners);
 

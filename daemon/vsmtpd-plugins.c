@@ -691,6 +691,79 @@ vsmtpd_plugins_load (VsmtpdPlugins       *self,
   return TRUE;
 }
 
+/* Configures the activated plugins, in order, with their group of
+ * @keyfile; @done: how many were configured, failed or not */
+static gboolean
+configure_all (VsmtpdPlugins  *self,
+               GKeyFile       *keyfile,
+               guint          *done,
+               GError        **error)
+{
+  g_autoptr(GPtrArray) groups = g_ptr_array_new_with_free_func (g_object_unref);
+
+  /* every group read and checked before any plugin is configured */
+  for (guint i = 0; i < self->loaded->len; i++)
+    {
+      VsmtpConfigGroup *group;
+
+      if (!g_hash_table_contains (self->activated, self->loaded->pdata[i]))
+        continue;
+      group = declare_one (self, self->loaded->pdata[i], keyfile, error);
+      if (group == NULL)
+        return FALSE;
+      g_ptr_array_add (groups, group);
+    }
+
+  *done = 0;
+  for (guint i = 0, g = 0; i < self->loaded->len; i++)
+    {
+      if (!g_hash_table_contains (self->activated, self->loaded->pdata[i]))
+        continue;
+      (*done)++;
+      if (!run_step (self, self->loaded->pdata[i], STEP_CONFIGURE, groups->pdata[g++], error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * vsmtpd_plugins_reconfigure:
+ * @self: the plugin engine
+ * @keyfile: the new configuration
+ * @old_keyfile: the configuration the plugins run with
+ * @error: return location for an error
+ *
+ * A reload: each activated plugin's group is declared again and read from
+ * @keyfile (all of them first: a bad key changes nothing), then each
+ * plugin is configured with it, in order. A plugin that refuses its new
+ * group gets the error; the plugins configured before it are configured
+ * again with their group of @old_keyfile, which they accepted before.
+ *
+ * Returns: %TRUE if every activated plugin took its new configuration
+ */
+gboolean
+vsmtpd_plugins_reconfigure (VsmtpdPlugins  *self,
+                            GKeyFile       *keyfile,
+                            GKeyFile       *old_keyfile,
+                            GError        **error)
+{
+  guint done = 0;
+
+  if (configure_all (self, keyfile, &done, error))
+    return TRUE;
+
+  if (done > 0)
+    {
+      g_autoptr(GError) restore_error = NULL;
+      guint restored;
+
+      if (!configure_all (self, old_keyfile, &restored, &restore_error))
+        g_warning ("reload: a plugin refused its previous configuration again: %s",
+                   restore_error->message);
+    }
+  return FALSE;
+}
+
 static int
 compare_module_names (gconstpointer a,
                       gconstpointer b)

@@ -18,6 +18,10 @@ gboolean       vsmtpd_plugins_check      (VsmtpdPlugins        *self,
 gboolean       vsmtpd_plugins_load       (VsmtpdPlugins        *self,
                                           const char * const   *names,
                                           GError              **error);
+gboolean       vsmtpd_plugins_reconfigure (VsmtpdPlugins       *self,
+                                          GKeyFile            *keyfile,
+                                          GKeyFile            *old_keyfile,
+                                          GError             **error);
 GPtrArray     *vsmtpd_plugins_dup_groups (VsmtpdPlugins        *self,
                                           GError              **error);
 VsmtpConfigGroup *vsmtpd_plugins_declare (VsmtpdPlugins        *self,

@@ -28,6 +28,7 @@
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
 
+#include "vsmtpd-notify.h"
 #include "vsmtpd-workers.h"
 
 #define WORKER_ENV          "VSMTPD_WORKER"
@@ -173,7 +174,17 @@ on_ready_read (GObject      *source,
   gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, NULL);
 
   if (n == 1 && worker->ready_pipe == G_INPUT_STREAM (source))
-    worker->ready = TRUE;
+    {
+      Master *master = worker->master;
+      guint n_ready = 0;
+
+      worker->ready = TRUE;
+      for (guint i = 0; i < master->n_workers; i++)
+        n_ready += master->workers[i].ready;
+      /* systemd: READY=1 once every worker serves (the first time) */
+      if (n_ready == master->n_workers && !master->stopping)
+        vsmtpd_notify_reloaded ();
+    }
   g_object_unref (source);
 }
 
@@ -236,6 +247,7 @@ on_stop_signal (gpointer user_data)
       return G_SOURCE_CONTINUE;
     }
   g_info ("stopping %u workers", master->alive);
+  vsmtpd_notify_stopping ();
   master_stop (master, EXIT_SUCCESS);
   return G_SOURCE_CONTINUE;
 }
@@ -246,7 +258,10 @@ on_sighup (gpointer user_data)
   Master *master = user_data;
 
   g_info ("SIGHUP: passed on to the workers");
+  vsmtpd_notify_reloading ();
   master_signal_all (master, SIGHUP);
+  /* each worker reloads on its own and logs how it went */
+  vsmtpd_notify_reloaded ();
   return G_SOURCE_CONTINUE;
 }
 

@@ -30,6 +30,8 @@
 #include "vsmtpd-plugins.h"
 #include "vsmtpd-privileges.h"
 #include "vsmtpd-listeners.h"
+#include "vsmtpd-notify.h"
+#include "vsmtpd-reload.h"
 #include "vsmtpd-tls.h"
 
 typedef struct
@@ -41,6 +43,7 @@ typedef struct
   GPtrArray     *listening;  /* what to log once started */
   gboolean       shutting_down;
   gboolean       reuse_port; /* a worker of several: SO_REUSEPORT listeners */
+  VsmtpdReloader *reloader;  /* SIGHUP */
 } Daemon;
 
 static char *
@@ -234,6 +237,7 @@ begin_shutdown (Daemon     *daemon,
     }
 
   daemon->shutting_down = TRUE;
+  vsmtpd_notify_stopping ();
   g_info ("%s received: no new connections, waiting up to %u s for %u session(s)",
           signal_name, daemon->config->shutdown_grace,
           vsmtp_server_get_n_sessions (daemon->server));
@@ -255,31 +259,25 @@ on_sigint (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-/* SIGHUP: the certificate and key are read again from the same files
- * (renewed by certbot and the like). Sessions already in TLS keep the one
- * they negotiated with; a failure keeps the current certificate. */
+/* SIGHUP: the whole configuration is read again (vsmtpd-reload.c); the
+ * certificate and key too, from the same files (renewed by certbot and the
+ * like). Sessions already running keep their settings, and those in TLS
+ * the certificate they negotiated with; a configuration that cannot be
+ * loaded or applied changes nothing, and is told in one line. */
 static gboolean
 on_sighup (gpointer user_data)
 {
   Daemon *daemon = user_data;
-  VsmtpdConfig *config = daemon->config;
-  g_autoptr(GTlsCertificate) certificate = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *fingerprint = NULL;
 
-  certificate = vsmtpd_tls_load_certificate (config->tls_certificate_path,
-                                             config->tls_key_path, NULL, &error);
-  if (certificate == NULL)
-    {
-      g_warning ("SIGHUP received: keeping the current TLS certificate: %s", error->message);
-      return G_SOURCE_CONTINUE;
-    }
+  if (daemon->reloader == NULL || daemon->shutting_down)
+    return G_SOURCE_CONTINUE;
 
-  vsmtp_server_set_tls_certificate (daemon->server, certificate);
-  fingerprint = vsmtpd_tls_dup_fingerprint (certificate);
-  g_info ("SIGHUP received: TLS certificate reloaded from %s (SHA-256 %s); "
-          "other settings need a restart",
-          config->tls_certificate_path, fingerprint);
+  vsmtpd_notify_reloading ();
+  if (!vsmtpd_reloader_reload (daemon->reloader, &daemon->config, &error))
+    g_warning ("SIGHUP received: configuration not reloaded (keeping the current TLS "
+               "certificate and settings): %s", error->message);
+  vsmtpd_notify_reloaded ();
   return G_SOURCE_CONTINUE;
 }
 
@@ -624,6 +622,8 @@ main (int   argc,
   if (vsmtpd_workers_is_worker ())
     {
       vsmtpd_workers_worker_init ();
+      /* the master tells systemd (NotifyAccess=main) */
+      g_unsetenv ("NOTIFY_SOCKET");
       daemon.reuse_port = TRUE;
     }
   else if (daemon.config->workers > 1 && g_getenv ("LISTEN_FDS") == NULL)
@@ -742,10 +742,13 @@ main (int   argc,
               (guint) daemon.config->run_as_gid);
     }
 
+  daemon.reloader = vsmtpd_reloader_new (daemon.server, daemon.plugins, daemon.config,
+                                         &overrides, daemon.reuse_port, activated);
   log_startup (&daemon);
   for (guint i = 0; i < daemon.listening->len; i++)
     g_info ("%s", (const char *) g_ptr_array_index (daemon.listening, i));
   vsmtpd_workers_worker_ready ();
+  vsmtpd_notify_ready (daemon.server);
 
   g_main_loop_run (daemon.loop);
   status = EXIT_SUCCESS;
@@ -755,6 +758,7 @@ out:
     vsmtp_server_stop_listening (daemon.server);
   if (daemon.config != NULL)
     vsmtpd_listeners_cleanup (daemon.config->listeners);
+  g_clear_pointer (&daemon.reloader, vsmtpd_reloader_free);
   g_clear_pointer (&daemon.plugins, vsmtpd_plugins_free);
   g_clear_object (&daemon.server);
   g_clear_pointer (&daemon.loop, g_main_loop_unref);

@@ -130,6 +130,13 @@ VsmtpSession        *vsmtp_server_handle_connection_with_options  (VsmtpServer  
                                                                    GSocketAddress      *remote_address,
                                                                    VsmtpListenOptions  *options);
 VSMTP_AVAILABLE_IN_ALL
+gboolean             vsmtp_server_stop_listening_on               (VsmtpServer         *self,
+                                                                   GSocketAddress      *address);
+VSMTP_AVAILABLE_IN_ALL
+gboolean             vsmtp_server_set_listen_options_on           (VsmtpServer         *self,
+                                                                   GSocketAddress      *address,
+                                                                   VsmtpListenOptions  *options);
+VSMTP_AVAILABLE_IN_ALL
 VsmtpListenOptions  *vsmtp_session_get_listen_options             (VsmtpSession        *self);
 
 G_END_DECLS

@@ -32,5 +32,9 @@ VsmtpListener  *_vsmtp_listener_new               (GSocket                  *soc
 void            _vsmtp_listener_free              (VsmtpListener            *self);
 
 GSocketAddress *_vsmtp_listener_get_local_address (VsmtpListener            *self);
+/* Connections accepted from now on are handled with @options (a reference
+ * is taken, as by _vsmtp_listener_new()) */
+void            _vsmtp_listener_set_options       (VsmtpListener            *self,
+                                                   VsmtpListenOptions       *options);
 
 G_END_DECLS

@@ -137,3 +137,10 @@ _vsmtp_listener_get_local_address (VsmtpListener *self)
 {
   return self->local_address;
 }
+
+void
+_vsmtp_listener_set_options (VsmtpListener      *self,
+                             VsmtpListenOptions *options)
+{
+  g_set_object (&self->options, options);
+}

@@ -13,6 +13,7 @@ packages=(
   meson ninja-build pkg-config gcc libc6-dev
   libglib2.0-dev libpeas-dev libgsasl-dev libgnutls28-dev libcrypt-dev
   libcap-dev           # keeping CAP_NET_BIND_SERVICE after [server] user=
+  libsystemd-dev       # sd_notify: Type=notify, reload and watchdog messages
   libidn2-dev          # SMTPUTF8: IDNA2008 domains (runtime: libidn2-0)
   gobject-introspection libgirepository1.0-dev valac
   gi-docgen            # the API reference (built when found)

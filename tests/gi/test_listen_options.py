@@ -119,6 +119,29 @@ class ListenOptionsTest(ServerTestCase):
             ("local", Vsmtp.Protocol.LMTP, True),
             ("edge", Vsmtp.Protocol.SMTP, False)], key=str))
 
+    def test_one_listener_changed_or_stopped(self):
+        """stop_listening_on / set_listen_options_on: one listener, the
+        others untouched (what vsmtpd's reload uses)"""
+        ok, other = self.server.listen_with_options(
+            Gio.InetSocketAddress.new_from_string("127.0.0.1", 0), Vsmtp.ListenOptions(name="a"))
+        self.assertTrue(ok)
+        renamed = Vsmtp.ListenOptions(name="b")
+        self.assertTrue(self.server.set_listen_options_on(other, renamed))
+        renamed.set_name("c")   # the server keeps a copy
+        self.assertTrue(self.server.stop_listening_on(self.address))
+        self.assertFalse(self.server.stop_listening_on(self.address))
+        self.assertEqual([a.get_port() for a in self.server.get_listen_addresses()],
+                         [other.get_port()])
+
+        def client():
+            with self.assertRaises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", self.port)).close()
+            return ehlo(socket.create_connection(("127.0.0.1", other.get_port())))
+
+        lines = self.run_client(client)
+        self.assertTrue(lines[0].startswith(b"220 "))
+        self.assertEqual(self.seen, [("b", Vsmtp.Protocol.SMTP, False)])
+
     def test_limits_of_a_listener(self):
         strict = Vsmtp.ListenOptions(name="strict", max_message_size=1000, max_recipients=1,
                                      max_connections_per_client=1)
