@@ -9,6 +9,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "vsmtp-server-metrics-private.h"
 #include "vsmtp-server-struct-private.h"
 
