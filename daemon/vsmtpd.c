@@ -30,6 +30,7 @@
 #include "vsmtpd-privileges.h"
 #include "vsmtpd-listeners.h"
 #include "vsmtpd-tls.h"
+#include "vsmtpd-metrics.h"
 
 typedef struct
 {
@@ -40,6 +41,7 @@ typedef struct
   GPtrArray     *listening;  /* what to log once started */
   gboolean       shutting_down;
   gboolean       reuse_port; /* a worker of several: SO_REUSEPORT listeners */
+  VsmtpdMetrics *metrics;    /* [metrics] listen, or NULL */
 } Daemon;
 
 static char *
@@ -438,6 +440,29 @@ print_group (VsmtpConfigGroup *group)
   g_print ("\n");
 }
 
+/* [metrics] listen: one HTTP listener, so one process */
+static gboolean
+start_metrics (Daemon  *daemon,
+               GError **error)
+{
+  g_autofree char *description = NULL;
+
+  if (daemon->config->workers > 1 &&
+      g_key_file_has_key (daemon->config->keyfile, "metrics", "listen", NULL))
+    {
+      g_set_error_literal (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                           "[metrics] listen: not with [server] workers above 1 "
+                           "(each worker counts its own sessions)");
+      return FALSE;
+    }
+  daemon->metrics = vsmtpd_metrics_start (daemon->config->keyfile, daemon->server,
+                                          &description, error);
+  if (daemon->metrics == NULL)
+    return error == NULL || *error == NULL;
+  g_ptr_array_add (daemon->listening, g_steal_pointer (&description));
+  return TRUE;
+}
+
 /* --list-keys: every key the configuration may have, as a key file with
  * each key commented out with its default */
 static int
@@ -683,6 +708,12 @@ main (int   argc,
   if (!activated)
     check_submission (&daemon);
 
+  if (!start_metrics (&daemon, &error))
+    {
+      g_printerr ("vsmtpd: %s\n", error->message);
+      goto out;
+    }
+
   /* bound, certificate and plugin files read: no need for root any more */
   if (daemon.config->run_as_user != NULL && geteuid () != daemon.config->run_as_uid)
     {
@@ -706,6 +737,7 @@ main (int   argc,
   status = EXIT_SUCCESS;
 
 out:
+  g_clear_pointer (&daemon.metrics, vsmtpd_metrics_free);
   if (daemon.server != NULL)
     vsmtp_server_stop_listening (daemon.server);
   if (daemon.config != NULL)

@@ -572,7 +572,14 @@ append_value (GString *out,
   else if (value == floor (value) && fabs (value) < 1e15)
     g_string_append_printf (out, "%" G_GINT64_FORMAT, (gint64) value);
   else
-    g_string_append (out, g_ascii_dtostr (buffer, sizeof buffer, value));
+    {
+      /* the shortest of 15 and 17 digits that reads back the same: 0.005,
+       * not 0.0050000000000000001 */
+      g_ascii_formatd (buffer, sizeof buffer, "%.15g", value);
+      if (g_ascii_strtod (buffer, NULL) != value)
+        g_ascii_formatd (buffer, sizeof buffer, "%.17g", value);
+      g_string_append (out, buffer);
+    }
 }
 
 /* \ and newline escaped (HELP); and " (label values) */

@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""vsmtpd's [metrics] listener: the server's metrics over HTTP for
+Prometheus (libsoup), checked with promtool and by values that move as
+mail flows through smtplib; the 403 for a scraper not allowed."""
+
+import base64
+import os
+import re
+import shutil
+import smtplib
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vsmtpd_fixture as fx  # noqa: E402
+
+DATA = os.path.join(fx.SOURCE_ROOT, "tests", "data")
+CERT = os.path.join(DATA, "test-cert.pem")
+KEY = os.path.join(DATA, "test-key.pem")
+SAMPLE_RE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$")
+
+
+def parse(text):
+    """{(name, frozenset of label pairs): value} of an exposition text."""
+    samples = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = SAMPLE_RE.match(line)
+        assert m, f"not a sample line: {line!r}"
+        labels = frozenset(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"',
+                                      m.group(2) or ""))
+        samples[(m.group(1), labels)] = float(m.group(3))
+    return samples
+
+
+def value(samples, name, **labels):
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def fetch(port, path="/metrics"):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=fx.IO_TIMEOUT) as r:
+        return r.status, r.headers.get("Content-Type"), r.read().decode("utf-8")
+
+
+class MetricsDaemon(fx.Vsmtpd):
+    """vsmtpd with [metrics] on a port of its own (retried if taken)."""
+
+    def __init__(self, allow=None, **kw):
+        self.allow = allow
+        self.metrics_port = None
+        self.base_config = kw.pop("config", "")
+        super().__init__(**kw)
+
+    def start(self, attempts=5):
+        last = None
+        for _ in range(attempts):
+            self.metrics_port = fx.free_port()
+            self.extra_config = (self.base_config +
+                                 f"\n[metrics]\nlisten=127.0.0.1:{self.metrics_port}\n")
+            if self.allow is not None:
+                self.extra_config += f"allow={self.allow}\n"
+            try:
+                return super().start(attempts=1)
+            except fx.DaemonError as e:
+                last = e
+        raise last
+
+
+def wait_for(predicate, what, timeout=fx.IO_TIMEOUT):
+    """Polls @predicate until it holds (the server counts a session once it
+    has closed it, after the client's QUIT returned)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not seen in {timeout} s: {what}")
+        time.sleep(0.05)
+
+
+def passwd_line(user, password):
+    r = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=password.encode(),
+                       capture_output=True, check=True)
+    return f"{user}:{r.stdout.decode().strip()}\n"
+
+
+class MetricsTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="vsmtpd-metrics-")
+        passwd = os.path.join(cls.tmp, "passwd")
+        with open(passwd, "w", encoding="utf-8") as f:
+            f.write(passwd_line("alice", "wonderland"))
+        cls.daemon = MetricsDaemon(
+            plugins=("maildir", "recipients", "passwd"),
+            args=["--tls-cert", CERT, "--tls-key", KEY],
+            server="error-sleep-time=0\n",
+            config=(f"[passwd]\nfile={passwd}\n"
+                    "[recipients]\nusers=bob@example.org;carol@example.org\n"))
+        try:
+            cls.daemon.start()
+        except Exception:
+            cls.daemon.cleanup()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        status = cls.daemon.stop()
+        log = cls.daemon.stderr_text()
+        cls.daemon.cleanup()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+        if status != 0:
+            raise AssertionError(f"vsmtpd exit status after SIGTERM: {status}\n{log}")
+
+    def scrape(self):
+        status, ctype, text = fetch(self.daemon.metrics_port)
+        self.assertEqual(status, 200)
+        self.assertEqual(ctype.split(";")[0:2], ["text/plain", " version=0.0.4"])
+        return text
+
+    def test_values_move_with_mail(self):
+        before = parse(self.scrape())
+        message = b"Subject: metrics\r\n\r\nhello\r\n"
+
+        # one message, one recipient accepted and one refused
+        with smtplib.SMTP("127.0.0.1", self.daemon.port, timeout=fx.IO_TIMEOUT) as s:
+            s.ehlo("client.example")
+            refused = s.sendmail("alice@example.com",
+                                 ["bob@example.org", "nobody@example.org"], message)
+            self.assertIn("nobody@example.org", refused)
+
+        # a TLS session with an AUTH failure
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        with smtplib.SMTP("127.0.0.1", self.daemon.port, timeout=fx.IO_TIMEOUT) as s:
+            s.starttls(context=context)
+            s.ehlo("client.example")
+            code, _ = s.docmd("AUTH", "PLAIN " + base64.b64encode(
+                b"\0alice\0wrong").decode())
+            self.assertEqual(code, 535)
+
+        # the session count moves once the server closed the second session
+        wait_for(lambda: value(parse(self.scrape()), "vsmtp_sessions_total",
+                                  listener="default", reason="quit") >=
+                    value(before, "vsmtp_sessions_total", listener="default", reason="quit") + 2,
+                    "two sessions ended with QUIT")
+        after = parse(self.scrape())
+
+        def moved(name, **labels):
+            return value(after, name, **labels) - value(before, name, **labels)
+
+        self.assertEqual(moved("vsmtp_connections_accepted_total", listener="default"), 2)
+        self.assertEqual(value(after, "vsmtp_connections_active", listener="default"), 0)
+        self.assertEqual(moved("vsmtp_transactions_total", result="2xx"), 1)
+        self.assertEqual(moved("vsmtp_recipients_total", result="2xx"), 1)
+        self.assertEqual(moved("vsmtp_recipients_total", result="5xx"), 1)
+        self.assertEqual(moved("vsmtp_messages_total", result="2xx"), 1)
+        self.assertGreaterEqual(moved("vsmtp_received_bytes_total"), len(message))
+        self.assertEqual(moved("vsmtp_tls_handshakes_total", version="TLSv1.3", result="success"), 1)
+        self.assertEqual(moved("vsmtp_auth_total", mechanism="PLAIN", result="failure"), 1)
+        self.assertEqual(moved("vsmtp_handler_decisions_total", signal="rcpt-to", result="2xx"), 1)
+        self.assertEqual(moved("vsmtp_handler_decisions_total", signal="rcpt-to", result="5xx"), 1)
+        self.assertEqual(moved("vsmtp_handler_decision_seconds_count", signal="rcpt-to"), 2)
+
+    def test_promtool_accepts_the_text(self):
+        # some of every kind first: a session, so that histograms have series
+        with smtplib.SMTP("127.0.0.1", self.daemon.port, timeout=fx.IO_TIMEOUT) as s:
+            s.sendmail("alice@example.com", ["carol@example.org"], b"Subject: x\r\n\r\nx\r\n")
+        text = self.scrape()
+        self.assertIn("# TYPE vsmtp_handler_decision_seconds histogram", text)
+        self.assertIn('vsmtp_handler_decision_seconds_bucket{signal="rcpt-to",le="+Inf"}', text)
+        r = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
+                           capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout.decode() + r.stderr.decode())
+
+    def test_other_paths(self):
+        with self.assertRaises(urllib.error.HTTPError) as cm:
+            fetch(self.daemon.metrics_port, "/other")
+        self.assertEqual(cm.exception.code, 404)
+
+
+class MetricsAllowTest(unittest.TestCase):
+    """allow= without 127.0.0.1: a scrape from 127.0.0.1 gets 403."""
+
+    def test_forbidden(self):
+        daemon = MetricsDaemon(allow="192.0.2.0/24;2001:db8::1")
+        try:
+            daemon.start()
+            with self.assertRaises(urllib.error.HTTPError) as cm:
+                fetch(daemon.metrics_port)
+            self.assertEqual(cm.exception.code, 403)
+            self.assertEqual(daemon.stop(), 0, daemon.stderr_text())
+        finally:
+            daemon.cleanup()
+
+    def test_not_loopback_without_allow(self):
+        """listen on an address that is not loopback without allow: refused
+        at start, with the reason."""
+        daemon = fx.Vsmtpd(config="[metrics]\nlisten=0.0.0.0:9\n")
+        try:
+            with self.assertRaises(fx.DaemonError):
+                daemon.start(attempts=1)
+            self.assertIn("[metrics] listen: 0.0.0.0:9 is not a loopback address",
+                          daemon.stderr_text())
+        finally:
+            daemon.cleanup()
+
+
+if __name__ == "__main__":
+    fx.main()
