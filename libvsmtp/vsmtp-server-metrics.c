@@ -31,6 +31,7 @@ struct _VsmtpServerMetrics
   VsmtpMetric  *limit_hits;             /* limit */
   VsmtpMetric  *decisions;              /* signal, result */
   VsmtpMetric  *decision_seconds;       /* signal */
+  VsmtpMetric  *deliveries;             /* plugin, result: updated by the delivery plugins */
 };
 
 VsmtpServerMetrics *
@@ -44,6 +45,7 @@ _vsmtp_server_metrics_new (void)
   static const char * const limit[] = { "limit", NULL };
   static const char * const signal_result[] = { "signal", "result", NULL };
   static const char * const signal[] = { "signal", NULL };
+  static const char * const plugin_result[] = { "plugin", "result", NULL };
   static const double seconds[] = { 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30 };
   VsmtpServerMetrics *self = g_new0 (VsmtpServerMetrics, 1);
   VsmtpMetrics *r;
@@ -90,6 +92,13 @@ _vsmtp_server_metrics_new (void)
     vsmtp_metrics_register_histogram (r, "vsmtp_handler_decision_seconds",
                                       "Time from a decision signal's emission to its reply, by signal",
                                       signal, seconds, G_N_ELEMENTS (seconds));
+  /* found by the plugins that deliver with vsmtp_metrics_lookup() */
+  self->deliveries =
+    vsmtp_metrics_register_counter (r, "vsmtp_deliveries_total",
+                                    "Deliveries by the plugin that made them and the reply class "
+                                    "the client got (per recipient where the plugin answers so); "
+                                    "cancelled: the client no longer wanted the answer",
+                                    plugin_result);
   return self;
 }
 

@@ -170,6 +170,7 @@ class MetricsTest(unittest.TestCase):
         self.assertEqual(moved("vsmtp_handler_decisions_total", signal="rcpt-to", result="2xx"), 1)
         self.assertEqual(moved("vsmtp_handler_decisions_total", signal="rcpt-to", result="5xx"), 1)
         self.assertEqual(moved("vsmtp_handler_decision_seconds_count", signal="rcpt-to"), 2)
+        self.assertEqual(moved("vsmtp_deliveries_total", plugin="maildir", result="2xx"), 1)
 
     def test_promtool_accepts_the_text(self):
         # some of every kind first: a session, so that histograms have series
@@ -186,6 +187,35 @@ class MetricsTest(unittest.TestCase):
         with self.assertRaises(urllib.error.HTTPError) as cm:
             fetch(self.daemon.metrics_port, "/other")
         self.assertEqual(cm.exception.code, 404)
+
+
+class MetricsRelayTest(unittest.TestCase):
+    """The relay plugin's deliveries and its upstream's replies: a second
+    vsmtpd (discard plugin) as the upstream."""
+
+    def test_relay(self):
+        upstream = fx.Vsmtpd(plugins=("discard",))
+        front = None
+        try:
+            upstream.start()
+            front = MetricsDaemon(plugins=("relay",),
+                                  config=(f"[relay]\nhost=127.0.0.1\nport={upstream.port}\n"
+                                          "starttls=no\n"))
+            front.start()
+            with smtplib.SMTP("127.0.0.1", front.port, timeout=fx.IO_TIMEOUT) as s:
+                s.sendmail("a@example.com", ["b@example.org"], b"Subject: r\r\n\r\nr\r\n")
+            samples = parse(fetch(front.metrics_port)[2])
+            self.assertEqual(value(samples, "vsmtp_deliveries_total", plugin="relay", result="2xx"), 1)
+            # the greeting; EHLO, MAIL, RCPT and the content (BDAT: the
+            # upstream offers CHUNKING)
+            self.assertEqual(value(samples, "vsmtp_relay_upstream_replies_total", code="220"), 1)
+            self.assertGreaterEqual(value(samples, "vsmtp_relay_upstream_replies_total", code="250"), 4)
+            self.assertEqual(front.stop(), 0, front.stderr_text())
+        finally:
+            if front is not None:
+                front.cleanup()
+            upstream.stop()
+            upstream.cleanup()
 
 
 class MetricsAllowTest(unittest.TestCase):
