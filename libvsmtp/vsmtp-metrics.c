@@ -569,7 +569,7 @@ append_value (GString *out,
     g_string_append (out, "NaN");
   else if (isinf (value))
     g_string_append (out, value > 0 ? "+Inf" : "-Inf");
-  else if (value == floor (value) && fabs (value) < 1e15)
+  else if (value > -1e15 && value < 1e15 && value == (double) (gint64) value)
     g_string_append_printf (out, "%" G_GINT64_FORMAT, (gint64) value);
   else
     {

@@ -90,35 +90,21 @@ def passwd_line(user, password):
     return f"{user}:{r.stdout.decode().strip()}\n"
 
 
-class MetricsTest(unittest.TestCase):
+class MetricsTest(fx.VsmtpdTestCase):
 
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="vsmtpd-metrics-")
-        passwd = os.path.join(cls.tmp, "passwd")
+    def make_daemon(cls):
+        tmp = tempfile.mkdtemp(prefix="vsmtpd-metrics-")
+        cls.addClassCleanup(shutil.rmtree, tmp, ignore_errors=True)
+        passwd = os.path.join(tmp, "passwd")
         with open(passwd, "w", encoding="utf-8") as f:
             f.write(passwd_line("alice", "wonderland"))
-        cls.daemon = MetricsDaemon(
+        return MetricsDaemon(
             plugins=("maildir", "recipients", "passwd"),
             args=["--tls-cert", CERT, "--tls-key", KEY],
             server="error-sleep-time=0\n",
             config=(f"[passwd]\nfile={passwd}\n"
                     "[recipients]\nusers=bob@example.org;carol@example.org\n"))
-        try:
-            cls.daemon.start()
-        except Exception:
-            cls.daemon.cleanup()
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        status = cls.daemon.stop()
-        log = cls.daemon.stderr_text()
-        cls.daemon.cleanup()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-        if status != 0:
-            raise AssertionError(f"vsmtpd exit status after SIGTERM: {status}\n{log}")
 
     def scrape(self):
         status, ctype, text = fetch(self.daemon.metrics_port)
@@ -216,6 +202,35 @@ class MetricsRelayTest(unittest.TestCase):
                 front.cleanup()
             upstream.stop()
             upstream.cleanup()
+
+
+class MetricsLimitsTest(unittest.TestCase):
+    """A connection refused by max-connections-per-client: counted as
+    refused, as a limit hit and as a session ended for that reason."""
+
+    def test_refused(self):
+        daemon = MetricsDaemon(server="max-connections-per-client=1\n")
+        try:
+            daemon.start()
+            with daemon.connect() as first, daemon.connect(greeting=False) as second:
+                reply = second.reply()
+                self.assertEqual(reply.code, 421, reply)
+                self.assertTrue(second.closed_by_peer())
+                wait_for(lambda: value(parse(fetch(daemon.metrics_port)[2]), "vsmtp_sessions_total",
+                                       listener="default", reason="refused") == 1,
+                         "a session ended as refused")
+                samples = parse(fetch(daemon.metrics_port)[2])
+                self.assertEqual(value(samples, "vsmtp_connections_accepted_total",
+                                       listener="default"), 2)
+                self.assertEqual(value(samples, "vsmtp_connections_refused_total",
+                                       listener="default"), 1)
+                self.assertEqual(value(samples, "vsmtp_connections_active", listener="default"), 1)
+                self.assertEqual(value(samples, "vsmtp_limit_hits_total",
+                                       limit="max-connections-per-client"), 1)
+                self.assertEqual(first.cmd("QUIT").code, 221)
+            self.assertEqual(daemon.stop(), 0, daemon.stderr_text())
+        finally:
+            daemon.cleanup()
 
 
 class MetricsAllowTest(unittest.TestCase):
