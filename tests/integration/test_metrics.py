@@ -84,6 +84,17 @@ def wait_for(predicate, what, timeout=fx.IO_TIMEOUT):
         time.sleep(0.05)
 
 
+def wait_settled(port):
+    """Until the fixture's probe of the SMTP port (a connection, so a
+    session) was accepted and has ended: counts taken then move only with
+    the test's own sessions."""
+    def settled():
+        samples = parse(fetch(port)[2])
+        return (value(samples, "vsmtp_connections_accepted_total", listener="default") >= 1 and
+                value(samples, "vsmtp_connections_active", listener="default") == 0)
+    wait_for(settled, "the start-up probe's session ended")
+
+
 def passwd_line(user, password):
     r = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=password.encode(),
                        capture_output=True, check=True)
@@ -113,6 +124,7 @@ class MetricsTest(fx.VsmtpdTestCase):
         return text
 
     def test_values_move_with_mail(self):
+        wait_settled(self.daemon.metrics_port)
         before = parse(self.scrape())
         message = b"Subject: metrics\r\n\r\nhello\r\n"
 
@@ -210,22 +222,30 @@ class MetricsLimitsTest(unittest.TestCase):
 
     def test_refused(self):
         daemon = MetricsDaemon(server="max-connections-per-client=1\n")
+
+        def scrape():
+            return parse(fetch(daemon.metrics_port)[2])
+
         try:
             daemon.start()
+            wait_settled(daemon.metrics_port)
+            before = scrape()
             with daemon.connect() as first, daemon.connect(greeting=False) as second:
                 reply = second.reply()
                 self.assertEqual(reply.code, 421, reply)
                 self.assertTrue(second.closed_by_peer())
-                wait_for(lambda: value(parse(fetch(daemon.metrics_port)[2]), "vsmtp_sessions_total",
-                                       listener="default", reason="refused") == 1,
+                wait_for(lambda: value(scrape(), "vsmtp_sessions_total", listener="default",
+                                       reason="refused") == 1,
                          "a session ended as refused")
-                samples = parse(fetch(daemon.metrics_port)[2])
-                self.assertEqual(value(samples, "vsmtp_connections_accepted_total",
-                                       listener="default"), 2)
-                self.assertEqual(value(samples, "vsmtp_connections_refused_total",
-                                       listener="default"), 1)
-                self.assertEqual(value(samples, "vsmtp_connections_active", listener="default"), 1)
-                self.assertEqual(value(samples, "vsmtp_limit_hits_total",
+                after = scrape()
+
+                def moved(name, **labels):
+                    return value(after, name, **labels) - value(before, name, **labels)
+
+                self.assertEqual(moved("vsmtp_connections_accepted_total", listener="default"), 2)
+                self.assertEqual(moved("vsmtp_connections_refused_total", listener="default"), 1)
+                self.assertEqual(value(after, "vsmtp_connections_active", listener="default"), 1)
+                self.assertEqual(moved("vsmtp_limit_hits_total",
                                        limit="max-connections-per-client"), 1)
                 self.assertEqual(first.cmd("QUIT").code, 221)
             self.assertEqual(daemon.stop(), 0, daemon.stderr_text())
