@@ -453,6 +453,7 @@ session_sasl_continue (VsmtpSession    *self,
                         self->remote_ip ? self->remote_ip : "unknown",
                         credentials->mechanism, _vsmtp_sasl_get_error (self->sasl));
       _vsmtp_client_tracker_auth_failed (self->clients, self->remote_ip, self->settings->auth_failure_window);
+      _vsmtp_metrics_auth (self->server, credentials->mechanism, FALSE);
       break;
 
     case VSMTP_SASL_ERROR:

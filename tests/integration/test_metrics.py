@@ -4,6 +4,7 @@ Prometheus (libsoup), checked with promtool and by values that move as
 mail flows through smtplib; the 403 for a scraper not allowed."""
 
 import base64
+import json
 import os
 import re
 import shutil
@@ -179,6 +180,42 @@ class MetricsTest(fx.VsmtpdTestCase):
         self.assertIn('vsmtp_handler_decision_seconds_bucket{signal="rcpt-to",le="+Inf"}', text)
         r = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
                            capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout.decode() + r.stderr.decode())
+
+    def test_monitoring_page_and_dashboard(self):
+        """docs/monitoring.md lists every metric the server registers (those
+        of the plugins this daemon runs included), and the Grafana dashboard
+        under data/ asks only for those, in PromQL promtool accepts."""
+        text = self.scrape()
+        names = re.findall(r"^# TYPE (\S+) ", text, re.M)
+        self.assertIn("vsmtp_deliveries_total", names)
+        with open(os.path.join(fx.SOURCE_ROOT, "docs", "monitoring.md"), encoding="utf-8") as f:
+            page = f.read()
+        for name in names + ["vsmtp_relay_upstream_replies_total"]:
+            self.assertIn(f"| `{name}` |", page, f"{name} is not in docs/monitoring.md")
+        documented = set(re.findall(r"^\| `(vsmtp_[a-z_]+)` \|", page, re.M))
+
+        with open(os.path.join(fx.SOURCE_ROOT, "data", "vsmtpd-grafana.json"),
+                  encoding="utf-8") as f:
+            dashboard = json.load(f)
+        exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+        asked = set()
+        for expr in exprs:
+            for name in re.findall(r"\b(vsmtp_[a-z_]+)", expr):
+                asked.add(re.sub(r"_(bucket|sum|count)$", "", name)
+                          if name.startswith("vsmtp_handler_decision_seconds") else name)
+        self.assertEqual(asked - documented, set())
+        self.assertEqual(documented - asked, set(), "metrics without a panel")
+
+        # PromQL checked by promtool, as recording rules ($__rate_interval
+        # is Grafana's: a duration here)
+        rules = os.path.join(self.daemon.tmpdir, "rules.yml")
+        with open(rules, "w", encoding="utf-8") as f:
+            f.write("groups:\n  - name: dashboard\n    rules:\n")
+            for i, expr in enumerate(exprs):
+                expr = expr.replace("$__rate_interval", "5m")
+                f.write(f"      - record: dashboard:expr{i}\n        expr: {json.dumps(expr)}\n")
+        r = subprocess.run(["promtool", "check", "rules", rules], capture_output=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stdout.decode() + r.stderr.decode())
 
     def test_other_paths(self):
