@@ -440,21 +440,30 @@ print_group (VsmtpConfigGroup *group)
   g_print ("\n");
 }
 
-/* [metrics] listen: one HTTP listener, so one process */
+/* [metrics] listen: one HTTP listener, so one process (checked before
+ * workers are started) */
 static gboolean
-start_metrics (Daemon  *daemon,
+check_metrics (Daemon  *daemon,
                GError **error)
 {
-  g_autofree char *description = NULL;
+  g_autofree char *listen = g_key_file_get_string (daemon->config->keyfile, "metrics", "listen", NULL);
 
-  if (daemon->config->workers > 1 &&
-      g_key_file_has_key (daemon->config->keyfile, "metrics", "listen", NULL))
+  if (daemon->config->workers > 1 && listen != NULL && *listen != '\0')
     {
       g_set_error_literal (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
                            "[metrics] listen: not with [server] workers above 1 "
                            "(each worker counts its own sessions)");
       return FALSE;
     }
+  return TRUE;
+}
+
+static gboolean
+start_metrics (Daemon  *daemon,
+               GError **error)
+{
+  g_autofree char *description = NULL;
+
   daemon->metrics = vsmtpd_metrics_start (daemon->config->keyfile, daemon->server,
                                           &description, error);
   if (daemon->metrics == NULL)
@@ -593,6 +602,12 @@ main (int   argc,
 
   if (list_keys)
     return print_keys (daemon.config);
+
+  if (!check_metrics (&daemon, &error))
+    {
+      g_printerr ("vsmtpd: %s\n", error->message);
+      goto out;
+    }
 
   /* before any TLS object: glib-networking reads it once (vsmtpd-tls.c) */
   if (!vsmtpd_tls_apply_priority (daemon.config->tls_priority, &error))

@@ -54,8 +54,10 @@ def fetch(port, path="/metrics"):
 class MetricsDaemon(fx.Vsmtpd):
     """vsmtpd with [metrics] on a port of its own (retried if taken)."""
 
-    def __init__(self, allow=None, **kw):
+    def __init__(self, allow=None, listener=None, **kw):
         self.allow = allow
+        self.listener = listener        # the name of a [listener NAME] on listener_port
+        self.listener_port = None
         self.metrics_port = None
         self.base_config = kw.pop("config", "")
         super().__init__(**kw)
@@ -68,6 +70,10 @@ class MetricsDaemon(fx.Vsmtpd):
                                  f"\n[metrics]\nlisten=127.0.0.1:{self.metrics_port}\n")
             if self.allow is not None:
                 self.extra_config += f"allow={self.allow}\n"
+            if self.listener is not None:
+                self.listener_port = fx.free_port()
+                self.extra_config += (f"\n[listener {self.listener}]\n"
+                                      f"listen=127.0.0.1:{self.listener_port}\n")
             try:
                 return super().start(attempts=1)
             except fx.DaemonError as e:
@@ -290,6 +296,26 @@ class MetricsLimitsTest(unittest.TestCase):
             daemon.cleanup()
 
 
+class MetricsListenerTest(unittest.TestCase):
+    """A session of a [listener NAME] counts under its name."""
+
+    def test_named_listener(self):
+        daemon = MetricsDaemon(listener="inbound")
+        try:
+            daemon.start()
+            with smtplib.SMTP("127.0.0.1", daemon.listener_port, timeout=fx.IO_TIMEOUT) as s:
+                self.assertEqual(s.noop()[0], 250)
+            wait_for(lambda: value(parse(fetch(daemon.metrics_port)[2]), "vsmtp_sessions_total",
+                                   listener="inbound", reason="quit") == 1,
+                     "a session of listener inbound ended with QUIT")
+            samples = parse(fetch(daemon.metrics_port)[2])
+            self.assertEqual(value(samples, "vsmtp_connections_accepted_total", listener="inbound"), 1)
+            self.assertEqual(value(samples, "vsmtp_connections_active", listener="inbound"), 0)
+            self.assertEqual(daemon.stop(), 0, daemon.stderr_text())
+        finally:
+            daemon.cleanup()
+
+
 class MetricsAllowTest(unittest.TestCase):
     """allow= without 127.0.0.1: a scrape from 127.0.0.1 gets 403."""
 
@@ -301,6 +327,18 @@ class MetricsAllowTest(unittest.TestCase):
                 fetch(daemon.metrics_port)
             self.assertEqual(cm.exception.code, 403)
             self.assertEqual(daemon.stop(), 0, daemon.stderr_text())
+        finally:
+            daemon.cleanup()
+
+    def test_not_with_workers(self):
+        """One HTTP listener cannot name the sessions of several worker
+        processes: refused at start, with the reason."""
+        daemon = fx.Vsmtpd(server="workers=2\n", config="[metrics]\nlisten=127.0.0.1:9\n")
+        try:
+            with self.assertRaises(fx.DaemonError):
+                daemon.start(attempts=1)
+            self.assertIn("vsmtpd: [metrics] listen: not with [server] workers above 1",
+                          daemon.stderr_text())
         finally:
             daemon.cleanup()
 
