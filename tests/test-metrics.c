@@ -9,6 +9,8 @@
 
 #include <vsmtp.h>
 
+#include "vsmtp-test-harness.h"
+
 static void
 test_render_counter_gauge (void)
 {
@@ -143,6 +145,114 @@ test_server_metrics (void)
   g_assert_nonnull (vsmtp_metrics_lookup (metrics, "vsmtp_sessions_total"));
 }
 
+/* ---- what a server counts of its sessions ---- */
+
+/* The value of @name's series with the label values that follow (NULL
+ * ended) in @fixture's server */
+static double
+server_value (Fixture    *fixture,
+              const char *name,
+              ...)
+{
+  VsmtpMetric *metric = vsmtp_metrics_lookup (vsmtp_server_get_metrics (fixture->server), name);
+  const char *values[4] = { NULL, };
+  va_list args;
+
+  g_assert_nonnull (metric);
+  va_start (args, name);
+  for (guint i = 0; i < G_N_ELEMENTS (values) - 1; i++)
+    if ((values[i] = va_arg (args, const char *)) == NULL)
+      break;
+  va_end (args);
+  return vsmtp_metric_get_value (metric, values);
+}
+
+/* the server counts a session once it closed it, which may be after the
+ * client saw the connection closed */
+static void
+wait_closed (Fixture *fixture,
+             guint    n)
+{
+  while (fixture->n_closed < n)
+    g_main_context_iteration (NULL, TRUE);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+static void
+test_session_transaction (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "EHLO client.example\r\n", "250",
+    "MAIL FROM:<a@example.com>\r\n", "250",
+    "RCPT TO:<b@example.org>\r\n", "250",
+    "DATA\r\n", "354",
+    "Subject: x\r\n\r\nhello\r\n.\r\n", "250",
+    "QUIT\r\n", "221",
+    "", "<closed>",
+    NULL, NULL
+  };
+
+  run_client (fixture, script);
+  wait_closed (fixture, 1);
+
+  g_assert_cmpfloat (server_value (fixture, "vsmtp_connections_accepted_total", "default", NULL), ==, 1);
+  g_assert_cmpfloat (server_value (fixture, "vsmtp_connections_active", "default", NULL), ==, 0);
+  g_assert_cmpfloat (server_value (fixture, "vsmtp_sessions_total", "default", "quit", NULL), ==, 1);
+  g_assert_cmpfloat (server_value (fixture, "vsmtp_transactions_total", "2xx", NULL), ==, 1);
+  g_assert_cmpfloat (server_value (fixture, "vsmtp_recipients_total", "2xx", NULL), ==, 1);
+  g_assert_cmpfloat (server_value (fixture, "vsmtp_messages_total", "2xx", NULL), ==, 1);
+  /* the content as received, without the Received header the server adds */
+  g_assert_cmpfloat (server_value (fixture, "vsmtp_received_bytes_total", NULL), ==,
+                     strlen ("Subject: x\r\n\r\nhello\r\n"));
+  /* the harness's message-received handler decided; no handler for RCPT */
+  g_assert_cmpfloat (server_value (fixture, "vsmtp_handler_decisions_total", "message-received", "2xx",
+                                   NULL), ==, 1);
+  g_assert_cmpfloat (server_value (fixture, "vsmtp_handler_decision_seconds", "message-received",
+                                   NULL), ==, 1);
+  g_assert_cmpfloat (server_value (fixture, "vsmtp_handler_decisions_total", "rcpt-to", "2xx",
+                                   NULL), ==, 0);
+}
+
+static void
+test_session_errors (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "FOO\r\n", "500 5.5.2",
+    "FOO\r\n", "500 5.5.2",
+    NULL, "421 4.7.0 mx.test.example Error: too many errors",
+    "", "<closed>",
+    NULL, NULL
+  };
+
+  g_object_set (fixture->server, "hard-error-limit", 2, "error-sleep-time", 0, NULL);
+  run_client (fixture, script);
+  wait_closed (fixture, 1);
+
+  g_assert_cmpfloat (server_value (fixture, "vsmtp_sessions_total", "default", "errors", NULL), ==, 1);
+  g_assert_cmpfloat (server_value (fixture, "vsmtp_limit_hits_total", "hard-error-limit", NULL), ==, 1);
+}
+
+static void
+test_session_timeout (Fixture *fixture, gconstpointer data)
+{
+  const char * const script[] = {
+    NULL, "220 ",
+    "", "421 4.4.2 mx.test.example Error: timeout exceeded",
+    "", "<closed>",
+    NULL, NULL
+  };
+
+  vsmtp_server_set_timeout (fixture->server, 1);
+  run_client (fixture, script);
+  wait_closed (fixture, 1);
+
+  g_assert_cmpfloat (server_value (fixture, "vsmtp_sessions_total", "default", "timeout", NULL), ==, 1);
+  g_assert_cmpfloat (server_value (fixture, "vsmtp_sessions_total", "default", "disconnect", NULL), ==, 0);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -152,5 +262,11 @@ main (int    argc,
   g_test_add_func ("/metrics/render/histogram", test_render_histogram);
   g_test_add_func ("/metrics/misuse", test_misuse);
   g_test_add_func ("/metrics/server", test_server_metrics);
+  g_test_add ("/metrics/session/transaction", Fixture, NULL, fixture_setup, test_session_transaction,
+              fixture_teardown);
+  g_test_add ("/metrics/session/errors", Fixture, NULL, fixture_setup, test_session_errors,
+              fixture_teardown);
+  g_test_add ("/metrics/session/timeout", Fixture, NULL, fixture_setup, test_session_timeout,
+              fixture_teardown);
   return g_test_run ();
 }
