@@ -146,6 +146,7 @@ test_server_metrics (void)
 }
 
 /* ---- what a server counts of its sessions ---- */
+/* (sessions ended by the timeout and by the error limit: test-session.c) */
 
 /* The value of @name's series with the label values that follow (NULL
  * ended) in @fixture's server */
@@ -215,44 +216,6 @@ test_session_transaction (Fixture *fixture, gconstpointer data)
                                    NULL), ==, 0);
 }
 
-static void
-test_session_errors (Fixture *fixture, gconstpointer data)
-{
-  const char * const script[] = {
-    NULL, "220 ",
-    "FOO\r\n", "500 5.5.2",
-    "FOO\r\n", "500 5.5.2",
-    NULL, "421 4.7.0 mx.test.example Error: too many errors",
-    "", "<closed>",
-    NULL, NULL
-  };
-
-  g_object_set (fixture->server, "hard-error-limit", 2, "error-sleep-time", 0, NULL);
-  run_client (fixture, script);
-  wait_closed (fixture, 1);
-
-  g_assert_cmpfloat (server_value (fixture, "vsmtp_sessions_total", "default", "errors", NULL), ==, 1);
-  g_assert_cmpfloat (server_value (fixture, "vsmtp_limit_hits_total", "hard-error-limit", NULL), ==, 1);
-}
-
-static void
-test_session_timeout (Fixture *fixture, gconstpointer data)
-{
-  const char * const script[] = {
-    NULL, "220 ",
-    "", "421 4.4.2 mx.test.example Error: timeout exceeded",
-    "", "<closed>",
-    NULL, NULL
-  };
-
-  vsmtp_server_set_timeout (fixture->server, 1);
-  run_client (fixture, script);
-  wait_closed (fixture, 1);
-
-  g_assert_cmpfloat (server_value (fixture, "vsmtp_sessions_total", "default", "timeout", NULL), ==, 1);
-  g_assert_cmpfloat (server_value (fixture, "vsmtp_sessions_total", "default", "disconnect", NULL), ==, 0);
-}
-
 int
 main (int    argc,
       char **argv)
@@ -263,10 +226,6 @@ main (int    argc,
   g_test_add_func ("/metrics/misuse", test_misuse);
   g_test_add_func ("/metrics/server", test_server_metrics);
   g_test_add ("/metrics/session/transaction", Fixture, NULL, fixture_setup, test_session_transaction,
-              fixture_teardown);
-  g_test_add ("/metrics/session/errors", Fixture, NULL, fixture_setup, test_session_errors,
-              fixture_teardown);
-  g_test_add ("/metrics/session/timeout", Fixture, NULL, fixture_setup, test_session_timeout,
               fixture_teardown);
   return g_test_run ();
 }
