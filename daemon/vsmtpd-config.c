@@ -17,6 +17,7 @@
 #include <glib/gstdio.h>
 
 #include "vsmtpd-config.h"
+#include "vsmtpd-metrics.h"
 #include "vsmtpd-listeners.h"
 #include "vsmtpd-tls.h"
 
@@ -1262,6 +1263,7 @@ vsmtpd_config_dup_groups (VsmtpdConfig *self)
   g_ptr_array_add (groups, g_object_ref (self->server_group));
   g_ptr_array_add (groups, vsmtpd_listeners_group_new ("NAME"));
   g_ptr_array_add (groups, plugins_group_new ());
+  g_ptr_array_add (groups, vsmtpd_metrics_group_new ());
   return groups;
 }
 

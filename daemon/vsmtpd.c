@@ -33,6 +33,7 @@
 #include "vsmtpd-notify.h"
 #include "vsmtpd-reload.h"
 #include "vsmtpd-tls.h"
+#include "vsmtpd-metrics.h"
 
 typedef struct
 {
@@ -44,6 +45,7 @@ typedef struct
   gboolean       shutting_down;
   gboolean       reuse_port; /* a worker of several: SO_REUSEPORT listeners */
   VsmtpdReloader *reloader;  /* SIGHUP */
+  VsmtpdMetrics *metrics;    /* [metrics] listen, or NULL */
 } Daemon;
 
 static char *
@@ -437,6 +439,38 @@ print_group (VsmtpConfigGroup *group)
   g_print ("\n");
 }
 
+/* [metrics] listen: one HTTP listener, so one process (checked before
+ * workers are started) */
+static gboolean
+check_metrics (Daemon  *daemon,
+               GError **error)
+{
+  g_autofree char *listen = g_key_file_get_string (daemon->config->keyfile, "metrics", "listen", NULL);
+
+  if (daemon->config->workers > 1 && listen != NULL && *listen != '\0')
+    {
+      g_set_error_literal (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                           "[metrics] listen: not with [server] workers above 1 "
+                           "(each worker counts its own sessions)");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+start_metrics (Daemon  *daemon,
+               GError **error)
+{
+  g_autofree char *description = NULL;
+
+  daemon->metrics = vsmtpd_metrics_start (daemon->config->keyfile, daemon->server,
+                                          &description, error);
+  if (daemon->metrics == NULL)
+    return error == NULL || *error == NULL;
+  g_ptr_array_add (daemon->listening, g_steal_pointer (&description));
+  return TRUE;
+}
+
 /* --list-keys: every key the configuration may have, as a key file with
  * each key commented out with its default */
 static int
@@ -612,6 +646,12 @@ main (int   argc,
   if (list_keys)
     return print_keys (daemon.config);
 
+  if (!check_metrics (&daemon, &error))
+    {
+      g_printerr ("vsmtpd: %s\n", error->message);
+      goto out;
+    }
+
   /* before any TLS object: glib-networking reads it once (vsmtpd-tls.c) */
   if (!vsmtpd_tls_apply_priority (daemon.config->tls_priority, &error))
     {
@@ -728,6 +768,12 @@ main (int   argc,
   if (!activated)
     check_submission (&daemon);
 
+  if (!start_metrics (&daemon, &error))
+    {
+      g_printerr ("vsmtpd: %s\n", error->message);
+      goto out;
+    }
+
   /* bound, certificate and plugin files read: no need for root any more */
   if (daemon.config->run_as_user != NULL && geteuid () != daemon.config->run_as_uid)
     {
@@ -754,6 +800,7 @@ main (int   argc,
   status = EXIT_SUCCESS;
 
 out:
+  g_clear_pointer (&daemon.metrics, vsmtpd_metrics_free);
   if (daemon.server != NULL)
     vsmtp_server_stop_listening (daemon.server);
   if (daemon.config != NULL)

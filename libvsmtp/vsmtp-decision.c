@@ -11,6 +11,7 @@
 #include "vsmtp-session-private.h"
 #include "vsmtp-reply-private.h"
 #include "vsmtp-source-private.h"
+#include "vsmtp-server-metrics-private.h"
 
 struct _VsmtpDecision
 {
@@ -31,6 +32,7 @@ struct _VsmtpDecision
   GValue                       *emit_values;     /* the instance and the arguments */
   guint                         emit_n_values;
   guint                         emit_done;       /* handlers that have decided */
+  gint64                        emit_started;    /* monotonic, for the metrics */
 };
 
 VsmtpDecision *
@@ -113,6 +115,9 @@ decision_run (VsmtpDecision     *self,
               VsmtpReply        *reply)
 {
   g_object_ref (reply);
+  if (self->emit_values != NULL)
+    _vsmtp_metrics_decision (vsmtp_session_get_server (self->session), g_signal_name (self->emit_signal),
+                             reply, g_get_monotonic_time () - self->emit_started);
   then (self->session, reply);
   g_object_unref (reply);
   decision_finish (self);
@@ -327,6 +332,7 @@ _vsmtp_decision_emit (VsmtpDecision     *self,
   g_signal_query (signal_id, &query);
   decision_clear_emission (self);
   self->emit_signal = signal_id;
+  self->emit_started = g_get_monotonic_time ();
   self->emit_n_values = query.n_params + 1;
   self->emit_values = g_new0 (GValue, self->emit_n_values);
   g_value_init_from_instance (&self->emit_values[0], self->session);

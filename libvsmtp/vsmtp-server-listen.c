@@ -141,6 +141,8 @@ on_session_closed (VsmtpSession *session,
       _vsmtp_session_set_counted (session, FALSE);
     }
   _vsmtp_session_set_closed_func (session, NULL, NULL);
+  _vsmtp_metrics_session_closed (self, vsmtp_session_get_listen_options (session),
+                                 _vsmtp_session_get_end_reason (session));
   if (g_hash_table_remove (self->sessions, session))
     {
       g_object_notify_by_pspec (G_OBJECT (self), _vsmtp_server_properties[PROP_N_SESSIONS]);
@@ -160,14 +162,20 @@ _vsmtp_server_admit (VsmtpServer  *self,
   /* the session itself is already counted in self->sessions */
   if (self->limits.max_connections > 0 &&
       g_hash_table_size (self->sessions) > self->limits.max_connections)
-    return vsmtp_reply_new_printf (421, "4.7.0", "%s Error: too many connections", self->hostname);
+    {
+      _vsmtp_metrics_limit_hit (self, "max-connections");
+      return vsmtp_reply_new_printf (421, "4.7.0", "%s Error: too many connections", self->hostname);
+    }
 
   if (ip == NULL)
     return NULL;
   n = _vsmtp_client_tracker_get_connections (self->clients, ip);
   if (per_client > 0 && n >= per_client)
-    return vsmtp_reply_new_printf (421, "4.7.0", "%s Error: too many connections from %s",
+    {
+      _vsmtp_metrics_limit_hit (self, "max-connections-per-client");
+      return vsmtp_reply_new_printf (421, "4.7.0", "%s Error: too many connections from %s",
                                    self->hostname, ip);
+    }
   _vsmtp_client_tracker_connection_opened (self->clients, ip);
   _vsmtp_session_set_counted (session, TRUE);
   return NULL;
@@ -491,12 +499,14 @@ server_start_session (VsmtpServer        *self,
   if (header != NULL)
     _vsmtp_session_set_proxy_header (session, header);
   g_hash_table_add (self->sessions, session);
+  _vsmtp_metrics_connection_accepted (self, options);
   _vsmtp_session_set_closed_func (session, on_session_closed, self);
   g_object_notify_by_pspec (G_OBJECT (self), _vsmtp_server_properties[PROP_N_SESSIONS]);
 
   refusal = _vsmtp_server_admit (self, session);
   if (refusal != NULL)
     {
+      _vsmtp_metrics_connection_refused (self, options, NULL);
       _vsmtp_session_refuse (session, refusal);
       g_object_unref (refusal);
       return session;
@@ -560,6 +570,7 @@ server_read_proxy_header (VsmtpServer        *self,
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                         "MESSAGE", "connection from [%s]%s%s refused: not in proxy-trusted", text,
                         name ? " on listener " : "", name ? name : "");
+      _vsmtp_metrics_connection_refused (self, options, "proxy-trusted");
       g_socket_close (client, NULL);
       return;
     }

@@ -19,6 +19,7 @@
 #include "vsmtp-settings-private.h"
 #include "vsmtp-client-tracker-private.h"
 #include "vsmtp-extension-private.h"
+#include "vsmtp-server-metrics-private.h"
 
 G_BEGIN_DECLS
 
@@ -63,6 +64,8 @@ struct _VsmtpServer
   GSource                *grace_source;
 
   VsmtpExtensionRegistry *extensions;            /* EHLO keywords, MAIL/RCPT parameters */
+
+  VsmtpServerMetrics     *metrics;               /* vsmtp-server-metrics.c */
 };
 
 enum {

@@ -101,6 +101,7 @@ vsmtp_server_finalize (GObject *object)
 
   g_clear_pointer (&self->sessions, g_hash_table_unref);
   g_clear_pointer (&self->clients, _vsmtp_client_tracker_unref);
+  g_clear_pointer (&self->metrics, _vsmtp_server_metrics_free);
   g_clear_pointer (&self->settings, _vsmtp_settings_unref);
   g_clear_pointer (&self->extensions, _vsmtp_extension_registry_free);
   g_strfreev (self->auth_mechanisms);
@@ -903,6 +904,7 @@ vsmtp_server_init (VsmtpServer *self)
   self->tls_handshake_timeout = DEFAULT_HANDSHAKE_TIMEOUT;
   self->listeners = g_ptr_array_new_with_free_func ((GDestroyNotify) _vsmtp_listener_free);
   self->clients = _vsmtp_client_tracker_new ();
+  self->metrics = _vsmtp_server_metrics_new ();
   self->limits.max_connections = 10000;
   self->limits.max_connections_per_client = 50;
   self->limits.max_tls_handshakes = 100;

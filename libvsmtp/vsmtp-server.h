@@ -11,6 +11,7 @@
 #include <gio/gio.h>
 
 #include "vsmtp-session.h"
+#include "vsmtp-metrics.h"
 #include "vsmtp-version-macros.h"
 
 G_BEGIN_DECLS
@@ -181,5 +182,8 @@ VSMTP_AVAILABLE_IN_ALL
 void             vsmtp_server_set_handler_owner      (VsmtpServer          *self,
                                                       GObject              *object,
                                                       const char           *owner);
+
+VSMTP_AVAILABLE_IN_ALL
+VsmtpMetrics  *vsmtp_server_get_metrics            (VsmtpServer          *self);
 
 G_END_DECLS

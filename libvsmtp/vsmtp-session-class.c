@@ -954,6 +954,20 @@ vsmtp_session_get_auth_mechanism (VsmtpSession *self)
   return self->auth_mechanism;
 }
 
+void
+_vsmtp_session_set_end_reason (VsmtpSession *self,
+                               const char   *reason)
+{
+  if (self->end_reason == NULL)
+    self->end_reason = reason;
+}
+
+const char *
+_vsmtp_session_get_end_reason (VsmtpSession *self)
+{
+  return self->end_reason;
+}
+
 gboolean
 _vsmtp_session_get_counted (VsmtpSession *self)
 {

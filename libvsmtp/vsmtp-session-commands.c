@@ -228,6 +228,7 @@ then_mail (VsmtpSession *self,
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ENVELOPE]);
       session_set_state (self, VSMTP_SESSION_STATE_MAIL);
     }
+  _vsmtp_metrics_reply (self->server, "transaction", reply);
   session_queue (self, reply);
 }
 
@@ -266,6 +267,7 @@ _vsmtp_session_handle_mail (VsmtpSession *self,
       g_autoptr(VsmtpReply) r =
         vsmtp_reply_new (421, "4.5.3", "Error: too many transactions in this session, reconnect");
 
+      _vsmtp_metrics_limit_hit (self->server, "max-transactions");
       _vsmtp_session_close_after_flush (self, r);
       return;
     }
@@ -288,6 +290,7 @@ then_rcpt (VsmtpSession *self,
       vsmtp_envelope_add_recipient (self->envelope, self->pending_address, self->pending_params);
       session_set_state (self, VSMTP_SESSION_STATE_RCPT);
     }
+  _vsmtp_metrics_reply (self->server, "recipient", reply);
   session_queue (self, reply);
 }
 
@@ -320,6 +323,8 @@ _vsmtp_session_handle_rcpt (VsmtpSession *self,
        * recipients accepted, so this reply does not count towards the
        * error limits. */
       g_autoptr(VsmtpReply) r = vsmtp_reply_new (452, "4.5.3", "Error: too many recipients");
+
+      _vsmtp_metrics_limit_hit (self->server, "max-recipients");
 
       vsmtp_reply_append_to (r, self->outbuf);
       session_clear_command_args (self);
@@ -451,6 +456,8 @@ session_log_transaction (VsmtpSession *self,
   _vsmtp_log_transaction (self->id, self->remote_ip, self->envelope,
                           message ? vsmtp_message_get_id (message) : "",
                           _vsmtp_data_receiver_get_size (self->receiver), reply);
+  _vsmtp_metrics_reply (self->server, "message", reply);
+  _vsmtp_metrics_bytes_received (self->server, _vsmtp_data_receiver_get_size (self->receiver));
 }
 
 static void
@@ -535,6 +542,7 @@ static void
 then_quit (VsmtpSession *self,
            VsmtpReply   *reply)
 {
+  _vsmtp_session_set_end_reason (self, "quit");
   _vsmtp_session_close_after_flush (self, reply);
 }
 

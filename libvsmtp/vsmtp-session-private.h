@@ -41,6 +41,11 @@ void          _vsmtp_session_set_closed_func (VsmtpSession           *self,
 gboolean      _vsmtp_session_get_counted (VsmtpSession *self);
 void          _vsmtp_session_set_counted (VsmtpSession *self,
                                           gboolean      counted);
+/* Why the session ends (the first reason given counts; static strings):
+ * "quit", "timeout", "errors", ...; NULL (the client went): "disconnect" */
+void          _vsmtp_session_set_end_reason (VsmtpSession *self,
+                                             const char   *reason);
+const char   *_vsmtp_session_get_end_reason (VsmtpSession *self);
 /* Instead of starting: sends @reply (a 421) and closes. */
 void          _vsmtp_session_refuse (VsmtpSession  *self,
                                      VsmtpReply    *reply);

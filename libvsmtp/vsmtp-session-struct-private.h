@@ -20,6 +20,7 @@
 #include "vsmtp-reply-private.h"
 #include "vsmtp-sasl-private.h"
 #include "vsmtp-xclient-private.h"
+#include "vsmtp-server-metrics-private.h"
 
 G_BEGIN_DECLS
 
@@ -88,6 +89,7 @@ struct _VsmtpSession
   guint                  tls_starting : 1;     /* STARTTLS accepted: no more SMTP until the handshake */
   guint                  sleeping : 1;
   guint                  counted : 1;
+  const char            *end_reason;      /* why it closed, for the metrics (static) */
 
   /* BDAT (vsmtp-session-bdat.c) */
   guint64                chunk_size;      /* the chunk being read, as announced */

@@ -66,6 +66,7 @@ _vsmtp_session_take_handshake_slot (VsmtpSession *self)
                         "VSMTP_SESSION_ID", self->id,
                         "MESSAGE", "%s: TLS refused to [%s]: too many TLS handshakes in progress",
                         self->id, self->remote_ip ? self->remote_ip : "unknown");
+      _vsmtp_metrics_limit_hit (self->server, "max-tls-handshakes");
       return FALSE;
     }
   self->handshake_slot = TRUE;
@@ -276,12 +277,17 @@ session_on_handshake_done (gpointer      owner,
                         "VSMTP_SESSION_ID", self->id,
                         "MESSAGE", "%s: TLS handshake failed with [%s]: %s", self->id,
                         self->remote_ip ? self->remote_ip : "unknown", error->message);
+      _vsmtp_metrics_tls_handshake (self->server, NULL, FALSE);
+      _vsmtp_session_set_end_reason (self, "tls-failed");
       session_close_now (self);
       return;
     }
 
   self->tls = vsmtp_connection_get_tls (self->connection);
   self->tls_starting = FALSE;
+  _vsmtp_metrics_tls_handshake (self->server,
+                                _vsmtp_tls_protocol_name (g_tls_connection_get_protocol_version (self->tls)),
+                                TRUE);
   vsmtp_line_input_stream_set_max_line_length (vsmtp_connection_get_input (self->connection),
                                                MAX (self->settings->max_line_length,
                                                     AUTH_LINE_MAX));
@@ -377,6 +383,7 @@ then_auth (VsmtpSession *self,
   const VsmtpSaslCredentials *credentials = _vsmtp_sasl_get_credentials (self->sasl);
 
   session_auth_attempt_end (self, vsmtp_reply_get_code (reply) == 235);
+  _vsmtp_metrics_auth (self->server, credentials->mechanism, vsmtp_reply_get_code (reply) == 235);
   if (vsmtp_reply_get_code (reply) == 235)
     {
       g_free (self->auth_user);
@@ -428,6 +435,7 @@ session_sasl_continue (VsmtpSession    *self,
     case VSMTP_SASL_CREDENTIALS:
       if (!_vsmtp_client_tracker_auth_attempt_begin (self->clients, self->remote_ip, self->settings->max_auth_failures, self->settings->auth_failure_window))
         {
+          _vsmtp_metrics_limit_hit (self->server, "max-auth-failures");
           session_queue_new (self, 454, "4.7.0",
                              "Too many failed authentication attempts, try again later");
           session_sasl_clear (self);
@@ -445,6 +453,7 @@ session_sasl_continue (VsmtpSession    *self,
                         self->remote_ip ? self->remote_ip : "unknown",
                         credentials->mechanism, _vsmtp_sasl_get_error (self->sasl));
       _vsmtp_client_tracker_auth_failed (self->clients, self->remote_ip, self->settings->auth_failure_window);
+      _vsmtp_metrics_auth (self->server, credentials->mechanism, FALSE);
       break;
 
     case VSMTP_SASL_ERROR:
@@ -516,6 +525,7 @@ handle_auth (VsmtpSession *self,
     }
   if (_vsmtp_client_tracker_auth_blocked (self->clients, self->remote_ip, self->settings->max_auth_failures, self->settings->auth_failure_window))
     {
+      _vsmtp_metrics_limit_hit (self->server, "max-auth-failures");
       session_queue_new (self, 454, "4.7.0", "Too many failed authentication attempts, try again later");
       return;
     }
@@ -704,6 +714,7 @@ session_on_timed_out (gpointer owner)
                     self->remote_ip ? self->remote_ip : "unknown");
 
   reply = vsmtp_reply_new_printf (421, "4.4.2", "%s Error: timeout exceeded", session_hostname (self));
+  _vsmtp_session_set_end_reason (self, "timeout");
   _vsmtp_data_receiver_reset (self->receiver);
   _vsmtp_session_close_after_flush (self, reply);
 }
@@ -899,6 +910,8 @@ session_check_errors (VsmtpSession *self,
                         "VSMTP_SESSION_ID", self->id,
                         "MESSAGE", "%s: too many errors from [%s]", self->id,
                         self->remote_ip ? self->remote_ip : "unknown");
+      _vsmtp_metrics_limit_hit (self->server, "hard-error-limit");
+      _vsmtp_session_set_end_reason (self, "errors");
       _vsmtp_session_close_after_flush (self, bye);
       return;
     }
@@ -925,6 +938,7 @@ _vsmtp_session_protocol_violation (VsmtpSession *self,
                     "VSMTP_SESSION_ID", self->id,
                     "MESSAGE", "%s: improper command pipelining %s from [%s]", self->id, what,
                     self->remote_ip ? self->remote_ip : "unknown");
+  _vsmtp_session_set_end_reason (self, "protocol");
   /* what the client sent is not answered: drop it */
   vsmtp_line_input_stream_skip_buffer (input, vsmtp_line_input_stream_get_buffered (input));
   _vsmtp_session_close_after_flush (self, reply);
@@ -940,6 +954,7 @@ session_close_for_shutdown (VsmtpSession *self)
                             session_hostname (self));
 
   _vsmtp_decision_cancel (self->decision);
+  _vsmtp_session_set_end_reason (self, "shutdown");
   _vsmtp_session_close_after_flush (self, bye);
 }
 
@@ -1245,6 +1260,7 @@ _vsmtp_session_refuse (VsmtpSession *self,
   g_return_if_fail (VSMTP_IS_SESSION (self));
 
   self->started = TRUE;
+  _vsmtp_session_set_end_reason (self, "refused");
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                     "VSMTP_SESSION_ID", self->id,
                     "MESSAGE", "%s: refused [%s]: %s", self->id,
@@ -1294,5 +1310,6 @@ vsmtp_session_close (VsmtpSession *self,
   if (self->closed)
     return;
   _vsmtp_decision_cancel (self->decision);
+  _vsmtp_session_set_end_reason (self, "closed");
   _vsmtp_session_close_after_flush (self, reply);
 }

@@ -39,6 +39,7 @@ arch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -dumpmachine 2>
 have meson || fail "meson" meson
 have ninja || fail "ninja" ninja-build
 have pkg-config || fail "pkg-config" pkg-config
+pkg-config --exists libsoup-3.0 || fail "libsoup 3 (vsmtpd's [metrics])" libsoup-3.0-dev
 have cc || fail "a C compiler (cc)" gcc
 have g-ir-scanner || fail "the GObject introspection scanner (g-ir-scanner)" gobject-introspection
 have valac || fail "the Vala compiler (valac)" valac
@@ -58,6 +59,7 @@ if wants integration sanitizer; then
   have openssl || fail "openssl" openssl
   have gnutls-cli || fail "gnutls-cli" gnutls-bin
   have msmtp || fail "msmtp" msmtp
+  have promtool || fail "promtool (Prometheus' checker, test_metrics)" prometheus
   have gsasl || fail "gsasl (GNU SASL's client, SCRAM)" gsasl
   have mkpasswd || fail "mkpasswd (yescrypt hashes)" whois
   have gjs || fail "gjs" gjs

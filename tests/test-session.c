@@ -507,6 +507,25 @@ test_shutdown (Fixture *fixture, gconstpointer data)
   g_assert_null (vsmtp_server_get_listen_addresses (fixture->server));
 }
 
+/* The server's metrics count the session as ended for @reason, and the
+ * limit hit (if any): once it is closed, which may be after the client saw
+ * the connection closed */
+static void
+assert_session_ended (Fixture    *fixture,
+                      const char *reason,
+                      const char *limit)
+{
+  VsmtpMetrics *metrics = vsmtp_server_get_metrics (fixture->server);
+
+  while (fixture->n_closed < 1)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpfloat (vsmtp_metric_get_value (vsmtp_metrics_lookup (metrics, "vsmtp_sessions_total"),
+                                             (const char *[]) { "default", reason, NULL }), ==, 1);
+  if (limit != NULL)
+    g_assert_cmpfloat (vsmtp_metric_get_value (vsmtp_metrics_lookup (metrics, "vsmtp_limit_hits_total"),
+                                               (const char *[]) { limit, NULL }), ==, 1);
+}
+
 static void
 test_timeout (Fixture *fixture, gconstpointer data)
 {
@@ -519,6 +538,7 @@ test_timeout (Fixture *fixture, gconstpointer data)
 
   vsmtp_server_set_timeout (fixture->server, 1);
   run_client (fixture, script);
+  assert_session_ended (fixture, "timeout", NULL);
 }
 
 /* ---- hardening ---- */
@@ -619,6 +639,7 @@ test_hard_error_limit (Fixture *fixture, gconstpointer data)
   g_object_set (fixture->server, "soft-error-limit", 1, "hard-error-limit", 3,
                 "error-sleep-time", 50, NULL);
   run_client (fixture, script);
+  assert_session_ended (fixture, "errors", "hard-error-limit");
 }
 
 static void

@@ -96,6 +96,7 @@ struct _VsmtpdMaildirPlugin
   MaildirMap  *map;                  /* path-map, or NULL */
   gboolean     create_directories;
   gboolean     delivered_to;
+  VsmtpMetric *deliveries;           /* the server's vsmtp_deliveries_total */
 };
 
 /* The content is copied in chunks of this size, so that a cancelled
@@ -666,12 +667,27 @@ reply_for_error (const GError *error,
 }
 
 /* Back on the main thread */
+/* vsmtp_deliveries_total{plugin="maildir"}: by the class of @reply, or
+ * cancelled (NULL) */
+static void
+count_delivery (VsmtpdMaildirPlugin *self,
+                VsmtpReply          *reply)
+{
+  guint code = reply != NULL ? vsmtp_reply_get_code (reply) : 0;
+
+  if (self->deliveries != NULL)
+    vsmtp_metric_inc (self->deliveries,
+                      (const char *[]) { "maildir", code == 0 ? "cancelled" : code >= 500 ? "5xx" :
+                                                    code >= 400 ? "4xx" : "2xx", NULL });
+}
+
 static void
 deliver_done (GObject      *source_object,
               GAsyncResult *result,
               gpointer      user_data)
 {
   GTask *task = G_TASK (result);
+  VsmtpdMaildirPlugin *self = VSMTPD_MAILDIR_PLUGIN (source_object);
   Delivery *delivery = g_task_get_task_data (task);
   const char *id = vsmtp_message_get_id (delivery->message);
   GArray *targets = delivery->targets;
@@ -685,6 +701,7 @@ deliver_done (GObject      *source_object,
       g_info ("maildir: %s: delivery of message %s cancelled (the client left, or the "
               "decision deadline passed, or the session was closed): nothing delivered",
               delivery->session_id, id);
+      count_delivery (self, NULL);
       return;
     }
 
@@ -709,6 +726,7 @@ deliver_done (GObject      *source_object,
                     "%s removed again",
                     delivery->session_id, id, target->delivered);
         }
+      count_delivery (self, NULL);
       return;
     }
 
@@ -738,6 +756,7 @@ deliver_done (GObject      *source_object,
           log_success_notices (delivery, id, delivery->per_recipient ? (int) i : -1);
           reply = vsmtp_reply_new (250, "2.0.0", ok);
         }
+      count_delivery (self, reply);
       g_ptr_array_add (replies, reply);
     }
 
@@ -946,6 +965,8 @@ vsmtpd_maildir_plugin_activate (VsmtpPlugin *plugin)
 
   g_return_if_fail (VSMTP_IS_SERVER (server));
 
+  g_set_object (&self->deliveries,
+                vsmtp_metrics_lookup (vsmtp_server_get_metrics (server), "vsmtp_deliveries_total"));
   /* not configured (a host program that only activates it): the default */
   if (self->path == NULL)
     self->path = default_maildir_path ();
@@ -1007,6 +1028,7 @@ vsmtpd_maildir_plugin_finalize (GObject *object)
   g_free (self->path);
   g_free (self->hostname);
   g_clear_pointer (&self->map, maildir_map_free);
+  g_clear_object (&self->deliveries);
 
   G_OBJECT_CLASS (vsmtpd_maildir_plugin_parent_class)->finalize (object);
 }

@@ -103,6 +103,9 @@ struct _VsmtpdRelayPlugin
 
   GQueue        idle;           /* Upstream *, most recently used first */
   guint64       next_serial;
+
+  VsmtpMetric  *deliveries;         /* the server's vsmtp_deliveries_total */
+  VsmtpMetric  *upstream_replies;   /* vsmtp_relay_upstream_replies_total */
 };
 
 G_DEFINE_DYNAMIC_TYPE_EXTENDED (VsmtpdRelayPlugin, vsmtpd_relay_plugin, VSMTP_TYPE_PLUGIN,
@@ -311,6 +314,7 @@ typedef struct
   GSource           *idle_watch;
   GSource           *idle_timer;
   guint              n_messages;
+  VsmtpMetric       *replies;      /* the plugin's upstream_replies, or NULL */
 } Upstream;
 
 static Upstream *
@@ -343,6 +347,7 @@ upstream_unref (Upstream *up)
   g_clear_object (&up->socket);
   g_clear_object (&up->cancellable);
   g_byte_array_unref (up->input_buffer);
+  g_clear_object (&up->replies);
   g_free (up);
 }
 
@@ -535,6 +540,13 @@ read_reply_step (GTask *task)
         {
           if (reply->code == 421)
             up->closing = TRUE;
+          if (up->replies != NULL)
+            {
+              char code[4];
+
+              g_snprintf (code, sizeof code, "%u", reply->code);
+              vsmtp_metric_inc (up->replies, (const char *[]) { code, NULL });
+            }
           g_task_return_pointer (task, reply, (GDestroyNotify) upstream_reply_free);
         }
       g_object_unref (task);
@@ -901,6 +913,10 @@ transaction_answer_full (Transaction *tx,
 
   if (verdict == NULL)
     verdict = ours = g_strdup_printf ("%u %s %s", code, enhanced_code, text);
+  if (tx->self->deliveries != NULL)
+    vsmtp_metric_inc (tx->self->deliveries,
+                      (const char *[]) { "relay", code >= 500 ? "5xx" : code >= 400 ? "4xx" : "2xx",
+                                         NULL });
 
   if (code / 100 == 2)
     g_info ("relay: %s: message %s relayed to %s:%u: %s",
@@ -1132,6 +1148,8 @@ transaction_stop_cancelled (Transaction   *tx,
   if (!tx->cancelled)
     return FALSE;
 
+  if (tx->self->deliveries != NULL)
+    vsmtp_metric_inc (tx->self->deliveries, (const char *[]) { "relay", "cancelled", NULL });
   up = tx->up;
 
   if (up == NULL || up->stream == NULL)
@@ -2096,6 +2114,7 @@ transaction_connect (Transaction *tx)
   tx->reused = FALSE;
   tx->helo_fallback = FALSE;
   tx->up = upstream_new (++self->next_serial, self->timeout);
+  g_set_object (&tx->up->replies, self->upstream_replies);
 
   transaction_set_step (tx, STEP_CONNECT);
   upstream_arm (tx->up);
@@ -2301,6 +2320,13 @@ vsmtpd_relay_plugin_activate (VsmtpPlugin *plugin)
 
   g_return_if_fail (VSMTP_IS_SERVER (server));
 
+  g_set_object (&self->deliveries,
+                vsmtp_metrics_lookup (vsmtp_server_get_metrics (server), "vsmtp_deliveries_total"));
+  g_set_object (&self->upstream_replies,
+                vsmtp_metrics_register_counter (vsmtp_server_get_metrics (server),
+                                                "vsmtp_relay_upstream_replies_total",
+                                                "Replies of the relay plugin's upstream, by code",
+                                                (const char *[]) { "code", NULL }));
   /* not configured (a host program that only activates it): no upstream */
   if (self->host == NULL && self->config_error == NULL)
     self->config_error = g_strdup ("[relay] host is not set");
@@ -2350,6 +2376,8 @@ vsmtpd_relay_plugin_finalize (GObject *object)
   g_free (self->helo_name);
   g_free (self->config_error);
   relay_tls_clear (&self->tls_settings);
+  g_clear_object (&self->deliveries);
+  g_clear_object (&self->upstream_replies);
 
   G_OBJECT_CLASS (vsmtpd_relay_plugin_parent_class)->finalize (object);
 }

@@ -425,9 +425,13 @@ class VsmtpdTestCase(unittest.TestCase):
     plugins = ("maildir",)
 
     @classmethod
+    def make_daemon(cls):
+        """The class's daemon, not started (a subclass may make another kind)."""
+        return Vsmtpd(options=cls.options, config=cls.config, plugins=cls.plugins)
+
+    @classmethod
     def setUpClass(cls):
-        cls.daemon = Vsmtpd(options=cls.options, config=cls.config,
-                            plugins=cls.plugins)
+        cls.daemon = cls.make_daemon()
         try:
             cls.daemon.start()
         except Exception:
