@@ -28,4 +28,5 @@
 # include "vsmtp-proxy-header.h"
 # include "vsmtp-body-type.h"
 # include "vsmtp-idna.h"
+# include "vsmtp-store.h"
 #undef VSMTP_INSIDE

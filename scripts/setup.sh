@@ -14,6 +14,7 @@ packages=(
   libglib2.0-dev libpeas-dev libgsasl-dev libgnutls28-dev libcrypt-dev
   libcap-dev           # keeping CAP_NET_BIND_SERVICE after [server] user=
   libidn2-dev          # SMTPUTF8: IDNA2008 domains (runtime: libidn2-0)
+  libhiredis-dev       # VsmtpRedisStore: hiredis with its GLib adapter (runtime: libhiredis0.14)
   gobject-introspection libgirepository1.0-dev valac
   gi-docgen            # the API reference (built when found)
   # running vsmtpd: TLS for GIO, libpeas' Python 3 loader, PyGObject in it
@@ -32,6 +33,7 @@ packages=(
   testssl.sh           # the TLS profile as a scanner sees it
   nginx libnginx-mod-mail # nginx's mail proxy in front of vsmtpd, with XCLIENT
   haproxy              # PROXY protocol v1/v2 in front of vsmtpd (test_haproxy)
+  redis-server         # a private Redis shared by two vsmtpd (test_redis)
   python3-milter       # a libmilter filter written in Python (test_milter)
   opendkim rspamd      # real milters: DKIM signing, spam checks (test_milter_peers)
   python3-dkim         # verifies OpenDKIM's signatures (test_milter_peers)
