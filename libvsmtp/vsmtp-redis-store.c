@@ -98,7 +98,8 @@ struct _VsmtpRedisStore
   GMainContext      *context;
   redisAsyncContext *ac;
   GSource           *source;
-  GPtrArray         *old_sources;   /* destroyed, kept until hiredis is done with them */
+  GPtrArray         *old_sources;   /* of lost connections, destroyed when idle */
+  GSource           *cleanup;       /* that idle */
   State              state;
   guint              backoff;       /* ms */
   GSource           *timer;         /* connect timeout or backoff */
@@ -200,6 +201,23 @@ on_backoff_over (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static void
+source_discard (gpointer data)
+{
+  g_source_destroy (data);
+  g_source_unref (data);
+}
+
+static gboolean
+on_cleanup (gpointer user_data)
+{
+  VsmtpRedisStore *self = user_data;
+
+  g_ptr_array_set_size (self->old_sources, 0);
+  g_clear_pointer (&self->cleanup, g_source_unref);
+  return G_SOURCE_REMOVE;
+}
+
 /* The connection is gone (hiredis frees or has freed @ac): operations
  * fail until the backoff is over. Logs once per outage. */
 static void
@@ -208,10 +226,17 @@ connection_lost (VsmtpRedisStore *self,
 {
   if (self->source != NULL)
     {
-      /* the adapter's dispatch may still look at what the poll returned */
+      /* the adapter's dispatch may still look at what the poll returned;
+       * hiredis's cleanup removes the source's poll afterwards, so the
+       * source is destroyed later, once it is idle */
       ((RedisSource *) self->source)->poll_fd.revents = 0;
-      g_source_destroy (self->source);
       g_ptr_array_add (self->old_sources, g_steal_pointer (&self->source));
+      if (self->cleanup == NULL)
+        {
+          self->cleanup = g_idle_source_new ();
+          g_source_set_callback (self->cleanup, on_cleanup, self, NULL);
+          g_source_attach (self->cleanup, self->context);
+        }
     }
   self->ac = NULL;
 
@@ -302,9 +327,6 @@ static void
 connect_now (VsmtpRedisStore *self)
 {
   redisAsyncContext *ac;
-
-  /* sources hiredis is done with since the previous attempt */
-  g_ptr_array_set_size (self->old_sources, 0);
 
   if (self->path != NULL)
     ac = redisAsyncConnectUnix (self->path);
@@ -722,6 +744,11 @@ vsmtp_redis_store_finalize (GObject *object)
       g_source_destroy (self->source);
       g_source_unref (self->source);
     }
+  if (self->cleanup != NULL)
+    {
+      g_source_destroy (self->cleanup);
+      g_source_unref (self->cleanup);
+    }
   g_ptr_array_unref (self->old_sources);
   g_main_context_unref (self->context);
   g_free (self->url);
@@ -864,7 +891,7 @@ static void
 vsmtp_redis_store_init (VsmtpRedisStore *self)
 {
   self->context = g_main_context_ref_thread_default ();
-  self->old_sources = g_ptr_array_new_with_free_func ((GDestroyNotify) g_source_unref);
+  self->old_sources = g_ptr_array_new_with_free_func (source_discard);
   self->connect_timeout = 2000;
   self->command_timeout = 1000;
   self->increment_sha = sha1_of (increment_script);

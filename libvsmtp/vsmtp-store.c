@@ -181,8 +181,17 @@ vsmtp_store_increment_finish (VsmtpStore    *self,
                               GAsyncResult  *result,
                               GError       **error)
 {
+  GError *local_error = NULL;
+  gint64 value;
+
   g_return_val_if_fail (VSMTP_IS_STORE (self), 0);
-  return VSMTP_STORE_GET_CLASS (self)->increment_finish (self, result, error);
+  value = VSMTP_STORE_GET_CLASS (self)->increment_finish (self, result, &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return 0;
+    }
+  return value;
 }
 
 /**
