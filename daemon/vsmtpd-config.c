@@ -17,6 +17,7 @@
 #include <glib/gstdio.h>
 
 #include "vsmtpd-config.h"
+#include "vsmtpd-redis.h"
 #include "vsmtpd-listeners.h"
 #include "vsmtpd-tls.h"
 
@@ -842,6 +843,23 @@ parse_plugins (VsmtpdConfig  *self,
   return TRUE;
 }
 
+/* [redis] (vsmtpd-redis.c) */
+static gboolean
+parse_redis (VsmtpdConfig  *self,
+             Loader        *loader,
+             GError       **error)
+{
+  g_autoptr(VsmtpConfigGroup) group = vsmtpd_redis_group_new ();
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *key = NULL;
+
+  if (!vsmtp_config_group_load (group, self->keyfile, &local_error))
+    return group_error (loader, error, local_error);
+  if (!vsmtpd_redis_store_new (group, &self->store, &key, &local_error))
+    return key_error (loader, error, "redis", key, "%s", local_error->message);
+  return TRUE;
+}
+
 /* $STATE_DIRECTORY (systemd's StateDirectory=), else ~/.local/state/vsmtpd */
 char *
 vsmtpd_config_default_state_directory (void)
@@ -1106,7 +1124,8 @@ vsmtpd_config_load (const VsmtpdConfigOverrides  *overrides,
   self->server_group = server_group_new (&self->server_properties);
   if (!parse_server (self, &loader, error) ||
       !parse_listeners (self, &loader, error) ||
-      !parse_plugins (self, &loader, error))
+      !parse_plugins (self, &loader, error) ||
+      !parse_redis (self, &loader, error))
     return NULL;
   set_maildir_default (self);
 
@@ -1214,6 +1233,8 @@ vsmtpd_config_apply (VsmtpdConfig *self,
     vsmtp_server_unregister_extension (server, vsmtp_server_lookup_extension (server, "SMTPUTF8"));
 
   vsmtp_server_set_config (server, self->keyfile);
+  if (self->store != NULL)
+    vsmtp_server_set_store (server, self->store);
 
   /* checked by parse_disable_extensions */
   for (guint i = 0; self->disable_extensions[i] != NULL; i++)
@@ -1237,6 +1258,7 @@ vsmtpd_config_dup_groups (VsmtpdConfig *self)
   g_ptr_array_add (groups, g_object_ref (self->server_group));
   g_ptr_array_add (groups, vsmtpd_listeners_group_new ("NAME"));
   g_ptr_array_add (groups, plugins_group_new ());
+  g_ptr_array_add (groups, vsmtpd_redis_group_new ());
   return groups;
 }
 
@@ -1271,5 +1293,6 @@ vsmtpd_config_free (VsmtpdConfig *self)
   g_clear_pointer (&self->listen_submissions_addresses, g_ptr_array_unref);
   g_strfreev (self->xclient_trusted);
   g_clear_pointer (&self->listeners, g_ptr_array_unref);
+  g_clear_object (&self->store);
   g_free (self);
 }
