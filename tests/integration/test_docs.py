@@ -39,7 +39,8 @@ MIN_KEYS = {
     "relay": 8,
     "recipients": 5,
     "passwd": 4,
-    "ratelimit": 2,
+    "ratelimit": 4,
+    "redis": 6,
     "tarpit": 1,
     "blocklist": 2,
 }
