@@ -13,8 +13,12 @@ exactly 10 are accepted, the others get 450 4.7.1; with Redis killed in
 the middle of a run MAIL FROM gets 451 4.3.0, neither vsmtpd dies, each
 logs the outage once; with Redis started again on the same port the
 service comes back without a restart (the next message is accepted, and
-the limit holds again). Without [redis], each vsmtpd counts alone: the
-same 20 messages all pass.
+the limit holds again). Redis stopped (SIGSTOP, connected but silent):
+451 4.3.0 once [redis] command-timeout has passed, back after SIGCONT.
+[redis] url=unix:PATH with password, database and prefix: the keys are
+where docs/scale-out.md says; a wrong password gives 451 4.3.0.
+on-store-error=accept lets mail through with Redis down. Without
+[redis], each vsmtpd counts alone: the same 20 messages all pass.
 
 The HAProxy configuration written here is the one docs/scale-out.md shows.
 """
@@ -83,30 +87,46 @@ def wait_until(predicate, what, timeout=WAIT):
 class Redis:
     """A private redis-server on @port, started and killed by the test"""
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, unix=False, password=None):
         self.dir = os.path.join(tmp, "redis")
         os.mkdir(self.dir)
-        self.port = fx.free_port()
+        self.unix = os.path.join(self.dir, "redis.sock") if unix else None
+        self.port = 0 if unix else fx.free_port()
+        self.password = password
         self.proc = None
 
     def start(self):
         self.log = open(os.path.join(self.dir, "redis.log"), "ab")
-        self.proc = subprocess.Popen(
-            [REDIS, "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", self.dir],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
-            cwd=self.dir)
-        wait_until(self.ping, "redis-server answers PING")
+        args = [REDIS, "--port", str(self.port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--dir", self.dir]
+        if self.unix:
+            args += ["--unixsocket", self.unix, "--unixsocketperm", "700"]
+        if self.password:
+            args += ["--requirepass", self.password]
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.log,
+                                     stderr=subprocess.STDOUT, cwd=self.dir)
+        wait_until(lambda: self.command("PING") == b"+PONG\r\n",
+                   "redis-server answers PING")
 
-    def ping(self):
+    def command(self, *words):
+        """One command's raw reply (after AUTH if need be), b"" if none"""
         if self.proc.poll() is not None:
             raise RuntimeError("redis-server exited:\n" + self.text())
         try:
-            with socket.create_connection(("127.0.0.1", self.port), 1) as s:
-                s.sendall(b"PING\r\n")
-                return s.recv(64).startswith(b"+PONG")
+            if self.unix:
+                s = socket.socket(socket.AF_UNIX)
+                s.settimeout(2)
+                s.connect(self.unix)
+            else:
+                s = socket.create_connection(("127.0.0.1", self.port), 2)
+            with s:
+                if self.password:
+                    s.sendall(f"AUTH {self.password}\r\n".encode())
+                    s.recv(64)
+                s.sendall(" ".join(words).encode() + b"\r\n")
+                return s.recv(4096)
         except OSError:
-            return False
+            return b""
 
     def kill(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -255,6 +275,28 @@ class SharedRateLimitTest(unittest.TestCase):
             self.assertEqual(d.stderr_text().count("store operations fail until it is back"), 1,
                              d.stderr_text())
 
+    def test_redis_not_answering(self):
+        """redis-server stopped (SIGSTOP): connected, but silent. MAIL FROM
+        gets 451 once command-timeout passed; SIGCONT: back."""
+        d = self.daemon(f"[redis]\nurl=redis://127.0.0.1:{self.redis.port}\n"
+                        "command-timeout=0.3\n")
+        self.assertEqual(self.send(1, port=d.port)[0], 250)
+        self.redis.proc.send_signal(signal.SIGSTOP)
+        try:
+            code, text = self.send(2, port=d.port)
+            self.assertEqual(code, 451, text)
+            self.assertTrue(text.startswith("4.3.0"), text)
+            self.assertIn("did not answer within 300 ms", d.stderr_text())
+        finally:
+            self.redis.proc.send_signal(signal.SIGCONT)
+        attempts = 0
+        while self.send(100 + attempts, port=d.port)[0] != 250:
+            attempts += 1
+            self.assertLess(attempts, 200, "no recovery")
+            time.sleep(0.1)
+        self.assertIsNone(d.proc.poll())
+        wait_until(lambda: "reachable again" in d.stderr_text(), "the recovery logged")
+
     def test_on_store_error_accept(self):
         d = self.daemon(f"[redis]\nurl=redis://127.0.0.1:{self.redis.port}\n"
                         "[ratelimit]\non-store-error=accept\n")
@@ -263,6 +305,61 @@ class SharedRateLimitTest(unittest.TestCase):
         self.assertEqual(code, 250, text)
         self.assertEqual(len(d.delivered()), 1)
         self.assertIn("the store failed", d.stderr_text())
+
+
+@unittest.skipUnless(os.access(REDIS, os.X_OK), "redis-server is not installed")
+class UnixSocketPasswordTest(unittest.TestCase):
+    """[redis] url=unix:PATH, password, database and prefix: the keys are
+    where docs/scale-out.md says; a wrong password is an outage"""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="vsmtpd-redis-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.redis = Redis(self.tmp, unix=True, password="s3cret")
+        self.addCleanup(self.redis.kill)
+        self.redis.start()
+
+    def daemon(self, password):
+        d = Vsmtpd(plugins=("ratelimit", "maildir"),
+                   config=("[ratelimit]\nmessages=2\nper=client-address;sender-domain\n"
+                           f"[redis]\nurl=unix:{self.redis.unix}\npassword={password}\n"
+                           "database=3\nprefix=site1:\n"))
+        self.addCleanup(d.cleanup)
+        d.start()
+        return d
+
+    def test_keys(self):
+        d = self.daemon("s3cret")
+        s = smtplib.SMTP("127.0.0.1", d.port, timeout=fx.IO_TIMEOUT)
+        try:
+            for i in range(2):
+                s.sendmail(f"a{i}@Client.Example", ["r@example.org"], b"Subject: x\r\n\r\nx\r\n")
+            code, text = s.mail("b@client.example")
+            self.assertEqual(code, 450)
+            self.assertTrue(text.startswith(b"4.7.1 Too many messages from this address"), text)
+        finally:
+            s.close()
+        self.assertEqual(self.redis.command("SELECT 3\r\nZCARD",
+                                            "site1:ratelimit:client-address:127.0.0.1"),
+                         b"+OK\r\n:2\r\n")
+        self.assertEqual(self.redis.command("SELECT 3\r\nZCARD",
+                                            "site1:ratelimit:sender-domain:client.example"),
+                         b"+OK\r\n:2\r\n")
+        # nothing in database 0
+        self.assertEqual(self.redis.command("DBSIZE"), b":0\r\n")
+
+    def test_wrong_password(self):
+        d = self.daemon("wrong")
+        s = smtplib.SMTP("127.0.0.1", d.port, timeout=fx.IO_TIMEOUT)
+        try:
+            s.ehlo("client.example")
+            code, text = s.mail("a@client.example")
+            self.assertEqual(code, 451, text)
+            self.assertTrue(text.startswith(b"4.3.0"), text)
+        finally:
+            s.close()
+        wait_until(lambda: "AUTH refused" in d.stderr_text(), "the refusal logged")
+        self.assertIsNone(d.proc.poll())
 
 
 @unittest.skipUnless(os.access(HAPROXY, os.X_OK), "haproxy is not installed")
@@ -285,6 +382,9 @@ class InProcessRateLimitTest(SharedRateLimitTest):
         self.skipTest("no Redis")
 
     def test_on_store_error_accept(self):
+        self.skipTest("no Redis")
+
+    def test_redis_not_answering(self):
         self.skipTest("no Redis")
 
 
