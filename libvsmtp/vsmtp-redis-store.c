@@ -579,15 +579,6 @@ redis_increment_async (VsmtpStore          *store,
   start_op (self, op);
 }
 
-static gint64
-redis_increment_finish (VsmtpStore    *store,
-                        GAsyncResult  *result,
-                        GError       **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, store), 0);
-  return g_task_propagate_int (G_TASK (result), error);
-}
-
 static void
 redis_rate_limit_async (VsmtpStore          *store,
                         const char          *key,
@@ -607,20 +598,6 @@ redis_rate_limit_async (VsmtpStore          *store,
   op->script = rate_limit_script;
   add_args (op, "1", key, limit_text, interval_text, uuid, NULL);
   start_op (self, op);
-}
-
-gboolean _vsmtp_store_rate_limit_result (GTask      *task,
-                                         GTimeSpan  *retry_after,
-                                         GError    **error);
-
-static gboolean
-redis_rate_limit_finish (VsmtpStore    *store,
-                         GAsyncResult  *result,
-                         GTimeSpan     *retry_after,
-                         GError       **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, store), FALSE);
-  return _vsmtp_store_rate_limit_result (G_TASK (result), retry_after, error);
 }
 
 static void
@@ -656,15 +633,6 @@ redis_set_contains_async (VsmtpStore          *store,
 
   add_args (op, "EXISTS", full, NULL);
   start_op (self, op);
-}
-
-static gboolean
-redis_boolean_finish (VsmtpStore    *store,
-                      GAsyncResult  *result,
-                      GError       **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, store), FALSE);
-  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 static char *
@@ -833,13 +801,9 @@ vsmtp_redis_store_class_init (VsmtpRedisStoreClass *klass)
   object_class->set_property = vsmtp_redis_store_set_property;
 
   store_class->increment_async = redis_increment_async;
-  store_class->increment_finish = redis_increment_finish;
   store_class->rate_limit_async = redis_rate_limit_async;
-  store_class->rate_limit_finish = redis_rate_limit_finish;
   store_class->set_add_async = redis_set_add_async;
-  store_class->set_add_finish = redis_boolean_finish;
   store_class->set_contains_async = redis_set_contains_async;
-  store_class->set_contains_finish = redis_boolean_finish;
 
   /**
    * VsmtpRedisStore:url:

@@ -84,6 +84,42 @@ vsmtp_store_set_property (GObject      *object,
     }
 }
 
+/* The finishes of a backend whose operations are GTasks, as both are:
+ * an integer, a boolean, and a boolean with the wait in the task's data */
+static gint64
+task_increment_finish (VsmtpStore    *self,
+                       GAsyncResult  *result,
+                       GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), 0);
+  return g_task_propagate_int (G_TASK (result), error);
+}
+
+static gboolean
+task_rate_limit_finish (VsmtpStore    *self,
+                        GAsyncResult  *result,
+                        GTimeSpan     *retry_after,
+                        GError       **error)
+{
+  gint64 *wait;
+  gboolean allowed;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  wait = g_task_get_task_data (G_TASK (result));
+  allowed = g_task_propagate_boolean (G_TASK (result), error);
+  *retry_after = (!allowed && wait != NULL) ? MAX (*wait, 0) : 0;
+  return allowed;
+}
+
+static gboolean
+task_boolean_finish (VsmtpStore    *self,
+                     GAsyncResult  *result,
+                     GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
 static void
 vsmtp_store_class_init (VsmtpStoreClass *klass)
 {
@@ -92,6 +128,10 @@ vsmtp_store_class_init (VsmtpStoreClass *klass)
   object_class->finalize = vsmtp_store_finalize;
   object_class->get_property = vsmtp_store_get_property;
   object_class->set_property = vsmtp_store_set_property;
+  klass->increment_finish = task_increment_finish;
+  klass->rate_limit_finish = task_rate_limit_finish;
+  klass->set_add_finish = task_boolean_finish;
+  klass->set_contains_finish = task_boolean_finish;
 
   /**
    * VsmtpStore:prefix:
@@ -516,15 +556,6 @@ memory_increment_async (VsmtpStore          *store,
   g_task_return_int (task, entry->value);
 }
 
-static gint64
-memory_increment_finish (VsmtpStore    *store,
-                         GAsyncResult  *result,
-                         GError       **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, store), 0);
-  return g_task_propagate_int (G_TASK (result), error);
-}
-
 static void
 memory_rate_limit_async (VsmtpStore          *store,
                          const char          *key,
@@ -568,28 +599,6 @@ memory_rate_limit_async (VsmtpStore          *store,
   g_task_return_boolean (task, TRUE);
 }
 
-static gboolean
-rate_limit_result (GTask      *task,
-                   GTimeSpan  *retry_after,
-                   GError    **error)
-{
-  gint64 *wait = g_task_get_task_data (task);
-  gboolean allowed = g_task_propagate_boolean (task, error);
-
-  *retry_after = (!allowed && wait != NULL) ? MAX (*wait, 0) : 0;
-  return allowed;
-}
-
-static gboolean
-memory_rate_limit_finish (VsmtpStore    *store,
-                          GAsyncResult  *result,
-                          GTimeSpan     *retry_after,
-                          GError       **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, store), FALSE);
-  return rate_limit_result (G_TASK (result), retry_after, error);
-}
-
 static void
 memory_set_add_async (VsmtpStore          *store,
                       const char          *key,
@@ -628,15 +637,6 @@ memory_set_contains_async (VsmtpStore          *store,
   g_task_return_boolean (task, lookup (self, full, g_get_monotonic_time ()) != NULL);
 }
 
-static gboolean
-memory_boolean_finish (VsmtpStore    *store,
-                       GAsyncResult  *result,
-                       GError       **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, store), FALSE);
-  return g_task_propagate_boolean (G_TASK (result), error);
-}
-
 static void
 vsmtp_memory_store_finalize (GObject *object)
 {
@@ -654,13 +654,9 @@ vsmtp_memory_store_class_init (VsmtpMemoryStoreClass *klass)
 
   object_class->finalize = vsmtp_memory_store_finalize;
   store_class->increment_async = memory_increment_async;
-  store_class->increment_finish = memory_increment_finish;
   store_class->rate_limit_async = memory_rate_limit_async;
-  store_class->rate_limit_finish = memory_rate_limit_finish;
   store_class->set_add_async = memory_set_add_async;
-  store_class->set_add_finish = memory_boolean_finish;
   store_class->set_contains_async = memory_set_contains_async;
-  store_class->set_contains_finish = memory_boolean_finish;
 }
 
 static void
@@ -679,17 +675,4 @@ VsmtpStore *
 vsmtp_memory_store_new (const char *prefix)
 {
   return g_object_new (VSMTP_TYPE_MEMORY_STORE, "prefix", prefix, NULL);
-}
-
-/* for the Redis backend */
-gboolean _vsmtp_store_rate_limit_result (GTask      *task,
-                                         GTimeSpan  *retry_after,
-                                         GError    **error);
-
-gboolean
-_vsmtp_store_rate_limit_result (GTask      *task,
-                                GTimeSpan  *retry_after,
-                                GError    **error)
-{
-  return rate_limit_result (task, retry_after, error);
 }

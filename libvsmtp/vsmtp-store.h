@@ -35,7 +35,10 @@ G_DECLARE_DERIVABLE_TYPE (VsmtpStore, vsmtp_store, VSMTP, STORE, GObject)
  * @set_contains_finish: its result
  *
  * The operations a backend implements. Keys reach them with the store's
- * prefix ([property@Vsmtp.Store:prefix]) already added.
+ * prefix ([property@Vsmtp.Store:prefix]) already added. The default
+ * finishes take a #GTask made with the store as its source object: an
+ * integer for increment, a boolean for the others, and for a refused rate
+ * limit the wait in microseconds, a `gint64` in the task's data.
  */
 struct _VsmtpStoreClass
 {
