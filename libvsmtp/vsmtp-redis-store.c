@@ -23,8 +23,8 @@
  *
  * The connection is made at the first operation, in the thread-default
  * main context of the thread that made the store, and never blocks it
- * (give an IP address or a UNIX socket: a host name is resolved by
- * hiredis, synchronously). Counters and rate limits are updated by Lua
+ * (a host name is resolved with #GResolver at every connection, its
+ * first address used). Counters and rate limits are updated by Lua
  * scripts (`EVALSHA`, `EVAL` when Redis does not know the script yet),
  * hence atomically. Keys are the store's prefix followed by the key;
  * a set's member is the key `PREFIX KEY ":" MEMBER`, which expires on
@@ -69,6 +69,7 @@ static const char rate_limit_script[] =
 typedef enum
 {
   STATE_IDLE,        /* never connected, or told to connect at the next use */
+  STATE_RESOLVING,   /* the host name, with GResolver: operations wait */
   STATE_CONNECTING,
   STATE_UP,
   STATE_DOWN,        /* waiting for the backoff to end: operations fail */
@@ -104,6 +105,8 @@ struct _VsmtpRedisStore
   guint              backoff;       /* ms */
   GSource           *timer;         /* connect timeout or backoff */
   gboolean           outage;        /* logged as down */
+  GCancellable      *resolving;     /* the host name's lookup, under way */
+  GQueue             waiting;       /* Op: started while resolving */
   char              *increment_sha;
   char              *rate_limit_sha;
 };
@@ -218,6 +221,20 @@ on_cleanup (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static void
+fail_waiting (VsmtpRedisStore *self,
+              const char      *reason)
+{
+  Op *op;
+
+  while ((op = g_queue_pop_head (&self->waiting)) != NULL)
+    {
+      op_fail (op, g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+                                "Redis %s is unreachable (%s)", where (self), reason));
+      op_free (op);
+    }
+}
+
 /* The connection is gone (hiredis frees or has freed @ac): operations
  * fail until the backoff is over. Logs once per outage. */
 static void
@@ -239,6 +256,8 @@ connection_lost (VsmtpRedisStore *self,
         }
     }
   self->ac = NULL;
+  g_clear_object (&self->resolving);
+  fail_waiting (self, reason);
 
   if (!self->outage)
     {
@@ -303,7 +322,13 @@ on_connect_timeout (gpointer user_data)
   VsmtpRedisStore *self = user_data;
 
   g_clear_pointer (&self->timer, g_source_unref);
-  drop_connection (self, "connect timed out");
+  if (self->state == STATE_RESOLVING)
+    {
+      g_cancellable_cancel (self->resolving);
+      connection_lost (self, "the host name was not resolved in time");
+    }
+  else
+    drop_connection (self, "connect timed out");
   return G_SOURCE_REMOVE;
 }
 
@@ -323,15 +348,20 @@ on_setup_reply (redisAsyncContext *ac,
   drop_connection (self, reason);
 }
 
+static void send_op (Op *op);
+
+/* Connects to @ip (an IP address: hiredis would resolve a name
+ * synchronously), or to the UNIX socket with NULL */
 static void
-connect_now (VsmtpRedisStore *self)
+open_connection (VsmtpRedisStore *self,
+                 const char      *ip)
 {
   redisAsyncContext *ac;
 
-  if (self->path != NULL)
+  if (ip == NULL)
     ac = redisAsyncConnectUnix (self->path);
   else
-    ac = redisAsyncConnect (self->host, self->port);
+    ac = redisAsyncConnect (ip, self->port);
 
   if (ac == NULL)
     {
@@ -363,6 +393,66 @@ connect_now (VsmtpRedisStore *self)
     redisAsyncCommand (ac, on_setup_reply, "SELECT", "SELECT %d", self->database);
 }
 
+static void
+on_resolved (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  VsmtpRedisStore *self = user_data;
+  g_autoptr(GError) error = NULL;
+  GList *addresses = g_resolver_lookup_by_name_finish (G_RESOLVER (source), result, &error);
+  Op *op;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+      self->state != STATE_RESOLVING)
+    {
+      g_resolver_free_addresses (addresses);
+      g_object_unref (self);
+      return;
+    }
+
+  if (addresses == NULL)
+    connection_lost (self, error->message);
+  else
+    {
+      g_autofree char *ip = g_inet_address_to_string (addresses->data);
+
+      g_clear_object (&self->resolving);
+      clear_timer (self);
+      open_connection (self, ip);
+      /* connected or lost: the operations that waited go, or fail */
+      while (self->ac != NULL && (op = g_queue_pop_head (&self->waiting)) != NULL)
+        send_op (op);
+      fail_waiting (self, "the connection failed");
+    }
+  g_resolver_free_addresses (addresses);
+  g_object_unref (self);
+}
+
+static void
+connect_now (VsmtpRedisStore *self)
+{
+  g_autoptr(GResolver) resolver = NULL;
+
+  if (self->path != NULL)
+    {
+      open_connection (self, NULL);
+      return;
+    }
+  if (g_hostname_is_ip_address (self->host))
+    {
+      open_connection (self, self->host);
+      return;
+    }
+
+  self->state = STATE_RESOLVING;
+  self->resolving = g_cancellable_new ();
+  start_timer (self, self->connect_timeout, on_connect_timeout);
+  resolver = g_resolver_get_default ();
+  g_resolver_lookup_by_name_async (resolver, self->host, self->resolving, on_resolved,
+                                   g_object_ref (self));
+}
+
 static gboolean
 on_command_timeout (gpointer user_data)
 {
@@ -372,6 +462,12 @@ on_command_timeout (gpointer user_data)
   op_fail (op, g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                             "Redis %s did not answer within %u ms",
                             where (self), self->command_timeout));
+  if (g_queue_remove (&self->waiting, op))
+    {
+      /* not sent yet: the name's lookup goes on */
+      op_free (op);
+      return G_SOURCE_REMOVE;
+    }
   /* the answers that come late would be out of step: start again */
   drop_connection (self, "a command timed out");
   return G_SOURCE_REMOVE;
@@ -506,7 +602,7 @@ start_op (VsmtpRedisStore *self,
   if (self->state == STATE_IDLE)
     connect_now (self);
 
-  if (self->state == STATE_DOWN || self->ac == NULL)
+  if (self->state == STATE_DOWN || (self->ac == NULL && self->state != STATE_RESOLVING))
     {
       op_fail (op, g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
                                 "Redis %s is unreachable", where (self)));
@@ -520,7 +616,10 @@ start_op (VsmtpRedisStore *self,
       g_source_set_callback (op->timeout, on_command_timeout, op, NULL);
       g_source_attach (op->timeout, self->context);
     }
-  send_op (op);
+  if (self->state == STATE_RESOLVING)
+    g_queue_push_tail (&self->waiting, op);
+  else
+    send_op (op);
 }
 
 static Op *

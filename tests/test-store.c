@@ -306,6 +306,29 @@ test_redis_unreachable (void)
   waiter_free (waiter);
 }
 
+/* A host name that does not resolve: the operations that waited for the
+ * lookup fail, nothing blocks */
+static void
+test_redis_unresolved (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VsmtpStore) store = vsmtp_redis_store_new ("redis://no-such-host.invalid:6379",
+                                                       NULL, &error);
+  Waiter *waiter = waiter_new (2);
+
+  g_assert_no_error (error);
+  vsmtp_store_increment_async (store, "a", 1, G_TIME_SPAN_HOUR, NULL, collect, waiter);
+  vsmtp_store_set_add_async (store, "b", "c", G_TIME_SPAN_HOUR, NULL, collect, waiter);
+  wait_for (waiter);
+  g_assert_cmpint (vsmtp_store_increment_finish (store, waiter->results->pdata[0], &error),
+                   ==, 0);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED);
+  g_clear_error (&error);
+  g_assert_false (vsmtp_store_set_add_finish (store, waiter->results->pdata[1], &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED);
+  waiter_free (waiter);
+}
+
 /* The server's store: a memory store unless one is set */
 static void
 test_server_store (void)
@@ -333,6 +356,7 @@ main (int   argc,
   g_test_add_func ("/store/redis/bad-urls", test_redis_bad_urls);
   g_test_add_func ("/store/redis/urls", test_redis_urls);
   g_test_add_func ("/store/redis/unreachable", test_redis_unreachable);
+  g_test_add_func ("/store/redis/unresolved", test_redis_unresolved);
   g_test_add_func ("/store/server", test_server_store);
 
   return g_test_run ();

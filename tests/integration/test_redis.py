@@ -97,7 +97,8 @@ class Redis:
 
     def start(self):
         self.log = open(os.path.join(self.dir, "redis.log"), "ab")
-        args = [REDIS, "--port", str(self.port), "--bind", "127.0.0.1",
+        # ::1 too if there is IPv6 ("-": optional), for redis://localhost
+        args = [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "-::1",
                 "--save", "", "--appendonly", "no", "--dir", self.dir]
         if self.unix:
             args += ["--unixsocket", self.unix, "--unixsocketperm", "700"]
@@ -278,15 +279,17 @@ class SharedRateLimitTest(unittest.TestCase):
     def test_redis_not_answering(self):
         """redis-server stopped (SIGSTOP): connected, but silent. MAIL FROM
         gets 451 once command-timeout passed; SIGCONT: back."""
-        d = self.daemon(f"[redis]\nurl=redis://127.0.0.1:{self.redis.port}\n"
+        # a host name: resolved with GResolver, the first address used
+        d = self.daemon(f"[redis]\nurl=redis://localhost:{self.redis.port}\n"
                         "command-timeout=0.3\n")
-        self.assertEqual(self.send(1, port=d.port)[0], 250)
+        self.assertEqual(self.send(1, port=d.port)[0], 250, d.stderr_text())
         self.redis.proc.send_signal(signal.SIGSTOP)
         try:
             code, text = self.send(2, port=d.port)
             self.assertEqual(code, 451, text)
             self.assertTrue(text.startswith("4.3.0"), text)
-            self.assertIn("did not answer within 300 ms", d.stderr_text())
+            self.assertIn(f"Redis redis://localhost:{self.redis.port} did not answer within 300 ms",
+                          d.stderr_text())
         finally:
             self.redis.proc.send_signal(signal.SIGCONT)
         attempts = 0
