@@ -18,6 +18,7 @@
 
 #include "vsmtpd-config.h"
 #include "vsmtpd-metrics.h"
+#include "vsmtpd-redis.h"
 #include "vsmtpd-listeners.h"
 #include "vsmtpd-tls.h"
 
@@ -843,6 +844,23 @@ parse_plugins (VsmtpdConfig  *self,
   return TRUE;
 }
 
+/* [redis] (vsmtpd-redis.c) */
+static gboolean
+parse_redis (VsmtpdConfig  *self,
+             Loader        *loader,
+             GError       **error)
+{
+  g_autoptr(VsmtpConfigGroup) group = vsmtpd_redis_group_new ();
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *key = NULL;
+
+  if (!vsmtp_config_group_load (group, self->keyfile, &local_error))
+    return group_error (loader, error, local_error);
+  if (!vsmtpd_redis_store_new (group, &self->store, &key, &local_error))
+    return key_error (loader, error, "redis", key, "%s", local_error->message);
+  return TRUE;
+}
+
 /* $STATE_DIRECTORY (systemd's StateDirectory=), else ~/.local/state/vsmtpd */
 char *
 vsmtpd_config_default_state_directory (void)
@@ -1114,7 +1132,8 @@ vsmtpd_config_load (const VsmtpdConfigOverrides  *overrides,
   self->server_group = server_group_new (&self->server_properties);
   if (!parse_server (self, &loader, error) ||
       !parse_listeners (self, &loader, error) ||
-      !parse_plugins (self, &loader, error))
+      !parse_plugins (self, &loader, error) ||
+      !parse_redis (self, &loader, error))
     return NULL;
   set_maildir_default (self);
 
@@ -1206,6 +1225,10 @@ vsmtpd_config_apply (VsmtpdConfig *self,
                      VsmtpServer  *server)
 {
   vsmtpd_config_apply_properties (self, server);
+  /* [redis]: the shared store, at start only (a reload keeps the store the
+   * plugins hold) */
+  if (self->store != NULL)
+    vsmtp_server_set_store (server, self->store);
   /* smtputf8=false: the built-in extension is unregistered */
   if (!self->smtputf8 && vsmtp_server_lookup_extension (server, "SMTPUTF8") != NULL)
     vsmtp_server_unregister_extension (server, vsmtp_server_lookup_extension (server, "SMTPUTF8"));
@@ -1264,6 +1287,7 @@ vsmtpd_config_dup_groups (VsmtpdConfig *self)
   g_ptr_array_add (groups, vsmtpd_listeners_group_new ("NAME"));
   g_ptr_array_add (groups, plugins_group_new ());
   g_ptr_array_add (groups, vsmtpd_metrics_group_new ());
+  g_ptr_array_add (groups, vsmtpd_redis_group_new ());
   return groups;
 }
 
@@ -1298,5 +1322,6 @@ vsmtpd_config_free (VsmtpdConfig *self)
   g_clear_pointer (&self->listen_submissions_addresses, g_ptr_array_unref);
   g_strfreev (self->xclient_trusted);
   g_clear_pointer (&self->listeners, g_ptr_array_unref);
+  g_clear_object (&self->store);
   g_free (self);
 }

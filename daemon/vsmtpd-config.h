@@ -51,6 +51,7 @@ typedef struct
   char                  **xclient_trusted;       /* [server] xclient-trusted, or NULL */
 
   GPtrArray              *listeners;             /* VsmtpdListener: [listener NAME] */
+  VsmtpStore             *store;                 /* [redis] url: a Redis store, else NULL */
 } VsmtpdConfig;
 
 /* The command line settings that override the keyfile. */

@@ -624,6 +624,7 @@ log_unread_groups (VsmtpdPlugins       *self,
       if (g_str_equal (groups[i], "server") || g_str_equal (groups[i], "plugins") ||
           g_str_has_prefix (groups[i], "listener ") ||
           g_str_equal (groups[i], "metrics") ||
+          g_str_equal (groups[i], "redis") ||
           (names != NULL && g_strv_contains (names, groups[i])))
         continue;
       if (peas_engine_get_plugin_info (self->engine, groups[i]) != NULL)

@@ -29,4 +29,5 @@
 # include "vsmtp-body-type.h"
 # include "vsmtp-idna.h"
 # include "vsmtp-metrics.h"
+# include "vsmtp-store.h"
 #undef VSMTP_INSIDE

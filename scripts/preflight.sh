@@ -75,6 +75,7 @@ if wants interop sanitizer; then
   [ -e /usr/lib/nginx/modules/ngx_mail_module.so ] ||
     fail "nginx's mail proxy module (ngx_mail_module.so)" libnginx-mod-mail
   [ -x /usr/sbin/haproxy ] || fail "HAProxy (/usr/sbin/haproxy)" haproxy
+  have redis-server || fail "redis-server (a private Redis for test_redis)" redis-server
   [ -x /usr/sbin/opendkim ] || fail "OpenDKIM (/usr/sbin/opendkim)" opendkim
   have rspamd || fail "rspamd" rspamd
   "$py" -c 'import dkim' 2>/dev/null || fail "python3-dkim for $py (import dkim)" python3-dkim

@@ -16,6 +16,7 @@ packages=(
   libsystemd-dev       # sd_notify: Type=notify, reload and watchdog messages
   libidn2-dev          # SMTPUTF8: IDNA2008 domains (runtime: libidn2-0)
   libsoup-3.0-dev      # vsmtpd's [metrics] HTTP listener (runtime: libsoup-3.0-0)
+  libhiredis-dev       # VsmtpRedisStore: hiredis with its GLib adapter (runtime: libhiredis0.14)
   gobject-introspection libgirepository1.0-dev valac
   gi-docgen            # the API reference (built when found)
   # running vsmtpd: TLS for GIO, libpeas' Python 3 loader, PyGObject in it
@@ -35,6 +36,7 @@ packages=(
   nginx libnginx-mod-mail # nginx's mail proxy in front of vsmtpd, with XCLIENT
   haproxy              # PROXY protocol v1/v2 in front of vsmtpd (test_haproxy)
   prometheus           # promtool check metrics on vsmtpd's /metrics (test_metrics)
+  redis-server         # a private Redis shared by two vsmtpd (test_redis)
   python3-milter       # a libmilter filter written in Python (test_milter)
   opendkim rspamd      # real milters: DKIM signing, spam checks (test_milter_peers)
   python3-dkim         # verifies OpenDKIM's signatures (test_milter_peers)

@@ -39,7 +39,9 @@ MIN_KEYS = {
     "relay": 8,
     "recipients": 5,
     "passwd": 4,
-    "ratelimit": 2,
+    "ratelimit": 4,
+    "redis": 6,
+    "greylist": 4,
     "tarpit": 1,
     "blocklist": 2,
 }
@@ -47,7 +49,7 @@ MIN_KEYS = {
 # The shipped plugins, each of which must be listed (a plugin without keys
 # too); blocklist only when valac built it
 SHIPPED_PLUGINS = ["maildir", "discard", "relay", "recipients", "passwd",
-                   "ratelimit", "tarpit", "blocklist"]
+                   "ratelimit", "tarpit", "greylist", "blocklist"]
 VALA_MODULE = os.path.join(BUILD_ROOT, "plugins", "vala", "libblocklist.so")
 
 KEY = r"[a-z][a-z0-9-]*"
