@@ -397,6 +397,10 @@ class PrivilegeDropTest(unittest.TestCase):
             os.makedirs(os.path.join(d.maildir, sub), exist_ok=True)
             os.chown(os.path.join(d.maildir, sub), 65534, 65534)
         d.start()
+        # the kernel accepts on the bound port before vsmtpd has dropped its
+        # privileges; a greeting comes only from the main loop, after
+        with d.connect() as c:
+            c.cmd("QUIT")
         status = proc_status(d.proc.pid)
         self.assertEqual(status["Uid"].split(), ["65534"] * 4)
         self.assertEqual(status["Gid"].split(), ["65534"] * 4)

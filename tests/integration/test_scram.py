@@ -288,7 +288,9 @@ class ScramExchangeTests(ScramTestCase):
         s = Scram(*ALICE)
         r = c.cmd(f"AUTH SCRAM-SHA-256 {s.first()}")
         _, r_nonce, _, _ = s.parse_server_first(challenge_of(r))
-        self.assertLine(c.cmd(s.final(challenge_of(r), nonce=r_nonce[:-1] + "A")), R_FAILED)
+        # (a last character that differs: "A" one time in 64 would not)
+        changed = r_nonce[:-1] + ("A" if r_nonce[-1] != "A" else "B")
+        self.assertLine(c.cmd(s.final(challenge_of(r), nonce=changed)), R_FAILED)
 
     def test_replayed_final_message(self):
         """A client-final message from a successful exchange, sent again in
