@@ -23,14 +23,12 @@ import smtplib
 import socket
 import struct
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-import unittest
 
 import vsmtpd_fixture as fx
-from test_plugins import PluginTestCase, close, write_python_plugin
+from test_plugins import PluginTestCase, close
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -73,29 +71,55 @@ def wait_for(predicate, timeout=fx.IO_TIMEOUT, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-class TestFilter:
-    """milter_test_filter.py on a loopback port, stopped whatever happens"""
+class PeerProcess:
+    """A program the test starts (a milter), listening on self.port of
+    127.0.0.1, with a temporary folder self.tmp; stopped whatever happens,
+    its whole process group (``start_new_session``), then the folder
+    removed. Subclasses set self.tmp and self.port, then call start()."""
 
-    def __init__(self):
-        self.tmp = tempfile.mkdtemp(prefix="vsmtp-milter-")
-        self.log_path = os.path.join(self.tmp, "filter.log")
-        self.port = fx.free_port()
-        self.proc = subprocess.Popen(
-            [SYSTEM_PYTHON, FILTER, f"inet:{self.port}@127.0.0.1", self.log_path],
-            stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.tmp, "stderr"), "wb"),
-            env=peer_env())
+    name = "the peer"
+
+    def start(self, argv, timeout=fx.IO_TIMEOUT):
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, env=peer_env(),
+                                     stderr=open(os.path.join(self.tmp, "stderr"), "wb"),
+                                     start_new_session=True)
         try:
-            wait_for(self.listening, what="the test milter")
+            wait_for(self.listening, timeout=timeout, what=self.name)
         except Exception:
             self.stop()
             raise
 
     def listening(self):
+        if self.proc.poll() is not None:
+            with open(os.path.join(self.tmp, "stderr"), encoding="utf-8", errors="replace") as f:
+                raise AssertionError(f"{self.name} exited: {f.read()}")
         try:
             with socket.create_connection(("127.0.0.1", self.port), 0.2):
                 return True
         except OSError:
             return False
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        shutil.rmtree(self.tmp, True)
+
+
+class TestFilter(PeerProcess):
+    """milter_test_filter.py on a loopback port"""
+
+    name = "the test milter"
+
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="vsmtp-milter-")
+        self.log_path = os.path.join(self.tmp, "filter.log")
+        self.port = fx.free_port()
+        self.start([SYSTEM_PYTHON, FILTER, f"inet:{self.port}@127.0.0.1", self.log_path])
 
     def lines(self):
         try:
@@ -106,16 +130,6 @@ class TestFilter:
 
     def clear(self):
         open(self.log_path, "w").close()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        shutil.rmtree(self.tmp, True)
 
 
 class MilterTestCase(PluginTestCase):

@@ -19,12 +19,11 @@ whatever happens.
 
 import base64
 import os
-import shutil
 import subprocess
 import tempfile
 
 import vsmtpd_fixture as fx
-from test_milter import SYSTEM_PYTHON, peer_env, wait_for
+from test_milter import SYSTEM_PYTHON, PeerProcess, peer_env
 from test_plugins import PluginTestCase
 
 OPENDKIM = "/usr/sbin/opendkim"
@@ -39,7 +38,9 @@ print("verified" if ok else "failed")
 """
 
 
-class OpenDkim:
+class OpenDkim(PeerProcess):
+    name = "OpenDKIM"
+
     def __init__(self):
         self.tmp = tempfile.mkdtemp(prefix="vsmtp-opendkim-")
         self.key = os.path.join(self.tmp, "test.private")
@@ -56,37 +57,12 @@ class OpenDkim:
                     "Mode s\nCanonicalization relaxed/simple\n"
                     f"PidFile {self.tmp}/opendkim.pid\nRequireSafeKeys no\n"
                     "InternalHosts 127.0.0.1\n")
-        self.proc = subprocess.Popen([OPENDKIM, "-f", "-x", conf], env=peer_env(),
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=open(os.path.join(self.tmp, "stderr"), "wb"))
-        try:
-            wait_for(self.listening, what="OpenDKIM")
-        except Exception:
-            self.stop()
-            raise
-
-    def listening(self):
-        import socket
-        if self.proc.poll() is not None:
-            raise AssertionError("opendkim exited: " + open(os.path.join(self.tmp, "stderr")).read())
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), 0.2):
-                return True
-        except OSError:
-            return False
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        shutil.rmtree(self.tmp, True)
+        self.start([OPENDKIM, "-f", "-x", conf])
 
 
-class Rspamd:
+class Rspamd(PeerProcess):
+    name = "rspamd"
+
     def __init__(self):
         self.tmp = tempfile.mkdtemp(prefix="vsmtp-rspamd-")
         self.port = fx.free_port()
@@ -112,37 +88,9 @@ class Rspamd:
         cmd = ["rspamd", "-f", "-i", "-c", "/etc/rspamd/rspamd.conf",
                f"--var=LOCAL_CONFDIR={self.tmp}", f"--var=DBDIR={self.tmp}/db",
                f"--var=RUNDIR={self.tmp}/run", f"--var=LOGDIR={self.tmp}/log"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env=peer_env(),
-                                     stderr=open(os.path.join(self.tmp, "stderr"), "wb"),
-                                     start_new_session=True)
-        try:
-            # loading its rules takes rspamd a few seconds
-            wait_for(self.listening, timeout=90, what="rspamd")
-        except Exception:
-            self.stop()
-            raise
-
-    def listening(self):
-        import socket
-        if self.proc.poll() is not None:
-            raise AssertionError("rspamd exited: " + open(os.path.join(self.tmp, "stderr")).read())
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), 0.2):
-                return True
-        except OSError:
-            return False
-
-    def stop(self):
-        import signal
-        if self.proc.poll() is None:
-            # its workers are in its process group
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        shutil.rmtree(self.tmp, True)
+        # loading its rules takes rspamd a few seconds (its workers are in
+        # its process group, stopped with it)
+        self.start(cmd, timeout=90)
 
 
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
