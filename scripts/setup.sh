@@ -76,6 +76,17 @@ if ! command -v apt-get >/dev/null 2>&1; then
 fi
 
 echo "setup.sh: installing ${missing[*]}" >&2
+# The peer servers the tests use (postfix, nginx, haproxy, redis, opendkim,
+# rspamd, prometheus) are started by each test with a configuration of its
+# own; their packages would also enable and start system-wide instances on
+# the default ports. A policy-rc.d that forbids every start (exit 101, see
+# /usr/share/doc/init-system-helpers/README.policy-rc.d) keeps them stopped
+# while they are installed; it is removed again unless it was already there.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  "${SUDO[@]}" sh -c "printf '#!/bin/sh\n# written by libvsmtp scripts/setup.sh while it installs\nexit 101\n' > $policy && chmod 755 $policy"
+  trap '"${SUDO[@]}" rm -f "$policy"' EXIT
+fi
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 "${SUDO[@]}" bash "$here/fetch-exim.sh"

@@ -247,7 +247,7 @@ class ProxyListenerTest(unittest.TestCase):
 
     def test_untrusted_peer_is_refused(self):
         self.assert_refused(self.ports["strict"], v1(),
-                            f"connection from [127.0.0.1] on listener strict refused: "
+                            "connection from [127.0.0.1] on listener strict refused: "
                             "not in proxy-trusted")
 
     def test_no_header_is_refused(self):
