@@ -419,7 +419,7 @@ append_chart (VsmtpdStatus *self,
 
   g_string_append_printf (html,
                           "<svg id=\"messages-chart\" xmlns=\"http://www.w3.org/2000/svg\" "
-                          "viewBox=\"0 0 %d %d\" width=\"100%%\" role=\"img\" "
+                          "viewBox=\"0 0 %d %d\" width=\"720\" role=\"img\" "
                           "aria-label=\"Messages per minute, last hour\">\n"
                           "<line x1=\"0\" y1=\"%d\" x2=\"%d\" y2=\"%d\" class=\"axis\"/>\n"
                           "<text x=\"0\" y=\"11\" class=\"scale\">%" G_GUINT64_FORMAT "/min</text>\n",
@@ -637,7 +637,7 @@ static const char style[] =
   "th,td{text-align:left;padding:.15em .5em;border-bottom:1px solid #eee}"
   "td.count,td.share{text-align:right;font-variant-numeric:tabular-nums}"
   "svg .accepted{fill:#3a7}svg .refused{fill:#c44}svg .axis{stroke:#999}"
-  "svg .scale{font-size:10px;fill:#555}"
+  "svg .scale{font-size:10px;fill:#555}svg{max-width:100%;height:auto}"
   ".legend .accepted{color:#3a7}.legend .refused{color:#c44}"
   "#log{font:12px/1.35 ui-monospace,monospace;margin:0;padding-left:3em;"
   "overflow-wrap:anywhere}"
