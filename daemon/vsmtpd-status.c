@@ -38,6 +38,7 @@
 #define MAX_CLIENTS_PER_MINUTE 256
 #define TOP_CLIENTS            10
 #define LOG_LINES              50
+#define MAX_LOG_LINE           2048   /* bytes kept of a line */
 #define OTHER_CLIENTS          "other"
 
 #define CONTENT_TYPE "text/html; charset=utf-8"
@@ -91,10 +92,30 @@ static char  *log_lines[LOG_LINES];
 static gint64 log_times[LOG_LINES];  /* real time, microseconds */
 static guint  log_next;
 
+/* @line as valid UTF-8 (for g_markup_escape_text()), cut at
+ * MAX_LOG_LINE bytes on a character boundary */
+static char *
+dup_log_line (const char *line)
+{
+  gsize length = strlen (line);
+
+  if (length > MAX_LOG_LINE)
+    {
+      g_autofree char *cut = NULL;
+
+      length = MAX_LOG_LINE;
+      while (length > 0 && (line[length] & 0xc0) == 0x80)
+        length--;
+      cut = g_utf8_make_valid (line, length);
+      return g_strconcat (cut, "…", NULL);
+    }
+  return g_utf8_make_valid (line, length);
+}
+
 static void
 on_transaction_line (const char *line)
 {
-  char *copy = g_strdup (line);
+  char *copy = dup_log_line (line);
   char *old;
 
   G_LOCK (log_ring);
