@@ -5,8 +5,9 @@ big, one under STARTTLS from a hostile sender address), then headless
 Chromium loads the page: its DOM has the figures of what was sent, the
 client in the top clients, the transaction lines with the hostile address
 escaped, the chart with a bucket that is not empty; a screenshot is saved
-in the test's output folder. Also the headers (type, no-store, CSP) and
-the 403 for a client not allowed."""
+in the test's output folder. Also the headers (type, no-store, CSP), the
+bounded log, a reload's listeners, and the page served to a client that
+[metrics] allow names (the 403 for one it does not: test_metrics)."""
 
 import html.parser
 import os
@@ -203,10 +204,11 @@ class StatusPageTest(unittest.TestCase):
             self.assertIn(directive, csp)
         # nothing to load, nothing to run: no script element at all, the
         # hostile address only escaped
-        self.assertNotIn("<script", body)
-        self.assertIn("&lt;script&gt;alert(1)&lt;/script&gt;", body)
+        self.assertFalse("<script" in body, "a <script> in the page")
+        self.assertTrue("&lt;script&gt;alert(1)&lt;/script&gt;" in body, "the hostile sender escaped")
         for attr in ('src="', "href=", "http://", "https://"):
-            self.assertNotIn(attr, body.replace('xmlns="http://www.w3.org/2000/svg"', ""))
+            self.assertFalse(attr in body.replace('xmlns="http://www.w3.org/2000/svg"', ""),
+                             f"{attr} in the page: something to load")
 
         url = f"http://127.0.0.1:{metrics_port}/"
         os.makedirs(OUTPUT, exist_ok=True)
@@ -278,6 +280,30 @@ class StatusPageTest(unittest.TestCase):
 
         self.assertEqual(self.daemon.stop(), 0, self.daemon.stderr_text())
 
+    def test_log_keeps_the_last_50(self):
+        """55 transactions: the page lists the last 50, the oldest first."""
+        with smtplib.SMTP("127.0.0.1", self.daemon.port, timeout=fx.IO_TIMEOUT) as s:
+            for i in range(55):
+                s.sendmail(f"ring{i}@example.com", ["bob@example.org"], b"Subject: r\r\n\r\nr\r\n")
+        lines = [li.text() for li in page_dom(self.daemon.metrics_port).by_id("log")
+                 .find_all("li", "log-line")]
+        self.assertEqual(len(lines), 50)
+        self.assertIn("from=<ring5@example.com>", lines[0])
+        self.assertIn("from=<ring54@example.com>", lines[-1])
+
+    def test_listeners_follow_a_reload(self):
+        """A [listener NAME] added by a reload (SIGHUP) is listed."""
+        port = fx.free_port()
+        with open(self.daemon.config_path, "a", encoding="utf-8") as f:
+            f.write(f"\n[listener lmtp-in]\nlisten=127.0.0.1:{port}\nprotocol=lmtp\ntls=none\n")
+        self.daemon.proc.send_signal(signal.SIGHUP)
+
+        def listed():
+            table = page_dom(self.daemon.metrics_port).by_id("listeners")
+            return ("lmtp-in", f"127.0.0.1:{port}", "LMTP", "none") in [
+                tuple(td.text() for td in tr.find_all("td")) for tr in table.find_all("tr")]
+        wait_for(listed, "the listener added by the reload")
+
     def test_methods(self):
         status, headers, body = fetch(self.daemon.metrics_port, method="HEAD")
         self.assertEqual(status, 200)
@@ -291,17 +317,17 @@ class StatusPageTest(unittest.TestCase):
 
 
 class StatusPageAllowTest(unittest.TestCase):
-    """allow= without 127.0.0.1: the page (which names clients) is refused
-    like /metrics, and says nothing."""
+    """allow= naming 127.0.0.1 among others: the page is served to it (the
+    403 for a client not allowed: test_metrics' MetricsAllowTest, for / as
+    for /metrics)."""
 
-    def test_forbidden(self):
-        daemon = MetricsDaemon(allow="192.0.2.0/24;2001:db8::1")
+    def test_allowed(self):
+        daemon = MetricsDaemon(allow="192.0.2.0/24;127.0.0.1")
         try:
             daemon.start()
-            with self.assertRaises(urllib.error.HTTPError) as cm:
-                fetch(daemon.metrics_port)
-            self.assertEqual(cm.exception.code, 403)
-            self.assertEqual(cm.exception.read(), b"forbidden\n")
+            status, headers, body = fetch(daemon.metrics_port)
+            self.assertEqual(status, 200)
+            self.assertIn('id="sessions-now"', body)
             self.assertEqual(daemon.stop(), 0, daemon.stderr_text())
         finally:
             daemon.cleanup()
