@@ -40,6 +40,8 @@ G_LOCK_DEFINE_STATIC (capture);
 static char *capture_domain;
 static GString *captured;
 
+static gpointer transaction_tap;   /* VsmtpdLogTap */
+
 static const char *
 find_field (const GLogField *fields,
             gsize            n_fields,
@@ -211,6 +213,16 @@ write_fields (GLogLevelFlags   log_level,
               gsize            n_fields,
               gpointer         user_data)
 {
+  VsmtpdLogTap tap = (VsmtpdLogTap) g_atomic_pointer_get (&transaction_tap);
+
+  if (tap != NULL && find_field (fields, n_fields, "VSMTP_MESSAGE_ID") != NULL)
+    {
+      const char *message = find_field (fields, n_fields, "MESSAGE");
+
+      if (message != NULL)
+        tap (message);
+    }
+
   if (use_journald &&
       g_log_writer_journald (log_level, fields, n_fields, user_data) == G_LOG_WRITER_HANDLED)
     return G_LOG_WRITER_HANDLED;
@@ -278,4 +290,17 @@ vsmtpd_log_capture_end (void)
   G_UNLOCK (capture);
 
   return messages;
+}
+
+/**
+ * vsmtpd_log_set_transaction_tap:
+ * @tap: (nullable): the function to call
+ *
+ * Calls @tap with each transaction line written from now on (the status
+ * page keeps the last ones), on the thread that logs it.
+ */
+void
+vsmtpd_log_set_transaction_tap (VsmtpdLogTap tap)
+{
+  g_atomic_pointer_set (&transaction_tap, (gpointer) tap);
 }

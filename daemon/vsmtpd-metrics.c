@@ -17,6 +17,7 @@
 
 #include "vsmtpd-config.h"
 #include "vsmtpd-metrics.h"
+#include "vsmtpd-status.h"
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
@@ -25,6 +26,7 @@ struct _VsmtpdMetrics
   SoupServer  *http;
   VsmtpServer *server;   /* weak: the daemon's, which outlives this */
   GPtrArray   *allow;    /* GInetAddressMask; empty: loopback clients only */
+  VsmtpdStatus *status;  /* the status page, / */
 };
 
 VsmtpConfigGroup *
@@ -80,7 +82,7 @@ on_request (SoupServer        *http,
                                         forbidden, strlen (forbidden));
       return;
     }
-  if (strcmp (path, "/metrics") != 0)
+  if (strcmp (path, "/metrics") != 0 && strcmp (path, "/") != 0)
     {
       soup_server_message_set_status (message, SOUP_STATUS_NOT_FOUND, NULL);
       return;
@@ -98,6 +100,12 @@ on_request (SoupServer        *http,
       return;
     }
 
+  if (strcmp (path, "/") == 0)
+    {
+      vsmtpd_status_serve (self->status, message);
+      return;
+    }
+
   text = vsmtp_metrics_render (vsmtp_server_get_metrics (self->server));
   soup_server_message_set_status (message, SOUP_STATUS_OK, NULL);
   soup_server_message_set_response (message, CONTENT_TYPE, SOUP_MEMORY_TAKE, text, strlen (text));
@@ -111,6 +119,7 @@ vsmtpd_metrics_free (VsmtpdMetrics *self)
   if (self->http != NULL)
     soup_server_disconnect (self->http);
   g_clear_object (&self->http);
+  g_clear_pointer (&self->status, vsmtpd_status_free);
   g_clear_weak_pointer (&self->server);
   g_clear_pointer (&self->allow, g_ptr_array_unref);
   g_free (self);
@@ -177,6 +186,7 @@ vsmtpd_metrics_start (GKeyFile     *keyfile,
     }
 
   g_set_weak_pointer (&self->server, server);
+  self->status = vsmtpd_status_new (server);
   self->http = soup_server_new ("server-header", NULL, NULL);
   soup_server_add_handler (self->http, NULL, on_request, self, NULL);
   if (!soup_server_listen (self->http, address, 0, error))
@@ -191,8 +201,15 @@ vsmtpd_metrics_start (GKeyFile     *keyfile,
     {
       g_autofree char *uri = g_uri_to_string (uris->data);
 
-      *description = g_strdup_printf ("metrics on %smetrics", uri);
+      *description = g_strdup_printf ("metrics on %smetrics, status page on %s", uri, uri);
     }
   g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
   return self;
+}
+
+void
+vsmtpd_metrics_set_config (VsmtpdMetrics        *self,
+                           VsmtpdConfig * const *config)
+{
+  vsmtpd_status_set_config (self->status, config);
 }

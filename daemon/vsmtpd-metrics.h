@@ -7,6 +7,8 @@
 
 #include <vsmtp.h>
 
+#include "vsmtpd-config.h"
+
 G_BEGIN_DECLS
 
 typedef struct _VsmtpdMetrics VsmtpdMetrics;
@@ -22,5 +24,10 @@ VsmtpdMetrics    *vsmtpd_metrics_start     (GKeyFile     *keyfile,
                                             char        **description,
                                             GError      **error);
 void              vsmtpd_metrics_free      (VsmtpdMetrics *self);
+
+/* Where the daemon keeps its configuration, replaced by a reload: the
+ * status page (/) lists its listeners */
+void              vsmtpd_metrics_set_config (VsmtpdMetrics        *self,
+                                             VsmtpdConfig * const *config);
 
 G_END_DECLS

@@ -467,6 +467,7 @@ start_metrics (Daemon  *daemon,
                                           &description, error);
   if (daemon->metrics == NULL)
     return error == NULL || *error == NULL;
+  vsmtpd_metrics_set_config (daemon->metrics, &daemon->config);
   g_ptr_array_add (daemon->listening, g_steal_pointer (&description));
   return TRUE;
 }

@@ -60,6 +60,7 @@ if wants integration sanitizer; then
   have gnutls-cli || fail "gnutls-cli" gnutls-bin
   have msmtp || fail "msmtp" msmtp
   have promtool || fail "promtool (Prometheus' checker, test_metrics)" prometheus
+  have chromium || fail "chromium (headless, test_status_page)" chromium
   have gsasl || fail "gsasl (GNU SASL's client, SCRAM)" gsasl
   have mkpasswd || fail "mkpasswd (yescrypt hashes)" whois
   have gjs || fail "gjs" gjs

@@ -36,6 +36,7 @@ packages=(
   nginx libnginx-mod-mail # nginx's mail proxy in front of vsmtpd, with XCLIENT
   haproxy              # PROXY protocol v1/v2 in front of vsmtpd (test_haproxy)
   prometheus           # promtool check metrics on vsmtpd's /metrics (test_metrics)
+  chromium             # headless Chromium loads vsmtpd's status page (test_status_page)
   redis-server         # a private Redis shared by two vsmtpd (test_redis)
   python3-milter       # a libmilter filter written in Python (test_milter)
   opendkim rspamd      # real milters: DKIM signing, spam checks (test_milter_peers)

@@ -317,15 +317,17 @@ class MetricsListenerTest(unittest.TestCase):
 
 
 class MetricsAllowTest(unittest.TestCase):
-    """allow= without 127.0.0.1: a scrape from 127.0.0.1 gets 403."""
+    """allow= without 127.0.0.1: a scrape from 127.0.0.1 gets 403, and so
+    does the status page."""
 
     def test_forbidden(self):
         daemon = MetricsDaemon(allow="192.0.2.0/24;2001:db8::1")
         try:
             daemon.start()
-            with self.assertRaises(urllib.error.HTTPError) as cm:
-                fetch(daemon.metrics_port)
-            self.assertEqual(cm.exception.code, 403)
+            for path in ("/metrics", "/"):      # / : the status page
+                with self.assertRaises(urllib.error.HTTPError) as cm:
+                    fetch(daemon.metrics_port, path)
+                self.assertEqual(cm.exception.code, 403)
             self.assertEqual(daemon.stop(), 0, daemon.stderr_text())
         finally:
             daemon.cleanup()
