@@ -1,0 +1,142 @@
+/* vsmtp-session-auth-store.c: a session's AUTH attempts counted in the
+ * server's store (VSMTP_SHARED_LIMITS_AUTH_FAILURES)
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Like the in-process count, an attempt counts from the moment its
+ * credentials go to the check: the counter `auth-failures:IP` goes up by
+ * one first (INCR, the counter living auth-failure-window seconds from
+ * its creation), and the attempt is refused when that makes it more than
+ * max-auth-failures; a success takes its one back. The session reads no
+ * more input until the store answered (a pending decision), and a store
+ * that fails to answer yields what the server's store error policy says.
+ */
+#include "config.h"
+
+#include "vsmtp-session-struct-private.h"
+#include "vsmtp-shared-limits-private.h"
+
+/* How the store's answer reaches the continuation (codes of our own,
+ * never sent) */
+#define ANSWER_COUNTED      250   /* under the limit, counted */
+#define ANSWER_NOT_COUNTED  251   /* the store failed, the policy accepts */
+
+typedef struct
+{
+  VsmtpReply *reply;
+  VsmtpStore *store;
+  char       *key;
+  guint       max_failures;
+  guint       window;
+  gboolean    accept_on_error;
+} Check;
+
+gboolean
+_vsmtp_session_auth_in_store (VsmtpSession *self)
+{
+  return self->auth_store != NULL && self->remote_ip != NULL &&
+         self->settings->max_auth_failures > 0;
+}
+
+void
+_vsmtp_session_set_auth_store (VsmtpSession          *self,
+                               VsmtpStore            *store,
+                               VsmtpStoreErrorPolicy  policy)
+{
+  g_set_object (&self->auth_store, store);
+  self->store_error_policy = policy;
+}
+
+static char *
+auth_key (VsmtpSession *self)
+{
+  return g_strconcat ("auth-failures:", self->remote_ip, NULL);
+}
+
+void
+_vsmtp_session_auth_store_add (VsmtpSession *self,
+                               gint64        delta)
+{
+  g_autofree char *key = NULL;
+
+  if (self->auth_store == NULL || self->remote_ip == NULL)
+    return;
+  key = auth_key (self);
+  vsmtp_store_increment_async (self->auth_store, key, delta,
+                               MAX (self->settings->auth_failure_window, 1) * G_USEC_PER_SEC,
+                               NULL, NULL, NULL);
+}
+
+static void
+on_counted (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  Check *check = user_data;
+  g_autoptr(GError) error = NULL;
+  gint64 n = vsmtp_store_increment_finish (check->store, result, &error);
+
+  if (error != NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_message ("cannot count an AUTH attempt: %s", error->message);
+      if (check->accept_on_error)
+        vsmtp_reply_complete (check->reply, ANSWER_NOT_COUNTED, NULL, "not counted");
+      else
+        vsmtp_reply_complete (check->reply, 454, "4.7.0", "Temporary authentication failure");
+    }
+  else if (n > check->max_failures)
+    {
+      /* a refused attempt is no failure: its one goes back */
+      vsmtp_store_increment_async (check->store, check->key, -1,
+                                   check->window * G_USEC_PER_SEC, NULL, NULL, NULL);
+      vsmtp_reply_complete (check->reply, 454, "4.7.0",
+                            "Too many failed authentication attempts, try again later");
+    }
+  else
+    vsmtp_reply_complete (check->reply, ANSWER_COUNTED, NULL, "counted");
+
+  g_object_unref (check->reply);
+  g_object_unref (check->store);
+  g_free (check->key);
+  g_free (check);
+}
+
+static void
+then_counted (VsmtpSession *self,
+              VsmtpReply   *reply)
+{
+  guint code = vsmtp_reply_get_code (reply);
+
+  if (code == ANSWER_COUNTED || code == ANSWER_NOT_COUNTED)
+    {
+      self->auth_store_counted = code == ANSWER_COUNTED;
+      _vsmtp_session_auth_emit (self);
+      return;
+    }
+  if (g_strcmp0 (vsmtp_reply_get_text (reply),
+                 "Too many failed authentication attempts, try again later") == 0)
+    _vsmtp_metrics_limit_hit (self->server, "max-auth-failures");
+  if (code == 454)
+    session_queue (self, reply);
+  else
+    session_queue_new (self, 454, "4.7.0", "Temporary authentication failure");
+  g_clear_pointer (&self->sasl, _vsmtp_sasl_free);
+}
+
+void
+_vsmtp_session_auth_store_begin (VsmtpSession *self)
+{
+  Check *check = g_new0 (Check, 1);
+  VsmtpReply *pending = vsmtp_reply_new_pending ();
+
+  check->reply = g_object_ref (pending);
+  check->store = g_object_ref (self->auth_store);
+  check->key = auth_key (self);
+  check->max_failures = self->settings->max_auth_failures;
+  check->window = MAX (self->settings->auth_failure_window, 1);
+  check->accept_on_error = self->store_error_policy == VSMTP_STORE_ERROR_POLICY_ACCEPT;
+  vsmtp_store_increment_async (check->store, check->key, 1, check->window * G_USEC_PER_SEC,
+                               vsmtp_reply_get_cancellable (pending), on_counted, check);
+  _vsmtp_decision_decide (self->decision, pending, then_counted);
+}
