@@ -119,6 +119,7 @@ vsmtpd_metrics_free (VsmtpdMetrics *self)
 VsmtpdMetrics *
 vsmtpd_metrics_start (GKeyFile     *keyfile,
                       VsmtpServer  *server,
+                      GSocket      *socket,
                       char        **description,
                       GError      **error)
 {
@@ -133,10 +134,17 @@ vsmtpd_metrics_start (GKeyFile     *keyfile,
   if (!vsmtp_config_group_load (group, keyfile, error))
     return NULL;
   listen = vsmtp_config_group_dup_string (group, "listen");
-  if (listen == NULL || *listen == '\0')
+  if (socket == NULL && (listen == NULL || *listen == '\0'))
     return NULL;
 
-  address = vsmtpd_parse_listen_address (listen);
+  /* systemd's socket: its address is the unit's business */
+  address = socket != NULL ? g_socket_get_local_address (socket, NULL)
+                           : vsmtpd_parse_listen_address (listen);
+  if (socket != NULL && address != NULL)
+    {
+      g_free (listen);
+      listen = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (address));
+    }
   if (address == NULL || !G_IS_INET_SOCKET_ADDRESS (address))
     {
       g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
@@ -179,7 +187,8 @@ vsmtpd_metrics_start (GKeyFile     *keyfile,
   g_set_weak_pointer (&self->server, server);
   self->http = soup_server_new ("server-header", NULL, NULL);
   soup_server_add_handler (self->http, NULL, on_request, self, NULL);
-  if (!soup_server_listen (self->http, address, 0, error))
+  if (socket != NULL ? !soup_server_listen_socket (self->http, socket, 0, error)
+                     : !soup_server_listen (self->http, address, 0, error))
     {
       g_prefix_error (error, "[metrics] listen: %s: ", listen);
       vsmtpd_metrics_free (self);

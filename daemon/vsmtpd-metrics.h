@@ -15,10 +15,12 @@ typedef struct _VsmtpdMetrics VsmtpdMetrics;
 VsmtpConfigGroup *vsmtpd_metrics_group_new (void);
 
 /* Serves the metrics of @server at http://listen/metrics on the thread's
- * main context, if [metrics] listen is set. NULL without an error: it is
- * not. @description: where, for the log. */
+ * main context, if [metrics] listen is set or systemd passed @socket (a
+ * socket named "metrics", used instead of listen). NULL without an error:
+ * neither. @description: where, for the log. */
 VsmtpdMetrics    *vsmtpd_metrics_start     (GKeyFile     *keyfile,
                                             VsmtpServer  *server,
+                                            GSocket      *socket,
                                             char        **description,
                                             GError      **error);
 void              vsmtpd_metrics_free      (VsmtpdMetrics *self);

@@ -46,6 +46,7 @@ typedef struct
   gboolean       reuse_port; /* a worker of several: SO_REUSEPORT listeners */
   VsmtpdReloader *reloader;  /* SIGHUP */
   VsmtpdMetrics *metrics;    /* [metrics] listen, or NULL */
+  GSocket       *metrics_socket; /* passed by systemd, named "metrics" */
 } Daemon;
 
 static char *
@@ -68,6 +69,7 @@ listen_systemd_sockets (Daemon    *daemon,
   const char *fds_text = g_getenv ("LISTEN_FDS");
   guint64 pid, n_fds;
   g_auto(GStrv) names = NULL;
+  guint n_smtp = 0;
 
   *activated = FALSE;
 
@@ -92,11 +94,31 @@ listen_systemd_sockets (Daemon    *daemon,
   for (int fd = 3; fd < 3 + (int) n_fds; fd++)
     {
       g_autoptr(GError) local_error = NULL;
+      const char *fd_name = names != NULL && (guint) (fd - 3) < g_strv_length (names) ?
+                            names[fd - 3] : NULL;
+
+      /* FileDescriptorName=metrics: [metrics]'s HTTP listener (vsmtpd-metrics.c) */
+      if (g_strcmp0 (fd_name, "metrics") == 0)
+        {
+          fcntl (fd, F_SETFD, FD_CLOEXEC);
+          g_clear_object (&daemon->metrics_socket);
+          daemon->metrics_socket = g_socket_new_from_fd (fd, &local_error);
+          if (daemon->metrics_socket == NULL)
+            {
+              g_set_error (error, local_error->domain, local_error->code,
+                           "cannot use the socket passed by systemd (fd %d): %s",
+                           fd, local_error->message);
+              return FALSE;
+            }
+          continue;
+        }
+      n_smtp++;
+    /* a block of its own: the continue above does not jump over cleanups */
+    {
       g_autoptr(GSocket) socket = NULL;
       g_autoptr(GSocketAddress) address = NULL;
       g_autofree char *text = NULL;
-      const char *name = names != NULL && (guint) (fd - 3) < g_strv_length (names) ?
-                         names[fd - 3] : NULL;
+      const char *name = fd_name;
       VsmtpdListener *listener = name != NULL ?
                                  vsmtpd_listeners_find (daemon->config->listeners, name) : NULL;
 
@@ -124,8 +146,10 @@ listen_systemd_sockets (Daemon    *daemon,
                                         listener != NULL ? ", listener " : "",
                                         listener != NULL ? listener->name : ""));
     }
+    }
 
-  *activated = TRUE;
+  /* only a metrics socket: SMTP listens as configured */
+  *activated = n_smtp > 0;
   return TRUE;
 }
 
@@ -464,7 +488,7 @@ start_metrics (Daemon  *daemon,
   g_autofree char *description = NULL;
 
   daemon->metrics = vsmtpd_metrics_start (daemon->config->keyfile, daemon->server,
-                                          &description, error);
+                                          daemon->metrics_socket, &description, error);
   if (daemon->metrics == NULL)
     return error == NULL || *error == NULL;
   g_ptr_array_add (daemon->listening, g_steal_pointer (&description));
@@ -801,6 +825,7 @@ main (int   argc,
 
 out:
   g_clear_pointer (&daemon.metrics, vsmtpd_metrics_free);
+  g_clear_object (&daemon.metrics_socket);
   if (daemon.server != NULL)
     vsmtp_server_stop_listening (daemon.server);
   if (daemon.config != NULL)

@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""[metrics] in operations: the metrics listener passed by systemd
+(socket activation, LISTEN_FDNAMES "metrics"), checked with promtool and
+with values that move as mail flows through the SMTP socket passed with
+it; a metrics socket alone leaves SMTP on its configured address."""
+
+import os
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vsmtpd_fixture as fx  # noqa: E402
+from test_metrics import fetch, parse, value  # noqa: E402
+from test_proxy_protocol import LAUNCHER  # noqa: E402
+
+
+def listening_socket():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(16)
+    return s
+
+
+def wait_started(d):
+    deadline = time.monotonic() + fx.START_TIMEOUT
+    while "started" not in d.stderr_text():
+        if d.proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(d.stderr_text())
+        time.sleep(0.05)
+
+
+def promtool_check(testcase, text):
+    r = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
+                       capture_output=True, timeout=60)
+    testcase.assertEqual(r.returncode, 0, r.stdout.decode() + r.stderr.decode())
+
+
+class MetricsSocketActivationTest(unittest.TestCase):
+
+    def activate(self, d, sockets, names, args=()):
+        d.write_config()
+        stderr = open(d.stderr_path, "ab")
+        fds = [s.fileno() for s in sockets]
+        d.proc = subprocess.Popen(
+            [sys.executable, "-c", LAUNCHER, ",".join(map(str, fds)), names,
+             fx.VSMTPD, "--config", d.config_path, *args],
+            stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr, pass_fds=fds,
+            env=fx.clean_env(d.home), cwd=d.tmpdir)
+        stderr.close()
+        for s in sockets:
+            s.close()
+        wait_started(d)
+
+    def test_metrics_socket_named_metrics(self):
+        smtp, metrics = listening_socket(), listening_socket()
+        smtp_port, metrics_port = smtp.getsockname()[1], metrics.getsockname()[1]
+        # no [metrics] listen: the socket is the configuration
+        d = fx.Vsmtpd()
+        self.addCleanup(d.cleanup)
+        self.activate(d, [smtp, metrics], "smtp:metrics")
+        self.assertIn(f"metrics on http://127.0.0.1:{metrics_port}/metrics", d.stderr_text())
+
+        status, _, text = fetch(metrics_port)
+        self.assertEqual(status, 200)
+        before = value(parse(text), "vsmtp_messages_total", result="2xx")
+        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=fx.IO_TIMEOUT) as s:
+            s.sendmail("a@example.com", ["b@example.org"], b"Subject: x\r\n\r\nx\r\n")
+        text = fetch(metrics_port)[2]
+        self.assertEqual(value(parse(text), "vsmtp_messages_total", result="2xx"),
+                         before + 1, text)
+        promtool_check(self, text)
+        self.assertEqual(d.stop(), 0, d.stderr_text())
+
+    def test_only_a_metrics_socket(self):
+        """The SMTP listeners are then the configured ones"""
+        metrics = listening_socket()
+        metrics_port = metrics.getsockname()[1]
+        smtp_port = fx.free_port()
+        d = fx.Vsmtpd()
+        self.addCleanup(d.cleanup)
+        self.activate(d, [metrics], "metrics", args=("--listen", f"127.0.0.1:{smtp_port}"))
+        with fx.RawClient(smtp_port) as c:
+            self.assertEqual(c.greeting.code, 220)
+        self.assertEqual(fetch(metrics_port)[0], 200)
+
+
+if __name__ == "__main__":
+    fx.main()
