@@ -89,5 +89,43 @@ class MetricsSocketActivationTest(unittest.TestCase):
         self.assertEqual(fetch(metrics_port)[0], 200)
 
 
+class MetricsPluginLabelTest(unittest.TestCase):
+    """vsmtp_handler_decisions_total and vsmtp_handler_decision_seconds by
+    signal and by the plugin whose handler decided: a C plugin (named by
+    its handlers' data), a Python one (named through the override, from
+    its bound methods), "default" when every handler had no objection."""
+
+    def test_plugin_label(self):
+        metrics_port = fx.free_port()
+        d = fx.Vsmtpd(plugins=("ratelimit", "recipients", "maildir"),
+                      config=("[ratelimit]\nmessages=1\ninterval=3600\nper=client-address\n"
+                              "[recipients]\nusers=bob@example.org\n"
+                              f"[metrics]\nlisten=127.0.0.1:{metrics_port}\n"))
+        self.addCleanup(d.cleanup)
+        d.start()
+        with smtplib.SMTP("127.0.0.1", d.port, timeout=fx.IO_TIMEOUT) as s:
+            s.ehlo("client.example")
+            self.assertEqual(s.mail("a@example.com")[0], 250)
+            self.assertEqual(s.rcpt("nobody@example.org")[0], 550)
+            self.assertEqual(s.rcpt("bob@example.org")[0], 250)
+            self.assertEqual(s.data(b"Subject: x\r\n\r\nx\r\n")[0], 250)
+            # the second message from the address: ratelimit refuses it
+            self.assertEqual(s.mail("a@example.com")[0], 450)
+        text = fetch(metrics_port)[2]
+        samples = parse(text)
+
+        def decisions(signal, plugin, result):
+            return value(samples, "vsmtp_handler_decisions_total", signal=signal, plugin=plugin,
+                         result=result)
+        self.assertEqual(decisions("mail-from", "ratelimit", "4xx"), 1, text)
+        self.assertEqual(decisions("mail-from", "default", "2xx"), 1, text)
+        self.assertEqual(decisions("rcpt-to", "recipients", "5xx"), 1, text)
+        self.assertEqual(decisions("rcpt-to", "default", "2xx"), 1, text)
+        self.assertEqual(decisions("message-received", "maildir", "2xx"), 1, text)
+        self.assertEqual(value(samples, "vsmtp_handler_decision_seconds_count",
+                               signal="mail-from", plugin="ratelimit"), 1, text)
+        promtool_check(self, text)
+
+
 if __name__ == "__main__":
     fx.main()
