@@ -25,7 +25,16 @@ struct _VsmtpdMetrics
   SoupServer  *http;
   VsmtpServer *server;   /* weak: the daemon's, which outlives this */
   GPtrArray   *allow;    /* GInetAddressMask; empty: loopback clients only */
+  VsmtpdMetricsWorkers *workers;  /* the master of workers: their sum */
 };
+
+void
+vsmtpd_metrics_set_workers (VsmtpdMetrics        *self,
+                            VsmtpdMetricsWorkers *workers)
+{
+  g_clear_pointer (&self->workers, vsmtpd_metrics_workers_free);
+  self->workers = workers;
+}
 
 VsmtpConfigGroup *
 vsmtpd_metrics_group_new (void)
@@ -92,6 +101,11 @@ on_request (SoupServer        *http,
       soup_server_message_set_status (message, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
       return;
     }
+  if (self->workers != NULL)
+    {
+      vsmtpd_metrics_workers_respond (self->workers, message);
+      return;
+    }
   if (self->server == NULL)
     {
       soup_server_message_set_status (message, SOUP_STATUS_SERVICE_UNAVAILABLE, NULL);
@@ -113,6 +127,7 @@ vsmtpd_metrics_free (VsmtpdMetrics *self)
   g_clear_object (&self->http);
   g_clear_weak_pointer (&self->server);
   g_clear_pointer (&self->allow, g_ptr_array_unref);
+  g_clear_pointer (&self->workers, vsmtpd_metrics_workers_free);
   g_free (self);
 }
 

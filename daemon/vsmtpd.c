@@ -47,6 +47,8 @@ typedef struct
   VsmtpdReloader *reloader;  /* SIGHUP */
   VsmtpdMetrics *metrics;    /* [metrics] listen, or NULL */
   GSocket       *metrics_socket; /* passed by systemd, named "metrics" */
+  SoupServer    *worker_metrics; /* a worker's, for the master (vsmtpd-metrics-workers.c) */
+  VsmtpdMetricsWorkers *metrics_workers; /* the master's: owned by metrics */
 } Daemon;
 
 static char *
@@ -463,35 +465,46 @@ print_group (VsmtpConfigGroup *group)
   g_print ("\n");
 }
 
-/* [metrics] listen: one HTTP listener, so one process (checked before
- * workers are started) */
-static gboolean
-check_metrics (Daemon  *daemon,
-               GError **error)
-{
-  g_autofree char *listen = g_key_file_get_string (daemon->config->keyfile, "metrics", "listen", NULL);
-
-  if (daemon->config->workers > 1 && listen != NULL && *listen != '\0')
-    {
-      g_set_error_literal (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                           "[metrics] listen: not with [server] workers above 1 "
-                           "(each worker counts its own sessions)");
-      return FALSE;
-    }
-  return TRUE;
-}
-
 static gboolean
 start_metrics (Daemon  *daemon,
                GError **error)
 {
   g_autofree char *description = NULL;
+  const char *worker_socket = g_getenv ("VSMTPD_METRICS_SOCKET");
 
+  /* a worker: its metrics go to the master, which serves [metrics] listen */
+  if (worker_socket != NULL)
+    {
+      daemon->worker_metrics = vsmtpd_metrics_start_worker (daemon->server, worker_socket, error);
+      return daemon->worker_metrics != NULL;
+    }
   daemon->metrics = vsmtpd_metrics_start (daemon->config->keyfile, daemon->server,
                                           daemon->metrics_socket, &description, error);
   if (daemon->metrics == NULL)
     return error == NULL || *error == NULL;
   g_ptr_array_add (daemon->listening, g_steal_pointer (&description));
+  return TRUE;
+}
+
+/* The master of [server] workers serves [metrics] listen: the sum of the
+ * workers' metrics (vsmtpd-metrics-workers.c) */
+static gboolean
+start_master_metrics (Daemon  *daemon,
+                      GError **error)
+{
+  g_autofree char *description = NULL;
+  VsmtpdMetricsWorkers *workers;
+
+  daemon->metrics = vsmtpd_metrics_start (daemon->config->keyfile, NULL, NULL, &description,
+                                          error);
+  if (daemon->metrics == NULL)
+    return error == NULL || *error == NULL;
+  workers = vsmtpd_metrics_workers_new (daemon->config->workers, error);
+  if (workers == NULL)
+    return FALSE;
+  daemon->metrics_workers = workers;
+  vsmtpd_metrics_set_workers (daemon->metrics, workers);
+  g_info ("%s (the sum of %u workers)", description, daemon->config->workers);
   return TRUE;
 }
 
@@ -670,12 +683,6 @@ main (int   argc,
   if (list_keys)
     return print_keys (daemon.config);
 
-  if (!check_metrics (&daemon, &error))
-    {
-      g_printerr ("vsmtpd: %s\n", error->message);
-      goto out;
-    }
-
   /* before any TLS object: glib-networking reads it once (vsmtpd-tls.c) */
   if (!vsmtpd_tls_apply_priority (daemon.config->tls_priority, &error))
     {
@@ -716,9 +723,17 @@ main (int   argc,
           g_free (original_argv[0]);
           original_argv[0] = g_steal_pointer (&self_exe);
         }
+      if (!start_master_metrics (&daemon, &error))
+        {
+          g_printerr ("vsmtpd: %s\n", error->message);
+          goto out;
+        }
       status = vsmtpd_workers_run (daemon.config->workers,
                                    (const char * const *) original_argv,
-                                   daemon.config->shutdown_grace);
+                                   daemon.config->shutdown_grace,
+                                   daemon.metrics != NULL ?
+                                   vsmtpd_metrics_workers_get_directory (daemon.metrics_workers) :
+                                   NULL);
       goto out;
     }
 
@@ -826,6 +841,7 @@ main (int   argc,
 out:
   g_clear_pointer (&daemon.metrics, vsmtpd_metrics_free);
   g_clear_object (&daemon.metrics_socket);
+  g_clear_object (&daemon.worker_metrics);
   if (daemon.server != NULL)
     vsmtp_server_stop_listening (daemon.server);
   if (daemon.config != NULL)

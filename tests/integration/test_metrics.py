@@ -340,18 +340,6 @@ class MetricsAllowTest(unittest.TestCase):
         finally:
             daemon.cleanup()
 
-    def test_not_with_workers(self):
-        """One HTTP listener cannot name the sessions of several worker
-        processes: refused at start, with the reason."""
-        daemon = fx.Vsmtpd(server="workers=2\n", config="[metrics]\nlisten=127.0.0.1:9\n")
-        try:
-            with self.assertRaises(fx.DaemonError):
-                daemon.start(attempts=1)
-            self.assertIn("vsmtpd: [metrics] listen: not with [server] workers above 1",
-                          daemon.stderr_text())
-        finally:
-            daemon.cleanup()
-
     def test_not_loopback_without_allow(self):
         """listen on an address that is not loopback without allow: refused
         at start, with the reason."""

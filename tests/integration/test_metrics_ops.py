@@ -5,7 +5,9 @@
 with values that move as mail flows through the SMTP socket passed with
 it; a metrics socket alone leaves SMTP on its configured address."""
 
+import http.client
 import os
+import re
 import smtplib
 import socket
 import subprocess
@@ -125,6 +127,95 @@ class MetricsPluginLabelTest(unittest.TestCase):
         self.assertEqual(value(samples, "vsmtp_handler_decision_seconds_count",
                                signal="mail-from", plugin="ratelimit"), 1, text)
         promtool_check(self, text)
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost", timeout=fx.IO_TIMEOUT)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.settimeout(fx.IO_TIMEOUT)
+        self.sock.connect(self.path)
+
+
+def fetch_unix(path):
+    c = UnixHTTPConnection(path)
+    try:
+        c.request("GET", "/metrics")
+        r = c.getresponse()
+        return r.status, r.read().decode()
+    finally:
+        c.close()
+
+
+class MetricsWorkersTest(unittest.TestCase):
+    """[metrics] with [server] workers=2: one endpoint, the master's, whose
+    series are the sums of the workers' (each asked over a UNIX socket)"""
+
+    def test_sum_of_two_workers(self):
+        metrics_port = fx.free_port()
+        d = fx.Vsmtpd(server="workers=2\n",
+                      config=f"[metrics]\nlisten=127.0.0.1:{metrics_port}\n")
+        self.addCleanup(d.cleanup)
+        d.start()
+        m = re.search(r"asked over UNIX sockets in (\S+)", d.stderr_text())
+        self.assertIsNotNone(m, d.stderr_text())
+        sockets = [os.path.join(m.group(1), f"worker-{i}.sock") for i in (1, 2)]
+
+        def scrape():
+            try:
+                status, _, text = fetch(metrics_port)
+            except OSError:
+                return None
+            return parse(text) if status == 200 else None
+
+        def settled():
+            # both workers answer, and the start-up probe's session ended
+            samples = scrape()
+            return (samples is not None and all(os.path.exists(s) for s in sockets) and
+                    value(samples, "vsmtp_connections_accepted_total", listener="default") >= 1 and
+                    value(samples, "vsmtp_connections_active", listener="default") == 0)
+        deadline = time.monotonic() + fx.START_TIMEOUT
+        while not settled():
+            self.assertLess(time.monotonic(), deadline, d.stderr_text())
+            time.sleep(0.1)
+        before = scrape()
+
+        for i in range(10):
+            with smtplib.SMTP("127.0.0.1", d.port, timeout=fx.IO_TIMEOUT) as s:
+                s.sendmail("a@example.com", ["b@example.org"], f"Subject: {i}\r\n\r\nx\r\n")
+
+        def moved(samples, name, **labels):
+            return value(samples, name, **labels) - value(before, name, **labels)
+        deadline = time.monotonic() + fx.IO_TIMEOUT
+        while moved(scrape(), "vsmtp_sessions_total", listener="default", reason="quit") < 10:
+            self.assertLess(time.monotonic(), deadline, d.stderr_text())
+            time.sleep(0.1)
+        status, _, text = fetch(metrics_port)
+        after = parse(text)
+        self.assertEqual(moved(after, "vsmtp_messages_total", result="2xx"), 10, text)
+        self.assertEqual(moved(after, "vsmtp_connections_accepted_total", listener="default"), 10)
+        self.assertEqual(value(after, "vsmtp_connections_active", listener="default"), 0)
+        promtool_check(self, text)
+
+        # each worker's own counts add up to the master's
+        per_worker = []
+        for path in sockets:
+            status, worker_text = fetch_unix(path)
+            self.assertEqual(status, 200)
+            per_worker.append(parse(worker_text))
+        for name, labels in (("vsmtp_messages_total", {"result": "2xx"}),
+                             ("vsmtp_connections_accepted_total", {"listener": "default"}),
+                             ("vsmtp_handler_decision_seconds_count",
+                              {"signal": "message-received", "plugin": "maildir"})):
+            self.assertEqual(sum(value(w, name, **labels) for w in per_worker),
+                             value(after, name, **labels), name)
+        self.assertEqual(len(d.delivered()), 10)
+        self.assertEqual(d.stop(), 0, d.stderr_text())
+        # the master removes the workers' sockets and their folder
+        self.assertFalse(os.path.exists(m.group(1)))
 
 
 if __name__ == "__main__":
