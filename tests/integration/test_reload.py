@@ -347,9 +347,15 @@ class BadReloadTest(ReloadTestCase):
         # a value the plugin itself refuses (its configure's GError)
         self.check_refused(d, "[maildir]\ndelivered-to=true\npath-map=/nonexistent/map\n",
                            reason="[maildir] path-map")
-        # enabling another plugin needs a restart
+        # enabling another plugin needs a restart, and the line says which and why
         d.plugins = ["maildir", "discard"]
-        self.check_refused(d, "", reason="[plugins] enabled changed: that needs a restart")
+        self.check_refused(d, "", reason="[plugins] enabled changed (added discard): that needs "
+                                         "a restart: plugins are activated in priority order at "
+                                         "start only, and running sessions hold the handlers of "
+                                         "those they started with")
+        d.plugins = ["discard"]
+        self.check_refused(d, "", reason="[plugins] enabled changed (added discard; removed "
+                                         "maildir): that needs a restart")
         d.plugins = ["maildir"]
         # a good one afterwards is taken
         self.reload(d, server="max-recipients=1\n", config="")
