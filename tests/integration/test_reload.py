@@ -312,7 +312,11 @@ class ReloadPrivilegedPortTest(ReloadTestCase):
         self.addCleanup(d.cleanup)
         os.chmod(d.tmpdir, 0o755)
         d.start()
-        self.assertIn("running as user nobody", d.stderr_text())
+        # the port accepts before the privileges are dropped: the line follows
+        deadline = time.monotonic() + fx.START_TIMEOUT
+        while "running as user nobody" not in d.stderr_text():
+            self.assertLess(time.monotonic(), deadline, d.stderr_text())
+            time.sleep(0.05)
         low = free_low_port()
         self.reload(d, config=f"[listener low]\nlisten=127.0.0.1:{low}\n")
         with fx.RawClient(low) as c:
