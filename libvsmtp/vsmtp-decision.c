@@ -531,6 +531,8 @@ _vsmtp_decision_decide (VsmtpDecision     *self,
 
   if (vsmtp_reply_is_pending (reply) && !_vsmtp_reply_is_expired (reply))
     {
+      /* a continuation that defers again: the decision goes on */
+      self->serial++;
       self->pending = reply;
       self->pending_then = then;
       self->pending_handler = g_signal_connect (reply, "completed",

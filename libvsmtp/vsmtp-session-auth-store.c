@@ -21,6 +21,26 @@
 #define ANSWER_COUNTED      250   /* under the limit, counted */
 #define ANSWER_NOT_COUNTED  251   /* the store failed, the policy accepts */
 
+/* What the AUTH command said, kept on the pending reply for the
+ * continuation */
+#define AUTH_COMMAND_KEY "vsmtp-auth-command"
+
+typedef struct
+{
+  char *mechanism;
+  char *initial;
+} AuthCommand;
+
+static void
+auth_command_free (gpointer data)
+{
+  AuthCommand *command = data;
+
+  g_free (command->mechanism);
+  g_free (command->initial);
+  g_free (command);
+}
+
 typedef struct
 {
   VsmtpReply *reply;
@@ -29,6 +49,7 @@ typedef struct
   guint       max_failures;
   guint       window;
   gboolean    accept_on_error;
+  gboolean    peek;      /* at the AUTH command: looked at, not counted */
 } Check;
 
 gboolean
@@ -85,6 +106,14 @@ on_counted (GObject      *source,
       else
         vsmtp_reply_complete (check->reply, 454, "4.7.0", "Temporary authentication failure");
     }
+  else if (check->peek)
+    {
+      if (n >= check->max_failures)
+        vsmtp_reply_complete (check->reply, 454, "4.7.0",
+                              "Too many failed authentication attempts, try again later");
+      else
+        vsmtp_reply_complete (check->reply, ANSWER_COUNTED, NULL, "not blocked");
+    }
   else if (n > check->max_failures)
     {
       /* a refused attempt is no failure: its one goes back */
@@ -124,11 +153,15 @@ then_counted (VsmtpSession *self,
   g_clear_pointer (&self->sasl, _vsmtp_sasl_free);
 }
 
-void
-_vsmtp_session_auth_store_begin (VsmtpSession *self)
+/* Asks the store for the address's count, @delta added (0: a look), and
+ * decides @pending with its answer once it came */
+static void
+check_start (VsmtpSession      *self,
+             VsmtpReply        *pending,
+             gint64             delta,
+             VsmtpContinuation  then)
 {
   Check *check = g_new0 (Check, 1);
-  VsmtpReply *pending = vsmtp_reply_new_pending ();
 
   check->reply = g_object_ref (pending);
   check->store = g_object_ref (self->auth_store);
@@ -136,7 +169,50 @@ _vsmtp_session_auth_store_begin (VsmtpSession *self)
   check->max_failures = self->settings->max_auth_failures;
   check->window = MAX (self->settings->auth_failure_window, 1);
   check->accept_on_error = self->store_error_policy == VSMTP_STORE_ERROR_POLICY_ACCEPT;
-  vsmtp_store_increment_async (check->store, check->key, 1, check->window * G_USEC_PER_SEC,
+  check->peek = delta == 0;
+  vsmtp_store_increment_async (check->store, check->key, delta, check->window * G_USEC_PER_SEC,
                                vsmtp_reply_get_cancellable (pending), on_counted, check);
-  _vsmtp_decision_decide (self->decision, pending, then_counted);
+  _vsmtp_decision_decide (self->decision, pending, then);
+}
+
+void
+_vsmtp_session_auth_store_begin (VsmtpSession *self)
+{
+  check_start (self, vsmtp_reply_new_pending (), 1, then_counted);
+}
+
+static void
+then_looked (VsmtpSession *self,
+             VsmtpReply   *reply)
+{
+  AuthCommand *command = g_object_get_data (G_OBJECT (reply), AUTH_COMMAND_KEY);
+  guint code = vsmtp_reply_get_code (reply);
+
+  if ((code == ANSWER_COUNTED || code == ANSWER_NOT_COUNTED) && command != NULL)
+    {
+      _vsmtp_session_auth_start (self, g_steal_pointer (&command->mechanism), command->initial);
+      return;
+    }
+  if (g_strcmp0 (vsmtp_reply_get_text (reply),
+                 "Too many failed authentication attempts, try again later") == 0)
+    _vsmtp_metrics_limit_hit (self->server, "max-auth-failures");
+  if (code == 454)
+    session_queue (self, reply);
+  else
+    session_queue_new (self, 454, "4.7.0", "Temporary authentication failure");
+}
+
+void
+_vsmtp_session_auth_store_check (VsmtpSession *self,
+                                 char         *mechanism,
+                                 const char   *initial)
+{
+  VsmtpReply *pending = vsmtp_reply_new_pending ();
+  AuthCommand *command = g_new0 (AuthCommand, 1);
+
+  /* the command line is gone by the time the store answers */
+  command->mechanism = mechanism;
+  command->initial = g_strdup (initial);
+  g_object_set_data_full (G_OBJECT (pending), AUTH_COMMAND_KEY, command, auth_command_free);
+  check_start (self, pending, 0, then_looked);
 }

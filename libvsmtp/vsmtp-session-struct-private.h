@@ -144,6 +144,11 @@ extern guint       _vsmtp_session_signals[N_SIGNALS];
 /* Emits "authenticate" for the credentials of the AUTH exchange, an
  * attempt in flight (vsmtp-session.c) */
 void        _vsmtp_session_auth_emit             (VsmtpSession      *self);
+/* Starts the AUTH exchange with @mechanism (taken) and the initial
+ * response, if any (vsmtp-session.c) */
+void        _vsmtp_session_auth_start            (VsmtpSession      *self,
+                                                  char              *mechanism,
+                                                  const char        *initial);
 
 /* Installs the properties and the signals, with their class handlers. */
 void        _vsmtp_session_class_install         (VsmtpSessionClass *klass);

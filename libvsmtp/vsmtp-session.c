@@ -507,8 +507,6 @@ handle_auth (VsmtpSession *self,
   g_autofree char *mechanism = NULL;
   g_auto(GStrv) offered = NULL;
   const char *initial = NULL;
-  g_autoptr(VsmtpReply) reply = NULL;
-  VsmtpSaslStatus status;
 
   if (*args == '\0')
     {
@@ -549,15 +547,31 @@ handle_auth (VsmtpSession *self,
       session_queue_new (self, 504, "5.5.4", "Unsupported authentication mechanism");
       return;
     }
-  if (!_vsmtp_session_auth_in_store (self) &&
-      _vsmtp_client_tracker_auth_blocked (self->clients, self->remote_ip, self->settings->max_auth_failures, self->settings->auth_failure_window))
+  if (_vsmtp_session_auth_in_store (self))
+    {
+      /* the store's count first: the exchange starts once it answered */
+      _vsmtp_session_auth_store_check (self, g_steal_pointer (&mechanism), initial);
+      return;
+    }
+  if (_vsmtp_client_tracker_auth_blocked (self->clients, self->remote_ip, self->settings->max_auth_failures, self->settings->auth_failure_window))
     {
       _vsmtp_metrics_limit_hit (self->server, "max-auth-failures");
       session_queue_new (self, 454, "4.7.0", "Too many failed authentication attempts, try again later");
       return;
     }
+  _vsmtp_session_auth_start (self, g_steal_pointer (&mechanism), initial);
+}
 
-  self->sasl = _vsmtp_sasl_new (_vsmtp_sasl_get_context (), g_steal_pointer (&mechanism),
+/* The AUTH exchange with @mechanism (taken), the address not blocked */
+void
+_vsmtp_session_auth_start (VsmtpSession *self,
+                           char         *mechanism,
+                           const char   *initial)
+{
+  g_autoptr(VsmtpReply) reply = NULL;
+  VsmtpSaslStatus status;
+
+  self->sasl = _vsmtp_sasl_new (_vsmtp_sasl_get_context (), mechanism,
                                 self);
   if (self->sasl == NULL)
     {

@@ -48,6 +48,11 @@ void     _vsmtp_session_set_auth_store           (VsmtpSession          *session
                                                   VsmtpStoreErrorPolicy  policy);
 /* TRUE when the session's AUTH attempts are counted in its store */
 gboolean _vsmtp_session_auth_in_store            (VsmtpSession      *session);
+/* AUTH MECHANISM [INITIAL]: the exchange starts once the store said the
+ * address is not blocked (@mechanism taken) */
+void     _vsmtp_session_auth_store_check         (VsmtpSession      *session,
+                                                  char              *mechanism,
+                                                  const char        *initial);
 void     _vsmtp_session_auth_store_begin         (VsmtpSession      *session);
 void     _vsmtp_session_auth_store_add           (VsmtpSession      *session,
                                                   gint64             delta);

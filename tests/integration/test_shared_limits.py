@@ -11,8 +11,9 @@ address, whichever instance it reaches, gets "421 4.7.0 ... too many
 connections from 127.0.0.2" and nothing else; once one closes, the next
 is greeted; the leases are where docs/scale-out.md says (a sorted set
 PREFIX "connections:" IP). With max-auth-failures=3, three failed AUTH
-spread over both instances lock the address out of both (454 4.7.0), a
-success takes no count. Redis killed: new connections get 421 4.3.0
+spread over both instances lock the address out of both (454 4.7.0, to
+the credentials and to a later AUTH command itself), a success takes no
+count. Redis killed: new connections get 421 4.3.0
 (on-store-error=tempfail, the default) and AUTH 454 4.7.0; with
 on-store-error=accept they are let in; Redis started again: served again
 without a restart. The same semantics with the in-process store (no
@@ -126,10 +127,14 @@ class SharedLimitsBase(unittest.TestCase):
         for d in (first, second, first):
             r = self.auth(d, "wrong")
             self.assertEqual((r.code, r.esc), (535, "5.7.8"), r)
+        blocked = [b"454 4.7.0 Too many failed authentication attempts, try again later"]
         for d in (second, first):
             r = self.auth(d, PASSWORD)
-            self.assertEqual(r.lines, [b"454 4.7.0 Too many failed authentication attempts, "
-                                       b"try again later"])
+            self.assertEqual(r.lines, blocked)
+            # refused at the command, before any challenge
+            with Client(d.port) as c:
+                self.assertEqual(c.cmd("EHLO client.example").code, 250)
+                self.assertEqual(c.cmd("AUTH LOGIN").lines, blocked)
 
 
 @unittest.skipUnless(os.access(REDIS, os.X_OK), "redis-server is not installed")
