@@ -243,5 +243,15 @@ class MemorySharedLimitsTest(SharedLimitsBase):
         self.check_auth(d, d)
 
 
+class ShareConfigTest(unittest.TestCase):
+    def test_bad_share(self):
+        d = Vsmtpd(config="[redis]\nshare=connections, sessions\n")
+        self.addCleanup(d.cleanup)
+        with self.assertRaises(fx.DaemonError):
+            d.start(attempts=1)
+        self.assertIn('[redis] share: "sessions" is not connections or auth-failures',
+                      d.stderr_text())
+
+
 if __name__ == "__main__":
     fx.main()
