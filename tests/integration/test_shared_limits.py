@@ -152,6 +152,9 @@ class RedisSharedLimitsTest(SharedLimitsBase):
         a = self.connect(d1)
         self.assertEqual(a.greeting.code, 220)
         self.assertEqual(self.redis.command("ZCARD", f"vsmtp:connections:{CLIENT}"), b":1\r\n")
+        # the lease lapses by itself within two minutes unless renewed
+        pttl = int(self.redis.command("PTTL", f"vsmtp:connections:{CLIENT}")[1:])
+        self.assertTrue(0 < pttl <= 120000, pttl)
         a.cmd("QUIT")
         a.close()
         wait_until(lambda: self.redis.command("EXISTS", f"vsmtp:connections:{CLIENT}")
