@@ -20,6 +20,7 @@
  * never sent) */
 #define ANSWER_COUNTED      250   /* under the limit, counted */
 #define ANSWER_NOT_COUNTED  251   /* the store failed, the policy accepts */
+#define BLOCKED_TEXT        "Too many failed authentication attempts, try again later"
 
 /* What the AUTH command said, kept on the pending reply for the
  * continuation */
@@ -110,7 +111,7 @@ on_counted (GObject      *source,
     {
       if (n >= check->max_failures)
         vsmtp_reply_complete (check->reply, 454, "4.7.0",
-                              "Too many failed authentication attempts, try again later");
+                              BLOCKED_TEXT);
       else
         vsmtp_reply_complete (check->reply, ANSWER_COUNTED, NULL, "not blocked");
     }
@@ -120,7 +121,7 @@ on_counted (GObject      *source,
       vsmtp_store_increment_async (check->store, check->key, -1,
                                    check->window * G_USEC_PER_SEC, NULL, NULL, NULL);
       vsmtp_reply_complete (check->reply, 454, "4.7.0",
-                            "Too many failed authentication attempts, try again later");
+                            BLOCKED_TEXT);
     }
   else
     vsmtp_reply_complete (check->reply, ANSWER_COUNTED, NULL, "counted");
@@ -129,6 +130,20 @@ on_counted (GObject      *source,
   g_object_unref (check->store);
   g_free (check->key);
   g_free (check);
+}
+
+/* The check said no (@reply: the 454 of on_counted), or did not answer in
+ * time (the decision's own 451): the client gets a 454 */
+static void
+auth_refused (VsmtpSession *self,
+              VsmtpReply   *reply)
+{
+  if (g_strcmp0 (vsmtp_reply_get_text (reply), BLOCKED_TEXT) == 0)
+    _vsmtp_metrics_limit_hit (self->server, "max-auth-failures");
+  if (vsmtp_reply_get_code (reply) == 454)
+    session_queue (self, reply);
+  else
+    session_queue_new (self, 454, "4.7.0", "Temporary authentication failure");
 }
 
 static void
@@ -143,13 +158,7 @@ then_counted (VsmtpSession *self,
       _vsmtp_session_auth_emit (self);
       return;
     }
-  if (g_strcmp0 (vsmtp_reply_get_text (reply),
-                 "Too many failed authentication attempts, try again later") == 0)
-    _vsmtp_metrics_limit_hit (self->server, "max-auth-failures");
-  if (code == 454)
-    session_queue (self, reply);
-  else
-    session_queue_new (self, 454, "4.7.0", "Temporary authentication failure");
+  auth_refused (self, reply);
   g_clear_pointer (&self->sasl, _vsmtp_sasl_free);
 }
 
@@ -193,13 +202,7 @@ then_looked (VsmtpSession *self,
       _vsmtp_session_auth_start (self, g_steal_pointer (&command->mechanism), command->initial);
       return;
     }
-  if (g_strcmp0 (vsmtp_reply_get_text (reply),
-                 "Too many failed authentication attempts, try again later") == 0)
-    _vsmtp_metrics_limit_hit (self->server, "max-auth-failures");
-  if (code == 454)
-    session_queue (self, reply);
-  else
-    session_queue_new (self, 454, "4.7.0", "Temporary authentication failure");
+  auth_refused (self, reply);
 }
 
 void
