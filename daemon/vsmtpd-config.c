@@ -858,6 +858,9 @@ parse_redis (VsmtpdConfig  *self,
     return group_error (loader, error, local_error);
   if (!vsmtpd_redis_store_new (group, &self->store, &key, &local_error))
     return key_error (loader, error, "redis", key, "%s", local_error->message);
+  if (!vsmtpd_redis_shared_limits (group, &self->shared_limits, &self->store_error_policy,
+                                   &key, &local_error))
+    return key_error (loader, error, "redis", key, "%s", local_error->message);
   return TRUE;
 }
 
@@ -1224,11 +1227,8 @@ void
 vsmtpd_config_apply (VsmtpdConfig *self,
                      VsmtpServer  *server)
 {
+  /* with [redis]: the shared store (applied by a reload too) */
   vsmtpd_config_apply_properties (self, server);
-  /* [redis]: the shared store, at start only (a reload keeps the store the
-   * plugins hold) */
-  if (self->store != NULL)
-    vsmtp_server_set_store (server, self->store);
   /* smtputf8=false: the built-in extension is unregistered */
   if (!self->smtputf8 && vsmtp_server_lookup_extension (server, "SMTPUTF8") != NULL)
     vsmtp_server_unregister_extension (server, vsmtp_server_lookup_extension (server, "SMTPUTF8"));
@@ -1269,6 +1269,8 @@ vsmtpd_config_apply_properties (VsmtpdConfig *self,
   if (self->tls_certificate != NULL)
     vsmtp_server_set_tls_certificate (server, self->tls_certificate);
   vsmtp_server_set_config (server, self->keyfile);
+  /* [redis]: the store new sessions and the plugins' next operations use */
+  vsmtpd_redis_apply (self->store, self->shared_limits, self->store_error_policy, server);
 }
 
 /**

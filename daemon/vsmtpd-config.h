@@ -52,6 +52,8 @@ typedef struct
 
   GPtrArray              *listeners;             /* VsmtpdListener: [listener NAME] */
   VsmtpStore             *store;                 /* [redis] url: a Redis store, else NULL */
+  VsmtpSharedLimits       shared_limits;         /* [redis] share */
+  VsmtpStoreErrorPolicy   store_error_policy;    /* [redis] on-store-error */
 } VsmtpdConfig;
 
 /* The command line settings that override the keyfile. */

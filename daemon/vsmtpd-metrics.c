@@ -27,7 +27,16 @@ struct _VsmtpdMetrics
   VsmtpServer *server;   /* weak: the daemon's, which outlives this */
   GPtrArray   *allow;    /* GInetAddressMask; empty: loopback clients only */
   VsmtpdStatus *status;  /* the status page, / */
+  VsmtpdMetricsWorkers *workers;  /* the master of workers: their sum */
 };
+
+void
+vsmtpd_metrics_set_workers (VsmtpdMetrics        *self,
+                            VsmtpdMetricsWorkers *workers)
+{
+  g_clear_pointer (&self->workers, vsmtpd_metrics_workers_free);
+  self->workers = workers;
+}
 
 VsmtpConfigGroup *
 vsmtpd_metrics_group_new (void)
@@ -94,6 +103,22 @@ on_request (SoupServer        *http,
       soup_server_message_set_status (message, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
       return;
     }
+  if (self->workers != NULL && strcmp (path, "/") == 0)
+    {
+      static const char no_page[] =
+        "no status page with [server] workers above 1: each worker has its own; "
+        "/metrics has their sum\n";
+
+      soup_server_message_set_status (message, SOUP_STATUS_NOT_FOUND, NULL);
+      soup_server_message_set_response (message, "text/plain", SOUP_MEMORY_STATIC,
+                                        no_page, strlen (no_page));
+      return;
+    }
+  if (self->workers != NULL)
+    {
+      vsmtpd_metrics_workers_respond (self->workers, message);
+      return;
+    }
   if (self->server == NULL)
     {
       soup_server_message_set_status (message, SOUP_STATUS_SERVICE_UNAVAILABLE, NULL);
@@ -122,12 +147,14 @@ vsmtpd_metrics_free (VsmtpdMetrics *self)
   g_clear_pointer (&self->status, vsmtpd_status_free);
   g_clear_weak_pointer (&self->server);
   g_clear_pointer (&self->allow, g_ptr_array_unref);
+  g_clear_pointer (&self->workers, vsmtpd_metrics_workers_free);
   g_free (self);
 }
 
 VsmtpdMetrics *
 vsmtpd_metrics_start (GKeyFile     *keyfile,
                       VsmtpServer  *server,
+                      GSocket      *socket,
                       char        **description,
                       GError      **error)
 {
@@ -142,10 +169,17 @@ vsmtpd_metrics_start (GKeyFile     *keyfile,
   if (!vsmtp_config_group_load (group, keyfile, error))
     return NULL;
   listen = vsmtp_config_group_dup_string (group, "listen");
-  if (listen == NULL || *listen == '\0')
+  if (socket == NULL && (listen == NULL || *listen == '\0'))
     return NULL;
 
-  address = vsmtpd_parse_listen_address (listen);
+  /* systemd's socket: its address is the unit's business */
+  address = socket != NULL ? g_socket_get_local_address (socket, NULL)
+                           : vsmtpd_parse_listen_address (listen);
+  if (socket != NULL && address != NULL)
+    {
+      g_free (listen);
+      listen = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (address));
+    }
   if (address == NULL || !G_IS_INET_SOCKET_ADDRESS (address))
     {
       g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
@@ -189,7 +223,8 @@ vsmtpd_metrics_start (GKeyFile     *keyfile,
   self->status = vsmtpd_status_new (server);
   self->http = soup_server_new ("server-header", NULL, NULL);
   soup_server_add_handler (self->http, NULL, on_request, self, NULL);
-  if (!soup_server_listen (self->http, address, 0, error))
+  if (socket != NULL ? !soup_server_listen_socket (self->http, socket, 0, error)
+                     : !soup_server_listen (self->http, address, 0, error))
     {
       g_prefix_error (error, "[metrics] listen: %s: ", listen);
       vsmtpd_metrics_free (self);

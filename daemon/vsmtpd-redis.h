@@ -14,4 +14,14 @@ gboolean          vsmtpd_redis_store_new (VsmtpConfigGroup  *group,
                                           char             **out_key,
                                           GError           **error);
 
+gboolean          vsmtpd_redis_shared_limits (VsmtpConfigGroup       *group,
+                                              VsmtpSharedLimits      *out_limits,
+                                              VsmtpStoreErrorPolicy  *out_policy,
+                                              char                  **out_key,
+                                              GError                **error);
+void              vsmtpd_redis_apply         (VsmtpStore             *store,
+                                              VsmtpSharedLimits       limits,
+                                              VsmtpStoreErrorPolicy   policy,
+                                              VsmtpServer            *server);
+
 G_END_DECLS

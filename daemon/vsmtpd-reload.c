@@ -285,6 +285,55 @@ bind_endpoint (VsmtpdReloader  *self,
   return TRUE;
 }
 
+/* The plugins of @a that @b does not have, "a, b", or NULL: none */
+static char *
+plugins_missing (char **a,
+                 char **b)
+{
+  g_autoptr(GStrvBuilder) names = g_strv_builder_new ();
+  g_auto(GStrv) list = NULL;
+
+  for (guint i = 0; a != NULL && a[i] != NULL; i++)
+    if (b == NULL || !g_strv_contains ((const char * const *) b, a[i]))
+      g_strv_builder_add (names, a[i]);
+  list = g_strv_builder_end (names);
+  return list[0] != NULL ? g_strjoinv (", ", list) : NULL;
+}
+
+/* [plugins] enabled changed: which plugins, and why a reload does not
+ * activate or deactivate them. The plugin engine would allow it, the
+ * plugins would not: a plugin's handlers run in the order of the
+ * plugins' priorities only because the plugins are activated in that
+ * order at start (one added later would run after every other, whatever
+ * its priority); a plugin deactivated and unloaded would take away, or
+ * leave dangling, the handlers the running sessions hold of it; and a
+ * plugin's deactivate() runs only at exit today (what it registered on
+ * the server, extensions and metrics, stays). */
+static void
+set_plugins_changed_error (VsmtpdConfig  *old,
+                           VsmtpdConfig  *new,
+                           GError       **error)
+{
+  g_autofree char *added = plugins_missing (new->plugins_enabled, old->plugins_enabled);
+  g_autofree char *removed = plugins_missing (old->plugins_enabled, new->plugins_enabled);
+
+  g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+               "[plugins] enabled changed (%s%s%s%s%s): that needs a restart: plugins are "
+               "activated in priority order at start only, and running sessions hold the "
+               "handlers of those they started with",
+               added != NULL ? "added " : "", added != NULL ? added : "",
+               added != NULL && removed != NULL ? "; " : "",
+               removed != NULL ? "removed " : "", removed != NULL ? removed : "");
+  if (added == NULL && removed == NULL)
+    {
+      g_clear_error (error);
+      g_set_error_literal (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                           "[plugins] enabled changed (the same plugins in another order): "
+                           "that needs a restart: plugins are activated in priority order "
+                           "at start only");
+    }
+}
+
 /* What a running daemon cannot change: NULL, or the key that changed */
 static const char *
 needs_restart (VsmtpdConfig *old,
@@ -329,6 +378,11 @@ vsmtpd_reloader_reload (VsmtpdReloader  *self,
     return FALSE;
 
   restart = needs_restart (old, new);
+  if (restart != NULL && g_str_equal (restart, "[plugins] enabled"))
+    {
+      set_plugins_changed_error (old, new, error);
+      return FALSE;
+    }
   if (restart != NULL)
     {
       g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,

@@ -28,12 +28,14 @@
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
 
+#include "vsmtpd-metrics.h"
 #include "vsmtpd-notify.h"
 #include "vsmtpd-workers.h"
 
 #define WORKER_ENV          "VSMTPD_WORKER"
 #define READY_FD_ENV        "VSMTPD_READY_FD"
 #define READY_FD            3
+#define METRICS_SOCKET_ENV  "VSMTPD_METRICS_SOCKET"
 
 typedef struct _Master Master;
 
@@ -59,6 +61,7 @@ struct _Master
   int                  status;
   guint                shutdown_grace;
   guint                grace_source;
+  const char          *metrics_directory;  /* [metrics]: the workers' sockets, or NULL */
 };
 
 gboolean
@@ -208,6 +211,14 @@ worker_spawn (Worker *worker)
   g_subprocess_launcher_setenv (launcher, WORKER_ENV, index, TRUE);
   g_subprocess_launcher_setenv (launcher, READY_FD_ENV, ready_fd, TRUE);
   g_subprocess_launcher_take_fd (launcher, fds[1], READY_FD);
+  if (worker->master->metrics_directory != NULL)
+    {
+      g_autofree char *socket = vsmtpd_metrics_worker_socket (worker->master->metrics_directory,
+                                                              worker->index);
+
+      /* its metrics for the master, which serves their sum */
+      g_subprocess_launcher_setenv (launcher, METRICS_SOCKET_ENV, socket, TRUE);
+    }
   worker->process = g_subprocess_launcher_spawnv (launcher, worker->master->argv, &error);
   if (worker->process == NULL)
     {
@@ -268,7 +279,8 @@ on_sighup (gpointer user_data)
 int
 vsmtpd_workers_run (guint               n_workers,
                     const char * const *argv,
-                    guint               shutdown_grace)
+                    guint               shutdown_grace,
+                    const char         *metrics_directory)
 {
   Master master = { 0, };
   guint sigterm, sigint, sighup;
@@ -279,6 +291,7 @@ vsmtpd_workers_run (guint               n_workers,
   master.workers = g_new0 (Worker, n_workers);
   master.status = EXIT_SUCCESS;
   master.shutdown_grace = shutdown_grace;
+  master.metrics_directory = metrics_directory;
 
   sigterm = g_unix_signal_add (SIGTERM, on_stop_signal, &master);
   sigint = g_unix_signal_add (SIGINT, on_stop_signal, &master);

@@ -13,6 +13,7 @@ void     vsmtpd_workers_worker_init (void);
 void     vsmtpd_workers_worker_ready (void);
 int      vsmtpd_workers_run        (guint               n_workers,
                                     const char * const *argv,
-                                    guint               shutdown_grace);
+                                    guint               shutdown_grace,
+                                    const char         *metrics_directory);
 
 G_END_DECLS

@@ -46,6 +46,9 @@ typedef struct
   gboolean       reuse_port; /* a worker of several: SO_REUSEPORT listeners */
   VsmtpdReloader *reloader;  /* SIGHUP */
   VsmtpdMetrics *metrics;    /* [metrics] listen, or NULL */
+  GSocket       *metrics_socket; /* passed by systemd, named "metrics" */
+  SoupServer    *worker_metrics; /* a worker's, for the master (vsmtpd-metrics-workers.c) */
+  VsmtpdMetricsWorkers *metrics_workers; /* the master's: owned by metrics */
 } Daemon;
 
 static char *
@@ -68,6 +71,7 @@ listen_systemd_sockets (Daemon    *daemon,
   const char *fds_text = g_getenv ("LISTEN_FDS");
   guint64 pid, n_fds;
   g_auto(GStrv) names = NULL;
+  guint n_smtp = 0;
 
   *activated = FALSE;
 
@@ -92,11 +96,31 @@ listen_systemd_sockets (Daemon    *daemon,
   for (int fd = 3; fd < 3 + (int) n_fds; fd++)
     {
       g_autoptr(GError) local_error = NULL;
+      const char *fd_name = names != NULL && (guint) (fd - 3) < g_strv_length (names) ?
+                            names[fd - 3] : NULL;
+
+      /* FileDescriptorName=metrics: [metrics]'s HTTP listener (vsmtpd-metrics.c) */
+      if (g_strcmp0 (fd_name, "metrics") == 0)
+        {
+          fcntl (fd, F_SETFD, FD_CLOEXEC);
+          g_clear_object (&daemon->metrics_socket);
+          daemon->metrics_socket = g_socket_new_from_fd (fd, &local_error);
+          if (daemon->metrics_socket == NULL)
+            {
+              g_set_error (error, local_error->domain, local_error->code,
+                           "cannot use the socket passed by systemd (fd %d): %s",
+                           fd, local_error->message);
+              return FALSE;
+            }
+          continue;
+        }
+      n_smtp++;
+    /* a block of its own: the continue above does not jump over cleanups */
+    {
       g_autoptr(GSocket) socket = NULL;
       g_autoptr(GSocketAddress) address = NULL;
       g_autofree char *text = NULL;
-      const char *name = names != NULL && (guint) (fd - 3) < g_strv_length (names) ?
-                         names[fd - 3] : NULL;
+      const char *name = fd_name;
       VsmtpdListener *listener = name != NULL ?
                                  vsmtpd_listeners_find (daemon->config->listeners, name) : NULL;
 
@@ -124,8 +148,10 @@ listen_systemd_sockets (Daemon    *daemon,
                                         listener != NULL ? ", listener " : "",
                                         listener != NULL ? listener->name : ""));
     }
+    }
 
-  *activated = TRUE;
+  /* only a metrics socket: SMTP listens as configured */
+  *activated = n_smtp > 0;
   return TRUE;
 }
 
@@ -439,36 +465,47 @@ print_group (VsmtpConfigGroup *group)
   g_print ("\n");
 }
 
-/* [metrics] listen: one HTTP listener, so one process (checked before
- * workers are started) */
-static gboolean
-check_metrics (Daemon  *daemon,
-               GError **error)
-{
-  g_autofree char *listen = g_key_file_get_string (daemon->config->keyfile, "metrics", "listen", NULL);
-
-  if (daemon->config->workers > 1 && listen != NULL && *listen != '\0')
-    {
-      g_set_error_literal (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                           "[metrics] listen: not with [server] workers above 1 "
-                           "(each worker counts its own sessions)");
-      return FALSE;
-    }
-  return TRUE;
-}
-
 static gboolean
 start_metrics (Daemon  *daemon,
                GError **error)
 {
   g_autofree char *description = NULL;
+  const char *worker_socket = g_getenv ("VSMTPD_METRICS_SOCKET");
 
+  /* a worker: its metrics go to the master, which serves [metrics] listen */
+  if (worker_socket != NULL)
+    {
+      daemon->worker_metrics = vsmtpd_metrics_start_worker (daemon->server, worker_socket, error);
+      return daemon->worker_metrics != NULL;
+    }
   daemon->metrics = vsmtpd_metrics_start (daemon->config->keyfile, daemon->server,
-                                          &description, error);
+                                          daemon->metrics_socket, &description, error);
   if (daemon->metrics == NULL)
     return error == NULL || *error == NULL;
   vsmtpd_metrics_set_config (daemon->metrics, &daemon->config);
   g_ptr_array_add (daemon->listening, g_steal_pointer (&description));
+  return TRUE;
+}
+
+/* The master of [server] workers serves [metrics] listen: the sum of the
+ * workers' metrics (vsmtpd-metrics-workers.c) */
+static gboolean
+start_master_metrics (Daemon  *daemon,
+                      GError **error)
+{
+  g_autofree char *description = NULL;
+  VsmtpdMetricsWorkers *workers;
+
+  daemon->metrics = vsmtpd_metrics_start (daemon->config->keyfile, NULL, NULL, &description,
+                                          error);
+  if (daemon->metrics == NULL)
+    return error == NULL || *error == NULL;
+  workers = vsmtpd_metrics_workers_new (daemon->config->workers, error);
+  if (workers == NULL)
+    return FALSE;
+  daemon->metrics_workers = workers;
+  vsmtpd_metrics_set_workers (daemon->metrics, workers);
+  g_info ("%s (the sum of %u workers)", description, daemon->config->workers);
   return TRUE;
 }
 
@@ -647,12 +684,6 @@ main (int   argc,
   if (list_keys)
     return print_keys (daemon.config);
 
-  if (!check_metrics (&daemon, &error))
-    {
-      g_printerr ("vsmtpd: %s\n", error->message);
-      goto out;
-    }
-
   /* before any TLS object: glib-networking reads it once (vsmtpd-tls.c) */
   if (!vsmtpd_tls_apply_priority (daemon.config->tls_priority, &error))
     {
@@ -693,9 +724,17 @@ main (int   argc,
           g_free (original_argv[0]);
           original_argv[0] = g_steal_pointer (&self_exe);
         }
+      if (!start_master_metrics (&daemon, &error))
+        {
+          g_printerr ("vsmtpd: %s\n", error->message);
+          goto out;
+        }
       status = vsmtpd_workers_run (daemon.config->workers,
                                    (const char * const *) original_argv,
-                                   daemon.config->shutdown_grace);
+                                   daemon.config->shutdown_grace,
+                                   daemon.metrics != NULL ?
+                                   vsmtpd_metrics_workers_get_directory (daemon.metrics_workers) :
+                                   NULL);
       goto out;
     }
 
@@ -802,6 +841,8 @@ main (int   argc,
 
 out:
   g_clear_pointer (&daemon.metrics, vsmtpd_metrics_free);
+  g_clear_object (&daemon.metrics_socket);
+  g_clear_object (&daemon.worker_metrics);
   if (daemon.server != NULL)
     vsmtp_server_stop_listening (daemon.server);
   if (daemon.config != NULL)

@@ -81,5 +81,10 @@ const char    *_vsmtp_decision_get_signal_name (VsmtpDecision               *sel
  * cancelled), its continuation never runs, "finished" is called. */
 void           _vsmtp_decision_cancel         (VsmtpDecision                *self);
 
+/* Handler @handler_id acts for @object (not referenced): its owner is the
+ * server's name for @object (vsmtp_session_set_handler_object()). */
+void           _vsmtp_decision_set_handler_object (VsmtpDecision            *self,
+                                                   gulong                    handler_id,
+                                                   GObject                  *object);
 
 G_END_DECLS

@@ -5,6 +5,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include <gobject/gvaluecollector.h>
 
 #include "vsmtp-decision-private.h"
@@ -33,6 +35,11 @@ struct _VsmtpDecision
   guint                         emit_n_values;
   guint                         emit_done;       /* handlers that have decided */
   gint64                        emit_started;    /* monotonic, for the metrics */
+  gint                          decider;         /* the handler that decided; -1: the class's */
+  guint                         serial;          /* of emissions: a continuation that emits again */
+  GHashTable                   *owners;          /* signal id -> GPtrArray of the plugin of each
+                                                  * handler, found at its first decision */
+  GHashTable                   *handler_objects; /* handler id -> the object it acts for */
 };
 
 VsmtpDecision *
@@ -105,8 +112,22 @@ _vsmtp_decision_free (VsmtpDecision *self)
 {
   _vsmtp_decision_cancel (self);
   decision_clear_emission (self);
+  g_clear_pointer (&self->owners, g_hash_table_unref);
+  g_clear_pointer (&self->handler_objects, g_hash_table_unref);
   g_free (self);
 }
+
+void
+_vsmtp_decision_set_handler_object (VsmtpDecision *self,
+                                    gulong         handler_id,
+                                    GObject       *object)
+{
+  if (self->handler_objects == NULL)
+    self->handler_objects = g_hash_table_new (NULL, NULL);
+  g_hash_table_insert (self->handler_objects, GSIZE_TO_POINTER (handler_id), object);
+}
+
+static const char *decision_plugin_label (VsmtpDecision *self);
 
 /* Runs @then with @reply, then forgets the decision. */
 static void
@@ -114,13 +135,18 @@ decision_run (VsmtpDecision     *self,
               VsmtpContinuation  then,
               VsmtpReply        *reply)
 {
+  guint serial = self->serial;
+
   g_object_ref (reply);
   if (self->emit_values != NULL)
     _vsmtp_metrics_decision (vsmtp_session_get_server (self->session), g_signal_name (self->emit_signal),
+                             decision_plugin_label (self),
                              reply, g_get_monotonic_time () - self->emit_started);
   then (self->session, reply);
   g_object_unref (reply);
-  decision_finish (self);
+  /* unless @then began the next decision (AUTH once the store answered) */
+  if (self->serial == serial)
+    decision_finish (self);
 }
 
 /* Handlers and their owners ----------------------------------------------- */
@@ -192,6 +218,27 @@ decision_handler_has_data (VsmtpDecision *self,
   return found;
 }
 
+/* The server's name for who is behind handler @id, or NULL */
+static const char *
+decision_owner_of (VsmtpDecision *self,
+                   gulong         id)
+{
+  GHashTable *owners = _vsmtp_session_get_settings (self->session)->handler_owners;
+  GHashTableIter iter;
+  gpointer object, owner;
+
+  if (owners == NULL || g_hash_table_size (owners) == 0)
+    return NULL;
+  if (self->handler_objects != NULL &&
+      (object = g_hash_table_lookup (self->handler_objects, GSIZE_TO_POINTER (id))) != NULL)
+    return g_hash_table_lookup (owners, object);
+  g_hash_table_iter_init (&iter, owners);
+  while (g_hash_table_iter_next (&iter, &object, &owner))
+    if (decision_handler_has_data (self, id, object))
+      return owner;
+  return NULL;
+}
+
 /* Who is behind the @index-th handler (from 0) of the signal being emitted
  * (vsmtp_server_set_handler_owner()): " (NAME)", or "" when nobody said.
  * Only on the failure path: it walks the handlers. */
@@ -200,8 +247,7 @@ decision_describe_handler (VsmtpDecision *self,
                            guint          index)
 {
   GHashTable *owners = _vsmtp_session_get_settings (self->session)->handler_owners;
-  GHashTableIter iter;
-  gpointer object, owner;
+  const char *owner;
   GArray *ids;
   gulong id = 0;
 
@@ -214,11 +260,56 @@ decision_describe_handler (VsmtpDecision *self,
   if (id == 0)
     return g_strdup ("");
 
-  g_hash_table_iter_init (&iter, owners);
-  while (g_hash_table_iter_next (&iter, &object, &owner))
-    if (decision_handler_has_data (self, id, object))
-      return g_strdup_printf (" (%s)", (const char *) owner);
-  return g_strdup ("");
+  owner = decision_owner_of (self, id);
+  return owner != NULL ? g_strdup_printf (" (%s)", owner) : g_strdup ("");
+}
+
+/* The plugin behind each handler of @signal_id, in the order an emission
+ * runs them: a label for the metrics ("unknown" for a handler whose data
+ * nobody named), "plugin NAME" owners by their NAME */
+static GPtrArray *
+decision_resolve_owners (VsmtpDecision *self,
+                         guint          signal_id)
+{
+  GPtrArray *labels = g_ptr_array_new_with_free_func (g_free);
+  GArray *ids = decision_find_handlers (self, signal_id, G_MAXUINT);
+
+  unblock_handlers (self, g_array_ref (ids));
+  for (guint i = 0; i < ids->len; i++)
+    {
+      const char *owner = decision_owner_of (self, g_array_index (ids, gulong, i));
+
+      if (owner == NULL)
+        owner = "unknown";
+      else if (g_str_has_prefix (owner, "plugin "))
+        owner += strlen ("plugin ");
+      g_ptr_array_add (labels, g_strdup (owner));
+    }
+  g_array_unref (ids);
+  return labels;
+}
+
+/* The plugin label of the decision being run: "default" when the class
+ * handler decided. The handlers of a signal are looked at once per
+ * session (again only if one was connected since). */
+static const char *
+decision_plugin_label (VsmtpDecision *self)
+{
+  GPtrArray *labels;
+
+  if (self->decider < 0)
+    return "default";
+  if (self->owners == NULL)
+    self->owners = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_ptr_array_unref);
+  labels = g_hash_table_lookup (self->owners, GUINT_TO_POINTER (self->emit_signal));
+  if (labels == NULL || (guint) self->decider >= labels->len)
+    {
+      guint emit_signal = self->emit_signal;
+
+      labels = decision_resolve_owners (self, emit_signal);
+      g_hash_table_replace (self->owners, GUINT_TO_POINTER (emit_signal), labels);
+    }
+  return (guint) self->decider < labels->len ? labels->pdata[self->decider] : "unknown";
 }
 
 /* The decision a failed handler gets: logged once, 451 for the client. */
@@ -243,6 +334,7 @@ decision_handler_failed (VsmtpDecision *self,
 typedef struct {
   guint    n_handlers;   /* handlers that ran and decided or said continue */
   gboolean failed;       /* a handler returned NULL (or raised, in a binding) */
+  gboolean by_class;     /* the class handler decided: every handler said continue */
 } Emission;
 
 static _Thread_local Emission *current_emission;
@@ -262,6 +354,8 @@ _vsmtp_decision_accumulator (GSignalInvocationHint *ihint,
 
   if (ihint->run_type & G_SIGNAL_RUN_LAST)
     {
+      if (emission != NULL)
+        emission->by_class = TRUE;
       g_value_set_object (return_accu, reply);
       return FALSE;
     }
@@ -307,6 +401,14 @@ decision_emission_run (VsmtpDecision     *self,
   reply = g_value_dup_object (&result);
   g_value_unset (&result);
 
+  /* who decided: the handler after those that said continue, or the class */
+  if (emission.by_class && !emission.failed)
+    self->decider = -1;
+  else if (emission.failed || reply == NULL || emission.n_handlers == 0)
+    self->decider = self->emit_done + emission.n_handlers;
+  else
+    self->decider = self->emit_done + emission.n_handlers - 1;
+
   if (emission.failed)
     {
       g_clear_object (&reply);
@@ -331,6 +433,7 @@ _vsmtp_decision_emit (VsmtpDecision     *self,
 
   g_signal_query (signal_id, &query);
   decision_clear_emission (self);
+  self->serial++;
   self->emit_signal = signal_id;
   self->emit_started = g_get_monotonic_time ();
   self->emit_n_values = query.n_params + 1;
@@ -428,6 +531,8 @@ _vsmtp_decision_decide (VsmtpDecision     *self,
 
   if (vsmtp_reply_is_pending (reply) && !_vsmtp_reply_is_expired (reply))
     {
+      /* a continuation that defers again: the decision goes on */
+      self->serial++;
       self->pending = reply;
       self->pending_then = then;
       self->pending_handler = g_signal_connect (reply, "completed",

@@ -66,6 +66,23 @@ static const char rate_limit_script[] =
   "local oldest = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')\n"
   "return {0, tonumber(oldest[2]) + window - now}\n";
 
+/* KEYS[1] a sorted set of lease holders scored by when they lapse, on
+ * Redis's clock in ms; ARGV limit (0: none), ttl in ms, the holder.
+ * Returns 1 if the holder holds the lease now, 0 if the limit was reached */
+static const char lease_script[] =
+  "local t = redis.call('TIME')\n"
+  "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+  "local limit = tonumber(ARGV[1])\n"
+  "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)\n"
+  "if limit > 0 and not redis.call('ZSCORE', KEYS[1], ARGV[3]) and\n"
+  "   redis.call('ZCARD', KEYS[1]) >= limit then\n"
+  "  return 0\n"
+  "end\n"
+  "redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])\n"
+  "local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')\n"
+  "redis.call('PEXPIREAT', KEYS[1], last[2])\n"
+  "return 1\n";
+
 typedef enum
 {
   STATE_IDLE,        /* never connected, or told to connect at the next use */
@@ -81,6 +98,8 @@ typedef enum
   OP_RATE_LIMIT,
   OP_SET_ADD,
   OP_SET_CONTAINS,
+  OP_LEASE_ACQUIRE,
+  OP_LEASE_RELEASE,
 } OpKind;
 
 struct _VsmtpRedisStore
@@ -109,6 +128,7 @@ struct _VsmtpRedisStore
   GQueue             waiting;       /* Op: started while resolving */
   char              *increment_sha;
   char              *rate_limit_sha;
+  char              *lease_sha;
 };
 
 G_DEFINE_FINAL_TYPE (VsmtpRedisStore, vsmtp_redis_store, VSMTP_TYPE_STORE)
@@ -483,7 +503,8 @@ send_op (Op *op)
     {
       /* EVALSHA sha numkeys keys... args..., or EVAL script ... */
       gboolean eval = op->retried;
-      const char *sha = op->script == increment_script ? self->increment_sha : self->rate_limit_sha;
+      const char *sha = op->script == increment_script ? self->increment_sha :
+                        op->script == lease_script ? self->lease_sha : self->rate_limit_sha;
       g_autofree const char **argv = g_new (const char *, op->args->len + 2);
 
       argv[0] = eval ? "EVAL" : "EVALSHA";
@@ -585,7 +606,17 @@ on_reply (redisAsyncContext *ac,
       break;
 
     case OP_SET_CONTAINS:
+    case OP_LEASE_RELEASE:
       g_task_return_boolean (op->task, r->type == REDIS_REPLY_INTEGER && r->integer > 0);
+      break;
+
+    case OP_LEASE_ACQUIRE:
+      if (r->type == REDIS_REPLY_INTEGER)
+        g_task_return_boolean (op->task, r->integer == 1);
+      else
+        g_task_return_new_error (op->task, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                                 "Redis %s: unexpected reply to the lease script",
+                                 where (self));
       break;
 
     default:
@@ -734,6 +765,43 @@ redis_set_contains_async (VsmtpStore          *store,
   start_op (self, op);
 }
 
+static void
+redis_lease_acquire_async (VsmtpStore          *store,
+                           const char          *key,
+                           const char          *holder,
+                           guint                limit,
+                           GTimeSpan            ttl,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  VsmtpRedisStore *self = VSMTP_REDIS_STORE (store);
+  Op *op = op_new (self, OP_LEASE_ACQUIRE, redis_lease_acquire_async, cancellable, callback,
+                   user_data);
+  g_autofree char *limit_text = g_strdup_printf ("%u", limit);
+  g_autofree char *ttl_text = milliseconds (ttl);
+
+  op->script = lease_script;
+  add_args (op, "1", key, limit_text, ttl_text, holder, NULL);
+  start_op (self, op);
+}
+
+static void
+redis_lease_release_async (VsmtpStore          *store,
+                           const char          *key,
+                           const char          *holder,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  VsmtpRedisStore *self = VSMTP_REDIS_STORE (store);
+  Op *op = op_new (self, OP_LEASE_RELEASE, redis_lease_release_async, cancellable, callback,
+                   user_data);
+
+  add_args (op, "ZREM", key, holder, NULL);
+  start_op (self, op);
+}
+
 static char *
 sha1_of (const char *text)
 {
@@ -824,6 +892,7 @@ vsmtp_redis_store_finalize (GObject *object)
   g_free (self->password);
   g_free (self->increment_sha);
   g_free (self->rate_limit_sha);
+  g_free (self->lease_sha);
   G_OBJECT_CLASS (vsmtp_redis_store_parent_class)->finalize (object);
 }
 
@@ -903,6 +972,8 @@ vsmtp_redis_store_class_init (VsmtpRedisStoreClass *klass)
   store_class->rate_limit_async = redis_rate_limit_async;
   store_class->set_add_async = redis_set_add_async;
   store_class->set_contains_async = redis_set_contains_async;
+  store_class->lease_acquire_async = redis_lease_acquire_async;
+  store_class->lease_release_async = redis_lease_release_async;
 
   /**
    * VsmtpRedisStore:url:
@@ -959,6 +1030,7 @@ vsmtp_redis_store_init (VsmtpRedisStore *self)
   self->command_timeout = 1000;
   self->increment_sha = sha1_of (increment_script);
   self->rate_limit_sha = sha1_of (rate_limit_script);
+  self->lease_sha = sha1_of (lease_script);
 }
 
 /**

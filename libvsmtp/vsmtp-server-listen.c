@@ -20,12 +20,16 @@
 #include "vsmtp-server-private.h"
 #include "vsmtp-server-struct-private.h"
 #include "vsmtp-session-private.h"
+#include "vsmtp-shared-limits-private.h"
 
 static VsmtpSession *server_start_session (VsmtpServer        *self,
                                            GIOStream          *stream,
                                            GSocketAddress     *remote_address,
                                            VsmtpListenOptions *options,
                                            VsmtpProxyHeader   *header);
+static void server_admitted (VsmtpServer  *self,
+                             VsmtpSession *session,
+                             VsmtpReply   *refusal);
 static void server_read_proxy_header (VsmtpServer        *self,
                                       GSocket            *client,
                                       VsmtpListenOptions *options);
@@ -140,6 +144,7 @@ on_session_closed (VsmtpSession *session,
       _vsmtp_client_tracker_connection_closed (self->clients, vsmtp_session_get_remote_ip (session));
       _vsmtp_session_set_counted (session, FALSE);
     }
+  _vsmtp_shared_limits_session_closed (self, session);
   _vsmtp_session_set_closed_func (session, NULL, NULL);
   _vsmtp_metrics_session_closed (self, vsmtp_session_get_listen_options (session),
                                  _vsmtp_session_get_end_reason (session));
@@ -167,7 +172,8 @@ _vsmtp_server_admit (VsmtpServer  *self,
       return vsmtp_reply_new_printf (421, "4.7.0", "%s Error: too many connections", self->hostname);
     }
 
-  if (ip == NULL)
+  /* counted in the store instead (vsmtp-shared-limits.c) */
+  if (ip == NULL || _vsmtp_shared_limits_counts_connections (self))
     return NULL;
   n = _vsmtp_client_tracker_get_connections (self->clients, ip);
   if (per_client > 0 && n >= per_client)
@@ -503,19 +509,41 @@ server_start_session (VsmtpServer        *self,
   _vsmtp_session_set_closed_func (session, on_session_closed, self);
   g_object_notify_by_pspec (G_OBJECT (self), _vsmtp_server_properties[PROP_N_SESSIONS]);
 
+  {
+    VsmtpStore *auth_store;
+    VsmtpStoreErrorPolicy policy;
+
+    _vsmtp_shared_limits_for_auth (self, &auth_store, &policy);
+    if (auth_store != NULL)
+      _vsmtp_session_set_auth_store (session, auth_store, policy);
+  }
+
   refusal = _vsmtp_server_admit (self, session);
+  if (refusal == NULL &&
+      _vsmtp_shared_limits_admit_async (self, session,
+                                        _vsmtp_session_get_settings (session)->limits.max_connections_per_client,
+                                        server_admitted))
+    return session;   /* once the store answered */
+  server_admitted (self, session, refusal);
+  g_clear_object (&refusal);
+  return session;
+}
+
+/* @session's admission ended: @refusal (borrowed) NULL lets it in */
+static void
+server_admitted (VsmtpServer  *self,
+                 VsmtpSession *session,
+                 VsmtpReply   *refusal)
+{
   if (refusal != NULL)
     {
-      _vsmtp_metrics_connection_refused (self, options, NULL);
+      _vsmtp_metrics_connection_refused (self, vsmtp_session_get_listen_options (session), NULL);
       _vsmtp_session_refuse (session, refusal);
-      g_object_unref (refusal);
-      return session;
+      return;
     }
 
   g_signal_emit (self, _vsmtp_server_signals[SIGNAL_NEW_SESSION], 0, session);
   _vsmtp_session_start (session);
-
-  return session;
 }
 
 /* The PROXY header of a connection was read (@header NULL: it was not, and

@@ -46,6 +46,7 @@ void _vsmtp_metrics_limit_hit           (VsmtpServer        *server,
                                          const char         *limit);
 void _vsmtp_metrics_decision            (VsmtpServer        *server,
                                          const char         *signal,
+                                         const char         *plugin,
                                          VsmtpReply         *reply,
                                          gint64              microseconds);
 

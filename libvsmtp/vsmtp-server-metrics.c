@@ -43,8 +43,8 @@ _vsmtp_server_metrics_new (void)
   static const char * const version_result[] = { "version", "result", NULL };
   static const char * const mechanism_result[] = { "mechanism", "result", NULL };
   static const char * const limit[] = { "limit", NULL };
-  static const char * const signal_result[] = { "signal", "result", NULL };
-  static const char * const signal[] = { "signal", NULL };
+  static const char * const signal_plugin_result[] = { "signal", "plugin", "result", NULL };
+  static const char * const signal_plugin[] = { "signal", "plugin", NULL };
   static const char * const plugin_result[] = { "plugin", "result", NULL };
   static const double seconds[] = { 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30 };
   VsmtpServerMetrics *self = g_new0 (VsmtpServerMetrics, 1);
@@ -86,12 +86,12 @@ _vsmtp_server_metrics_new (void)
                                     "Times a limit refused or ended something, by limit", limit);
   self->decisions =
     vsmtp_metrics_register_counter (r, "vsmtp_handler_decisions_total",
-                                    "Decisions of connected handlers, by signal and reply class",
-                                    signal_result);
+                                    "Decisions of connected handlers, by signal, deciding plugin "
+                                    "and reply class", signal_plugin_result);
   self->decision_seconds =
     vsmtp_metrics_register_histogram (r, "vsmtp_handler_decision_seconds",
-                                      "Time from a decision signal's emission to its reply, by signal",
-                                      signal, seconds, G_N_ELEMENTS (seconds));
+                                      "Time from a decision signal's emission to its reply, by signal "
+                                      "and deciding plugin", signal_plugin, seconds, G_N_ELEMENTS (seconds));
   /* found by the plugins that deliver with vsmtp_metrics_lookup() */
   self->deliveries =
     vsmtp_metrics_register_counter (r, "vsmtp_deliveries_total",
@@ -272,14 +272,15 @@ _vsmtp_metrics_limit_hit (VsmtpServer *server,
 void
 _vsmtp_metrics_decision (VsmtpServer *server,
                          const char  *signal,
+                         const char  *plugin,
                          VsmtpReply  *reply,
                          gint64       microseconds)
 {
   VsmtpServerMetrics *m = server_metrics (server);
-  const char *values[] = { signal, NULL };
+  const char *values[] = { signal, plugin, NULL };
 
   if (m == NULL)
     return;
-  vsmtp_metric_inc (m->decisions, (const char *[]) { signal, reply_class (reply), NULL });
+  vsmtp_metric_inc (m->decisions, (const char *[]) { signal, plugin, reply_class (reply), NULL });
   vsmtp_metric_observe (m->decision_seconds, values, microseconds / (double) G_USEC_PER_SEC);
 }

@@ -692,6 +692,31 @@ _vsmtp_session_get_settings (VsmtpSession *self)
 }
 
 /**
+ * vsmtp_session_set_handler_object:
+ * @self: a session
+ * @handler_id: a handler connected to one of @self's decision signals
+ * @object: the object it acts for
+ *
+ * Says that handler @handler_id acts for @object, as a handler connected
+ * with @object as its data does: the owner the server knows @object by
+ * ([method@Vsmtp.Server.set_handler_owner]) is named in the log line of
+ * its failure and labels its decisions in the metrics. For language
+ * bindings whose handlers carry data of their own: the Python override
+ * calls it for a bound method, with the method's object.
+ *
+ * @object is not referenced.
+ */
+void
+vsmtp_session_set_handler_object (VsmtpSession *self,
+                                  gulong        handler_id,
+                                  GObject      *object)
+{
+  g_return_if_fail (VSMTP_IS_SESSION (self));
+  g_return_if_fail (G_IS_OBJECT (object));
+  _vsmtp_decision_set_handler_object (self->decision, handler_id, object);
+}
+
+/**
  * vsmtp_session_get_server:
  * @self: a session
  *

@@ -21,6 +21,7 @@
 #include "vsmtp-sasl-private.h"
 #include "vsmtp-xclient-private.h"
 #include "vsmtp-server-metrics-private.h"
+#include "vsmtp-store.h"
 
 G_BEGIN_DECLS
 
@@ -73,6 +74,9 @@ struct _VsmtpSession
   char                  *auth_user;
   char                  *auth_mechanism; /* of auth_user's AUTH, NULL for XCLIENT's LOGIN */
   guint                  auth_required : 1;
+  VsmtpStore            *auth_store;       /* failures counted there (vsmtp-session-auth-store.c), or NULL */
+  guint                  store_error_policy; /* VsmtpStoreErrorPolicy, with auth_store */
+  guint                  auth_store_counted : 1; /* the attempt in flight is counted in auth_store */
 
   VsmtpDataReceiver     *receiver;        /* the message's content and its limits */
 
@@ -136,6 +140,15 @@ enum {
 
 extern GParamSpec *_vsmtp_session_properties[N_PROPS];
 extern guint       _vsmtp_session_signals[N_SIGNALS];
+
+/* Emits "authenticate" for the credentials of the AUTH exchange, an
+ * attempt in flight (vsmtp-session.c) */
+void        _vsmtp_session_auth_emit             (VsmtpSession      *self);
+/* Starts the AUTH exchange with @mechanism (taken) and the initial
+ * response, if any (vsmtp-session.c) */
+void        _vsmtp_session_auth_start            (VsmtpSession      *self,
+                                                  char              *mechanism,
+                                                  const char        *initial);
 
 /* Installs the properties and the signals, with their class handlers. */
 void        _vsmtp_session_class_install         (VsmtpSessionClass *klass);

@@ -33,6 +33,7 @@
 #include "vsmtp-proxy-reader-private.h"
 #include "vsmtp-source-private.h"
 #include "vsmtp-xclient-private.h"
+#include "vsmtp-shared-limits-private.h"
 
 #define AUTH_LINE_MAX         12288   /* RFC 4954 4 */
 #define PENDING_READ_LIMIT    (64 * 1024)  /* input buffered while a decision is pending */
@@ -372,6 +373,14 @@ session_auth_attempt_end (VsmtpSession *self,
   if (!self->auth_in_flight)
     return;
   self->auth_in_flight = FALSE;
+  if (_vsmtp_session_auth_in_store (self))
+    {
+      /* counted in the store before the check: a success takes it back */
+      if (self->auth_store_counted && succeeded)
+        _vsmtp_session_auth_store_add (self, -1);
+      self->auth_store_counted = FALSE;
+      return;
+    }
   _vsmtp_client_tracker_auth_attempt_end (self->clients, self->remote_ip, succeeded,
                                           self->settings->auth_failure_window);
 }
@@ -417,6 +426,16 @@ then_auth (VsmtpSession *self,
   session_sasl_clear (self);
 }
 
+void
+_vsmtp_session_auth_emit (VsmtpSession *self)
+{
+  const VsmtpSaslCredentials *credentials = _vsmtp_sasl_get_credentials (self->sasl);
+
+  self->auth_in_flight = TRUE;
+  session_emit (self, SIGNAL_AUTHENTICATE, then_auth, credentials->mechanism,
+                credentials->authzid, credentials->authcid, credentials->password);
+}
+
 /* Goes on with the AUTH exchange after the client's last line: @status and
  * @reply say how. */
 static void
@@ -433,6 +452,12 @@ session_sasl_continue (VsmtpSession    *self,
       return;
 
     case VSMTP_SASL_CREDENTIALS:
+      if (_vsmtp_session_auth_in_store (self))
+        {
+          /* counted in the shared store: answered once it answered */
+          _vsmtp_session_auth_store_begin (self);
+          return;
+        }
       if (!_vsmtp_client_tracker_auth_attempt_begin (self->clients, self->remote_ip, self->settings->max_auth_failures, self->settings->auth_failure_window))
         {
           _vsmtp_metrics_limit_hit (self->server, "max-auth-failures");
@@ -441,9 +466,7 @@ session_sasl_continue (VsmtpSession    *self,
           session_sasl_clear (self);
           return;
         }
-      self->auth_in_flight = TRUE;
-      session_emit (self, SIGNAL_AUTHENTICATE, then_auth, credentials->mechanism,
-                    credentials->authzid, credentials->authcid, credentials->password);
+      _vsmtp_session_auth_emit (self);
       return;
 
     case VSMTP_SASL_REFUSED:
@@ -452,7 +475,10 @@ session_sasl_continue (VsmtpSession    *self,
                         "MESSAGE", "%s: [%s] authentication failed with %s: %s", self->id,
                         self->remote_ip ? self->remote_ip : "unknown",
                         credentials->mechanism, _vsmtp_sasl_get_error (self->sasl));
-      _vsmtp_client_tracker_auth_failed (self->clients, self->remote_ip, self->settings->auth_failure_window);
+      if (_vsmtp_session_auth_in_store (self))
+        _vsmtp_session_auth_store_add (self, 1);
+      else
+        _vsmtp_client_tracker_auth_failed (self->clients, self->remote_ip, self->settings->auth_failure_window);
       _vsmtp_metrics_auth (self->server, credentials->mechanism, FALSE);
       break;
 
@@ -481,8 +507,6 @@ handle_auth (VsmtpSession *self,
   g_autofree char *mechanism = NULL;
   g_auto(GStrv) offered = NULL;
   const char *initial = NULL;
-  g_autoptr(VsmtpReply) reply = NULL;
-  VsmtpSaslStatus status;
 
   if (*args == '\0')
     {
@@ -523,14 +547,31 @@ handle_auth (VsmtpSession *self,
       session_queue_new (self, 504, "5.5.4", "Unsupported authentication mechanism");
       return;
     }
+  if (_vsmtp_session_auth_in_store (self))
+    {
+      /* the store's count first: the exchange starts once it answered */
+      _vsmtp_session_auth_store_check (self, g_steal_pointer (&mechanism), initial);
+      return;
+    }
   if (_vsmtp_client_tracker_auth_blocked (self->clients, self->remote_ip, self->settings->max_auth_failures, self->settings->auth_failure_window))
     {
       _vsmtp_metrics_limit_hit (self->server, "max-auth-failures");
       session_queue_new (self, 454, "4.7.0", "Too many failed authentication attempts, try again later");
       return;
     }
+  _vsmtp_session_auth_start (self, g_steal_pointer (&mechanism), initial);
+}
 
-  self->sasl = _vsmtp_sasl_new (_vsmtp_sasl_get_context (), g_steal_pointer (&mechanism),
+/* The AUTH exchange with @mechanism (taken), the address not blocked */
+void
+_vsmtp_session_auth_start (VsmtpSession *self,
+                           char         *mechanism,
+                           const char   *initial)
+{
+  g_autoptr(VsmtpReply) reply = NULL;
+  VsmtpSaslStatus status;
+
+  self->sasl = _vsmtp_sasl_new (_vsmtp_sasl_get_context (), mechanism,
                                 self);
   if (self->sasl == NULL)
     {
@@ -1111,6 +1152,7 @@ vsmtp_session_finalize (GObject *object)
   g_clear_object (&self->listen_options);
   g_clear_object (&self->proxy_header);
   g_clear_pointer (&self->clients, _vsmtp_client_tracker_unref);
+  g_clear_object (&self->auth_store);
   g_clear_pointer (&self->receiver, _vsmtp_data_receiver_free);
   session_sasl_clear (self);
   g_free (self->auth_user);

@@ -52,6 +52,10 @@ VsmtpServer       *vsmtp_session_get_server          (VsmtpSession *self);
 VSMTP_AVAILABLE_IN_ALL
 const char        *vsmtp_session_get_id              (VsmtpSession *self);
 VSMTP_AVAILABLE_IN_ALL
+void               vsmtp_session_set_handler_object  (VsmtpSession *self,
+                                                      gulong        handler_id,
+                                                      GObject      *object);
+VSMTP_AVAILABLE_IN_ALL
 GIOStream         *vsmtp_session_get_stream          (VsmtpSession *self);
 VSMTP_AVAILABLE_IN_ALL
 GSocketAddress    *vsmtp_session_get_remote_address  (VsmtpSession *self);

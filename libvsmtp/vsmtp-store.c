@@ -132,6 +132,8 @@ vsmtp_store_class_init (VsmtpStoreClass *klass)
   klass->rate_limit_finish = task_rate_limit_finish;
   klass->set_add_finish = task_boolean_finish;
   klass->set_contains_finish = task_boolean_finish;
+  klass->lease_acquire_finish = task_boolean_finish;
+  klass->lease_release_finish = task_boolean_finish;
 
   /**
    * VsmtpStore:prefix:
@@ -445,6 +447,108 @@ vsmtp_server_set_store (VsmtpServer *server,
                            g_object_unref);
 }
 
+/**
+ * vsmtp_store_lease_acquire_async:
+ * @self: a store
+ * @key: what is counted (connections of a client address)
+ * @holder: who takes the lease, unique among everyone sharing the store
+ *   (a session)
+ * @limit: holders allowed at once; 0 for no limit (a renewal)
+ * @ttl: microseconds the lease lasts from now, at least 1000, unless
+ *   taken again (renewed) or given back
+ *
+ * Takes a lease on @key for @holder if fewer than @limit holders hold
+ * one, or renews @holder's, atomically: of concurrent callers on every
+ * server sharing the store, at most @limit hold @key at once. Leases
+ * whose time is up no longer count, so those of a process that died
+ * without giving them back lapse after @ttl.
+ */
+void
+vsmtp_store_lease_acquire_async (VsmtpStore          *self,
+                                 const char          *key,
+                                 const char          *holder,
+                                 guint                limit,
+                                 GTimeSpan            ttl,
+                                 GCancellable        *cancellable,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  g_autofree char *full = NULL;
+
+  g_return_if_fail (VSMTP_IS_STORE (self));
+  g_return_if_fail (key != NULL && holder != NULL);
+  g_return_if_fail (ttl >= 1000);
+
+  full = prefixed (self, key);
+  VSMTP_STORE_GET_CLASS (self)->lease_acquire_async (self, full, holder, limit, ttl,
+                                                     cancellable, callback, user_data);
+}
+
+/**
+ * vsmtp_store_lease_acquire_finish:
+ * @self: a store
+ * @result: the result given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE if @holder holds the lease now, %FALSE if the limit was
+ *   reached, or on a failure, with @error set
+ */
+gboolean
+vsmtp_store_lease_acquire_finish (VsmtpStore    *self,
+                                  GAsyncResult  *result,
+                                  GError       **error)
+{
+  g_return_val_if_fail (VSMTP_IS_STORE (self), FALSE);
+  return VSMTP_STORE_GET_CLASS (self)->lease_acquire_finish (self, result, error);
+}
+
+/**
+ * vsmtp_store_lease_release_async:
+ * @self: a store
+ * @key: the lease's key
+ * @holder: its holder
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (nullable): called when done
+ * @user_data: for @callback
+ *
+ * Gives back @holder's lease on @key.
+ */
+void
+vsmtp_store_lease_release_async (VsmtpStore          *self,
+                                 const char          *key,
+                                 const char          *holder,
+                                 GCancellable        *cancellable,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  g_autofree char *full = NULL;
+
+  g_return_if_fail (VSMTP_IS_STORE (self));
+  g_return_if_fail (key != NULL && holder != NULL);
+
+  full = prefixed (self, key);
+  VSMTP_STORE_GET_CLASS (self)->lease_release_async (self, full, holder, cancellable,
+                                                     callback, user_data);
+}
+
+/**
+ * vsmtp_store_lease_release_finish:
+ * @self: a store
+ * @result: the result given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE if @holder held the lease, %FALSE if it did not (or it
+ *   had lapsed), or on a failure, with @error set
+ */
+gboolean
+vsmtp_store_lease_release_finish (VsmtpStore    *self,
+                                  GAsyncResult  *result,
+                                  GError       **error)
+{
+  g_return_val_if_fail (VSMTP_IS_STORE (self), FALSE);
+  return VSMTP_STORE_GET_CLASS (self)->lease_release_finish (self, result, error);
+}
+
 /* The in-process backend ------------------------------------------------ */
 
 /**
@@ -461,6 +565,7 @@ typedef struct
   gint64  expires;   /* monotonic µs; G_MAXINT64: never (a window log) */
   gint64  value;     /* a counter */
   GArray *times;     /* gint64 monotonic µs, oldest first: a rate limit */
+  GHashTable *holders;  /* holder -> gint64 * monotonic µs it expires: leases */
 } Entry;
 
 struct _VsmtpMemoryStore
@@ -482,6 +587,8 @@ entry_free (gpointer data)
 
   if (entry->times != NULL)
     g_array_unref (entry->times);
+  if (entry->holders != NULL)
+    g_hash_table_unref (entry->holders);
   g_free (entry);
 }
 
@@ -637,6 +744,85 @@ memory_set_contains_async (VsmtpStore          *store,
   g_task_return_boolean (task, lookup (self, full, g_get_monotonic_time ()) != NULL);
 }
 
+/* A lease's holders whose time is up leave; the entry lives as long as
+ * its last holder */
+static void
+lease_prune (Entry  *entry,
+             gint64  now)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  entry->expires = now;
+  g_hash_table_iter_init (&iter, entry->holders);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      if (*(gint64 *) value <= now)
+        g_hash_table_iter_remove (&iter);
+      else
+        entry->expires = MAX (entry->expires, *(gint64 *) value);
+    }
+}
+
+static void
+memory_lease_acquire_async (VsmtpStore          *store,
+                            const char          *key,
+                            const char          *holder,
+                            guint                limit,
+                            GTimeSpan            ttl,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  VsmtpMemoryStore *self = VSMTP_MEMORY_STORE (store);
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  gint64 now = g_get_monotonic_time ();
+  Entry *entry = lookup (self, key, now);
+
+  g_task_set_source_tag (task, memory_lease_acquire_async);
+  if (entry == NULL)
+    {
+      entry = insert (self, key);
+      entry->holders = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+    }
+  lease_prune (entry, now);
+  if (limit > 0 && !g_hash_table_contains (entry->holders, holder) &&
+      g_hash_table_size (entry->holders) >= limit)
+    {
+      entry->expires = MAX (entry->expires, now + 1);
+      g_task_return_boolean (task, FALSE);
+      return;
+    }
+  g_hash_table_replace (entry->holders, g_strdup (holder),
+                        g_memdup2 (&(gint64) { now + ttl }, sizeof (gint64)));
+  entry->expires = MAX (entry->expires, now + ttl);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+memory_lease_release_async (VsmtpStore          *store,
+                            const char          *key,
+                            const char          *holder,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  VsmtpMemoryStore *self = VSMTP_MEMORY_STORE (store);
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  gint64 now = g_get_monotonic_time ();
+  Entry *entry = lookup (self, key, now);
+  gboolean held = FALSE;
+
+  g_task_set_source_tag (task, memory_lease_release_async);
+  if (entry != NULL && entry->holders != NULL)
+    {
+      held = g_hash_table_remove (entry->holders, holder);
+      if (g_hash_table_size (entry->holders) == 0)
+        g_hash_table_remove (self->entries, key);
+    }
+  g_task_return_boolean (task, held);
+}
+
 static void
 vsmtp_memory_store_finalize (GObject *object)
 {
@@ -657,6 +843,8 @@ vsmtp_memory_store_class_init (VsmtpMemoryStoreClass *klass)
   store_class->rate_limit_async = memory_rate_limit_async;
   store_class->set_add_async = memory_set_add_async;
   store_class->set_contains_async = memory_set_contains_async;
+  store_class->lease_acquire_async = memory_lease_acquire_async;
+  store_class->lease_release_async = memory_lease_release_async;
 }
 
 static void

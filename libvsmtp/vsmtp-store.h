@@ -33,6 +33,12 @@ G_DECLARE_DERIVABLE_TYPE (VsmtpStore, vsmtp_store, VSMTP, STORE, GObject)
  * @set_contains_async: looks a member up; see
  *   [method@Vsmtp.Store.set_contains_async]
  * @set_contains_finish: its result
+ * @lease_acquire_async: takes or renews a lease; see
+ *   [method@Vsmtp.Store.lease_acquire_async]
+ * @lease_acquire_finish: its result
+ * @lease_release_async: gives a lease back; see
+ *   [method@Vsmtp.Store.lease_release_async]
+ * @lease_release_finish: its result
  *
  * The operations a backend implements. Keys reach them with the store's
  * prefix ([property@Vsmtp.Store:prefix]) already added. The default
@@ -85,8 +91,29 @@ struct _VsmtpStoreClass
                                    GAsyncResult        *result,
                                    GError             **error);
 
+  void     (*lease_acquire_async)  (VsmtpStore          *self,
+                                   const char          *key,
+                                   const char          *holder,
+                                   guint                limit,
+                                   GTimeSpan            ttl,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data);
+  gboolean (*lease_acquire_finish) (VsmtpStore          *self,
+                                   GAsyncResult        *result,
+                                   GError             **error);
+  void     (*lease_release_async)  (VsmtpStore          *self,
+                                   const char          *key,
+                                   const char          *holder,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data);
+  gboolean (*lease_release_finish) (VsmtpStore          *self,
+                                   GAsyncResult        *result,
+                                   GError             **error);
+
   /*< private >*/
-  gpointer padding[8];
+  gpointer padding[4];
 };
 
 VSMTP_AVAILABLE_IN_ALL
@@ -140,6 +167,31 @@ VSMTP_AVAILABLE_IN_ALL
 gboolean    vsmtp_store_set_contains_finish (VsmtpStore          *self,
                                              GAsyncResult        *result,
                                              GError             **error);
+
+VSMTP_AVAILABLE_IN_ALL
+void        vsmtp_store_lease_acquire_async  (VsmtpStore          *self,
+                                              const char          *key,
+                                              const char          *holder,
+                                              guint                limit,
+                                              GTimeSpan            ttl,
+                                              GCancellable        *cancellable,
+                                              GAsyncReadyCallback  callback,
+                                              gpointer             user_data);
+VSMTP_AVAILABLE_IN_ALL
+gboolean    vsmtp_store_lease_acquire_finish (VsmtpStore          *self,
+                                              GAsyncResult        *result,
+                                              GError             **error);
+VSMTP_AVAILABLE_IN_ALL
+void        vsmtp_store_lease_release_async  (VsmtpStore          *self,
+                                              const char          *key,
+                                              const char          *holder,
+                                              GCancellable        *cancellable,
+                                              GAsyncReadyCallback  callback,
+                                              gpointer             user_data);
+VSMTP_AVAILABLE_IN_ALL
+gboolean    vsmtp_store_lease_release_finish (VsmtpStore          *self,
+                                              GAsyncResult        *result,
+                                              GError             **error);
 
 VSMTP_AVAILABLE_IN_ALL
 VsmtpStore *vsmtp_server_get_store        (VsmtpServer         *server);

@@ -116,6 +116,71 @@ add (VsmtpStore *store,
   waiter_free (waiter);
 }
 
+static gboolean
+lease (VsmtpStore *store,
+       const char *key,
+       const char *holder,
+       guint       limit,
+       GTimeSpan   ttl)
+{
+  Waiter *waiter = waiter_new (1);
+  g_autoptr(GError) error = NULL;
+  gboolean held;
+
+  vsmtp_store_lease_acquire_async (store, key, holder, limit, ttl, NULL, collect, waiter);
+  wait_for (waiter);
+  held = vsmtp_store_lease_acquire_finish (store, waiter->results->pdata[0], &error);
+  g_assert_no_error (error);
+  waiter_free (waiter);
+  return held;
+}
+
+static gboolean
+release (VsmtpStore *store,
+         const char *key,
+         const char *holder)
+{
+  Waiter *waiter = waiter_new (1);
+  g_autoptr(GError) error = NULL;
+  gboolean held;
+
+  vsmtp_store_lease_release_async (store, key, holder, NULL, collect, waiter);
+  wait_for (waiter);
+  held = vsmtp_store_lease_release_finish (store, waiter->results->pdata[0], &error);
+  g_assert_no_error (error);
+  waiter_free (waiter);
+  return held;
+}
+
+/* at most @limit holders at once; a holder renews its own lease past the
+ * limit; one given back or lapsed makes room */
+static void
+test_memory_leases (void)
+{
+  g_autoptr(VsmtpStore) store = vsmtp_memory_store_new (NULL);
+
+  g_assert_true (lease (store, "connections:192.0.2.1", "a", 2, G_TIME_SPAN_HOUR));
+  g_assert_true (lease (store, "connections:192.0.2.1", "b", 2, G_TIME_SPAN_HOUR));
+  g_assert_false (lease (store, "connections:192.0.2.1", "c", 2, G_TIME_SPAN_HOUR));
+  /* renewals: by the limit (already held) or without one */
+  g_assert_true (lease (store, "connections:192.0.2.1", "a", 2, G_TIME_SPAN_HOUR));
+  g_assert_true (lease (store, "connections:192.0.2.1", "b", 0, G_TIME_SPAN_HOUR));
+  /* another address is not concerned */
+  g_assert_true (lease (store, "connections:192.0.2.2", "c", 2, G_TIME_SPAN_HOUR));
+
+  g_assert_true (release (store, "connections:192.0.2.1", "a"));
+  g_assert_false (release (store, "connections:192.0.2.1", "a"));
+  g_assert_true (lease (store, "connections:192.0.2.1", "c", 2, G_TIME_SPAN_HOUR));
+  g_assert_false (lease (store, "connections:192.0.2.1", "d", 2, G_TIME_SPAN_HOUR));
+
+  /* a lease not renewed lapses (a server that died holding it) */
+  g_assert_true (lease (store, "connections:192.0.2.3", "x", 1, 1000));
+  g_assert_false (lease (store, "connections:192.0.2.3", "y", 1, G_TIME_SPAN_HOUR));
+  g_usleep (20 * 1000);
+  g_assert_true (lease (store, "connections:192.0.2.3", "y", 1, G_TIME_SPAN_HOUR));
+  g_assert_false (release (store, "connections:192.0.2.3", "x"));
+}
+
 /* 200 increments started at once: each gets its own value, the last 200 */
 static void
 test_memory_increment_atomic (void)
@@ -353,6 +418,7 @@ main (int   argc,
   g_test_add_func ("/store/memory/increment-expiry", test_memory_increment_expiry);
   g_test_add_func ("/store/memory/rate-limit", test_memory_rate_limit);
   g_test_add_func ("/store/memory/sets", test_memory_sets);
+  g_test_add_func ("/store/memory/leases", test_memory_leases);
   g_test_add_func ("/store/redis/bad-urls", test_redis_bad_urls);
   g_test_add_func ("/store/redis/urls", test_redis_urls);
   g_test_add_func ("/store/redis/unreachable", test_redis_unreachable);

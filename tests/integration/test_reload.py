@@ -312,7 +312,11 @@ class ReloadPrivilegedPortTest(ReloadTestCase):
         self.addCleanup(d.cleanup)
         os.chmod(d.tmpdir, 0o755)
         d.start()
-        self.assertIn("running as user nobody", d.stderr_text())
+        # the port accepts before the privileges are dropped: the line follows
+        deadline = time.monotonic() + fx.START_TIMEOUT
+        while "running as user nobody" not in d.stderr_text():
+            self.assertLess(time.monotonic(), deadline, d.stderr_text())
+            time.sleep(0.05)
         low = free_low_port()
         self.reload(d, config=f"[listener low]\nlisten=127.0.0.1:{low}\n")
         with fx.RawClient(low) as c:
@@ -347,9 +351,15 @@ class BadReloadTest(ReloadTestCase):
         # a value the plugin itself refuses (its configure's GError)
         self.check_refused(d, "[maildir]\ndelivered-to=true\npath-map=/nonexistent/map\n",
                            reason="[maildir] path-map")
-        # enabling another plugin needs a restart
+        # enabling another plugin needs a restart, and the line says which and why
         d.plugins = ["maildir", "discard"]
-        self.check_refused(d, "", reason="[plugins] enabled changed: that needs a restart")
+        self.check_refused(d, "", reason="[plugins] enabled changed (added discard): that needs "
+                                         "a restart: plugins are activated in priority order at "
+                                         "start only, and running sessions hold the handlers of "
+                                         "those they started with")
+        d.plugins = ["discard"]
+        self.check_refused(d, "", reason="[plugins] enabled changed (added discard; removed "
+                                         "maildir): that needs a restart")
         d.plugins = ["maildir"]
         # a good one afterwards is taken
         self.reload(d, server="max-recipients=1\n", config="")

@@ -176,7 +176,21 @@ class _GuardedConnect:
 
 
 class Session(_GuardedConnect, Vsmtp.Session):
-    pass
+    """A bound method's object is told to the session as the object its
+    handler acts for (Vsmtp.Session.set_handler_object): a plugin's
+    handlers are named by the plugin in the log and in the metrics."""
+
+    def _named(self, handler_id, handler):
+        owner = getattr(handler, '__self__', None)
+        if isinstance(owner, GObject.Object):
+            self.set_handler_object(handler_id, owner)
+        return handler_id
+
+    def connect(self, detailed_signal, handler, *args):
+        return self._named(super().connect(detailed_signal, handler, *args), handler)
+
+    def connect_after(self, detailed_signal, handler, *args):
+        return self._named(super().connect_after(detailed_signal, handler, *args), handler)
 
 
 Session = override(Session)
