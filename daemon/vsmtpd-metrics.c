@@ -220,7 +220,9 @@ vsmtpd_metrics_start (GKeyFile     *keyfile,
     }
 
   g_set_weak_pointer (&self->server, server);
-  self->status = vsmtpd_status_new (server);
+  /* the master of workers has no server of its own, and no page */
+  if (server != NULL)
+    self->status = vsmtpd_status_new (server);
   self->http = soup_server_new ("server-header", NULL, NULL);
   soup_server_add_handler (self->http, NULL, on_request, self, NULL);
   if (socket != NULL ? !soup_server_listen_socket (self->http, socket, 0, error)
@@ -236,7 +238,9 @@ vsmtpd_metrics_start (GKeyFile     *keyfile,
     {
       g_autofree char *uri = g_uri_to_string (uris->data);
 
-      *description = g_strdup_printf ("metrics on %smetrics, status page on %s", uri, uri);
+      *description = self->status != NULL ?
+        g_strdup_printf ("metrics on %smetrics, status page on %s", uri, uri) :
+        g_strdup_printf ("metrics on %smetrics", uri);
     }
   g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
   return self;
