@@ -30,4 +30,5 @@
 # include "vsmtp-idna.h"
 # include "vsmtp-metrics.h"
 # include "vsmtp-store.h"
+# include "vsmtp-server-sessions.h"
 #undef VSMTP_INSIDE
