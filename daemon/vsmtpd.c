@@ -34,6 +34,7 @@
 #include "vsmtpd-reload.h"
 #include "vsmtpd-tls.h"
 #include "vsmtpd-metrics.h"
+#include "vsmtpd-dbus.h"
 
 typedef struct
 {
@@ -46,6 +47,7 @@ typedef struct
   gboolean       reuse_port; /* a worker of several: SO_REUSEPORT listeners */
   VsmtpdReloader *reloader;  /* SIGHUP */
   VsmtpdMetrics *metrics;    /* [metrics] listen, or NULL */
+  VsmtpdDBus    *dbus;       /* [server] dbus, or NULL */
 } Daemon;
 
 static char *
@@ -227,8 +229,21 @@ on_shutdown_done (GObject      *source_object,
 }
 
 static void
+begin_shutdown_with_grace (Daemon     *daemon,
+                           const char *signal_name,
+                           guint       grace);
+
+static void
 begin_shutdown (Daemon     *daemon,
                 const char *signal_name)
+{
+  begin_shutdown_with_grace (daemon, signal_name, daemon->config->shutdown_grace);
+}
+
+static void
+begin_shutdown_with_grace (Daemon     *daemon,
+                           const char *signal_name,
+                           guint       grace)
 {
   if (daemon->shutting_down)
     {
@@ -241,9 +256,9 @@ begin_shutdown (Daemon     *daemon,
   daemon->shutting_down = TRUE;
   vsmtpd_notify_stopping ();
   g_info ("%s received: no new connections, waiting up to %u s for %u session(s)",
-          signal_name, daemon->config->shutdown_grace,
+          signal_name, grace,
           vsmtp_server_get_n_sessions (daemon->server));
-  vsmtp_server_shutdown_async (daemon->server, daemon->config->shutdown_grace,
+  vsmtp_server_shutdown_async (daemon->server, grace,
                                NULL, on_shutdown_done, daemon);
 }
 
@@ -280,7 +295,48 @@ on_sighup (gpointer user_data)
     g_warning ("SIGHUP received: configuration not reloaded (keeping the current TLS "
                "certificate and settings): %s", error->message);
   vsmtpd_notify_reloaded ();
+  vsmtpd_dbus_reload_done (daemon->dbus, error == NULL,
+                           error == NULL ? "configuration reloaded" : error->message);
   return G_SOURCE_CONTINUE;
+}
+
+/* D-Bus Reload: as SIGHUP, told to the caller */
+static gboolean
+dbus_reload (gpointer   user_data,
+             GError   **error)
+{
+  Daemon *daemon = user_data;
+  g_autoptr(GError) local_error = NULL;
+
+  if (daemon->reloader == NULL || daemon->shutting_down)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BUSY, "vsmtpd is stopping");
+      return FALSE;
+    }
+  vsmtpd_notify_reloading ();
+  if (!vsmtpd_reloader_reload (daemon->reloader, &daemon->config, &local_error))
+    g_warning ("reload requested over D-Bus: configuration not reloaded (keeping the current "
+               "TLS certificate and settings): %s", local_error->message);
+  vsmtpd_notify_reloaded ();
+  vsmtpd_dbus_reload_done (daemon->dbus, local_error == NULL,
+                           local_error == NULL ? "configuration reloaded" : local_error->message);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* D-Bus Stop: as SIGTERM, with the grace period asked for */
+static void
+dbus_stop (gpointer user_data,
+           int      grace_seconds)
+{
+  Daemon *daemon = user_data;
+
+  begin_shutdown_with_grace (daemon, "Stop over D-Bus",
+                             grace_seconds < 0 ? daemon->config->shutdown_grace : (guint) grace_seconds);
 }
 
 /* Without a configured certificate: the self-signed one in the state
@@ -790,6 +846,19 @@ main (int   argc,
 
   daemon.reloader = vsmtpd_reloader_new (daemon.server, daemon.plugins, daemon.config,
                                          &overrides, daemon.reuse_port, activated);
+
+  /* [server] dbus: the bus is not the mail: without it, a warning */
+  {
+    static const VsmtpdDBusHooks dbus_hooks = { dbus_reload, dbus_stop };
+
+    daemon.dbus = vsmtpd_dbus_start (daemon.config, daemon.server, &dbus_hooks, &daemon, &error);
+    if (error != NULL)
+      {
+        g_warning ("[server] dbus: no D-Bus interface (vsmtpctl will not reach vsmtpd): %s",
+                   error->message);
+        g_clear_error (&error);
+      }
+  }
   log_startup (&daemon);
   for (guint i = 0; i < daemon.listening->len; i++)
     g_info ("%s", (const char *) g_ptr_array_index (daemon.listening, i));
@@ -800,6 +869,7 @@ main (int   argc,
   status = EXIT_SUCCESS;
 
 out:
+  g_clear_pointer (&daemon.dbus, vsmtpd_dbus_free);
   g_clear_pointer (&daemon.metrics, vsmtpd_metrics_free);
   if (daemon.server != NULL)
     vsmtp_server_stop_listening (daemon.server);
