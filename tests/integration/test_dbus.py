@@ -304,6 +304,81 @@ class DBusTestCase(unittest.TestCase):
         self.assertEqual(ctl(self.bus.address, "frobnicate")[0], 2)
         self.assertEqual(ctl(self.bus.address, "close")[0], 2)
 
+    def test_signals(self):
+        """ReloadDone after Reload and after SIGHUP; ListenerStateChanged on
+        pause and resume (received by a GDBus client of the bus)."""
+        try:
+            import gi
+            gi.require_version("Gio", "2.0")
+            from gi.repository import Gio, GLib
+        except (ImportError, ValueError) as e:
+            self.skipTest(f"no PyGObject: {e}")
+        d = self.start()
+        bus = Gio.DBusConnection.new_for_address_sync(
+            self.bus.address,
+            Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+            Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+        self.addCleanup(bus.close_sync, None)
+        got = []
+        bus.signal_subscribe(None, "org.vsmtp.Vsmtpd1", None, "/org/vsmtp/Vsmtpd1", None,
+                             Gio.DBusSignalFlags.NONE,
+                             lambda c, sender, path, iface, name, params: got.append(
+                                 (name, params.unpack())))
+        context = GLib.MainContext.default()
+
+        def expect(signal):
+            deadline = time.monotonic() + WAIT
+            while signal not in got:
+                if time.monotonic() > deadline:
+                    self.fail(f"no {signal} among {got}")
+                context.iteration(False) or time.sleep(0.02)
+            got.remove(signal)
+
+        # the match rule is in place once the bus answered a round trip
+        bus.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                      "GetId", None, None, Gio.DBusCallFlags.NONE, -1, None)
+        self.ctl("pause", "default")
+        expect(("ListenerStateChanged", ("default", True)))
+        self.ctl("resume", "default")
+        expect(("ListenerStateChanged", ("default", False)))
+        self.ctl("reload")
+        expect(("ReloadDone", (True, "configuration reloaded")))
+        d.proc.send_signal(signal.SIGHUP)
+        expect(("ReloadDone", (True, "configuration reloaded")))
+        d.server_config = "dbus=session\nmax-recipients=many\n"
+        d.write_config()
+        d.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + WAIT
+        while not any(n == "ReloadDone" and not p[0] for n, p in got):
+            self.assertLess(time.monotonic(), deadline, f"no failed ReloadDone among {got}")
+            context.iteration(False) or time.sleep(0.02)
+        (message,) = [p[1] for n, p in got if n == "ReloadDone"]
+        self.assertIn("max-recipients", message)
+
+    def test_check_config(self):
+        def check(*options):
+            cmd = [fx.VSMTPD, "--check-config", "-l", "127.0.0.1:2525"]
+            for o in options:
+                cmd += ["-o", o]
+            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               env=fx.clean_env(tempfile.gettempdir()), timeout=WAIT)
+            return p.returncode, p.stdout.decode()
+
+        self.assertEqual(check("server.dbus=system", "server.dbus-group=root"), (0, "OK\n"))
+        status, out = check("server.dbus=bus")
+        self.assertEqual(status, 1, out)
+        self.assertIn("[server] dbus", out)
+        self.assertIn("bus", out)
+        status, out = check("server.dbus=session", "server.dbus-group=no-such-group-here")
+        self.assertEqual(status, 1, out)
+        self.assertIn('[server] dbus-group: no such group "no-such-group-here"', out)
+        p = subprocess.run([fx.VSMTPD, "--print-config", "-o", "server.dbus=session"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           env=fx.clean_env(tempfile.gettempdir()), timeout=WAIT)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertRegex(p.stdout.decode(), r"(?m)^dbus=session$")
+        self.assertRegex(p.stdout.decode(), r"(?m)^#dbus-group=")
+
     def test_workers_refused(self):
         p = subprocess.run([fx.VSMTPD, "--check-config", "-o", "server.dbus=session",
                             "-o", "server.workers=2", "-l", "127.0.0.1:2525"],
