@@ -276,47 +276,19 @@ on_sigint (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-/* SIGHUP: the whole configuration is read again (vsmtpd-reload.c); the
- * certificate and key too, from the same files (renewed by certbot and the
- * like). Sessions already running keep their settings, and those in TLS
- * the certificate they negotiated with; a configuration that cannot be
- * loaded or applied changes nothing, and is told in one line. */
+/* Reads the configuration again and applies it, or nothing of it (@why:
+ * what asked, for the log); told to systemd and on D-Bus (ReloadDone) */
 static gboolean
-on_sighup (gpointer user_data)
+daemon_reload (Daemon      *daemon,
+               const char  *why,
+               GError     **error)
 {
-  Daemon *daemon = user_data;
-  g_autoptr(GError) error = NULL;
-
-  if (daemon->reloader == NULL || daemon->shutting_down)
-    return G_SOURCE_CONTINUE;
-
-  vsmtpd_notify_reloading ();
-  if (!vsmtpd_reloader_reload (daemon->reloader, &daemon->config, &error))
-    g_warning ("SIGHUP received: configuration not reloaded (keeping the current TLS "
-               "certificate and settings): %s", error->message);
-  vsmtpd_notify_reloaded ();
-  vsmtpd_dbus_reload_done (daemon->dbus, error == NULL,
-                           error == NULL ? "configuration reloaded" : error->message);
-  return G_SOURCE_CONTINUE;
-}
-
-/* D-Bus Reload: as SIGHUP, told to the caller */
-static gboolean
-dbus_reload (gpointer   user_data,
-             GError   **error)
-{
-  Daemon *daemon = user_data;
   g_autoptr(GError) local_error = NULL;
 
-  if (daemon->reloader == NULL || daemon->shutting_down)
-    {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BUSY, "vsmtpd is stopping");
-      return FALSE;
-    }
   vsmtpd_notify_reloading ();
   if (!vsmtpd_reloader_reload (daemon->reloader, &daemon->config, &local_error))
-    g_warning ("reload requested over D-Bus: configuration not reloaded (keeping the current "
-               "TLS certificate and settings): %s", local_error->message);
+    g_warning ("%s: configuration not reloaded (keeping the current TLS "
+               "certificate and settings): %s", why, local_error->message);
   vsmtpd_notify_reloaded ();
   vsmtpd_dbus_reload_done (daemon->dbus, local_error == NULL,
                            local_error == NULL ? "configuration reloaded" : local_error->message);
@@ -328,6 +300,37 @@ dbus_reload (gpointer   user_data,
   return TRUE;
 }
 
+/* SIGHUP: the whole configuration is read again (vsmtpd-reload.c); the
+ * certificate and key too, from the same files (renewed by certbot and the
+ * like). Sessions already running keep their settings, and those in TLS
+ * the certificate they negotiated with; a configuration that cannot be
+ * loaded or applied changes nothing, and is told in one line. */
+static gboolean
+on_sighup (gpointer user_data)
+{
+  Daemon *daemon = user_data;
+
+  if (daemon->reloader == NULL || daemon->shutting_down)
+    return G_SOURCE_CONTINUE;
+  daemon_reload (daemon, "SIGHUP received", NULL);
+  return G_SOURCE_CONTINUE;
+}
+
+/* D-Bus Reload: as SIGHUP, told to the caller */
+static gboolean
+dbus_reload (gpointer   user_data,
+             GError   **error)
+{
+  Daemon *daemon = user_data;
+
+  if (daemon->reloader == NULL || daemon->shutting_down)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BUSY, "vsmtpd is stopping");
+      return FALSE;
+    }
+  return daemon_reload (daemon, "reload requested over D-Bus", error);
+}
+
 /* D-Bus Stop: as SIGTERM, with the grace period asked for */
 static void
 dbus_stop (gpointer user_data,
@@ -335,7 +338,7 @@ dbus_stop (gpointer user_data,
 {
   Daemon *daemon = user_data;
 
-  begin_shutdown_with_grace (daemon, "Stop over D-Bus",
+  begin_shutdown_with_grace (daemon, "Stop (D-Bus)",
                              grace_seconds < 0 ? daemon->config->shutdown_grace : (guint) grace_seconds);
 }
 
