@@ -257,6 +257,11 @@ class DBusTestCase(unittest.TestCase):
         self.assertIn("configuration not reloaded", err)
         self.assertIn("max-recipients", err)
         self.assertEqual(recipients(), [250, 452])
+        # the bus settings are made once: changing them needs a restart
+        d.server_config = "dbus=session\ndbus-group=root\nmax-recipients=1\n"
+        d.write_config()
+        _, err = self.ctl("reload", expect=1)
+        self.assertIn("[server] dbus or dbus-group changed: that needs a restart", err)
 
     @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"),
                          "needs root (and setpriv) to call as another user")
