@@ -87,6 +87,10 @@ static const DaemonKey daemon_keys[] = {
     "How long sessions have to finish after SIGTERM or SIGINT" },
   { "disable-extensions", VSMTP_CONFIG_TYPE_STRING_LIST, NULL,
     "EHLO keywords of built-in extensions not to offer: DSN;LIMITS;..." },
+  { "dbus", VSMTP_CONFIG_TYPE_CHOICE, "none",
+    "The D-Bus interface org.vsmtp.Vsmtpd1 for vsmtpctl: none, session or system bus" },
+  { "dbus-group", VSMTP_CONFIG_TYPE_STRING, NULL,
+    "The group whose members may call the D-Bus methods, besides root" },
 };
 
 /* How the daemon reads a key that is a VsmtpServer property, where it
@@ -345,6 +349,8 @@ server_group_new (GPtrArray **out_properties)
 
       if (g_str_equal (dk->key, "shutdown-grace"))
         vsmtp_config_key_set_range (key, 0, SHUTDOWN_GRACE_MAX, "seconds");
+      if (g_str_equal (dk->key, "dbus"))
+        vsmtp_config_key_set_choices (key, (const char * const []) { "none", "session", "system", NULL });
       vsmtp_config_group_add_key (group, key);
     }
 
@@ -603,6 +609,34 @@ parse_workers (VsmtpdConfig  *self,
   return TRUE;
 }
 
+/* [server] dbus and dbus-group (vsmtpd-dbus.c), after workers */
+static gboolean
+parse_dbus (VsmtpdConfig  *self,
+            Loader        *loader,
+            GError       **error)
+{
+  g_autofree char *bus = vsmtp_config_group_dup_string (self->server_group, "dbus");
+
+  self->dbus = g_strcmp0 (bus, "session") == 0 ? G_BUS_TYPE_SESSION :
+               g_strcmp0 (bus, "system") == 0 ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_NONE;
+  /* one name on the bus, and each worker has its own sessions */
+  if (self->dbus != G_BUS_TYPE_NONE && self->workers > 1)
+    return key_error (loader, error, "server", "dbus",
+                      "not with [server] workers above 1 (each worker has its own "
+                      "sessions and listeners): set dbus = none or workers = 1");
+  self->dbus_group = vsmtp_config_group_dup_string (self->server_group, "dbus-group");
+  if (self->dbus_group != NULL)
+    {
+      struct group *gr = getgrnam (self->dbus_group);
+
+      if (gr == NULL)
+        return key_error (loader, error, "server", "dbus-group", "no such group \"%s\"",
+                          self->dbus_group);
+      self->dbus_gid = gr->gr_gid;
+    }
+  return TRUE;
+}
+
 /* The built-in extensions that another key governs: they cannot be
  * disabled by keyword */
 static const struct {
@@ -748,6 +782,8 @@ parse_server (VsmtpdConfig  *self,
     }
 
   if (!parse_workers (self, loader, error))
+    return FALSE;
+  if (!parse_dbus (self, loader, error))
     return FALSE;
 
   if (!parse_tls (self, loader, error))
@@ -1300,6 +1336,7 @@ vsmtpd_config_free (VsmtpdConfig *self)
     return;
 
   g_free (self->path);
+  g_free (self->dbus_group);
   g_clear_pointer (&self->keyfile, g_key_file_unref);
   g_clear_object (&self->server_group);
   g_clear_pointer (&self->server_properties, g_ptr_array_unref);

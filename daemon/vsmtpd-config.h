@@ -54,6 +54,12 @@ typedef struct
   VsmtpStore             *store;                 /* [redis] url: a Redis store, else NULL */
   VsmtpSharedLimits       shared_limits;         /* [redis] share */
   VsmtpStoreErrorPolicy   store_error_policy;    /* [redis] on-store-error */
+
+  /* [server] dbus: G_BUS_TYPE_NONE, _SESSION or _SYSTEM (vsmtpd-dbus.c);
+   * dbus-group: who else than root may call its methods */
+  GBusType                dbus;
+  char                   *dbus_group;
+  gid_t                   dbus_gid;
 } VsmtpdConfig;
 
 /* The command line settings that override the keyfile. */

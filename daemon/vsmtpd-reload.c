@@ -355,6 +355,9 @@ needs_restart (VsmtpdConfig *old,
     return "[server] smtputf8";
   if (!strv_same (old->disable_extensions, new->disable_extensions))
     return "[server] disable-extensions";
+  /* the bus connection and the name are made once (vsmtpd-dbus.c) */
+  if (old->dbus != new->dbus || g_strcmp0 (old->dbus_group, new->dbus_group) != 0)
+    return "[server] dbus or dbus-group";
   return NULL;
 }
 

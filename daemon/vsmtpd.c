@@ -34,6 +34,7 @@
 #include "vsmtpd-reload.h"
 #include "vsmtpd-tls.h"
 #include "vsmtpd-metrics.h"
+#include "vsmtpd-dbus.h"
 
 typedef struct
 {
@@ -49,6 +50,7 @@ typedef struct
   GSocket       *metrics_socket; /* passed by systemd, named "metrics" */
   SoupServer    *worker_metrics; /* a worker's, for the master (vsmtpd-metrics-workers.c) */
   VsmtpdMetricsWorkers *metrics_workers; /* the master's: owned by metrics */
+  VsmtpdDBus    *dbus;       /* [server] dbus, or NULL */
 } Daemon;
 
 static char *
@@ -253,8 +255,21 @@ on_shutdown_done (GObject      *source_object,
 }
 
 static void
+begin_shutdown_with_grace (Daemon     *daemon,
+                           const char *signal_name,
+                           guint       grace);
+
+static void
 begin_shutdown (Daemon     *daemon,
                 const char *signal_name)
+{
+  begin_shutdown_with_grace (daemon, signal_name, daemon->config->shutdown_grace);
+}
+
+static void
+begin_shutdown_with_grace (Daemon     *daemon,
+                           const char *signal_name,
+                           guint       grace)
 {
   if (daemon->shutting_down)
     {
@@ -267,9 +282,9 @@ begin_shutdown (Daemon     *daemon,
   daemon->shutting_down = TRUE;
   vsmtpd_notify_stopping ();
   g_info ("%s received: no new connections, waiting up to %u s for %u session(s)",
-          signal_name, daemon->config->shutdown_grace,
+          signal_name, grace,
           vsmtp_server_get_n_sessions (daemon->server));
-  vsmtp_server_shutdown_async (daemon->server, daemon->config->shutdown_grace,
+  vsmtp_server_shutdown_async (daemon->server, grace,
                                NULL, on_shutdown_done, daemon);
 }
 
@@ -287,6 +302,30 @@ on_sigint (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* Reads the configuration again and applies it, or nothing of it (@why:
+ * what asked, for the log); told to systemd and on D-Bus (ReloadDone) */
+static gboolean
+daemon_reload (Daemon      *daemon,
+               const char  *why,
+               GError     **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  vsmtpd_notify_reloading ();
+  if (!vsmtpd_reloader_reload (daemon->reloader, &daemon->config, &local_error))
+    g_warning ("%s: configuration not reloaded (keeping the current TLS "
+               "certificate and settings): %s", why, local_error->message);
+  vsmtpd_notify_reloaded ();
+  vsmtpd_dbus_reload_done (daemon->dbus, local_error == NULL,
+                           local_error == NULL ? "configuration reloaded" : local_error->message);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* SIGHUP: the whole configuration is read again (vsmtpd-reload.c); the
  * certificate and key too, from the same files (renewed by certbot and the
  * like). Sessions already running keep their settings, and those in TLS
@@ -296,17 +335,37 @@ static gboolean
 on_sighup (gpointer user_data)
 {
   Daemon *daemon = user_data;
-  g_autoptr(GError) error = NULL;
 
   if (daemon->reloader == NULL || daemon->shutting_down)
     return G_SOURCE_CONTINUE;
-
-  vsmtpd_notify_reloading ();
-  if (!vsmtpd_reloader_reload (daemon->reloader, &daemon->config, &error))
-    g_warning ("SIGHUP received: configuration not reloaded (keeping the current TLS "
-               "certificate and settings): %s", error->message);
-  vsmtpd_notify_reloaded ();
+  daemon_reload (daemon, "SIGHUP received", NULL);
   return G_SOURCE_CONTINUE;
+}
+
+/* D-Bus Reload: as SIGHUP, told to the caller */
+static gboolean
+dbus_reload (gpointer   user_data,
+             GError   **error)
+{
+  Daemon *daemon = user_data;
+
+  if (daemon->reloader == NULL || daemon->shutting_down)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_BUSY, "vsmtpd is stopping");
+      return FALSE;
+    }
+  return daemon_reload (daemon, "reload requested over D-Bus", error);
+}
+
+/* D-Bus Stop: as SIGTERM, with the grace period asked for */
+static void
+dbus_stop (gpointer user_data,
+           int      grace_seconds)
+{
+  Daemon *daemon = user_data;
+
+  begin_shutdown_with_grace (daemon, "Stop (D-Bus)",
+                             grace_seconds < 0 ? daemon->config->shutdown_grace : (guint) grace_seconds);
 }
 
 /* Without a configured certificate: the self-signed one in the state
@@ -830,6 +889,19 @@ main (int   argc,
 
   daemon.reloader = vsmtpd_reloader_new (daemon.server, daemon.plugins, daemon.config,
                                          &overrides, daemon.reuse_port, activated);
+
+  /* [server] dbus: the bus is not the mail: without it, a warning */
+  {
+    static const VsmtpdDBusHooks dbus_hooks = { dbus_reload, dbus_stop };
+
+    daemon.dbus = vsmtpd_dbus_start (daemon.config, daemon.server, &dbus_hooks, &daemon, &error);
+    if (error != NULL)
+      {
+        g_warning ("[server] dbus: no D-Bus interface (vsmtpctl will not reach vsmtpd): %s",
+                   error->message);
+        g_clear_error (&error);
+      }
+  }
   log_startup (&daemon);
   for (guint i = 0; i < daemon.listening->len; i++)
     g_info ("%s", (const char *) g_ptr_array_index (daemon.listening, i));
@@ -840,6 +912,7 @@ main (int   argc,
   status = EXIT_SUCCESS;
 
 out:
+  g_clear_pointer (&daemon.dbus, vsmtpd_dbus_free);
   g_clear_pointer (&daemon.metrics, vsmtpd_metrics_free);
   g_clear_object (&daemon.metrics_socket);
   g_clear_object (&daemon.worker_metrics);

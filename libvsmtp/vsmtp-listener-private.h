@@ -36,5 +36,12 @@ GSocketAddress *_vsmtp_listener_get_local_address (VsmtpListener            *sel
  * is taken, as by _vsmtp_listener_new()) */
 void            _vsmtp_listener_set_options       (VsmtpListener            *self,
                                                    VsmtpListenOptions       *options);
+/* The options connections are handled with (transfer none) */
+VsmtpListenOptions *_vsmtp_listener_get_options (VsmtpListener          *self);
+/* Paused: not accepting (the socket stays bound and listening, so
+ * connections wait in its backlog until resumed) */
+gboolean        _vsmtp_listener_get_paused        (VsmtpListener            *self);
+void            _vsmtp_listener_set_paused        (VsmtpListener            *self,
+                                                   gboolean                  paused);
 
 G_END_DECLS

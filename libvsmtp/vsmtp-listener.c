@@ -23,6 +23,7 @@ struct _VsmtpListener
   VsmtpListenOptions      *options;
   VsmtpListenerAcceptFunc  func;
   gpointer                 user_data;
+  gboolean                 paused;     /* by vsmtp_server_pause_listener(): no accept */
 };
 
 #define ACCEPT_BATCH 64
@@ -47,7 +48,8 @@ on_pause_over (gpointer user_data)
   VsmtpListener *self = user_data;
 
   g_clear_pointer (&self->pause, g_source_unref);
-  listener_watch (self);
+  if (!self->paused)
+    listener_watch (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -143,4 +145,31 @@ _vsmtp_listener_set_options (VsmtpListener      *self,
                              VsmtpListenOptions *options)
 {
   g_set_object (&self->options, options);
+}
+
+VsmtpListenOptions *
+_vsmtp_listener_get_options (VsmtpListener *self)
+{
+  return self->options;
+}
+
+gboolean
+_vsmtp_listener_get_paused (VsmtpListener *self)
+{
+  return self->paused;
+}
+
+/* Paused, the socket is no longer polled: connections wait in its backlog
+ * (the kernel completes their handshakes) and are accepted on resume. */
+void
+_vsmtp_listener_set_paused (VsmtpListener *self,
+                            gboolean       paused)
+{
+  if (self->paused == paused)
+    return;
+  self->paused = paused;
+  if (paused)
+    _vsmtp_clear_source (&self->source);
+  else if (self->source == NULL && self->pause == NULL)
+    listener_watch (self);
 }

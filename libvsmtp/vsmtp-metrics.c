@@ -558,6 +558,34 @@ vsmtp_metric_get_value (VsmtpMetric        *self,
   return value;
 }
 
+/**
+ * vsmtp_metric_get_total:
+ * @self: a metric
+ *
+ * The sum of [method@Vsmtp.Metric.get_value] over all the metric's series:
+ * a counter's total whatever its labels (connections accepted on every
+ * listener, say).
+ *
+ * Returns: the total
+ */
+double
+vsmtp_metric_get_total (VsmtpMetric *self)
+{
+  double total = 0;
+
+  g_return_val_if_fail (VSMTP_IS_METRIC (self), 0);
+
+  g_mutex_lock (&self->lock);
+  for (guint i = 0; i < self->order->len; i++)
+    {
+      Series *series = self->order->pdata[i];
+
+      total += self->type == VSMTP_METRIC_HISTOGRAM ? (double) series->count : series->value;
+    }
+  g_mutex_unlock (&self->lock);
+  return total;
+}
+
 /* A sample value as Prometheus reads it (Go's ParseFloat) */
 static void
 append_value (GString *out,

@@ -90,5 +90,7 @@ void             vsmtp_metric_observe               (VsmtpMetric         *self,
 VSMTP_AVAILABLE_IN_ALL
 double           vsmtp_metric_get_value             (VsmtpMetric         *self,
                                                      const char * const  *label_values);
+VSMTP_AVAILABLE_IN_ALL
+double           vsmtp_metric_get_total             (VsmtpMetric         *self);
 
 G_END_DECLS

@@ -886,6 +886,20 @@ vsmtp_server_class_init (VsmtpServerClass *klass)
   _vsmtp_server_signals[SIGNAL_NEW_SESSION] =
     g_signal_new ("new-session", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 1, VSMTP_TYPE_SESSION);
+
+  /**
+   * VsmtpServer::listener-state-changed:
+   * @self: the server
+   * @name: the listener's name (`default` for a listener without one)
+   * @paused: whether its listeners are paused now
+   *
+   * Emitted when [method@Vsmtp.Server.pause_listener] or
+   * [method@Vsmtp.Server.resume_listener] changed whether the listeners
+   * named @name accept connections.
+   */
+  _vsmtp_server_signals[SIGNAL_LISTENER_STATE_CHANGED] =
+    g_signal_new ("listener-state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_BOOLEAN);
 }
 
 static void

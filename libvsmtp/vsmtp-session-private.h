@@ -54,6 +54,9 @@ void          _vsmtp_session_refuse (VsmtpSession  *self,
  * @now (the grace period is over). */
 void          _vsmtp_session_shutdown (VsmtpSession *self,
                                        gboolean      now);
+/* vsmtp_session_close_gracefully(): 421 and close, at once or once the
+ * pending decision is answered */
+void          _vsmtp_session_request_close (VsmtpSession *self);
 
 G_END_DECLS
 

@@ -95,6 +95,11 @@ struct _VsmtpSession
   guint                  counted : 1;
   const char            *end_reason;      /* why it closed, for the metrics (static) */
 
+  /* what vsmtp-server-sessions.c tells of a session */
+  gint64                 start_time;      /* real time, microseconds */
+  guint64                bytes_received;  /* from the client, before TLS decryption */
+  guint                  close_requested : 1;  /* vsmtp_session_close_gracefully() */
+
   /* BDAT (vsmtp-session-bdat.c) */
   guint64                chunk_size;      /* the chunk being read, as announced */
   guint64                chunk_remaining; /* its octets not read yet */

@@ -818,6 +818,7 @@ session_on_received (gpointer owner,
 {
   VsmtpSession *self = owner;
 
+  self->bytes_received += n;
   if (n == 0)
     {
       gboolean in_data = self->state == VSMTP_SESSION_STATE_DATA;
@@ -999,9 +1000,24 @@ session_close_for_shutdown (VsmtpSession *self)
   _vsmtp_session_close_after_flush (self, bye);
 }
 
+/* Closed at the operator's request (vsmtp_session_close_gracefully()) */
+static void
+session_close_on_request (VsmtpSession *self)
+{
+  g_autoptr(VsmtpReply) bye =
+    vsmtp_reply_new_printf (421, "4.3.2", "%s Service not available, closing transmission channel",
+                            session_hostname (self));
+
+  _vsmtp_session_set_end_reason (self, "closed");
+  _vsmtp_session_close_after_flush (self, bye);
+}
+
 static void
 session_check_shutdown (VsmtpSession *self)
 {
+  if (self->close_requested && !self->closed && !session_closing (self) &&
+      !_vsmtp_decision_is_pending (self->decision) && !self->tls_starting)
+    session_close_on_request (self);
   if (self->shutting_down && session_is_idle (self) && !session_closing (self) && !self->closed)
     session_close_for_shutdown (self);
 }
@@ -1206,6 +1222,7 @@ _vsmtp_session_new (VsmtpServer        *server,
   self->settings = _vsmtp_settings_ref (settings);
   self->clients = _vsmtp_client_tracker_ref (clients);
   self->id = make_session_id ();
+  self->start_time = g_get_real_time ();
   _vsmtp_decision_configure (self->decision, self->id, settings->decision_timeout);
   self->listen_options = g_object_ref (options);
   flags = vsmtp_listen_options_get_flags (options);
@@ -1328,6 +1345,16 @@ _vsmtp_session_shutdown (VsmtpSession *self,
   if (now)
     session_close_for_shutdown (self);
   else if (!self->processing)
+    session_check_shutdown (self);
+}
+
+void
+_vsmtp_session_request_close (VsmtpSession *self)
+{
+  if (self->closed)
+    return;
+  self->close_requested = TRUE;
+  if (!self->processing)
     session_check_shutdown (self);
 }
 

@@ -31,4 +31,5 @@
 # include "vsmtp-metrics.h"
 # include "vsmtp-store.h"
 # include "vsmtp-shared-limits.h"
+# include "vsmtp-server-sessions.h"
 #undef VSMTP_INSIDE

@@ -40,6 +40,7 @@ have meson || fail "meson" meson
 have ninja || fail "ninja" ninja-build
 have pkg-config || fail "pkg-config" pkg-config
 pkg-config --exists libsoup-3.0 || fail "libsoup 3 (vsmtpd's [metrics])" libsoup-3.0-dev
+pkg-config --exists json-glib-1.0 || fail "json-glib (vsmtpctl --json)" libjson-glib-dev
 have cc || fail "a C compiler (cc)" gcc
 have g-ir-scanner || fail "the GObject introspection scanner (g-ir-scanner)" gobject-introspection
 have valac || fail "the Vala compiler (valac)" valac
@@ -59,6 +60,7 @@ if wants integration sanitizer; then
   have openssl || fail "openssl" openssl
   have gnutls-cli || fail "gnutls-cli" gnutls-bin
   have msmtp || fail "msmtp" msmtp
+  have dbus-daemon || fail "dbus-daemon (the private bus of test_dbus)" dbus
   have promtool || fail "promtool (Prometheus' checker, test_metrics)" prometheus
   have chromium || fail "chromium (headless, test_status_page)" chromium
   have gsasl || fail "gsasl (GNU SASL's client, SCRAM)" gsasl

@@ -17,6 +17,8 @@ packages=(
   libidn2-dev          # SMTPUTF8: IDNA2008 domains (runtime: libidn2-0)
   libsoup-3.0-dev      # vsmtpd's [metrics] HTTP listener (runtime: libsoup-3.0-0)
   libhiredis-dev       # VsmtpRedisStore: hiredis with its GLib adapter (runtime: libhiredis0.14)
+  libjson-glib-dev     # vsmtpctl --json (runtime: libjson-glib-1.0-0)
+  dbus                 # dbus-daemon: the private bus of test_dbus ([server] dbus, vsmtpctl)
   gobject-introspection libgirepository1.0-dev valac
   gi-docgen            # the API reference (built when found)
   # running vsmtpd: TLS for GIO, libpeas' Python 3 loader, PyGObject in it

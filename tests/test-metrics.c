@@ -63,6 +63,29 @@ test_render_counter_gauge (void)
   g_assert_cmpfloat (vsmtp_metric_get_value (gauge, NULL), ==, -7);
 }
 
+/* vsmtp_metric_get_total(): every series summed (a histogram's counts) */
+static void
+test_total (void)
+{
+  g_autoptr(VsmtpMetrics) metrics = vsmtp_metrics_new ();
+  static const char * const listener[] = { "listener", NULL };
+  static const double bounds[] = { 1, 10 };
+  VsmtpMetric *counter = vsmtp_metrics_register_counter (metrics, "c_total", "c", listener);
+  VsmtpMetric *histogram = vsmtp_metrics_register_histogram (metrics, "h_seconds", "h", listener,
+                                                             bounds, G_N_ELEMENTS (bounds));
+
+  g_assert_cmpfloat (vsmtp_metric_get_total (counter), ==, 0);
+  vsmtp_metric_inc (counter, (const char *[]) { "a", NULL });
+  vsmtp_metric_add (counter, (const char *[]) { "b", NULL }, 4);
+  vsmtp_metric_inc (counter, (const char *[]) { "a", NULL });
+  g_assert_cmpfloat (vsmtp_metric_get_total (counter), ==, 6);
+  g_assert_cmpfloat (vsmtp_metric_get_value (counter, (const char *[]) { "a", NULL }), ==, 2);
+  vsmtp_metric_observe (histogram, (const char *[]) { "a", NULL }, 0.5);
+  vsmtp_metric_observe (histogram, (const char *[]) { "b", NULL }, 50);
+  vsmtp_metric_observe (histogram, (const char *[]) { "b", NULL }, 5);
+  g_assert_cmpfloat (vsmtp_metric_get_total (histogram), ==, 3);
+}
+
 static void
 test_render_histogram (void)
 {
@@ -224,6 +247,7 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/metrics/render/counter-gauge", test_render_counter_gauge);
   g_test_add_func ("/metrics/render/histogram", test_render_histogram);
+  g_test_add_func ("/metrics/total", test_total);
   g_test_add_func ("/metrics/misuse", test_misuse);
   g_test_add_func ("/metrics/server", test_server_metrics);
   g_test_add ("/metrics/session/transaction", Fixture, NULL, fixture_setup, test_session_transaction,

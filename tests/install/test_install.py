@@ -180,6 +180,18 @@ class InstalledFilesTest(unittest.TestCase):
         out = run([TREE.vsmtpd, "--version"], timeout=30)
         self.assertEqual(out.split()[0:1], ["vsmtpd"], out)
 
+    def test_dbus_files(self):
+        """[server] dbus: vsmtpctl in bindir, its man page, the interface
+        description and the system bus policy under datadir/dbus-1."""
+        bindir = os.path.dirname(TREE.vsmtpd)
+        self.assertTrue(os.access(os.path.join(bindir, "vsmtpctl"), os.X_OK))
+        for path in ("dbus-1/interfaces/org.vsmtp.Vsmtpd1.xml",
+                     "dbus-1/system.d/org.vsmtp.Vsmtpd1.conf",
+                     "man/man1/vsmtpctl.1"):
+            self.assertTrue(os.path.isfile(os.path.join(TREE.datadir, path)), path)
+        out = run([os.path.join(bindir, "vsmtpctl"), "--version"], timeout=30)
+        self.assertEqual(out.split()[0:1], ["vsmtpctl"], out)
+
     def test_pkg_config(self):
         """The .pc file: version, Requires, the include and library flags
         (that work), and the variables for plugin authors."""
