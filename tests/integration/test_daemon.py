@@ -681,6 +681,11 @@ class LeftoversTest(unittest.TestCase):
         foreign = make(os.path.join(spool, "someone-elses-file"), 100)
         d.server_config = f"spool-directory={spool}\n"
         d.start()
+        # the kernel accepts on the bound port before the plugins (maildir's
+        # clean-up) and the spool's clean-up have run: wait for their lines
+        deadline = time.monotonic() + fx.START_TIMEOUT
+        while d.stderr_text().count("left over") < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
         log = d.stderr_text()
         self.assertFalse(os.path.exists(stale_tmp))
         self.assertFalse(os.path.exists(stale_spool))
