@@ -17,6 +17,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import time
 import unittest
 
 import vsmtpd_fixture as fx
@@ -142,13 +143,30 @@ class AuthDaemon(fx.Vsmtpd):
                 + f"listen-submission=127.0.0.1:{self.sub_port}\n"
                 + f"listen-submissions=127.0.0.1:{self.subs_port}\n")
             try:
-                return super().start(attempts=1)
+                super().start(attempts=1)
+                self.wait_listening(self.sub_port, self.subs_port)
+                return self
             except fx.DaemonError as e:
                 # most likely a port was taken meanwhile
                 last = e
                 if self.proc is not None and self.proc.poll() is None:
                     raise
         raise last
+
+
+    def wait_listening(self, *ports):
+        """start() saw the first port accept; the submission ports are
+        bound a moment later, which a loaded machine can make visible"""
+        deadline = time.monotonic() + fx.START_TIMEOUT
+        for port in ports:
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), 0.5).close()
+                    break
+                except OSError:
+                    if self.proc.poll() is not None or time.monotonic() > deadline:
+                        raise fx.DaemonError(f"port {port} not accepting\n{self.stderr_text()}")
+                    time.sleep(0.05)
 
 
 class TlsClient(fx.RawClient):
