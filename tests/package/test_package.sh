@@ -56,9 +56,15 @@ done
 work=$(mktemp -d /var/tmp/libvsmtp-package.XXXXXX)
 root=$work/root
 daemon_pid=
+root_job=
+lintian_job=
 mounted=()
 cleanup () {
-  local m
+  local m j
+  for j in "$root_job" "$lintian_job"; do
+    # the background job and what it runs (mmdebstrap, lintian)
+    [ -z "$j" ] || { kill $(pgrep -P "$j") "$j" 2>/dev/null || true; wait "$j" 2>/dev/null || true; }
+  done
   if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
     kill -TERM "$daemon_pid" 2>/dev/null || true
     wait "$daemon_pid" 2>/dev/null || true
@@ -92,11 +98,30 @@ inroot () {
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
 }
 
-# ---- 1. build ---------------------------------------------------------
+# The root is made (or unpacked from the cache) while the packages build,
+# and lintian runs while they are installed and used: the build is bound
+# by the processor, the root by the network and the disk.
+prepare_root () {
+  if [ ! -s "$root_cache" ] || [ -n "$(find "$root_cache" -mmin +1440)" ] ||
+     [ "$(cat "$root_cache.tools" 2>/dev/null)" != "$root_tools" ]; then
+    say "building a minimal Debian 12 root (mmdebstrap --variant=apt)"
+    rm -f "$root_cache"
+    mmdebstrap --quiet --format=tar --variant=apt --include="$root_tools" \
+      bookworm "$root_cache.tmp" "$mirror" || { rm -f "$root_cache.tmp"; return 1; }
+    mv "$root_cache.tmp" "$root_cache"
+    echo "$root_tools" > "$root_cache.tools"
+  fi
+  mkdir -p "$root" "$apt_cache/partial"
+  tar -C "$root" -xf "$root_cache"
+}
+
+# ---- 1. build, and the root meanwhile ------------------------------------
 t0=$SECONDS
 mkdir -p "$work/src"
 tar -C "$src" --exclude='./build*' --exclude=./.git --exclude='./obj-*' \
     --exclude=./debian/tmp --exclude='./debian/.debhelper' -cf - . | tar -C "$work/src" -xf -
+prepare_root > "$work/root.log" 2>&1 &
+root_job=$!
 (cd "$work" && dpkg-source -b src > dpkg-source.log 2>&1) ||
   { cat "$work/dpkg-source.log" >&2; fail "dpkg-source -b"; exit 1; }
 pass "dpkg-source -b: $(cd "$work" && ls ./*.dsc)"
@@ -113,46 +138,31 @@ packages=()
 for d in "${debs[@]}"; do packages+=("$(dpkg-deb -f "$work/$d" Package)"); done
 say "built: ${packages[*]}"
 
-# ---- 2. lintian -------------------------------------------------------
-lintian_out=$work/lintian.txt
-set +e
+# ---- 2. lintian, in the background ----------------------------------------
 (cd "$work" && lintian --pedantic --display-info --display-experimental \
    --fail-on error,warning,info,pedantic \
-   ./*.dsc ./*.changes) > "$lintian_out" 2>&1
-lintian_rc=$?
-set -e
-grep -v '^running with root privileges' "$lintian_out" | sed 's/^/lintian: /' >&2 || true
-[ -z "$logdir" ] || cp "$lintian_out" "$logdir/package-lintian.txt"
-if [ "$lintian_rc" -eq 0 ]; then
-  pass "lintian --pedantic: no tag left unexplained"
-else
-  fail "lintian --pedantic: tags above (exit status $lintian_rc)"
-fi
+   ./*.dsc ./*.changes > lintian.txt 2>&1; echo $? > lintian.status) &
+lintian_job=$!
 
 # ---- 3. a fresh Debian 12 root ----------------------------------------
-if [ ! -s "$root_cache" ] || [ -n "$(find "$root_cache" -mmin +1440)" ] ||
-   [ "$(cat "$root_cache.tools" 2>/dev/null)" != "$root_tools" ]; then
-  say "building a minimal Debian 12 root (mmdebstrap --variant=apt)"
-  if ! mmdebstrap --quiet --format=tar --variant=apt --include="$root_tools" \
-         bookworm "$root_cache.tmp" "$mirror" >&2; then
-    rm -f "$root_cache.tmp"
-    fail "mmdebstrap bookworm (mirror $mirror)"
-    exit 1
-  fi
-  mv "$root_cache.tmp" "$root_cache"
-  echo "$root_tools" > "$root_cache.tools"
+if wait "$root_job"; then
+  root_job=
+  pass "a fresh Debian 12 root ($((SECONDS - t0)) s since the build started)"
+else
+  root_job=
+  cat "$work/root.log" >&2
+  fail "a fresh Debian 12 root (mmdebstrap, mirror $mirror)"
+  exit 1
 fi
-mkdir -p "$root" "$apt_cache/partial"
-tar -C "$root" -xf "$root_cache"
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 # no service starts in the root, whatever a maintainer script asks
 printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"
 chmod 755 "$root/usr/sbin/policy-rc.d"
-mount -t proc proc "$root/proc" && mounted+=("$root/proc")
-mount -t sysfs sysfs "$root/sys" && mounted+=("$root/sys")
-mount --bind /dev "$root/dev" && mounted+=("$root/dev")
+mount -t proc proc "$root/proc"; mounted+=("$root/proc")
+mount -t sysfs sysfs "$root/sys"; mounted+=("$root/sys")
+mount --bind /dev "$root/dev"; mounted+=("$root/dev")
 # downloads kept across runs
-mount --bind "$apt_cache" "$root/var/cache/apt/archives" && mounted+=("$root/var/cache/apt/archives")
+mount --bind "$apt_cache" "$root/var/cache/apt/archives"; mounted+=("$root/var/cache/apt/archives")
 
 # The file list to compare after the purge: everything but the state of
 # apt and dpkg, logs, caches, and the mount points.
@@ -315,6 +325,18 @@ if [ -z "$leftovers" ]; then
 else
   echo "$leftovers" | sed 's/^/left behind: /' >&2
   fail "the purge leaves no file behind ($(wc -l <<< "$leftovers") files)"
+fi
+
+# ---- lintian's verdict ------------------------------------------------------
+wait "$lintian_job" || true
+lintian_job=
+lintian_rc=$(cat "$work/lintian.status" 2>/dev/null || echo "none")
+grep -v '^running with root privileges' "$work/lintian.txt" | sed 's/^/lintian: /' >&2 || true
+[ -z "$logdir" ] || cp "$work/lintian.txt" "$logdir/package-lintian.txt"
+if [ "$lintian_rc" = 0 ]; then
+  pass "lintian --pedantic: no tag left unexplained"
+else
+  fail "lintian --pedantic: tags above (exit status $lintian_rc)"
 fi
 
 echo "1..$n"
