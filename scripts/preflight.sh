@@ -5,7 +5,7 @@
 #
 #   scripts/preflight.sh [TIER...]    (default: every tier)
 #
-# Tiers: unit integration interop sanitizer fuzz (see scripts/test.sh).
+# Tiers: unit integration interop package sanitizer fuzz (see scripts/test.sh).
 # Prints nothing and exits 0 when everything is there; else prints one line
 #   preflight: missing CAPABILITY (Debian package PACKAGE)
 # for the first missing capability and exits 1. scripts/setup.sh installs
@@ -13,7 +13,7 @@
 set -uo pipefail
 
 tiers=("$@")
-[ ${#tiers[@]} -gt 0 ] || tiers=(unit integration interop sanitizer fuzz)
+[ ${#tiers[@]} -gt 0 ] || tiers=(unit integration interop package sanitizer fuzz)
 
 wants () {   # wants TIER...: whether any of these tiers is selected
   local t w
@@ -52,6 +52,15 @@ have valac || fail "the Vala compiler (valac)" valac
   fail "a GIO TLS backend (glib-networking's GnuTLS module)" glib-networking
 [ -e "/usr/lib/$arch/libpeas-1.0/loaders/libpython3loader.so" ] ||
   fail "libpeas' Python 3 loader" libpeas-1.0-0
+
+if wants package; then
+  have dpkg-buildpackage || fail "dpkg-buildpackage" dpkg-dev
+  have dh || fail "debhelper (dh)" debhelper
+  have dh_python3 || fail "dh_python3" dh-python
+  have gi-docgen || fail "gi-docgen (libvsmtp-doc)" gi-docgen
+  have lintian || fail "lintian" lintian
+  have mmdebstrap || fail "mmdebstrap" mmdebstrap
+fi
 
 if wants integration sanitizer; then
   have swaks || fail "swaks" swaks

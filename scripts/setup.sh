@@ -49,6 +49,8 @@ packages=(
   # which gives it its Debian-exim account in the tests
   libdb5.3 libgnutls-dane0 libgnutls30 libidn12 libidn2-0 libnsl2 libpcre2-8-0 libcrypt1
   libnss-wrapper
+  # package tier: the Debian packages built, linted, installed in a fresh root
+  dpkg-dev debhelper dh-python lintian mmdebstrap
   # sanitizer and fuzzing tiers
   libgcc-12-dev        # GCC's libasan and libubsan
   clang libclang-rt-14-dev

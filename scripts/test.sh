@@ -21,6 +21,11 @@
 #                             see below), minus suite 'no-sanitizer'
 #   fuzz         build-fuzz/  each libFuzzer harness for FUZZ_SECONDS
 #                             (default 20) seconds (suite 'fuzz')
+#   package      build/       the Debian packages built from a copy of the
+#                             tree, linted, installed into a fresh Debian 12
+#                             root and used there (suite 'package'; needs
+#                             root and the mirror, else skipped); run after
+#                             interop, with the build/ tiers
 #
 # Without arguments every tier runs (what CI runs). --quick: unit and
 # integration, for day-to-day work. --tier TIER (repeatable) picks tiers.
@@ -40,7 +45,7 @@ ASAN_BUILDDIR=${ASAN_BUILDDIR:-build-asan}
 FUZZ_BUILDDIR=${FUZZ_BUILDDIR:-build-fuzz}
 export FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 
-all_tiers=(unit integration interop sanitizer fuzz)
+all_tiers=(unit integration interop package sanitizer fuzz)
 tiers=()
 declare -A skip_reason=()
 meson_args=()
@@ -192,9 +197,9 @@ for t in "${all_tiers[@]}"; do
 done
 
 # unit, integration, interop: the normal build tree.
-if selected unit || selected integration || selected interop; then
+if selected unit || selected integration || selected interop || selected package; then
   if bash scripts/build.sh; then
-    for t in unit integration interop; do
+    for t in unit integration interop package; do
       selected "$t" || continue
       t0=$SECONDS
       if any_tests "$BUILDDIR" --suite "$t" "${meson_args[@]}"; then
