@@ -118,8 +118,16 @@ prepare_root () {
 # ---- 1. build, and the root meanwhile ------------------------------------
 t0=$SECONDS
 mkdir -p "$work/src"
-tar -C "$src" --exclude='./build*' --exclude=./.git --exclude='./obj-*' \
-    --exclude=./debian/tmp --exclude='./debian/.debhelper' -cf - . | tar -C "$work/src" -xf -
+if git -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  # a checkout: its files, with uncommitted changes, but nothing git ignores
+  # (build folders, bench/.bin...)
+  (cd "$src" && git ls-files -z --cached --others --exclude-standard |
+     xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
+     tar --null -T - -cf -) | tar -C "$work/src" -xf -
+else
+  tar -C "$src" --exclude='./build*' --exclude=./.git --exclude='./obj-*' \
+      --exclude=./debian/tmp --exclude='./debian/.debhelper' -cf - . | tar -C "$work/src" -xf -
+fi
 prepare_root > "$work/root.log" 2>&1 &
 root_job=$!
 (cd "$work" && dpkg-source -b src > dpkg-source.log 2>&1) ||
@@ -193,6 +201,11 @@ rm -rf "$root/debs"
 version=$(inroot vsmtpd --version 2>&1) || true
 say "vsmtpd --version: $version"
 check "vsmtpd --version (no LD_LIBRARY_PATH)" grep -q "$(dpkg-parsechangelog -l "$src/debian/changelog" -S Version)" <<< "$version"
+ctl_rc=0
+ctl_out=$(inroot vsmtpctl status 2>&1) || ctl_rc=$?
+say "vsmtpctl status without a system bus: $ctl_out"
+check "vsmtpctl is installed and says when vsmtpd cannot be reached (exit 3)" \
+  sh -c "[ $ctl_rc -eq 3 ] && test -f '$root/usr/share/dbus-1/system.d/org.vsmtp.Vsmtpd1.conf'"
 check "the system user vsmtpd exists" sh -c "chroot '$root' getent passwd vsmtpd >/dev/null"
 check "vsmtpd.service is enabled" test -L "$root/etc/systemd/system/multi-user.target.wants/vsmtpd.service"
 check "vsmtpd has no rpath (libvsmtp is in the linker's own path)" \
