@@ -48,9 +48,7 @@ TOOLS = all(shutil.which(t) for t in ("setpriv", "useradd", "groupadd", "userdel
 # A system bus: only EXTERNAL (the kernel's word for the caller's uid), and
 # nothing but the bus itself may be owned or called unless a file included
 # below opens it; replies and signals go through, as on Debian's system bus.
-BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
+BUS_CONFIG = """<busconfig>
   <type>system</type>
   <listen>unix:path={socket}</listen>
   <auth>EXTERNAL</auth>
@@ -249,18 +247,6 @@ def as_user(cmd, address, user, groups, init_groups):
 
 def call_args(method, *args, dest=NAME, path=PATH):
     return ["call", "--dest", dest, "--object-path", path, "--method", method, *args]
-
-
-def wait_for(testcase, what, predicate, text=lambda: ""):
-    """Polls @predicate until it is true (WAIT only bounds a hang)."""
-    deadline = time.monotonic() + WAIT
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            testcase.fail(f"never {what}\n{text()}")
-        time.sleep(0.05)
 
 
 @unittest.skipUnless(DBUS_DAEMON, "dbus-daemon not installed (Debian package dbus)")
