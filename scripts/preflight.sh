@@ -70,6 +70,7 @@ if wants integration sanitizer; then
   have gnutls-cli || fail "gnutls-cli" gnutls-bin
   have msmtp || fail "msmtp" msmtp
   have dbus-daemon || fail "dbus-daemon (the private bus of test_dbus)" dbus
+  have xmllint || fail "xmllint (the bus policy, test_dbus_system)" libxml2-utils
   have promtool || fail "promtool (Prometheus' checker, test_metrics)" prometheus
   have chromium || fail "chromium (headless, test_status_page)" chromium
   have gsasl || fail "gsasl (GNU SASL's client, SCRAM)" gsasl

@@ -19,6 +19,8 @@ packages=(
   libhiredis-dev       # VsmtpRedisStore: hiredis with its GLib adapter (runtime: libhiredis0.14)
   libjson-glib-dev     # vsmtpctl --json (runtime: libjson-glib-1.0-0)
   dbus                 # dbus-daemon: the private bus of test_dbus ([server] dbus, vsmtpctl)
+  libxml2-utils        # xmllint: the shipped bus policy is well-formed (test_dbus_system)
+  passwd               # useradd/groupadd: the policy's users for test_dbus_system (as root)
   gobject-introspection libgirepository1.0-dev valac
   gi-docgen            # the API reference (built when found)
   # running vsmtpd: TLS for GIO, libpeas' Python 3 loader, PyGObject in it
