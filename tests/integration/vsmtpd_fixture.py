@@ -162,6 +162,7 @@ class Vsmtpd:
                 try:
                     with socket.create_connection(("127.0.0.1", port), 0.5):
                         self.port = port
+                        self.wait_started(deadline)
                         return self
                 except OSError:
                     time.sleep(0.05)
@@ -175,6 +176,15 @@ class Vsmtpd:
             # Exited early: most likely the port was taken meanwhile; retry.
         raise DaemonError(
             f"vsmtpd exited at start (status {self.proc.returncode}):\n{last}")
+
+    def wait_started(self, deadline):
+        """The kernel accepts on the first bound port before vsmtpd has
+        bound the others, loaded its plugins and dropped privileges: wait
+        for the line it logs once all that is done ("... started as ...")."""
+        while " started as " not in self.stderr_text():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                return
+            time.sleep(0.02)
 
     def stop(self, sig=signal.SIGTERM):
         """Send ``sig`` and return the exit status (None if it hung)."""
