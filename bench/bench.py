@@ -34,6 +34,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
+KEEP_MARKER = "<!-- bench.py keeps what follows -->"
+
+
 def log(*args):
     print("bench:", *args, file=sys.stderr, flush=True)
 
@@ -627,8 +630,17 @@ def write_results(path, args, info, results, memory, started, scale=None):
       " spread between the rounds (the `runs` column): compare medians of the same run.")
     w("- A server that does not advertise STARTTLS (smtp-sink) takes no part in that test."
       " All TLS servers use the same RSA-2048 certificate, tests/data/test-cert.pem.")
+    # a hand-written part (profiles, what changed) after the marker stays
+    kept = ""
+    try:
+        with open(path) as f:
+            old = f.read()
+        if KEEP_MARKER in old:
+            kept = "\n" + old[old.index(KEEP_MARKER):]
+    except OSError:
+        pass
     with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
+        f.write("\n".join(lines) + "\n" + kept)
 
 
 # ------------------------------------------------------------------ main
