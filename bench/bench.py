@@ -263,9 +263,9 @@ def run_starttls(port, args):
 
 # ----------------------------------------------------- idle connections
 
-def open_idle(port, count, socks, timeout=120.0):
-    """Opens count connections, waits for each greeting; returns how many
-    got it. Appends the sockets to socks."""
+def open_idle(port, count, socks, timeout=120.0, source_ip=None):
+    """Opens count connections (from source_ip if given), waits for each
+    greeting; returns how many got it. Appends the sockets to socks."""
     sel = selectors.DefaultSelector()
     greeted = 0
     pending = 0
@@ -278,11 +278,13 @@ def open_idle(port, count, socks, timeout=120.0):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.setblocking(False)
             try:
+                if source_ip:
+                    s.bind((source_ip, 0))
                 s.connect(("127.0.0.1", port))
             except BlockingIOError:
                 pass
             except OSError as e:
-                log(f"connect #{started} failed: {e}")
+                log(f"connect #{started} from {source_ip or 'any'} failed: {e}")
                 s.close()
                 return greeted
             sel.register(s, selectors.EVENT_READ)
