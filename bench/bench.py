@@ -704,6 +704,7 @@ def main():
         return
 
     started = time.time()
+    load_at_start = os.getloadavg()
     os.makedirs(args.workdir, exist_ok=True)
     if args.maildir is None:
         base = "/dev/shm" if os.path.isdir("/dev/shm") else args.workdir
@@ -818,6 +819,9 @@ def main():
 
     shutil.rmtree(args.maildir, ignore_errors=True)
     info = versions(args)
+    # other work on the machine: compare within a run, not across runs
+    info["load average at start, at end (1 min)"] = \
+        f"{load_at_start[0]:.2f}, {os.getloadavg()[0]:.2f}"
     saved_args = {k: getattr(args, k) for k in ("rounds", "sessions", "messages", "size",
                                                 "tls_sessions", "tls_parallel", "idle",
                                                 "max_conns", "maildir", "many", "big_mb",
