@@ -4,16 +4,20 @@
  *
  * vsmtpd writes a line per connection and per transaction: one write()
  * each was a tenth of the system calls of a message. While the main loop
- * runs, the lines the main thread logs at INFO, MESSAGE or DEBUG gather in
- * a buffer that is written in one write() before the loop polls again (a
+ * runs and at least BATCH_MIN_SESSIONS sessions are open (a busy server),
+ * the lines the main thread logs at INFO, MESSAGE or DEBUG gather in a
+ * buffer that is written in one write() before the loop polls again (a
  * source's prepare function: nothing waits longer than the dispatch in
  * progress, and a reply the client reads is followed by its log line before
- * the next command is read), or as soon as it would exceed PIPE_BUF (4 KiB:
- * a write to a pipe is then atomic, so the lines of several workers sharing
- * one stderr do not mix). Warnings and worse, lines from other threads and
- * lines logged outside the loop are written at once, after what is
- * buffered, so the order stays. vsmtpd_log_batch_stop() (the loop has
- * returned: SIGTERM, SIGINT) and exit() write what is left.
+ * the client's next command is read), or as soon as it would exceed
+ * PIPE_BUF (4 KiB: a write to a pipe is then atomic, so the lines of several
+ * workers sharing one stderr do not mix). With fewer sessions open each line
+ * is written at once, before the reply it goes with, as without batching:
+ * there is little to gain there, and a client (a test) that reads the log as
+ * soon as it has its reply finds the line. Warnings and worse, lines from
+ * other threads and lines logged outside the loop are written at once,
+ * after what is buffered, so the order stays. vsmtpd_log_batch_stop() (the
+ * loop has returned: SIGTERM, SIGINT) and exit() write what is left.
  *
  * The journal (stderr connected to journald) gets one datagram per line as
  * before: this is only the stderr writer.
@@ -27,11 +31,13 @@
 #include "vsmtpd-log-batch.h"
 
 #define BATCH_MAX 4096   /* PIPE_BUF on Linux */
+#define BATCH_MIN_SESSIONS 8
 
 static GMutex   batch_lock;
 static GString *batch;
 static GThread *batch_thread;    /* the main loop's: the only one that buffers */
 static GSource *batch_source;
+static VsmtpServer *batch_server;  /* its sessions: busy or not */
 
 static gboolean
 write_all (const char *data,
@@ -89,10 +95,11 @@ flush_at_exit (void)
   vsmtpd_log_batch_flush ();
 }
 
-/* Buffers the main thread's lines from now on, until vsmtpd_log_batch_stop():
- * call it just before running the main loop of the default context. */
+/* Buffers the main thread's lines from now on, while @server has enough
+ * sessions, until vsmtpd_log_batch_stop(): call it just before running the
+ * main loop of the default context. */
 void
-vsmtpd_log_batch_start (void)
+vsmtpd_log_batch_start (VsmtpServer *server)
 {
   static gboolean at_exit;
 
@@ -100,6 +107,7 @@ vsmtpd_log_batch_start (void)
   if (batch == NULL)
     batch = g_string_sized_new (BATCH_MAX);
   batch_thread = g_thread_self ();
+  batch_server = server;
   g_mutex_unlock (&batch_lock);
 
   if (batch_source == NULL)
@@ -123,12 +131,13 @@ vsmtpd_log_batch_stop (void)
     }
   g_mutex_lock (&batch_lock);
   batch_thread = NULL;
+  batch_server = NULL;
   flush_locked ();
   g_mutex_unlock (&batch_lock);
 }
 
-/* Writes @data (whole lines) to stderr, or buffers it when @may_wait and
- * the caller is the main loop's thread while batching. */
+/* Writes @data (whole lines) to stderr, or buffers it when @may_wait, the
+ * caller is the main loop's thread while batching, and the server is busy. */
 gboolean
 vsmtpd_log_batch_write (const char *data,
                         gsize       length,
@@ -137,7 +146,8 @@ vsmtpd_log_batch_write (const char *data,
   gboolean ok = TRUE;
 
   g_mutex_lock (&batch_lock);
-  if (may_wait && batch_thread != NULL && batch_thread == g_thread_self () && length <= BATCH_MAX)
+  if (may_wait && batch_thread != NULL && batch_thread == g_thread_self () && length <= BATCH_MAX &&
+      batch_server != NULL && vsmtp_server_get_n_sessions (batch_server) >= BATCH_MIN_SESSIONS)
     {
       if (batch->len + length > BATCH_MAX)
         flush_locked ();

@@ -4,11 +4,11 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <vsmtp.h>
 
 G_BEGIN_DECLS
 
-void     vsmtpd_log_batch_start (void);
+void     vsmtpd_log_batch_start (VsmtpServer *server);
 void     vsmtpd_log_batch_stop  (void);
 gboolean vsmtpd_log_batch_write (const char *data,
                                  gsize       length,

@@ -797,7 +797,7 @@ main (int   argc,
   vsmtpd_workers_worker_ready ();
   vsmtpd_notify_ready (daemon.server);
 
-  vsmtpd_log_batch_start ();
+  vsmtpd_log_batch_start (daemon.server);
   g_main_loop_run (daemon.loop);
   vsmtpd_log_batch_stop ();
   status = EXIT_SUCCESS;

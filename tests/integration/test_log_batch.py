@@ -1,7 +1,9 @@
 #!/usr/bin/python3
-"""vsmtpd's stderr log lines are written in batches (daemon/vsmtpd-log-batch.c):
-once per main loop iteration, never lost, never mixed. Asserts on the lines
-in vsmtpd's stderr after real SMTP exchanges.
+"""vsmtpd's stderr log lines are written in batches (daemon/vsmtpd-log-batch.c)
+while at least 8 sessions are open: once per main loop iteration, never
+lost, never mixed; with fewer, each at once. Asserts on the lines in
+vsmtpd's stderr after real SMTP exchanges; the tests keep 8 idle
+connections open where they need the batches.
 
 SPDX-License-Identifier: LGPL-2.1-or-later
 """
@@ -21,6 +23,9 @@ def transaction(test, c, n):
     test.assertEqual(c.reply().code, 250)
 
 
+BUSY = 8   # sessions open from which lines are batched
+
+
 class LogBatchTest(unittest.TestCase):
 
     def daemon(self):
@@ -29,6 +34,15 @@ class LogBatchTest(unittest.TestCase):
         d.start()
         return d
 
+    def busy(self, d):
+        """BUSY idle sessions, each greeted: the server batches from now on."""
+        idle = []
+        for _ in range(BUSY):
+            c = d.connect()
+            self.addCleanup(c.close)
+            idle.append(c)
+        return idle
+
     def result_lines(self, d):
         return [l for l in d.stderr_text().splitlines() if " result=" in l]
 
@@ -36,6 +50,7 @@ class LogBatchTest(unittest.TestCase):
         """The line of a transaction is out before the client's next
         command is answered."""
         d = self.daemon()
+        self.busy(d)
         with d.connect() as c:
             self.assertEqual(c.cmd(b"EHLO batch.example").code, 250)
             for n in range(3):
@@ -49,6 +64,7 @@ class LogBatchTest(unittest.TestCase):
         """SIGTERM with a session open: every transaction's line, and the
         disconnect line, are in the log when vsmtpd has exited."""
         d = self.daemon()
+        self.busy(d)
         c = d.connect()
         try:
             self.assertEqual(c.cmd(b"EHLO batch.example").code, 250)
@@ -62,10 +78,22 @@ class LogBatchTest(unittest.TestCase):
                          sorted(str(n) for n in range(40)), lines)
         self.assertIn("disconnect from [127.0.0.1] messages=40", d.stderr_text())
 
+    def test_quiet_server_writes_at_once(self):
+        """One session: the line is out as soon as the reply is (the
+        client reads the log without another command)."""
+        d = self.daemon()
+        with d.connect() as c:
+            self.assertEqual(c.cmd(b"EHLO batch.example").code, 250)
+            for n in range(3):
+                transaction(self, c, n)
+                lines = self.result_lines(d)
+                self.assertEqual(len(lines), n + 1, lines)
+
     def test_parallel_sessions_whole_lines(self):
         """Eight sessions at once: every line is whole (one prefix per
         line, none merged or cut)."""
         d = self.daemon()
+        self.busy(d)
         errors = []
 
         def session(k):
