@@ -46,16 +46,36 @@ on_ready (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* a socket pair and a source on its first end, attached */
+static GSource *
+fixture_watch (Fixture *f)
+{
+  GSource *source;
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM, 0, f->fds), ==, 0);
+  source = vsmtp_fd_source_new (f->fds[0]);
+  g_source_set_callback (source, on_ready, f, NULL);
+  g_source_attach (source, NULL);
+  return source;
+}
+
+static void
+fixture_close (Fixture *f,
+               GSource *source)
+{
+  g_source_destroy (source);
+  g_source_unref (source);
+  close (f->fds[0]);
+  close (f->fds[1]);
+}
+
 static void
 test_readable (void)
 {
   Fixture f = { 0 };
   GSource *source;
 
-  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM, 0, f.fds), ==, 0);
-  source = vsmtp_fd_source_new (f.fds[0]);
-  g_source_set_callback (source, on_ready, &f, NULL);
-  g_source_attach (source, NULL);
+  source = fixture_watch (&f);
 
   /* nothing to read: not ready */
   while (g_main_context_iteration (NULL, FALSE))
@@ -71,10 +91,7 @@ test_readable (void)
     ;
   g_assert_cmpuint (f.calls, ==, 1);
 
-  g_source_destroy (source);
-  g_source_unref (source);
-  close (f.fds[0]);
-  close (f.fds[1]);
+  fixture_close (&f, source);
 }
 
 static void
@@ -83,10 +100,7 @@ test_nested_loop (void)
   Fixture f = { 0 };
   GSource *source;
 
-  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM, 0, f.fds), ==, 0);
-  source = vsmtp_fd_source_new (f.fds[0]);
-  g_source_set_callback (source, on_ready, &f, NULL);
-  g_source_attach (source, NULL);
+  source = fixture_watch (&f);
 
   /* the callback runs a nested loop without reading: not re-entered */
   f.nest = TRUE;
@@ -101,10 +115,7 @@ test_nested_loop (void)
   g_assert_cmpuint (f.calls, ==, 2);
   g_assert_cmpuint (f.max_depth, ==, 1);
 
-  g_source_destroy (source);
-  g_source_unref (source);
-  close (f.fds[0]);
-  close (f.fds[1]);
+  fixture_close (&f, source);
 }
 
 int
