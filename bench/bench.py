@@ -34,6 +34,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
+KEEP_MARKER = "<!-- bench.py keeps what follows -->"
+
+
 def log(*args):
     print("bench:", *args, file=sys.stderr, flush=True)
 
@@ -65,8 +68,10 @@ def proc_cpu(pid):
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        # fields[0] is field 3 (state): utime is field 14, stime field 15
-        total += int(fields[11]) + int(fields[12])
+        # fields[0] is field 3 (state): utime is field 14, stime field 15,
+        # then cutime and cstime: the children it has reaped (a worker that
+        # exited between two readings still counts)
+        total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
     return total / CLK_TCK
 
 
@@ -258,9 +263,9 @@ def run_starttls(port, args):
 
 # ----------------------------------------------------- idle connections
 
-def open_idle(port, count, socks, timeout=120.0):
-    """Opens count connections, waits for each greeting; returns how many
-    got it. Appends the sockets to socks."""
+def open_idle(port, count, socks, timeout=120.0, source_ip=None):
+    """Opens count connections (from source_ip if given), waits for each
+    greeting; returns how many got it. Appends the sockets to socks."""
     sel = selectors.DefaultSelector()
     greeted = 0
     pending = 0
@@ -273,11 +278,13 @@ def open_idle(port, count, socks, timeout=120.0):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.setblocking(False)
             try:
+                if source_ip:
+                    s.bind((source_ip, 0))
                 s.connect(("127.0.0.1", port))
             except BlockingIOError:
                 pass
             except OSError as e:
-                log(f"connect #{started} failed: {e}")
+                log(f"connect #{started} from {source_ip or 'any'} failed: {e}")
                 s.close()
                 return greeted
             sel.register(s, selectors.EVENT_READ)
@@ -347,8 +354,8 @@ def memory_test(server, workdir, args):
 
 # ----------------------------------------------------------- the servers
 
-def vsmtpd_server(name, port, args, plugin, extra):
-    argv = [args.vsmtpd, "--listen", f"127.0.0.1:{port}", "--hostname", "bench.example.org",
+def vsmtpd_server(name, port, args, plugin, extra, binary=None):
+    argv = [binary or args.vsmtpd, "--listen", f"127.0.0.1:{port}", "--hostname", "bench.example.org",
             "--option", f"plugins.enabled={plugin}"]
     for kv in extra:
         argv += ["--option", kv]
@@ -393,6 +400,10 @@ def make_servers(args, workdir):
                args.port_base + 4, tls=True),
     ]
     servers[1].cleanup = lambda: clean_maildir(maildir)
+    if args.baseline_vsmtpd:
+        # another build (an older commit, say) measured in the same rounds
+        servers.append(vsmtpd_server("vsmtpd-discard-before", args.port_base + 5, args, "discard",
+                                     extra + args.baseline_option, binary=args.baseline_vsmtpd))
     return servers
 
 
@@ -447,7 +458,88 @@ def fmt(v, digits=0):
     return f"{v:,.{digits}f}"
 
 
-def write_results(path, args, info, results, memory, started):
+def summary_table(w, results):
+    """One table: vsmtpd-discard against each peer, per load."""
+    ref = results.get("vsmtpd-discard", {})
+    peers = [p for p in ("smtp-sink", "aiosmtpd", "haraka") if p in results]
+    if not ref:
+        return
+    w("## Summary: vsmtpd-discard against the peers\n")
+    w("Medians of the interleaved rounds below. A ratio is vsmtpd-discard's rate divided by"
+      " the peer's (above 1: vsmtpd is faster); CPU is the server's per 1,000 messages (per"
+      " session for STARTTLS, in ms).\n")
+    w("| load | vsmtpd msg/s | vsmtpd CPU | " +
+      " | ".join(f"÷ {p} | {p} CPU" for p in peers) + " |")
+    w("|---|---:|---:|" + "---:|---:|" * len(peers))
+    for key, title in (("new", "new connection per message"), ("reuse", "reused connections"),
+                       ("pipeline", "pipelined"), ("bdat", "pipelined BDAT"),
+                       ("starttls", "STARTTLS sessions")):
+        r = ref.get(key)
+        if not r or not r["rates"]:
+            continue
+        rate = statistics.median(r["rates"])
+        digits = 2 if key == "starttls" else 3
+        row = [title, fmt(rate), fmt(statistics.median(r["cpu_per_k"]), digits)]
+        for p in peers:
+            pr = results[p].get(key)
+            if pr and pr["rates"]:
+                row += [f"{rate / statistics.median(pr['rates']):.2f}×",
+                        fmt(statistics.median(pr["cpu_per_k"]), digits)]
+            else:
+                row += ["n/a", ""]
+        w("| " + " | ".join(row) + " |")
+    w("")
+
+
+def scale_sections(w, args, scale):
+    many = scale.get("many")
+    if many:
+        w(f"## {many['connections']:,} concurrent idle connections\n")
+        w(f"vsmtpd-discard with `server.workers={many['workers']}` (the hard descriptor limit"
+          f" here is {many['hard_nofile']:,} per process, so one process cannot hold them all),"
+          f" {many['client_processes']} client processes, each from its own source address"
+          " (127.0.0.2, 127.0.0.3, ...: one source address has about 28,000 ephemeral ports);"
+          " every connection waits for its greeting, and two seconds later the client checks"
+          " that all are still open. RSS is the sum over the master and its workers.\n")
+        w("| connections | greeted | still open | RSS before (KiB) | RSS held (KiB) |"
+          " bytes per connection | seconds to open |")
+        w("|---:|---:|---:|---:|---:|---:|---:|")
+        w(f"| {many['connections']:,} | {many['greeted']:,} | {many['alive']:,} |"
+          f" {many['rss_before_kib']:,} | {many['rss_after_kib']:,} |"
+          f" {many['bytes_per_conn']:,.0f} | {many['seconds_to_open']:.1f} |")
+        w("")
+    big = scale.get("bigmsg")
+    if big:
+        w(f"## One {big['megabytes']} MB message\n")
+        w("vsmtpd-discard, one connection, DATA with lines of 1,000 octets; the server's RSS is"
+          " sampled every 20 ms. Past `spool-threshold` (1 MiB by default) the message is"
+          " spooled to a file, so RSS stays flat.\n")
+        w("| bytes sent | reply | seconds | RSS before (KiB) | RSS peak (KiB) | RSS after (KiB) |")
+        w("|---:|---|---:|---:|---:|---:|")
+        w(f"| {big['bytes_sent']:,} | {big['reply']} | {big['seconds']:.2f} |"
+          f" {big['rss_before_kib']:,} | {big['rss_peak_kib']:,} | {big['rss_after_kib']:,} |")
+        w("")
+    workers = scale.get("workers")
+    if workers:
+        w("## `[server] workers`: CPU per message with 1 and 2 workers\n")
+        w("On 2 cores shared with the load generator a scaling figure means little; what is"
+          " measured is the CPU of vsmtpd-discard (master and workers summed) per 1,000"
+          " messages, the two configurations interleaved in the same rounds.\n")
+        w("| load | workers=1 msg/s | workers=1 CPU s / 1,000 | workers=2 msg/s |"
+          " workers=2 CPU s / 1,000 | CPU 2 ÷ 1 |")
+        w("|---|---:|---:|---:|---:|---:|")
+        for load in ("reuse", "pipeline"):
+            a = workers.get("workers=1", {}).get(load)
+            b = workers.get("workers=2", {}).get(load)
+            if not a or not b or not a["rates"] or not b["rates"]:
+                continue
+            ca, cb = statistics.median(a["cpu_per_k"]), statistics.median(b["cpu_per_k"])
+            w(f"| {load} | {fmt(statistics.median(a['rates']))} | {ca:.3f} |"
+              f" {fmt(statistics.median(b['rates']))} | {cb:.3f} | {cb / ca:.2f} |")
+        w("")
+
+
+def write_results(path, args, info, results, memory, started, scale=None):
     loads = [("new", "new connection per message (smtp-source)"),
              ("reuse", "connections reused (smtp-source -d)"),
              ("pipeline", "pipelined MAIL/RCPT/DATA (smtp-pipeline)"),
@@ -468,6 +560,7 @@ def write_results(path, args, info, results, memory, started):
     w(f"Load: {args.sessions} parallel sessions, {args.messages:,} messages of {args.size} bytes"
       f" of payload per run; STARTTLS: {args.tls_sessions:,} sessions over {args.tls_parallel}"
       " client threads (Python `ssl`), RSA-2048 test certificate.\n")
+    summary_table(w, results)
     ref = "vsmtpd-discard"
     for key, title in loads:
         w(f"## {title}\n")
@@ -515,6 +608,7 @@ def write_results(path, args, info, results, memory, started):
         w(f"| {name} | {m['rss_before_kib']:,} | {m['rss_after_kib']:,} |"
           f" {m['bytes_per_idle_conn']:,.0f} | {m['rss_at_max_kib']:,} | {held} |")
     w("")
+    scale_sections(w, args, scale or {})
     w("## Notes\n")
     w("- msg/s is messages accepted (250 after the data) divided by the client's wall time.")
     w("- Server CPU is utime+stime of the server process and its descendants, from"
@@ -538,8 +632,17 @@ def write_results(path, args, info, results, memory, started):
       " spread between the rounds (the `runs` column): compare medians of the same run.")
     w("- A server that does not advertise STARTTLS (smtp-sink) takes no part in that test."
       " All TLS servers use the same RSA-2048 certificate, tests/data/test-cert.pem.")
+    # a hand-written part (profiles, what changed) after the marker stays
+    kept = ""
+    try:
+        with open(path) as f:
+            old = f.read()
+        if KEEP_MARKER in old:
+            kept = "\n" + old[old.index(KEEP_MARKER):]
+    except OSError:
+        pass
     with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
+        f.write("\n".join(lines) + "\n" + kept)
 
 
 # ------------------------------------------------------------------ main
@@ -553,7 +656,8 @@ def main():
     p.add_argument("--key", required=True)
     p.add_argument("--workdir", default="/tmp/vsmtpd-bench")
     p.add_argument("--maildir", default=None)
-    p.add_argument("--results", default=os.path.join(BENCH_DIR, "results.md"))
+    p.add_argument("--results", default=None,
+                   help="default: bench/results.md, WORKDIR/results-quick.md with --quick")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--sessions", type=int, default=20)
     p.add_argument("--messages", type=int, default=10000)
@@ -563,12 +667,30 @@ def main():
     p.add_argument("--idle", type=int, default=5000)
     p.add_argument("--max-conns", type=int, default=10000)
     p.add_argument("--run-timeout", type=float, default=120.0)
+    p.add_argument("--many", type=int, default=50000,
+                   help="concurrent idle connections of the scale test")
+    p.add_argument("--big-mb", type=int, default=100, help="size of the large message, MB")
+    p.add_argument("--baseline-vsmtpd", default=None,
+                   help="another vsmtpd build to measure as vsmtpd-discard-before")
+    p.add_argument("--baseline-option", action="append", default=[],
+                   help="KEY=VALUE for the baseline vsmtpd, e.g. plugins.path=BUILD/plugins/discard")
+    p.add_argument("--quick", action="store_true",
+                   help="one round of 2,000 messages, no memory or scale tests (under a minute)")
     p.add_argument("--port-base", type=int, default=32500)
     p.add_argument("--only", default="", help="comma-separated server names")
-    p.add_argument("--skip", default="", help="comma-separated: new,reuse,pipeline,bdat,starttls,memory")
+    p.add_argument("--skip", default="",
+                   help="comma-separated: new,reuse,pipeline,bdat,starttls,memory,many,bigmsg,workers")
     p.add_argument("--report-only", action="store_true",
                    help="rewrite the results from WORKDIR/results.json without running")
     args = p.parse_args()
+    if args.results is None:
+        args.results = (os.path.join(args.workdir, "results-quick.md") if args.quick
+                        else os.path.join(BENCH_DIR, "results.md"))
+    if args.quick:
+        args.rounds = 1
+        args.messages = 2000
+        args.tls_sessions = 200
+        args.skip = ",".join(filter(None, [args.skip, "memory", "many", "bigmsg", "workers"]))
 
     if args.report_only:
         with open(os.path.join(args.workdir, "results.json")) as f:
@@ -576,11 +698,13 @@ def main():
         for k, v in saved.get("args", {}).items():
             setattr(args, k, v)
         write_results(args.results, args, saved.get("machine") or versions(args),
-                      saved["results"], saved["memory"], saved.get("started", time.time()))
+                      saved["results"], saved["memory"], saved.get("started", time.time()),
+                      saved.get("scale"))
         log(f"wrote {args.results}")
         return
 
     started = time.time()
+    load_at_start = os.getloadavg()
     os.makedirs(args.workdir, exist_ok=True)
     if args.maildir is None:
         base = "/dev/shm" if os.path.isdir("/dev/shm") else args.workdir
@@ -595,6 +719,7 @@ def main():
             resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
         except (ValueError, OSError):
             log(f"cannot raise the descriptor limit to {want} (hard limit {hard})")
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     else:
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(want, hard)), hard))
 
@@ -679,15 +804,35 @@ def main():
             if s.cleanup:
                 s.cleanup()
 
+    scale = {}
+    if "vsmtpd-discard" in results:
+        import bench_scale
+        for key, test in (("workers", bench_scale.workers_test),
+                          ("bigmsg", bench_scale.big_message_test),
+                          ("many", bench_scale.many_connections_test)):
+            if key in skip:
+                continue
+            try:
+                scale[key] = test(args)
+            except Exception as e:  # keep the other results
+                log(f"{key} test failed: {e}")
+
     shutil.rmtree(args.maildir, ignore_errors=True)
     info = versions(args)
+    # other work on the machine: compare within a run, not across runs
+    info["load average at start, at end (1 min)"] = \
+        f"{load_at_start[0]:.2f}, {os.getloadavg()[0]:.2f}"
     saved_args = {k: getattr(args, k) for k in ("rounds", "sessions", "messages", "size",
                                                 "tls_sessions", "tls_parallel", "idle",
-                                                "max_conns", "maildir")}
+                                                "max_conns", "maildir", "many", "big_mb",
+                                                "quick")}
     with open(os.path.join(args.workdir, "results.json"), "w") as f:
         json.dump({"results": results, "memory": memory, "machine": info, "args": saved_args,
-                   "started": started}, f, indent=1)
-    write_results(args.results, args, info, results, memory, started)
+                   "started": started, "scale": scale}, f, indent=1)
+    write_results(args.results, args, info, results, memory, started, scale)
+    lines = []
+    summary_table(lines.append, results)
+    print("\n".join(lines))
     log(f"wrote {args.results}")
 
 

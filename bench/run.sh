@@ -4,8 +4,8 @@
 # Installs what is missing (Debian packages, Haraka from npm into
 # bench/.haraka), builds vsmtpd in release mode and the pipelining client,
 # runs the interleaved rounds and writes bench/results.md.
-# Extra arguments go to bench.py, e.g. --rounds 5, --only vsmtpd-discard,smtp-sink,
-# --skip memory. Environment: BENCH_BUILDDIR (default: build-bench),
+# Extra arguments go to bench.py, e.g. --quick (one short round, under a
+# minute), --rounds 5, --only vsmtpd-discard,smtp-sink, --skip memory,many. Environment: BENCH_BUILDDIR (default: build-bench),
 # BENCH_WORKDIR (default: /tmp/vsmtpd-bench).
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later

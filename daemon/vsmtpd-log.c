@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "vsmtpd-log.h"
+#include "vsmtpd-log-batch.h"
 
 /* vsmtpd logs to the journal when its stderr is connected to it (started
  * by systemd), and to stderr otherwise. Unlike g_log_writer_default(), it
@@ -135,11 +136,21 @@ write_stderr (GLogLevelFlags   log_level,
   g_string_append (line, level_name (log_level));
   g_string_append (line, ": ");
   g_string_append (line, cached_time);
-  g_string_append_printf (line, ".%03d: ", (int) (now % G_USEC_PER_SEC / 1000));
+  {
+    /* ".%03d: " without printf: once per line */
+    int ms = (int) (now % G_USEC_PER_SEC / 1000);
+    char millis[6] = { '.', '0' + ms / 100, '0' + ms / 10 % 10, '0' + ms % 10, ':', ' ' };
+
+    g_string_append_len (line, millis, sizeof millis);
+  }
   g_string_append (line, message != NULL ? message : "(no message)");
   g_string_append_c (line, '\n');
 
-  ok = write (STDERR_FILENO, line->str, line->len) == (gssize) line->len;
+  /* INFO and below may wait for the end of the main loop iteration
+   * (vsmtpd-log-batch.c) */
+  ok = vsmtpd_log_batch_write (line->str, line->len,
+                               !(log_level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL |
+                                              G_LOG_LEVEL_WARNING)));
   g_string_free (line, TRUE);
 
   return ok ? G_LOG_WRITER_HANDLED : G_LOG_WRITER_UNHANDLED;

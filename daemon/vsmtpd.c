@@ -27,6 +27,7 @@
 #include "vsmtpd-config.h"
 #include "vsmtpd-workers.h"
 #include "vsmtpd-log.h"
+#include "vsmtpd-log-batch.h"
 #include "vsmtpd-plugins.h"
 #include "vsmtpd-privileges.h"
 #include "vsmtpd-listeners.h"
@@ -908,7 +909,9 @@ main (int   argc,
   vsmtpd_workers_worker_ready ();
   vsmtpd_notify_ready (daemon.server);
 
+  vsmtpd_log_batch_start (daemon.server);
   g_main_loop_run (daemon.loop);
+  vsmtpd_log_batch_stop ();
   status = EXIT_SUCCESS;
 
 out:

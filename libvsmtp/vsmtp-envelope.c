@@ -47,17 +47,28 @@ parameters_new (void)
   return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
+/* Replaces the contents of @table with a copy of @from's (NULL: none) */
+static void
+parameters_assign (GHashTable *table,
+                   GHashTable *from)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_remove_all (table);
+  if (from == NULL)
+    return;
+  g_hash_table_iter_init (&iter, from);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    g_hash_table_insert (table, g_strdup (key), g_strdup (value));
+}
+
 static GHashTable *
 parameters_copy (GHashTable *table)
 {
   GHashTable *copy = parameters_new ();
-  GHashTableIter iter;
-  gpointer key, value;
 
-  g_hash_table_iter_init (&iter, table);
-  while (g_hash_table_iter_next (&iter, &key, &value))
-    g_hash_table_insert (copy, g_strdup (key), g_strdup (value));
-
+  parameters_assign (copy, table);
   return copy;
 }
 
@@ -184,8 +195,8 @@ vsmtp_envelope_copy (VsmtpEnvelope *self)
 
   if (self->sender != NULL)
     copy->sender = vsmtp_address_ref (self->sender);
-  g_hash_table_unref (copy->mail_parameters);
-  copy->mail_parameters = parameters_copy (self->mail_parameters);
+  /* the new envelope's own (empty) table: no second one per copy */
+  parameters_assign (copy->mail_parameters, self->mail_parameters);
 
   for (i = 0; i < self->recipients->len; i++)
     {
@@ -223,8 +234,10 @@ vsmtp_envelope_set_sender (VsmtpEnvelope *self,
   g_clear_pointer (&self->sender, vsmtp_address_unref);
   self->sender = sender;
 
-  g_hash_table_unref (self->mail_parameters);
-  self->mail_parameters = parameters != NULL ? parameters_copy (parameters) : parameters_new ();
+  /* filled in place: the table vsmtp_envelope_get_mail_parameters()
+   * returned before was not the caller's to keep (transfer none) */
+  if (parameters != self->mail_parameters)
+    parameters_assign (self->mail_parameters, parameters);
 
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SENDER]);
 }
@@ -478,8 +491,7 @@ vsmtp_envelope_clear (VsmtpEnvelope *self)
   had_recipients = self->recipients->len > 0;
 
   g_clear_pointer (&self->sender, vsmtp_address_unref);
-  g_hash_table_unref (self->mail_parameters);
-  self->mail_parameters = parameters_new ();
+  g_hash_table_remove_all (self->mail_parameters);
   g_ptr_array_set_size (self->recipients, 0);
 
   if (had_sender)

@@ -9,6 +9,7 @@
 
 #include "vsmtp-listener-private.h"
 #include "vsmtp-source-private.h"
+#include "vsmtp-fd-source.h"
 
 /* Connections are accepted here, on the main context, a batch per wakeup,
  * without GSocketService's GTask and signal per connection. The server
@@ -32,12 +33,21 @@ static gboolean on_acceptable (GSocket      *socket,
                                GIOCondition  condition,
                                gpointer      user_data);
 
+static gboolean
+on_fd_acceptable (gpointer user_data)
+{
+  VsmtpListener *self = user_data;
+
+  return on_acceptable (self->socket, G_IO_IN, self);
+}
+
+/* a VsmtpFdSource, not the socket's: GLib blocks and unblocks a source it
+ * dispatches, two wakeups of the main context per accept (io/vsmtp-fd-source.c) */
 static void
 listener_watch (VsmtpListener *self)
 {
-  self->source = g_socket_create_source (self->socket, G_IO_IN, NULL);
-  g_source_set_callback (self->source, (GSourceFunc) (void (*) (void)) on_acceptable,
-                         self, NULL);
+  self->source = vsmtp_fd_source_new (g_socket_get_fd (self->socket));
+  g_source_set_callback (self->source, on_fd_acceptable, self, NULL);
   g_source_set_static_name (self->source, "[vsmtp] listener");
   g_source_attach (self->source, g_main_context_get_thread_default ());
 }

@@ -985,7 +985,15 @@ append_line (VsmtpReply *self,
   gsize room;
   gsize i;
 
-  g_string_append_printf (buffer, "%03u", self->code);
+  if (self->code <= 999)
+    {
+      /* "%03u" without printf: once per reply sent */
+      char digits[3] = { '0' + self->code / 100, '0' + self->code / 10 % 10, '0' + self->code % 10 };
+
+      g_string_append_len (buffer, digits, 3);
+    }
+  else
+    g_string_append_printf (buffer, "%03u", self->code);
   if (self->enhanced_code != NULL)
     {
       g_string_append_c (buffer, last ? ' ' : '-');

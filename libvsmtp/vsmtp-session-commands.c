@@ -351,7 +351,20 @@ _vsmtp_session_begin_message (VsmtpSession *self)
   g_autofree char *message_id = NULL;
   g_autofree char *received = NULL;
 
-  message_id = g_strdup_printf ("%s%02X", self->id, ++self->message_serial);
+  if (++self->message_serial <= 0xFF)
+    {
+      /* "%s%02X" without printf: once per message */
+      static const char hex[] = "0123456789ABCDEF";
+      gsize n = strlen (self->id);
+
+      message_id = g_malloc (n + 3);
+      memcpy (message_id, self->id, n);
+      message_id[n] = hex[self->message_serial >> 4];
+      message_id[n + 1] = hex[self->message_serial & 0xF];
+      message_id[n + 2] = '\0';
+    }
+  else
+    message_id = g_strdup_printf ("%s%02X", self->id, self->message_serial);
   message = _vsmtp_message_new_writable (message_id, self->envelope,
                                                self->settings->spool_threshold,
                                                self->settings->spool_directory);

@@ -11,6 +11,7 @@
 #include "vsmtp-connection-private.h"
 #include "vsmtp-source-private.h"
 #include "vsmtp-tls-record-watcher.h"
+#include "vsmtp-fd-source.h"
 
 #define OUTPUT_HIGH_WATER (64 * 1024)
 
@@ -235,8 +236,7 @@ vsmtp_connection_flush (VsmtpConnection *self)
 /* Input                                                                    */
 
 static gboolean
-on_readable (GObject  *stream,
-             gpointer  user_data)
+on_readable (gpointer user_data)
 {
   VsmtpConnection *self = user_data;
   g_autoptr(GError) error = NULL;
@@ -272,15 +272,33 @@ on_readable (GObject  *stream,
   return G_SOURCE_CONTINUE;
 }
 
+static gboolean
+on_pollable_readable (GObject  *stream,
+                      gpointer  user_data)
+{
+  return on_readable (user_data);
+}
+
 void
 vsmtp_connection_wait_readable (VsmtpConnection *self)
 {
   if (self->read_source != NULL || self->closed || self->closing || self->eof)
     return;
 
-  self->read_source = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (self->base_input),
-                                                             self->cancellable);
-  g_source_set_callback (self->read_source, G_SOURCE_FUNC (on_readable), self, NULL);
+  /* the plain socket: a source that costs no wakeups of the main context
+   * (vsmtp-fd-source.c); TLS, a PROXY header's leftovers: the stream's */
+  if (self->tls == NULL && self->tls_handshaking == NULL && G_IS_SOCKET_CONNECTION (self->stream) &&
+      self->base_input == g_io_stream_get_input_stream (self->stream))
+    {
+      self->read_source = vsmtp_fd_source_new (g_socket_get_fd (g_socket_connection_get_socket (G_SOCKET_CONNECTION (self->stream))));
+      g_source_set_callback (self->read_source, on_readable, self, NULL);
+    }
+  else
+    {
+      self->read_source = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (self->base_input),
+                                                                 self->cancellable);
+      g_source_set_callback (self->read_source, G_SOURCE_FUNC (on_pollable_readable), self, NULL);
+    }
   g_source_set_static_name (self->read_source, "[vsmtp] session input");
   g_source_attach (self->read_source, g_main_context_get_thread_default ());
 }
