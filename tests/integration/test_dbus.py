@@ -309,6 +309,19 @@ class DBusTestCase(unittest.TestCase):
         self.assertEqual(ctl(self.bus.address, "frobnicate")[0], 2)
         self.assertEqual(ctl(self.bus.address, "close")[0], 2)
 
+    def test_arguments_not_utf8_are_usage_errors(self):
+        """A session ID or listener name that is not UTF-8 cannot go on the
+        bus (a D-Bus string is UTF-8): vsmtpctl says so, exit status 2,
+        without a GLib critical, and the daemon goes on."""
+        d = self.start()
+        for command in ("close", "pause", "resume"):
+            status, out, err = ctl(self.bus.address, command, b"bad\xffname")
+            self.assertEqual((status, out), (2, ""), err)
+            self.assertNotIn("CRITICAL", err)
+            self.assertIn("not valid UTF-8", err)
+        self.assertEqual(self.status()["listeners"][0]["paused"], False)
+        self.assertIsNone(d.proc.poll())
+
     def test_signals(self):
         """ReloadDone after Reload and after SIGHUP; ListenerStateChanged on
         pause and resume (received by a GDBus client of the bus)."""
