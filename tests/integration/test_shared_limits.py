@@ -163,6 +163,17 @@ class RedisSharedLimitsTest(SharedLimitsBase):
         for d in (d1, d2):
             self.assertIsNone(d.proc.poll())
 
+    def test_stop_gives_the_leases_back(self):
+        """A graceful stop closes its open sessions (421) and gives their
+        leases back before it exits: another instance does not count them
+        for the two minutes a lease would live."""
+        d = self.daemon(self.url)
+        a, b = self.connect(d), self.connect(d)
+        self.assertEqual((a.greeting.code, b.greeting.code), (220, 220))
+        self.assertEqual(self.redis.command("ZCARD", f"vsmtp:connections:{CLIENT}"), b":2\r\n")
+        self.assertEqual(d.stop(), 0, d.stderr_text())
+        self.assertEqual(self.redis.command("EXISTS", f"vsmtp:connections:{CLIENT}"), b":0\r\n")
+
     def test_auth_failures_across_instances(self):
         d1, d2 = self.daemon(self.url), self.daemon(self.url)
         self.check_auth(d1, d2)
