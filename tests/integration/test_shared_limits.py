@@ -199,6 +199,26 @@ class RedisSharedLimitsTest(SharedLimitsBase):
             time.sleep(0.1)
         self.assertIsNone(d.proc.poll())
 
+    def test_no_lease_left_by_a_timed_out_admission(self):
+        """Redis stopped (SIGSTOP): the connection gets 421 4.3.0 once
+        command-timeout passed, but Redis runs the lease script it was sent
+        when it goes on (SIGCONT); vsmtpd gives that lease back once Redis
+        answers again, instead of leaving it counted for two minutes."""
+        d = self.daemon(self.url)
+        # connected to Redis already: the lease script goes out at once
+        self.assertTrue(self.greeted(d))
+        self.redis.proc.send_signal(signal.SIGSTOP)
+        try:
+            c = self.connect(d)
+            self.assertRefused(c, b"421 4.3.0 mx.vsmtpd-test.example Error: cannot check the "
+                                  b"connection limit, try again later")
+        finally:
+            self.redis.proc.send_signal(signal.SIGCONT)
+        wait_until(lambda: self.greeted(d), "Redis answering again")
+        wait_until(lambda: self.redis.command("EXISTS", f"vsmtp:connections:{CLIENT}")
+                   == b":0\r\n", "the timed-out lease given back")
+        self.assertIsNone(d.proc.poll())
+
     def test_redis_killed_auth(self):
         self.share = "auth-failures"
         d = self.daemon(self.url)
