@@ -56,17 +56,12 @@ lease_free (gpointer data)
   g_free (lease);
 }
 
-static void
-lease_release (Lease *lease)
-{
-  vsmtp_store_lease_release_async (lease->store, lease->key, lease->holder, NULL, NULL, NULL);
-  lease_free (lease);
-}
 
 /* A lease whose taking failed (a command timeout, say) may have been
  * taken all the same: Redis runs a script it was sent even when its
  * answer comes too late. It is given back once the store answers, tried
- * again every ORPHAN_RETRY_SECONDS until it would have lapsed anyway. */
+ * again every ORPHAN_RETRY_SECONDS until it would have lapsed anyway; so
+ * is a lease whose giving back failed. */
 #define ORPHAN_RETRY_SECONDS 1
 
 typedef struct
@@ -114,7 +109,8 @@ orphan_release (Orphan *orphan)
                                    orphan->lease->holder, NULL, on_orphan_released, orphan);
 }
 
-/* @lease's taking failed: given back (when the store answers) */
+/* @lease (taken at @started, or renewed then) given back, when the store
+ * answers */
 static void
 lease_release_orphan (Lease  *lease,
                       gint64  started)
@@ -124,6 +120,14 @@ lease_release_orphan (Lease  *lease,
   orphan->lease = lease;
   orphan->until = started + VSMTP_CONNECTION_LEASE_TTL;
   orphan_release (orphan);
+}
+
+/* Gives @lease back, again until the store answered: a session that
+ * closes while Redis does not answer leaves no lease behind it */
+static void
+lease_release (Lease *lease)
+{
+  lease_release_orphan (lease, g_get_monotonic_time ());
 }
 
 static void

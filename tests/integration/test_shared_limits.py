@@ -219,6 +219,28 @@ class RedisSharedLimitsTest(SharedLimitsBase):
                    == b":0\r\n", "the timed-out lease given back")
         self.assertIsNone(d.proc.poll())
 
+    def test_no_lease_left_by_a_session_closed_while_redis_is_paused(self):
+        """A session that closes while Redis does not run writes (CLIENT
+        PAUSE WRITE, longer than command-timeout: vsmtpd's ZREM times out
+        and its connection is dropped, the ZREM never runs): its lease is
+        given back once Redis answers again, instead of counting the
+        address for two minutes."""
+        d = self.daemon(self.url)
+        c = self.connect(d)
+        self.assertEqual(c.greeting.code, 220)
+        key = f"vsmtp:connections:{CLIENT}"
+        self.assertEqual(self.redis.command("ZCARD", key), b":1\r\n")
+        self.assertEqual(self.redis.command("CLIENT", "PAUSE", "4000", "WRITE"), b"+OK\r\n")
+        self.assertEqual(c.cmd("QUIT").code, 221)
+        c.close()
+        wait_until(lambda: "unreachable (a command timed out)" in d.stderr_text(),
+                   "the release timing out")
+        # not given back by then
+        self.assertEqual(self.redis.command("ZCARD", key), b":1\r\n")
+        wait_until(lambda: self.redis.command("EXISTS", key) == b":0\r\n",
+                   "the lease given back")
+        self.assertIsNone(d.proc.poll())
+
     def test_redis_killed_auth(self):
         self.share = "auth-failures"
         d = self.daemon(self.url)
