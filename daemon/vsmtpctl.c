@@ -381,6 +381,12 @@ main (int   argc,
         g_printerr ("vsmtpctl: unknown command \"%s\" (see --help)\n", command);
         return EXIT_USAGE;
       }
+    /* a D-Bus string is UTF-8: anything else cannot be sent */
+    if (argc > 2 && !g_utf8_validate (argv[2], -1, NULL))
+      {
+        g_printerr ("vsmtpctl: %s: the argument is not valid UTF-8\n", command);
+        return EXIT_USAGE;
+      }
   }
 
   proxy = vsmtpd_dbus_vsmtpd1_proxy_new_for_bus_sync (bus_type, G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,

@@ -53,6 +53,14 @@ typedef struct
   GDBusMethodInvocation *invocation;
 } Call;
 
+/* A D-Bus string is UTF-8; a user name accepted by AUTH LOGIN is the
+ * client's bytes, a listener's name those of the configuration */
+static char *
+dup_valid (const char *text)
+{
+  return g_utf8_make_valid (text != NULL ? text : "", -1);
+}
+
 static GVariant *
 listeners_variant (VsmtpdDBus *self)
 {
@@ -74,7 +82,9 @@ listeners_variant (VsmtpdDBus *self)
       const char *tls_mode = (flags & VSMTP_LISTEN_FLAGS_IMPLICIT_TLS) ? "implicit" :
                              tls ? "starttls" : "none";
 
-      g_variant_builder_add (&builder, "(ssssb)", vsmtp_listener_info_get_name (info), text,
+      g_autofree char *name = dup_valid (vsmtp_listener_info_get_name (info));
+
+      g_variant_builder_add (&builder, "(ssssb)", name, text,
                              (flags & VSMTP_LISTEN_FLAGS_AUTH_REQUIRED) ? "submission" :
                              protocol != NULL ? protocol->value_nick : "smtp",
                              tls_mode, vsmtp_listener_info_get_paused (info));
@@ -157,14 +167,14 @@ sessions_variant (VsmtpdDBus *self)
       g_autofree char *client = remote != NULL && G_IS_SOCKET_CONNECTABLE (remote) ?
         g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (remote)) : g_strdup ("unknown");
       GEnumValue *state = g_enum_get_value (states, vsmtp_session_get_state (session));
-      const char *user = vsmtp_session_get_authenticated_user (session);
+      g_autofree char *user = dup_valid (vsmtp_session_get_authenticated_user (session));
+      g_autofree char *listener = dup_valid (vsmtp_session_get_listener_name (session));
       gint64 start = vsmtp_session_get_start_time (session);
 
       g_variant_builder_add (&builder, "(sssbsstut)",
                              vsmtp_session_get_id (session), client,
                              state != NULL ? state->value_nick : "",
-                             vsmtp_session_is_tls (session), user != NULL ? user : "",
-                             vsmtp_session_get_listener_name (session),
+                             vsmtp_session_is_tls (session), user, listener,
                              (guint64) (start / G_USEC_PER_SEC),
                              (guint32) MAX (0, (now - start) / G_USEC_PER_SEC),
                              vsmtp_session_get_bytes_received (session));
@@ -362,7 +372,9 @@ on_listener_state_changed (VsmtpServer *server,
                            gboolean     paused,
                            gpointer     user_data)
 {
-  emit (user_data, "ListenerStateChanged", g_variant_new ("(sb)", name, paused));
+  g_autofree char *valid = dup_valid (name);
+
+  emit (user_data, "ListenerStateChanged", g_variant_new ("(sb)", valid, paused));
 }
 
 static void

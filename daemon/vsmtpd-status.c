@@ -322,7 +322,10 @@ static void
 append_escaped (GString    *html,
                 const char *text)
 {
-  g_autofree char *escaped = g_markup_escape_text (text != NULL ? text : "", -1);
+  /* valid UTF-8 first: g_markup_escape_text() expects it, and the
+   * configuration's names (a [listener NAME]) may be in another charset */
+  g_autofree char *valid = g_utf8_make_valid (text != NULL ? text : "", -1);
+  g_autofree char *escaped = g_markup_escape_text (valid, -1);
 
   g_string_append (html, escaped);
 }

@@ -42,6 +42,7 @@ typedef struct
   Lease             *lease;
   guint              per_client;
   VsmtpAdmittedFunc  done;
+  gint64             started;   /* monotonic µs */
 } Admission;
 
 static void
@@ -55,11 +56,78 @@ lease_free (gpointer data)
   g_free (lease);
 }
 
+
+/* A lease whose taking failed (a command timeout, say) may have been
+ * taken all the same: Redis runs a script it was sent even when its
+ * answer comes too late. It is given back once the store answers, tried
+ * again every ORPHAN_RETRY_SECONDS until it would have lapsed anyway; so
+ * is a lease whose giving back failed. */
+#define ORPHAN_RETRY_SECONDS 1
+
+typedef struct
+{
+  Lease  *lease;
+  gint64  until;    /* monotonic µs: lapsed by then */
+} Orphan;
+
+static void orphan_release (Orphan *orphan);
+
+static gboolean
+on_orphan_retry (gpointer user_data)
+{
+  orphan_release (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_orphan_released (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  Orphan *orphan = user_data;
+  g_autoptr(GError) error = NULL;
+  GSource *retry;
+
+  vsmtp_store_lease_release_finish (VSMTP_STORE (source), result, &error);
+  if (error == NULL || g_get_monotonic_time () >= orphan->until)
+    {
+      lease_free (orphan->lease);
+      g_free (orphan);
+      return;
+    }
+  retry = g_timeout_source_new_seconds (ORPHAN_RETRY_SECONDS);
+  g_source_set_callback (retry, on_orphan_retry, orphan, NULL);
+  g_source_set_static_name (retry, "[vsmtp] lease given back again");
+  g_source_attach (retry, g_main_context_get_thread_default ());
+  g_source_unref (retry);
+}
+
+static void
+orphan_release (Orphan *orphan)
+{
+  vsmtp_store_lease_release_async (orphan->lease->store, orphan->lease->key,
+                                   orphan->lease->holder, NULL, on_orphan_released, orphan);
+}
+
+/* @lease (taken at @started, or renewed then) given back, when the store
+ * answers */
+static void
+lease_release_orphan (Lease  *lease,
+                      gint64  started)
+{
+  Orphan *orphan = g_new0 (Orphan, 1);
+
+  orphan->lease = lease;
+  orphan->until = started + VSMTP_CONNECTION_LEASE_TTL;
+  orphan_release (orphan);
+}
+
+/* Gives @lease back, again until the store answered: a session that
+ * closes while Redis does not answer leaves no lease behind it */
 static void
 lease_release (Lease *lease)
 {
-  vsmtp_store_lease_release_async (lease->store, lease->key, lease->holder, NULL, NULL, NULL);
-  lease_free (lease);
+  lease_release_orphan (lease, g_get_monotonic_time ());
 }
 
 static void
@@ -243,6 +311,8 @@ on_lease_acquired (GObject      *source,
   gboolean held;
 
   held = vsmtp_store_lease_acquire_finish (VSMTP_STORE (source), result, &error);
+  if (error != NULL)
+    lease_release_orphan (g_steal_pointer (&admission->lease), admission->started);
   if (!g_hash_table_remove (state->admitting, session))
     {
       /* closed meanwhile (the server shut down) */
@@ -313,6 +383,7 @@ _vsmtp_shared_limits_admit_async (VsmtpServer       *server,
   admission->session = g_object_ref (session);
   admission->lease = lease;
   admission->done = done;
+  admission->started = g_get_monotonic_time ();
   g_hash_table_add (state->admitting, session);
   vsmtp_store_lease_acquire_async (lease->store, lease->key, lease->holder, per_client,
                                    VSMTP_CONNECTION_LEASE_TTL, NULL, on_lease_acquired,

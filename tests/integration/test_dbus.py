@@ -309,6 +309,50 @@ class DBusTestCase(unittest.TestCase):
         self.assertEqual(ctl(self.bus.address, "frobnicate")[0], 2)
         self.assertEqual(ctl(self.bus.address, "close")[0], 2)
 
+    def test_arguments_not_utf8_are_usage_errors(self):
+        """A session ID or listener name that is not UTF-8 cannot go on the
+        bus (a D-Bus string is UTF-8): vsmtpctl says so, exit status 2,
+        without a GLib critical, and the daemon goes on."""
+        d = self.start()
+        for command in ("close", "pause", "resume"):
+            status, out, err = ctl(self.bus.address, command, b"bad\xffname")
+            self.assertEqual((status, out), (2, ""), err)
+            self.assertNotIn("CRITICAL", err)
+            self.assertIn("not valid UTF-8", err)
+        self.assertEqual(self.status()["listeners"][0]["paused"], False)
+        self.assertIsNone(d.proc.poll())
+
+    def test_sessions_with_a_user_name_not_utf8(self):
+        """A user name accepted by AUTH is the client's bytes (the passwd
+        file may hold a Latin-1 one): ListSessions still answers, with the
+        name made valid UTF-8 (a D-Bus string is UTF-8)."""
+        import base64
+        import test_auth
+        tmp = tempfile.mkdtemp(prefix="vsmtpd-dbus-passwd-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        passwd = os.path.join(tmp, "passwd")
+        with open(passwd, "wb") as f:
+            f.write(b"caf\xe9:" + test_auth.sha512_crypt("secret").encode() + b"\n")
+        d = test_auth.AuthDaemon(passwd, server="dbus=session\n",
+                                 env={"DBUS_SESSION_BUS_ADDRESS": self.bus.address})
+        self.addCleanup(d.cleanup)
+        d.start()
+        wait_for(self, "owning org.vsmtp.Vsmtpd1",
+                 lambda: "owning org.vsmtp.Vsmtpd1" in d.stderr_text(), d)
+        self.addCleanup(self.stop, d)
+        c = test_auth.TlsClient(d.sub_port)
+        self.addCleanup(c.close)
+        self.assertEqual(c.starttls().code, 250)
+        # LOGIN: GNU SASL passes its user name on as it came
+        self.assertEqual(c.cmd("AUTH LOGIN").code, 334)
+        self.assertEqual(c.cmd(base64.b64encode(b"caf\xe9").decode()).code, 334)
+        self.assertEqual(c.cmd(base64.b64encode(b"secret").decode()).code, 235)
+        sessions = self.sessions()
+        self.assertEqual([s["user"] for s in sessions], ["caf\ufffd"], sessions)
+        out, err = self.ctl("sessions")
+        self.assertIn("caf\ufffd", out)
+        self.assertNotIn("CRITICAL", d.stderr_text())
+
     def test_signals(self):
         """ReloadDone after Reload and after SIGHUP; ListenerStateChanged on
         pause and resume (received by a GDBus client of the bus)."""

@@ -163,6 +163,17 @@ class RedisSharedLimitsTest(SharedLimitsBase):
         for d in (d1, d2):
             self.assertIsNone(d.proc.poll())
 
+    def test_stop_gives_the_leases_back(self):
+        """A graceful stop closes its open sessions (421) and gives their
+        leases back before it exits: another instance does not count them
+        for the two minutes a lease would live."""
+        d = self.daemon(self.url)
+        a, b = self.connect(d), self.connect(d)
+        self.assertEqual((a.greeting.code, b.greeting.code), (220, 220))
+        self.assertEqual(self.redis.command("ZCARD", f"vsmtp:connections:{CLIENT}"), b":2\r\n")
+        self.assertEqual(d.stop(), 0, d.stderr_text())
+        self.assertEqual(self.redis.command("EXISTS", f"vsmtp:connections:{CLIENT}"), b":0\r\n")
+
     def test_auth_failures_across_instances(self):
         d1, d2 = self.daemon(self.url), self.daemon(self.url)
         self.check_auth(d1, d2)
@@ -186,6 +197,48 @@ class RedisSharedLimitsTest(SharedLimitsBase):
             attempts += 1
             self.assertLess(attempts, 200, "no recovery")
             time.sleep(0.1)
+        self.assertIsNone(d.proc.poll())
+
+    def test_no_lease_left_by_a_timed_out_admission(self):
+        """Redis stopped (SIGSTOP): the connection gets 421 4.3.0 once
+        command-timeout passed, but Redis runs the lease script it was sent
+        when it goes on (SIGCONT); vsmtpd gives that lease back once Redis
+        answers again, instead of leaving it counted for two minutes."""
+        d = self.daemon(self.url)
+        # connected to Redis already: the lease script goes out at once
+        self.assertTrue(self.greeted(d))
+        self.redis.proc.send_signal(signal.SIGSTOP)
+        try:
+            c = self.connect(d)
+            self.assertRefused(c, b"421 4.3.0 mx.vsmtpd-test.example Error: cannot check the "
+                                  b"connection limit, try again later")
+        finally:
+            self.redis.proc.send_signal(signal.SIGCONT)
+        wait_until(lambda: self.greeted(d), "Redis answering again")
+        wait_until(lambda: self.redis.command("EXISTS", f"vsmtp:connections:{CLIENT}")
+                   == b":0\r\n", "the timed-out lease given back")
+        self.assertIsNone(d.proc.poll())
+
+    def test_no_lease_left_by_a_session_closed_while_redis_is_paused(self):
+        """A session that closes while Redis does not run writes (CLIENT
+        PAUSE WRITE, longer than command-timeout: vsmtpd's ZREM times out
+        and its connection is dropped, the ZREM never runs): its lease is
+        given back once Redis answers again, instead of counting the
+        address for two minutes."""
+        d = self.daemon(self.url)
+        c = self.connect(d)
+        self.assertEqual(c.greeting.code, 220)
+        key = f"vsmtp:connections:{CLIENT}"
+        self.assertEqual(self.redis.command("ZCARD", key), b":1\r\n")
+        self.assertEqual(self.redis.command("CLIENT", "PAUSE", "4000", "WRITE"), b"+OK\r\n")
+        self.assertEqual(c.cmd("QUIT").code, 221)
+        c.close()
+        wait_until(lambda: "unreachable (a command timed out)" in d.stderr_text(),
+                   "the release timing out")
+        # not given back by then
+        self.assertEqual(self.redis.command("ZCARD", key), b":1\r\n")
+        wait_until(lambda: self.redis.command("EXISTS", key) == b":0\r\n",
+                   "the lease given back")
         self.assertIsNone(d.proc.poll())
 
     def test_redis_killed_auth(self):
