@@ -1,4 +1,5 @@
-/* test-maildir-queue.c: the maildir plugin's worker queue
+/* test-maildir-queue.c: the maildir plugin's worker queue and its shared
+ * fsync() of new/
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -6,7 +7,11 @@
 
 #include <glib.h>
 
+#include <glib/gstdio.h>
+#include <gio/gio.h>
+
 #include "vsmtpd-maildir-queue.h"
+#include "vsmtpd-maildir-sync.h"
 
 typedef struct
 {
@@ -166,6 +171,98 @@ test_busy_worker (void)
   fixture_clear (&f);
 }
 
+/* Every ticket noted before a wait is covered by the fsync() it starts;
+ * a ticket given up is forgotten; the folder is dropped once unused (the
+ * free function warns otherwise, which is fatal here). */
+static void
+test_sync_shared (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("maildir-sync-XXXXXX", NULL);
+  MaildirSync *sync = maildir_sync_new ();
+  guint64 first, second, third;
+
+  g_assert_nonnull (dir);
+  first = maildir_sync_note (sync, dir);
+  second = maildir_sync_note (sync, dir);
+  third = maildir_sync_note (sync, dir);
+  g_assert_cmpuint (first, <, second);
+  g_assert_cmpuint (second, <, third);
+  g_assert_true (maildir_sync_wait (sync, dir, second, NULL));
+  g_assert_true (maildir_sync_wait (sync, dir, first, NULL));
+  maildir_sync_forget (sync, dir);
+
+  /* a new ticket after those needs an fsync() of its own: it works */
+  first = maildir_sync_note (sync, dir);
+  g_assert_true (maildir_sync_wait (sync, dir, first, NULL));
+
+  maildir_sync_free (sync);
+  g_rmdir (dir);
+}
+
+/* A folder that cannot be synced fails the link: never a success */
+static void
+test_sync_failure (void)
+{
+  g_autofree char *base = g_dir_make_tmp ("maildir-sync-XXXXXX", NULL);
+  g_autofree char *missing = g_build_filename (base, "gone", "new", NULL);
+  MaildirSync *sync = maildir_sync_new ();
+  g_autoptr(GError) error = NULL;
+  guint64 a, b;
+
+  a = maildir_sync_note (sync, missing);
+  b = maildir_sync_note (sync, missing);
+  g_assert_false (maildir_sync_wait (sync, missing, b, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  /* the earlier one was noted before the failed fsync() started: it fails too */
+  g_assert_false (maildir_sync_wait (sync, missing, a, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+
+  maildir_sync_free (sync);
+  g_rmdir (base);
+}
+
+typedef struct
+{
+  MaildirSync *sync;
+  const char  *dir;
+  gboolean     ok;
+} SyncThread;
+
+static gpointer
+sync_thread (gpointer data)
+{
+  SyncThread *t = data;
+
+  t->ok = TRUE;
+  for (guint i = 0; i < 200; i++)
+    t->ok &= maildir_sync_wait (t->sync, t->dir, maildir_sync_note (t->sync, t->dir), NULL);
+  return NULL;
+}
+
+/* Several threads noting and waiting on one folder all get through */
+static void
+test_sync_threads (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("maildir-sync-XXXXXX", NULL);
+  MaildirSync *sync = maildir_sync_new ();
+  SyncThread threads[4];
+  GThread *handles[4];
+
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    {
+      threads[i] = (SyncThread) { sync, dir, FALSE };
+      handles[i] = g_thread_new ("sync", sync_thread, &threads[i]);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    {
+      g_thread_join (handles[i]);
+      g_assert_true (threads[i].ok);
+    }
+  maildir_sync_free (sync);
+  g_rmdir (dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -174,5 +271,8 @@ main (int    argc,
   g_test_add_func ("/maildir-queue/one-batch-per-iteration", test_one_batch_per_iteration);
   g_test_add_func ("/maildir-queue/max-batch", test_max_batch);
   g_test_add_func ("/maildir-queue/busy-worker", test_busy_worker);
+  g_test_add_func ("/maildir-sync/shared", test_sync_shared);
+  g_test_add_func ("/maildir-sync/failure", test_sync_failure);
+  g_test_add_func ("/maildir-sync/threads", test_sync_threads);
   return g_test_run ();
 }
