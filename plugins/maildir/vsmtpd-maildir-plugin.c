@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -367,6 +368,50 @@ typedef struct
   GPtrArray   *leftovers;
 } Batch;
 
+/* The prefix and a message held in memory in one writev() (most messages);
+ * else the prefix, then the content as write_content() copies it. */
+static gboolean
+write_prefix_and_content (VsmtpMessage  *message,
+                          int            fd,
+                          const char    *prefix,
+                          const char    *file,
+                          GCancellable  *cancellable,
+                          GError       **error)
+{
+  GBytes *bytes = vsmtp_message_get_size (message) <= COPY_CHUNK
+                  ? vsmtp_message_get_bytes (message) : NULL;
+  struct iovec iov[2];
+  guint first = 0;
+
+  if (bytes == NULL)
+    return write_all (fd, prefix, strlen (prefix), file, error) &&
+           write_content (message, fd, file, cancellable, error);
+
+  iov[0].iov_base = (void *) prefix;
+  iov[0].iov_len = strlen (prefix);
+  iov[1].iov_base = (void *) g_bytes_get_data (bytes, &iov[1].iov_len);
+  while (first < G_N_ELEMENTS (iov))
+    {
+      gssize n = writev (fd, iov + first, G_N_ELEMENTS (iov) - first);
+
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return set_error_from_errno (error, errno, "Cannot write", file);
+        }
+      /* a short write: on from where it stopped */
+      while (first < G_N_ELEMENTS (iov) && (gsize) n >= iov[first].iov_len)
+        n -= iov[first++].iov_len;
+      if (first < G_N_ELEMENTS (iov))
+        {
+          iov[first].iov_base = (char *) iov[first].iov_base + n;
+          iov[first].iov_len -= n;
+        }
+    }
+  return !g_cancellable_set_error_if_cancelled (cancellable, error);
+}
+
 static gboolean
 link_or_rename (const char  *tmp_path,
                 const char  *new_path,
@@ -454,10 +499,7 @@ write_tmp (Delivery     *delivery,
       return FALSE;
     }
 
-  if (!write_all (fd, prefix, strlen (prefix), *tmp_path, error))
-    goto failed;
-
-  if (!write_content (delivery->message, fd, *tmp_path, cancellable, error))
+  if (!write_prefix_and_content (delivery->message, fd, prefix, *tmp_path, cancellable, error))
     goto failed;
 
   if (fsync (fd) != 0)
