@@ -118,26 +118,37 @@ def tmpfs_runs(args):
              "maildir": start_vsmtpd(args, "maildir", p + 1, "maildir",
                                      [f"maildir.path={maildir}"])}
     ports = {"discard": p, "maildir": p + 1}
+    maildirs = {"maildir": maildir}
+    if args.baseline_plugins:
+        # another build of the maildir plugin, found first in plugins.path
+        maildirs["baseline"] = maildir + "-baseline"
+        shutil.rmtree(maildirs["baseline"], ignore_errors=True)
+        procs["baseline"] = start_vsmtpd(args, "baseline", p + 3, "maildir",
+                                         [f"maildir.path={maildirs['baseline']}",
+                                          f"plugins.path={args.baseline_plugins}"])
+        ports["baseline"] = p + 3
     samples = {}
     lost = 0
     try:
         for name in procs:   # warm-up
             smtp_source(ports[name], args, True, 500)
-        empty_maildir(maildir)
+        for d in maildirs.values():
+            empty_maildir(d)
         for rnd in range(args.rounds):
             for load in ("reuse", "new"):
-                order = ["discard", "maildir"] if rnd % 2 == 0 else ["maildir", "discard"]
+                order = list(procs)
+                order = order[rnd % len(order):] + order[:rnd % len(order)]
                 for name in order:
                     pid = procs[name].pid
                     c0 = cpu_seconds(pid)
                     dt, ok = smtp_source(ports[name], args, load == "reuse", args.messages)
                     cpu = cpu_seconds(pid) - c0
-                    if name == "maildir":
-                        n = count_new(maildir)
+                    if name in maildirs:
+                        n = count_new(maildirs[name])
                         if n != args.messages:
                             lost += args.messages - n
-                            log(f"maildir: {n} files in new/ for {args.messages} messages")
-                        empty_maildir(maildir)
+                            log(f"{name}: {n} files in new/ for {args.messages} messages")
+                        empty_maildir(maildirs[name])
                     rate = args.messages / dt if ok else 0
                     samples.setdefault((name, load), []).append((rate, 1000 * cpu / args.messages))
                     log(f"round {rnd + 1} {load:5s} {name:8s} {rate:8.0f} msg/s, "
@@ -145,7 +156,8 @@ def tmpfs_runs(args):
     finally:
         for proc in procs.values():
             stop(proc)
-        shutil.rmtree(maildir, ignore_errors=True)
+        for d in maildirs.values():
+            shutil.rmtree(d, ignore_errors=True)
     return ({k: (statistics.median(r for r, _ in v), statistics.median(c for _, c in v))
              for k, v in samples.items()}, lost)
 
@@ -202,6 +214,9 @@ def main():
                    help="an extra --option for both vsmtpd (repeatable)")
     p.add_argument("--workdir", default=os.environ.get("BENCH_WORKDIR", "/tmp/vsmtpd-bench-maildir"))
     p.add_argument("--out", default=os.path.join(HERE, "results-maildir.md"))
+    p.add_argument("--baseline-plugins", metavar="DIR",
+                   help="a plugins.path holding maildir/ (libmaildir.so, maildir.plugin) of another "
+                        "build: a third server, interleaved with the others, for a before/after")
     p.add_argument("--label", default="")
     args = p.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
@@ -221,6 +236,10 @@ def main():
         if d and m:
             out.append(f"| {what} | {d[0]:,.0f} | {m[0]:,.0f} | {m[0] / d[0]:.2f}× | "
                        f"{d[1]:.3f} | {m[1]:.3f} |")
+        b = medians.get(("baseline", load))
+        if d and b:
+            out.append(f"| {what}, baseline build | {d[0]:,.0f} | {b[0]:,.0f} | {b[0] / d[0]:.2f}× | "
+                       f"{d[1]:.3f} | {b[1]:.3f} |")
     if disk:
         calls = disk["calls"]
         n = args.disk_messages
