@@ -18,69 +18,33 @@ shows. Writes bench/results-maildir.md (--out) and prints the table.
 
 SPDX-License-Identifier: LGPL-2.1-or-later
 """
-import argparse
 import os
 import platform
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TICK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, HERE)
+from benchlib import Server, argument_parser, cpu_seconds  # noqa: E402
 
 
 def log(*a):
     print("maildir-bench:", *a, file=sys.stderr, flush=True)
 
 
-def cpu_seconds(pid):
-    """utime+stime of the process and its waited-for children"""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return sum(int(x) for x in fields[11:15]) / TICK
-
-
-def wait_port(port, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
-def start_vsmtpd(args, name, port, plugin, extra=(), prefix=()):
-    argv = [*prefix, args.vsmtpd, "--listen", f"127.0.0.1:{port}", "--hostname",
+def start_vsmtpd(args, name, port, plugin, extra=()):
+    argv = [args.vsmtpd, "--listen", f"127.0.0.1:{port}", "--hostname",
             "bench.example.org", "--option", f"plugins.enabled={plugin}",
             "--option", "server.max-connections=0",
             "--option", "server.max-connections-per-client=0"]
     for kv in list(extra) + args.vsmtpd_option:
         argv += ["--option", kv]
-    logf = open(os.path.join(args.workdir, f"{name}.log"), "ab")
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT)
-    proc.logf = logf
-    if not wait_port(port):
-        stop(proc)
-        raise RuntimeError(f"{name} did not start, see {args.workdir}/{name}.log")
-    return proc
-
-
-def stop(proc):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    proc.logf.close()
+    return Server(name, argv, port).start(args.workdir)
 
 
 def smtp_source(port, args, reuse, messages):
@@ -155,7 +119,7 @@ def tmpfs_runs(args):
                         f"{1000 * cpu / args.messages:.3f} s CPU / 1,000 msgs")
     finally:
         for proc in procs.values():
-            stop(proc)
+            proc.stop()
         for d in maildirs.values():
             shutil.rmtree(d, ignore_errors=True)
     return ({k: (statistics.median(r for r, _ in v), statistics.median(c for _, c in v))
@@ -180,7 +144,7 @@ def disk_run(args):
     finally:
         tracer.send_signal(signal.SIGINT)
         tracer.wait(timeout=30)
-        stop(proc)
+        proc.stop()
         shutil.rmtree(maildir, ignore_errors=True)
     calls = {}
     with open(trace) as f:
@@ -198,10 +162,7 @@ def fs_type(path):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--vsmtpd", default=os.path.join(os.path.dirname(HERE), "build-bench",
-                                                    "daemon", "vsmtpd"))
-    p.add_argument("--rounds", type=int, default=3)
+    p = argument_parser(__doc__, HERE)
     p.add_argument("--messages", type=int, default=10000)
     p.add_argument("--disk-messages", type=int, default=2000)
     p.add_argument("--sessions", type=int, default=20)

@@ -20,22 +20,20 @@ Writes bench/results-tls.md (--out) and prints the table.
 
 SPDX-License-Identifier: LGPL-2.1-or-later
 """
-import argparse
 import os
 import platform
 import resource
-import signal
 import socket
 import ssl
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TICK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, HERE)
+from benchlib import TICK, Server, argument_parser, rss_kib  # noqa: E402
 
 
 def log(*a):
@@ -55,53 +53,10 @@ def make_cert(workdir, kind):
 
 
 def cpu_seconds(pid):
+    """utime+stime of the process alone"""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def wait_port(port, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
-class Server:
-    def __init__(self, name, argv, port, tls_port):
-        self.name, self.argv, self.port, self.tls_port = name, argv, port, tls_port
-        self.proc = None
-
-    def start(self, workdir):
-        self.log = open(os.path.join(workdir, f"{self.name}.log"), "ab")
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        if not (wait_port(self.port) and wait_port(self.tls_port)):
-            self.stop()
-            raise RuntimeError(f"{self.name} did not start, see {workdir}/{self.name}.log")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-        self.log.close()
 
 
 def servers_for(args, cert, key):
@@ -241,10 +196,7 @@ def idle_tls_memory(server, args):
 # ------------------------------------------------------------------ main
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--vsmtpd", default=os.path.join(os.path.dirname(HERE), "build-bench",
-                                                    "daemon", "vsmtpd"))
-    p.add_argument("--rounds", type=int, default=3)
+    p = argument_parser(__doc__, HERE)
     p.add_argument("--sessions", type=int, default=2000)
     p.add_argument("--parallel", type=int, default=8)
     p.add_argument("--idle", type=int, default=1000, help="idle TLS connections for the memory")

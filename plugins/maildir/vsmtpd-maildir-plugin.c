@@ -27,6 +27,10 @@
  * itself fsync()ed. The delivery runs in a worker thread so that a slow
  * disk never blocks the sessions of the main loop; the session gets a
  * pending reply that the main thread completes when the thread is done.
+ * The workers take the messages in batches (vsmtpd-maildir-queue.c), and
+ * the fsync() of a new/ covers every link made into it before it started,
+ * by any worker (vsmtpd-maildir-sync.c): the links of concurrent
+ * deliveries share one.
  *
  *   [maildir]
  *   path=/var/lib/vsmtpd/Maildir     (default: $STATE_DIRECTORY/Maildir,
