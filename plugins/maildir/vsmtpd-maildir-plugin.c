@@ -416,13 +416,38 @@ write_prefix_and_content (VsmtpMessage  *message,
   return !g_cancellable_set_error_if_cancelled (cancellable, error);
 }
 
+/* link() into @maildir's new/. A new/ that is missing is created first when
+ * @create allows it: another worker may be creating the maildir's folders
+ * at the same moment (tmp/ already there, new/ not yet). */
+static int
+link_into_new (const char *from,
+               const char *to,
+               const char *maildir,
+               gboolean    create)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (link (from, to) == 0)
+    return 0;
+  if (errno != ENOENT || !create)
+    return -1;
+  if (!create_folders (maildir, &error))
+    {
+      errno = ENOENT;
+      return -1;
+    }
+  return link (from, to);
+}
+
 static gboolean
 link_or_rename (const char  *tmp_path,
                 const char  *new_path,
+                const char  *maildir,
+                gboolean     create,
                 Batch       *batch,
                 GError     **error)
 {
-  if (link (tmp_path, new_path) == 0)
+  if (link_into_new (tmp_path, new_path, maildir, create) == 0)
     {
       g_ptr_array_add (batch->leftovers, g_strdup (tmp_path));
       return TRUE;
@@ -597,7 +622,8 @@ deliver_target (Delivery  *delivery,
           continue;
         name = g_strdup_printf ("%s,S=%" G_GUINT64_FORMAT, unique, source->size);
         new_path = g_build_filename (new_dir, name, NULL);
-        if (link (source->tmp_path, new_path) == 0)
+        if (link_into_new (source->tmp_path, new_path, target->maildir,
+                           delivery->create_folders) == 0)
           {
             target->size = source->size;
             goto linked;
@@ -626,14 +652,16 @@ deliver_target (Delivery  *delivery,
       return FALSE;
     }
 
-  if (shareable && !last && stat (tmp_path, &st) == 0 && link (tmp_path, new_path) == 0)
+  if (shareable && !last && stat (tmp_path, &st) == 0 &&
+      link_into_new (tmp_path, new_path, target->maildir, delivery->create_folders) == 0)
     {
       Source source = { st.st_dev, g_steal_pointer (&tmp_path), size };
 
       g_array_append_val (sources, source);
       goto linked;
     }
-  if (!link_or_rename (tmp_path, new_path, batch, error))
+  if (!link_or_rename (tmp_path, new_path, target->maildir, delivery->create_folders, batch,
+                       error))
     {
       g_unlink (tmp_path);
       return FALSE;

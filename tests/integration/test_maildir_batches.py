@@ -48,17 +48,17 @@ class Sender(threading.Thread):
             self.error = e
 
 
-def send_concurrently(port, recipients):
-    senders = [Sender(port, i, recipients) for i in range(SESSIONS)]
+def send_concurrently(d, recipients):
+    """All the sessions at once; the daemon's log in the failure."""
+    senders = [Sender(d.port, i, recipients) for i in range(SESSIONS)]
     for s in senders:
         s.start()
     for s in senders:
         s.join()
     for s in senders:
-        if s.error is not None:
-            raise AssertionError(f"session {s.session}: {s.error!r}")
-        if len(s.accepted) != MESSAGES:
-            raise AssertionError(f"session {s.session}: {len(s.accepted)} accepted")
+        if s.error is not None or len(s.accepted) != MESSAGES:
+            raise AssertionError(f"session {s.session}: {len(s.accepted)} accepted, {s.error!r}\n"
+                                 + d.stderr_text())
 
 
 class BatchCase(unittest.TestCase):
@@ -91,7 +91,7 @@ class OneMaildirTest(BatchCase):
         d = fx.Vsmtpd()
         self.addCleanup(d.cleanup)
         d.start()
-        send_concurrently(d.port, ["rcpt@example.net"])
+        send_concurrently(d, ["rcpt@example.net"])
         self.assertEqual(d.stop(), 0, d.stderr_text())
         self.check_folder(d.maildir, ["rcpt@example.net"])
         self.assertEqual(len(re.findall(r"message \S+ delivered to", d.stderr_text())),
@@ -107,10 +107,28 @@ class PerRecipientTest(BatchCase):
         self.addCleanup(d.cleanup)
         d.start()
         recipients = ["ann@example.net", "bob@example.net", "cyd@example.net"]
-        send_concurrently(d.port, recipients)
+        send_concurrently(d, recipients)
         self.assertEqual(d.stop(), 0, d.stderr_text())
         for r in recipients:
             self.check_folder(os.path.join(mail, r.split("@")[0]), recipients)
+
+    def test_new_folder_still_missing(self):
+        """A maildir whose tmp/ exists but not new/ yet: what a delivery sees
+        while another worker is creating the folders of a new maildir. The
+        message is linked once new/ is made, not refused."""
+        mail = tempfile.mkdtemp(prefix="vsmtpd-test-mail-")
+        self.addCleanup(shutil.rmtree, mail, ignore_errors=True)
+        os.makedirs(os.path.join(mail, "dee", "tmp"))
+        d = fx.Vsmtpd(options=[f"maildir.path={mail}/%u"])
+        self.addCleanup(d.cleanup)
+        d.start()
+        with smtplib.SMTP("127.0.0.1", d.port, timeout=60) as s:
+            s.sendmail("a@example.org", ["dee@example.net", "eve@example.net"],
+                       message(0, 0, ["dee@example.net", "eve@example.net"]))
+        self.assertEqual(d.stop(), 0, d.stderr_text())
+        for user in ("dee", "eve"):
+            self.assertEqual(len(os.listdir(os.path.join(mail, user, "new"))), 1, d.stderr_text())
+            self.assertEqual(os.listdir(os.path.join(mail, user, "tmp")), [])
 
 
 if __name__ == "__main__":
