@@ -312,6 +312,11 @@ class ReloadPrivilegedPortTest(ReloadTestCase):
         self.addCleanup(d.cleanup)
         os.chmod(d.tmpdir, 0o755)
         d.start()
+        # the kernel accepts on the bound port before vsmtpd has dropped its
+        # privileges (and said so); a greeting comes only from the main loop,
+        # after
+        with fx.RawClient(d.port) as c:
+            c.cmd("QUIT")
         self.assertIn("running as user nobody", d.stderr_text())
         low = free_low_port()
         self.reload(d, config=f"[listener low]\nlisten=127.0.0.1:{low}\n")
