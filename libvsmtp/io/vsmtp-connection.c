@@ -550,6 +550,10 @@ on_handshake_done (GObject      *source,
     /* the old line stream lives on inside the TLS connection's base stream */
     gsize max_line_length = vsmtp_line_input_stream_get_max_line_length (self->input);
 
+    /* its buffer held the commands before STARTTLS; from now on the TLS
+     * layer reads through it, and an empty one reads into the caller's
+     * buffer: 16 KiB less per TLS connection */
+    vsmtp_line_input_stream_release_memory (self->input);
     g_clear_object (&self->input);
     self->input = vsmtp_line_input_stream_new (self->base_input, max_line_length);
   }

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -18,12 +19,18 @@
 #include <vsmtp.h>
 
 #include "vsmtpd-maildir-map.h"
+#include "vsmtpd-maildir-queue.h"
+#include "vsmtpd-maildir-sync.h"
 
 /* The maildir plugin takes durable responsibility for a message: the 250
  * is only sent after the file was fsync()ed, linked into new/ and new/
  * itself fsync()ed. The delivery runs in a worker thread so that a slow
  * disk never blocks the sessions of the main loop; the session gets a
  * pending reply that the main thread completes when the thread is done.
+ * The workers take the messages in batches (vsmtpd-maildir-queue.c), and
+ * the fsync() of a new/ covers every link made into it before it started,
+ * by any worker (vsmtpd-maildir-sync.c): the links of concurrent
+ * deliveries share one.
  *
  *   [maildir]
  *   path=/var/lib/vsmtpd/Maildir     (default: $STATE_DIRECTORY/Maildir,
@@ -97,11 +104,26 @@ struct _VsmtpdMaildirPlugin
   gboolean     create_directories;
   gboolean     delivered_to;
   VsmtpMetric *deliveries;           /* the server's vsmtp_deliveries_total */
+  MaildirQueue *queue;               /* the worker threads, made at the first message */
+  MaildirSync  *sync;                /* the fsync()s of new/ they share */
 };
 
 /* The content is copied in chunks of this size, so that a cancelled
  * delivery of a large message stops early. */
 #define COPY_CHUNK (256 * 1024)
+
+/* The most deliveries a worker thread takes at once: they wait for each
+ * other's writes, so that their new/ is synced once for all. */
+#define MAILDIR_BATCH_MAX 32
+
+/* Worker threads per processor. The work is system calls, and on a real
+ * disk mostly waiting in fsync(): while one worker waits, the messages
+ * that came meanwhile go to another, whose fsync() the file system can
+ * merge into the same journal commit. On tmpfs a second worker is seldom
+ * woken (the first is done before the next iteration of the main loop). */
+#ifndef MAILDIR_WORKERS_PER_CPU
+#define MAILDIR_WORKERS_PER_CPU 4
+#endif
 
 /* Where one copy goes: one per recipient, or one for the whole message
  * when every recipient shares the one maildir. */
@@ -115,11 +137,15 @@ typedef struct
   /* set by the worker thread */
   GError       *error;
   char         *delivered;   /* the file in new/ */
+  char         *new_dir;     /* its folder, */
+  guint64       ticket;      /* and the ticket of the link (vsmtpd-maildir-sync.c) */
   guint64       size;
 } Target;
 
 typedef struct
 {
+  VsmtpdMaildirPlugin *plugin;   /* a reference, for the worker's result */
+  GError       *cancelled;     /* set by the worker: nothing delivered */
   VsmtpMessage *message;
   VsmtpReply   *reply;
   GCancellable *cancellable;   /* the reply's: the answer is no longer wanted */
@@ -145,6 +171,7 @@ target_clear (gpointer data)
   g_clear_object (&target->refusal);
   g_clear_error (&target->error);
   g_free (target->delivered);
+  g_free (target->new_dir);
 }
 
 static void
@@ -152,6 +179,8 @@ delivery_free (gpointer data)
 {
   Delivery *delivery = data;
 
+  g_clear_object (&delivery->plugin);
+  g_clear_error (&delivery->cancelled);
   g_clear_object (&delivery->message);
   g_clear_object (&delivery->reply);
   g_clear_object (&delivery->cancellable);
@@ -335,15 +364,92 @@ write_content (VsmtpMessage  *message,
     }
 }
 
+/* What the deliveries of one batch share: the fsync()s of new/ (with every
+ * worker), and the names in tmp/ to remove once new/ is synced. */
+typedef struct
+{
+  MaildirSync *sync;
+  GPtrArray   *leftovers;
+} Batch;
+
+/* The prefix and a message held in memory in one writev() (most messages);
+ * else the prefix, then the content as write_content() copies it. */
+static gboolean
+write_prefix_and_content (VsmtpMessage  *message,
+                          int            fd,
+                          const char    *prefix,
+                          const char    *file,
+                          GCancellable  *cancellable,
+                          GError       **error)
+{
+  GBytes *bytes = vsmtp_message_get_size (message) <= COPY_CHUNK
+                  ? vsmtp_message_get_bytes (message) : NULL;
+  struct iovec iov[2];
+  guint first = 0;
+
+  if (bytes == NULL)
+    return write_all (fd, prefix, strlen (prefix), file, error) &&
+           write_content (message, fd, file, cancellable, error);
+
+  iov[0].iov_base = (void *) prefix;
+  iov[0].iov_len = strlen (prefix);
+  iov[1].iov_base = (void *) g_bytes_get_data (bytes, &iov[1].iov_len);
+  while (first < G_N_ELEMENTS (iov))
+    {
+      gssize n = writev (fd, iov + first, G_N_ELEMENTS (iov) - first);
+
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return set_error_from_errno (error, errno, "Cannot write", file);
+        }
+      /* a short write: on from where it stopped */
+      while (first < G_N_ELEMENTS (iov) && (gsize) n >= iov[first].iov_len)
+        n -= iov[first++].iov_len;
+      if (first < G_N_ELEMENTS (iov))
+        {
+          iov[first].iov_base = (char *) iov[first].iov_base + n;
+          iov[first].iov_len -= n;
+        }
+    }
+  return !g_cancellable_set_error_if_cancelled (cancellable, error);
+}
+
+/* link() into @maildir's new/. A new/ that is missing is created first when
+ * @create allows it: another worker may be creating the maildir's folders
+ * at the same moment (tmp/ already there, new/ not yet). */
+static int
+link_into_new (const char *from,
+               const char *to,
+               const char *maildir,
+               gboolean    create)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (link (from, to) == 0)
+    return 0;
+  if (errno != ENOENT || !create)
+    return -1;
+  if (!create_folders (maildir, &error))
+    {
+      errno = ENOENT;
+      return -1;
+    }
+  return link (from, to);
+}
+
 static gboolean
 link_or_rename (const char  *tmp_path,
                 const char  *new_path,
+                const char  *maildir,
+                gboolean     create,
+                Batch       *batch,
                 GError     **error)
 {
-  if (link (tmp_path, new_path) == 0)
+  if (link_into_new (tmp_path, new_path, maildir, create) == 0)
     {
-      if (g_unlink (tmp_path) != 0)
-        g_debug ("maildir: cannot remove %s: %s", tmp_path, g_strerror (errno));
+      g_ptr_array_add (batch->leftovers, g_strdup (tmp_path));
       return TRUE;
     }
 
@@ -357,38 +463,19 @@ link_or_rename (const char  *tmp_path,
   return set_error_from_errno (error, errno, "Cannot move the message to", new_path);
 }
 
-static gboolean
-sync_directory (const char  *dir,
-                GError     **error)
-{
-  int fd;
-
-  fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return set_error_from_errno (error, errno, "Cannot open", dir);
-
-  if (fsync (fd) != 0)
-    {
-      int saved_errno = errno;
-
-      close (fd);
-      return set_error_from_errno (error, saved_errno, "Cannot sync", dir);
-    }
-
-  close (fd);
-  return TRUE;
-}
-
 /* A name unique to this delivery attempt: SECONDS.MmicrosecondsPpidQn.HOST */
 static char *
 unique_name (const char *hostname)
 {
   static int counter = 0;
+  static int pid = 0;   /* vsmtpd's workers are exec'd, not forked: one per process */
   gint64 now = g_get_real_time ();
 
+  if (g_atomic_int_get (&pid) == 0)
+    g_atomic_int_set (&pid, (int) getpid ());
   return g_strdup_printf ("%" G_GINT64_FORMAT ".M%" G_GINT64_FORMAT "P%dQ%d.%s",
                           now / G_USEC_PER_SEC, now % G_USEC_PER_SEC,
-                          (int) getpid (), g_atomic_int_add (&counter, 1) + 1,
+                          g_atomic_int_get (&pid), g_atomic_int_add (&counter, 1) + 1,
                           hostname);
 }
 
@@ -441,10 +528,7 @@ write_tmp (Delivery     *delivery,
       return FALSE;
     }
 
-  if (!write_all (fd, prefix, strlen (prefix), *tmp_path, error))
-    goto failed;
-
-  if (!write_content (delivery->message, fd, *tmp_path, cancellable, error))
+  if (!write_prefix_and_content (delivery->message, fd, prefix, *tmp_path, cancellable, error))
     goto failed;
 
   if (fsync (fd) != 0)
@@ -489,9 +573,6 @@ source_clear (gpointer data)
 {
   Source *source = data;
 
-  /* every link is made: the name in tmp/ is not needed any more */
-  if (g_unlink (source->tmp_path) != 0)
-    g_debug ("maildir: cannot remove %s: %s", source->tmp_path, g_strerror (errno));
   g_free (source->tmp_path);
 }
 
@@ -504,11 +585,14 @@ no_hard_link (int saved_errno)
 
 /* Delivers one copy into @target's maildir: a link to a source on its
  * device, else a new file (a source for the targets after it, unless
- * @shareable is FALSE). Runs in the worker thread. */
+ * @shareable is FALSE or no copy comes after it: @last). Runs in the
+ * worker thread. */
 static gboolean
 deliver_target (Delivery  *delivery,
                 Target    *target,
                 GArray    *sources,
+                gboolean   last,
+                Batch     *batch,
                 GError   **error)
 {
   g_autofree char *tmp_dir = g_build_filename (target->maildir, "tmp", NULL);
@@ -538,7 +622,8 @@ deliver_target (Delivery  *delivery,
           continue;
         name = g_strdup_printf ("%s,S=%" G_GUINT64_FORMAT, unique, source->size);
         new_path = g_build_filename (new_dir, name, NULL);
-        if (link (source->tmp_path, new_path) == 0)
+        if (link_into_new (source->tmp_path, new_path, target->maildir,
+                           delivery->create_folders) == 0)
           {
             target->size = source->size;
             goto linked;
@@ -567,39 +652,61 @@ deliver_target (Delivery  *delivery,
       return FALSE;
     }
 
-  if (shareable && stat (tmp_path, &st) == 0 && link (tmp_path, new_path) == 0)
+  if (shareable && !last && stat (tmp_path, &st) == 0 &&
+      link_into_new (tmp_path, new_path, target->maildir, delivery->create_folders) == 0)
     {
       Source source = { st.st_dev, g_steal_pointer (&tmp_path), size };
 
       g_array_append_val (sources, source);
       goto linked;
     }
-  if (!link_or_rename (tmp_path, new_path, error))
+  if (!link_or_rename (tmp_path, new_path, target->maildir, delivery->create_folders, batch,
+                       error))
     {
       g_unlink (tmp_path);
       return FALSE;
     }
 
 linked:
-  if (!sync_directory (new_dir, error))
-    {
-      /* Not durable: answer 4xx and take the file back, the client retries */
-      g_unlink (new_path);
-      return FALSE;
-    }
+  /* new/ is synced once the batch is linked (deliver_batch()), before any
+   * reply */
+  target->ticket = maildir_sync_note (batch->sync, new_dir);
+  target->new_dir = g_steal_pointer (&new_dir);
   target->delivered = g_steal_pointer (&new_path);
   return TRUE;
 }
 
+/* every link is made: the names in tmp/ are not needed any more, once
+ * new/ is synced */
+static void
+sources_to_leftovers (GArray *sources,
+                      Batch  *batch)
+{
+  for (guint i = 0; i < sources->len; i++)
+    g_ptr_array_add (batch->leftovers,
+                     g_steal_pointer (&g_array_index (sources, Source, i).tmp_path));
+}
+
 /* Runs in a worker thread: FALSE only when cancelled (then nothing stays
- * delivered); each target's failure is its own. */
+ * delivered); each target's failure is its own. The links into new/ are
+ * made, the folders not synced yet. */
 static gboolean
 deliver (Delivery  *delivery,
+         Batch     *batch,
          GError   **error)
 {
   g_autoptr(GArray) sources = g_array_new (FALSE, TRUE, sizeof (Source));
+  guint last = 0;
 
   g_array_set_clear_func (sources, source_clear);
+  /* the last copy written: no copy after it links to its file */
+  for (guint i = 0; i < delivery->targets->len; i++)
+    {
+      Target *target = &g_array_index (delivery->targets, Target, i);
+
+      if (target->maildir != NULL && target->same_as < 0)
+        last = i;
+    }
 
   for (guint i = 0; i < delivery->targets->len; i++)
     {
@@ -608,7 +715,7 @@ deliver (Delivery  *delivery,
 
       if (target->maildir == NULL || target->same_as >= 0)
         continue;
-      if (!deliver_target (delivery, target, sources, &local_error))
+      if (!deliver_target (delivery, target, sources, i == last, batch, &local_error))
         {
           if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
             {
@@ -618,9 +725,11 @@ deliver (Delivery  *delivery,
           target->error = local_error;
         }
     }
+  sources_to_leftovers (sources, batch);
   return TRUE;
 
 cancelled:
+  sources_to_leftovers (sources, batch);
   for (guint i = 0; i < delivery->targets->len; i++)
     {
       Target *target = &g_array_index (delivery->targets, Target, i);
@@ -632,18 +741,61 @@ cancelled:
   return FALSE;
 }
 
+/* Each link made into a new/ is durable once that new/ was fsync()ed
+ * afterwards; one that is not is taken back and gets a 4xx (the client
+ * sends it again). */
 static void
-deliver_thread (GTask        *task,
-                gpointer      source_object,
-                gpointer      task_data,
-                GCancellable *cancellable)
+sync_links (Delivery *delivery,
+            Batch    *batch)
 {
-  GError *error = NULL;
+  for (guint j = 0; j < delivery->targets->len; j++)
+    {
+      Target *target = &g_array_index (delivery->targets, Target, j);
+      GError *error = NULL;
 
-  if (deliver (task_data, &error))
-    g_task_return_boolean (task, TRUE);
-  else
-    g_task_return_error (task, error);
+      if (target->ticket == 0)
+        continue;
+      if (target->delivered == NULL)
+        maildir_sync_forget (batch->sync, target->new_dir);   /* taken back */
+      else if (!maildir_sync_wait (batch->sync, target->new_dir, target->ticket, &error))
+        {
+          g_unlink (target->delivered);
+          g_clear_pointer (&target->delivered, g_free);
+          g_clear_error (&target->error);
+          target->error = error;
+        }
+      target->ticket = 0;
+    }
+}
+
+/* Runs in a worker thread with deliveries queued meanwhile: each file is
+ * written, fsync()ed and linked into its new/; then each new/ is fsync()ed
+ * once for all the links into it (by this batch and by the other workers
+ * meanwhile: group commit), and only then are the replies made
+ * (deliver_done()). */
+static void
+deliver_batch (GPtrArray *deliveries,
+               gpointer   user_data)
+{
+  Delivery *first = deliveries->pdata[0];
+  Batch batch = { first->plugin->sync, g_ptr_array_new_with_free_func (g_free) };
+
+  for (guint i = 0; i < deliveries->len; i++)
+    {
+      Delivery *delivery = deliveries->pdata[i];
+
+      deliver (delivery, &batch, &delivery->cancelled);
+    }
+
+  for (guint i = 0; i < deliveries->len; i++)
+    sync_links (deliveries->pdata[i], &batch);
+
+  for (guint i = 0; i < batch.leftovers->len; i++)
+    if (g_unlink (batch.leftovers->pdata[i]) != 0)
+      g_debug ("maildir: cannot remove %s: %s", (char *) batch.leftovers->pdata[i],
+               g_strerror (errno));
+
+  g_ptr_array_unref (batch.leftovers);
 }
 
 /* The reply for a copy that could not be written (RFC 3463 codes). */
@@ -682,20 +834,15 @@ count_delivery (VsmtpdMaildirPlugin *self,
 }
 
 static void
-deliver_done (GObject      *source_object,
-              GAsyncResult *result,
-              gpointer      user_data)
+deliver_reply (VsmtpdMaildirPlugin *self,
+               Delivery            *delivery)
 {
-  GTask *task = G_TASK (result);
-  VsmtpdMaildirPlugin *self = VSMTPD_MAILDIR_PLUGIN (source_object);
-  Delivery *delivery = g_task_get_task_data (task);
   const char *id = vsmtp_message_get_id (delivery->message);
   GArray *targets = delivery->targets;
   g_autoptr(GPtrArray) replies = g_ptr_array_new_with_free_func (g_object_unref);
-  g_autoptr(GError) error = NULL;
   g_autofree char *ok = NULL;
 
-  if (!g_task_propagate_boolean (task, &error))
+  if (delivery->cancelled != NULL)
     {
       /* not a failure: the session gave up on the answer */
       g_info ("maildir: %s: delivery of message %s cancelled (the client left, or the "
@@ -765,6 +912,18 @@ deliver_done (GObject      *source_object,
                                          replies->len);
   else
     vsmtp_reply_complete_with (delivery->reply, replies->pdata[0]);
+}
+
+/* Back on the main thread, for each delivery of a batch */
+static void
+deliver_done (gpointer item,
+              gpointer user_data)
+{
+  Delivery *delivery = item;
+
+  deliver_reply (delivery->plugin, delivery);
+  /* may release the last reference to the plugin */
+  delivery_free (delivery);
 }
 
 static char *
@@ -844,10 +1003,11 @@ on_message_received (VsmtpSession *session,
                      gpointer      user_data)
 {
   VsmtpdMaildirPlugin *self = user_data;
-  g_autoptr(GTask) task = NULL;
   Delivery *delivery;
+  VsmtpReply *reply;
 
   delivery = g_new0 (Delivery, 1);
+  delivery->plugin = g_object_ref (self);
   delivery->message = g_object_ref (message);
   delivery->reply = vsmtp_reply_new_pending ();
   /* made here, on the main thread, for the worker to look at */
@@ -860,15 +1020,17 @@ on_message_received (VsmtpSession *session,
   delivery->targets = find_targets (self, vsmtp_message_get_envelope (message),
                                     &delivery->per_recipient);
 
-  task = g_task_new (self, delivery->cancellable, deliver_done, NULL);
-  g_task_set_source_tag (task, on_message_received);
+  /* worker threads sized to the machine (MAILDIR_WORKERS_PER_CPU) */
+  if (self->sync == NULL)
+    self->sync = maildir_sync_new ();
+  if (self->queue == NULL)
+    self->queue = maildir_queue_new (g_get_num_processors () * MAILDIR_WORKERS_PER_CPU, MAILDIR_BATCH_MAX,
+                                     deliver_batch, deliver_done, NULL);
   /* deliver_done must know whether the file reached new/ even when the
-   * cancellable was cancelled meanwhile: no automatic CANCELLED result */
-  g_task_set_check_cancellable (task, FALSE);
-  g_task_set_task_data (task, delivery, delivery_free);
-  g_task_run_in_thread (task, deliver_thread);
-
-  return g_object_ref (delivery->reply);
+   * cancellable was cancelled meanwhile: it looks at it itself */
+  reply = g_object_ref (delivery->reply);
+  maildir_queue_push (self->queue, delivery);
+  return reply;
 }
 
 static void
@@ -1029,6 +1191,9 @@ vsmtpd_maildir_plugin_finalize (GObject *object)
   g_free (self->hostname);
   g_clear_pointer (&self->map, maildir_map_free);
   g_clear_object (&self->deliveries);
+  /* every delivery held a reference: none is left */
+  g_clear_pointer (&self->queue, maildir_queue_free);
+  g_clear_pointer (&self->sync, maildir_sync_free);
 
   G_OBJECT_CLASS (vsmtpd_maildir_plugin_parent_class)->finalize (object);
 }

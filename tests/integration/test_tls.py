@@ -618,6 +618,16 @@ def openssl_handshake(port, *args, starttls=True):
     return (m is not None and m.group(2) != "(NONE)", out)
 
 
+def assert_no_hello_retry(case, ports):
+    need("openssl")
+    for port, starttls in ports:
+        ok, out = openssl_handshake(port, "-tls1_3", "-groups", "X25519:P-256", "-msg",
+                                    starttls=starttls)
+        case.assertTrue(ok, out)
+        case.assertEqual(out.count(", ClientHello"), 1, out)
+        case.assertRegex(out, r"(Server|Peer) Temp Key: X25519")
+
+
 class TlsProfileTest(TlsCase):
     """The default profile: TLS 1.2 and 1.3 only, forward-secret AEAD
     suites only, the server's order; on the STARTTLS and implicit-TLS
@@ -678,6 +688,13 @@ class TlsProfileTest(TlsCase):
             self.assertTrue(desc.startswith("(TLS1.3-X.509)"), desc)
 
 
+    def test_x25519_key_share_taken(self):
+        """A client that sends only an X25519 key share (OpenSSL's default)
+        gets the ServerHello at once: one ClientHello, no HelloRetryRequest
+        (an extra round trip, a second ClientHello)."""
+        assert_no_hello_retry(self, self.ports())
+
+
 class TlsMinVersion13Test(TlsCase):
     server_lines = "tls-min-version=1.3\n"
 
@@ -687,6 +704,9 @@ class TlsMinVersion13Test(TlsCase):
         self.assertFalse(ok, out)
         ok, desc = gnutls_handshake(self.daemon.port, "NORMAL")
         self.assertTrue(desc.startswith("(TLS1.3-X.509)"), desc)
+
+    def test_x25519_key_share_taken(self):
+        assert_no_hello_retry(self, [(self.daemon.port, True)])
 
 
 class TlsPriorityTest(TlsCase):
