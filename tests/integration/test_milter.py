@@ -53,13 +53,7 @@ RECORDER = """
 """
 
 
-def peer_env():
-    """The environment for the peer programs (milters): without the
-    sanitizer runtimes the sanitizer tier preloads for vsmtpd"""
-    env = dict(os.environ)
-    for name in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
-        env.pop(name, None)
-    return env
+peer_env = fx.peer_env
 
 
 def wait_for(predicate, timeout=fx.IO_TIMEOUT, what="condition"):

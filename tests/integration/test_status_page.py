@@ -119,7 +119,7 @@ def run_chromium(args, url):
            f"--user-data-dir={profile}"] + args + [url]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True,
-                            env={**os.environ, "HOME": profile})
+                            env=fx.peer_env(HOME=profile))
     try:
         out, err = proc.communicate(timeout=CHROMIUM_TIMEOUT)
         if proc.returncode != 0:

@@ -63,6 +63,16 @@ def port_is_free(port):
         return True
 
 
+def peer_env(**extra):
+    """The environment for peer programs a test starts (milters, browsers):
+    without the sanitizer runtimes the sanitizer tier preloads for vsmtpd"""
+    env = dict(os.environ)
+    for name in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+        env.pop(name, None)
+    env.update(extra)
+    return env
+
+
 def clean_env(home):
     """The environment for a daemon: HOME in the test's folder, no XDG or
     systemd state directory leaking in from the caller."""
