@@ -223,6 +223,7 @@ typedef struct
   SoupServerMessage *message;
   GPtrArray         *texts;     /* char *, NULL-terminated at the end */
   guint              pending;
+  guint              n_workers;
 } Scrape;
 
 static void
@@ -230,8 +231,18 @@ scrape_done (Scrape *scrape)
 {
   SoupServerMessage *message = scrape->message;
 
-  if (scrape->texts->len == 0)
-    soup_server_message_set_status (message, SOUP_STATUS_SERVICE_UNAVAILABLE, NULL);
+  /* A sum without one worker's share would go down: Prometheus would take
+   * every counter for reset and rate() would show a spike. A failed scrape
+   * (up = 0) is what happened. */
+  if (scrape->texts->len < scrape->n_workers)
+    {
+      char *text = g_strdup_printf ("%u of %u workers answered\n",
+                                    scrape->texts->len, scrape->n_workers);
+
+      soup_server_message_set_status (message, SOUP_STATUS_SERVICE_UNAVAILABLE, NULL);
+      soup_server_message_set_response (message, "text/plain", SOUP_MEMORY_TAKE, text,
+                                        strlen (text));
+    }
   else
     {
       char *text;
@@ -278,6 +289,7 @@ vsmtpd_metrics_workers_respond (VsmtpdMetricsWorkers *self,
   scrape->message = g_object_ref (message);
   scrape->texts = g_ptr_array_new_with_free_func (g_free);
   scrape->pending = self->sessions->len;
+  scrape->n_workers = self->sessions->len;
   soup_server_message_pause (message);
   for (guint i = 0; i < self->sessions->len; i++)
     {

@@ -8,6 +8,7 @@ it; a metrics socket alone leaves SMTP on its configured address."""
 import http.client
 import os
 import re
+import signal
 import smtplib
 import socket
 import subprocess
@@ -214,6 +215,20 @@ class MetricsWorkersTest(unittest.TestCase):
             self.assertEqual(sum(value(w, name, **labels) for w in per_worker),
                              value(after, name, **labels), name)
         self.assertEqual(len(d.delivered()), 10)
+        # a worker that does not answer fails the scrape, rather than
+        # lowering the sums (a false counter reset for Prometheus)
+        with open(f"/proc/{d.proc.pid}/task/{d.proc.pid}/children") as f:
+            workers = [int(p) for p in f.read().split()]
+        self.assertEqual(len(workers), 2, workers)
+        os.kill(workers[1], signal.SIGSTOP)
+        try:
+            with self.assertRaises(urllib.error.HTTPError) as cm:
+                fetch(metrics_port)     # after the master's 5 s per worker
+        finally:
+            os.kill(workers[1], signal.SIGCONT)
+        self.assertEqual(cm.exception.code, 503)
+        self.assertEqual(cm.exception.read(), b"1 of 2 workers answered\n")
+        self.assertEqual(fetch(metrics_port)[0], 200)
         # no status page: each worker would show its own share as the whole
         with self.assertRaises(urllib.error.HTTPError) as cm:
             fetch(metrics_port, "/")
