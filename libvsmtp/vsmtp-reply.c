@@ -376,14 +376,19 @@ vsmtp_reply_new (guint       code,
                  const char *enhanced_code,
                  const char *text)
 {
+  VsmtpReply *self;
+
   g_return_val_if_fail (code_is_valid (code), NULL);
   g_return_val_if_fail (enhanced_code_is_valid (code, enhanced_code), NULL);
 
-  return g_object_new (VSMTP_TYPE_REPLY,
-                       "code", code,
-                       "enhanced-code", enhanced_code,
-                       "text", text,
-                       NULL);
+  /* the arguments are checked: set the fields directly rather than pass
+   * them as construct properties (GValues, a notify queue), once per reply */
+  self = g_object_new (VSMTP_TYPE_REPLY, NULL);
+  self->code = code;
+  self->enhanced_code = g_strdup (enhanced_code);
+  self->text = g_strdup (text != NULL ? text : default_text (code));
+  self->pending = FALSE;
+  return self;
 }
 
 /**
