@@ -8,6 +8,7 @@
 
 #include "vsmtp-reply.h"
 #include "vsmtp-reply-private.h"
+#include "vsmtp-string-private.h"
 
 /* RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets including CRLF. */
 #define MAX_REPLY_LINE 512
@@ -995,14 +996,14 @@ append_line (VsmtpReply *self,
       /* "%03u" without printf: once per reply sent */
       char digits[3] = { '0' + self->code / 100, '0' + self->code / 10 % 10, '0' + self->code % 10 };
 
-      g_string_append_len (buffer, digits, 3);
+      _vsmtp_string_append_len (buffer, digits, 3);
     }
   else
     g_string_append_printf (buffer, "%03u", self->code);
   if (self->enhanced_code != NULL)
     {
       g_string_append_c (buffer, last ? ' ' : '-');
-      g_string_append (buffer, self->enhanced_code);
+      _vsmtp_string_append (buffer, self->enhanced_code);
       if (length > 0)
         g_string_append_c (buffer, ' ');
     }
@@ -1034,7 +1035,7 @@ append_line (VsmtpReply *self,
       g_string_append_c (buffer, c);
     }
 
-  g_string_append (buffer, "\r\n");
+  _vsmtp_string_append_len (buffer, "\r\n", 2);
 }
 
 /**
@@ -1062,7 +1063,7 @@ vsmtp_reply_append_to (VsmtpReply *self,
   /* a completed reply never changes: format it once */
   if (self->wire != NULL)
     {
-      g_string_append_len (buffer, self->wire, self->wire_length);
+      _vsmtp_string_append_len (buffer, self->wire, self->wire_length);
       return;
     }
 
