@@ -451,9 +451,16 @@ vsmtp_line_input_stream_fill_nonblocking (VsmtpLineInputStream  *self,
     }
 
   if (self->base_pollable)
-    n = g_pollable_input_stream_read_nonblocking ((GPollableInputStream *) base,
-                                                  self->buf + self->start + self->len,
-                                                  room, cancellable, error);
+    {
+      /* a non-blocking read returns at once: @cancellable is checked here
+       * rather than made the thread's current one around the read (a list
+       * node allocated and freed per read) */
+      if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
+        return -1;
+      n = g_pollable_input_stream_read_nonblocking ((GPollableInputStream *) base,
+                                                    self->buf + self->start + self->len,
+                                                    room, NULL, error);
+    }
   else
     n = g_input_stream_read (base,
                              self->buf + self->start + self->len,
