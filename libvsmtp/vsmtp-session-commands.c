@@ -275,10 +275,17 @@ _vsmtp_session_handle_mail (VsmtpSession *self,
   if (!session_save_path (self, args, TRUE))
     return;
 
-  parameters = _vsmtp_parameters_new_for_table (self->pending_params);
-  EMIT_DECISION (SIGNAL_MAIL_FROM, then_mail,
-                 _vsmtp_session_real_mail_from (self, self->pending_address, parameters),
-                 self->pending_address, parameters);
+  /* the boxed parameters only for handlers: the class handler's standard
+   * reply does not look at them */
+  if (HAS_HANDLERS (SIGNAL_MAIL_FROM))
+    {
+      parameters = _vsmtp_parameters_new_for_table (self->pending_params);
+      session_emit (self, SIGNAL_MAIL_FROM, then_mail, self->pending_address, parameters);
+    }
+  else
+    _vsmtp_decision_decide (self->decision,
+                            _vsmtp_session_real_mail_from (self, self->pending_address, NULL),
+                            then_mail);
 }
 
 static void
@@ -331,10 +338,16 @@ _vsmtp_session_handle_rcpt (VsmtpSession *self,
       return;
     }
 
-  parameters = _vsmtp_parameters_new_for_table (self->pending_params);
-  EMIT_DECISION (SIGNAL_RCPT_TO, then_rcpt,
-                 _vsmtp_session_real_rcpt_to (self, self->pending_address, parameters),
-                 self->pending_address, parameters);
+  /* as for MAIL: the boxed parameters only for handlers */
+  if (HAS_HANDLERS (SIGNAL_RCPT_TO))
+    {
+      parameters = _vsmtp_parameters_new_for_table (self->pending_params);
+      session_emit (self, SIGNAL_RCPT_TO, then_rcpt, self->pending_address, parameters);
+    }
+  else
+    _vsmtp_decision_decide (self->decision,
+                            _vsmtp_session_real_rcpt_to (self, self->pending_address, NULL),
+                            then_rcpt);
 }
 
 /* ------------------------------------------------------------------------ */
