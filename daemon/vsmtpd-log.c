@@ -117,7 +117,6 @@ write_stderr (GLogLevelFlags   log_level,
   const char *message = find_field (fields, n_fields, "MESSAGE");
   gint64 now = g_get_real_time ();
   gint64 second = now / G_USEC_PER_SEC;
-  GString *line;
   gboolean ok;
 
   if (second != cached_second)
@@ -130,28 +129,48 @@ write_stderr (GLogLevelFlags   log_level,
       cached_second = second;
     }
 
-  line = g_string_sized_new (160);
-  g_string_append (line, domain != NULL ? domain : "vsmtpd");
-  g_string_append_c (line, '-');
-  g_string_append (line, level_name (log_level));
-  g_string_append (line, ": ");
-  g_string_append (line, cached_time);
+  /* "domain-LEVEL: HH:MM:SS.mmm: message\n", copied into a buffer on the
+   * stack (one line per transaction: no GString, no allocation) unless
+   * the line is long */
   {
-    /* ".%03d: " without printf: once per line */
+    const char *parts[] = { domain != NULL ? domain : "vsmtpd", "-", level_name (log_level),
+                            ": ", cached_time };
     int ms = (int) (now % G_USEC_PER_SEC / 1000);
     char millis[6] = { '.', '0' + ms / 100, '0' + ms / 10 % 10, '0' + ms % 10, ':', ' ' };
+    gsize lengths[G_N_ELEMENTS (parts)];
+    gsize message_length;
+    gsize total = sizeof millis + 1;
+    char stack[1024];
+    char *line;
+    char *p;
 
-    g_string_append_len (line, millis, sizeof millis);
+    if (message == NULL)
+      message = "(no message)";
+    message_length = strlen (message);
+    for (gsize i = 0; i < G_N_ELEMENTS (parts); i++)
+      total += lengths[i] = strlen (parts[i]);
+    total += message_length;
+    line = total <= sizeof stack ? stack : g_malloc (total);
+    p = line;
+    for (gsize i = 0; i < G_N_ELEMENTS (parts); i++)
+      {
+        memcpy (p, parts[i], lengths[i]);
+        p += lengths[i];
+      }
+    memcpy (p, millis, sizeof millis);
+    p += sizeof millis;
+    memcpy (p, message, message_length);
+    p += message_length;
+    *p++ = '\n';
+
+    /* INFO and below may wait for the end of the main loop iteration
+     * (vsmtpd-log-batch.c) */
+    ok = vsmtpd_log_batch_write (line, p - line,
+                                 !(log_level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL |
+                                                G_LOG_LEVEL_WARNING)));
+    if (line != stack)
+      g_free (line);
   }
-  g_string_append (line, message != NULL ? message : "(no message)");
-  g_string_append_c (line, '\n');
-
-  /* INFO and below may wait for the end of the main loop iteration
-   * (vsmtpd-log-batch.c) */
-  ok = vsmtpd_log_batch_write (line->str, line->len,
-                               !(log_level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL |
-                                              G_LOG_LEVEL_WARNING)));
-  g_string_free (line, TRUE);
 
   return ok ? G_LOG_WRITER_HANDLED : G_LOG_WRITER_UNHANDLED;
 }

@@ -105,24 +105,30 @@ format_address (VsmtpAddress *self)
   if (self->is_postmaster)
     return g_strdup ("postmaster");
 
-  str = g_string_new (NULL);
-
-  if (local_part_is_dot_string (self->local_part))
-    g_string_append (str, self->local_part);
-  else
+  if (self->domain != NULL && local_part_is_dot_string (self->local_part))
     {
-      const char *p;
+      /* the usual address, local@domain: one allocation (once per
+       * address of every transaction) */
+      gsize local_length = strlen (self->local_part);
+      gsize domain_length = strlen (self->domain);
+      char *string = g_malloc (local_length + 1 + domain_length + 1);
 
-      g_string_append_c (str, '"');
-      for (p = self->local_part; *p != '\0'; p++)
-        {
-          if (*p == '"' || *p == '\\')
-            g_string_append_c (str, '\\');
-          g_string_append_c (str, *p);
-        }
-      g_string_append_c (str, '"');
+      memcpy (string, self->local_part, local_length);
+      string[local_length] = '@';
+      memcpy (string + local_length + 1, self->domain, domain_length + 1);
+      return string;
     }
 
+  /* a quoted local part */
+  str = g_string_new (NULL);
+  g_string_append_c (str, '"');
+  for (const char *p = self->local_part; *p != '\0'; p++)
+    {
+      if (*p == '"' || *p == '\\')
+        g_string_append_c (str, '\\');
+      g_string_append_c (str, *p);
+    }
+  g_string_append_c (str, '"');
   g_string_append_c (str, '@');
   g_string_append (str, self->domain);
 

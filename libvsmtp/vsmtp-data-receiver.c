@@ -13,6 +13,8 @@
 #include "vsmtp-settings-private.h"
 
 #define DATA_CHUNK (64 * 1024)
+/* the decoder's output for chunks of up to 4 KiB: on the stack */
+#define SMALL_CHUNK_OUT (8 * 1024 + 8)
 
 struct _VsmtpDataReceiver
 {
@@ -170,18 +172,34 @@ _vsmtp_data_receiver_feed_data (VsmtpDataReceiver *self,
                                 gsize              length,
                                 gboolean          *finished)
 {
-  gsize out_length = 2 * DATA_CHUNK + 8;
+  /* the decoder's output is at most twice its input (bare newlines made
+   * CRLF) and is appended before this returns: a small chunk (a whole
+   * small message, often) is decoded on the stack, rather than into a
+   * 128 KiB block allocated and freed for the message */
+  guint8 small[SMALL_CHUNK_OUT];
+  guint8 *out;
+  gsize out_length;
   gsize consumed;
 
   *finished = FALSE;
   if (length > DATA_CHUNK)
     length = DATA_CHUNK;
-  if (self->out == NULL)
-    self->out = g_malloc (out_length);
+  if (self->out == NULL && 2 * length + 8 <= sizeof small)
+    {
+      out = small;
+      out_length = sizeof small;
+    }
+  else
+    {
+      if (self->out == NULL)
+        self->out = g_malloc (2 * DATA_CHUNK + 8);
+      out = self->out;
+      out_length = 2 * DATA_CHUNK + 8;
+    }
 
   consumed = vsmtp_data_decoder_decode (self->decoder, in, length,
-                                        self->out, &out_length, finished);
-  _vsmtp_data_receiver_feed (self, self->out, out_length);
+                                        out, &out_length, finished);
+  _vsmtp_data_receiver_feed (self, out, out_length);
   if (*finished)
     g_clear_pointer (&self->out, g_free);
 

@@ -21,13 +21,13 @@ struct _VsmtpEnvelope
   GObject parent_instance;
 
   VsmtpAddress *sender;
-  GHashTable *mail_parameters;
+  GHashTable *mail_parameters;   /* NULL until a parameter is set or asked for */
   GPtrArray *recipients;   /* of Recipient */
 };
 
 typedef struct {
   VsmtpAddress *address;
-  GHashTable *parameters;
+  GHashTable *parameters;        /* NULL until a parameter is set or asked for */
 } Recipient;
 
 G_DEFINE_FINAL_TYPE (VsmtpEnvelope, vsmtp_envelope, G_TYPE_OBJECT)
@@ -47,29 +47,36 @@ parameters_new (void)
   return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
-/* Replaces the contents of @table with a copy of @from's (NULL: none) */
+/* Replaces the contents of *@table with a copy of @from's (NULL: none).
+ * The table is made only when there is something to put in it: most
+ * commands have no parameters, and a table made and freed per transaction
+ * for nothing is most of what an envelope costs. */
 static void
-parameters_assign (GHashTable *table,
-                   GHashTable *from)
+parameters_assign (GHashTable **table,
+                   GHashTable  *from)
 {
   GHashTableIter iter;
   gpointer key, value;
 
-  g_hash_table_remove_all (table);
-  if (from == NULL)
+  if (*table != NULL)
+    g_hash_table_remove_all (*table);
+  if (from == NULL || g_hash_table_size (from) == 0)
     return;
+  if (*table == NULL)
+    *table = parameters_new ();
   g_hash_table_iter_init (&iter, from);
   while (g_hash_table_iter_next (&iter, &key, &value))
-    g_hash_table_insert (table, g_strdup (key), g_strdup (value));
+    g_hash_table_insert (*table, g_strdup (key), g_strdup (value));
 }
 
+/* The table of *@table, made empty if there is none yet (for the getters
+ * that hand it out) */
 static GHashTable *
-parameters_copy (GHashTable *table)
+parameters_get (GHashTable **table)
 {
-  GHashTable *copy = parameters_new ();
-
-  parameters_assign (copy, table);
-  return copy;
+  if (*table == NULL)
+    *table = parameters_new ();
+  return *table;
 }
 
 static void
@@ -78,7 +85,7 @@ recipient_free (gpointer data)
   Recipient *recipient = data;
 
   vsmtp_address_unref (recipient->address);
-  g_hash_table_unref (recipient->parameters);
+  g_clear_pointer (&recipient->parameters, g_hash_table_unref);
   g_free (recipient);
 }
 
@@ -157,7 +164,6 @@ vsmtp_envelope_class_init (VsmtpEnvelopeClass *klass)
 static void
 vsmtp_envelope_init (VsmtpEnvelope *self)
 {
-  self->mail_parameters = parameters_new ();
   self->recipients = g_ptr_array_new_with_free_func (recipient_free);
 }
 
@@ -196,7 +202,7 @@ vsmtp_envelope_copy (VsmtpEnvelope *self)
   if (self->sender != NULL)
     copy->sender = vsmtp_address_ref (self->sender);
   /* the new envelope's own (empty) table: no second one per copy */
-  parameters_assign (copy->mail_parameters, self->mail_parameters);
+  parameters_assign (&copy->mail_parameters, self->mail_parameters);
 
   for (i = 0; i < self->recipients->len; i++)
     {
@@ -204,7 +210,7 @@ vsmtp_envelope_copy (VsmtpEnvelope *self)
       Recipient *recipient_copy = g_new0 (Recipient, 1);
 
       recipient_copy->address = vsmtp_address_ref (recipient->address);
-      recipient_copy->parameters = parameters_copy (recipient->parameters);
+      parameters_assign (&recipient_copy->parameters, recipient->parameters);
       g_ptr_array_add (copy->recipients, recipient_copy);
     }
 
@@ -236,8 +242,8 @@ vsmtp_envelope_set_sender (VsmtpEnvelope *self,
 
   /* filled in place: the table vsmtp_envelope_get_mail_parameters()
    * returned before was not the caller's to keep (transfer none) */
-  if (parameters != self->mail_parameters)
-    parameters_assign (self->mail_parameters, parameters);
+  if (parameters == NULL || parameters != self->mail_parameters)
+    parameters_assign (&self->mail_parameters, parameters);
 
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SENDER]);
 }
@@ -273,15 +279,18 @@ vsmtp_envelope_get_mail_parameters (VsmtpEnvelope *self)
 {
   g_return_val_if_fail (VSMTP_IS_ENVELOPE (self), NULL);
 
-  return self->mail_parameters;
+  return parameters_get (&self->mail_parameters);
 }
 
 static const char *
 lookup_parameter (GHashTable *table,
                   const char *name)
 {
-  g_autofree char *upper = g_ascii_strup (name, -1);
+  g_autofree char *upper = NULL;
 
+  if (table == NULL)
+    return NULL;
+  upper = g_ascii_strup (name, -1);
   return g_hash_table_lookup (table, upper);
 }
 
@@ -324,7 +333,8 @@ vsmtp_envelope_get_smtputf8 (VsmtpEnvelope *self)
 {
   g_return_val_if_fail (VSMTP_IS_ENVELOPE (self), FALSE);
 
-  return g_hash_table_contains (self->mail_parameters, "SMTPUTF8");
+  return self->mail_parameters != NULL &&
+         g_hash_table_contains (self->mail_parameters, "SMTPUTF8");
 }
 
 /**
@@ -349,7 +359,7 @@ vsmtp_envelope_add_recipient (VsmtpEnvelope *self,
 
   entry = g_new0 (Recipient, 1);
   entry->address = vsmtp_address_ref (recipient);
-  entry->parameters = parameters != NULL ? parameters_copy (parameters) : parameters_new ();
+  parameters_assign (&entry->parameters, parameters);
   g_ptr_array_add (self->recipients, entry);
 
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_RECIPIENTS]);
@@ -436,7 +446,7 @@ vsmtp_envelope_get_recipient_parameters (VsmtpEnvelope *self,
 
   recipient = g_ptr_array_index (self->recipients, index);
 
-  return recipient->parameters;
+  return parameters_get (&recipient->parameters);
 }
 
 /**
@@ -491,7 +501,8 @@ vsmtp_envelope_clear (VsmtpEnvelope *self)
   had_recipients = self->recipients->len > 0;
 
   g_clear_pointer (&self->sender, vsmtp_address_unref);
-  g_hash_table_remove_all (self->mail_parameters);
+  if (self->mail_parameters != NULL)
+    g_hash_table_remove_all (self->mail_parameters);
   g_ptr_array_set_size (self->recipients, 0);
 
   if (had_sender)

@@ -61,6 +61,7 @@ struct _VsmtpMetric
   GHashTable      *series;     /* label values (the series') -> Series */
   GPtrArray       *order;      /* Series, in the order they appeared */
   Series          *single;     /* the one series of a metric without labels */
+  Series          *last;       /* the series updated last: most updates repeat it */
 };
 
 struct _VsmtpMetrics
@@ -393,9 +394,21 @@ metric_series (VsmtpMetric        *self,
       label_values = none;
     }
 
+  /* the same series as the last update (a counter bumped per message):
+   * a few short string compares instead of hashing every value */
+  if (self->last != NULL)
+    {
+      guint i;
+
+      for (i = 0; i < n && strcmp (label_values[i], self->last->values[i]) == 0; i++)
+        ;
+      if (i == n)
+        return self->last;
+    }
+
   series = g_hash_table_lookup (self->series, label_values);
   if (series != NULL)
-    return series;
+    return self->last = series;
 
   series = g_new0 (Series, 1);
   series->values = g_strdupv ((char **) label_values);
@@ -405,7 +418,7 @@ metric_series (VsmtpMetric        *self,
   g_ptr_array_add (self->order, series);
   if (n == 0)
     self->single = series;
-  return series;
+  return self->last = series;
 }
 
 static void

@@ -8,6 +8,7 @@
 
 #include "vsmtp-reply.h"
 #include "vsmtp-reply-private.h"
+#include "vsmtp-string-private.h"
 
 /* RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets including CRLF. */
 #define MAX_REPLY_LINE 512
@@ -376,14 +377,19 @@ vsmtp_reply_new (guint       code,
                  const char *enhanced_code,
                  const char *text)
 {
+  VsmtpReply *self;
+
   g_return_val_if_fail (code_is_valid (code), NULL);
   g_return_val_if_fail (enhanced_code_is_valid (code, enhanced_code), NULL);
 
-  return g_object_new (VSMTP_TYPE_REPLY,
-                       "code", code,
-                       "enhanced-code", enhanced_code,
-                       "text", text,
-                       NULL);
+  /* the arguments are checked: set the fields directly rather than pass
+   * them as construct properties (GValues, a notify queue), once per reply */
+  self = g_object_new (VSMTP_TYPE_REPLY, NULL);
+  self->code = code;
+  self->enhanced_code = g_strdup (enhanced_code);
+  self->text = g_strdup (text != NULL ? text : default_text (code));
+  self->pending = FALSE;
+  return self;
 }
 
 /**
@@ -990,14 +996,14 @@ append_line (VsmtpReply *self,
       /* "%03u" without printf: once per reply sent */
       char digits[3] = { '0' + self->code / 100, '0' + self->code / 10 % 10, '0' + self->code % 10 };
 
-      g_string_append_len (buffer, digits, 3);
+      _vsmtp_string_append_len (buffer, digits, 3);
     }
   else
     g_string_append_printf (buffer, "%03u", self->code);
   if (self->enhanced_code != NULL)
     {
       g_string_append_c (buffer, last ? ' ' : '-');
-      g_string_append (buffer, self->enhanced_code);
+      _vsmtp_string_append (buffer, self->enhanced_code);
       if (length > 0)
         g_string_append_c (buffer, ' ');
     }
@@ -1029,7 +1035,7 @@ append_line (VsmtpReply *self,
       g_string_append_c (buffer, c);
     }
 
-  g_string_append (buffer, "\r\n");
+  _vsmtp_string_append_len (buffer, "\r\n", 2);
 }
 
 /**
@@ -1057,7 +1063,7 @@ vsmtp_reply_append_to (VsmtpReply *self,
   /* a completed reply never changes: format it once */
   if (self->wire != NULL)
     {
-      g_string_append_len (buffer, self->wire, self->wire_length);
+      _vsmtp_string_append_len (buffer, self->wire, self->wire_length);
       return;
     }
 

@@ -216,6 +216,28 @@ session_save_path (VsmtpSession *self,
   return TRUE;
 }
 
+/* The decision on the saved path and parameters of MAIL or RCPT (@sig):
+ * with handlers, the emission, its parameters boxed; without, the class
+ * handler's @standard reply, which does not look at the parameters, at
+ * once and without the box. */
+static void
+session_decide_path (VsmtpSession      *self,
+                     guint              sig,
+                     VsmtpContinuation  then,
+                     VsmtpReply      *(*standard) (VsmtpSession    *self,
+                                                   VsmtpAddress    *address,
+                                                   VsmtpParameters *parameters))
+{
+  if (HAS_HANDLERS (sig))
+    {
+      g_autoptr(VsmtpParameters) parameters = _vsmtp_parameters_new_for_table (self->pending_params);
+
+      session_emit (self, sig, then, self->pending_address, parameters);
+    }
+  else
+    _vsmtp_decision_decide (self->decision, standard (self, self->pending_address, NULL), then);
+}
+
 static void
 then_mail (VsmtpSession *self,
            VsmtpReply   *reply)
@@ -236,8 +258,6 @@ void
 _vsmtp_session_handle_mail (VsmtpSession *self,
                             const char   *args)
 {
-  g_autoptr(VsmtpParameters) parameters = NULL;
-
   if (self->state == VSMTP_SESSION_STATE_INIT)
     {
       session_queue_new (self, 503, "5.5.1", "Error: send HELO/EHLO first");
@@ -275,10 +295,7 @@ _vsmtp_session_handle_mail (VsmtpSession *self,
   if (!session_save_path (self, args, TRUE))
     return;
 
-  parameters = _vsmtp_parameters_new_for_table (self->pending_params);
-  EMIT_DECISION (SIGNAL_MAIL_FROM, then_mail,
-                 _vsmtp_session_real_mail_from (self, self->pending_address, parameters),
-                 self->pending_address, parameters);
+  session_decide_path (self, SIGNAL_MAIL_FROM, then_mail, _vsmtp_session_real_mail_from);
 }
 
 static void
@@ -298,8 +315,6 @@ void
 _vsmtp_session_handle_rcpt (VsmtpSession *self,
                             const char   *args)
 {
-  g_autoptr(VsmtpParameters) parameters = NULL;
-
   if (self->state != VSMTP_SESSION_STATE_MAIL && self->state != VSMTP_SESSION_STATE_RCPT)
     {
       session_queue_new (self, 503, "5.5.1", "Error: need MAIL command");
@@ -331,10 +346,7 @@ _vsmtp_session_handle_rcpt (VsmtpSession *self,
       return;
     }
 
-  parameters = _vsmtp_parameters_new_for_table (self->pending_params);
-  EMIT_DECISION (SIGNAL_RCPT_TO, then_rcpt,
-                 _vsmtp_session_real_rcpt_to (self, self->pending_address, parameters),
-                 self->pending_address, parameters);
+  session_decide_path (self, SIGNAL_RCPT_TO, then_rcpt, _vsmtp_session_real_rcpt_to);
 }
 
 /* ------------------------------------------------------------------------ */

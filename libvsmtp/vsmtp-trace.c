@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "vsmtp-trace-private.h"
+#include "vsmtp-string-private.h"
 
 /* A byte that must not reach a log line as itself: C0 controls (CR, LF,
  * ESC...), DEL, and the backslash that starts an escape. */
@@ -128,7 +129,7 @@ _vsmtp_string_append_log_escaped (GString    *string,
   gsize n = strlen (text);
 
   if (is_safe (text, n))
-    g_string_append_len (string, text, n);
+    _vsmtp_string_append_len (string, text, n);
   else
     append_escaped (string, text, n);
 }
@@ -199,56 +200,56 @@ _vsmtp_format_received (const VsmtpTraceClient *client,
   gboolean v6 = strchr (ip, ':') != NULL;
 
   /* appends, no printf: this runs for every message */
-  g_string_append (s, "Received: from ");
-  g_string_append (s, client->helo ? client->helo : "unknown");
+  _vsmtp_string_append (s, "Received: from ");
+  _vsmtp_string_append (s, client->helo ? client->helo : "unknown");
   if (client->remote_ip == NULL && client->unix_socket)
-    g_string_append (s, " (unix socket)\r\n");
+    _vsmtp_string_append (s, " (unix socket)\r\n");
   else
     {
-      g_string_append (s, " (");
+      _vsmtp_string_append (s, " (");
       if (client->client_name != NULL)
         {
-          g_string_append (s, client->client_name);
+          _vsmtp_string_append (s, client->client_name);
           g_string_append_c (s, ' ');
         }
-      g_string_append (s, v6 ? "[IPv6:" : "[");
-      g_string_append (s, ip);
-      g_string_append (s, "])\r\n");
+      _vsmtp_string_append (s, v6 ? "[IPv6:" : "[");
+      _vsmtp_string_append (s, ip);
+      _vsmtp_string_append (s, "])\r\n");
     }
   if (client->tls != NULL)
     {
-      g_string_append (s, "\t(using ");
-      g_string_append (s, _vsmtp_tls_protocol_name (g_tls_connection_get_protocol_version (client->tls)));
-      g_string_append (s, " with cipher ");
-      g_string_append (s, client->tls_cipher ? client->tls_cipher : "unknown");
-      g_string_append (s, ")\r\n");
+      _vsmtp_string_append (s, "\t(using ");
+      _vsmtp_string_append (s, _vsmtp_tls_protocol_name (g_tls_connection_get_protocol_version (client->tls)));
+      _vsmtp_string_append (s, " with cipher ");
+      _vsmtp_string_append (s, client->tls_cipher ? client->tls_cipher : "unknown");
+      _vsmtp_string_append (s, ")\r\n");
     }
   /* RFC 3848: ESMTP, ESMTPS, ESMTPA, ESMTPSA; LMTP, LMTPS, LMTPA, LMTPSA */
-  g_string_append (s, "\tby ");
-  g_string_append (s, hostname);
+  _vsmtp_string_append (s, "\tby ");
+  _vsmtp_string_append (s, hostname);
   /* RFC 6531 §4.3: UTF8SMTP, UTF8SMTPS, UTF8SMTPA, UTF8SMTPSA (no LMTP
    * form: LMTP stays LMTP) */
   if (client->lmtp)
-    g_string_append (s, " (vsmtpd) with LMTP");
+    _vsmtp_string_append (s, " (vsmtpd) with LMTP");
   else if (client->esmtp && vsmtp_envelope_get_smtputf8 (envelope))
-    g_string_append (s, " (vsmtpd) with UTF8SMTP");
+    _vsmtp_string_append (s, " (vsmtpd) with UTF8SMTP");
   else
-    g_string_append (s, client->esmtp ? " (vsmtpd) with ESMTP" : " (vsmtpd) with SMTP");
+    _vsmtp_string_append (s, client->esmtp ? " (vsmtpd) with ESMTP" : " (vsmtpd) with SMTP");
   if (client->tls != NULL)
     g_string_append_c (s, 'S');
   if (client->authenticated && client->esmtp)
     g_string_append_c (s, 'A');
-  g_string_append (s, " id ");
-  g_string_append (s, message_id);
+  _vsmtp_string_append (s, " id ");
+  _vsmtp_string_append (s, message_id);
   if (vsmtp_envelope_get_n_recipients (envelope) == 1)
     {
-      g_string_append (s, "\r\n\tfor <");
-      g_string_append (s, vsmtp_address_to_string (vsmtp_envelope_get_recipient (envelope, 0)));
+      _vsmtp_string_append (s, "\r\n\tfor <");
+      _vsmtp_string_append (s, vsmtp_address_to_string (vsmtp_envelope_get_recipient (envelope, 0)));
       g_string_append_c (s, '>');
     }
-  g_string_append (s, ";\r\n\t");
-  g_string_append (s, date);
-  g_string_append (s, "\r\n");
+  _vsmtp_string_append (s, ";\r\n\t");
+  _vsmtp_string_append (s, date);
+  _vsmtp_string_append (s, "\r\n");
 
   return g_string_free (s, FALSE);
 }
@@ -259,7 +260,7 @@ _vsmtp_string_append_log_result (GString    *line,
 {
   gsize start;
 
-  g_string_append (line, " result=\"");
+  _vsmtp_string_append (line, " result=\"");
   start = line->len;
   vsmtp_reply_append_to (reply, line);
   /* the reply on one line, without its final CRLF */
@@ -293,12 +294,12 @@ _vsmtp_log_transaction (const char    *session_id,
 
   /* one line per transaction: built with appends, no printf (it is on
    * the path of every message) */
-  g_string_append (line, *message_id ? message_id : session_id);
-  g_string_append (line, ": client=[");
-  g_string_append (line, remote_ip ? remote_ip : "unknown");
-  g_string_append (line, "] from=<");
+  _vsmtp_string_append (line, *message_id ? message_id : session_id);
+  _vsmtp_string_append (line, ": client=[");
+  _vsmtp_string_append (line, remote_ip ? remote_ip : "unknown");
+  _vsmtp_string_append (line, "] from=<");
   _vsmtp_string_append_log_escaped (line, sender ? vsmtp_address_to_string (sender) : "");
-  g_string_append (line, "> to=");
+  _vsmtp_string_append (line, "> to=");
   for (guint i = 0; i < n; i++)
     {
       if (i > 0)
@@ -307,9 +308,19 @@ _vsmtp_log_transaction (const char    *session_id,
       _vsmtp_string_append_log_escaped (line, vsmtp_address_to_string (vsmtp_envelope_get_recipient (envelope, i)));
       g_string_append_c (line, '>');
     }
-  g_snprintf (number, sizeof number, "%" G_GUINT64_FORMAT, size);
-  g_string_append (line, " size=");
-  g_string_append (line, number);
+  /* the size in decimal, without printf */
+  {
+    char *p = number + sizeof number;
+
+    do
+      {
+        *--p = '0' + size % 10;
+        size /= 10;
+      }
+    while (size > 0);
+    _vsmtp_string_append (line, " size=");
+    _vsmtp_string_append_len (line, p, number + sizeof number - p);
+  }
   _vsmtp_string_append_log_result (line, reply);
 
   fields[0].value = line->str;

@@ -46,7 +46,19 @@ struct _VsmtpConnection
   guint                           closed : 1;
   guint                           eof : 1;
   guint                           handshake_timed_out : 1;
+  guint                           output_pollable : 1; /* self->output is a pollable stream that can poll */
 };
+
+/* The output stream, and whether it takes non-blocking writes: asked once
+ * per stream (a stream's answer never changes), not at every flush */
+static void
+connection_set_output (VsmtpConnection *self,
+                       GOutputStream   *output)
+{
+  self->output = output;
+  self->output_pollable = G_IS_POLLABLE_OUTPUT_STREAM (output) &&
+                          g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (output));
+}
 
 VsmtpConnection *
 vsmtp_connection_new (GIOStream                      *stream,
@@ -62,7 +74,7 @@ vsmtp_connection_new (GIOStream                      *stream,
   self->log_id = log_id;
   self->stream = g_object_ref (stream);
   self->base_input = g_io_stream_get_input_stream (stream);
-  self->output = g_io_stream_get_output_stream (stream);
+  connection_set_output (self, g_io_stream_get_output_stream (stream));
   self->input = vsmtp_line_input_stream_new (self->base_input, max_line_length);
   self->cancellable = g_cancellable_new ();
   self->outbuf = g_string_sized_new (256);
@@ -181,8 +193,7 @@ vsmtp_connection_flush (VsmtpConnection *self)
       return;
     }
 
-  if (G_IS_POLLABLE_OUTPUT_STREAM (self->output) &&
-      g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (self->output)))
+  if (self->output_pollable)
     {
       gsize done = 0;
 
@@ -191,7 +202,7 @@ vsmtp_connection_flush (VsmtpConnection *self)
           g_autoptr(GError) error = NULL;
           gssize n;
 
-          n = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (self->output),
+          n = g_pollable_output_stream_write_nonblocking ((GPollableOutputStream *) self->output,
                                                           self->outbuf->str + done,
                                                           self->outbuf->len - done,
                                                           NULL, &error);
@@ -545,7 +556,7 @@ on_handshake_done (GObject      *source,
   self->tls = g_steal_pointer (&tls);
   vsmtp_tls_record_watcher_handshake_done (VSMTP_TLS_RECORD_WATCHER (self->tls_watcher));
   self->base_input = g_io_stream_get_input_stream (G_IO_STREAM (self->tls));
-  self->output = g_io_stream_get_output_stream (G_IO_STREAM (self->tls));
+  connection_set_output (self, g_io_stream_get_output_stream (G_IO_STREAM (self->tls)));
   {
     /* the old line stream lives on inside the TLS connection's base stream */
     gsize max_line_length = vsmtp_line_input_stream_get_max_line_length (self->input);

@@ -52,6 +52,12 @@ struct _VsmtpLineInputStream
   /* A line longer than the limit is being dropped: keep dropping bytes until
    * its LF, then report VSMTP_LINE_TOO_LONG once. */
   guint   discarding : 1;
+
+  /* whether the base stream takes non-blocking reads: asked once (a
+   * stream's answer never changes, and the base stream is construct-only),
+   * not at every read */
+  guint   base_pollable_known : 1;
+  guint   base_pollable : 1;
 };
 
 static void vsmtp_line_input_stream_pollable_iface_init (GPollableInputStreamInterface *iface);
@@ -71,7 +77,8 @@ static GParamSpec *properties[N_PROPS];
 static inline GInputStream *
 get_base (VsmtpLineInputStream *self)
 {
-  return g_filter_input_stream_get_base_stream (G_FILTER_INPUT_STREAM (self));
+  /* the public field: no checked cast and call at every read */
+  return ((GFilterInputStream *) self)->base_stream;
 }
 
 static inline guint8 *
@@ -436,11 +443,24 @@ vsmtp_line_input_stream_fill_nonblocking (VsmtpLineInputStream  *self,
   base = get_base (self);
   room = MIN (buffer_reserve (self), READ_SIZE);
 
-  if (G_IS_POLLABLE_INPUT_STREAM (base) &&
-      g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (base)))
-    n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (base),
-                                                  self->buf + self->start + self->len,
-                                                  room, cancellable, error);
+  if (G_UNLIKELY (!self->base_pollable_known))
+    {
+      self->base_pollable = G_IS_POLLABLE_INPUT_STREAM (base) &&
+                            g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (base));
+      self->base_pollable_known = TRUE;
+    }
+
+  if (self->base_pollable)
+    {
+      /* a non-blocking read returns at once: @cancellable is checked here
+       * rather than made the thread's current one around the read (a list
+       * node allocated and freed per read) */
+      if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
+        return -1;
+      n = g_pollable_input_stream_read_nonblocking ((GPollableInputStream *) base,
+                                                    self->buf + self->start + self->len,
+                                                    room, NULL, error);
+    }
   else
     n = g_input_stream_read (base,
                              self->buf + self->start + self->len,

@@ -18,6 +18,10 @@ struct _VsmtpdDiscardPlugin
   VsmtpPlugin  parent_instance;
 
   gulong       new_session_id;
+  /* the one answer, shared by every message: a completed reply never
+   * changes, and one made per message is a GObject made and finalised
+   * on the path benchmarks measure */
+  VsmtpReply  *reply;
 };
 
 G_DEFINE_DYNAMIC_TYPE_EXTENDED (VsmtpdDiscardPlugin, vsmtpd_discard_plugin, VSMTP_TYPE_PLUGIN,
@@ -28,9 +32,11 @@ on_message_received (VsmtpSession *session,
                      VsmtpMessage *message,
                      gpointer      user_data)
 {
+  VsmtpdDiscardPlugin *self = user_data;
+
   /* the session's transaction log line says "Ok: discarded" already: no
    * line of our own on this path, which benchmarks measure */
-  return vsmtp_reply_new (250, "2.0.0", "Ok: discarded");
+  return g_object_ref (self->reply);
 }
 
 static void
@@ -68,10 +74,20 @@ vsmtpd_discard_plugin_deactivate (VsmtpPlugin *plugin)
 }
 
 static void
+vsmtpd_discard_plugin_finalize (GObject *object)
+{
+  VsmtpdDiscardPlugin *self = VSMTPD_DISCARD_PLUGIN (object);
+
+  g_clear_object (&self->reply);
+  G_OBJECT_CLASS (vsmtpd_discard_plugin_parent_class)->finalize (object);
+}
+
+static void
 vsmtpd_discard_plugin_class_init (VsmtpdDiscardPluginClass *klass)
 {
   VsmtpPluginClass *plugin_class = VSMTP_PLUGIN_CLASS (klass);
 
+  G_OBJECT_CLASS (klass)->finalize = vsmtpd_discard_plugin_finalize;
   plugin_class->activate = vsmtpd_discard_plugin_activate;
   plugin_class->deactivate = vsmtpd_discard_plugin_deactivate;
 }
@@ -84,6 +100,7 @@ vsmtpd_discard_plugin_class_finalize (VsmtpdDiscardPluginClass *klass)
 static void
 vsmtpd_discard_plugin_init (VsmtpdDiscardPlugin *self)
 {
+  self->reply = vsmtp_reply_new (250, "2.0.0", "Ok: discarded");
 }
 
 G_MODULE_EXPORT void peas_register_types (PeasObjectModule *module);
