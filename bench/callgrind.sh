@@ -15,6 +15,9 @@
 # one build spread over about 1k instructions per message (2% here), so
 # compare medians of three runs or more.
 #
+# WORKERS=N (default 1) runs vsmtpd with `[server] workers=N`: callgrind
+# follows the exec'd workers and the totals of every process are summed.
+#
 # SPDX-License-Identifier: LGPL-2.1-or-later
 set -eu
 
@@ -22,18 +25,21 @@ SRC_DIR=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=${1:-$SRC_DIR/build-bench}
 MESSAGES=${2:-2000}
 PORT=${3:-32590}
+WORKERS=${WORKERS:-1}
 OUT=${TMPDIR:-/tmp}/vsmtpd-callgrind.$$
 mkdir -p "$OUT"
 
 run () {
   n=$1
-  valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.$n" -q \
+  mkdir -p "$OUT/$n"
+  valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$OUT/$n/callgrind.%p" -q \
     "$BUILD_DIR/daemon/vsmtpd" --listen "127.0.0.1:$PORT" --hostname bench.example.org \
     --option plugins.enabled=discard --option server.max-connections=0 \
-    --option server.max-connections-per-client=0 >"$OUT/vsmtpd.$n.log" 2>&1 &
+    --option server.max-connections-per-client=0 --option "server.workers=$WORKERS" \
+    >"$OUT/vsmtpd.$n.log" 2>&1 &
   pid=$!
   i=0
-  until grep -q "started" "$OUT/vsmtpd.$n.log" 2>/dev/null; do
+  until [ "$(grep -c " started as " "$OUT/vsmtpd.$n.log" 2>/dev/null)" -ge "$WORKERS" ]; do
     i=$((i + 1))
     [ $i -lt 240 ] || { echo "vsmtpd did not start: $OUT/vsmtpd.$n.log" >&2; kill $pid; exit 1; }
     sleep 0.5
@@ -44,11 +50,12 @@ run () {
   fi
   kill -TERM $pid
   wait $pid || true
-  sed -n 's/^totals: //p' "$OUT/callgrind.$n"
+  sleep 1   # workers write their profiles as they exit
+  sed -n 's/^totals: //p' "$OUT/$n"/callgrind.* | awk '{ sum += $1 } END { print sum }'
 }
 
 idle=$(run 0)
 busy=$(run "$MESSAGES")
 echo "instructions: $idle without traffic, $busy with $MESSAGES messages"
 echo "per message: $(( (busy - idle) / MESSAGES ))"
-echo "profiles: $OUT/callgrind.0 $OUT/callgrind.$MESSAGES"
+echo "profiles: $OUT/0/ $OUT/$MESSAGES/ (one callgrind.PID per process)"
