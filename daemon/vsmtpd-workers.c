@@ -253,14 +253,29 @@ on_stop_signal (gpointer user_data)
 
   if (master->stopping)
     {
-      /* a second signal: do not wait */
-      master_signal_all (master, SIGKILL);
+      /* a second SIGTERM: passed on, the workers keep their deadline (a
+       * second SIGINT: see on_stop_sigint) */
+      master_signal_all (master, SIGTERM);
       return G_SOURCE_CONTINUE;
     }
   g_info ("stopping %u workers", master->alive);
   vsmtpd_notify_stopping ();
   master_stop (master, EXIT_SUCCESS);
   return G_SOURCE_CONTINUE;
+}
+
+/* A second SIGINT: passed on, the workers close their sessions at once */
+static gboolean
+on_stop_sigint (gpointer user_data)
+{
+  Master *master = user_data;
+
+  if (master->stopping)
+    {
+      master_signal_all (master, SIGINT);
+      return G_SOURCE_CONTINUE;
+    }
+  return on_stop_signal (user_data);
 }
 
 static gboolean
@@ -294,7 +309,7 @@ vsmtpd_workers_run (guint               n_workers,
   master.metrics_directory = metrics_directory;
 
   sigterm = g_unix_signal_add (SIGTERM, on_stop_signal, &master);
-  sigint = g_unix_signal_add (SIGINT, on_stop_signal, &master);
+  sigint = g_unix_signal_add (SIGINT, on_stop_sigint, &master);
   sighup = g_unix_signal_add (SIGHUP, on_sighup, &master);
 
   g_info ("starting %u worker processes", n_workers);

@@ -298,6 +298,65 @@ class DBusTestCase(unittest.TestCase):
         self.assertEqual(d.proc.wait(WAIT), 0, d.stderr_text())
         self.assertIn("waiting up to 5 s", d.stderr_text())
 
+    def in_transaction(self, d):
+        """A client in the middle of a transaction (a stop waits for it)."""
+        c = d.connect()
+        self.addCleanup(c.close)
+        self.assertEqual(c.cmd("EHLO client.dbus.example").code, 250)
+        self.assertEqual(c.cmd("MAIL FROM:<sender@dbus.example>").code, 250)
+        return c
+
+    def assert_closed_for_shutdown(self, c, d):
+        reply = c.reply()
+        self.assertEqual(reply.lines[0], b"421 4.3.2 " + fx.HOSTNAME.encode() +
+                         b" Service shutting down, closing connection")
+        self.assertTrue(c.closed_by_peer())
+        self.assertEqual(d.proc.wait(WAIT), 0, d.stderr_text())
+
+    def test_second_stop_only_brings_the_deadline_forward(self):
+        """While stopping: a Stop with an equal or longer grace is answered
+        and changes nothing (vsmtpd goes on, the session too); SIGTERM is
+        a Stop with shutdown-grace; a Stop with a shorter grace brings the
+        deadline forward (0: 421 at once), and vsmtpd exits 0."""
+        d = self.start(server="shutdown-grace=300\n")
+        c = self.in_transaction(d)
+        out, _ = self.ctl("stop", "--grace", "600")
+        self.assertEqual(out, "vsmtpd is stopping\n")
+        wait_for(self, "the stop logged", lambda: "waiting up to 600 s" in d.stderr_text(), d)
+        for grace in ("600", "900"):
+            out, _ = self.ctl("stop", "--grace", grace)
+            self.assertEqual(out, "vsmtpd is stopping\n")
+        wait_for(self, "the second Stop logged", lambda: d.stderr_text().count(
+            "Stop (D-Bus) received while stopping: already stopping") == 2, d)
+        self.assertIsNone(d.proc.poll(), d.stderr_text())
+        self.assertEqual(c.cmd("RCPT TO:<rcpt@dbus.example>").code, 250)
+        d.proc.send_signal(signal.SIGTERM)
+        wait_for(self, "SIGTERM taken as a shorter grace", lambda:
+                 "SIGTERM received while stopping: the 1 session(s) still open get 300 s"
+                 in d.stderr_text(), d)
+        self.assertIsNone(d.proc.poll(), d.stderr_text())
+        self.assertEqual(c.cmd("RCPT TO:<rcpt2@dbus.example>").code, 250)
+        self.ctl("stop", "--grace", "0")
+        self.assert_closed_for_shutdown(c, d)
+        self.assertEqual(d.delivered(), [])
+
+    def test_sigterm_twice_and_sigint_twice(self):
+        """A second SIGTERM keeps the deadline; a second SIGINT closes the
+        sessions at once, with 421, and vsmtpd exits 0."""
+        d = self.start(server="shutdown-grace=600\n")
+        c = self.in_transaction(d)
+        d.proc.send_signal(signal.SIGTERM)
+        wait_for(self, "SIGTERM logged", lambda: "waiting up to 600 s" in d.stderr_text(), d)
+        d.proc.send_signal(signal.SIGTERM)
+        wait_for(self, "the second SIGTERM logged", lambda:
+                 "SIGTERM received while stopping: already stopping" in d.stderr_text(), d)
+        self.assertIsNone(d.proc.poll(), d.stderr_text())
+        self.assertEqual(c.cmd("RCPT TO:<rcpt@dbus.example>").code, 250)
+        d.proc.send_signal(signal.SIGINT)
+        self.assert_closed_for_shutdown(c, d)
+        self.assertIn("SIGINT received while stopping: the 1 session(s) still open get 0 s",
+                      d.stderr_text())
+
     def test_no_daemon_on_the_bus(self):
         status, out, err = ctl(self.bus.address, "status")
         self.assertEqual((status, out), (3, ""))
