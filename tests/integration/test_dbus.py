@@ -368,6 +368,26 @@ class DBusTestCase(unittest.TestCase):
         self.assertEqual(ctl(self.bus.address, "frobnicate")[0], 2)
         self.assertEqual(ctl(self.bus.address, "close")[0], 2)
 
+    def test_hung_daemon_is_not_reachable(self):
+        """A vsmtpd that owns its name but does not answer (stopped with
+        SIGSTOP): vsmtpctl gives up after --timeout with exit status 3 and
+        one line saying so; once vsmtpd goes on, the same call works."""
+        d = self.start()
+        os.kill(d.proc.pid, signal.SIGSTOP)
+        try:
+            for command in ("status", "sessions"):
+                status, out, err = ctl(self.bus.address, "--timeout", "1", command)
+                self.assertEqual((status, out), (3, ""), err)
+                self.assertEqual(err, f"vsmtpctl: {command}: vsmtpd did not answer within 1 s "
+                                      "on the session bus (is it stopped or hung?)\n")
+        finally:
+            os.kill(d.proc.pid, signal.SIGCONT)
+        out, _ = self.ctl("--timeout", "5", "status")
+        self.assertIn("sessions now: 0", out)
+        for bad in ("0", "-1", "many"):
+            status, _, err = ctl(self.bus.address, "--timeout", bad, "status")
+            self.assertEqual(status, 2, err)
+
     def test_arguments_not_utf8_are_usage_errors(self):
         """A session ID or listener name that is not UTF-8 cannot go on the
         bus (a D-Bus string is UTF-8): vsmtpctl says so, exit status 2,
