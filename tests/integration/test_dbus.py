@@ -402,9 +402,9 @@ class DBusTestCase(unittest.TestCase):
         self.assertIsNone(d.proc.poll())
 
     def test_sessions_with_a_user_name_not_utf8(self):
-        """A user name accepted by AUTH is the client's bytes (the passwd
-        file may hold a Latin-1 one): ListSessions still answers, with the
-        name made valid UTF-8 (a D-Bus string is UTF-8)."""
+        """A user name that is not UTF-8 (the passwd file may hold a Latin-1
+        one) is refused at AUTH (501 5.5.2), so no session has one: a D-Bus
+        string is UTF-8, and ListSessions answers."""
         import base64
         import test_auth
         tmp = tempfile.mkdtemp(prefix="vsmtpd-dbus-passwd-")
@@ -425,11 +425,11 @@ class DBusTestCase(unittest.TestCase):
         # LOGIN: GNU SASL passes its user name on as it came
         self.assertEqual(c.cmd("AUTH LOGIN").code, 334)
         self.assertEqual(c.cmd(base64.b64encode(b"caf\xe9").decode()).code, 334)
-        self.assertEqual(c.cmd(base64.b64encode(b"secret").decode()).code, 235)
+        reply = c.cmd(base64.b64encode(b"secret").decode())
+        self.assertEqual(reply.lines, [b"501 5.5.2 Error: the authentication identity is "
+                                       b"not valid UTF-8"])
         sessions = self.sessions()
-        self.assertEqual([s["user"] for s in sessions], ["caf\ufffd"], sessions)
-        out, err = self.ctl("sessions")
-        self.assertIn("caf\ufffd", out)
+        self.assertEqual([s["user"] for s in sessions], [None], sessions)
         self.assertNotIn("CRITICAL", d.stderr_text())
 
     def test_signals(self):
