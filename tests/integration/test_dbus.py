@@ -77,13 +77,15 @@ class PrivateBus:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def ctl(bus_address, *args, user=None):
+def ctl(bus_address, *args, user=None, groups=None):
     """Runs vsmtpctl on the session bus @bus_address: (status, stdout,
-    stderr)."""
+    stderr); as @user, with the supplementary group ids @groups (else
+    none)."""
     cmd = [VSMTPCTL, "--session", *args]
     if user is not None:
         cmd = ["setpriv", f"--reuid={user}", f"--regid={pwd.getpwnam(user).pw_gid}",
-               "--clear-groups", *cmd]
+               f"--groups={','.join(map(str, groups))}" if groups else "--clear-groups",
+               *cmd]
     env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=bus_address, LC_ALL="C.UTF-8")
     env.pop("VSMTPCTL_BUS", None)
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -129,8 +131,8 @@ class DBusTestCase(unittest.TestCase):
         wait_for(self, "the name released",
                  lambda: ctl(self.bus.address, "status")[0] == 3)
 
-    def ctl(self, *args, expect=0, user=None):
-        status, out, err = ctl(self.bus.address, *args, user=user)
+    def ctl(self, *args, expect=0, user=None, groups=None):
+        status, out, err = ctl(self.bus.address, *args, user=user, groups=groups)
         self.assertEqual(status, expect, f"vsmtpctl {args}: {out}{err}")
         return out, err
 
@@ -284,6 +286,27 @@ class DBusTestCase(unittest.TestCase):
         group = grp.getgrgid(pwd.getpwnam("nobody").pw_gid).gr_name
         self.start(server=f"dbus-group={group}\n")
         out, _ = self.ctl("pause", "default", user="nobody")
+        self.assertEqual(out, "listener default paused\n")
+        self.assertTrue(self.status()["listeners"][0]["paused"])
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"),
+                         "needs root (and setpriv) to call as another user")
+    def test_dbus_group_of_the_callers_process(self):
+        """A caller whose process runs with dbus-group as a supplementary
+        group (setpriv --groups, as newgrp, sg or SupplementaryGroups= do)
+        may call, though /etc/group does not make its user a member: the
+        bus policy sees the process's groups, and so does vsmtpd."""
+        nobody = pwd.getpwnam("nobody")
+        group = next(g for g in grp.getgrall()
+                     if g.gr_gid not in (0, nobody.pw_gid) and "nobody" not in g.gr_mem)
+        self.start(server=f"dbus-group={group.gr_name}\n")
+        _, err = self.ctl("pause", "default", user="nobody", expect=4)
+        self.assertIn(f"only root or a member of {group.gr_name}", err)
+        # another supplementary group: still refused
+        other = next(g for g in (54321, 54322) if g != group.gr_gid)
+        self.ctl("pause", "default", user="nobody", groups=[other], expect=4)
+        self.assertFalse(self.status()["listeners"][0]["paused"])
+        out, _ = self.ctl("pause", "default", user="nobody", groups=[group.gr_gid])
         self.assertEqual(out, "listener default paused\n")
         self.assertTrue(self.status()["listeners"][0]["paused"])
 
