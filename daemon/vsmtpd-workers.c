@@ -246,16 +246,15 @@ on_grace_over (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* A second SIGTERM or SIGINT is passed on: the workers keep their deadline
+ * (SIGTERM) or close their sessions at once (SIGINT) */
 static gboolean
-on_stop_signal (gpointer user_data)
+master_stop_signal (Master *master,
+                    int     signum)
 {
-  Master *master = user_data;
-
   if (master->stopping)
     {
-      /* a second SIGTERM: passed on, the workers keep their deadline (a
-       * second SIGINT: see on_stop_sigint) */
-      master_signal_all (master, SIGTERM);
+      master_signal_all (master, signum);
       return G_SOURCE_CONTINUE;
     }
   g_info ("stopping %u workers", master->alive);
@@ -264,18 +263,16 @@ on_stop_signal (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-/* A second SIGINT: passed on, the workers close their sessions at once */
+static gboolean
+on_stop_signal (gpointer user_data)
+{
+  return master_stop_signal (user_data, SIGTERM);
+}
+
 static gboolean
 on_stop_sigint (gpointer user_data)
 {
-  Master *master = user_data;
-
-  if (master->stopping)
-    {
-      master_signal_all (master, SIGINT);
-      return G_SOURCE_CONTINUE;
-    }
-  return on_stop_signal (user_data);
+  return master_stop_signal (user_data, SIGINT);
 }
 
 static gboolean
