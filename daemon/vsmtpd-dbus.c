@@ -55,8 +55,9 @@ typedef struct
   GDBusMethodInvocation *invocation;
 } Call;
 
-/* A D-Bus string is UTF-8; a user name accepted by AUTH LOGIN is the
- * client's bytes, a listener's name those of the configuration */
+/* A D-Bus string is UTF-8. AUTH refuses identities that are not (501
+ * 5.5.2), the configuration listener names that are not: this is only a
+ * guard, should anything else ever set them */
 static char *
 dup_valid (const char *text)
 {
