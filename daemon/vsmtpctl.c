@@ -5,8 +5,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * Exit status: 0 done, 1 refused by vsmtpd (no such listener or session,
- * a reload that failed), 2 bad usage, 3 vsmtpd not reachable (no bus, or
- * no vsmtpd on it), 4 access denied.
+ * a reload that failed), 2 bad usage, 3 vsmtpd not reachable (no bus, no
+ * vsmtpd on it, or no answer within --timeout: stopped or hung), 4 access
+ * denied.
  */
 #include "config.h"
 
@@ -35,6 +36,7 @@ static gboolean opt_json = FALSE;
 static gboolean opt_session = FALSE;
 static gboolean opt_system = FALSE;
 static int opt_grace = -1;
+static int opt_timeout = 25;   /* seconds: GDBus's own default */
 static GBusType bus_type = G_BUS_TYPE_SYSTEM;
 
 static const char *
@@ -52,6 +54,16 @@ fail (const char *what,
   int status = EXIT_REFUSED;
 
   g_dbus_error_strip_remote_error (error);
+  /* the name has an owner that does not answer: stopped (SIGSTOP),
+   * or hung */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) ||
+      g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_TIMEOUT) ||
+      g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_TIMED_OUT))
+    {
+      g_printerr ("vsmtpctl: %s: vsmtpd did not answer within %d s on the %s bus (is it "
+                  "stopped or hung?)\n", what, opt_timeout, bus_name ());
+      return EXIT_UNREACHABLE;
+    }
   if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED) ||
       g_strcmp0 (remote, "org.freedesktop.DBus.Error.AccessDenied") == 0)
     {
@@ -116,19 +128,53 @@ total (GVariant   *totals,
   return value;
 }
 
+/* The properties, read with --timeout (the proxy is made without them:
+ * a hung vsmtpd would make it wait GDBus's 25 s and then show nothing) */
+static gboolean
+load_properties (VsmtpdDBusVsmtpd1  *proxy,
+                 GError            **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) properties = NULL;
+  GVariantIter iter;
+  const char *name;
+  GVariant *value;
+
+  reply = g_dbus_proxy_call_sync (G_DBUS_PROXY (proxy), "org.freedesktop.DBus.Properties.GetAll",
+                                  g_variant_new ("(s)", g_dbus_proxy_get_interface_name (G_DBUS_PROXY (proxy))),
+                                  G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
+  if (reply == NULL)
+    return FALSE;
+  properties = g_variant_get_child_value (reply, 0);
+  g_variant_iter_init (&iter, properties);
+  while (g_variant_iter_next (&iter, "{&sv}", &name, &value))
+    {
+      g_dbus_proxy_set_cached_property (G_DBUS_PROXY (proxy), name, value);
+      g_variant_unref (value);
+    }
+  return TRUE;
+}
+
 static int
 cmd_status (VsmtpdDBusVsmtpd1 *proxy)
 {
-  GVariant *listeners = vsmtpd_dbus_vsmtpd1_get_listeners (proxy);
-  GVariant *totals = vsmtpd_dbus_vsmtpd1_get_totals (proxy);
-  const char *version = vsmtpd_dbus_vsmtpd1_get_version (proxy);
-  guint64 start = vsmtpd_dbus_vsmtpd1_get_start_time (proxy);
-  guint sessions = vsmtpd_dbus_vsmtpd1_get_sessions (proxy);
+  GVariant *listeners, *totals;
+  const char *version;
+  guint64 start;
+  guint sessions;
   static const char * const keys[] = { "connections", "refusals", "messages", "messages-refused", "bytes" };
   GVariantIter iter;
   const char *name, *address, *protocol, *tls;
   gboolean paused;
+  g_autoptr(GError) error = NULL;
 
+  if (!load_properties (proxy, &error))
+    return fail ("status", error);
+  listeners = vsmtpd_dbus_vsmtpd1_get_listeners (proxy);
+  totals = vsmtpd_dbus_vsmtpd1_get_totals (proxy);
+  version = vsmtpd_dbus_vsmtpd1_get_version (proxy);
+  start = vsmtpd_dbus_vsmtpd1_get_start_time (proxy);
+  sessions = vsmtpd_dbus_vsmtpd1_get_sessions (proxy);
   if (version == NULL)
     {
       g_printerr ("vsmtpctl: status: vsmtpd's properties cannot be read\n");
@@ -308,6 +354,9 @@ main (int   argc,
       "Print status and sessions as JSON", NULL },
     { "grace", 'g', 0, G_OPTION_ARG_INT, &opt_grace,
       "stop: seconds the sessions get to finish (default: [server] shutdown-grace)", "SECONDS" },
+    { "timeout", 't', 0, G_OPTION_ARG_INT, &opt_timeout,
+      "Seconds to wait for vsmtpd's answer (default: 25); none in time: exit status 3",
+      "SECONDS" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version,
       "Show the version and exit", NULL },
     { NULL }
@@ -330,7 +379,8 @@ main (int   argc,
                                     "The bus is the system bus, or the session bus with --session or "
                                     "VSMTPCTL_BUS=session.\n"
                                     "Exit status: 0 done, 1 refused, 2 bad usage, 3 vsmtpd not "
-                                    "reachable, 4 access denied. See vsmtpctl(1).\n");
+                                    "reachable (or no answer within --timeout), 4 access denied. "
+                                    "See vsmtpctl(1).\n");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
@@ -341,6 +391,12 @@ main (int   argc,
     {
       g_print ("vsmtpctl %s\n", PACKAGE_VERSION);
       return EXIT_OK;
+    }
+  if (opt_timeout <= 0 || opt_timeout > G_MAXINT / 1000)
+    {
+      g_printerr ("vsmtpctl: --timeout: %d is not a number of seconds from 1 to %d\n",
+                  opt_timeout, G_MAXINT / 1000);
+      return EXIT_USAGE;
     }
   if (opt_session && opt_system)
     {
@@ -389,7 +445,8 @@ main (int   argc,
       }
   }
 
-  proxy = vsmtpd_dbus_vsmtpd1_proxy_new_for_bus_sync (bus_type, G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
+  proxy = vsmtpd_dbus_vsmtpd1_proxy_new_for_bus_sync (bus_type, G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START |
+                                                      G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES,
                                                       NAME, PATH, NULL, &error);
   if (proxy == NULL)
     {
@@ -403,6 +460,7 @@ main (int   argc,
                   "dbus = %s set?)\n", bus_name (), NAME, bus_name ());
       return EXIT_UNREACHABLE;
     }
+  g_dbus_proxy_set_default_timeout (G_DBUS_PROXY (proxy), opt_timeout * 1000);
 
   if (g_str_equal (command, "status"))
     return cmd_status (proxy);

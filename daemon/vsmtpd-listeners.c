@@ -192,6 +192,17 @@ load_section (GKeyFile     *keyfile,
   listener->addresses = g_ptr_array_new_with_free_func (g_object_unref);
   listener->bound_paths = g_ptr_array_new_with_free_func (g_free);
 
+  /* the name goes on D-Bus, into metrics labels and the status page:
+   * all of them UTF-8 */
+  if (!g_utf8_validate (name, -1, NULL))
+    {
+      g_autofree char *shown = vsmtp_log_escape (name, -1);
+
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                   "[" GROUP_PREFIX "%s] (the group's name): not valid UTF-8, which a listener's "
+                   "name must be (for D-Bus, metrics labels, the status page)", shown);
+      goto fail;
+    }
   if (name[0] == '\0' || strpbrk (name, " \t") != NULL)
     {
       g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,

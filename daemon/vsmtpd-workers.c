@@ -246,21 +246,33 @@ on_grace_over (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* A second SIGTERM or SIGINT is passed on: the workers keep their deadline
+ * (SIGTERM) or close their sessions at once (SIGINT) */
 static gboolean
-on_stop_signal (gpointer user_data)
+master_stop_signal (Master *master,
+                    int     signum)
 {
-  Master *master = user_data;
-
   if (master->stopping)
     {
-      /* a second signal: do not wait */
-      master_signal_all (master, SIGKILL);
+      master_signal_all (master, signum);
       return G_SOURCE_CONTINUE;
     }
   g_info ("stopping %u workers", master->alive);
   vsmtpd_notify_stopping ();
   master_stop (master, EXIT_SUCCESS);
   return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_stop_signal (gpointer user_data)
+{
+  return master_stop_signal (user_data, SIGTERM);
+}
+
+static gboolean
+on_stop_sigint (gpointer user_data)
+{
+  return master_stop_signal (user_data, SIGINT);
 }
 
 static gboolean
@@ -294,7 +306,7 @@ vsmtpd_workers_run (guint               n_workers,
   master.metrics_directory = metrics_directory;
 
   sigterm = g_unix_signal_add (SIGTERM, on_stop_signal, &master);
-  sigint = g_unix_signal_add (SIGINT, on_stop_signal, &master);
+  sigint = g_unix_signal_add (SIGINT, on_stop_sigint, &master);
   sighup = g_unix_signal_add (SIGHUP, on_sighup, &master);
 
   g_info ("starting %u worker processes", n_workers);

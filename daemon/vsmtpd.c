@@ -272,11 +272,18 @@ begin_shutdown_with_grace (Daemon     *daemon,
                            const char *signal_name,
                            guint       grace)
 {
+  /* Already stopping: a shorter grace period brings the deadline forward
+   * (0: the sessions still open are closed at once, with 421); an equal or
+   * longer one changes nothing. The sessions are always closed by the
+   * server, never dropped by an exit. */
   if (daemon->shutting_down)
     {
-      g_info ("%s received again: exiting without waiting for the sessions", signal_name);
-      vsmtpd_plugins_unload_all (daemon->plugins);
-      g_main_loop_quit (daemon->loop);
+      if (vsmtp_server_shorten_shutdown (daemon->server, grace))
+        g_info ("%s received while stopping: the %u session(s) still open get %u s more at most",
+                signal_name, vsmtp_server_get_n_sessions (daemon->server), grace);
+      else
+        g_info ("%s received while stopping: already stopping, with a deadline no later "
+                "than %u s from now (unchanged)", signal_name, grace);
       return;
     }
 
@@ -296,10 +303,16 @@ on_sigterm (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* A second SIGINT (Ctrl-C twice) does not wait for the sessions */
 static gboolean
 on_sigint (gpointer user_data)
 {
-  begin_shutdown (user_data, "SIGINT");
+  Daemon *daemon = user_data;
+
+  if (daemon->shutting_down)
+    begin_shutdown_with_grace (daemon, "SIGINT", 0);
+  else
+    begin_shutdown (daemon, "SIGINT");
   return G_SOURCE_CONTINUE;
 }
 

@@ -35,7 +35,8 @@ typedef enum {
   /* *reply ends the exchange: cancelled, undecodable, a temporary failure */
   VSMTP_SASL_ERROR,
   /* GNU SASL refused what the client sent (_vsmtp_sasl_get_error() says
-   * why): *reply (535) ends the exchange, a failed attempt */
+   * why): *reply (535; 501 for an identity not UTF-8) ends the exchange, a
+   * failed attempt */
   VSMTP_SASL_REFUSED,
 } VsmtpSaslStatus;
 

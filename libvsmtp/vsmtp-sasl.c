@@ -26,7 +26,22 @@ struct _VsmtpSasl
   guint                  is_plus : 1;
   guint                  client_first_seen : 1;
   guint                  final_sent : 1;  /* server-final sent in a 334 */
+  guint                  not_utf8 : 1;    /* an identity was not UTF-8 */
 };
+
+/* RFC 4616 2 (PLAIN), RFC 5802 5.1 (SCRAM): the authentication and
+ * authorization identities are UTF-8; LOGIN's user name is taken so too.
+ * Anything else is refused before a handler sees it: the authenticate
+ * signal's strings, and vsmtp_session_get_authenticated_user(), are UTF-8. */
+static gboolean
+identities_utf8 (Gsasl_session *sctx)
+{
+  const char *authcid = gsasl_property_fast (sctx, GSASL_AUTHID);
+  const char *authzid = gsasl_property_fast (sctx, GSASL_AUTHZID);
+
+  return (authcid == NULL || g_utf8_validate (authcid, -1, NULL)) &&
+         (authzid == NULL || g_utf8_validate (authzid, -1, NULL));
+}
 
 /* ------------------------------------------------------------------------ */
 /* Channel binding (RFC 5929 tls-unique, RFC 9266 tls-exporter)             */
@@ -125,6 +140,11 @@ scram_lookup (VsmtpSasl     *self,
 
   if (self->scram != NULL || authcid == NULL)
     return self->scram;
+  if (!identities_utf8 (sctx))
+    {
+      self->not_utf8 = TRUE;
+      return NULL;
+    }
 
   g_free (self->credentials.authcid);
   g_free (self->credentials.authzid);
@@ -200,6 +220,11 @@ sasl_callback (Gsasl          *ctx,
   switch ((int) prop)
     {
     case GSASL_VALIDATE_SIMPLE:
+      if (!identities_utf8 (sctx))
+        {
+          self->not_utf8 = TRUE;
+          return GSASL_AUTHENTICATION_ERROR;
+        }
       break;
 
     /* only when -PLUS is offered in this session: GNU SASL refuses a
@@ -352,6 +377,40 @@ binds_without_plus (VsmtpSasl  *self,
   return length >= 2 && decoded[0] == 'p' && decoded[1] == '=';
 }
 
+/* GNU SASL refuses a PLAIN message whose user name SASLprep cannot take
+ * before it tells us the identities: was it for one not UTF-8? (@input:
+ * the client's base64 "authzid NUL authcid NUL password") */
+static gboolean
+plain_identity_not_utf8 (VsmtpSasl  *self,
+                         const char *input)
+{
+  g_autofree guchar *decoded = NULL;
+  gsize length = 0;
+  const char *authzid, *authcid, *end;
+  gboolean valid;
+
+  if (!g_str_equal (self->credentials.mechanism, "PLAIN") || input == NULL || *input == '\0')
+    return FALSE;
+  decoded = g_base64_decode (input, &length);
+  authzid = (const char *) decoded;
+  end = authzid + length;
+  authcid = memchr (authzid, '\0', length);
+  if (authcid == NULL)
+    valid = TRUE;
+  else
+    {
+      const char *password;
+
+      authcid++;
+      password = memchr (authcid, '\0', end - authcid);
+
+      valid = g_utf8_validate (authzid, authcid - 1 - authzid, NULL) &&
+              (password == NULL || g_utf8_validate (authcid, password - authcid, NULL));
+    }
+  explicit_bzero (decoded, length);
+  return !valid;
+}
+
 static VsmtpReply *
 temporary_failure (void)
 {
@@ -388,6 +447,14 @@ sasl_step (VsmtpSasl   *self,
       return VSMTP_SASL_CHALLENGE;
     }
   gsasl_free (output);
+
+  if (self->not_utf8 ||
+      (rc != GSASL_OK && rc != GSASL_BASE64_ERROR && plain_identity_not_utf8 (self, input)))
+    {
+      set_error (self, "an authentication identity is not valid UTF-8");
+      *reply = vsmtp_reply_new (501, "5.5.2", "Error: the authentication identity is not valid UTF-8");
+      return VSMTP_SASL_REFUSED;
+    }
 
   if (rc == GSASL_OK && self->credentials.authcid != NULL &&
       (self->scram == NULL || !_vsmtp_scram_credentials_is_decoy (self->scram)))

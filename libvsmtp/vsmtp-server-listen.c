@@ -634,6 +634,21 @@ on_grace_expired (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* The sessions still open in @grace_seconds are closed by force */
+static void
+server_start_grace (VsmtpServer *self,
+                    guint        grace_seconds)
+{
+  self->grace_deadline = g_get_monotonic_time () + (gint64) grace_seconds * G_USEC_PER_SEC;
+  if (grace_seconds == 0)
+    self->grace_source = g_timeout_source_new (0);
+  else
+    self->grace_source = g_timeout_source_new_seconds (grace_seconds);
+  g_source_set_callback (self->grace_source, on_grace_expired, self, NULL);
+  g_source_set_static_name (self->grace_source, "[vsmtp] shutdown grace period");
+  g_source_attach (self->grace_source, g_main_context_get_thread_default ());
+}
+
 /**
  * vsmtp_server_shutdown_async:
  * @self: a server
@@ -673,14 +688,43 @@ vsmtp_server_shutdown_async (VsmtpServer         *self,
   server_shutdown_sessions (self, FALSE);
 
   if (self->shutdown_task != NULL && g_hash_table_size (self->sessions) > 0)
-    {
-      self->grace_source = g_timeout_source_new_seconds (grace_seconds);
-      g_source_set_callback (self->grace_source, on_grace_expired, self, NULL);
-      g_source_set_static_name (self->grace_source, "[vsmtp] shutdown grace period");
-      g_source_attach (self->grace_source, g_main_context_get_thread_default ());
-    }
+    server_start_grace (self, grace_seconds);
 
   server_maybe_finish_shutdown (self);
+}
+
+/**
+ * vsmtp_server_shorten_shutdown:
+ * @self: a server
+ * @grace_seconds: how long, from now, the sessions still open may take
+ *
+ * During a shutdown started by [method@Vsmtp.Server.shutdown_async], brings
+ * the moment the sessions still open are closed by force forward to
+ * @grace_seconds from now, if that is sooner than the deadline set so far
+ * (0: at once). A later deadline is not taken: a shutdown is never made
+ * longer. Nothing happens when the server is not shutting down, or when
+ * no session is left.
+ *
+ * Returns: %TRUE if the deadline was brought forward
+ */
+gboolean
+vsmtp_server_shorten_shutdown (VsmtpServer *self,
+                               guint        grace_seconds)
+{
+  gint64 deadline;
+
+  g_return_val_if_fail (VSMTP_IS_SERVER (self), FALSE);
+
+  if (self->shutdown_task == NULL || self->grace_source == NULL)
+    return FALSE;
+  deadline = g_get_monotonic_time () + (gint64) grace_seconds * G_USEC_PER_SEC;
+  if (deadline >= self->grace_deadline)
+    return FALSE;
+
+  g_source_destroy (self->grace_source);
+  g_clear_pointer (&self->grace_source, g_source_unref);
+  server_start_grace (self, grace_seconds);
+  return TRUE;
 }
 
 /**

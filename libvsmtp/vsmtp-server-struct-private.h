@@ -62,6 +62,7 @@ struct _VsmtpServer
 
   GTask                  *shutdown_task;
   GSource                *grace_source;
+  gint64                  grace_deadline;         /* monotonic, while grace_source */
 
   VsmtpExtensionRegistry *extensions;            /* EHLO keywords, MAIL/RCPT parameters */
 

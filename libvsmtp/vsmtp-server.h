@@ -104,6 +104,9 @@ VSMTP_AVAILABLE_IN_ALL
 gboolean       vsmtp_server_shutdown_finish        (VsmtpServer          *self,
                                                     GAsyncResult         *result,
                                                     GError              **error);
+VSMTP_AVAILABLE_IN_ALL
+gboolean       vsmtp_server_shorten_shutdown       (VsmtpServer          *self,
+                                                    guint                 grace_seconds);
 
 VSMTP_AVAILABLE_IN_ALL
 const char    *vsmtp_server_get_hostname           (VsmtpServer          *self);

@@ -594,7 +594,8 @@ _vsmtp_session_class_install (VsmtpSessionClass *klass)
    * @self: the session
    * @mechanism: the SASL mechanism used, such as `PLAIN`
    * @authzid: (nullable): the authorization identity the client asked for, if any
-   * @authcid: the authentication identity (user name)
+   * @authcid: the authentication identity (user name); both are UTF-8, an
+   *   exchange with another is refused before (`501 5.5.2`)
    * @password: (nullable): the password; %NULL with `SCRAM-SHA-256` and
    *   `SCRAM-SHA-256-PLUS`, whose proof was already checked against the
    *   credentials [signal@Vsmtp.Session::lookup-scram-credentials] gave

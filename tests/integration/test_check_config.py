@@ -132,6 +132,26 @@ class CheckConfigTest(unittest.TestCase):
                                     ("listener edge", "listen", r'"300\.1\.2\.3:25" is not'))
         self.assertEqual(len(lines), 1, lines)
 
+    def test_listener_name_not_utf8(self):
+        """A [listener NAME] group whose name is not UTF-8 (it goes on
+        D-Bus, into metrics labels and the status page) is refused at load,
+        by --check-config and at start, naming the group (escaped)."""
+        d = self.daemon()
+        port = fx.free_port()
+        with open(d.config_path, "ab") as f:
+            f.write(b"\n[listener caf\xe9]\nlisten=127.0.0.1:%d\n" % port)
+        expected = ("listener caf\\xe9", "(the group's name)",
+                    "^not valid UTF-8, which a listener's name must be")
+        lines = self.assertProblems(self.check(d), d, expected)
+        self.assertEqual(len(lines), 1, lines)
+        r = run(d)
+        self.assertProblems(r, d, expected)
+        # the same name in UTF-8 is fine
+        d.write_config()
+        with open(d.config_path, "ab") as f:
+            f.write("\n[listener café]\nlisten=127.0.0.1:%d\n".encode() % port)
+        self.assertOk(self.check(d))
+
     def test_unix_socket_folder_missing(self):
         d = self.daemon(config="[listener local]\nlisten=unix:/nonexistent-vsmtpd/smtp.sock\n"
                                "protocol=lmtp\n")

@@ -77,13 +77,15 @@ class PrivateBus:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def ctl(bus_address, *args, user=None):
+def ctl(bus_address, *args, user=None, groups=None):
     """Runs vsmtpctl on the session bus @bus_address: (status, stdout,
-    stderr)."""
+    stderr); as @user, with the supplementary group ids @groups (else
+    none)."""
     cmd = [VSMTPCTL, "--session", *args]
     if user is not None:
         cmd = ["setpriv", f"--reuid={user}", f"--regid={pwd.getpwnam(user).pw_gid}",
-               "--clear-groups", *cmd]
+               f"--groups={','.join(map(str, groups))}" if groups else "--clear-groups",
+               *cmd]
     env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=bus_address, LC_ALL="C.UTF-8")
     env.pop("VSMTPCTL_BUS", None)
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -129,8 +131,8 @@ class DBusTestCase(unittest.TestCase):
         wait_for(self, "the name released",
                  lambda: ctl(self.bus.address, "status")[0] == 3)
 
-    def ctl(self, *args, expect=0, user=None):
-        status, out, err = ctl(self.bus.address, *args, user=user)
+    def ctl(self, *args, expect=0, user=None, groups=None):
+        status, out, err = ctl(self.bus.address, *args, user=user, groups=groups)
         self.assertEqual(status, expect, f"vsmtpctl {args}: {out}{err}")
         return out, err
 
@@ -287,6 +289,27 @@ class DBusTestCase(unittest.TestCase):
         self.assertEqual(out, "listener default paused\n")
         self.assertTrue(self.status()["listeners"][0]["paused"])
 
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"),
+                         "needs root (and setpriv) to call as another user")
+    def test_dbus_group_of_the_callers_process(self):
+        """A caller whose process runs with dbus-group as a supplementary
+        group (setpriv --groups, as newgrp, sg or SupplementaryGroups= do)
+        may call, though /etc/group does not make its user a member: the
+        bus policy sees the process's groups, and so does vsmtpd."""
+        nobody = pwd.getpwnam("nobody")
+        group = next(g for g in grp.getgrall()
+                     if g.gr_gid not in (0, nobody.pw_gid) and "nobody" not in g.gr_mem)
+        self.start(server=f"dbus-group={group.gr_name}\n")
+        _, err = self.ctl("pause", "default", user="nobody", expect=4)
+        self.assertIn(f"only root or a member of {group.gr_name}", err)
+        # another supplementary group: still refused
+        other = next(g for g in (54321, 54322) if g != group.gr_gid)
+        self.ctl("pause", "default", user="nobody", groups=[other], expect=4)
+        self.assertFalse(self.status()["listeners"][0]["paused"])
+        out, _ = self.ctl("pause", "default", user="nobody", groups=[group.gr_gid])
+        self.assertEqual(out, "listener default paused\n")
+        self.assertTrue(self.status()["listeners"][0]["paused"])
+
     def test_stop_with_grace(self):
         d = self.start()
         with d.connect() as c:
@@ -298,6 +321,65 @@ class DBusTestCase(unittest.TestCase):
         self.assertEqual(d.proc.wait(WAIT), 0, d.stderr_text())
         self.assertIn("waiting up to 5 s", d.stderr_text())
 
+    def in_transaction(self, d):
+        """A client in the middle of a transaction (a stop waits for it)."""
+        c = d.connect()
+        self.addCleanup(c.close)
+        self.assertEqual(c.cmd("EHLO client.dbus.example").code, 250)
+        self.assertEqual(c.cmd("MAIL FROM:<sender@dbus.example>").code, 250)
+        return c
+
+    def assert_closed_for_shutdown(self, c, d):
+        reply = c.reply()
+        self.assertEqual(reply.lines[0], b"421 4.3.2 " + fx.HOSTNAME.encode() +
+                         b" Service shutting down, closing connection")
+        self.assertTrue(c.closed_by_peer())
+        self.assertEqual(d.proc.wait(WAIT), 0, d.stderr_text())
+
+    def test_second_stop_only_brings_the_deadline_forward(self):
+        """While stopping: a Stop with an equal or longer grace is answered
+        and changes nothing (vsmtpd goes on, the session too); SIGTERM is
+        a Stop with shutdown-grace; a Stop with a shorter grace brings the
+        deadline forward (0: 421 at once), and vsmtpd exits 0."""
+        d = self.start(server="shutdown-grace=300\n")
+        c = self.in_transaction(d)
+        out, _ = self.ctl("stop", "--grace", "600")
+        self.assertEqual(out, "vsmtpd is stopping\n")
+        wait_for(self, "the stop logged", lambda: "waiting up to 600 s" in d.stderr_text(), d)
+        for grace in ("600", "900"):
+            out, _ = self.ctl("stop", "--grace", grace)
+            self.assertEqual(out, "vsmtpd is stopping\n")
+        wait_for(self, "the second Stop logged", lambda: d.stderr_text().count(
+            "Stop (D-Bus) received while stopping: already stopping") == 2, d)
+        self.assertIsNone(d.proc.poll(), d.stderr_text())
+        self.assertEqual(c.cmd("RCPT TO:<rcpt@dbus.example>").code, 250)
+        d.proc.send_signal(signal.SIGTERM)
+        wait_for(self, "SIGTERM taken as a shorter grace", lambda:
+                 "SIGTERM received while stopping: the 1 session(s) still open get 300 s"
+                 in d.stderr_text(), d)
+        self.assertIsNone(d.proc.poll(), d.stderr_text())
+        self.assertEqual(c.cmd("RCPT TO:<rcpt2@dbus.example>").code, 250)
+        self.ctl("stop", "--grace", "0")
+        self.assert_closed_for_shutdown(c, d)
+        self.assertEqual(d.delivered(), [])
+
+    def test_sigterm_twice_and_sigint_twice(self):
+        """A second SIGTERM keeps the deadline; a second SIGINT closes the
+        sessions at once, with 421, and vsmtpd exits 0."""
+        d = self.start(server="shutdown-grace=600\n")
+        c = self.in_transaction(d)
+        d.proc.send_signal(signal.SIGTERM)
+        wait_for(self, "SIGTERM logged", lambda: "waiting up to 600 s" in d.stderr_text(), d)
+        d.proc.send_signal(signal.SIGTERM)
+        wait_for(self, "the second SIGTERM logged", lambda:
+                 "SIGTERM received while stopping: already stopping" in d.stderr_text(), d)
+        self.assertIsNone(d.proc.poll(), d.stderr_text())
+        self.assertEqual(c.cmd("RCPT TO:<rcpt@dbus.example>").code, 250)
+        d.proc.send_signal(signal.SIGINT)
+        self.assert_closed_for_shutdown(c, d)
+        self.assertIn("SIGINT received while stopping: the 1 session(s) still open get 0 s",
+                      d.stderr_text())
+
     def test_no_daemon_on_the_bus(self):
         status, out, err = ctl(self.bus.address, "status")
         self.assertEqual((status, out), (3, ""))
@@ -308,6 +390,26 @@ class DBusTestCase(unittest.TestCase):
         self.assertTrue(err.startswith("vsmtpctl: cannot connect to the session bus: "), err)
         self.assertEqual(ctl(self.bus.address, "frobnicate")[0], 2)
         self.assertEqual(ctl(self.bus.address, "close")[0], 2)
+
+    def test_hung_daemon_is_not_reachable(self):
+        """A vsmtpd that owns its name but does not answer (stopped with
+        SIGSTOP): vsmtpctl gives up after --timeout with exit status 3 and
+        one line saying so; once vsmtpd goes on, the same call works."""
+        d = self.start()
+        os.kill(d.proc.pid, signal.SIGSTOP)
+        try:
+            for command in ("status", "sessions"):
+                status, out, err = ctl(self.bus.address, "--timeout", "1", command)
+                self.assertEqual((status, out), (3, ""), err)
+                self.assertEqual(err, f"vsmtpctl: {command}: vsmtpd did not answer within 1 s "
+                                      "on the session bus (is it stopped or hung?)\n")
+        finally:
+            os.kill(d.proc.pid, signal.SIGCONT)
+        out, _ = self.ctl("--timeout", "5", "status")
+        self.assertIn("sessions now: 0", out)
+        for bad in ("0", "-1", "many"):
+            status, _, err = ctl(self.bus.address, "--timeout", bad, "status")
+            self.assertEqual(status, 2, err)
 
     def test_arguments_not_utf8_are_usage_errors(self):
         """A session ID or listener name that is not UTF-8 cannot go on the
@@ -323,9 +425,9 @@ class DBusTestCase(unittest.TestCase):
         self.assertIsNone(d.proc.poll())
 
     def test_sessions_with_a_user_name_not_utf8(self):
-        """A user name accepted by AUTH is the client's bytes (the passwd
-        file may hold a Latin-1 one): ListSessions still answers, with the
-        name made valid UTF-8 (a D-Bus string is UTF-8)."""
+        """A user name that is not UTF-8 (the passwd file may hold a Latin-1
+        one) is refused at AUTH (501 5.5.2), so no session has one: a D-Bus
+        string is UTF-8, and ListSessions answers."""
         import base64
         import test_auth
         tmp = tempfile.mkdtemp(prefix="vsmtpd-dbus-passwd-")
@@ -346,11 +448,11 @@ class DBusTestCase(unittest.TestCase):
         # LOGIN: GNU SASL passes its user name on as it came
         self.assertEqual(c.cmd("AUTH LOGIN").code, 334)
         self.assertEqual(c.cmd(base64.b64encode(b"caf\xe9").decode()).code, 334)
-        self.assertEqual(c.cmd(base64.b64encode(b"secret").decode()).code, 235)
+        reply = c.cmd(base64.b64encode(b"secret").decode())
+        self.assertEqual(reply.lines, [b"501 5.5.2 Error: the authentication identity is "
+                                       b"not valid UTF-8"])
         sessions = self.sessions()
-        self.assertEqual([s["user"] for s in sessions], ["caf\ufffd"], sessions)
-        out, err = self.ctl("sessions")
-        self.assertIn("caf\ufffd", out)
+        self.assertEqual([s["user"] for s in sessions], [None], sessions)
         self.assertNotIn("CRITICAL", d.stderr_text())
 
     def test_signals(self):

@@ -248,6 +248,39 @@ class WorkersTest(unittest.TestCase):
         self.assertEqual(d.stop(), 0)
         self.assertEqual(children(d.proc.pid), [])
 
+    def wait_log(self, d, what, count=1):
+        deadline = time.monotonic() + 30
+        while d.stderr_text().count(what) < count:
+            if time.monotonic() > deadline:
+                self.fail(f"never logged {what!r}:\n{d.stderr_text()}")
+            time.sleep(0.05)
+
+    def test_second_sigterm_and_sigint(self):
+        """The master passes a second SIGTERM on (the workers keep their
+        deadline: the session in a transaction goes on) and a second SIGINT
+        (the workers close their sessions at once, with 421); never a
+        SIGKILL that would drop them."""
+        d = fx.Vsmtpd(options=("server.workers=2", "server.shutdown-grace=600"))
+        self.addCleanup(d.cleanup)
+        d.start()
+        self.wait_children(d.proc.pid, 2)
+        c = d.connect()
+        self.addCleanup(c.close)
+        self.assertEqual(c.cmd("EHLO client.example").code, 250)
+        self.assertEqual(c.cmd(f"MAIL FROM:<{SENDER}>").code, 250)
+        d.proc.send_signal(signal.SIGTERM)
+        self.wait_log(d, "waiting up to 600 s", 2)
+        d.proc.send_signal(signal.SIGTERM)
+        self.wait_log(d, "SIGTERM received while stopping: already stopping")
+        self.assertIsNone(d.proc.poll(), d.stderr_text())
+        self.assertEqual(c.cmd(f"RCPT TO:<{RCPT}>").code, 250)
+        d.proc.send_signal(signal.SIGINT)
+        reply = c.reply()
+        self.assertEqual(reply.lines[0][:10], b"421 4.3.2 ", reply.lines)
+        self.assertTrue(c.closed_by_peer())
+        self.assertEqual(d.proc.wait(30), 0, d.stderr_text())
+        self.assertEqual(children(d.proc.pid), [])
+
     def test_workers_need_fixed_ports(self):
         d = fx.Vsmtpd(args=["--option", "server.workers=2"])
         self.addCleanup(d.cleanup)
