@@ -34,6 +34,7 @@
 #include "vsmtp-source-private.h"
 #include "vsmtp-xclient-private.h"
 #include "vsmtp-shared-limits-private.h"
+#include "vsmtp-session-id-private.h"
 
 #define AUTH_LINE_MAX         12288   /* RFC 4954 4 */
 #define PENDING_READ_LIMIT    (64 * 1024)  /* input buffered while a decision is pending */
@@ -101,16 +102,9 @@ _vsmtp_session_reset_transaction (VsmtpSession *self)
 static char *
 make_session_id (void)
 {
-  static guint counter;
-  gint64 now = g_get_real_time ();
-
   /* time, process (several vsmtpd workers share one maildir and log) and
-   * a counter: unique within a machine */
-  return g_strdup_printf ("%08X%05X%04X%04X",
-                          (guint32) (now / G_USEC_PER_SEC),
-                          (guint32) (now % G_USEC_PER_SEC),
-                          (guint32) getpid () & 0xFFFF,
-                          (++counter) & 0xFFFF);
+   * a counter: unique within a machine (vsmtp-session-id.c) */
+  return _vsmtp_session_id_new ();
 }
 
 static gboolean
