@@ -35,6 +35,7 @@
 #include "vsmtp-xclient-private.h"
 #include "vsmtp-shared-limits-private.h"
 #include "vsmtp-session-id-private.h"
+#include "vsmtp-session-log-private.h"
 
 #define AUTH_LINE_MAX         12288   /* RFC 4954 4 */
 #define PENDING_READ_LIMIT    (64 * 1024)  /* input buffered while a decision is pending */
@@ -141,11 +142,8 @@ session_close_now (VsmtpSession *self)
   if (!vsmtp_connection_is_handshaking (self->connection))
     session_release_handshake_slot (self);
 
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                    "VSMTP_SESSION_ID", self->id,
-                    "MESSAGE", "%s: disconnect from [%s] messages=%u",
-                    self->id, self->remote_ip ? self->remote_ip : "unknown",
-                    self->n_messages);
+  _vsmtp_session_log_disconnect (self->id, self->remote_ip ? self->remote_ip : "unknown",
+                                 self->n_messages);
 
   _vsmtp_data_receiver_reset (self->receiver);
   session_set_state (self, VSMTP_SESSION_STATE_CLOSED);
@@ -1275,9 +1273,7 @@ _vsmtp_session_start (VsmtpSession *self)
                          g_socket_address_get_family (self->remote_address) == G_SOCKET_FAMILY_UNIX ?
                          "unix socket" : "unknown";
 
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                        "VSMTP_SESSION_ID", self->id,
-                        "MESSAGE", "%s: connect from [%s]", self->id, peer);
+      _vsmtp_session_log_connect (self->id, peer);
     }
 
   if (!vsmtp_connection_can_poll (self->connection))
