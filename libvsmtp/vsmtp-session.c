@@ -36,6 +36,7 @@
 #include "vsmtp-shared-limits-private.h"
 #include "vsmtp-session-id-private.h"
 #include "vsmtp-session-log-private.h"
+#include "vsmtp-inet-private.h"
 
 #define AUTH_LINE_MAX         12288   /* RFC 4954 4 */
 #define PENDING_READ_LIMIT    (64 * 1024)  /* input buffered while a decision is pending */
@@ -1230,7 +1231,7 @@ _vsmtp_session_new (VsmtpServer        *server,
       self->remote_address = g_object_ref (remote_address);
       if (G_IS_INET_SOCKET_ADDRESS (remote_address))
         self->remote_ip =
-          g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote_address)));
+          _vsmtp_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote_address)));
     }
 
   return self;
