@@ -25,7 +25,7 @@ struct _VsmtpConnection
   GInputStream                   *base_input;  /* the stream's, then the TLS connection's */
   VsmtpLineInputStream           *input;
   GOutputStream                  *output;      /* likewise */
-  GCancellable                   *cancellable;
+  GCancellable                   *cancellable; /* made when first needed */
 
   GSource                        *read_source;
   GSource                        *deadline_source;
@@ -60,6 +60,22 @@ connection_set_output (VsmtpConnection *self,
                           g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (output));
 }
 
+/* The connection's cancellable, cancelled by vsmtp_connection_close(): made
+ * for the first operation that takes one (an async write, a pollable
+ * stream's source), not for every connection; one made after the close is
+ * cancelled already. */
+static GCancellable *
+connection_cancellable (VsmtpConnection *self)
+{
+  if (self->cancellable == NULL)
+    {
+      self->cancellable = g_cancellable_new ();
+      if (self->closed)
+        g_cancellable_cancel (self->cancellable);
+    }
+  return self->cancellable;
+}
+
 VsmtpConnection *
 vsmtp_connection_new (GIOStream                      *stream,
                       gsize                           max_line_length,
@@ -76,7 +92,6 @@ vsmtp_connection_new (GIOStream                      *stream,
   self->base_input = g_io_stream_get_input_stream (stream);
   connection_set_output (self, g_io_stream_get_output_stream (stream));
   self->input = vsmtp_line_input_stream_new (self->base_input, max_line_length);
-  self->cancellable = g_cancellable_new ();
   self->outbuf = g_string_sized_new (256);
   self->writing = g_string_new (NULL);
   return self;
@@ -239,7 +254,7 @@ vsmtp_connection_flush (VsmtpConnection *self)
   g_object_ref (self->owner);
   g_output_stream_write_all_async (self->output,
                                    self->writing->str, self->writing->len,
-                                   G_PRIORITY_DEFAULT, self->cancellable,
+                                   G_PRIORITY_DEFAULT, connection_cancellable (self),
                                    on_write_done, self);
 }
 
@@ -253,7 +268,10 @@ on_readable (gpointer user_data)
   g_autoptr(GError) error = NULL;
   gssize n;
 
-  n = vsmtp_line_input_stream_fill_nonblocking (self->input, self->cancellable, &error);
+  /* without a cancellable yet, nothing can have cancelled this read */
+  n = vsmtp_line_input_stream_fill_nonblocking (self->input,
+                                                self->closed ? connection_cancellable (self) : self->cancellable,
+                                                &error);
   if (n < 0)
     {
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
@@ -307,7 +325,7 @@ vsmtp_connection_wait_readable (VsmtpConnection *self)
   else
     {
       self->read_source = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (self->base_input),
-                                                                 self->cancellable);
+                                                                 connection_cancellable (self));
       g_source_set_callback (self->read_source, G_SOURCE_FUNC (on_pollable_readable), self, NULL);
     }
   g_source_set_static_name (self->read_source, "[vsmtp] session input");
@@ -453,7 +471,8 @@ vsmtp_connection_close (VsmtpConnection *self)
   _vsmtp_clear_source (&self->read_source);
   _vsmtp_clear_source (&self->deadline_source);
   _vsmtp_clear_source (&self->handshake_timeout_source);
-  g_cancellable_cancel (self->cancellable);
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
 
   /* a handshake in progress reads the socket on a worker thread: cancel it
    * and close the streams once it has returned */
