@@ -441,6 +441,13 @@ on_tls_closed (GObject      *source,
                            on_stream_closed, self->owner);
 }
 
+static gboolean
+on_closed_idle (gpointer user_data)
+{
+  g_object_unref (user_data);   /* the owner */
+  return G_SOURCE_REMOVE;
+}
+
 static void
 connection_close_streams (VsmtpConnection *self)
 {
@@ -448,6 +455,22 @@ connection_close_streams (VsmtpConnection *self)
   if (self->tls != NULL)
     g_io_stream_close_async (G_IO_STREAM (self->tls), G_PRIORITY_DEFAULT, NULL,
                              on_tls_closed, self);
+  else if (G_IS_SOCKET_CONNECTION (self->stream))
+    {
+      GSource *idle = g_idle_source_new ();
+
+      /* a socket closes at once, without blocking: GSocketConnection's
+       * close_async() does it there too, and only hands the result back
+       * through a GTask and an idle source; here, just the idle source,
+       * at the same priority, which lets the owner go after whatever
+       * closed it has returned */
+      g_io_stream_close (self->stream, NULL, NULL);
+      g_source_set_priority (idle, G_PRIORITY_DEFAULT);
+      g_source_set_callback (idle, on_closed_idle, self->owner, NULL);
+      g_source_set_static_name (idle, "[vsmtp] connection closed");
+      g_source_attach (idle, g_main_context_get_thread_default ());
+      g_source_unref (idle);
+    }
   else
     g_io_stream_close_async (self->stream, G_PRIORITY_DEFAULT, NULL,
                              on_stream_closed, self->owner);
