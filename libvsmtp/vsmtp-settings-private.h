@@ -67,6 +67,9 @@ typedef struct {
   GBytes                  *scram_secret;             /* decoy SCRAM salts come from it */
   guint                    scram_decoy_iterations;
   guint                    scram_decoy_salt_length;
+  /* replies made from these settings alone, at the first session that
+   * needs each (vsmtp-settings-replies.c): not copied, dropped with them */
+  gpointer                 replies[3];               /* VsmtpReply * */
 } VsmtpSettings;
 
 VsmtpSettings *_vsmtp_settings_new   (void);

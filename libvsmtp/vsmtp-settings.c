@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "vsmtp-settings-private.h"
 
 VsmtpSettings *
@@ -37,6 +39,7 @@ _vsmtp_settings_copy (VsmtpSettings *self)
     g_hash_table_ref (copy->handler_owners);
   if (copy->scram_secret != NULL)
     g_bytes_ref (copy->scram_secret);
+  memset (copy->replies, 0, sizeof copy->replies);
   return copy;
 }
 
@@ -51,5 +54,7 @@ _vsmtp_settings_unref (VsmtpSettings *self)
   g_strfreev (self->auth_mechanisms);
   g_clear_pointer (&self->handler_owners, g_hash_table_unref);
   g_clear_pointer (&self->scram_secret, g_bytes_unref);
+  for (guint i = 0; i < G_N_ELEMENTS (self->replies); i++)
+    g_clear_object (&self->replies[i]);
   g_free (self);
 }
