@@ -24,7 +24,9 @@ struct _VsmtpConnection
   GIOStream                      *stream;
   GInputStream                   *base_input;  /* the stream's, then the TLS connection's */
   VsmtpLineInputStream           *input;
-  GOutputStream                  *output;      /* likewise */
+  GOutputStream                  *output;      /* likewise; NULL: not asked for yet, see socket */
+  GSocket                        *socket;      /* a plain socket connection's, written directly
+                                                * while output is NULL (not a reference) */
   GCancellable                   *cancellable; /* made when first needed */
 
   GSource                        *read_source;
@@ -46,7 +48,7 @@ struct _VsmtpConnection
   guint                           closed : 1;
   guint                           eof : 1;
   guint                           handshake_timed_out : 1;
-  guint                           output_pollable : 1; /* self->output is a pollable stream that can poll */
+  guint                           output_pollable : 1; /* self->output (or self->socket) takes non-blocking writes */
 };
 
 /* The output stream, and whether it takes non-blocking writes: asked once
@@ -58,6 +60,31 @@ connection_set_output (VsmtpConnection *self,
   self->output = output;
   self->output_pollable = G_IS_POLLABLE_OUTPUT_STREAM (output) &&
                           g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (output));
+}
+
+/* The output stream, asked of the connection when first needed: a plain
+ * socket connection whose writes all complete at once (the usual case)
+ * writes to its socket (connection_write_nonblocking) and never makes
+ * the GSocketOutputStream, a GObject made and finalised per connection */
+static GOutputStream *
+connection_output (VsmtpConnection *self)
+{
+  if (self->output == NULL)
+    connection_set_output (self, g_io_stream_get_output_stream (self->stream));
+  return self->output;
+}
+
+/* What GSocketOutputStream's non-blocking write does, without the stream */
+static gssize
+connection_write_nonblocking (VsmtpConnection  *self,
+                              const char       *data,
+                              gsize             length,
+                              GError          **error)
+{
+  if (self->output == NULL)
+    return g_socket_send_with_blocking (self->socket, data, length, FALSE, NULL, error);
+  return g_pollable_output_stream_write_nonblocking ((GPollableOutputStream *) self->output,
+                                                     data, length, NULL, error);
 }
 
 /* The connection's cancellable, cancelled by vsmtp_connection_close(): made
@@ -90,7 +117,15 @@ vsmtp_connection_new (GIOStream                      *stream,
   self->log_id = log_id;
   self->stream = g_object_ref (stream);
   self->base_input = g_io_stream_get_input_stream (stream);
-  connection_set_output (self, g_io_stream_get_output_stream (stream));
+  if (G_IS_SOCKET_CONNECTION (stream))
+    {
+      /* a socket takes non-blocking writes: its output stream is made
+       * only if an async write or TLS needs it (connection_output) */
+      self->socket = g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream));
+      self->output_pollable = TRUE;
+    }
+  else
+    connection_set_output (self, g_io_stream_get_output_stream (stream));
   self->input = vsmtp_line_input_stream_new (self->base_input, max_line_length);
   self->outbuf = g_string_sized_new (256);
   self->writing = g_string_new (NULL);
@@ -217,10 +252,8 @@ vsmtp_connection_flush (VsmtpConnection *self)
           g_autoptr(GError) error = NULL;
           gssize n;
 
-          n = g_pollable_output_stream_write_nonblocking ((GPollableOutputStream *) self->output,
-                                                          self->outbuf->str + done,
-                                                          self->outbuf->len - done,
-                                                          NULL, &error);
+          n = connection_write_nonblocking (self, self->outbuf->str + done,
+                                            self->outbuf->len - done, &error);
           if (n > 0)
             {
               done += n;
@@ -252,7 +285,7 @@ vsmtp_connection_flush (VsmtpConnection *self)
 
   self->write_in_flight = TRUE;
   g_object_ref (self->owner);
-  g_output_stream_write_all_async (self->output,
+  g_output_stream_write_all_async (connection_output (self),
                                    self->writing->str, self->writing->len,
                                    G_PRIORITY_DEFAULT, connection_cancellable (self),
                                    on_write_done, self);
@@ -552,7 +585,7 @@ connection_send_handshake_alert (VsmtpConnection *self,
   else
     return;
 
-  if (G_IS_POLLABLE_OUTPUT_STREAM (self->output))
+  if (G_IS_POLLABLE_OUTPUT_STREAM (connection_output (self)))
     g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (self->output),
                                                 alert, sizeof alert, NULL, NULL);
 }
@@ -640,7 +673,7 @@ vsmtp_connection_start_tls (VsmtpConnection  *self,
    * setting for */
   g_clear_object (&self->tls_watcher);
   self->tls_watcher = vsmtp_tls_record_watcher_new (G_INPUT_STREAM (self->input), 0);
-  base = g_simple_io_stream_new (self->tls_watcher, self->output);
+  base = g_simple_io_stream_new (self->tls_watcher, connection_output (self));
   /* No certificate database: a server that does not ask for client
    * certificates has nothing to verify, and the default one has GnuTLS read
    * the system's CA bundle again for every connection (glib-networking
