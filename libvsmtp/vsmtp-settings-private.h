@@ -70,6 +70,11 @@ typedef struct {
   /* replies made from these settings alone, at the first session that
    * needs each (vsmtp-settings-replies.c): not copied, dropped with them */
   gpointer                 replies[3];               /* VsmtpReply * */
+  /* EHLO replies seen with these settings, by their text (a few: what a
+   * session offers varies with TLS, AUTH, the listener) */
+  GMutex                   ehlo_lock;
+  char                    *ehlo_texts[4];
+  gpointer                 ehlo_replies[4];          /* VsmtpReply * */
 } VsmtpSettings;
 
 VsmtpSettings *_vsmtp_settings_new   (void);

@@ -9,8 +9,17 @@
  * ones, as the standard replies of vsmtp-session-class.c are. A completed
  * reply never changes. Sessions of one snapshot may run on several
  * threads: the first reply published wins, a loser drops its own.
+ *
+ * The reply to EHLO lists the extensions a session offers, which vary
+ * (TLS, AUTH, the listener, an extension registered meanwhile): each
+ * session still builds its text, but a text seen before gets the reply
+ * made for it then, so that the reply is not made, formatted and
+ * finalised per connection. A few texts are kept per snapshot, the first
+ * ones seen; any other gets a reply of its own, as before.
  */
 #include "config.h"
+
+#include <string.h>
 
 #include "vsmtp-settings-replies-private.h"
 
@@ -63,4 +72,31 @@ VsmtpReply *
 _vsmtp_settings_get_helo_reply (VsmtpSettings *self)
 {
   return settings_reply (self, REPLY_HELO);
+}
+
+VsmtpReply *
+_vsmtp_settings_get_ehlo_reply (VsmtpSettings *self,
+                                const char    *text)
+{
+  VsmtpReply *reply = NULL;
+  guint i;
+
+  g_mutex_lock (&self->ehlo_lock);
+  for (i = 0; i < G_N_ELEMENTS (self->ehlo_texts) && self->ehlo_texts[i] != NULL; i++)
+    if (strcmp (self->ehlo_texts[i], text) == 0)
+      {
+        reply = g_object_ref (self->ehlo_replies[i]);
+        break;
+      }
+  if (reply == NULL)
+    {
+      reply = vsmtp_reply_new (250, NULL, text);
+      if (i < G_N_ELEMENTS (self->ehlo_texts))
+        {
+          self->ehlo_texts[i] = g_strdup (text);
+          self->ehlo_replies[i] = g_object_ref (reply);
+        }
+    }
+  g_mutex_unlock (&self->ehlo_lock);
+  return reply;
 }

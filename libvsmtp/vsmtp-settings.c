@@ -40,6 +40,9 @@ _vsmtp_settings_copy (VsmtpSettings *self)
   if (copy->scram_secret != NULL)
     g_bytes_ref (copy->scram_secret);
   memset (copy->replies, 0, sizeof copy->replies);
+  memset (&copy->ehlo_lock, 0, sizeof copy->ehlo_lock);
+  memset (copy->ehlo_texts, 0, sizeof copy->ehlo_texts);
+  memset (copy->ehlo_replies, 0, sizeof copy->ehlo_replies);
   return copy;
 }
 
@@ -56,5 +59,11 @@ _vsmtp_settings_unref (VsmtpSettings *self)
   g_clear_pointer (&self->scram_secret, g_bytes_unref);
   for (guint i = 0; i < G_N_ELEMENTS (self->replies); i++)
     g_clear_object (&self->replies[i]);
+  for (guint i = 0; i < G_N_ELEMENTS (self->ehlo_replies); i++)
+    {
+      g_free (self->ehlo_texts[i]);
+      g_clear_object (&self->ehlo_replies[i]);
+    }
+  g_mutex_clear (&self->ehlo_lock);
   g_free (self);
 }

@@ -26,6 +26,42 @@ run_as (Fixture    *fixture,
   run_client (fixture, script);
 }
 
+/* the EHLO reply: the host name, then the extensions, the same whether
+ * made for this text or taken from an earlier session */
+static void
+run_ehlo_as (Fixture    *fixture,
+             const char *hostname)
+{
+  g_autofree char *greeting = g_strdup_printf ("220 %s ESMTP vsmtpd\r\n", hostname);
+  g_autofree char *ehlo = g_strdup_printf ("250-%s\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
+                                           "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n"
+                                           "250-CHUNKING\r\n250-BINARYMIME\r\n250-DSN\r\n"
+                                           "250 LIMITS RCPTMAX=1000\r\n", hostname);
+  g_autofree char *helo = g_strdup_printf ("250 %s\r\n", hostname);
+  const char * const script[] = {
+    NULL, greeting,
+    "EHLO client.example\r\n", ehlo,
+    "EHLO again.example\r\n", ehlo,
+    "HELO client.example\r\n", helo,
+    "EHLO client.example\r\n", ehlo,
+    "QUIT\r\n", "221 2.0.0",
+    "", "<closed>",
+    NULL, NULL
+  };
+
+  run_client (fixture, script);
+}
+
+static void
+test_ehlo_follows_hostname (Fixture *fixture, gconstpointer data)
+{
+  run_ehlo_as (fixture, "mx.test.example");
+  run_ehlo_as (fixture, "mx.test.example");
+  g_object_set (fixture->server, "hostname", "mx.other.example", NULL);
+  run_ehlo_as (fixture, "mx.other.example");
+  run_ehlo_as (fixture, "mx.other.example");
+}
+
 static void
 test_follow_hostname (Fixture *fixture, gconstpointer data)
 {
@@ -46,5 +82,7 @@ main (int argc, char *argv[])
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/settings-replies/follow-hostname", Fixture, NULL,
               fixture_setup, test_follow_hostname, fixture_teardown);
+  g_test_add ("/settings-replies/ehlo-follows-hostname", Fixture, NULL,
+              fixture_setup, test_ehlo_follows_hostname, fixture_teardown);
   return g_test_run ();
 }
