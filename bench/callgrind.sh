@@ -3,13 +3,17 @@
 # plugin, counted by callgrind (deterministic: immune to the load of a
 # shared machine, unlike msg/s and CPU time).
 #
-#   bench/callgrind.sh [BUILDDIR] [MESSAGES] [PORT]
+#   bench/callgrind.sh [BUILDDIR] [MESSAGES] [PORT] [MODE]
 #
 # Runs vsmtpd from BUILDDIR (default: build-bench; a release build is what
 # the figures in results.md use) under callgrind twice: once without
-# traffic, once while smtp-source sends MESSAGES (default 2000) messages of
-# 2,048 bytes over 10 reused connections; prints the difference divided by
-# MESSAGES. The profiles stay in $TMPDIR for callgrind_annotate. The
+# traffic, once while MESSAGES (default 2000) messages of 2,048 bytes are
+# sent over 10 sessions; prints the difference divided by MESSAGES. MODE is
+# the load, as in bench/run.sh: "reuse" (default, the figures of round 2b:
+# smtp-source -d, connections reused), "new" (smtp-source, a new connection
+# per message) or "pipeline"
+# (bench/.bin/smtp-pipeline, built here if missing: MAIL, RCPT and DATA in
+# one write). The profiles stay in $TMPDIR for callgrind_annotate. The
 # interleaving of the 10 sessions (how many commands one read brings, how
 # many main loop iterations there are) varies from run to run: figures of
 # one build spread over about 1k instructions per message (2% here), so
@@ -26,6 +30,18 @@ BUILD_DIR=${1:-$SRC_DIR/build-bench}
 MESSAGES=${2:-2000}
 PORT=${3:-32590}
 WORKERS=${WORKERS:-1}
+MODE=${4:-reuse}
+case $MODE in
+  new) source_opts= ;;
+  reuse) source_opts=-d ;;
+  pipeline)
+    pipeline=$SRC_DIR/bench/.bin/smtp-pipeline
+    if [ ! -x "$pipeline" ]; then
+      mkdir -p "$SRC_DIR/bench/.bin"
+      cc -O2 -Wall -pthread -o "$pipeline" "$SRC_DIR/bench/smtp-pipeline.c"
+    fi ;;
+  *) echo "MODE must be new, reuse or pipeline" >&2; exit 2 ;;
+esac
 OUT=${TMPDIR:-/tmp}/vsmtpd-callgrind.$$
 mkdir -p "$OUT"
 
@@ -44,9 +60,12 @@ run () {
     [ $i -lt 240 ] || { echo "vsmtpd did not start: $OUT/vsmtpd.$n.log" >&2; kill $pid; exit 1; }
     sleep 0.5
   done
-  if [ "$n" -gt 0 ]; then
+  if [ "$n" -gt 0 ] && [ "$MODE" = pipeline ]; then
+    "$pipeline" 127.0.0.1 "$PORT" 10 "$n" 2048 600 data >/dev/null
+  elif [ "$n" -gt 0 ]; then
+    # shellcheck disable=SC2086
     smtp-source -s 10 -m "$n" -l 2048 -f bench@example.org -t sink@example.org \
-      -M bench.example.org -d "127.0.0.1:$PORT"
+      -M bench.example.org $source_opts "127.0.0.1:$PORT"
   fi
   kill -TERM $pid
   wait $pid || true
@@ -56,6 +75,6 @@ run () {
 
 idle=$(run 0)
 busy=$(run "$MESSAGES")
-echo "instructions: $idle without traffic, $busy with $MESSAGES messages"
+echo "instructions ($MODE): $idle without traffic, $busy with $MESSAGES messages"
 echo "per message: $(( (busy - idle) / MESSAGES ))"
 echo "profiles: $OUT/0/ $OUT/$MESSAGES/ (one callgrind.PID per process)"

@@ -13,10 +13,12 @@ G_BEGIN_DECLS
 typedef struct _VsmtpListener VsmtpListener;
 
 /* Called for each connection accepted, on the listener's main context,
- * with the new socket (TCP_NODELAY set, blocking off). Returns FALSE to
+ * with the new socket (TCP_NODELAY set, blocking off) and the peer's
+ * address as accept() gave it (NULL if it did not). Returns FALSE to
  * stop the current batch (the server stopped listening, say). */
 typedef gboolean (*VsmtpListenerAcceptFunc) (VsmtpListener    *listener,
                                              GSocket          *client,
+                                             GSocketAddress   *remote,
                                              VsmtpListenOptions *options,
                                              gpointer          user_data);
 

@@ -2,10 +2,14 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#define _GNU_SOURCE 1   /* accept4() */
 #include "config.h"
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "vsmtp-listener-private.h"
 #include "vsmtp-source-private.h"
@@ -63,6 +67,46 @@ on_pause_over (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* g_socket_accept() with fewer system calls: accept4() makes the socket
+ * close-on-exec and non-blocking (no fcntl() pair to mark it close-on-exec
+ * afterwards) and gives the peer's address (no getpeername() for
+ * g_socket_get_remote_address()). @remote: the peer's address, or NULL if
+ * it cannot be read from what accept4() gave. */
+static GSocket *
+listener_accept (GSocket         *socket,
+                 GSocketAddress **remote,
+                 GError         **error)
+{
+  struct sockaddr_storage address;
+  socklen_t length;
+  GSocket *client;
+  int fd;
+
+  do
+    {
+      length = sizeof address;
+      fd = accept4 (g_socket_get_fd (socket), (struct sockaddr *) &address, &length,
+                    SOCK_CLOEXEC | SOCK_NONBLOCK);
+    }
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0)
+    {
+      int saved = errno;
+
+      g_set_error_literal (error, G_IO_ERROR, g_io_error_from_errno (saved), g_strerror (saved));
+      return NULL;
+    }
+  client = g_socket_new_from_fd (fd, error);
+  if (client == NULL)
+    {
+      close (fd);
+      return NULL;
+    }
+  if (length > 0 && length <= sizeof address)
+    *remote = g_socket_address_new_from_native (&address, length);
+  return client;
+}
+
 static gboolean
 on_acceptable (GSocket      *socket,
                GIOCondition  condition,
@@ -74,8 +118,9 @@ on_acceptable (GSocket      *socket,
     {
       g_autoptr(GError) error = NULL;
       g_autoptr(GSocket) client = NULL;
+      g_autoptr(GSocketAddress) remote = NULL;
 
-      client = g_socket_accept (socket, NULL, &error);
+      client = listener_accept (socket, &remote, &error);
       if (client == NULL)
         {
           if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
@@ -99,7 +144,7 @@ on_acceptable (GSocket      *socket,
 
       /* the callback may free this listener (the server stopped
        * listening): then it returns FALSE and nothing here is touched */
-      if (!self->func (self, client, self->options, self->user_data))
+      if (!self->func (self, client, remote, self->options, self->user_data))
         return G_SOURCE_REMOVE;
     }
   return G_SOURCE_CONTINUE;

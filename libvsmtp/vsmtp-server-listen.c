@@ -38,6 +38,7 @@ static void server_read_proxy_header (VsmtpServer        *self,
 static gboolean
 on_accepted (VsmtpListener    *listener,
              GSocket            *client,
+             GSocketAddress     *accepted_from,
              VsmtpListenOptions *options,
              gpointer            user_data)
 {
@@ -55,7 +56,8 @@ on_accepted (VsmtpListener    *listener,
     }
 
   connection = g_socket_connection_factory_create_connection (client);
-  remote = g_socket_get_remote_address (client, NULL);
+  /* the address accept() gave, not one more system call */
+  remote = accepted_from != NULL ? g_object_ref (accepted_from) : g_socket_get_remote_address (client, NULL);
   /* held across the handlers, which may stop the server listening (freeing
    * @listener) or drop the server (a plain reference: a GWeakRef costs
    * more than the rest of the accept) */

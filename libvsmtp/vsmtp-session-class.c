@@ -16,6 +16,7 @@
 #include "vsmtp-scram.h"
 #include "vsmtp-session-struct-private.h"
 #include "vsmtp-session-lmtp-private.h"
+#include "vsmtp-settings-replies-private.h"
 
 /**
  * VsmtpSession:
@@ -115,15 +116,17 @@ default_reply (DefaultReply which)
 VsmtpReply *
 _vsmtp_session_real_connected (VsmtpSession *self)
 {
-  return vsmtp_reply_new_printf (220, NULL, "%s %s vsmtpd", session_hostname (self),
-                                 _vsmtp_session_is_lmtp (self) ? "LMTP" : "ESMTP");
+  /* "%s %s vsmtpd", the host name and ESMTP or LMTP: made once per
+   * settings snapshot (vsmtp-settings-replies.c) */
+  return _vsmtp_settings_get_greeting (self->settings, _vsmtp_session_is_lmtp (self));
 }
 
 VsmtpReply *
 _vsmtp_session_real_helo (VsmtpSession *self,
                           const char   *domain)
 {
-  return vsmtp_reply_new (250, NULL, session_hostname (self));
+  /* 250 and the host name, made once per settings snapshot */
+  return _vsmtp_settings_get_helo_reply (self->settings);
 }
 
 VsmtpReply *

@@ -21,6 +21,7 @@
 #include "vsmtp-trace-private.h"
 #include "vsmtp-session-struct-private.h"
 #include "vsmtp-session-lmtp-private.h"
+#include "vsmtp-settings-replies-private.h"
 
 /* by the short name this unit uses */
 static GParamSpec **const properties = _vsmtp_session_properties;
@@ -104,12 +105,16 @@ then_helo (VsmtpSession *self,
       g_autoptr(VsmtpReply) ehlo = NULL;
 
       session_append_ehlo (self, text);
-      ehlo = vsmtp_reply_new (250, NULL, text->str);
+      /* the reply made for the same text before, if any */
+      ehlo = _vsmtp_settings_get_ehlo_reply (self->settings, text->str);
       session_queue (self, ehlo);
     }
   else
     {
-      session_queue_new (self, 250, NULL, session_hostname (self));
+      /* 250 and the host name: the reply made once per settings snapshot */
+      g_autoptr(VsmtpReply) helo = _vsmtp_settings_get_helo_reply (self->settings);
+
+      session_queue (self, helo);
     }
 }
 

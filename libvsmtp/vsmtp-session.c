@@ -34,6 +34,9 @@
 #include "vsmtp-source-private.h"
 #include "vsmtp-xclient-private.h"
 #include "vsmtp-shared-limits-private.h"
+#include "vsmtp-session-id-private.h"
+#include "vsmtp-session-log-private.h"
+#include "vsmtp-inet-private.h"
 
 #define AUTH_LINE_MAX         12288   /* RFC 4954 4 */
 #define PENDING_READ_LIMIT    (64 * 1024)  /* input buffered while a decision is pending */
@@ -101,16 +104,9 @@ _vsmtp_session_reset_transaction (VsmtpSession *self)
 static char *
 make_session_id (void)
 {
-  static guint counter;
-  gint64 now = g_get_real_time ();
-
   /* time, process (several vsmtpd workers share one maildir and log) and
-   * a counter: unique within a machine */
-  return g_strdup_printf ("%08X%05X%04X%04X",
-                          (guint32) (now / G_USEC_PER_SEC),
-                          (guint32) (now % G_USEC_PER_SEC),
-                          (guint32) getpid () & 0xFFFF,
-                          (++counter) & 0xFFFF);
+   * a counter: unique within a machine (vsmtp-session-id.c) */
+  return _vsmtp_session_id_new ();
 }
 
 static gboolean
@@ -147,11 +143,8 @@ session_close_now (VsmtpSession *self)
   if (!vsmtp_connection_is_handshaking (self->connection))
     session_release_handshake_slot (self);
 
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                    "VSMTP_SESSION_ID", self->id,
-                    "MESSAGE", "%s: disconnect from [%s] messages=%u",
-                    self->id, self->remote_ip ? self->remote_ip : "unknown",
-                    self->n_messages);
+  _vsmtp_session_log_disconnect (self->id, self->remote_ip ? self->remote_ip : "unknown",
+                                 self->n_messages);
 
   _vsmtp_data_receiver_reset (self->receiver);
   session_set_state (self, VSMTP_SESSION_STATE_CLOSED);
@@ -1238,7 +1231,7 @@ _vsmtp_session_new (VsmtpServer        *server,
       self->remote_address = g_object_ref (remote_address);
       if (G_IS_INET_SOCKET_ADDRESS (remote_address))
         self->remote_ip =
-          g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote_address)));
+          _vsmtp_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote_address)));
     }
 
   return self;
@@ -1281,9 +1274,7 @@ _vsmtp_session_start (VsmtpSession *self)
                          g_socket_address_get_family (self->remote_address) == G_SOCKET_FAMILY_UNIX ?
                          "unix socket" : "unknown";
 
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-                        "VSMTP_SESSION_ID", self->id,
-                        "MESSAGE", "%s: connect from [%s]", self->id, peer);
+      _vsmtp_session_log_connect (self->id, peer);
     }
 
   if (!vsmtp_connection_can_poll (self->connection))

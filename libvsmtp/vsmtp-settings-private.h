@@ -67,6 +67,14 @@ typedef struct {
   GBytes                  *scram_secret;             /* decoy SCRAM salts come from it */
   guint                    scram_decoy_iterations;
   guint                    scram_decoy_salt_length;
+  /* replies made from these settings alone, at the first session that
+   * needs each (vsmtp-settings-replies.c): not copied, dropped with them */
+  gpointer                 replies[3];               /* VsmtpReply * */
+  /* EHLO replies seen with these settings, by their text (a few: what a
+   * session offers varies with TLS, AUTH, the listener) */
+  GMutex                   ehlo_lock;
+  char                    *ehlo_texts[4];
+  gpointer                 ehlo_replies[4];          /* VsmtpReply * */
 } VsmtpSettings;
 
 VsmtpSettings *_vsmtp_settings_new   (void);

@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "vsmtp-settings-private.h"
 
 VsmtpSettings *
@@ -37,6 +39,10 @@ _vsmtp_settings_copy (VsmtpSettings *self)
     g_hash_table_ref (copy->handler_owners);
   if (copy->scram_secret != NULL)
     g_bytes_ref (copy->scram_secret);
+  memset (copy->replies, 0, sizeof copy->replies);
+  memset (&copy->ehlo_lock, 0, sizeof copy->ehlo_lock);
+  memset (copy->ehlo_texts, 0, sizeof copy->ehlo_texts);
+  memset (copy->ehlo_replies, 0, sizeof copy->ehlo_replies);
   return copy;
 }
 
@@ -51,5 +57,13 @@ _vsmtp_settings_unref (VsmtpSettings *self)
   g_strfreev (self->auth_mechanisms);
   g_clear_pointer (&self->handler_owners, g_hash_table_unref);
   g_clear_pointer (&self->scram_secret, g_bytes_unref);
+  for (guint i = 0; i < G_N_ELEMENTS (self->replies); i++)
+    g_clear_object (&self->replies[i]);
+  for (guint i = 0; i < G_N_ELEMENTS (self->ehlo_replies); i++)
+    {
+      g_free (self->ehlo_texts[i]);
+      g_clear_object (&self->ehlo_replies[i]);
+    }
+  g_mutex_clear (&self->ehlo_lock);
   g_free (self);
 }

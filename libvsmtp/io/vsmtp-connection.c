@@ -24,8 +24,10 @@ struct _VsmtpConnection
   GIOStream                      *stream;
   GInputStream                   *base_input;  /* the stream's, then the TLS connection's */
   VsmtpLineInputStream           *input;
-  GOutputStream                  *output;      /* likewise */
-  GCancellable                   *cancellable;
+  GOutputStream                  *output;      /* likewise; NULL: not asked for yet, see socket */
+  GSocket                        *socket;      /* a plain socket connection's, written directly
+                                                * while output is NULL (not a reference) */
+  GCancellable                   *cancellable; /* made when first needed */
 
   GSource                        *read_source;
   GSource                        *deadline_source;
@@ -46,7 +48,7 @@ struct _VsmtpConnection
   guint                           closed : 1;
   guint                           eof : 1;
   guint                           handshake_timed_out : 1;
-  guint                           output_pollable : 1; /* self->output is a pollable stream that can poll */
+  guint                           output_pollable : 1; /* self->output (or self->socket) takes non-blocking writes */
 };
 
 /* The output stream, and whether it takes non-blocking writes: asked once
@@ -58,6 +60,47 @@ connection_set_output (VsmtpConnection *self,
   self->output = output;
   self->output_pollable = G_IS_POLLABLE_OUTPUT_STREAM (output) &&
                           g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (output));
+}
+
+/* The output stream, asked of the connection when first needed: a plain
+ * socket connection whose writes all complete at once (the usual case)
+ * writes to its socket (connection_write_nonblocking) and never makes
+ * the GSocketOutputStream, a GObject made and finalised per connection */
+static GOutputStream *
+connection_output (VsmtpConnection *self)
+{
+  if (self->output == NULL)
+    connection_set_output (self, g_io_stream_get_output_stream (self->stream));
+  return self->output;
+}
+
+/* What GSocketOutputStream's non-blocking write does, without the stream */
+static gssize
+connection_write_nonblocking (VsmtpConnection  *self,
+                              const char       *data,
+                              gsize             length,
+                              GError          **error)
+{
+  if (self->output == NULL)
+    return g_socket_send_with_blocking (self->socket, data, length, FALSE, NULL, error);
+  return g_pollable_output_stream_write_nonblocking ((GPollableOutputStream *) self->output,
+                                                     data, length, NULL, error);
+}
+
+/* The connection's cancellable, cancelled by vsmtp_connection_close(): made
+ * for the first operation that takes one (an async write, a pollable
+ * stream's source), not for every connection; one made after the close is
+ * cancelled already. */
+static GCancellable *
+connection_cancellable (VsmtpConnection *self)
+{
+  if (self->cancellable == NULL)
+    {
+      self->cancellable = g_cancellable_new ();
+      if (self->closed)
+        g_cancellable_cancel (self->cancellable);
+    }
+  return self->cancellable;
 }
 
 VsmtpConnection *
@@ -74,9 +117,16 @@ vsmtp_connection_new (GIOStream                      *stream,
   self->log_id = log_id;
   self->stream = g_object_ref (stream);
   self->base_input = g_io_stream_get_input_stream (stream);
-  connection_set_output (self, g_io_stream_get_output_stream (stream));
+  if (G_IS_SOCKET_CONNECTION (stream))
+    {
+      /* a socket takes non-blocking writes: its output stream is made
+       * only if an async write or TLS needs it (connection_output) */
+      self->socket = g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream));
+      self->output_pollable = TRUE;
+    }
+  else
+    connection_set_output (self, g_io_stream_get_output_stream (stream));
   self->input = vsmtp_line_input_stream_new (self->base_input, max_line_length);
-  self->cancellable = g_cancellable_new ();
   self->outbuf = g_string_sized_new (256);
   self->writing = g_string_new (NULL);
   return self;
@@ -202,10 +252,8 @@ vsmtp_connection_flush (VsmtpConnection *self)
           g_autoptr(GError) error = NULL;
           gssize n;
 
-          n = g_pollable_output_stream_write_nonblocking ((GPollableOutputStream *) self->output,
-                                                          self->outbuf->str + done,
-                                                          self->outbuf->len - done,
-                                                          NULL, &error);
+          n = connection_write_nonblocking (self, self->outbuf->str + done,
+                                            self->outbuf->len - done, &error);
           if (n > 0)
             {
               done += n;
@@ -237,9 +285,9 @@ vsmtp_connection_flush (VsmtpConnection *self)
 
   self->write_in_flight = TRUE;
   g_object_ref (self->owner);
-  g_output_stream_write_all_async (self->output,
+  g_output_stream_write_all_async (connection_output (self),
                                    self->writing->str, self->writing->len,
-                                   G_PRIORITY_DEFAULT, self->cancellable,
+                                   G_PRIORITY_DEFAULT, connection_cancellable (self),
                                    on_write_done, self);
 }
 
@@ -253,7 +301,10 @@ on_readable (gpointer user_data)
   g_autoptr(GError) error = NULL;
   gssize n;
 
-  n = vsmtp_line_input_stream_fill_nonblocking (self->input, self->cancellable, &error);
+  /* without a cancellable yet, nothing can have cancelled this read */
+  n = vsmtp_line_input_stream_fill_nonblocking (self->input,
+                                                self->closed ? connection_cancellable (self) : self->cancellable,
+                                                &error);
   if (n < 0)
     {
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
@@ -307,7 +358,7 @@ vsmtp_connection_wait_readable (VsmtpConnection *self)
   else
     {
       self->read_source = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (self->base_input),
-                                                                 self->cancellable);
+                                                                 connection_cancellable (self));
       g_source_set_callback (self->read_source, G_SOURCE_FUNC (on_pollable_readable), self, NULL);
     }
   g_source_set_static_name (self->read_source, "[vsmtp] session input");
@@ -423,6 +474,13 @@ on_tls_closed (GObject      *source,
                            on_stream_closed, self->owner);
 }
 
+static gboolean
+on_closed_idle (gpointer user_data)
+{
+  g_object_unref (user_data);   /* the owner */
+  return G_SOURCE_REMOVE;
+}
+
 static void
 connection_close_streams (VsmtpConnection *self)
 {
@@ -430,6 +488,22 @@ connection_close_streams (VsmtpConnection *self)
   if (self->tls != NULL)
     g_io_stream_close_async (G_IO_STREAM (self->tls), G_PRIORITY_DEFAULT, NULL,
                              on_tls_closed, self);
+  else if (G_IS_SOCKET_CONNECTION (self->stream))
+    {
+      GSource *idle = g_idle_source_new ();
+
+      /* a socket closes at once, without blocking: GSocketConnection's
+       * close_async() does it there too, and only hands the result back
+       * through a GTask and an idle source; here, just the idle source,
+       * at the same priority, which lets the owner go after whatever
+       * closed it has returned */
+      g_io_stream_close (self->stream, NULL, NULL);
+      g_source_set_priority (idle, G_PRIORITY_DEFAULT);
+      g_source_set_callback (idle, on_closed_idle, self->owner, NULL);
+      g_source_set_static_name (idle, "[vsmtp] connection closed");
+      g_source_attach (idle, g_main_context_get_thread_default ());
+      g_source_unref (idle);
+    }
   else
     g_io_stream_close_async (self->stream, G_PRIORITY_DEFAULT, NULL,
                              on_stream_closed, self->owner);
@@ -453,7 +527,8 @@ vsmtp_connection_close (VsmtpConnection *self)
   _vsmtp_clear_source (&self->read_source);
   _vsmtp_clear_source (&self->deadline_source);
   _vsmtp_clear_source (&self->handshake_timeout_source);
-  g_cancellable_cancel (self->cancellable);
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
 
   /* a handshake in progress reads the socket on a worker thread: cancel it
    * and close the streams once it has returned */
@@ -510,7 +585,7 @@ connection_send_handshake_alert (VsmtpConnection *self,
   else
     return;
 
-  if (G_IS_POLLABLE_OUTPUT_STREAM (self->output))
+  if (G_IS_POLLABLE_OUTPUT_STREAM (connection_output (self)))
     g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (self->output),
                                                 alert, sizeof alert, NULL, NULL);
 }
@@ -598,7 +673,7 @@ vsmtp_connection_start_tls (VsmtpConnection  *self,
    * setting for */
   g_clear_object (&self->tls_watcher);
   self->tls_watcher = vsmtp_tls_record_watcher_new (G_INPUT_STREAM (self->input), 0);
-  base = g_simple_io_stream_new (self->tls_watcher, self->output);
+  base = g_simple_io_stream_new (self->tls_watcher, connection_output (self));
   /* No certificate database: a server that does not ask for client
    * certificates has nothing to verify, and the default one has GnuTLS read
    * the system's CA bundle again for every connection (glib-networking
