@@ -30,7 +30,25 @@
  *   busy with the sessions finds the items in its next prepare().
  *
  * The batch also lets the caller share work between the items (one fsync()
- * of a directory for every file linked into it). */
+ * of a directory for every file linked into it).
+ *
+ * How many workers: on a real disk a worker mostly waits in fsync(), and
+ * the messages that come meanwhile are better written by other workers,
+ * whose fsync()s the file system merges into the same journal commit; on
+ * storage that answers at once (tmpfs, a disk with a write cache that
+ * needs no flush) a second worker only contends with the first for its
+ * locks and the processors, and every wake-up of a worker is a context
+ * switch. So the workers measure their batches: while they take less than
+ * FAST_ITEM_USEC per item, what comes while one is busy waits for it
+ * (it takes everything when done), and another worker is woken only when
+ * the busy one has worked STALL_USEC on its batch (the main context looks
+ * again after that long: a timeout of its source while work waits); once
+ * a batch is slower, every idle worker takes a share at once. */
+
+/* A batch that took less than this per item: storage that does not block */
+#define FAST_ITEM_USEC 200
+/* A worker that took this long with a batch of fast storage: it blocks after all */
+#define STALL_USEC 1000
 
 typedef struct _Node Node;
 typedef struct _Completion Completion;
@@ -67,6 +85,10 @@ struct _MaildirQueue
   guint             max_workers;
   guint             max_batch;
   guint             n_idle;
+  guint             n_busy;       /* workers with a batch */
+  gint64            last_start;   /* when the latest batch was taken */
+  gboolean          slow;         /* the last batch took FAST_ITEM_USEC or more per item */
+  gint              deferred;     /* atomic: work waits for a busy worker (fast storage) */
   gboolean          wake_pending; /* a worker was signalled and has not taken its batch yet */
   gboolean          quit;
   MaildirBatchFunc  batch_func;
@@ -74,12 +96,28 @@ struct _MaildirQueue
   gpointer          user_data;
 };
 
+/* Under the mutex: whether what is pending may wait for a busy worker */
+static gboolean
+may_wait (MaildirQueue *queue)
+{
+  return queue->n_busy > 0 && !queue->slow &&
+         g_get_monotonic_time () - queue->last_start < STALL_USEC;
+}
+
 /* Under the mutex: has a worker take what is pending */
 static void
 wake_worker (MaildirQueue *queue)
 {
+  g_atomic_int_set (&queue->deferred, FALSE);
   if (queue->wake_pending || queue->pending == NULL)
     return;   /* the worker signalled takes it too */
+  if (may_wait (queue))
+    {
+      /* the busy worker takes it when done; the context looks again
+       * (completion_prepare()) in case it blocks after all */
+      g_atomic_int_set (&queue->deferred, TRUE);
+      return;
+    }
   if (queue->n_idle > 0)
     {
       queue->wake_pending = TRUE;
@@ -98,14 +136,17 @@ hand_over (Completion *completion)
   MaildirQueue *queue = completion->queue;
   guint n = 0;
 
-  if (completion->outgoing == NULL)
+  if (completion->outgoing == NULL && !g_atomic_int_get (&queue->deferred))
     return;
   for (Node *node = completion->outgoing; node != NULL; node = node->next)
     n++;
   g_mutex_lock (&queue->mutex);
-  *queue->pending_tail = completion->outgoing;
-  queue->pending_tail = completion->outgoing_tail;
-  queue->n_pending += n;
+  if (completion->outgoing != NULL)
+    {
+      *queue->pending_tail = completion->outgoing;
+      queue->pending_tail = completion->outgoing_tail;
+      queue->n_pending += n;
+    }
   wake_worker (queue);
   g_mutex_unlock (&queue->mutex);
   completion->outgoing = NULL;
@@ -118,8 +159,9 @@ completion_prepare (GSource *source,
 {
   Completion *completion = (Completion *) source;
 
-  *timeout = -1;
   hand_over (completion);
+  /* work waits for a busy worker: look again in case that one blocks */
+  *timeout = g_atomic_int_get (&completion->queue->deferred) ? (STALL_USEC + 999) / 1000 : -1;
   g_atomic_int_set (&completion->polling, TRUE);
   if (g_atomic_pointer_get (&completion->done) == NULL)
     return FALSE;
@@ -210,6 +252,8 @@ worker (gpointer data)
 {
   MaildirQueue *queue = data;
   g_autoptr(GPtrArray) items = g_ptr_array_new ();
+  gint64 start;
+  gboolean slow;
   guint share;
 
   g_mutex_lock (&queue->mutex);
@@ -227,11 +271,11 @@ worker (gpointer data)
       if (queue->pending == NULL)
         break;   /* quit */
 
-      /* a share of what waits: the rest for the idle workers, woken
-       * below (on a real disk, where the workers wait in fsync(), the
-       * file system merges their syncs; on tmpfs the workers are seldom
-       * all busy, few are started, and one takes most) */
-      share = (queue->n_pending + queue->n_idle) / (queue->n_idle + 1);
+      /* on storage that blocks, a share of what waits: the rest for the
+       * idle workers, woken below (the file system merges their syncs);
+       * else everything (one worker is enough) */
+      share = queue->slow ? (queue->n_pending + queue->n_idle) / (queue->n_idle + 1)
+                          : queue->n_pending;
       share = CLAMP (share, 1, queue->max_batch);
       g_ptr_array_set_size (items, 0);
       taken = queue->pending;
@@ -246,15 +290,20 @@ worker (gpointer data)
         queue->pending_tail = &queue->pending;
       *tail = NULL;
       queue->n_pending -= items->len;
+      queue->n_busy++;
+      start = queue->last_start = g_get_monotonic_time ();
       /* more waits: another worker takes the rest */
       if (queue->n_idle > 0)
         wake_worker (queue);
       g_mutex_unlock (&queue->mutex);
 
       queue->batch_func (items, queue->user_data);
+      slow = g_get_monotonic_time () - start >= (gint64) items->len * FAST_ITEM_USEC;
       give_back (taken);
 
       g_mutex_lock (&queue->mutex);
+      queue->n_busy--;
+      queue->slow = slow;
     }
   g_mutex_unlock (&queue->mutex);
   return NULL;
