@@ -2,7 +2,10 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#define _GNU_SOURCE   /* RUSAGE_THREAD */
 #include "config.h"
+
+#include <sys/resource.h>
 
 #include "vsmtpd-maildir-queue.h"
 
@@ -38,16 +41,16 @@
  * storage that answers at once (tmpfs, a disk with a write cache that
  * needs no flush) a second worker only contends with the first for its
  * locks and the processors, and every wake-up of a worker is a context
- * switch. So the workers measure their batches: while they take less than
- * FAST_ITEM_USEC per item, what comes while one is busy waits for it
- * (it takes everything when done), and another worker is woken only when
- * the busy one has worked STALL_USEC on its batch (the main context looks
- * again after that long: a timeout of its source while work waits); once
- * a batch is slower, every idle worker takes a share at once. */
+ * switch. So a worker notes whether it had to sleep during its batch (a
+ * voluntary context switch: getrusage(RUSAGE_THREAD); being preempted by
+ * another process is not one). While batches run without sleeping, what
+ * comes while one worker is busy waits for it (it takes everything when
+ * done), and another worker is woken only when the busy one has worked
+ * STALL_USEC on its batch (the main context looks again after that long:
+ * a timeout of its source while work waits); after a batch that slept,
+ * every idle worker takes a share at once. */
 
-/* A batch that took less than this per item: storage that does not block */
-#define FAST_ITEM_USEC 200
-/* A worker that took this long with a batch of fast storage: it blocks after all */
+/* A worker that took this long with a batch: it may block after all */
 #define STALL_USEC 1000
 
 typedef struct _Node Node;
@@ -87,7 +90,7 @@ struct _MaildirQueue
   guint             n_idle;
   guint             n_busy;       /* workers with a batch */
   gint64            last_start;   /* when the latest batch was taken */
-  gboolean          slow;         /* the last batch took FAST_ITEM_USEC or more per item */
+  gboolean          slow;         /* the last batch slept (the storage blocks) */
   gint              deferred;     /* atomic: work waits for a busy worker (fast storage) */
   gboolean          wake_pending; /* a worker was signalled and has not taken its batch yet */
   gboolean          quit;
@@ -247,13 +250,23 @@ give_back (Node *nodes)
     }
 }
 
+/* How often the calling thread slept so far (blocked: I/O, a lock) */
+static long
+voluntary_switches (void)
+{
+  struct rusage usage;
+
+  if (getrusage (RUSAGE_THREAD, &usage) != 0)
+    return 0;
+  return usage.ru_nvcsw;
+}
+
 static gpointer
 worker (gpointer data)
 {
   MaildirQueue *queue = data;
   g_autoptr(GPtrArray) items = g_ptr_array_new ();
-  gint64 start;
-  gboolean slow;
+  long slept;
   guint share;
 
   g_mutex_lock (&queue->mutex);
@@ -291,19 +304,20 @@ worker (gpointer data)
       *tail = NULL;
       queue->n_pending -= items->len;
       queue->n_busy++;
-      start = queue->last_start = g_get_monotonic_time ();
+      queue->last_start = g_get_monotonic_time ();
       /* more waits: another worker takes the rest */
       if (queue->n_idle > 0)
         wake_worker (queue);
       g_mutex_unlock (&queue->mutex);
 
+      slept = voluntary_switches ();
       queue->batch_func (items, queue->user_data);
-      slow = g_get_monotonic_time () - start >= (gint64) items->len * FAST_ITEM_USEC;
+      slept = voluntary_switches () != slept;
       give_back (taken);
 
       g_mutex_lock (&queue->mutex);
       queue->n_busy--;
-      queue->slow = slow;
+      queue->slow = slept;
     }
   g_mutex_unlock (&queue->mutex);
   return NULL;
