@@ -127,7 +127,11 @@ wake_worker (MaildirQueue *queue)
       g_cond_signal (&queue->cond);
     }
   else if (queue->threads->len < queue->max_workers)
-    g_ptr_array_add (queue->threads, g_thread_new ("vsmtpd-maildir", worker, queue));
+    {
+      /* it takes what is pending when it starts: no other one for that */
+      queue->wake_pending = TRUE;
+      g_ptr_array_add (queue->threads, g_thread_new ("vsmtpd-maildir", worker, queue));
+    }
   /* else every worker is busy: the first one done takes it */
 }
 
