@@ -94,10 +94,23 @@ struct _MaildirQueue
   gint              deferred;     /* atomic: work waits for a busy worker (fast storage) */
   gboolean          wake_pending; /* a worker was signalled and has not taken its batch yet */
   gboolean          quit;
+  guint             id;           /* of this queue, for the threads' CompletionCache */
   MaildirBatchFunc  batch_func;
   MaildirDoneFunc   done_func;
   gpointer          user_data;
 };
+
+/* Each thread's last completion source: found without the mutex. The id
+ * tells a queue freed and another made at the same address apart. */
+typedef struct
+{
+  guint         queue_id;
+  GMainContext *context;
+  Completion   *completion;
+} CompletionCache;
+
+static __thread CompletionCache completion_cache;
+static guint last_queue_id;   /* atomic */
 
 /* Under the mutex: whether what is pending may wait for a busy worker */
 static gboolean
@@ -304,7 +317,10 @@ worker (gpointer data)
         }
       queue->pending = *tail;
       if (queue->pending == NULL)
-        queue->pending_tail = &queue->pending;
+        {
+          queue->pending_tail = &queue->pending;
+          g_atomic_int_set (&queue->deferred, FALSE);
+        }
       *tail = NULL;
       queue->n_pending -= items->len;
       queue->n_busy++;
@@ -352,26 +368,32 @@ maildir_queue_new (guint             max_workers,
   queue->completions = g_ptr_array_new ();
   queue->max_workers = MAX (max_workers, 1);
   queue->max_batch = MAX (max_batch, 1);
+  queue->id = (guint) g_atomic_int_add ((gint *) &last_queue_id, 1) + 1;
   queue->batch_func = batch_func;
   queue->done_func = done_func;
   queue->user_data = user_data;
   return queue;
 }
 
-/* In the context's thread (the completions are only added there) */
+/* In the context's thread */
 static Completion *
 completion_for_context (MaildirQueue *queue,
                         GMainContext *context)
 {
-  Completion *completion;
+  CompletionCache *cache = &completion_cache;
+  Completion *completion = NULL;
   GSource *source;
 
-  for (guint i = 0; i < queue->completions->len; i++)
-    {
+  if (cache->queue_id == queue->id && cache->context == context)
+    return cache->completion;
+
+  g_mutex_lock (&queue->mutex);
+  for (guint i = 0; i < queue->completions->len && completion == NULL; i++)
+    if (((Completion *) queue->completions->pdata[i])->context == context)
       completion = queue->completions->pdata[i];
-      if (completion->context == context)
-        return completion;
-    }
+  g_mutex_unlock (&queue->mutex);
+  if (completion != NULL)
+    goto found;
 
   source = g_source_new (&completion_funcs, sizeof (Completion));
   completion = (Completion *) source;
@@ -385,6 +407,11 @@ completion_for_context (MaildirQueue *queue,
   g_mutex_lock (&queue->mutex);
   g_ptr_array_add (queue->completions, source);
   g_mutex_unlock (&queue->mutex);
+
+found:
+  cache->queue_id = queue->id;
+  cache->context = context;
+  cache->completion = completion;
   return completion;
 }
 
