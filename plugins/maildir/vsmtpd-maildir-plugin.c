@@ -25,8 +25,8 @@
 #include "vsmtpd-maildir-sync.h"
 
 /* The maildir plugin takes durable responsibility for a message: the 250
- * is only sent after the file was fsync()ed, linked into new/ and new/
- * itself fsync()ed. The delivery runs in a worker thread so that a slow
+ * is only sent after the file was fsync()ed, moved (or linked) into new/
+ * and new/ itself fsync()ed. The delivery runs in a worker thread so that a slow
  * disk never blocks the sessions of the main loop; the session gets a
  * pending reply that the main thread completes when the thread is done.
  * The workers take the messages in batches (vsmtpd-maildir-queue.c), and
@@ -81,8 +81,11 @@
  * the first recipient's tmp/ is hard-linked into the new/ of every
  * recipient whose tmp/ is on the same device, and a copy is written only
  * for a recipient on another one (or where link() fails: EXDEV between
- * mounts, a file system without hard links). Each new/ is fsync()ed before
- * the reply, and the file in tmp/ is removed once every link is made.
+ * mounts, a file system without hard links). The last copy written is
+ * moved into new/ with renameat2(RENAME_NOREPLACE) (one system call; a
+ * link() where the file system has no such rename). Each new/ is fsync()ed
+ * before the reply, and a file in tmp/ that was linked is removed once
+ * every link is made and new/ synced.
  * Recipients with the same maildir share one file. With `delivered-to =
  * true` each copy starts with its own `Delivered-To:` line, so nothing can
  * be shared: every recipient's copy is written (and synced) on its own.
