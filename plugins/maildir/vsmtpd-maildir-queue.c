@@ -384,12 +384,16 @@ completion_for_context (MaildirQueue *queue,
   Completion *completion = NULL;
   GSource *source;
 
-  if (cache->queue_id == queue->id && cache->context == context)
+  /* (a source of a context that was freed is destroyed: another context
+   * may have its address now) */
+  if (cache->queue_id == queue->id && cache->context == context &&
+      !g_source_is_destroyed ((GSource *) cache->completion))
     return cache->completion;
 
   g_mutex_lock (&queue->mutex);
   for (guint i = 0; i < queue->completions->len && completion == NULL; i++)
-    if (((Completion *) queue->completions->pdata[i])->context == context)
+    if (((Completion *) queue->completions->pdata[i])->context == context &&
+        !g_source_is_destroyed (queue->completions->pdata[i]))
       completion = queue->completions->pdata[i];
   g_mutex_unlock (&queue->mutex);
   if (completion != NULL)
