@@ -425,51 +425,44 @@ write_prefix_and_content (VsmtpMessage  *message,
   return !g_cancellable_set_error_if_cancelled (cancellable, error);
 }
 
-/* link() into @maildir's new/. A new/ that is missing is created first when
- * @create allows it: another worker may be creating the maildir's folders
- * at the same moment (tmp/ already there, new/ not yet). */
+/* link() (or, with @move, renameat2() with RENAME_NOREPLACE, which like
+ * link() never replaces a file of the same name, and takes the name out of
+ * tmp/ in the same system call: -1 with EINVAL or ENOSYS where the file
+ * system or the kernel has no such rename) into @maildir's new/. A new/
+ * that is missing is created first when @create allows it: another worker
+ * may be creating the maildir's folders at the same moment (tmp/ already
+ * there, new/ not yet). */
+static int
+put_into_new (const char *from,
+              const char *to,
+              const char *maildir,
+              gboolean    create,
+              gboolean    move)
+{
+  g_autoptr(GError) error = NULL;
+
+  for (guint attempt = 0; ; attempt++)
+    {
+      if ((move ? renameat2 (AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE)
+                : link (from, to)) == 0)
+        return 0;
+      if (attempt > 0 || errno != ENOENT || !create)
+        return -1;
+      if (!create_folders (maildir, &error))
+        {
+          errno = ENOENT;
+          return -1;
+        }
+    }
+}
+
 static int
 link_into_new (const char *from,
                const char *to,
                const char *maildir,
                gboolean    create)
 {
-  g_autoptr(GError) error = NULL;
-
-  if (link (from, to) == 0)
-    return 0;
-  if (errno != ENOENT || !create)
-    return -1;
-  if (!create_folders (maildir, &error))
-    {
-      errno = ENOENT;
-      return -1;
-    }
-  return link (from, to);
-}
-
-/* renameat2() with RENAME_NOREPLACE, which like link() never replaces a
- * file of the same name: the name leaves tmp/ in the same system call
- * (-1 with EINVAL or ENOSYS where the file system or the kernel has no
- * such rename). A new/ that is missing is created as in link_into_new(). */
-static int
-rename_into_new (const char *from,
-                 const char *to,
-                 const char *maildir,
-                 gboolean    create)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (renameat2 (AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
-    return 0;
-  if (errno != ENOENT || !create)
-    return -1;
-  if (!create_folders (maildir, &error))
-    {
-      errno = ENOENT;
-      return -1;
-    }
-  return renameat2 (AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
+  return put_into_new (from, to, maildir, create, FALSE);
 }
 
 static gboolean
@@ -483,7 +476,7 @@ link_or_rename (const char  *tmp_path,
   /* one system call instead of a link() and, once new/ is synced, an
    * unlink(): a crash before that sync leaves the name in tmp/ or in new/
    * (the rename is atomic), the reply not sent either way */
-  if (rename_into_new (tmp_path, new_path, maildir, create) == 0)
+  if (put_into_new (tmp_path, new_path, maildir, create, TRUE) == 0)
     return TRUE;
   if (errno != EINVAL && errno != ENOSYS)
     return set_error_from_errno (error, errno, "Cannot move the message to", new_path);
