@@ -67,7 +67,8 @@ struct _Completion
 {
   GSource       source;
   MaildirQueue *queue;
-  GMainContext *context;     /* not owned: the source's */
+  GMainContext *context;     /* owned (a worker may wake it up); released after the
+                              * source, in maildir_queue_free() */
   Node         *outgoing;    /* pushed, not handed over yet; the context's thread only */
   Node        **outgoing_tail;
   Node         *done;        /* finished, newest first; atomic */
@@ -402,7 +403,7 @@ completion_for_context (MaildirQueue *queue,
   source = g_source_new (&completion_funcs, sizeof (Completion));
   completion = (Completion *) source;
   completion->queue = queue;
-  completion->context = context;
+  completion->context = g_main_context_ref (context);
   completion->outgoing_tail = &completion->outgoing;
   g_source_set_static_name (source, "[vsmtpd-maildir] deliveries done");
   /* before the sessions' input: the replies */
@@ -467,11 +468,13 @@ maildir_queue_free (MaildirQueue *queue)
   for (guint i = 0; i < queue->completions->len; i++)
     {
       Completion *completion = queue->completions->pdata[i];
+      GMainContext *context = completion->context;
 
       g_warn_if_fail (completion->outgoing == NULL);
       g_warn_if_fail (g_atomic_pointer_get (&completion->done) == NULL);
       g_source_destroy (queue->completions->pdata[i]);
       g_source_unref (queue->completions->pdata[i]);
+      g_main_context_unref (context);
     }
   g_ptr_array_unref (queue->completions);
   g_warn_if_fail (queue->pending == NULL);
