@@ -61,6 +61,14 @@ def smtp_source(port, args, reuse, messages):
     return dt, r.returncode == 0
 
 
+def main_thread_cpu(pid):
+    """utime+stime of the main thread alone (the sessions' main loop; the
+    maildir workers are other threads)"""
+    with open(f"/proc/{pid}/task/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:13]) / os.sysconf("SC_CLK_TCK")
+
+
 def count_new(maildir):
     d = os.path.join(maildir, "new")
     return len(os.listdir(d)) if os.path.isdir(d) else 0
@@ -92,6 +100,7 @@ def tmpfs_runs(args):
                                           f"plugins.path={args.baseline_plugins}"])
         ports["baseline"] = p + 3
     samples = {}
+    main_samples = {}
     lost = 0
     try:
         for name in procs:   # warm-up
@@ -104,9 +113,10 @@ def tmpfs_runs(args):
                 order = order[rnd % len(order):] + order[:rnd % len(order)]
                 for name in order:
                     pid = procs[name].pid
-                    c0 = cpu_seconds(pid)
+                    c0, m0 = cpu_seconds(pid), main_thread_cpu(pid)
                     dt, ok = smtp_source(ports[name], args, load == "reuse", args.messages)
                     cpu = cpu_seconds(pid) - c0
+                    main_cpu = main_thread_cpu(pid) - m0
                     if name in maildirs:
                         n = count_new(maildirs[name])
                         if n != args.messages:
@@ -115,6 +125,7 @@ def tmpfs_runs(args):
                         empty_maildir(maildirs[name])
                     rate = args.messages / dt if ok else 0
                     samples.setdefault((name, load), []).append((rate, 1000 * cpu / args.messages))
+                    main_samples.setdefault((name, load), []).append(1000 * main_cpu / args.messages)
                     log(f"round {rnd + 1} {load:5s} {name:8s} {rate:8.0f} msg/s, "
                         f"{1000 * cpu / args.messages:.3f} s CPU / 1,000 msgs")
     finally:
@@ -122,7 +133,8 @@ def tmpfs_runs(args):
             proc.stop()
         for d in maildirs.values():
             shutil.rmtree(d, ignore_errors=True)
-    return ({k: (statistics.median(r for r, _ in v), statistics.median(c for _, c in v))
+    return ({k: (statistics.median(r for r, _ in v), statistics.median(c for _, c in v),
+                 statistics.median(main_samples[k]))
              for k, v in samples.items()}, lost)
 
 
@@ -201,6 +213,11 @@ def main():
         if d and b:
             out.append(f"| {what}, baseline build | {d[0]:,.0f} | {b[0]:,.0f} | {b[0] / d[0]:.2f}× | "
                        f"{d[1]:.3f} | {b[1]:.3f} |")
+    out += ["", "Main thread alone (the sessions; the maildir workers are other threads), CPU s "
+            "per 1,000 msgs: " + "; ".join(
+                f"{load} {name} {medians[(name, load)][2]:.3f}"
+                for load in ("reuse", "new") for name in ("discard", "maildir", "baseline")
+                if (name, load) in medians) + "."]
     if disk:
         calls = disk["calls"]
         n = args.disk_messages

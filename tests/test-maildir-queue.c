@@ -263,6 +263,102 @@ test_sync_threads (void)
   g_rmdir (dir);
 }
 
+/* Two main contexts in two threads push into one queue at once: each
+ * item comes back in the thread (context) that pushed it, in order, and
+ * a queue made after another was freed (perhaps at the same address)
+ * gives its items back through its own sources. */
+typedef struct
+{
+  MaildirQueue *queue;
+  guint         base;
+  GThread      *thread;
+  GPtrArray    *done;
+  gboolean      wrong_thread;
+} ContextPusher;
+
+static GMutex pushers_mutex;
+static ContextPusher *pushers[2];
+
+static void
+noop_batch (GPtrArray *items,
+            gpointer   user_data)
+{
+}
+
+static void
+pusher_done (gpointer item,
+             gpointer user_data)
+{
+  guint n = GPOINTER_TO_UINT (item);
+  ContextPusher *pusher;
+
+  g_mutex_lock (&pushers_mutex);
+  pusher = pushers[n >= 1000];
+  g_mutex_unlock (&pushers_mutex);
+  if (pusher->thread != g_thread_self ())
+    pusher->wrong_thread = TRUE;
+  g_ptr_array_add (pusher->done, item);
+}
+
+static gpointer
+push_from_context (gpointer data)
+{
+  ContextPusher *pusher = data;
+  GMainContext *context = g_main_context_new ();
+
+  g_main_context_push_thread_default (context);
+  for (guint round = 0; round < 20; round++)
+    {
+      for (guint i = 0; i < 10; i++)
+        maildir_queue_push (pusher->queue, GUINT_TO_POINTER (pusher->base + round * 10 + i + 1));
+      while (pusher->done->len < (round + 1) * 10)
+        g_main_context_iteration (context, TRUE);
+    }
+  g_main_context_pop_thread_default (context);
+  g_main_context_unref (context);
+  return NULL;
+}
+
+static void
+test_two_contexts (void)
+{
+  for (guint q = 0; q < 2; q++)
+    {
+      ContextPusher a = { NULL, 0, NULL, g_ptr_array_new (), FALSE };
+      ContextPusher b = { NULL, 1000, NULL, g_ptr_array_new (), FALSE };
+      MaildirQueue *queue = maildir_queue_new (2, 4, noop_batch, pusher_done, NULL);
+
+      a.queue = b.queue = queue;
+      a.thread = g_thread_self ();
+      g_mutex_lock (&pushers_mutex);
+      pushers[0] = &a;
+      pushers[1] = &b;
+      g_mutex_unlock (&pushers_mutex);
+      b.thread = g_thread_new ("pusher", push_from_context, &b);
+      for (guint round = 0; round < 20; round++)
+        {
+          for (guint i = 0; i < 10; i++)
+            maildir_queue_push (queue, GUINT_TO_POINTER (round * 10 + i + 1));
+          while (a.done->len < (round + 1) * 10)
+            g_main_context_iteration (NULL, TRUE);
+        }
+      g_thread_join (b.thread);
+      maildir_queue_free (queue);
+
+      g_assert_false (a.wrong_thread);
+      g_assert_false (b.wrong_thread);
+      g_assert_cmpuint (a.done->len, ==, 200);
+      g_assert_cmpuint (b.done->len, ==, 200);
+      for (guint i = 0; i < 200; i++)
+        {
+          g_assert_cmpuint (GPOINTER_TO_UINT (a.done->pdata[i]), ==, i + 1);
+          g_assert_cmpuint (GPOINTER_TO_UINT (b.done->pdata[i]), ==, 1000 + i + 1);
+        }
+      g_ptr_array_unref (a.done);
+      g_ptr_array_unref (b.done);
+    }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -271,6 +367,7 @@ main (int    argc,
   g_test_add_func ("/maildir-queue/one-batch-per-iteration", test_one_batch_per_iteration);
   g_test_add_func ("/maildir-queue/max-batch", test_max_batch);
   g_test_add_func ("/maildir-queue/busy-worker", test_busy_worker);
+  g_test_add_func ("/maildir-queue/two-contexts", test_two_contexts);
   g_test_add_func ("/maildir-sync/shared", test_sync_shared);
   g_test_add_func ("/maildir-sync/failure", test_sync_failure);
   g_test_add_func ("/maildir-sync/threads", test_sync_threads);

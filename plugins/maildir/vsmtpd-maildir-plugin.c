@@ -2,6 +2,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#define _GNU_SOURCE   /* renameat2() */
 #include "config.h"
 
 #undef G_LOG_DOMAIN
@@ -9,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -23,8 +25,8 @@
 #include "vsmtpd-maildir-sync.h"
 
 /* The maildir plugin takes durable responsibility for a message: the 250
- * is only sent after the file was fsync()ed, linked into new/ and new/
- * itself fsync()ed. The delivery runs in a worker thread so that a slow
+ * is only sent after the file was fsync()ed, moved (or linked) into new/
+ * and new/ itself fsync()ed. The delivery runs in a worker thread so that a slow
  * disk never blocks the sessions of the main loop; the session gets a
  * pending reply that the main thread completes when the thread is done.
  * The workers take the messages in batches (vsmtpd-maildir-queue.c), and
@@ -79,8 +81,11 @@
  * the first recipient's tmp/ is hard-linked into the new/ of every
  * recipient whose tmp/ is on the same device, and a copy is written only
  * for a recipient on another one (or where link() fails: EXDEV between
- * mounts, a file system without hard links). Each new/ is fsync()ed before
- * the reply, and the file in tmp/ is removed once every link is made.
+ * mounts, a file system without hard links). The last copy written is
+ * moved into new/ with renameat2(RENAME_NOREPLACE) (one system call; a
+ * link() where the file system has no such rename). Each new/ is fsync()ed
+ * before the reply, and a file in tmp/ that was linked is removed once
+ * every link is made and new/ synced.
  * Recipients with the same maildir share one file. With `delivered-to =
  * true` each copy starts with its own `Delivered-To:` line, so nothing can
  * be shared: every recipient's copy is written (and synced) on its own.
@@ -372,14 +377,16 @@ typedef struct
   GPtrArray   *leftovers;
 } Batch;
 
-/* The prefix and a message held in memory in one writev() (most messages);
- * else the prefix, then the content as write_content() copies it. */
+/* The prefix and a message held in memory in one writev() (most messages):
+ * *@written, the size of the file; else the prefix, then the content as
+ * write_content() copies it (*@written is 0: fstat() tells). */
 static gboolean
 write_prefix_and_content (VsmtpMessage  *message,
                           int            fd,
                           const char    *prefix,
                           const char    *file,
                           GCancellable  *cancellable,
+                          guint64       *written,
                           GError       **error)
 {
   GBytes *bytes = vsmtp_message_get_size (message) <= COPY_CHUNK
@@ -387,6 +394,7 @@ write_prefix_and_content (VsmtpMessage  *message,
   struct iovec iov[2];
   guint first = 0;
 
+  *written = 0;
   if (bytes == NULL)
     return write_all (fd, prefix, strlen (prefix), file, error) &&
            write_content (message, fd, file, cancellable, error);
@@ -394,6 +402,7 @@ write_prefix_and_content (VsmtpMessage  *message,
   iov[0].iov_base = (void *) prefix;
   iov[0].iov_len = strlen (prefix);
   iov[1].iov_base = (void *) g_bytes_get_data (bytes, &iov[1].iov_len);
+  *written = iov[0].iov_len + iov[1].iov_len;
   while (first < G_N_ELEMENTS (iov))
     {
       gssize n = writev (fd, iov + first, G_N_ELEMENTS (iov) - first);
@@ -416,27 +425,44 @@ write_prefix_and_content (VsmtpMessage  *message,
   return !g_cancellable_set_error_if_cancelled (cancellable, error);
 }
 
-/* link() into @maildir's new/. A new/ that is missing is created first when
- * @create allows it: another worker may be creating the maildir's folders
- * at the same moment (tmp/ already there, new/ not yet). */
+/* link() (or, with @move, renameat2() with RENAME_NOREPLACE, which like
+ * link() never replaces a file of the same name, and takes the name out of
+ * tmp/ in the same system call: -1 with EINVAL or ENOSYS where the file
+ * system or the kernel has no such rename) into @maildir's new/. A new/
+ * that is missing is created first when @create allows it: another worker
+ * may be creating the maildir's folders at the same moment (tmp/ already
+ * there, new/ not yet). */
+static int
+put_into_new (const char *from,
+              const char *to,
+              const char *maildir,
+              gboolean    create,
+              gboolean    move)
+{
+  g_autoptr(GError) error = NULL;
+
+  for (guint attempt = 0; ; attempt++)
+    {
+      if ((move ? renameat2 (AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE)
+                : link (from, to)) == 0)
+        return 0;
+      if (attempt > 0 || errno != ENOENT || !create)
+        return -1;
+      if (!create_folders (maildir, &error))
+        {
+          errno = ENOENT;
+          return -1;
+        }
+    }
+}
+
 static int
 link_into_new (const char *from,
                const char *to,
                const char *maildir,
                gboolean    create)
 {
-  g_autoptr(GError) error = NULL;
-
-  if (link (from, to) == 0)
-    return 0;
-  if (errno != ENOENT || !create)
-    return -1;
-  if (!create_folders (maildir, &error))
-    {
-      errno = ENOENT;
-      return -1;
-    }
-  return link (from, to);
+  return put_into_new (from, to, maildir, create, FALSE);
 }
 
 static gboolean
@@ -447,6 +473,14 @@ link_or_rename (const char  *tmp_path,
                 Batch       *batch,
                 GError     **error)
 {
+  /* one system call instead of a link() and, once new/ is synced, an
+   * unlink(): a crash before that sync leaves the name in tmp/ or in new/
+   * (the rename is atomic), the reply not sent either way */
+  if (put_into_new (tmp_path, new_path, maildir, create, TRUE) == 0)
+    return TRUE;
+  if (errno != EINVAL && errno != ENOSYS)
+    return set_error_from_errno (error, errno, "Cannot move the message to", new_path);
+
   if (link_into_new (tmp_path, new_path, maildir, create) == 0)
     {
       g_ptr_array_add (batch->leftovers, g_strdup (tmp_path));
@@ -528,7 +562,8 @@ write_tmp (Delivery     *delivery,
       return FALSE;
     }
 
-  if (!write_prefix_and_content (delivery->message, fd, prefix, *tmp_path, cancellable, error))
+  if (!write_prefix_and_content (delivery->message, fd, prefix, *tmp_path, cancellable, size,
+                                 error))
     goto failed;
 
   if (fsync (fd) != 0)
@@ -537,10 +572,14 @@ write_tmp (Delivery     *delivery,
       goto failed;
     }
 
-  /* S= is the size of the file as stored */
-  *size = strlen (prefix) + vsmtp_message_get_size (delivery->message);
-  if (fstat (fd, &st) == 0)
-    *size = st.st_size;
+  /* S= is the size of the file as stored: what the one writev() wrote,
+   * else what fstat() says */
+  if (*size == 0)
+    {
+      *size = strlen (prefix) + vsmtp_message_get_size (delivery->message);
+      if (fstat (fd, &st) == 0)
+        *size = st.st_size;
+    }
 
   /* close() may report a deferred write error (NFS) */
   if (close (fd) != 0)

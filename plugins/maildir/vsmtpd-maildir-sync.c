@@ -42,6 +42,8 @@ struct _MaildirSync
   GMutex      mutex;
   GCond       cond;
   GHashTable *folders;   /* path -> Folder; only while it has users */
+  guint       waiting;   /* threads in g_cond_wait(): GLib's GCond makes a
+                          * system call for every broadcast, waiters or not */
 };
 
 MaildirSync *
@@ -173,10 +175,13 @@ maildir_sync_wait (MaildirSync  *sync,
               folder->failed = MAX (folder->failed, covered);
               folder->failed_errno = saved_errno;
             }
-          g_cond_broadcast (&sync->cond);
+          if (sync->waiting > 0)
+            g_cond_broadcast (&sync->cond);
           continue;
         }
+      sync->waiting++;
       g_cond_wait (&sync->cond, &sync->mutex);
+      sync->waiting--;
     }
   folder_release (sync, dir, folder);
   g_mutex_unlock (&sync->mutex);
