@@ -51,5 +51,14 @@ gboolean   _vsmtp_command_parse_path (const char         *args,
                                       GHashTable        **params,
                                       gboolean           *address_error,
                                       GError            **error);
+/* _vsmtp_command_parse_path(), but *@params is left NULL when the command
+ * has no parameters (most have none: no table made and freed for them) */
+gboolean   _vsmtp_command_parse_path_sparse (const char         *args,
+                                             gboolean            is_mail,
+                                             VsmtpAddressFlags   flags,
+                                             VsmtpAddress      **address,
+                                             GHashTable        **params,
+                                             gboolean           *address_error,
+                                             GError            **error);
 
 G_END_DECLS

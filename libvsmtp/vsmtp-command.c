@@ -250,14 +250,15 @@ parse_parameters (const char  *p,
     }
 }
 
-gboolean
-_vsmtp_command_parse_path (const char         *args,
-                           gboolean            is_mail,
-                           VsmtpAddressFlags   flags,
-                           VsmtpAddress      **address,
-                           GHashTable        **params,
-                           gboolean           *address_error,
-                           GError            **error)
+static gboolean
+parse_path (const char         *args,
+            gboolean            is_mail,
+            VsmtpAddressFlags   flags,
+            gboolean            sparse,
+            VsmtpAddress      **address,
+            GHashTable        **params,
+            gboolean           *address_error,
+            GError            **error)
 {
   const char *keyword = is_mail ? "FROM:" : "TO:";
   gsize keyword_length = is_mail ? 5 : 3;
@@ -327,9 +328,14 @@ _vsmtp_command_parse_path (const char         *args,
       return FALSE;
     }
 
-  table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  if (!parse_parameters (path_end, table, error))
-    return FALSE;
+  while (*path_end == ' ')
+    path_end++;
+  if (!sparse || *path_end != '\0')
+    {
+      table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+      if (!parse_parameters (path_end, table, error))
+        return FALSE;
+    }
 
   if (address != NULL)
     *address = g_steal_pointer (&parsed);
@@ -337,4 +343,28 @@ _vsmtp_command_parse_path (const char         *args,
     *params = g_steal_pointer (&table);
 
   return TRUE;
+}
+
+gboolean
+_vsmtp_command_parse_path (const char         *args,
+                           gboolean            is_mail,
+                           VsmtpAddressFlags   flags,
+                           VsmtpAddress      **address,
+                           GHashTable        **params,
+                           gboolean           *address_error,
+                           GError            **error)
+{
+  return parse_path (args, is_mail, flags, FALSE, address, params, address_error, error);
+}
+
+gboolean
+_vsmtp_command_parse_path_sparse (const char         *args,
+                                  gboolean            is_mail,
+                                  VsmtpAddressFlags   flags,
+                                  VsmtpAddress      **address,
+                                  GHashTable        **params,
+                                  gboolean           *address_error,
+                                  GError            **error)
+{
+  return parse_path (args, is_mail, flags, TRUE, address, params, address_error, error);
 }
