@@ -250,16 +250,17 @@ parse_parameters (const char  *p,
     }
 }
 
-static gboolean
-parse_path (const char         *args,
-            gboolean            is_mail,
-            VsmtpAddressFlags   flags,
-            gboolean            sparse,
-            VsmtpAddress      **address,
-            GHashTable        **params,
-            gboolean           *address_error,
-            GError            **error)
+gboolean
+_vsmtp_command_parse_path (const char         *args,
+                           gboolean            is_mail,
+                           VsmtpAddressFlags   flags,
+                           VsmtpAddress      **address,
+                           GHashTable        **params,
+                           gboolean           *address_error,
+                           GError            **error)
 {
+  gboolean sparse = (flags & _VSMTP_COMMAND_FLAGS_SPARSE_PARAMS) != 0;
+
   const char *keyword = is_mail ? "FROM:" : "TO:";
   gsize keyword_length = is_mail ? 5 : 3;
   const char *path;
@@ -313,7 +314,7 @@ parse_path (const char         *args,
   if (!is_mail)
     flags |= VSMTP_ADDRESS_FLAGS_ALLOW_POSTMASTER;
 
-  parsed = vsmtp_address_parse (path, path_end - path, flags, error);
+  parsed = vsmtp_address_parse (path, path_end - path, flags & ~_VSMTP_COMMAND_FLAGS_SPARSE_PARAMS, error);
   if (parsed == NULL)
     {
       if (address_error != NULL)
@@ -343,28 +344,4 @@ parse_path (const char         *args,
     *params = g_steal_pointer (&table);
 
   return TRUE;
-}
-
-gboolean
-_vsmtp_command_parse_path (const char         *args,
-                           gboolean            is_mail,
-                           VsmtpAddressFlags   flags,
-                           VsmtpAddress      **address,
-                           GHashTable        **params,
-                           gboolean           *address_error,
-                           GError            **error)
-{
-  return parse_path (args, is_mail, flags, FALSE, address, params, address_error, error);
-}
-
-gboolean
-_vsmtp_command_parse_path_sparse (const char         *args,
-                                  gboolean            is_mail,
-                                  VsmtpAddressFlags   flags,
-                                  VsmtpAddress      **address,
-                                  GHashTable        **params,
-                                  gboolean           *address_error,
-                                  GError            **error)
-{
-  return parse_path (args, is_mail, flags, TRUE, address, params, address_error, error);
 }

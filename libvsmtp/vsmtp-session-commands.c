@@ -180,8 +180,9 @@ session_save_path (VsmtpSession *self,
    * (vsmtp-idna.c) */
   VsmtpAddressFlags flags = VSMTP_ADDRESS_FLAGS_SMTPUTF8 | _VSMTP_ADDRESS_FLAGS_NO_IDNA;
 
-  if (!_vsmtp_command_parse_path_sparse (args, mail,
-                                  flags | (mail ? VSMTP_ADDRESS_FLAGS_ALLOW_NULL : VSMTP_ADDRESS_FLAGS_ALLOW_POSTMASTER),
+  if (!_vsmtp_command_parse_path (args, mail,
+                                  flags | _VSMTP_COMMAND_FLAGS_SPARSE_PARAMS |
+                                  (mail ? VSMTP_ADDRESS_FLAGS_ALLOW_NULL : VSMTP_ADDRESS_FLAGS_ALLOW_POSTMASTER),
                                   &address, &params, &address_error, &error))
     {
       g_autoptr(VsmtpReply) r = NULL;

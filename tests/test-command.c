@@ -149,8 +149,8 @@ test_mail_simple (void)
   g_assert_cmpstr (g_hash_table_lookup (params, "SIZE"), ==, "10");
 }
 
-/* the session's variant: no table when there are no parameters, the same
- * table otherwise, the same refusals */
+/* _VSMTP_COMMAND_FLAGS_SPARSE_PARAMS (the session's): no table when there
+ * are no parameters, the same table otherwise, the same refusals */
 static void
 test_path_sparse (void)
 {
@@ -159,18 +159,18 @@ test_path_sparse (void)
   g_autoptr(GError) error = NULL;
   gboolean address_error = TRUE;
 
-  g_assert_true (_vsmtp_command_parse_path_sparse ("FROM:<sender@example.com>  ", TRUE,
-                                                   VSMTP_ADDRESS_FLAGS_ALLOW_NULL,
-                                                   &address, &params, &address_error, &error));
+  g_assert_true (_vsmtp_command_parse_path ("FROM:<sender@example.com>  ", TRUE,
+                                            VSMTP_ADDRESS_FLAGS_ALLOW_NULL | _VSMTP_COMMAND_FLAGS_SPARSE_PARAMS,
+                                            &address, &params, &address_error, &error));
   g_assert_no_error (error);
   g_assert_false (address_error);
   g_assert_cmpstr (vsmtp_address_to_string (address), ==, "sender@example.com");
   g_assert_null (params);
   g_clear_pointer (&address, vsmtp_address_unref);
 
-  g_assert_true (_vsmtp_command_parse_path_sparse ("TO:<rcpt@example.com> NOTIFY=NEVER", FALSE,
-                                                   VSMTP_ADDRESS_FLAGS_NONE,
-                                                   &address, &params, &address_error, &error));
+  g_assert_true (_vsmtp_command_parse_path ("TO:<rcpt@example.com> NOTIFY=NEVER", FALSE,
+                                            _VSMTP_COMMAND_FLAGS_SPARSE_PARAMS,
+                                            &address, &params, &address_error, &error));
   g_assert_no_error (error);
   g_assert_nonnull (params);
   g_assert_cmpuint (g_hash_table_size (params), ==, 1);
@@ -178,9 +178,9 @@ test_path_sparse (void)
   g_clear_pointer (&address, vsmtp_address_unref);
   g_clear_pointer (&params, g_hash_table_unref);
 
-  g_assert_false (_vsmtp_command_parse_path_sparse ("FROM:<sender@example.com> =x", TRUE,
-                                                    VSMTP_ADDRESS_FLAGS_NONE,
-                                                    &address, &params, &address_error, &error));
+  g_assert_false (_vsmtp_command_parse_path ("FROM:<sender@example.com> =x", TRUE,
+                                             _VSMTP_COMMAND_FLAGS_SPARSE_PARAMS,
+                                             &address, &params, &address_error, &error));
   g_assert_error (error, VSMTP_ERROR, VSMTP_ERROR_SYNTAX);
   g_assert_false (address_error);
   g_assert_null (address);
