@@ -580,7 +580,9 @@ parse_domain (Parser  *parser,
   return parse_domain_name (parser, error);
 }
 
-/* Local-part = Dot-string / Quoted-string, decoded into @out. */
+/* Local-part = Dot-string / Quoted-string, decoded into @out. A
+ * dot-string decodes to itself: @out may be NULL when the caller knows the
+ * local part is not quoted and copies the text. */
 static gboolean
 parse_local_part (Parser   *parser,
                   GString  *out,
@@ -649,11 +651,13 @@ parse_local_part (Parser   *parser,
           return unexpected (parser, "local part", error);
         }
 
-      g_string_append_len (out, atom, parser->p - atom);
+      if (out != NULL)
+        g_string_append_len (out, atom, parser->p - atom);
 
       if (parser->p < parser->end && *parser->p == '.')
         {
-          g_string_append_c (out, '.');
+          if (out != NULL)
+            g_string_append_c (out, '.');
           parser->p++;
         }
       else
@@ -706,6 +710,7 @@ vsmtp_address_parse (const char         *path,
   gsize path_length;
   gboolean bracketed = FALSE;
   g_autoptr(GString) local = NULL;
+  g_autofree char *local_part = NULL;
   VsmtpAddress *address;
 
   g_return_val_if_fail (path != NULL || length == 0, NULL);
@@ -815,11 +820,16 @@ vsmtp_address_parse (const char         *path,
         }
     }
 
-  local = g_string_new (NULL);
+  /* a quoted local part is decoded; a dot-string is its own text, copied
+   * once it parses (no GString for the usual address) */
+  if (*parser.p == '"')
+    local = g_string_new (NULL);
   local_start = parser.p;
   if (!parse_local_part (&parser, local, error))
     return NULL;
   local_end = parser.p;
+  local_part = local != NULL ? g_string_free (g_steal_pointer (&local), FALSE)
+                             : g_strndup (local_start, local_end - local_start);
 
   if (parser.p >= parser.end)
     {
@@ -827,7 +837,7 @@ vsmtp_address_parse (const char         *path,
       if ((flags & VSMTP_ADDRESS_FLAGS_ALLOW_POSTMASTER) &&
           local_start == start &&
           *local_start != '"' &&
-          g_ascii_strcasecmp (local->str, "postmaster") == 0)
+          g_ascii_strcasecmp (local_part, "postmaster") == 0)
         return vsmtp_address_new ("postmaster", NULL);
 
       set_syntax_error (error, "Address has no domain");
@@ -881,7 +891,7 @@ vsmtp_address_parse (const char         *path,
       return NULL;
     }
 
-  address = address_new_take (g_string_free (g_steal_pointer (&local), FALSE),
+  address = address_new_take (g_steal_pointer (&local_part),
                               g_strndup (domain_start, parser.end - domain_start),
                               FALSE, FALSE);
   if (!(flags & _VSMTP_ADDRESS_FLAGS_NO_IDNA) &&

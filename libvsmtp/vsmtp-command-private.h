@@ -37,6 +37,10 @@ VsmtpVerb  _vsmtp_command_parse_verb (const char  *line,
 
 const char *_vsmtp_verb_to_string    (VsmtpVerb    verb);
 
+/* With this flag, *@params is left NULL when the command has no
+ * parameters (most have none: no table made and freed for them). */
+#define _VSMTP_COMMAND_FLAGS_SPARSE_PARAMS ((VsmtpAddressFlags) (1u << 24))
+
 /* Parses the arguments of MAIL ("FROM:<path> [params]") or RCPT
  * ("TO:<path> [params]"). @params gets a new table of upper-cased keyword ->
  * value (NULL value for a keyword without "="). Errors: VSMTP_ERROR_SYNTAX

@@ -259,6 +259,8 @@ _vsmtp_command_parse_path (const char         *args,
                            gboolean           *address_error,
                            GError            **error)
 {
+  gboolean sparse = (flags & _VSMTP_COMMAND_FLAGS_SPARSE_PARAMS) != 0;
+
   const char *keyword = is_mail ? "FROM:" : "TO:";
   gsize keyword_length = is_mail ? 5 : 3;
   const char *path;
@@ -312,7 +314,7 @@ _vsmtp_command_parse_path (const char         *args,
   if (!is_mail)
     flags |= VSMTP_ADDRESS_FLAGS_ALLOW_POSTMASTER;
 
-  parsed = vsmtp_address_parse (path, path_end - path, flags, error);
+  parsed = vsmtp_address_parse (path, path_end - path, flags & ~_VSMTP_COMMAND_FLAGS_SPARSE_PARAMS, error);
   if (parsed == NULL)
     {
       if (address_error != NULL)
@@ -327,9 +329,14 @@ _vsmtp_command_parse_path (const char         *args,
       return FALSE;
     }
 
-  table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  if (!parse_parameters (path_end, table, error))
-    return FALSE;
+  while (*path_end == ' ')
+    path_end++;
+  if (!sparse || *path_end != '\0')
+    {
+      table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+      if (!parse_parameters (path_end, table, error))
+        return FALSE;
+    }
 
   if (address != NULL)
     *address = g_steal_pointer (&parsed);

@@ -3,6 +3,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#define _GNU_SOURCE 1   /* memrchr() */
 #include "config.h"
 
 #include <string.h>
@@ -108,7 +109,10 @@ _vsmtp_data_receiver_get_size (VsmtpDataReceiver *self)
 }
 
 /* Tracks the header section's size and the longest content line over
- * @content (runs of bytes between LFs, found with memchr). */
+ * @content (runs of bytes between LFs, found with memchr; past the header
+ * section, with memrchr over the most bytes the current line may still
+ * take: every line up to the last LF there is short enough, one search
+ * per window instead of one per line). */
 static void
 scan_content (VsmtpDataReceiver *self,
               const guint8      *content,
@@ -122,8 +126,41 @@ scan_content (VsmtpDataReceiver *self,
 
   while (p < end)
     {
-      const guint8 *nl = memchr (p, '\n', end - p);
-      gsize run = (nl != NULL ? nl + 1 : end) - p;
+      const guint8 *nl;
+      gsize run;
+
+      if (!self->in_header)
+        {
+          guint64 max = limits->max_data_line_length;
+          gsize window;
+          const guint8 *last;
+
+          if (max == 0 || self->line_too_long)
+            return;   /* nothing more to find out */
+          /* the line's length counts its LF: max - line_length more bytes
+           * at most, that LF included */
+          window = (gsize) MIN (max - MIN (self->line_length, max), (guint64) (end - p));
+          last = window > 0 ? memrchr (p, '\n', window) : NULL;
+          if (last != NULL)
+            {
+              self->line_length = 0;
+              p = last + 1;
+            }
+          else if (window < (gsize) (end - p))
+            {
+              self->line_too_long = TRUE;
+              return;
+            }
+          else
+            {
+              self->line_length += end - p;
+              return;
+            }
+          continue;
+        }
+
+      nl = memchr (p, '\n', end - p);
+      run = (nl != NULL ? nl + 1 : end) - p;
 
       if (self->in_header)
         {

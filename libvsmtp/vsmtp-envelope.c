@@ -22,8 +22,19 @@ struct _VsmtpEnvelope
 
   VsmtpAddress *sender;
   GHashTable *mail_parameters;   /* NULL until a parameter is set or asked for */
-  GPtrArray *recipients;   /* of Recipient */
+  /* of Recipient; NULL: none yet. Shared with the copies made by
+   * vsmtp_envelope_copy() (recipients_shared set in both) until either
+   * changes it: the message's copy of the session's envelope costs no
+   * second array of entries, and neither envelope ever sees the other's
+   * changes. */
+  GPtrArray *recipients;
+  gboolean recipients_shared;
+  /* a recipient's parameter table was handed out: its holder may change
+   * it later, so copies copy the entries at once, as they always did */
+  gboolean recipient_tables_out;
 };
+
+#define N_RECIPIENTS(self) ((self)->recipients != NULL ? (self)->recipients->len : 0u)
 
 typedef struct {
   VsmtpAddress *address;
@@ -116,7 +127,7 @@ vsmtp_envelope_get_property (GObject    *object,
       break;
 
     case PROP_N_RECIPIENTS:
-      g_value_set_uint (value, self->recipients->len);
+      g_value_set_uint (value, N_RECIPIENTS (self));
       break;
 
     default:
@@ -164,7 +175,39 @@ vsmtp_envelope_class_init (VsmtpEnvelopeClass *klass)
 static void
 vsmtp_envelope_init (VsmtpEnvelope *self)
 {
-  self->recipients = g_ptr_array_new_with_free_func (recipient_free);
+}
+
+/* The recipients as this envelope's own array, to be changed: made if
+ * there is none, copied (entries and their parameter tables) if it is
+ * shared with a copy. */
+static GPtrArray *
+recipients_own (VsmtpEnvelope *self)
+{
+  GPtrArray *shared;
+  guint i;
+
+  if (self->recipients == NULL)
+    {
+      self->recipients = g_ptr_array_new_with_free_func (recipient_free);
+      self->recipients_shared = FALSE;
+    }
+  if (!self->recipients_shared)
+    return self->recipients;
+
+  shared = self->recipients;
+  self->recipients = g_ptr_array_new_full (shared->len, recipient_free);
+  self->recipients_shared = FALSE;
+  for (i = 0; i < shared->len; i++)
+    {
+      Recipient *recipient = g_ptr_array_index (shared, i);
+      Recipient *recipient_copy = g_new0 (Recipient, 1);
+
+      recipient_copy->address = vsmtp_address_ref (recipient->address);
+      parameters_assign (&recipient_copy->parameters, recipient->parameters);
+      g_ptr_array_add (self->recipients, recipient_copy);
+    }
+  g_ptr_array_unref (shared);
+  return self->recipients;
 }
 
 /**
@@ -193,7 +236,6 @@ VsmtpEnvelope *
 vsmtp_envelope_copy (VsmtpEnvelope *self)
 {
   VsmtpEnvelope *copy;
-  guint i;
 
   g_return_val_if_fail (VSMTP_IS_ENVELOPE (self), NULL);
 
@@ -204,14 +246,24 @@ vsmtp_envelope_copy (VsmtpEnvelope *self)
   /* the new envelope's own (empty) table: no second one per copy */
   parameters_assign (&copy->mail_parameters, self->mail_parameters);
 
-  for (i = 0; i < self->recipients->len; i++)
+  /* the entries are shared until one of the two envelopes changes them
+   * (recipients_own()), unless a table of theirs is out */
+  if (N_RECIPIENTS (self) > 0 && self->recipient_tables_out)
     {
-      Recipient *recipient = g_ptr_array_index (self->recipients, i);
-      Recipient *recipient_copy = g_new0 (Recipient, 1);
+      guint i;
 
-      recipient_copy->address = vsmtp_address_ref (recipient->address);
-      parameters_assign (&recipient_copy->parameters, recipient->parameters);
-      g_ptr_array_add (copy->recipients, recipient_copy);
+      for (i = 0; i < self->recipients->len; i++)
+        {
+          Recipient *recipient = g_ptr_array_index (self->recipients, i);
+
+          vsmtp_envelope_add_recipient (copy, recipient->address, recipient->parameters);
+        }
+    }
+  else if (N_RECIPIENTS (self) > 0)
+    {
+      copy->recipients = g_ptr_array_ref (self->recipients);
+      copy->recipients_shared = TRUE;
+      self->recipients_shared = TRUE;
     }
 
   return copy;
@@ -360,7 +412,7 @@ vsmtp_envelope_add_recipient (VsmtpEnvelope *self,
   entry = g_new0 (Recipient, 1);
   entry->address = vsmtp_address_ref (recipient);
   parameters_assign (&entry->parameters, parameters);
-  g_ptr_array_add (self->recipients, entry);
+  g_ptr_array_add (recipients_own (self), entry);
 
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_RECIPIENTS]);
 }
@@ -379,9 +431,9 @@ vsmtp_envelope_remove_recipient (VsmtpEnvelope *self,
                                  guint          index)
 {
   g_return_if_fail (VSMTP_IS_ENVELOPE (self));
-  g_return_if_fail (index < self->recipients->len);
+  g_return_if_fail (index < N_RECIPIENTS (self));
 
-  g_ptr_array_remove_index (self->recipients, index);
+  g_ptr_array_remove_index (recipients_own (self), index);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_RECIPIENTS]);
 }
 
@@ -398,7 +450,7 @@ vsmtp_envelope_get_n_recipients (VsmtpEnvelope *self)
 {
   g_return_val_if_fail (VSMTP_IS_ENVELOPE (self), 0);
 
-  return self->recipients->len;
+  return N_RECIPIENTS (self);
 }
 
 /**
@@ -418,7 +470,7 @@ vsmtp_envelope_get_recipient (VsmtpEnvelope *self,
   Recipient *recipient;
 
   g_return_val_if_fail (VSMTP_IS_ENVELOPE (self), NULL);
-  g_return_val_if_fail (index < self->recipients->len, NULL);
+  g_return_val_if_fail (index < N_RECIPIENTS (self), NULL);
 
   recipient = g_ptr_array_index (self->recipients, index);
 
@@ -442,9 +494,11 @@ vsmtp_envelope_get_recipient_parameters (VsmtpEnvelope *self,
   Recipient *recipient;
 
   g_return_val_if_fail (VSMTP_IS_ENVELOPE (self), NULL);
-  g_return_val_if_fail (index < self->recipients->len, NULL);
+  g_return_val_if_fail (index < N_RECIPIENTS (self), NULL);
 
-  recipient = g_ptr_array_index (self->recipients, index);
+  /* the caller may change the table: this envelope's own */
+  recipient = g_ptr_array_index (recipients_own (self), index);
+  self->recipient_tables_out = TRUE;
 
   return parameters_get (&recipient->parameters);
 }
@@ -471,9 +525,9 @@ vsmtp_envelope_dup_recipients (VsmtpEnvelope *self)
 
   g_return_val_if_fail (VSMTP_IS_ENVELOPE (self), NULL);
 
-  array = g_ptr_array_new_full (self->recipients->len,
+  array = g_ptr_array_new_full (N_RECIPIENTS (self),
                                 (GDestroyNotify) vsmtp_address_unref);
-  for (i = 0; i < self->recipients->len; i++)
+  for (i = 0; i < N_RECIPIENTS (self); i++)
     {
       Recipient *recipient = g_ptr_array_index (self->recipients, i);
 
@@ -498,12 +552,13 @@ vsmtp_envelope_clear (VsmtpEnvelope *self)
   g_return_if_fail (VSMTP_IS_ENVELOPE (self));
 
   had_sender = self->sender != NULL;
-  had_recipients = self->recipients->len > 0;
+  had_recipients = N_RECIPIENTS (self) > 0;
 
   g_clear_pointer (&self->sender, vsmtp_address_unref);
   if (self->mail_parameters != NULL)
     g_hash_table_remove_all (self->mail_parameters);
-  g_ptr_array_set_size (self->recipients, 0);
+  if (had_recipients)
+    g_ptr_array_set_size (recipients_own (self), 0);
 
   if (had_sender)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SENDER]);

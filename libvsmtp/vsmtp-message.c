@@ -202,6 +202,8 @@ vsmtp_message_init (VsmtpMessage *self)
   self->fd = -1;
 }
 
+#define MESSAGE_INITIAL_BUFFER 4096
+
 VsmtpMessage *
 _vsmtp_message_new_writable (const char    *id,
                              VsmtpEnvelope *envelope,
@@ -220,7 +222,9 @@ _vsmtp_message_new_writable (const char    *id,
   self->received_usec = g_get_real_time ();
   self->spool_threshold = spool_threshold;
   self->spool_directory = g_strdup (spool_directory != NULL ? spool_directory : g_get_tmp_dir ());
-  self->buffer = g_byte_array_new ();
+  /* room for the trace header and a small message from the start: growing
+   * from nothing costs a malloc, a realloc and a copy per message */
+  self->buffer = g_byte_array_sized_new ((guint) MIN (spool_threshold, MESSAGE_INITIAL_BUFFER));
 
   return self;
 }

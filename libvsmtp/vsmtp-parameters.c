@@ -57,12 +57,16 @@ vsmtp_parameters_new (GHashTable *table)
   return self;
 }
 
-/* Wraps @table without copying it (the session's hot path). */
+/* Wraps @table without copying it (the session's hot path); NULL: no
+ * parameters. */
 VsmtpParameters *
 _vsmtp_parameters_new_for_table (GHashTable *table)
 {
-  VsmtpParameters *self = g_new0 (VsmtpParameters, 1);
+  VsmtpParameters *self;
 
+  if (table == NULL)
+    return vsmtp_parameters_new (NULL);
+  self = g_new0 (VsmtpParameters, 1);
   g_atomic_ref_count_init (&self->ref_count);
   self->table = g_hash_table_ref (table);
   return self;

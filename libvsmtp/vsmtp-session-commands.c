@@ -152,7 +152,7 @@ session_check_parameters (VsmtpSession          *self,
 {
   g_autoptr(VsmtpReply) reply = NULL;
 
-  if (g_hash_table_size (params) == 0)
+  if (params == NULL || g_hash_table_size (params) == 0)
     return TRUE;
 
   reply = _vsmtp_extension_registry_check (self->settings->extensions,
@@ -181,7 +181,8 @@ session_save_path (VsmtpSession *self,
   VsmtpAddressFlags flags = VSMTP_ADDRESS_FLAGS_SMTPUTF8 | _VSMTP_ADDRESS_FLAGS_NO_IDNA;
 
   if (!_vsmtp_command_parse_path (args, mail,
-                                  flags | (mail ? VSMTP_ADDRESS_FLAGS_ALLOW_NULL : VSMTP_ADDRESS_FLAGS_ALLOW_POSTMASTER),
+                                  flags | _VSMTP_COMMAND_FLAGS_SPARSE_PARAMS |
+                                  (mail ? VSMTP_ADDRESS_FLAGS_ALLOW_NULL : VSMTP_ADDRESS_FLAGS_ALLOW_POSTMASTER),
                                   &address, &params, &address_error, &error))
     {
       g_autoptr(VsmtpReply) r = NULL;
@@ -209,7 +210,7 @@ session_save_path (VsmtpSession *self,
 
   /* RFC 6531: SMTPUTF8 on MAIL allows UTF-8 in this transaction's addresses */
   refusal = _vsmtp_smtputf8_check_address (address, mail,
-                                           mail ? g_hash_table_contains (params, "SMTPUTF8")
+                                           mail ? params != NULL && g_hash_table_contains (params, "SMTPUTF8")
                                                 : self->envelope != NULL && vsmtp_envelope_get_smtputf8 (self->envelope));
   if (refusal != NULL)
     {

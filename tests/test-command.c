@@ -149,6 +149,44 @@ test_mail_simple (void)
   g_assert_cmpstr (g_hash_table_lookup (params, "SIZE"), ==, "10");
 }
 
+/* _VSMTP_COMMAND_FLAGS_SPARSE_PARAMS (the session's): no table when there
+ * are no parameters, the same table otherwise, the same refusals */
+static void
+test_path_sparse (void)
+{
+  g_autoptr(VsmtpAddress) address = NULL;
+  g_autoptr(GHashTable) params = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean address_error = TRUE;
+
+  g_assert_true (_vsmtp_command_parse_path ("FROM:<sender@example.com>  ", TRUE,
+                                            VSMTP_ADDRESS_FLAGS_ALLOW_NULL | _VSMTP_COMMAND_FLAGS_SPARSE_PARAMS,
+                                            &address, &params, &address_error, &error));
+  g_assert_no_error (error);
+  g_assert_false (address_error);
+  g_assert_cmpstr (vsmtp_address_to_string (address), ==, "sender@example.com");
+  g_assert_null (params);
+  g_clear_pointer (&address, vsmtp_address_unref);
+
+  g_assert_true (_vsmtp_command_parse_path ("TO:<rcpt@example.com> NOTIFY=NEVER", FALSE,
+                                            _VSMTP_COMMAND_FLAGS_SPARSE_PARAMS,
+                                            &address, &params, &address_error, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (params);
+  g_assert_cmpuint (g_hash_table_size (params), ==, 1);
+  g_assert_cmpstr (g_hash_table_lookup (params, "NOTIFY"), ==, "NEVER");
+  g_clear_pointer (&address, vsmtp_address_unref);
+  g_clear_pointer (&params, g_hash_table_unref);
+
+  g_assert_false (_vsmtp_command_parse_path ("FROM:<sender@example.com> =x", TRUE,
+                                             _VSMTP_COMMAND_FLAGS_SPARSE_PARAMS,
+                                             &address, &params, &address_error, &error));
+  g_assert_error (error, VSMTP_ERROR, VSMTP_ERROR_SYNTAX);
+  g_assert_false (address_error);
+  g_assert_null (address);
+  g_assert_null (params);
+}
+
 static void
 test_spaces_after_colon (void)
 {
@@ -363,6 +401,7 @@ main (int   argc,
   g_test_add_func ("/command/verb-to-string", test_verb_to_string);
   g_test_add_func ("/command/mail/simple", test_mail_simple);
   g_test_add_func ("/command/mail/spaces-after-colon", test_spaces_after_colon);
+  g_test_add_func ("/command/path-sparse", test_path_sparse);
   g_test_add_func ("/command/mail/parameters", test_mail_parameters);
   g_test_add_func ("/command/rcpt/parameters", test_rcpt_parameters);
   g_test_add_func ("/command/rcpt/postmaster", test_rcpt_postmaster);

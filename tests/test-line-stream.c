@@ -448,6 +448,42 @@ test_release_memory (void)
   assert_line (lines, "QUIT");
 }
 
+/* A released block goes to the next stream that reads (or back to the
+ * first one): each sees only its own bytes. */
+static void
+test_release_memory_reused (void)
+{
+  g_autoptr(GInputStream) base1 = memory_stream_new ("MAIL FROM:<a@example.org>\r\n");
+  g_autoptr(GInputStream) base2 = memory_stream_new ("RCPT");
+  g_autoptr(VsmtpLineInputStream) lines1 = vsmtp_line_input_stream_new (base1, 1000);
+  g_autoptr(VsmtpLineInputStream) lines2 = vsmtp_line_input_stream_new (base2, 1000);
+  const guint8 *data;
+  gsize length;
+
+  fill (lines1);
+  assert_line (lines1, "MAIL FROM:<a@example.org>");
+  vsmtp_line_input_stream_release_memory (lines1);
+  g_assert_null (vsmtp_line_input_stream_peek_buffer (lines1, &length));
+
+  fill (lines2);
+  data = vsmtp_line_input_stream_peek_buffer (lines2, &length);
+  g_assert_cmpmem (data, length, "RCPT", 4);
+  g_assert_false (vsmtp_line_input_stream_has_line (lines2));
+  add_data (base2, " TO:<b@example.org>\r\n", 21);
+  fill (lines2);
+  assert_line (lines2, "RCPT TO:<b@example.org>");
+  vsmtp_line_input_stream_release_memory (lines2);
+
+  add_data (base1, "DATA\r\n", 6);
+  fill (lines1);
+  assert_line (lines1, "DATA");
+  g_clear_object (&lines2);   /* finalized with its block given back */
+  vsmtp_line_input_stream_release_memory (lines1);
+  add_data (base1, "QUIT\r\n", 6);
+  fill (lines1);
+  assert_line (lines1, "QUIT");
+}
+
 static void
 test_read_through_memory (void)
 {
@@ -734,6 +770,7 @@ main (int   argc,
   g_test_add_func ("/line-stream/push-back", test_push_back);
   g_test_add_func ("/line-stream/base-not-closed", test_base_not_closed);
   g_test_add_func ("/line-stream/release-memory", test_release_memory);
+  g_test_add_func ("/line-stream/release-memory-reused", test_release_memory_reused);
   g_test_add_func ("/line-stream/read-through", test_read_through_memory);
   g_test_add ("/line-stream/socket/lines", SocketFixture, NULL,
               socket_setup, test_socket_lines, socket_teardown);

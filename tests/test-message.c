@@ -1287,6 +1287,60 @@ test_envelope (void)
   g_assert_cmpuint (g_hash_table_size (vsmtp_envelope_get_mail_parameters (envelope)), ==, 0);
 }
 
+/* A copy shares its recipients with the original until either changes
+ * them: no change on one side ever shows on the other. */
+static void
+test_envelope_copy_shared (void)
+{
+  g_autoptr(VsmtpEnvelope) envelope = vsmtp_envelope_new ();
+  g_autoptr(VsmtpEnvelope) copy = NULL;
+  g_autoptr(VsmtpEnvelope) copy2 = NULL;
+  g_autoptr(VsmtpEnvelope) copy3 = NULL;
+  g_autoptr(VsmtpAddress) rcpt1 = vsmtp_address_new ("one", "example.org");
+  g_autoptr(VsmtpAddress) rcpt2 = vsmtp_address_new ("two", "example.org");
+  g_autoptr(GHashTable) rcpt_params = make_params ("NOTIFY", "NEVER", NULL);
+  GHashTable *table;
+
+  vsmtp_envelope_add_recipient (envelope, rcpt1, rcpt_params);
+  vsmtp_envelope_add_recipient (envelope, rcpt2, NULL);
+
+  /* added to the copy, removed from the original */
+  copy = vsmtp_envelope_copy (envelope);
+  vsmtp_envelope_add_recipient (copy, rcpt1, NULL);
+  vsmtp_envelope_remove_recipient (envelope, 0);
+  g_assert_cmpuint (vsmtp_envelope_get_n_recipients (envelope), ==, 1);
+  g_assert_true (vsmtp_envelope_get_recipient (envelope, 0) == rcpt2);
+  g_assert_cmpuint (vsmtp_envelope_get_n_recipients (copy), ==, 3);
+  g_assert_true (vsmtp_envelope_get_recipient (copy, 0) == rcpt1);
+  g_assert_cmpstr (g_hash_table_lookup (vsmtp_envelope_get_recipient_parameters (copy, 0), "NOTIFY"),
+                   ==, "NEVER");
+
+  /* a table changed through the copy's getter */
+  copy2 = vsmtp_envelope_copy (copy);
+  g_hash_table_insert (vsmtp_envelope_get_recipient_parameters (copy2, 0),
+                       g_strdup ("NOTIFY"), g_strdup ("SUCCESS"));
+  g_assert_cmpstr (g_hash_table_lookup (vsmtp_envelope_get_recipient_parameters (copy, 0), "NOTIFY"),
+                   ==, "NEVER");
+  g_assert_cmpstr (g_hash_table_lookup (vsmtp_envelope_get_recipient_parameters (copy2, 0), "NOTIFY"),
+                   ==, "SUCCESS");
+
+  /* a table handed out before the copy and changed after it */
+  table = vsmtp_envelope_get_recipient_parameters (envelope, 0);
+  copy3 = vsmtp_envelope_copy (envelope);
+  g_hash_table_insert (table, g_strdup ("ORCPT"), g_strdup ("rfc822;two@example.org"));
+  g_assert_false (g_hash_table_contains (vsmtp_envelope_get_recipient_parameters (copy3, 0), "ORCPT"));
+
+  /* cleared original, copies intact */
+  g_clear_object (&copy3);
+  copy3 = vsmtp_envelope_copy (copy2);
+  vsmtp_envelope_clear (copy2);
+  g_assert_cmpuint (vsmtp_envelope_get_n_recipients (copy2), ==, 0);
+  g_assert_cmpuint (vsmtp_envelope_get_n_recipients (copy3), ==, 3);
+  g_assert_cmpuint (vsmtp_envelope_get_n_recipients (copy), ==, 3);
+  g_clear_object (&copy2);
+  g_assert_true (vsmtp_envelope_get_recipient (copy3, 2) == rcpt1);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1294,6 +1348,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/envelope/basics", test_envelope);
+  g_test_add_func ("/envelope/copy-shared", test_envelope_copy_shared);
 
 #define ADD(path, func) \
   g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)

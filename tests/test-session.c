@@ -1067,6 +1067,47 @@ test_data_line_too_long (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (fixture->messages->len, ==, 0);
 }
 
+/* The line length limit counts CRLF: lines of exactly the limit pass, one
+ * byte more is refused, wherever the line is in the body. */
+static void
+test_data_line_length_boundary (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *line_at_limit = g_strnfill (98, 'x');
+  g_autofree char *line_over = g_strnfill (99, 'y');
+  const char *script[] = {
+    NULL, "220 ",
+    "EHLO c\r\n", "250-",
+    "MAIL FROM:<a@example.org>\r\n", "250",
+    "RCPT TO:<b@example.org>\r\n", "250",
+    "DATA\r\n", "354",
+    NULL, "250",
+    "MAIL FROM:<a@example.org>\r\n", "250",
+    "RCPT TO:<b@example.org>\r\n", "250",
+    "DATA\r\n", "354",
+    NULL, "500 5.5.2 Error: message line too long",
+    NULL, NULL
+  };
+  g_autofree char *fits = NULL;
+  g_autofree char *over = NULL;
+  GString *f = g_string_new ("Subject: fits\r\n\r\n");
+  GString *o = g_string_new ("Subject: over\r\n\r\n");
+
+  for (guint i = 0; i < 30; i++)
+    g_string_append_printf (f, "%s\r\n%s", line_at_limit, i % 3 == 0 ? "a\r\n\r\n" : "");
+  g_string_append (f, ".\r\n");
+  for (guint i = 0; i < 10; i++)
+    g_string_append_printf (o, "%s\r\n", line_at_limit);
+  g_string_append_printf (o, "a\r\n%s\r\nb\r\n.\r\n", line_over);
+  fits = g_string_free (f, FALSE);
+  over = g_string_free (o, FALSE);
+  script[10] = fits;
+  script[18] = over;
+
+  g_object_set (fixture->server, "max-data-line-length", 100, NULL);
+  run_client (fixture, script);
+  g_assert_cmpuint (fixture->messages->len, ==, 1);
+}
+
 /* A session in the middle of a transaction is let finish; past the grace
  * period it gets 421 all the same. */
 typedef struct {
@@ -1226,6 +1267,7 @@ main (int argc, char *argv[])
   ADD ("/session/min-data-rate-bdat", test_min_data_rate_bdat);
   ADD ("/session/header-too-big", test_header_too_big);
   ADD ("/session/data-line-too-long", test_data_line_too_long);
+  ADD ("/session/data-line-length-boundary", test_data_line_length_boundary);
   ADD ("/session/auth/plain", test_auth_plain);
   ADD ("/session/auth/login-cancel-errors", test_auth_login_cancel_and_errors);
   ADD ("/session/auth/deferred", test_auth_deferred);

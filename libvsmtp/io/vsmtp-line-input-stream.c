@@ -112,6 +112,56 @@ buffer_consume (VsmtpLineInputStream *self,
   self->scanned = self->scanned > count ? self->scanned - count : 0;
 }
 
+/* Blocks of READ_SIZE bytes that idle streams gave back, kept per thread
+ * for the next stream that reads: a session releases its block each time
+ * it has read all its input (vsmtp_line_input_stream_release_memory()),
+ * and allocating and freeing 16 KiB each time is a large part of a small
+ * pipelined transaction's cost. Eight blocks (128 KiB) at most stay in each thread. */
+#define BLOCK_POOL_SIZE 8
+
+typedef struct {
+  guint n;
+  guint8 *blocks[BLOCK_POOL_SIZE];
+} BlockPool;
+
+static void
+block_pool_free (gpointer data)
+{
+  BlockPool *pool = data;
+
+  while (pool->n > 0)
+    g_free (pool->blocks[--pool->n]);
+  g_free (pool);
+}
+
+static GPrivate block_pool_key = G_PRIVATE_INIT (block_pool_free);
+
+/* Frees @self's block, or keeps it for another stream; the buffer is empty
+ * afterwards. */
+static void
+buffer_release (VsmtpLineInputStream *self)
+{
+  BlockPool *pool;
+
+  if (self->buf != NULL && self->alloc == READ_SIZE)
+    {
+      pool = g_private_get (&block_pool_key);
+      if (pool == NULL)
+        {
+          pool = g_new0 (BlockPool, 1);
+          g_private_set (&block_pool_key, pool);
+        }
+      if (pool->n < BLOCK_POOL_SIZE)
+        {
+          pool->blocks[pool->n++] = g_steal_pointer (&self->buf);
+          self->alloc = 0;
+        }
+    }
+  g_clear_pointer (&self->buf, g_free);
+  self->alloc = 0;
+  buffer_clear (self);
+}
+
 /* Makes room for a read after the buffered bytes (at least MIN_READ_SIZE),
  * moving the buffered bytes to the front of the block or growing it
  * (invalidating pointers into it). Returns the room. */
@@ -132,6 +182,19 @@ buffer_reserve (VsmtpLineInputStream *self)
 
   if (self->alloc - self->len >= MIN_READ_SIZE)
     return self->alloc - self->len;
+
+  if (self->buf == NULL)
+    {
+      BlockPool *pool = g_private_get (&block_pool_key);
+
+      if (pool != NULL && pool->n > 0)
+        {
+          self->buf = pool->blocks[--pool->n];
+          self->alloc = READ_SIZE;
+          self->start = 0;
+          return self->alloc - self->len;
+        }
+    }
 
   if (self->len > G_MAXSIZE / 2 - READ_SIZE)
     g_error ("%s: buffer too large", G_STRFUNC);
@@ -274,7 +337,7 @@ vsmtp_line_input_stream_finalize (GObject *object)
 {
   VsmtpLineInputStream *self = VSMTP_LINE_INPUT_STREAM (object);
 
-  g_clear_pointer (&self->buf, g_free);
+  buffer_release (self);
 
   G_OBJECT_CLASS (vsmtp_line_input_stream_parent_class)->finalize (object);
 }
@@ -694,9 +757,7 @@ vsmtp_line_input_stream_release_memory (VsmtpLineInputStream *self)
 
   if (self->len == 0)
     {
-      g_clear_pointer (&self->buf, g_free);
-      self->alloc = 0;
-      buffer_clear (self);
+      buffer_release (self);
       return;
     }
 
