@@ -9,6 +9,7 @@
 
 #include "vsmtp-dsn.h"
 #include "vsmtp-dsn-private.h"
+#include "vsmtp-envelope-private.h"
 #include "vsmtp-error.h"
 
 /**
@@ -398,7 +399,7 @@ recipient_parameter (VsmtpEnvelope *self,
                      guint          index,
                      const char    *name)
 {
-  return g_hash_table_lookup (vsmtp_envelope_get_recipient_parameters (self, index), name);
+  return _vsmtp_envelope_peek_recipient_parameter (self, index, name);
 }
 
 /**

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "vsmtp-envelope.h"
+#include "vsmtp-envelope-private.h"
 
 /**
  * VsmtpEnvelope:
@@ -501,6 +502,24 @@ vsmtp_envelope_get_recipient_parameters (VsmtpEnvelope *self,
   self->recipient_tables_out = TRUE;
 
   return parameters_get (&recipient->parameters);
+}
+
+/* A recipient's parameter, read without handing its table out: unlike
+ * vsmtp_envelope_get_recipient_parameters(), this neither unshares the
+ * recipients of a copy nor makes later copies full ones (the DSN getters
+ * read NOTIFY and ORCPT of every message's envelope). */
+const char *
+_vsmtp_envelope_peek_recipient_parameter (VsmtpEnvelope *self,
+                                          guint          index,
+                                          const char    *name)
+{
+  Recipient *recipient;
+
+  g_return_val_if_fail (VSMTP_IS_ENVELOPE (self), NULL);
+  g_return_val_if_fail (index < N_RECIPIENTS (self), NULL);
+
+  recipient = g_ptr_array_index (self->recipients, index);
+  return recipient->parameters != NULL ? g_hash_table_lookup (recipient->parameters, name) : NULL;
 }
 
 /**

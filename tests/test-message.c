@@ -1289,6 +1289,33 @@ test_envelope (void)
 
 /* A copy shares its recipients with the original until either changes
  * them: no change on one side ever shows on the other. */
+/* The DSN getters read a copy that still shares its recipients (without
+ * unsharing them: _vsmtp_envelope_peek_recipient_parameter()), and a
+ * change made through the original afterwards is not seen by the copy */
+static void
+test_envelope_copy_shared_dsn (void)
+{
+  g_autoptr(VsmtpEnvelope) envelope = vsmtp_envelope_new ();
+  g_autoptr(VsmtpEnvelope) copy = NULL;
+  g_autoptr(VsmtpAddress) rcpt1 = vsmtp_address_new ("one", "example.org");
+  g_autoptr(VsmtpAddress) rcpt2 = vsmtp_address_new ("two", "example.org");
+  g_autoptr(GHashTable) rcpt_params = make_params ("NOTIFY", "NEVER", NULL);
+
+  vsmtp_envelope_add_recipient (envelope, rcpt1, rcpt_params);
+  vsmtp_envelope_add_recipient (envelope, rcpt2, NULL);
+  copy = vsmtp_envelope_copy (envelope);
+  g_assert_cmpint (vsmtp_envelope_get_recipient_dsn_notify (copy, 0), ==, VSMTP_DSN_NOTIFY_NEVER);
+  g_assert_cmpint (vsmtp_envelope_get_recipient_dsn_notify (copy, 1), ==, VSMTP_DSN_NOTIFY_DEFAULT);
+  g_assert_cmpint (vsmtp_envelope_get_recipient_dsn_notify (envelope, 0), ==, VSMTP_DSN_NOTIFY_NEVER);
+
+  g_hash_table_insert (vsmtp_envelope_get_recipient_parameters (envelope, 1),
+                       g_strdup ("NOTIFY"), g_strdup ("SUCCESS,FAILURE"));
+  g_assert_cmpint (vsmtp_envelope_get_recipient_dsn_notify (envelope, 1), ==,
+                   VSMTP_DSN_NOTIFY_SUCCESS | VSMTP_DSN_NOTIFY_FAILURE);
+  g_assert_cmpint (vsmtp_envelope_get_recipient_dsn_notify (copy, 1), ==, VSMTP_DSN_NOTIFY_DEFAULT);
+  g_assert_cmpint (vsmtp_envelope_get_recipient_dsn_notify (copy, 0), ==, VSMTP_DSN_NOTIFY_NEVER);
+}
+
 static void
 test_envelope_copy_shared (void)
 {
@@ -1349,6 +1376,7 @@ main (int   argc,
 
   g_test_add_func ("/envelope/basics", test_envelope);
   g_test_add_func ("/envelope/copy-shared", test_envelope_copy_shared);
+  g_test_add_func ("/envelope/copy-shared-dsn", test_envelope_copy_shared_dsn);
 
 #define ADD(path, func) \
   g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
