@@ -822,7 +822,7 @@ vsmtp_address_parse (const char         *path,
 
   /* a quoted local part is decoded; a dot-string is its own text, copied
    * once it parses (no GString for the usual address) */
-  if (*parser.p == '"')
+  if (parser.p < parser.end && *parser.p == '"')
     local = g_string_new (NULL);
   local_start = parser.p;
   if (!parse_local_part (&parser, local, error))

@@ -130,6 +130,25 @@ test_null (void)
   g_assert_null (address);
 }
 
+/* A path that ends right after its source route, in a buffer of exactly
+ * its length (not NUL-terminated: the sanitizer tier sees a read past it) */
+static void
+test_source_route_only (void)
+{
+  const char *paths[] = { "@amp:", "<@relay.example:", "@a,@b:" };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (paths); i++)
+    {
+      gsize length = strlen (paths[i]);
+      g_autofree char *exact = g_memdup2 (paths[i], length);
+      g_autoptr(GError) error = NULL;
+
+      g_assert_null (vsmtp_address_parse (exact, length, F_POSTMASTER, &error));
+      g_assert_error (error, VSMTP_ERROR, VSMTP_ERROR_SYNTAX);
+    }
+}
+
 static void
 test_postmaster (void)
 {
@@ -644,6 +663,7 @@ main (int   argc,
   g_test_add_func ("/address/round-trip", test_round_trip);
   g_test_add_func ("/address/null", test_null);
   g_test_add_func ("/address/postmaster", test_postmaster);
+  g_test_add_func ("/address/source-route-only", test_source_route_only);
   g_test_add_func ("/address/bad", test_bad);
   g_test_add_func ("/address/bad-messages", test_bad_messages);
   g_test_add_func ("/address/length", test_length);
