@@ -140,9 +140,11 @@ summary () {
 import json
 import sys
 
+TAIL = 40
 failed = int(sys.argv[1])
 skipped = int(sys.argv[2])
 passed = 0
+failures = []  # (tier, test, result, duration, the tail of its output)
 for arg in sys.argv[3:]:
     tier, path = arg.split("=", 1)
     p = f = s = 0
@@ -151,18 +153,32 @@ for arg in sys.argv[3:]:
             line = line.strip()
             if not line:
                 continue
-            result = json.loads(line).get("result", "")
+            test = json.loads(line)
+            result = test.get("result", "")
             if result in ("OK", "EXPECTEDFAIL"):
                 p += 1
             elif result == "SKIP":
                 s += 1
             else:  # FAIL, TIMEOUT, ERROR, UNEXPECTEDPASS, anything unknown
                 f += 1
+                out = (test.get("stdout") or "").splitlines()
+                failures.append((tier, test.get("name", "?"), result,
+                                 test.get("duration", 0), out[-TAIL:]))
     print(f"test.sh: {tier}: {p} passed, {f} failed, {s} skipped ({path})",
           file=sys.stderr)
     passed += p
     failed += f
     skipped += s
+
+# Each failed test again, by name, with the end of its output: CI may keep
+# only the last lines of a run, and this is what tells what failed.
+for tier, name, result, duration, tail in failures:
+    print(f"test.sh: {tier}: FAILED {name}: {result} after {duration:.1f}s;"
+          f" its last {len(tail)} lines:", file=sys.stderr)
+    for out in tail:
+        print(f"test.sh:   | {out}", file=sys.stderr)
+for tier, name, result, duration, tail in failures:
+    print(f"test.sh: failed: {tier} / {name} ({result})", file=sys.stderr)
 
 line = f"{passed} passed, {failed} failed"
 if skipped:
