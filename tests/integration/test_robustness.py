@@ -213,11 +213,20 @@ class WorkersTest(unittest.TestCase):
             time.sleep(0.05)
         self.fail(f"expected {n} worker processes, have {children(pid)}")
 
+    def wait_workers_serving(self, d, n):
+        """Until ``n`` workers (in all, restarts counted) logged that they
+        listen: a worker handles SIGTERM from then on (before that, a
+        signal kills it, which is harmless with no session to lose but not
+        what a test of the signal handling looks at), and the kernel
+        spreads connections over every worker that listens."""
+        self.wait_log(d, f"listening on 127.0.0.1:{d.port}", n)
+
     def test_two_workers_share_the_port_and_restart(self):
         d = fx.Vsmtpd(options=("server.workers=2",))
         self.addCleanup(d.cleanup)
         d.start()
         workers = self.wait_children(d.proc.pid, 2)
+        self.wait_workers_serving(d, 2)
 
         for i in range(20):
             with smtplib.SMTP("127.0.0.1", d.port, timeout=30) as s:
@@ -264,6 +273,7 @@ class WorkersTest(unittest.TestCase):
         self.addCleanup(d.cleanup)
         d.start()
         self.wait_children(d.proc.pid, 2)
+        self.wait_workers_serving(d, 2)
         c = d.connect()
         self.addCleanup(c.close)
         self.assertEqual(c.cmd("EHLO client.example").code, 250)
