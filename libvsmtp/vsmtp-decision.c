@@ -25,8 +25,8 @@ struct _VsmtpDecision
   /* a deferred decision */
   VsmtpReply                   *pending;
   VsmtpContinuation             pending_then;
-  gulong                        pending_handler;
-  GSource                      *deadline_source;
+  GSource                      *deadline_source; /* kept between decisions: see decision_arm_deadline() */
+  gint64                        deadline;        /* of the pending decision, monotonic */
 
   /* the decision signal being emitted, kept while a handler defers: a
    * deferred "continue" resumes the emission after the handlers that ran */
@@ -98,12 +98,11 @@ _vsmtp_decision_cancel (VsmtpDecision *self)
 {
   if (self->pending == NULL)
     return;
-  g_clear_signal_handler (&self->pending_handler, self->pending);
+  _vsmtp_reply_set_completed_func (self->pending, NULL, NULL);
   if (vsmtp_reply_is_pending (self->pending))
     _vsmtp_reply_expire (self->pending);
   g_clear_object (&self->pending);
   self->pending_then = NULL;
-  _vsmtp_clear_source (&self->deadline_source);
   decision_finish (self);
 }
 
@@ -111,6 +110,7 @@ void
 _vsmtp_decision_free (VsmtpDecision *self)
 {
   _vsmtp_decision_cancel (self);
+  _vsmtp_clear_source (&self->deadline_source);
   decision_clear_emission (self);
   g_clear_pointer (&self->owners, g_hash_table_unref);
   g_clear_pointer (&self->handler_objects, g_hash_table_unref);
@@ -465,8 +465,7 @@ on_pending_completed (VsmtpReply *reply,
   g_autoptr(VsmtpReply) keep = g_object_ref (reply);
   guint mark = self->callbacks->before_deferred (self->session);
 
-  g_clear_signal_handler (&self->pending_handler, self->pending);
-  _vsmtp_clear_source (&self->deadline_source);
+  /* (the deadline source stays: the next deferred decision re-uses it) */
   g_clear_object (&self->pending);
   self->pending_then = NULL;
 
@@ -489,10 +488,9 @@ on_pending_completed (VsmtpReply *reply,
   self->callbacks->after_deferred (self->session, mark);
 }
 
-static gboolean
-on_decision_timeout (gpointer user_data)
+static void
+on_decision_timeout (VsmtpDecision *self)
 {
-  VsmtpDecision *self = user_data;
   VsmtpContinuation then = self->pending_then;
   g_autoptr(VsmtpReply) reply = NULL;
   g_autofree char *owner = NULL;
@@ -506,19 +504,73 @@ on_decision_timeout (gpointer user_data)
                     "the client gets 451 4.3.0",
                     self->log_id, _vsmtp_decision_get_signal_name (self), owner);
 
-  g_clear_signal_handler (&self->pending_handler, self->pending);
+  _vsmtp_reply_set_completed_func (self->pending, NULL, NULL);
   /* expiring cancels the reply's cancellable: the handler's work stops */
   _vsmtp_reply_expire (self->pending);
   g_clear_object (&self->pending);
-  g_clear_pointer (&self->deadline_source, g_source_unref);
   self->pending_then = NULL;
 
   reply = vsmtp_reply_new (451, "4.3.0", "Error: decision timed out, try again later");
   mark = self->callbacks->before_deferred (self->session);
   decision_run (self, then, reply);
   self->callbacks->after_deferred (self->session, mark);
+}
 
+/* The deadline of deferred decisions: one source per session, armed at the
+ * first deferred decision and kept. Making, attaching and destroying a
+ * timeout source for each deferred decision (every message of a plugin
+ * that delivers in the background) cost about 2,000 instructions, and
+ * moving the ready time of a source wakes its main context up (a write to
+ * its eventfd), so the source is only re-armed when it fires before the
+ * deadline of the decision pending then (as the connection's own deadline
+ * does), and goes when it fires with no decision pending. */
+static gboolean
+deadline_dispatch (GSource     *source,
+                   GSourceFunc  callback,
+                   gpointer     user_data)
+{
+  g_source_set_ready_time (source, -1);
+  return callback (user_data);
+}
+
+static GSourceFuncs deadline_funcs = {
+  .dispatch = deadline_dispatch,
+};
+
+static gboolean
+on_deadline (gpointer user_data)
+{
+  VsmtpDecision *self = user_data;
+
+  if (self->pending != NULL && g_get_monotonic_time () < self->deadline)
+    {
+      /* a later decision than the one the source was armed for */
+      g_source_set_ready_time (self->deadline_source, self->deadline);
+      return G_SOURCE_CONTINUE;
+    }
+  g_clear_pointer (&self->deadline_source, g_source_unref);
+  if (self->pending != NULL)
+    on_decision_timeout (self);
   return G_SOURCE_REMOVE;
+}
+
+static void
+decision_arm_deadline (VsmtpDecision *self)
+{
+  self->deadline = g_get_monotonic_time () + (gint64) self->timeout * 1000;
+  if (self->deadline_source == NULL)
+    {
+      self->deadline_source = g_source_new (&deadline_funcs, sizeof (GSource));
+      g_source_set_callback (self->deadline_source, on_deadline, self, NULL);
+      g_source_set_static_name (self->deadline_source, "[vsmtp] decision deadline");
+      g_source_set_ready_time (self->deadline_source, self->deadline);
+      g_source_attach (self->deadline_source, g_main_context_get_thread_default ());
+    }
+  else if (g_source_get_ready_time (self->deadline_source) > self->deadline)
+    {
+      /* sooner than armed (a shorter timeout): re-arm now */
+      g_source_set_ready_time (self->deadline_source, self->deadline);
+    }
 }
 
 void
@@ -535,12 +587,8 @@ _vsmtp_decision_decide (VsmtpDecision     *self,
       self->serial++;
       self->pending = reply;
       self->pending_then = then;
-      self->pending_handler = g_signal_connect (reply, "completed",
-                                                G_CALLBACK (on_pending_completed), self);
-      self->deadline_source = g_timeout_source_new (self->timeout);
-      g_source_set_callback (self->deadline_source, on_decision_timeout, self, NULL);
-      g_source_set_static_name (self->deadline_source, "[vsmtp] decision deadline");
-      g_source_attach (self->deadline_source, g_main_context_get_thread_default ());
+      _vsmtp_reply_set_completed_func (reply, on_pending_completed, self);
+      decision_arm_deadline (self);
       return;
     }
 

@@ -49,6 +49,8 @@ struct _VsmtpReply
   gsize wire_length;
   GCancellable *cancellable;  /* made on first use, pending replies */
   GPtrArray *recipients;      /* per-recipient replies, or NULL */
+  VsmtpReplyCompletedFunc completed_func;   /* the session's watch, or NULL */
+  gpointer completed_data;
   guint pending : 1;
   guint expired : 1;
   guint is_continue : 1;
@@ -546,6 +548,19 @@ complete_internal (VsmtpReply *self,
 
   g_signal_emit (self, signals[COMPLETED], 0);
 
+  /* read after the emission: a handler may have ended the decision */
+  if (self->completed_func != NULL)
+    {
+      VsmtpReplyCompletedFunc func = self->completed_func;
+      gpointer data = self->completed_data;
+
+      self->completed_func = NULL;
+      self->completed_data = NULL;
+      g_object_ref (self);
+      func (self, data);
+      g_object_unref (self);
+    }
+
   return TRUE;
 }
 
@@ -858,6 +873,17 @@ _vsmtp_reply_expire (VsmtpReply *self)
       if (self->cancellable != NULL)
         g_cancellable_cancel (self->cancellable);
     }
+}
+
+void
+_vsmtp_reply_set_completed_func (VsmtpReply              *self,
+                                 VsmtpReplyCompletedFunc  func,
+                                 gpointer                 user_data)
+{
+  g_return_if_fail (VSMTP_IS_REPLY (self));
+
+  self->completed_func = func;
+  self->completed_data = func != NULL ? user_data : NULL;
 }
 
 gboolean
