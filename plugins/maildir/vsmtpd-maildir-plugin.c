@@ -912,7 +912,7 @@ deliver_reply (VsmtpdMaildirPlugin *self,
 {
   const char *id = vsmtp_message_get_id (delivery->message);
   GArray *targets = delivery->targets;
-  g_autoptr(GPtrArray) replies = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) replies = NULL;
   g_autofree char *ok = NULL;
 
   if (delivery->cancelled != NULL)
@@ -966,6 +966,7 @@ deliver_reply (VsmtpdMaildirPlugin *self,
       return;
     }
 
+  replies = g_ptr_array_new_with_free_func (g_object_unref);
   for (guint i = 0; i < targets->len; i++)
     {
       Target *target = &g_array_index (targets, Target, i);
