@@ -25,8 +25,9 @@ struct _VsmtpDecision
   /* a deferred decision */
   VsmtpReply                   *pending;
   VsmtpContinuation             pending_then;
-  GSource                      *deadline_source; /* kept between decisions: see decision_arm_deadline() */
   gint64                        deadline;        /* of the pending decision, monotonic */
+  GList                         deadline_link;   /* in deadlines->pending while armed */
+  struct _DeadlineQueue        *deadlines;       /* where it is armed, or NULL */
 
   /* the decision signal being emitted, kept while a handler defers: a
    * deferred "continue" resumes the emission after the handlers that ran */
@@ -93,6 +94,8 @@ decision_finish (VsmtpDecision *self)
   self->callbacks->finished (self->session);
 }
 
+static void decision_disarm_deadline (VsmtpDecision *self);
+
 void
 _vsmtp_decision_cancel (VsmtpDecision *self)
 {
@@ -103,6 +106,7 @@ _vsmtp_decision_cancel (VsmtpDecision *self)
     _vsmtp_reply_expire (self->pending);
   g_clear_object (&self->pending);
   self->pending_then = NULL;
+  decision_disarm_deadline (self);
   decision_finish (self);
 }
 
@@ -110,7 +114,7 @@ void
 _vsmtp_decision_free (VsmtpDecision *self)
 {
   _vsmtp_decision_cancel (self);
-  _vsmtp_clear_source (&self->deadline_source);
+  decision_disarm_deadline (self);
   decision_clear_emission (self);
   g_clear_pointer (&self->owners, g_hash_table_unref);
   g_clear_pointer (&self->handler_objects, g_hash_table_unref);
@@ -465,7 +469,7 @@ on_pending_completed (VsmtpReply *reply,
   g_autoptr(VsmtpReply) keep = g_object_ref (reply);
   guint mark = self->callbacks->before_deferred (self->session);
 
-  /* (the deadline source stays: the next deferred decision re-uses it) */
+  decision_disarm_deadline (self);
   g_clear_object (&self->pending);
   self->pending_then = NULL;
 
@@ -516,61 +520,137 @@ on_decision_timeout (VsmtpDecision *self)
   self->callbacks->after_deferred (self->session, mark);
 }
 
-/* The deadline of deferred decisions: one source per session, armed at the
- * first deferred decision and kept. Making, attaching and destroying a
- * timeout source for each deferred decision (every message of a plugin
- * that delivers in the background) cost about 2,000 instructions, and
- * moving the ready time of a source wakes its main context up (a write to
- * its eventfd), so the source is only re-armed when it fires before the
- * deadline of the decision pending then (as the connection's own deadline
- * does), and goes when it fires with no decision pending. */
-static gboolean
-deadline_dispatch (GSource     *source,
-                   GSourceFunc  callback,
-                   gpointer     user_data)
+/* The deadlines of deferred decisions: one source per main context for
+ * all its sessions, with the pending decisions in the order of their
+ * deadlines. A timeout source per deferred decision (every message of a
+ * plugin that delivers in the background) cost about 2,000 instructions
+ * to make, attach and destroy, and a source per session kept between
+ * decisions is one more source that every iteration of the main loop
+ * looks at. Moving the ready time of a source wakes its context up (a
+ * write to its eventfd), so the source stays armed for the first deadline
+ * it was armed for: when it fires, it times out the decisions whose
+ * deadline passed and is armed again for the next one, or goes when none
+ * is pending. */
+typedef struct _DeadlineQueue
 {
-  g_source_set_ready_time (source, -1);
-  return callback (user_data);
-}
+  GSource       source;     /* owned by its context */
+  GMainContext *context;
+  GQueue        pending;    /* of VsmtpDecision (deadline_link), soonest first */
+} DeadlineQueue;
 
-static GSourceFuncs deadline_funcs = {
-  .dispatch = deadline_dispatch,
-};
+/* Every context's queue: one, mostly (sessions decide on the thread of
+ * their context; a queue goes with its context) */
+static GMutex deadline_queues_lock;
+static GSList *deadline_queues;
 
 static gboolean
-on_deadline (gpointer user_data)
+deadline_queue_dispatch (GSource     *source,
+                         GSourceFunc  callback,
+                         gpointer     user_data)
 {
-  VsmtpDecision *self = user_data;
+  DeadlineQueue *queue = (DeadlineQueue *) source;
+  gint64 now = g_get_monotonic_time ();
+  GList *head;
 
-  if (self->pending != NULL && g_get_monotonic_time () < self->deadline)
+  /* (a timed-out decision's continuation may defer again: at the tail) */
+  while ((head = g_queue_peek_head_link (&queue->pending)) != NULL &&
+         ((VsmtpDecision *) head->data)->deadline <= now)
     {
-      /* a later decision than the one the source was armed for */
-      g_source_set_ready_time (self->deadline_source, self->deadline);
+      VsmtpDecision *decision = head->data;
+
+      decision_disarm_deadline (decision);
+      on_decision_timeout (decision);
+    }
+
+  if (head != NULL)
+    {
+      g_source_set_ready_time (source, ((VsmtpDecision *) head->data)->deadline);
       return G_SOURCE_CONTINUE;
     }
-  g_clear_pointer (&self->deadline_source, g_source_unref);
-  if (self->pending != NULL)
-    on_decision_timeout (self);
+  /* nothing pending: the next deferred decision makes a new one */
   return G_SOURCE_REMOVE;
+}
+
+static void
+deadline_queue_finalize (GSource *source)
+{
+  DeadlineQueue *queue = (DeadlineQueue *) source;
+
+  g_mutex_lock (&deadline_queues_lock);
+  deadline_queues = g_slist_remove (deadline_queues, queue);
+  g_mutex_unlock (&deadline_queues_lock);
+  /* its context was freed with decisions pending */
+  for (GList *l = queue->pending.head; l != NULL; l = l->next)
+    ((VsmtpDecision *) l->data)->deadlines = NULL;
+}
+
+static GSourceFuncs deadline_queue_funcs = {
+  .dispatch = deadline_queue_dispatch,
+  .finalize = deadline_queue_finalize,
+};
+
+static DeadlineQueue *
+deadline_queue_for (GMainContext *context)
+{
+  DeadlineQueue *queue = NULL;
+
+  g_mutex_lock (&deadline_queues_lock);
+  for (GSList *l = deadline_queues; l != NULL && queue == NULL; l = l->next)
+    if (((DeadlineQueue *) l->data)->context == context &&
+        !g_source_is_destroyed (l->data))
+      queue = l->data;
+  g_mutex_unlock (&deadline_queues_lock);
+  if (queue != NULL)
+    return queue;
+
+  queue = (DeadlineQueue *) g_source_new (&deadline_queue_funcs, sizeof (DeadlineQueue));
+  queue->context = context;
+  g_queue_init (&queue->pending);
+  g_source_set_static_name (&queue->source, "[vsmtp] decision deadlines");
+  g_mutex_lock (&deadline_queues_lock);
+  deadline_queues = g_slist_prepend (deadline_queues, queue);
+  g_mutex_unlock (&deadline_queues_lock);
+  g_source_attach (&queue->source, context);
+  g_source_unref (&queue->source);
+  return queue;
 }
 
 static void
 decision_arm_deadline (VsmtpDecision *self)
 {
+  GMainContext *context = g_main_context_get_thread_default ();
+  DeadlineQueue *queue;
+  GList *after;
+
+  if (context == NULL)
+    context = g_main_context_default ();
+  queue = deadline_queue_for (context);
   self->deadline = g_get_monotonic_time () + (gint64) self->timeout * 1000;
-  if (self->deadline_source == NULL)
-    {
-      self->deadline_source = g_source_new (&deadline_funcs, sizeof (GSource));
-      g_source_set_callback (self->deadline_source, on_deadline, self, NULL);
-      g_source_set_static_name (self->deadline_source, "[vsmtp] decision deadline");
-      g_source_set_ready_time (self->deadline_source, self->deadline);
-      g_source_attach (self->deadline_source, g_main_context_get_thread_default ());
-    }
-  else if (g_source_get_ready_time (self->deadline_source) > self->deadline)
-    {
-      /* sooner than armed (a shorter timeout): re-arm now */
-      g_source_set_ready_time (self->deadline_source, self->deadline);
-    }
+  self->deadline_link.data = self;
+  self->deadlines = queue;
+
+  /* from the tail: every session has the same timeout, mostly */
+  for (after = queue->pending.tail;
+       after != NULL && ((VsmtpDecision *) after->data)->deadline > self->deadline;
+       after = after->prev)
+    ;
+  if (after != NULL)
+    g_queue_insert_after_link (&queue->pending, after, &self->deadline_link);
+  else
+    g_queue_push_head_link (&queue->pending, &self->deadline_link);
+
+  if (g_source_get_ready_time (&queue->source) < 0 ||
+      g_source_get_ready_time (&queue->source) > self->deadline)
+    g_source_set_ready_time (&queue->source, self->deadline);
+}
+
+static void
+decision_disarm_deadline (VsmtpDecision *self)
+{
+  if (self->deadlines == NULL)
+    return;
+  g_queue_unlink (&self->deadlines->pending, &self->deadline_link);
+  self->deadlines = NULL;
 }
 
 void
