@@ -624,6 +624,7 @@ decision_arm_deadline (VsmtpDecision *self)
 
   if (context == NULL)
     context = g_main_context_default ();
+  decision_disarm_deadline (self);   /* (never armed twice) */
   queue = deadline_queue_for (context);
   self->deadline = g_get_monotonic_time () + (gint64) self->timeout * 1000;
   self->deadline_link.data = self;
