@@ -22,6 +22,15 @@
 # WORKERS=N (default 1) runs vsmtpd with `[server] workers=N`: callgrind
 # follows the exec'd workers and the totals of every process are summed.
 #
+# PLUGIN=maildir (default: discard) runs the maildir plugin instead, into
+# MAILDIR (default: a fresh folder in /dev/shm, tmpfs, else in $TMPDIR),
+# emptied before and removed after each run; the script checks that every
+# message reached new/. Each thread gets its own profile
+# (--separate-threads=yes: callgrind.PID-01 is the main thread, which runs
+# the sessions; the maildir workers are -02 and up), and the main thread's
+# instructions per message are printed too, e.g.
+#   callgrind_annotate --inclusive=yes $TMPDIR/vsmtpd-callgrind.N/2000/callgrind.PID-01
+#
 # SPDX-License-Identifier: LGPL-2.1-or-later
 set -eu
 
@@ -30,6 +39,7 @@ BUILD_DIR=${1:-$SRC_DIR/build-bench}
 MESSAGES=${2:-2000}
 PORT=${3:-32590}
 WORKERS=${WORKERS:-1}
+PLUGIN=${PLUGIN:-discard}
 MODE=${4:-reuse}
 case $MODE in
   new) source_opts= ;;
@@ -44,13 +54,30 @@ case $MODE in
 esac
 OUT=${TMPDIR:-/tmp}/vsmtpd-callgrind.$$
 mkdir -p "$OUT"
+case $PLUGIN in
+  discard) plugin_opts= ;;
+  maildir)
+    if [ -z "${MAILDIR:-}" ]; then
+      if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+        MAILDIR=/dev/shm/vsmtpd-callgrind.$$
+      else
+        MAILDIR=$OUT/Maildir
+      fi
+    fi
+    plugin_opts="--option maildir.path=$MAILDIR"
+    trap 'rm -rf "$MAILDIR"' EXIT ;;
+  *) echo "PLUGIN must be discard or maildir" >&2; exit 2 ;;
+esac
 
 run () {
   n=$1
   mkdir -p "$OUT/$n"
-  valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$OUT/$n/callgrind.%p" -q \
+  [ "$PLUGIN" != maildir ] || { rm -rf "$MAILDIR"; mkdir -p "$MAILDIR"; }
+  # shellcheck disable=SC2086
+  valgrind --tool=callgrind --trace-children=yes --separate-threads=yes \
+    --callgrind-out-file="$OUT/$n/callgrind.%p" -q \
     "$BUILD_DIR/daemon/vsmtpd" --listen "127.0.0.1:$PORT" --hostname bench.example.org \
-    --option plugins.enabled=discard --option server.max-connections=0 \
+    --option "plugins.enabled=$PLUGIN" $plugin_opts --option server.max-connections=0 \
     --option server.max-connections-per-client=0 --option "server.workers=$WORKERS" \
     >"$OUT/vsmtpd.$n.log" 2>&1 &
   pid=$!
@@ -70,11 +97,23 @@ run () {
   kill -TERM $pid
   wait $pid || true
   sleep 1   # workers write their profiles as they exit
+  if [ "$PLUGIN" = maildir ]; then
+    delivered=$(find "$MAILDIR/new" -type f | wc -l)
+    [ "$delivered" -eq "$n" ] || echo "warning: $delivered of $n messages in $MAILDIR/new" >&2
+  fi
   sed -n 's/^totals: //p' "$OUT/$n"/callgrind.* | awk '{ sum += $1 } END { print sum }'
+}
+
+# the main thread's profiles (-01; a process without threads has no suffix)
+main_thread () {
+  for f in "$OUT/$1"/callgrind.*; do
+    case $f in *-01|*[0-9][0-9][0-9]) sed -n 's/^totals: //p' "$f" ;; esac
+  done | awk '{ sum += $1 } END { print sum }'
 }
 
 idle=$(run 0)
 busy=$(run "$MESSAGES")
-echo "instructions ($MODE): $idle without traffic, $busy with $MESSAGES messages"
+echo "instructions ($PLUGIN, $MODE): $idle without traffic, $busy with $MESSAGES messages"
 echo "per message: $(( (busy - idle) / MESSAGES ))"
+echo "main thread per message: $(( ($(main_thread "$MESSAGES") - $(main_thread 0)) / MESSAGES ))"
 echo "profiles: $OUT/0/ $OUT/$MESSAGES/ (one callgrind.PID per process)"

@@ -25,8 +25,9 @@ struct _VsmtpDecision
   /* a deferred decision */
   VsmtpReply                   *pending;
   VsmtpContinuation             pending_then;
-  gulong                        pending_handler;
-  GSource                      *deadline_source;
+  gint64                        deadline;        /* of the pending decision, monotonic */
+  GList                         deadline_link;   /* in deadlines->pending while armed */
+  struct _DeadlineQueue        *deadlines;       /* where it is armed, or NULL */
 
   /* the decision signal being emitted, kept while a handler defers: a
    * deferred "continue" resumes the emission after the handlers that ran */
@@ -93,17 +94,19 @@ decision_finish (VsmtpDecision *self)
   self->callbacks->finished (self->session);
 }
 
+static void decision_disarm_deadline (VsmtpDecision *self);
+
 void
 _vsmtp_decision_cancel (VsmtpDecision *self)
 {
   if (self->pending == NULL)
     return;
-  g_clear_signal_handler (&self->pending_handler, self->pending);
+  _vsmtp_reply_set_completed_func (self->pending, NULL, NULL);
   if (vsmtp_reply_is_pending (self->pending))
     _vsmtp_reply_expire (self->pending);
   g_clear_object (&self->pending);
   self->pending_then = NULL;
-  _vsmtp_clear_source (&self->deadline_source);
+  decision_disarm_deadline (self);
   decision_finish (self);
 }
 
@@ -111,6 +114,7 @@ void
 _vsmtp_decision_free (VsmtpDecision *self)
 {
   _vsmtp_decision_cancel (self);
+  decision_disarm_deadline (self);
   decision_clear_emission (self);
   g_clear_pointer (&self->owners, g_hash_table_unref);
   g_clear_pointer (&self->handler_objects, g_hash_table_unref);
@@ -465,8 +469,7 @@ on_pending_completed (VsmtpReply *reply,
   g_autoptr(VsmtpReply) keep = g_object_ref (reply);
   guint mark = self->callbacks->before_deferred (self->session);
 
-  g_clear_signal_handler (&self->pending_handler, self->pending);
-  _vsmtp_clear_source (&self->deadline_source);
+  decision_disarm_deadline (self);
   g_clear_object (&self->pending);
   self->pending_then = NULL;
 
@@ -489,10 +492,9 @@ on_pending_completed (VsmtpReply *reply,
   self->callbacks->after_deferred (self->session, mark);
 }
 
-static gboolean
-on_decision_timeout (gpointer user_data)
+static void
+on_decision_timeout (VsmtpDecision *self)
 {
-  VsmtpDecision *self = user_data;
   VsmtpContinuation then = self->pending_then;
   g_autoptr(VsmtpReply) reply = NULL;
   g_autofree char *owner = NULL;
@@ -506,19 +508,150 @@ on_decision_timeout (gpointer user_data)
                     "the client gets 451 4.3.0",
                     self->log_id, _vsmtp_decision_get_signal_name (self), owner);
 
-  g_clear_signal_handler (&self->pending_handler, self->pending);
+  _vsmtp_reply_set_completed_func (self->pending, NULL, NULL);
   /* expiring cancels the reply's cancellable: the handler's work stops */
   _vsmtp_reply_expire (self->pending);
   g_clear_object (&self->pending);
-  g_clear_pointer (&self->deadline_source, g_source_unref);
   self->pending_then = NULL;
 
   reply = vsmtp_reply_new (451, "4.3.0", "Error: decision timed out, try again later");
   mark = self->callbacks->before_deferred (self->session);
   decision_run (self, then, reply);
   self->callbacks->after_deferred (self->session, mark);
+}
 
+/* The deadlines of deferred decisions: one source per main context for
+ * all its sessions, with the pending decisions in the order of their
+ * deadlines. A timeout source per deferred decision (every message of a
+ * plugin that delivers in the background) cost about 2,000 instructions
+ * to make, attach and destroy, and a source per session kept between
+ * decisions is one more source that every iteration of the main loop
+ * looks at. Moving the ready time of a source wakes its context up (a
+ * write to its eventfd), so the source stays armed for the first deadline
+ * it was armed for: when it fires, it times out the decisions whose
+ * deadline passed and is armed again for the next one, or goes when none
+ * is pending. */
+typedef struct _DeadlineQueue
+{
+  GSource       source;     /* owned by its context */
+  GMainContext *context;
+  GQueue        pending;    /* of VsmtpDecision (deadline_link), soonest first */
+} DeadlineQueue;
+
+/* Every context's queue: one, mostly (sessions decide on the thread of
+ * their context; a queue goes with its context) */
+static GMutex deadline_queues_lock;
+static GSList *deadline_queues;
+
+static gboolean
+deadline_queue_dispatch (GSource     *source,
+                         GSourceFunc  callback,
+                         gpointer     user_data)
+{
+  DeadlineQueue *queue = (DeadlineQueue *) source;
+  gint64 now = g_get_monotonic_time ();
+  GList *head;
+
+  /* (a timed-out decision's continuation may defer again: at the tail) */
+  while ((head = g_queue_peek_head_link (&queue->pending)) != NULL &&
+         ((VsmtpDecision *) head->data)->deadline <= now)
+    {
+      VsmtpDecision *decision = head->data;
+
+      decision_disarm_deadline (decision);
+      on_decision_timeout (decision);
+    }
+
+  if (head != NULL)
+    {
+      g_source_set_ready_time (source, ((VsmtpDecision *) head->data)->deadline);
+      return G_SOURCE_CONTINUE;
+    }
+  /* nothing pending: the next deferred decision makes a new one */
   return G_SOURCE_REMOVE;
+}
+
+static void
+deadline_queue_finalize (GSource *source)
+{
+  DeadlineQueue *queue = (DeadlineQueue *) source;
+
+  g_mutex_lock (&deadline_queues_lock);
+  deadline_queues = g_slist_remove (deadline_queues, queue);
+  g_mutex_unlock (&deadline_queues_lock);
+  /* its context was freed with decisions pending */
+  for (GList *l = queue->pending.head; l != NULL; l = l->next)
+    ((VsmtpDecision *) l->data)->deadlines = NULL;
+}
+
+static GSourceFuncs deadline_queue_funcs = {
+  .dispatch = deadline_queue_dispatch,
+  .finalize = deadline_queue_finalize,
+};
+
+static DeadlineQueue *
+deadline_queue_for (GMainContext *context)
+{
+  DeadlineQueue *queue = NULL;
+
+  g_mutex_lock (&deadline_queues_lock);
+  for (GSList *l = deadline_queues; l != NULL && queue == NULL; l = l->next)
+    if (((DeadlineQueue *) l->data)->context == context &&
+        !g_source_is_destroyed (l->data))
+      queue = l->data;
+  g_mutex_unlock (&deadline_queues_lock);
+  if (queue != NULL)
+    return queue;
+
+  queue = (DeadlineQueue *) g_source_new (&deadline_queue_funcs, sizeof (DeadlineQueue));
+  queue->context = context;
+  g_queue_init (&queue->pending);
+  g_source_set_static_name (&queue->source, "[vsmtp] decision deadlines");
+  g_mutex_lock (&deadline_queues_lock);
+  deadline_queues = g_slist_prepend (deadline_queues, queue);
+  g_mutex_unlock (&deadline_queues_lock);
+  g_source_attach (&queue->source, context);
+  g_source_unref (&queue->source);
+  return queue;
+}
+
+static void
+decision_arm_deadline (VsmtpDecision *self)
+{
+  GMainContext *context = g_main_context_get_thread_default ();
+  DeadlineQueue *queue;
+  GList *after;
+
+  if (context == NULL)
+    context = g_main_context_default ();
+  decision_disarm_deadline (self);   /* (never armed twice) */
+  queue = deadline_queue_for (context);
+  self->deadline = g_get_monotonic_time () + (gint64) self->timeout * 1000;
+  self->deadline_link.data = self;
+  self->deadlines = queue;
+
+  /* from the tail: every session has the same timeout, mostly */
+  for (after = queue->pending.tail;
+       after != NULL && ((VsmtpDecision *) after->data)->deadline > self->deadline;
+       after = after->prev)
+    ;
+  if (after != NULL)
+    g_queue_insert_after_link (&queue->pending, after, &self->deadline_link);
+  else
+    g_queue_push_head_link (&queue->pending, &self->deadline_link);
+
+  if (g_source_get_ready_time (&queue->source) < 0 ||
+      g_source_get_ready_time (&queue->source) > self->deadline)
+    g_source_set_ready_time (&queue->source, self->deadline);
+}
+
+static void
+decision_disarm_deadline (VsmtpDecision *self)
+{
+  if (self->deadlines == NULL)
+    return;
+  g_queue_unlink (&self->deadlines->pending, &self->deadline_link);
+  self->deadlines = NULL;
 }
 
 void
@@ -535,12 +668,8 @@ _vsmtp_decision_decide (VsmtpDecision     *self,
       self->serial++;
       self->pending = reply;
       self->pending_then = then;
-      self->pending_handler = g_signal_connect (reply, "completed",
-                                                G_CALLBACK (on_pending_completed), self);
-      self->deadline_source = g_timeout_source_new (self->timeout);
-      g_source_set_callback (self->deadline_source, on_decision_timeout, self, NULL);
-      g_source_set_static_name (self->deadline_source, "[vsmtp] decision deadline");
-      g_source_attach (self->deadline_source, g_main_context_get_thread_default ());
+      _vsmtp_reply_set_completed_func (reply, on_pending_completed, self);
+      decision_arm_deadline (self);
       return;
     }
 

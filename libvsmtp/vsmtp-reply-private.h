@@ -17,4 +17,17 @@ void     _vsmtp_reply_expire     (VsmtpReply *self);
 /* TRUE once _vsmtp_reply_expire() was called on a pending reply. */
 gboolean _vsmtp_reply_is_expired (VsmtpReply *self);
 
+typedef void (*VsmtpReplyCompletedFunc) (VsmtpReply *reply,
+                                         gpointer    user_data);
+
+/* The session's watch on a pending reply it waits for (one per deferred
+ * decision): @func runs once, when the reply is completed, after the
+ * handlers of VsmtpReply::completed, with a reference on the reply held
+ * meanwhile. Cheaper than g_signal_connect() and its disconnection (a
+ * closure, a handler list entry, a marshaller) on every deferred decision.
+ * A NULL @func removes the watch; one reply has at most one. */
+void     _vsmtp_reply_set_completed_func (VsmtpReply              *self,
+                                          VsmtpReplyCompletedFunc  func,
+                                          gpointer                 user_data);
+
 G_END_DECLS

@@ -41,6 +41,8 @@ typedef enum {
   ACT_REJECT_ALL,
   ACT_DEFER_CONTINUE,      /* pending, completed with continue after 20 ms */
   ACT_DEFER_FOREVER,       /* pending, kept in fixture->pending */
+  ACT_DEFER_ONCE,          /* the first call as ACT_DEFER_CONTINUE but after 150 ms,
+                            * the next ones as ACT_DEFER_FOREVER */
 } Action;
 
 typedef struct {
@@ -83,6 +85,16 @@ handler_act (Handler      *handler,
                             g_object_ref (reply), g_object_unref);
         return reply;
       }
+    case ACT_DEFER_ONCE:
+      if (handler->calls == 1)
+        {
+          VsmtpReply *reply = vsmtp_reply_new_pending ();
+
+          g_timeout_add_full (G_PRIORITY_DEFAULT, 150, complete_continue_later,
+                              g_object_ref (reply), g_object_unref);
+          return reply;
+        }
+      G_GNUC_FALLTHROUGH;
     case ACT_DEFER_FOREVER:
     default:
       {
@@ -377,6 +389,38 @@ test_cancel_on_deadline (Fixture *fixture, gconstpointer data)
     g_assert_true (g_cancellable_is_cancelled (vsmtp_reply_get_cancellable (fixture->pending->pdata[i])));
 }
 
+/* Each deferred decision gets the whole decision timeout from the moment
+ * it is deferred: the session keeps one deadline source, armed for the
+ * first decision; when it fires while a later decision is pending, it
+ * waits on for that one's deadline. The first RCPT's decision completes
+ * after 150 ms, the second one never: its 451 comes no sooner than 150 +
+ * 300 ms after the start (a lower bound only: a slow machine is later). */
+static void
+test_deadline_per_decision (Fixture *fixture, gconstpointer data)
+{
+  Handler handlers[] = { { .action = ACT_DEFER_ONCE } };
+  Chain chain = { handlers, G_N_ELEMENTS (handlers), "rcpt-to" };
+  const char * const script[] = {
+    NULL, "220 ",
+    "EHLO c\r\n", "250-",
+    "MAIL FROM:<a@example.org>\r\n", "250 2.1.0",
+    "RCPT TO:<x@example.org>\r\n", "250 2.1.5",
+    "RCPT TO:<y@example.org>\r\n", "451 4.3.0 Error: decision timed out",
+    "RCPT TO:<z@example.org>\r\n", "451 4.3.0 Error: decision timed out",
+    NULL, NULL
+  };
+  gint64 start = g_get_monotonic_time ();
+
+  vsmtp_server_set_decision_timeout (fixture->server, 300);
+  use_chain (fixture, &chain);
+  run_client (fixture, script);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, (150 + 300 + 300) * G_TIME_SPAN_MILLISECOND);
+  g_assert_cmpuint (handlers[0].calls, ==, 3);
+  g_assert_cmpuint (fixture->pending->len, ==, 2);
+  for (guint i = 0; i < 2; i++)
+    g_assert_true (g_cancellable_is_cancelled (vsmtp_reply_get_cancellable (fixture->pending->pdata[i])));
+}
+
 /* One result per recipient, collapsed into one SMTP reply. */
 typedef struct {
   guint codes[2];
@@ -460,6 +504,7 @@ main (int argc, char *argv[])
   ADD ("/decisions/deferred-continue-message", test_deferred_continue_message);
   ADD ("/decisions/cancel-on-disconnect", test_cancel_on_disconnect);
   ADD ("/decisions/cancel-on-deadline", test_cancel_on_deadline);
+  ADD ("/decisions/deadline-per-decision", test_deadline_per_decision);
   ADD ("/decisions/per-recipient-replies", test_per_recipient_replies);
 #undef ADD
 

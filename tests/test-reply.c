@@ -305,6 +305,44 @@ test_pending_complete (void)
 }
 
 static void
+on_notify_record (GObject    *object,
+                  GParamSpec *pspec,
+                  GString    *names)
+{
+  g_string_append_printf (names, "%s%s", names->len > 0 ? " " : "", pspec->name);
+}
+
+/* A completion notifies every property it changes, in one batch, when
+ * somebody listens (a reply nobody watches skips the notifications) */
+static void
+test_pending_notify (void)
+{
+  g_autoptr(VsmtpReply) reply = vsmtp_reply_new_pending ();
+  g_autoptr(VsmtpReply) quiet = vsmtp_reply_new_pending ();
+  g_autoptr(GString) names = g_string_new (NULL);
+  guint completed = 0;
+
+  g_signal_connect (reply, "notify", G_CALLBACK (on_notify_record), names);
+  g_signal_connect (reply, "completed", G_CALLBACK (on_completed), &completed);
+  g_assert_true (vsmtp_reply_complete (reply, 451, "4.3.0", "Later"));
+  g_assert_cmpuint (completed, ==, 1);
+  /* once each, in the order GLib dispatches a thawed queue */
+  {
+    g_auto(GStrv) notified = g_strsplit (names->str, " ", -1);
+    const char * const expected[] = { "code", "enhanced-code", "text", "pending" };
+
+    g_assert_cmpuint (g_strv_length (notified), ==, G_N_ELEMENTS (expected));
+    for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+      g_assert_true (g_strv_contains ((const char * const *) notified, expected[i]));
+  }
+
+  g_signal_connect (quiet, "completed", G_CALLBACK (on_completed), &completed);
+  g_assert_true (vsmtp_reply_complete (quiet, 250, NULL, NULL));
+  g_assert_cmpuint (completed, ==, 2);
+  assert_wire (quiet, "250 Ok\r\n");
+}
+
+static void
 test_pending_complete_with (void)
 {
   g_autoptr(VsmtpReply) reply = vsmtp_reply_new_pending ();
@@ -386,6 +424,7 @@ main (int   argc,
       g_test_add_data_func (path, GUINT_TO_POINTER (i), test_invalid_enhanced_child);
     }
   g_test_add_func ("/reply/pending/complete", test_pending_complete);
+  g_test_add_func ("/reply/pending/notify", test_pending_notify);
   g_test_add_func ("/reply/pending/complete-with", test_pending_complete_with);
   g_test_add_func ("/reply/pending/default-text", test_pending_default_text);
   g_test_add_func ("/reply/pending/expire", test_pending_expire);
