@@ -172,10 +172,17 @@ class Vsmtpd:
                 try:
                     with socket.create_connection(("127.0.0.1", port), 0.5):
                         self.port = port
-                        self.wait_started(deadline)
-                        return self
                 except OSError:
                     time.sleep(0.05)
+                    continue
+                if not self.wait_started(deadline) and self.proc.poll() is not None:
+                    # it listened, then stopped (a plugin's configuration
+                    # refused after the sockets were bound): not a port
+                    # taken meanwhile, no retry
+                    raise DaemonError(
+                        f"vsmtpd exited at start (status {self.proc.returncode}):\n"
+                        f"{self.stderr_text()}")
+                return self
             if self.proc.poll() is None:
                 self.proc.kill()
                 self.proc.wait()
@@ -193,8 +200,9 @@ class Vsmtpd:
         for the line it logs once all that is done ("... started as ...")."""
         while " started as " not in self.stderr_text():
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                return
+                return False
             time.sleep(0.02)
+        return True
 
     def stop(self, sig=signal.SIGTERM):
         """Send ``sig`` and return the exit status (None if it hung)."""
