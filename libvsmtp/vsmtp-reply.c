@@ -347,7 +347,9 @@ vsmtp_reply_class_init (VsmtpReplyClass *klass)
    * VsmtpReply::completed:
    * @self: the reply
    *
-   * Emitted once, when a pending reply is completed.
+   * Emitted once, when a pending reply is completed. Its handlers run
+   * before the session that waits for the reply acts on it (sends it, or
+   * goes on with the command), wherever they were connected.
    */
   signals[COMPLETED] =
     g_signal_new ("completed",
