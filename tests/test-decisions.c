@@ -390,9 +390,9 @@ test_cancel_on_deadline (Fixture *fixture, gconstpointer data)
 }
 
 /* Each deferred decision gets the whole decision timeout from the moment
- * it is deferred: the session keeps one deadline source, armed for the
- * first decision; when it fires while a later decision is pending, it
- * waits on for that one's deadline. The first RCPT's decision completes
+ * it is deferred: one deadline source per main context serves every
+ * pending decision, armed for the first deadline; when it fires while a
+ * later decision is pending, it waits on for that one's deadline. The first RCPT's decision completes
  * after 150 ms, the second one never: its 451 comes no sooner than 150 +
  * 300 ms after the start (a lower bound only: a slow machine is later). */
 static void
