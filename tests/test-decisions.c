@@ -10,6 +10,7 @@
 
 #include "vsmtp.h"
 #include "vsmtp-test-harness.h"
+#include "vsmtp-test-memory.h"
 
 /* Every log message of the process, for the tests that check what the
  * failure log line says. */
@@ -21,6 +22,9 @@ record_writer (GLogLevelFlags   level,
                gsize            n_fields,
                gpointer         user_data)
 {
+  static GMutex lock;   /* sessions of several threads log (/decisions/deadline-two-contexts) */
+
+  g_mutex_lock (&lock);
   for (gsize i = 0; i < n_fields; i++)
     if (g_str_equal (fields[i].key, "MESSAGE"))
       {
@@ -28,6 +32,7 @@ record_writer (GLogLevelFlags   level,
                              fields[i].length < 0 ? (gssize) strlen (fields[i].value) : fields[i].length);
         g_string_append_c (logged, '\n');
       }
+  g_mutex_unlock (&lock);
   if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
     return g_log_writer_default (level, fields, n_fields, user_data);
   return G_LOG_WRITER_HANDLED;
@@ -421,6 +426,109 @@ test_deadline_per_decision (Fixture *fixture, gconstpointer data)
     g_assert_true (g_cancellable_is_cancelled (vsmtp_reply_get_cancellable (fixture->pending->pdata[i])));
 }
 
+/* Sessions of servers on two threads, each with its own main context,
+ * both waiting for decisions that never come: each thread's deadline
+ * fires on its own context (the other thread never iterates it), twice
+ * in a row (the deadline source goes once nothing is pending, and the
+ * next deferred decision makes a new one). */
+typedef struct {
+  GPtrArray *pending;   /* the replies never completed */
+  GBytes    *output[2]; /* what each session got */
+  GThread   *thread;    /* the thread the deferring handler ran in */
+  gboolean   wrong_thread;
+} ContextRun;
+
+static VsmtpReply *
+on_rcpt_defer_forever (VsmtpSession    *session,
+                       VsmtpAddress    *recipient,
+                       VsmtpParameters *parameters,
+                       ContextRun      *run)
+{
+  VsmtpReply *reply = vsmtp_reply_new_pending ();
+
+  if (g_thread_self () != run->thread)
+    run->wrong_thread = TRUE;
+  g_ptr_array_add (run->pending, g_object_ref (reply));
+  return reply;
+}
+
+static void
+on_new_session_defer (VsmtpServer  *server,
+                      VsmtpSession *session,
+                      ContextRun   *run)
+{
+  g_signal_connect (session, "rcpt-to", G_CALLBACK (on_rcpt_defer_forever), run);
+}
+
+static gpointer
+run_in_own_context (gpointer data)
+{
+  static const char input[] = "EHLO c\r\nMAIL FROM:<a@example.org>\r\n"
+                              "RCPT TO:<b@example.org>\r\nQUIT\r\n";
+  ContextRun *run = data;
+  GMainContext *context = g_main_context_new ();
+  VsmtpServer *server;
+
+  g_main_context_push_thread_default (context);
+  run->thread = g_thread_self ();
+  server = vsmtp_server_new ();
+  g_object_set (server, "hostname", "mx.test.example", "forbid-unauth-pipelining", FALSE, NULL);
+  vsmtp_server_set_decision_timeout (server, 200);
+  g_signal_connect (server, "new-session", G_CALLBACK (on_new_session_defer), run);
+  for (guint i = 0; i < G_N_ELEMENTS (run->output); i++)
+    {
+      g_autoptr(GInputStream) stream = g_memory_input_stream_new_from_data (input, sizeof input - 1,
+                                                                            NULL);
+
+      run->output[i] = vsmtp_test_run_memory_session (server, stream, NULL, NULL, NULL);
+    }
+  g_object_unref (server);
+  while (g_main_context_iteration (context, FALSE))
+    ;
+  g_main_context_pop_thread_default (context);
+  g_main_context_unref (context);
+  return NULL;
+}
+
+static void
+test_deadline_two_contexts (void)
+{
+  ContextRun runs[2];
+
+  for (guint i = 0; i < G_N_ELEMENTS (runs); i++)
+    {
+      memset (&runs[i], 0, sizeof runs[i]);
+      runs[i].pending = g_ptr_array_new_with_free_func (g_object_unref);
+    }
+  {
+    GThread *threads[G_N_ELEMENTS (runs)];
+
+    for (guint i = 0; i < G_N_ELEMENTS (runs); i++)
+      threads[i] = g_thread_new ("decisions", run_in_own_context, &runs[i]);
+    for (guint i = 0; i < G_N_ELEMENTS (runs); i++)
+      g_thread_join (threads[i]);
+  }
+
+  for (guint i = 0; i < G_N_ELEMENTS (runs); i++)
+    {
+      g_assert_false (runs[i].wrong_thread);
+      g_assert_cmpuint (runs[i].pending->len, ==, 2);
+      for (guint j = 0; j < G_N_ELEMENTS (runs[i].output); j++)
+        {
+          g_autofree char *text = g_strndup (g_bytes_get_data (runs[i].output[j], NULL),
+                                             g_bytes_get_size (runs[i].output[j]));
+
+          g_assert_nonnull (strstr (text, "\r\n250 2.1.0 "));
+          g_assert_nonnull (strstr (text, "\r\n451 4.3.0 Error: decision timed out"));
+          g_assert_true (g_str_has_suffix (text, "\r\n221 2.0.0 Bye\r\n"));
+          g_assert_true (g_cancellable_is_cancelled (
+            vsmtp_reply_get_cancellable (runs[i].pending->pdata[j])));
+          g_bytes_unref (runs[i].output[j]);
+        }
+      g_ptr_array_unref (runs[i].pending);
+    }
+}
+
 /* One result per recipient, collapsed into one SMTP reply. */
 typedef struct {
   guint codes[2];
@@ -507,6 +615,7 @@ main (int argc, char *argv[])
   ADD ("/decisions/deadline-per-decision", test_deadline_per_decision);
   ADD ("/decisions/per-recipient-replies", test_per_recipient_replies);
 #undef ADD
+  g_test_add_func ("/decisions/deadline-two-contexts", test_deadline_two_contexts);
 
   return g_test_run ();
 }
