@@ -95,13 +95,15 @@ decision_finish (VsmtpDecision *self)
 }
 
 static void decision_disarm_deadline (VsmtpDecision *self);
+static void on_pending_completed (VsmtpReply *reply,
+                                  gpointer    user_data);
 
 void
 _vsmtp_decision_cancel (VsmtpDecision *self)
 {
   if (self->pending == NULL)
     return;
-  _vsmtp_reply_set_completed_func (self->pending, NULL, NULL);
+  _vsmtp_reply_remove_completed_func (self->pending, on_pending_completed, self);
   if (vsmtp_reply_is_pending (self->pending))
     _vsmtp_reply_expire (self->pending);
   g_clear_object (&self->pending);
@@ -508,7 +510,7 @@ on_decision_timeout (VsmtpDecision *self)
                     "the client gets 451 4.3.0",
                     self->log_id, _vsmtp_decision_get_signal_name (self), owner);
 
-  _vsmtp_reply_set_completed_func (self->pending, NULL, NULL);
+  _vsmtp_reply_remove_completed_func (self->pending, on_pending_completed, self);
   /* expiring cancels the reply's cancellable: the handler's work stops */
   _vsmtp_reply_expire (self->pending);
   g_clear_object (&self->pending);
@@ -579,9 +581,15 @@ deadline_queue_finalize (GSource *source)
   g_mutex_lock (&deadline_queues_lock);
   deadline_queues = g_slist_remove (deadline_queues, queue);
   g_mutex_unlock (&deadline_queues_lock);
-  /* its context was freed with decisions pending */
-  for (GList *l = queue->pending.head; l != NULL; l = l->next)
-    ((VsmtpDecision *) l->data)->deadlines = NULL;
+  /* its context was freed with decisions pending: each is unarmed, its
+   * link free for another queue */
+  while (!g_queue_is_empty (&queue->pending))
+    {
+      GList *link = g_queue_peek_head_link (&queue->pending);
+
+      g_queue_unlink (&queue->pending, link);
+      ((VsmtpDecision *) link->data)->deadlines = NULL;
+    }
 }
 
 static GSourceFuncs deadline_queue_funcs = {
@@ -668,7 +676,7 @@ _vsmtp_decision_decide (VsmtpDecision     *self,
       self->serial++;
       self->pending = reply;
       self->pending_then = then;
-      _vsmtp_reply_set_completed_func (reply, on_pending_completed, self);
+      _vsmtp_reply_add_completed_func (reply, on_pending_completed, self);
       decision_arm_deadline (self);
       return;
     }

@@ -20,14 +20,19 @@ gboolean _vsmtp_reply_is_expired (VsmtpReply *self);
 typedef void (*VsmtpReplyCompletedFunc) (VsmtpReply *reply,
                                          gpointer    user_data);
 
-/* The session's watch on a pending reply it waits for (one per deferred
+/* A session's watch on a pending reply it waits for (one per deferred
  * decision): @func runs once, when the reply is completed, after the
  * handlers of VsmtpReply::completed, with a reference on the reply held
  * meanwhile. Cheaper than g_signal_connect() and its disconnection (a
  * closure, a handler list entry, a marshaller) on every deferred decision.
- * A NULL @func removes the watch; one reply has at most one. */
-void     _vsmtp_reply_set_completed_func (VsmtpReply              *self,
-                                          VsmtpReplyCompletedFunc  func,
-                                          gpointer                 user_data);
+ * One reply may be returned to several decisions (sessions waiting for
+ * the same thing): each has its watch, run in the order they were added. */
+void     _vsmtp_reply_add_completed_func    (VsmtpReply              *self,
+                                             VsmtpReplyCompletedFunc  func,
+                                             gpointer                 user_data);
+/* Removes the watch of @func with @user_data, if it is there. */
+void     _vsmtp_reply_remove_completed_func (VsmtpReply              *self,
+                                             VsmtpReplyCompletedFunc  func,
+                                             gpointer                 user_data);
 
 G_END_DECLS

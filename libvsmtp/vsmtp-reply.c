@@ -49,8 +49,9 @@ struct _VsmtpReply
   gsize wire_length;
   GCancellable *cancellable;  /* made on first use, pending replies */
   GPtrArray *recipients;      /* per-recipient replies, or NULL */
-  VsmtpReplyCompletedFunc completed_func;   /* the session's watch, or NULL */
+  VsmtpReplyCompletedFunc completed_func;   /* the first session's watch, or NULL */
   gpointer completed_data;
+  GArray *more_watches;       /* of Watch: other sessions waiting for it, or NULL */
   guint pending : 1;
   guint expired : 1;
   guint is_continue : 1;
@@ -73,6 +74,12 @@ enum {
   COMPLETED,
   N_SIGNALS
 };
+
+typedef struct
+{
+  VsmtpReplyCompletedFunc func;
+  gpointer                data;
+} Watch;
 
 static guint signals[N_SIGNALS];
 static guint notify_signal;   /* GObject::notify */
@@ -207,6 +214,7 @@ vsmtp_reply_finalize (GObject *object)
   g_clear_pointer (&self->wire, g_free);
   g_clear_object (&self->cancellable);
   g_clear_pointer (&self->recipients, g_ptr_array_unref);
+  g_clear_pointer (&self->more_watches, g_array_unref);
 
   G_OBJECT_CLASS (vsmtp_reply_parent_class)->finalize (object);
 }
@@ -562,16 +570,35 @@ complete_internal (VsmtpReply *self,
 
   g_signal_emit (self, signals[COMPLETED], 0);
 
-  /* read after the emission: a handler may have ended the decision */
-  if (self->completed_func != NULL)
+  /* read after the emission (a handler may have ended a decision), and
+   * again after each watch: a session's continuation may end another
+   * session's decision, which removes that one's watch */
+  if (self->completed_func != NULL || self->more_watches != NULL)
     {
-      VsmtpReplyCompletedFunc func = self->completed_func;
-      gpointer data = self->completed_data;
-
-      self->completed_func = NULL;
-      self->completed_data = NULL;
       g_object_ref (self);
-      func (self, data);
+      for (;;)
+        {
+          VsmtpReplyCompletedFunc func = self->completed_func;
+          gpointer data = self->completed_data;
+
+          if (func != NULL)
+            {
+              self->completed_func = NULL;
+              self->completed_data = NULL;
+            }
+          else if (self->more_watches != NULL && self->more_watches->len > 0)
+            {
+              Watch *watch = &g_array_index (self->more_watches, Watch, 0);
+
+              func = watch->func;
+              data = watch->data;
+              g_array_remove_index (self->more_watches, 0);
+            }
+          else
+            break;
+          func (self, data);
+        }
+      g_clear_pointer (&self->more_watches, g_array_unref);
       g_object_unref (self);
     }
 
@@ -587,6 +614,11 @@ complete_internal (VsmtpReply *self,
  *
  * Gives a pending reply its decision, clears [property@Vsmtp.Reply:pending]
  * and emits [signal@Vsmtp.Reply::completed].
+ *
+ * Call it on the thread of the main context of the session waiting for the
+ * reply (the thread its handler ran in): the session acts on the reply
+ * before this returns. Work done on another thread hands its result back
+ * to that context first, with g_main_context_invoke() for instance.
  *
  * Returns: %TRUE if the reply was completed; %FALSE (and nothing changes)
  *   if it was not pending any more: completed already, or expired because
@@ -890,14 +922,49 @@ _vsmtp_reply_expire (VsmtpReply *self)
 }
 
 void
-_vsmtp_reply_set_completed_func (VsmtpReply              *self,
+_vsmtp_reply_add_completed_func (VsmtpReply              *self,
                                  VsmtpReplyCompletedFunc  func,
                                  gpointer                 user_data)
 {
+  Watch watch = { func, user_data };
+
+  g_return_if_fail (VSMTP_IS_REPLY (self));
+  g_return_if_fail (func != NULL);
+
+  if (self->completed_func == NULL && self->more_watches == NULL)
+    {
+      self->completed_func = func;
+      self->completed_data = user_data;
+      return;
+    }
+  if (self->more_watches == NULL)
+    self->more_watches = g_array_new (FALSE, FALSE, sizeof (Watch));
+  g_array_append_val (self->more_watches, watch);
+}
+
+void
+_vsmtp_reply_remove_completed_func (VsmtpReply              *self,
+                                    VsmtpReplyCompletedFunc  func,
+                                    gpointer                 user_data)
+{
   g_return_if_fail (VSMTP_IS_REPLY (self));
 
-  self->completed_func = func;
-  self->completed_data = func != NULL ? user_data : NULL;
+  if (self->completed_func == func && self->completed_data == user_data)
+    {
+      self->completed_func = NULL;
+      self->completed_data = NULL;
+      return;
+    }
+  for (guint i = 0; self->more_watches != NULL && i < self->more_watches->len; i++)
+    {
+      Watch *watch = &g_array_index (self->more_watches, Watch, i);
+
+      if (watch->func == func && watch->data == user_data)
+        {
+          g_array_remove_index (self->more_watches, i);
+          return;
+        }
+    }
 }
 
 gboolean

@@ -529,6 +529,93 @@ test_deadline_two_contexts (void)
     }
 }
 
+/* One pending reply returned to the decisions of two sessions (both wait
+ * for the same thing): completing it answers both. The second session runs
+ * while the first one waits (from the first one's idle function), and the
+ * reply is completed while both wait. */
+typedef struct {
+  VsmtpServer *server;
+  VsmtpReply  *shared;
+  GBytes      *inner;      /* what the second session got */
+  gboolean     nested;
+  gboolean     completed;
+} SharedRun;
+
+static const char shared_input[] = "EHLO c\r\nMAIL FROM:<a@example.org>\r\n"
+                                   "RCPT TO:<b@example.org>\r\nQUIT\r\n";
+
+static VsmtpReply *
+on_rcpt_shared (VsmtpSession    *session,
+                VsmtpAddress    *recipient,
+                VsmtpParameters *parameters,
+                SharedRun       *run)
+{
+  return g_object_ref (run->shared);
+}
+
+static void
+on_new_session_shared (VsmtpServer  *server,
+                       VsmtpSession *session,
+                       SharedRun    *run)
+{
+  g_signal_connect (session, "rcpt-to", G_CALLBACK (on_rcpt_shared), run);
+}
+
+static gboolean
+shared_idle (gpointer data)
+{
+  SharedRun *run = data;
+
+  if (!run->nested && run->inner == NULL)
+    {
+      /* the first session waits: the second one starts, and waits too */
+      g_autoptr(GInputStream) stream =
+        g_memory_input_stream_new_from_data (shared_input, sizeof shared_input - 1, NULL);
+
+      run->nested = TRUE;
+      run->inner = vsmtp_test_run_memory_session (run->server, stream, shared_idle, run, NULL);
+      run->nested = FALSE;
+      return TRUE;
+    }
+  if (run->nested && !run->completed)
+    {
+      run->completed = TRUE;
+      g_assert_true (vsmtp_reply_complete (run->shared, 250, "2.1.5", "Ok, both"));
+      return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+test_shared_pending_reply (void)
+{
+  SharedRun run = { 0, };
+  g_autoptr(GInputStream) stream =
+    g_memory_input_stream_new_from_data (shared_input, sizeof shared_input - 1, NULL);
+  g_autoptr(GBytes) outer = NULL;
+  g_autofree char *outer_text = NULL;
+  g_autofree char *inner_text = NULL;
+
+  run.server = vsmtp_server_new ();
+  g_object_set (run.server, "hostname", "mx.test.example", "forbid-unauth-pipelining", FALSE, NULL);
+  vsmtp_server_set_decision_timeout (run.server, 30000);
+  run.shared = vsmtp_reply_new_pending ();
+  g_signal_connect (run.server, "new-session", G_CALLBACK (on_new_session_shared), &run);
+  outer = vsmtp_test_run_memory_session (run.server, stream, shared_idle, &run, NULL);
+
+  g_assert_true (run.completed);
+  g_assert_nonnull (run.inner);
+  outer_text = g_strndup (g_bytes_get_data (outer, NULL), g_bytes_get_size (outer));
+  inner_text = g_strndup (g_bytes_get_data (run.inner, NULL), g_bytes_get_size (run.inner));
+  g_assert_nonnull (strstr (inner_text, "\r\n250 2.1.5 Ok, both\r\n"));
+  g_assert_nonnull (strstr (outer_text, "\r\n250 2.1.5 Ok, both\r\n"));
+  g_assert_null (strstr (outer_text, "451 "));
+  g_assert_null (strstr (inner_text, "451 "));
+  g_bytes_unref (run.inner);
+  g_object_unref (run.shared);
+  g_object_unref (run.server);
+}
+
 /* One result per recipient, collapsed into one SMTP reply. */
 typedef struct {
   guint codes[2];
@@ -616,6 +703,7 @@ main (int argc, char *argv[])
   ADD ("/decisions/per-recipient-replies", test_per_recipient_replies);
 #undef ADD
   g_test_add_func ("/decisions/deadline-two-contexts", test_deadline_two_contexts);
+  g_test_add_func ("/decisions/shared-pending-reply", test_shared_pending_reply);
 
   return g_test_run ();
 }
