@@ -104,7 +104,8 @@ _vsmtp_decision_cancel (VsmtpDecision *self)
   if (self->pending == NULL)
     return;
   _vsmtp_reply_remove_completed_func (self->pending, on_pending_completed, self);
-  if (vsmtp_reply_is_pending (self->pending))
+  /* (a reply other sessions wait for too stays theirs to get) */
+  if (vsmtp_reply_is_pending (self->pending) && !_vsmtp_reply_is_watched (self->pending))
     _vsmtp_reply_expire (self->pending);
   g_clear_object (&self->pending);
   self->pending_then = NULL;
@@ -511,8 +512,10 @@ on_decision_timeout (VsmtpDecision *self)
                     self->log_id, _vsmtp_decision_get_signal_name (self), owner);
 
   _vsmtp_reply_remove_completed_func (self->pending, on_pending_completed, self);
-  /* expiring cancels the reply's cancellable: the handler's work stops */
-  _vsmtp_reply_expire (self->pending);
+  /* expiring cancels the reply's cancellable: the handler's work stops,
+   * unless other sessions still wait for the same reply */
+  if (!_vsmtp_reply_is_watched (self->pending))
+    _vsmtp_reply_expire (self->pending);
   g_clear_object (&self->pending);
   self->pending_then = NULL;
 

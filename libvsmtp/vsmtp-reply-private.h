@@ -30,6 +30,8 @@ typedef void (*VsmtpReplyCompletedFunc) (VsmtpReply *reply,
 void     _vsmtp_reply_add_completed_func    (VsmtpReply              *self,
                                              VsmtpReplyCompletedFunc  func,
                                              gpointer                 user_data);
+/* Whether some decision still waits for the reply */
+gboolean _vsmtp_reply_is_watched            (VsmtpReply              *self);
 /* Removes the watch of @func with @user_data, if it is there. */
 void     _vsmtp_reply_remove_completed_func (VsmtpReply              *self,
                                              VsmtpReplyCompletedFunc  func,

@@ -942,6 +942,13 @@ _vsmtp_reply_add_completed_func (VsmtpReply              *self,
   g_array_append_val (self->more_watches, watch);
 }
 
+gboolean
+_vsmtp_reply_is_watched (VsmtpReply *self)
+{
+  return self->completed_func != NULL ||
+         (self->more_watches != NULL && self->more_watches->len > 0);
+}
+
 void
 _vsmtp_reply_remove_completed_func (VsmtpReply              *self,
                                     VsmtpReplyCompletedFunc  func,

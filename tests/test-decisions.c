@@ -539,6 +539,7 @@ typedef struct {
   GBytes      *inner;      /* what the second session got */
   gboolean     nested;
   gboolean     completed;
+  gboolean     inner_times_out;   /* the second session's deadline passes first */
 } SharedRun;
 
 static const char shared_input[] = "EHLO c\r\nMAIL FROM:<a@example.org>\r\n"
@@ -572,12 +573,15 @@ shared_idle (gpointer data)
       g_autoptr(GInputStream) stream =
         g_memory_input_stream_new_from_data (shared_input, sizeof shared_input - 1, NULL);
 
+      /* a session's settings are those of its start */
+      if (run->inner_times_out)
+        vsmtp_server_set_decision_timeout (run->server, 100);
       run->nested = TRUE;
       run->inner = vsmtp_test_run_memory_session (run->server, stream, shared_idle, run, NULL);
       run->nested = FALSE;
       return TRUE;
     }
-  if (run->nested && !run->completed)
+  if (run->nested == !run->inner_times_out && !run->completed)
     {
       run->completed = TRUE;
       g_assert_true (vsmtp_reply_complete (run->shared, 250, "2.1.5", "Ok, both"));
@@ -587,9 +591,9 @@ shared_idle (gpointer data)
 }
 
 static void
-test_shared_pending_reply (void)
+test_shared_pending_reply (gconstpointer data)
 {
-  SharedRun run = { 0, };
+  SharedRun run = { .inner_times_out = GPOINTER_TO_INT (data) };
   g_autoptr(GInputStream) stream =
     g_memory_input_stream_new_from_data (shared_input, sizeof shared_input - 1, NULL);
   g_autoptr(GBytes) outer = NULL;
@@ -607,10 +611,20 @@ test_shared_pending_reply (void)
   g_assert_nonnull (run.inner);
   outer_text = g_strndup (g_bytes_get_data (outer, NULL), g_bytes_get_size (outer));
   inner_text = g_strndup (g_bytes_get_data (run.inner, NULL), g_bytes_get_size (run.inner));
-  g_assert_nonnull (strstr (inner_text, "\r\n250 2.1.5 Ok, both\r\n"));
   g_assert_nonnull (strstr (outer_text, "\r\n250 2.1.5 Ok, both\r\n"));
   g_assert_null (strstr (outer_text, "451 "));
-  g_assert_null (strstr (inner_text, "451 "));
+  if (run.inner_times_out)
+    {
+      /* its deadline expired its own wait only: the reply was still
+       * pending for the first session, its cancellable not cancelled */
+      g_assert_nonnull (strstr (inner_text, "\r\n451 4.3.0 Error: decision timed out"));
+      g_assert_false (g_cancellable_is_cancelled (vsmtp_reply_get_cancellable (run.shared)));
+    }
+  else
+    {
+      g_assert_nonnull (strstr (inner_text, "\r\n250 2.1.5 Ok, both\r\n"));
+      g_assert_null (strstr (inner_text, "451 "));
+    }
   g_bytes_unref (run.inner);
   g_object_unref (run.shared);
   g_object_unref (run.server);
@@ -703,7 +717,10 @@ main (int argc, char *argv[])
   ADD ("/decisions/per-recipient-replies", test_per_recipient_replies);
 #undef ADD
   g_test_add_func ("/decisions/deadline-two-contexts", test_deadline_two_contexts);
-  g_test_add_func ("/decisions/shared-pending-reply", test_shared_pending_reply);
+  g_test_add_data_func ("/decisions/shared-pending-reply", GINT_TO_POINTER (FALSE),
+                        test_shared_pending_reply);
+  g_test_add_data_func ("/decisions/shared-pending-reply-one-times-out", GINT_TO_POINTER (TRUE),
+                        test_shared_pending_reply);
 
   return g_test_run ();
 }
