@@ -82,7 +82,8 @@ run () {
     >"$OUT/vsmtpd.$n.log" 2>&1 &
   pid=$!
   i=0
-  until [ "$(grep -c " started as " "$OUT/vsmtpd.$n.log" 2>/dev/null)" -ge "$WORKERS" ]; do
+  until started=$(grep -c " started as " "$OUT/vsmtpd.$n.log" 2>/dev/null);
+        [ "${started:-0}" -ge "$WORKERS" ]; do
     i=$((i + 1))
     [ $i -lt 240 ] || { echo "vsmtpd did not start: $OUT/vsmtpd.$n.log" >&2; kill $pid; exit 1; }
     sleep 0.5
