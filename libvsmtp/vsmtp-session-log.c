@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "vsmtp-session-log-private.h"
+#include "vsmtp-string-private.h"
 
 #define LINE_MAX_ON_STACK 256
 
@@ -63,17 +64,9 @@ _vsmtp_session_log_disconnect (const char *session_id,
                                const char *remote_ip,
                                guint       n_messages)
 {
-  char number[16];
-  char *p = number + sizeof number;
-  const char *parts[] = { session_id, ": disconnect from [", remote_ip, "] messages=", NULL, NULL };
+  char number[_VSMTP_DECIMAL_SIZE];
+  const char *parts[] = { session_id, ": disconnect from [", remote_ip, "] messages=",
+                          _vsmtp_format_decimal (number, n_messages), NULL };
 
-  *--p = '\0';
-  do
-    {
-      *--p = '0' + n_messages % 10;
-      n_messages /= 10;
-    }
-  while (n_messages > 0);
-  parts[4] = p;
   session_log (session_id, parts);
 }

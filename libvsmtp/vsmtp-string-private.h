@@ -41,4 +41,25 @@ _vsmtp_string_append (GString    *string,
   _vsmtp_string_append_len (string, text, strlen (text));
 }
 
+/* Room for any guint64 in decimal, and its NUL */
+#define _VSMTP_DECIMAL_SIZE 21
+
+/* @n in decimal, without printf (on the paths of every message and
+ * connection): written at the end of @buffer, which the result points into */
+static inline const char *
+_vsmtp_format_decimal (char    buffer[_VSMTP_DECIMAL_SIZE],
+                       guint64 n)
+{
+  char *p = buffer + _VSMTP_DECIMAL_SIZE;
+
+  *--p = '\0';
+  do
+    {
+      *--p = '0' + n % 10;
+      n /= 10;
+    }
+  while (n > 0);
+  return p;
+}
+
 G_END_DECLS

@@ -283,7 +283,7 @@ _vsmtp_log_transaction (const char    *session_id,
   guint n = envelope ? vsmtp_envelope_get_n_recipients (envelope) : 0;
   VsmtpAddress *sender = envelope ? vsmtp_envelope_get_sender (envelope) : NULL;
   g_autoptr(GString) line = g_string_sized_new (256);
-  char number[24];
+  char number[_VSMTP_DECIMAL_SIZE];
   GLogField fields[] = {
     { "MESSAGE", NULL, -1 },
     { "PRIORITY", "6", -1 },
@@ -308,19 +308,8 @@ _vsmtp_log_transaction (const char    *session_id,
       _vsmtp_string_append_log_escaped (line, vsmtp_address_to_string (vsmtp_envelope_get_recipient (envelope, i)));
       g_string_append_c (line, '>');
     }
-  /* the size in decimal, without printf */
-  {
-    char *p = number + sizeof number;
-
-    do
-      {
-        *--p = '0' + size % 10;
-        size /= 10;
-      }
-    while (size > 0);
-    _vsmtp_string_append (line, " size=");
-    _vsmtp_string_append_len (line, p, number + sizeof number - p);
-  }
+  _vsmtp_string_append (line, " size=");
+  _vsmtp_string_append (line, _vsmtp_format_decimal (number, size));
   _vsmtp_string_append_log_result (line, reply);
 
   fields[0].value = line->str;
