@@ -2,6 +2,8 @@
 # The test command (README, CI). Runs the test tiers in turn, times each,
 # and ends with one line "N passed, N failed[, N skipped]" counting every
 # tier, from meson's testlog*.json; exits non-zero if anything failed.
+# Before it, each failed test is named again with the last 40 lines of its
+# output (a CI log kept only by its end still says what failed).
 #
 #   scripts/test.sh [--quick] [--tier TIER]... [--skip TIER[=REASON]]...
 #                   [MESON TEST ARGUMENTS...]
